@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// One-time setup for PDF reports: make sure a Chromium exists for puppeteer.
+// Skipped when a browser is already there (PUPPETEER_EXECUTABLE_PATH, Debian's chromium, or
+// puppeteer's own download). On Debian/Ubuntu as root (or with sudo) it installs Debian's chromium
+// and fonts with apt-get; anywhere else it prints one line saying how, and the tool still runs
+// (HTML reports and exports need no browser).
+import fs from 'node:fs';
+import { execSync, spawnSync } from 'node:child_process';
+
+const candidates = [process.env.PUPPETEER_EXECUTABLE_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean);
+const found = candidates.find((p) => fs.existsSync(p));
+if (found) {
+  console.error(`setup: browser found at ${found}; nothing to install`);
+  process.exit(0);
+}
+try {
+  const { executablePath } = await import('puppeteer');
+  const p = executablePath();
+  if (p && fs.existsSync(p)) { console.error(`setup: puppeteer's browser found at ${p}; nothing to install`); process.exit(0); }
+} catch { /* puppeteer has no browser of its own here */ }
+
+const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+const isRoot = process.getuid?.() === 0;
+const hasSudo = !isRoot && spawnSync('sh', ['-c', 'command -v sudo && sudo -n true'], { stdio: 'ignore' }).status === 0;
+if (!hasApt || (!isRoot && !hasSudo)) {
+  console.error('setup: no Chromium found; PDF reports need one (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-core; elsewhere: npx puppeteer browsers install chrome). HTML reports and exports work without it.');
+  process.exit(0);
+}
+const sudo = isRoot ? '' : 'sudo ';
+const pkgs = 'chromium poppler-utils fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji';
+console.error(`setup: installing Debian's Chromium for PDF reports: ${sudo}apt-get install -y ${pkgs}`);
+try {
+  execSync(`${sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${sudo}apt-get install -y -qq ${pkgs}`, { stdio: ['ignore', 'ignore', 'inherit'] });
+  console.error('setup: Chromium installed');
+} catch {
+  console.error('setup: could not install Chromium with apt-get; PDF reports will be skipped (HTML reports and exports still work).');
+}

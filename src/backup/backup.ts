@@ -1,0 +1,307 @@
+// A backup folder, opened read-only. Nothing here ever writes under the backup root: every file an
+// extractor needs is copied (or decrypted) into a private temp folder first, hashed on the way.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { parsePlist, isDict, PlistError, type PlistValue } from './plist.js';
+import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
+
+export class BackupError extends Error {}
+
+export interface DeviceInfo {
+  deviceName: string | null;
+  productType: string | null;
+  productVersion: string | null;
+  buildVersion: string | null;
+  serialNumber: string | null;
+  udid: string | null;
+  imei: string | null;
+  phoneNumber: string | null;
+  lastBackupDate: Date | null;
+  iTunesVersion: string | null;
+  installedApplications: number | null;
+}
+
+export interface StatusInfo { snapshotState: string | null; isFullBackup: boolean | null; date: Date | null; version: string | null }
+
+/** A problem found while opening: shown by `info`, stored as a warning by `ingest`. */
+export interface OpenProblem { file: string; message: string }
+
+export interface ReadResult {
+  entry: ManifestEntry;
+  mbfile: MBFile | null;
+  /** Path of the working copy (absent when the payload could not be read). */
+  path: string | null;
+  status: 'ok' | 'missing' | 'unreadable' | 'decrypt-failed';
+  size: number | null;
+  sha256: string | null;
+  note: string | null;
+}
+
+/** Turns an encrypted payload into plaintext; supplied by the encryption layer for encrypted backups. */
+export interface Decryptor {
+  decryptManifest(data: Buffer): Buffer;
+  decryptFile(src: string, dst: string, mb: MBFile, onCipherChunk: (chunk: Buffer) => void): Promise<{ note: string | null }>;
+}
+
+export interface OpenOptions {
+  /** Supplies a Decryptor once the backup is known to be encrypted (password prompt, key file…). */
+  unlock?: (manifestPlist: Record<string, PlistValue>) => Promise<Decryptor>;
+  /** Open an encrypted backup without a key: plists only, no manifest entries (for `info`). */
+  allowLocked?: boolean;
+}
+
+const HEADER = 'SQLite format 3\0';
+
+export function fileIdFor(domain: string, relativePath: string): string {
+  return createHash('sha1').update(`${domain}-${relativePath}`, 'utf8').digest('hex');
+}
+
+/** Locate the backup root: the folder itself, or its single child that looks like a backup (a UDID folder). */
+export function findBackupRoot(dir: string): string {
+  let st: fs.Stats;
+  try { st = fs.statSync(dir); } catch { throw new BackupError(`${dir} does not exist`); }
+  if (!st.isDirectory()) throw new BackupError(`${dir} is not a folder (a backup is a folder holding Manifest.db)`);
+  const looksLikeBackup = (d: string) => ['Manifest.db', 'Manifest.plist', 'Manifest.mbdb'].some((f) => fs.existsSync(path.join(d, f)));
+  if (looksLikeBackup(dir)) return dir;
+  const children = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && looksLikeBackup(path.join(dir, d.name)));
+  if (children.length === 1) return path.join(dir, children[0].name);
+  if (children.length > 1) throw new BackupError(`${dir} holds ${children.length} backups; name one of them: ${children.map((c) => c.name).join(', ')}`);
+  throw new BackupError(`${dir} is not an iPhone backup: no Manifest.db, Manifest.plist or Manifest.mbdb in it`);
+}
+
+function str(v: PlistValue | undefined): string | null { return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : null; }
+
+export class Backup {
+  readonly problems: OpenProblem[] = [];
+  info: DeviceInfo | null = null;
+  status: StatusInfo | null = null;
+  manifestPlist: Record<string, PlistValue> | null = null;
+  encrypted = false;
+  /** Encrypted and opened without a key: only the plists were read. */
+  locked = false;
+  /** SHA-256 of the top-level files as they are on disk (evidence, not the decrypted copies). */
+  readonly topLevelHashes: Record<string, string> = {};
+  private entries: ManifestEntry[] = [];
+  private byKey = new Map<string, ManifestEntry>();
+  private decryptor: Decryptor | null = null;
+  readonly workDir: string;
+  private copyCounter = 0;
+
+  private constructor(readonly root: string) {
+    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-'));
+  }
+
+  static async open(dir: string, opts: OpenOptions = {}): Promise<Backup> {
+    const root = findBackupRoot(path.resolve(dir));
+    const b = new Backup(root);
+    try {
+      await b.load(opts);
+    } catch (e) {
+      b.close();
+      throw e;
+    }
+    return b;
+  }
+
+  private readTopPlist(name: string): Record<string, PlistValue> | null {
+    const p = path.join(this.root, name);
+    if (!fs.existsSync(p)) { this.problems.push({ file: name, message: `${name} is missing` }); return null; }
+    try {
+      const data = fs.readFileSync(p);
+      this.topLevelHashes[name] = createHash('sha256').update(data).digest('hex');
+      const v = parsePlist(data, name);
+      if (!isDict(v)) throw new PlistError(`${name} does not hold a dictionary`);
+      return v;
+    } catch (e) {
+      this.problems.push({ file: name, message: (e as Error).message });
+      return null;
+    }
+  }
+
+  private async load(opts: OpenOptions): Promise<void> {
+    const info = this.readTopPlist('Info.plist');
+    if (info) {
+      this.info = {
+        deviceName: str(info['Device Name']) ?? str(info['Display Name']),
+        productType: str(info['Product Type']),
+        productVersion: str(info['Product Version']),
+        buildVersion: str(info['Build Version']),
+        serialNumber: str(info['Serial Number']),
+        udid: str(info['Unique Identifier']) ?? str(info['Target Identifier']),
+        imei: str(info['IMEI']),
+        phoneNumber: str(info['Phone Number']),
+        lastBackupDate: info['Last Backup Date'] instanceof Date ? (info['Last Backup Date'] as Date) : null,
+        iTunesVersion: str(info['iTunes Version']),
+        installedApplications: Array.isArray(info['Installed Applications']) ? (info['Installed Applications'] as unknown[]).length : null,
+      };
+    }
+    this.manifestPlist = this.readTopPlist('Manifest.plist');
+    const status = this.readTopPlist('Status.plist');
+    if (status) {
+      this.status = {
+        snapshotState: str(status['SnapshotState']),
+        isFullBackup: typeof status['IsFullBackup'] === 'boolean' ? (status['IsFullBackup'] as boolean) : null,
+        date: status['Date'] instanceof Date ? (status['Date'] as Date) : null,
+        version: str(status['Version']),
+      };
+      if (this.status.snapshotState && this.status.snapshotState !== 'finished') {
+        this.problems.push({ file: 'Status.plist', message: `SnapshotState is "${this.status.snapshotState}", not "finished": the backup may be incomplete` });
+      }
+    }
+    // Fall back to Manifest.plist's Lockdown for the iOS version when Info.plist is absent.
+    const lockdown = this.manifestPlist?.['Lockdown'];
+    if (!this.info && isDict(lockdown)) {
+      this.info = {
+        deviceName: str(lockdown['DeviceName']), productType: str(lockdown['ProductType']), productVersion: str(lockdown['ProductVersion']),
+        buildVersion: str(lockdown['BuildVersion']), serialNumber: str(lockdown['SerialNumber']), udid: str(lockdown['UniqueDeviceID']),
+        imei: null, phoneNumber: null, lastBackupDate: null, iTunesVersion: null, installedApplications: null,
+      };
+    }
+
+    const manifestPath = path.join(this.root, 'Manifest.db');
+    if (!fs.existsSync(manifestPath)) {
+      if (fs.existsSync(path.join(this.root, 'Manifest.mbdb'))) {
+        throw new BackupError('this is a pre-iOS 10 backup (Manifest.mbdb); only Manifest.db backups are supported so far');
+      }
+      throw new BackupError(`Manifest.db is missing from ${this.root}`);
+    }
+    const raw = await fsp.readFile(manifestPath);
+    this.topLevelHashes['Manifest.db'] = createHash('sha256').update(raw).digest('hex');
+    const flagged = this.manifestPlist?.['IsEncrypted'] === true;
+    const isSqlite = raw.subarray(0, 16).toString('latin1') === HEADER;
+    let plain: Buffer = raw;
+    if (!isSqlite && flagged) {
+      this.encrypted = true;
+      if (!opts.unlock && opts.allowLocked) { this.locked = true; return; }
+      if (!opts.unlock) throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
+      this.decryptor = await opts.unlock(this.manifestPlist!);
+      plain = this.decryptor.decryptManifest(raw);
+      if (plain.subarray(0, 16).toString('latin1') !== HEADER) throw new BackupError('Manifest.db did not decrypt to an SQLite database: the key is wrong or the file is damaged');
+    } else if (!isSqlite) {
+      if (raw.length === 0) throw new BackupError('Manifest.db is empty');
+      throw new BackupError('Manifest.db is not an SQLite database (and Manifest.plist does not say the backup is encrypted)');
+    } else if (flagged) {
+      this.problems.push({ file: 'Manifest.plist', message: 'IsEncrypted is true but Manifest.db is plain SQLite; reading it as unencrypted' });
+    }
+    // Copy to the work dir: Manifest.db is often in WAL mode, and an open would create -wal/-shm beside the evidence.
+    const copy = path.join(this.workDir, 'Manifest.db');
+    await fsp.writeFile(copy, plain);
+    for (const side of ['-wal', '-shm']) {
+      const s = manifestPath + side;
+      if (fs.existsSync(s) && !this.encrypted) await fsp.copyFile(s, copy + side);
+    }
+    this.entries = readManifestDb(copy);
+    for (const e of this.entries) this.byKey.set(`${e.domain}\u0000${e.relativePath}`, e);
+  }
+
+  get iosVersion(): string | null { return this.info?.productVersion ?? null; }
+
+  /** Every Files row (files, folders, symlinks). */
+  allEntries(): readonly ManifestEntry[] { return this.entries; }
+
+  get(domain: string, relativePath: string): ManifestEntry | undefined {
+    return this.byKey.get(`${domain}\u0000${relativePath}`);
+  }
+
+  /** Find regular files by domain and path; `*` matches within a path segment, `**` across segments. */
+  find(domain: string, pattern: string): ManifestEntry[] {
+    if (!pattern.includes('*')) {
+      const e = this.get(domain, pattern);
+      return e && e.flags === 1 ? [e] : [];
+    }
+    const re = globToRegExp(pattern);
+    return this.entries.filter((e) => e.flags === 1 && e.domain === domain && re.test(e.relativePath));
+  }
+
+  decode(entry: ManifestEntry): MBFile | null {
+    if (!entry.blob) return null;
+    try { return decodeMBFile(entry.blob); } catch { return null; }
+  }
+
+  /** Where a payload lives, after checking the fileID and refusing links that leave the backup. */
+  payloadPath(entry: ManifestEntry): string | null {
+    if (!FILE_ID_RE.test(entry.fileID)) throw new BackupError(`invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}`);
+    for (const p of [path.join(this.root, entry.fileID.slice(0, 2), entry.fileID), path.join(this.root, entry.fileID)]) {
+      let st: fs.Stats;
+      try { st = fs.lstatSync(p); } catch { continue; }
+      if (st.isSymbolicLink()) {
+        const real = fs.realpathSync(p);
+        const rootReal = fs.realpathSync(this.root);
+        if (!real.startsWith(rootReal + path.sep)) throw new BackupError(`${p} is a link that leaves the backup folder; refused`);
+        st = fs.statSync(p);
+      }
+      if (st.isFile()) return p;
+    }
+    return null;
+  }
+
+  /**
+   * Copy (or decrypt) one payload into the work folder, hashing the evidence bytes on the way.
+   * `dest` names the copy inside a fresh private folder, so siblings (-wal, -shm) can sit beside it.
+   */
+  async read(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
+    const mbfile = this.decode(entry);
+    const base: ReadResult = { entry, mbfile, path: null, status: 'missing', size: null, sha256: null, note: null };
+    let src: string | null;
+    try { src = this.payloadPath(entry); } catch (e) { return { ...base, status: 'unreadable', note: (e as Error).message }; }
+    if (!src) return { ...base, note: 'listed in Manifest.db but not present in the backup folder' };
+    const dir = dest?.dir ?? fs.mkdtempSync(path.join(this.workDir, `f${++this.copyCounter}-`));
+    const out = path.join(dir, dest?.name ?? 'payload');
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      if (this.encrypted && mbfile?.encryptionKey) {
+        if (!this.decryptor) throw new BackupError('no decryptor');
+        try {
+          const r = await this.decryptor.decryptFile(src, out, mbfile, (c) => { hash.update(c); size += c.length; });
+          return { ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: r.note };
+        } catch (e) {
+          return { ...base, status: 'decrypt-failed', note: (e as Error).message };
+        }
+      }
+      await copyHashing(src, out, (c) => { hash.update(c); size += c.length; });
+      const note = mbfile?.size != null && mbfile.size !== size ? `size on disk ${size} differs from the manifest's ${mbfile.size}` : null;
+      return { ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note };
+    } catch (e) {
+      return { ...base, status: 'unreadable', note: (e as Error).message };
+    }
+  }
+
+  /** Remove every working copy. The evidence folder is never touched. */
+  close(): void {
+    fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
+  const inFd = await fsp.open(src, 'r');
+  const outFd = await fsp.open(dst, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await inFd.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      onChunk(chunk);
+      await outFd.write(chunk);
+    }
+  } finally {
+    await inFd.close();
+    await outFd.close();
+  }
+}
+
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') {
+      if (glob[i + 1] === '*') { re += '.*'; i++; } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import { CaseFile } from '../../timeline/caseFile.js';
+import { buildFilter, validateZone, FilterError } from '../../timeline/query.js';
+import { exportEvents, type ExportFormat } from '../../report/exports.js';
+import { UsageError } from '../errors.js';
+import { sha256File } from '../../custody/hash.js';
+
+export interface FilterOptions { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tz?: string }
+
+export function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--from <time>', 'only events at or after this time (ISO 8601, read in --tz)')
+    .option('--to <time>', 'only events at or before this time (a date means the whole day)')
+    .option('--kinds <list>', 'only these kinds, comma-separated (message, call, photo, video, location, contact)')
+    .option('--contact <text>', 'only events whose counterpart number, address or name contains this')
+    .option('--keyword <words>', 'only events whose text contains these words (full-text search)')
+    .option('--tz <zone>', 'time zone for --from/--to and for display (default: the case zone)');
+}
+
+export function filterFrom(cf: CaseFile, o: FilterOptions) {
+  try {
+    const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
+    return { tz, filter: buildFilter(o, tz) };
+  } catch (e) {
+    if (e instanceof FilterError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;
+
+export function registerExport(program: Command): void {
+  addFilterOptions(program.command('export')
+    .description('Export events for other tools: Timesketch JSONL, CSV (Excel-safe).')
+    .requiredOption('--case <file>', 'case file')
+    .requiredOption('--format <fmt>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .requiredOption('--out <file>', 'output file'))
+    .action(async (o: FilterOptions & { case: string; format: string; out: string }) => {
+      if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+      const cf = CaseFile.open(o.case);
+      try {
+        const { filter } = filterFrom(cf, o);
+        const n = exportEvents(cf.db, o.format as ExportFormat, o.out, filter);
+        const sha256 = await sha256File(o.out);
+        cf.custody({ action: 'export', detail: { format: o.format, output: o.out, events: n, output_sha256: sha256, filter } });
+        process.stdout.write(`${n} events written to ${o.out} (sha256 ${sha256})\n`);
+      } finally {
+        cf.close();
+      }
+    });
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { Backup } from '../../backup/backup.js';
+import { flagName } from '../../backup/manifest.js';
+import { EXTRACTORS } from '../../extractors/registry.js';
+import { openOptionsFrom } from '../password.js';
+
+export function registerInfo(program: Command): void {
+  program.command('info')
+    .description('Describe a backup: device, iOS version, encryption, what it contains, problems found. Reads nothing but the manifest and plists.')
+    .argument('<backup>', 'backup folder (holding Manifest.db)')
+    .option('--json', 'print JSON instead of text')
+    .option('--password <pw>', 'backup password for an encrypted backup (or IOS_TIMELINE_PASSWORD)')
+    .option('--key-file <file>', 'derived key file saved earlier with save-key (skips the slow key derivation)')
+    .action(async (dir: string, o: { json?: boolean; password?: string; keyFile?: string }) => {
+      const backup = await Backup.open(dir, openOptionsFrom(o, { interactive: false, forInfo: true }));
+      try {
+        const counts: Record<string, number> = {};
+        for (const e of backup.allEntries()) counts[flagName(e.flags)] = (counts[flagName(e.flags)] ?? 0) + 1;
+        const artifacts = EXTRACTORS.map((x) => ({
+          id: x.id, title: x.title,
+          present: x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`),
+        }));
+        const result = {
+          path: backup.root, encrypted: backup.encrypted, device: backup.info, status: backup.status,
+          manifest: { entries: backup.allEntries().length, ...counts }, artifacts, problems: backup.problems,
+        };
+        if (o.json) { process.stdout.write(JSON.stringify(result, null, 2) + '\n'); return; }
+        const d = backup.info;
+        const lines = [
+          `Backup:     ${backup.root}`,
+          `Device:     ${d?.deviceName ?? '?'} (${d?.productType ?? '?'}), iOS ${d?.productVersion ?? '?'} (${d?.buildVersion ?? '?'})`,
+          `Serial:     ${d?.serialNumber ?? '?'}   UDID: ${d?.udid ?? '?'}   IMEI: ${d?.imei ?? '?'}`,
+          `Backed up:  ${d?.lastBackupDate?.toISOString() ?? backup.status?.date?.toISOString() ?? '?'} (UTC)`,
+          `Encrypted:  ${backup.encrypted ? 'yes' : 'no'}`,
+          `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
+          'Artifacts:',
+          ...artifacts.map((a) => `  ${a.present.length ? '✓' : '·'} ${a.title}${a.present.length ? '' : ' — not present'}`),
+        ];
+        if (backup.problems.length) lines.push('Problems:', ...backup.problems.map((p) => `  ! ${p.file}: ${p.message}`));
+        process.stdout.write(lines.join('\n') + '\n');
+      } finally {
+        backup.close();
+      }
+    });
+}

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { ingest } from '../../timeline/ingest.js';
+import { validateZone } from '../../timeline/query.js';
+import { EXTRACTORS } from '../../extractors/registry.js';
+import { makeProgress } from '../progress.js';
+import { openOptionsFrom } from '../password.js';
+import { UsageError } from '../errors.js';
+
+export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean }
+
+export function checkRegion(region: string): string {
+  if (!/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as US or DE, not "${region}"`);
+  return region.toUpperCase();
+}
+
+export async function runIngest(backupDir: string, o: CaseOptions): Promise<Awaited<ReturnType<typeof ingest>>> {
+  let tz: string;
+  try { tz = validateZone(o.tz); } catch (e) { throw new UsageError((e as Error).message); }
+  const only = o.only ? o.only.split(',').map((s) => s.trim()) : undefined;
+  for (const id of only ?? []) if (!EXTRACTORS.some((x) => x.id === id)) throw new UsageError(`unknown extractor "${id}" (known: ${EXTRACTORS.map((x) => x.id).join(', ')})`);
+  const progress = makeProgress(o.quiet);
+  try {
+    return await ingest({
+      backupDir, casePath: o.case, caseNumber: o.caseNumber, examiner: o.examiner, agency: o.agency, tz, region: checkRegion(o.region), only,
+      open: openOptionsFrom(o, { interactive: true }),
+      onProgress: (ex, done, total) => progress.update(ex.title, done, total),
+      onExtractorDone: (ex, status, events) => { progress.stop(); if (!o.quiet) process.stderr.write(`  ${ex.title}: ${status}, ${events} events\n`); },
+    });
+  } finally {
+    progress.stop();
+  }
+}
+
+export function addCaseOptions(cmd: Command): Command {
+  return cmd
+    .option('--case-number <id>', 'case number shown on every report page', '')
+    .option('--examiner <name>', 'examiner name, recorded in the custody log', '')
+    .option('--agency <name>', 'agency or lab name for the report cover', '')
+    .option('--tz <zone>', 'case time zone (IANA name) used to show times', 'UTC')
+    .option('--region <cc>', 'country used to read national phone numbers', 'US')
+    .option('--only <ids>', `run only these extractors (${EXTRACTORS.map((x) => x.id).join(', ')})`)
+    .option('--password <pw>', 'backup password for an encrypted backup (or IOS_TIMELINE_PASSWORD, or a prompt)')
+    .option('--key-file <file>', 'derived key file saved earlier with save-key')
+    .option('-q, --quiet', 'no progress output');
+}
+
+export function registerIngest(program: Command): void {
+  addCaseOptions(program.command('ingest')
+    .description('Read a backup into a new case file (the evidence folder is never written).')
+    .argument('<backup>', 'backup folder')
+    .requiredOption('--case <file>', 'case file to create (SQLite)'))
+    .action(async (dir: string, o: CaseOptions) => {
+      const r = await runIngest(dir, o);
+      process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
+      for (const s of r.summaries) process.stdout.write(`  ${s.extractor.padEnd(10)} ${s.status.padEnd(11)} ${String(s.events).padStart(8)} events${s.warnings ? `, ${s.warnings} warnings` : ''}${s.message && s.status !== 'ok' ? ` — ${s.message}` : ''}\n`);
+    });
+}

@@ -1,0 +1,84 @@
+// The custody log: append-only, hash-chained. Each row's hash covers its own content and the previous
+// row's hash, so editing, inserting or deleting any row breaks every hash after it.
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import type Database from 'better-sqlite3';
+import { TOOL_VERSION } from '../version.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface CustodyRow {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  detail_json: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Hash of one row: a fixed, unambiguous serialisation of every field but the hash itself. */
+export function custodyHash(row: Omit<CustodyRow, 'hash'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([row.seq, row.at, row.actor, row.action, row.detail_json, row.prev_hash]))
+    .digest('hex');
+}
+
+export interface CustodyEntry {
+  action: string;
+  actor?: string;
+  detail: Record<string, unknown>;
+}
+
+/** Append a row. Tool version, host and command line are always recorded. */
+export function appendCustody(db: Database.Database, entry: CustodyEntry, now = new Date()): CustodyRow {
+  const last = db.prepare('SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+  const detail = {
+    tool_version: TOOL_VERSION,
+    host: os.hostname(),
+    command_line: redactArgv(process.argv.slice(2)),
+    ...entry.detail,
+  };
+  const row: Omit<CustodyRow, 'hash'> = {
+    seq: (last?.seq ?? 0) + 1,
+    at: now.toISOString(),
+    actor: entry.actor || process.env.IOS_TIMELINE_EXAMINER || os.userInfo().username,
+    action: entry.action,
+    detail_json: JSON.stringify(detail),
+    prev_hash: last?.hash ?? GENESIS_HASH,
+  };
+  const full: CustodyRow = { ...row, hash: custodyHash(row) };
+  db.prepare('INSERT INTO custody(seq, at, actor, action, detail_json, prev_hash, hash) VALUES (@seq, @at, @actor, @action, @detail_json, @prev_hash, @hash)').run(full);
+  return full;
+}
+
+export interface ChainProblem { seq: number; problem: string }
+
+/** Re-check the whole chain; returns every broken link (empty when intact). */
+export function verifyCustodyChain(db: Database.Database): { rows: number; head: string; problems: ChainProblem[] } {
+  const rows = db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
+  const problems: ChainProblem[] = [];
+  let prev = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const r of rows) {
+    if (r.seq !== expectedSeq) problems.push({ seq: r.seq, problem: `sequence gap: expected ${expectedSeq}, found ${r.seq}` });
+    if (r.prev_hash !== prev) problems.push({ seq: r.seq, problem: `prev_hash does not match the hash of row ${r.seq - 1}` });
+    const h = custodyHash(r);
+    if (h !== r.hash) problems.push({ seq: r.seq, problem: `row content does not match its hash (stored ${r.hash.slice(0, 12)}…, computed ${h.slice(0, 12)}…)` });
+    prev = r.hash;
+    expectedSeq = r.seq + 1;
+  }
+  return { rows: rows.length, head: prev, problems };
+}
+
+/** Never record a password given on the command line. */
+export function redactArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--password' || a === '-p') { out.push(a, '[redacted]'); i++; continue; }
+    if (a.startsWith('--password=')) { out.push('--password=[redacted]'); continue; }
+    out.push(a);
+  }
+  return out;
+}

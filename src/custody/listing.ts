@@ -1,0 +1,49 @@
+// A fingerprint of the evidence folder as it sits on disk: every file's relative path, size and mtime.
+// Taken before and after each command to prove the command changed nothing.
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+
+export interface ListingEntry { path: string; size: number; mtimeMs: number }
+export interface Listing { sha256: string; files: number; bytes: number; entries: ListingEntry[]; differences(other: Listing): string[] }
+
+export async function listFiles(root: string): Promise<ListingEntry[]> {
+  const out: ListingEntry[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const items = await fsp.readdir(dir, { withFileTypes: true });
+    for (const it of items) {
+      const full = path.join(dir, it.name);
+      if (it.isDirectory()) await walk(full);
+      else {
+        const st = await fsp.lstat(full);
+        out.push({ path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+      }
+    }
+  };
+  await walk(root);
+  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out;
+}
+
+export async function listingHash(root: string): Promise<Listing> {
+  const entries = await listFiles(root);
+  const h = createHash('sha256');
+  let bytes = 0;
+  for (const e of entries) { h.update(`${e.path}\t${e.size}\t${e.mtimeMs}\n`); bytes += e.size; }
+  const sha256 = h.digest('hex');
+  return {
+    sha256, files: entries.length, bytes, entries,
+    differences(other: Listing): string[] {
+      const mine = new Map(entries.map((e) => [e.path, e]));
+      const theirs = new Map(other.entries.map((e) => [e.path, e]));
+      const diffs: string[] = [];
+      for (const [p, e] of mine) {
+        const o = theirs.get(p);
+        if (!o) diffs.push(`${p} appeared`);
+        else if (o.size !== e.size || o.mtimeMs !== e.mtimeMs) diffs.push(`${p} changed (size ${o.size}→${e.size})`);
+      }
+      for (const p of theirs.keys()) if (!mine.has(p)) diffs.push(`${p} disappeared`);
+      return diffs;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+// Calls: CallHistory.storedata (Core Data, ZCALLRECORD; iOS 8+) and the legacy call_history.db (`call`).
+import { macSeconds, unixSeconds } from '../formats/appleTime.js';
+import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from './types.js';
+
+const CALL_TYPES: Record<number, { service: string; label: string }> = {
+  0: { service: 'Third-party app', label: 'app call' },
+  1: { service: 'Phone', label: 'phone call' },
+  8: { service: 'FaceTime Video', label: 'FaceTime video call' },
+  16: { service: 'FaceTime Audio', label: 'FaceTime audio call' },
+};
+
+/** ZADDRESS is TEXT on some versions and a BLOB holding UTF-8 on others. */
+export function addressText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v.toString('utf8').replace(/\0+$/, '');
+  return String(v);
+}
+
+export function formatDuration(s: number): string {
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), sec = total % 60;
+  return h ? `${h} h ${m} min ${sec} s` : m ? `${m} min ${sec} s` : `${sec} s`;
+}
+
+function callAction(outgoing: boolean, answered: boolean | null): string {
+  if (outgoing) return 'placed';
+  return answered === false ? 'missed' : 'received';
+}
+
+function describe(action: string, typeLabel: string, who: string, duration: number | null): string {
+  const verb = action === 'placed' ? `Outgoing ${typeLabel} to` : action === 'missed' ? `Missed ${typeLabel} from` : `Incoming ${typeLabel} from`;
+  return `${verb} ${who}${duration ? `, ${formatDuration(duration)}` : ''}`;
+}
+
+async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promise<void> {
+  const src = await ctx.openDatabase('HomeDomain', relativePath);
+  if (!src) return;
+  const { db } = src;
+  if (!hasTable(db, 'ZCALLRECORD')) throw new ArtifactError(`${relativePath} has no ZCALLRECORD table (unknown schema)`);
+  const c = columnsOf(db, 'ZCALLRECORD');
+  const select = ['ZDATE', 'ZDURATION', 'ZADDRESS', 'ZORIGINATED', 'ZANSWERED', 'ZCALLTYPE', 'ZSERVICE_PROVIDER', 'ZISO_COUNTRY_CODE',
+    'ZLOCATION', 'ZNAME', 'ZDISCONNECTED_CAUSE', 'ZFACE_TIME_DATA', 'ZREAD', 'ZUNIQUE_ID', 'ZHANDLE_TYPE']
+    .map((col) => colOrNull(c, col)).join(', ');
+  const total = Number((db.prepare('SELECT count(*) AS n FROM ZCALLRECORD').get() as { n: bigint }).n);
+  let done = 0;
+  for (const r of db.prepare(`SELECT Z_PK AS pk, ${select} FROM ZCALLRECORD ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
+    const address = addressText(r.ZADDRESS);
+    const type = r.ZCALLTYPE == null ? null : Number(r.ZCALLTYPE);
+    const t = type !== null ? CALL_TYPES[type] : undefined;
+    const outgoing = Number(r.ZORIGINATED ?? 0) === 1;
+    const answered = r.ZANSWERED == null ? null : Number(r.ZANSWERED) === 1;
+    const duration = r.ZDURATION == null ? null : Number(r.ZDURATION);
+    const name = ctx.contacts.nameFor(address) ?? (typeof r.ZNAME === 'string' && r.ZNAME ? r.ZNAME : null);
+    const action = callAction(outgoing, answered);
+    const who = name ? `${name} (${address ?? 'unknown number'})` : address ?? 'unknown number';
+    const ts = macSeconds(r.ZDATE);
+    if (!ts) ctx.warn(`call Z_PK ${r.pk} has no usable ZDATE (${String(r.ZDATE)})`, { fileRowId: src.fileRowId, table: 'ZCALLRECORD', rowid: r.pk as bigint });
+    const provider = r.ZSERVICE_PROVIDER == null ? null : String(r.ZSERVICE_PROVIDER);
+    ctx.emit({
+      ts, kind: 'call', action,
+      title: describe(action, t?.label ?? `call (type ${type ?? 'unknown'})`, who, duration),
+      direction: outgoing ? 'outgoing' : 'incoming',
+      counterpart: address, counterpartName: name,
+      service: t?.service ?? (provider ?? (type !== null ? `type ${type}` : null)),
+      durationS: duration,
+      sourceFileId: src.fileRowId, sourceTable: 'ZCALLRECORD', sourceRowid: r.pk as bigint,
+      extra: {
+        call_type: type, answered, service_provider: provider,
+        iso_country_code: r.ZISO_COUNTRY_CODE == null ? null : String(r.ZISO_COUNTRY_CODE).toUpperCase(),
+        number_location: r.ZLOCATION ?? null, disconnected_cause: r.ZDISCONNECTED_CAUSE == null ? null : Number(r.ZDISCONNECTED_CAUSE),
+        face_time_data_bytes: r.ZFACE_TIME_DATA == null ? null : Number(r.ZFACE_TIME_DATA),
+        read: r.ZREAD == null ? null : Number(r.ZREAD), unique_id: r.ZUNIQUE_ID ?? null,
+        ended_utc_us: ts?.utcUs != null && duration ? ts.utcUs + Math.round(duration * 1e6) : null,
+      },
+    });
+    if (++done % 5000 === 0) ctx.progress(done, total);
+  }
+  ctx.progress(done, total);
+}
+
+/** iOS ≤ 7: `call` table, Unix seconds, flags bit 1 = outgoing, 4 = phone, 16 = FaceTime. */
+async function legacyCalls(ctx: ExtractorContext): Promise<void> {
+  for (const p of ['Library/CallHistory/call_history.db', 'Library/CallHistoryDB/call_history.db']) {
+    const src = await ctx.openDatabase('HomeDomain', p);
+    if (!src) continue;
+    if (!hasTable(src.db, 'call')) throw new ArtifactError(`${p} has no call table`);
+    const c = columnsOf(src.db, 'call');
+    const q = `SELECT ROWID AS rowid, ${['address', 'date', 'duration', 'flags', 'read', 'country_code', 'face_time_data'].map((x) => colOrNull(c, x)).join(', ')} FROM call`;
+    for (const r of src.db.prepare(q).iterate() as Iterable<Record<string, unknown>>) {
+      const flags = Number(r.flags ?? 0);
+      const outgoing = (flags & 1) === 1;
+      const facetime = (flags & 16) === 16;
+      const address = addressText(r.address);
+      const name = ctx.contacts.nameFor(address);
+      const duration = r.duration == null ? null : Number(r.duration);
+      const action = outgoing ? 'placed' : duration === 0 ? 'missed' : 'received';
+      ctx.emit({
+        ts: unixSeconds(r.date), kind: 'call', action,
+        title: describe(action, facetime ? 'FaceTime call' : 'phone call', name ? `${name} (${address})` : address ?? 'unknown number', duration),
+        direction: outgoing ? 'outgoing' : 'incoming', counterpart: address, counterpartName: name,
+        service: facetime ? 'FaceTime' : 'Phone', durationS: duration,
+        sourceFileId: src.fileRowId, sourceTable: 'call', sourceRowid: r.rowid as bigint,
+        extra: { flags, country_code: r.country_code ?? null, note: 'legacy call_history.db: missed = incoming with zero duration (no answered flag in this schema)' },
+      });
+    }
+  }
+}
+
+export const calls: Extractor = {
+  id: 'calls',
+  title: 'Calls (phone, FaceTime, third-party apps)',
+  sources: [
+    { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistory.storedata' },
+    { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistoryTemp.storedata' },
+    { domain: 'HomeDomain', path: 'Library/CallHistory/call_history.db' },
+  ],
+  async run(ctx) {
+    await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistory.storedata');
+    await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistoryTemp.storedata');
+    await legacyCalls(ctx);
+  },
+};

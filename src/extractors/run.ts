@@ -1,0 +1,121 @@
+// Runs the extractors against an opened backup, writing into the case file. One broken artifact never
+// stops the others: its error becomes a recorded warning and an extractor_runs row with status "failed".
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Backup, ReadResult } from '../backup/backup.js';
+import type { ManifestEntry } from '../backup/manifest.js';
+import type { CaseFile, EventInput } from '../timeline/caseFile.js';
+import { ContactResolver } from './contactResolver.js';
+import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from './types.js';
+
+export interface RunOptions {
+  tz: string;
+  region: string;
+  only?: string[];
+  onProgress?: (extractor: Extractor, done: number, total?: number) => void;
+  onExtractorDone?: (extractor: Extractor, status: string, events: number) => void;
+}
+
+export interface RunSummary { extractor: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; message: string | null }
+
+const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
+
+export async function runExtractors(backup: Backup, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
+  const contacts = new ContactResolver(opts.region);
+  const summaries: RunSummary[] = [];
+  for (const ex of extractors) {
+    if (opts.only && !opts.only.includes(ex.id)) continue;
+    let events = 0;
+    let warnings = 0;
+    let opened = 0;
+    const startedAt = new Date().toISOString();
+    const databases: Database.Database[] = [];
+
+    const record = (r: ReadResult): number => caseFile.recordFile({
+      domain: r.entry.domain, relativePath: r.entry.relativePath, fileId: r.entry.fileID, flags: r.entry.flags,
+      size: r.size, manifestSize: r.mbfile?.size ?? null,
+      mtimeUtcUs: r.mbfile?.lastModified != null ? r.mbfile.lastModified * 1_000_000 : null,
+      sha256: r.sha256, status: r.status, readBy: ex.id, note: r.note,
+    });
+
+    const ctx: ExtractorContext = {
+      backup, caseFile, tz: opts.tz, region: opts.region, contacts,
+      async openEntry(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<OpenedFile | null> {
+        const r = await backup.read(entry, dest);
+        const fileRowId = record(r);
+        if (r.status !== 'ok' || !r.path) {
+          ctx.warn(`${entry.domain}/${entry.relativePath}: ${r.status}${r.note ? ` (${r.note})` : ''}`, { fileRowId, severity: r.status === 'missing' ? 'warning' : 'error' });
+          return null;
+        }
+        if (r.note) ctx.warn(`${entry.domain}/${entry.relativePath}: ${r.note}`, { fileRowId, severity: 'info' });
+        opened++;
+        return { entry, path: r.path, fileRowId, sha256: r.sha256!, size: r.size! };
+      },
+      async openFile(domain, relativePath) {
+        const entry = backup.get(domain, relativePath);
+        if (!entry || entry.flags !== 1) return null;
+        return ctx.openEntry(entry);
+      },
+      async openDatabase(domain, relativePath): Promise<OpenedDatabase | null> {
+        const entry = backup.get(domain, relativePath);
+        if (!entry || entry.flags !== 1) return null;
+        const dir = fs.mkdtempSync(path.join(backup.workDir, `${ex.id}-`));
+        const name = path.basename(relativePath) || 'db';
+        const main = await ctx.openEntry(entry, { dir, name });
+        if (!main) throw new ArtifactError(`${domain}/${relativePath} is listed but could not be read`);
+        // Siblings are separate manifest entries; data can exist only in the WAL.
+        for (const side of SQLITE_SIDECARS) {
+          const sib = backup.get(domain, relativePath + side);
+          if (sib && sib.flags === 1) await ctx.openEntry(sib, { dir, name: name + side });
+        }
+        const head = Buffer.alloc(16);
+        const fd = fs.openSync(main.path, 'r');
+        fs.readSync(fd, head, 0, 16, 0);
+        fs.closeSync(fd);
+        if (head.toString('latin1') !== 'SQLite format 3\0') {
+          caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, status: 'not-sqlite', note: 'not an SQLite database' });
+          throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
+        }
+        let db: Database.Database;
+        try {
+          db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
+          db.prepare('SELECT count(*) FROM sqlite_master').get();
+          db.defaultSafeIntegers(true);
+        } catch (e) {
+          throw new ArtifactError(`${domain}/${relativePath} cannot be read as SQLite: ${(e as Error).message}`);
+        }
+        databases.push(db);
+        return { ...main, db };
+      },
+      emit(event: EventInput) { events++; return caseFile.addEvent(event, ex.id); },
+      warn(message: string, o: WarnOptions = {}) {
+        warnings++;
+        caseFile.addWarning({ extractor: ex.id, fileId: o.fileRowId ?? null, severity: o.severity ?? 'warning', message, sourceTable: o.table ?? null, sourceRowid: o.rowid ?? null });
+      },
+      progress(done, total) { opts.onProgress?.(ex, done, total); },
+    };
+
+    let status: RunSummary['status'] = 'ok';
+    let message: string | null = null;
+    caseFile.begin();
+    try {
+      await ex.run(ctx);
+      if (opened === 0 && events === 0) status = 'not-present';
+      else if (warnings > 0) status = 'partial';
+    } catch (e) {
+      status = 'failed';
+      message = e instanceof ArtifactError ? e.message : `${(e as Error).message}`;
+      ctx.warn(`${ex.title}: ${message}`, { severity: 'error' });
+      if (!(e instanceof ArtifactError) && process.env.IOS_TIMELINE_DEBUG) console.error(e);
+    } finally {
+      for (const db of databases) { try { db.close(); } catch { /* already closed */ } }
+      caseFile.commit();
+    }
+    if (status === 'not-present') message = `not present in this backup (looked for ${ex.sources.map((s) => `${s.domain}/${s.path}`).join(', ')})`;
+    caseFile.recordExtractorRun({ extractor: ex.id, title: ex.title, status, events, warnings, startedAt, finishedAt: new Date().toISOString(), message });
+    summaries.push({ extractor: ex.id, status, events, warnings, message });
+    opts.onExtractorDone?.(ex, status, events);
+  }
+  return summaries;
+}

@@ -1,0 +1,79 @@
+// Exports other tools read: Timesketch JSONL and Excel-safe CSV (DESIGN.md "Exports").
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
+import { isoFromUs } from '../formats/appleTime.js';
+import { messageLine, timestampDesc } from './describe.js';
+
+export const EXPORT_FIELDS = ['datetime', 'timestamp', 'timestamp_desc', 'message', 'kind', 'action', 'text', 'direction', 'counterpart',
+  'counterpart_name', 'service', 'thread', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'ts_raw', 'ts_epoch', 'extractor',
+  'source_domain', 'source_path', 'source_table', 'source_rowid', 'source_sha256', 'event_id'] as const;
+
+export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | null>;
+
+export function toExportRecord(e: EventRow, threadNames: Map<number, string>): ExportRecord {
+  return {
+    datetime: isoFromUs(e.ts_utc_us),
+    timestamp: e.ts_utc_us,
+    timestamp_desc: timestampDesc(e.kind, e.action),
+    message: messageLine(e),
+    kind: e.kind, action: e.action, text: e.body, direction: e.direction,
+    counterpart: e.counterpart, counterpart_name: e.counterpart_name, service: e.service,
+    thread: e.thread_id != null ? threadNames.get(e.thread_id) ?? String(e.thread_id) : null,
+    duration_s: e.duration_s, latitude: e.latitude, longitude: e.longitude, accuracy_m: e.accuracy_m,
+    ts_raw: e.ts_raw, ts_epoch: e.ts_epoch, extractor: e.extractor,
+    source_domain: e.source_domain, source_path: e.source_path, source_table: e.source_table, source_rowid: e.source_rowid,
+    source_sha256: e.source_sha256, event_id: e.id,
+  };
+}
+
+export function threadNames(db: Database.Database): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const t of db.prepare('SELECT id, display_name, identifier FROM threads').iterate() as Iterable<{ id: number; display_name: string | null; identifier: string | null }>) {
+    m.set(Number(t.id), t.display_name || t.identifier || String(t.id));
+  }
+  return m;
+}
+
+/** Cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV injection). */
+export function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  let s = String(v);
+  if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string') s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+class BufferedWriter {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private fd: number) {}
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size > 1 << 20) this.flush();
+  }
+  flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
+}
+
+export type ExportFormat = 'jsonl' | 'csv';
+
+/** Stream the filtered events to `out`; returns the number written. */
+export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
+  const names = threadNames(db);
+  const fd = fs.openSync(out, 'w');
+  const w = new BufferedWriter(fd);
+  let n = 0;
+  try {
+    if (format === 'csv') w.write('\ufeff' + EXPORT_FIELDS.join(',') + '\r\n'); // BOM: Excel reads UTF-8 correctly
+    for (const e of iterateEvents(db, filter)) {
+      const r = toExportRecord(e, names);
+      if (format === 'jsonl') w.write(JSON.stringify(r) + '\n');
+      else w.write(EXPORT_FIELDS.map((f) => csvCell(r[f])).join(',') + '\r\n');
+      n++;
+    }
+    w.flush();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return n;
+}

@@ -1,0 +1,212 @@
+// The case file: one SQLite database per case, the single source of truth for every report and export.
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { migrate, POST_INGEST_SQL } from './schema.js';
+import { appendCustody, type CustodyEntry, type CustodyRow } from '../custody/chain.js';
+import type { Timestamp } from '../formats/appleTime.js';
+
+export type Direction = 'incoming' | 'outgoing' | null;
+export type Severity = 'info' | 'warning' | 'error';
+export type FileStatus = 'ok' | 'missing' | 'unreadable' | 'decrypt-failed' | 'not-sqlite' | 'listed-only';
+
+/** One timeline event as an extractor produces it. */
+export interface EventInput {
+  ts: Timestamp | null;
+  kind: string;
+  action: string;
+  /** One readable line describing the event ("Call from Josh Hickman, 15 s"). */
+  title?: string | null;
+  /** The user's own text, exactly as written (null when the row has none). */
+  body?: string | null;
+  direction?: Direction;
+  counterpart?: string | null;
+  counterpartName?: string | null;
+  threadId?: number | null;
+  service?: string | null;
+  durationS?: number | null;
+  latitude?: number | null;
+  longitude?: number | null;
+  accuracyM?: number | null;
+  sourceFileId: number | null;
+  sourceTable: string | null;
+  sourceRowid: number | bigint | null;
+  extra?: Record<string, unknown> | null;
+}
+
+export interface FileRecord {
+  domain: string | null;
+  relativePath: string | null;
+  fileId: string | null;
+  flags?: number | null;
+  size?: number | null;
+  manifestSize?: number | null;
+  mtimeUtcUs?: number | null;
+  sha256?: string | null;
+  md5?: string | null;
+  sha1?: string | null;
+  status: FileStatus;
+  readBy?: string | null;
+  note?: string | null;
+}
+
+export interface WarningInput {
+  extractor?: string | null;
+  fileId?: number | null;
+  severity?: Severity;
+  message: string;
+  sourceTable?: string | null;
+  sourceRowid?: number | bigint | null;
+}
+
+const BATCH = 20_000;
+
+export class CaseFile {
+  readonly db: Database.Database;
+  private pending = 0;
+  private inTx = false;
+  private readonly insertEventStmt: Database.Statement;
+
+  private constructor(readonly path: string, db: Database.Database) {
+    this.db = db;
+    this.insertEventStmt = db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction,
+      counterpart, counterpart_name, thread_id, service, duration_s, latitude, longitude, accuracy_m,
+      source_file_id, source_table, source_rowid, extractor, extra_json)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  }
+
+  /** Create a new case file. Refuses to overwrite an existing one. */
+  static create(path: string): CaseFile {
+    if (fs.existsSync(path)) throw new Error(`case file ${path} already exists; choose another name or delete it`);
+    const db = new Database(path);
+    db.pragma('journal_mode = DELETE'); // one self-contained file, so its hash means something
+    db.pragma('synchronous = OFF'); // bulk load; a failed ingest discards the file anyway
+    db.pragma('cache_size = -65536');
+    migrate(db);
+    return new CaseFile(path, db);
+  }
+
+  /** Open an existing case file (read-write: reports and exports append custody rows). */
+  static open(path: string, opts: { readonly?: boolean } = {}): CaseFile {
+    if (!fs.existsSync(path)) throw new Error(`case file ${path} does not exist`);
+    const db = new Database(path, { readonly: !!opts.readonly, fileMustExist: true });
+    const isCase = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='events'").get();
+    if (!isCase) { db.close(); throw new Error(`${path} is not an ios-timeline case file`); }
+    if (!opts.readonly) migrate(db);
+    return new CaseFile(path, db);
+  }
+
+  setMeta(key: string, value: string | number | null): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value === null ? null : String(value));
+  }
+
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string | null } | undefined;
+    return row?.value ?? null;
+  }
+
+  /** Start a bulk-load transaction; events are committed every BATCH rows so memory stays flat. */
+  begin(): void {
+    if (!this.inTx) { this.db.exec('BEGIN'); this.inTx = true; this.pending = 0; }
+  }
+
+  commit(): void {
+    if (this.inTx) { this.db.exec('COMMIT'); this.inTx = false; this.pending = 0; }
+  }
+
+  rollback(): void {
+    if (this.inTx) { this.db.exec('ROLLBACK'); this.inTx = false; this.pending = 0; }
+  }
+
+  private tick(): void {
+    if (this.inTx && ++this.pending >= BATCH) { this.db.exec('COMMIT; BEGIN'); this.pending = 0; }
+  }
+
+  addEvent(e: EventInput, extractor: string): number {
+    const r = this.insertEventStmt.run(
+      e.ts?.utcUs ?? null, e.ts?.raw ?? null, e.ts?.epoch ?? null,
+      e.kind, e.action, e.title ?? null, e.body ?? null, e.direction ?? null,
+      e.counterpart ?? null, e.counterpartName ?? null, e.threadId ?? null, e.service ?? null,
+      e.durationS ?? null, e.latitude ?? null, e.longitude ?? null, e.accuracyM ?? null,
+      e.sourceFileId, e.sourceTable, e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
+      extractor, e.extra ? JSON.stringify(e.extra, bigintReplacer) : null,
+    );
+    this.tick();
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Record (or update) an evidence file that was read or looked for. Returns its id in `files`. */
+  recordFile(f: FileRecord): number {
+    const existing = this.db.prepare('SELECT id FROM files WHERE domain IS ? AND relative_path IS ?').get(f.domain, f.relativePath) as { id: number } | undefined;
+    const values = [f.fileId, f.flags ?? null, f.size ?? null, f.manifestSize ?? null, f.mtimeUtcUs ?? null, f.sha256 ?? null,
+      f.md5 ?? null, f.sha1 ?? null, f.status, f.readBy ?? null, f.note ?? null];
+    if (existing) {
+      this.db.prepare(`UPDATE files SET file_id=?, flags=?, size=?, manifest_size=?, mtime_utc_us=?, sha256=COALESCE(?, sha256),
+        md5=COALESCE(?, md5), sha1=COALESCE(?, sha1), status=?, read_by=CASE WHEN read_by IS NULL THEN ? WHEN ? IS NULL OR instr(read_by, ?) THEN read_by ELSE read_by || ',' || ? END,
+        note=COALESCE(?, note) WHERE id=?`)
+        .run(values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], values[8], f.readBy ?? null, f.readBy ?? null, f.readBy ?? '', f.readBy ?? null, values[10], existing.id);
+      return existing.id;
+    }
+    const r = this.db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(f.domain, f.relativePath, ...values);
+    return Number(r.lastInsertRowid);
+  }
+
+  addWarning(w: WarningInput): void {
+    this.db.prepare('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid) VALUES (?,?,?,?,?,?,?)')
+      .run(new Date().toISOString(), w.extractor ?? null, w.fileId ?? null, w.severity ?? 'warning', w.message, w.sourceTable ?? null, w.sourceRowid ?? null);
+  }
+
+  addThread(t: { extractor: string; sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; identifier: string | null; displayName: string | null; service: string | null; isGroup: boolean; extra?: Record<string, unknown> }): number {
+    const r = this.db.prepare('INSERT INTO threads (extractor, source_file_id, source_table, source_rowid, identifier, display_name, service, is_group, extra_json) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(t.extractor, t.sourceFileId, t.sourceTable, t.sourceRowid, t.identifier, t.displayName, t.service, t.isGroup ? 1 : 0, t.extra ? JSON.stringify(t.extra, bigintReplacer) : null);
+    return Number(r.lastInsertRowid);
+  }
+
+  addParticipant(threadId: number, handle: string, name: string | null): void {
+    this.db.prepare('INSERT OR IGNORE INTO participants (thread_id, handle, name) VALUES (?,?,?)').run(threadId, handle, name);
+  }
+
+  addAttachment(a: { eventId: number | null; extractor: string; sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; fileId: number | null; path: string | null; transferName: string | null; mimeType: string | null; uti: string | null; totalBytes: number | null; status: string; sha256: string | null; extra?: Record<string, unknown> }): number {
+    const r = this.db.prepare(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(a.eventId, a.extractor, a.sourceFileId, a.sourceTable, a.sourceRowid, a.fileId, a.path, a.transferName, a.mimeType, a.uti, a.totalBytes, a.status, a.sha256, a.extra ? JSON.stringify(a.extra, bigintReplacer) : null);
+    return Number(r.lastInsertRowid);
+  }
+
+  addContact(c: { sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; displayName: string | null; firstName: string | null; lastName: string | null; organization: string | null; extra?: Record<string, unknown>; handles: { kind: string; label: string | null; value: string; normalized: string | null }[] }): number {
+    const r = this.db.prepare('INSERT INTO contacts (source_file_id, source_table, source_rowid, display_name, first_name, last_name, organization, extra_json) VALUES (?,?,?,?,?,?,?,?)')
+      .run(c.sourceFileId, c.sourceTable, c.sourceRowid, c.displayName, c.firstName, c.lastName, c.organization, c.extra ? JSON.stringify(c.extra, bigintReplacer) : null);
+    const id = Number(r.lastInsertRowid);
+    const ins = this.db.prepare('INSERT INTO contact_handles (contact_id, kind, label, value, normalized) VALUES (?,?,?,?,?)');
+    for (const h of c.handles) ins.run(id, h.kind, h.label, h.value, h.normalized);
+    return id;
+  }
+
+  recordExtractorRun(r: { extractor: string; title: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; startedAt: string; finishedAt: string; message: string | null }): void {
+    this.db.prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message) VALUES (?,?,?,?,?,?,?,?)')
+      .run(r.extractor, r.title, r.status, r.events, r.warnings, r.startedAt, r.finishedAt, r.message);
+  }
+
+  /** Build indexes and the full-text index after loading. */
+  finalizeIngest(): void {
+    this.commit();
+    this.db.exec(POST_INGEST_SQL);
+  }
+
+  custody(entry: CustodyEntry): CustodyRow {
+    return appendCustody(this.db, entry);
+  }
+
+  close(): void {
+    this.commit();
+    this.db.close();
+  }
+}
+
+export function bigintReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (Buffer.isBuffer(value)) return { hex: value.toString('hex') };
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return { hex: Buffer.from((value as { data: number[] }).data).toString('hex') };
+  }
+  return value;
+}

@@ -1,0 +1,92 @@
+// Ingest: backup folder → case file. The case file is written under a temporary name and renamed only
+// when everything succeeded, so a failed run (wrong password, unreadable manifest) leaves nothing half-written.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Backup, type OpenOptions } from '../backup/backup.js';
+import { CaseFile } from './caseFile.js';
+import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
+import { EXTRACTORS } from '../extractors/registry.js';
+import { listingHash } from '../custody/listing.js';
+import { TOOL_VERSION } from '../version.js';
+import { isoFromUs } from '../formats/appleTime.js';
+
+export interface IngestOptions {
+  backupDir: string;
+  casePath: string;
+  caseNumber?: string;
+  examiner?: string;
+  agency?: string;
+  tz: string;
+  region: string;
+  only?: string[];
+  open?: OpenOptions;
+  onProgress?: RunOptions['onProgress'];
+  onExtractorDone?: RunOptions['onExtractorDone'];
+  /** Called with the opened backup before extraction (e.g. to hash every evidence file). */
+  beforeExtract?: (backup: Backup, caseFile: CaseFile) => Promise<void>;
+}
+
+export interface IngestResult { casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean }
+
+export async function ingest(o: IngestOptions): Promise<IngestResult> {
+  const casePath = path.resolve(o.casePath);
+  if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
+  const before = await listingHash(o.backupDir);
+  const backup = await Backup.open(o.backupDir, o.open);
+  const partial = `${casePath}.partial`;
+  fs.rmSync(partial, { force: true });
+  let caseFile: CaseFile | null = null;
+  try {
+    caseFile = CaseFile.create(partial);
+    const cf = caseFile;
+    const now = new Date().toISOString();
+    for (const [k, v] of Object.entries({
+      tool_version: TOOL_VERSION, case_number: o.caseNumber ?? '', examiner: o.examiner ?? '', agency: o.agency ?? '',
+      time_zone: o.tz, region: o.region, created_at: now,
+    })) cf.setMeta(k, v);
+
+    const info = backup.info;
+    cf.db.prepare(`INSERT INTO evidence (backup_path, device_name, product_type, ios_version, build_version, serial, udid, imei, phone_number, encrypted,
+      backup_date, snapshot_state, is_full_backup, manifest_db_sha256, manifest_plist_sha256, info_plist_sha256, status_plist_sha256, listing_sha256_before, extra_json)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      backup.root, info?.deviceName ?? null, info?.productType ?? null, info?.productVersion ?? null, info?.buildVersion ?? null,
+      info?.serialNumber ?? null, info?.udid ?? null, info?.imei ?? null, info?.phoneNumber ?? null, backup.encrypted ? 1 : 0,
+      isoFromUs((info?.lastBackupDate ?? backup.status?.date)?.getTime() ? (info?.lastBackupDate ?? backup.status!.date)!.getTime() * 1000 : null),
+      backup.status?.snapshotState ?? null, backup.status?.isFullBackup == null ? null : backup.status.isFullBackup ? 1 : 0,
+      backup.topLevelHashes['Manifest.db'] ?? null, backup.topLevelHashes['Manifest.plist'] ?? null, backup.topLevelHashes['Info.plist'] ?? null,
+      backup.topLevelHashes['Status.plist'] ?? null, before.sha256,
+      JSON.stringify({ itunes_version: info?.iTunesVersion ?? null, installed_applications: info?.installedApplications ?? null, manifest_entries: backup.allEntries().length, listing_files: before.files, listing_bytes: before.bytes }),
+    );
+    for (const [name, sha256] of Object.entries(backup.topLevelHashes)) {
+      const size = fs.statSync(path.join(backup.root, name)).size;
+      cf.recordFile({ domain: null, relativePath: name, fileId: null, size, sha256, status: 'ok', readBy: 'backup' });
+    }
+    for (const p of backup.problems) cf.addWarning({ extractor: 'backup', severity: 'warning', message: `${p.file}: ${p.message}` });
+
+    if (o.beforeExtract) await o.beforeExtract(backup, cf);
+    const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
+    cf.finalizeIngest();
+
+    const after = await listingHash(o.backupDir);
+    const unchanged = after.sha256 === before.sha256;
+    cf.db.prepare('UPDATE evidence SET listing_sha256_after = ?, listing_unchanged = ?').run(after.sha256, unchanged ? 1 : 0);
+    if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
+    const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
+    const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
+    cf.custody({
+      action: 'ingest', actor: o.examiner || undefined,
+      detail: {
+        backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
+        evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
+        events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
+      },
+    });
+    cf.close();
+    caseFile = null;
+    fs.renameSync(partial, casePath);
+    return { casePath, summaries, events, warnings, listingUnchanged: unchanged };
+  } finally {
+    if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } fs.rmSync(partial, { force: true }); }
+    backup.close();
+  }
+}

@@ -1,0 +1,107 @@
+// Reading events back out of a case file, with the filters every report and export accepts.
+import type Database from 'better-sqlite3';
+import { DateTime, IANAZone } from 'luxon';
+
+export interface EventFilter {
+  fromUs?: number;
+  toUs?: number;
+  kinds?: string[];
+  contact?: string;
+  keyword?: string;
+}
+
+export interface EventRow {
+  id: number;
+  ts_utc_us: number | null;
+  ts_raw: string | null;
+  ts_epoch: string | null;
+  kind: string;
+  action: string;
+  title: string | null;
+  body: string | null;
+  direction: string | null;
+  counterpart: string | null;
+  counterpart_name: string | null;
+  thread_id: number | null;
+  service: string | null;
+  duration_s: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy_m: number | null;
+  source_file_id: number | null;
+  source_table: string | null;
+  source_rowid: number | null;
+  extractor: string;
+  extra_json: string | null;
+  source_domain: string | null;
+  source_path: string | null;
+  source_sha256: string | null;
+}
+
+export class FilterError extends Error {}
+
+export function validateZone(tz: string): string {
+  if (!IANAZone.isValidZone(tz) && tz.toUpperCase() !== 'UTC') throw new FilterError(`unknown time zone "${tz}" (use an IANA name such as Europe/Berlin or UTC)`);
+  return tz.toUpperCase() === 'UTC' ? 'UTC' : tz;
+}
+
+/** `2024-03-01` or `2024-03-01T12:00` (read in the case's zone) or a full ISO time with offset. */
+export function parseTimeBound(value: string, tz: string, endOfDay: boolean): number {
+  const dt = DateTime.fromISO(value, { zone: tz, setZone: false });
+  if (!dt.isValid) throw new FilterError(`cannot read "${value}" as a date or time (use ISO 8601, e.g. 2024-03-01 or 2024-03-01T14:30)`);
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const bound = dateOnly && endOfDay ? dt.endOf('day') : dt;
+  return bound.toMillis() * 1000 + (dateOnly && endOfDay ? 999 : 0);
+}
+
+export function buildFilter(o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string }, tz: string): EventFilter {
+  const f: EventFilter = {};
+  if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
+  if (o.to) f.toUs = parseTimeBound(o.to, tz, true);
+  if (o.kinds) f.kinds = o.kinds.split(',').map((k) => k.trim()).filter(Boolean);
+  if (o.contact) f.contact = o.contact;
+  if (o.keyword) f.keyword = o.keyword;
+  return f;
+}
+
+export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (f.fromUs !== undefined) { parts.push(`${alias}.ts_utc_us >= ?`); params.push(f.fromUs); }
+  if (f.toUs !== undefined) { parts.push(`${alias}.ts_utc_us <= ?`); params.push(f.toUs); }
+  if (f.kinds?.length) { parts.push(`${alias}.kind IN (${f.kinds.map(() => '?').join(',')})`); params.push(...f.kinds); }
+  if (f.contact) {
+    parts.push(`(${alias}.counterpart LIKE ? ESCAPE '\\' OR ${alias}.counterpart_name LIKE ? ESCAPE '\\')`);
+    const like = `%${f.contact.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    params.push(like, like);
+  }
+  if (f.keyword) {
+    // FTS5 phrase query: quote the words so user input is never FTS syntax.
+    parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
+    params.push(f.keyword.split(/\s+/).filter(Boolean).map((w) => `"${w.replace(/"/g, '""')}"`).join(' '));
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+const SELECT_EVENTS = `SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
+  FROM events e LEFT JOIN files f ON f.id = e.source_file_id`;
+
+/** Events in time order (undated events last), streamed: never the whole table in memory. */
+export function iterateEvents(db: Database.Database, f: EventFilter = {}): IterableIterator<EventRow> {
+  const w = whereClause(f);
+  const stmt = db.prepare(`${SELECT_EVENTS} ${w.sql} ORDER BY e.ts_utc_us IS NULL, e.ts_utc_us, e.id`);
+  stmt.safeIntegers(false);
+  return stmt.iterate(...w.params) as IterableIterator<EventRow>;
+}
+
+export function countEvents(db: Database.Database, f: EventFilter = {}): number {
+  const w = whereClause(f);
+  return Number((db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n);
+}
+
+/** Format a UTC instant in the case zone, always naming the zone and its offset. */
+export function formatInZone(us: number | null, tz: string, fmt = "yyyy-MM-dd HH:mm:ss"): string {
+  if (us === null || us === undefined) return 'no time';
+  const dt = DateTime.fromMillis(Math.floor(us / 1000), { zone: tz });
+  return `${dt.toFormat(fmt)} ${dt.toFormat('ZZ')} ${tz}`;
+}

@@ -1,0 +1,117 @@
+// The case file schema: the contract that reports, exports and other tools rely on (DESIGN.md "The case file").
+// Versioned migrations: each entry upgrades from the previous version; meta.schema_version records where a file is.
+import type Database from 'better-sqlite3';
+
+export const MIGRATIONS: string[] = [
+  // v1
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+  CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY,
+    backup_path TEXT NOT NULL,
+    device_name TEXT, product_type TEXT, ios_version TEXT, build_version TEXT,
+    serial TEXT, udid TEXT, imei TEXT, phone_number TEXT,
+    encrypted INTEGER NOT NULL DEFAULT 0,
+    backup_date TEXT, snapshot_state TEXT, is_full_backup INTEGER,
+    manifest_db_sha256 TEXT, manifest_plist_sha256 TEXT, info_plist_sha256 TEXT, status_plist_sha256 TEXT,
+    listing_sha256_before TEXT, listing_sha256_after TEXT, listing_unchanged INTEGER,
+    extra_json TEXT
+  );
+  CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    domain TEXT, relative_path TEXT, file_id TEXT,
+    flags INTEGER, size INTEGER, manifest_size INTEGER, mtime_utc_us INTEGER,
+    sha256 TEXT, md5 TEXT, sha1 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok','missing','unreadable','decrypt-failed','not-sqlite','listed-only')),
+    read_by TEXT, note TEXT,
+    UNIQUE (domain, relative_path)
+  );
+  CREATE TABLE threads (
+    id INTEGER PRIMARY KEY,
+    extractor TEXT NOT NULL, source_file_id INTEGER REFERENCES files(id), source_table TEXT, source_rowid INTEGER,
+    identifier TEXT, display_name TEXT, service TEXT, is_group INTEGER NOT NULL DEFAULT 0, extra_json TEXT
+  );
+  CREATE TABLE participants (
+    thread_id INTEGER NOT NULL REFERENCES threads(id), handle TEXT NOT NULL, name TEXT,
+    PRIMARY KEY (thread_id, handle)
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts_utc_us INTEGER, ts_raw TEXT, ts_epoch TEXT,
+    kind TEXT NOT NULL, action TEXT NOT NULL,
+    title TEXT, body TEXT,
+    direction TEXT CHECK (direction IN ('incoming','outgoing') OR direction IS NULL),
+    counterpart TEXT, counterpart_name TEXT,
+    thread_id INTEGER REFERENCES threads(id),
+    service TEXT, duration_s REAL,
+    latitude REAL, longitude REAL, accuracy_m REAL,
+    source_file_id INTEGER REFERENCES files(id), source_table TEXT, source_rowid INTEGER,
+    extractor TEXT NOT NULL,
+    extra_json TEXT
+  );
+  CREATE TABLE attachments (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER REFERENCES events(id),
+    extractor TEXT NOT NULL,
+    source_file_id INTEGER REFERENCES files(id), source_table TEXT, source_rowid INTEGER,
+    file_id INTEGER REFERENCES files(id),
+    path TEXT, transfer_name TEXT, mime_type TEXT, uti TEXT, total_bytes INTEGER,
+    status TEXT, sha256 TEXT, extra_json TEXT
+  );
+  CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    source_file_id INTEGER REFERENCES files(id), source_table TEXT, source_rowid INTEGER,
+    display_name TEXT, first_name TEXT, last_name TEXT, organization TEXT, extra_json TEXT
+  );
+  CREATE TABLE contact_handles (
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    kind TEXT NOT NULL, label TEXT, value TEXT NOT NULL, normalized TEXT
+  );
+  CREATE INDEX contact_handles_normalized ON contact_handles(normalized);
+  CREATE TABLE warnings (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL, extractor TEXT, file_id INTEGER REFERENCES files(id),
+    severity TEXT NOT NULL CHECK (severity IN ('info','warning','error')),
+    message TEXT NOT NULL, source_table TEXT, source_rowid INTEGER
+  );
+  CREATE TABLE extractor_runs (
+    id INTEGER PRIMARY KEY, extractor TEXT NOT NULL, title TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok','not-present','partial','failed')),
+    events INTEGER NOT NULL DEFAULT 0, warnings INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT, finished_at TEXT, message TEXT
+  );
+  CREATE TABLE custody (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    detail_json TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+  );
+  `,
+];
+
+/** Indexes and full-text search are built once after bulk loading: far faster than maintaining them per row. */
+export const POST_INGEST_SQL = `
+  CREATE INDEX IF NOT EXISTS events_ts ON events(ts_utc_us);
+  CREATE INDEX IF NOT EXISTS events_kind ON events(kind, ts_utc_us);
+  CREATE INDEX IF NOT EXISTS events_thread ON events(thread_id, ts_utc_us);
+  CREATE INDEX IF NOT EXISTS events_counterpart ON events(counterpart);
+  CREATE INDEX IF NOT EXISTS attachments_event ON attachments(event_id);
+  CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(title, body, counterpart, counterpart_name, content='events', content_rowid='id');
+  INSERT INTO events_fts(events_fts) VALUES('rebuild');
+`;
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").get();
+  let version = 0;
+  if (hasMeta) {
+    const row = db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as { value: string } | undefined;
+    version = row ? Number(row.value) : 0;
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`case file schema version ${version} is newer than this tool understands (${SCHEMA_VERSION})`);
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.exec(MIGRATIONS[v]);
+    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(v + 1));
+  }
+}
