@@ -1,0 +1,57 @@
+// Shared test helpers: fixture backups in temp folders, running the CLI, proving evidence is untouched.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { buildBackup, type BuildOptions, type FixtureTruth } from '../fixtures/build.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Real third-party iOS files (never copied into the repo). */
+export const REALDATA = path.resolve(REPO, '../shared/realdata');
+export const HAVE_REALDATA = fs.existsSync(path.join(REALDATA, 'README.md'));
+export const REALDATA_SKIP_REASON = `real-data folder ${REALDATA} is absent: real-data tests skipped`;
+if (!HAVE_REALDATA) console.warn(REALDATA_SKIP_REASON);
+
+export function tmpDir(prefix = 'iot-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Build a fixture backup in a fresh temp folder. */
+export function fixture(opts: Omit<BuildOptions, 'root'> = {}): FixtureTruth {
+  return buildBackup({ root: path.join(tmpDir(), 'backup'), ...opts });
+}
+
+/** sha256 of every file under a folder, with sizes: equal before and after means byte-identical. */
+export function treeHash(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(root, p)] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Run the built CLI (dist/) as a user would. `npm test` builds first. */
+export function cli(args: string[], env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), ...args], {
+    encoding: 'utf8', env: { ...process.env, TZ: 'Pacific/Kiritimati', ...env }, timeout: 300_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Copy real files into a backup layout (for running real data through the whole pipeline). */
+export { wrapRealFiles } from '../fixtures/wrapReal.js';
+
+/** Run the independent validator on a backup folder; returns its output (throws when python3 is absent). */
+export function checkBackup(root: string, password?: string): { ok: boolean; output: string } {
+  const r = spawnSync('python3', [path.join(REPO, '../shared/tools/check-backup.py'), root, ...(password ? ['--password', password] : [])], { encoding: 'utf8' });
+  return { ok: r.status === 0, output: r.stdout + r.stderr };
+}
