@@ -183,6 +183,11 @@ export class Backup {
     } else if (!isSqlite) {
       if (raw.length === 0) throw new BackupError('Manifest.db is empty');
       throw new BackupError('Manifest.db is not an SQLite database (and Manifest.plist does not say the backup is encrypted)');
+    } else if (flagged && this.manifestPlist?.['BackupKeyBag'] && !this.manifestPlist['ManifestKey']) {
+      // iOS 10.0-10.1: encrypted payloads, but Manifest.db itself is plain (no ManifestKey yet).
+      this.encrypted = true;
+      if (opts.unlock) this.decryptor = await opts.unlock(this.manifestPlist);
+      else if (!opts.allowLocked) throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
     } else if (flagged) {
       this.problems.push({ file: 'Manifest.plist', message: 'IsEncrypted is true but Manifest.db is plain SQLite; reading it as unencrypted' });
     }
@@ -191,7 +196,10 @@ export class Backup {
     await fsp.writeFile(copy, plain);
     for (const side of ['-wal', '-shm']) {
       const s = manifestPath + side;
-      if (fs.existsSync(s) && !this.encrypted) await fsp.copyFile(s, copy + side);
+      if (!fs.existsSync(s)) continue;
+      // An encrypted backup's sidecar would be ciphertext, or stale beside the re-encrypted database: never mix it in.
+      if (this.encrypted) this.problems.push({ file: `Manifest.db${side}`, message: 'present beside an encrypted Manifest.db; not used' });
+      else await fsp.copyFile(s, copy + side);
     }
     this.entries = readManifestDb(copy);
     for (const e of this.entries) this.byKey.set(`${e.domain}\u0000${e.relativePath}`, e);
@@ -254,12 +262,14 @@ export class Backup {
     let size = 0;
     try {
       if (this.encrypted && mbfile?.encryptionKey) {
-        if (!this.decryptor) throw new BackupError('no decryptor');
+        if (!this.decryptor) throw new BackupError('encrypted payload, and no password or key file was given');
         try {
           const r = await this.decryptor.decryptFile(src, out, mbfile, (c) => { hash.update(c); size += c.length; });
           return { ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: r.note };
         } catch (e) {
-          return { ...base, status: 'decrypt-failed', note: (e as Error).message };
+          // The decryptor reads the whole payload through the hash even when it cannot decrypt it: keep that hash.
+          const whole = size > 0 && size === fs.statSync(src).size;
+          return { ...base, status: 'decrypt-failed', size: whole ? size : null, sha256: whole ? hash.digest('hex') : null, note: (e as Error).message };
         }
       }
       await copyHashing(src, out, (c) => { hash.update(c); size += c.length; });

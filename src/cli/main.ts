@@ -7,6 +7,7 @@ import { registerInfo } from './commands/info.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerExport } from './commands/export.js';
 import { registerDemo } from './commands/demo.js';
+import { registerSaveKey } from './commands/savekey.js';
 
 // Never let the machine's zone leak into a time: every conversion names its zone explicitly.
 Settings.defaultZone = 'utc';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerIngest(program);
   registerExport(program);
   registerDemo(program);
+  registerSaveKey(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

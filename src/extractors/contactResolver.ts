@@ -11,7 +11,7 @@ export function normalizeHandle(raw: string, region: string): HandleKey {
   v = v.replace(/^(tel|sms|mailto|imessage|facetime):/i, '');
   if (v.includes('@')) return { kind: 'email', normalized: v.toLowerCase() };
   const cleaned = v.replace(/[;,].*$/, '');
-  if (/^[+\d][\d\s().\-/]*$/.test(cleaned)) {
+  if (/^[+\d(][\d\s().\-/]*$/.test(cleaned)) {
     const parsed = parsePhoneNumberFromString(cleaned, region.toUpperCase() as CountryCode);
     if (parsed && parsed.isPossible()) return { kind: 'phone', normalized: parsed.number };
     const digits = cleaned.replace(/\D/g, '');
@@ -26,7 +26,7 @@ function lastDigits(s: string): string | null {
 }
 
 export class ContactResolver {
-  private exact = new Map<string, string>();
+  private exact = new Map<string, Set<string>>();
   private byTail = new Map<string, Set<string>>();
   private cache = new Map<string, string | null>();
 
@@ -37,7 +37,9 @@ export class ContactResolver {
   add(handle: string, name: string): void {
     const key = normalizeHandle(handle, this.region);
     if (!key.normalized || !name) return;
-    this.exact.set(key.normalized, name);
+    const names = this.exact.get(key.normalized) ?? new Set<string>();
+    names.add(name);
+    this.exact.set(key.normalized, names);
     if (key.kind === 'phone') {
       const tail = lastDigits(key.normalized);
       if (tail) {
@@ -49,13 +51,17 @@ export class ContactResolver {
     this.cache.clear();
   }
 
-  /** The contact's name for an address, or null. An ambiguous last-digits match returns null rather than guess. */
+  /**
+   * The contact's name for an address, or null. When several contacts share the number, all names are
+   * shown ("A / B") rather than one picked silently; an ambiguous last-digits match returns null.
+   */
   nameFor(address: string | null | undefined): string | null {
     if (!address) return null;
     const cached = this.cache.get(address);
     if (cached !== undefined) return cached;
     const key = normalizeHandle(address, this.region);
-    let name = this.exact.get(key.normalized) ?? null;
+    const exact = this.exact.get(key.normalized);
+    let name = exact ? [...exact].join(' / ') : null;
     if (!name && key.kind === 'phone') {
       const tail = lastDigits(key.normalized);
       const set = tail ? this.byTail.get(tail) : undefined;

@@ -62,8 +62,12 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         if (!entry || entry.flags !== 1) return null;
         const dir = fs.mkdtempSync(path.join(backup.workDir, `${ex.id}-`));
         const name = path.basename(relativePath) || 'db';
-        const main = await ctx.openEntry(entry, { dir, name });
-        if (!main) throw new ArtifactError(`${domain}/${relativePath} is listed but could not be read`);
+        const r = await backup.read(entry, { dir, name });
+        const fileRowId = record(r);
+        if (r.status !== 'ok' || !r.path) throw new ArtifactError(`${domain}/${relativePath}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
+        opened++;
+        const main: OpenedFile = { entry, path: r.path, fileRowId, sha256: r.sha256!, size: r.size! };
+        if (r.note) ctx.warn(`${domain}/${relativePath}: ${r.note}`, { fileRowId, severity: 'info' });
         // Siblings are separate manifest entries; data can exist only in the WAL.
         for (const side of SQLITE_SIDECARS) {
           const sib = backup.get(domain, relativePath + side);

@@ -257,8 +257,8 @@ class Parser {
   budget: number;
   /** set when a string's declared length had to be repaired (ExtraData case) */
   recovered = false;
-  /** values of the top-level group, filled as they are read (so they survive a later error) */
-  rootValues: Value[] | null = null;
+  /** the root object; its entry exists as soon as its NEW tag has been read */
+  root: TsObject | null = null;
 
   constructor(buf: Buffer) {
     this.buf = buf;
@@ -379,6 +379,7 @@ class Parser {
     if (++this.depth > MAX_OBJECT_DEPTH) this.fail(`objects nested deeper than ${MAX_OBJECT_DEPTH}`);
     const o = new TsObject();
     this.pushEntry(o);
+    if (this.depth === 1) this.root = o;
     o.cls = this.readClass(this.u8());
     for (;;) {
       const h = this.u8();
@@ -590,9 +591,16 @@ class Parser {
     if (sig !== 'streamtyped') this.fail('not a typedstream (bad signature)');
     const system = this.intWithHead(this.u8(), false);
     if (system !== 1000) this.fail(`unsupported typedstream system version ${system}`);
-    const root: Value[] = [];
-    this.rootValues = root;
-    this.readGroup(this.u8(), root);
+    // The root group must be a single new object ('@' then NEW). Its table entry is created before
+    // its contents are read, so a later failure still leaves the partially read root reachable.
+    const si = this.sharedString(this.u8());
+    if (si < 0) this.fail('nil root type encoding');
+    const slots = this.typeCache[si] ?? this.parseType(si);
+    if (slots.length !== 1 || slots[0] !== K_OBJECT) {
+      this.fail(`root value has type ${JSON.stringify(this.strings[si])}, not an object`);
+    }
+    if (this.pos >= this.n || this.buf[this.pos] !== TAG_NEW) this.fail('root object is not a new object');
+    this.readObject(this.u8()); // sets this.root as soon as the object entry exists
   }
 }
 
@@ -662,12 +670,8 @@ function fullDecodeUnsafe(buf: Buffer): DecodedBody {
         ? e
         : new TypedStreamError(`typedstream: decoder failure: ${(e as Error)?.message ?? String(e)}`);
   }
-  const rootVals = p.rootValues;
-  const root = rootVals ? rootVals[0] : undefined;
-  if (!(root instanceof TsObject)) {
-    if (error) throw error;
-    throw new TypedStreamError(`typedstream: root value is ${className(root)}, not an object`);
-  }
+  const root = p.root;
+  if (!root) throw error ?? new TypedStreamError('typedstream: no root object');
   if (!classChainHas(root.cls, 'NSAttributedString')) {
     if (error) throw error;
     throw new TypedStreamError(

@@ -2,7 +2,7 @@
 // when everything succeeded, so a failed run (wrong password, unreadable manifest) leaves nothing half-written.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Backup, type OpenOptions } from '../backup/backup.js';
+import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
 import { CaseFile } from './caseFile.js';
 import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
 import { EXTRACTORS } from '../extractors/registry.js';
@@ -31,8 +31,9 @@ export interface IngestResult { casePath: string; summaries: RunSummary[]; event
 export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const casePath = path.resolve(o.casePath);
   if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
-  const before = await listingHash(o.backupDir);
-  const backup = await Backup.open(o.backupDir, o.open);
+  const root = findBackupRoot(path.resolve(o.backupDir));
+  const before = await listingHash(root);
+  const backup = await Backup.open(root, o.open);
   const partial = `${casePath}.partial`;
   fs.rmSync(partial, { force: true });
   let caseFile: CaseFile | null = null;
@@ -67,7 +68,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
     cf.finalizeIngest();
 
-    const after = await listingHash(o.backupDir);
+    const after = await listingHash(root);
     const unchanged = after.sha256 === before.sha256;
     cf.db.prepare('UPDATE evidence SET listing_sha256_after = ?, listing_unchanged = ?').run(after.sha256, unchanged ? 1 : 0);
     if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });

@@ -85,6 +85,19 @@ export const MIGRATIONS: string[] = [
     detail_json TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
   );
   `,
+  // v2: small image thumbnails (≤ ~20 KB each) that extractors may add for attachments and photos;
+  // reports embed them as data: images. Filled through addThumbnail() in src/timeline/thumbnails.ts.
+  `
+  CREATE TABLE thumbnails (
+    id INTEGER PRIMARY KEY,
+    attachment_id INTEGER REFERENCES attachments(id),
+    event_id INTEGER REFERENCES events(id),
+    mime TEXT NOT NULL, width INTEGER, height INTEGER,
+    data BLOB NOT NULL
+  );
+  CREATE INDEX thumbnails_attachment ON thumbnails(attachment_id);
+  CREATE INDEX thumbnails_event ON thumbnails(event_id);
+  `,
 ];
 
 /** Indexes and full-text search are built once after bulk loading: far faster than maintaining them per row. */

@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
 import { Backup } from '../../backup/backup.js';
-import { flagName } from '../../backup/manifest.js';
+import { flagName, type ManifestEntry } from '../../backup/manifest.js';
 import { EXTRACTORS } from '../../extractors/registry.js';
 import { openOptionsFrom } from '../password.js';
+import { describeKeybag } from '../../backup/decrypt.js';
+
+function safePayload(backup: Backup, e: ManifestEntry): boolean {
+  try { return backup.payloadPath(e) !== null; } catch { return false; }
+}
 
 export function registerInfo(program: Command): void {
   program.command('info')
@@ -19,10 +24,14 @@ export function registerInfo(program: Command): void {
         const artifacts = EXTRACTORS.map((x) => ({
           id: x.id, title: x.title,
           present: x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`),
+          payloadMissing: x.sources.flatMap((s) => backup.find(s.domain, s.path)).filter((e) => !safePayload(backup, e)).map((e) => `${e.domain}/${e.relativePath}`),
         }));
         const result = {
           path: backup.root, encrypted: backup.encrypted, device: backup.info, status: backup.status,
           manifest: { entries: backup.allEntries().length, ...counts }, artifacts, problems: backup.problems,
+          // Encrypted without a key: only the plists were read, so there is nothing to count.
+          ...(backup.encrypted ? { locked: backup.locked, keybag: describeKeybag(backup.manifestPlist) } : {}),
+          ...(backup.locked ? { manifest: null, artifacts: null } : {}),
         };
         if (o.json) { process.stdout.write(JSON.stringify(result, null, 2) + '\n'); return; }
         const d = backup.info;
@@ -32,9 +41,11 @@ export function registerInfo(program: Command): void {
           `Serial:     ${d?.serialNumber ?? '?'}   UDID: ${d?.udid ?? '?'}   IMEI: ${d?.imei ?? '?'}`,
           `Backed up:  ${d?.lastBackupDate?.toISOString() ?? backup.status?.date?.toISOString() ?? '?'} (UTC)`,
           `Encrypted:  ${backup.encrypted ? 'yes' : 'no'}`,
+          ...(backup.encrypted ? [`Keybag:     ${describeKeybag(backup.manifestPlist).text}`] : []),
+          ...(backup.locked ? ['Manifest:   encrypted: give --password (or --key-file) to list contents'] : [
           `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
-          'Artifacts:',
-          ...artifacts.map((a) => `  ${a.present.length ? '✓' : '·'} ${a.title}${a.present.length ? '' : ' — not present'}`),
+          'Artifacts:']),
+          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}`),
         ];
         if (backup.problems.length) lines.push('Problems:', ...backup.problems.map((p) => `  ! ${p.file}: ${p.message}`));
         process.stdout.write(lines.join('\n') + '\n');
