@@ -325,3 +325,10 @@ describe.skipIf(!HAVE_REALDATA)('real data', () => {
     expect(new Date(created.ts_utc_us / 1000).toISOString()).toBe('2021-01-17T19:29:05.000Z');
   });
 });
+
+describe('bundled sample backup', () => {
+  it('passes the independent validator', () => {
+    const v = checkBackup(path.resolve(__dirname, '../fixtures/sample-backup'));
+    expect(v.ok, v.output).toBe(true);
+  });
+});

@@ -234,7 +234,8 @@ export function unlockClassKeys(kb: Keybag, kek: Buffer, notes?: ClassUnlockNote
   if (keys.size > 0) return keys;
   const failed = skipped.filter((s) => s.reason.startsWith('RFC 3394'));
   if (failed.length > 0) {
-    throw new WrongPasswordError(`wrong backup password: no class key unwraps (integrity check failed for class${failed.length > 1 ? 'es' : ''} ${failed.map((f) => f.clas).join(', ')})`);
+    const which = failed.length > 3 ? `all ${failed.length} password-wrapped classes` : `class${failed.length > 1 ? 'es' : ''} ${failed.map((f) => f.clas).join(', ')}`;
+    throw new WrongPasswordError(`wrong backup password: no class key unwraps (RFC 3394 integrity check failed for ${which})`);
   }
   throw new KeybagError(`keybag has no usable password-wrapped AES class key (${skipped.map((s) => `class ${s.clas}: ${s.reason}`).join('; ')})`);
 }

@@ -13,7 +13,7 @@ const HOW_TO = `pass --password <pw>, set ${PASSWORD_ENV}, or give --key-file <f
 
 /** Which key source to use, asking on the terminal when nothing was given. Called only for an encrypted backup. */
 export async function resolveKeySource(o: PasswordOptions, interactive: boolean): Promise<KeySource> {
-  const onDeriving = o.quiet ? undefined : (s: number) => { process.stderr.write(`deriving key (about ${Math.max(1, Math.round(s))} s)…\n`); };
+  const onDeriving = o.quiet ? undefined : (s: number) => { process.stderr.write(`deriving key (${s < 1 ? 'under 1 s' : `about ${Math.round(s)} s`})…\n`); };
   if (o.password !== undefined) return { password: o.password, onDeriving };
   if (o.keyFile !== undefined) return { keyFile: o.keyFile };
   const env = process.env[PASSWORD_ENV];

@@ -1,0 +1,93 @@
+// Hashing of whole files, run inside worker threads (see evidenceHash.ts) or in-thread as a fallback.
+// Files are read with plain synchronous reads into one reusable 1 MiB buffer: in a worker thread that is
+// the cheapest way to read many small files (no promise or stream per file).
+import fs from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+export type HashAlgorithm = 'sha256' | 'md5' | 'sha1';
+export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['sha256', 'md5', 'sha1'];
+
+/** Every file is read in chunks of this size; block prefixes are taken at these boundaries. */
+export const READ_CHUNK = 1 << 20;
+
+export interface FileHashes {
+  size: number;
+  sha256?: string;
+  md5?: string;
+  sha1?: string;
+  /**
+   * SHA-256 of every prefix [0, k·blockSize) for k = 1… (the last partial block excluded), each cut to 16 hex
+   * characters and concatenated. Taken by copying the running hash state at each boundary, so it costs
+   * almost nothing; on re-hashing, the first prefix that differs names the first block that changed.
+   * Absent for files of one block or less. Integrity rests on the full hashes; prefixes only locate.
+   */
+  prefixes?: string;
+  error?: string;
+}
+
+export const PREFIX_HEX = 16;
+
+/** Hash one file with the given algorithms (sha256 always first). `blockSize` must be a multiple of READ_CHUNK or a divisor of it. */
+export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[], blockSize: number, buf: Buffer, onBytes?: (n: number) => void): FileHashes {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch (e) { return { size: 0, error: (e as Error).message }; }
+  try {
+    const hashes: Hash[] = algorithms.map((a) => createHash(a));
+    const sha = hashes[algorithms.indexOf('sha256')];
+    let size = 0;
+    let prefixes = '';
+    // Read at most one block at a time so every block boundary falls at the end of a read.
+    const want = Math.min(buf.length, blockSize);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, want, null);
+      if (n === 0) break;
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      for (const h of hashes) h.update(chunk);
+      size += n;
+      if (size % blockSize === 0 && sha) prefixes += sha.copy().digest('hex').slice(0, PREFIX_HEX);
+      onBytes?.(n);
+    }
+    const out: FileHashes = { size };
+    algorithms.forEach((a, i) => { out[a] = hashes[i].digest('hex'); });
+    // A prefix at the very end equals the full hash: drop it, and keep none for one-block files.
+    if (size % blockSize === 0 && prefixes) prefixes = prefixes.slice(0, -PREFIX_HEX);
+    if (prefixes) out.prefixes = prefixes;
+    return out;
+  } catch (e) {
+    return { size: 0, error: (e as Error).message };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Compare stored prefixes with freshly computed ones: index of the first block that differs, or null. */
+export function firstDifferingBlock(stored: string | null | undefined, fresh: string | null | undefined): number | null {
+  const a = stored ?? '';
+  const b = fresh ?? '';
+  const n = Math.min(a.length, b.length) / PREFIX_HEX;
+  for (let k = 0; k < n; k++) {
+    if (a.slice(k * PREFIX_HEX, (k + 1) * PREFIX_HEX) !== b.slice(k * PREFIX_HEX, (k + 1) * PREFIX_HEX)) return k;
+  }
+  // All common prefixes agree: the difference lies in the block after them.
+  return n;
+}
+
+export interface BatchRequest { id: number; files: string[]; algorithms: HashAlgorithm[]; blockSize: number }
+export interface BatchReply { id: number; results: FileHashes[] }
+export interface ProgressReply { progress: number }
+
+// Worker side: hash each batch and report bytes read every 64 MiB so the bar moves during large files.
+if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.role === 'ios-timeline-hash') {
+  const port = parentPort;
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  let unreported = 0;
+  port.on('message', (req: BatchRequest) => {
+    const results = req.files.map((f) => hashFileSync(f, req.algorithms, req.blockSize, buf, (n) => {
+      unreported += n;
+      if (unreported >= 64 << 20) { port.postMessage({ progress: unreported } satisfies ProgressReply); unreported = 0; }
+    }));
+    if (unreported) { port.postMessage({ progress: unreported } satisfies ProgressReply); unreported = 0; }
+    port.postMessage({ id: req.id, results } satisfies BatchReply);
+  });
+}

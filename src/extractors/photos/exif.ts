@@ -1,0 +1,224 @@
+// EXIF from JPEG and HEIC media files (exifr), and the time-zone reasoning around it.
+// EXIF DateTimeOriginal is local wall time without a zone. Its UTC instant is derived, in this order, from
+// OffsetTimeOriginal, from the GPS date/time stamps (UTC by definition), or from Photos.sqlite's
+// ZTIMEZONEOFFSET; otherwise the time stays "local, zone unknown". The machine's zone is never used:
+// every calendar computation below goes through Date.UTC.
+import fs from 'node:fs';
+import exifr from 'exifr';
+import { isoFromUs } from '../../formats/appleTime.js';
+
+/** Bytes read first: EXIF sits at the start of iPhone JPEGs and (usually) HEICs. */
+export const EXIF_HEAD_BYTES = 128 * 1024;
+
+const EXIFR_OPTIONS = {
+  tiff: true, exif: true, gps: true, ifd1: false, interop: false, makerNote: false, userComment: false,
+  xmp: false, icc: false, iptc: false, jfif: false, ihdr: false,
+  reviveValues: false, translateValues: false, translateKeys: true, mergeOutput: true, sanitize: true,
+};
+
+export type TimeBasis = 'exif-offset' | 'gps-time' | 'photos-db-timezone' | 'local-unknown-zone' | 'none';
+
+/** What one media file's EXIF says, normalised. Stored as `extra_json.exif` of the photo's 'taken' event. */
+export interface ExifInfo {
+  format: 'jpeg' | 'heic' | 'png' | 'tiff';
+  /** DateTimeOriginal (+ SubSecTimeOriginal) as wall time, ISO without zone: 2015-04-10T20:12:23.550 */
+  capture_local: string | null;
+  /** OffsetTimeOriginal as written (or OffsetTime), e.g. "+02:00". */
+  offset_exif: string | null;
+  /** The offset used to reach UTC, e.g. "+02:00", and where it came from. */
+  offset: string | null;
+  time_basis: TimeBasis;
+  /** Capture instant in UTC (ISO) when a zone could be established, else null. */
+  capture_utc: string | null;
+  capture_utc_us: number | null;
+  gps: { lat: number; lon: number; alt_m: number | null; utc: string | null } | null;
+  /** GPS date/time stamp alone (UTC), when present. */
+  gps_utc: string | null;
+  make: string | null;
+  model: string | null;
+  lens: string | null;
+  software: string | null;
+  width: number | null;
+  height: number | null;
+  /** Values that were present but absurd and therefore ignored. */
+  problems: string[];
+}
+
+export function mediaFormat(head: Buffer): ExifInfo['format'] | null {
+  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
+  if (head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp') {
+    const brand = head.toString('latin1', 8, 12);
+    if (/^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif)$/.test(brand)) return 'heic';
+    return null; // MOV/MP4: no EXIF
+  }
+  if (head.length >= 8 && head.readUInt32BE(0) === 0x89504e47) return 'png';
+  if (head.length >= 4 && (head.toString('latin1', 0, 4) === 'II*\0' || head.toString('latin1', 0, 4) === 'MM\0*')) return 'tiff';
+  return null;
+}
+
+type Raw = Record<string, unknown>;
+
+async function parseBuffer(buf: Buffer): Promise<Raw | null> {
+  const r = await exifr.parse(buf, EXIFR_OPTIONS);
+  return r && typeof r === 'object' ? (r as Raw) : null;
+}
+
+const useful = (r: Raw | null) => !!r && (r.DateTimeOriginal != null || r.Make != null || r.GPSLatitude != null || r.CreateDate != null);
+
+/**
+ * Read EXIF from a working copy: the head first, the whole file when the head holds nothing useful
+ * (a HEIC's Exif item can sit further in). Throws with a readable message when the file cannot be parsed.
+ * Returns null for formats that carry no EXIF we read (videos, unknown).
+ */
+export async function readExifFile(file: string, size: number, dbTzOffsetS: number | null = null): Promise<ExifInfo | null> {
+  const fd = fs.openSync(file, 'r');
+  let head: Buffer;
+  try {
+    head = Buffer.allocUnsafe(Math.min(size, EXIF_HEAD_BYTES));
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    head = head.subarray(0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const format = mediaFormat(head);
+  if (!format) return null;
+  let raw: Raw | null = null;
+  let headError: Error | null = null;
+  try { raw = await parseBuffer(head); } catch (e) { headError = e as Error; }
+  if (!useful(raw) && size > head.length) {
+    try { raw = await parseBuffer(fs.readFileSync(file)); headError = null; } catch (e) { headError = e as Error; }
+  }
+  if (!raw) {
+    if (headError) throw new Error(`EXIF unreadable (${headError.message})`);
+    return interpretExif(format, {}, dbTzOffsetS, ['no EXIF metadata found']);
+  }
+  return interpretExif(format, raw, dbTzOffsetS);
+}
+
+function str(v: unknown): string | null {
+  if (typeof v === 'string') { const s = v.replace(/\0+$/, '').trim(); return s || null; }
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return null;
+}
+
+function num(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+/** "2015:04:10 20:12:23" (also "2015-04-10 …") → ms as if the wall time were UTC; null when absurd. */
+export function wallTimeMs(s: string | null, subsec: string | null = null): number | null {
+  if (!s) return null;
+  const m = /^(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?/.exec(s);
+  if (!m) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+  if (y < 1990 || y > 2100 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return null;
+  const frac = m[7] ?? (subsec && /^\d+$/.test(subsec.trim()) ? subsec.trim() : '');
+  const ms = frac ? Math.round(Number(`0.${frac}`) * 1000) : 0;
+  const t = Date.UTC(y, mo - 1, d, h, mi, se, ms);
+  const back = new Date(t);
+  return back.getUTCDate() === d ? t : null; // rejects 2021:02:31
+}
+
+/** "+02:00" / "-0530" → minutes east of UTC; null when absent or absurd. */
+export function offsetMinutes(s: string | null): number | null {
+  if (!s) return null;
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(s.trim());
+  if (!m) return null;
+  const v = (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+  return Math.abs(v) <= 14 * 60 ? v : null;
+}
+
+export function formatOffset(min: number): string {
+  const sign = min < 0 ? '-' : '+';
+  const a = Math.abs(min);
+  return `${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/** Local wall time minus a UTC instant → a plausible zone offset (whole quarter hours, ±14 h), else null. */
+export function impliedOffsetMinutes(localMs: number, utcMs: number, toleranceS = 120): number | null {
+  const diffMin = (localMs - utcMs) / 60_000;
+  const q = Math.round(diffMin / 15) * 15;
+  if (Math.abs(q) > 14 * 60 || Math.abs(diffMin - q) * 60 > toleranceS) return null;
+  return q;
+}
+
+function dms(v: unknown, ref: unknown, max: number): number | null {
+  let deg: number | null = null;
+  if (Array.isArray(v) && v.length >= 1) {
+    const [d, m = 0, s = 0] = v.map(Number);
+    if ([d, m, s].every(Number.isFinite) && m >= 0 && m < 60 && s >= 0 && s < 60) deg = d + m / 60 + s / 3600;
+  } else deg = num(v);
+  if (deg === null || !Number.isFinite(deg) || deg < 0 || deg > max) return null;
+  const r = str(ref)?.toUpperCase();
+  return r === 'S' || r === 'W' ? -deg : deg;
+}
+
+function gpsUtcMs(date: unknown, time: unknown): number | null {
+  const d = str(date);
+  if (!d || !Array.isArray(time) || time.length < 3) return null;
+  const [h, m, s] = time.map(Number);
+  if (![h, m, s].every(Number.isFinite) || h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s >= 61) return null;
+  const base = wallTimeMs(`${d} 00:00:00`);
+  return base === null ? null : base + Math.round(((h * 60 + m) * 60 + s) * 1000);
+}
+
+const iso = (ms: number | null) => (ms === null ? null : isoFromUs(ms * 1000));
+const isoLocal = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '');
+
+/** Turn exifr's raw tags into ExifInfo, establishing the capture instant as well as the evidence allows. */
+export function interpretExif(format: ExifInfo['format'], raw: Raw, dbTzOffsetS: number | null, problems: string[] = []): ExifInfo {
+  const dtoRaw = str(raw.DateTimeOriginal) ?? str(raw.CreateDate);
+  const localMs = wallTimeMs(dtoRaw, str(raw.SubSecTimeOriginal) ?? str(raw.SubSecTimeDigitized));
+  if (dtoRaw && localMs === null && !/^0000/.test(dtoRaw)) problems.push(`DateTimeOriginal "${dtoRaw}" is not a valid time`);
+  const offsetExif = str(raw.OffsetTimeOriginal) ?? str(raw.OffsetTimeDigitized) ?? str(raw.OffsetTime);
+  const offExif = offsetMinutes(offsetExif);
+  if (offsetExif && offExif === null) problems.push(`OffsetTimeOriginal "${offsetExif}" is not a valid offset`);
+
+  let lat = dms(raw.GPSLatitude, raw.GPSLatitudeRef, 90);
+  let lon = dms(raw.GPSLongitude, raw.GPSLongitudeRef, 180);
+  if ((raw.GPSLatitude != null && lat === null) || (raw.GPSLongitude != null && lon === null)) {
+    problems.push(`GPS position ${JSON.stringify(raw.GPSLatitude)} ${JSON.stringify(raw.GPSLongitude)} is out of range`);
+    lat = lon = null;
+  }
+  const gpsMs = gpsUtcMs(raw.GPSDateStamp, raw.GPSTimeStamp);
+  if (raw.GPSDateStamp != null && gpsMs === null) problems.push(`GPS date/time "${String(raw.GPSDateStamp)}" ${JSON.stringify(raw.GPSTimeStamp)} is not valid`);
+  let alt = num(raw.GPSAltitude);
+  if (alt !== null && Number(raw.GPSAltitudeRef) === 1) alt = -alt;
+  if (alt !== null && Math.abs(alt) > 100_000) { problems.push(`GPS altitude ${alt} m is absurd`); alt = null; }
+
+  let basis: TimeBasis = localMs === null ? 'none' : 'local-unknown-zone';
+  let offMin: number | null = null;
+  if (localMs !== null) {
+    if (offExif !== null) { offMin = offExif; basis = 'exif-offset'; }
+    else if (gpsMs !== null && (offMin = impliedOffsetMinutes(localMs, gpsMs)) !== null) basis = 'gps-time';
+    else if (dbTzOffsetS !== null && Math.abs(dbTzOffsetS) <= 14 * 3600) { offMin = Math.round(dbTzOffsetS / 60); basis = 'photos-db-timezone'; }
+    else offMin = null;
+  }
+  const utcMs = localMs !== null && offMin !== null ? localMs - offMin * 60_000 : null;
+  const width = num(raw.ExifImageWidth) ?? num(raw.ImageWidth);
+  const height = num(raw.ExifImageHeight) ?? num(raw.ImageHeight);
+  return {
+    format,
+    capture_local: localMs === null ? null : isoLocal(localMs),
+    offset_exif: offsetExif,
+    offset: offMin === null ? null : formatOffset(offMin),
+    time_basis: basis,
+    capture_utc: iso(utcMs),
+    capture_utc_us: utcMs === null ? null : utcMs * 1000,
+    gps: lat !== null && lon !== null ? { lat, lon, alt_m: alt, utc: iso(gpsMs) } : null,
+    gps_utc: iso(gpsMs),
+    make: str(raw.Make), model: str(raw.Model), lens: str(raw.LensModel), software: str(raw.Software),
+    width: width !== null && width > 0 && width < 1e6 ? width : null,
+    height: height !== null && height > 0 && height < 1e6 ? height : null,
+    problems,
+  };
+}
+
+/** Great-circle distance in metres (haversine, mean Earth radius). */
+export function distanceM(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const dLat = (lat2 - lat1) * rad, dLon = (lon2 - lon1) * rad;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(a)));
+}
