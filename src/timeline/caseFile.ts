@@ -81,6 +81,8 @@ export class CaseFile {
     db.pragma('journal_mode = DELETE'); // one self-contained file, so its hash means something
     db.pragma('synchronous = OFF'); // bulk load; a failed ingest discards the file anyway
     db.pragma('cache_size = -65536');
+    // References are written by our own code in one pass; checking each insert costs a third of the load time.
+    db.pragma('foreign_keys = OFF');
     migrate(db);
     return new CaseFile(path, db);
   }
