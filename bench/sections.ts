@@ -1,7 +1,9 @@
 // One line per bench section; each lives in its own file.
 import type { BenchSection } from './types.js';
 import { foundation } from './foundation.js';
+import { photosBench } from './photos.js';
 import { decrypt } from './decrypt.js';
 import { hashing } from './hashing.js';
+import { messagesBench } from './messages.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench];

@@ -230,6 +230,7 @@ export async function decryptFileTo(
   checkExpectedSize(expectedSize);
   const src = await open(srcPath, 'r');
   let dst: FileHandle | undefined;
+  let pendingWrite: Promise<void> = Promise.resolve();
   let bytesIn = 0;
   try {
     const st = await src.stat();
@@ -245,21 +246,33 @@ export async function decryptFileTo(
     if (decrypt) dst = await open(dstPath, 'w');
     let held: Buffer = Buffer.alloc(0); // the last plaintext block, written once we know it is not the final one
     let written = 0;
+    // Overlap I/O with the crypto: the next read and the previous write run on the thread pool while this chunk is
+    // hashed (onChunk) and decrypted on the main thread. At most one read and one write are in flight.
+    const readAt = (pos: number) => {
+      const buf = Buffer.allocUnsafe(DECRYPT_CHUNK); // fresh per chunk: onChunk may keep it
+      const p = src.read(buf, 0, DECRYPT_CHUNK, pos).then(({ bytesRead }) => (bytesRead === DECRYPT_CHUNK ? buf : buf.subarray(0, bytesRead)));
+      p.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
+      return p;
+    };
+    let nextRead = readAt(0);
     for (;;) {
-      const buf = Buffer.allocUnsafe(DECRYPT_CHUNK);
-      const { bytesRead } = await src.read(buf, 0, DECRYPT_CHUNK, null);
-      if (bytesRead === 0) break;
-      const chunk = bytesRead === DECRYPT_CHUNK ? buf : buf.subarray(0, bytesRead);
-      bytesIn += bytesRead;
+      const chunk = await nextRead;
+      if (chunk.length === 0) break;
+      bytesIn += chunk.length;
+      nextRead = readAt(bytesIn);
       onChunk?.(chunk);
       if (!dst) continue;
       const out = d.update(chunk); // whole blocks only (padding off), so out.length % 16 === 0
       if (out.length === 0) continue;
       const body = out.subarray(0, out.length - 16);
       const parts = held.length ? [held, body] : [body];
-      for (const p of parts) written += await writeAll(dst, p);
       held = out.subarray(out.length - 16);
+      await pendingWrite;
+      const fh = dst;
+      pendingWrite = (async () => { for (const p of parts) written += await writeAll(fh, p); })();
+      pendingWrite.catch(() => undefined);
     }
+    await pendingWrite;
     checkCipherLength(bytesIn, bytesIn); // also catches a file that changed size while it was read
     if (!dst) throw new DecryptError(`ciphertext length changed while reading (stat said ${size}, read ${bytesIn})`, bytesIn);
     d.final(); // nothing left over: bytesIn is a multiple of 16
@@ -276,6 +289,7 @@ export async function decryptFileTo(
     return sizeMismatch ? { bytesIn, bytesOut, sizeMismatch } : { bytesIn, bytesOut };
   } catch (err) {
     if (dst) {
+      await pendingWrite.catch(() => undefined); // never close under a write in flight
       await dst.close().catch(() => undefined);
       await rm(dstPath, { force: true }).catch(() => undefined);
     }

@@ -4,13 +4,13 @@
  * EncryptionKey) → each payload, streamed into its working copy. The password never leaves this module's callers'
  * memory: nothing here logs or stores it.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { pbkdf2Sync } from 'node:crypto';
 import type { Decryptor } from './backup.js';
 import type { MBFile } from './manifest.js';
 import type { PlistValue } from './plist.js';
-import { DecryptError, decryptBufferReport, decryptFileTo, loadKeyFile, unwrapWithClass } from './crypto.js';
-import { deriveKeyEncryptionKey, KeybagError, parseKeybag, unlockClassKeys, type ClassUnlockNote, type Keybag } from './keybag.js';
+import { DecryptError, decryptBufferReport, decryptFileTo, KeyFileError, loadKeyFile, unwrapWithClass } from './crypto.js';
+import { deriveKeyEncryptionKey, KeybagError, parseKeybag, unlockClassKeys, WrongPasswordError, type ClassUnlockNote, type Keybag } from './keybag.js';
 
 /** Where the class keys come from. `password` wins over `keyFile` when both are given. */
 export interface KeySource {
@@ -115,7 +115,20 @@ export async function unlockBackup(manifestPlist: Record<string, PlistValue>, sr
     const keys = unlockClassKeys(keybag, kek, notes);
     return new BackupDecryptor(keybag, keys, manifestKey, notes);
   }
-  if (src.keyFile !== undefined) return new BackupDecryptor(keybag, await loadKeyFile(src.keyFile, keybag), manifestKey);
+  if (src.keyFile !== undefined) {
+    // MVT / iOSbackup style: 64 hex digits holding the derived password key itself (the KEK).
+    const text = await readFile(src.keyFile, 'utf8').catch(() => '');
+    if (/^\s*[0-9a-f]{64}\s*$/i.test(text)) {
+      const notes: ClassUnlockNote[] = [];
+      try {
+        return new BackupDecryptor(keybag, unlockClassKeys(keybag, Buffer.from(text.trim(), 'hex'), notes), manifestKey, notes);
+      } catch (e) {
+        if (e instanceof WrongPasswordError) throw new KeyFileError(`key file ${src.keyFile} holds a derived key that does not unlock this backup's keybag`);
+        throw e;
+      }
+    }
+    return new BackupDecryptor(keybag, await loadKeyFile(src.keyFile, keybag), manifestKey);
+  }
   throw new KeybagError('this backup is encrypted: give the password or a key file');
 }
 

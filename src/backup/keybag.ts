@@ -56,6 +56,7 @@ const KNOWN_TOP = new Set(['VERS', 'TYPE', 'UUID', 'HMCK', 'WRAP', 'SALT', 'ITER
 const TAG_RE = /^[A-Z0-9]{4}$/;
 
 export const WRAP_DEVICE = 1;
+export const KEYBAG_TYPE_BACKUP = 1;
 export const WRAP_PASSCODE = 2;
 export const KTYP_AES = 0;
 export const KTYP_CURVE25519 = 1;
@@ -213,8 +214,9 @@ export function unlockClassKeysDetailed(kb: Keybag, kek: Buffer): UnlockResult {
       skipped.push({ clas: ck.clas, reason: 'RFC 3394 integrity check failed' });
       continue;
     }
-    if (ck.wrap & WRAP_DEVICE) {
-      // the password layer checked out, but the key is still wrapped with the device UID key
+    if (ck.wrap & WRAP_DEVICE && kb.type !== KEYBAG_TYPE_BACKUP) {
+      // the password layer checked out, but the key is still wrapped with the device UID key. A backup keybag is
+      // portable, so there the password unwrap is the whole story whatever bit 1 says (JSH, check-backup.py)
       skipped.push({ clas: ck.clas, reason: `WRAP=${ck.wrap}: also device-wrapped (needs the device UID key)` });
       continue;
     }

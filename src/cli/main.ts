@@ -8,6 +8,9 @@ import { registerIngest } from './commands/ingest.js';
 import { registerExport } from './commands/export.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSaveKey } from './commands/savekey.js';
+import { registerReport } from './commands/report.js';
+import { registerVerify } from './commands/verify.js';
+import { registerKeygen } from './commands/keygen.js';
 
 // Never let the machine's zone leak into a time: every conversion names its zone explicitly.
 Settings.defaultZone = 'utc';
@@ -24,6 +27,9 @@ export function buildProgram(): Command {
   registerExport(program);
   registerDemo(program);
   registerSaveKey(program);
+  registerReport(program);
+  registerVerify(program);
+  registerKeygen(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

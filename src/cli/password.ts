@@ -45,10 +45,10 @@ export function openOptionsCapturing(o: PasswordOptions, interactive: boolean): 
 /** Read a line from the terminal without echoing it (raw mode; backspace edits, Ctrl-C cancels). */
 function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(prompt);
-  stdin.setRawMode(true);
+  stdin.setRawMode(true); // before the prompt shows, so nothing typed after it is ever echoed
   stdin.setEncoding('utf8');
   stdin.resume();
+  process.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let pw = '';
     const finish = () => {

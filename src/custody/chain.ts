@@ -24,25 +24,33 @@ export function custodyHash(row: Omit<CustodyRow, 'hash'>): string {
     .digest('hex');
 }
 
+/** A hash of something an action read or wrote: a file (path, size) or a named digest. */
+export interface HashRef { name?: string; path?: string; size?: number; sha256: string | null; [more: string]: unknown }
+
 export interface CustodyEntry {
   action: string;
+  /** The examiner (--examiner); defaults to IOS_TIMELINE_EXAMINER, then the case's examiner, then the OS user. */
   actor?: string;
   detail: Record<string, unknown>;
+  inputs?: HashRef[];
+  outputs?: HashRef[];
 }
 
-/** Append a row. Tool version, host and command line are always recorded. */
+/** Append a row. UTC time, examiner, host, tool version, command line, inputs and outputs are always recorded. */
 export function appendCustody(db: Database.Database, entry: CustodyEntry, now = new Date()): CustodyRow {
   const last = db.prepare('SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
   const detail = {
     tool_version: TOOL_VERSION,
     host: os.hostname(),
     command_line: redactArgv(process.argv.slice(2)),
+    inputs: entry.inputs ?? [],
+    outputs: entry.outputs ?? [],
     ...entry.detail,
   };
   const row: Omit<CustodyRow, 'hash'> = {
     seq: (last?.seq ?? 0) + 1,
     at: now.toISOString(),
-    actor: entry.actor || process.env.IOS_TIMELINE_EXAMINER || os.userInfo().username,
+    actor: entry.actor || process.env.IOS_TIMELINE_EXAMINER || caseExaminer(db) || os.userInfo().username,
     action: entry.action,
     detail_json: JSON.stringify(detail),
     prev_hash: last?.hash ?? GENESIS_HASH,
@@ -69,6 +77,23 @@ export function verifyCustodyChain(db: Database.Database): { rows: number; head:
     expectedSeq = r.seq + 1;
   }
   return { rows: rows.length, head: prev, problems };
+}
+
+function caseExaminer(db: Database.Database): string | null {
+  try {
+    const r = db.prepare("SELECT value FROM meta WHERE key = 'examiner'").get() as { value: string | null } | undefined;
+    return r?.value || null;
+  } catch { return null; }
+}
+
+export function custodyRows(db: Database.Database): CustodyRow[] {
+  return db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
+}
+
+/** The head of the chain: the last row's hash (GENESIS_HASH when empty). */
+export function custodyHead(db: Database.Database): { seq: number; hash: string } {
+  const r = db.prepare('SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+  return r ?? { seq: 0, hash: GENESIS_HASH };
 }
 
 /** Never record a password given on the command line. */

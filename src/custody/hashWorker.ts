@@ -47,6 +47,8 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
       size += n;
       if (size % blockSize === 0 && sha) prefixes += sha.copy().digest('hex').slice(0, PREFIX_HEX);
       onBytes?.(n);
+      // A short read of a regular file means end of file: saves one system call per small file.
+      if (n < want) break;
     }
     const out: FileHashes = { size };
     algorithms.forEach((a, i) => { out[a] = hashes[i].digest('hex'); });
@@ -61,8 +63,8 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
   }
 }
 
-/** Compare stored prefixes with freshly computed ones: index of the first block that differs, or null. */
-export function firstDifferingBlock(stored: string | null | undefined, fresh: string | null | undefined): number | null {
+/** Compare stored prefixes with freshly computed ones: index of the first block that differs (or the one after the common prefixes). */
+export function firstDifferingBlock(stored: string | null | undefined, fresh: string | null | undefined): number {
   const a = stored ?? '';
   const b = fresh ?? '';
   const n = Math.min(a.length, b.length) / PREFIX_HEX;

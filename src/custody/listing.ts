@@ -1,10 +1,11 @@
 // A fingerprint of the evidence folder as it sits on disk: every file's relative path, size and mtime.
-// Taken before and after each command to prove the command changed nothing.
+// Taken before and after each command to prove the command changed nothing. The status-change time (ctime)
+// is compared too: no user-space tool can set it back, so a write that restores size and mtime still shows.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 
-export interface ListingEntry { path: string; size: number; mtimeMs: number }
+export interface ListingEntry { path: string; size: number; mtimeMs: number; ctimeMs?: number; link?: boolean }
 export interface Listing { sha256: string; files: number; bytes: number; entries: ListingEntry[]; differences(other: Listing): string[] }
 
 export async function listFiles(root: string): Promise<ListingEntry[]> {
@@ -16,7 +17,9 @@ export async function listFiles(root: string): Promise<ListingEntry[]> {
       if (it.isDirectory()) await walk(full);
       else {
         const st = await fsp.lstat(full);
-        out.push({ path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+        const e: ListingEntry = { path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ctimeMs: Math.trunc(st.ctimeMs) };
+        if (st.isSymbolicLink()) e.link = true;
+        out.push(e);
       }
     }
   };
@@ -25,11 +28,12 @@ export async function listFiles(root: string): Promise<ListingEntry[]> {
   return out;
 }
 
+/** `before.differences(after)` or `after.differences(before)`: what appeared, disappeared or changed. */
 export async function listingHash(root: string): Promise<Listing> {
   const entries = await listFiles(root);
   const h = createHash('sha256');
   let bytes = 0;
-  for (const e of entries) { h.update(`${e.path}\t${e.size}\t${e.mtimeMs}\n`); bytes += e.size; }
+  for (const e of entries) { h.update(`${e.path}\t${e.size}\t${e.mtimeMs}\t${e.ctimeMs ?? ''}\n`); bytes += e.size; }
   const sha256 = h.digest('hex');
   return {
     sha256, files: entries.length, bytes, entries,
@@ -40,7 +44,9 @@ export async function listingHash(root: string): Promise<Listing> {
       for (const [p, e] of mine) {
         const o = theirs.get(p);
         if (!o) diffs.push(`${p} appeared`);
-        else if (o.size !== e.size || o.mtimeMs !== e.mtimeMs) diffs.push(`${p} changed (size ${o.size}→${e.size})`);
+        else if (o.size !== e.size) diffs.push(`${p} changed (size ${o.size}→${e.size})`);
+        else if (o.mtimeMs !== e.mtimeMs) diffs.push(`${p} changed (modified ${new Date(o.mtimeMs).toISOString()}→${new Date(e.mtimeMs).toISOString()})`);
+        else if (o.ctimeMs !== e.ctimeMs) diffs.push(`${p} changed (status-change time ${new Date(o.ctimeMs ?? 0).toISOString()}→${new Date(e.ctimeMs ?? 0).toISOString()})`);
       }
       for (const p of theirs.keys()) if (!mine.has(p)) diffs.push(`${p} disappeared`);
       return diffs;

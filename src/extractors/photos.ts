@@ -4,7 +4,7 @@
 //
 // Events per asset row (source_table ZASSET or ZGENERICASSET, source_rowid Z_PK):
 //   kind 'photo' | 'video', action 'taken' (ZDATECREATED, always emitted, carries latitude/longitude and
-//   accuracy_m), 'added' (ZADDEDDATE), 'modified' (ZMODIFICATIONDATE), 'trashed' (ZTRASHEDDATE).
+//   accuracy_m), 'added' (ZADDEDDATE, only when more than 60 s after ZDATECREATED), 'modified' (ZMODIFICATIONDATE), 'trashed' (ZTRASHEDDATE).
 //
 // extra_json of the 'taken' event (the report's EXIF/GPS table reads these keys):
 //   asset:    { uuid, directory, filename, original_filename, kind ('photo'|'video'|'live'), kind_subtype,
@@ -34,6 +34,7 @@ export const PHOTOS_DB = 'Media/PhotoData/Photos.sqlite';
 /** Disagreements smaller than these are rounding, not evidence. */
 const TIME_TOLERANCE_S = 2;
 const DISTANCE_TOLERANCE_M = 50;
+const ADDED_SAME_AS_TAKEN_US = 60_000_000;
 
 const SUBTYPES: Record<number, string> = {
   0: 'still', 1: 'panorama', 2: 'live photo', 10: 'screenshot', 100: 'video', 101: 'streamed video', 102: 'slow motion', 103: 'time-lapse',
@@ -151,7 +152,7 @@ function compare(dbUs: number | null, dbLoc: { lat: number; lon: number } | null
     dist = Math.round(distanceM(dbLoc.lat, dbLoc.lon, exif.gps.lat, exif.gps.lon) * 10) / 10;
     if (dist > DISTANCE_TOLERANCE_M) notes.push(`location differs by ${dist} m (EXIF ${exif.gps.lat}, ${exif.gps.lon}; Photos.sqlite ${dbLoc.lat}, ${dbLoc.lon})`);
   } else if (!dbLoc && exif.gps) notes.push(`Photos.sqlite has no location but the file's EXIF has ${exif.gps.lat}, ${exif.gps.lon}`);
-  else if (dbLoc && !exif.gps) notes.push(`Photos.sqlite has a location (${dbLoc.lat}, ${dbLoc.lon}) but the file's EXIF has none`);
+  else if (dbLoc && !exif.gps && !exif.problems.length) notes.push(`Photos.sqlite has a location (${dbLoc.lat}, ${dbLoc.lon}) but the file's EXIF has none`);
   return notes.length ? { time_diff_s: timeDiff, distance_m: dist, notes } : null;
 }
 
@@ -183,6 +184,12 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
   let start = Number.MIN_SAFE_INTEGER;
   let jump = 1;
   let failures = 0;
+  let gap: { after: number | null; message: string; attempts: number } | null = null;
+  const reportGap = (before: number | null) => {
+    if (!gap) return;
+    ctx.warn(`${relativePath}: ${table} rows after Z_PK ${gap.after ?? '(start)'}${before !== null ? ` and before Z_PK ${before}` : ''} could not be read (${gap.message}; ${gap.attempts} attempt(s)); the other assets were read`, { fileRowId: src.fileRowId, severity: 'error', table });
+    gap = null;
+  };
   // A damaged page stops one scan, not the extraction: resume after the last good Z_PK, jumping further
   // each time a resume fails at once. Only reading the evidence is guarded here; our own errors propagate.
   for (;;) {
@@ -196,7 +203,8 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
       } catch (e) {
         try { it.return?.(); } catch { /* already closed */ }
         failures++;
-        ctx.warn(`${relativePath}: ${table} rows after Z_PK ${last ?? 'start'} could not be read (${(e as Error).message}); skipping ahead`, { fileRowId: src.fileRowId, severity: 'error', table });
+        if (!gap) gap = { after: last, message: (e as Error).message, attempts: 0 };
+        gap.attempts++;
         if (progressed) jump = 2; else jump *= 2;
         start = (last ?? 0) + jump;
         break;
@@ -204,12 +212,14 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
       if (next.done) { ended = true; break; }
       progressed = true;
       last = Number(next.value.pk);
+      reportGap(last);
       await emitAsset(ctx, src.fileRowId, table, next.value, media);
       if (++done % 5000 === 0) ctx.progress(done, total);
     }
     if (ended) break;
-    if (failures >= 40) { ctx.warn(`${relativePath}: gave up after ${failures} read errors; ${done} assets read`, { fileRowId: src.fileRowId, severity: 'error', table }); break; }
+    if (failures >= 60) break;
   }
+  reportGap(null);
   ctx.progress(done, total);
   if (media.notInBackup.length) {
     const list = media.notInBackup.slice(0, 20).join(', ');
@@ -243,7 +253,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const f = await media.read(pk, text(r.ZDIRECTORY), filename, !isVideo, tzOffsetS);
   const exif = f?.exif ?? null;
   if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
-  if (exif?.problems.length) ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): EXIF values ignored: ${exif.problems.join('; ')}`, { fileRowId: f!.file.file_row_id, table, rowid: pk, severity: 'info' });
+  if (exif?.problems.length) ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): ${exif.problems.join('; ')}; Photos.sqlite values kept`, { fileRowId: f!.file.file_row_id, table, rowid: pk });
 
   const disagreement = exif ? compare(created?.utcUs ?? null, dbLoc, exif) : null;
   if (disagreement) ctx.warn(`asset Z_PK ${pk} (${filename ?? '?'}): Photos.sqlite and EXIF disagree: ${disagreement.notes.join('; ')}`, { fileRowId, table, rowid: pk, severity: 'info' });
@@ -282,7 +292,9 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   });
   const small = { uuid, filename };
   const what = `${label}: ${name}`;
-  if (added) ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
+  // A camera photo is added to the library the moment it is taken: an 'added' event then only repeats
+  // 'taken' (the time stays in asset.added_utc). Imports, saves and downloads are added later and do get one.
+  if (added && (created?.utcUs == null || Math.abs(added.utcUs! - created.utcUs) > ADDED_SAME_AS_TAKEN_US)) ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
   if (modified) ctx.emit({ ts: modified, kind, action: 'modified', title: `${what} modified`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
   if (trashedDate) ctx.emit({ ts: trashedDate, kind, action: 'trashed', title: `${what} moved to Recently Deleted${trashed ? '' : ' (since restored)'}`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
 }

@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
 import { isoFromUs } from '../formats/appleTime.js';
 import { messageLine, timestampDesc } from './describe.js';
+import { exportGeo } from './geo.js';
 
 export const EXPORT_FIELDS = ['datetime', 'timestamp', 'timestamp_desc', 'message', 'kind', 'action', 'text', 'direction', 'counterpart',
   'counterpart_name', 'service', 'thread', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'ts_raw', 'ts_epoch', 'extractor',
@@ -55,10 +56,11 @@ class BufferedWriter {
   flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
 }
 
-export type ExportFormat = 'jsonl' | 'csv';
+export type ExportFormat = 'jsonl' | 'csv' | 'geojson' | 'kml';
 
 /** Stream the filtered events to `out`; returns the number written. */
 export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
+  if (format === 'geojson' || format === 'kml') return exportGeo(db, format, out, filter); // located events only (geo.ts)
   const names = threadNames(db);
   const fd = fs.openSync(out, 'w');
   const w = new BufferedWriter(fd);

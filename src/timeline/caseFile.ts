@@ -31,6 +31,8 @@ export interface EventInput {
   sourceTable: string | null;
   sourceRowid: number | bigint | null;
   extra?: Record<string, unknown> | null;
+  /** `extra` already serialised as JSON (hot paths that build plain JSON-safe objects skip the replacer). */
+  extraJson?: string | null;
 }
 
 export interface FileRecord {
@@ -130,7 +132,7 @@ export class CaseFile {
       e.counterpart ?? null, e.counterpartName ?? null, e.threadId ?? null, e.service ?? null,
       e.durationS ?? null, e.latitude ?? null, e.longitude ?? null, e.accuracyM ?? null,
       e.sourceFileId, e.sourceTable, e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
-      extractor, e.extra ? JSON.stringify(e.extra, bigintReplacer) : null,
+      extractor, e.extraJson ?? (e.extra ? JSON.stringify(e.extra, bigintReplacer) : null),
     );
     this.tick();
     return Number(r.lastInsertRowid);

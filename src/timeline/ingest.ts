@@ -7,6 +7,7 @@ import { CaseFile } from './caseFile.js';
 import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
 import { EXTRACTORS } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
+import { recordCaseDigest } from '../custody/caseDigest.js';
 import { TOOL_VERSION } from '../version.js';
 import { isoFromUs } from '../formats/appleTime.js';
 
@@ -24,6 +25,8 @@ export interface IngestOptions {
   onExtractorDone?: RunOptions['onExtractorDone'];
   /** Called with the opened backup before extraction (e.g. to hash every evidence file). */
   beforeExtract?: (backup: Backup, caseFile: CaseFile) => Promise<void>;
+  /** Called after extraction; what it returns is added to the ingest custody row (e.g. the hash pass summary). */
+  afterExtract?: (backup: Backup, caseFile: CaseFile) => Promise<Record<string, unknown> | void>;
 }
 
 export interface IngestResult { casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean }
@@ -66,6 +69,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
 
     if (o.beforeExtract) await o.beforeExtract(backup, cf);
     const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
+    const afterDetail = (o.afterExtract ? await o.afterExtract(backup, cf) : undefined) ?? {};
     cf.finalizeIngest();
 
     const after = await listingHash(root);
@@ -74,13 +78,18 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
     const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
+    // Digests of every content table, kept in the custody row: verify names any row edited later.
+    const caseDigest = recordCaseDigest(cf.db);
     cf.custody({
       action: 'ingest', actor: o.examiner || undefined,
       detail: {
         backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
         evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
         events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
+        evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, case_digest: caseDigest,
       },
+      inputs: [{ name: 'evidence folder listing', sha256: before.sha256 }, { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null }],
+      outputs: [{ name: 'case content digest', sha256: caseDigest.sha256 }],
     });
     cf.close();
     caseFile = null;

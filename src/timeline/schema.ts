@@ -98,6 +98,20 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX thumbnails_attachment ON thumbnails(attachment_id);
   CREATE INDEX thumbnails_event ON thumbnails(event_id);
   `,
+  // v3 (custody, docs/custody.md): every file of the backup is hashed at ingest, not only those read.
+  // origin: 'manifest' (a payload listed in Manifest.db), 'backup' (Info/Manifest/Status.plist, Manifest.db…),
+  // 'unlisted' (on disk under the backup folder but not in the manifest). disk_path: where it sits, relative to
+  // the backup root. block_prefixes: SHA-256 prefix checkpoints every 1 MiB (src/custody/hashWorker.ts) so
+  // verify can name the first changed MiB. row_digests: per-row checksums that let verify name an edited row.
+  `
+  ALTER TABLE files ADD COLUMN origin TEXT;
+  ALTER TABLE files ADD COLUMN disk_path TEXT;
+  ALTER TABLE files ADD COLUMN block_prefixes TEXT;
+  CREATE TABLE row_digests (
+    tbl TEXT NOT NULL, first_rowid INTEGER NOT NULL, rows INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (tbl, first_rowid)
+  );
+  `,
 ];
 
 /**

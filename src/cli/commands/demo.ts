@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { runIngest } from './ingest.js';
 import { CaseFile } from '../../timeline/caseFile.js';
 import { exportEvents } from '../../report/exports.js';
+import { runReport } from './report.js';
 
 /** The sample backup shipped with the tool (fixtures/sample-backup, built by `npm run sample`). */
 export function sampleBackupPath(): string {
@@ -39,6 +40,8 @@ export function registerDemo(program: Command): void {
       } finally {
         cf.close();
       }
+      const rep = await runReport({ case: casePath, out, formats: ['html', 'pdf'], quiet: true });
+      for (const x of rep.outputs) process.stderr.write(`  ${path.basename(x.path)}: sha256 ${x.sha256}\n`);
       process.stdout.write(`Demo case: ${casePath} (${r.events} events, ${r.warnings} warnings)\nOutputs in ${out}\n`);
     });
 }

@@ -3,7 +3,8 @@ import { CaseFile } from '../../timeline/caseFile.js';
 import { buildFilter, validateZone, FilterError } from '../../timeline/query.js';
 import { exportEvents, type ExportFormat } from '../../report/exports.js';
 import { UsageError } from '../errors.js';
-import { sha256File } from '../../custody/hash.js';
+import path from 'node:path';
+import { writeOutputManifest } from '../../custody/outputs.js';
 
 export interface FilterOptions { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tz?: string }
 
@@ -27,23 +28,26 @@ export function filterFrom(cf: CaseFile, o: FilterOptions) {
   }
 }
 
-export const EXPORT_FORMATS = ['jsonl', 'csv'] as const;
+export const EXPORT_FORMATS = ['jsonl', 'csv', 'geojson', 'kml'] as const;
 
 export function registerExport(program: Command): void {
   addFilterOptions(program.command('export')
-    .description('Export events for other tools: Timesketch JSONL, CSV (Excel-safe).')
+    .description('Export events for other tools: Timesketch JSONL, CSV (Excel-safe), GeoJSON and KML (located events).')
     .requiredOption('--case <file>', 'case file')
     .requiredOption('--format <fmt>', `one of ${EXPORT_FORMATS.join(', ')}`)
-    .requiredOption('--out <file>', 'output file'))
-    .action(async (o: FilterOptions & { case: string; format: string; out: string }) => {
+    .requiredOption('--out <file>', 'output file (manifest.json and SHA256SUMS are written beside it)')
+    .option('--examiner <name>', 'examiner recorded in the custody log (default: the case\'s examiner)')
+    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json'))
+    .action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string }) => {
       if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
       const cf = CaseFile.open(o.case);
       try {
         const { filter } = filterFrom(cf, o);
         const n = exportEvents(cf.db, o.format as ExportFormat, o.out, filter);
-        const sha256 = await sha256File(o.out);
-        cf.custody({ action: 'export', detail: { format: o.format, output: o.out, events: n, output_sha256: sha256, filter } });
-        process.stdout.write(`${n} events written to ${o.out} (sha256 ${sha256})\n`);
+        const out = path.resolve(o.out);
+        const m = await writeOutputManifest(path.dirname(out), [out], cf, { action: 'export', signKeyPath: o.signKey, examiner: o.examiner, detail: { format: o.format, events: n, filter } });
+        const sha256 = (JSON.parse(m.custody.detail_json) as { outputs: { sha256: string }[] }).outputs[0].sha256;
+        process.stdout.write(`${n} events written to ${o.out} (sha256 ${sha256}); manifest ${m.manifestPath}, custody row ${m.custody.seq}\n`);
       } finally {
         cf.close();
       }

@@ -6,8 +6,10 @@ import { EXTRACTORS } from '../../extractors/registry.js';
 import { makeProgress } from '../progress.js';
 import { openOptionsFrom } from '../password.js';
 import { UsageError } from '../errors.js';
+import { parseAlgorithms } from '../../custody/evidenceHash.js';
+import { hashEvidence, checkReads, passDetail, type EvidencePassResult } from '../../custody/evidencePass.js';
 
-export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean }
+export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean; hash?: string }
 
 export function checkRegion(region: string): string {
   if (!/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as US or DE, not "${region}"`);
@@ -19,13 +21,25 @@ export async function runIngest(backupDir: string, o: CaseOptions): Promise<Awai
   try { tz = validateZone(o.tz); } catch (e) { throw new UsageError((e as Error).message); }
   const only = o.only ? o.only.split(',').map((s) => s.trim()) : undefined;
   for (const id of only ?? []) if (!EXTRACTORS.some((x) => x.id === id)) throw new UsageError(`unknown extractor "${id}" (known: ${EXTRACTORS.map((x) => x.id).join(', ')})`);
+  let algorithms;
+  try { algorithms = parseAlgorithms(o.hash); } catch (e) { throw new UsageError((e as Error).message); }
   const progress = makeProgress(o.quiet);
+  let pass: EvidencePassResult | null = null;
   try {
     return await ingest({
       backupDir, casePath: o.case, caseNumber: o.caseNumber, examiner: o.examiner, agency: o.agency, tz, region: checkRegion(o.region), only,
       open: openOptionsFrom(o, { interactive: true }),
       onProgress: (ex, done, total) => progress.update(ex.title, done, total),
       onExtractorDone: (ex, status, events) => { progress.stop(); if (!o.quiet) process.stderr.write(`  ${ex.title}: ${status}, ${events} events\n`); },
+      // Chain of custody: hash every file of the backup on all cores before extraction; compare with the reads after.
+      beforeExtract: async (backup, cf) => {
+        const bar = makeProgress(o.quiet);
+        try {
+          pass = await hashEvidence(backup, cf, { algorithms, onProgress: (done, total) => bar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)) });
+        } finally { bar.stop(); }
+        if (!o.quiet) process.stderr.write(`  Evidence hashed: ${pass.files} files, ${(pass.bytes / 1e6).toFixed(1)} MB${pass.unlisted ? `, ${pass.unlisted} not in the manifest` : ''}${pass.missing ? `, ${pass.missing} listed but missing` : ''}\n`);
+      },
+      afterExtract: async (_backup, cf) => (pass ? passDetail(pass, checkReads(cf, pass)) : undefined),
     });
   } finally {
     progress.stop();
@@ -49,7 +63,8 @@ export function registerIngest(program: Command): void {
   addCaseOptions(program.command('ingest')
     .description('Read a backup into a new case file (the evidence folder is never written).')
     .argument('<backup>', 'backup folder')
-    .requiredOption('--case <file>', 'case file to create (SQLite)'))
+    .requiredOption('--case <file>', 'case file to create (SQLite)')
+    .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256'))
     .action(async (dir: string, o: CaseOptions) => {
       const r = await runIngest(dir, o);
       process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);

@@ -67,32 +67,33 @@ const useful = (r: Raw | null) => !!r && (r.DateTimeOriginal != null || r.Make !
 
 /**
  * Read EXIF from a working copy: the head first, the whole file when the head holds nothing useful
- * (a HEIC's Exif item can sit further in). Throws with a readable message when the file cannot be parsed.
+ * for a HEIC (its Exif item can sit further in). Throws with a readable message when the file cannot be parsed.
  * Returns null for formats that carry no EXIF we read (videos, unknown).
  */
 export async function readExifFile(file: string, size: number, dbTzOffsetS: number | null = null): Promise<ExifInfo | null> {
   const fd = fs.openSync(file, 'r');
   let head: Buffer;
+  const tail = Buffer.alloc(2);
   try {
     head = Buffer.allocUnsafe(Math.min(size, EXIF_HEAD_BYTES));
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    head = head.subarray(0, n);
+    head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    if (size >= 4) fs.readSync(fd, tail, 0, 2, size - 2);
   } finally {
     fs.closeSync(fd);
   }
   const format = mediaFormat(head);
   if (!format) return null;
+  const problems: string[] = [];
+  if (format === 'jpeg' && !(tail[0] === 0xff && tail[1] === 0xd9)) problems.push('JPEG is truncated (no end-of-image marker)');
   let raw: Raw | null = null;
   let headError: Error | null = null;
   try { raw = await parseBuffer(head); } catch (e) { headError = e as Error; }
-  if (!useful(raw) && size > head.length) {
+  if (!useful(raw) && format === 'heic' && size > head.length) {
     try { raw = await parseBuffer(fs.readFileSync(file)); headError = null; } catch (e) { headError = e as Error; }
   }
-  if (!raw) {
-    if (headError) throw new Error(`EXIF unreadable (${headError.message})`);
-    return interpretExif(format, {}, dbTzOffsetS, ['no EXIF metadata found']);
-  }
-  return interpretExif(format, raw, dbTzOffsetS);
+  if (headError) throw new Error(`EXIF unreadable (${headError.message})${problems.length ? `; ${problems.join('; ')}` : ''}`);
+  if (!useful(raw)) problems.push('no readable EXIF metadata');
+  return interpretExif(format, raw ?? {}, dbTzOffsetS, problems);
 }
 
 function str(v: unknown): string | null {
@@ -154,6 +155,9 @@ function dms(v: unknown, ref: unknown, max: number): number | null {
   return r === 'S' || r === 'W' ? -deg : deg;
 }
 
+/** Degrees to 9 decimals (0.1 mm): drops float noise from the rational arithmetic. */
+const round9 = (v: number | null) => (v === null ? null : Math.round(v * 1e9) / 1e9);
+
 function gpsUtcMs(date: unknown, time: unknown): number | null {
   const d = str(date);
   if (!d || !Array.isArray(time) || time.length < 3) return null;
@@ -175,8 +179,8 @@ export function interpretExif(format: ExifInfo['format'], raw: Raw, dbTzOffsetS:
   const offExif = offsetMinutes(offsetExif);
   if (offsetExif && offExif === null) problems.push(`OffsetTimeOriginal "${offsetExif}" is not a valid offset`);
 
-  let lat = dms(raw.GPSLatitude, raw.GPSLatitudeRef, 90);
-  let lon = dms(raw.GPSLongitude, raw.GPSLongitudeRef, 180);
+  let lat = round9(dms(raw.GPSLatitude, raw.GPSLatitudeRef, 90));
+  let lon = round9(dms(raw.GPSLongitude, raw.GPSLongitudeRef, 180));
   if ((raw.GPSLatitude != null && lat === null) || (raw.GPSLongitude != null && lon === null)) {
     problems.push(`GPS position ${JSON.stringify(raw.GPSLatitude)} ${JSON.stringify(raw.GPSLongitude)} is out of range`);
     lat = lon = null;

@@ -1,0 +1,77 @@
+// Messages bench: ingest of a 1,000,000 × scale message sms.db, twice — plain-text rows (iOS 14 layout, `text`
+// only) and rows whose text is only in attributedBody (iOS 17 layout, every body needs the typedstream decoder).
+// Incoming rows carry a read time and outgoing rows a delivery time, so each message gives two events.
+// The figure is the whole `ingest()` (evidence listing and hashing, copying sms.db, extraction, indexes and
+// full-text index), i.e. what a user waits for. Peak RSS is measured over each ingest alone (VmHWM is reset
+// after the fixture is built).
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { BackupWriter } from '../fixtures/backupWriter.js';
+import { fillBulkSmsDb } from '../fixtures/artifacts/messages.js';
+import { ingest } from '../src/timeline/ingest.js';
+import { peakRssMb, type BenchRow, type BenchSection } from './types.js';
+
+/** Linux: writing 5 to clear_refs resets VmHWM, so the next peak is this phase's own. */
+function resetPeakRss(): boolean {
+  try { fs.writeFileSync('/proc/self/clear_refs', '5'); return true; } catch { return false; }
+}
+
+function buildBackup(root: string, tmp: string, count: number, attributedOnly: boolean): number {
+  const dbPath = path.join(tmp, `sms-${attributedOnly ? 'ab' : 'text'}.db`);
+  const db = new Database(dbPath);
+  fillBulkSmsDb(db, { count, attributedOnly });
+  db.close();
+  const w = new BackupWriter(root, {
+    deviceName: 'Bench iPhone', productType: 'iPhone15,2', productVersion: attributedOnly ? '17.4.1' : '14.8.1', buildVersion: attributedOnly ? '21E236' : '18H107',
+    serialNumber: 'BENCH', udid: 'bench'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 2, 15)),
+  });
+  let bytes: Buffer | null = fs.readFileSync(dbPath);
+  const size = bytes.length;
+  w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: bytes });
+  bytes = null;
+  w.finish();
+  fs.rmSync(dbPath);
+  return size;
+}
+
+export const messagesBench: BenchSection = {
+  id: 'messages',
+  title: 'Messages ingest (sms.db, plain text and attributedBody-only)',
+  async run({ scale, tmp }) {
+    const count = Math.max(1000, Math.round(1_000_000 * scale));
+    const rows: BenchRow[] = [];
+    let peak = 0;
+    for (const attributedOnly of [false, true]) {
+      const label = attributedOnly ? 'attributedBody-only' : 'plain text';
+      const root = path.join(tmp, attributedOnly ? 'backup-ab' : 'backup-text');
+      let t = performance.now();
+      const dbBytes = buildBackup(root, tmp, count, attributedOnly);
+      const buildS = (performance.now() - t) / 1000;
+      (globalThis as { gc?: () => void }).gc?.();
+      const reset = resetPeakRss();
+      const casePath = path.join(tmp, `case-${attributedOnly ? 'ab' : 'text'}.db`);
+      t = performance.now();
+      const r = await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only: ['messages'] });
+      const ingestS = (performance.now() - t) / 1000;
+      const rss = peakRssMb();
+      peak = Math.max(peak, rss);
+      const cf = new Database(casePath, { readonly: true });
+      const run = cf.prepare("SELECT events, started_at, finished_at FROM extractor_runs WHERE extractor = 'messages'").get() as { events: number; started_at: string; finished_at: string };
+      const decoded = (cf.prepare(`SELECT count(*) AS n FROM events WHERE source_table = 'message' AND action IN ('sent','received') AND extra_json LIKE '%"body_source":"attributedBody"%'`).get() as { n: number }).n;
+      cf.close();
+      const extractS = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
+      const status = r.summaries.find((s) => s.extractor === 'messages')?.status;
+      rows.push(
+        { area: 'messages', metric: `fixture build (${label})`, value: buildS, unit: 's', note: `${count.toLocaleString('en-US')} messages, sms.db ${(dbBytes / 1e6).toFixed(0)} MB` },
+        { area: 'messages', metric: `ingest messages/s (${label})`, value: count / ingestS, unit: 'messages/s', note: `whole ingest ${ingestS.toFixed(2)} s, ${r.events.toLocaleString('en-US')} events, status ${status}${attributedOnly ? `, ${decoded.toLocaleString('en-US')} bodies decoded` : ''}` },
+        { area: 'messages', metric: `extractor messages/s (${label})`, value: count / extractS, unit: 'messages/s', note: `messages extractor alone ${extractS.toFixed(2)} s` },
+        { area: 'messages', metric: `peak RSS (${label})`, value: rss, unit: 'MB', note: reset ? 'during this ingest only' : 'process peak (VmHWM could not be reset)' },
+      );
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(casePath, { force: true });
+    }
+    rows.push({ area: 'messages', metric: 'peak RSS (max of both ingests)', value: peak, unit: 'MB', note: 'target < 500 MB' });
+    return rows;
+  },
+};

@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { CaseFile } from '../../timeline/caseFile.js';
+import { UsageError } from '../errors.js';
+import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
+import { buildReportModel } from '../../report/viewModel.js';
+import { loadTemplates, writeReportHtml } from '../../report/html.js';
+import { writeReportPdf, NoBrowserError } from '../../report/pdf.js';
+import { sha256File } from '../../custody/hash.js';
+
+export const REPORT_FORMATS = ['html', 'pdf'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface ReportRunOptions extends FilterOptions {
+  case: string;
+  out: string;
+  formats: ReportFormat[];
+  templates?: string;
+  title?: string;
+  quiet?: boolean;
+}
+
+export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number }
+
+/** Write the requested reports for a case file; shared by `report` and `demo`. */
+export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
+  const cf = CaseFile.open(o.case);
+  try {
+    const { tz, filter } = filterFrom(cf, o);
+    let templates;
+    try { templates = loadTemplates(o.templates); } catch (e) { throw new UsageError((e as Error).message); }
+    fs.mkdirSync(o.out, { recursive: true });
+    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword };
+    const model = buildReportModel(cf, { tz, filter, title: o.title, filterArgs });
+    const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+    const written: string[] = [];
+    let pdfSkipped = false;
+    let pages: number | undefined;
+    if (o.formats.includes('html')) {
+      const file = path.join(o.out, 'report.html');
+      writeReportHtml(cf, model, file, { tz, filter, templates });
+      written.push(file);
+    }
+    if (o.formats.includes('pdf')) {
+      const file = path.join(o.out, 'report.pdf');
+      try {
+        const r = await writeReportPdf(cf, model, file, { tz, filter, templates, onProgress: model.counts.events > 20_000 ? say : undefined });
+        pages = r.pages;
+        written.push(file);
+      } catch (e) {
+        if (!(e instanceof NoBrowserError)) throw e;
+        process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
+        pdfSkipped = true;
+      }
+    }
+    const outputs = [];
+    for (const p of written) outputs.push({ path: p, sha256: await sha256File(p), bytes: fs.statSync(p).size });
+    if (outputs.length) {
+      cf.custody({
+        action: 'report',
+        detail: {
+          outputs: outputs.map((x) => ({ file: path.basename(x.path), path: path.resolve(x.path), sha256: x.sha256, bytes: x.bytes })),
+          formats: o.formats, time_zone: tz, filter, events: model.counts.events, pdf_pages: pages ?? null,
+          templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
+        },
+      });
+    }
+    return { outputs, pdfSkipped, events: model.counts.events, pages };
+  } finally {
+    cf.close();
+  }
+}
+
+export function parseFormats(v: string): ReportFormat[] {
+  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = list.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
+  if (!list.length || bad.length) throw new UsageError(`--format must be a comma-separated list of ${REPORT_FORMATS.join(', ')}${bad.length ? ` (not ${bad.join(', ')})` : ''}`);
+  return [...new Set(list)] as ReportFormat[];
+}
+
+export function registerReport(program: Command): void {
+  addFilterOptions(program.command('report')
+    .description('Write the case report: one offline HTML file and a paginated PDF with bookmarks.')
+    .requiredOption('--case <file>', 'case file')
+    .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
+    .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
+    .option('--templates <dir>', 'folder with replacement templates (partials/cover.hbs, partials/letterhead.hbs, report.css, …)')
+    .option('--title <text>', 'report title', 'Forensic timeline report'))
+    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string }) => {
+      const formats = parseFormats(o.format);
+      if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
+      const r = await runReport({ ...o, formats });
+      for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
+      process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}\n`);
+      // Asked for a PDF only and could not make one: that is a failure, not a partial success.
+      if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
+    });
+}

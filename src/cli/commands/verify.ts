@@ -1,0 +1,82 @@
+// ios-timeline verify <case.db | output folder | backup folder>: exit 0 when everything matches, 1 on any mismatch.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { findBackupRoot } from '../../backup/backup.js';
+import { CaseFile } from '../../timeline/caseFile.js';
+import { isSqliteFile, verifyBackup, verifyCase, verifyOutputs, type VerifyKind, type VerifyReport } from '../../custody/verify.js';
+import { MANIFEST_NAME } from '../../custody/outputs.js';
+import { makeProgress } from '../progress.js';
+import { UsageError, EXIT_EVIDENCE } from '../errors.js';
+
+interface VerifyOptions { case?: string; pubKey?: string; json?: boolean; record?: boolean; examiner?: string; quiet?: boolean }
+
+function kindOf(target: string): VerifyKind {
+  let st: fs.Stats;
+  try { st = fs.statSync(target); } catch { throw new UsageError(`${target} does not exist`); }
+  if (st.isFile()) {
+    if (!isSqliteFile(target)) throw new UsageError(`${target} is neither a case file, an output folder nor a backup folder`);
+    return 'case';
+  }
+  if (fs.existsSync(path.join(target, MANIFEST_NAME))) return 'outputs';
+  try { findBackupRoot(target); return 'backup'; } catch { /* fall through */ }
+  throw new UsageError(`${target} has no ${MANIFEST_NAME} and is not a backup folder`);
+}
+
+/** Append the verification to the case's custody log; verify itself never fails because the case is read-only. */
+function record(casePath: string, report: VerifyReport, examiner: string | undefined): string {
+  try {
+    const cf = CaseFile.open(casePath);
+    try {
+      const row = cf.custody({
+        action: 'verify', actor: examiner || undefined,
+        detail: {
+          target: report.target, kind: report.kind, result: report.ok ? 'ok' : 'mismatch', problems: report.problems.length,
+          first_problems: report.problems.slice(0, 20).map((p) => `${p.item}: ${p.message}`),
+        },
+        inputs: report.inputs,
+      });
+      return `recorded as custody row ${row.seq}`;
+    } finally { cf.close(); }
+  } catch (e) {
+    return `not recorded in the custody log (${(e as Error).message})`;
+  }
+}
+
+export function registerVerify(program: Command): void {
+  program.command('verify')
+    .description('Re-hash and re-check a case file, an output folder (manifest.json) or a backup folder (with --case); say exactly what differs.')
+    .argument('<target>', 'case file, report/export folder, or backup folder')
+    .option('--case <file>', 'case file to check a backup folder against (required for a backup) or an output folder\'s custody rows')
+    .option('--pub-key <file>', 'Ed25519 public key (PEM) to check manifest.json.sig')
+    .option('--examiner <name>', 'examiner recorded in the custody log')
+    .option('--no-record', 'do not append a verify row to the case file\'s custody log')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (target: string, o: VerifyOptions) => {
+      const kind = kindOf(target);
+      if (kind === 'backup' && !o.case) throw new UsageError('verifying a backup folder needs the case file made from it: --case <file>');
+      if (o.pubKey && !fs.existsSync(o.pubKey)) throw new UsageError(`public key ${o.pubKey} does not exist`);
+      let report: VerifyReport;
+      if (kind === 'case') report = await verifyCase(target);
+      else if (kind === 'outputs') report = await verifyOutputs(target, { pubKeyPath: o.pubKey, casePath: o.case });
+      else {
+        const bar = makeProgress(o.quiet || o.json);
+        try { report = await verifyBackup(target, o.case!, { onProgress: (d, t) => bar.update('Re-hashing evidence, MB', Math.round(d / 1e6), Math.round(t / 1e6)) }); } finally { bar.stop(); }
+      }
+      const casePath = kind === 'case' ? target : o.case;
+      const recorded = casePath && o.record !== false ? record(casePath, report, o.examiner) : null;
+
+      if (o.json) process.stdout.write(JSON.stringify({ ...report, custody: recorded }, null, 2) + '\n');
+      else {
+        const lines: string[] = [];
+        for (const c of report.checks) lines.push(`  ✓ ${c}`);
+        for (const p of report.problems) lines.push(`  ✗ ${p.item}: ${p.message}`);
+        for (const n of report.notes) lines.push(`  · ${n}`);
+        if (recorded) lines.push(`  · ${recorded}`);
+        const head = report.ok ? `OK: ${report.target} (${report.kind}) verified` : `MISMATCH: ${report.target} (${report.kind}): ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
+        process.stdout.write([head, ...lines].join('\n') + '\n');
+      }
+      if (!report.ok) process.exitCode = EXIT_EVIDENCE;
+    });
+}

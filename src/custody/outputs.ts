@@ -1,0 +1,165 @@
+// Output manifests: every report/export folder gets manifest.json (+ manifest.json.sig when signed) and
+// SHA256SUMS beside its files, and the action is appended to the case file's custody log.
+//
+// manifest.json lists every output file (name relative to the folder, size, sha256, SHA-256 prefix checkpoints
+// every 64 KiB so verify can name the first changed byte range) and every action that wrote into the folder,
+// each with its custody row (seq + hash) and the case file it came from:
+//   case_file.sha256_before_action  sha256 of the case file's bytes just before this action's custody row was
+//                                   appended (the file changes with every row, so this is a point-in-time value);
+//   case_file.content_digest        the case content digest recorded at ingest (src/custody/caseDigest.ts),
+//                                   which stays checkable for as long as the case file exists.
+// custody_head is the hash of the last custody row written for this folder.
+// SHA256SUMS lists every output and manifest.json itself (not SHA256SUMS, not the .sig), two spaces between hash
+// and name, so `cd DIR && sha256sum -c SHA256SUMS` checks the outputs and the manifest with standard tools.
+// A folder that receives several actions (a report, then an export) keeps one merged manifest.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CaseFile } from '../timeline/caseFile.js';
+import type { CustodyRow, HashRef } from './chain.js';
+import { hashFiles } from './evidenceHash.js';
+import { sha256File } from './hash.js';
+import { keyFingerprint, loadPrivateKey, signBytes } from './sign.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import type { CaseDigest } from './caseDigest.js';
+
+export const MANIFEST_NAME = 'manifest.json';
+export const SUMS_NAME = 'SHA256SUMS';
+export const SIGNATURE_NAME = 'manifest.json.sig';
+export const RESERVED_NAMES = new Set([MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME]);
+export const MANIFEST_FORMAT = 'ios-timeline-output-manifest/1';
+/** Prefix checkpoint interval for outputs: reports are small, so a finer grid than for evidence. */
+export const OUTPUT_BLOCK = 64 << 10;
+
+export interface ManifestFile {
+  name: string;
+  size: number;
+  sha256: string;
+  block_size: number;
+  block_prefixes?: string;
+  action: string;
+  custody_seq: number;
+}
+
+export interface ManifestAction {
+  action: string;
+  at: string;
+  examiner: string;
+  custody: { seq: number; hash: string; prev_hash: string };
+  case_file: { path: string; case_number: string | null; sha256_before_action: string; content_digest: string | null };
+  outputs: string[];
+}
+
+export interface OutputManifest {
+  format: string;
+  generator: string;
+  updated_at: string;
+  custody_head: { seq: number; hash: string };
+  files: ManifestFile[];
+  actions: ManifestAction[];
+  signer?: { algorithm: 'ed25519'; public_key_sha256: string };
+}
+
+export interface WriteManifestOptions {
+  action: 'report' | 'export';
+  signKeyPath?: string;
+  /** Extra facts for the custody row (format, filter, template…). */
+  detail?: Record<string, unknown>;
+  /** Examiner for the custody row (default: IOS_TIMELINE_EXAMINER, the case's examiner, the OS user). */
+  examiner?: string;
+}
+
+/** The content digest recorded by the ingest custody row (null for case files ingested before it existed). */
+export function recordedCaseDigest(cf: CaseFile): CaseDigest | null {
+  const rows = cf.db.prepare("SELECT detail_json FROM custody WHERE action = 'ingest' ORDER BY seq DESC").all() as { detail_json: string }[];
+  for (const r of rows) {
+    try {
+      const d = JSON.parse(r.detail_json) as { case_digest?: CaseDigest };
+      if (d.case_digest?.sha256) return d.case_digest;
+    } catch { /* a damaged row: verify reports it */ }
+  }
+  return null;
+}
+
+export function readManifest(outDir: string): OutputManifest | null {
+  const p = path.join(outDir, MANIFEST_NAME);
+  if (!fs.existsSync(p)) return null;
+  let m: OutputManifest;
+  try { m = JSON.parse(fs.readFileSync(p, 'utf8')) as OutputManifest; } catch (e) { throw new Error(`${p} is not valid JSON (${(e as Error).message}); move it aside before writing into this folder`); }
+  if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files) || !Array.isArray(m.actions)) throw new Error(`${p} is not an ios-timeline output manifest; move it aside before writing into this folder`);
+  return m;
+}
+
+function relName(outDir: string, file: string): string {
+  const rel = path.relative(outDir, path.resolve(file));
+  if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`output ${file} is not inside ${outDir}`);
+  const name = rel.split(path.sep).join('/');
+  if (RESERVED_NAMES.has(name)) throw new Error(`output ${file} uses a reserved name (${name})`);
+  // sha256sum escapes such names; refuse them instead of writing a SHA256SUMS that needs escaping.
+  if (/[\n\r\\]/.test(name)) throw new Error(`output name ${JSON.stringify(name)} contains a newline or backslash`);
+  return name;
+}
+
+/**
+ * Hash the outputs, append the custody row, write manifest.json (+ .sig) and SHA256SUMS.
+ * `outputs` are absolute paths of the files this action wrote inside `outDir` (sub-folders allowed).
+ */
+export async function writeOutputManifest(outDir: string, outputs: string[], caseFile: CaseFile,
+  opts: WriteManifestOptions): Promise<{ manifestPath: string; sha256sumsPath: string; custody: CustodyRow }> {
+  const dir = path.resolve(outDir);
+  const names = outputs.map((o) => relName(dir, o));
+  const key = opts.signKeyPath ? loadPrivateKey(opts.signKeyPath) : null; // fail before writing anything
+  const existing = readManifest(dir);
+
+  const hashes = await hashFiles(names.map((n) => ({ path: path.join(dir, n), size: fs.statSync(path.join(dir, n)).size })), { blockSize: OUTPUT_BLOCK });
+  hashes.forEach((h, i) => { if (h.error || !h.sha256) throw new Error(`cannot hash output ${names[i]}: ${h.error}`); });
+
+  // The case file's bytes before this action's custody row (commit first so the file on disk is complete).
+  caseFile.commit();
+  const caseSha = await sha256File(caseFile.path);
+  const digest = recordedCaseDigest(caseFile);
+  const outRefs: HashRef[] = names.map((n, i) => ({ path: n, size: hashes[i].size, sha256: hashes[i].sha256! }));
+  const custody = caseFile.custody({
+    action: opts.action,
+    actor: opts.examiner || undefined,
+    detail: { ...opts.detail, out_dir: dir, case_file_sha256_before: caseSha, case_content_digest: digest?.sha256 ?? null, signed: !!key },
+    inputs: [{ name: 'case file (before this row)', path: path.resolve(caseFile.path), sha256: caseSha }, ...(digest ? [{ name: 'case content digest', sha256: digest.sha256 }] : [])],
+    outputs: outRefs,
+  });
+
+  const files = new Map((existing?.files ?? []).map((f) => [f.name, f]));
+  names.forEach((n, i) => files.set(n, {
+    name: n, size: hashes[i].size, sha256: hashes[i].sha256!, block_size: OUTPUT_BLOCK,
+    ...(hashes[i].prefixes ? { block_prefixes: hashes[i].prefixes } : {}), action: opts.action, custody_seq: custody.seq,
+  }));
+  const manifest: OutputManifest = {
+    format: MANIFEST_FORMAT,
+    generator: `${TOOL_NAME} ${TOOL_VERSION}`,
+    updated_at: custody.at,
+    custody_head: { seq: custody.seq, hash: custody.hash },
+    files: [...files.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    actions: [...(existing?.actions ?? []), {
+      action: opts.action, at: custody.at, examiner: custody.actor,
+      custody: { seq: custody.seq, hash: custody.hash, prev_hash: custody.prev_hash },
+      case_file: { path: path.resolve(caseFile.path), case_number: caseFile.getMeta('case_number') || null, sha256_before_action: caseSha, content_digest: digest?.sha256 ?? null },
+      outputs: names,
+    }],
+    ...(key ? { signer: { algorithm: 'ed25519' as const, public_key_sha256: keyFingerprint(key) } } : {}),
+  };
+  const manifestPath = path.join(dir, MANIFEST_NAME);
+  const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
+  fs.writeFileSync(manifestPath, bytes);
+  const sigPath = path.join(dir, SIGNATURE_NAME);
+  if (key) fs.writeFileSync(sigPath, signBytes(bytes, key) + '\n');
+  else if (fs.existsSync(sigPath)) {
+    // The old signature covered the old manifest; leaving it would make verify fail on an honest folder.
+    fs.rmSync(sigPath);
+    process.stderr.write(`note: ${sigPath} covered the earlier manifest and was removed; sign again with --sign-key\n`);
+  }
+
+  const manifestSha = await sha256File(manifestPath);
+  const lines = manifest.files.map((f) => `${f.sha256}  ${f.name}`);
+  lines.push(`${manifestSha}  ${MANIFEST_NAME}`);
+  const sha256sumsPath = path.join(dir, SUMS_NAME);
+  fs.writeFileSync(sha256sumsPath, lines.join('\n') + '\n');
+  return { manifestPath, sha256sumsPath, custody };
+}

@@ -1,0 +1,300 @@
+// verify: re-hash what is there and say exactly what differs.
+//   case file      the custody chain (names the row) and the content digests recorded at ingest (names table + row id);
+//   backup folder  every file against the case's `files` rows (names the file and the first changed MiB), plus the case;
+//   output folder  every file against manifest.json (names the file and byte range), SHA256SUMS, the signature,
+//                  and with --case the custody rows the manifest points to.
+// Nothing here writes: the evidence and the case file are opened read-only.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { findBackupRoot } from '../backup/backup.js';
+import { verifyCustodyChain, type CustodyRow } from './chain.js';
+import { checkCaseDigest, type CaseDigest } from './caseDigest.js';
+import { hashFiles } from './evidenceHash.js';
+import { firstDifferingBlock, READ_CHUNK, type HashAlgorithm } from './hashWorker.js';
+import { listFiles } from './listing.js';
+import { MANIFEST_FORMAT, MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME, SUMS_NAME, type OutputManifest } from './outputs.js';
+import { keyFingerprint, loadPublicKey, verifyBytes } from './sign.js';
+import { sha256File } from './hash.js';
+
+export type VerifyKind = 'case' | 'backup' | 'outputs';
+
+export interface Problem {
+  area: 'custody' | 'case' | 'evidence' | 'output' | 'manifest' | 'signature';
+  /** What differs: a file path, "events row 42", "custody row 3"… */
+  item: string;
+  message: string;
+  /** First differing byte range (inclusive), when block checkpoints allow it. */
+  range?: { start: number; end: number };
+}
+
+export interface VerifyReport {
+  target: string;
+  kind: VerifyKind;
+  ok: boolean;
+  /** One line per check that passed or ran. */
+  checks: string[];
+  problems: Problem[];
+  notes: string[];
+  /** For the custody row: digests of what was verified. */
+  inputs: { name: string; sha256: string | null }[];
+}
+
+const SQLITE_HEADER = 'SQLite format 3\0';
+
+export function isSqliteFile(p: string): boolean {
+  try {
+    const fd = fs.openSync(p, 'r');
+    try { const b = Buffer.alloc(16); fs.readSync(fd, b, 0, 16, 0); return b.toString('latin1') === SQLITE_HEADER; } finally { fs.closeSync(fd); }
+  } catch { return false; }
+}
+
+function newReport(target: string, kind: VerifyKind): VerifyReport {
+  return { target, kind, ok: true, checks: [], problems: [], notes: [], inputs: [] };
+}
+
+function finish(r: VerifyReport): VerifyReport {
+  r.ok = r.problems.length === 0;
+  return r;
+}
+
+function openReadOnly(casePath: string): Database.Database {
+  if (!fs.existsSync(casePath)) throw new Error(`case file ${casePath} does not exist`);
+  if (!isSqliteFile(casePath)) throw new Error(`${casePath} is not an SQLite case file`);
+  return new Database(casePath, { readonly: true, fileMustExist: true });
+}
+
+function rangeText(r: { start: number; end: number }): string {
+  return `bytes ${r.start.toLocaleString('en-US')}–${r.end.toLocaleString('en-US')}`;
+}
+
+/** First changed byte range from stored and fresh prefix checkpoints. */
+function changedRange(storedPrefixes: string | null | undefined, freshPrefixes: string | undefined, blockSize: number, oldSize: number, newSize: number): { start: number; end: number } {
+  const k = firstDifferingBlock(storedPrefixes, freshPrefixes);
+  const start = k * blockSize;
+  const end = Math.max(start, Math.min((k + 1) * blockSize, Math.max(oldSize, newSize)) - 1);
+  return { start, end };
+}
+
+// ---------------------------------------------------------------------------------------------- case file
+
+export function latestIngestDigest(rows: CustodyRow[]): { seq: number; digest: CaseDigest } | null {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    if (rows[i].action !== 'ingest') continue;
+    try {
+      const d = JSON.parse(rows[i].detail_json) as { case_digest?: CaseDigest };
+      if (d.case_digest?.tables) return { seq: rows[i].seq, digest: d.case_digest };
+    } catch { /* reported by the chain check if the row was altered */ }
+  }
+  return null;
+}
+
+function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow[]; digest: CaseDigest | null } {
+  const hasCustody = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='custody'").get();
+  if (!hasCustody) { r.problems.push({ area: 'case', item: 'custody', message: 'the case file has no custody table' }); return { rows: [], digest: null }; }
+  const chain = verifyCustodyChain(db);
+  for (const p of chain.problems) r.problems.push({ area: 'custody', item: `custody row ${p.seq}`, message: p.problem });
+  if (chain.rows === 0) r.problems.push({ area: 'custody', item: 'custody', message: 'the custody log is empty' });
+  else if (!chain.problems.length) r.checks.push(`custody chain: ${chain.rows} rows intact (head ${chain.head.slice(0, 16)}…)`);
+  const rows = db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
+
+  const recorded = latestIngestDigest(rows);
+  if (!recorded) {
+    r.notes.push('no content digest in the custody log (case ingested by an older version): rows cannot be checked');
+    return { rows, digest: null };
+  }
+  const check = checkCaseDigest(db, recorded.digest);
+  r.inputs.push({ name: 'case content digest', sha256: check.sha256 });
+  for (const p of check.problems) {
+    const ids = [...p.changed.map((id) => ({ id, how: 'changed since ingest' })), ...p.added.map((id) => ({ id, how: 'added after ingest' })), ...p.removed.map((id) => ({ id, how: 'deleted after ingest' }))];
+    if (!ids.length) { r.problems.push({ area: 'case', item: p.table, message: p.problem }); continue; }
+    for (const x of ids) r.problems.push({ area: 'case', item: `${p.table} row ${x.id}`, message: x.how });
+    const total = p.counts ? p.counts.changed + p.counts.added + p.counts.removed : ids.length;
+    if (total > ids.length) r.problems.push({ area: 'case', item: p.table, message: `${total - ids.length} more rows differ (only the first 50 of each kind are named)` });
+  }
+  if (check.ok) {
+    const nRows = Object.values(recorded.digest.tables).reduce((s, t) => s + t.rows, 0);
+    r.checks.push(`case content: ${Object.keys(recorded.digest.tables).length} tables, ${nRows} rows as recorded at ingest (custody row ${recorded.seq})`);
+  }
+  return { rows, digest: recorded.digest };
+}
+
+export async function verifyCase(casePath: string): Promise<VerifyReport> {
+  const r = newReport(path.resolve(casePath), 'case');
+  const db = openReadOnly(casePath);
+  try { checkCaseDb(db, r); } finally { db.close(); }
+  return finish(r);
+}
+
+// ---------------------------------------------------------------------------------------------- backup folder
+
+interface FileRow {
+  id: number; domain: string | null; relative_path: string | null; file_id: string | null; size: number | null;
+  sha256: string | null; md5: string | null; sha1: string | null; status: string; origin: string | null; disk_path: string | null; block_prefixes: string | null;
+}
+
+/** Where a recorded file sits under the backup root. */
+function diskPathOf(f: FileRow): string | null {
+  if (f.disk_path) return f.disk_path;
+  if (f.file_id && /^[0-9a-f]{40}$/.test(f.file_id)) return `${f.file_id.slice(0, 2)}/${f.file_id}`;
+  if (f.domain === null && f.relative_path) return f.relative_path; // Info.plist, Manifest.db…
+  return null;
+}
+
+export async function verifyBackup(backupDir: string, casePath: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
+  const root = findBackupRoot(path.resolve(backupDir));
+  const r = newReport(root, 'backup');
+  const db = openReadOnly(casePath);
+  let rows: FileRow[];
+  try {
+    checkCaseDb(db, r);
+    const cols = new Set((db.prepare("SELECT name FROM pragma_table_info('files')").all() as { name: string }[]).map((c) => c.name));
+    const opt = (c: string) => (cols.has(c) ? c : `NULL AS ${c}`);
+    rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')} FROM files ORDER BY id`).all() as FileRow[];
+  } finally { db.close(); }
+
+  const onDisk = new Map((await listFiles(root)).map((e) => [e.path, e]));
+  const expected = new Map<string, FileRow>();
+  const wasMissing = new Set<string>();
+  for (const f of rows) {
+    const p = diskPathOf(f);
+    if (!p) continue;
+    if (f.status === 'missing') { wasMissing.add(p); continue; }
+    if (f.sha256) expected.set(p, f);
+  }
+  const algorithms: HashAlgorithm[] = ['sha256'];
+  if (rows.some((f) => f.md5)) algorithms.push('md5');
+  if (rows.some((f) => f.sha1)) algorithms.push('sha1');
+
+  const present = [...expected.entries()].filter(([p]) => onDisk.has(p) && !onDisk.get(p)!.link);
+  const results = await hashFiles(present.map(([p]) => ({ path: path.join(root, p), size: onDisk.get(p)!.size })), { algorithms, onProgress: opts.onProgress });
+  let matched = 0;
+  let bytes = 0;
+  present.forEach(([p, f], i) => {
+    const h = results[i];
+    const name = f.domain ? `${p} (${f.domain}/${f.relative_path})` : p;
+    if (h.error) { r.problems.push({ area: 'evidence', item: name, message: `cannot be read: ${h.error}` }); return; }
+    bytes += h.size;
+    const diffs: string[] = [];
+    for (const a of algorithms) if (f[a] && f[a] !== h[a]) diffs.push(`${a} ${f[a]!.slice(0, 16)}… recorded, ${h[a]!.slice(0, 16)}… now`);
+    if (!diffs.length) { matched++; return; }
+    const range = changedRange(f.block_prefixes, h.prefixes, READ_CHUNK, f.size ?? h.size, h.size);
+    const size = f.size != null && f.size !== h.size ? `, size ${f.size} → ${h.size}` : '';
+    r.problems.push({ area: 'evidence', item: name, message: `content differs (${diffs.join('; ')}${size}); first difference in ${rangeText(range)}`, range });
+  });
+  for (const [p, f] of expected) {
+    const e = onDisk.get(p);
+    if (!e) r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
+    else if (e.link) r.problems.push({ area: 'evidence', item: p, message: 'is now a symbolic link' });
+  }
+  for (const p of onDisk.keys()) {
+    if (expected.has(p)) continue;
+    r.problems.push({ area: 'evidence', item: p, message: wasMissing.has(p) ? 'was missing at ingest but is present now' : 'not recorded in the case file (added after ingest?)' });
+  }
+  if (!rows.some((f) => f.origin)) r.notes.push('the case file records only the files the extractors read (ingested without the full hash pass): other files show as not recorded');
+  r.checks.push(`evidence: ${matched} of ${expected.size} recorded files match (${(bytes / 1e6).toFixed(1)} MB re-hashed, ${algorithms.join(', ')})`);
+  return finish(r);
+}
+
+// ---------------------------------------------------------------------------------------------- output folder
+
+export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; casePath?: string } = {}): Promise<VerifyReport> {
+  const outDir = path.resolve(dir);
+  const r = newReport(outDir, 'outputs');
+  const manifestPath = path.join(outDir, MANIFEST_NAME);
+  if (!fs.existsSync(manifestPath)) {
+    r.problems.push({ area: 'manifest', item: MANIFEST_NAME, message: 'missing: this folder has no output manifest' });
+    return finish(r);
+  }
+  const manifestBytes = fs.readFileSync(manifestPath);
+  const manifestSha = await sha256File(manifestPath);
+  r.inputs.push({ name: MANIFEST_NAME, sha256: manifestSha });
+  let m: OutputManifest;
+  try { m = JSON.parse(manifestBytes.toString('utf8')) as OutputManifest; } catch (e) {
+    r.problems.push({ area: 'manifest', item: MANIFEST_NAME, message: `is not valid JSON: ${(e as Error).message}` });
+    return finish(r);
+  }
+  if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files)) {
+    r.problems.push({ area: 'manifest', item: MANIFEST_NAME, message: `is not an ios-timeline output manifest (format ${JSON.stringify(m.format)})` });
+    return finish(r);
+  }
+
+  // Files against the manifest.
+  const listed = new Map(m.files.map((f) => [f.name, f]));
+  const present = m.files.filter((f) => fs.existsSync(path.join(outDir, f.name)));
+  const bySize = new Map<number, typeof present>();
+  for (const f of present) bySize.set(f.block_size, [...(bySize.get(f.block_size) ?? []), f]);
+  let matched = 0;
+  for (const [blockSize, files] of bySize) {
+    const hashes = await hashFiles(files.map((f) => ({ path: path.join(outDir, f.name), size: fs.statSync(path.join(outDir, f.name)).size })), { blockSize: blockSize || READ_CHUNK });
+    files.forEach((f, i) => {
+      const h = hashes[i];
+      if (h.error) { r.problems.push({ area: 'output', item: f.name, message: `cannot be read: ${h.error}` }); return; }
+      if (h.sha256 === f.sha256 && h.size === f.size) { matched++; return; }
+      const range = changedRange(f.block_prefixes, h.prefixes, blockSize || READ_CHUNK, f.size, h.size);
+      const size = f.size !== h.size ? `, size ${f.size} → ${h.size}` : '';
+      r.problems.push({ area: 'output', item: f.name, message: `content differs from manifest.json (sha256 ${f.sha256.slice(0, 16)}… recorded, ${h.sha256!.slice(0, 16)}… now${size}); first difference in ${rangeText(range)}`, range });
+    });
+  }
+  for (const f of m.files) if (!present.includes(f)) r.problems.push({ area: 'output', item: f.name, message: 'listed in manifest.json but missing' });
+  const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.relative(outDir, path.join(d, e.name)).split(path.sep).join('/')]));
+  for (const name of walk(outDir)) {
+    if (!listed.has(name) && !RESERVED_NAMES.has(name)) r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
+  }
+  r.checks.push(`outputs: ${matched} of ${m.files.length} files match manifest.json`);
+
+  // SHA256SUMS must say the same as the manifest (and hash the manifest itself).
+  const sumsPath = path.join(outDir, SUMS_NAME);
+  if (!fs.existsSync(sumsPath)) r.problems.push({ area: 'manifest', item: SUMS_NAME, message: 'missing' });
+  else {
+    const want = new Map(m.files.map((f) => [f.name, f.sha256]));
+    want.set(MANIFEST_NAME, manifestSha);
+    const seen = new Set<string>();
+    fs.readFileSync(sumsPath, 'utf8').split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      const mm = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+      if (!mm) { r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: 'is not a sha256sum line' }); return; }
+      seen.add(mm[2]);
+      if (!want.has(mm[2])) r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: `lists ${mm[2]}, which the manifest does not` });
+      else if (want.get(mm[2]) !== mm[1]) r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: mm[2] === MANIFEST_NAME ? 'manifest.json does not match its hash in SHA256SUMS (the manifest was edited)' : `hash of ${mm[2]} differs from manifest.json` });
+    });
+    for (const name of want.keys()) if (!seen.has(name)) r.problems.push({ area: 'manifest', item: SUMS_NAME, message: `does not list ${name}` });
+    if (!r.problems.some((p) => p.item.startsWith(SUMS_NAME))) r.checks.push(`${SUMS_NAME}: agrees with manifest.json (${want.size} entries)`);
+  }
+
+  // Signature.
+  const sigPath = path.join(outDir, SIGNATURE_NAME);
+  if (opts.pubKeyPath) {
+    const key = loadPublicKey(opts.pubKeyPath);
+    if (!fs.existsSync(sigPath)) r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: 'missing: the manifest is not signed' });
+    else if (!verifyBytes(manifestBytes, fs.readFileSync(sigPath, 'utf8'), key)) {
+      const other = m.signer && m.signer.public_key_sha256 !== keyFingerprint(key);
+      r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: other ? 'does not verify: the manifest names a different signing key' : 'does not verify with this public key: manifest.json or the signature was altered' });
+    } else r.checks.push(`signature: valid Ed25519 signature by key ${keyFingerprint(key).slice(0, 16)}…`);
+  } else if (fs.existsSync(sigPath)) r.notes.push('manifest.json is signed; give --pub-key to check the signature');
+
+  // With the case file: the custody rows the manifest names must be in the (intact) chain, with the same output hashes.
+  if (opts.casePath) {
+    const db = openReadOnly(opts.casePath);
+    try {
+      const { rows, digest } = checkCaseDb(db, r);
+      const bySeq = new Map(rows.map((x) => [x.seq, x]));
+      for (const a of m.actions ?? []) {
+        const row = bySeq.get(a.custody?.seq);
+        const item = `custody row ${a.custody?.seq}`;
+        if (!row) { r.problems.push({ area: 'custody', item, message: `the ${a.action} at ${a.at} named by manifest.json is not in this case file's custody log` }); continue; }
+        if (row.hash !== a.custody.hash) { r.problems.push({ area: 'custody', item, message: `hash ${row.hash.slice(0, 16)}… differs from manifest.json's ${a.custody.hash.slice(0, 16)}…` }); continue; }
+        if (digest && a.case_file?.content_digest && a.case_file.content_digest !== digest.sha256) r.problems.push({ area: 'case', item: 'case content digest', message: 'manifest.json was made from another case file (content digests differ)' });
+        let outs: { path: string; sha256: string }[] = [];
+        try { outs = (JSON.parse(row.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? []; } catch { /* the chain check names it */ }
+        for (const name of a.outputs) {
+          const f = listed.get(name);
+          const rec = outs.find((o) => o.path === name);
+          if (f && f.custody_seq === a.custody.seq && rec?.sha256 !== f.sha256) r.problems.push({ area: 'custody', item: `${name}`, message: `manifest.json's hash differs from the one in ${item}` });
+        }
+      }
+      if (!r.problems.some((p) => p.area === 'custody')) r.checks.push(`custody: the ${m.actions?.length ?? 0} action(s) in manifest.json are in the case's chain with the same hashes`);
+    } finally { db.close(); }
+  }
+  return finish(r);
+}

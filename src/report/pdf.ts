@@ -1,0 +1,218 @@
+// PDF report: the same templates in print mode, rendered by headless Chromium one chunk at a time
+// (a section, or a few thousand rows of a long one), merged with pdf-lib. Page numbers, the outline and
+// the metadata are added after merging, so "Page N of M" and the bookmarks are right for the whole file.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import puppeteer, { type Browser, type Page } from 'puppeteer';
+import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
+import type { CaseFile } from '../timeline/caseFile.js';
+import type { EventFilter } from '../timeline/query.js';
+import { esc } from './charts.js';
+import { SECTIONS, writeHtmlDocument, type DataBlocks, type SectionId, type Templates } from './html.js';
+import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type EventCells, type ReportModel } from './viewModel.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+
+export class NoBrowserError extends Error {
+  constructor() { super('no Chromium found; run npm run setup (or set PUPPETEER_EXECUTABLE_PATH)'); }
+}
+
+/** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (DESIGN.md "Chromium and puppeteer"). */
+export function resolveChromium(): string | null {
+  const env = process.env.PUPPETEER_EXECUTABLE_PATH;
+  if (env) return fs.existsSync(env) ? env : null;
+  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (fs.existsSync(p)) return p;
+  try {
+    const own = puppeteer.executablePath();
+    if (own && fs.existsSync(own)) return own;
+  } catch { /* puppeteer has no browser of its own here */ }
+  return null;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const executablePath = resolveChromium();
+  if (!executablePath) throw new NoBrowserError();
+  const args = ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
+  if (process.getuid?.() === 0) args.push('--no-sandbox'); // Chromium refuses to start its sandbox as root
+  return puppeteer.launch({ executablePath, headless: true, args });
+}
+
+/**
+ * Block every request except the report file itself, data: and about:blank. Returns the list of
+ * blocked URLs (tests assert it stays empty for hostile evidence).
+ */
+export async function guardPage(page: Page, allowedUrl: string): Promise<string[]> {
+  const blocked: string[] = [];
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    const url = req.url();
+    if (url === allowedUrl || url.startsWith('data:') || url === 'about:blank') void req.continue();
+    else { blocked.push(url); void req.abort('blockedbyclient'); }
+  });
+  return blocked;
+}
+
+export interface PdfOptions {
+  tz: string;
+  filter: EventFilter;
+  templates: Templates;
+  /** Timeline, call and log rows per Chromium render; bounds memory. */
+  chunkRows?: number;
+  onProgress?: (message: string) => void;
+  browser?: Browser;
+}
+
+export interface PdfResult { pages: number; chunks: number; outline: { title: string; page: number }[]; blockedRequests: string[] }
+
+function* take<T>(it: Iterator<T>, n: number): Generator<T> {
+  for (let i = 0; i < n; i++) {
+    const r = it.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+interface Chunk { section: SectionId; continued: boolean; data: DataBlocks; rows: number }
+
+/** The chunks to render, in report order; long sections are cut every `size` rows (lazily: rows stream from the case file). */
+function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
+  const db = cf.db;
+  const threads = threadRows(db, o.filter);
+  for (const s of SECTIONS) {
+    const id = s.id;
+    const rowsOf = (): Iterator<unknown> | null => {
+      switch (id) {
+        case 'timeline': return eventRows(db, o.filter, o.tz);
+        case 'conversations': return eventRows(db, o.filter, o.tz, { threadOrder: true });
+        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: ['call'] });
+        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'] });
+        case 'log': return warningRows(db, o.tz);
+        case 'hashes': return fileRows(db);
+        default: return null;
+      }
+    };
+    const it = rowsOf();
+    if (!it) { yield { section: id, continued: false, data: {}, rows: 0 }; continue; }
+    // Photo cards and message bubbles take more room than table rows: smaller chunks.
+    const n = id === 'photos' ? Math.max(50, Math.round(size / 10)) : id === 'conversations' ? Math.max(200, Math.round(size / 2)) : size;
+    let part = 0;
+    for (;;) {
+      const rows = [...take(it, n)];
+      if (!rows.length && part > 0) break;
+      const data: DataBlocks = {};
+      if (id === 'log') data.warnings = rows;
+      else if (id === 'hashes') data.files = rows;
+      else {
+        data.events = rows;
+        const ids = (rows as EventCells[]).map((r) => r[0]);
+        if (id === 'conversations') {
+          const inChunk = new Set((rows as EventCells[]).map((r) => r[11]));
+          data.threads = threads.filter((t) => inChunk.has(t[0]));
+          data.attachments = [...attachmentRows(db, { eventIds: ids })];
+        }
+        if (id === 'photos') data.photos = [...photoRows(db, { eventIds: ids })];
+      }
+      yield { section: id, continued: part > 0, data, rows: rows.length };
+      part++;
+      if (rows.length < n) break;
+    }
+  }
+}
+
+function headerTemplate(model: ReportModel): string {
+  // Chromium renders this on every page; all text escaped. The footer (Page N of M) is drawn after merging.
+  const caseNo = model.meta.caseNumber ? `Case ${model.meta.caseNumber}` : 'No case number';
+  return `<div style="font-family:'Noto Sans',Arial,sans-serif;font-size:7.5px;color:#444;width:100%;padding:0 12mm;display:flex;justify-content:space-between;gap:10px;">`
+    + `<span style="font-weight:bold">${esc(caseNo)}</span><span>${esc(model.title)}</span><span>All times: ${esc(model.tzLabel)}</span></div>`;
+}
+
+/** Render the PDF report to `out`. */
+export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
+  const size = o.chunkRows ?? 3000;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-pdf-'));
+  const browser = o.browser ?? await launchBrowser();
+  const merged = await PDFDocument.create();
+  const outline: { title: string; page: number }[] = [];
+  const blockedRequests: string[] = [];
+  let chunks = 0;
+  try {
+    for (const chunk of plan(cf, o, size)) {
+      const file = path.join(tmp, `chunk-${chunks}.html`);
+      writeHtmlDocument(file, o.templates, model, { mode: 'print', sections: [chunk.section], continued: chunk.continued, data: chunk.data });
+      const url = pathToFileURL(file).href;
+      const page = await browser.newPage();
+      let bytes: Uint8Array;
+      try {
+        blockedRequests.push(...await guardPage(page, url));
+        await page.goto(url, { waitUntil: 'load', timeout: 300_000 });
+        await page.waitForSelector('html[data-ready]', { timeout: 300_000 });
+        bytes = await page.pdf({
+          format: 'A4', printBackground: true, displayHeaderFooter: true,
+          headerTemplate: headerTemplate(model), footerTemplate: '<span></span>',
+          margin: { top: '16mm', bottom: '15mm', left: '12mm', right: '12mm' }, timeout: 600_000,
+        });
+      } finally {
+        await page.close();
+        fs.rmSync(file, { force: true });
+      }
+      const src = await PDFDocument.load(bytes);
+      if (!chunk.continued) outline.push({ title: SECTIONS.find((s) => s.id === chunk.section)!.title, page: merged.getPageCount() });
+      for (const p of await merged.copyPages(src, src.getPageIndices())) merged.addPage(p);
+      chunks++;
+      o.onProgress?.(`PDF: ${SECTIONS.find((s) => s.id === chunk.section)!.title}${chunk.continued ? ' (continued)' : ''}: ${merged.getPageCount()} pages so far`);
+    }
+  } finally {
+    if (!o.browser) await browser.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  // Footer with the page number of the whole document.
+  const font = await merged.embedFont(StandardFonts.Helvetica);
+  const pages = merged.getPages();
+  const total = pages.length;
+  const toolLine = `${TOOL_NAME} ${TOOL_VERSION}`;
+  pages.forEach((p, i) => {
+    const { width } = p.getSize();
+    const label = `Page ${i + 1} of ${total}`;
+    const fs8 = 8;
+    p.drawText(label, { x: width - 34 - font.widthOfTextAtSize(label, fs8), y: 22, size: fs8, font, color: rgb(0.25, 0.25, 0.25) });
+    p.drawText(toolLine, { x: 34, y: 22, size: fs8, font, color: rgb(0.45, 0.45, 0.45) });
+  });
+  addOutline(merged, outline);
+  const caseNo = model.meta.caseNumber;
+  merged.setTitle(`${model.title}${caseNo ? ` — Case ${caseNo}` : ''}`, { showInWindowTitleBar: true });
+  merged.setSubject(caseNo || 'no case number');
+  merged.setCreator(`${TOOL_NAME} ${TOOL_VERSION}`);
+  merged.setProducer(`${TOOL_NAME} ${TOOL_VERSION} (Chromium, pdf-lib)`);
+  if (model.meta.examiner) merged.setAuthor(model.meta.examiner);
+  merged.setKeywords(['forensic timeline', 'iOS backup', ...(caseNo ? [caseNo] : [])]);
+  const now = new Date();
+  merged.setCreationDate(now);
+  merged.setModificationDate(now);
+  fs.writeFileSync(out, await merged.save());
+  return { pages: total, chunks, outline, blockedRequests };
+}
+
+/** pdf-lib has no outline API: build /Outlines by hand, one bookmark per section pointing at its first page. */
+function addOutline(doc: PDFDocument, entries: { title: string; page: number }[]): void {
+  if (!entries.length) return;
+  const ctx = doc.context;
+  const pages = doc.getPages();
+  const root = ctx.nextRef();
+  const refs: PDFRef[] = entries.map(() => ctx.nextRef());
+  entries.forEach((e, i) => {
+    const page = pages[Math.min(e.page, pages.length - 1)];
+    const item = ctx.obj({
+      Title: PDFHexString.fromText(e.title),
+      Parent: root,
+      Dest: ctx.obj([page.ref, 'XYZ', null, null, null]),
+      ...(i > 0 ? { Prev: refs[i - 1] } : {}),
+      ...(i < entries.length - 1 ? { Next: refs[i + 1] } : {}),
+    });
+    ctx.assign(refs[i], item);
+  });
+  ctx.assign(root, ctx.obj({ Type: 'Outlines', First: refs[0], Last: refs[refs.length - 1], Count: entries.length }));
+  doc.catalog.set(PDFName.of('Outlines'), root);
+  doc.catalog.set(PDFName.of('PageMode'), PDFName.of('UseOutlines'));
+}

@@ -1,0 +1,376 @@
+// The report's view model: everything a report shows, read from the case file only (never the backup).
+// Small sections become plain objects for the Handlebars templates; long lists (events, files, warnings)
+// are streamed as compact row arrays that the report's inline script renders page by page.
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { CaseFile } from '../timeline/caseFile.js';
+import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
+import { timestampDesc } from './describe.js';
+import { formatDuration } from '../extractors/calls.js';
+import { thumbnailDataUri } from '../timeline/thumbnails.js';
+import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
+import { dayChartSvg, counterpartChartSvg, mapSvg, KIND_COLORS, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+
+export interface ReportOptions {
+  tz: string;
+  filter: EventFilter;
+  title?: string;
+  /** The filter as the user gave it (shown in the method section and on the cover). */
+  filterArgs?: Record<string, string | undefined>;
+  now?: Date;
+}
+
+/**
+ * One event as the report script reads it (positions are shared with templates/report.js):
+ * [id, day, time, offset, kind, action, description, title, body, direction, counterpart, threadId,
+ *  service, duration, latitude, longitude, accuracy, source]
+ */
+export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string];
+
+export interface KeyValue { key: string; value: string }
+
+export interface ReportModel {
+  title: string;
+  tz: string;
+  /** "America/New_York (UTC-05:00 and -04:00 in this report)". */
+  tzLabel: string;
+  generatedAt: string;
+  tool: { name: string; version: string };
+  meta: { caseNumber: string; examiner: string; agency: string; createdAt: string; caseTz: string; region: string };
+  caseFile: { name: string; sha256: string | null; schemaVersion: string };
+  evidence: { title: string; rows: KeyValue[] }[];
+  filter: { active: boolean; lines: string[] };
+  counts: { events: number; allEvents: number; byKind: { kind: string; label: string; count: number; color: string }[]; threads: number; messages: number; calls: number; photos: number; located: number; files: number; warnings: number; custody: number; undated: number };
+  range: { first: string; last: string } | null;
+  runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
+  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string };
+  topCounterparts: { name: string; count: number }[];
+  custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
+}
+
+const KIND_LABEL: Record<string, string> = { message: 'Messages', call: 'Calls', contact: 'Contacts', photo: 'Photos', video: 'Videos', location: 'Locations' };
+
+export function kindLabel(kind: string): string {
+  return KIND_LABEL[kind] ?? kind.charAt(0).toUpperCase() + kind.slice(1);
+}
+
+export function who(name: string | null, handle: string | null): string {
+  if (name && handle && name !== handle) return `${name} (${handle})`;
+  return name || handle || '';
+}
+
+export function sizeText(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]} (${n.toLocaleString('en-US')} B)`;
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name);
+}
+
+function scalar(db: Database.Database, sql: string, ...params: unknown[]): number {
+  const r = db.prepare(sql).get(...params) as Record<string, unknown> | undefined;
+  return r ? Number(Object.values(r)[0] ?? 0) : 0;
+}
+
+function isoStamp(fmt: ReturnType<typeof zoneFormatter>, iso: string | null): string {
+  if (!iso) return '';
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : zoneStamp(fmt, ms * 1000);
+}
+
+/** Short, readable value for a detail cell (nested objects as compact JSON, long text cut with a note). */
+export function detailText(v: unknown, max = 400): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
+export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
+  if (!args) return [];
+  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
+  return Object.entries(names).filter(([k]) => args[k]).map(([k, label]) => `${label}: ${args[k]}`);
+}
+
+export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
+  const db = cf.db;
+  const fmt = zoneFormatter(o.tz);
+  const now = o.now ?? new Date();
+  const meta = (k: string) => cf.getMeta(k) ?? '';
+
+  // One streaming pass over the filtered events for the overview: per-day counts, counterparts, points, offsets.
+  const w = whereClause(o.filter);
+  const days = new Map<string, Map<string, number>>();
+  const byKind = new Map<string, number>();
+  const counterparts = new Map<string, number>();
+  const offsets = new Set<string>();
+  const points = new Map<string, MapPoint>();
+  let located = 0, undated = 0, total = 0, messages = 0, calls = 0, photos = 0;
+  let firstUs: number | null = null, lastUs: number | null = null;
+  const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
+    FROM events e ${w.sql}`);
+  stmt.safeIntegers(false);
+  for (const r of stmt.iterate(...w.params) as Iterable<{ ts: number | null; kind: string; counterpart: string | null; cname: string | null; lat: number | null; lon: number | null }>) {
+    total++;
+    byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
+    if (r.kind === 'message') messages++;
+    else if (r.kind === 'call') calls++;
+    else if (r.kind === 'photo' || r.kind === 'video') photos++;
+    const t = fmt(r.ts);
+    if (t && r.ts !== null) {
+      offsets.add(t.offset);
+      if (firstUs === null || r.ts < firstUs) firstUs = r.ts;
+      if (lastUs === null || r.ts > lastUs) lastUs = r.ts;
+      let d = days.get(t.day);
+      if (!d) days.set(t.day, (d = new Map()));
+      d.set(r.kind, (d.get(r.kind) ?? 0) + 1);
+    } else undated++;
+    if (r.counterpart || r.cname) {
+      const key = who(r.cname, r.counterpart);
+      counterparts.set(key, (counterparts.get(key) ?? 0) + 1);
+    }
+    if (r.lat !== null && r.lon !== null && Number.isFinite(r.lat) && Number.isFinite(r.lon) && Math.abs(r.lat) <= 90 && Math.abs(r.lon) <= 180 && !(r.lat === 0 && r.lon === 0)) {
+      located++;
+      const key = `${r.lat.toFixed(4)},${r.lon.toFixed(4)}`;
+      const p = points.get(key);
+      if (p) p.count++;
+      else points.set(key, { lat: r.lat, lon: r.lon, kind: r.kind, count: 1 });
+    }
+  }
+
+  const offsetList = [...offsets].sort();
+  const tzLabel = o.tz === 'UTC' ? 'UTC (+00:00)'
+    : offsetList.length ? `${o.tz} (UTC${offsetList.join(' and UTC')} in this report)` : `${o.tz} (UTC${zoneStamp(fmt, now.getTime() * 1000).slice(-6)} now)`;
+
+  const dayBuckets: DayBucket[] = [...days.entries()].map(([day, kinds]) => ({ day, kinds }));
+  const top = [...counterparts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 15).map(([name, count]) => ({ name, count }));
+  const kinds = [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, count]) => ({ kind, label: kindLabel(kind), count, color: KIND_COLORS[kind] ?? '#777' }));
+  const dayChart = dayChartSvg(dayBuckets, kinds.map((k) => k.kind));
+  const map = mapSvg([...points.values()]);
+
+  const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, i, all) => {
+    const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+    const extra = (() => { try { return JSON.parse(String(e.extra_json ?? 'null')) as Record<string, unknown> | null; } catch { return null; } })();
+    const rows: KeyValue[] = [
+      ['Device name', s(e.device_name)], ['Model (product type)', s(e.product_type)],
+      ['iOS version', [s(e.ios_version), e.build_version ? `(build ${s(e.build_version)})` : ''].join(' ').trim()],
+      ['Serial number', s(e.serial)], ['UDID', s(e.udid)], ['IMEI', s(e.imei)], ['Phone number', s(e.phone_number)],
+      ['Backup date', e.backup_date ? isoStamp(fmt, String(e.backup_date)) : ''],
+      ['Backup type', e.is_full_backup == null ? '' : Number(e.is_full_backup) ? 'full backup' : 'incremental'],
+      ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
+      ['Backup folder', s(e.backup_path)],
+      ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
+      ['Manifest.db SHA-256', s(e.manifest_db_sha256)], ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
+      ['Info.plist SHA-256', s(e.info_plist_sha256)], ['Status.plist SHA-256', s(e.status_plist_sha256)],
+      ['Folder listing SHA-256 before ingest', s(e.listing_sha256_before)], ['Folder listing SHA-256 after ingest', s(e.listing_sha256_after)],
+      ['Evidence unchanged by ingest', e.listing_unchanged == null ? 'not checked' : Number(e.listing_unchanged) ? 'yes (listing hashes match)' : 'NO — see processing log'],
+    ].filter(([, v]) => v !== '').map(([key, value]) => ({ key, value }));
+    return { title: all.length > 1 ? `Evidence item ${i + 1}` : 'Evidence item', rows };
+  });
+
+  const runs = (db.prepare('SELECT * FROM extractor_runs ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
+    extractor: String(r.extractor), title: String(r.title ?? r.extractor), status: String(r.status), events: Number(r.events), warnings: Number(r.warnings),
+    started: isoStamp(fmt, r.started_at as string | null), finished: isoStamp(fmt, r.finished_at as string | null), message: String(r.message ?? ''),
+  }));
+
+  const custody = (db.prepare('SELECT * FROM custody ORDER BY seq').all() as Record<string, unknown>[]).map((r) => {
+    let detail: KeyValue[] = [];
+    try {
+      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: detailText(v) }));
+    } catch { detail = [{ key: 'detail', value: detailText(r.detail_json) }]; }
+    return { seq: Number(r.seq), at: isoStamp(fmt, String(r.at)), actor: String(r.actor), action: String(r.action), hash: String(r.hash), prevHash: String(r.prev_hash), detail };
+  });
+
+  let caseSha: string | null = null;
+  try { caseSha = fileSha256Sync(cf.path); } catch { /* in-memory or unreadable: shown as unknown */ }
+  const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL`, ...w.params);
+  const fl = filterLines(o.filterArgs);
+
+  return {
+    title: o.title || 'Forensic timeline report',
+    tz: o.tz, tzLabel,
+    generatedAt: zoneStamp(fmt, now.getTime() * 1000),
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    meta: { caseNumber: meta('case_number'), examiner: meta('examiner'), agency: meta('agency'), createdAt: isoStamp(fmt, meta('created_at') || null), caseTz: meta('time_zone'), region: meta('region') },
+    caseFile: { name: cf.path.split(/[\\/]/).pop() ?? cf.path, sha256: caseSha, schemaVersion: meta('schema_version') },
+    evidence,
+    filter: { active: fl.length > 0, lines: fl },
+    counts: {
+      events: total, allEvents: fl.length ? countEvents(db) : total, byKind: kinds, threads, messages, calls, photos, located, undated,
+      files: scalar(db, 'SELECT count(*) FROM files'), warnings: scalar(db, 'SELECT count(*) FROM warnings'), custody: custody.length,
+    },
+    range: firstUs !== null && lastUs !== null ? { first: zoneStamp(fmt, firstUs), last: zoneStamp(fmt, lastUs) } : null,
+    runs,
+    charts: {
+      days: trusted(dayChart.svg), dayUnit: dayChart.unit, counterparts: trusted(counterpartChartSvg(top)), map: trusted(map.svg),
+      mapNote: located ? `${located.toLocaleString('en-US')} located events at ${points.size.toLocaleString('en-US')} distinct places (rounded to 4 decimals)${map.drawn < points.size ? `; the ${map.drawn.toLocaleString('en-US')} most frequent are drawn` : ''}.` : 'No event in this report carries a location.',
+    },
+    topCounterparts: top,
+    custody,
+  };
+}
+
+const trusted = (svg: string) => (svg ? new TrustedSvg(svg) : null);
+
+function fileSha256Sync(p: string): string {
+  // Synchronous on purpose: the report states the hash of the case file it was made from.
+  const h = createHash('sha256');
+  const fd = fs.openSync(p, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (!n) break;
+      h.update(buf.subarray(0, n));
+    }
+  } finally { fs.closeSync(fd); }
+  return h.digest('hex');
+}
+
+// ---- streamed rows ----
+
+/** Source of an event as one line: "sms.db · message #1234". */
+function sourceText(e: EventRow): string {
+  const file = e.source_path ? e.source_path.split('/').pop() : null;
+  return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+}
+
+export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
+  const t = fmt(e.ts_utc_us);
+  return [
+    e.id, t?.day ?? '', t?.time ?? '', t?.offset ?? '', e.kind, e.action, timestampDesc(e.kind, e.action),
+    e.title ?? '', e.body ?? '', e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
+    who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
+    e.duration_s != null ? formatDuration(e.duration_s) : '',
+    e.latitude, e.longitude, e.accuracy_m, sourceText(e),
+  ];
+}
+
+/** Events for the report, in time order (or thread order for the printed conversation view). */
+export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; threadOrder?: boolean } = {}): Generator<EventCells> {
+  const fmt = zoneFormatter(tz);
+  if (!opts.kinds && !opts.threadOrder) {
+    for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
+    return;
+  }
+  const f: EventFilter = { ...filter };
+  if (opts.kinds) f.kinds = filter.kinds?.length ? filter.kinds.filter((k) => opts.kinds!.includes(k)) : opts.kinds;
+  if (f.kinds && f.kinds.length === 0) return;
+  const w = whereClause(f);
+  const order = opts.threadOrder ? 'e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id' : 'e.ts_utc_us IS NULL, e.ts_utc_us, e.id';
+  const extra = opts.threadOrder ? `${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL` : w.sql;
+  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
+    FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
+  stmt.safeIntegers(false);
+  for (const e of stmt.iterate(...w.params) as Iterable<EventRow>) yield eventCells(e, fmt);
+}
+
+/** Threads: [id, name, service, isGroup, participants, messages]. */
+export function threadRows(db: Database.Database, filter: EventFilter): [number, string, string, number, string, number][] {
+  const w = whereClause(filter);
+  const rows = db.prepare(`SELECT t.id, t.display_name, t.identifier, t.service, t.is_group,
+      (SELECT group_concat(CASE WHEN p.name IS NOT NULL AND p.name <> p.handle THEN p.name || ' (' || p.handle || ')' ELSE p.handle END, ', ') FROM participants p WHERE p.thread_id = t.id) AS people,
+      c.n
+    FROM threads t JOIN (SELECT e.thread_id, count(*) AS n FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL GROUP BY e.thread_id) c ON c.thread_id = t.id
+    ORDER BY t.id`).all(...w.params) as Record<string, unknown>[];
+  return rows.map((r) => [Number(r.id), String(r.display_name || r.identifier || `Thread ${r.id}`), String(r.service ?? ''), Number(r.is_group) ? 1 : 0, String(r.people ?? ''), Number(r.n)]);
+}
+
+/** Attachments of the given events (or of all filtered events): [eventId, name, mime, status, size, sha256, thumbnail data: URI or ""]. */
+export function* attachmentRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }): Generator<[number, string, string, string, string, string, string]> {
+  const thumbs = hasTable(db, 'thumbnails');
+  const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
+  let sql: string, params: unknown[];
+  if (sel.eventIds) {
+    sql = `SELECT a.*, ${thumbSql} FROM attachments a WHERE a.event_id IN (SELECT value FROM json_each(?)) ORDER BY a.event_id, a.id`;
+    params = [JSON.stringify(sel.eventIds)];
+  } else {
+    const w = whereClause(sel.filter ?? {});
+    sql = `SELECT a.*, ${thumbSql} FROM attachments a JOIN events e ON e.id = a.event_id ${w.sql} ORDER BY a.event_id, a.id`;
+    params = w.params;
+  }
+  for (const a of db.prepare(sql).iterate(...params) as Iterable<Record<string, unknown>>) {
+    const name = String(a.transfer_name || (typeof a.path === 'string' ? a.path.split('/').pop() : '') || `attachment ${a.id}`);
+    const thumb = a.tdata ? thumbnailDataUri(String(a.tmime), a.tdata as Buffer) : null;
+    yield [Number(a.event_id), name, String(a.mime_type ?? a.uti ?? ''), String(a.status ?? ''), sizeText(a.total_bytes as number | null), String(a.sha256 ?? ''), thumb ?? ''];
+  }
+}
+
+// Friendly names for the EXIF/GPS keys the photos extractor writes (src/extractors/photos.ts header);
+// any other key is shown under its own dotted name, so nothing recorded is hidden.
+const PHOTO_KEYS: Record<string, string> = {
+  'asset.filename': 'File name', 'asset.original_filename': 'Original file name', 'asset.directory': 'Folder', 'asset.uuid': 'Asset UUID',
+  'asset.kind': 'Asset kind', 'asset.subtype_label': 'Subtype', 'asset.uti': 'Type (UTI)', 'asset.width': 'Width (px)', 'asset.height': 'Height (px)',
+  'asset.duration_s': 'Duration (s)', 'asset.favorite': 'Favourite', 'asset.hidden': 'Hidden', 'asset.trashed': 'Trashed',
+  'asset.trashed_utc': 'Trashed (UTC)', 'asset.added_utc': 'Added (UTC)', 'asset.modified_utc': 'Modified (UTC)',
+  'asset.timezone_offset_s': 'Photos time-zone offset (s)', 'asset.timezone_name': 'Photos time-zone name', 'asset.exif_timestamp_string': 'Photos EXIF time string',
+  'asset.camera_make': 'Camera make', 'asset.camera_model': 'Camera model', 'asset.lens_model': 'Lens', 'asset.gps_accuracy_m': 'GPS accuracy (m)',
+  location_source: 'Location from', 'db_location.lat': 'Photos.sqlite latitude', 'db_location.lon': 'Photos.sqlite longitude',
+  'file.domain': 'File domain', 'file.path': 'File path', 'file.status': 'File status', 'file.sha256': 'File SHA-256', 'file.size': 'File size (bytes)',
+  'exif.capture_local': 'EXIF capture time (local)', 'exif.offset': 'EXIF offset', 'exif.offset_exif': 'EXIF OffsetTimeOriginal', 'exif.time_basis': 'EXIF time basis',
+  'exif.capture_utc': 'EXIF capture time (UTC)', 'exif.gps.lat': 'EXIF GPS latitude', 'exif.gps.lon': 'EXIF GPS longitude', 'exif.gps.alt_m': 'EXIF GPS altitude (m)',
+  'exif.gps.utc': 'EXIF GPS time (UTC)', 'exif.gps_utc': 'EXIF GPS time (UTC)', 'exif.make': 'EXIF make', 'exif.model': 'EXIF model', 'exif.lens': 'EXIF lens',
+  'exif.software': 'EXIF software', 'exif.width': 'EXIF width', 'exif.height': 'EXIF height', 'exif.problems': 'EXIF problems', exif_error: 'EXIF error',
+  'time_zone.basis': 'Time-zone basis', 'time_zone.offset': 'Time-zone offset', 'time_zone.note': 'Time-zone note',
+  'disagreement.time_diff_s': 'Photos.sqlite vs EXIF time difference (s)', 'disagreement.distance_m': 'Photos.sqlite vs EXIF distance (m)', 'disagreement.notes': 'Disagreement',
+};
+
+/** Nested details as [dotted key, text] pairs (arrays of plain values joined; deeper structures as JSON). */
+export function flattenDetails(v: unknown, prefix = '', out: [string, string][] = [], depth = 0): [string, string][] {
+  if (v === null || v === undefined || v === '') return out;
+  if (Array.isArray(v)) {
+    if (!v.length) return out;
+    out.push([prefix || 'value', v.every((x) => x === null || typeof x !== 'object') ? v.join('; ') : detailText(v, 300)]);
+  } else if (typeof v === 'object' && depth < 3) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) flattenDetails(x, prefix ? `${prefix}.${k}` : k, out, depth + 1);
+  } else out.push([prefix || 'value', detailText(v, 300)]);
+  return out;
+}
+
+/** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or ""]. */
+export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }): Generator<[number, [string, string][], string]> {
+  const thumbs = hasTable(db, 'thumbnails');
+  const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
+  let sql: string, params: unknown[];
+  if (sel.eventIds) {
+    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN ('photo','video') ORDER BY e.id`;
+    params = [JSON.stringify(sel.eventIds)];
+  } else {
+    const f: EventFilter = { ...(sel.filter ?? {}) };
+    f.kinds = f.kinds?.length ? f.kinds.filter((k) => k === 'photo' || k === 'video') : ['photo', 'video'];
+    if (!f.kinds.length) return;
+    const w = whereClause(f);
+    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e ${w.sql} ORDER BY e.id`;
+    params = w.params;
+  }
+  for (const r of db.prepare(sql).iterate(...params) as Iterable<{ id: number; extra_json: string | null; tmime: string | null; tdata: Buffer | null }>) {
+    let extra: Record<string, unknown> = {};
+    try { extra = r.extra_json ? JSON.parse(r.extra_json) as Record<string, unknown> : {}; } catch { extra = { extra_json: r.extra_json }; }
+    if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
+    const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, v]);
+    const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
+    yield [Number(r.id), kv, thumb ?? ''];
+  }
+}
+
+/** Hash appendix: [domain, path, size, sha256, status, readBy, note]. */
+export function* fileRows(db: Database.Database): Generator<[string, string, string, string, string, string, string]> {
+  for (const f of db.prepare('SELECT * FROM files ORDER BY domain IS NOT NULL, domain, relative_path').iterate() as Iterable<Record<string, unknown>>) {
+    yield [String(f.domain ?? '(backup folder)'), String(f.relative_path ?? ''), sizeText(f.size as number | null), String(f.sha256 ?? ''), String(f.status), String(f.read_by ?? ''), String(f.note ?? '')];
+  }
+}
+
+/** Processing log: [time, severity, extractor, message, source]. */
+export function* warningRows(db: Database.Database, tz: string): Generator<[string, string, string, string, string]> {
+  const fmt = zoneFormatter(tz);
+  for (const w of db.prepare(`SELECT w.*, f.relative_path AS path FROM warnings w LEFT JOIN files f ON f.id = w.file_id ORDER BY w.id`).iterate() as Iterable<Record<string, unknown>>) {
+    const src = [w.path ? String(w.path).split('/').pop() : null, w.source_table ? `${w.source_table}${w.source_rowid != null ? ` #${w.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+    yield [isoStamp(fmt, String(w.at)), String(w.severity), String(w.extractor ?? ''), String(w.message), src];
+  }
+}

@@ -1,0 +1,304 @@
+// Report script: renders the long sections from the JSON data blocks, a page at a time on screen
+// (so 100,000 events never become one giant DOM) and all at once for print. Evidence text is only ever
+// set through textContent, never parsed as HTML; images are accepted only as data:image URIs.
+(function () {
+  'use strict';
+  var doc = document;
+  var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
+  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17 };
+  var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+$/;
+  var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+  var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+  function data(id) {
+    var el = doc.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+  function h(tag, cls, text) {
+    var e = doc.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null && text !== '') e.textContent = String(text);
+    return e;
+  }
+  function add(parent, tag, cls, text) { var e = h(tag, cls, text); parent.appendChild(e); return e; }
+  function fmt(n) { return Number(n).toLocaleString('en-US'); }
+  // Pure calendar arithmetic on the zone-local date string: no browser time zone involved.
+  function dayLabel(day) {
+    if (!day) return 'No time recorded';
+    var p = day.split('-');
+    var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2]));
+    return WEEKDAYS[d.getUTCDay()] + ', ' + (+p[2]) + ' ' + MONTHS[+p[1] - 1] + ' ' + p[0];
+  }
+  function stamp(r) { return r[C.DAY] ? r[C.DAY] + ' ' + r[C.TIME] + ' ' + r[C.OFF] : 'no time recorded'; }
+  function coords(r) {
+    if (r[C.LAT] === null || r[C.LON] === null) return '';
+    return r[C.LAT].toFixed(6) + ', ' + r[C.LON].toFixed(6) + (r[C.ACC] !== null ? ' ±' + Math.round(r[C.ACC]) + ' m' : '');
+  }
+  function image(src, alt) {
+    if (typeof src !== 'string' || !IMG.test(src)) return null;
+    var i = h('img'); i.src = src; i.alt = alt || ''; i.loading = 'lazy';
+    return i;
+  }
+
+  var events = data('d-events') || [];
+  var threads = data('d-threads') || [];
+  var attachments = {};
+  (data('d-attachments') || []).forEach(function (a) { (attachments[a[0]] = attachments[a[0]] || []).push(a); });
+  var photos = {};
+  (data('d-photos') || []).forEach(function (p) { photos[p[0]] = p; });
+  var threadById = {};
+  threads.forEach(function (t) { threadById[t[0]] = t; });
+
+  /**
+   * A searchable, filterable list shown a page at a time (all at once when printing).
+   * cfg: rows, text(row) for search, filters [{label, options:[[value,label]], test(row, value)}], pageSize, render(parent, rows, offset), noun
+   */
+  function listView(host, cfg) {
+    if (!host) return;
+    var rows = cfg.rows;
+    if (PRINT) { cfg.render(host, rows, 0); return; }
+    if (!rows.length) { add(host, 'p', 'note', cfg.empty || 'Nothing to show.'); return; }
+    var state = { q: '', page: 0, size: cfg.pageSize || 200, f: {} };
+    var hay = null;
+    var shown = rows;
+    var bar = add(host, 'div', 'controls');
+    var search = add(bar, 'input', 'search');
+    search.type = 'search'; search.placeholder = 'Search ' + (cfg.noun || 'rows') + '…'; search.setAttribute('aria-label', 'Search');
+    (cfg.filters || []).forEach(function (f, fi) {
+      var sel = add(bar, 'select');
+      sel.setAttribute('aria-label', f.label);
+      var o0 = add(sel, 'option', null, f.label); o0.value = '';
+      f.options.forEach(function (o) { var op = add(sel, 'option', null, o[1]); op.value = o[0]; });
+      sel.addEventListener('change', function () { state.f[fi] = sel.value; apply(); });
+    });
+    var info = add(bar, 'span', 'info');
+    var nav = add(bar, 'span', 'nav');
+    var prev = add(nav, 'button', null, '‹ Previous'); prev.type = 'button';
+    var pageBox = add(nav, 'input', 'page'); pageBox.type = 'number'; pageBox.min = '1'; pageBox.setAttribute('aria-label', 'Page');
+    var pages = add(nav, 'span', 'pages');
+    var next = add(nav, 'button', null, 'Next ›'); next.type = 'button';
+    var body = add(host, 'div', 'page-body');
+    var timer = null;
+    search.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(function () { state.q = search.value.trim().toLowerCase(); apply(); }, 150); });
+    prev.addEventListener('click', function () { go(state.page - 1); });
+    next.addEventListener('click', function () { go(state.page + 1); });
+    pageBox.addEventListener('change', function () { go((parseInt(pageBox.value, 10) || 1) - 1); });
+    function apply() {
+      var words = state.q ? state.q.split(/\s+/) : [];
+      if (words.length && !hay) hay = rows.map(function (r) { return cfg.text(r).toLowerCase(); });
+      var active = (cfg.filters || []).map(function (f, fi) { return [f, state.f[fi]]; }).filter(function (x) { return x[1]; });
+      if (!words.length && !active.length) shown = rows;
+      else shown = rows.filter(function (r, i) {
+        for (var w = 0; w < words.length; w++) if (hay[i].indexOf(words[w]) < 0) return false;
+        for (var k = 0; k < active.length; k++) if (!active[k][0].test(r, active[k][1])) return false;
+        return true;
+      });
+      state.page = 0;
+      draw();
+    }
+    function go(p) { var last = Math.max(0, Math.ceil(shown.length / state.size) - 1); state.page = Math.min(Math.max(0, p), last); draw(); host.scrollIntoView({ block: 'start' }); }
+    function draw() {
+      var n = shown.length, from = state.page * state.size, to = Math.min(n, from + state.size);
+      body.textContent = '';
+      if (n) cfg.render(body, shown.slice(from, to), from); else add(body, 'p', 'note', 'No ' + (cfg.noun || 'rows') + ' match.');
+      info.textContent = n ? 'Showing ' + fmt(from + 1) + '–' + fmt(to) + ' of ' + fmt(n) + (n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ')' : '') : '0 of ' + fmt(rows.length);
+      var total = Math.max(1, Math.ceil(n / state.size));
+      pageBox.value = String(state.page + 1); pageBox.max = String(total);
+      pages.textContent = 'of ' + fmt(total);
+      prev.disabled = state.page === 0; next.disabled = state.page >= total - 1;
+    }
+    draw();
+    cfg.onReady && cfg.onReady(apply, state);
+  }
+
+  function table(parent, heads) {
+    var t = add(parent, 'table', 'grid');
+    var tr = add(add(t, 'thead'), 'tr');
+    heads.forEach(function (x) { add(tr, 'th', x[1] || null, x[0]); });
+    return add(t, 'tbody');
+  }
+  function cell(tr, text, cls) { return add(tr, 'td', cls, text); }
+  function timeCell(tr, r) {
+    var td = add(tr, 'td', 't');
+    if (!r[C.DAY]) { td.textContent = '—'; return td; }
+    add(td, 'span', 'hm', r[C.TIME]); add(td, 'span', 'off', ' ' + r[C.OFF]);
+    return td;
+  }
+  function eventCell(tr, r) {
+    var td = add(tr, 'td', 'ev');
+    var head = add(td, 'div', 'desc');
+    add(head, 'span', 'kind k-' + r[C.KIND].replace(/[^a-z0-9-]/gi, ''), r[C.KIND]);
+    if (r[C.DIR]) add(head, 'span', 'dir', r[C.DIR] === 'in' ? '← in' : '→ out');
+    add(head, 'span', null, ' ' + r[C.DESC]);
+    var line = add(td, 'div', 'title');
+    if (r[C.TITLE] && r[C.TITLE] !== r[C.DESC]) line.appendChild(doc.createTextNode(r[C.TITLE]));
+    var extra = [r[C.SERVICE], r[C.DUR], coords(r)].filter(Boolean).join(' · ');
+    if (extra) add(line, 'span', 'sub', (line.firstChild ? ' · ' : '') + extra);
+    return td;
+  }
+
+  var KIND_OPTIONS = [];
+  var seenKinds = {};
+  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], r[C.KIND]]); } });
+
+  // ---- Timeline ----
+  listView(doc.getElementById('timeline-list'), {
+    rows: events, noun: 'events', pageSize: 200, empty: 'No events.',
+    text: function (r) { return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' '); },
+    filters: [
+      { label: 'All kinds', options: KIND_OPTIONS, test: function (r, v) { return r[C.KIND] === v; } },
+      { label: 'Both directions', options: [['in', 'Incoming'], ['out', 'Outgoing'], ['none', 'No direction']], test: function (r, v) { return v === 'none' ? !r[C.DIR] : r[C.DIR] === v; } },
+    ],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Time', 't'], ['Event'], ['Text'], ['Counterpart'], ['Source']]);
+      var day = null;
+      rows.forEach(function (r) {
+        if (r[C.DAY] !== day) {
+          day = r[C.DAY];
+          var dr = add(tb, 'tr', 'day'); var th = add(dr, 'th', null, dayLabel(day)); th.colSpan = 5;
+        }
+        var tr = add(tb, 'tr', r[C.DIR] ? 'd-' + r[C.DIR] : null);
+        timeCell(tr, r); eventCell(tr, r);
+        cell(tr, r[C.BODY], 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+      });
+    },
+  });
+
+  // ---- Conversations ----
+  var RECEIPTS = { read: 1, delivered: 1, played: 1 };
+  function bubbles(parent, rows) {
+    rows.forEach(function (r) {
+      if (RECEIPTS[r[C.ACTION]]) return;
+      var isMsg = r[C.ACTION] === 'sent' || r[C.ACTION] === 'received';
+      if (!isMsg) {
+        var n = add(parent, 'div', 'sys');
+        add(n, 'span', 't', stamp(r) + ' · ');
+        n.appendChild(doc.createTextNode(r[C.TITLE] || r[C.DESC]));
+        if (r[C.BODY]) add(n, 'q', null, r[C.BODY]);
+        return;
+      }
+      var out = r[C.DIR] === 'out';
+      var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
+      var b = add(row, 'div', 'bubble');
+      add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      if (r[C.BODY]) add(b, 'div', 'text', r[C.BODY]);
+      else if (!(attachments[r[C.ID]] || []).length) add(b, 'div', 'text empty', r[C.TITLE] || '(no text)');
+      (attachments[r[C.ID]] || []).forEach(function (a) {
+        var f = add(b, 'figure', 'att');
+        var img = image(a[6], a[1]);
+        if (img) f.appendChild(img);
+        else add(f, 'div', 'ph', (a[2] || 'file').split('/')[0]);
+        add(f, 'figcaption', null, [a[1], a[2], a[4], a[3] && a[3] !== 'ok' ? 'status: ' + a[3] : ''].filter(Boolean).join(' · '));
+      });
+      add(b, 'div', 'src', r[C.SRC]);
+    });
+  }
+  function threadHead(parent, t, count) {
+    var hd = add(parent, 'div', 'thread-head');
+    add(hd, 'strong', null, t ? t[1] : 'Unknown thread');
+    var sub = [t && t[2], t && t[3] ? 'group' : '', t && t[4] ? 'participants: ' + t[4] : '', count !== undefined ? fmt(count) + ' events' : ''].filter(Boolean).join(' · ');
+    if (sub) add(hd, 'div', 'sub', sub);
+  }
+  var convHost = doc.getElementById('conversations-list');
+  if (convHost) {
+    var byThread = {};
+    events.forEach(function (r) { if (r[C.THREAD]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r); });
+    if (PRINT) {
+      // Rows arrive ordered by thread: one heading per thread, then its bubbles.
+      var cur = null, group = [];
+      var flush = function () { if (group.length) { var box = add(convHost, 'div', 'thread'); threadHead(box, threadById[cur], threadById[cur] ? threadById[cur][5] : undefined); bubbles(add(box, 'div', 'bubbles'), group); } group = []; };
+      events.forEach(function (r) { if (!r[C.THREAD]) return; if (r[C.THREAD] !== cur) { flush(); cur = r[C.THREAD]; } group.push(r); });
+      flush();
+    } else {
+      var list = threads.filter(function (t) { return byThread[t[0]]; });
+      if (!list.length) add(convHost, 'p', 'note', 'No conversations.');
+      else {
+        var wrap = add(convHost, 'div', 'conv');
+        var left = add(wrap, 'div', 'conv-list');
+        var right = add(wrap, 'div', 'conv-thread');
+        var open = function (t) {
+          right.textContent = '';
+          threadHead(right, t, byThread[t[0]].length);
+          listView(add(right, 'div'), { rows: byThread[t[0]], noun: 'messages', pageSize: 200, text: function (r) { return [r[C.BODY], r[C.TITLE], r[C.WHO], r[C.DAY]].join(' '); }, render: function (p, rows) { bubbles(add(p, 'div', 'bubbles'), rows); } });
+        };
+        listView(left, {
+          rows: list, noun: 'conversations', pageSize: 50,
+          text: function (t) { return t[1] + ' ' + t[4] + ' ' + t[2]; },
+          render: function (p, rows) {
+            rows.forEach(function (t) {
+              var b = add(p, 'button', 'conv-item'); b.type = 'button';
+              add(b, 'span', 'name', t[1]);
+              add(b, 'span', 'sub', fmt(byThread[t[0]].length) + ' events' + (t[2] ? ' · ' + t[2] : ''));
+              b.addEventListener('click', function () { open(t); });
+            });
+          },
+        });
+        open(list[0]);
+      }
+    }
+  }
+
+  // ---- Calls ----
+  listView(doc.getElementById('calls-list'), {
+    rows: events.filter(function (r) { return r[C.KIND] === 'call'; }), noun: 'calls', pageSize: 200, empty: 'No calls.',
+    text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
+    filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Date'], ['Time', 't'], ['Call'], ['Counterpart'], ['Service'], ['Duration', 'n'], ['Source']]);
+      rows.forEach(function (r) {
+        var tr = add(tb, 'tr', 'c-' + r[C.ACTION].replace(/[^a-z-]/g, ''));
+        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); cell(tr, r[C.DESC]); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SERVICE]); cell(tr, r[C.DUR], 'n'); cell(tr, r[C.SRC], 'src');
+      });
+    },
+  });
+
+  // ---- Photos ----
+  listView(doc.getElementById('photos-list'), {
+    rows: events.filter(function (r) { return r[C.KIND] === 'photo' || r[C.KIND] === 'video'; }), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
+    text: function (r) { var p = photos[r[C.ID]]; return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)].concat(p ? p[1].map(function (kv) { return kv.join(' '); }) : []).join(' '); },
+    render: function (parent, rows) {
+      var grid = add(parent, 'div', 'photos');
+      rows.forEach(function (r) {
+        var p = photos[r[C.ID]];
+        var card = add(grid, 'div', 'photo');
+        var img = p && image(p[2], r[C.TITLE]);
+        if (img) card.appendChild(img); else add(card, 'div', 'ph', r[C.KIND] === 'video' ? 'video — no thumbnail in case file' : 'no thumbnail in case file');
+        var info = add(card, 'div', 'pinfo');
+        add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
+        if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);
+        if (coords(r)) add(info, 'div', 'sub', 'GPS ' + coords(r));
+        if (p && p[1].length) {
+          var dl = add(info, 'dl', 'kvl');
+          p[1].forEach(function (kv) { add(dl, 'dt', null, kv[0]); add(dl, 'dd', null, kv[1]); });
+        }
+        add(info, 'div', 'src', r[C.SRC]);
+      });
+    },
+  });
+
+  // ---- Processing log ----
+  var warnings = data('d-warnings');
+  if (warnings) listView(doc.getElementById('log-list'), {
+    rows: warnings, noun: 'warnings', pageSize: 200, empty: 'No warnings were recorded.',
+    text: function (w) { return w.join(' '); },
+    filters: [{ label: 'All severities', options: [['error', 'Errors'], ['warning', 'Warnings'], ['info', 'Notes']], test: function (w, v) { return w[1] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Time', 't'], ['Severity'], ['Artifact'], ['Message'], ['Source']]);
+      rows.forEach(function (w) { var tr = add(tb, 'tr', 'sev-' + w[1].replace(/[^a-z]/g, '')); cell(tr, w[0], 't'); cell(tr, w[1]); cell(tr, w[2]); cell(tr, w[3], 'body'); cell(tr, w[4], 'src'); });
+    },
+  });
+
+  // ---- Hash appendix ----
+  var files = data('d-files');
+  if (files) listView(doc.getElementById('hashes-list'), {
+    rows: files, noun: 'files', pageSize: 200, empty: 'No evidence files recorded.',
+    text: function (f) { return f.join(' '); },
+    filters: [{ label: 'All statuses', options: [['ok', 'ok'], ['missing', 'missing'], ['unreadable', 'unreadable'], ['decrypt-failed', 'decrypt-failed'], ['listed-only', 'listed-only'], ['not-sqlite', 'not-sqlite']], test: function (f, v) { return f[4] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Domain'], ['Path'], ['Size', 'n'], ['SHA-256'], ['Status'], ['Read by']]);
+      rows.forEach(function (f) { var tr = add(tb, 'tr'); cell(tr, f[0]); cell(tr, f[1], 'path'); cell(tr, f[2], 'n'); cell(tr, f[3], 'hash'); cell(tr, f[4] + (f[6] ? ' (' + f[6] + ')' : ''), 'st-' + f[4]); cell(tr, f[5]); });
+    },
+  });
+
+  doc.documentElement.setAttribute('data-ready', '1');
+})();
