@@ -42,35 +42,40 @@ export const decrypt: BenchSection = {
       const srcs = big.map((e) => backup.payloadPath(e)!);
       execFileSync('cat', srcs, { stdio: 'ignore', maxBuffer: 1 << 30 }); // warm the page cache for every run below
 
-      // 1. The ingest read path: Backup.read = unwrap + decrypt to the working copy + SHA-256 of the ciphertext.
-      t = performance.now();
-      for (const e of big) {
-        const r = await backup.read(e);
-        if (r.status !== 'ok') throw new Error(`${e.relativePath}: ${r.status} ${r.note}`);
-        fs.rmSync(path.dirname(r.path!), { recursive: true, force: true });
-      }
-      const readS = (performance.now() - t) / 1000;
-
-      // 2. Decryption alone (no hash), to show what the hash costs.
       const keys = big.map((e) => unwrapWithClass(dec!.classKeys, backup.decode(e)!.encryptionKey!));
       const out = path.join(tmp, 'plain.bin');
-      t = performance.now();
-      for (let i = 0; i < big.length; i++) await decryptFileTo(srcs[i]!, out, keys[i]!, fileMb << 20);
-      const decS = (performance.now() - t) / 1000;
-
-      // 3. openssl on the same ciphertext (-nopad: it leaves the padding in, which costs it nothing).
-      t = performance.now();
-      for (let i = 0; i < big.length; i++) {
-        execFileSync('openssl', ['enc', '-d', '-aes-256-cbc', '-K', keys[i]!.toString('hex'), '-iv', '0'.repeat(32), '-nopad', '-in', srcs[i]!, '-out', out], { stdio: 'ignore' });
+      const timed = async (f: () => Promise<void> | void) => { const t0 = performance.now(); await f(); return (performance.now() - t0) / 1000; };
+      // Best of three rounds, the three contenders taking turns, so load from elsewhere on the machine hits all alike.
+      let readS = Infinity;
+      let decS = Infinity;
+      let opensslS = Infinity;
+      for (let round = 0; round < 3; round++) {
+        // 1. The ingest read path: Backup.read = unwrap + decrypt to the working copy + SHA-256 of the ciphertext.
+        readS = Math.min(readS, await timed(async () => {
+          for (const e of big) {
+            const r = await backup.read(e);
+            if (r.status !== 'ok') throw new Error(`${e.relativePath}: ${r.status} ${r.note}`);
+            fs.rmSync(path.dirname(r.path!), { recursive: true, force: true });
+          }
+        }));
+        // 2. Decryption alone (no hash), to show what the hash costs.
+        decS = Math.min(decS, await timed(async () => {
+          for (let i = 0; i < big.length; i++) await decryptFileTo(srcs[i]!, out, keys[i]!, fileMb << 20);
+        }));
+        // 3. openssl on the same ciphertext (-nopad: it leaves the padding in, which costs it nothing).
+        opensslS = Math.min(opensslS, await timed(() => {
+          for (let i = 0; i < big.length; i++) {
+            execFileSync('openssl', ['enc', '-d', '-aes-256-cbc', '-K', keys[i]!.toString('hex'), '-iv', '0'.repeat(32), '-nopad', '-in', srcs[i]!, '-out', out], { stdio: 'ignore' });
+          }
+        }));
       }
-      const opensslS = (performance.now() - t) / 1000;
       fs.rmSync(out, { force: true });
 
       const ours = totalMb / readS;
       const theirs = totalMb / opensslS;
       rows.push(
         { area: 'decrypt', metric: 'fixture build (encrypted)', value: buildS, unit: 's', note: `${files} × ${fileMb} MB + calls/contacts` },
-        { area: 'decrypt', metric: 'decrypt+hash, ingest read path', value: ours, unit: 'MB/s', note: `${totalMb} MB: unwrap, AES-256-CBC, SHA-256 of the evidence` },
+        { area: 'decrypt', metric: 'decrypt+hash, ingest read path', value: ours, unit: 'MB/s', note: `${totalMb} MB, best of 3: unwrap, AES-256-CBC, SHA-256 of the evidence` },
         { area: 'decrypt', metric: 'decrypt only (decryptFileTo)', value: totalMb / decS, unit: 'MB/s', note: 'same files, no hash' },
         { area: 'decrypt', metric: 'openssl enc -d -aes-256-cbc', value: theirs, unit: 'MB/s', note: 'same files' },
         { area: 'decrypt', metric: 'ingest read path / openssl', value: (100 * ours) / theirs, unit: '%', note: 'target ≥ 70%' },

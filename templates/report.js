@@ -111,8 +111,11 @@
     cfg.onReady && cfg.onReady(apply, state);
   }
 
+  // heads: [label, class, width]; widths let print use a fixed table layout (far faster for thousands of rows).
   function table(parent, heads) {
     var t = add(parent, 'table', 'grid');
+    var cg = add(t, 'colgroup');
+    heads.forEach(function (x) { var c = add(cg, 'col'); if (x[2]) c.style.width = x[2]; });
     var tr = add(add(t, 'thead'), 'tr');
     heads.forEach(function (x) { add(tr, 'th', x[1] || null, x[0]); });
     return add(t, 'tbody');
@@ -150,7 +153,7 @@
       { label: 'Both directions', options: [['in', 'Incoming'], ['out', 'Outgoing'], ['none', 'No direction']], test: function (r, v) { return v === 'none' ? !r[C.DIR] : r[C.DIR] === v; } },
     ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Time', 't'], ['Event'], ['Text'], ['Counterpart'], ['Source']]);
+      var tb = table(parent, [['Time', 't', '11%'], ['Event', null, '31%'], ['Text', null, '29%'], ['Counterpart', null, '16%'], ['Source', null, '13%']]);
       var day = null;
       rows.forEach(function (r) {
         if (r[C.DAY] !== day) {
@@ -244,7 +247,7 @@
     text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
     filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
     render: function (parent, rows) {
-      var tb = table(parent, [['Date'], ['Time', 't'], ['Call'], ['Counterpart'], ['Service'], ['Duration', 'n'], ['Source']]);
+      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Call', null, '14%'], ['Counterpart', null, '25%'], ['Service', null, '10%'], ['Duration', 'n', '12%'], ['Source', null, '18%']]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr', 'c-' + r[C.ACTION].replace(/[^a-z-]/g, ''));
         cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); cell(tr, r[C.DESC]); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SERVICE]); cell(tr, r[C.DUR], 'n'); cell(tr, r[C.SRC], 'src');
@@ -283,7 +286,7 @@
     text: function (w) { return w.join(' '); },
     filters: [{ label: 'All severities', options: [['error', 'Errors'], ['warning', 'Warnings'], ['info', 'Notes']], test: function (w, v) { return w[1] === v; } }],
     render: function (parent, rows) {
-      var tb = table(parent, [['Time', 't'], ['Severity'], ['Artifact'], ['Message'], ['Source']]);
+      var tb = table(parent, [['Time', 't', '16%'], ['Severity', null, '9%'], ['Artifact', null, '11%'], ['Message', null, '46%'], ['Source', null, '18%']]);
       rows.forEach(function (w) { var tr = add(tb, 'tr', 'sev-' + w[1].replace(/[^a-z]/g, '')); cell(tr, w[0], 't'); cell(tr, w[1]); cell(tr, w[2]); cell(tr, w[3], 'body'); cell(tr, w[4], 'src'); });
     },
   });
@@ -295,7 +298,7 @@
     text: function (f) { return f.join(' '); },
     filters: [{ label: 'All statuses', options: [['ok', 'ok'], ['missing', 'missing'], ['unreadable', 'unreadable'], ['decrypt-failed', 'decrypt-failed'], ['listed-only', 'listed-only'], ['not-sqlite', 'not-sqlite']], test: function (f, v) { return f[4] === v; } }],
     render: function (parent, rows) {
-      var tb = table(parent, [['Domain'], ['Path'], ['Size', 'n'], ['SHA-256'], ['Status'], ['Read by']]);
+      var tb = table(parent, [['Domain', null, '14%'], ['Path', null, '30%'], ['Size', 'n', '13%'], ['SHA-256', null, '25%'], ['Status', null, '9%'], ['Read by', null, '9%']]);
       rows.forEach(function (f) { var tr = add(tb, 'tr'); cell(tr, f[0]); cell(tr, f[1], 'path'); cell(tr, f[2], 'n'); cell(tr, f[3], 'hash'); cell(tr, f[4] + (f[6] ? ' (' + f[6] + ')' : ''), 'st-' + f[4]); cell(tr, f[5]); });
     },
   });

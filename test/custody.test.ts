@@ -15,6 +15,7 @@ import { generateKeys, loadPrivateKey, loadPublicKey, signBytes, verifyBytes } f
 import { writeOutputManifest, readManifest } from '../src/custody/outputs.js';
 import { checkReads, type EvidencePassResult } from '../src/custody/evidencePass.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
+import { evidenceHashRows, custodySection } from '../src/custody/records.js';
 
 const sha = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
 
@@ -278,6 +279,21 @@ describe('ingest hashes every evidence file', () => {
     const warnings = (db.prepare("SELECT message FROM warnings WHERE extractor = 'custody'").all() as { message: string }[]).map((w) => w.message);
     expect(warnings.some((w) => /gone\.sqlite: listed in Manifest\.db but not present/.test(w))).toBe(true);
     expect(warnings.some((w) => /1 file\(s\) under the backup folder are not listed/.test(w))).toBe(true);
+  });
+
+  it('gives the report its hash appendix and custody section from the same records', () => {
+    const rows = [...evidenceHashRows(db)];
+    expect(rows.length).toBe((db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n);
+    expect(rows.slice(0, 4).map((r) => r.origin)).toEqual(['backup', 'backup', 'backup', 'backup']);
+    expect(rows[rows.length - 1].origin).toBe('unlisted');
+    const c = custodySection(db);
+    expect(c.chain.intact).toBe(true);
+    expect(c.rows[0].action).toBe('ingest');
+    expect(c.rows[0].examiner).toBe('Jane Doe');
+    expect(c.rows[0].command_line).toContain('--examiner');
+    expect(c.rows[0].detail.case_content_digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(c.rows[0].detail).not.toHaveProperty('case_digest');
+    expect(c.rows[0].outputs[0].sha256).toBe(c.rows[0].detail.case_content_digest);
   });
 
   it('warns when an extractor read different bytes than the full pass saw', () => {

@@ -135,6 +135,29 @@ describe('Photos fixture: files, EXIF, time zones, disagreements, bad input', ()
     expect(warns.some((w) => /asset\(s\) have no file in the backup/.test(w.message))).toBe(true);
   });
 
+  it('uses the EXIF capture time (zone known) when ZDATECREATED is empty', async () => {
+    const t = fixture({ photos: 6, mediaFiles: 6, contacts: 0, calls: 0 });
+    const a = (t.photos as FixtureAsset[]).find((x) => x.media === 'offset')!;
+    // Edit the fixture's Photos.sqlite (a test-owned temp backup, not evidence) with its WAL folded in.
+    const main = payload(t.root, 'CameraRollDomain', 'Media/PhotoData/Photos.sqlite');
+    const wal = payload(t.root, 'CameraRollDomain', 'Media/PhotoData/Photos.sqlite-wal');
+    const work = tmpDir();
+    fs.copyFileSync(main, path.join(work, 'p.sqlite'));
+    fs.copyFileSync(wal, path.join(work, 'p.sqlite-wal'));
+    const db = new Database(path.join(work, 'p.sqlite'));
+    db.prepare('UPDATE ZASSET SET ZDATECREATED = NULL WHERE Z_PK = ?').run(a.pk);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    fs.copyFileSync(path.join(work, 'p.sqlite'), main);
+    fs.writeFileSync(wal, Buffer.alloc(0));
+    const { casePath } = await ingestFixture(t.root, ['photos']);
+    const e = events(casePath, `action = 'taken' AND source_rowid = ${a.pk}`)[0] as Ev & { ts_epoch: string; ts_raw: string };
+    expect(isoFromUs(e.ts_utc_us)).toBe(a.exif!.utcIso);
+    expect(e.ts_epoch).toBe('exif-local');
+    expect(e.ts_raw).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/);
+    expect(warnings(casePath).some((w) => w.message.includes(`Z_PK ${a.pk} has no usable ZDATECREATED`) && /EXIF capture time is used/.test(w.message))).toBe(true);
+  });
+
   it('marks a listed file whose payload is gone as missing and keeps going', async () => {
     const t = fixture({ photos: 12, mediaFiles: 10, contacts: 0, calls: 0 });
     const a = (t.photos as FixtureAsset[]).find((x) => x.media === 'listed-missing')!;
@@ -217,9 +240,13 @@ describe('GeoJSON and KML exports', () => {
     const doc = JSON.parse(fs.readFileSync(gj, 'utf8'));
     expect(doc.type).toBe('FeatureCollection');
     expect(doc.features).toHaveLength(located.length);
-    const f0 = doc.features.find((f: { properties: { event_id: number } }) => f.properties.event_id === located[0].id ? true : false) ?? doc.features[0];
-    const ev = located.find((e) => (e as unknown as { id: number }).id === f0.properties.event_id)!;
-    expect(f0.geometry).toEqual({ type: 'Point', coordinates: [ev.longitude, ev.latitude] });
+    type Feature = { geometry: unknown; properties: { event_id: number; kind: string } };
+    for (const ev of located) {
+      const f = (doc.features as Feature[]).find((x) => x.properties.event_id === (ev as unknown as { id: number }).id)!;
+      expect(f.geometry).toEqual({ type: 'Point', coordinates: [ev.longitude, ev.latitude] });
+    }
+    const kinds = new Set((doc.features as Feature[]).map((f) => f.properties.kind));
+    expect(kinds.has('photo') && kinds.has('location')).toBe(true);
     const kml = path.join(out, 'e.kml');
     expect(cli(['export', '--case', casePath, '--format', 'kml', '--out', kml, '--kinds', 'location']).code).toBe(0);
     const k = fs.readFileSync(kml, 'utf8');
@@ -269,6 +296,11 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 Photos.sqlite', () 
     // Z_PK 131: ZMODIFICATIONDATE only in the WAL.
     const mod131 = events(casePath, "action = 'modified' AND source_rowid = 131")[0];
     expect(mod131.ts_utc_us).toBe(Math.round((635474833.028863 + 978307200) * 1e6));
+    const gj = path.join(dir, 'photos.geojson');
+    expect(exportGeo(new Database(casePath, { readonly: true }), 'geojson', gj)).toBe(5);
+    const [lon19, lat19] = JSON.parse(fs.readFileSync(gj, 'utf8')).features.find((f: { properties: { source_rowid: number } }) => f.properties.source_rowid === 19).geometry.coordinates;
+    expect(lon19).toBeCloseTo(-78.79673, 8);
+    expect(lat19).toBeCloseTo(35.66653333, 8);
     const first = taken.filter((e) => e.ts_utc_us !== null).map((e) => e.ts_utc_us!).sort((a, b) => a - b);
     expect(isoFromUs(first[0])!.slice(0, 23)).toBe('2020-03-22T13:05:24.541');
     expect(isoFromUs(first.at(-1)!)).toBe('2021-02-20T00:46:15.000Z');

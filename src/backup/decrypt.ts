@@ -30,9 +30,14 @@ export class BackupDecryptor implements Decryptor {
 
   decryptManifest(data: Buffer): Buffer {
     if (!this.manifestKey) throw new DecryptError('Manifest.plist has no ManifestKey, so the encrypted Manifest.db cannot be decrypted');
-    const key = unwrapWithClass(this.classKeys, this.manifestKey);
-    // No Size to check against: padding is checked and removed, and the caller checks the SQLite header.
-    return decryptBufferReport(data, key).plain;
+    try {
+      const key = unwrapWithClass(this.classKeys, this.manifestKey);
+      // No Size to check against: padding is checked and removed, and the caller checks the SQLite header.
+      return decryptBufferReport(data, key).plain;
+    } catch (e) {
+      if (e instanceof DecryptError) throw new DecryptError(`Manifest.db cannot be decrypted: ${e.message}`);
+      throw e;
+    }
   }
 
   async decryptFile(src: string, dst: string, mb: MBFile, onCipherChunk: (chunk: Buffer) => void): Promise<{ note: string | null }> {

@@ -73,6 +73,17 @@ function* rowsOf(db: Database.Database, table: string, columns: string[]): Gener
   }
 }
 
+/** SHA-256 fed in 64 KiB string batches: one native call per batch instead of one per row. */
+class BatchedHash {
+  private h = createHash('sha256');
+  private buf = '';
+  update(s: string): void {
+    this.buf += s;
+    if (this.buf.length >= 65536) { this.h.update(this.buf); this.buf = ''; }
+  }
+  digest(): string { this.h.update(this.buf); this.buf = ''; return this.h.digest('hex'); }
+}
+
 function combine(tables: Record<string, TableDigest>): string {
   const h = createHash('sha256').update(DIGEST_FORMAT + '\n');
   for (const name of Object.keys(tables).sort()) h.update(`${name}\t${tables[name].rows}\t${tables[name].sha256}\n`);
@@ -97,7 +108,7 @@ export function recordCaseDigest(db: Database.Database): CaseDigest {
     const ins = db.prepare('INSERT INTO row_digests (tbl, first_rowid, rows, data) VALUES (?,?,?,?)');
     for (const table of contentTables(db)) {
       const columns = columnsOf(db, table);
-      const h = createHash('sha256');
+      const h = new BatchedHash();
       let rows = 0;
       // better-sqlite3 allows no other statement while an iterator is open: collect the checksums
       // (12 bytes a row) and write them once the table has been read.
@@ -113,7 +124,7 @@ export function recordCaseDigest(db: Database.Database): CaseDigest {
       }
       if (inChunk) chunks.push(chunk.subarray(0, inChunk * 12));
       for (const c of chunks) ins.run(table, c.readBigInt64BE(0), c.length / 12, c);
-      tables[table] = { rows, sha256: h.digest('hex'), columns };
+      tables[table] = { rows, sha256: h.digest(), columns };
     }
   });
   write();
@@ -149,10 +160,10 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
     const existing = new Set(columnsOf(db, table));
     const missing = rec.columns.filter((c) => !existing.has(c));
     if (missing.length) { problems.push({ table, problem: `column(s) removed: ${missing.join(', ')}`, changed: [], added: [], removed: [] }); continue; }
-    const h = createHash('sha256');
+    const h = new BatchedHash();
     let rows = 0;
     for (const r of rowsOf(db, table, rec.columns)) { h.update(r.line); rows++; }
-    fresh[table] = { rows, sha256: h.digest('hex'), columns: rec.columns };
+    fresh[table] = { rows, sha256: h.digest(), columns: rec.columns };
     if (fresh[table].sha256 === rec.sha256) continue;
     const p: TableProblem = { table, problem: `content differs from ingest (${rec.rows} rows then, ${rows} now)`, changed: [], added: [], removed: [] };
     if (rowDigestsOk) locateRows(db, table, rec.columns, p);
@@ -166,23 +177,21 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
 
 /** Walk the stored checksums and the current rows together (both in rowid order) and name the differences. */
 function locateRows(db: Database.Database, table: string, columns: string[], p: TableProblem): void {
-  const stored = db.prepare('SELECT data FROM row_digests WHERE tbl = ? ORDER BY first_rowid').raw(true).iterate(table) as Iterable<[Buffer]>;
-  function* storedRows(): Generator<{ rowid: bigint; crc: number }> {
-    for (const [data] of stored) for (let o = 0; o + 12 <= data.length; o += 12) yield { rowid: data.readBigInt64BE(o), crc: data.readUInt32BE(o + 8) };
-  }
-  // Materialise the stored side first: better-sqlite3 forbids two active iterators on one connection.
-  const old = [...storedRows()];
+  // Read the stored checksums first (better-sqlite3 allows one open iterator per connection): 12 bytes a row.
+  const stored = Buffer.concat((db.prepare('SELECT data FROM row_digests WHERE tbl = ? ORDER BY first_rowid').raw(true).all(table) as [Buffer][]).map((r) => r[0]));
+  const n = Math.floor(stored.length / 12);
+  const rowidAt = (i: number) => stored.readBigInt64BE(i * 12);
   let i = 0;
   const counts = { changed: 0, added: 0, removed: 0 };
   p.counts = counts;
-  const push = (list: number[], id: bigint) => {
-    counts[list === p.changed ? 'changed' : list === p.added ? 'added' : 'removed']++;
-    if (list.length < CAP) list.push(Number(id));
+  const push = (kind: 'changed' | 'added' | 'removed', id: bigint) => {
+    counts[kind]++;
+    if (p[kind].length < CAP) p[kind].push(Number(id));
   };
   for (const r of rowsOf(db, table, columns)) {
-    while (i < old.length && old[i].rowid < r.rowid) push(p.removed, old[i++].rowid);
-    if (i < old.length && old[i].rowid === r.rowid) { if (old[i].crc !== r.crc) push(p.changed, r.rowid); i++; }
-    else push(p.added, r.rowid);
+    while (i < n && rowidAt(i) < r.rowid) push('removed', rowidAt(i++));
+    if (i < n && rowidAt(i) === r.rowid) { if (stored.readUInt32BE(i * 12 + 8) !== r.crc) push('changed', r.rowid); i++; }
+    else push('added', r.rowid);
   }
-  while (i < old.length) push(p.removed, old[i++].rowid);
+  while (i < n) push('removed', rowidAt(i++));
 }

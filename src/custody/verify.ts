@@ -151,6 +151,8 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     const cols = new Set((db.prepare("SELECT name FROM pragma_table_info('files')").all() as { name: string }[]).map((c) => c.name));
     const opt = (c: string) => (cols.has(c) ? c : `NULL AS ${c}`);
     rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')} FROM files ORDER BY id`).all() as FileRow[];
+    const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
+    if (ev && path.resolve(ev.backup_path) !== root) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${root}`);
   } finally { db.close(); }
 
   const onDisk = new Map((await listFiles(root)).map((e) => [e.path, e]));
@@ -238,8 +240,12 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
   }
   for (const f of m.files) if (!present.includes(f)) r.problems.push({ area: 'output', item: f.name, message: 'listed in manifest.json but missing' });
   const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.relative(outDir, path.join(d, e.name)).split(path.sep).join('/')]));
+  // The case file may sit beside its outputs (the demo does that); it changes with every custody row, so it is no output.
+  const caseNames = new Set((m.actions ?? []).map((a) => path.basename(a.case_file?.path ?? '')).filter(Boolean));
   for (const name of walk(outDir)) {
-    if (!listed.has(name) && !RESERVED_NAMES.has(name)) r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
+    if (listed.has(name) || RESERVED_NAMES.has(name)) continue;
+    if (caseNames.has(name) && isSqliteFile(path.join(outDir, name))) { r.notes.push(`${name} is the case file (checked with --case, not against the manifest)`); continue; }
+    r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
   }
   r.checks.push(`outputs: ${matched} of ${m.files.length} files match manifest.json`);
 

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { macAbsoluteAuto, isoFromUs, type Timestamp } from '../formats/appleTime.js';
+import { macAbsoluteAuto, isoFromUs, MAC_EPOCH_OFFSET_S, type Timestamp } from '../formats/appleTime.js';
 import { decodeAttributedBody } from '../formats/typedstream.js';
 import { fileIdFor } from '../backup/backup.js';
 import type { Direction } from '../timeline/caseFile.js';
@@ -85,6 +85,20 @@ function loadJoin(db: Database.Database, table: string, other: string): SortedPa
   return pairs;
 }
 
+/** SQLite's version of macAbsoluteAuto for an integer column: µs since 1970, NULL for 0/NULL/negative/non-integer. */
+const NS_THRESHOLD = 100_000_000_000;
+function sqlMacUs(c: string): string {
+  return `CASE WHEN typeof(${c}) = 'integer' AND ${c} > 0 THEN (CASE WHEN ${c} >= ${NS_THRESHOLD} THEN ${c} / 1000 + ${MAC_EPOCH_OFFSET_S * 1_000_000}
+    ELSE (${c} + ${MAC_EPOCH_OFFSET_S}) * 1000000 END) END`;
+}
+const SRC_SCHEMA = 'sms_src';
+
+/** Switches for tests: the JS path for delivered/read events is the fallback when attaching fails. */
+export const messagesTuning = { sqlMinorEvents: true };
+
+interface MinorBase { rowid: number; guid: string | null; mainId: number; title: string; direction: Direction; counterpart: string | null; counterpartName: string | null; threadId: number; service: string | null }
+interface PendingMinor { base: MinorBase; ts: Timestamp; action: string; label: string; more?: Record<string, unknown> }
+
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
 const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
@@ -125,6 +139,8 @@ class MessageReader {
   private readonly deferred: { eventId: number; key: string; targetRowid: number }[] = [];
   private readonly attachmentCache = new Map<number, number>();
   private recentlyDeleted = new Set<number>();
+  private readonly pendingMinors: PendingMinor[] = [];
+  private attached = false;
   private stmtGuid: Database.Statement | null = null;
   private stmtAttachment: Database.Statement | null = null;
   private stmtDetail: Database.Statement | null = null;
@@ -136,7 +152,7 @@ class MessageReader {
     this.stmtFileRow = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?');
   }
 
-  private warn(message: string, rowid: number | null, severity: 'info' | 'warning' | 'error' = 'warning', table = 'message'): void {
+  private warn(message: string, rowid: number | null, severity: 'info' | 'warning' | 'error' = 'warning', table: string | null = 'message'): void {
     this.ctx.warn(message, { fileRowId: this.fileRowId, table, rowid, severity });
   }
 
@@ -247,44 +263,119 @@ class MessageReader {
     ['item_type', 'associated_message_type', 'date_played', 'date_edited', 'date_retracted', 'date_recovered', 'other_handle', 'is_audio_message', 'error',
       'group_action_type', 'share_status'].forEach(nz);
     ['associated_message_guid', 'message_summary_info', 'balloon_bundle_id', 'subject', 'group_title', 'expressive_send_style_id', 'thread_originator_guid'].forEach(nn);
-    const hot = db.prepare(`SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')}, ${col('date')},
-      ${col('date_read')}, ${col('date_delivered')}, ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rare.length ? rare.join(' OR ') : '0'}
-      FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${PAGE}`).raw(true).safeIntegers(true);
-    const detailCols = ['item_type', 'other_handle', 'group_title', 'group_action_type', 'share_status', 'share_direction', 'associated_message_guid',
-      'associated_message_type', 'associated_message_emoji', 'associated_message_range_location', 'associated_message_range_length', 'balloon_bundle_id',
-      'expressive_send_style_id', 'thread_originator_guid', 'thread_originator_part', 'subject', 'date_played', 'date_edited', 'date_retracted',
+    // Times that are not a non-negative integer (a REAL, text, a negative value) take the careful path too.
+    for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0))`);
+    // Integer times are converted by SQLite exactly as macAbsoluteAuto does (per value: >= 1e11 is ns), so the
+    // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
+    const hot = db.prepare(`SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')},
+      ${mc.has('date') ? `${sqlMacUs('date')}, CASE WHEN typeof(date) = 'integer' AND date > 0 THEN CAST(date AS TEXT) END` : 'NULL, NULL'},
+      ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rare.length ? rare.join(' OR ') : '0'}
+      FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${PAGE}`).raw(true).safeIntegers(false);
+    const detailCols = ['date', 'date_read', 'date_delivered', 'item_type', 'other_handle', 'group_title', 'group_action_type', 'share_status', 'share_direction',
+      'associated_message_guid', 'associated_message_type', 'associated_message_emoji', 'associated_message_range_location', 'associated_message_range_length',
+      'balloon_bundle_id', 'expressive_send_style_id', 'thread_originator_guid', 'thread_originator_part', 'subject', 'date_played', 'date_edited', 'date_retracted',
       'date_recovered', 'message_summary_info', 'is_audio_message', 'is_played', 'error', 'part_count'].map((c) => colOrNull(mc, c)).join(', ');
     this.stmtDetail = db.prepare(`SELECT ${detailCols} FROM message WHERE ROWID = ?`).safeIntegers(true);
 
     const chatJoin = new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
     const attJoin = new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
-    let done = 0;
-    let last: bigint = -(1n << 63n);
-    for (;;) {
-      const rows = hot.all(last) as unknown[][];
-      if (rows.length === 0) break;
-      for (const r of rows) {
-        const rowid = Number(r[0] as bigint);
-        const eventId = this.message(r, rowid, chatJoin.take(rowid));
-        const atts = attJoin.take(rowid);
-        if (atts) for (const a of atts) await this.attachment(a, eventId, rowid);
-        if (++done % 10_000 === 0) ctx.progress(done, total);
+    const minors = this.sqlMinors(mc);
+    try {
+      let done = 0;
+      let last = -Number.MAX_VALUE;
+      for (;;) {
+        const rows = hot.all(last) as unknown[][];
+        if (rows.length === 0) break;
+        let firstMain = -1;
+        let lastMain = -1;
+        for (const r of rows) {
+          const rowid = Number(r[0]);
+          const eventId = this.message(r, rowid, chatJoin.take(rowid), !minors);
+          if (firstMain < 0) firstMain = eventId;
+          lastMain = eventId;
+          const atts = attJoin.take(rowid);
+          if (atts) for (const a of atts) await this.attachment(a, eventId, rowid);
+          if (++done % 10_000 === 0) ctx.progress(done, total);
+        }
+        // Delivered / read events of this page, written by SQLite from the main events just inserted (they are
+        // the only events in [firstMain, lastMain]); then the rarer ones the JS side collected.
+        if (minors && firstMain >= 0) ctx.countEvents(Number(minors.run(firstMain, lastMain, firstMain, lastMain).changes));
+        for (const p of this.pendingMinors) this.emitMinor(p);
+        this.pendingMinors.length = 0;
+        last = Number(rows[rows.length - 1][0]);
       }
-      last = rows[rows.length - 1][0] as bigint;
+      ctx.progress(done, total);
+    } finally {
+      if (minors) this.detachSource();
     }
-    ctx.progress(done, total);
   }
 
-  /** Emit the events of one message row; returns the main event's id. */
-  private message(r: unknown[], rowid: number, chatIds: number[] | null): number {
+  /**
+   * Attach the working copy of sms.db to the case file so delivered/read events are written by one
+   * INSERT … SELECT per page instead of one JS insert each (they are half of all events). Null (and the JS
+   * path) when the copy cannot be attached.
+   */
+  private sqlMinors(mc: Set<string>): Database.Statement | null {
+    if (!messagesTuning.sqlMinorEvents || !mc.has('guid')) return null;
+    const parts: string[] = [];
+    const part = (c: string, k: number, action: string, title: string) => {
+      if (!mc.has(c)) return;
+      parts.push(`SELECT e.id AS of_id, ${k} AS k, ${sqlMacUs(`m.${c}`)} AS us, CAST(m.${c} AS TEXT) AS raw,
+        CASE WHEN m.${c} >= ${NS_THRESHOLD} THEN 'mac-ns' ELSE 'mac-s' END AS epoch, '${action}' AS action, ${title} || e.title AS title,
+        e.direction, e.counterpart, e.counterpart_name, e.thread_id, e.service, e.source_file_id, e.source_rowid,
+        '{"guid":' || json_quote(m.guid) || ',"of_event_id":' || e.id || '}' AS extra
+        FROM main.events e JOIN ${SRC_SCHEMA}.message m ON m.ROWID = e.source_rowid
+        WHERE e.id BETWEEN ? AND ? AND typeof(m.${c}) = 'integer' AND m.${c} > 0`);
+    };
+    part('date_delivered', 1, 'delivered', "'Delivered: '");
+    part('date_read', 2, 'read', "CASE WHEN e.direction = 'outgoing' THEN 'Read by recipient: ' ELSE 'Read: ' END");
+    if (parts.length !== 2) return null;
+    const cf = this.ctx.caseFile;
+    try {
+      cf.commit(); // ATTACH is not allowed inside a transaction
+      cf.db.prepare(`ATTACH DATABASE ? AS ${SRC_SCHEMA}`).run(this.src.path);
+      this.attached = true;
+      return cf.db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
+        source_file_id, source_table, source_rowid, extractor, extra_json)
+        SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
+        FROM (${parts.join(' UNION ALL ')}) ORDER BY of_id, k`);
+    } catch (e) {
+      this.warn(`delivered/read events are written one by one (the working copy could not be attached: ${(e as Error).message})`, null, 'info', null);
+      this.detachSource();
+      return null;
+    } finally {
+      cf.begin();
+    }
+  }
+
+  private detachSource(): void {
+    if (!this.attached) return;
+    const cf = this.ctx.caseFile;
+    cf.commit();
+    try { cf.db.exec(`DETACH DATABASE ${SRC_SCHEMA}`); } catch { /* nothing to detach */ }
+    this.attached = false;
+    cf.begin();
+  }
+
+  private emitMinor(p: PendingMinor): void {
+    const b = p.base;
+    this.ctx.emit({
+      ts: p.ts, kind: 'message', action: p.action, title: `${p.label}: ${b.title}`, body: null, direction: b.direction, counterpart: b.counterpart,
+      counterpartName: b.counterpartName, threadId: b.threadId, service: b.service, sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: b.rowid,
+      extraJson: `{"guid":${JSON.stringify(b.guid)},"of_event_id":${b.mainId}${p.more ? `,${JSON.stringify(p.more).slice(1)}` : '}'}`,
+    });
+  }
+
+  /** Emit the main event of one message row (others are queued); returns the main event's id. */
+  private message(r: unknown[], rowid: number, chatIds: number[] | null, jsMinors: boolean): number {
     const { ctx } = this;
     const guid = str(r[1]);
-    const fromMe = int(r[9]) === 1;
+    const fromMe = int(r[8]) === 1;
     const direction: Direction = fromMe ? 'outgoing' : 'incoming';
     const handleId = int(r[4]);
     const handle = handleId ? this.handles.get(handleId) : undefined;
-    const detail = r[12] ? (this.stmtDetail!.get(r[0]) as Record<string, unknown> | undefined) : undefined;
+    const detail = r[11] || jsMinors ? (this.stmtDetail!.get(rowid) as Record<string, unknown> | undefined) : undefined;
     const extra: Record<string, unknown> = { guid, is_from_me: fromMe ? 1 : 0, handle_id: handleId };
 
     // Thread and counterpart.
@@ -325,8 +416,8 @@ class MessageReader {
       counterpartName = h ? h.name : counterpart ? ctx.contacts.nameFor(counterpart) : null;
       who = h?.label ?? (counterpart ? handleLabel(counterpart, counterpartName) : handleId ? `unknown (handle ${handleId} missing)` : 'unknown');
     }
-    const account = str(r[10]);
-    const callerId = str(r[11]);
+    const account = str(r[9]);
+    const callerId = str(r[10]);
     if (account) extra.account = account;
     if (callerId) extra.destination_caller_id = callerId;
     if (this.recentlyDeleted.has(rowid)) extra.recently_deleted = true;
@@ -334,9 +425,10 @@ class MessageReader {
     // Body: `text` when present, else the attributedBody. Both are compared when both exist.
     const body = this.body(r[2], r[3], rowid, extra);
 
-    // Times.
-    const ts = this.time(r[6], rowid, 'date');
-    if (!ts) this.warn(`message ROWID ${rowid} has no usable date (${String(r[6])}); kept without a time`, rowid, 'warning');
+    // The message time: converted by SQLite for plain integer values, by macAbsoluteAuto for anything else.
+    const ts: Timestamp | null = detail ? this.time(detail.date, rowid, 'date')
+      : r[6] !== null ? { utcUs: r[6] as number, raw: r[7] as string, epoch: (r[7] as string).length >= 12 ? 'mac-ns' : 'mac-s' } : null;
+    if (!ts) this.warn(`message ROWID ${rowid} has no usable date (${String(detail ? detail.date : r[7])}); kept without a time`, rowid, 'warning');
     const svc = service ?? 'Message';
 
     // What the row is.
@@ -437,26 +529,27 @@ class MessageReader {
       else later.push({ key: l.key, targetRowid: t });
     }
 
-    const base = { kind: 'message', direction, counterpart, counterpartName, threadId, service, sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: rowid };
-    const mainId = ctx.emit({ ...base, ts, action, title, body, extraJson: JSON.stringify(extra) });
+    const mainId = ctx.emit({
+      ts, kind: 'message', action, title, body, direction, counterpart, counterpartName, threadId, service,
+      sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: rowid, extraJson: JSON.stringify(extra),
+    });
     this.firstEvent.push(rowid, mainId);
     for (const l of later) this.deferred.push({ eventId: mainId, key: l.key, targetRowid: l.targetRowid });
 
-    // The other times this row records, each its own event.
-    const minor = (t: Timestamp | null, act: string, label: string, more?: Record<string, unknown>) => {
-      if (!t) return;
-      ctx.emit({ ...base, ts: t, action: act, title: `${label}: ${title}`, body: null,
-        extraJson: `{"guid":${JSON.stringify(guid)},"of_event_id":${mainId}${more ? `,${JSON.stringify(more).slice(1)}` : '}'}` });
-    };
-    minor(this.time(r[8], rowid, 'date_delivered'), 'delivered', 'Delivered');
-    minor(this.time(r[7], rowid, 'date_read'), 'read', fromMe ? 'Read by recipient' : 'Read');
-    if (detail) minor(this.time(detail.date_played, rowid, 'date_played'), 'played', 'Played');
-    if (wasEdited) minor(edited, 'edited', 'Edited', history.length ? { versions: history.length, current_text: body } : undefined);
-    if (unsent) minor(retracted, 'unsent', 'Unsent', unsentParts.length ? { unsent_parts: unsentParts } : undefined);
+    // The other times this row records, each its own event (written after the page's delivered/read ones).
+    const base: MinorBase = { rowid, guid, mainId, title, direction, counterpart, counterpartName, threadId, service };
+    const queue = (t: Timestamp | null, act: string, label: string, more?: Record<string, unknown>) => { if (t) this.pendingMinors.push({ base, ts: t, action: act, label, more }); };
+    // Delivered / read: SQLite writes the plain-integer ones; JS the rest (REAL values), or all when not attached.
     if (detail) {
-      const recovered = this.time(detail.date_recovered, rowid, 'date_recovered');
-      minor(recovered, 'recovered', 'Recovered from Recently Deleted');
+      const dl = detail.date_delivered, rd = detail.date_read;
+      const tDl = this.time(dl, rowid, 'date_delivered'), tRd = this.time(rd, rowid, 'date_read');
+      if (jsMinors || typeof dl !== 'bigint') queue(tDl, 'delivered', 'Delivered');
+      if (jsMinors || typeof rd !== 'bigint') queue(tRd, 'read', fromMe ? 'Read by recipient' : 'Read');
     }
+    if (detail) queue(this.time(detail.date_played, rowid, 'date_played'), 'played', 'Played');
+    if (wasEdited) queue(edited, 'edited', 'Edited', history.length ? { versions: history.length, current_text: body } : undefined);
+    if (unsent) queue(retracted, 'unsent', 'Unsent', unsentParts.length ? { unsent_parts: unsentParts } : undefined);
+    if (detail) queue(this.time(detail.date_recovered, rowid, 'date_recovered'), 'recovered', 'Recovered from Recently Deleted');
     return mainId;
   }
 

@@ -259,7 +259,9 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   if (disagreement) ctx.warn(`asset Z_PK ${pk} (${filename ?? '?'}): Photos.sqlite and EXIF disagree: ${disagreement.notes.join('; ')}`, { fileRowId, table, rowid: pk, severity: 'info' });
   const loc = dbLoc ?? (exif?.gps ? { lat: exif.gps.lat, lon: exif.gps.lon } : null);
 
-  if (!created) ctx.warn(`asset Z_PK ${pk} has no usable ZDATECREATED (${String(r.ZDATECREATED)})`, { fileRowId, table, rowid: pk });
+  // Without ZDATECREATED, the file's EXIF time stands in when its zone is known (ts_epoch 'exif-local').
+  const exifTs = exif?.capture_utc_us != null ? { utcUs: exif.capture_utc_us, raw: `${exif.capture_local}${exif.offset ?? ''}`, epoch: 'exif-local' as const } : null;
+  if (!created) ctx.warn(`asset Z_PK ${pk} has no usable ZDATECREATED (${String(r.ZDATECREATED)})${exifTs ? '; the EXIF capture time is used' : ''}`, { fileRowId, table, rowid: pk });
   const name = original && original !== filename ? `${original} (stored as ${filename ?? '?'})` : filename ?? original ?? `asset ${pk}`;
   const label = isVideo ? 'Video' : assetKind === 'live' ? 'Live Photo' : subtype === 10 ? 'Screenshot' : 'Photo';
   const flags = [favorite && 'favourite', hidden && 'hidden', trashed && 'in Recently Deleted'].filter(Boolean);
@@ -267,7 +269,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const dur = isVideo && duration ? `, ${Math.round(duration * 10) / 10} s` : '';
 
   ctx.emit({
-    ts: created, kind, action: 'taken',
+    ts: created ?? exifTs, kind, action: 'taken',
     title: `${label} ${isVideo ? 'recorded' : 'taken'}: ${name}${dims}${dur}${flags.length ? ` [${flags.join(', ')}]` : ''}`,
     durationS: isVideo ? duration : null,
     latitude: loc?.lat ?? null, longitude: loc?.lon ?? null,

@@ -28,6 +28,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
     if (opts.only && !opts.only.includes(ex.id)) continue;
     let events = 0;
     let warnings = 0;
+    let problems = 0;
     let opened = 0;
     const startedAt = new Date().toISOString();
     const databases: Database.Database[] = [];
@@ -93,8 +94,10 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         return { ...main, db };
       },
       emit(event: EventInput) { events++; return caseFile.addEvent(event, ex.id); },
+      countEvents(n: number) { events += n; },
       warn(message: string, o: WarnOptions = {}) {
         warnings++;
+        if ((o.severity ?? 'warning') !== 'info') problems++;
         caseFile.addWarning({ extractor: ex.id, fileId: o.fileRowId ?? null, severity: o.severity ?? 'warning', message, sourceTable: o.table ?? null, sourceRowid: o.rowid ?? null });
       },
       progress(done, total) { opts.onProgress?.(ex, done, total); },
@@ -106,7 +109,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
     try {
       await ex.run(ctx);
       if (opened === 0 && events === 0) status = 'not-present';
-      else if (warnings > 0) status = 'partial';
+      else if (problems > 0) status = 'partial'; // info notes (e.g. EXIF/DB disagreements) are findings, not failures
     } catch (e) {
       status = 'failed';
       message = e instanceof ArtifactError ? e.message : `${(e as Error).message}`;

@@ -34,6 +34,8 @@ export interface ExtractorContext {
   /** Copy a database with its -wal/-shm/-journal siblings and open the copy. null when not listed. */
   openDatabase(domain: string, relativePath: string): Promise<OpenedDatabase | null>;
   emit(event: EventInput): number;
+  /** Count events an extractor wrote itself with one INSERT … SELECT (bulk paths), so the run's totals stay right. */
+  countEvents(n: number): void;
   warn(message: string, opts?: WarnOptions): void;
   /** Report progress on long loops (rows done). */
   progress(done: number, total?: number): void;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Backup, BackupError } from '../../backup/backup.js';
+import { Backup, BackupError, findBackupRoot } from '../../backup/backup.js';
 import { saveKeyFile } from '../../backup/crypto.js';
 import { openOptionsCapturing, type PasswordOptions } from '../password.js';
 import { UsageError } from '../errors.js';
@@ -16,13 +16,14 @@ export function registerSaveKey(program: Command): void {
     .action(async (dir: string, o: PasswordOptions & { out: string }) => {
       const out = path.resolve(o.out);
       if (fs.existsSync(out)) throw new UsageError(`${out} already exists; choose another name or delete it`);
+      if (!fs.existsSync(path.dirname(out))) throw new UsageError(`folder ${path.dirname(out)} does not exist`);
+      // Evidence is read-only: never put the key file inside the backup folder (checked before the slow derivation).
+      const root = fs.realpathSync(findBackupRoot(path.resolve(dir)));
+      const outDir = fs.realpathSync(path.dirname(out));
+      if (outDir === root || outDir.startsWith(root + path.sep)) throw new UsageError('the key file must not be written inside the backup folder');
       const { open, decryptor } = openOptionsCapturing({ password: o.password, quiet: o.quiet }, true);
       const backup = await Backup.open(dir, open);
       try {
-        // Evidence is read-only: never put the key file inside the backup folder.
-        const root = fs.realpathSync(backup.root);
-        const outDir = fs.realpathSync(path.dirname(out));
-        if (outDir === root || outDir.startsWith(root + path.sep)) throw new UsageError('the key file must not be written inside the backup folder');
         const dec = decryptor();
         if (!backup.encrypted || !dec) throw new BackupError('this backup is not encrypted: there is no key to save');
         // Backup.open has already decrypted Manifest.db with these keys, so they are known to be right.
