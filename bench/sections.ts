@@ -5,5 +5,6 @@ import { photosBench } from './photos.js';
 import { decrypt } from './decrypt.js';
 import { hashing } from './hashing.js';
 import { messagesBench } from './messages.js';
+import { report } from './report.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report];

@@ -29,6 +29,8 @@
     var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2]));
     return WEEKDAYS[d.getUTCDay()] + ', ' + (+p[2]) + ' ' + MONTHS[+p[1] - 1] + ' ' + p[0];
   }
+  // U+FFFC marks where an attachment sits in a message's text; show it as a visible marker, not a box.
+  function text(s) { return s ? String(s).replace(/\uFFFC/g, '[attachment]') : s; }
   function stamp(r) { return r[C.DAY] ? r[C.DAY] + ' ' + r[C.TIME] + ' ' + r[C.OFF] : 'no time recorded'; }
   function coords(r) {
     if (r[C.LAT] === null || r[C.LON] === null) return '';
@@ -71,6 +73,14 @@
       f.options.forEach(function (o) { var op = add(sel, 'option', null, o[1]); op.value = o[0]; });
       sel.addEventListener('change', function () { state.f[fi] = sel.value; apply(); });
     });
+    // Calendar-day range (days are already in the report's zone, so plain string comparison is exact).
+    if (cfg.day) {
+      ['from', 'to'].forEach(function (which) {
+        var lab = add(bar, 'label', 'day', which === 'from' ? 'From ' : 'to ');
+        var inp = add(lab, 'input'); inp.type = 'date'; inp.setAttribute('aria-label', which === 'from' ? 'From day' : 'To day');
+        inp.addEventListener('change', function () { state[which] = inp.value; apply(); });
+      });
+    }
     var info = add(bar, 'span', 'info');
     var nav = add(bar, 'span', 'nav');
     var prev = add(nav, 'button', null, '‹ Previous'); prev.type = 'button';
@@ -87,8 +97,11 @@
       var words = state.q ? state.q.split(/\s+/) : [];
       if (words.length && !hay) hay = rows.map(function (r) { return cfg.text(r).toLowerCase(); });
       var active = (cfg.filters || []).map(function (f, fi) { return [f, state.f[fi]]; }).filter(function (x) { return x[1]; });
-      if (!words.length && !active.length) shown = rows;
+      var from = state.from || '', to = state.to || '';
+      if (!words.length && !active.length && !from && !to) shown = rows;
       else shown = rows.filter(function (r, i) {
+        if (from && !(cfg.day(r) >= from)) return false;
+        if (to && !(cfg.day(r) && cfg.day(r) <= to)) return false;
         for (var w = 0; w < words.length; w++) if (hay[i].indexOf(words[w]) < 0) return false;
         for (var k = 0; k < active.length; k++) if (!active[k][0].test(r, active[k][1])) return false;
         return true;
@@ -146,14 +159,14 @@
 
   // ---- Timeline ----
   listView(doc.getElementById('timeline-list'), {
-    rows: events, noun: 'events', pageSize: 200, empty: 'No events.',
+    rows: events, noun: 'events', pageSize: 200, empty: 'No events.', day: function (r) { return r[C.DAY]; },
     text: function (r) { return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' '); },
     filters: [
       { label: 'All kinds', options: KIND_OPTIONS, test: function (r, v) { return r[C.KIND] === v; } },
       { label: 'Both directions', options: [['in', 'Incoming'], ['out', 'Outgoing'], ['none', 'No direction']], test: function (r, v) { return v === 'none' ? !r[C.DIR] : r[C.DIR] === v; } },
     ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Time', 't', '11%'], ['Event', null, '31%'], ['Text', null, '29%'], ['Counterpart', null, '16%'], ['Source', null, '13%']]);
+      var tb = table(parent, [['Time', 't', '11%'], ['Event', null, '30%'], ['Text', null, '27%'], ['Counterpart', null, '15%'], ['Source', null, '17%']]);
       var day = null;
       rows.forEach(function (r) {
         if (r[C.DAY] !== day) {
@@ -162,7 +175,7 @@
         }
         var tr = add(tb, 'tr', r[C.DIR] ? 'd-' + r[C.DIR] : null);
         timeCell(tr, r); eventCell(tr, r);
-        cell(tr, r[C.BODY], 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+        cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
       });
     },
   });
@@ -177,16 +190,19 @@
         var n = add(parent, 'div', 'sys');
         add(n, 'span', 't', stamp(r) + ' · ');
         n.appendChild(doc.createTextNode(r[C.TITLE] || r[C.DESC]));
-        if (r[C.BODY]) add(n, 'q', null, r[C.BODY]);
+        if (r[C.BODY]) add(n, 'q', null, text(r[C.BODY]));
         return;
       }
       var out = r[C.DIR] === 'out';
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
       add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
-      if (r[C.BODY]) add(b, 'div', 'text', r[C.BODY]);
-      else if (!(attachments[r[C.ID]] || []).length) add(b, 'div', 'text empty', r[C.TITLE] || '(no text)');
-      (attachments[r[C.ID]] || []).forEach(function (a) {
+      var atts = attachments[r[C.ID]] || [];
+      // The attachments are drawn below, so their U+FFFC placeholders are dropped from the bubble text.
+      var body = atts.length ? String(r[C.BODY] || '').replace(/\uFFFC/g, '').trim() : text(r[C.BODY]);
+      if (body) add(b, 'div', 'text', body);
+      else if (!atts.length) add(b, 'div', 'text empty', r[C.TITLE] || '(no text)');
+      atts.forEach(function (a) {
         var f = add(b, 'figure', 'att');
         var img = image(a[6], a[1]);
         if (img) f.appendChild(img);
@@ -242,22 +258,27 @@
   }
 
   // ---- Calls ----
+  var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed' };
   listView(doc.getElementById('calls-list'), {
-    rows: events.filter(function (r) { return r[C.KIND] === 'call'; }), noun: 'calls', pageSize: 200, empty: 'No calls.',
+    rows: events.filter(function (r) { return r[C.KIND] === 'call'; }), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
     text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
     filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
     render: function (parent, rows) {
       var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Call', null, '14%'], ['Counterpart', null, '25%'], ['Service', null, '10%'], ['Duration', 'n', '12%'], ['Source', null, '18%']]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr', 'c-' + r[C.ACTION].replace(/[^a-z-]/g, ''));
-        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); cell(tr, r[C.DESC]); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SERVICE]); cell(tr, r[C.DUR], 'n'); cell(tr, r[C.SRC], 'src');
+        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); cell(tr, CALL_LABEL[r[C.ACTION]] || r[C.DESC]); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SERVICE]); cell(tr, r[C.DUR], 'n'); cell(tr, r[C.SRC], 'src');
       });
     },
   });
 
   // ---- Photos ----
   listView(doc.getElementById('photos-list'), {
-    rows: events.filter(function (r) { return r[C.KIND] === 'photo' || r[C.KIND] === 'video'; }), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
+    rows: (function () {
+      var media = events.filter(function (r) { return r[C.KIND] === 'photo' || r[C.KIND] === 'video'; });
+      var taken = media.filter(function (r) { return r[C.ACTION] === 'taken'; });
+      return taken.length ? taken : media;
+    })(), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
     text: function (r) { var p = photos[r[C.ID]]; return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)].concat(p ? p[1].map(function (kv) { return kv.join(' '); }) : []).join(' '); },
     render: function (parent, rows) {
       var grid = add(parent, 'div', 'photos');

@@ -13,7 +13,9 @@ import { appendCustody, verifyCustodyChain, custodyHead, GENESIS_HASH } from '..
 import { recordCaseDigest, checkCaseDigest } from '../src/custody/caseDigest.js';
 import { generateKeys, loadPrivateKey, loadPublicKey, signBytes, verifyBytes } from '../src/custody/sign.js';
 import { writeOutputManifest, readManifest } from '../src/custody/outputs.js';
-import { checkReads, type EvidencePassResult } from '../src/custody/evidencePass.js';
+import { checkReads, hashEvidence, passDetail, type EvidencePassResult } from '../src/custody/evidencePass.js';
+import { ingest } from '../src/timeline/ingest.js';
+import { fileIdFor } from '../src/backup/backup.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { evidenceHashRows, custodySection } from '../src/custody/records.js';
 
@@ -130,6 +132,13 @@ describe('custody chain and case digests', () => {
     // Appending custody rows never disturbs the content digest.
     appendCustody(cf.db, { action: 'report', detail: {} });
     expect(checkCaseDigest(cf.db, digest).ok).toBe(true);
+
+    // A later migration may add a table to an old case: harmless while empty, a change once it holds rows.
+    cf.db.exec('CREATE TABLE later_feature (id INTEGER PRIMARY KEY, v TEXT)');
+    expect(checkCaseDigest(cf.db, digest).ok).toBe(true);
+    cf.db.prepare("INSERT INTO later_feature (v) VALUES ('x')").run();
+    expect(checkCaseDigest(cf.db, digest).problems.map((p) => p.problem)).toEqual(['table was added after ingest (1 rows)']);
+    cf.db.exec('DROP TABLE later_feature');
 
     cf.db.prepare("UPDATE events SET body = 'edited' WHERE id = 42").run();
     cf.db.prepare('DELETE FROM events WHERE id = 7').run();
@@ -303,6 +312,31 @@ describe('ingest hashes every evidence file', () => {
     expect(checkReads(cf, pass)).toEqual({ compared: 1, changed: ['HomeDomain/x.db'] });
     expect((cf.db.prepare('SELECT message FROM warnings').get() as { message: string }).message).toMatch(/file changed during ingest: HomeDomain\/x\.db/);
     cf.close();
+  });
+
+  it('says exactly what changed when evidence changes during ingest (on a throw-away copy)', async () => {
+    const copy = path.join(tmpDir(), 'backup');
+    fs.cpSync(t.root, copy, { recursive: true });
+    const id = fileIdFor('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata-wal');
+    const payload = path.join(copy, id.slice(0, 2), id);
+    let pass: EvidencePassResult | null = null;
+    const out = path.join(tmpDir(), 'changed.db');
+    await ingest({
+      backupDir: copy, casePath: out, tz: 'UTC', region: 'US',
+      // Something else writes to the evidence between the full hash pass and the extractor's read.
+      beforeExtract: async (b, cf) => { pass = await hashEvidence(b, cf); fs.appendFileSync(payload, Buffer.alloc(16)); },
+      afterExtract: async (_b, cf) => passDetail(pass!, checkReads(cf, pass!)),
+    });
+    const c = new Database(out, { readonly: true });
+    const messages = (c.prepare("SELECT message FROM warnings WHERE extractor = 'custody'").all() as { message: string }[]).map((w) => w.message);
+    expect(messages.some((m) => m.startsWith('file changed during ingest: HomeDomain/Library/CallHistoryDB/CallHistory.storedata-wal'))).toBe(true);
+    expect(messages.some((m) => m.includes(`the evidence folder listing changed during ingest: ${id.slice(0, 2)}/${id} changed (size`))).toBe(true);
+    const d = JSON.parse((c.prepare("SELECT detail_json FROM custody WHERE action = 'ingest'").get() as { detail_json: string }).detail_json);
+    expect(d.evidence_unchanged).toBe(false);
+    expect(d.evidence_listing_differences).toEqual([expect.stringMatching(new RegExp(`^${id.slice(0, 2)}/${id} changed \\(size \\d+→\\d+\\)$`))]);
+    expect(d.evidence_hash_pass.changed_during_ingest).toEqual(['HomeDomain/Library/CallHistoryDB/CallHistory.storedata-wal']);
+    expect((c.prepare('SELECT listing_unchanged FROM evidence').get() as { listing_unchanged: number }).listing_unchanged).toBe(0);
+    c.close();
   });
 
   it('refuses an unknown --hash algorithm with a usage error', () => {

@@ -65,8 +65,8 @@ function ingestCli(backup: string, args: string[], env: Record<string, string> =
 
 /**
  * Events without ids or row references that differ between two case files. A photo's extra_json names its DCIM
- * file's evidence hash and size, which are those of the ciphertext when encrypted: dropped. Photos are left out
- * unless asked for, see the KNOWN BUG test below.
+ * file's evidence hash and size, which are those of the ciphertext when encrypted: dropped. Photos are compared
+ * in their own test below.
  */
 function events(casePath: string, o: { photos?: boolean } = {}): Record<string, unknown>[] {
   const db = new Database(casePath, { readonly: true });
@@ -127,7 +127,7 @@ describe('round trip: the same backup plain and encrypted gives the same timelin
   // Extractors get OpenedFile.size = ReadResult.size, which is the evidence (ciphertext) size for an encrypted file,
   // 1-16 bytes more than the working copy: the photos EXIF reader then looks for the JPEG end marker past the end.
   // Fix: OpenedFile.size should be the working copy's size (src/extractors/run.ts). Turn this into `it` then.
-  it.fails('KNOWN BUG: photos read from an encrypted backup equal the plain ones (EXIF "JPEG is truncated")', () => {
+  it('photos read from an encrypted backup equal the plain ones (no false "JPEG is truncated")', () => {
     const want = events(a.casePath, { photos: true }).filter((e) => e.extractor === 'photos');
     expect(want.length).toBeGreaterThan(0);
     expect(events(b.casePath, { photos: true }).filter((e) => e.extractor === 'photos')).toEqual(want);

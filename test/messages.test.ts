@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cli, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { makeSqlite } from '../fixtures/backupWriter.js';
-import { smsTables, smsIndexes } from '../fixtures/artifacts/messagesSchema.js';
+import { smsTables } from '../fixtures/artifacts/messagesSchema.js';
 import { HTML_TEXT, type SmsTruth, type FixtureMessage, type SmsSchema } from '../fixtures/artifacts/messages.js';
 import { ingest } from '../src/timeline/ingest.js';
 import { messagesTuning } from '../src/extractors/messages.js';
@@ -310,8 +310,8 @@ describe('the 7 real typedstream blobs as message bodies (text NULL, iOS 16+ sty
     seed: 3, variant: 'ios17', contacts: 2, calls: 0,
     extend: (w, _truth, _rng, tmp) => {
       w.addDatabase('HomeDomain', 'Library/SMS/sms.db', makeSqlite(tmp, 'sms.db', (db) => {
+        // No secondary indexes: the extractor must then preload the join tables instead of seeking per row.
         db.exec(smsTables('ios17'));
-        db.exec(smsIndexes('ios17'));
         db.exec("INSERT INTO handle (ROWID, id, service) VALUES (1, '+19195550123', 'iMessage'); INSERT INTO chat (ROWID, guid, style, chat_identifier, service_name) VALUES (1, 'iMessage;-;+19195550123', 45, '+19195550123', 'iMessage'); INSERT INTO chat_handle_join VALUES (1, 1);");
         const ins = db.prepare("INSERT INTO message (ROWID, guid, text, attributedBody, handle_id, service, date) VALUES (?, ?, NULL, ?, 1, 'iMessage', ?)");
         names.forEach((n, i) => {
@@ -439,5 +439,54 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 sms.db (with WAL) a
     }
     const w = db.prepare("SELECT count(*) AS n FROM warnings WHERE extractor = 'messages' AND severity != 'info'").get() as { n: number };
     expect(w.n).toBe(0);
+  });
+});
+
+describe('a doctored sms.db: minimal columns, no indexes, odd values', async () => {
+  const big = 1n << 60n;
+  const t = fixture({
+    seed: 4, variant: 'ios17', contacts: 2, calls: 0,
+    extend: (w, _truth, _rng, tmp) => {
+      w.addDatabase('HomeDomain', 'Library/SMS/sms.db', makeSqlite(tmp, 'sms.db', (db) => {
+        db.exec(`CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, date INTEGER, date_read INTEGER, is_from_me INTEGER,
+          associated_message_guid TEXT, associated_message_type INTEGER);
+          CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
+          INSERT INTO handle VALUES (1, '+19195550123', 'SMS');`);
+        const ins = db.prepare('INSERT INTO message VALUES (?,?,?,?,?,?,?,?,?)');
+        ins.run(1, 'G-1', 'first', 1, 700000000000000000n, 700000000500000000n, 0, null, null);
+        ins.run(2, 'G-2', 'float seconds', 1, 470573320.25, 470573330.5, 0, null, null);
+        ins.run(3, 'G-3', 'negative date', 1, -5, -7, 1, null, null);
+        ins.run(4, 'G-4', 'text date', 1, 'yesterday', null, 1, null, null);
+        ins.run(5, 'G-5', null, 1, null, null, 0, null, null);
+        ins.run(6, 'G-6', Buffer.from('blob text ✓', 'utf8'), 1, 700000001000000000n, null, 1, null, null);
+        ins.run(7, 'G-7', 'Loved “first”', 1, 700000002000000000n, null, 1, 'p:0/G-1', 2000);
+        ins.run(big, 'G-big', 'huge rowid', 1, 700000003000000000n, null, 0, 'G-2', 2001);
+      }));
+    },
+  });
+
+  it('still makes one event per row, warns about what it cannot read, and links by GUID without an index', async () => {
+    const { db } = await ingestCase(t.root, ['messages']);
+    opened.push(db);
+    const run = db.prepare("SELECT status, message FROM extractor_runs WHERE extractor = 'messages'").get() as Row;
+    expect(run.status).toBe('partial');
+    const mains = db.prepare("SELECT * FROM events WHERE extractor = 'messages' AND action IN ('sent','received','reaction') ORDER BY id").all() as Ev[];
+    expect(mains).toHaveLength(8);
+    const by = (g: string) => mains.find((e) => extraOf(e).guid === g)!;
+    expect(by('G-1').ts_utc_us).toBe(700000000000000 + 978307200000000);
+    expect(by('G-2')).toMatchObject({ ts_utc_us: Math.round((470573320.25 + 978307200) * 1e6), ts_epoch: 'mac-s', body: 'float seconds' });
+    expect(db.prepare("SELECT ts_utc_us FROM events WHERE action = 'read' AND source_rowid = 2").get()).toEqual({ ts_utc_us: Math.round((470573330.5 + 978307200) * 1e6) });
+    expect(by('G-3').ts_utc_us).toBeNull();
+    expect(by('G-4').ts_utc_us).toBeNull();
+    expect(by('G-5')).toMatchObject({ ts_utc_us: null, body: null });
+    expect(by('G-6').body).toBe('blob text ✓');
+    expect(extraOf(by('G-7'))).toMatchObject({ reacted_to_event_id: by('G-1').id, reacted_to_rowid: 1 });
+    expect(extraOf(by('G-big'))).toMatchObject({ reacted_to_event_id: by('G-2').id });
+    const warnings = (db.prepare("SELECT message FROM warnings WHERE extractor = 'messages'").all() as { message: string }[]).map((w) => w.message).join('\n');
+    expect(warnings).toMatch(/ROWID 3: date holds an invalid time/);
+    expect(warnings).toMatch(/ROWID 3: date_read holds an invalid time/);
+    expect(warnings).toMatch(/ROWID 4: date holds an invalid time/);
+    expect(warnings).toMatch(/beyond exact JavaScript numbers/);
+    expect(mains.every((e) => e.thread_id !== null)).toBe(true);
   });
 });

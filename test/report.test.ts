@@ -154,13 +154,18 @@ describe('HTML report', () => {
     expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--templates', path.join(dir, 'nope')]).code).toBe(2);
   });
 
-  it('logs the outputs with their hashes in the custody log', () => {
+  it('logs the outputs with their hashes: custody row, manifest.json and SHA256SUMS', () => {
     const cf = CaseFile.open(casePath, { readonly: true });
     const rows = cf.db.prepare("SELECT detail_json FROM custody WHERE action = 'report' ORDER BY seq").all() as { detail_json: string }[];
     cf.close();
-    const first = JSON.parse(rows[0].detail_json) as { outputs: { file: string; sha256: string }[] };
-    expect(first.outputs.map((o) => o.file).sort()).toEqual(HAVE_BROWSER ? ['report.html', 'report.pdf'] : ['report.html']);
+    const first = JSON.parse(rows[0].detail_json) as { outputs: { path: string; sha256: string }[]; time_zone: string };
+    expect(first.outputs.map((o) => o.path).sort()).toEqual(HAVE_BROWSER ? ['report.html', 'report.pdf'] : ['report.html']);
     expect(first.outputs.every((o) => /^[0-9a-f]{64}$/.test(o.sha256))).toBe(true);
+    expect(first.time_zone).toBe(TZ);
+    expect(fs.existsSync(path.join(outDir, 'manifest.json'))).toBe(true);
+    const check = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: outDir, encoding: 'utf8' });
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain('report.html: OK');
   });
 });
 

@@ -212,8 +212,29 @@ describe('verify', () => {
     });
   });
 
+  const hasChromium = !!process.env.PUPPETEER_EXECUTABLE_PATH || fs.existsSync('/usr/bin/chromium');
+  it.skipIf(!hasChromium)('a real report: verify passes, then one byte of report.pdf is named with its range', () => {
+    const rep = path.join(tmpDir(), 'report');
+    const r = cli(['report', '--case', casePath, '--out', rep, '--format', 'html,pdf', '--sign-key', path.join(keys, 'ios-timeline-signing.key')]);
+    expect(r.code, r.stderr).toBe(0);
+    const ok = cli(['verify', rep, '--case', casePath, '--pub-key', pub, '--no-record']);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toMatch(/outputs: 2 of 2 files match/);
+    const o = copy(rep);
+    flipByte(path.join(o, 'report.pdf'), 100_000);
+    const j = json(cli(['verify', o, '--case', casePath, '--pub-key', pub, '--json', '--no-record']).stdout);
+    expect(j.ok).toBe(false);
+    expect(j.problems.map((p) => [p.item, p.range])).toEqual([['report.pdf', { start: 65536, end: 131071 }]]);
+  });
+
   it('usage errors exit 2', () => {
     expect(cli(['verify', t.root]).code).toBe(2);
     expect(cli(['verify', path.join(work, 'nothing-here')]).code).toBe(2);
+    expect(cli(['verify', out, '--pub-key', path.join(out, 'SHA256SUMS')]).stderr).toMatch(/not a readable public key/);
+    const dest = path.join(tmpDir(), 'x.jsonl');
+    const bad = cli(['export', '--case', casePath, '--format', 'jsonl', '--out', dest, '--sign-key', pub]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a readable private key/);
+    expect(fs.existsSync(dest)).toBe(false);
   });
 });

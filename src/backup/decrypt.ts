@@ -1,8 +1,7 @@
 /**
  * The Decryptor for encrypted backups (IOS_FORMATS.md §2): Manifest.plist BackupKeyBag → class keys (from the
  * password, or from a key file saved earlier) → ManifestKey → Manifest.db, and per-file keys (MBFile
- * EncryptionKey) → each payload, streamed into its working copy. The password never leaves this module's callers'
- * memory: nothing here logs or stores it.
+ * EncryptionKey) → each payload, streamed into its working copy. Nothing here logs or stores the password.
  */
 import { open, readFile } from 'node:fs/promises';
 import { pbkdf2Sync } from 'node:crypto';

@@ -99,10 +99,28 @@ export const messagesTuning = { sqlMinorEvents: true };
 interface MinorBase { rowid: number; guid: string | null; mainId: number; title: string; direction: Direction; counterpart: string | null; counterpartName: string | null; threadId: number; service: string | null }
 interface PendingMinor { base: MinorBase; ts: Timestamp; action: string; label: string; more?: Record<string, unknown> }
 
+/** group_concat of ids → sorted numbers (null when none). */
+function idList(v: unknown): number[] | null {
+  if (v === null || v === undefined) return null;
+  const s = String(v);
+  if (!s.includes(',')) return [Number(s)];
+  return s.split(',').map(Number).sort((a, b) => a - b);
+}
+
+/** Whether some index on `table` starts with `column` (so a per-row lookup is a seek, not a scan). */
+function indexedOn(db: Database.Database, table: string, column: string): boolean {
+  for (const name of db.prepare('SELECT name FROM pragma_index_list(?)').pluck().all(table) as string[]) {
+    if (db.prepare('SELECT name FROM pragma_index_info(?) WHERE seqno = 0').pluck().get(name) === column) return true;
+  }
+  return false;
+}
+
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
 const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
-function handleLabel(id: string, name: string | null): string { return name ? `${name} (${id})` : id; }
+/** Titles are one line: names and group titles from the evidence may hold line breaks. */
+const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
+function handleLabel(id: string, name: string | null): string { return oneLine(name ? `${name} (${id})` : id); }
 
 /** Only the time is kept when a raw value is plainly broken (negative, NaN): the caller warns. */
 function badTime(v: unknown): boolean {
@@ -166,7 +184,14 @@ class MessageReader {
     if (hasTable(db, 'chat_recoverable_message_join') && columnsOf(db, 'chat_recoverable_message_join').has('message_id')) {
       this.recentlyDeleted = new Set((db.prepare('SELECT message_id FROM chat_recoverable_message_join').pluck().safeIntegers(false).all() as number[]).map(Number));
     }
-    if (mc.has('guid')) this.stmtGuid = db.prepare('SELECT ROWID FROM message WHERE guid = ? LIMIT 1').pluck().safeIntegers(false);
+    if (mc.has('guid')) {
+      // Tapbacks and replies name their target by GUID. Every real sms.db has guid UNIQUE (an index); a file
+      // without one gets a TEMP lookup table (connection-private, the working copy is not written).
+      if (!indexedOn(db, 'message', 'guid')) {
+        db.exec('CREATE TEMP TABLE guid_rowid AS SELECT guid, ROWID AS rid FROM message WHERE guid IS NOT NULL; CREATE INDEX temp.guid_rowid_guid ON guid_rowid(guid);');
+        this.stmtGuid = db.prepare('SELECT rid FROM temp.guid_rowid WHERE guid = ? LIMIT 1').pluck().safeIntegers(false);
+      } else this.stmtGuid = db.prepare('SELECT ROWID FROM message WHERE guid = ? LIMIT 1').pluck().safeIntegers(false);
+    }
     if (hasTable(db, 'attachment')) {
       const ac = columnsOf(db, 'attachment');
       const cols = ['guid', 'created_date', 'start_date', 'filename', 'uti', 'mime_type', 'transfer_name', 'total_bytes', 'is_outgoing', 'transfer_state', 'is_sticker', 'hide_attachment', 'original_guid']
@@ -225,7 +250,7 @@ class MessageReader {
       for (const h of list) ctx.caseFile.addParticipant(threadId, h.id, h.name);
       const names = list.map((h) => h.name ?? h.id);
       const label = isGroup
-        ? (displayName ? `group “${displayName}”` : `group (${names.join(', ') || identifier || `chat ${rowid}`})`)
+        ? oneLine(displayName ? `group “${displayName}”` : `group (${names.join(', ') || identifier || `chat ${rowid}`})`)
         : list[0]?.label ?? identifier ?? `chat ${rowid}`;
       this.chats.set(rowid, {
         rowid, threadId, identifier, displayName, service, isGroup, members: list, label,
@@ -256,6 +281,12 @@ class MessageReader {
   private async readMessages(mc: Set<string>): Promise<void> {
     const { db, ctx } = this;
     const col = (c: string) => (mc.has(c) ? c : 'NULL');
+    // A message's chats and attachments: a subquery per row when the join table is indexed on message_id (every
+    // real sms.db), else the join table is loaded once, sorted, and walked alongside.
+    const joinSub = (table: string, other: string) => (indexedOn(db, table, 'message_id') && columnsOf(db, table).has(other)
+      ? `(SELECT group_concat(${other}) FROM ${table} WHERE message_id = message.ROWID)` : null);
+    const chatSub = hasTable(db, 'chat_message_join') ? joinSub('chat_message_join', 'chat_id') : 'NULL';
+    const attSub = hasTable(db, 'message_attachment_join') ? joinSub('message_attachment_join', 'attachment_id') : 'NULL';
     // Rows that need more than the hot columns: anything unusual is flagged here and fetched in full.
     const rare: string[] = [];
     const nz = (c: string) => { if (mc.has(c)) rare.push(`COALESCE(${c}, 0) != 0`); };
@@ -269,7 +300,8 @@ class MessageReader {
     // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
     const hot = db.prepare(`SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')},
       ${mc.has('date') ? `${sqlMacUs('date')}, CASE WHEN typeof(date) = 'integer' AND date > 0 THEN CAST(date AS TEXT) END` : 'NULL, NULL'},
-      ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rare.length ? rare.join(' OR ') : '0'}
+      ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rare.length ? rare.join(' OR ') : '0'},
+      ${chatSub ?? 'NULL'}, ${attSub ?? 'NULL'}
       FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${PAGE}`).raw(true).safeIntegers(false);
     const detailCols = ['date', 'date_read', 'date_delivered', 'item_type', 'other_handle', 'group_title', 'group_action_type', 'share_status', 'share_direction',
       'associated_message_guid', 'associated_message_type', 'associated_message_emoji', 'associated_message_range_location', 'associated_message_range_length',
@@ -277,24 +309,32 @@ class MessageReader {
       'date_recovered', 'message_summary_info', 'is_audio_message', 'is_played', 'error', 'part_count'].map((c) => colOrNull(mc, c)).join(', ');
     this.stmtDetail = db.prepare(`SELECT ${detailCols} FROM message WHERE ROWID = ?`).safeIntegers(true);
 
-    const chatJoin = new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
-    const attJoin = new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
+    const chatJoin = chatSub ? null : new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
+    const attJoin = attSub ? null : new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
     const minors = this.sqlMinors(mc);
     try {
       let done = 0;
-      let last = -Number.MAX_VALUE;
+      // ROWIDs beyond 2^53 (only in a doctored file) would not survive as numbers: page with exact BigInts then.
+      const [lo, hi] = db.prepare('SELECT min(ROWID), max(ROWID) FROM message').raw(true).safeIntegers(true).get() as [bigint | null, bigint | null];
+      const bigRowids = (hi !== null && hi > BigInt(Number.MAX_SAFE_INTEGER)) || (lo !== null && lo < -BigInt(Number.MAX_SAFE_INTEGER));
+      if (bigRowids) {
+        hot.safeIntegers(true);
+        this.warn(`${SMS_DB}: message ROWIDs reach ${hi} — beyond exact JavaScript numbers; ROWIDs in event links may be rounded`, null, 'warning');
+      }
+      let last: number | bigint = -(1n << 63n);
       for (;;) {
-        const rows = hot.all(last) as unknown[][];
+        let rows = hot.all(last) as unknown[][];
+        if (bigRowids) rows = rows.map((r) => r.map((v, i) => (i > 0 && typeof v === 'bigint' ? Number(v) : v)));
         if (rows.length === 0) break;
         let firstMain = -1;
         let lastMain = -1;
         for (const r of rows) {
           const rowid = Number(r[0]);
-          const eventId = this.message(r, rowid, chatJoin.take(rowid), !minors);
+          const eventId = this.message(r, rowid, chatJoin ? chatJoin.take(rowid) : idList(r[12]), !minors);
           if (firstMain < 0) firstMain = eventId;
           lastMain = eventId;
-          const atts = attJoin.take(rowid);
+          const atts = attJoin ? attJoin.take(rowid) : idList(r[13]);
           if (atts) for (const a of atts) await this.attachment(a, eventId, rowid);
           if (++done % 10_000 === 0) ctx.progress(done, total);
         }
@@ -303,7 +343,7 @@ class MessageReader {
         if (minors && firstMain >= 0) ctx.countEvents(Number(minors.run(firstMain, lastMain, firstMain, lastMain).changes));
         for (const p of this.pendingMinors) this.emitMinor(p);
         this.pendingMinors.length = 0;
-        last = Number(rows[rows.length - 1][0]);
+        last = rows[rows.length - 1][0] as number | bigint;
       }
       ctx.progress(done, total);
     } finally {
@@ -339,7 +379,7 @@ class MessageReader {
       return cf.db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
         source_file_id, source_table, source_rowid, extractor, extra_json)
         SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
-        FROM (${parts.join(' UNION ALL ')}) ORDER BY of_id, k`);
+        FROM (${parts.join(' UNION ALL ')})`);
     } catch (e) {
       this.warn(`delivered/read events are written one by one (the working copy could not be attached: ${(e as Error).message})`, null, 'info', null);
       this.detachSource();
@@ -455,7 +495,7 @@ class MessageReader {
         const emoji = str(detail.associated_message_emoji);
         extra.reaction = tap.name;
         if (emoji) extra.emoji = emoji;
-        const verb = tap.kind === 6 && emoji ? `reacted ${emoji} to` : tap.verb;
+        const verb = tap.kind === 6 && emoji ? `reacted ${oneLine(emoji)} to` : tap.verb;
         title = tap.added ? `${svc} reaction ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}${verb} a message`
           : `${svc} reaction removed ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}no longer ${verb} a message`;
       } else if (ia) {
@@ -471,7 +511,7 @@ class MessageReader {
           const stopped = int(detail.share_status) === 1;
           extra.share_status = int(detail.share_status); extra.share_direction = int(detail.share_direction);
           title = `${svc} location sharing ${stopped ? 'stopped' : 'started'} (${chat?.label ?? who})`;
-        } else if (itemType === 2) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} renamed the group${groupTitle ? ` to “${groupTitle}”` : ''}`;
+        } else if (itemType === 2) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} renamed the group${groupTitle ? ` to “${oneLine(groupTitle)}”` : ''}`;
         else if (itemType === 1) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} ${int(detail.group_action_type) === 1 ? 'removed' : 'added'} ${otherH?.label ?? (other ? `handle ${other}` : 'a member')}`;
         else if (itemType === 3) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} changed the group (action ${int(detail.group_action_type)})`;
         else title = `${svc} ${ia.replace(/-/g, ' ')} (${fromMe ? 'you' : who}, item type ${itemType})`;
@@ -518,7 +558,7 @@ class MessageReader {
     else if (wasEdited) title = `${title} (edited)`;
 
     // Links to other messages: resolved now when the target was already read, else after the pass.
-    const later: { key: string; targetRowid: number }[] = [];
+    let later: { key: string; targetRowid: number }[] | null = null;
     for (const l of links) {
       const target = this.stmtGuid?.get(l.guid) as number | undefined;
       if (target === undefined) { extra[l.key.replace('_event_id', '_missing')] = true; continue; }
@@ -526,7 +566,7 @@ class MessageReader {
       const ev = this.firstEvent.get(t);
       extra[l.key.replace('_event_id', '_rowid')] = t;
       if (ev !== undefined) extra[l.key] = ev;
-      else later.push({ key: l.key, targetRowid: t });
+      else (later ??= []).push({ key: l.key, targetRowid: t });
     }
 
     const mainId = ctx.emit({
@@ -534,22 +574,22 @@ class MessageReader {
       sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: rowid, extraJson: JSON.stringify(extra),
     });
     this.firstEvent.push(rowid, mainId);
-    for (const l of later) this.deferred.push({ eventId: mainId, key: l.key, targetRowid: l.targetRowid });
+    if (later) for (const l of later) this.deferred.push({ eventId: mainId, key: l.key, targetRowid: l.targetRowid });
 
     // The other times this row records, each its own event (written after the page's delivered/read ones).
+    // Only rows fetched in full can have them (edits, unsends, plays… are all flagged as rare).
+    if (!detail) return mainId;
     const base: MinorBase = { rowid, guid, mainId, title, direction, counterpart, counterpartName, threadId, service };
     const queue = (t: Timestamp | null, act: string, label: string, more?: Record<string, unknown>) => { if (t) this.pendingMinors.push({ base, ts: t, action: act, label, more }); };
     // Delivered / read: SQLite writes the plain-integer ones; JS the rest (REAL values), or all when not attached.
-    if (detail) {
-      const dl = detail.date_delivered, rd = detail.date_read;
-      const tDl = this.time(dl, rowid, 'date_delivered'), tRd = this.time(rd, rowid, 'date_read');
-      if (jsMinors || typeof dl !== 'bigint') queue(tDl, 'delivered', 'Delivered');
-      if (jsMinors || typeof rd !== 'bigint') queue(tRd, 'read', fromMe ? 'Read by recipient' : 'Read');
-    }
-    if (detail) queue(this.time(detail.date_played, rowid, 'date_played'), 'played', 'Played');
+    const dl = detail.date_delivered, rd = detail.date_read;
+    const tDl = this.time(dl, rowid, 'date_delivered'), tRd = this.time(rd, rowid, 'date_read');
+    if (jsMinors || typeof dl !== 'bigint') queue(tDl, 'delivered', 'Delivered');
+    if (jsMinors || typeof rd !== 'bigint') queue(tRd, 'read', fromMe ? 'Read by recipient' : 'Read');
+    queue(this.time(detail.date_played, rowid, 'date_played'), 'played', 'Played');
     if (wasEdited) queue(edited, 'edited', 'Edited', history.length ? { versions: history.length, current_text: body } : undefined);
     if (unsent) queue(retracted, 'unsent', 'Unsent', unsentParts.length ? { unsent_parts: unsentParts } : undefined);
-    if (detail) queue(this.time(detail.date_recovered, rowid, 'date_recovered'), 'recovered', 'Recovered from Recently Deleted');
+    queue(this.time(detail.date_recovered, rowid, 'date_recovered'), 'recovered', 'Recovered from Recently Deleted');
     return mainId;
   }
 

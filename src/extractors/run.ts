@@ -51,7 +51,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         }
         if (r.note) ctx.warn(`${entry.domain}/${entry.relativePath}: ${r.note}`, { fileRowId, severity: 'info' });
         opened++;
-        return { entry, path: r.path, fileRowId, sha256: r.sha256!, size: r.size! };
+        return { entry, path: r.path, fileRowId, sha256: r.sha256!, size: fs.statSync(r.path).size };
       },
       async openFile(domain, relativePath) {
         const entry = backup.get(domain, relativePath);
@@ -67,7 +67,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         const fileRowId = record(r);
         if (r.status !== 'ok' || !r.path) throw new ArtifactError(`${domain}/${relativePath}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
         opened++;
-        const main: OpenedFile = { entry, path: r.path, fileRowId, sha256: r.sha256!, size: r.size! };
+        const main: OpenedFile = { entry, path: r.path, fileRowId, sha256: r.sha256!, size: fs.statSync(r.path).size };
         if (r.note) ctx.warn(`${domain}/${relativePath}: ${r.note}`, { fileRowId, severity: 'info' });
         // Siblings are separate manifest entries; data can exist only in the WAL.
         for (const side of SQLITE_SIDECARS) {

@@ -13,7 +13,9 @@ export interface OpenedFile {
   path: string;
   /** Row id in the case file's `files` table. */
   fileRowId: number;
+  /** SHA-256 of the evidence bytes (the ciphertext, for an encrypted backup). */
   sha256: string;
+  /** Size of the working copy (the plaintext). */
   size: number;
 }
 

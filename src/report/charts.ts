@@ -132,6 +132,27 @@ export function counterpartChartSvg(top: { name: string; count: number }[]): str
 
 export interface MapPoint { lat: number; lon: number; kind: string; count: number }
 
+/**
+ * When points spread over a large area, the busiest place deserves its own map: the points within ±0.5°
+ * of the 0.5° cell holding the most events. Null when one map already shows everything at a useful scale.
+ */
+export function densestArea(all: MapPoint[]): { points: MapPoint[]; lat: number; lon: number } | null {
+  if (all.length < 2) return null;
+  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+  for (const p of all) { minLat = Math.min(minLat, p.lat); maxLat = Math.max(maxLat, p.lat); minLon = Math.min(minLon, p.lon); maxLon = Math.max(maxLon, p.lon); }
+  if (maxLat - minLat < 2 && maxLon - minLon < 2) return null;
+  const cells = new Map<string, number>();
+  for (const p of all) {
+    const k = `${Math.floor(p.lat * 2)},${Math.floor(p.lon * 2)}`;
+    cells.set(k, (cells.get(k) ?? 0) + p.count);
+  }
+  const [best] = [...cells.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
+  const [cy, cx] = best.split(',').map(Number);
+  const lat = cy / 2 + 0.25, lon = cx / 2 + 0.25;
+  const points = all.filter((p) => Math.abs(p.lat - lat) <= 0.75 && Math.abs(p.lon - lon) <= 0.75);
+  return points.length >= 2 && points.length < all.length ? { points, lat, lon } : null;
+}
+
 function niceDegreeStep(span: number): number {
   const steps = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 45, 60];
   return steps.find((s) => span / s <= 7) ?? 60;
@@ -182,7 +203,18 @@ export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; draw
     const r = Math.min(9, 3 + Math.log2(p.count));
     parts.push(`<circle cx="${num(x(p.lon))}" cy="${num(y(p.lat))}" r="${num(r)}" fill="${kindColor(p.kind, kinds.indexOf(p.kind))}" class="pt"><title>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}: ${fmtInt(p.count)} ${esc(p.kind)}</title></circle>`);
   }
-  // Scale bar: a round distance about a fifth of the width (1° latitude ≈ 111.32 km).
+  // Legend: one swatch per kind.
+  let lx = M;
+  kinds.forEach((kind, ki) => {
+    parts.push(`<circle cx="${lx + 5}" cy="${M - 12}" r="4" fill="${kindColor(kind, ki)}"/><text x="${lx + 13}" y="${M - 8}" class="legend">${esc(kind)}</text>`);
+    lx += 30 + kind.length * 7;
+  });
+  // Scale bar (1° latitude ≈ 111.32 km); only where the area is small enough for one scale to hold.
+  if (lat1 - lat0 > 20) {
+    parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; no map tiles (offline)</text>`);
+    parts.push(`<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="frame"/>`, '</svg>');
+    return { svg: parts.join(''), drawn: pts.length };
+  }
   const kmPerPx = 111.32 / scale;
   const target = (pw / 5) * kmPerPx;
   const mag = 10 ** Math.floor(Math.log10(target));

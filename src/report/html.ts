@@ -162,7 +162,7 @@ export function writeReportHtml(cf: CaseFile, model: ReportModel, out: string, o
       events: eventRows(db, o.filter, o.tz),
       threads: threadRows(db, o.filter),
       attachments: attachmentRows(db, { filter: o.filter }),
-      photos: photoRows(db, { filter: o.filter }),
+      photos: photoRows(db, { filter: o.filter }, o.tz),
       files: fileRows(db),
       warnings: warningRows(db, o.tz),
     },

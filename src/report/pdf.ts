@@ -110,7 +110,7 @@ function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
           data.threads = threads.filter((t) => inChunk.has(t[0]));
           data.attachments = [...attachmentRows(db, { eventIds: ids })];
         }
-        if (id === 'photos') data.photos = [...photoRows(db, { eventIds: ids })];
+        if (id === 'photos') data.photos = [...photoRows(db, { eventIds: ids }, o.tz)];
       }
       yield { section: id, continued: part > 0, data, rows: rows.length };
       part++;

@@ -10,7 +10,7 @@ import { timestampDesc } from './describe.js';
 import { formatDuration } from '../extractors/calls.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
-import { dayChartSvg, counterpartChartSvg, mapSvg, KIND_COLORS, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
+import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, KIND_COLORS, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
 export interface ReportOptions {
@@ -45,7 +45,7 @@ export interface ReportModel {
   counts: { events: number; allEvents: number; byKind: { kind: string; label: string; count: number; color: string }[]; threads: number; messages: number; calls: number; photos: number; located: number; files: number; warnings: number; custody: number; undated: number };
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
-  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string };
+  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
   topCounterparts: { name: string; count: number }[];
   custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
 }
@@ -90,6 +90,18 @@ export function detailText(v: unknown, max = 400): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
   return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** A detail value that is a UTC instant (ISO "…Z" text, or a *_utc_us number) is shown in the report zone too. */
+export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zoneFormatter>): string {
+  if (ISO_UTC.test(value)) {
+    const ms = Date.parse(value);
+    if (!Number.isNaN(ms)) return `${zoneStamp(fmt, ms * 1000)} (${value})`;
+  }
+  if (/_utc_us$/.test(key) && /^-?\d+$/.test(value)) return `${zoneStamp(fmt, Number(value))} (${value} µs UTC)`;
+  return value;
 }
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
@@ -153,6 +165,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const kinds = [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, count]) => ({ kind, label: kindLabel(kind), count, color: KIND_COLORS[kind] ?? '#777' }));
   const dayChart = dayChartSvg(dayBuckets, kinds.map((k) => k.kind));
   const map = mapSvg([...points.values()]);
+  const dense = densestArea([...points.values()]);
+  const detail = dense ? mapSvg(dense.points) : null;
+  const detailEvents = dense ? dense.points.reduce((a, p) => a + p.count, 0) : 0;
 
   const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -182,7 +197,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const custody = (db.prepare('SELECT * FROM custody ORDER BY seq').all() as Record<string, unknown>[]).map((r) => {
     let detail: KeyValue[] = [];
     try {
-      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: detailText(v) }));
+      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v), fmt) }));
     } catch { detail = [{ key: 'detail', value: detailText(r.detail_json) }]; }
     return { seq: Number(r.seq), at: isoStamp(fmt, String(r.at)), actor: String(r.actor), action: String(r.action), hash: String(r.hash), prevHash: String(r.prev_hash), detail };
   });
@@ -209,6 +224,8 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     runs,
     charts: {
       days: trusted(dayChart.svg), dayUnit: dayChart.unit, counterparts: trusted(counterpartChartSvg(top)), map: trusted(map.svg),
+      detailMap: detail ? trusted(detail.svg) : null,
+      detailNote: dense ? `Detail of the busiest area: ${detailEvents.toLocaleString('en-US')} of ${located.toLocaleString('en-US')} located events, within 0.75° of ${dense.lat.toFixed(2)}, ${dense.lon.toFixed(2)}.` : '',
       mapNote: located ? `${located.toLocaleString('en-US')} located events at ${points.size.toLocaleString('en-US')} distinct places (rounded to 4 decimals)${map.drawn < points.size ? `; the ${map.drawn.toLocaleString('en-US')} most frequent are drawn` : ''}.` : 'No event in this report carries a location.',
     },
     topCounterparts: top,
@@ -276,10 +293,12 @@ export function threadRows(db: Database.Database, filter: EventFilter): [number,
   const w = whereClause(filter);
   const rows = db.prepare(`SELECT t.id, t.display_name, t.identifier, t.service, t.is_group,
       (SELECT group_concat(CASE WHEN p.name IS NOT NULL AND p.name <> p.handle THEN p.name || ' (' || p.handle || ')' ELSE p.handle END, ', ') FROM participants p WHERE p.thread_id = t.id) AS people,
+      (SELECT group_concat(COALESCE(p.name, p.handle), ', ') FROM participants p WHERE p.thread_id = t.id) AS names,
       c.n
     FROM threads t JOIN (SELECT e.thread_id, count(*) AS n FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL GROUP BY e.thread_id) c ON c.thread_id = t.id
     ORDER BY t.id`).all(...w.params) as Record<string, unknown>[];
-  return rows.map((r) => [Number(r.id), String(r.display_name || r.identifier || `Thread ${r.id}`), String(r.service ?? ''), Number(r.is_group) ? 1 : 0, String(r.people ?? ''), Number(r.n)]);
+  // A thread without a display name is shown as the phone does: by its participants' names.
+  return rows.map((r) => [Number(r.id), String(r.display_name || r.names || r.identifier || `Thread ${r.id}`), String(r.service ?? ''), Number(r.is_group) ? 1 : 0, String(r.people ?? ''), Number(r.n)]);
 }
 
 /** Attachments of the given events (or of all filtered events): [eventId, name, mime, status, size, sha256, thumbnail data: URI or ""]. */
@@ -306,16 +325,17 @@ export function* attachmentRows(db: Database.Database, sel: { filter?: EventFilt
 // any other key is shown under its own dotted name, so nothing recorded is hidden.
 const PHOTO_KEYS: Record<string, string> = {
   'asset.filename': 'File name', 'asset.original_filename': 'Original file name', 'asset.directory': 'Folder', 'asset.uuid': 'Asset UUID',
-  'asset.kind': 'Asset kind', 'asset.subtype_label': 'Subtype', 'asset.uti': 'Type (UTI)', 'asset.width': 'Width (px)', 'asset.height': 'Height (px)',
+  'asset.kind': 'Asset kind', 'asset.kind_subtype': 'Kind subtype (raw)', 'file.file_row_id': 'Hash appendix row', 'exif.format': 'File format',
+  'exif.capture_utc_us': 'EXIF capture time (µs)', 'asset.subtype_label': 'Subtype', 'asset.uti': 'Type (UTI)', 'asset.width': 'Width (px)', 'asset.height': 'Height (px)',
   'asset.duration_s': 'Duration (s)', 'asset.favorite': 'Favourite', 'asset.hidden': 'Hidden', 'asset.trashed': 'Trashed',
-  'asset.trashed_utc': 'Trashed (UTC)', 'asset.added_utc': 'Added (UTC)', 'asset.modified_utc': 'Modified (UTC)',
+  'asset.trashed_utc': 'Trashed', 'asset.added_utc': 'Added to library', 'asset.modified_utc': 'Modified',
   'asset.timezone_offset_s': 'Photos time-zone offset (s)', 'asset.timezone_name': 'Photos time-zone name', 'asset.exif_timestamp_string': 'Photos EXIF time string',
   'asset.camera_make': 'Camera make', 'asset.camera_model': 'Camera model', 'asset.lens_model': 'Lens', 'asset.gps_accuracy_m': 'GPS accuracy (m)',
   location_source: 'Location from', 'db_location.lat': 'Photos.sqlite latitude', 'db_location.lon': 'Photos.sqlite longitude',
   'file.domain': 'File domain', 'file.path': 'File path', 'file.status': 'File status', 'file.sha256': 'File SHA-256', 'file.size': 'File size (bytes)',
   'exif.capture_local': 'EXIF capture time (local)', 'exif.offset': 'EXIF offset', 'exif.offset_exif': 'EXIF OffsetTimeOriginal', 'exif.time_basis': 'EXIF time basis',
-  'exif.capture_utc': 'EXIF capture time (UTC)', 'exif.gps.lat': 'EXIF GPS latitude', 'exif.gps.lon': 'EXIF GPS longitude', 'exif.gps.alt_m': 'EXIF GPS altitude (m)',
-  'exif.gps.utc': 'EXIF GPS time (UTC)', 'exif.gps_utc': 'EXIF GPS time (UTC)', 'exif.make': 'EXIF make', 'exif.model': 'EXIF model', 'exif.lens': 'EXIF lens',
+  'exif.capture_utc': 'EXIF capture time', 'exif.gps.lat': 'EXIF GPS latitude', 'exif.gps.lon': 'EXIF GPS longitude', 'exif.gps.alt_m': 'EXIF GPS altitude (m)',
+  'exif.gps.utc': 'EXIF GPS time', 'exif.gps_utc': 'EXIF GPS time', 'exif.make': 'EXIF make', 'exif.model': 'EXIF model', 'exif.lens': 'EXIF lens',
   'exif.software': 'EXIF software', 'exif.width': 'EXIF width', 'exif.height': 'EXIF height', 'exif.problems': 'EXIF problems', exif_error: 'EXIF error',
   'time_zone.basis': 'Time-zone basis', 'time_zone.offset': 'Time-zone offset', 'time_zone.note': 'Time-zone note',
   'disagreement.time_diff_s': 'Photos.sqlite vs EXIF time difference (s)', 'disagreement.distance_m': 'Photos.sqlite vs EXIF distance (m)', 'disagreement.notes': 'Disagreement',
@@ -334,7 +354,8 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
 }
 
 /** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or ""]. */
-export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }): Generator<[number, [string, string][], string]> {
+export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string]> {
+  const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
   let sql: string, params: unknown[];
@@ -353,7 +374,7 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
     let extra: Record<string, unknown> = {};
     try { extra = r.extra_json ? JSON.parse(r.extra_json) as Record<string, unknown> : {}; } catch { extra = { extra_json: r.extra_json }; }
     if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
-    const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, v]);
+    const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
     yield [Number(r.id), kv, thumb ?? ''];
   }

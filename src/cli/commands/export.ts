@@ -5,6 +5,7 @@ import { exportEvents, type ExportFormat } from '../../report/exports.js';
 import { UsageError } from '../errors.js';
 import path from 'node:path';
 import { writeOutputManifest } from '../../custody/outputs.js';
+import { loadPrivateKey } from '../../custody/sign.js';
 
 export interface FilterOptions { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tz?: string }
 
@@ -40,6 +41,7 @@ export function registerExport(program: Command): void {
     .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json'))
     .action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string }) => {
       if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+      if (o.signKey) { try { loadPrivateKey(o.signKey); } catch (e) { throw new UsageError((e as Error).message); } } // before writing anything
       const cf = CaseFile.open(o.case);
       try {
         const { filter } = filterFrom(cf, o);

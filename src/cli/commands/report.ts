@@ -7,7 +7,7 @@ import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
 import { writeReportPdf, NoBrowserError } from '../../report/pdf.js';
-import { sha256File } from '../../custody/hash.js';
+import { writeOutputManifest } from '../../custody/outputs.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -19,9 +19,11 @@ export interface ReportRunOptions extends FilterOptions {
   templates?: string;
   title?: string;
   quiet?: boolean;
+  examiner?: string;
+  signKey?: string;
 }
 
-export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number }
+export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number; manifestPath?: string }
 
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
@@ -54,19 +56,25 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         pdfSkipped = true;
       }
     }
-    const outputs = [];
-    for (const p of written) outputs.push({ path: p, sha256: await sha256File(p), bytes: fs.statSync(p).size });
-    if (outputs.length) {
-      cf.custody({
-        action: 'report',
+    // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
+    let outputs: ReportRunResult['outputs'] = [];
+    let manifestPath: string | undefined;
+    if (written.length) {
+      const m = await writeOutputManifest(o.out, written.map((p) => path.resolve(p)), cf, {
+        action: 'report', signKeyPath: o.signKey, examiner: o.examiner,
         detail: {
-          outputs: outputs.map((x) => ({ file: path.basename(x.path), path: path.resolve(x.path), sha256: x.sha256, bytes: x.bytes })),
-          formats: o.formats, time_zone: tz, filter, events: model.counts.events, pdf_pages: pages ?? null,
+          formats: o.formats, time_zone: tz, filter, events: model.counts.events, pdf_pages: pages ?? null, title: model.title,
           templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
         },
       });
+      manifestPath = m.manifestPath;
+      const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string; size: number }[] }).outputs ?? [];
+      outputs = written.map((p) => {
+        const ref = refs.find((r) => r.path === path.basename(p));
+        return { path: p, sha256: ref?.sha256 ?? '', bytes: fs.statSync(p).size };
+      });
     }
-    return { outputs, pdfSkipped, events: model.counts.events, pages };
+    return { outputs, pdfSkipped, events: model.counts.events, pages, manifestPath };
   } finally {
     cf.close();
   }
@@ -86,12 +94,15 @@ export function registerReport(program: Command): void {
     .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
     .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
     .option('--templates <dir>', 'folder with replacement templates (partials/cover.hbs, partials/letterhead.hbs, report.css, …)')
-    .option('--title <text>', 'report title', 'Forensic timeline report'))
-    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string }) => {
+    .option('--title <text>', 'report title', 'Forensic timeline report')
+    .option('--examiner <name>', 'examiner recorded in the custody log (default: the case\'s examiner)')
+    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json'))
+    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string }) => {
       const formats = parseFormats(o.format);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
       const r = await runReport({ ...o, formats });
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
+      if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
       process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}\n`);
       // Asked for a PDF only and could not make one: that is a failure, not a partial success.
       if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;

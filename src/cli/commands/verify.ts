@@ -6,6 +6,7 @@ import { findBackupRoot } from '../../backup/backup.js';
 import { CaseFile } from '../../timeline/caseFile.js';
 import { isSqliteFile, verifyBackup, verifyCase, verifyOutputs, type VerifyKind, type VerifyReport } from '../../custody/verify.js';
 import { MANIFEST_NAME } from '../../custody/outputs.js';
+import { loadPublicKey } from '../../custody/sign.js';
 import { makeProgress } from '../progress.js';
 import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 
@@ -56,7 +57,7 @@ export function registerVerify(program: Command): void {
     .action(async (target: string, o: VerifyOptions) => {
       const kind = kindOf(target);
       if (kind === 'backup' && !o.case) throw new UsageError('verifying a backup folder needs the case file made from it: --case <file>');
-      if (o.pubKey && !fs.existsSync(o.pubKey)) throw new UsageError(`public key ${o.pubKey} does not exist`);
+      if (o.pubKey) { try { loadPublicKey(o.pubKey); } catch (e) { throw new UsageError((e as Error).message); } }
       let report: VerifyReport;
       if (kind === 'case') report = await verifyCase(target);
       else if (kind === 'outputs') report = await verifyOutputs(target, { pubKeyPath: o.pubKey, casePath: o.case });
