@@ -13,7 +13,7 @@ import { writeReportPdf, launchBrowser, guardPage, resolveChromium } from '../sr
 
 interface ChildResult { seconds: number; rssMb: number; chromiumMb: number; pages?: number }
 
-/** Sum of VmRSS over this process's descendants (Chromium and its helpers), in MB; shared pages count twice, so an upper bound. */
+/** Memory of this process's descendants (Chromium and its helpers), in MB: the sum of their proportional set sizes. */
 function descendantsRssMb(): number {
   const parent = new Map<number, number>();
   for (const d of fs.readdirSync('/proc')) {
@@ -32,7 +32,8 @@ function descendantsRssMb(): number {
   let kb = 0;
   for (const pid of mine) {
     if (pid === process.pid) continue;
-    try { kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0); } catch { /* ended */ }
+    // Pss shares each shared page among the processes using it, so the sum does not count libraries twice.
+    try { kb += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0); } catch { /* ended */ }
   }
   return kb / 1024;
 }
@@ -111,7 +112,7 @@ export const report: BenchSection = {
       const r = runChild('pdf', cases[n].path, out);
       rows.push({ area: 'report', metric: `PDF render, ${count(n)} events`, value: r.seconds, unit: 's', note: `${r.pages} pages, ${(fs.statSync(out).size / 1e6).toFixed(0)} MB${label === '10k' ? '; target < 60 s' : ''}` });
       rows.push({ area: 'report', metric: `PDF ${label} peak RSS, node`, value: r.rssMb, unit: 'MB' });
-      rows.push({ area: 'report', metric: `PDF ${label} peak RSS, Chromium (sum of processes)`, value: r.chromiumMb, unit: 'MB', note: 'sampled each second; upper bound' });
+      rows.push({ area: 'report', metric: `PDF ${label} peak memory, Chromium (sum of PSS)`, value: r.chromiumMb, unit: 'MB', note: 'all Chromium processes, sampled each second' });
     }
     return rows;
   },

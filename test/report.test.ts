@@ -227,3 +227,20 @@ describe('report from an ingested fixture backup', () => {
     fs.rmSync(d, { recursive: true, force: true });
   });
 });
+
+describe('demo', () => {
+  it('writes report.html and report.pdf for the sample backup, and the folder verifies', () => {
+    const d = tmpDir('iot-report-demo-');
+    const r = cli(['demo', '--out', d]);
+    expect(r.code).toBe(0);
+    expect(fs.existsSync(path.join(d, 'report.html'))).toBe(true);
+    expect(fs.existsSync(path.join(d, 'report.pdf'))).toBe(HAVE_BROWSER);
+    const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
+    expect(html).toContain('Case DEMO-2024-001');
+    expect(dataBlocks(html).events.length).toBeGreaterThan(100);
+    const v = cli(['verify', d, '--case', path.join(d, 'case.db'), '--no-record']);
+    expect(v.stdout + v.stderr).toContain('verified');
+    expect(v.code).toBe(0);
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+});

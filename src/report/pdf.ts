@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
 import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
-import type { EventFilter } from '../timeline/query.js';
+import { whereClause, type EventFilter } from '../timeline/query.js';
 import { esc } from './charts.js';
 import { SECTIONS, writeHtmlDocument, type DataBlocks, type SectionId, type Templates } from './html.js';
 import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type EventCells, type ReportModel } from './viewModel.js';
@@ -78,6 +78,8 @@ interface Chunk { section: SectionId; continued: boolean; data: DataBlocks; rows
 function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
   const db = cf.db;
   const threads = threadRows(db, o.filter);
+  const w = whereClause(o.filter);
+  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN ('photo','video') AND e.action = 'taken' LIMIT 1`).get(...w.params);
   for (const s of SECTIONS) {
     const id = s.id;
     const rowsOf = (): Iterator<unknown> | null => {
@@ -85,7 +87,8 @@ function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
         case 'timeline': return eventRows(db, o.filter, o.tz);
         case 'conversations': return eventRows(db, o.filter, o.tz, { threadOrder: true });
         case 'calls': return eventRows(db, o.filter, o.tz, { kinds: ['call'] });
-        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'] });
+        // The photo cards show capture ('taken') events when there are any, as the HTML does.
+        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'], actions: hasTaken ? ['taken'] : undefined });
         case 'log': return warningRows(db, o.tz);
         case 'hashes': return fileRows(db);
         default: return null;

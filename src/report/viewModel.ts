@@ -197,7 +197,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const custody = (db.prepare('SELECT * FROM custody ORDER BY seq').all() as Record<string, unknown>[]).map((r) => {
     let detail: KeyValue[] = [];
     try {
-      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v), fmt) }));
+      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
     } catch { detail = [{ key: 'detail', value: detailText(r.detail_json) }]; }
     return { seq: Number(r.seq), at: isoStamp(fmt, String(r.at)), actor: String(r.actor), action: String(r.action), hash: String(r.hash), prevHash: String(r.prev_hash), detail };
   });
@@ -270,9 +270,9 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
 }
 
 /** Events for the report, in time order (or thread order for the printed conversation view). */
-export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; threadOrder?: boolean } = {}): Generator<EventCells> {
+export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean } = {}): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
-  if (!opts.kinds && !opts.threadOrder) {
+  if (!opts.kinds && !opts.actions && !opts.threadOrder) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
     return;
   }
@@ -281,11 +281,13 @@ export function* eventRows(db: Database.Database, filter: EventFilter, tz: strin
   if (f.kinds && f.kinds.length === 0) return;
   const w = whereClause(f);
   const order = opts.threadOrder ? 'e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id' : 'e.ts_utc_us IS NULL, e.ts_utc_us, e.id';
-  const extra = opts.threadOrder ? `${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL` : w.sql;
+  const conds = [w.sql.replace(/^WHERE /, ''), opts.threadOrder ? 'e.thread_id IS NOT NULL' : '', opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : ''].filter(Boolean);
+  const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+  const params = [...w.params, ...(opts.actions ?? [])];
   const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
     FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
   stmt.safeIntegers(false);
-  for (const e of stmt.iterate(...w.params) as Iterable<EventRow>) yield eventCells(e, fmt);
+  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt);
 }
 
 /** Threads: [id, name, service, isGroup, participants, messages]. */

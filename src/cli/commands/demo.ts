@@ -6,6 +6,7 @@ import { runIngest } from './ingest.js';
 import { CaseFile } from '../../timeline/caseFile.js';
 import { exportEvents } from '../../report/exports.js';
 import { runReport } from './report.js';
+import { writeOutputManifest, MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME } from '../../custody/outputs.js';
 
 /** The sample backup shipped with the tool (fixtures/sample-backup, built by `npm run sample`). */
 export function sampleBackupPath(): string {
@@ -27,16 +28,21 @@ export function registerDemo(program: Command): void {
       fs.mkdirSync(out, { recursive: true });
       const casePath = path.join(out, 'case.db');
       fs.rmSync(casePath, { force: true });
+      // A manifest from an earlier demo names custody rows of the deleted case file: start the folder afresh.
+      for (const f of [MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME, 'report.html', 'report.pdf']) fs.rmSync(path.join(out, f), { force: true });
       const backup = sampleBackupPath();
       process.stderr.write(`Sample backup: ${backup}\n`);
       const r = await runIngest(backup, { case: casePath, caseNumber: 'DEMO-2024-001', examiner: 'Demo Examiner', agency: 'ios-timeline demo lab', tz: o.tz, region: 'US' });
       const cf = CaseFile.open(casePath);
       try {
+        const exported: string[] = [];
         for (const fmt of ['jsonl', 'csv'] as const) {
           const file = path.join(out, `timeline.${fmt}`);
           const n = exportEvents(cf.db, fmt, file);
+          exported.push(file);
           process.stderr.write(`  ${path.basename(file)}: ${n} events\n`);
         }
+        await writeOutputManifest(out, exported, cf, { action: 'export', detail: { formats: ['jsonl', 'csv'] } });
       } finally {
         cf.close();
       }

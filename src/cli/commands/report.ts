@@ -38,6 +38,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
     const written: string[] = [];
     let pdfSkipped = false;
+    let pdfError: Error | null = null;
     let pages: number | undefined;
     if (o.formats.includes('html')) {
       const file = path.join(o.out, 'report.html');
@@ -51,9 +52,13 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         pages = r.pages;
         written.push(file);
       } catch (e) {
-        if (!(e instanceof NoBrowserError)) throw e;
-        process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
-        pdfSkipped = true;
+        if (e instanceof NoBrowserError) {
+          process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
+          pdfSkipped = true;
+        } else {
+          pdfError = e as Error;
+          fs.rmSync(file, { force: true });
+        }
       }
     }
     // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
@@ -74,6 +79,8 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         return { path: p, sha256: ref?.sha256 ?? '', bytes: fs.statSync(p).size };
       });
     }
+    // A failed PDF still leaves the HTML hashed and logged; then the command fails.
+    if (pdfError) throw new Error(`PDF failed: ${pdfError.message}${outputs.length ? ' (the HTML report was written and logged)' : ''}`);
     return { outputs, pdfSkipped, events: model.counts.events, pages, manifestPath };
   } finally {
     cf.close();
