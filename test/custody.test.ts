@@ -231,6 +231,8 @@ describe('ingest hashes every evidence file', () => {
     casePath = path.join(tmpDir(), 'case.db');
     const r = cli(['ingest', t.root, '--case', casePath, '--hash', 'sha256,md5,sha1', '--examiner', 'Jane Doe', '--tz', 'UTC']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Hashing evidence \(sha256, md5, sha1\)/); // progress (a bar on a terminal)
+    expect(r.stderr).toMatch(/Evidence hashed: \d+ files, [\d.]+ MB, 1 not in the manifest, 1 listed but missing/);
     db = new Database(casePath, { readonly: true });
   });
 

@@ -62,7 +62,8 @@ describe('zone formatting', () => {
 
 describe('thumbnails', () => {
   it('accepts small real images and refuses mislabelled or oversized ones', () => {
-    const cf = CaseFile.create(path.join(tmpDir(), 'thumbs.db'));
+    const d = tmpDir();
+    const cf = CaseFile.create(path.join(d, 'thumbs.db'));
     const png = tinyPng(10, 20, 30);
     expect(addThumbnail(cf, { eventId: 1, mime: 'image/png', data: png })).toBeGreaterThan(0);
     expect(() => addThumbnail(cf, { eventId: 1, mime: 'image/jpeg', data: png })).toThrow(/declared as image\/jpeg/);
@@ -72,6 +73,7 @@ describe('thumbnails', () => {
     expect(thumbnailDataUri('image/png', png)).toMatch(/^data:image\/png;base64,/);
     expect(thumbnailDataUri('image/gif', png)).toBeNull();
     cf.close();
+    fs.rmSync(d, { recursive: true, force: true });
   });
 });
 

@@ -212,6 +212,20 @@ describe('verify', () => {
     });
   });
 
+  it('a symbolic link in the backup folder is recorded, never followed, and does not fail verify', () => {
+    const f = fixture({ seed: 5, calls: 3, contacts: 2 });
+    fs.symlinkSync('/etc/hostname', path.join(f.root, 'outside-link'));
+    const c = path.join(tmpDir(), 'case.db');
+    expect(cli(['ingest', f.root, '--case', c, '-q']).code).toBe(0);
+    const db = new Database(c, { readonly: true });
+    const row = db.prepare("SELECT status, sha256, origin, note FROM files WHERE disk_path = 'outside-link'").get();
+    db.close();
+    expect(row).toEqual({ status: 'unreadable', sha256: null, origin: 'unlisted', note: 'symbolic link, not followed' });
+    const v = cli(['verify', f.root, '--case', c, '--no-record']);
+    expect(v.code, v.stdout).toBe(0);
+    expect(v.stdout).toContain('outside-link was recorded as unreadable at ingest and is not compared');
+  });
+
   const hasChromium = !!process.env.PUPPETEER_EXECUTABLE_PATH || fs.existsSync('/usr/bin/chromium');
   it.skipIf(!hasChromium)('a real report: verify passes, then one byte of report.pdf is named with its range', () => {
     const rep = path.join(tmpDir(), 'report');

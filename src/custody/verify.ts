@@ -6,6 +6,7 @@
 // Nothing here writes: the evidence and the case file are opened read-only.
 import fs from 'node:fs';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { findBackupRoot } from '../backup/backup.js';
 import { verifyCustodyChain, type CustodyRow } from './chain.js';
@@ -158,12 +159,15 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   const onDisk = new Map((await listFiles(root)).map((e) => [e.path, e]));
   const expected = new Map<string, FileRow>();
   const wasMissing = new Set<string>();
+  const unhashed = new Set<string>(); // recorded at ingest but not hashed (unreadable, a refused symbolic link)
   for (const f of rows) {
     const p = diskPathOf(f);
     if (!p) continue;
-    if (f.status === 'missing') { wasMissing.add(p); continue; }
-    if (f.sha256) expected.set(p, f);
+    if (f.status === 'missing') wasMissing.add(p);
+    else if (f.sha256) expected.set(p, f);
+    else unhashed.add(p);
   }
+  const fullPass = rows.some((f) => f.origin);
   const algorithms: HashAlgorithm[] = ['sha256'];
   if (rows.some((f) => f.md5)) algorithms.push('md5');
   if (rows.some((f) => f.sha1)) algorithms.push('sha1');
@@ -189,11 +193,19 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     if (!e) r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
     else if (e.link) r.problems.push({ area: 'evidence', item: p, message: 'is now a symbolic link' });
   }
+  let unrecorded = 0;
   for (const p of onDisk.keys()) {
     if (expected.has(p)) continue;
-    r.problems.push({ area: 'evidence', item: p, message: wasMissing.has(p) ? 'was missing at ingest but is present now' : 'not recorded in the case file (added after ingest?)' });
+    if (wasMissing.has(p)) r.problems.push({ area: 'evidence', item: p, message: 'was missing at ingest but is present now' });
+    else if (unhashed.has(p)) r.notes.push(`${p} was recorded as unreadable at ingest and is not compared`);
+    else if (fullPass) r.problems.push({ area: 'evidence', item: p, message: 'not recorded in the case file (added after ingest?)' });
+    else unrecorded++;
   }
-  if (!rows.some((f) => f.origin)) r.notes.push('the case file records only the files the extractors read (ingested without the full hash pass): other files show as not recorded');
+  // One digest standing for every file as re-hashed now, for the verify custody row's inputs.
+  const listing = createHash('sha256');
+  present.map(([p], i) => `${p}\t${results[i].sha256 ?? results[i].error}\n`).sort().forEach((l) => listing.update(l));
+  r.inputs.push({ name: 'evidence re-hashed (sha256 over sorted "path<TAB>sha256" lines)', sha256: listing.digest('hex') });
+  if (!fullPass) r.notes.push(`the case records only the files its extractors read (ingested without the full hash pass): ${unrecorded} other file(s) on disk cannot be checked`);
   r.checks.push(`evidence: ${matched} of ${expected.size} recorded files match (${(bytes / 1e6).toFixed(1)} MB re-hashed, ${algorithms.join(', ')})`);
   return finish(r);
 }
@@ -280,7 +292,8 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
   } else if (fs.existsSync(sigPath)) r.notes.push('manifest.json is signed; give --pub-key to check the signature');
 
   // With the case file: the custody rows the manifest names must be in the (intact) chain, with the same output hashes.
-  if (opts.casePath) {
+  if (!opts.casePath) r.notes.push('give --case <case file> to check these outputs against the custody log');
+  else {
     const db = openReadOnly(opts.casePath);
     try {
       const { rows, digest } = checkCaseDb(db, r);

@@ -151,7 +151,7 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 
 /** Render the PDF report to `out`. */
 export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
-  const size = o.chunkRows ?? 2000;
+  const size = o.chunkRows ?? 1000;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-pdf-'));
   const browser = o.browser ?? await launchBrowser();
   const merged = await PDFDocument.create();
