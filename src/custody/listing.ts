@@ -1,7 +1,7 @@
 // A fingerprint of the evidence folder as it sits on disk: every file's relative path, size and mtime.
 // Taken before and after each command to prove the command changed nothing. The status-change time (ctime)
 // is compared too: no user-space tool can set it back, so a write that restores size and mtime still shows.
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 
@@ -9,21 +9,22 @@ export interface ListingEntry { path: string; size: number; mtimeMs: number; cti
 export interface Listing { sha256: string; files: number; bytes: number; entries: ListingEntry[]; differences(other: Listing): string[] }
 
 export async function listFiles(root: string): Promise<ListingEntry[]> {
+  // Synchronous calls on purpose: one awaited lstat per file costs a thread-pool round trip each
+  // (about 35 µs; over a second for 30,000 files), the synchronous ones a few µs.
   const out: ListingEntry[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const items = await fsp.readdir(dir, { withFileTypes: true });
-    for (const it of items) {
+  const walk = (dir: string): void => {
+    for (const it of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, it.name);
-      if (it.isDirectory()) await walk(full);
+      if (it.isDirectory()) walk(full);
       else {
-        const st = await fsp.lstat(full);
+        const st = fs.lstatSync(full);
         const e: ListingEntry = { path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ctimeMs: Math.trunc(st.ctimeMs) };
         if (st.isSymbolicLink()) e.link = true;
         out.push(e);
       }
     }
   };
-  await walk(root);
+  walk(root);
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return out;
 }

@@ -21,6 +21,8 @@ import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type Ext
 import { tapbackOf, parseAssociatedGuid, itemAction, GROUP_STYLE, mimeFromName } from './messages/vocab.js';
 import { locateAttachment } from './messages/attachmentPath.js';
 import { parseMessageSummary, type MessageSummary } from './messages/summary.js';
+import { imageMimeOf, makeThumbnail, type Thumbnail } from './thumbnail.js';
+import { addThumbnail } from '../timeline/thumbnails.js';
 
 const ID = 'messages';
 const SMS_DB = 'Library/SMS/sms.db';
@@ -156,6 +158,8 @@ class MessageReader {
   /** Links to messages not yet seen (a tapback stored before the message it reacts to). */
   private readonly deferred: { eventId: number; key: string; targetRowid: number }[] = [];
   private readonly attachmentCache = new Map<number, number>();
+  /** attachment ROWID → its thumbnail row, copied when the same attachment row is recorded again. */
+  private readonly thumbnailCache = new Map<number, number>();
   private recentlyDeleted = new Set<number>();
   private readonly pendingMinors: PendingMinor[] = [];
   private attached = false;
@@ -665,6 +669,7 @@ class MessageReader {
     let fileRowId: number | null = null;
     let sha256: string | null = null;
     let size: number | null = null;
+    let thumb: Thumbnail | null = null;
     const extra: Record<string, unknown> = {
       guid: str(a.guid), message_rowid: messageRowid, created: isoFromUs(macAbsoluteAuto(a.created_date)?.utcUs),
       transfer_state: a.transfer_state == null ? null : Number(a.transfer_state), is_outgoing: a.is_outgoing == null ? null : Number(a.is_outgoing),
@@ -695,6 +700,9 @@ class MessageReader {
         const opened = await ctx.openEntry(entry);
         if (opened) {
           fileRowId = opened.fileRowId; sha256 = opened.sha256; size = opened.size; status = 'ok';
+          // Images only (by MIME type or extension), before the copy goes: null means the report's placeholder.
+          const imageMime = imageMimeOf(str(a.mime_type), transferName ?? filename);
+          if (imageMime) thumb = await makeThumbnail(opened.path, imageMime);
           // The hash is what we need; do not keep a second copy of every photo in the work folder.
           const dir = path.dirname(opened.path);
           if (dir.startsWith(ctx.backup.workDir + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
@@ -710,10 +718,19 @@ class MessageReader {
     if (size !== null && totalBytes !== null && totalBytes > 0 && size !== totalBytes) extra.size_on_disk = size;
     let mime = str(a.mime_type);
     if (!mime) { mime = mimeFromName(transferName ?? filename); if (mime) extra.mime_type_from = 'extension'; }
-    ctx.caseFile.addAttachment({
+    const attachmentId = ctx.caseFile.addAttachment({
       eventId, extractor: ID, sourceFileId: this.fileRowId, sourceTable: 'attachment', sourceRowid: attRowid, fileId: fileRowId,
       path: filename, transferName, mimeType: mime, uti: str(a.uti), totalBytes, status, sha256, extra,
     });
+    const prior = thumb ? undefined : this.thumbnailCache.get(attRowid);
+    try {
+      if (thumb) this.thumbnailCache.set(attRowid, addThumbnail(ctx.caseFile, { attachmentId, ...thumb }));
+      else if (prior !== undefined) {
+        ctx.caseFile.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?').run(attachmentId, prior);
+      }
+    } catch (e) {
+      this.warn(`attachment ROWID ${attRowid}: thumbnail not stored (${(e as Error).message})`, attRowid, 'info', 'attachment');
+    }
   }
 
   /** Attachment rows that no existing message links to: still evidence, recorded without an event. */

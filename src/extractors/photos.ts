@@ -27,6 +27,8 @@ import { isoFromUs, macSeconds } from '../formats/appleTime.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from './types.js';
 import { distanceM, formatOffset, impliedOffsetMinutes, readExifFile, type ExifInfo } from './photos/exif.js';
+import { makeThumbnail, type Thumbnail } from './thumbnail.js';
+import { addThumbnail } from '../timeline/thumbnails.js';
 
 export const PHOTOS_DOMAIN = 'CameraRollDomain';
 export const PHOTOS_DB = 'Media/PhotoData/Photos.sqlite';
@@ -91,6 +93,8 @@ interface FileResult {
   file: { domain: string; path: string; status: 'ok' | 'missing' | 'unreadable' | 'not-in-backup'; sha256: string | null; size: number | null; file_row_id: number | null };
   exif: ExifInfo | null;
   exifError: string | null;
+  /** For the report: the EXIF-embedded JPEG (or the small file itself); attached to the 'taken' event. */
+  thumbnail?: Thumbnail | null;
 }
 
 class MediaReader {
@@ -125,9 +129,12 @@ class MediaReader {
       exif: null, exifError: null,
     };
     try {
-      if (wantExif) res.exif = await readExifFile(opened.path, opened.size, tzOffsetS);
-    } catch (e) {
-      res.exifError = (e as Error).message;
+      try {
+        if (wantExif) res.exif = await readExifFile(opened.path, opened.size, tzOffsetS);
+      } catch (e) {
+        res.exifError = (e as Error).message;
+      }
+      if (wantExif) res.thumbnail = await makeThumbnail(opened.path, null); // never throws; null = placeholder
     } finally {
       fs.rmSync(opened.path, { force: true }); // the hash is recorded; keep the work folder small
     }
@@ -268,7 +275,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const dims = num(r.ZWIDTH) && num(r.ZHEIGHT) ? `, ${num(r.ZWIDTH)}×${num(r.ZHEIGHT)}` : '';
   const dur = isVideo && duration ? `, ${Math.round(duration * 10) / 10} s` : '';
 
-  ctx.emit({
+  const takenId = ctx.emit({
     ts: created ?? exifTs, kind, action: 'taken',
     title: `${label} ${isVideo ? 'recorded' : 'taken'}: ${name}${dims}${dur}${flags.length ? ` [${flags.join(', ')}]` : ''}`,
     durationS: isVideo ? duration : null,
@@ -292,6 +299,11 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
       disagreement,
     },
   });
+  if (f?.thumbnail) {
+    try { addThumbnail(ctx.caseFile, { eventId: takenId, ...f.thumbnail }); } catch (e) {
+      ctx.warn(`asset Z_PK ${pk} (${f.file.path}): thumbnail not stored (${(e as Error).message})`, { fileRowId: f.file.file_row_id, table, rowid: pk, severity: 'info' });
+    }
+  }
   const small = { uuid, filename };
   const what = `${label}: ${name}`;
   // A camera photo is added to the library the moment it is taken: an 'added' event then only repeats
