@@ -1,7 +1,7 @@
 // Digests of the case file's content, so that a changed row is detected later and named by its id.
 //
 // At the end of ingest every content table (events, files, evidence, warnings… everything except the custody
-// log itself, the row checksums and the full-text index) is read in rowid order and serialised canonically,
+// log itself, the row checksums and the full-text index) is read in rowid order and serialised canonically by SQLite (quote()),
 // one line per row. Per table we keep:
 //   - sha256 over all its lines (recorded in the ingest custody row, so it is protected by the hash chain);
 //   - a CRC-32 per row, stored in `row_digests` (rowid + crc, 12 bytes a row) only to *locate* a change:
@@ -18,7 +18,7 @@ export const DIGEST_EXCLUDED_TABLES = new Set(['custody', 'row_digests']);
 const META_MUTABLE_KEYS = ['schema_version'];
 
 const ROWS_PER_CHUNK = 65536;
-const DIGEST_FORMAT = 'ios-timeline-table-digest/1';
+const DIGEST_FORMAT = 'ios-timeline-table-digest/2';
 
 export interface TableDigest { rows: number; sha256: string; columns: string[] }
 export interface CaseDigest {
@@ -46,30 +46,19 @@ function columnsOf(db: Database.Database, table: string): string[] {
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** One canonical line per row: integers exact (BigInt), reals as JS prints them, text JSON-quoted, blobs hex. */
-function serialise(row: unknown[]): string {
-  let s = '';
-  for (let i = 0; i < row.length; i++) {
-    const v = row[i];
-    if (i) s += ',';
-    if (v === null || v === undefined) s += 'null';
-    else if (typeof v === 'bigint') s += v.toString();
-    else if (typeof v === 'number') s += Object.is(v, -0) ? '0' : String(v);
-    else if (typeof v === 'string') s += JSON.stringify(v);
-    else if (Buffer.isBuffer(v)) s += `x'${v.toString('hex')}'`;
-    else s += JSON.stringify(String(v));
-  }
-  return s + '\n';
-}
-
-/** Iterate (rowid, crc, line) over a table in rowid order. */
+/**
+ * Iterate (rowid, crc, line) over a table in rowid order. SQLite writes each canonical line itself with
+ * quote() (integers exact, reals to 15 significant digits, text single-quoted, blobs X'hex'), which is
+ * several times faster than serialising a million rows in JavaScript.
+ */
 function* rowsOf(db: Database.Database, table: string, columns: string[]): Generator<{ rowid: bigint; crc: number; line: string }> {
   const where = table === 'meta' ? ` WHERE key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})` : '';
-  const stmt = db.prepare(`SELECT rowid, ${columns.map(q).join(', ')} FROM ${q(table)}${where} ORDER BY rowid`).raw(true).safeIntegers(true);
+  const line = columns.length ? columns.map((c) => `quote(${q(c)})`).join(`||','||`) : "''";
+  const stmt = db.prepare(`SELECT rowid, ${line} FROM ${q(table)}${where} ORDER BY rowid`).raw(true).safeIntegers(true);
   const params = table === 'meta' ? META_MUTABLE_KEYS : [];
-  for (const row of stmt.iterate(...params) as Iterable<unknown[]>) {
-    const line = serialise(row);
-    yield { rowid: row[0] as bigint, crc: crc32(line), line };
+  for (const [rowid, text] of stmt.iterate(...params) as Iterable<[bigint, string]>) {
+    const l = `${text}\n`;
+    yield { rowid, crc: crc32(l), line: l };
   }
 }
 
