@@ -1,6 +1,7 @@
 // The report's view model: everything a report shows, read from the case file only (never the backup).
 // Small sections become plain objects for the Handlebars templates; long lists (events, files, warnings)
 // are streamed as compact row arrays that the report's inline script renders page by page.
+import { custodySection, evidenceHashRows } from '../custody/records.js';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -48,6 +49,7 @@ export interface ReportModel {
   charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
   topCounterparts: { name: string; count: number }[];
   custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
+  custodyChain: { intact: boolean; head: string; problems: string[] };
 }
 
 const KIND_LABEL: Record<string, string> = { message: 'Messages', call: 'Calls', contact: 'Contacts', photo: 'Photos', video: 'Videos', location: 'Locations' };
@@ -194,12 +196,15 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     started: isoStamp(fmt, r.started_at as string | null), finished: isoStamp(fmt, r.finished_at as string | null), message: String(r.message ?? ''),
   }));
 
-  const custody = (db.prepare('SELECT * FROM custody ORDER BY seq').all() as Record<string, unknown>[]).map((r) => {
-    let detail: KeyValue[] = [];
-    try {
-      detail = Object.entries(JSON.parse(String(r.detail_json)) as Record<string, unknown>).map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
-    } catch { detail = [{ key: 'detail', value: detailText(r.detail_json) }]; }
-    return { seq: Number(r.seq), at: isoStamp(fmt, String(r.at)), actor: String(r.actor), action: String(r.action), hash: String(r.hash), prevHash: String(r.prev_hash), detail };
+  // The same records verify checks (custody/records.ts): the long per-table digest is shown as one hash.
+  const custodyView = custodySection(db);
+  const custody = custodyView.rows.map((r) => {
+    const fields: Record<string, unknown> = { host: r.host, tool_version: r.tool_version, command_line: r.command_line.join(' '), ...r.detail };
+    if (r.inputs.length) fields.inputs = r.inputs;
+    if (r.outputs.length) fields.outputs = r.outputs;
+    const detail: KeyValue[] = Object.entries(fields).filter(([, v]) => v !== null && v !== undefined && v !== '')
+      .map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
+    return { seq: r.seq, at: isoStamp(fmt, r.at), actor: r.examiner, action: r.action, hash: r.hash, prevHash: r.prev_hash, detail };
   });
 
   let caseSha: string | null = null;
@@ -230,6 +235,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     },
     topCounterparts: top,
     custody,
+    custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
   };
 }
 
@@ -382,10 +388,10 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
   }
 }
 
-/** Hash appendix: [domain, path, size, sha256, status, readBy, note]. */
+/** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
 export function* fileRows(db: Database.Database): Generator<[string, string, string, string, string, string, string]> {
-  for (const f of db.prepare('SELECT * FROM files ORDER BY domain IS NOT NULL, domain, relative_path').iterate() as Iterable<Record<string, unknown>>) {
-    yield [String(f.domain ?? '(backup folder)'), String(f.relative_path ?? ''), sizeText(f.size as number | null), String(f.sha256 ?? ''), String(f.status), String(f.read_by ?? ''), String(f.note ?? '')];
+  for (const f of evidenceHashRows(db)) {
+    yield [String(f.domain ?? '(backup folder)'), String(f.relative_path ?? f.disk_path ?? ''), sizeText(f.size), String(f.sha256 ?? ''), String(f.status), String(f.read_by ?? ''), String(f.note ?? '')];
   }
 }
 

@@ -8,6 +8,7 @@ import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
 import { writeReportPdf, NoBrowserError } from '../../report/pdf.js';
 import { writeOutputManifest } from '../../custody/outputs.js';
+import { loadPrivateKey } from '../../custody/sign.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -107,6 +108,7 @@ export function registerReport(program: Command): void {
     .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string }) => {
       const formats = parseFormats(o.format);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
+      if (o.signKey) { try { loadPrivateKey(o.signKey); } catch (e) { throw new UsageError((e as Error).message); } } // before rendering anything
       const r = await runReport({ ...o, formats });
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
