@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 export interface BenchRow { area: string; metric: string; value: number; unit: string; note?: string }
 export interface BenchOptions {
   /** 1 = the sizes the issues name (e.g. 1,000,000 messages); smaller for a quick look. */
@@ -15,4 +16,14 @@ export function peakRssMb(): number {
     if (m) return Number(m[1]) / 1024;
   } catch { /* not Linux */ }
   return process.memoryUsage().rss / 1024 / 1024;
+}
+
+export interface ChildIngest { seconds: number; cpuS: number; rssMb: number; events: number; summaries: { extractor: string; status: string; events: number }[]; timings: Record<string, number> }
+
+/** Ingest in a separate process (bench/ingestChild.ts) and return its timing and own peak RSS. */
+export function runIngestChild(backupDir: string, casePath: string, only?: string): ChildIngest {
+  const script = new URL('./ingestChild.js', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, [script, backupDir, casePath, ...(only ? [only] : [])], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.status !== 0) throw new Error(`ingest child failed: ${r.stderr.slice(-500)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildIngest;
 }

@@ -2,14 +2,20 @@
 //
 // At the end of ingest every content table (events, files, evidence, warnings… everything except the custody
 // log itself, the row checksums and the full-text index) is read in rowid order and serialised canonically by SQLite (quote()),
-// one line per row. Per table we keep:
-//   - sha256 over all its lines (recorded in the ingest custody row, so it is protected by the hash chain);
+// one line per row. Rows are grouped in blocks by rowid (rowid >> 16), so both cores can digest a large table.
+// Per table we keep:
+//   - sha256 over the list of its blocks' sha256 (each over the block's lines), recorded in the ingest custody
+//     row, so it is protected by the hash chain;
 //   - a CRC-32 per row, stored in `row_digests` (rowid + crc, 12 bytes a row) only to *locate* a change:
 //     when a table's sha256 no longer matches, the rows whose CRC differs are named. The sha256 of the
 //     row_digests content is in the custody row as well, so editing it is detected too.
 // Everything is streamed (statement iterators, chunked blobs): memory stays flat on million-row cases.
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import os from 'node:os';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 
 /** Tables that may legitimately change after ingest (add yours here if a later command writes a table). */
@@ -17,8 +23,10 @@ export const DIGEST_EXCLUDED_TABLES = new Set(['custody', 'row_digests']);
 /** meta rows that migrations or later commands rewrite. */
 const META_MUTABLE_KEYS = ['schema_version'];
 
-const ROWS_PER_CHUNK = 65536;
-const DIGEST_FORMAT = 'ios-timeline-table-digest/2';
+const BLOCK = 65536n;
+const DIGEST_FORMAT = 'ios-timeline-table-digest/3';
+/** Tables smaller than this are digested in this thread: starting workers would cost more. */
+const PARALLEL_MIN_ROWS = 200_000;
 
 export interface TableDigest { rows: number; sha256: string; columns: string[] }
 export interface CaseDigest {
@@ -51,15 +59,45 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * quote() (integers exact, reals to 15 significant digits, text single-quoted, blobs X'hex'), which is
  * several times faster than serialising a million rows in JavaScript.
  */
-function* rowsOf(db: Database.Database, table: string, columns: string[]): Generator<{ rowid: bigint; crc: number; line: string }> {
-  const where = table === 'meta' ? ` WHERE key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})` : '';
+function* rowsOf(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): Generator<{ rowid: bigint; crc: number; line: string }> {
+  const conds: string[] = [];
+  const params: unknown[] = [];
+  if (table === 'meta') { conds.push(`key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})`); params.push(...META_MUTABLE_KEYS); }
+  if (range) { conds.push('rowid >= ? AND rowid < ?'); params.push(range.from * BLOCK, (range.to + 1n) * BLOCK); }
   const line = columns.length ? columns.map((c) => `quote(${q(c)})`).join(`||','||`) : "''";
-  const stmt = db.prepare(`SELECT rowid, ${line} FROM ${q(table)}${where} ORDER BY rowid`).raw(true).safeIntegers(true);
-  const params = table === 'meta' ? META_MUTABLE_KEYS : [];
+  const stmt = db.prepare(`SELECT rowid, ${line} FROM ${q(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY rowid`).raw(true).safeIntegers(true);
   for (const [rowid, text] of stmt.iterate(...params) as Iterable<[bigint, string]>) {
     const l = `${text}\n`;
     yield { rowid, crc: crc32(l), line: l };
   }
+}
+
+const blockOf = (rowid: bigint): bigint => (rowid < 0n ? (rowid - BLOCK + 1n) / BLOCK : rowid / BLOCK);
+
+export interface BlockDigest { block: bigint; rows: number; sha256: string; /** rowid (8 bytes BE) + CRC-32 (4 bytes BE) per row. */ crcs: Buffer }
+
+/** Digest the rows of one table, block by block (all blocks, or those from `range.from` to `range.to`). */
+export function digestBlocks(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): BlockDigest[] {
+  const out: BlockDigest[] = [];
+  let cur: { block: bigint; h: BatchedHash; crcs: Buffer; n: number } | null = null;
+  const close = () => { if (cur) out.push({ block: cur.block, rows: cur.n, sha256: cur.h.digest(), crcs: cur.crcs.subarray(0, cur.n * 12) }); };
+  for (const r of rowsOf(db, table, columns, range)) {
+    const b = blockOf(r.rowid);
+    if (!cur || cur.block !== b) { close(); cur = { block: b, h: new BatchedHash(), crcs: Buffer.allocUnsafe(Number(BLOCK) * 12), n: 0 }; }
+    cur.h.update(r.line);
+    cur.crcs.writeBigInt64BE(r.rowid, cur.n * 12);
+    cur.crcs.writeUInt32BE(r.crc, cur.n * 12 + 8);
+    cur.n++;
+  }
+  close();
+  return out;
+}
+
+function tableDigest(blocks: BlockDigest[], columns: string[]): TableDigest {
+  const h = createHash('sha256');
+  let rows = 0;
+  for (const b of blocks) { h.update(`${b.block}\t${b.rows}\t${b.sha256}\n`); rows += b.rows; }
+  return { rows, sha256: h.digest('hex'), columns };
 }
 
 /** SHA-256 fed in 64 KiB string batches: one native call per batch instead of one per row. */
@@ -88,36 +126,63 @@ function rowDigestsSha(db: Database.Database): string {
   return h.digest('hex');
 }
 
-/** Compute every table's digest, (re)write row_digests, and return what the ingest custody row records. */
-export function recordCaseDigest(db: Database.Database): CaseDigest {
+/** Write row_digests from the blocks and return what the ingest custody row records. */
+function storeDigest(db: Database.Database, perTable: Map<string, { columns: string[]; blocks: BlockDigest[] }>): CaseDigest {
   db.exec(ROW_DIGESTS_SQL);
   const tables: Record<string, TableDigest> = {};
-  const write = db.transaction(() => {
+  db.transaction(() => {
     db.prepare('DELETE FROM row_digests').run();
     const ins = db.prepare('INSERT INTO row_digests (tbl, first_rowid, rows, data) VALUES (?,?,?,?)');
-    for (const table of contentTables(db)) {
-      const columns = columnsOf(db, table);
-      const h = new BatchedHash();
-      let rows = 0;
-      // better-sqlite3 allows no other statement while an iterator is open: collect the checksums
-      // (12 bytes a row) and write them once the table has been read.
-      const chunks: Buffer[] = [];
-      let chunk = Buffer.allocUnsafe(ROWS_PER_CHUNK * 12);
-      let inChunk = 0;
-      for (const r of rowsOf(db, table, columns)) {
-        h.update(r.line);
-        rows++;
-        chunk.writeBigInt64BE(r.rowid, inChunk * 12);
-        chunk.writeUInt32BE(r.crc, inChunk * 12 + 8);
-        if (++inChunk === ROWS_PER_CHUNK) { chunks.push(chunk); chunk = Buffer.allocUnsafe(ROWS_PER_CHUNK * 12); inChunk = 0; }
-      }
-      if (inChunk) chunks.push(chunk.subarray(0, inChunk * 12));
-      for (const c of chunks) ins.run(table, c.readBigInt64BE(0), c.length / 12, c);
-      tables[table] = { rows, sha256: h.digest(), columns };
+    for (const [table, { columns, blocks }] of perTable) {
+      for (const b of blocks) if (b.rows) ins.run(table, b.crcs.readBigInt64BE(0), b.rows, b.crcs);
+      tables[table] = tableDigest(blocks, columns);
     }
-  });
-  write();
+  })();
   return { format: DIGEST_FORMAT, sha256: combine(tables), tables, row_digests_sha256: rowDigestsSha(db) };
+}
+
+/** Compute every table's digest in this thread, (re)write row_digests, and return the record. */
+export function recordCaseDigest(db: Database.Database): CaseDigest {
+  const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
+  for (const table of contentTables(db)) {
+    const columns = columnsOf(db, table);
+    perTable.set(table, { columns, blocks: digestBlocks(db, table, columns) });
+  }
+  return storeDigest(db, perTable);
+}
+
+function digestWorkerScript(): string | null {
+  const here = fileURLToPath(new URL('./digestWorker.js', import.meta.url));
+  return fs.existsSync(here) ? here : null; // absent when running from the TypeScript sources (tests)
+}
+
+/**
+ * The same digest, with large tables split across one worker per core (each reads its own rowid blocks from
+ * the case file through its own read-only connection). `path` is the case file, with everything committed.
+ */
+export async function recordCaseDigestParallel(db: Database.Database, path: string, workers = os.cpus().length): Promise<CaseDigest> {
+  const script = digestWorkerScript();
+  const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
+  for (const table of contentTables(db)) {
+    const columns = columnsOf(db, table);
+    const { lo, hi, n } = db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi, count(*) AS n FROM ${q(table)}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null; n: bigint };
+    if (!script || workers < 2 || n < BigInt(PARALLEL_MIN_ROWS) || lo === null || hi === null) {
+      perTable.set(table, { columns, blocks: digestBlocks(db, table, columns) });
+      continue;
+    }
+    const first = blockOf(lo), last = blockOf(hi);
+    const span = last - first + 1n;
+    const parts = BigInt(Math.min(workers, Number(span)));
+    const ranges = Array.from({ length: Number(parts) }, (_, i) => ({ from: first + (span * BigInt(i)) / parts, to: first + (span * BigInt(i + 1)) / parts - 1n }));
+    const results = await Promise.all(ranges.map((r) => new Promise<BlockDigest[]>((resolve, reject) => {
+      const w = new Worker(script, { workerData: { path, table, columns, from: r.from.toString(), to: r.to.toString() } });
+      w.once('message', (m: { block: string; rows: number; sha256: string; crcs: Uint8Array }[]) => resolve(m.map((b) => ({ ...b, block: BigInt(b.block), crcs: Buffer.from(b.crcs.buffer, b.crcs.byteOffset, b.crcs.byteLength) }))));
+      w.once('error', reject);
+      w.once('exit', (code) => { if (code !== 0) reject(new Error(`digest worker exited with code ${code}`)); });
+    })));
+    perTable.set(table, { columns, blocks: results.flat() });
+  }
+  return storeDigest(db, perTable);
 }
 
 export interface TableProblem {
@@ -149,10 +214,8 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
     const existing = new Set(columnsOf(db, table));
     const missing = rec.columns.filter((c) => !existing.has(c));
     if (missing.length) { problems.push({ table, problem: `column(s) removed: ${missing.join(', ')}`, changed: [], added: [], removed: [] }); continue; }
-    const h = new BatchedHash();
-    let rows = 0;
-    for (const r of rowsOf(db, table, rec.columns)) { h.update(r.line); rows++; }
-    fresh[table] = { rows, sha256: h.digest(), columns: rec.columns };
+    fresh[table] = tableDigest(digestBlocks(db, table, rec.columns), rec.columns);
+    const rows = fresh[table].rows;
     if (fresh[table].sha256 === rec.sha256) continue;
     const p: TableProblem = { table, problem: `content differs from ingest (${rec.rows} rows then, ${rows} now)`, changed: [], added: [], removed: [] };
     if (rowDigestsOk) locateRows(db, table, rec.columns, p);

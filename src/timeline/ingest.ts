@@ -7,7 +7,7 @@ import { CaseFile } from './caseFile.js';
 import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
 import { EXTRACTORS } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
-import { recordCaseDigest } from '../custody/caseDigest.js';
+import { recordCaseDigestParallel } from '../custody/caseDigest.js';
 import { TOOL_VERSION } from '../version.js';
 import { isoFromUs } from '../formats/appleTime.js';
 
@@ -29,7 +29,7 @@ export interface IngestOptions {
   afterExtract?: (backup: Backup, caseFile: CaseFile) => Promise<Record<string, unknown> | void>;
 }
 
-export interface IngestResult { casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean }
+export interface IngestResult { casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean; timings: Record<string, number> }
 
 export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const casePath = path.resolve(o.casePath);
@@ -67,10 +67,17 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     }
     for (const p of backup.problems) cf.addWarning({ extractor: 'backup', severity: 'warning', message: `${p.file}: ${p.message}` });
 
+    // Wall-clock seconds per phase, kept in the custody row: where an ingest spends its time.
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (phase: string) => { const t = performance.now(); timings[phase] = Math.round(t - mark) / 1000; mark = t; };
     if (o.beforeExtract) await o.beforeExtract(backup, cf);
+    lap('evidence_hashing');
     const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
+    lap('extraction');
     const afterDetail = (o.afterExtract ? await o.afterExtract(backup, cf) : undefined) ?? {};
     cf.finalizeIngest();
+    lap('indexes_and_full_text');
 
     const after = await listingHash(root);
     const unchanged = after.sha256 === before.sha256;
@@ -79,14 +86,15 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
     const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
     // Digests of every content table, kept in the custody row: verify names any row edited later.
-    const caseDigest = recordCaseDigest(cf.db);
+    const caseDigest = await recordCaseDigestParallel(cf.db, partial);
+    lap('case_digest');
     cf.custody({
       action: 'ingest', actor: o.examiner || undefined,
       detail: {
         backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
         evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
         events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
-        evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, case_digest: caseDigest,
+        evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, timings_s: timings, case_digest: caseDigest,
       },
       inputs: [{ name: 'evidence folder listing', sha256: before.sha256 }, { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null }],
       outputs: [{ name: 'case content digest', sha256: caseDigest.sha256 }],
@@ -94,7 +102,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.close();
     caseFile = null;
     fs.renameSync(partial, casePath);
-    return { casePath, summaries, events, warnings, listingUnchanged: unchanged };
+    return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings };
   } finally {
     if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } fs.rmSync(partial, { force: true }); }
     backup.close();
