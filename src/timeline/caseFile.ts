@@ -80,7 +80,9 @@ export class CaseFile {
   static create(path: string): CaseFile {
     if (fs.existsSync(path)) throw new Error(`case file ${path} already exists; choose another name or delete it`);
     const db = new Database(path);
-    db.pragma('journal_mode = DELETE'); // one self-contained file, so its hash means something
+    // WAL while loading, so the digest workers can read while indexes are built; close() returns the file to
+    // DELETE mode: one self-contained file, so its hash means something.
+    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = OFF'); // bulk load; a failed ingest discards the file anyway
     db.pragma('cache_size = -65536');
     // References are written by our own code in one pass; checking each insert costs a third of the load time.
@@ -202,6 +204,7 @@ export class CaseFile {
 
   close(): void {
     this.commit();
+    if (!this.db.readonly && this.db.pragma('journal_mode', { simple: true }) === 'wal') this.db.pragma('journal_mode = DELETE');
     this.db.close();
   }
 }

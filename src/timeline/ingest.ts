@@ -76,8 +76,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
     lap('extraction');
     const afterDetail = (o.afterExtract ? await o.afterExtract(backup, cf) : undefined) ?? {};
-    cf.finalizeIngest();
-    lap('indexes_and_full_text');
+    cf.commit();
 
     const after = await listingHash(root);
     const unchanged = after.sha256 === before.sha256;
@@ -85,9 +84,13 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
     const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
-    // Digests of every content table, kept in the custody row: verify names any row edited later.
-    const caseDigest = await recordCaseDigestParallel(cf.db, partial);
-    lap('case_digest');
+    lap('listing_after');
+    // Digests of every content table, kept in the custody row: verify names any row edited later. The workers
+    // read the committed content while this thread builds the indexes and the full-text index (no content change).
+    const digesting = recordCaseDigestParallel(cf.db, partial);
+    cf.finalizeIngest();
+    const caseDigest = await digesting;
+    lap('indexes_full_text_and_case_digest');
     cf.custody({
       action: 'ingest', actor: o.examiner || undefined,
       detail: {
