@@ -1,4 +1,5 @@
 // Exports other tools read: Timesketch JSONL and Excel-safe CSV (DESIGN.md "Exports").
+import { BufferedWriter } from './bufferedWriter.js';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
@@ -42,18 +43,6 @@ export function csvCell(v: unknown): string {
   let s = String(v);
   if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string') s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-class BufferedWriter {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private fd: number) {}
-  write(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size > 1 << 20) this.flush();
-  }
-  flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
 }
 
 export type ExportFormat = 'jsonl' | 'csv' | 'geojson' | 'kml';

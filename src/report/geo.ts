@@ -1,6 +1,7 @@
 // Located events as GeoJSON (RFC 7946: a FeatureCollection of Points, [longitude, latitude], WGS-84) and
 // KML 2.2 (one Placemark per event, with a TimeStamp). Same filters as the other exports; events
 // without coordinates are left out. Streamed: the case is never held in memory.
+import { BufferedWriter } from './bufferedWriter.js';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
@@ -33,18 +34,10 @@ export function xmlText(v: unknown): string {
     .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
-class Out {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private readonly fd: number) {}
-  write(s: string): void { this.parts.push(s); this.size += s.length; if (this.size > 1 << 20) this.flush(); }
-  flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
-}
-
 /** Write located events as GeoJSON or KML; returns the number of features/placemarks written. */
 export function exportGeo(db: Database.Database, format: GeoFormat, out: string, filter: EventFilter = {}): number {
   const fd = fs.openSync(out, 'w');
-  const w = new Out(fd);
+  const w = new BufferedWriter(fd);
   let n = 0;
   try {
     if (format === 'geojson') w.write('{"type":"FeatureCollection","features":[\n');

@@ -1,10 +1,11 @@
 // HTML report: Handlebars templates for the fixed sections, JSON data blocks for the long lists, one
 // self-contained offline file with a strict Content-Security-Policy. Written as a stream, so a case
 // with 100,000 events never sits in memory as one string.
+import { packagePath } from '../paths.js';
+import { BufferedWriter } from './bufferedWriter.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { CaseFile } from '../timeline/caseFile.js';
 import type { EventFilter } from '../timeline/query.js';
@@ -30,12 +31,9 @@ export type SectionId = (typeof SECTIONS)[number]['id'];
 export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'log', 'hashes', 'custody', 'footer'];
 
 export function defaultTemplatesDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../../templates', '../../templates']) {
-    const p = path.resolve(here, rel);
-    if (fs.existsSync(path.join(p, 'report.hbs'))) return p;
-  }
-  throw new Error('the report templates (templates/report.hbs) are missing from this installation');
+  const p = packagePath('templates', 'report.hbs');
+  if (!p) throw new Error('the report templates (templates/report.hbs) are missing from this installation');
+  return p;
 }
 
 export interface Templates {
@@ -93,18 +91,6 @@ export function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-class Out {
-  private parts: string[] = [];
-  private size = 0;
-  constructor(private fd: number) {}
-  write(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size > 1 << 20) this.flush();
-  }
-  flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
-}
-
 export interface DataBlocks {
   events?: Iterable<unknown>;
   threads?: unknown[];
@@ -131,7 +117,7 @@ export function writeHtmlDocument(out: string, t: Templates, model: ReportModel,
   if (at < 0 || html.indexOf(slot, at + 1) >= 0) throw new Error('report.hbs must contain {{dataSlot}} exactly once, before the script');
   const counts: Record<string, number> = {};
   const fd = fs.openSync(out, 'w');
-  const w = new Out(fd);
+  const w = new BufferedWriter(fd);
   try {
     w.write(html.slice(0, at));
     for (const [name, rows] of Object.entries(o.data) as [string, Iterable<unknown> | undefined][]) {

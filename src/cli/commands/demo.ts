@@ -1,6 +1,6 @@
+import { packagePath } from '../../paths.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { runIngest } from './ingest.js';
 import { CaseFile } from '../../timeline/caseFile.js';
@@ -10,12 +10,9 @@ import { writeOutputManifest, MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME } from '.
 
 /** The sample backup shipped with the tool (fixtures/sample-backup, built by `npm run sample`). */
 export function sampleBackupPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../../../fixtures/sample-backup', '../../../fixtures/sample-backup']) {
-    const p = path.resolve(here, rel);
-    if (fs.existsSync(path.join(p, 'Manifest.db'))) return p;
-  }
-  throw new Error('the sample backup (fixtures/sample-backup) is missing from this installation');
+  const p = packagePath('fixtures/sample-backup', 'Manifest.db');
+  if (!p) throw new Error('the sample backup (fixtures/sample-backup) is missing from this installation');
+  return p;
 }
 
 export function registerDemo(program: Command): void {
