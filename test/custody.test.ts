@@ -132,6 +132,11 @@ describe('custody chain and case digests', () => {
     // Appending custody rows never disturbs the content digest.
     appendCustody(cf.db, { action: 'report', detail: {} });
     expect(checkCaseDigest(cf.db, digest).ok).toBe(true);
+    // A digest in another version's format is refused as such, not reported as every row changed.
+    const other = checkCaseDigest(cf.db, { ...digest, format: 'ios-timeline-table-digest/1' });
+    expect(other.ok).toBe(false);
+    expect(other.problems).toHaveLength(1);
+    expect(other.problems[0].problem).toMatch(/recorded in format "ios-timeline-table-digest\/1"/);
 
     // A later migration may add a table to an old case: harmless while empty, a change once it holds rows.
     cf.db.exec('CREATE TABLE later_feature (id INTEGER PRIMARY KEY, v TEXT)');

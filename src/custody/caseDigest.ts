@@ -203,6 +203,11 @@ const CAP = 50;
 /** Re-compute the digests recorded at ingest and name every table and row that differs. */
 export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): CaseDigestCheck {
   const problems: TableProblem[] = [];
+  if (recorded.format !== DIGEST_FORMAT) {
+    // A digest written by another version serialises rows differently: comparing would flag every row.
+    problems.push({ table: '(case)', problem: `the content digest was recorded in format "${recorded.format}", this tool computes "${DIGEST_FORMAT}": verify the case with the tool version that ingested it (see its custody row)`, changed: [], added: [], removed: [] });
+    return { ok: false, sha256: recorded.sha256, problems };
+  }
   const fresh: Record<string, TableDigest> = {};
   const hasRowDigests = !!db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='row_digests'").get();
   const rowDigestsOk = hasRowDigests && rowDigestsSha(db) === recorded.row_digests_sha256;
