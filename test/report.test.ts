@@ -246,3 +246,26 @@ describe('demo', () => {
     fs.rmSync(d, { recursive: true, force: true });
   });
 });
+
+describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
+  it('prints the files the extractors read and says where the hashes of all others are', () => {
+    const d = tmpDir('iot-report-big-');
+    const c = path.join(d, 'case.db');
+    buildSyntheticCase(c, { events: 50, tz: TZ, caseNumber: 'CASE-HASHES' });
+    const cf = CaseFile.open(c);
+    const ins = cf.db.prepare("INSERT INTO files (domain, relative_path, file_id, size, sha256, status) VALUES ('HomeDomain', ?, NULL, 10, ?, 'ok')");
+    cf.db.transaction(() => { for (let i = 0; i < 6000; i++) ins.run(`Library/Unread/file-${i}.bin`, 'ab'.repeat(32)); })();
+    const readCount = (cf.db.prepare("SELECT count(*) AS n FROM files WHERE read_by IS NOT NULL OR status <> 'ok'").get() as { n: number }).n;
+    const total = (cf.db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n;
+    cf.close();
+    const out = path.join(d, 'out');
+    const r = cli(['report', '--case', c, '--out', out, '--format', 'html,pdf']);
+    expect(r.code, r.stderr).toBe(0);
+    const text = spawnSync('pdftotext', ['-layout', path.join(out, 'report.pdf'), '-'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
+    expect(text).toMatch(new RegExp(`This printed appendix lists the ${readCount} files the extractors read`));
+    expect(text).toMatch(new RegExp(`the hashes of all ${total.toLocaleString('en-US')} files are in the case file and in report\\.html`));
+    expect(text).not.toMatch(/file-5999\.bin/);
+    // The HTML keeps every file.
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/file-5999\.bin/);
+  });
+});

@@ -75,7 +75,7 @@ function* take<T>(it: Iterator<T>, n: number): Generator<T> {
 interface Chunk { section: SectionId; continued: boolean; data: DataBlocks; rows: number }
 
 /** The chunks to render, in report order; long sections are cut every `size` rows (lazily: rows stream from the case file). */
-function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
+function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): Generator<Chunk> {
   const db = cf.db;
   const threads = threadRows(db, o.filter);
   const w = whereClause(o.filter);
@@ -90,7 +90,7 @@ function* plan(cf: CaseFile, o: PdfOptions, size: number): Generator<Chunk> {
         // The photo cards show capture ('taken') events when there are any, as the HTML does.
         case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'], actions: hasTaken ? ['taken'] : undefined });
         case 'log': return warningRows(db, o.tz);
-        case 'hashes': return fileRows(db);
+        case 'hashes': return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
         default: return null;
       }
     };
@@ -169,7 +169,7 @@ export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: stri
       for (const p of await merged.copyPages(src, src.getPageIndices())) merged.addPage(p);
       o.onProgress?.(`PDF: ${title}${chunk.continued ? ' (continued)' : ''}: ${merged.getPageCount()} pages so far`);
     };
-    for (const chunk of plan(cf, o, size)) {
+    for (const chunk of plan(cf, model, o, size)) {
       const file = path.join(tmp, `chunk-${chunks++}.html`);
       writeHtmlDocument(file, o.templates, model, { mode: 'print', sections: [chunk.section], continued: chunk.continued, data: chunk.data });
       const pdf = printChunk(browser, file, model, blockedRequests);

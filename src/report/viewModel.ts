@@ -43,7 +43,9 @@ export interface ReportModel {
   caseFile: { name: string; sha256: string | null; schemaVersion: string };
   evidence: { title: string; rows: KeyValue[] }[];
   filter: { active: boolean; lines: string[] };
-  counts: { events: number; allEvents: number; byKind: { kind: string; label: string; count: number; color: string }[]; threads: number; messages: number; calls: number; photos: number; located: number; files: number; warnings: number; custody: number; undated: number };
+  counts: { events: number; allEvents: number; byKind: { kind: string; label: string; count: number; color: string }[]; threads: number; messages: number; calls: number; photos: number; located: number; files: number; filesReadOrProblems: number; warnings: number; custody: number; undated: number };
+  /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
+  pdfHashListAbridged: boolean;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
   charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
@@ -223,7 +225,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     filter: { active: fl.length > 0, lines: fl },
     counts: {
       events: total, allEvents: fl.length ? countEvents(db) : total, byKind: kinds, threads, messages, calls, photos, located, undated,
-      files: scalar(db, 'SELECT count(*) FROM files'), warnings: scalar(db, 'SELECT count(*) FROM warnings'), custody: custody.length,
+      files: scalar(db, 'SELECT count(*) FROM files'), filesReadOrProblems: scalar(db, "SELECT count(*) FROM files WHERE read_by IS NOT NULL OR status <> 'ok'"), warnings: scalar(db, 'SELECT count(*) FROM warnings'), custody: custody.length,
     },
     range: firstUs !== null && lastUs !== null ? { first: zoneStamp(fmt, firstUs), last: zoneStamp(fmt, lastUs) } : null,
     runs,
@@ -234,6 +236,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       mapNote: located ? `${located.toLocaleString('en-US')} located events at ${points.size.toLocaleString('en-US')} distinct places (rounded to 4 decimals)${map.drawn < points.size ? `; the ${map.drawn.toLocaleString('en-US')} most frequent are drawn` : ''}.` : 'No event in this report carries a location.',
     },
     topCounterparts: top,
+    pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
     custody,
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
   };
@@ -389,8 +392,12 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
 }
 
 /** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
-export function* fileRows(db: Database.Database): Generator<[string, string, string, string, string, string, string]> {
-  for (const f of evidenceHashRows(db)) {
+/** Backups of real phones hold 300,000+ files: a full hash list would be thousands of PDF pages. */
+export const PDF_FULL_HASH_LIST_MAX = 5000;
+
+/** Hash appendix: rows for the table. */
+export function* fileRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean } = {}): Generator<[string, string, string, string, string, string, string]> {
+  for (const f of evidenceHashRows(db, opts)) {
     yield [String(f.domain ?? '(backup folder)'), String(f.relative_path ?? f.disk_path ?? ''), sizeText(f.size), String(f.sha256 ?? ''), String(f.status), String(f.read_by ?? ''), String(f.note ?? '')];
   }
 }
