@@ -1,7 +1,6 @@
-// Puppeteer cannot download its own browser on machines without internet access.
-// Where Debian's chromium exists we use it and skip the download; elsewhere puppeteer behaves as usual.
+// npm ci never downloads a browser (it cannot on machines without internet, and a failed download must not
+// fail the install). `npm run setup` provides one instead: Debian's chromium where apt-get is available,
+// else puppeteer's own Chrome (`npx puppeteer browsers install chrome`). Where Debian's chromium exists it is used.
 const fs = require('node:fs');
 const system = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => fs.existsSync(p));
-module.exports = system || process.env.PUPPETEER_SKIP_DOWNLOAD
-  ? { skipDownload: true, ...(system ? { executablePath: system } : {}) }
-  : {};
+module.exports = { skipDownload: true, ...(system ? { executablePath: system } : {}) };

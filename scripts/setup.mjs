@@ -2,8 +2,8 @@
 // One-time setup for PDF reports: make sure a Chromium exists for puppeteer.
 // Skipped when a browser is already there (PUPPETEER_EXECUTABLE_PATH, Debian's chromium, or
 // puppeteer's own download). On Debian/Ubuntu as root (or with sudo) it installs Debian's chromium
-// and fonts with apt-get; anywhere else it prints one line saying how, and the tool still runs
-// (HTML reports and exports need no browser).
+// and fonts with apt-get; elsewhere it downloads puppeteer's Chrome; where neither works it says so in
+// one line, and the tool still runs (HTML reports and exports need no browser).
 import fs from 'node:fs';
 import { execSync, spawnSync } from 'node:child_process';
 
@@ -23,7 +23,10 @@ const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }
 const isRoot = process.getuid?.() === 0;
 const hasSudo = !isRoot && spawnSync('sh', ['-c', 'command -v sudo && sudo -n true'], { stdio: 'ignore' }).status === 0;
 if (!hasApt || (!isRoot && !hasSudo)) {
-  console.error('setup: no Chromium found; PDF reports need one (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-core; elsewhere: npx puppeteer browsers install chrome). HTML reports and exports work without it.');
+  // Not Debian/Ubuntu with root: try puppeteer's own Chrome (needs internet).
+  console.error('setup: no Chromium found; downloading puppeteer\'s Chrome for PDF reports (npx puppeteer browsers install chrome)');
+  const r = spawnSync('npx', ['--no-install', 'puppeteer', 'browsers', 'install', 'chrome'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) console.error('setup: no browser could be had; PDF reports will be skipped (Debian/Ubuntu: sudo apt-get install chromium). HTML reports and exports work without it.');
   process.exit(0);
 }
 const sudo = isRoot ? '' : 'sudo ';
