@@ -159,6 +159,17 @@ describe('CLI behaviour', () => {
     expect(cli(['--help']).code).toBe(0);
   });
 
+  it('notes a password given for a backup that is not encrypted, and never stores it', () => {
+    const c = path.join(tmpDir(), 'c.db');
+    const r = cli(['ingest', t.root, '--case', c, '-q', '--password', 'hunter2-not-needed']);
+    expect(r.code, r.stderr).toBe(0);
+    const db = open(c);
+    const w = (db.prepare("SELECT message FROM warnings WHERE extractor = 'backup'").all() as { message: string }[]).map((x) => x.message);
+    expect(w).toContain('Manifest.plist: a password or key file was given, but this backup is not encrypted: it was not used');
+    db.close();
+    expect(fs.readFileSync(c).includes(Buffer.from('hunter2-not-needed'))).toBe(false);
+  });
+
   it('refuses to overwrite an existing case file', () => {
     const c = path.join(tmpDir(), 'c.db');
     fs.writeFileSync(c, 'precious');

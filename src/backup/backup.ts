@@ -51,6 +51,8 @@ export interface OpenOptions {
   unlock?: (manifestPlist: Record<string, PlistValue>) => Promise<Decryptor>;
   /** Open an encrypted backup without a key: plists only, no manifest entries (for `info`). */
   allowLocked?: boolean;
+  /** A password or key file was given: worth a note when the backup turns out not to need one. */
+  keyGiven?: boolean;
 }
 
 const HEADER = 'SQLite format 3\0';
@@ -188,6 +190,8 @@ export class Backup {
       this.encrypted = true;
       if (opts.unlock) this.decryptor = await opts.unlock(this.manifestPlist);
       else if (!opts.allowLocked) throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
+    } else if (opts.keyGiven && !flagged) {
+      this.problems.push({ file: 'Manifest.plist', message: 'a password or key file was given, but this backup is not encrypted: it was not used' });
     } else if (flagged) {
       this.problems.push({ file: 'Manifest.plist', message: 'IsEncrypted is true but Manifest.db is plain SQLite; reading it as unencrypted' });
     }

@@ -30,7 +30,7 @@ export function openOptionsFrom(o: PasswordOptions, mode: { interactive: boolean
   const given = o.password !== undefined || o.keyFile !== undefined || !!process.env[PASSWORD_ENV];
   // info never asks: without a key it shows what the plists say and that the backup is encrypted.
   if (mode.forInfo && !given) return { allowLocked: true };
-  return { unlock: async (manifestPlist) => unlockBackup(manifestPlist, await resolveKeySource(o, mode.interactive)) };
+  return { unlock: async (manifestPlist) => unlockBackup(manifestPlist, await resolveKeySource(o, mode.interactive)), keyGiven: given };
 }
 
 /** Open options that also hand back the decryptor (for save-key, which needs the class keys). */
