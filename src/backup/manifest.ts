@@ -1,5 +1,6 @@
 // Manifest.db (iOS 10+): the index of every file in the backup. Entries are loaded once into memory
 // (a few hundred bytes each); MBFile blobs are decoded lazily, only for files somebody asks about.
+import { columnsOf } from '../sqlite.js';
 import Database from 'better-sqlite3';
 import { parsePlist, unarchive, isDict, PlistError, type PlistValue } from './plist.js';
 
@@ -40,8 +41,7 @@ export function readManifestDb(path: string): ManifestEntry[] {
     throw new ManifestError(`Manifest.db cannot be opened: ${(e as Error).message}`);
   }
   try {
-    const cols = db.prepare("SELECT name FROM pragma_table_info('Files')").all() as { name: string }[];
-    const names = new Set(cols.map((c) => c.name));
+    const names = columnsOf(db, 'Files');
     for (const need of ['fileID', 'domain', 'relativePath', 'flags']) {
       if (!names.has(need)) throw new ManifestError(`Manifest.db has no Files.${need} column (not an iOS 10+ manifest?)`);
     }

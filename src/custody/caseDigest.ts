@@ -10,6 +10,7 @@
 //     when a table's sha256 no longer matches, the rows whose CRC differs are named. The sha256 of the
 //     row_digests content is in the custody row as well, so editing it is detected too.
 // Everything is streamed (statement iterators, chunked blobs): memory stays flat on million-row cases.
+import { columnsOf } from '../sqlite.js';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import os from 'node:os';
@@ -48,9 +49,8 @@ export function contentTables(db: Database.Database): string[] {
   return all.map((t) => t.name).filter((n) => !DIGEST_EXCLUDED_TABLES.has(n) && !virtual.includes(n) && !virtual.some((v) => n.startsWith(`${v}_`)));
 }
 
-function columnsOf(db: Database.Database, table: string): string[] {
-  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map((c) => c.name);
-}
+/** Column names in table order (the order is part of the digest). */
+const columnList = (db: Database.Database, table: string): string[] => [...columnsOf(db, table)];
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -145,7 +145,7 @@ function storeDigest(db: Database.Database, perTable: Map<string, { columns: str
 export function recordCaseDigest(db: Database.Database): CaseDigest {
   const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
   for (const table of contentTables(db)) {
-    const columns = columnsOf(db, table);
+    const columns = columnList(db, table);
     perTable.set(table, { columns, blocks: digestBlocks(db, table, columns) });
   }
   return storeDigest(db, perTable);
@@ -164,7 +164,7 @@ export async function recordCaseDigestParallel(db: Database.Database, path: stri
   const script = digestWorkerScript();
   const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
   for (const table of contentTables(db)) {
-    const columns = columnsOf(db, table);
+    const columns = columnList(db, table);
     const { lo, hi, n } = db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi, count(*) AS n FROM ${q(table)}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null; n: bigint };
     if (!script || workers < 2 || n < BigInt(PARALLEL_MIN_ROWS) || lo === null || hi === null) {
       perTable.set(table, { columns, blocks: digestBlocks(db, table, columns) });
@@ -216,7 +216,7 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
   const now = new Set(contentTables(db));
   for (const [table, rec] of Object.entries(recorded.tables)) {
     if (!now.has(table)) { problems.push({ table, problem: 'table was removed', changed: [], added: [], removed: [] }); continue; }
-    const existing = new Set(columnsOf(db, table));
+    const existing = columnsOf(db, table);
     const missing = rec.columns.filter((c) => !existing.has(c));
     if (missing.length) { problems.push({ table, problem: `column(s) removed: ${missing.join(', ')}`, changed: [], added: [], removed: [] }); continue; }
     fresh[table] = tableDigest(digestBlocks(db, table, rec.columns), rec.columns);

@@ -1,5 +1,6 @@
 // What the report's hash appendix and custody section show, read from the same records verify checks:
 // the `files` table (every evidence file hashed at ingest) and the `custody` chain.
+import { columnsOf, colOrNull } from '../sqlite.js';
 import type Database from 'better-sqlite3';
 import { verifyCustodyChain, type CustodyRow, type HashRef } from './chain.js';
 
@@ -23,8 +24,8 @@ export interface EvidenceHashRow {
 
 /** Every evidence file, backup's own files first, then by domain and path. Iterate: large backups hold 300k+ files. */
 export function* evidenceHashRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean } = {}): Generator<EvidenceHashRow> {
-  const cols = new Set((db.prepare("SELECT name FROM pragma_table_info('files')").all() as { name: string }[]).map((c) => c.name));
-  const opt = (c: string) => (cols.has(c) ? c : `NULL AS ${c}`);
+  const cols = columnsOf(db, 'files');
+  const opt = (c: string) => colOrNull(cols, c);
   const where = opts.readOrProblemsOnly ? "WHERE read_by IS NOT NULL OR status <> 'ok'" : '';
   const stmt = db.prepare(`SELECT id, ${opt('disk_path')}, domain, relative_path, ${opt('origin')}, size, sha256, md5, sha1, status, read_by, note FROM files ${where}
     ORDER BY CASE origin WHEN 'backup' THEN 0 WHEN 'manifest' THEN 1 WHEN 'unlisted' THEN 2 ELSE 1 END, domain, relative_path`);

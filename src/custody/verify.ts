@@ -4,6 +4,7 @@
 //   output folder  every file against manifest.json (names the file and byte range), SHA256SUMS, the signature,
 //                  and with --case the custody rows the manifest points to.
 // Nothing here writes: the evidence and the case file are opened read-only.
+import { columnsOf, colOrNull } from '../sqlite.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -149,8 +150,8 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   let rows: FileRow[];
   try {
     checkCaseDb(db, r);
-    const cols = new Set((db.prepare("SELECT name FROM pragma_table_info('files')").all() as { name: string }[]).map((c) => c.name));
-    const opt = (c: string) => (cols.has(c) ? c : `NULL AS ${c}`);
+    const cols = columnsOf(db, 'files');
+    const opt = (c: string) => colOrNull(cols, c);
     rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')} FROM files ORDER BY id`).all() as FileRow[];
     const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
     if (ev && path.resolve(ev.backup_path) !== root) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${root}`);

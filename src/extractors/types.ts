@@ -53,17 +53,4 @@ export interface Extractor {
 /** An artifact that exists but cannot be read: the runner records it and moves on to the next extractor. */
 export class ArtifactError extends Error {}
 
-/** Which columns a table has: decide schema variants by what exists, not by iOS version. */
-export function columnsOf(db: Database.Database, table: string): Set<string> {
-  const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[];
-  return new Set(rows.map((r) => r.name));
-}
-
-export function hasTable(db: Database.Database, table: string): boolean {
-  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(table);
-}
-
-/** `col` when the table has it, else `NULL AS col`: one query serves every schema variant. */
-export function colOrNull(cols: Set<string>, col: string, alias = col, prefix = ''): string {
-  return cols.has(col) ? `${prefix}${col} AS ${alias}` : `NULL AS ${alias}`;
-}
+export { columnsOf, hasTable, colOrNull } from '../sqlite.js';

@@ -1,0 +1,17 @@
+// Small schema probes shared by every reader of SQLite files (evidence databases and case files alike).
+import type Database from 'better-sqlite3';
+
+/** Which columns a table has, in table order: decide schema variants by what exists, not by iOS version. */
+export function columnsOf(db: Database.Database, table: string): Set<string> {
+  const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[];
+  return new Set(rows.map((r) => r.name));
+}
+
+export function hasTable(db: Database.Database, table: string): boolean {
+  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(table);
+}
+
+/** `col` when the table has it, else `NULL AS col`: one query serves every schema variant. */
+export function colOrNull(cols: Set<string>, col: string, alias = col, prefix = ''): string {
+  return cols.has(col) ? `${prefix}${col} AS ${alias}` : `NULL AS ${alias}`;
+}
