@@ -1,17 +1,17 @@
 // Digests of the case file's content, so that a changed row is detected later and named by its id.
 //
 // At the end of ingest every content table (events, files, evidence, warnings… everything except the custody
-// log itself, the row checksums and the full-text index) is read in rowid order and serialised canonically by SQLite (quote()),
-// one line per row. Rows are grouped in blocks by rowid (rowid >> 16), so both cores can digest a large table.
+// log itself, the row checksums and the full-text index) is read in rowid order and serialised canonically by
+// SQLite (json_array() of the columns), one line per row. Rows are grouped in blocks by rowid (rowid >> 16), so both cores can digest a large table.
 // Per table we keep:
 //   - sha256 over the list of its blocks' sha256 (each over the block's lines), recorded in the ingest custody
 //     row, so it is protected by the hash chain;
 //   - a CRC-32 per row, stored in `row_digests` (rowid + crc, 12 bytes a row) only to *locate* a change:
 //     when a table's sha256 no longer matches, the rows whose CRC differs are named. The sha256 of the
 //     row_digests content is in the custody row as well, so editing it is detected too.
-// Everything is streamed (statement iterators, chunked blobs): memory stays flat on million-row cases.
+// Everything is streamed (1,024-row chunks, one blob each): memory stays flat on million-row cases.
 import { columnsOf } from '../sqlite.js';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import os from 'node:os';
 import fs from 'node:fs';
@@ -25,7 +25,7 @@ export const DIGEST_EXCLUDED_TABLES = new Set(['custody', 'row_digests']);
 const META_MUTABLE_KEYS = ['schema_version'];
 
 const BLOCK = 65536n;
-const DIGEST_FORMAT = 'ios-timeline-table-digest/3';
+const DIGEST_FORMAT = 'ios-timeline-table-digest/4';
 /** Tables smaller than this are digested in this thread: starting workers would cost more. */
 const PARALLEL_MIN_ROWS = 200_000;
 
@@ -54,21 +54,66 @@ const columnList = (db: Database.Database, table: string): string[] => [...colum
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** Rows per SQL round trip: SQLite hands back one blob of this many lines, and JavaScript never builds a string per row. */
+const CHUNK_ROWS = 1024;
+/** SQLite's message when json_array() meets a blob in a column not declared BLOB (only a tampered case has one). */
+const JSON_BLOB_ERROR = /JSON cannot hold BLOB values/;
+
 /**
- * Iterate (rowid, crc, line) over a table in rowid order. SQLite writes each canonical line itself with
- * quote() (integers exact, reals to 15 significant digits, text single-quoted, blobs X'hex'), which is
- * several times faster than serialising a million rows in JavaScript.
+ * One row's canonical line: SQLite's json_array() of its columns in table order (integers exact, reals to
+ * 15 significant digits, text as JSON strings, NULL as null). Blobs, which JSON cannot hold, become
+ * {"blob":"HEX"}; the typeof() test costs a little per column, so it is written only for BLOB columns unless
+ * `wrapAll`. Either way the line of a row is the same. JSON escapes every control character, so a line never
+ * holds a raw newline and the lines of a chunk are split safely at "\n".
  */
-function* rowsOf(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): Generator<{ rowid: bigint; crc: number; line: string }> {
-  const conds: string[] = [];
-  const params: unknown[] = [];
-  if (table === 'meta') { conds.push(`key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})`); params.push(...META_MUTABLE_KEYS); }
-  if (range) { conds.push('rowid >= ? AND rowid < ?'); params.push(range.from * BLOCK, (range.to + 1n) * BLOCK); }
-  const line = columns.length ? columns.map((c) => `quote(${q(c)})`).join(`||','||`) : "''";
-  const stmt = db.prepare(`SELECT rowid, ${line} FROM ${q(table)}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY rowid`).raw(true).safeIntegers(true);
-  for (const [rowid, text] of stmt.iterate(...params) as Iterable<[bigint, string]>) {
-    const l = `${text}\n`;
-    yield { rowid, crc: crc32(l), line: l };
+function lineExpr(db: Database.Database, table: string, columns: string[], wrapAll: boolean): string {
+  if (!columns.length) return "'[]'";
+  const types = new Map((db.prepare(`SELECT name, upper(type) AS type FROM pragma_table_info(?)`).all(table) as { name: string; type: string }[]).map((c) => [c.name, c.type]));
+  const cell = (c: string) => (wrapAll || !/^(INTEGER|TEXT|REAL)$/.test(types.get(c) ?? '')
+    ? `iif(typeof(${q(c)}) = 'blob', json_object('blob', hex(${q(c)})), ${q(c)})` : q(c));
+  return `json_array(${columns.map(cell).join(', ')})`;
+}
+
+interface Chunk { rowids: bigint[]; /** The rows' lines, each ending in "\n" (UTF-8). */ lines: Buffer }
+
+/**
+ * The rows of a table in rowid order, CHUNK_ROWS at a time, never across a block boundary: SQLite writes the
+ * lines and concatenates them (several times faster than a JavaScript string per row).
+ */
+function* chunksOf(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): Generator<Chunk> {
+  const cond = table === 'meta' ? ` AND key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})` : '';
+  const condParams = table === 'meta' ? META_MUTABLE_KEYS : [];
+  const stmtFor = (wrapAll: boolean) => db.prepare(`SELECT count(*), max(r), group_concat(r), CAST(group_concat(l, char(10)) || char(10) AS BLOB)
+    FROM (SELECT rowid AS r, ${lineExpr(db, table, columns, wrapAll)} AS l FROM ${q(table)} WHERE rowid >= ? AND rowid < ?${cond} ORDER BY rowid LIMIT ${CHUNK_ROWS})`).raw(true).safeIntegers(true);
+  const fast = stmtFor(false);
+  let safe: Database.Statement | null = null;
+  const firstFrom = db.prepare(`SELECT min(rowid) FROM ${q(table)} WHERE rowid >= ?${cond}`).pluck().safeIntegers(true);
+  const stop = range ? (range.to + 1n) * BLOCK : null;
+  let next = firstFrom.get(range ? range.from * BLOCK : -(1n << 63n), ...condParams) as bigint | null;
+  while (next !== null && (stop === null || next < stop)) {
+    const blockEnd = (blockOf(next) + 1n) * BLOCK;
+    let row: [bigint, bigint | null, string | null, Buffer | null];
+    try {
+      row = fast.get(next, blockEnd, ...condParams) as typeof row;
+    } catch (e) {
+      if (!JSON_BLOB_ERROR.test((e as Error).message)) throw e;
+      row = (safe ??= stmtFor(true)).get(next, blockEnd, ...condParams) as typeof row;
+    }
+    const [n, last, ids, lines] = row;
+    if (n === 0n || last === null || ids === null || lines === null) { next = firstFrom.get(blockEnd, ...condParams) as bigint | null; continue; }
+    yield { rowids: ids.split(',').map(BigInt), lines };
+    next = last + 1n;
+  }
+}
+
+/** Each line of a chunk with its rowid and CRC-32 (the line's bytes, "\n" included). */
+function* linesOf(chunk: Chunk): Generator<{ rowid: bigint; crc: number; line: Buffer }> {
+  let at = 0;
+  for (const rowid of chunk.rowids) {
+    const end = chunk.lines.indexOf(10, at) + 1;
+    const line = chunk.lines.subarray(at, end);
+    yield { rowid, crc: crc32(line), line };
+    at = end;
   }
 }
 
@@ -79,15 +124,17 @@ export interface BlockDigest { block: bigint; rows: number; sha256: string; /** 
 /** Digest the rows of one table, block by block (all blocks, or those from `range.from` to `range.to`). */
 export function digestBlocks(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): BlockDigest[] {
   const out: BlockDigest[] = [];
-  let cur: { block: bigint; h: BatchedHash; crcs: Buffer; n: number } | null = null;
-  const close = () => { if (cur) out.push({ block: cur.block, rows: cur.n, sha256: cur.h.digest(), crcs: cur.crcs.subarray(0, cur.n * 12) }); };
-  for (const r of rowsOf(db, table, columns, range)) {
-    const b = blockOf(r.rowid);
-    if (!cur || cur.block !== b) { close(); cur = { block: b, h: new BatchedHash(), crcs: Buffer.allocUnsafe(Number(BLOCK) * 12), n: 0 }; }
-    cur.h.update(r.line);
-    cur.crcs.writeBigInt64BE(r.rowid, cur.n * 12);
-    cur.crcs.writeUInt32BE(r.crc, cur.n * 12 + 8);
-    cur.n++;
+  let cur: { block: bigint; h: Hash; crcs: Buffer; n: number } | null = null;
+  const close = () => { if (cur) out.push({ block: cur.block, rows: cur.n, sha256: cur.h.digest('hex'), crcs: cur.crcs.subarray(0, cur.n * 12) }); };
+  for (const chunk of chunksOf(db, table, columns, range)) {
+    const b = blockOf(chunk.rowids[0]);
+    if (!cur || cur.block !== b) { close(); cur = { block: b, h: createHash('sha256'), crcs: Buffer.allocUnsafe(Number(BLOCK) * 12), n: 0 }; }
+    cur.h.update(chunk.lines);
+    for (const r of linesOf(chunk)) {
+      cur.crcs.writeBigInt64BE(r.rowid, cur.n * 12);
+      cur.crcs.writeUInt32BE(r.crc, cur.n * 12 + 8);
+      cur.n++;
+    }
   }
   close();
   return out;
@@ -98,17 +145,6 @@ function tableDigest(blocks: BlockDigest[], columns: string[]): TableDigest {
   let rows = 0;
   for (const b of blocks) { h.update(`${b.block}\t${b.rows}\t${b.sha256}\n`); rows += b.rows; }
   return { rows, sha256: h.digest('hex'), columns };
-}
-
-/** SHA-256 fed in 64 KiB string batches: one native call per batch instead of one per row. */
-class BatchedHash {
-  private h = createHash('sha256');
-  private buf = '';
-  update(s: string): void {
-    this.buf += s;
-    if (this.buf.length >= 65536) { this.h.update(this.buf); this.buf = ''; }
-  }
-  digest(): string { this.h.update(this.buf); this.buf = ''; return this.h.digest('hex'); }
 }
 
 function combine(tables: Record<string, TableDigest>): string {
@@ -248,7 +284,7 @@ function locateRows(db: Database.Database, table: string, columns: string[], p: 
     counts[kind]++;
     if (p[kind].length < CAP) p[kind].push(Number(id));
   };
-  for (const r of rowsOf(db, table, columns)) {
+  for (const chunk of chunksOf(db, table, columns)) for (const r of linesOf(chunk)) {
     while (i < n && rowidAt(i) < r.rowid) push('removed', rowidAt(i++));
     if (i < n && rowidAt(i) === r.rowid) { if (stored.readUInt32BE(i * 12 + 8) !== r.crc) push('changed', r.rowid); i++; }
     else push('added', r.rowid);
