@@ -195,6 +195,10 @@ export class CaseFile {
   /** Build indexes and the full-text index after loading. */
   finalizeIngest(): void {
     this.commit();
+    // A big page cache makes CREATE INDEX sort in one huge in-memory run, which thrashes the CPU cache (2.2 s
+    // instead of 0.7 s for 2M events); SQLite's own sorter threads use the second core.
+    this.db.pragma('cache_size = -16000');
+    this.db.pragma('threads = 2');
     this.db.exec(POST_INGEST_SQL);
   }
 
