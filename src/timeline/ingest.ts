@@ -7,7 +7,7 @@ import { CaseFile } from './caseFile.js';
 import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
 import { EXTRACTORS } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
-import { recordCaseDigestParallel } from '../custody/caseDigest.js';
+import { recordCaseDigestParallel, FollowingDigest } from '../custody/caseDigest.js';
 import { TOOL_VERSION } from '../version.js';
 import { isoFromUs } from '../formats/appleTime.js';
 
@@ -40,9 +40,12 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const partial = `${casePath}.partial`;
   fs.rmSync(partial, { force: true });
   let caseFile: CaseFile | null = null;
+  let following: FollowingDigest | null = null;
   try {
     caseFile = CaseFile.create(partial);
     const cf = caseFile;
+    // The events are digested on a worker while they are written (see FollowingDigest).
+    following = FollowingDigest.start(cf.db, partial);
     const now = new Date().toISOString();
     for (const [k, v] of Object.entries({
       tool_version: TOOL_VERSION, case_number: o.caseNumber ?? '', examiner: o.examiner ?? '', agency: o.agency ?? '',
@@ -87,7 +90,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     lap('listing_after');
     // Digests of every content table, kept in the custody row: verify names any row edited later. The workers
     // read the committed content while this thread builds the indexes and the full-text index (no content change).
-    const digesting = recordCaseDigestParallel(cf.db, partial);
+    const known = following ? { table: following.table, blocks: await following.finish() } : undefined;
+    following = null;
+    const digesting = recordCaseDigestParallel(cf.db, partial, known);
     cf.finalizeIngest();
     const caseDigest = await digesting;
     lap('indexes_full_text_and_case_digest');
@@ -107,6 +112,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     fs.renameSync(partial, casePath);
     return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings };
   } finally {
+    if (following) await following.cancel();
     if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } fs.rmSync(partial, { force: true }); }
     backup.close();
   }
