@@ -6,11 +6,11 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
-import { makeSqlite } from '../fixtures/backupWriter.js';
+import { makeSqlite, BackupWriter } from '../fixtures/backupWriter.js';
 import { smsTables } from '../fixtures/artifacts/messagesSchema.js';
-import { HTML_TEXT, type SmsTruth, type FixtureMessage, type SmsSchema } from '../fixtures/artifacts/messages.js';
+import { HTML_TEXT, fillBulkSmsDb, type SmsTruth, type FixtureMessage, type SmsSchema } from '../fixtures/artifacts/messages.js';
 import { ingest } from '../src/timeline/ingest.js';
-import { messagesTuning } from '../src/extractors/messages.js';
+import { messagesTuning, messagesStats } from '../src/extractors/messages.js';
 import { locateAttachment } from '../src/extractors/messages/attachmentPath.js';
 import { parseAssociatedGuid, tapbackOf } from '../src/extractors/messages/vocab.js';
 import { macAbsoluteAuto } from '../src/formats/appleTime.js';
@@ -241,21 +241,76 @@ for (const { schema, variant } of SCHEMAS) {
       expect(main(kind('html')!).title).not.toContain('<script>');
     });
 
-    it('reads delivered/read times the same way with SQLite (bulk path) and with macAbsoluteAuto (fallback)', async () => {
-      messagesTuning.sqlMinorEvents = false;
+    it('the bulk path and the row-by-row path write the same events', async () => {
+      // Pages of 7 rows, so the bulk statement has conversations to work with after the first page (the case
+      // above fits in one page: all of it went row by row, delivered/read times through SQLite).
+      messagesTuning.pageRows = 7;
       try {
+        const { db: db0 } = await ingestCase(t.root);
+        opened.push(db0);
+        expect(messagesStats.bulkRows).toBeGreaterThan(0);
+        expect(messagesStats.rowByRowRows).toBeGreaterThan(0);
+        messagesTuning.sqlMinorEvents = false;
         const { db: db2 } = await ingestCase(t.root);
         opened.push(db2);
-        const pick = (d: Database.Database) => d.prepare(`SELECT source_rowid, action, ts_utc_us, ts_raw, ts_epoch, title, body, direction, counterpart, counterpart_name, service, extra_json
-          FROM events WHERE extractor = 'messages' ORDER BY source_rowid, action`).all() as Row[];
-        const strip = (rows: Row[]) => rows.map((r) => ({ ...r, extra_json: JSON.stringify({ ...JSON.parse(String(r.extra_json)), of_event_id: 0, reacted_to_event_id: 0, reply_to_event_id: 0 }) }));
-        expect(strip(pick(db2))).toEqual(strip(pick(db)));
+        expect(messagesStats.bulkRows).toBe(0);
+        const pick = (d: Database.Database) => d.prepare(`SELECT e.source_rowid, e.action, e.ts_utc_us, e.ts_raw, e.ts_epoch, e.title, e.body, e.direction, e.counterpart,
+            e.counterpart_name, e.service, t.source_rowid AS chat_rowid, t.identifier AS thread, e.extra_json
+          FROM events e LEFT JOIN threads t ON t.id = e.thread_id WHERE e.extractor = 'messages' ORDER BY e.source_rowid, e.action`).all() as Row[];
+        // Event ids differ (bulk rows come first in each page): links are compared by the message they name.
+        const rowidOf = (d: Database.Database) => new Map((d.prepare('SELECT id, source_rowid FROM events').raw(true).all() as [number, number][]));
+        const strip = (d: Database.Database) => {
+          const ids = rowidOf(d);
+          return pick(d).map((r) => {
+            const x = JSON.parse(String(r.extra_json)) as Row;
+            for (const k of ['of_event_id', 'reacted_to_event_id', 'reply_to_event_id', 'associated_event_id']) if (k in x) x[k] = ids.get(x[k] as number);
+            return { ...r, extra_json: x };
+          });
+        };
+        expect(strip(db2)).toEqual(strip(db0));
+        expect(strip(db0)).toEqual(strip(db));
       } finally {
         messagesTuning.sqlMinorEvents = true;
+        messagesTuning.pageRows = 4000;
       }
     });
   });
 }
+
+describe('bulk path on the bench generator (text-only and attributedBody-only rows)', () => {
+  for (const attributedOnly of [false, true]) {
+    it(`writes the same events as the row-by-row path (${attributedOnly ? 'attributedBody only' : 'text only'})`, async () => {
+      const dir = tmpDir();
+      const dbPath = path.join(dir, 'sms.db');
+      const src = new Database(dbPath);
+      fillBulkSmsDb(src, { count: 1500, attributedOnly, handles: 12 });
+      src.close();
+      const root = path.join(dir, 'backup');
+      const w = new BackupWriter(root, { deviceName: 'T', productType: 'iPhone15,2', productVersion: attributedOnly ? '17.4.1' : '14.8.1', buildVersion: 'X', serialNumber: 'T', udid: 't'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 0, 1)) });
+      w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(dbPath) });
+      w.finish();
+      const dump = (d: Database.Database) => (d.prepare(`SELECT source_rowid, action, ts_utc_us, ts_raw, ts_epoch, title, body, direction, counterpart, counterpart_name, service, thread_id, extra_json
+        FROM events ORDER BY source_rowid, action`).all() as Row[]).map((r) => ({ ...r, extra_json: { ...JSON.parse(String(r.extra_json)), of_event_id: 0 } }));
+      messagesTuning.pageRows = 100;
+      try {
+        const { db: bulk } = await ingestCase(root, ['messages']);
+        opened.push(bulk);
+        expect(messagesStats.bulkRows).toBeGreaterThan(1000);
+        messagesTuning.sqlBulk = false;
+        const { db: rowByRow } = await ingestCase(root, ['messages']);
+        opened.push(rowByRow);
+        expect(messagesStats.bulkRows).toBe(0);
+        const a = dump(bulk);
+        expect(a).toHaveLength(3000);
+        expect(a).toEqual(dump(rowByRow));
+        expect(a.filter((e) => (e.extra_json as Row).body_source === (attributedOnly ? 'attributedBody' : 'text'))).toHaveLength(1500);
+      } finally {
+        messagesTuning.pageRows = 4000;
+        messagesTuning.sqlBulk = true;
+      }
+    });
+  }
+});
 
 describe('messages export', async () => {
   const t = fixture({ seed: 8, variant: 'ios17', contacts: 8, calls: 0, messages: 90, messagesInWal: 2 });

@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { macAbsoluteAuto, isoFromUs, MAC_EPOCH_OFFSET_S, type Timestamp } from '../formats/appleTime.js';
-import { decodeAttributedBody } from '../formats/typedstream.js';
+import { readBody, hexOf } from './messages/body.js';
+import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from './messages/bulk.js';
 import { fileIdFor } from '../backup/backup.js';
 import type { Direction } from '../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from './types.js';
@@ -26,9 +27,6 @@ import { addThumbnail } from '../timeline/thumbnails.js';
 
 const ID = 'messages';
 const SMS_DB = 'Library/SMS/sms.db';
-const PAGE = 4000;
-/** Undecodable bodies are kept as hex up to this many bytes (a real attributedBody is a few hundred). */
-const MAX_HEX_BYTES = 1 << 20;
 
 interface HandleInfo { rowid: number; id: string; service: string | null; name: string | null; label: string }
 interface ChatInfo {
@@ -87,16 +85,11 @@ function loadJoin(db: Database.Database, table: string, other: string): SortedPa
   return pairs;
 }
 
-/** SQLite's version of macAbsoluteAuto for an integer column: µs since 1970, NULL for 0/NULL/negative/non-integer. */
-const NS_THRESHOLD = 100_000_000_000;
-function sqlMacUs(c: string): string {
-  return `CASE WHEN typeof(${c}) = 'integer' AND ${c} > 0 THEN (CASE WHEN ${c} >= ${NS_THRESHOLD} THEN ${c} / 1000 + ${MAC_EPOCH_OFFSET_S * 1_000_000}
-    ELSE (${c} + ${MAC_EPOCH_OFFSET_S}) * 1000000 END) END`;
-}
-const SRC_SCHEMA = 'sms_src';
 
-/** Switches for tests: the JS path for delivered/read events is the fallback when attaching fails. */
-export const messagesTuning = { sqlMinorEvents: true };
+/** Switches for tests: the row-by-row paths are the fallback when the working copy cannot be attached. */
+export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000 };
+/** How the last run's message rows were written (for tests and the bench). */
+export const messagesStats = { bulkRows: 0, rowByRowRows: 0 };
 
 interface MinorBase { rowid: number; guid: string | null; mainId: number; title: string; direction: Direction; counterpart: string | null; counterpartName: string | null; threadId: number; service: string | null }
 interface PendingMinor { base: MinorBase; ts: Timestamp; action: string; label: string; more?: Record<string, unknown> }
@@ -132,9 +125,6 @@ function badTime(v: unknown): boolean {
   return true; // text or blob in a date column
 }
 
-function hexOf(b: Buffer): string {
-  return b.length > MAX_HEX_BYTES ? b.subarray(0, MAX_HEX_BYTES).toString('hex') : b.toString('hex');
-}
 
 export const messages: Extractor = {
   id: ID,
@@ -163,6 +153,7 @@ class MessageReader {
   private recentlyDeleted = new Set<number>();
   private readonly pendingMinors: PendingMinor[] = [];
   private attached = false;
+  private bulk: BulkMainEvents | null = null;
   private stmtGuid: Database.Statement | null = null;
   private stmtAttachment: Database.Statement | null = null;
   private stmtDetail: Database.Statement | null = null;
@@ -285,12 +276,11 @@ class MessageReader {
   private async readMessages(mc: Set<string>): Promise<void> {
     const { db, ctx } = this;
     const col = (c: string) => (mc.has(c) ? c : 'NULL');
-    // A message's chats and attachments: a subquery per row when the join table is indexed on message_id (every
-    // real sms.db), else the join table is loaded once, sorted, and walked alongside.
-    const joinSub = (table: string, other: string) => (indexedOn(db, table, 'message_id') && columnsOf(db, table).has(other)
-      ? `(SELECT group_concat(${other}) FROM ${table} WHERE message_id = message.ROWID)` : null);
-    const chatSub = hasTable(db, 'chat_message_join') ? joinSub('chat_message_join', 'chat_id') : 'NULL';
-    const attSub = hasTable(db, 'message_attachment_join') ? joinSub('message_attachment_join', 'attachment_id') : 'NULL';
+    // A message's chats: a subquery per row when chat_message_join is indexed on message_id (every real
+    // sms.db), else the join table is loaded once, sorted, and walked alongside. Attachments likewise, per page.
+    const indexedJoin = (table: string, other: string) => hasTable(db, table) && indexedOn(db, table, 'message_id') && columnsOf(db, table).has(other);
+    const chatIndexed = indexedJoin('chat_message_join', 'chat_id');
+    const attIndexed = indexedJoin('message_attachment_join', 'attachment_id');
     // Rows that need more than the hot columns: anything unusual is flagged here and fetched in full.
     const rare: string[] = [];
     const nz = (c: string) => { if (mc.has(c)) rare.push(`COALESCE(${c}, 0) != 0`); };
@@ -300,58 +290,92 @@ class MessageReader {
     ['associated_message_guid', 'message_summary_info', 'balloon_bundle_id', 'subject', 'group_title', 'expressive_send_style_id', 'thread_originator_guid'].forEach(nn);
     // Times that are not a non-negative integer (a REAL, text, a negative value) take the careful path too.
     for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0))`);
+    const rareSql = rare.length ? rare.join(' OR ') : '0';
     // Integer times are converted by SQLite exactly as macAbsoluteAuto does (per value: >= 1e11 is ns), so the
     // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
-    const hot = db.prepare(`SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')},
+    const hotSql = (schema: string, rest: string) => `SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')},
       ${mc.has('date') ? `${sqlMacUs('date')}, CASE WHEN typeof(date) = 'integer' AND date > 0 THEN CAST(date AS TEXT) END` : 'NULL, NULL'},
-      ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rare.length ? rare.join(' OR ') : '0'},
-      ${chatSub ?? 'NULL'}, ${attSub ?? 'NULL'}
-      FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${PAGE}`).raw(true).safeIntegers(false);
+      ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rareSql},
+      ${chatIndexed ? `(SELECT group_concat(chat_id) FROM ${schema}chat_message_join WHERE message_id = message.ROWID)` : 'NULL'}
+      FROM ${schema}message WHERE ROWID > ? AND ROWID <= ?${rest} ORDER BY ROWID`;
     const detailCols = ['date', 'date_read', 'date_delivered', 'item_type', 'other_handle', 'group_title', 'group_action_type', 'share_status', 'share_direction',
       'associated_message_guid', 'associated_message_type', 'associated_message_emoji', 'associated_message_range_location', 'associated_message_range_length',
       'balloon_bundle_id', 'expressive_send_style_id', 'thread_originator_guid', 'thread_originator_part', 'subject', 'date_played', 'date_edited', 'date_retracted',
       'date_recovered', 'message_summary_info', 'is_audio_message', 'is_played', 'error', 'part_count'].map((c) => colOrNull(mc, c)).join(', ');
     this.stmtDetail = db.prepare(`SELECT ${detailCols} FROM message WHERE ROWID = ?`).safeIntegers(true);
 
-    const chatJoin = chatSub ? null : new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
-    const attJoin = attSub ? null : new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
+    const chatJoin = chatIndexed ? null : new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
+    const attJoin = attIndexed ? null : new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
+    const attRange = attIndexed ? db.prepare('SELECT message_id, attachment_id FROM message_attachment_join WHERE message_id > ? AND message_id <= ? AND attachment_id IS NOT NULL ORDER BY message_id, attachment_id').raw(true).safeIntegers(false) : null;
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
+    const pageEnd = db.prepare(`SELECT max(ROWID) FROM (SELECT ROWID FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${messagesTuning.pageRows})`).pluck();
+    const cf = ctx.caseFile;
+    const nextEventId = cf.db.prepare('SELECT ifnull(max(id), 0) + 1 FROM main.events').pluck().safeIntegers(false);
+    const mainEventsSince = cf.db.prepare('SELECT source_rowid, id FROM main.events WHERE id >= ? ORDER BY source_rowid').raw(true).safeIntegers(false);
     const minors = this.sqlMinors(mc);
     try {
       let done = 0;
       // ROWIDs beyond 2^53 (only in a doctored file) would not survive as numbers: page with exact BigInts then.
       const [lo, hi] = db.prepare('SELECT min(ROWID), max(ROWID) FROM message').raw(true).safeIntegers(true).get() as [bigint | null, bigint | null];
       const bigRowids = (hi !== null && hi > BigInt(Number.MAX_SAFE_INTEGER)) || (lo !== null && lo < -BigInt(Number.MAX_SAFE_INTEGER));
-      if (bigRowids) {
-        hot.safeIntegers(true);
-        this.warn(`${SMS_DB}: message ROWIDs reach ${hi} — beyond exact JavaScript numbers; ROWIDs in event links may be rounded`, null, 'warning');
-      }
+      pageEnd.safeIntegers(bigRowids);
+      if (bigRowids) this.warn(`${SMS_DB}: message ROWIDs reach ${hi} — beyond exact JavaScript numbers; ROWIDs in event links may be rounded`, null, 'warning');
+      // Ordinary rows are written by SQLite (messages/bulk.ts) when the copy is attached; the row-by-row path
+      // then reads only the rows the bulk statement left.
+      this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, rareSql) : null;
+      const hot = this.bulk
+        ? cf.db.prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ?)')).raw(true).safeIntegers(false)
+        : db.prepare(hotSql('', '')).raw(true).safeIntegers(bigRowids);
       let last: number | bigint = -(1n << 63n);
+      messagesStats.bulkRows = 0; messagesStats.rowByRowRows = 0;
       for (;;) {
-        let rows = hot.all(last) as unknown[][];
+        const end = pageEnd.get(last) as number | bigint | null;
+        if (end === null) break;
+        const firstId = nextEventId.get() as number;
+        let taken = 0;
+        if (this.bulk) { taken = this.bulk.run(last, end); ctx.countEvents(taken); }
+        let rows = (this.bulk ? hot.all(last, end, firstId) : hot.all(last, end)) as unknown[][];
         if (bigRowids) rows = rows.map((r) => r.map((v, i) => (i > 0 && typeof v === 'bigint' ? Number(v) : v)));
-        if (rows.length === 0) break;
-        let firstMain = -1;
-        let lastMain = -1;
         for (const r of rows) {
           const rowid = Number(r[0]);
-          const eventId = this.message(r, rowid, chatJoin ? chatJoin.take(rowid) : idList(r[12]), !minors);
-          if (firstMain < 0) firstMain = eventId;
-          lastMain = eventId;
-          const atts = attJoin ? attJoin.take(rowid) : idList(r[13]);
-          if (atts) for (const a of atts) await this.attachment(a, eventId, rowid);
-          if (++done % 10_000 === 0) ctx.progress(done, total);
+          this.message(r, rowid, chatJoin ? chatJoin.take(rowid) : idList(r[12]), !minors);
+        }
+        // This page's main events, in ROWID order: the only events written since firstId.
+        const page = mainEventsSince.all(firstId) as [number, number][];
+        for (const [rowid, id] of page) this.firstEvent.push(rowid, id);
+        if (attRange) {
+          const eventOf = new Map(page);
+          for (const [rowid, att] of attRange.all(last, end) as [number, number][]) await this.attachment(att, eventOf.get(rowid) ?? null, rowid);
+        } else if (attJoin) {
+          for (const [rowid, id] of page) for (const att of attJoin.take(rowid) ?? []) await this.attachment(att, id, rowid);
         }
         // Delivered / read events of this page, written by SQLite from the main events just inserted (they are
-        // the only events in [firstMain, lastMain]); then the rarer ones the JS side collected.
-        if (minors && firstMain >= 0) ctx.countEvents(Number(minors.run(firstMain, lastMain, firstMain, lastMain).changes));
+        // the only events from firstId on); then the rarer ones the JS side collected.
+        if (minors && page.length) {
+          let lastId = firstId;
+          for (const [, id] of page) if (id > lastId) lastId = id;
+          ctx.countEvents(Number(minors.run(firstId, lastId, firstId, lastId).changes));
+        }
         for (const p of this.pendingMinors) this.emitMinor(p);
         this.pendingMinors.length = 0;
-        last = rows[rows.length - 1][0] as number | bigint;
+        done += taken + rows.length;
+        messagesStats.bulkRows += taken; messagesStats.rowByRowRows += rows.length;
+        ctx.progress(done, total);
+        last = end;
       }
-      ctx.progress(done, total);
     } finally {
       if (minors) this.detachSource();
+    }
+  }
+
+  /** The bulk statement, or null (and the row-by-row path for every row) when SQLite refuses it. */
+  private bulkPath(mc: Set<string>, rare: string): BulkMainEvents | null {
+    const recoverable = hasTable(this.db, 'chat_recoverable_message_join') && columnsOf(this.db, 'chat_recoverable_message_join').has('message_id');
+    try {
+      return new BulkMainEvents(this.ctx.caseFile.db, mc, rare, recoverable, this.fileRowId);
+    } catch (e) {
+      this.warn(`message rows are read one by one (the bulk statement was refused: ${(e as Error).message})`, null, 'info', null);
+      return null;
     }
   }
 
@@ -459,6 +483,10 @@ class MessageReader {
       counterpart = h?.id ?? chat?.identifier ?? null;
       counterpartName = h ? h.name : counterpart ? ctx.contacts.nameFor(counterpart) : null;
       who = h?.label ?? (counterpart ? handleLabel(counterpart, counterpartName) : handleId ? `unknown (handle ${handleId} missing)` : 'unknown');
+    }
+    // A conversation resolved without any warning is handed to the bulk path for the rows still to come.
+    if (this.bulk && chat && chatIds?.length === 1 && (!handleId || handle)) {
+      this.bulk.learn(chatIds[0], handleId, fromMe, str(r[5]), { threadId, title: `${service ?? 'Message'} ${fromMe ? 'to' : 'from'} ${who}`, counterpart, counterpartName, service });
     }
     const account = str(r[9]);
     const callerId = str(r[10]);
@@ -577,7 +605,6 @@ class MessageReader {
       ts, kind: 'message', action, title, body, direction, counterpart, counterpartName, threadId, service,
       sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: rowid, extraJson: JSON.stringify(extra),
     });
-    this.firstEvent.push(rowid, mainId);
     if (later) for (const l of later) this.deferred.push({ eventId: mainId, key: l.key, targetRowid: l.targetRowid });
 
     // The other times this row records, each its own event (written after the page's delivered/read ones).
@@ -597,38 +624,15 @@ class MessageReader {
     return mainId;
   }
 
-  /** The message text: `text` wins when present (README trap 7); attributedBody otherwise. */
+  /** The message text (messages/body.ts); fields go into `extra`, problems become warnings. */
   private body(textValue: unknown, blobValue: unknown, rowid: number, extra: Record<string, unknown>): string | null {
-    const text = str(textValue);
-    let body: string | null = text !== null && text !== '' ? text : null;
-    if (body !== null) extra.body_source = 'text';
-    if (Buffer.isBuffer(blobValue) && blobValue.length > 0) {
-      try {
-        const d = decodeAttributedBody(blobValue);
-        if (body === null) { body = d.text; extra.body_source = 'attributedBody'; extra.attributed_body = 'decoded'; }
-        else if (d.text === body) extra.attributed_body = 'same';
-        else {
-          extra.attributed_body = 'differs';
-          extra.attributed_body_text = d.text;
-        }
-        if (d.links.length) extra.links = d.links;
-        if (d.attachmentGuids.length) extra.attachment_guids = d.attachmentGuids;
-      } catch (e) {
-        const msg = (e as Error).message;
-        extra.attributed_body = 'undecodable';
-        extra.attributed_body_error = msg;
-        extra.attributed_body_hex = hexOf(blobValue);
-        if (blobValue.length > MAX_HEX_BYTES) extra.attributed_body_hex_truncated = blobValue.length;
-        this.warn(body === null
-          ? `message ROWID ${rowid}: attributedBody could not be decoded (${msg}) and text is empty; the raw bytes are kept as hex`
-          : `message ROWID ${rowid}: attributedBody could not be decoded (${msg}); the text column is used`, rowid, body === null ? 'warning' : 'info');
-      }
-    } else if (blobValue !== null && blobValue !== undefined && !Buffer.isBuffer(blobValue)) {
-      extra.attributed_body = 'not-a-blob';
-      extra.attributed_body_value = String(blobValue).slice(0, 4096);
-      this.warn(`message ROWID ${rowid}: attributedBody holds a ${typeof blobValue}, not a blob`, rowid, 'info');
-    }
-    if (body === null && text === '') body = '';
+    const { body, fields, problem } = readBody(textValue, blobValue);
+    Object.assign(extra, fields);
+    if (problem?.kind === 'undecodable') {
+      this.warn(body === null
+        ? `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}) and text is empty; the raw bytes are kept as hex`
+        : `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}); the text column is used`, rowid, body === null ? 'warning' : 'info');
+    } else if (problem) this.warn(`message ROWID ${rowid}: attributedBody holds a ${problem.detail}, not a blob`, rowid, 'info');
     return body;
   }
 

@@ -94,7 +94,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         return { ...main, db };
       },
       emit(event: EventInput) { events++; return caseFile.addEvent(event, ex.id); },
-      countEvents(n: number) { events += n; },
+      countEvents(n: number) { events += n; if (n > 0) caseFile.written(n); },
       warn(message: string, o: WarnOptions = {}) {
         warnings++;
         if ((o.severity ?? 'warning') !== 'info') problems++;

@@ -127,6 +127,12 @@ export class CaseFile {
     if (this.inTx && ++this.pending >= BATCH) { this.db.exec('COMMIT; BEGIN'); this.pending = 0; }
   }
 
+  /** Count rows an extractor wrote with its own SQL (INSERT … SELECT), so they are committed in batches too. */
+  written(rows: number): void {
+    this.pending += rows - 1;
+    this.tick();
+  }
+
   addEvent(e: EventInput, extractor: string): number {
     const r = this.insertEventStmt.run(
       e.ts?.utcUs ?? null, e.ts?.raw ?? null, e.ts?.epoch ?? null,

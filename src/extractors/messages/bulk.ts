@@ -1,0 +1,102 @@
+// The main events of ordinary message rows, written by SQLite itself: one INSERT … SELECT per page from the
+// working copy of sms.db (attached to the case file) instead of reading each row into JavaScript and
+// writing it back. It takes only rows that need nothing the row-by-row path would add or warn about:
+// no rare column set (tapbacks, edits, group events… see the `rare` flag in messages.ts), a plain integer
+// date, ordinary column types, one chat, not in Recently Deleted, and a conversation the row-by-row path has
+// already worked out (thread, counterpart, contact name, title), kept in a TEMP table by
+// (chat, handle, direction, service). The body comes from `text`, or from readBody() (body.ts) through a
+// SQL function when there is an attributedBody; a body that cannot be decoded leaves the row to the
+// row-by-row path, which warns. Every other row is left for that path: both write the same event
+// (test: "the bulk path and the row-by-row path write the same events").
+import type Database from 'better-sqlite3';
+import { MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
+import { readBody } from './body.js';
+
+/** Dates at or above this are nanoseconds since 2001 (IOS_FORMATS.md §3), below it seconds. */
+export const NS_THRESHOLD = 100_000_000_000;
+/** Schema name of the attached working copy of sms.db. */
+export const SRC_SCHEMA = 'sms_src';
+
+/** SQLite's version of macAbsoluteAuto for an integer column: µs since 1970, NULL for 0/NULL/negative/non-integer. */
+export function sqlMacUs(c: string): string {
+  return `CASE WHEN typeof(${c}) = 'integer' AND ${c} > 0 THEN (CASE WHEN ${c} >= ${NS_THRESHOLD} THEN ${c} / 1000 + ${MAC_EPOCH_OFFSET_S * 1_000_000}
+    ELSE (${c} + ${MAC_EPOCH_OFFSET_S}) * 1000000 END) END`;
+}
+
+/** What the row-by-row path worked out for one conversation and direction. */
+export interface Conversation { threadId: number; title: string; counterpart: string | null; counterpartName: string | null; service: string | null }
+
+const FN_BODY_OK = 'ios_timeline_message_body_ok';
+const FN_BODY = 'ios_timeline_message_body';
+const FN_BODY_FIELDS = 'ios_timeline_message_body_fields';
+
+export class BulkMainEvents {
+  private readonly insert: Database.Statement;
+  private readonly addConversation: Database.Statement;
+  private readonly known = new Set<string>();
+  /** The body of the row SQLite is on: decoded once in WHERE, read twice by the result columns. */
+  private current: { rowid: number; body: string | null; fields: string } | null = null;
+
+  /**
+   * `mc`: the message table's columns; `rare`: the SQL flag of rows needing the row-by-row path;
+   * `recoverable`: whether chat_recoverable_message_join can be read.
+   */
+  constructor(db: Database.Database, mc: Set<string>, rare: string, recoverable: boolean, fileRowId: number) {
+    const m = (c: string) => (mc.has(c) ? `m.${c}` : 'NULL');
+    db.exec(`CREATE TEMP TABLE IF NOT EXISTS message_conversations (c_chat TEXT NOT NULL, c_handle INTEGER NOT NULL, c_from_me INTEGER NOT NULL, c_service TEXT NOT NULL,
+      c_thread INTEGER, c_title TEXT, c_counterpart TEXT, c_name TEXT, c_svc TEXT, PRIMARY KEY (c_chat, c_handle, c_from_me, c_service)); DELETE FROM temp.message_conversations;`);
+    this.addConversation = db.prepare('INSERT OR IGNORE INTO temp.message_conversations VALUES (?,?,?,?,?,?,?,?,?)');
+    db.function(FN_BODY_OK, { deterministic: false }, (rowid, text, blob) => {
+      const r = readBody(text, blob);
+      if (r.problem) return 0;
+      const fields = JSON.stringify(r.fields);
+      this.current = { rowid: Number(rowid), body: r.body, fields: fields === '{}' ? '' : `,${fields.slice(1, -1)}` };
+      return 1;
+    });
+    const cached = (rowid: unknown) => {
+      // SQLite evaluates a row's WHERE before its result columns; anything else is a bug, not a guess.
+      if (!this.current || this.current.rowid !== Number(rowid)) throw new Error(`bulk message body out of step at ROWID ${String(rowid)}`);
+      return this.current;
+    };
+    db.function(FN_BODY, { deterministic: false }, (rowid) => cached(rowid).body);
+    db.function(FN_BODY_FIELDS, { deterministic: false }, (rowid) => cached(rowid).fields);
+
+    const hasAb = mc.has('attributedBody');
+    const body = hasAb ? `iif(m.attributedBody IS NULL, m.text, ${FN_BODY}(m.ROWID))` : m('text');
+    const textFields = `iif(${m('text')} != '', ',"body_source":"text"', '')`;
+    const bodyFields = hasAb ? `iif(m.attributedBody IS NULL, ${textFields}, ${FN_BODY_FIELDS}(m.ROWID))` : textFields;
+    const str = (c: string) => `iif(${m(c)} != '', ',"${c}":' || json_quote(${m(c)}), '')`;
+    const extra = `'{"guid":' || json_quote(m.guid) || ',"is_from_me":' || c.c_from_me || ',"handle_id":' || c.c_handle || ',"chat_id":' || c.c_chat
+      || ${str('account')} || ${str('destination_caller_id')} || ${bodyFields} || '}'`;
+    const chat = `(SELECT group_concat(chat_id) FROM ${SRC_SCHEMA}.chat_message_join WHERE message_id = m.ROWID)`;
+    const types = (cols: string[], allowed: string) => cols.filter((c) => mc.has(c)).map((c) => `typeof(m.${c}) IN (${allowed})`);
+    const plain = [
+      `NOT (${rare})`, "typeof(m.date) = 'integer'", 'm.date > 0',
+      ...types(['guid', 'text', 'account', 'destination_caller_id', 'service'], "'text', 'null'"),
+      ...types(['handle_id', 'is_from_me'], "'integer', 'null'"),
+      ...(recoverable ? [`m.ROWID NOT IN (SELECT message_id FROM ${SRC_SCHEMA}.chat_recoverable_message_join WHERE message_id IS NOT NULL)`] : []),
+      ...(hasAb ? [`(m.attributedBody IS NULL OR ${FN_BODY_OK}(m.ROWID, m.text, m.attributedBody))`] : []),
+    ];
+    this.insert = db.prepare(`INSERT INTO main.events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
+        source_file_id, source_table, source_rowid, extractor, extra_json)
+      SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
+        ${body}, iif(c.c_from_me, 'outgoing', 'incoming'), c.c_counterpart, c.c_name, c.c_thread, c.c_svc, ${fileRowId}, 'message', m.ROWID, 'messages', ${extra}
+      FROM ${SRC_SCHEMA}.message m JOIN temp.message_conversations c ON c.c_chat = ${chat} AND c.c_handle = ifnull(${m('handle_id')}, 0)
+        AND c.c_from_me = iif(${m('is_from_me')} = 1, 1, 0) AND c.c_service = ifnull(${m('service')}, '')
+      WHERE m.ROWID > ? AND m.ROWID <= ? AND ${plain.join(' AND ')}
+      ORDER BY m.ROWID`);
+  }
+
+  /** Remember a conversation the row-by-row path resolved without any warning. */
+  learn(chatId: number, handleId: number, fromMe: boolean, service: string | null, c: Conversation): void {
+    const key = `${chatId}\u0000${handleId}\u0000${fromMe ? 1 : 0}\u0000${service ?? ''}`;
+    if (this.known.has(key)) return;
+    this.known.add(key);
+    this.addConversation.run(String(chatId), handleId, fromMe ? 1 : 0, service ?? '', c.threadId, c.title, c.counterpart, c.counterpartName, c.service);
+  }
+
+  /** Write the main events of the ordinary rows with lo < ROWID <= hi; returns how many. */
+  run(lo: number | bigint, hi: number | bigint): number {
+    return Number(this.insert.run(lo, hi).changes);
+  }
+}
