@@ -6,14 +6,15 @@
 // source_table 'message' and its ROWID, followed by one event for each other time the row records
 // (delivered, read, played, edited, unsent), all sharing the thread, direction and counterpart.
 //
-// Speed: the table is read in ROWID pages with raw (array) rows and only the columns every row needs; the
-// rare rows that carry more (tapbacks, edits, group events, app balloons…) are flagged by SQL and fetched
-// again in full. Join tables are preloaded into typed arrays sorted by message id and walked alongside.
+// Speed: the table is read in ROWID pages. Ordinary rows of a page are written by SQLite itself in one
+// INSERT … SELECT (messages/bulk.ts); the rest are read as raw (array) rows with only the columns every row
+// needs, and the rare rows that carry more (tapbacks, edits, group events, app balloons…) are flagged by SQL
+// and fetched again in full. Delivered/read events are written by SQLite from the page's main events.
 // Nothing holds the message table in memory; per message we keep 16 bytes (ROWID → first event id).
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { macAbsoluteAuto, isoFromUs, MAC_EPOCH_OFFSET_S, type Timestamp } from '../formats/appleTime.js';
+import { macAbsoluteAuto, isoFromUs, type Timestamp } from '../formats/appleTime.js';
 import { readBody, hexOf } from './messages/body.js';
 import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from './messages/bulk.js';
 import { fileIdFor } from '../backup/backup.js';
