@@ -324,7 +324,8 @@ class MessageReader {
       // Ordinary rows are written by SQLite (messages/bulk.ts) when the copy is attached; the row-by-row path
       // then reads only the rows the bulk statement left.
       this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, rareSql) : null;
-      const hot = this.bulk
+      const bulkQuery = !!this.bulk;
+      const hot = bulkQuery
         ? cf.db.prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ?)')).raw(true).safeIntegers(false)
         : db.prepare(hotSql('', '')).raw(true).safeIntegers(bigRowids);
       let last: number | bigint = -(1n << 63n);
@@ -334,8 +335,17 @@ class MessageReader {
         if (end === null) break;
         const firstId = nextEventId.get() as number;
         let taken = 0;
-        if (this.bulk) { taken = this.bulk.run(last, end); ctx.countEvents(taken); }
-        let rows = (this.bulk ? hot.all(last, end, firstId) : hot.all(last, end)) as unknown[][];
+        if (this.bulk) {
+          try {
+            taken = this.bulk.run(last, end);
+            ctx.countEvents(taken);
+          } catch (e) {
+            // SQLite undid the statement: these rows and all later ones go row by row.
+            this.warn(`message rows after ROWID ${last} are read one by one (the bulk statement failed: ${(e as Error).message})`, null, 'info', null);
+            this.bulk = null;
+          }
+        }
+        let rows = (bulkQuery ? hot.all(last, end, firstId) : hot.all(last, end)) as unknown[][];
         if (bigRowids) rows = rows.map((r) => r.map((v, i) => (i > 0 && typeof v === 'bigint' ? Number(v) : v)));
         for (const r of rows) {
           const rowid = Number(r[0]);
