@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { cli, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { makeSqlite, BackupWriter } from '../fixtures/backupWriter.js';
@@ -11,6 +11,7 @@ import { smsTables } from '../fixtures/artifacts/messagesSchema.js';
 import { HTML_TEXT, fillBulkSmsDb, type SmsTruth, type FixtureMessage, type SmsSchema } from '../fixtures/artifacts/messages.js';
 import { ingest } from '../src/timeline/ingest.js';
 import { messagesTuning, messagesStats } from '../src/extractors/messages.js';
+import { BulkMainEvents } from '../src/extractors/messages/bulk.js';
 import { locateAttachment } from '../src/extractors/messages/attachmentPath.js';
 import { parseAssociatedGuid, tapbackOf } from '../src/extractors/messages/vocab.js';
 import { macAbsoluteAuto } from '../src/formats/appleTime.js';
@@ -38,6 +39,40 @@ function messageEvents(db: Database.Database): Map<number, Ev[]> {
 }
 
 const extraOf = (e: Ev): Row => JSON.parse(e.extra_json ?? '{}') as Row;
+
+/**
+ * The message events of a case in a form two ingests of the same backup can be compared by: ordered by message
+ * and action, thread by its source, and links to other events by the message they name (event ids differ when
+ * rows were written in another order).
+ */
+function comparableEvents(d: Database.Database): Row[] {
+  const rowidOf = new Map(d.prepare('SELECT id, source_rowid FROM events').raw(true).all() as [number, number][]);
+  const rows = d.prepare(`SELECT e.source_rowid, e.action, e.ts_utc_us, e.ts_raw, e.ts_epoch, e.title, e.body, e.direction, e.counterpart,
+      e.counterpart_name, e.service, t.source_table AS thread_table, t.source_rowid AS thread_rowid, t.identifier AS thread, e.extra_json
+    FROM events e LEFT JOIN threads t ON t.id = e.thread_id WHERE e.extractor = 'messages' ORDER BY e.source_rowid, e.action`).all() as Row[];
+  return rows.map((r) => {
+    const x = JSON.parse(String(r.extra_json)) as Row;
+    for (const k of ['of_event_id', 'reacted_to_event_id', 'reply_to_event_id', 'associated_event_id']) if (k in x) x[k] = rowidOf.get(x[k] as number);
+    return { ...r, extra_json: x };
+  });
+}
+
+/** Ingest twice in small pages, with the bulk path and without, and return both. */
+async function bothWays(root: string, only: string[], pageRows: number): Promise<{ bulk: Database.Database; bulkRows: number; rowByRow: Database.Database }> {
+  messagesTuning.pageRows = pageRows;
+  try {
+    const { db: bulk } = await ingestCase(root, only);
+    const bulkRows = messagesStats.bulkRows;
+    messagesTuning.sqlBulk = false;
+    const { db: rowByRow } = await ingestCase(root, only);
+    expect(messagesStats.bulkRows).toBe(0);
+    opened.push(bulk, rowByRow);
+    return { bulk, bulkRows, rowByRow };
+  } finally {
+    messagesTuning.pageRows = 4000;
+    messagesTuning.sqlBulk = true;
+  }
+}
 const opened: Database.Database[] = [];
 afterAll(() => { for (const db of opened) db.close(); });
 
@@ -244,34 +279,18 @@ for (const { schema, variant } of SCHEMAS) {
     it('the bulk path and the row-by-row path write the same events', async () => {
       // Pages of 7 rows, so the bulk statement has conversations to work with after the first page (the case
       // above fits in one page: all of it went row by row, delivered/read times through SQLite).
-      messagesTuning.pageRows = 7;
+      const { bulk, bulkRows, rowByRow } = await bothWays(t.root, ['contacts', 'messages'], 7);
+      expect(bulkRows).toBeGreaterThan(0);
+      expect(comparableEvents(bulk)).toEqual(comparableEvents(rowByRow));
+      expect(comparableEvents(bulk)).toEqual(comparableEvents(db));
+      // Without the attached copy at all (delivered/read times through macAbsoluteAuto), the same again.
+      messagesTuning.sqlMinorEvents = false;
       try {
-        const { db: db0 } = await ingestCase(t.root);
-        opened.push(db0);
-        expect(messagesStats.bulkRows).toBeGreaterThan(0);
-        expect(messagesStats.rowByRowRows).toBeGreaterThan(0);
-        messagesTuning.sqlMinorEvents = false;
-        const { db: db2 } = await ingestCase(t.root);
-        opened.push(db2);
-        expect(messagesStats.bulkRows).toBe(0);
-        const pick = (d: Database.Database) => d.prepare(`SELECT e.source_rowid, e.action, e.ts_utc_us, e.ts_raw, e.ts_epoch, e.title, e.body, e.direction, e.counterpart,
-            e.counterpart_name, e.service, t.source_rowid AS chat_rowid, t.identifier AS thread, e.extra_json
-          FROM events e LEFT JOIN threads t ON t.id = e.thread_id WHERE e.extractor = 'messages' ORDER BY e.source_rowid, e.action`).all() as Row[];
-        // Event ids differ (bulk rows come first in each page): links are compared by the message they name.
-        const rowidOf = (d: Database.Database) => new Map((d.prepare('SELECT id, source_rowid FROM events').raw(true).all() as [number, number][]));
-        const strip = (d: Database.Database) => {
-          const ids = rowidOf(d);
-          return pick(d).map((r) => {
-            const x = JSON.parse(String(r.extra_json)) as Row;
-            for (const k of ['of_event_id', 'reacted_to_event_id', 'reply_to_event_id', 'associated_event_id']) if (k in x) x[k] = ids.get(x[k] as number);
-            return { ...r, extra_json: x };
-          });
-        };
-        expect(strip(db2)).toEqual(strip(db0));
-        expect(strip(db0)).toEqual(strip(db));
+        const { db: plain } = await ingestCase(t.root);
+        opened.push(plain);
+        expect(comparableEvents(plain)).toEqual(comparableEvents(db));
       } finally {
         messagesTuning.sqlMinorEvents = true;
-        messagesTuning.pageRows = 4000;
       }
     });
   });
@@ -289,24 +308,33 @@ describe('bulk path on the bench generator (text-only and attributedBody-only ro
       const w = new BackupWriter(root, { deviceName: 'T', productType: 'iPhone15,2', productVersion: attributedOnly ? '17.4.1' : '14.8.1', buildVersion: 'X', serialNumber: 'T', udid: 't'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 0, 1)) });
       w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(dbPath) });
       w.finish();
-      const dump = (d: Database.Database) => (d.prepare(`SELECT source_rowid, action, ts_utc_us, ts_raw, ts_epoch, title, body, direction, counterpart, counterpart_name, service, thread_id, extra_json
-        FROM events ORDER BY source_rowid, action`).all() as Row[]).map((r) => ({ ...r, extra_json: { ...JSON.parse(String(r.extra_json)), of_event_id: 0 } }));
-      messagesTuning.pageRows = 100;
+      const { bulk, bulkRows, rowByRow } = await bothWays(root, ['messages'], 100);
+      expect(bulkRows).toBeGreaterThan(1000);
+      const a = comparableEvents(bulk);
+      expect(a).toHaveLength(3000);
+      expect(a).toEqual(comparableEvents(rowByRow));
+      expect(a.filter((e) => (e.extra_json as Row).body_source === (attributedOnly ? 'attributedBody' : 'text'))).toHaveLength(1500);
+      if (attributedOnly) return;
+      // A bulk statement that fails half-way: SQLite undoes it, those rows and the rest go row by row, with a note.
+      let calls = 0;
+      const real = BulkMainEvents.prototype.run;
+      const spy = vi.spyOn(BulkMainEvents.prototype, 'run').mockImplementation(function (this: BulkMainEvents, lo, hi) {
+        if (++calls === 4) throw new Error('simulated failure');
+        return real.call(this, lo, hi);
+      });
       try {
-        const { db: bulk } = await ingestCase(root, ['messages']);
-        opened.push(bulk);
-        expect(messagesStats.bulkRows).toBeGreaterThan(1000);
-        messagesTuning.sqlBulk = false;
-        const { db: rowByRow } = await ingestCase(root, ['messages']);
-        opened.push(rowByRow);
-        expect(messagesStats.bulkRows).toBe(0);
-        const a = dump(bulk);
-        expect(a).toHaveLength(3000);
-        expect(a).toEqual(dump(rowByRow));
-        expect(a.filter((e) => (e.extra_json as Row).body_source === (attributedOnly ? 'attributedBody' : 'text'))).toHaveLength(1500);
+        messagesTuning.pageRows = 100;
+        const { db: failed } = await ingestCase(root, ['messages']);
+        opened.push(failed);
+        expect(calls).toBe(4);
+        expect(messagesStats.bulkRows).toBeGreaterThan(0);
+        expect(comparableEvents(failed)).toEqual(a);
+        expect(failed.prepare("SELECT severity, message FROM warnings WHERE extractor = 'messages'").all()).toEqual([
+          { severity: 'info', message: 'message rows after ROWID 300 are read one by one (the bulk statement failed: simulated failure)' },
+        ]);
       } finally {
+        spy.mockRestore();
         messagesTuning.pageRows = 4000;
-        messagesTuning.sqlBulk = true;
       }
     });
   }
@@ -470,6 +498,21 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 sms.db (with WAL) a
     expect(atts.filter((a) => a.event_id === null).map((a) => a.status)).toEqual(['outside-attachments', 'outside-attachments', 'outside-attachments']);
     expect(treeHash(root)).toEqual(before);
     expect(treeHash(path.join(src, 'sms'))).toEqual(realBefore);
+  });
+
+  it('writes the same events in bulk as row by row, on both real databases', async () => {
+    const hickman = path.join(tmpDir(), 'backup');
+    wrapRealFiles(hickman, [
+      ...withSiblings('HomeDomain', 'Library/SMS/sms.db', path.join(REALDATA, 'hickman-ios14/sms/sms.db')),
+      ...withSiblings('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', path.join(REALDATA, 'hickman-ios14/contacts/AddressBook.sqlitedb')),
+    ]);
+    const plaso = path.join(tmpDir(), 'backup');
+    wrapRealFiles(plaso, [{ domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db', source: path.join(REALDATA, 'plaso/imessage_chat.db') }]);
+    for (const root of [hickman, plaso]) {
+      const { bulk, bulkRows, rowByRow } = await bothWays(root, ['contacts', 'messages'], 5);
+      expect(bulkRows).toBeGreaterThan(0);
+      expect(comparableEvents(bulk)).toEqual(comparableEvents(rowByRow));
+    }
   });
 
   it('reads the 10 messages of the 2015 chat.db (dates in seconds); text wins over a differing attributedBody', async () => {
