@@ -326,7 +326,7 @@ class MessageReader {
       this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, rareSql) : null;
       const bulkQuery = !!this.bulk;
       const hot = bulkQuery
-        ? cf.db.prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ?)')).raw(true).safeIntegers(false)
+        ? cf.db.prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ? AND source_rowid IS NOT NULL)')).raw(true).safeIntegers(false)
         : db.prepare(hotSql('', '')).raw(true).safeIntegers(bigRowids);
       let last: number | bigint = -(1n << 63n);
       messagesStats.bulkRows = 0; messagesStats.rowByRowRows = 0;
@@ -374,6 +374,8 @@ class MessageReader {
         ctx.progress(done, total);
         last = end;
       }
+      // Every row must have become an event; say so loudly if the pages and the table ever disagree.
+      if (done !== total) this.warn(`${SMS_DB}: ${total} message rows counted but ${done} read; some rows may be missing from the timeline`, null, 'error');
     } finally {
       if (minors) this.detachSource();
     }
