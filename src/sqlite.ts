@@ -11,6 +11,16 @@ export function hasTable(db: Database.Database, table: string): boolean {
   return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(table);
 }
 
+/** An SQLite value as text (a blob as UTF-8), or null. */
+export function sqlText(v: unknown): string | null {
+  return v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}
+
+/** A table or column name quoted for SQL. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 /** `col` when the table has it, else `NULL AS col`: one query serves every schema variant. */
 export function colOrNull(cols: Set<string>, col: string, alias = col, prefix = ''): string {
   return cols.has(col) ? `${prefix}${col} AS ${alias}` : `NULL AS ${alias}`;

@@ -10,7 +10,7 @@
 //     when a table's sha256 no longer matches, the rows whose CRC differs are named. The sha256 of the
 //     row_digests content is in the custody row as well, so editing it is detected too.
 // Everything is streamed (1,024-row chunks, one blob each): memory stays flat on million-row cases.
-import { columnsOf } from '../sqlite.js';
+import { columnsOf, quoteIdent as q } from '../sqlite.js';
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import os from 'node:os';
@@ -52,7 +52,6 @@ export function contentTables(db: Database.Database): string[] {
 /** Column names in table order (the order is part of the digest). */
 const columnList = (db: Database.Database, table: string): string[] => [...columnsOf(db, table)];
 
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Rows per SQL round trip: SQLite hands back one blob of this many lines, and JavaScript never builds a string per row. */
 const CHUNK_ROWS = 1024;
@@ -289,7 +288,7 @@ export async function recordCaseDigestParallel(db: Database.Database, path: stri
     const rows = blocks.length * Number(BLOCK);
     let fresh: BlockDigest[];
     if (!script || workers < 2 || blocks.length < 2 || rows < PARALLEL_MIN_ROWS) {
-      fresh = blocks.length === todo.length && !have.length ? digestBlocks(db, table, columns) : blocks.flatMap((b) => digestBlocks(db, table, columns, { from: b, to: b }));
+      fresh = blocks.flatMap((b) => digestBlocks(db, table, columns, { from: b, to: b }));
     } else {
       const parts = Math.min(workers, blocks.length);
       const shares = Array.from({ length: parts }, (_, i) => blocks.slice(Math.floor((blocks.length * i) / parts), Math.floor((blocks.length * (i + 1)) / parts)));

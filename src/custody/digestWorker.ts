@@ -5,10 +5,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { digestBlocks, toWire } from './caseDigest.js';
+import { quoteIdent } from '../sqlite.js';
 
 const { mode, path, table, columns, blocks } = workerData as { mode: 'blocks' | 'follow'; path: string; table: string; columns: string[]; blocks?: string[] };
 const db = new Database(path, { readonly: true, fileMustExist: true });
-const q = `"${table.replace(/"/g, '""')}"`;
+
 
 if (mode === 'blocks') {
   try {
@@ -20,7 +21,7 @@ if (mode === 'blocks') {
 } else {
   let stop = false;
   parentPort!.on('message', (m) => { if (m === 'stop') stop = true; });
-  const maxRowid = db.prepare(`SELECT max(rowid) FROM ${q}`).pluck().safeIntegers(true);
+  const maxRowid = db.prepare(`SELECT max(rowid) FROM ${quoteIdent(table)}`).pluck().safeIntegers(true);
   let next = 0n; // the first block not yet digested
   const pause = () => new Promise((resolve) => setTimeout(resolve, 50));
   while (!stop) {

@@ -2,7 +2,7 @@
 // extractor uses to put names to phone numbers and e-mail addresses.
 import { macSeconds } from '../formats/appleTime.js';
 import { normalizeHandle } from './contactResolver.js';
-import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor } from './types.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from './types.js';
 
 const PROPERTY_KIND: Record<number, string> = { 3: 'phone', 4: 'email' };
 
@@ -12,11 +12,6 @@ function cleanLabel(label: unknown): string | null {
   return label.replace(/^_\$!<(.*)>!\$_$/, '$1');
 }
 
-function text(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  const s = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-  return s;
-}
 
 export function displayName(first: string | null, middle: string | null, last: string | null, org: string | null, nick: string | null): string | null {
   const person = [first, middle, last].map((p) => p?.trim()).filter(Boolean).join(' ');
@@ -41,7 +36,7 @@ export const contacts: Extractor = {
         FROM ABMultiValue mv ${hasLabels ? 'LEFT JOIN ABMultiValueLabel lbl ON lbl.ROWID = mv.label' : ''}
         WHERE mv.property IN (3, 4)`;
       for (const r of db.prepare(q).iterate() as Iterable<{ rid: bigint; prop: bigint; value: unknown; label: unknown }>) {
-        const value = text(r.value);
+        const value = sqlText(r.value);
         if (!value) continue;
         const list = handlesByPerson.get(r.rid) ?? [];
         list.push({ kind: PROPERTY_KIND[Number(r.prop)], label: cleanLabel(r.label), value });
@@ -55,12 +50,12 @@ export const contacts: Extractor = {
     const rows = db.prepare(`SELECT ROWID AS rowid, ${cols} FROM ABPerson ORDER BY ROWID`).iterate() as Iterable<Record<string, unknown>>;
     for (const r of rows) {
       const rowid = r.rowid as bigint;
-      const first = text(r.First), middle = text(r.Middle), last = text(r.Last), org = text(r.Organization), nick = text(r.Nickname);
+      const first = sqlText(r.First), middle = sqlText(r.Middle), last = sqlText(r.Last), org = sqlText(r.Organization), nick = sqlText(r.Nickname);
       const name = displayName(first, middle, last, org, nick);
       const handles = (handlesByPerson.get(rowid) ?? []).map((h) => ({ ...h, normalized: normalizeHandle(h.value, ctx.region).normalized || null }));
       ctx.caseFile.addContact({
         sourceFileId: src.fileRowId, sourceTable: 'ABPerson', sourceRowid: rowid, displayName: name, firstName: first, lastName: last, organization: org,
-        extra: { middle, nickname: nick, department: text(r.Department), job_title: text(r.JobTitle), note: text(r.Note) }, handles,
+        extra: { middle, nickname: nick, department: sqlText(r.Department), job_title: sqlText(r.JobTitle), note: sqlText(r.Note) }, handles,
       });
       if (name) for (const h of handles) ctx.contacts.add(h.value, name);
       const summary = handles.map((h) => h.value).join(', ');

@@ -19,7 +19,7 @@ import { readBody, hexOf } from './messages/body.js';
 import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from './messages/bulk.js';
 import { fileIdFor } from '../backup/backup.js';
 import type { Direction } from '../timeline/caseFile.js';
-import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from './types.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from './types.js';
 import { tapbackOf, parseAssociatedGuid, itemAction, GROUP_STYLE, mimeFromName } from './messages/vocab.js';
 import { locateAttachment } from './messages/attachmentPath.js';
 import { parseMessageSummary, type MessageSummary } from './messages/summary.js';
@@ -111,7 +111,7 @@ function indexedOn(db: Database.Database, table: string, column: string): boolea
   return false;
 }
 
-const str = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+const str = sqlText;
 const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
 /** Titles are one line: names and group titles from the evidence may hold line breaks. */

@@ -53,4 +53,4 @@ export interface Extractor {
 /** An artifact that exists but cannot be read: the runner records it and moves on to the next extractor. */
 export class ArtifactError extends Error {}
 
-export { columnsOf, hasTable, colOrNull } from '../sqlite.js';
+export { columnsOf, hasTable, colOrNull, sqlText } from '../sqlite.js';

@@ -1,6 +1,7 @@
 // The text of a message row: `text` when present (README trap 7), else decoded from attributedBody; both are
 // compared when both exist. Pure, so the row-by-row path and SQLite's bulk path (bulk.ts) share it.
 import { decodeAttributedBody } from '../../formats/typedstream.js';
+import { sqlText } from '../../sqlite.js';
 
 /** Undecodable bodies are kept as hex up to this many bytes (a real attributedBody is a few hundred). */
 export const MAX_HEX_BYTES = 1 << 20;
@@ -18,7 +19,7 @@ export interface MessageBody {
 }
 
 export function readBody(textValue: unknown, blobValue: unknown): MessageBody {
-  const text = textValue === null || textValue === undefined ? null : Buffer.isBuffer(textValue) ? textValue.toString('utf8') : String(textValue);
+  const text = sqlText(textValue);
   const fields: Record<string, unknown> = {};
   let body: string | null = text !== null && text !== '' ? text : null;
   let problem: MessageBody['problem'];
