@@ -11,8 +11,6 @@ import { BackupWriter } from '../fixtures/backupWriter.js';
 import { fillBulkSmsDb } from '../fixtures/artifacts/messages.js';
 import { runIngestChild, type BenchRow, type BenchSection } from './types.js';
 
-/** Linux: writing 5 to clear_refs resets VmHWM, so the next peak is this phase's own. */
-
 function buildBackup(root: string, tmp: string, count: number, attributedOnly: boolean): number {
   const dbPath = path.join(tmp, `sms-${attributedOnly ? 'ab' : 'text'}.db`);
   const db = new Database(dbPath);

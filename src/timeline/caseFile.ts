@@ -123,14 +123,9 @@ export class CaseFile {
     if (this.inTx) { this.db.exec('ROLLBACK'); this.inTx = false; this.pending = 0; }
   }
 
-  private tick(): void {
-    if (this.inTx && ++this.pending >= BATCH) { this.db.exec('COMMIT; BEGIN'); this.pending = 0; }
-  }
-
-  /** Count rows an extractor wrote with its own SQL (INSERT … SELECT), so they are committed in batches too. */
-  written(rows: number): void {
-    this.pending += rows - 1;
-    this.tick();
+  /** Count rows written (also those an extractor wrote with its own INSERT … SELECT): commit every BATCH rows. */
+  written(rows = 1): void {
+    if (this.inTx && (this.pending += rows) >= BATCH) { this.db.exec('COMMIT; BEGIN'); this.pending = 0; }
   }
 
   addEvent(e: EventInput, extractor: string): number {
@@ -142,7 +137,7 @@ export class CaseFile {
       e.sourceFileId, e.sourceTable, e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
       extractor, e.extraJson ?? (e.extra ? JSON.stringify(e.extra, bigintReplacer) : null),
     );
-    this.tick();
+    this.written();
     return Number(r.lastInsertRowid);
   }
 
