@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { buildBackup } from '../fixtures/build.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { sha256File } from '../src/custody/hash.js';
 import { peakRssMb, type BenchSection } from './types.js';
 

@@ -1,6 +1,6 @@
 // Runs one ingest in a fresh process and prints {seconds, cpuS, rssMb, events, statuses} as JSON, so a bench
 // measures the ingest's own peak memory, not what building the fixture left behind in the parent.
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { peakRssMb } from './types.js';
 
 const [backupDir, casePath, only] = process.argv.slice(2);

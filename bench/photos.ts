@@ -2,7 +2,7 @@
 // media throughput (files/s copied, hashed and read for EXIF).
 import path from 'node:path';
 import { buildBackup } from '../fixtures/build.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { peakRssMb, type BenchSection } from './types.js';
 
 /** Whole ingest time, and the part until the photos extractor finished (before indexes, FTS and digests). */

@@ -9,12 +9,12 @@ import Database from 'better-sqlite3';
 import { fixture, cli, treeHash, tmpDir } from './helpers.js';
 import { hashFiles, parseAlgorithms } from '../src/custody/evidenceHash.js';
 import { firstDifferingBlock, READ_CHUNK } from '../src/custody/hashWorker.js';
-import { appendCustody, verifyCustodyChain, custodyHead, GENESIS_HASH } from '../src/custody/chain.js';
+import { appendCustody, verifyCustodyChain, custodyHead, GENESIS_HASH } from '../src/timeline/custodyLog.js';
 import { recordCaseDigest, checkCaseDigest } from '../src/custody/caseDigest.js';
 import { generateKeys, loadPrivateKey, loadPublicKey, signBytes, verifyBytes } from '../src/custody/sign.js';
 import { writeOutputManifest, readManifest } from '../src/custody/outputs.js';
-import { checkReads, hashEvidence, passDetail, type EvidencePassResult } from '../src/custody/evidencePass.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { checkReads, type EvidencePassResult } from '../src/custody/evidencePass.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { fileIdFor } from '../src/backup/backup.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { evidenceHashRows, custodySection } from '../src/custody/records.js';
@@ -378,13 +378,11 @@ describe('ingest hashes every evidence file', () => {
     fs.cpSync(t.root, copy, { recursive: true });
     const id = fileIdFor('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata-wal');
     const payload = path.join(copy, id.slice(0, 2), id);
-    let pass: EvidencePassResult | null = null;
     const out = path.join(tmpDir(), 'changed.db');
     await ingest({
       backupDir: copy, casePath: out, tz: 'UTC', region: 'US',
       // Something else writes to the evidence between the full hash pass and the extractor's read.
-      beforeExtract: async (b, cf) => { pass = await hashEvidence(b, cf); fs.appendFileSync(payload, Buffer.alloc(16)); },
-      afterExtract: async (_b, cf) => passDetail(pass!, checkReads(cf, pass!)),
+      onHashDone: () => fs.appendFileSync(payload, Buffer.alloc(16)),
     });
     const c = new Database(out, { readonly: true });
     const messages = (c.prepare("SELECT message FROM warnings WHERE extractor = 'custody'").all() as { message: string }[]).map((w) => w.message);

@@ -10,7 +10,7 @@ import { cli, fixture, tmpDir, treeHash, checkBackup, REPO } from './helpers.js'
 import { makeFixtureEncryption, type FixtureEncryptionKeys } from '../fixtures/encryption.js';
 import type { FixtureEncryption } from '../fixtures/backupWriter.js';
 import type { BuildOptions } from '../fixtures/build.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { unlockBackup } from '../src/backup/decrypt.js';
 import { Backup } from '../src/backup/backup.js';
 import { parseKeybag, unlockClassKeys } from '../src/backup/keybag.js';

@@ -7,7 +7,7 @@ import { cli, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, w
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { MAC_EPOCH_MS } from '../fixtures/random.js';
 import { csvCell } from '../src/report/exports.js';
-import { verifyCustodyChain } from '../src/custody/chain.js';
+import { verifyCustodyChain } from '../src/timeline/custodyLog.js';
 
 function open(db: string) { return new Database(db, { readonly: true }); }
 

@@ -6,12 +6,12 @@ import Database from 'better-sqlite3';
 import { HAVE_REALDATA, REALDATA, checkBackup, fixture, tmpDir, treeHash, wrapRealFiles } from './helpers.js';
 import { fileIdFor } from '../fixtures/backupWriter.js';
 import type { LocationsTruth } from '../fixtures/artifacts/locations.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { isoFromUs, MAC_EPOCH_OFFSET_S } from '../src/formats/appleTime.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { Backup } from '../src/backup/backup.js';
-import { runExtractors } from '../src/extractors/run.js';
-import { messageLocations, parseLocationVcard } from '../src/extractors/locations/messageLocations.js';
+import { runExtractors } from '../src/pipeline/runExtractors.js';
+import { messageLocations, parseLocationVcard } from '../src/extractors/artifacts/messageLocations.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
 

@@ -9,7 +9,7 @@ import { withSiblings } from '../fixtures/wrapReal.js';
 import { fileIdFor } from '../fixtures/backupWriter.js';
 import { mediaBytes, type FixtureAsset } from '../fixtures/artifacts/photos.js';
 import type { IosVariant } from '../fixtures/build.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { readExifFile, wallTimeMs, offsetMinutes, impliedOffsetMinutes, distanceM } from '../src/extractors/photos/exif.js';
 import { isoFromUs, MAC_EPOCH_OFFSET_S } from '../src/formats/appleTime.js';
 import { CaseFile } from '../src/timeline/caseFile.js';

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import exifr from 'exifr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, fixture, tmpDir, treeHash, REALDATA, HAVE_REALDATA, REALDATA_SKIP_REASON } from './helpers.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { makeThumbnail, imageMimeOf, jpegInfo } from '../src/extractors/thumbnail.js';
 import { MAX_THUMBNAIL_BYTES } from '../src/timeline/thumbnails.js';
 import { jpegWithExif, tinyJpeg, THUMB_LANDSCAPE, THUMB_STILL_LIFE, type FixtureAsset } from '../fixtures/artifacts/photos.js';

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CaseFile } from '../timeline/caseFile.js';
-import type { CustodyRow, HashRef } from './chain.js';
+import type { CustodyRow, HashRef } from '../timeline/custodyLog.js';
 import { hashFiles } from './evidenceHash.js';
 import { sha256File } from './hash.js';
 import { keyFingerprint, loadPrivateKey, signBytes } from './sign.js';

@@ -2,7 +2,7 @@
 // the `files` table (every evidence file hashed at ingest) and the `custody` chain.
 import { columnsOf, colOrNull } from '../sqlite.js';
 import type Database from 'better-sqlite3';
-import { verifyCustodyChain, type CustodyRow, type HashRef } from './chain.js';
+import { verifyCustodyChain, type CustodyRow, type HashRef } from '../timeline/custodyLog.js';
 
 export interface EvidenceHashRow {
   id: number;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { findBackupRoot } from '../backup/backup.js';
-import { verifyCustodyChain, type CustodyRow } from './chain.js';
+import { verifyCustodyChain, type CustodyRow } from '../timeline/custodyLog.js';
 import { checkCaseDigest, type CaseDigest } from './caseDigest.js';
 import { hashFiles } from './evidenceHash.js';
 import { firstDifferingBlock, READ_CHUNK, type HashAlgorithm } from './hashWorker.js';

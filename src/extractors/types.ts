@@ -43,10 +43,32 @@ export interface ExtractorContext {
   progress(done: number, total?: number): void;
 }
 
+/** Which report section shows a kind: renderers pick the view, they know no artifact by name. */
+export type KindView = 'conversation' | 'calls' | 'gallery' | 'table';
+
+/** How one event kind is labelled, coloured, exported and shown. Declared by the artifact that emits it. */
+export interface KindDescriptor {
+  kind: string;
+  /** Plural heading for legends, filters and sections ("Messages"). */
+  label: string;
+  /** Chart and map colour. */
+  color: string;
+  view: KindView;
+  /** Timesketch `timestamp_desc` per action ("sent" → "Message Sent"); other actions read "<Kind> <Action>". */
+  actions: Record<string, string>;
+  /** plaso-style data type for Timesketch (`ios:messages:message`). */
+  dataType: string;
+}
+
 export interface Extractor {
   id: string;
   title: string;
+  /** The logical files it reads (info and the coverage table list them). */
   sources: SourceSpec[];
+  /** Extractors whose results this one uses (contact names, attachments): run first, also under --only. */
+  after?: string[];
+  /** Every event kind it emits, described for the renderers. */
+  kinds: KindDescriptor[];
   run(ctx: ExtractorContext): Promise<void>;
 }
 

@@ -1,13 +1,6 @@
 // Pictures for the overview, drawn in code as plain SVG (no scripts, no external references).
 // Every piece of text that can come from evidence goes through esc().
-export const KIND_COLORS: Record<string, string> = {
-  message: '#2f6fb3', call: '#2e9461', photo: '#c77a1c', video: '#b5486b', location: '#7a55b0', contact: '#6b7280',
-};
-const OTHER_COLORS = ['#1f9bb0', '#a39b1d', '#8c5a3c', '#4b5fbf', '#b0413e'];
-
-export function kindColor(kind: string, i = 0): string {
-  return KIND_COLORS[kind] ?? OTHER_COLORS[i % OTHER_COLORS.length];
-}
+import { kindColor } from './describe.js';
 
 /** SVG markup built here (never evidence-supplied markup); the report template only inlines these. */
 export class TrustedSvg {

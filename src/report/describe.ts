@@ -1,20 +1,39 @@
-// Human wording for events: Timesketch's timestamp_desc and a one-line message.
+// Human wording, colours and views for events, read from the artifacts' kind descriptors: the renderers
+// know no artifact by name.
+import { KINDS } from '../extractors/registry.js';
 import type { EventRow } from '../timeline/query.js';
 
-const DESC: Record<string, Record<string, string>> = {
-  message: { sent: 'Message Sent', received: 'Message Received', read: 'Message Read', delivered: 'Message Delivered', edited: 'Message Edited', unsent: 'Message Unsent', reaction: 'Reaction', 'reaction-removed': 'Reaction Removed', 'played': 'Message Played' },
-  call: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed' },
-  contact: { created: 'Contact Created', modified: 'Contact Modified' },
-  photo: { taken: 'Photo Taken', added: 'Photo Added', modified: 'Photo Modified', trashed: 'Photo Trashed' },
-  video: { taken: 'Video Recorded', added: 'Video Added', modified: 'Video Modified', trashed: 'Video Trashed' },
-  location: { seen: 'Location Recorded' },
-};
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const OTHER_COLORS = ['#1f9bb0', '#a39b1d', '#8c5a3c', '#4b5fbf', '#b0413e'];
 
+/** Timesketch's timestamp_desc: the artifact's wording, else "<Kind> <Action>". */
 export function timestampDesc(kind: string, action: string): string {
-  const d = DESC[kind]?.[action];
-  if (d) return d;
-  const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-  return `${cap(kind)} ${cap(action.replace(/-/g, ' '))}`;
+  return KINDS.get(kind)?.actions[action] ?? `${cap(kind)} ${cap(action.replace(/-/g, ' '))}`;
+}
+
+/** Plural heading for a kind ("Messages"). */
+export function kindLabel(kind: string): string {
+  return KINDS.get(kind)?.label ?? cap(kind);
+}
+
+/** Chart colour of a kind; kinds no artifact declares (older case files) take a spare colour by position. */
+export function kindColor(kind: string, i = 0): string {
+  return KINDS.get(kind)?.color ?? OTHER_COLORS[i % OTHER_COLORS.length];
+}
+
+/** plaso-style data type for Timesketch. */
+export function dataType(kind: string): string {
+  return KINDS.get(kind)?.dataType ?? `ios:${kind}`;
+}
+
+/** Every kind the tool knows: what --kinds accepts. */
+export function knownKinds(): string[] {
+  return [...KINDS.keys()].sort();
+}
+
+/** The kinds a report section shows (conversation, calls, gallery, table). */
+export function kindsInView(view: string): string[] {
+  return [...KINDS.values()].filter((k) => k.view === view).map((k) => k.kind);
 }
 
 /** One readable line: the description, then the user's text, newlines folded. */

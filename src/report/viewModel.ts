@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
-import { timestampDesc } from './describe.js';
-import { formatDuration } from '../extractors/calls.js';
+import { timestampDesc, kindLabel, kindColor } from './describe.js';
+import { formatDuration } from '../formats/duration.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
-import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, KIND_COLORS, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
+import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
 export interface ReportOptions {
@@ -54,11 +54,6 @@ export interface ReportModel {
   custodyChain: { intact: boolean; head: string; problems: string[] };
 }
 
-const KIND_LABEL: Record<string, string> = { message: 'Messages', call: 'Calls', contact: 'Contacts', photo: 'Photos', video: 'Videos', location: 'Locations' };
-
-export function kindLabel(kind: string): string {
-  return KIND_LABEL[kind] ?? kind.charAt(0).toUpperCase() + kind.slice(1);
-}
 
 export function who(name: string | null, handle: string | null): string {
   if (name && handle && name !== handle) return `${name} (${handle})`;
@@ -166,7 +161,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
 
   const dayBuckets: DayBucket[] = [...days.entries()].map(([day, kinds]) => ({ day, kinds }));
   const top = [...counterparts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 15).map(([name, count]) => ({ name, count }));
-  const kinds = [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, count]) => ({ kind, label: kindLabel(kind), count, color: KIND_COLORS[kind] ?? '#777' }));
+  const kinds = [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, count], i) => ({ kind, label: kindLabel(kind), count, color: kindColor(kind, i) }));
   const dayChart = dayChartSvg(dayBuckets, kinds.map((k) => k.kind));
   const map = mapSvg([...points.values()]);
   const dense = densestArea([...points.values()]);

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrate, POST_INGEST_SQL } from './schema.js';
-import { appendCustody, type CustodyEntry, type CustodyRow } from '../custody/chain.js';
+import { appendCustody, type CustodyEntry, type CustodyRow } from './custodyLog.js';
 import type { Timestamp } from '../formats/appleTime.js';
 
 export type Direction = 'incoming' | 'outgoing' | null;

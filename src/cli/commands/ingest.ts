@@ -1,13 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ingest } from '../../timeline/ingest.js';
+import { ingest, type IngestResult } from '../../pipeline/ingest.js';
 import { validateZone } from '../../timeline/query.js';
 import { EXTRACTORS } from '../../extractors/registry.js';
 import { makeProgress } from '../progress.js';
 import { openOptionsFrom } from '../password.js';
 import { UsageError } from '../errors.js';
 import { parseAlgorithms } from '../../custody/evidenceHash.js';
-import { hashEvidence, checkReads, passDetail, type EvidencePassResult } from '../../custody/evidencePass.js';
 
 export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean; hash?: string }
 
@@ -16,32 +15,31 @@ export function checkRegion(region: string): string {
   return region.toUpperCase();
 }
 
-export async function runIngest(backupDir: string, o: CaseOptions): Promise<Awaited<ReturnType<typeof ingest>>> {
+export async function runIngest(backupDir: string, o: CaseOptions): Promise<IngestResult> {
   let tz: string;
   try { tz = validateZone(o.tz); } catch (e) { throw new UsageError((e as Error).message); }
   const only = o.only ? o.only.split(',').map((s) => s.trim()) : undefined;
   for (const id of only ?? []) if (!EXTRACTORS.some((x) => x.id === id)) throw new UsageError(`unknown extractor "${id}" (known: ${EXTRACTORS.map((x) => x.id).join(', ')})`);
   let algorithms;
   try { algorithms = parseAlgorithms(o.hash); } catch (e) { throw new UsageError((e as Error).message); }
+  const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
   const progress = makeProgress(o.quiet);
-  let pass: EvidencePassResult | null = null;
+  const hashBar = makeProgress(o.quiet);
   try {
     return await ingest({
       backupDir, casePath: o.case, caseNumber: o.caseNumber, examiner: o.examiner, agency: o.agency, tz, region: checkRegion(o.region), only,
       open: openOptionsFrom(o, { interactive: true }),
-      onProgress: (ex, done, total) => progress.update(ex.title, done, total),
-      onExtractorDone: (ex, status, events) => { progress.stop(); if (!o.quiet) process.stderr.write(`  ${ex.title}: ${status}, ${events} events\n`); },
-      // Chain of custody: hash every file of the backup on all cores before extraction; compare with the reads after.
-      beforeExtract: async (backup, cf) => {
-        const bar = makeProgress(o.quiet);
-        try {
-          pass = await hashEvidence(backup, cf, { algorithms, onProgress: (done, total) => bar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)) });
-        } finally { bar.stop(); }
-        if (!o.quiet) process.stderr.write(`  Evidence hashed: ${pass.files} files, ${(pass.bytes / 1e6).toFixed(1)} MB${pass.unlisted ? `, ${pass.unlisted} not in the manifest` : ''}${pass.missing ? `, ${pass.missing} listed but missing` : ''}\n`);
+      hashAlgorithms: algorithms,
+      onHashProgress: (done, total) => hashBar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)),
+      onHashDone: (pass) => {
+        hashBar.stop();
+        say(`  Evidence hashed: ${pass.files} files, ${(pass.bytes / 1e6).toFixed(1)} MB${pass.unlisted ? `, ${pass.unlisted} not in the manifest` : ''}${pass.missing ? `, ${pass.missing} listed but missing` : ''}`);
       },
-      afterExtract: async (_backup, cf) => (pass ? passDetail(pass, checkReads(cf, pass)) : undefined),
+      onProgress: (ex, done, total) => progress.update(ex.title, done, total),
+      onExtractorDone: (ex, status, events) => { progress.stop(); say(`  ${ex.title}: ${status}, ${events} events`); },
     });
   } finally {
+    hashBar.stop();
     progress.stop();
   }
 }
@@ -68,6 +66,7 @@ export function registerIngest(program: Command): void {
     .action(async (dir: string, o: CaseOptions) => {
       const r = await runIngest(dir, o);
       process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
+      if (r.addedDependencies.length) process.stdout.write(`  (also ran ${r.addedDependencies.join(', ')}: --only ${o.only} depends on ${r.addedDependencies.length > 1 ? 'them' : 'it'})\n`);
       for (const s of r.summaries) process.stdout.write(`  ${s.extractor.padEnd(10)} ${s.status.padEnd(11)} ${String(s.events).padStart(8)} events${s.warnings ? `, ${s.warnings} warnings` : ''}${s.message && s.status !== 'ok' ? ` — ${s.message}` : ''}\n`);
     });
 }

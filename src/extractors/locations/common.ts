@@ -2,7 +2,13 @@
 // routined.ts, …) and emits kind 'location' events with latitude, longitude and accuracy_m when known.
 import type Database from 'better-sqlite3';
 import type { Timestamp } from '../../formats/appleTime.js';
-import type { ExtractorContext } from '../types.js';
+import type { ExtractorContext, KindDescriptor } from '../types.js';
+
+/** The one 'location' kind, emitted by every location store. */
+export const LOCATION_KIND: KindDescriptor = {
+  kind: 'location', label: 'Locations', color: '#7a55b0', view: 'table', dataType: 'ios:location:fix',
+  actions: { seen: 'Location Recorded', shared: 'Location Shared' },
+};
 
 /** A usable coordinate pair: finite, in range, and not the (0, 0) "no fix" placeholder. */
 export function validCoordinate(lat: unknown, lon: unknown): { lat: number; lon: number } | null {

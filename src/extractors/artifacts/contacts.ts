@@ -1,8 +1,8 @@
 // Contacts: AddressBook.sqlitedb (ABPerson + ABMultiValue). Builds the resolver that every later
 // extractor uses to put names to phone numbers and e-mail addresses.
-import { macSeconds } from '../formats/appleTime.js';
-import { normalizeHandle } from './contactResolver.js';
-import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from './types.js';
+import { macSeconds } from '../../formats/appleTime.js';
+import { normalizeHandle } from '../contactResolver.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
 
 const PROPERTY_KIND: Record<number, string> = { 3: 'phone', 4: 'email' };
 
@@ -22,6 +22,8 @@ export const contacts: Extractor = {
   id: 'contacts',
   title: 'Contacts (AddressBook)',
   sources: [{ domain: 'HomeDomain', path: 'Library/AddressBook/AddressBook.sqlitedb' }],
+  kinds: [{ kind: 'contact', label: 'Contacts', color: '#6b7280', view: 'table', dataType: 'ios:addressbook:contact',
+    actions: { created: 'Contact Created', modified: 'Contact Modified' } }],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb');
     if (!src) return;

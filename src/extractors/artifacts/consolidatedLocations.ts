@@ -11,7 +11,7 @@
 //   raw_latitude, raw_longitude, raw_accuracy, no_location? }
 import { macSeconds } from '../../formats/appleTime.js';
 import { columnsOf, hasTable, type Extractor, type ExtractorContext } from '../types.js';
-import { accuracyOf, countRows, emitLocation } from './common.js';
+import { accuracyOf, countRows, emitLocation, LOCATION_KIND } from '../locations/common.js';
 
 interface TableSpec { table: string; subtype: string; keys: string[] }
 
@@ -83,6 +83,7 @@ export const consolidatedLocations: Extractor = {
   id: 'locationd',
   title: 'Location caches (locationd consolidated.db, cache_encryptedB.db)',
   sources: STORES.map((path) => ({ domain: 'RootDomain', path })),
+  kinds: [LOCATION_KIND],
   async run(ctx) {
     for (const p of STORES) await readStore(ctx, p);
   },

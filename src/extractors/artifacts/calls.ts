@@ -1,6 +1,7 @@
 // Calls: CallHistory.storedata (Core Data, ZCALLRECORD; iOS 8+) and the legacy call_history.db (`call`).
-import { macSeconds, unixSeconds } from '../formats/appleTime.js';
-import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from './types.js';
+import { formatDuration } from '../../formats/duration.js';
+import { macSeconds, unixSeconds } from '../../formats/appleTime.js';
+import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 
 const CALL_TYPES: Record<number, { service: string; label: string }> = {
   0: { service: 'Third-party app', label: 'app call' },
@@ -14,12 +15,6 @@ export function addressText(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   if (Buffer.isBuffer(v)) return v.toString('utf8').replace(/\0+$/, '');
   return String(v);
-}
-
-export function formatDuration(s: number): string {
-  const total = Math.round(s);
-  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), sec = total % 60;
-  return h ? `${h} h ${m} min ${sec} s` : m ? `${m} min ${sec} s` : `${sec} s`;
 }
 
 function callAction(outgoing: boolean, answered: boolean | null): string {
@@ -109,6 +104,9 @@ async function legacyCalls(ctx: ExtractorContext): Promise<void> {
 export const calls: Extractor = {
   id: 'calls',
   title: 'Calls (phone, FaceTime, third-party apps)',
+  after: ['contacts'],
+  kinds: [{ kind: 'call', label: 'Calls', color: '#2e9461', view: 'calls', dataType: 'ios:calls:call',
+    actions: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed' } }],
   sources: [
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistory.storedata' },
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistoryTemp.storedata' },

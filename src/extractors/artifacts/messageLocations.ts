@@ -6,7 +6,7 @@
 // extra_json: { attachment_id, message_event_id, vcard_name, url, vcard_file_row_id }
 import fs from 'node:fs';
 import { hasTable, type Extractor, type ExtractorContext } from '../types.js';
-import { validCoordinate } from './common.js';
+import { validCoordinate, LOCATION_KIND } from '../locations/common.js';
 
 /** Largest vCard read; a location card is a few hundred bytes. */
 const MAX_VCARD_BYTES = 256 * 1024;
@@ -80,5 +80,7 @@ export const messageLocations: Extractor = {
   id: 'message-locations',
   title: 'Locations shared in Messages (.loc.vcf attachments)',
   sources: [{ domain: 'MediaDomain', path: 'Library/SMS/Attachments/**/*.loc.vcf' }],
+  after: ['messages'],
+  kinds: [LOCATION_KIND],
   run,
 };

@@ -14,17 +14,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { macAbsoluteAuto, isoFromUs, type Timestamp } from '../formats/appleTime.js';
-import { readBody, hexOf } from './messages/body.js';
-import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from './messages/bulk.js';
-import { fileIdFor } from '../backup/backup.js';
-import type { Direction } from '../timeline/caseFile.js';
-import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from './types.js';
-import { tapbackOf, parseAssociatedGuid, itemAction, GROUP_STYLE, mimeFromName } from './messages/vocab.js';
-import { locateAttachment } from './messages/attachmentPath.js';
-import { parseMessageSummary, type MessageSummary } from './messages/summary.js';
-import { imageMimeOf, makeThumbnail, type Thumbnail } from './thumbnail.js';
-import { addThumbnail } from '../timeline/thumbnails.js';
+import { macAbsoluteAuto, isoFromUs, type Timestamp } from '../../formats/appleTime.js';
+import { readBody, hexOf } from '../messages/body.js';
+import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from '../messages/bulk.js';
+import { fileIdFor } from '../../backup/backup.js';
+import type { Direction } from '../../timeline/caseFile.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
+import { tapbackOf, parseAssociatedGuid, itemAction, GROUP_STYLE, mimeFromName } from '../messages/vocab.js';
+import { locateAttachment } from '../messages/attachmentPath.js';
+import { parseMessageSummary, type MessageSummary } from '../messages/summary.js';
+import { imageMimeOf, makeThumbnail, type Thumbnail } from '../thumbnail.js';
+import { addThumbnail } from '../../timeline/thumbnails.js';
 
 const ID = 'messages';
 const SMS_DB = 'Library/SMS/sms.db';
@@ -131,6 +131,10 @@ export const messages: Extractor = {
   id: ID,
   title: 'Messages (SMS, iMessage, RCS)',
   sources: [{ domain: 'HomeDomain', path: SMS_DB }],
+  after: ['contacts'],
+  kinds: [{ kind: 'message', label: 'Messages', color: '#2f6fb3', view: 'conversation', dataType: 'ios:messages:message',
+    actions: { sent: 'Message Sent', received: 'Message Received', read: 'Message Read', delivered: 'Message Delivered', edited: 'Message Edited',
+      unsent: 'Message Unsent', reaction: 'Reaction', 'reaction-removed': 'Reaction Removed', played: 'Message Played' } }],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', SMS_DB);
     if (!src) return;

@@ -1,13 +1,17 @@
-// Ingest: backup folder → case file. The case file is written under a temporary name and renamed only
-// when everything succeeded, so a failed run (wrong password, unreadable manifest) leaves nothing half-written.
+// The ingest, one stage after another: open the source → hash every evidence file → extractors → digest →
+// custody. The library call and the CLI run exactly this; the CLI only adds progress output.
+// The case file is written under a temporary name and renamed only when everything succeeded, so a failed
+// run (wrong password, unreadable manifest) leaves nothing half-written.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
-import { CaseFile } from './caseFile.js';
-import { runExtractors, type RunOptions, type RunSummary } from '../extractors/run.js';
-import { EXTRACTORS } from '../extractors/registry.js';
+import { CaseFile } from '../timeline/caseFile.js';
+import { runExtractors, type RunOptions, type RunSummary } from './runExtractors.js';
+import { EXTRACTORS, withDependencies } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
 import { recordCaseDigestParallel, FollowingDigest } from '../custody/caseDigest.js';
+import { hashEvidence, checkReads, passDetail, type EvidencePassResult } from '../custody/evidencePass.js';
+import type { HashAlgorithm } from '../custody/hashWorker.js';
 import { TOOL_VERSION } from '../version.js';
 import { isoFromUs } from '../formats/appleTime.js';
 
@@ -19,21 +23,27 @@ export interface IngestOptions {
   agency?: string;
   tz: string;
   region: string;
+  /** Run only these extractors (and those they depend on, which are added and named in the result). */
   only?: string[];
   open?: OpenOptions;
+  /** Hash algorithms of the evidence pass; SHA-256 always. */
+  hashAlgorithms?: HashAlgorithm[];
+  onHashProgress?: (doneBytes: number, totalBytes: number) => void;
+  onHashDone?: (pass: EvidencePassResult) => void;
   onProgress?: RunOptions['onProgress'];
   onExtractorDone?: RunOptions['onExtractorDone'];
-  /** Called with the opened backup before extraction (e.g. to hash every evidence file). */
-  beforeExtract?: (backup: Backup, caseFile: CaseFile) => Promise<void>;
-  /** Called after extraction; what it returns is added to the ingest custody row (e.g. the hash pass summary). */
-  afterExtract?: (backup: Backup, caseFile: CaseFile) => Promise<Record<string, unknown> | void>;
 }
 
-export interface IngestResult { casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean; timings: Record<string, number> }
+export interface IngestResult {
+  casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean; timings: Record<string, number>;
+  /** Extractors run only because an --only extractor depends on them. */
+  addedDependencies: string[];
+}
 
 export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const casePath = path.resolve(o.casePath);
   if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
+  const selection = o.only ? withDependencies(o.only) : { run: EXTRACTORS, added: [] };
   const root = findBackupRoot(path.resolve(o.backupDir));
   const before = await listingHash(root);
   const backup = await Backup.open(root, o.open);
@@ -74,11 +84,17 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const timings: Record<string, number> = {};
     let mark = performance.now();
     const lap = (phase: string) => { const t = performance.now(); timings[phase] = Math.round(t - mark) / 1000; mark = t; };
-    if (o.beforeExtract) await o.beforeExtract(backup, cf);
+    // Chain of custody: every file of the backup is hashed on all cores before extraction, and compared with
+    // what the extractors read afterwards.
+    const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress });
+    o.onHashDone?.(pass);
     lap('evidence_hashing');
-    const summaries = await runExtractors(backup, cf, EXTRACTORS, { tz: o.tz, region: o.region, only: o.only, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
+    if (selection.added.length) {
+      cf.addWarning({ extractor: 'pipeline', severity: 'info', message: `--only ${o.only!.join(',')} also ran ${selection.added.join(', ')}, which ${selection.added.length > 1 ? 'they depend' : 'it depends'} on` });
+    }
+    const summaries = await runExtractors(backup, cf, selection.run, { tz: o.tz, region: o.region, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
     lap('extraction');
-    const afterDetail = (o.afterExtract ? await o.afterExtract(backup, cf) : undefined) ?? {};
+    const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
 
     const after = await listingHash(root);
@@ -101,7 +117,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       detail: {
         backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
         evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
-        events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
+        only: o.only ?? null, events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
         evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, timings_s: timings, case_digest: caseDigest,
       },
       inputs: [{ name: 'evidence folder listing', sha256: before.sha256 }, { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null }],
@@ -110,7 +126,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.close();
     caseFile = null;
     fs.renameSync(partial, casePath);
-    return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings };
+    return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings, addedDependencies: selection.added };
   } finally {
     if (following) await following.cancel();
     if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } fs.rmSync(partial, { force: true }); }

@@ -6,13 +6,12 @@ import Database from 'better-sqlite3';
 import type { Backup, ReadResult } from '../backup/backup.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
-import { ContactResolver } from './contactResolver.js';
-import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from './types.js';
+import { ContactResolver } from '../extractors/contactResolver.js';
+import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
 export interface RunOptions {
   tz: string;
   region: string;
-  only?: string[];
   onProgress?: (extractor: Extractor, done: number, total?: number) => void;
   onExtractorDone?: (extractor: Extractor, status: string, events: number) => void;
 }
@@ -25,7 +24,6 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
   const contacts = new ContactResolver(opts.region);
   const summaries: RunSummary[] = [];
   for (const ex of extractors) {
-    if (opts.only && !opts.only.includes(ex.id)) continue;
     let events = 0;
     let warnings = 0;
     let problems = 0;

@@ -23,12 +23,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { isoFromUs, macSeconds } from '../formats/appleTime.js';
-import type { ManifestEntry } from '../backup/manifest.js';
-import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from './types.js';
-import { distanceM, formatOffset, impliedOffsetMinutes, readExifFile, type ExifInfo } from './photos/exif.js';
-import { makeThumbnail, type Thumbnail } from './thumbnail.js';
-import { addThumbnail } from '../timeline/thumbnails.js';
+import { isoFromUs, macSeconds } from '../../formats/appleTime.js';
+import type { ManifestEntry } from '../../backup/manifest.js';
+import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
+import { distanceM, formatOffset, impliedOffsetMinutes, readExifFile, type ExifInfo } from '../photos/exif.js';
+import { makeThumbnail, type Thumbnail } from '../thumbnail.js';
+import { addThumbnail } from '../../timeline/thumbnails.js';
 
 export const PHOTOS_DOMAIN = 'CameraRollDomain';
 export const PHOTOS_DB = 'Media/PhotoData/Photos.sqlite';
@@ -317,6 +317,12 @@ export const photos: Extractor = {
   id: 'photos',
   title: 'Photos and videos (Photos.sqlite, EXIF)',
   sources: [{ domain: PHOTOS_DOMAIN, path: PHOTOS_DB }],
+  kinds: [
+    { kind: 'photo', label: 'Photos', color: '#c77a1c', view: 'gallery', dataType: 'ios:photos:asset',
+      actions: { taken: 'Photo Taken', added: 'Photo Added', modified: 'Photo Modified', trashed: 'Photo Trashed' } },
+    { kind: 'video', label: 'Videos', color: '#b5486b', view: 'gallery', dataType: 'ios:photos:asset',
+      actions: { taken: 'Video Recorded', added: 'Video Added', modified: 'Video Modified', trashed: 'Video Trashed' } },
+  ],
   async run(ctx) {
     await extractPhotosDb(ctx);
   },

@@ -6,7 +6,7 @@
 //   raw_longitude, raw_accuracy, no_location? }
 import { macSeconds } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
-import { accuracyOf, countRows, emitLocation } from './common.js';
+import { accuracyOf, countRows, emitLocation, LOCATION_KIND } from '../locations/common.js';
 
 const CACHE_PATHS = ['Library/Caches/com.apple.routined/Cache.sqlite'];
 const sensor = (v: unknown) => { const n = v == null ? NaN : Number(v); return Number.isFinite(n) && n >= 0 ? n : null; };
@@ -43,6 +43,7 @@ export const routinedLocations: Extractor = {
   id: 'routined',
   title: 'Location history (routined Cache.sqlite)',
   sources: CACHE_PATHS.map((path) => ({ domain: 'HomeDomain', path })),
+  kinds: [LOCATION_KIND],
   async run(ctx) {
     for (const p of CACHE_PATHS) await readCache(ctx, p);
   },
