@@ -67,6 +67,9 @@ export interface Extractor {
   sources: SourceSpec[];
   /** Extractors whose results this one uses (contact names, attachments): run first, also under --only. */
   after?: string[];
+  /** Apple puts these files only in encrypted backups (health, Wi-Fi, call history, website history): the coverage
+   *  table says so for an unencrypted backup instead of "not present". */
+  encryptedOnly?: boolean;
   /** Every event kind it emits, described for the renderers. */
   kinds: KindDescriptor[];
   run(ctx: ExtractorContext): Promise<void>;
