@@ -344,13 +344,13 @@ describe('messages export', async () => {
   const t = fixture({ seed: 8, variant: 'ios17', contacts: 8, calls: 0, messages: 90, messagesInWal: 2 });
   const msgs = t.messages as FixtureMessage[];
   const casePath = path.join(tmpDir(), 'case.db');
-  const r = cli(['ingest', t.root, '--case', casePath, '--tz', 'UTC', '-q']);
+  const r = await cli(['ingest', t.root, '--case', casePath, '--tz', 'UTC', '-q']);
 
   it('ingests through the CLI', () => { expect(r.code, r.stderr).toBe(0); });
 
-  it('exports the message fields to JSONL (text, direction, counterpart, name, service, thread)', () => {
+  it('exports the message fields to JSONL (text, direction, counterpart, name, service, thread)', async () => {
     const out = path.join(tmpDir(), 'm.jsonl');
-    const x = cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--kinds', 'message']);
+    const x = await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--kinds', 'message']);
     expect(x.code, x.stderr).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
     const mainLines = lines.filter((l) => ['sent', 'received', 'reaction', 'reaction-removed', 'group-event', 'location-sharing'].includes(String(l.action)));
@@ -366,17 +366,17 @@ describe('messages export', async () => {
     expect(String(hl.message)).toContain(HTML_TEXT);
   });
 
-  it('exports CSV without letting a message run as a formula', () => {
+  it('exports CSV without letting a message run as a formula', async () => {
     const out = path.join(tmpDir(), 'm.csv');
-    expect(cli(['export', '--case', casePath, '--format', 'csv', '--out', out, '--kinds', 'message']).code).toBe(0);
+    expect((await cli(['export', '--case', casePath, '--format', 'csv', '--out', out, '--kinds', 'message'])).code).toBe(0);
     const text = fs.readFileSync(out, 'utf8');
     expect(text).toContain('<script>alert(""pwned"")</script>');
     for (const line of text.split('\r\n').slice(1)) for (const cell of line.split(',')) expect(cell).not.toMatch(/^[=+@]/);
   });
 
-  it('finds messages by keyword and by contact', () => {
+  it('finds messages by keyword and by contact', async () => {
     const out = path.join(tmpDir(), 'k.jsonl');
-    expect(cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--keyword', 'tent']).code).toBe(0);
+    expect((await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--keyword', 'tent'])).code).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
     expect(lines.map((l) => l.text)).toContain('Who is bringing the tent?');
   });

@@ -15,7 +15,7 @@ import { resolveChromium } from '../src/report/pdf.js';
 
 const TZ = 'America/New_York';
 const SECTION_IDS = ['cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'log', 'hashes', 'custody'];
-const HAVE_BROWSER = resolveChromium() !== null;
+const HAVE_BROWSER = (await resolveChromium()) !== null;
 
 /** The JSON data blocks of a report, parsed. */
 function dataBlocks(html: string): Record<string, unknown[]> {
@@ -35,10 +35,10 @@ beforeAll(async () => {
   casePath = path.join(dir, 'case.db');
   truth = buildSyntheticCase(casePath, { events: 600, tz: TZ, caseNumber: 'CASE-2024-0042' });
   outDir = path.join(dir, 'out');
-  const r = cli(['report', '--case', casePath, '--out', outDir]);
+  const r = await cli(['report', '--case', casePath, '--out', outDir]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: resolveChromium()!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: (await resolveChromium())!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
 });
 
 afterAll(async () => {
@@ -133,12 +133,12 @@ describe('HTML report', () => {
     await page.close();
   });
 
-  it('applies --tz and --kinds, and replaces partials from --templates', () => {
+  it('applies --tz and --kinds, and replaces partials from --templates', async () => {
     const tpl = path.join(dir, 'lab');
     fs.mkdirSync(path.join(tpl, 'partials'), { recursive: true });
     fs.writeFileSync(path.join(tpl, 'partials', 'letterhead.hbs'), '<div class="acme">ACME FORENSICS LETTERHEAD for {{model.meta.caseNumber}}</div>');
     const out = path.join(dir, 'out-utc');
-    const r = cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC', '--kinds', 'call', '--templates', tpl, '--title', 'Calls only']);
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC', '--kinds', 'call', '--templates', tpl, '--title', 'Calls only']);
     expect(r.code).toBe(0);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('ACME FORENSICS LETTERHEAD for CASE-2024-0042');
@@ -150,10 +150,10 @@ describe('HTML report', () => {
     expect(fs.existsSync(path.join(out, 'report.pdf'))).toBe(false);
   });
 
-  it('refuses bad options with a usage error', () => {
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--format', 'docx']).code).toBe(2);
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--tz', 'Mars/Olympus']).code).toBe(2);
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--templates', path.join(dir, 'nope')]).code).toBe(2);
+  it('refuses bad options with a usage error', async () => {
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--format', 'docx'])).code).toBe(2);
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--tz', 'Mars/Olympus'])).code).toBe(2);
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--templates', path.join(dir, 'nope')])).code).toBe(2);
   });
 
   it('logs the outputs with their hashes: custody row, manifest.json and SHA256SUMS', () => {
@@ -201,25 +201,25 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
     expect(fs.readFileSync(`${png}.png`).subarray(1, 4).toString()).toBe('PNG');
   });
 
-  it('skips the PDF with one clear line when no browser exists (exit 1 only when PDF alone was asked for)', () => {
+  it('skips the PDF with one clear line when no browser exists (exit 1 only when PDF alone was asked for)', async () => {
     const env = { PUPPETEER_EXECUTABLE_PATH: '/nonexistent/chromium' };
-    const both = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
+    const both = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
     expect(both.code).toBe(0);
     expect(both.stderr.trim()).toBe('PDF skipped: no Chromium found; run npm run setup');
     expect(fs.existsSync(path.join(dir, 'nobrowser', 'report.html'))).toBe(true);
-    const pdfOnly = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
+    const pdfOnly = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
     expect(pdfOnly.code).toBe(1);
   });
 });
 
 describe('report from an ingested fixture backup', () => {
-  it('shows the extracted calls and the evidence files read', () => {
+  it('shows the extracted calls and the evidence files read', async () => {
     const fx = fixture({ seed: 3, calls: 25, contacts: 6 });
     const d = tmpDir('iot-report-ingest-');
     const cp = path.join(d, 'case.db');
-    const ing = cli(['ingest', fx.root, '--case', cp, '--case-number', 'FX-1', '--tz', 'Europe/Berlin', '-q']);
+    const ing = await cli(['ingest', fx.root, '--case', cp, '--case-number', 'FX-1', '--tz', 'Europe/Berlin', '-q']);
     expect(ing.code).toBe(0);
-    const r = cli(['report', '--case', cp, '--out', d, '--format', 'html']);
+    const r = await cli(['report', '--case', cp, '--out', d, '--format', 'html']);
     expect(r.code).toBe(0);
     const d2 = dataBlocks(fs.readFileSync(path.join(d, 'report.html'), 'utf8'));
     const calls = (d2.events as unknown[][]).filter((e) => e[4] === 'call');
@@ -231,16 +231,16 @@ describe('report from an ingested fixture backup', () => {
 });
 
 describe('demo', () => {
-  it('writes report.html and report.pdf for the sample backup, and the folder verifies', () => {
+  it('writes report.html and report.pdf for the sample backup, and the folder verifies', async () => {
     const d = tmpDir('iot-report-demo-');
-    const r = cli(['demo', '--out', d]);
+    const r = await cli(['demo', '--out', d]);
     expect(r.code).toBe(0);
     expect(fs.existsSync(path.join(d, 'report.html'))).toBe(true);
     expect(fs.existsSync(path.join(d, 'report.pdf'))).toBe(HAVE_BROWSER);
     const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
     expect(html).toContain('Case DEMO-2024-001');
     expect(dataBlocks(html).events.length).toBeGreaterThan(100);
-    const v = cli(['verify', d, '--case', path.join(d, 'case.db'), '--no-record']);
+    const v = await cli(['verify', d, '--case', path.join(d, 'case.db'), '--no-record']);
     expect(v.stdout + v.stderr).toContain('verified');
     expect(v.code).toBe(0);
     fs.rmSync(d, { recursive: true, force: true });
@@ -248,7 +248,7 @@ describe('demo', () => {
 });
 
 describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
-  it('prints the files the extractors read and says where the hashes of all others are', () => {
+  it('prints the files the extractors read and says where the hashes of all others are', async () => {
     const d = tmpDir('iot-report-big-');
     const c = path.join(d, 'case.db');
     buildSyntheticCase(c, { events: 50, tz: TZ, caseNumber: 'CASE-HASHES' });
@@ -259,7 +259,7 @@ describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
     const total = (cf.db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n;
     cf.close();
     const out = path.join(d, 'out');
-    const r = cli(['report', '--case', c, '--out', out, '--format', 'html,pdf']);
+    const r = await cli(['report', '--case', c, '--out', out, '--format', 'html,pdf']);
     expect(r.code, r.stderr).toBe(0);
     const text = spawnSync('pdftotext', ['-layout', path.join(out, 'report.pdf'), '-'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
     expect(text).toMatch(new RegExp(`This printed appendix lists the ${readCount} files the extractors read`));

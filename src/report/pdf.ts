@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer';
+import type { Browser, Page, PuppeteerNode } from 'puppeteer';
 import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
@@ -19,20 +19,26 @@ export class NoBrowserError extends Error {
 }
 
 /** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (DESIGN.md "Chromium and puppeteer"). */
-export function resolveChromium(): string | null {
+export async function resolveChromium(): Promise<string | null> {
   const env = process.env.PUPPETEER_EXECUTABLE_PATH;
   if (env) return fs.existsSync(env) ? env : null;
   for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (fs.existsSync(p)) return p;
   try {
-    const own = puppeteer.executablePath();
+    const own = (await loadPuppeteer()).executablePath();
     if (own && fs.existsSync(own)) return own;
   } catch { /* puppeteer has no browser of its own here */ }
   return null;
 }
 
+// puppeteer takes about 2 s to load: only commands that print a PDF pay for it.
+async function loadPuppeteer(): Promise<PuppeteerNode> {
+  return (await import('puppeteer')).default as unknown as PuppeteerNode;
+}
+
 export async function launchBrowser(): Promise<Browser> {
-  const executablePath = resolveChromium();
+  const executablePath = await resolveChromium();
   if (!executablePath) throw new NoBrowserError();
+  const puppeteer = await loadPuppeteer();
   const args = ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
   if (process.getuid?.() === 0) args.push('--no-sandbox'); // Chromium refuses to start its sandbox as root
   return puppeteer.launch({ executablePath, headless: true, args });

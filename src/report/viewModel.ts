@@ -9,6 +9,8 @@ import type { CaseFile } from '../timeline/caseFile.js';
 import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
+import { validCoordinate } from '../formats/coordinates.js';
+import { hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
@@ -69,9 +71,6 @@ export function sizeText(n: number | null | undefined): string {
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]} (${n.toLocaleString('en-US')} B)`;
 }
 
-function hasTable(db: Database.Database, name: string): boolean {
-  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name);
-}
 
 function scalar(db: Database.Database, sql: string, ...params: unknown[]): number {
   const r = db.prepare(sql).get(...params) as Record<string, unknown> | undefined;
@@ -146,12 +145,13 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       const key = who(r.cname, r.counterpart);
       counterparts.set(key, (counterparts.get(key) ?? 0) + 1);
     }
-    if (r.lat !== null && r.lon !== null && Number.isFinite(r.lat) && Number.isFinite(r.lon) && Math.abs(r.lat) <= 90 && Math.abs(r.lon) <= 180 && !(r.lat === 0 && r.lon === 0)) {
+    const pos = validCoordinate(r.lat, r.lon);
+    if (pos) {
       located++;
-      const key = `${r.lat.toFixed(4)},${r.lon.toFixed(4)}`;
+      const key = `${pos.lat.toFixed(4)},${pos.lon.toFixed(4)}`;
       const p = points.get(key);
       if (p) p.count++;
-      else points.set(key, { lat: r.lat, lon: r.lon, kind: r.kind, count: 1 });
+      else points.set(key, { lat: pos.lat, lon: pos.lon, kind: r.kind, count: 1 });
     }
   }
 

@@ -99,9 +99,3 @@ export function countEvents(db: Database.Database, f: EventFilter = {}): number 
   return Number((db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n);
 }
 
-/** Format a UTC instant in the case zone, always naming the zone and its offset. */
-export function formatInZone(us: number | null, tz: string, fmt = "yyyy-MM-dd HH:mm:ss"): string {
-  if (us === null || us === undefined) return 'no time';
-  const dt = DateTime.fromMillis(Math.floor(us / 1000), { zone: tz });
-  return `${dt.toFormat(fmt)} ${dt.toFormat('ZZ')} ${tz}`;
-}

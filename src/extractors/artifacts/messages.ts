@@ -162,12 +162,10 @@ class MessageReader {
   private stmtGuid: Database.Statement | null = null;
   private stmtAttachment: Database.Statement | null = null;
   private stmtDetail: Database.Statement | null = null;
-  private stmtFileRow: Database.Statement;
 
   constructor(private readonly ctx: ExtractorContext, private readonly src: OpenedDatabase) {
     this.db = src.db;
     this.fileRowId = src.fileRowId;
-    this.stmtFileRow = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?');
   }
 
   private warn(message: string, rowid: number | null, severity: 'info' | 'warning' | 'error' = 'warning', table: string | null = 'message'): void {
@@ -315,7 +313,6 @@ class MessageReader {
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
     const pageEnd = db.prepare(`SELECT max(ROWID) FROM (SELECT ROWID FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${messagesTuning.pageRows})`).pluck();
     const cf = ctx.caseFile;
-    const nextEventId = cf.db.prepare('SELECT ifnull(max(id), 0) + 1 FROM main.events').pluck().safeIntegers(false);
     const mainEventsSince = cf.db.prepare('SELECT source_rowid, id FROM main.events WHERE id >= ? ORDER BY source_rowid').raw(true).safeIntegers(false);
     const minors = this.sqlMinors(mc);
     try {
@@ -337,7 +334,7 @@ class MessageReader {
       for (;;) {
         const end = pageEnd.get(last) as number | bigint | null;
         if (end === null) break;
-        const firstId = nextEventId.get() as number;
+        const firstId = cf.nextEventId();
         let taken = 0;
         if (this.bulk) {
           try {
@@ -389,7 +386,7 @@ class MessageReader {
   private bulkPath(mc: Set<string>, rare: string): BulkMainEvents | null {
     const recoverable = hasTable(this.db, 'chat_recoverable_message_join') && columnsOf(this.db, 'chat_recoverable_message_join').has('message_id');
     try {
-      return new BulkMainEvents(this.ctx.caseFile.db, mc, rare, recoverable, this.fileRowId);
+      return new BulkMainEvents(this.ctx.caseFile, mc, rare, recoverable, this.fileRowId);
     } catch (e) {
       this.warn(`message rows are read one by one (the bulk statement was refused: ${(e as Error).message})`, null, 'info', null);
       return null;
@@ -418,29 +415,23 @@ class MessageReader {
     if (parts.length !== 2) return null;
     const cf = this.ctx.caseFile;
     try {
-      cf.commit(); // ATTACH is not allowed inside a transaction
-      cf.db.prepare(`ATTACH DATABASE ? AS ${SRC_SCHEMA}`).run(this.src.path);
+      cf.attachSource(this.src.path, SRC_SCHEMA);
       this.attached = true;
-      return cf.db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
-        source_file_id, source_table, source_rowid, extractor, extra_json)
-        SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
+      return cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id', 'service',
+        'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'],
+      `SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
         FROM (${parts.join(' UNION ALL ')})`);
     } catch (e) {
       this.warn(`delivered/read events are written one by one (the working copy could not be attached: ${(e as Error).message})`, null, 'info', null);
       this.detachSource();
       return null;
-    } finally {
-      cf.begin();
     }
   }
 
   private detachSource(): void {
     if (!this.attached) return;
-    const cf = this.ctx.caseFile;
-    cf.commit();
-    try { cf.db.exec(`DETACH DATABASE ${SRC_SCHEMA}`); } catch { /* nothing to detach */ }
+    this.ctx.caseFile.detachSource(SRC_SCHEMA);
     this.attached = false;
-    cf.begin();
   }
 
   private emitMinor(p: PendingMinor): void {
@@ -664,13 +655,9 @@ class MessageReader {
 
   /** Links whose target message came later in ROWID order: written once every message has its event. */
   private resolveDeferred(): void {
-    const stmts = new Map<string, Database.Statement>();
     for (const d of this.deferred) {
       const ev = this.firstEvent.get(d.targetRowid);
-      if (ev === undefined) continue;
-      let st = stmts.get(d.key);
-      if (!st) { st = this.ctx.caseFile.db.prepare(`UPDATE events SET extra_json = json_set(extra_json, '$.${d.key}', ?) WHERE id = ?`); stmts.set(d.key, st); }
-      st.run(ev, d.eventId);
+      if (ev !== undefined) this.ctx.caseFile.linkEvent(d.eventId, d.key, ev);
     }
   }
 
@@ -708,7 +695,7 @@ class MessageReader {
       const cached = this.attachmentCache.get(attRowid);
       const entry = ctx.backup.get(loc.domain, loc.relativePath);
       if (cached !== undefined) {
-        const f = ctx.caseFile.db.prepare('SELECT id, status, sha256, size FROM files WHERE id = ?').get(cached) as { id: number; status: string; sha256: string | null; size: number | null };
+        const f = ctx.caseFile.fileRow(cached)!;
         fileRowId = f.id; status = f.status; sha256 = f.sha256; size = f.size;
       } else if (!entry) {
         status = 'missing';
@@ -728,7 +715,7 @@ class MessageReader {
           const dir = path.dirname(opened.path);
           if (dir.startsWith(ctx.backup.workDir + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
         } else {
-          const f = this.stmtFileRow.get(loc.domain, loc.relativePath) as { id: number; status: string } | undefined;
+          const f = ctx.caseFile.findFile(loc.domain, loc.relativePath);
           fileRowId = f ? Number(f.id) : null;
           status = f?.status ?? 'unreadable';
         }
@@ -747,7 +734,7 @@ class MessageReader {
     try {
       if (thumb) this.thumbnailCache.set(attRowid, addThumbnail(ctx.caseFile, { attachmentId, ...thumb }));
       else if (prior !== undefined) {
-        ctx.caseFile.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?').run(attachmentId, prior);
+        ctx.caseFile.copyThumbnail(prior, attachmentId);
       }
     } catch (e) {
       this.warn(`attachment ROWID ${attRowid}: thumbnail not stored (${(e as Error).message})`, attRowid, 'info', 'attachment');
