@@ -43,6 +43,12 @@
   }
 
   var events = data('d-events') || [];
+  // Which section shows a kind, and its label: from the artifacts' descriptors (the script names no artifact).
+  var KINDS = {};
+  (data('d-kinds') || []).forEach(function (k) { KINDS[k.kind] = k; });
+  function viewOf(kind) { return KINDS[kind] ? KINDS[kind].view : 'table'; }
+  function labelOf(kind) { return KINDS[kind] ? KINDS[kind].label : kind; }
+  function inView(view) { return function (r) { return viewOf(r[C.KIND]) === view; }; }
   var threads = data('d-threads') || [];
   var attachments = {};
   (data('d-attachments') || []).forEach(function (a) { (attachments[a[0]] = attachments[a[0]] || []).push(a); });
@@ -143,7 +149,9 @@
   function eventCell(tr, r) {
     var td = add(tr, 'td', 'ev');
     var head = add(td, 'div', 'desc');
-    add(head, 'span', 'kind k-' + r[C.KIND].replace(/[^a-z0-9-]/gi, ''), r[C.KIND]);
+    var badge = add(head, 'span', 'kind', r[C.KIND]);
+    // The colour comes from the artifact's descriptor; it is checked to be a plain hex colour first.
+    if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style[PRINT ? 'color' : 'background'] = KINDS[r[C.KIND]].color;
     if (r[C.DIR]) add(head, 'span', 'dir', r[C.DIR] === 'in' ? '← in' : '→ out');
     add(head, 'span', null, ' ' + r[C.DESC]);
     var line = add(td, 'div', 'title');
@@ -155,7 +163,7 @@
 
   var KIND_OPTIONS = [];
   var seenKinds = {};
-  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], r[C.KIND]]); } });
+  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], labelOf(r[C.KIND])]); } });
 
   // ---- Timeline ----
   listView(doc.getElementById('timeline-list'), {
@@ -260,7 +268,7 @@
   // ---- Calls ----
   var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed' };
   listView(doc.getElementById('calls-list'), {
-    rows: events.filter(function (r) { return r[C.KIND] === 'call'; }), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
+    rows: events.filter(inView('calls')), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
     text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
     filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
     render: function (parent, rows) {
@@ -272,10 +280,25 @@
     },
   });
 
+  // ---- Other records: every kind whose artifact asks for a plain table ----
+  var recordRows = events.filter(inView('table'));
+  listView(doc.getElementById('records-list'), {
+    rows: recordRows, noun: 'records', pageSize: 200, empty: 'No other records.', day: function (r) { return r[C.DAY]; },
+    text: function (r) { return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' '); },
+    filters: [{ label: 'All kinds', options: KIND_OPTIONS.filter(function (o) { return viewOf(o[0]) === 'table'; }), test: function (r, v) { return r[C.KIND] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '32%'], ['Text', null, '17%'], ['Counterpart', null, '12%'], ['Source', null, '18%']]);
+      rows.forEach(function (r) {
+        var tr = add(tb, 'tr');
+        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+      });
+    },
+  });
+
   // ---- Photos ----
   listView(doc.getElementById('photos-list'), {
     rows: (function () {
-      var media = events.filter(function (r) { return r[C.KIND] === 'photo' || r[C.KIND] === 'video'; });
+      var media = events.filter(inView('gallery'));
       var taken = media.filter(function (r) { return r[C.ACTION] === 'taken'; });
       return taken.length ? taken : media;
     })(), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
@@ -286,7 +309,7 @@
         var p = photos[r[C.ID]];
         var card = add(grid, 'div', 'photo');
         var img = p && image(p[2], r[C.TITLE]);
-        if (img) card.appendChild(img); else add(card, 'div', 'ph', r[C.KIND] === 'video' ? 'video — no thumbnail in case file' : 'no thumbnail in case file');
+        if (img) card.appendChild(img); else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);

@@ -12,6 +12,7 @@ import { whereClause, type EventFilter } from '../timeline/query.js';
 import { esc } from './charts.js';
 import { SECTIONS, writeHtmlDocument, type DataBlocks, type SectionId, type Templates } from './html.js';
 import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type EventCells, type ReportModel } from './viewModel.js';
+import { kindsInView } from './describe.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
 export class NoBrowserError extends Error {
@@ -85,16 +86,17 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
   const db = cf.db;
   const threads = threadRows(db, o.filter);
   const w = whereClause(o.filter);
-  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN ('photo','video') AND e.action = 'taken' LIMIT 1`).get(...w.params);
+  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN (SELECT value FROM json_each(?)) AND e.action = 'taken' LIMIT 1`).get(...w.params, JSON.stringify(kindsInView('gallery')));
   for (const s of SECTIONS) {
     const id = s.id;
     const rowsOf = (): Iterator<unknown> | null => {
       switch (id) {
         case 'timeline': return eventRows(db, o.filter, o.tz);
         case 'conversations': return eventRows(db, o.filter, o.tz, { threadOrder: true });
-        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: ['call'] });
+        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('calls') });
         // The photo cards show capture ('taken') events when there are any, as the HTML does.
-        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'], actions: hasTaken ? ['taken'] : undefined });
+        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('gallery'), actions: hasTaken ? ['taken'] : undefined });
+        case 'records': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('table') });
         case 'log': return warningRows(db, o.tz);
         case 'hashes': return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
         default: return null;

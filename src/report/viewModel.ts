@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
-import { timestampDesc, kindLabel, kindColor } from './describe.js';
+import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
 import { validCoordinate } from '../formats/coordinates.js';
 import { hasTable } from '../sqlite.js';
@@ -129,9 +129,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   for (const r of stmt.iterate(...w.params) as Iterable<{ ts: number | null; kind: string; counterpart: string | null; cname: string | null; lat: number | null; lon: number | null }>) {
     total++;
     byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
-    if (r.kind === 'message') messages++;
-    else if (r.kind === 'call') calls++;
-    else if (r.kind === 'photo' || r.kind === 'video') photos++;
+    const view = kindView(r.kind);
+    if (view === 'conversation') messages++;
+    else if (view === 'calls') calls++;
+    else if (view === 'gallery') photos++;
     const t = fmt(r.ts);
     if (t && r.ts !== null) {
       offsets.add(t.offset);
@@ -366,11 +367,12 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
   const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
   let sql: string, params: unknown[];
   if (sel.eventIds) {
-    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN ('photo','video') ORDER BY e.id`;
-    params = [JSON.stringify(sel.eventIds)];
+    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.id`;
+    params = [JSON.stringify(sel.eventIds), JSON.stringify(kindsInView('gallery'))];
   } else {
     const f: EventFilter = { ...(sel.filter ?? {}) };
-    f.kinds = f.kinds?.length ? f.kinds.filter((k) => k === 'photo' || k === 'video') : ['photo', 'video'];
+    const gallery = kindsInView('gallery');
+    f.kinds = f.kinds?.length ? f.kinds.filter((k) => gallery.includes(k)) : gallery;
     if (!f.kinds.length) return;
     const w = whereClause(f);
     sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e ${w.sql} ORDER BY e.id`;
