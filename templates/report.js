@@ -5,7 +5,7 @@
   'use strict';
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
-  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17 };
+  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17, FACTS: 18 };
   var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -190,9 +190,20 @@
 
   // ---- Conversations ----
   var RECEIPTS = { read: 1, delivered: 1, played: 1 };
+  var eventById = {};
+  events.forEach(function (r) { eventById[r[C.ID]] = r; });
+  function facts(r) { return r[C.FACTS] || {}; }
+  function clip(s, n) { s = text(s) || ''; return s.length > n ? s.slice(0, n) + '…' : s; }
   function bubbles(parent, rows) {
+    // Reactions are drawn under the bubble they react to when it is on this page; elsewhere as a line of their own.
+    var here = {};
+    rows.forEach(function (r) { here[r[C.ID]] = 1; });
+    var reactions = {};
+    rows.forEach(function (r) { var to = facts(r).reaction_to; if (to && here[to]) (reactions[to] = reactions[to] || []).push(r); });
     rows.forEach(function (r) {
       if (RECEIPTS[r[C.ACTION]]) return;
+      var f = facts(r);
+      if (f.reaction_to && here[f.reaction_to]) return;
       var isMsg = r[C.ACTION] === 'sent' || r[C.ACTION] === 'received';
       if (!isMsg) {
         var n = add(parent, 'div', 'sys');
@@ -205,6 +216,16 @@
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
       add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      if (f.deleted || f.unsent || f.edited) {
+        var badges = add(b, 'div', 'badges');
+        if (f.deleted) add(badges, 'span', 'badge deleted', 'deleted — recoverable (Recently Deleted)');
+        if (f.unsent) add(badges, 'span', 'badge unsent', 'unsent');
+        if (f.edited) add(badges, 'span', 'badge edited', 'edited');
+      }
+      if (f.reply_to) {
+        var orig = eventById[f.reply_to];
+        add(b, 'div', 'reply', '↪ reply to ' + (orig ? (orig[C.DIR] === 'out' ? 'you' : orig[C.WHO] || 'a message') + ': “' + clip(orig[C.BODY] || orig[C.TITLE], 140) + '”' : 'event ' + f.reply_to));
+      }
       var atts = attachments[r[C.ID]] || [];
       // The attachments are drawn below, so their U+FFFC placeholders are dropped from the bubble text.
       var body = atts.length ? String(r[C.BODY] || '').replace(/\uFFFC/g, '').trim() : text(r[C.BODY]);
@@ -216,6 +237,20 @@
         if (img) f.appendChild(img);
         else add(f, 'div', 'ph', (a[2] || 'file').split('/')[0]);
         add(f, 'figcaption', null, [a[1], a[2], a[4], a[3] && a[3] !== 'ok' ? 'status: ' + a[3] : ''].filter(Boolean).join(' · '));
+      });
+      if (f.edit_history && f.edit_history.length) {
+        var eh = add(b, 'div', 'edits');
+        add(eh, 'div', 'edits-head', 'Earlier versions (oldest first):');
+        f.edit_history.forEach(function (v) {
+          var line = add(eh, 'div', 'edit');
+          add(line, 'span', 't', (v.datetime || 'time unknown') + ' · ');
+          line.appendChild(doc.createTextNode(v.text === null ? '(text not readable)' : text(v.text)));
+        });
+      }
+      (reactions[r[C.ID]] || []).forEach(function (x) {
+        var xf = facts(x);
+        add(b, 'div', 'react' + (x[C.ACTION] === 'reaction-removed' ? ' removed' : ''),
+          (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x));
       });
       add(b, 'div', 'src', r[C.SRC]);
     });

@@ -9,6 +9,7 @@ import type { CaseFile } from '../timeline/caseFile.js';
 import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
+import { messageFacts, type MessageFacts } from './facts.js';
 import { validCoordinate } from '../formats/coordinates.js';
 import { hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
@@ -30,7 +31,7 @@ export interface ReportOptions {
  * [id, day, time, offset, kind, action, description, title, body, direction, counterpart, threadId,
  *  service, duration, latitude, longitude, accuracy, source]
  */
-export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string];
+export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string, MessageFacts | null];
 
 export interface KeyValue { key: string; value: string }
 
@@ -263,6 +264,12 @@ function sourceText(e: EventRow): string {
   return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
 }
 
+/** Edit times shown like every other time: in the report zone, with its offset. */
+function factsInZone(f: MessageFacts | null, fmt: (us: number | null) => ZoneTime | null): MessageFacts | null {
+  if (!f?.edit_history.length) return f;
+  return { ...f, edit_history: f.edit_history.map((v) => { const t = fmt(v.us); return { ...v, datetime: t ? `${t.day} ${t.time} ${t.offset}` : null }; }) };
+}
+
 export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
@@ -270,7 +277,7 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
     e.title ?? '', e.body ?? '', e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
     who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
-    e.latitude, e.longitude, e.accuracy_m, sourceText(e),
+    e.latitude, e.longitude, e.accuracy_m, sourceText(e), factsInZone(messageFacts(e.extra_json), fmt),
   ];
 }
 
