@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DateTime } from 'luxon';
 import puppeteer, { type Browser } from 'puppeteer';
 import { PDFDocument, PDFDict, PDFName, PDFHexString, PDFString } from 'pdf-lib';
-import { cli, fixture, tmpDir } from './helpers.js';
+import { cli, fixture, tmpDir, REPO } from './helpers.js';
 import { buildSyntheticCase, tinyPng, type SyntheticTruth } from '../bench/reportCase.js';
 import { zoneFormatter } from '../src/report/zoneTime.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
@@ -244,6 +244,53 @@ describe('demo', () => {
     expect(v.stdout + v.stderr).toContain('verified');
     expect(v.code).toBe(0);
     fs.rmSync(d, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!HAVE_BROWSER)('conversation view: what each message went through (sample backup, in Chromium)', () => {
+  it('badges the Recently Deleted and unsent messages, lists earlier versions, quotes replies, puts reactions under their bubble', async () => {
+    const d = tmpDir('iot-report-conv-');
+    const c = path.join(d, 'case.db');
+    expect((await cli(['ingest', path.join(REPO, 'fixtures/sample-backup'), '--case', c, '--tz', 'America/New_York', '-q'])).code).toBe(0);
+    expect((await cli(['report', '--case', c, '--out', d, '--format', 'html'])).code).toBe(0);
+    const page = await browser!.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`file://${path.join(d, 'report.html')}`, { waitUntil: 'load' });
+    await page.waitForSelector('html[data-ready]');
+    // Every conversation, opened one after the other: the bubbles' text with their badges, replies and reactions.
+    const seen = await page.evaluate(async () => {
+      const out: { text: string; badges: string[]; reply: string; reacts: string[]; edits: string[] }[] = [];
+      for (const item of Array.from(document.querySelectorAll<HTMLElement>('#conversations-list .conv-item'))) {
+        item.click();
+        for (const b of Array.from(document.querySelectorAll('#conversations-list .conv-thread .bubble'))) {
+          out.push({
+            text: b.querySelector('.text')?.textContent ?? '', badges: Array.from(b.querySelectorAll('.badge')).map((x) => x.textContent ?? ''),
+            reply: b.querySelector('.reply')?.textContent ?? '', reacts: Array.from(b.querySelectorAll('.react')).map((x) => x.textContent ?? ''),
+            edits: Array.from(b.querySelectorAll('.edit')).map((x) => x.textContent ?? ''),
+          });
+        }
+      }
+      return out;
+    });
+    const bubble = (t: string) => seen.find((b) => b.text === t);
+    expect(bubble('This one was deleted but is recoverable')?.badges).toEqual(['deleted — recoverable (Recently Deleted)']);
+    expect(seen.filter((b) => b.badges.includes('unsent')).length).toBeGreaterThan(0);
+    const edited = bubble('Meet at the café at 6 instead')!;
+    expect(edited.badges).toEqual(['edited']);
+    // The fixture's three versions, oldest first, each at a time in the case zone with its offset.
+    expect(edited.edits.map((e) => e.replace(/^.* · /, ''))).toEqual(['Meet at the cafe at 5', 'Meet at the café at 5', 'Meet at the café at 6 instead']);
+    expect(edited.edits.every((e) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -0[45]:00 · /.test(e))).toBe(true);
+    const reply = bubble('Replying to this one inline 👆')!;
+    expect(reply.reply).toMatch(/^↪ reply to .+: “.+”$/);
+    const reacted = seen.filter((b) => b.reacts.length);
+    expect(reacted.length).toBeGreaterThan(0);
+    expect(reacted.flatMap((b) => b.reacts).every((r) => /^(removed )?\S.* · .+ · \d{4}-\d\d-\d\d /.test(r))).toBe(true);
+    // A reaction drawn under its bubble is not drawn again as a line of its own.
+    const sysLines = await page.$$eval('#conversations-list .sys', (x) => x.map((e) => e.textContent ?? ''));
+    expect(sysLines.filter((l) => /reaction/.test(l) && reacted.some((b) => l.includes(b.text)))).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });
 
