@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, fixture, tmpDir, wrapRealFiles } from './helpers.js';
 import { addSafari, FORMULA_TITLE, SCRIPT_TITLE, type SafariSchema, type SafariTruth } from '../fixtures/artifacts/safari.js';
 import { MAC_EPOCH_OFFSET_S } from '../src/formats/appleTime.js';
-import { safari, safariBookmarks } from '../src/extractors/artifacts/safari.js';
+import { safari, safariBookmarks, safariTuning } from '../src/extractors/artifacts/safari.js';
 import { events, extra, ingestUnchanged, sourcePath, warnings } from './artifactKit.js';
 
 const macUs = (s: number) => Math.round((s + MAC_EPOCH_OFFSET_S) * 1e6);
@@ -81,6 +81,21 @@ describe('safari fixtures', () => {
       expect(extra(bms.find((e) => e.source_rowid === 4)!)).toMatchObject({ preview_text: 'Erase all content and settings', time_meaning: 'Reading List DateAdded' });
     }, 60_000);
   }
+
+  it('bulk and row-by-row paths write the same events (SQL bulk for ordinary visits, JS for the rest)', async () => {
+    const { t } = build('ios17');
+    const strip = (casePath: string) => events(casePath, 'safari').map(({ id: _id, extra_json, ...rest }) => ({ ...rest, extra: extra_json ? JSON.parse(extra_json) : null }));
+    const bulk = await ingestUnchanged(t.root, ['safari']);
+    expect(warnings(bulk.casePath, 'safari').some((w) => /one by one/.test(w.message))).toBe(false);
+    safariTuning.sqlBulk = false;
+    try {
+      const rowByRow = await ingestUnchanged(t.root, ['safari']);
+      expect(strip(bulk.casePath)).toEqual(strip(rowByRow.casePath));
+      expect(warnings(bulk.casePath, 'safari')).toEqual(warnings(rowByRow.casePath, 'safari'));
+    } finally {
+      safariTuning.sqlBulk = true;
+    }
+  }, 60_000);
 
   it('a truncated History.db is an error warning; tabs, bookmarks and calls are still extracted', async () => {
     const { t, truth } = build('ios17', true);
