@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, fixture, tmpDir, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
-import { addTcc, FORMULA_CLIENT, SCRIPT_CLIENT, type TccSchema, type TccTruth } from '../fixtures/artifacts/permissions.js';
+import { addTcc, addTccOldest, FORMULA_CLIENT, SCRIPT_CLIENT, type TccSchema, type TccTruth } from '../fixtures/artifacts/permissions.js';
 import { events, extra, ingestUnchanged, sourcePath, warnings } from './artifactKit.js';
 
 function build(schema: TccSchema, truncate = false) {
@@ -60,6 +60,16 @@ describe('permissions (TCC.db) fixtures', () => {
     }, 60_000);
   }
 
+  it('oldest layout (allowed/prompt_count, no last_modified): undated events and an info note', async () => {
+    const t = fixture({ contacts: 2, calls: 2, extend: (w, _t, _r, tmp) => addTccOldest(w, tmp) });
+    const { casePath, unchanged } = await ingestUnchanged(t.root, ['permissions']);
+    expect(unchanged).toBe(true);
+    const evs = events(casePath, 'permissions');
+    expect(evs.map((e) => [e.source_rowid, e.action, e.service, e.counterpart, e.ts_utc_us, extra(e).prompt_count])).toEqual([
+      [1, 'granted', 'Photos', 'com.burbn.instagram', null, 1], [2, 'denied', 'Contacts', 'com.facebook.Facebook', null, 2]]);
+    expect(warnings(casePath, 'permissions').map((w) => [w.severity, w.message])).toEqual([['info', 'Library/TCC/TCC.db: access has no last_modified column (iOS ≤ 8 schema): permission events have no time']]);
+  }, 60_000);
+
   it('a truncated TCC.db is a recorded failure; the other artifacts are still extracted', async () => {
     const { t } = build('ios14', true);
     const { casePath, result, unchanged } = await ingestUnchanged(t.root, ['permissions', 'calls']);
@@ -97,6 +107,14 @@ describe.skipIf(!HAVE_REALDATA)('permissions: real data', () => {
     expect(wa.action).toBe('granted');
     expect(new Date(wa.ts_utc_us! / 1000).toISOString()).toBe('2021-02-13T20:32:05.000Z');
     expect(result.summaries.find((s) => s.extractor === 'permissions')!.status).toBe('ok');
+  }, 60_000);
+
+  it('Hickman TCC.db without its WAL: 109 access rows (45 rows live only in the WAL)', async () => {
+    const root = path.join(tmpDir(), 'backup');
+    wrapRealFiles(root, [{ domain: 'HomeDomain', relativePath: 'Library/TCC/TCC.db', source: path.join(REALDATA, 'hickman-ios14/tcc/TCC.db') }], { productVersion: '14.1' });
+    const { casePath, unchanged } = await ingestUnchanged(root, ['permissions']);
+    expect(unchanged).toBe(true);
+    expect(events(casePath, 'permissions')).toHaveLength(109);
   }, 60_000);
 
   it('mvt backup payload TCC.db: 11 access rows, the first kTCCServiceUbiquity for com.apple.Preferences, allowed', async () => {
