@@ -54,6 +54,8 @@ describe('safari fixtures', () => {
       expect(w[0]).toMatchObject({ source_table: 'history_visits', source_rowid: 7 });
       expect(w[0].message).toMatch(/^history_visits row 7: visit_time 1e\+300 is not a plausible time/);
 
+      // The visit that lives only in History.db-wal is read (through the attached copy too).
+      expect(extra(visits.find((e) => e.source_rowid === 100)!)).toMatchObject({ url: 'https://only-in-wal.example/', page_title: 'WAL only' });
       const orphan = evs.filter((e) => e.source_table === 'history_items');
       expect(orphan.map((e) => [e.source_rowid, e.action, e.ts_utc_us])).toEqual([[50, 'listed', null]]);
       const tomb = evs.filter((e) => e.source_table === 'history_tombstones');
