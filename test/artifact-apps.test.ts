@@ -87,3 +87,25 @@ describe.skipIf(!HAVE_REALDATA)('apps: real data', () => {
     expect(evs.every((e) => e.action === 'installed' && e.ts_utc_us === null && e.source_table === 'Installed Applications')).toBe(true);
   }, 60_000);
 });
+
+describe.skipIf(!HAVE_REALDATA)('Set A on the whole mvt test backup (a copy)', () => {
+  if (!HAVE_REALDATA) it.skip(REALDATA_SKIP_REASON, () => {});
+
+  it('apps get install times from the real Manifest.db container Birth; TCC, DataUsage and BrowserState as in their own tests', async () => {
+    const root = path.join(tmpDir(), 'mvt-backup');
+    fs.cpSync(path.join(REALDATA, 'mvt-backup'), root, { recursive: true });
+    const { casePath, result, unchanged } = await ingestUnchanged(root, ['apps', 'permissions', 'data-usage', 'safari']);
+    expect(unchanged).toBe(true);
+    const apps = events(casePath, 'apps');
+    expect(apps.map((e) => [e.counterpart, new Date(e.ts_utc_us! / 1000).toISOString()])).toEqual([
+      ['ph.telegra.Telegraph', '2021-09-10T19:33:10.000Z'], ['com.google.Gmail', '2021-01-14T21:19:36.000Z'], ['ch.icoaching.typewise', '2021-05-20T18:37:41.000Z'],
+      ['com.google.chrome.ios', '2021-10-18T12:20:59.000Z'], ['net.whatsapp.WhatsApp', '2021-01-14T21:19:36.000Z'], ['org.mozilla.ios.Firefox', '2021-03-30T14:40:41.000Z'],
+    ]);
+    // applicationState.db is listed in this manifest but its payload is not in the folder: one error, named once.
+    expect(warnings(casePath, 'apps').map((w) => w.message)).toEqual(['HomeDomain/Library/FrontBoard/applicationState.db: missing (listed in Manifest.db but not present in the backup folder)']);
+    expect(events(casePath, 'permissions')).toHaveLength(11);
+    expect(events(casePath, 'data-usage')).toHaveLength(89);
+    expect(events(casePath, 'safari').map((e) => extra(e).url)).toEqual(['https://en.wikipedia.org/wiki/NSO_Group']);
+    expect(result.summaries.find((s) => s.extractor === 'permissions')!.status).toBe('ok');
+  }, 120_000);
+});

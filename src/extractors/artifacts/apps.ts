@@ -16,7 +16,7 @@ import { unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.
 import { parsePlist, unarchive, isDict, type PlistValue } from '../../backup/plist.js';
 import { decodeMBFile } from '../../backup/manifest.js';
 import { hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
-import { plausible, text } from '../setA/checks.js';
+import { fileProblem, plausible, text } from '../setA/checks.js';
 
 const APP_STATE = 'Library/FrontBoard/applicationState.db';
 type Dict = Record<string, PlistValue>;
@@ -173,7 +173,7 @@ export const apps: Extractor = {
       const src = await ctx.openDatabase('HomeDomain', APP_STATE);
       if (src) applicationState(ctx, src, births);
     } catch (e) {
-      ctx.warn(`HomeDomain/${APP_STATE}: ${(e as Error).message}`, { severity: 'error' });
+      ctx.warn(fileProblem('HomeDomain', APP_STATE, e), { severity: 'error' });
     }
   },
 };

@@ -17,7 +17,7 @@
 import { macSeconds, unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.js';
 import { parsePlist, isDict, type PlistValue } from '../../backup/plist.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
-import { num, plausible, text } from '../setA/checks.js';
+import { fileProblem, num, plausible, text } from '../setA/checks.js';
 import { bulkVisits, ordinaryVisit } from '../setA/safariBulk.js';
 
 /** Switches for tests and the bench: the SQL bulk path for ordinary visits (on by default). */
@@ -228,7 +228,7 @@ export const safari: Extractor = {
         const src = await ctx.openDatabase('HomeDomain', p);
         if (src) read(ctx, src);
       } catch (e) {
-        ctx.warn(`HomeDomain/${p}: ${(e as Error).message}`, { severity: 'error' });
+        ctx.warn(fileProblem('HomeDomain', p, e), { severity: 'error' });
       }
     }
   },

@@ -11,7 +11,7 @@
 import { plistDate, type Timestamp } from '../../formats/appleTime.js';
 import { parsePlist, isDict, PlistError, type PlistValue } from '../../backup/plist.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedFile } from '../types.js';
-import { plausible } from '../setA/checks.js';
+import { fileProblem, plausible } from '../setA/checks.js';
 import fs from 'node:fs';
 
 const DOMAIN = 'SystemPreferencesDomain';
@@ -172,7 +172,7 @@ export const wifi: Extractor = {
         const src = await ctx.openFile(DOMAIN, p);
         if (src) read(ctx, src);
       } catch (e) {
-        ctx.warn(`${DOMAIN}/${p}: ${(e as Error).message}`, { severity: 'error' });
+        ctx.warn(fileProblem(DOMAIN, p, e), { severity: 'error' });
       }
     }
   },

@@ -37,3 +37,10 @@ export function text(v: unknown): string | null {
   if (v === null || v === undefined) return null;
   return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
+
+/** "<domain>/<path>: <reason>" without repeating the path when the error already names it. */
+export function fileProblem(domain: string, relativePath: string, e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const where = `${domain}/${relativePath}`;
+  return message.startsWith(where) ? message : `${where}: ${message}`;
+}
