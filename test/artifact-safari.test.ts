@@ -70,7 +70,12 @@ describe('safari fixtures', () => {
         expect(sourcePath(casePath, e)).toBe('HomeDomain/Library/Safari/BrowserState.db');
       }
       expect(new Date(tabs[0].ts_utc_us! / 1000).toISOString()).toBe('2024-03-14T21:03:26.156Z');
-      expect(evs).toHaveLength(truth.visits.length + 1 + truth.tombstones.length + truth.tabs.length);
+      for (const c of truth.cloud) {
+        const e = evs.find((x) => x.source_table === c.table && x.source_rowid === c.rowid)!;
+        expect([e.kind, e.action, e.ts_utc_us, e.counterpart, e.title]).toEqual(['browser-tab', c.action, c.tsUs, c.counterpart, c.title]);
+        expect(sourcePath(casePath, e)).toBe('HomeDomain/Library/Safari/CloudTabs.db');
+      }
+      expect(evs).toHaveLength(truth.visits.length + 1 + truth.tombstones.length + truth.tabs.length + truth.cloud.length);
       expect(result.summaries.find((s) => s.extractor === 'safari')!.events).toBe(evs.length);
 
       const bms = events(casePath, 'safari-bookmarks');

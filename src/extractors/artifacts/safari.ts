@@ -1,4 +1,5 @@
-// Safari: website history (History.db), open tabs (BrowserState.db) and bookmarks / Reading List (Bookmarks.db).
+// Safari: website history (History.db), open tabs (BrowserState.db), tabs open on the user's other devices
+// (CloudTabs.db, see cloudTabs()) and bookmarks / Reading List (Bookmarks.db).
 //
 // History.db (iOS 9+; the same schema as Safari on macOS): one event per history_visits row at visit_time (seconds
 // since 2001), with the URL from history_items, the page title, the redirect chain resolved to URLs (redirect_source =
@@ -27,6 +28,7 @@ const VISIT_COLS = ['title', 'load_successful', 'http_non_get', 'synthesized', '
 const HISTORY = 'Library/Safari/History.db';
 const BROWSER_STATE = 'Library/Safari/BrowserState.db';
 const BOOKMARKS = 'Library/Safari/Bookmarks.db';
+const CLOUD_TABS = 'Library/Safari/CloudTabs.db';
 
 function host(url: string | null): string | null {
   if (!url) return null;
@@ -211,19 +213,74 @@ function bookmarks(ctx: ExtractorContext, src: OpenedDatabase): void {
   }
 }
 
+/**
+ * CloudTabs.db: tabs open on the user's other devices (iCloud Tabs). cloud_tab_devices (device name and type,
+ * last_modified seconds since 2001), cloud_tabs (url, title, device_uuid, last_viewed_time seconds since 2001 where the
+ * column exists and is not 0), cloud_tab_close_requests (a request to close a tab on another device). One event per row.
+ */
+function cloudTabs(ctx: ExtractorContext, src: OpenedDatabase): void {
+  const { db } = src;
+  if (!hasTable(db, 'cloud_tabs')) throw new ArtifactError(`${CLOUD_TABS} has no cloud_tabs table (unknown schema)`);
+  const devices = new Map<string, { name: string | null; type: string | null }>();
+  if (hasTable(db, 'cloud_tab_devices')) {
+    const dc = columnsOf(db, 'cloud_tab_devices');
+    for (const r of db.prepare(`SELECT rowid AS rid, ${['device_uuid', 'device_name', 'device_type_identifier', 'is_ephemeral_device', 'last_modified'].map((c) => colOrNull(dc, c)).join(', ')} FROM cloud_tab_devices ORDER BY rowid`).iterate() as Iterable<Record<string, unknown>>) {
+      const ref = { fileRowId: src.fileRowId, table: 'cloud_tab_devices', rowid: r.rid as bigint };
+      const uuid = text(r.device_uuid);
+      const name = text(r.device_name);
+      const type = text(r.device_type_identifier);
+      if (uuid) devices.set(uuid, { name, type });
+      ctx.emit({
+        ts: plausible(ctx, macSeconds(r.last_modified), r.last_modified, 'last_modified', ref, 'mac-s'), kind: 'browser-tab', action: 'cloud-device',
+        title: `iCloud Tabs device "${name ?? uuid ?? '?'}"${type ? ` (${type})` : ''} updated its tab list`, counterpart: name ?? uuid, service: 'Safari (iCloud Tabs)',
+        sourceFileId: src.fileRowId, sourceTable: 'cloud_tab_devices', sourceRowid: r.rid as bigint,
+        extra: { device_uuid: uuid, device_name: name, device_type: type, ephemeral: num(r.is_ephemeral_device) },
+      });
+    }
+  }
+  const tc = columnsOf(db, 'cloud_tabs');
+  for (const r of db.prepare(`SELECT rowid AS rid, ${['tab_uuid', 'device_uuid', 'title', 'url', 'is_pinned', 'is_showing_reader', 'last_viewed_time', 'topic_title'].map((c) => colOrNull(tc, c)).join(', ')} FROM cloud_tabs ORDER BY rowid`).iterate() as Iterable<Record<string, unknown>>) {
+    const ref = { fileRowId: src.fileRowId, table: 'cloud_tabs', rowid: r.rid as bigint };
+    const url = text(r.url);
+    const dev = text(r.device_uuid);
+    const device = dev ? devices.get(dev) : undefined;
+    const where = device?.name ?? dev ?? 'another device';
+    ctx.emit({
+      ts: plausible(ctx, macSeconds(r.last_viewed_time), r.last_viewed_time, 'last_viewed_time', ref, 'mac-s'), kind: 'browser-tab', action: 'cloud-tab',
+      title: `Tab open on ${where}: ${url ?? '(no URL)'}${text(r.title) ? ` — ${text(r.title)}` : ''}`, counterpart: host(url), service: 'Safari (iCloud Tabs)',
+      sourceFileId: src.fileRowId, sourceTable: 'cloud_tabs', sourceRowid: r.rid as bigint,
+      extra: { url, page_title: text(r.title), tab_uuid: text(r.tab_uuid), device_uuid: dev, device_name: device?.name ?? null, device_type: device?.type ?? null,
+        pinned: num(r.is_pinned), showing_reader: num(r.is_showing_reader), topic_title: text(r.topic_title) },
+    });
+  }
+  if (hasTable(db, 'cloud_tab_close_requests')) {
+    const cc = columnsOf(db, 'cloud_tab_close_requests');
+    for (const r of db.prepare(`SELECT rowid AS rid, ${['close_request_uuid', 'destination_device_uuid', 'url', 'tab_uuid'].map((c) => colOrNull(cc, c)).join(', ')} FROM cloud_tab_close_requests ORDER BY rowid`).iterate() as Iterable<Record<string, unknown>>) {
+      const url = text(r.url);
+      const dev = text(r.destination_device_uuid);
+      ctx.emit({
+        ts: null, kind: 'browser-tab', action: 'close-requested',
+        title: `Close requested for the tab ${url ?? '(no URL)'} on ${(dev && devices.get(dev)?.name) ?? dev ?? 'another device'}`, counterpart: host(url), service: 'Safari (iCloud Tabs)',
+        sourceFileId: src.fileRowId, sourceTable: 'cloud_tab_close_requests', sourceRowid: r.rid as bigint,
+        extra: { url, tab_uuid: text(r.tab_uuid), destination_device_uuid: dev, close_request_uuid: text(r.close_request_uuid) },
+      });
+    }
+  }
+}
+
 export const safari: Extractor = {
   id: 'safari',
-  title: 'Safari history and open tabs',
+  title: 'Safari history, open tabs and iCloud Tabs',
   encryptedOnly: true,
-  sources: [{ domain: 'HomeDomain', path: HISTORY }, { domain: 'HomeDomain', path: BROWSER_STATE }],
+  sources: [{ domain: 'HomeDomain', path: HISTORY }, { domain: 'HomeDomain', path: BROWSER_STATE }, { domain: 'HomeDomain', path: CLOUD_TABS }],
   kinds: [
     { kind: 'web-visit', label: 'Web history', color: '#1f7fbf', view: 'table', dataType: 'ios:safari:visit',
       actions: { visited: 'Page Visited', listed: 'History Item', deleted: 'History Cleared', 'sync-event': 'History Event' } },
-    { kind: 'browser-tab', label: 'Open browser tabs', color: '#4fa3d9', view: 'table', dataType: 'ios:safari:tab', actions: { open: 'Tab Last Viewed' } },
+    { kind: 'browser-tab', label: 'Open browser tabs', color: '#4fa3d9', view: 'table', dataType: 'ios:safari:tab', actions: { open: 'Tab Last Viewed', 'cloud-tab': 'iCloud Tab Last Viewed', 'cloud-device': 'iCloud Tabs Device Updated', 'close-requested': 'iCloud Tab Close Requested' } },
   ],
   async run(ctx) {
     // One damaged file does not hide the other: its failure is an error warning and the run is "partial".
-    for (const [p, read] of [[HISTORY, history], [BROWSER_STATE, tabs]] as const) {
+    for (const [p, read] of [[HISTORY, history], [BROWSER_STATE, tabs], [CLOUD_TABS, cloudTabs]] as const) {
       try {
         const src = await ctx.openDatabase('HomeDomain', p);
         if (src) read(ctx, src);
