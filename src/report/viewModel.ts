@@ -13,6 +13,7 @@ import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, KIND_COLORS, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US } from '../formats/appleTime.js';
 
 export interface ReportOptions {
   tz: string;
@@ -139,7 +140,8 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     else if (r.kind === 'call') calls++;
     else if (r.kind === 'photo' || r.kind === 'video') photos++;
     const t = fmt(r.ts);
-    if (t && r.ts !== null) {
+    // Only plausible instants go into the overview: one stored year-200000 value must not make the chart walk 2 million months.
+    if (t && r.ts !== null && r.ts >= MIN_PLAUSIBLE_US && r.ts < MAX_PLAUSIBLE_US) {
       offsets.add(t.offset);
       if (firstUs === null || r.ts < firstUs) firstUs = r.ts;
       if (lastUs === null || r.ts > lastUs) lastUs = r.ts;
