@@ -12,6 +12,11 @@ import { CaseFile } from '../src/timeline/caseFile.js';
 import { exportEvents, type ExportFormat } from '../src/report/exports.js';
 import { buildReportModel } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../src/report/html.js';
+import { EXIF_BUDGET, ExifBudgetError, exifrPool, heicStructureProblem, jpegTiffStart, readExifFile, runExifr, tiffStructureProblem } from '../src/extractors/photos/exif.js';
+import { makeThumbnail } from '../src/extractors/thumbnail.js';
+import { jpegWithExif } from '../fixtures/artifacts/photos.js';
+import { spawnSync } from 'node:child_process';
+import { REPO } from './helpers.js';
 import { isoFromUs, macAbsoluteAuto, macSeconds, unixSeconds, plistDate, MAX_PLAUSIBLE_US } from '../src/formats/appleTime.js';
 
 // Any leak of the machine's zone into a time would show up here (UTC+14).
@@ -25,8 +30,13 @@ type Row = Record<string, unknown>;
  * While `build` runs, every database the fixture builder adds under a patched path gets the SQL applied
  * (its -wal folded in first), so a normal fixture carries a few hostile rows.
  */
-function withPatchedDatabases<T>(patches: Record<string, (db: Database.Database) => void>, build: () => T): T {
+function withPatchedDatabases<T>(patches: Record<string, (db: Database.Database) => void>, build: () => T, files: Record<string, Buffer> = {}): T {
   const original = BackupWriter.prototype.addDatabase;
+  const originalFile = BackupWriter.prototype.addFile;
+  // Files under a patched path get other bytes (a damaged photo in place of a good one).
+  BackupWriter.prototype.addFile = function (this: BackupWriter, domain, relativePath, data, opts) {
+    return originalFile.call(this, domain, relativePath, files[relativePath] ?? data, opts);
+  };
   BackupWriter.prototype.addDatabase = function (this: BackupWriter, domain, relativePath, files, opts) {
     const patch = patches[relativePath];
     if (!patch) return original.call(this, domain, relativePath, files, opts);
@@ -44,7 +54,7 @@ function withPatchedDatabases<T>(patches: Record<string, (db: Database.Database)
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
-  try { return build(); } finally { BackupWriter.prototype.addDatabase = original; }
+  try { return build(); } finally { BackupWriter.prototype.addDatabase = original; BackupWriter.prototype.addFile = originalFile; }
 }
 
 const TWO_63 = 9223372036854775807n;
@@ -200,4 +210,126 @@ describe('absurd stored times in calls, photos, contacts and locations', () => {
     expect(n.jsonl).toBe(Number(readAll(casePath, 'SELECT count(*) AS n FROM events')[0].n));
     expect(reportHtml(casePath)).toContain('</html>');
   }, 60_000);
+});
+
+// ---- damaged media: exifr under a time and size budget ------------------------------------------------------
+
+/** A HEIC header (ftyp heic/mif1) followed by zeros: exifr walks boxes of size 0 forever. */
+export function zeroedHeic(bytes = 64 * 1024): Buffer {
+  const b = Buffer.alloc(bytes);
+  b.writeUInt32BE(24, 0); b.write('ftypheic', 4, 'latin1'); b.write('mif1heic', 16, 'latin1');
+  return b;
+}
+
+/**
+ * A JPEG whose IFD0 fills its 64 KB APP1 segment with ~5,400 entries of 32,000 SHORT values each, every one
+ * pointing back into the IFD, with the Exif and GPS pointers and the next-IFD link pointing at IFD0 itself.
+ * Unbudgeted exifr spends ~7 s per pass on it.
+ */
+export function hostileExifJpeg(): Buffer {
+  const size = 65_000;
+  const t = Buffer.alloc(size);
+  t.write('II*\0', 0, 'latin1'); t.writeUInt32LE(8, 4);
+  const n = Math.floor((size - 20) / 12);
+  t.writeUInt16LE(n, 8);
+  for (let i = 0; i < n; i++) {
+    const o = 10 + i * 12;
+    const tag = i === 0 ? 0x8769 : i === 1 ? 0x8825 : i === 2 ? 0x9003 : 0x9000 + (i % 4000);
+    t.writeUInt16LE(tag, o); t.writeUInt16LE(i < 2 ? 4 : 3, o + 2); t.writeUInt32LE(i < 2 ? 1 : Math.floor((size - 16) / 2), o + 4); t.writeUInt32LE(8, o + 8);
+  }
+  t.writeUInt32LE(8, 10 + n * 12);
+  const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), t]);
+  const seg = Buffer.from([0xff, 0xe1, 0, 0]);
+  seg.writeUInt16BE(app1.length + 2, 2);
+  return Buffer.concat([Buffer.from([0xff, 0xd8]), seg, app1, Buffer.from([0xff, 0xd9])]);
+}
+
+describe('damaged media never hangs the EXIF reader', () => {
+  it('runs exifr in the worker pool (the build is present)', () => {
+    expect(exifrPool(), 'dist/src/extractors/photos/exifWorker.js is missing: run `npx tsc -p tsconfig.json` first').not.toBeNull();
+  });
+
+  it('a HEIC header followed by 64 KB of zeros is a named problem, found before exifr runs', async () => {
+    expect(heicStructureProblem(zeroedHeic())).toMatch(/offset 24/);
+    const file = path.join(tmpDir(), 'IMG_0001.HEIC');
+    fs.writeFileSync(file, zeroedHeic());
+    await expect(readExifFile(file, fs.statSync(file).size)).rejects.toThrow(/EXIF unreadable \(HEIC box structure is damaged at offset 24/);
+    expect(await makeThumbnail(file, null)).toBeNull();
+  }, 20_000);
+
+  it('a parse that never ends is stopped at the deadline, and the pool keeps working', async () => {
+    const saved = EXIF_BUDGET.timeoutMs;
+    EXIF_BUDGET.timeoutMs = 1000;
+    try {
+      // Bypasses the structure check: this is exactly the input that loops inside exifr.
+      await expect(runExifr('parse', zeroedHeic())).rejects.toBeInstanceOf(ExifBudgetError);
+      await expect(runExifr('parse', zeroedHeic())).rejects.toThrow(/did not finish within 1 s/);
+      const good = jpegWithExif({ utcMs: Date.UTC(2023, 4, 1, 10), localMs: Date.UTC(2023, 4, 1, 12), offset: '+02:00', model: 'iPhone 12' });
+      const r = await runExifr('parse', good) as Record<string, unknown>;
+      expect(r.Model).toBe('iPhone 12');
+      expect(r.OffsetTimeOriginal).toBe('+02:00');
+    } finally {
+      EXIF_BUDGET.timeoutMs = saved;
+    }
+  }, 20_000);
+
+  it('a size over the budget is refused without parsing', async () => {
+    await expect(runExifr('parse', new Uint8Array(EXIF_BUDGET.maxBytes + 1))).rejects.toThrow(/over the EXIF size budget/);
+  });
+
+  it('a JPEG with a self-referencing IFD of thousands of huge entries finishes (EXIF and thumbnail)', async () => {
+    const file = path.join(tmpDir(), 'IMG_0002.JPG');
+    fs.writeFileSync(file, hostileExifJpeg());
+    const size = fs.statSync(file).size;
+    await expect(readExifFile(file, size)).rejects.toThrow(/EXIF unreadable \(EXIF IFD0 declares 5415 entries/);
+    expect(await makeThumbnail(file, null)).toBeNull();
+    // Past the structure check, exifr itself (only the picked tags, in a worker) still ends: a result or a budget error.
+    const r = await runExifr('parse', hostileExifJpeg()).catch((e: Error) => e);
+    if (r instanceof Error) expect(r).toBeInstanceOf(ExifBudgetError);
+    else expect(typeof r).toBe('object');
+  }, 30_000);
+
+  it('a JPEG whose IFD0 links to itself is refused before parsing', () => {
+    const good = jpegWithExif({ utcMs: Date.UTC(2023, 4, 1, 10), localMs: Date.UTC(2023, 4, 1, 12), offset: '+02:00' });
+    const t = jpegTiffStart(good);
+    expect(t).toBeGreaterThan(0);
+    expect(tiffStructureProblem(good, t)).toBeNull();
+    const le = good.readUInt16BE(t) === 0x4949;
+    const ifd0 = le ? good.readUInt32LE(t + 4) : good.readUInt32BE(t + 4);
+    const n = le ? good.readUInt16LE(t + ifd0) : good.readUInt16BE(t + ifd0);
+    const link = t + ifd0 + 2 + n * 12;
+    if (le) good.writeUInt32LE(ifd0, link); else good.writeUInt32BE(ifd0, link);
+    expect(tiffStructureProblem(good, t)).toMatch(/links to itself/);
+  });
+
+  it('ingest: a damaged HEIC and a hostile JPEG in the camera roll become warnings naming domain/path; their photo events keep the Photos.sqlite values', () => {
+    // Assets 1 and 2 of the fixture have media files (MEDIA_CASES 'offset', 'gps-time'): replace their bytes.
+    const t = withPatchedDatabases({}, () => fixture({ variant: 'ios17', photos: 12, mediaFiles: 8, contacts: 0, calls: 0 }), {
+      'Media/DCIM/100APPLE/IMG_0001.JPG': zeroedHeic(),
+      'Media/DCIM/100APPLE/IMG_0002.JPG': hostileExifJpeg(),
+    });
+    const before = treeHash(t.root);
+    const casePath = path.join(tmpDir(), 'case.db');
+    // A child process: a hang there is killed by the timeout and fails this test instead of freezing the run.
+    const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), 'ingest', t.root, '--case', casePath, '--only', 'photos', '-q'],
+      { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TZ: 'Pacific/Kiritimati' } });
+    expect(r.error, 'ingest did not finish: the EXIF reader hung').toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(treeHash(t.root)).toEqual(before);
+    const taken = readAll(casePath, "SELECT source_rowid, ts_utc_us, latitude, extra_json FROM events WHERE action = 'taken' ORDER BY source_rowid");
+    expect(taken).toHaveLength(12);
+    const assets = t.photos as { pk: number; created: number; lat: number | null }[];
+    for (const pk of [1, 2]) {
+      const e = taken.find((x) => x.source_rowid === pk)!;
+      const a = assets.find((x) => x.pk === pk)!;
+      expect(e.ts_utc_us).toBe(Math.round((a.created + 978_307_200) * 1e6));
+      expect(e.latitude).toBe(a.lat);
+    }
+    const warns = readAll(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'photos'").map((w) => ({ ...w, message: String(w.message) }));
+    expect(warns.some((w) => w.source_rowid === 1 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG') && /HEIC box structure is damaged/.test(w.message))).toBe(true);
+    expect(warns.some((w) => w.source_rowid === 2 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0002.JPG') && /IFD0 declares 5415 entries/.test(w.message))).toBe(true);
+    // The other photos keep their EXIF.
+    const x3 = JSON.parse(String(taken.find((x) => x.source_rowid === 3)!.extra_json));
+    expect(x3.exif?.time_basis).toBeTruthy();
+  }, 120_000);
 });

@@ -129,12 +129,15 @@ class MediaReader {
       exif: null, exifError: null,
     };
     try {
-      try {
-        if (wantExif) res.exif = await readExifFile(opened.path, opened.size, tzOffsetS);
-      } catch (e) {
-        res.exifError = (e as Error).message;
+      if (wantExif) {
+        // Side by side on the two exifr worker threads.
+        const [exif, thumb] = await Promise.all([
+          readExifFile(opened.path, opened.size, tzOffsetS).catch((e: Error) => { res.exifError = e.message; return null; }),
+          makeThumbnail(opened.path, null), // never throws; null = placeholder
+        ]);
+        res.exif = exif;
+        res.thumbnail = thumb;
       }
-      if (wantExif) res.thumbnail = await makeThumbnail(opened.path, null); // never throws; null = placeholder
     } finally {
       fs.rmSync(opened.path, { force: true }); // the hash is recorded; keep the work folder small
     }
@@ -262,7 +265,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
 
   const f = await media.read(pk, text(r.ZDIRECTORY), filename, !isVideo, tzOffsetS);
   const exif = f?.exif ?? null;
-  if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
+  if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.domain}/${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
   if (exif?.problems.length) ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): ${exif.problems.join('; ')}; Photos.sqlite values kept`, { fileRowId: f!.file.file_row_id, table, rowid: pk });
 
   const disagreement = exif ? compare(created?.utcUs ?? null, dbLoc, exif) : null;

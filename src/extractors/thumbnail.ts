@@ -3,7 +3,7 @@
 // re-encoded; the bytes are checked structurally (a truncated or mislabelled image gives no thumbnail) and
 // stored through addThumbnail() (src/timeline/thumbnails.ts). Never throws: any problem means "no thumbnail".
 import fs from 'node:fs';
-import exifr from 'exifr';
+import { jpegTiffStart, runExifr, tiffStructureProblem } from './photos/exif.js';
 import { MAX_THUMBNAIL_BYTES, sniffImage, type ThumbnailMime } from '../timeline/thumbnails.js';
 import { mimeFromName } from './messages/vocab.js';
 
@@ -63,10 +63,14 @@ function sniffMedia(head: Buffer): ThumbnailMime | 'heic' | 'tiff' | null {
   return null;
 }
 
-/** The IFD1 JPEG of a JPEG or TIFF buffer, checked; null when absent or broken. */
+/** An Exif block handed to the parser is cut here: it holds IFDs and a thumbnail of ~5–15 KB, not megabytes. */
+const MAX_EXIF_BLOCK = 4 * 1024 * 1024;
+
+/** The IFD1 JPEG of a JPEG or TIFF buffer, checked; null when absent, broken or over the parser's time budget. */
 async function exifThumbnail(buf: Buffer): Promise<Thumbnail | null> {
-  let raw: Uint8Array | undefined;
-  try { raw = await exifr.thumbnail(buf); } catch { return null; }
+  if (tiffStructureProblem(buf, buf[0] === 0xff ? jpegTiffStart(buf) : 0)) return null; // damaged IFDs: exifr would only waste its budget
+  let raw: Uint8Array | null | undefined;
+  try { raw = await runExifr('thumbnail', buf) as Uint8Array | null | undefined; } catch { return null; }
   if (!raw || raw.byteLength === 0) return null;
   const data = trimJpeg(Buffer.from(raw)); // a copy: do not keep the head buffer alive
   if (data.length > MAX_THUMBNAIL_BYTES) return null;
@@ -85,7 +89,7 @@ async function heicThumbnail(buf: Buffer): Promise<Thumbnail | null | undefined>
     const magic = buf.toString('latin1', i + 6, i + 10);
     if (magic !== 'MM\0*' && magic !== 'II*\0') continue;
     found = true;
-    const t = await exifThumbnail(buf.subarray(i + 6));
+    const t = await exifThumbnail(Buffer.from(buf.subarray(i + 6, i + 6 + MAX_EXIF_BLOCK))); // a copy: the worker gets this block, not the whole file
     if (t) return t;
   }
   return found ? null : undefined;
