@@ -10,7 +10,7 @@ import { BackupWriter } from '../fixtures/backupWriter.js';
 import { ingest } from '../src/timeline/ingest.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { exportEvents, type ExportFormat } from '../src/report/exports.js';
-import { buildReportModel } from '../src/report/viewModel.js';
+import { buildReportModel, eventRows, REPORT_TEXT_MAX } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../src/report/html.js';
 import { EXIF_BUDGET, ExifBudgetError, exifrPool, heicStructureProblem, jpegTiffStart, readExifFile, runExifr, tiffStructureProblem } from '../src/extractors/photos/exif.js';
 import { makeThumbnail } from '../src/extractors/thumbnail.js';
@@ -332,4 +332,44 @@ describe('damaged media never hangs the EXIF reader', () => {
     const x3 = JSON.parse(String(taken.find((x) => x.source_rowid === 3)!.extra_json));
     expect(x3.exif?.time_basis).toBeTruthy();
   }, 120_000);
+});
+
+// ---- one record must not make the report unbounded ---------------------------------------------------------
+
+describe('report resource budget', () => {
+  it('cuts a 3 MB body to 4,000 characters with a note in the report; the exports keep it whole', async () => {
+    const t = fixture({ variant: 'ios17', photos: 0, contacts: 2, calls: 4, callsInWal: 0 });
+    const casePath = path.join(tmpDir(), 'case.db');
+    await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['contacts', 'calls'] });
+    const normal = reportHtml(casePath).length;
+    const huge = 'Lorem ipsum 😀 '.repeat(200_000); // 3 M UTF-16 units, with surrogate pairs to cut across
+    const db = new Database(casePath);
+    const id = Number((db.prepare("SELECT id FROM events WHERE kind = 'call' ORDER BY id LIMIT 1").get() as { id: number }).id);
+    db.prepare('UPDATE events SET body = ? WHERE id = ?').run(huge, id);
+    db.close();
+
+    const cf = CaseFile.open(casePath, { readonly: true });
+    try {
+      const cells = [...eventRows(cf.db, {}, 'UTC')].find((c) => c[0] === id)!;
+      const body = cells[8];
+      expect(body.length).toBeLessThan(REPORT_TEXT_MAX + 120);
+      expect(body.startsWith(huge.slice(0, 3990))).toBe(true);
+      expect(body).toMatch(/… \([\d,]+ more characters; full text in the case file and exports\)$/);
+      expect(body).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/); // no half surrogate pair
+    } finally {
+      cf.close();
+    }
+    // The report grows by the cut text only, not by 3 MB.
+    expect(reportHtml(casePath).length - normal).toBeLessThan(20_000);
+    // Exports: the full text.
+    const cf2 = CaseFile.open(casePath, { readonly: true });
+    try {
+      const out = path.join(tmpDir(), 'events.jsonl');
+      exportEvents(cf2.db, 'jsonl', out);
+      const rec = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_id: number; text: string }).find((r) => r.event_id === id)!;
+      expect(rec.text).toBe(huge);
+    } finally {
+      cf2.close();
+    }
+  });
 });

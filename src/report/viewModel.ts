@@ -269,11 +269,21 @@ function sourceText(e: EventRow): string {
   return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
 }
 
+/** One record's text in a report: a 24 MB message must not become a 1,000-page PDF. Exports keep it whole. */
+export const REPORT_TEXT_MAX = 4000;
+
+export function reportText(s: string | null | undefined, max = REPORT_TEXT_MAX): string {
+  if (!s) return '';
+  if (s.length <= max) return s;
+  const cut = /[\uD800-\uDBFF]/.test(s[max - 1]) ? max - 1 : max; // never split a surrogate pair
+  return `${s.slice(0, cut)}… (${(s.length - cut).toLocaleString('en-US')} more characters; full text in the case file and exports)`;
+}
+
 export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
     e.id, t?.day ?? '', t?.time ?? '', t?.offset ?? '', e.kind, e.action, timestampDesc(e.kind, e.action),
-    e.title ?? '', e.body ?? '', e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
+    reportText(e.title), reportText(e.body), e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
     who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
     e.latitude, e.longitude, e.accuracy_m, sourceText(e),
