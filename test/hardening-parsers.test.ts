@@ -13,8 +13,8 @@ import { exportEvents, type ExportFormat } from '../src/report/exports.js';
 import { buildReportModel, eventRows, REPORT_TEXT_MAX } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../src/report/html.js';
 import { EXIF_BUDGET, ExifBudgetError, exifrPool, heicStructureProblem, jpegTiffStart, readExifFile, runExifr, tiffStructureProblem } from '../src/extractors/photos/exif.js';
-import { makeThumbnail } from '../src/extractors/thumbnail.js';
-import { jpegWithExif } from '../fixtures/artifacts/photos.js';
+import { ifd1Jpeg, makeThumbnail } from '../src/extractors/thumbnail.js';
+import { jpegWithExif, THUMB_LANDSCAPE } from '../fixtures/artifacts/photos.js';
 import { spawnSync } from 'node:child_process';
 import { REPO } from './helpers.js';
 import { isoFromUs, macAbsoluteAuto, macSeconds, unixSeconds, plistDate, MAX_PLAUSIBLE_US } from '../src/formats/appleTime.js';
@@ -272,6 +272,22 @@ describe('damaged media never hangs the EXIF reader', () => {
       EXIF_BUDGET.timeoutMs = saved;
     }
   }, 20_000);
+
+  it('the IFD1 thumbnail is found by bounded reads; a link out of the bytes gives none', async () => {
+    const jpeg = jpegWithExif({ utcMs: Date.UTC(2023, 4, 1, 10), localMs: Date.UTC(2023, 4, 1, 12), offset: '+02:00', thumbnail: THUMB_LANDSCAPE });
+    const file = path.join(tmpDir(), 'IMG_0003.JPG');
+    fs.writeFileSync(file, jpeg);
+    expect((await makeThumbnail(file, null))?.data.equals(THUMB_LANDSCAPE)).toBe(true);
+    const t = jpegTiffStart(jpeg);
+    expect(ifd1Jpeg(jpeg, t)?.equals(THUMB_LANDSCAPE)).toBe(true);
+    // Point IFD0's next-IFD link far beyond the file.
+    const le = jpeg.readUInt16BE(t) === 0x4949;
+    const ifd0 = le ? jpeg.readUInt32LE(t + 4) : jpeg.readUInt32BE(t + 4);
+    const n = le ? jpeg.readUInt16LE(t + ifd0) : jpeg.readUInt16BE(t + ifd0);
+    const link = t + ifd0 + 2 + n * 12;
+    if (le) jpeg.writeUInt32LE(0xfffffff0, link); else jpeg.writeUInt32BE(0xfffffff0, link);
+    expect(ifd1Jpeg(jpeg, t)).toBeNull();
+  });
 
   it('a size over the budget is refused without parsing', async () => {
     await expect(runExifr('parse', new Uint8Array(EXIF_BUDGET.maxBytes + 1))).rejects.toThrow(/over the EXIF size budget/);

@@ -130,7 +130,7 @@ class MediaReader {
     };
     try {
       if (wantExif) {
-        // Side by side on the two exifr worker threads.
+        // Side by side: the EXIF parse waits on its worker thread while the thumbnail is read here.
         const [exif, thumb] = await Promise.all([
           readExifFile(opened.path, opened.size, tzOffsetS).catch((e: Error) => { res.exifError = e.message; return null; }),
           makeThumbnail(opened.path, null), // never throws; null = placeholder
