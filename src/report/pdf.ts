@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { makeWorkDir } from '../workdir.js';
 import puppeteer, { type Browser, type Page } from 'puppeteer';
 import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
@@ -152,7 +153,7 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 /** Render the PDF report to `out`. */
 export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
   const size = o.chunkRows ?? 1000;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-pdf-'));
+  const tmp = makeWorkDir('ios-timeline-pdf-');
   const browser = o.browser ?? await launchBrowser();
   const merged = await PDFDocument.create();
   const outline: { title: string; page: number }[] = [];
