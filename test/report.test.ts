@@ -205,7 +205,7 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
     const env = { PUPPETEER_EXECUTABLE_PATH: '/nonexistent/chromium' };
     const both = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
     expect(both.code).toBe(0);
-    expect(both.stderr.trim()).toBe('PDF skipped: no Chromium found; run npm run setup');
+    expect(both.stderr.replace(/^custody head of .*\n/m, '').trim()).toBe('PDF skipped: no Chromium found; run npm run setup'); // + the custody head (issue #13)
     expect(fs.existsSync(path.join(dir, 'nobrowser', 'report.html'))).toBe(true);
     const pdfOnly = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
     expect(pdfOnly.code).toBe(1);
