@@ -332,6 +332,9 @@ describe('on the small backup', () => {
       expect(r.code).toBe(2);
       expect(oneLine(r)).toEqual([expect.stringMatching(/^ios-timeline: output folder .*nope does not exist; create it first$/)]);
       expect(r.stderr).not.toMatch(/ENOENT/);
+      const i = cli(['ingest', small, '--case', path.join(tmpDir(), 'nope', 'case.db')]);
+      expect(i.code).toBe(2);
+      expect(oneLine(i)).toEqual([expect.stringMatching(/^ios-timeline: folder .*nope does not exist; create it first$/)]);
     });
   });
 

@@ -10,7 +10,7 @@ import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
 import { CaseFile, lockCase } from '../timeline/caseFile.js';
 import { custodyHeadsPath } from '../timeline/custodyLog.js';
 import { assertOutsideEvidence } from '../custody/outputs.js';
-import { onAbort, sweepStaleWorkDirsOnce } from '../workdir.js';
+import { onAbort, RefusedError, sweepStaleWorkDirsOnce } from '../workdir.js';
 import { runExtractors, type RunOptions, type RunSummary } from './runExtractors.js';
 import { EXTRACTORS, withDependencies } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
@@ -58,6 +58,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const root = findBackupRoot(path.resolve(o.backupDir));
   // The case, its .partial, -wal, -shm, lock and custody-heads files all sit beside casePath.
   assertOutsideEvidence(casePath, root, 'the case file');
+  if (!fs.existsSync(path.dirname(casePath))) throw new RefusedError(`folder ${path.dirname(casePath)} does not exist; create it first`);
   const lock = lockCase(casePath, `ingest ${root}`);
   let backup: Backup | null = null;
   let caseFile: CaseFile | null = null;
