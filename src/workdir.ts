@@ -138,6 +138,7 @@ export function installInterruptHandlers(): void {
     process.on(sig as NodeJS.Signals, () => {
       const what = ownedDirs.size + cleanups.size;
       runCleanups();
+      if (process.stdin.isTTY && process.stdin.isRaw) process.stdin.setRawMode(false); // a SIGTERM at the password prompt
       process.stderr.write(`ios-timeline: interrupted (${sig}): stopped${what ? '; working copies and unfinished files removed' : ''}\n`);
       process.exit(code);
     });

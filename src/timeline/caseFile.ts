@@ -76,9 +76,10 @@ let custodyListener: ((casePath: string, row: CustodyRow) => void) | null = null
 export function onCustodyAppended(fn: ((casePath: string, row: CustodyRow) => void) | null): void { custodyListener = fn; }
 
 /**
- * `ingest_state` in meta: 'running' from the moment the file is created, 'complete' once extraction, indexes and
- * listing are done, just before the case digest and the ingest custody row. A case is complete only with both:
- * 'complete' (or no state at all, in files made before it existed) and an ingest custody row.
+ * `ingest_state` in meta: 'running' from the moment the file is created, 'complete' once extraction and the
+ * listing check are done, just before the content digest (which covers it), the indexes and the ingest custody
+ * row. A case is complete only with both: 'complete' (or no state at all, in files made before it existed) and
+ * an ingest custody row, so a run killed at any point before its end is incomplete.
  */
 export function ingestStateOf(db: Database.Database): { complete: boolean; state: string } {
   let state: string | null = null;
