@@ -248,6 +248,19 @@ describe('on the small backup', () => {
       expect(treeHash(small)).toEqual(smallTree);
     });
 
+    it('verify of a case kept inside its own evidence reads it and records nothing into it', () => {
+      const b = fixture({ messages: 10, calls: 2, contacts: 2 }).root;
+      const c = path.join(tmpDir(), 'case.db');
+      expect(cli(['ingest', b, '--case', c, '-q']).code).toBe(0);
+      const inside = path.join(b, 'case.db'); // someone stored it there
+      fs.copyFileSync(c, inside);
+      const before = treeHash(b);
+      const v = cli(['verify', inside]);
+      expect(v.code, v.stdout).toBe(0);
+      expect(v.stdout).toMatch(/not recorded in the custody log \(the case file .* is inside the evidence folder/);
+      expect(treeHash(b)).toEqual(before);
+    });
+
     it('the path check resolves the nearest existing parent, also a dangling link (demo uses the same check)', () => {
       const d = tmpDir();
       fs.symlinkSync(path.join(small, 'not-yet'), path.join(d, 'dangling'));

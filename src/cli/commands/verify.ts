@@ -8,6 +8,7 @@ import { isSqliteFile, verifyBackup, verifyCase, verifyOutputs, type VerifyKind,
 import { MANIFEST_NAME } from '../../custody/outputs.js';
 import { loadPublicKey } from '../../custody/sign.js';
 import { makeProgress } from '../progress.js';
+import { checkOutputsOutsideEvidence } from '../caseAccess.js';
 import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 
 interface VerifyOptions { case?: string; pubKey?: string; json?: boolean; record?: boolean; examiner?: string; quiet?: boolean }
@@ -65,7 +66,10 @@ export function registerVerify(program: Command): void {
       let lock: CaseLock | null = null;
       let unrecordable: string | null = null;
       if (casePath && o.record !== false && fs.existsSync(casePath)) {
-        try { lock = lockCase(casePath, `verify ${path.resolve(target)}`); } catch (e) {
+        try {
+          checkOutputsOutsideEvidence(casePath, []); // a case inside its own evidence is read, never written
+          lock = lockCase(casePath, `verify ${path.resolve(target)}`);
+        } catch (e) {
           if (e instanceof CaseInUseError) throw e;
           unrecordable = `not recorded in the custody log (${(e as Error).message})`; // read-only media: verify still runs
         }
