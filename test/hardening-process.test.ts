@@ -132,6 +132,9 @@ describe('#13.2 working copies: private, removed on SIGINT/SIGTERM, swept after 
     expect(fs.existsSync(partial)).toBe(true);
     expect(fs.existsSync(`${casePath}.lock`)).toBe(true);
     const env = { TMPDIR: tmp };
+    // The database and its WAL (SQLite rewrites the -shm index on any open, even read-only: not content).
+    const partialBytes = () => ['', '-wal'].map((x) => (fs.existsSync(partial + x) ? fs.readFileSync(partial + x).toString('base64') : null));
+    const asKilled = partialBytes();
 
     // verify fails it (and records nothing into it).
     const v = cli(['verify', partial], env);
@@ -153,6 +156,7 @@ describe('#13.2 working copies: private, removed on SIGINT/SIGTERM, swept after 
     expect(ex.code, ex.stderr).toBe(1);
     expect(ex.stderr).toMatch(/is incomplete/);
     expect(fs.readdirSync(out)).toEqual([]);
+    expect(partialBytes()).toEqual(asKilled); // refusing writes nothing: no custody row, no checkpoint of the WAL
 
     // --allow-incomplete: every output says INCOMPLETE (export: file name + manifest; report: title + manifest).
     const ex2 = cli(['export', '--case', partial, '--format', 'jsonl', '--out', path.join(out, 'timeline.jsonl'), '--allow-incomplete'], env);

@@ -8,19 +8,27 @@ import { UsageError } from './errors.js';
 
 export interface OpenedCase { cf: CaseFile; lock: CaseLock; complete: boolean; state: string; close(): void }
 
-/** Check the outputs against the case's evidence folders; read-only, so nothing is written before the check. */
-export function checkOutputsOutsideEvidence(casePath: string, outputs: { path: string; what: string }[]): void {
+/**
+ * Check the outputs against the case's evidence folders, and (unless allowed) that the case is complete. Read-only,
+ * so a refused command leaves every file as it was.
+ */
+export function checkCaseBeforeWriting(casePath: string, outputs: { path: string; what: string }[], allowIncomplete: boolean): { complete: boolean } {
   if (!fs.existsSync(casePath)) throw new UsageError(`case file ${casePath} does not exist`);
   const ro = CaseFile.open(casePath, { readonly: true });
   let roots: string[];
-  try { roots = evidenceRootsOf(ro); } finally { ro.db.close(); }
+  let complete: boolean;
+  try {
+    roots = evidenceRootsOf(ro);
+    complete = ro.requireComplete(allowIncomplete).complete;
+  } finally { ro.db.close(); }
   for (const root of roots) {
     for (const o of [...outputs, { path: casePath, what: 'the case file' }]) assertOutsideEvidence(o.path, root, o.what);
   }
+  return { complete };
 }
 
 export function openCaseForWriting(casePath: string, command: string, o: { outputs: { path: string; what: string }[]; allowIncomplete?: boolean }): OpenedCase {
-  checkOutputsOutsideEvidence(casePath, o.outputs);
+  checkCaseBeforeWriting(casePath, o.outputs, !!o.allowIncomplete);
   const lock = lockCase(casePath, command);
   let cf: CaseFile | null = null;
   try {

@@ -3,12 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { findBackupRoot } from '../../backup/backup.js';
-import { CaseFile, CaseInUseError, ingestStateOf, lockCase, type CaseLock } from '../../timeline/caseFile.js';
+import { CaseFile, CaseInUseError, lockCase, type CaseLock } from '../../timeline/caseFile.js';
 import { isSqliteFile, verifyBackup, verifyCase, verifyOutputs, type VerifyKind, type VerifyReport } from '../../custody/verify.js';
 import { MANIFEST_NAME } from '../../custody/outputs.js';
 import { loadPublicKey } from '../../custody/sign.js';
 import { makeProgress } from '../progress.js';
-import { checkOutputsOutsideEvidence } from '../caseAccess.js';
+import { checkCaseBeforeWriting } from '../caseAccess.js';
 import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 
 interface VerifyOptions { case?: string; pubKey?: string; json?: boolean; record?: boolean; examiner?: string; quiet?: boolean }
@@ -30,8 +30,6 @@ function record(casePath: string, report: VerifyReport, examiner: string | undef
   try {
     const cf = CaseFile.open(casePath);
     try {
-      // An unfinished case is left as the killed ingest left it (the next ingest removes it).
-      if (!ingestStateOf(cf.db).complete) return 'not recorded in the custody log (the case is incomplete)';
       const row = cf.custody({
         action: 'verify', actor: examiner || undefined,
         detail: {
@@ -67,8 +65,9 @@ export function registerVerify(program: Command): void {
       let unrecordable: string | null = null;
       if (casePath && o.record !== false && fs.existsSync(casePath)) {
         try {
-          checkOutputsOutsideEvidence(casePath, []); // a case inside its own evidence is read, never written
-          lock = lockCase(casePath, `verify ${path.resolve(target)}`);
+          // A case inside its own evidence is read, never written; an unfinished one is left as the killed ingest left it.
+          if (checkCaseBeforeWriting(casePath, [], true).complete) lock = lockCase(casePath, `verify ${path.resolve(target)}`);
+          else unrecordable = 'not recorded in the custody log (the case is incomplete)';
         } catch (e) {
           if (e instanceof CaseInUseError) throw e;
           unrecordable = `not recorded in the custody log (${(e as Error).message})`; // read-only media: verify still runs
