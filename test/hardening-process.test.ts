@@ -42,7 +42,8 @@ const duBytes = (p: string): number => {
   const st = fs.lstatSync(p);
   return st.isDirectory() ? fs.readdirSync(p).reduce((s, n) => s + duBytes(path.join(p, n)), 0) : st.size;
 };
-const oneLine = (r: CliResult) => r.stderr.trim().split('\n').filter((l) => !l.startsWith('custody head') && !l.startsWith('removed ')) ;
+/** stderr without the informational custody-head and sweep lines: what the user is told. */
+const messageLines = (r: CliResult) => r.stderr.trim().split('\n').filter((l) => !l.startsWith('custody head') && !l.startsWith('removed '));
 
 // One large backup (still ingesting when the signal comes) and one small one, shared by all tests: read-only.
 let big: string;
@@ -150,7 +151,7 @@ describe('#13.2 working copies: private, removed on SIGINT/SIGTERM, swept after 
     fs.mkdirSync(out);
     const rep = cli(['report', '--case', partial, '--out', path.join(out, 'rep'), '--format', 'html'], env);
     expect(rep.code, rep.stderr).toBe(1);
-    expect(oneLine(rep)).toHaveLength(1);
+    expect(messageLines(rep)).toHaveLength(1);
     expect(rep.stderr).toMatch(/is incomplete .*--allow-incomplete/);
     const ex = cli(['export', '--case', partial, '--format', 'jsonl', '--out', path.join(out, 'timeline.jsonl')], env);
     expect(ex.code, ex.stderr).toBe(1);
@@ -189,7 +190,7 @@ describe('#13.5 the case lock', () => {
     const first = await ingestRunning(casePath, tmp);
     const second = cli(['ingest', small, '--case', casePath], { TMPDIR: tmp });
     expect(second.code, second.stderr).toBe(2);
-    expect(oneLine(second)).toHaveLength(1);
+    expect(messageLines(second)).toHaveLength(1);
     expect(second.stderr).toMatch(new RegExp(`in use: ingest .* \\(pid ${first.child.pid} on `));
     const e = await first.exit;
     expect(e.code, first.stderr()).toBe(0);
@@ -235,7 +236,7 @@ describe('on the small backup', () => {
     it('ingest --case inside the backup', () => {
       const r = cli(['ingest', small, '--case', path.join(small, 'case.db')]);
       expect(r.code, r.stderr).toBe(2);
-      expect(oneLine(r)).toHaveLength(1);
+      expect(messageLines(r)).toHaveLength(1);
       expect(r.stderr).toMatch(/inside the evidence folder/);
       expect(treeHash(small)).toEqual(smallTree);
     });
@@ -248,7 +249,7 @@ describe('on the small backup', () => {
       expect(rep.stderr).toMatch(/the report folder .* is inside the evidence folder .*resolves to/);
       const ex = cli(['export', '--case', casePath, '--format', 'csv', '--out', path.join(small, 'x.csv')]);
       expect(ex.code, ex.stderr).toBe(2);
-      expect(oneLine(ex)).toHaveLength(1);
+      expect(messageLines(ex)).toHaveLength(1);
       expect(treeHash(small)).toEqual(smallTree);
     });
 
@@ -347,11 +348,11 @@ describe('on the small backup', () => {
     it('export into a missing folder: one clear line, exit 2, no ENOENT', () => {
       const r = cli(['export', '--case', casePath, '--format', 'jsonl', '--out', path.join(tmpDir(), 'nope', 't.jsonl')]);
       expect(r.code).toBe(2);
-      expect(oneLine(r)).toEqual([expect.stringMatching(/^ios-timeline: output folder .*nope does not exist; create it first$/)]);
+      expect(messageLines(r)).toEqual([expect.stringMatching(/^ios-timeline: output folder .*nope does not exist; create it first$/)]);
       expect(r.stderr).not.toMatch(/ENOENT/);
       const i = cli(['ingest', small, '--case', path.join(tmpDir(), 'nope', 'case.db')]);
       expect(i.code).toBe(2);
-      expect(oneLine(i)).toEqual([expect.stringMatching(/^ios-timeline: folder .*nope does not exist; create it first$/)]);
+      expect(messageLines(i)).toEqual([expect.stringMatching(/^ios-timeline: folder .*nope does not exist; create it first$/)]);
     });
   });
 
