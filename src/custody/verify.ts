@@ -10,8 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { findBackupRoot } from '../backup/backup.js';
-import { checkCustodyHeads, custodyHeadsPath, HEADS_SUFFIX, readCustodyHeads, verifyCustodyChain, type CustodyRow } from '../timeline/custodyLog.js';
-import { finalCasePath, ingestStateOf } from '../timeline/caseFile.js';
+import { verifyCustodyChain, type CustodyRow } from '../timeline/custodyLog.js';
 import { checkCaseDigest, type CaseDigest } from './caseDigest.js';
 import { hashFiles } from './evidenceHash.js';
 import { firstDifferingBlock, READ_CHUNK, type HashAlgorithm } from './hashWorker.js';
@@ -19,6 +18,8 @@ import { listFiles } from './listing.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME, SUMS_NAME, type OutputManifest } from './outputs.js';
 import { keyFingerprint, loadPublicKey, verifyBytes } from './sign.js';
 import { sha256File } from './hash.js';
+import { checkCustodyHeads, custodyHeadsPath, HEADS_SUFFIX, readCustodyHeads } from '../timeline/custodyLog.js';
+import { finalCasePath, ingestStateOf } from '../timeline/caseFile.js';
 
 export type VerifyKind = 'case' | 'backup' | 'outputs';
 
