@@ -310,8 +310,8 @@ describe.skipIf(!HAVE_REALDATA)('real data', () => {
     const j = JSON.parse(r.stdout);
     expect(j.manifest).toMatchObject({ entries: 3721, file: 1089, directory: 2618, symlink: 14 });
     expect(j.device).toMatchObject({ productVersion: '14.3', buildVersion: '18C66', imei: '42', productType: 'iPhone9,3' });
-    // Its payloads are not in the folder: four extractors find nothing to read.
-    const c = await ingestPartial(root, ['contacts', 'calls', 'locationd', 'photos']);
+    // Its payloads are not in the folder: six extractors find nothing to read.
+    const c = await ingestPartial(root, ['contacts', 'calls', 'locationd', 'photos', 'recents', 'safari-bookmarks']);
     const db = open(c);
     const files = db.prepare("SELECT status FROM files WHERE relative_path = 'Library/CallHistoryDB/CallHistory.storedata'").get() as { status: string };
     expect(files.status).toBe('missing');

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { fixture, tmpDir, treeHash } from './helpers.js';
 import { BackupWriter } from '../fixtures/backupWriter.js';
-import { ingest } from '../src/timeline/ingest.js';
+import { ingest } from '../src/pipeline/ingest.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { exportEvents, type ExportFormat } from '../src/report/exports.js';
 import { buildReportModel, eventRows, REPORT_TEXT_MAX } from '../src/report/viewModel.js';

@@ -212,7 +212,7 @@ describe('#13.5 the case lock', () => {
         ['export', '--case', `${casePath}.partial`, '--format', 'csv', '--out', path.join(out, 't.csv'), '--allow-incomplete'],
       ]) {
         fs.copyFileSync(casePath, `${casePath}.partial`);
-        const r = cli(args, { TMPDIR: tmp });
+        const r = cliProcess(args, { TMPDIR: tmp });
         expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
         expect(r.stderr).toMatch(new RegExp(`in use: ingest elsewhere \\(pid ${holder.pid} on `));
       }
