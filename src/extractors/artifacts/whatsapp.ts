@@ -1,0 +1,315 @@
+// WhatsApp: ChatStorage.sqlite in the app group container (Core Data: ZWACHATSESSION, ZWAMESSAGE,
+// ZWAGROUPMEMBER, ZWAMEDIAITEM; docs/artifacts.md "Set B" names the public sources of every column meaning).
+//
+// Every ZWAMESSAGE row is one event: kind 'message' (service 'WhatsApp', in its chat's thread, so the
+// conversation view shows it like Messages) or, for the missed-call notices WhatsApp stores as system
+// messages (type 10, group event 1/4/22), kind 'call'. Chats become threads, group members participants,
+// media items attachments (the file under Message/<ZMEDIALOCALPATH> hashed; status 'missing' when the backup
+// lacks it), shared locations (type 5) carry ZLATITUDE/ZLONGITUDE. JIDs `<number>@s.whatsapp.net` are put to
+// names through the address book (E.164); WhatsApp's own names (ZPARTNERNAME, ZCONTACTNAME, push names) are
+// the fallback. Schema variants (no ZTITLE before ~2019, no ZWAPROFILEPUSHNAME, mvt's reduced tables) are
+// decided by the columns present.
+import type Database from 'better-sqlite3';
+import { isoFromUs } from '../../formats/appleTime.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
+import { messages } from './messages.js';
+import { calls } from './calls.js';
+import { timeOf } from '../support/checkedTime.js';
+import { linkMedia, safeRelative } from '../support/linkedMedia.js';
+import { imageMimeOf } from '../thumbnail.js';
+import { mimeFromName } from '../messages/vocab.js';
+import { addThumbnail } from '../../timeline/thumbnails.js';
+import type { Direction } from '../../timeline/caseFile.js';
+
+const ID = 'whatsapp';
+export const WHATSAPP_DOMAIN = 'AppDomainGroup-group.net.whatsapp.WhatsApp.shared';
+const CHAT_DB = 'ChatStorage.sqlite';
+const SERVICE = 'WhatsApp';
+
+/** ZMESSAGETYPE (IPED ExtractorIOS.decodeMessageType; iLEAPP whatsappMessages: 5 = location). */
+export const WA_MESSAGE_TYPES: Record<number, string> = {
+  0: 'text', 1: 'image', 2: 'video', 3: 'audio', 4: 'contact', 5: 'location', 6: 'group event', 7: 'link', 8: 'document',
+  10: 'system', 11: 'GIF', 12: 'system', 14: 'deleted', 15: 'sticker',
+};
+/** ZGROUPEVENTTYPE of a type-10 row that is a missed call (IPED: 1 voice, 4 video, 22 group video). */
+const MISSED_CALL_EVENTS: Record<number, string> = { 1: 'WhatsApp voice call', 4: 'WhatsApp video call', 22: 'WhatsApp group video call' };
+/** ZGROUPEVENTTYPE of a type-6 row (IPED). */
+const GROUP_EVENTS: Record<number, string> = { 2: 'joined the group', 3: 'left the group', 4: 'changed the group icon', 5: 'deleted the group icon', 7: 'removed a member', 10: 'made you an admin', 12: 'created the group', 50: 'added members' };
+
+/** `14155550100@s.whatsapp.net` → `+14155550100`; other JIDs (groups, @lid, broadcast) stay as they are. */
+export function jidToHandle(jid: string | null): string | null {
+  if (!jid) return null;
+  const m = /^(\d{5,16})(?::\d+)?@(s\.whatsapp\.net|c\.us)$/.exec(jid.trim());
+  return m ? `+${m[1]}` : jid;
+}
+
+const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
+const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+interface Person { handle: string | null; jid: string | null; name: string | null; nameSource: string | null }
+interface Session { pk: number; threadId: number; jid: string | null; isGroup: boolean; label: string; partner: Person; members: Map<number, Person> }
+
+export const whatsapp: Extractor = {
+  id: ID,
+  title: 'WhatsApp (messages, chats, media, shared locations, missed calls)',
+  sources: [{ domain: WHATSAPP_DOMAIN, path: CHAT_DB }],
+  after: ['contacts'],
+  // The same descriptor objects as Messages and Calls: WhatsApp rows appear in the conversation and call views.
+  kinds: [...messages.kinds, ...calls.kinds],
+  async run(ctx) {
+    const src = await ctx.openDatabase(WHATSAPP_DOMAIN, CHAT_DB);
+    if (!src) return;
+    await new WhatsAppReader(ctx, src).run();
+  },
+};
+
+class WhatsAppReader {
+  private readonly db: Database.Database;
+  private readonly sessions = new Map<number, Session>();
+  private readonly pushNames = new Map<string, string>();
+  private readonly orphanThreads = new Map<string, number>();
+
+  constructor(private readonly ctx: ExtractorContext, private readonly src: OpenedDatabase) {
+    this.db = src.db;
+  }
+
+  private warn(message: string, table: string | null, rowid: number | null, severity: 'info' | 'warning' = 'warning'): void {
+    this.ctx.warn(message, { fileRowId: this.src.fileRowId, table, rowid, severity });
+  }
+
+  /** A person behind a JID: address-book name (E.164) first, then WhatsApp's own names. */
+  private person(jid: string | null, ...fallbacks: [string | null, string][]): Person {
+    const handle = jidToHandle(jid);
+    let name = handle && handle.startsWith('+') ? this.ctx.contacts.nameFor(handle) : null;
+    let nameSource: string | null = name ? 'contacts' : null;
+    if (!name) {
+      for (const [n, source] of [...fallbacks, [jid ? this.pushNames.get(jid) ?? null : null, 'push name'] as [string | null, string]]) {
+        if (n && n.trim()) { name = oneLine(n.trim()); nameSource = source; break; }
+      }
+    }
+    return { handle, jid, name, nameSource };
+  }
+
+  async run(): Promise<void> {
+    const { db } = this;
+    if (!hasTable(db, 'ZWAMESSAGE')) throw new ArtifactError(`${CHAT_DB} has no ZWAMESSAGE table (unknown schema)`);
+    if (hasTable(db, 'ZWAPROFILEPUSHNAME')) {
+      const pc = columnsOf(db, 'ZWAPROFILEPUSHNAME');
+      if (pc.has('ZJID') && pc.has('ZPUSHNAME')) {
+        for (const r of db.prepare('SELECT ZJID, ZPUSHNAME FROM ZWAPROFILEPUSHNAME').raw(true).iterate() as Iterable<[unknown, unknown]>) {
+          const j = sqlText(r[0]), n = sqlText(r[1]);
+          if (j && n) this.pushNames.set(j, n);
+        }
+      }
+    }
+    this.loadSessions();
+    const media = this.loadMedia();
+    await this.readMessages(media);
+    // Media rows no message links to (the message was deleted): still evidence, recorded without an event.
+    const left = [...media.byMessage.values()].flat().filter((m) => !m.used);
+    if (left.length) this.warn(`${left.length} ZWAMEDIAITEM row(s) belong to no message in ZWAMESSAGE: recorded as attachments without an event`, 'ZWAMEDIAITEM', null, 'info');
+    for (const m of left) await this.attach(m.row, null, null);
+  }
+
+  private loadSessions(): void {
+    const { db, ctx } = this;
+    if (!hasTable(db, 'ZWACHATSESSION')) { this.warn(`${CHAT_DB} has no ZWACHATSESSION table: messages are grouped by sender only`, null, null); return; }
+    const members = new Map<number, Map<number, Person>>();
+    if (hasTable(db, 'ZWAGROUPMEMBER')) {
+      const gc = columnsOf(db, 'ZWAGROUPMEMBER');
+      const cols = ['ZCHATSESSION', 'ZMEMBERJID', 'ZCONTACTNAME', 'ZFIRSTNAME', 'ZISACTIVE', 'ZISADMIN'].map((c) => colOrNull(gc, c)).join(', ');
+      for (const r of db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAGROUPMEMBER ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
+        const chat = int(r.ZCHATSESSION) ?? 0;
+        const p = this.person(sqlText(r.ZMEMBERJID), [sqlText(r.ZCONTACTNAME), 'ZWAGROUPMEMBER.ZCONTACTNAME'], [sqlText(r.ZFIRSTNAME), 'ZWAGROUPMEMBER.ZFIRSTNAME']);
+        const map = members.get(chat) ?? new Map<number, Person>();
+        map.set(Number(r.pk), p);
+        members.set(chat, map);
+      }
+    }
+    const sc = columnsOf(db, 'ZWACHATSESSION');
+    const cols = ['ZCONTACTJID', 'ZPARTNERNAME', 'ZSESSIONTYPE', 'ZARCHIVED', 'ZREMOVED', 'ZHIDDEN', 'ZMESSAGECOUNTER', 'ZLASTMESSAGEDATE', 'ZGROUPINFO', 'ZUNREADCOUNT']
+      .map((c) => colOrNull(sc, c)).join(', ');
+    for (const r of db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWACHATSESSION ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
+      const pk = Number(r.pk);
+      const jid = sqlText(r.ZCONTACTJID);
+      const partnerName = sqlText(r.ZPARTNERNAME);
+      const isGroup = (jid?.endsWith('@g.us') ?? false) || int(r.ZSESSIONTYPE) === 1;
+      const partner = isGroup ? { handle: jid, jid, name: partnerName ? oneLine(partnerName) : null, nameSource: 'ZPARTNERNAME' } : this.person(jid, [partnerName, 'ZWACHATSESSION.ZPARTNERNAME']);
+      const list = members.get(pk) ?? new Map<number, Person>();
+      const last = timeOf(ctx, r.ZLASTMESSAGEDATE, 'mac-s', { fileRowId: this.src.fileRowId, table: 'ZWACHATSESSION', rowid: pk, column: 'ZLASTMESSAGEDATE' });
+      const threadId = ctx.caseFile.addThread({
+        extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWACHATSESSION', sourceRowid: pk,
+        identifier: jid, displayName: isGroup ? partner.name : partner.name, service: SERVICE, isGroup,
+        extra: {
+          session_type: int(r.ZSESSIONTYPE), archived: int(r.ZARCHIVED), removed: int(r.ZREMOVED), hidden: int(r.ZHIDDEN),
+          message_counter: int(r.ZMESSAGECOUNTER), unread: int(r.ZUNREADCOUNT), last_message: isoFromUs(last?.utcUs), members: list.size,
+          partner_name: partnerName,
+        },
+      });
+      if (isGroup) for (const m of list.values()) ctx.caseFile.addParticipant(threadId, m.handle ?? m.jid ?? '(no JID)', m.name);
+      else if (partner.handle) ctx.caseFile.addParticipant(threadId, partner.handle, partner.name);
+      const label = isGroup ? `group “${partner.name ?? jid ?? `chat ${pk}`}”` : partner.name ? `${partner.name} (${partner.handle})` : partner.handle ?? `chat ${pk}`;
+      this.sessions.set(pk, { pk, threadId, jid, isGroup, label: oneLine(label), partner, members: list });
+    }
+  }
+
+  /** ZWAMEDIAITEM rows by the message they belong to (ZMESSAGE; older rows only linked from ZWAMESSAGE.ZMEDIAITEM). */
+  private loadMedia(): { byMessage: Map<number, { row: Record<string, unknown>; used: boolean }[]>; byPk: Map<number, { row: Record<string, unknown>; used: boolean }> } {
+    const byMessage = new Map<number, { row: Record<string, unknown>; used: boolean }[]>();
+    const byPk = new Map<number, { row: Record<string, unknown>; used: boolean }>();
+    if (!hasTable(this.db, 'ZWAMEDIAITEM')) return { byMessage, byPk };
+    const mc = columnsOf(this.db, 'ZWAMEDIAITEM');
+    const cols = ['ZMESSAGE', 'ZMEDIALOCALPATH', 'ZFILESIZE', 'ZLATITUDE', 'ZLONGITUDE', 'ZHACCURACY', 'ZTITLE', 'ZVCARDSTRING', 'ZVCARDNAME', 'ZMEDIAURL',
+      'ZMOVIEDURATION', 'ZAUTHORNAME', 'ZTHUMBNAILLOCALPATH', 'ZXMPPTHUMBPATH'].map((c) => colOrNull(mc, c)).join(', ');
+    for (const row of this.db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAMEDIAITEM ORDER BY Z_PK`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
+      const item = { row, used: false };
+      byPk.set(Number(row.pk), item);
+      const msg = int(row.ZMESSAGE) ?? -1;
+      const list = byMessage.get(msg) ?? [];
+      list.push(item);
+      byMessage.set(msg, list);
+    }
+    return { byMessage, byPk };
+  }
+
+  private orphanThread(key: string, who: Person): number {
+    let id = this.orphanThreads.get(key);
+    if (id === undefined) {
+      id = this.ctx.caseFile.addThread({ extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: null, identifier: who.jid ?? key,
+        displayName: who.name, service: SERVICE, isGroup: false, extra: { synthetic: true, reason: 'the message names no chat session that exists' } });
+      if (who.handle) this.ctx.caseFile.addParticipant(id, who.handle, who.name);
+      this.orphanThreads.set(key, id);
+    }
+    return id;
+  }
+
+  private async readMessages(media: ReturnType<WhatsAppReader['loadMedia']>): Promise<void> {
+    const { db, ctx } = this;
+    const c = columnsOf(db, 'ZWAMESSAGE');
+    const cols = ['ZCHATSESSION', 'ZISFROMME', 'ZMESSAGEDATE', 'ZSENTDATE', 'ZFROMJID', 'ZTOJID', 'ZTEXT', 'ZMESSAGETYPE', 'ZGROUPEVENTTYPE', 'ZGROUPMEMBER',
+      'ZMEDIAITEM', 'ZMESSAGESTATUS', 'ZSTARRED', 'ZPUSHNAME', 'ZSTANZAID', 'ZFLAGS', 'ZPARENTMESSAGE'].map((x) => colOrNull(c, x)).join(', ');
+    const total = Number(db.prepare('SELECT count(*) FROM ZWAMESSAGE').pluck().safeIntegers(false).get());
+    const fileRowId = this.src.fileRowId;
+    let done = 0;
+    // Plain numbers: WhatsApp stores no 64-bit values that lose precision as doubles (dates are REAL seconds).
+    const stmt = db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAMESSAGE ORDER BY Z_PK`).safeIntegers(false);
+    for (const r of stmt.iterate() as Iterable<Record<string, unknown>>) {
+      const pk = Number(r.pk);
+      const fromMe = Number(r.ZISFROMME ?? 0) === 1;
+      const type = int(r.ZMESSAGETYPE);
+      const gEvent = int(r.ZGROUPEVENTTYPE);
+      const session = this.sessions.get(int(r.ZCHATSESSION) ?? -1);
+      const fromJid = sqlText(r.ZFROMJID), toJid = sqlText(r.ZTOJID);
+      const push = sqlText(r.ZPUSHNAME);
+      // Who is on the other side: the group member who wrote an incoming group message, else the chat partner.
+      let other: Person;
+      if (session?.isGroup) {
+        const member = session.members.get(int(r.ZGROUPMEMBER) ?? -1);
+        other = fromMe ? session.partner : member ?? this.person(fromJid && !fromJid.endsWith('@g.us') ? fromJid : null, [push, 'ZWAMESSAGE.ZPUSHNAME']);
+        if (!fromMe && !member && !other.jid) other = { ...session.partner };
+      } else if (session) other = session.partner;
+      else other = this.person(fromMe ? toJid : fromJid, [push, 'ZWAMESSAGE.ZPUSHNAME']);
+      let threadId: number;
+      if (session) threadId = session.threadId;
+      else {
+        if (r.ZCHATSESSION != null) this.warn(`ZWAMESSAGE Z_PK ${pk} names chat session ${String(r.ZCHATSESSION)}, which ZWACHATSESSION does not hold`, 'ZWAMESSAGE', pk);
+        threadId = this.orphanThread(other.jid ?? 'unknown', other);
+      }
+      const ts = timeOf(ctx, r.ZMESSAGEDATE, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
+      if (!ts) this.warn(`ZWAMESSAGE Z_PK ${pk} has no ZMESSAGEDATE`, 'ZWAMESSAGE', pk);
+      const sent = r.ZSENTDATE == null ? null : timeOf(ctx, r.ZSENTDATE, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
+      const body = sqlText(r.ZTEXT);
+      const typeName = type === null ? 'unknown' : WA_MESSAGE_TYPES[type] ?? `type ${type}`;
+      const direction: Direction = fromMe ? 'outgoing' : 'incoming';
+      const who = other.name ? `${other.name} (${other.handle ?? other.jid})` : other.handle ?? other.jid ?? 'unknown';
+      const where = session?.isGroup ? ` in ${session.label}` : '';
+
+      // The message's media row(s).
+      const items = media.byMessage.get(pk) ?? [];
+      const viaPk = int(r.ZMEDIAITEM) !== null ? media.byPk.get(int(r.ZMEDIAITEM)!) : undefined;
+      if (viaPk && !items.includes(viaPk)) items.push(viaPk);
+      const loc = items.find((m) => m.row.ZLATITUDE != null && m.row.ZLONGITUDE != null && !(Number(m.row.ZLATITUDE) === 0 && Number(m.row.ZLONGITUDE) === 0));
+      let latitude: number | null = null, longitude: number | null = null, accuracy: number | null = null;
+      if (type === 5 || loc) {
+        const la = loc ? Number(loc.row.ZLATITUDE) : NaN, lo = loc ? Number(loc.row.ZLONGITUDE) : NaN;
+        if (Number.isFinite(la) && Number.isFinite(lo) && Math.abs(la) <= 90 && Math.abs(lo) <= 180) {
+          latitude = la; longitude = lo;
+          const acc = loc ? Number(loc.row.ZHACCURACY) : NaN;
+          if (Number.isFinite(acc) && acc > 0) accuracy = acc;
+        } else if (type === 5) this.warn(`ZWAMESSAGE Z_PK ${pk}: a location message without usable coordinates (${loc ? `${String(loc.row.ZLATITUDE)}, ${String(loc.row.ZLONGITUDE)}` : 'no media row'})`, 'ZWAMESSAGE', pk);
+      }
+
+      const extra: Record<string, unknown> = { message_type: type, type_name: typeName, from_jid: fromJid, to_jid: toJid, chat_session: int(r.ZCHATSESSION) };
+      if (other.nameSource && other.nameSource !== 'contacts') extra.name_source = other.nameSource;
+      if (gEvent) extra.group_event_type = gEvent;
+      if (r.ZMESSAGESTATUS != null) extra.message_status = int(r.ZMESSAGESTATUS);
+      if (int(r.ZSTARRED)) extra.starred = true;
+      if (push) extra.push_name = push;
+      if (r.ZSTANZAID != null) extra.stanza_id = sqlText(r.ZSTANZAID);
+      if (r.ZFLAGS != null && (Number(r.ZFLAGS) & 128) !== 0) extra.forwarded = true; // IPED: (1 << 7 & ZFLAGS)
+      if (r.ZPARENTMESSAGE != null) extra.parent_message = int(r.ZPARENTMESSAGE);
+      if (sent?.utcUs != null && sent.utcUs !== ts?.utcUs) extra.sent_utc = isoFromUs(sent.utcUs);
+      if (latitude !== null) extra.location_title = items.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null;
+
+      let kind = 'message', action = fromMe ? 'sent' : 'received', title: string;
+      const missedCall = type === 10 && gEvent !== null ? MISSED_CALL_EVENTS[gEvent] : undefined;
+      if (missedCall) {
+        kind = 'call'; action = 'missed';
+        title = `Missed ${missedCall} from ${who}${where}`;
+      } else if (type === 6) {
+        action = 'group-event';
+        title = `WhatsApp ${session?.label ?? 'group'}: ${fromMe ? 'you' : who} ${gEvent !== null ? GROUP_EVENTS[gEvent] ?? `group event ${gEvent}` : 'group event'}`;
+      } else if (type === 10 || type === 12) {
+        action = 'system';
+        title = `WhatsApp system message (${gEvent !== null ? `event ${gEvent}` : 'no event type'}) in chat with ${session?.label ?? who}`;
+      } else {
+        const what = type === 0 ? 'message' : type === 5 ? 'location' : type === 14 ? 'message (deleted by the sender)' : typeName;
+        title = fromMe ? `WhatsApp ${what} to ${session?.isGroup ? session.label : who}` : `WhatsApp ${what} from ${who}${where}`;
+        if (latitude !== null) title += ` at ${latitude.toFixed(5)}, ${longitude!.toFixed(5)}`;
+      }
+      const eventId = ctx.emit({
+        ts, kind, action, title: oneLine(title), body, direction,
+        counterpart: other.handle ?? other.jid, counterpartName: other.name, threadId, service: SERVICE,
+        latitude, longitude, accuracyM: accuracy,
+        sourceFileId: fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: pk, extra,
+      });
+      for (const m of items) { m.used = true; await this.attach(m.row, eventId, pk); }
+      if (++done % 5000 === 0) ctx.progress(done, total);
+    }
+    ctx.progress(done, total);
+  }
+
+  /** One ZWAMEDIAITEM row as an attachment; its file (Message/<ZMEDIALOCALPATH>) hashed and linked. */
+  private async attach(row: Record<string, unknown>, eventId: number | null, messagePk: number | null): Promise<void> {
+    const { ctx } = this;
+    const pk = Number(row.pk);
+    const local = sqlText(row.ZMEDIALOCALPATH);
+    // ZMEDIALOCALPATH is relative to the container's Message/ folder ("Media/<jid>/a/b/<uuid>.jpg"); some rows carry the prefix.
+    let rel: string | null = null;
+    let reason: string | undefined;
+    if (local) {
+      const cleaned = local.replace(/^\/?(private\/)?var\/mobile\/Containers\/Shared\/AppGroup\/[^/]+\//, '');
+      const safe = safeRelative(cleaned);
+      if (!safe) { reason = `the path would leave the WhatsApp folder or is malformed (${JSON.stringify(local.slice(0, 200))}); not looked up`; this.warn(`ZWAMEDIAITEM Z_PK ${pk}: ${reason}`, 'ZWAMEDIAITEM', pk); }
+      else rel = safe.startsWith('Message/') ? safe : `Message/${safe}`;
+    }
+    const mimeColumn = sqlText(row.ZVCARDSTRING);
+    const mime = mimeColumn && /^[a-z]+\/[\w.+-]+$/i.test(mimeColumn) ? mimeColumn : mimeFromName(local);
+    const linked = rel ? await linkMedia(ctx, ID, WHATSAPP_DOMAIN, rel, { imageMime: imageMimeOf(mime, local) })
+      : { status: local ? 'refused-path' : 'no-path', fileRowId: null, sha256: null, size: null, thumbnail: null };
+    if (linked.status === 'missing') this.warn(`ZWAMEDIAITEM Z_PK ${pk}: ${WHATSAPP_DOMAIN}/${rel} is not in this backup (recorded as missing)`, 'ZWAMEDIAITEM', pk, 'info');
+    const fileSize = int(row.ZFILESIZE);
+    const attachmentId = ctx.caseFile.addAttachment({
+      eventId, extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWAMEDIAITEM', sourceRowid: pk, fileId: linked.fileRowId,
+      path: local, transferName: local ? local.split('/').pop() ?? null : null, mimeType: mime, uti: null, totalBytes: fileSize, status: linked.status, sha256: linked.sha256,
+      extra: {
+        message_pk: messagePk, relative_path: rel, caption: sqlText(row.ZTITLE), url: sqlText(row.ZMEDIAURL), author: sqlText(row.ZAUTHORNAME),
+        movie_duration_s: int(row.ZMOVIEDURATION), vcard_name: sqlText(row.ZVCARDNAME), reason: reason ?? null,
+        size_on_disk: linked.size !== null && fileSize !== null && linked.size !== fileSize ? linked.size : undefined,
+      },
+    });
+    if (linked.thumbnail) {
+      try { addThumbnail(ctx.caseFile, { attachmentId, ...linked.thumbnail }); } catch (e) { this.warn(`ZWAMEDIAITEM Z_PK ${pk}: thumbnail not stored (${(e as Error).message})`, 'ZWAMEDIAITEM', pk, 'info'); }
+    }
+  }
+}
