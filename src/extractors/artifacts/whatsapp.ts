@@ -186,51 +186,70 @@ class WhatsAppReader {
   private async readMessages(media: ReturnType<WhatsAppReader['loadMedia']>): Promise<void> {
     const { db, ctx } = this;
     const c = columnsOf(db, 'ZWAMESSAGE');
-    const cols = ['ZCHATSESSION', 'ZISFROMME', 'ZMESSAGEDATE', 'ZSENTDATE', 'ZFROMJID', 'ZTOJID', 'ZTEXT', 'ZMESSAGETYPE', 'ZGROUPEVENTTYPE', 'ZGROUPMEMBER',
-      'ZMEDIAITEM', 'ZMESSAGESTATUS', 'ZSTARRED', 'ZPUSHNAME', 'ZSTANZAID', 'ZFLAGS', 'ZPARENTMESSAGE'].map((x) => colOrNull(c, x)).join(', ');
+    const names = ['ZCHATSESSION', 'ZISFROMME', 'ZMESSAGEDATE', 'ZSENTDATE', 'ZFROMJID', 'ZTOJID', 'ZTEXT', 'ZMESSAGETYPE', 'ZGROUPEVENTTYPE', 'ZGROUPMEMBER',
+      'ZMEDIAITEM', 'ZMESSAGESTATUS', 'ZSTARRED', 'ZPUSHNAME', 'ZSTANZAID', 'ZFLAGS', 'ZPARENTMESSAGE'] as const;
+    const cols = names.map((x) => colOrNull(c, x)).join(', ');
     const total = Number(db.prepare('SELECT count(*) FROM ZWAMESSAGE').pluck().safeIntegers(false).get());
     const fileRowId = this.src.fileRowId;
     let done = 0;
-    // Plain numbers: WhatsApp stores no 64-bit values that lose precision as doubles (dates are REAL seconds).
-    const stmt = db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAMESSAGE ORDER BY Z_PK`).safeIntegers(false);
-    for (const r of stmt.iterate() as Iterable<Record<string, unknown>>) {
-      const pk = Number(r.pk);
-      const fromMe = Number(r.ZISFROMME ?? 0) === 1;
-      const type = int(r.ZMESSAGETYPE);
-      const gEvent = int(r.ZGROUPEVENTTYPE);
-      const session = this.sessions.get(int(r.ZCHATSESSION) ?? -1);
-      const fromJid = sqlText(r.ZFROMJID), toJid = sqlText(r.ZTOJID);
-      const push = sqlText(r.ZPUSHNAME);
+    // Raw rows (arrays): 100k+ messages are common, and an object per row costs more than the insert. Plain numbers:
+    // WhatsApp stores no 64-bit values that lose precision as doubles (dates are REAL seconds).
+    const stmt = db.prepare(`SELECT Z_PK, ${cols} FROM ZWAMESSAGE ORDER BY Z_PK`).raw(true).safeIntegers(false);
+    // Who is on the other side of a chat is the same for most of its rows: computed once per chat/direction/member.
+    const sideCache = new Map<string, { other: Person; who: string; counterpart: string | null; nameSource: string | null }>();
+    const side = (key: string, make: () => Person) => {
+      let v = sideCache.get(key);
+      if (!v) {
+        const other = make();
+        v = { other, who: oneLine(other.name ? `${other.name} (${other.handle ?? other.jid})` : other.handle ?? other.jid ?? 'unknown'), counterpart: other.handle ?? other.jid,
+          nameSource: other.nameSource && other.nameSource !== 'contacts' ? other.nameSource : null };
+        sideCache.set(key, v);
+      }
+      return v;
+    };
+    for (const row of stmt.iterate() as Iterable<unknown[]>) {
+      const pk = Number(row[0]);
+      const chatRaw = row[1], fromMe = Number(row[2] ?? 0) === 1, dateRaw = row[3], sentRaw = row[4];
+      const fromJid = sqlText(row[5]), toJid = sqlText(row[6]), body = sqlText(row[7]);
+      const type = int(row[8]), gEvent = int(row[9]), memberPk = int(row[10]), mediaPk = int(row[11]);
+      const push = sqlText(row[14]);
+      const session = this.sessions.get(int(chatRaw) ?? -1);
       // Who is on the other side: the group member who wrote an incoming group message, else the chat partner.
-      let other: Person;
+      let s: ReturnType<typeof side>;
       if (session?.isGroup) {
-        const member = session.members.get(int(r.ZGROUPMEMBER) ?? -1);
-        other = fromMe ? session.partner : member ?? this.person(fromJid && !fromJid.endsWith('@g.us') ? fromJid : null, [push, 'ZWAMESSAGE.ZPUSHNAME']);
-        if (!fromMe && !member && !other.jid) other = { ...session.partner };
-      } else if (session) other = session.partner;
-      else other = this.person(fromMe ? toJid : fromJid, [push, 'ZWAMESSAGE.ZPUSHNAME']);
+        const member = session.members.get(memberPk ?? -1);
+        if (fromMe) s = side(`${session.pk}:me`, () => session.partner);
+        else if (member) s = side(`${session.pk}:m${memberPk}`, () => member);
+        else {
+          const p = this.person(fromJid && !fromJid.endsWith('@g.us') ? fromJid : null, [push, 'ZWAMESSAGE.ZPUSHNAME']);
+          s = side(`${session.pk}:j${p.jid ?? ''}:${p.name ?? ''}`, () => (p.jid ? p : { ...session.partner }));
+        }
+      } else if (session) s = side(`${session.pk}`, () => session.partner);
+      else {
+        const p = this.person(fromMe ? toJid : fromJid, [push, 'ZWAMESSAGE.ZPUSHNAME']);
+        s = side(`orphan:${p.jid ?? ''}:${p.name ?? ''}`, () => p);
+      }
+      const other = s.other, who = s.who;
       let threadId: number;
       if (session) threadId = session.threadId;
       else {
-        if (r.ZCHATSESSION != null) this.warn(`ZWAMESSAGE Z_PK ${pk} names chat session ${String(r.ZCHATSESSION)}, which ZWACHATSESSION does not hold`, 'ZWAMESSAGE', pk);
+        if (chatRaw != null) this.warn(`ZWAMESSAGE Z_PK ${pk} names chat session ${String(chatRaw)}, which ZWACHATSESSION does not hold`, 'ZWAMESSAGE', pk);
         threadId = this.orphanThread(other.jid ?? 'unknown', other);
       }
-      const ts = timeOf(ctx, r.ZMESSAGEDATE, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
+      const ts = timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
       if (!ts) this.warn(`ZWAMESSAGE Z_PK ${pk} has no ZMESSAGEDATE`, 'ZWAMESSAGE', pk);
-      const sent = r.ZSENTDATE == null ? null : timeOf(ctx, r.ZSENTDATE, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
-      const body = sqlText(r.ZTEXT);
+      const sent = sentRaw == null || sentRaw === dateRaw ? null : timeOf(ctx, sentRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
       const typeName = type === null ? 'unknown' : WA_MESSAGE_TYPES[type] ?? `type ${type}`;
       const direction: Direction = fromMe ? 'outgoing' : 'incoming';
-      const who = other.name ? `${other.name} (${other.handle ?? other.jid})` : other.handle ?? other.jid ?? 'unknown';
       const where = session?.isGroup ? ` in ${session.label}` : '';
 
       // The message's media row(s).
-      const items = media.byMessage.get(pk) ?? [];
-      const viaPk = int(r.ZMEDIAITEM) !== null ? media.byPk.get(int(r.ZMEDIAITEM)!) : undefined;
-      if (viaPk && !items.includes(viaPk)) items.push(viaPk);
-      const loc = items.find((m) => m.row.ZLATITUDE != null && m.row.ZLONGITUDE != null && !(Number(m.row.ZLATITUDE) === 0 && Number(m.row.ZLONGITUDE) === 0));
+      let items = media.byMessage.get(pk);
+      const viaPk = mediaPk !== null ? media.byPk.get(mediaPk) : undefined;
+      if (viaPk && !(items ?? []).includes(viaPk)) items = [...(items ?? []), viaPk];
       let latitude: number | null = null, longitude: number | null = null, accuracy: number | null = null;
-      if (type === 5 || loc) {
+      if (type === 5 || items) {
+        const loc = items?.find((m) => m.row.ZLATITUDE != null && m.row.ZLONGITUDE != null && !(Number(m.row.ZLATITUDE) === 0 && Number(m.row.ZLONGITUDE) === 0));
         const la = loc ? Number(loc.row.ZLATITUDE) : NaN, lo = loc ? Number(loc.row.ZLONGITUDE) : NaN;
         if (Number.isFinite(la) && Number.isFinite(lo) && Math.abs(la) <= 90 && Math.abs(lo) <= 180) {
           latitude = la; longitude = lo;
@@ -239,17 +258,19 @@ class WhatsAppReader {
         } else if (type === 5) this.warn(`ZWAMESSAGE Z_PK ${pk}: a location message without usable coordinates (${loc ? `${String(loc.row.ZLATITUDE)}, ${String(loc.row.ZLONGITUDE)}` : 'no media row'})`, 'ZWAMESSAGE', pk);
       }
 
-      const extra: Record<string, unknown> = { message_type: type, type_name: typeName, from_jid: fromJid, to_jid: toJid, chat_session: int(r.ZCHATSESSION) };
-      if (other.nameSource && other.nameSource !== 'contacts') extra.name_source = other.nameSource;
-      if (gEvent) extra.group_event_type = gEvent;
-      if (r.ZMESSAGESTATUS != null) extra.message_status = int(r.ZMESSAGESTATUS);
-      if (int(r.ZSTARRED)) extra.starred = true;
-      if (push) extra.push_name = push;
-      if (r.ZSTANZAID != null) extra.stanza_id = sqlText(r.ZSTANZAID);
-      if (r.ZFLAGS != null && (Number(r.ZFLAGS) & 128) !== 0) extra.forwarded = true; // IPED: (1 << 7 & ZFLAGS)
-      if (r.ZPARENTMESSAGE != null) extra.parent_message = int(r.ZPARENTMESSAGE);
-      if (sent?.utcUs != null && sent.utcUs !== ts?.utcUs) extra.sent_utc = isoFromUs(sent.utcUs);
-      if (latitude !== null) extra.location_title = items.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null;
+      // extra_json written directly: every value is a string, a number or null.
+      let extraJson = `{"message_type":${type},"type_name":${JSON.stringify(typeName)},"from_jid":${JSON.stringify(fromJid)},"to_jid":${JSON.stringify(toJid)},"chat_session":${JSON.stringify(int(chatRaw))}`;
+      if (s.nameSource) extraJson += `,"name_source":${JSON.stringify(s.nameSource)}`;
+      if (gEvent) extraJson += `,"group_event_type":${gEvent}`;
+      if (row[12] != null) extraJson += `,"message_status":${JSON.stringify(int(row[12]))}`;
+      if (int(row[13])) extraJson += ',"starred":true';
+      if (push) extraJson += `,"push_name":${JSON.stringify(push)}`;
+      if (row[15] != null) extraJson += `,"stanza_id":${JSON.stringify(sqlText(row[15]))}`;
+      if (row[16] != null && (Number(row[16]) & 128) !== 0) extraJson += ',"forwarded":true'; // IPED: (1 << 7 & ZFLAGS)
+      if (row[17] != null) extraJson += `,"parent_message":${JSON.stringify(int(row[17]))}`;
+      if (sent?.utcUs != null && sent.utcUs !== ts?.utcUs) extraJson += `,"sent_utc":${JSON.stringify(isoFromUs(sent.utcUs))}`;
+      if (latitude !== null) extraJson += `,"location_title":${JSON.stringify(items?.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null)}`;
+      extraJson += '}';
 
       let kind = 'message', action = fromMe ? 'sent' : 'received', title: string;
       const missedCall = type === 10 && gEvent !== null ? MISSED_CALL_EVENTS[gEvent] : undefined;
@@ -268,12 +289,12 @@ class WhatsAppReader {
         if (latitude !== null) title += ` at ${latitude.toFixed(5)}, ${longitude!.toFixed(5)}`;
       }
       const eventId = ctx.emit({
-        ts, kind, action, title: oneLine(title), body, direction,
-        counterpart: other.handle ?? other.jid, counterpartName: other.name, threadId, service: SERVICE,
+        ts, kind, action, title, body, direction,
+        counterpart: s.counterpart, counterpartName: other.name, threadId, service: SERVICE,
         latitude, longitude, accuracyM: accuracy,
-        sourceFileId: fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: pk, extra,
+        sourceFileId: fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: pk, extraJson,
       });
-      for (const m of items) { m.used = true; await this.attach(m.row, eventId, pk); }
+      if (items) for (const m of items) { m.used = true; await this.attach(m.row, eventId, pk); }
       if (++done % 5000 === 0) ctx.progress(done, total);
     }
     ctx.progress(done, total);
