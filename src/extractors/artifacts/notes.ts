@@ -12,7 +12,6 @@
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import type Database from 'better-sqlite3';
-import { isoFromUs } from '../../formats/appleTime.js';
 import { columnsOf, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
 import { timeOf } from '../support/checkedTime.js';
 
@@ -119,7 +118,7 @@ export const notes: Extractor = {
       const extra: Record<string, unknown> = {
         note_title: title, snippet: locked ? null : sqlText(r.snippet), folder: folder?.title ?? null, account: account?.name ?? null, account_identifier: account?.identifier ?? null,
         identifier: sqlText(r.identifier), locked, deleted: Number(r.deleted ?? 0) === 1, pinned: Number(r.pinned ?? 0) === 1,
-        modified_utc: isoFromUs(modified?.utcUs), note_data_pk: r.data_pk ?? null, account_column: accountCol, created_column: createdCol,
+        note_data_pk: r.data_pk ?? null, account_column: accountCol, created_column: createdCol,
       };
       if (r.folder != null && !folder) extra.folder_pk = Number(r.folder);
       let body: string | null = null;
@@ -146,7 +145,7 @@ export const notes: Extractor = {
       const where2 = folder?.title ? ` in “${oneLine(folder.title)}”` : '';
       const eventId = ctx.emit({
         ts: created, kind: 'note', action: 'created', title: `${locked ? 'Locked note' : 'Note'} created: ${label}${where2}`, body,
-        service: account?.name ?? 'Notes', sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: pk, extra,
+        service: account?.name ?? 'Notes', sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: pk, extraJson: JSON.stringify(extra),
       });
       for (const a of attachments) {
         ctx.caseFile.addAttachment({ eventId, extractor: ID, sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: Number(a.pk), fileId: null,
