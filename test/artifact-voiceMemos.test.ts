@@ -57,3 +57,23 @@ describe.each(['legacy', 'current'] as VmemoGeneration[])('CloudRecordings.db (%
     expect(query(casePath, "SELECT count(*) AS n FROM files WHERE relative_path LIKE '%sms.db%'")[0].n).toBe(0);
   }, 60_000);
 });
+
+describe('Voice Memos: one store listed but missing', () => {
+  it('the app-group store is still read when the MediaDomain one is listed but absent; both absent is a failure', async () => {
+    let vt!: VoiceMemosTruth;
+    const t = fixture({ contacts: 1, calls: 1, extend: (w, truth, rng, tmp) => {
+      w.addListedOnly('MediaDomain', 'Media/Recordings/CloudRecordings.db', 4096);
+      vt = addVoiceMemos(w, rng, tmp, { generation: 'current', end: truth.device.backupDate });
+    } });
+    const casePath = path.join(tmpDir(), 'case.db');
+    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['voice-memos'] });
+    const s = r.summaries.find((x) => x.extractor === 'voice-memos')!;
+    expect(s.status).toBe('partial');
+    expect(s.events).toBe(vt.memos.length + 1);
+    expect(query(casePath, "SELECT message FROM warnings WHERE extractor = 'voice-memos' AND severity = 'error'").map((x) => x.message).join('\n')).toMatch(/MediaDomain\/Media\/Recordings\/CloudRecordings\.db: missing/);
+
+    const t2 = fixture({ contacts: 1, calls: 1, extend: (w) => { w.addListedOnly('MediaDomain', 'Media/Recordings/CloudRecordings.db', 4096); } });
+    const r2 = await ingest({ backupDir: t2.root, casePath: path.join(tmpDir(), 'case.db'), tz: 'UTC', region: 'US', only: ['voice-memos'] });
+    expect(r2.summaries.find((x) => x.extractor === 'voice-memos')!.status).toBe('failed');
+  }, 60_000);
+});

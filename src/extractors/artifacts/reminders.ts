@@ -8,7 +8,7 @@
 // 'modified' events for the times it records.
 import { isoFromUs } from '../../formats/appleTime.js';
 import type { KindDescriptor, Extractor, ExtractorContext, OpenedDatabase } from '../types.js';
-import { columnsOf, colOrNull, hasTable, sqlText } from '../types.js';
+import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError } from '../types.js';
 import { timeOf } from '../support/checkedTime.js';
 
 const ID = 'reminders';
@@ -51,24 +51,31 @@ export const reminders: Extractor = {
   sources: LOCATIONS.map((l) => ({ domain: l.domain, path: l.glob })),
   kinds: [REMINDER_KIND],
   async run(ctx) {
+    // Each store is one account: an unreadable one is a warning and the others are still read; when none could be
+    // read at all, the run fails with every reason (so a listed-but-missing store is not reported as "not present").
+    const failures: string[] = [];
+    let read = 0;
     for (const loc of LOCATIONS) {
       for (const entry of ctx.backup.find(loc.domain, loc.glob)) {
         let src: Awaited<ReturnType<typeof ctx.openDatabase>>;
         try {
           src = await ctx.openDatabase(entry.domain, entry.relativePath);
         } catch (e) {
-          // One unreadable store (one account) does not hide the others.
+          failures.push((e as Error).message);
           ctx.warn(`${entry.domain}/${entry.relativePath}: ${(e as Error).message}`, { severity: 'error' });
           continue;
         }
         if (!src) continue;
         try {
           readStore(ctx, src, entry.relativePath);
+          read++;
         } catch (e) {
+          failures.push(`${entry.relativePath}: ${(e as Error).message}`);
           ctx.warn(`${entry.domain}/${entry.relativePath} could not be read to the end: ${(e as Error).message}`, { fileRowId: src.fileRowId, severity: 'error' });
         }
       }
     }
+    if (read === 0 && failures.length) throw new ArtifactError(`no Reminders store could be read: ${failures.join('; ')}`);
   },
 };
 

@@ -33,9 +33,9 @@ export function locateRecording(zpath: string, domain: string, dbPath: string): 
   return { domain, relativePath: rel };
 }
 
-async function readStore(ctx: ExtractorContext, domain: string, dbPath: string): Promise<void> {
+async function readStore(ctx: ExtractorContext, domain: string, dbPath: string): Promise<boolean> {
   const src = await ctx.openDatabase(domain, dbPath);
-  if (!src) return;
+  if (!src) return false;
   const { db } = src;
   if (!hasTable(db, 'ZCLOUDRECORDING')) throw new ArtifactError(`${dbPath} has no ZCLOUDRECORDING table (unknown schema)`);
   const c = columnsOf(db, 'ZCLOUDRECORDING');
@@ -80,6 +80,7 @@ async function readStore(ctx: ExtractorContext, domain: string, dbPath: string):
         sourceFileId: src.fileRowId, sourceTable: 'ZCLOUDRECORDING', sourceRowid: pk, extra: { recorded_event_id: eventId } });
     }
   }
+  return true;
 }
 
 export const voiceMemos: Extractor = {
@@ -89,6 +90,17 @@ export const voiceMemos: Extractor = {
   kinds: [{ kind: 'voice-memo', label: 'Voice memos', color: '#b45309', view: 'table', dataType: 'ios:voicememos:recording',
     actions: { recorded: 'Recording Created', deleted: 'Recording Deleted' } }],
   async run(ctx) {
-    for (const l of LOCATIONS) await readStore(ctx, l.domain, l.db);
+    // Both places are tried: a store listed but missing in one does not hide the other.
+    const failures: string[] = [];
+    let read = 0;
+    for (const l of LOCATIONS) {
+      try {
+        if (await readStore(ctx, l.domain, l.db)) read++;
+      } catch (e) {
+        failures.push((e as Error).message);
+        ctx.warn(`${l.domain}/${l.db}: ${(e as Error).message}`, { severity: 'error' });
+      }
+    }
+    if (read === 0 && failures.length) throw new ArtifactError(failures.join('; '));
   },
 };
