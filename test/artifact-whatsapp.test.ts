@@ -68,6 +68,18 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
         if (m.media.status === 'refused-path') expect(a.file_id).toBeNull();
       }
     }
+    // ZMETADATA (protobuf): forwarding decoded; a corrupt blob is a warning and the message is kept.
+    for (const m of wa.messages.filter((x) => x.forwarded)) {
+      const [e] = query(casePath, "SELECT id, extra_json FROM events WHERE source_table = 'ZWAMESSAGE' AND source_rowid = ?", m.pk);
+      const x = JSON.parse(e.extra_json as string);
+      if (m.forwarded === 'corrupt') {
+        expect(x.forward_count).toBeUndefined();
+        const w = query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'whatsapp' AND source_table = 'ZWAMEDIAITEM' AND message LIKE ?", `%message Z_PK ${m.pk})%`);
+        expect(w[0].message).toMatch(/ZMETADATA could not be decoded/);
+      } else {
+        expect([x.forward_count, x.forwarded_from, x.forwarded_from_handle]).toEqual([m.forwarded!.count, m.forwarded!.from, `+${m.forwarded!.from.split('@')[0]}`]);
+      }
+    }
     // Exact time to the microsecond, spelled out once.
     const first = wa.messages[0];
     const [e1] = query(casePath, "SELECT ts_utc_us FROM events WHERE source_table = 'ZWAMESSAGE' AND source_rowid = ?", first.pk);

@@ -10,6 +10,7 @@
 // the fallback. Schema variants (no ZTITLE before ~2019, no ZWAPROFILEPUSHNAME, mvt's reduced tables) are
 // decided by the columns present.
 import type Database from 'better-sqlite3';
+import protobuf from 'protobufjs';
 import { isoFromUs } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { messages } from './messages.js';
@@ -41,6 +42,24 @@ export function jidToHandle(jid: string | null): string | null {
   if (!jid) return null;
   const m = /^(\d{5,16})(?::\d+)?@(s\.whatsapp\.net|c\.us)$/.exec(jid.trim());
   return m ? `+${m[1]}` : jid;
+}
+
+/**
+ * ZWAMEDIAITEM.ZMETADATA, a protobuf: field 17 = how many times the message was forwarded, field 21 = the JID it was
+ * forwarded from (iLEAPP whatsappMessages.py). Other fields are skipped; a malformed blob throws.
+ */
+export function readWaMetadata(buf: Buffer): { forwardCount: number | null; forwardedFrom: string | null } {
+  const r = protobuf.Reader.create(buf);
+  let forwardCount: number | null = null, forwardedFrom: string | null = null;
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3, wire = tag & 7;
+    if (field === 0) throw new Error(`invalid field number 0 at byte ${r.pos}`);
+    if (field === 17 && wire === 0) forwardCount = r.uint32();
+    else if (field === 21 && wire === 2) forwardedFrom = Buffer.from(r.bytes()).toString('utf8');
+    else r.skipType(wire);
+  }
+  return { forwardCount, forwardedFrom };
 }
 
 const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
@@ -160,7 +179,7 @@ class WhatsAppReader {
     if (!hasTable(this.db, 'ZWAMEDIAITEM')) return { byMessage, byPk };
     const mc = columnsOf(this.db, 'ZWAMEDIAITEM');
     const cols = ['ZMESSAGE', 'ZMEDIALOCALPATH', 'ZFILESIZE', 'ZLATITUDE', 'ZLONGITUDE', 'ZHACCURACY', 'ZTITLE', 'ZVCARDSTRING', 'ZVCARDNAME', 'ZMEDIAURL',
-      'ZMOVIEDURATION', 'ZAUTHORNAME', 'ZTHUMBNAILLOCALPATH', 'ZXMPPTHUMBPATH'].map((c) => colOrNull(mc, c)).join(', ');
+      'ZMOVIEDURATION', 'ZAUTHORNAME', 'ZTHUMBNAILLOCALPATH', 'ZXMPPTHUMBPATH', 'ZMETADATA'].map((c) => colOrNull(mc, c)).join(', ');
     for (const row of this.db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAMEDIAITEM ORDER BY Z_PK`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       const item = { row, used: false };
       byPk.set(Number(row.pk), item);
@@ -258,6 +277,13 @@ class WhatsAppReader {
         } else if (type === 5) this.warn(`ZWAMESSAGE Z_PK ${pk}: a location message without usable coordinates (${loc ? `${String(loc.row.ZLATITUDE)}, ${String(loc.row.ZLONGITUDE)}` : 'no media row'})`, 'ZWAMESSAGE', pk);
       }
 
+      let forward: ReturnType<typeof readWaMetadata> | null = null;
+      const metaItem = items?.find((m) => Buffer.isBuffer(m.row.ZMETADATA) && (m.row.ZMETADATA as Buffer).length);
+      if (metaItem) {
+        try { forward = readWaMetadata(metaItem.row.ZMETADATA as Buffer); } catch (e) {
+          this.warn(`ZWAMEDIAITEM Z_PK ${String(metaItem.row.pk)} (message Z_PK ${pk}): ZMETADATA could not be decoded (${(e as Error).message}); the message is kept without it`, 'ZWAMEDIAITEM', Number(metaItem.row.pk));
+        }
+      }
       // extra_json written directly: every value is a string, a number or null.
       let extraJson = `{"message_type":${type},"type_name":${JSON.stringify(typeName)},"from_jid":${JSON.stringify(fromJid)},"to_jid":${JSON.stringify(toJid)},"chat_session":${JSON.stringify(int(chatRaw))}`;
       if (s.nameSource) extraJson += `,"name_source":${JSON.stringify(s.nameSource)}`;
@@ -269,6 +295,8 @@ class WhatsAppReader {
       if (row[16] != null && (Number(row[16]) & 128) !== 0) extraJson += ',"forwarded":true'; // IPED: (1 << 7 & ZFLAGS)
       if (row[17] != null) extraJson += `,"parent_message":${JSON.stringify(int(row[17]))}`;
       if (sent?.utcUs != null && sent.utcUs !== ts?.utcUs) extraJson += `,"sent_utc":${JSON.stringify(isoFromUs(sent.utcUs))}`;
+      if (forward?.forwardCount != null) extraJson += `,"forward_count":${forward.forwardCount}`;
+      if (forward?.forwardedFrom) extraJson += `,"forwarded_from":${JSON.stringify(forward.forwardedFrom)},"forwarded_from_handle":${JSON.stringify(jidToHandle(forward.forwardedFrom))}`;
       if (latitude !== null) extraJson += `,"location_title":${JSON.stringify(items?.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null)}`;
       extraJson += '}';
 
