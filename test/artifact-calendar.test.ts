@@ -102,3 +102,19 @@ describe.skipIf(!HAVE_REALDATA)('real data: mvt Calendar.sqlitedb (iOS 14.3)', (
     expect([start.summary, start.body, start.end_utc]).toEqual(['Super interesting meeting', 'very very interesting things', '2023-04-18T10:15:00.000Z']);
   }, 60_000);
 });
+
+describe('Calendar: truncated database', () => {
+  it('a Calendar.sqlitedb cut after its first page fails alone; calls are still extracted', async () => {
+    const t = fixture({ contacts: 2, calls: 3, callsInWal: 0, extend: (w, truth, rng, tmp) => {
+      const cap: Buffer[] = [];
+      addCalendar({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => cap.push(f.db), addFile: () => '' } as unknown as Parameters<typeof addCalendar>[0], rng, tmp,
+        { generation: 'current', reminders: 'calendar-db', end: truth.device.backupDate, contactName: 'X', contactEmail: 'x@example.org' });
+      w.addFile('HomeDomain', 'Library/Calendar/Calendar.sqlitedb', cap[0].subarray(0, 4096));
+    } });
+    const casePath = path.join(tmpDir(), 'case.db');
+    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    expect(r.summaries.find((s) => s.extractor === 'calendar')!.status).toBe('failed');
+    expect(query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'calendar' AND severity = 'error'")[0].message).toMatch(/malformed|corrupt/i);
+    expect(r.summaries.find((s) => s.extractor === 'calls')!.events).toBe(3);
+  }, 60_000);
+});

@@ -77,3 +77,17 @@ describe('Voice Memos: one store listed but missing', () => {
     expect(r2.summaries.find((x) => x.extractor === 'voice-memos')!.status).toBe('failed');
   }, 60_000);
 });
+
+describe('Voice Memos: truncated database', () => {
+  it('a CloudRecordings.db cut after its first page fails alone; calls are still extracted', async () => {
+    const t = fixture({ contacts: 2, calls: 3, callsInWal: 0, extend: (w, truth, rng, tmp) => {
+      const cap: Buffer[] = [];
+      addVoiceMemos({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => cap.push(f.db), addFile: () => '' } as unknown as Parameters<typeof addVoiceMemos>[0], rng, tmp, { generation: 'legacy', end: truth.device.backupDate });
+      w.addFile('MediaDomain', 'Media/Recordings/CloudRecordings.db', cap[0].subarray(0, 4096));
+    } });
+    const casePath = path.join(tmpDir(), 'case.db');
+    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    expect(r.summaries.find((s) => s.extractor === 'voice-memos')!.status).toBe('failed');
+    expect(r.summaries.find((s) => s.extractor === 'calls')!.events).toBe(3);
+  }, 60_000);
+});
