@@ -11,7 +11,7 @@
 // decided by the columns present.
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs';
-import { isoFromUs } from '../../formats/appleTime.js';
+import { isoFromUs, MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { messages } from './messages.js';
 import { calls } from './calls.js';
@@ -66,7 +66,8 @@ const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g,
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 interface Person { handle: string | null; jid: string | null; name: string | null; nameSource: string | null }
-interface Session { pk: number; threadId: number; jid: string | null; isGroup: boolean; label: string; partner: Person; members: Map<number, Person> }
+interface Session { pk: number; threadId: number; jid: string | null; isGroup: boolean; label: string; partner: Person; members: Map<number, Person>; side?: Side }
+interface Side { other: Person; who: string; counterpart: string | null; nameSource: string | null }
 
 export const whatsapp: Extractor = {
   id: ID,
@@ -158,7 +159,7 @@ class WhatsAppReader {
       const last = timeOf(ctx, r.ZLASTMESSAGEDATE, 'mac-s', { fileRowId: this.src.fileRowId, table: 'ZWACHATSESSION', rowid: pk, column: 'ZLASTMESSAGEDATE' });
       const threadId = ctx.caseFile.addThread({
         extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWACHATSESSION', sourceRowid: pk,
-        identifier: jid, displayName: isGroup ? partner.name : partner.name, service: SERVICE, isGroup,
+        identifier: jid, displayName: partner.name, service: SERVICE, isGroup,
         extra: {
           session_type: int(r.ZSESSIONTYPE), archived: int(r.ZARCHIVED), removed: int(r.ZREMOVED), hidden: int(r.ZHIDDEN),
           message_counter: int(r.ZMESSAGECOUNTER), unread: int(r.ZUNREADCOUNT), last_message: isoFromUs(last?.utcUs), members: list.size,
@@ -215,7 +216,7 @@ class WhatsAppReader {
     // WhatsApp stores no 64-bit values that lose precision as doubles (dates are REAL seconds).
     const stmt = db.prepare(`SELECT Z_PK, ${cols} FROM ZWAMESSAGE ORDER BY Z_PK`).raw(true).safeIntegers(false);
     // Who is on the other side of a chat is the same for most of its rows: computed once per chat/direction/member.
-    const sideCache = new Map<string, { other: Person; who: string; counterpart: string | null; nameSource: string | null }>();
+    const sideCache = new Map<string, Side>();
     const side = (key: string, make: () => Person) => {
       let v = sideCache.get(key);
       if (!v) {
@@ -234,7 +235,7 @@ class WhatsAppReader {
       const push = sqlText(row[14]);
       const session = this.sessions.get(int(chatRaw) ?? -1);
       // Who is on the other side: the group member who wrote an incoming group message, else the chat partner.
-      let s: ReturnType<typeof side>;
+      let s: Side;
       if (session?.isGroup) {
         const member = session.members.get(memberPk ?? -1);
         if (fromMe) s = side(`${session.pk}:me`, () => session.partner);
@@ -243,7 +244,7 @@ class WhatsAppReader {
           const p = this.person(fromJid && !fromJid.endsWith('@g.us') ? fromJid : null, [push, 'ZWAMESSAGE.ZPUSHNAME']);
           s = side(`${session.pk}:j${p.jid ?? ''}:${p.name ?? ''}`, () => (p.jid ? p : { ...session.partner }));
         }
-      } else if (session) s = side(`${session.pk}`, () => session.partner);
+      } else if (session) s = session.side ??= side(`${session.pk}`, () => session.partner);
       else {
         const p = this.person(fromMe ? toJid : fromJid, [push, 'ZWAMESSAGE.ZPUSHNAME']);
         s = side(`orphan:${p.jid ?? ''}:${p.name ?? ''}`, () => p);
@@ -255,7 +256,10 @@ class WhatsAppReader {
         if (chatRaw != null) this.warn(`ZWAMESSAGE Z_PK ${pk} names chat session ${String(chatRaw)}, which ZWACHATSESSION does not hold`, 'ZWAMESSAGE', pk);
         threadId = this.orphanThread(other.jid ?? 'unknown', other);
       }
-      const ts = timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
+      // The common case inline (a plausible REAL/INTEGER date); anything else goes through the checked converter, which warns.
+      const ts = typeof dateRaw === 'number' && dateRaw > -MAC_EPOCH_OFFSET_S && dateRaw < 6_279_811_200 && dateRaw !== 0
+        ? { utcUs: Math.round((dateRaw + MAC_EPOCH_OFFSET_S) * 1e6), raw: String(dateRaw), epoch: 'mac-s' as const }
+        : timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
       if (!ts) this.warn(`ZWAMESSAGE Z_PK ${pk} has no ZMESSAGEDATE`, 'ZWAMESSAGE', pk);
       const sent = sentRaw == null || sentRaw === dateRaw ? null : timeOf(ctx, sentRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
       const typeName = type === null ? 'unknown' : WA_MESSAGE_TYPES[type] ?? `type ${type}`;
