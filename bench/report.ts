@@ -100,7 +100,7 @@ export const report: BenchSection = {
     const mb = fs.statSync(html).size / 1e6;
     rows.push({ area: 'report', metric: `HTML render, ${count(sizes.html)} events`, value: h.seconds, unit: 's', note: `${mb.toFixed(1)} MB file` });
     rows.push({ area: 'report', metric: 'HTML render peak RSS', value: h.rssMb, unit: 'MB' });
-    if (!resolveChromium()) {
+    if (!(await resolveChromium())) {
       rows.push({ area: 'report', metric: 'PDF', value: 0, unit: '-', note: 'skipped: no Chromium found' });
       return rows;
     }

@@ -6,5 +6,6 @@ import { decrypt } from './decrypt.js';
 import { hashing } from './hashing.js';
 import { messagesBench } from './messages.js';
 import { report } from './report.js';
+import { artifactsBench } from './artifacts.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench];

@@ -1,10 +1,22 @@
 // Small schema probes shared by every reader of SQLite files (evidence databases and case files alike).
+import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 
 /** Which columns a table has, in table order: decide schema variants by what exists, not by iOS version. */
 export function columnsOf(db: Database.Database, table: string): Set<string> {
   const rows = db.prepare('SELECT name FROM pragma_table_info(?)').all(table) as { name: string }[];
   return new Set(rows.map((r) => r.name));
+}
+
+/** The 16 bytes every SQLite database starts with. */
+export const SQLITE_HEADER = 'SQLite format 3\0';
+
+/** Whether a file starts with the SQLite header (read 16 bytes; never open a non-database with SQLite). */
+export function isSqliteFile(file: string): boolean {
+  const head = Buffer.alloc(16);
+  const fd = fs.openSync(file, 'r');
+  try { fs.readSync(fd, head, 0, 16, 0); } finally { fs.closeSync(fd); }
+  return head.toString('latin1') === SQLITE_HEADER;
 }
 
 export function hasTable(db: Database.Database, table: string): boolean {

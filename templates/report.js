@@ -5,7 +5,7 @@
   'use strict';
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
-  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17 };
+  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17, FACTS: 18 };
   var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -43,6 +43,12 @@
   }
 
   var events = data('d-events') || [];
+  // Which section shows a kind, and its label: from the artifacts' descriptors (the script names no artifact).
+  var KINDS = {};
+  (data('d-kinds') || []).forEach(function (k) { KINDS[k.kind] = k; });
+  function viewOf(kind) { return KINDS[kind] ? KINDS[kind].view : 'table'; }
+  function labelOf(kind) { return KINDS[kind] ? KINDS[kind].label : kind; }
+  function inView(view) { return function (r) { return viewOf(r[C.KIND]) === view; }; }
   var threads = data('d-threads') || [];
   var attachments = {};
   (data('d-attachments') || []).forEach(function (a) { (attachments[a[0]] = attachments[a[0]] || []).push(a); });
@@ -143,7 +149,9 @@
   function eventCell(tr, r) {
     var td = add(tr, 'td', 'ev');
     var head = add(td, 'div', 'desc');
-    add(head, 'span', 'kind k-' + r[C.KIND].replace(/[^a-z0-9-]/gi, ''), r[C.KIND]);
+    var badge = add(head, 'span', 'kind', r[C.KIND]);
+    // The colour comes from the artifact's descriptor; it is checked to be a plain hex colour first.
+    if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style[PRINT ? 'color' : 'background'] = KINDS[r[C.KIND]].color;
     if (r[C.DIR]) add(head, 'span', 'dir', r[C.DIR] === 'in' ? '← in' : '→ out');
     add(head, 'span', null, ' ' + r[C.DESC]);
     var line = add(td, 'div', 'title');
@@ -155,7 +163,7 @@
 
   var KIND_OPTIONS = [];
   var seenKinds = {};
-  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], r[C.KIND]]); } });
+  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], labelOf(r[C.KIND])]); } });
 
   // ---- Timeline ----
   listView(doc.getElementById('timeline-list'), {
@@ -182,9 +190,20 @@
 
   // ---- Conversations ----
   var RECEIPTS = { read: 1, delivered: 1, played: 1 };
+  var eventById = {};
+  events.forEach(function (r) { eventById[r[C.ID]] = r; });
+  function facts(r) { return r[C.FACTS] || {}; }
+  function clip(s, n) { s = text(s) || ''; return s.length > n ? s.slice(0, n) + '…' : s; }
   function bubbles(parent, rows) {
+    // Reactions are drawn under the bubble they react to when it is on this page; elsewhere as a line of their own.
+    var here = {};
+    rows.forEach(function (r) { here[r[C.ID]] = 1; });
+    var reactions = {};
+    rows.forEach(function (r) { var to = facts(r).reaction_to; if (to && here[to]) (reactions[to] = reactions[to] || []).push(r); });
     rows.forEach(function (r) {
       if (RECEIPTS[r[C.ACTION]]) return;
+      var f = facts(r);
+      if (f.reaction_to && here[f.reaction_to]) return;
       var isMsg = r[C.ACTION] === 'sent' || r[C.ACTION] === 'received';
       if (!isMsg) {
         var n = add(parent, 'div', 'sys');
@@ -197,6 +216,16 @@
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
       add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      if (f.deleted || f.unsent || f.edited) {
+        var badges = add(b, 'div', 'badges');
+        if (f.deleted) add(badges, 'span', 'badge deleted', 'deleted — recoverable (Recently Deleted)');
+        if (f.unsent) add(badges, 'span', 'badge unsent', 'unsent');
+        if (f.edited) add(badges, 'span', 'badge edited', 'edited');
+      }
+      if (f.reply_to) {
+        var orig = eventById[f.reply_to];
+        add(b, 'div', 'reply', '↪ reply to ' + (orig ? (orig[C.DIR] === 'out' ? 'you' : orig[C.WHO] || 'a message') + ': “' + clip(orig[C.BODY] || orig[C.TITLE], 140) + '”' : 'event ' + f.reply_to));
+      }
       var atts = attachments[r[C.ID]] || [];
       // The attachments are drawn below, so their U+FFFC placeholders are dropped from the bubble text.
       var body = atts.length ? String(r[C.BODY] || '').replace(/\uFFFC/g, '').trim() : text(r[C.BODY]);
@@ -208,6 +237,20 @@
         if (img) f.appendChild(img);
         else add(f, 'div', 'ph', (a[2] || 'file').split('/')[0]);
         add(f, 'figcaption', null, [a[1], a[2], a[4], a[3] && a[3] !== 'ok' ? 'status: ' + a[3] : ''].filter(Boolean).join(' · '));
+      });
+      if (f.edit_history && f.edit_history.length) {
+        var eh = add(b, 'div', 'edits');
+        add(eh, 'div', 'edits-head', 'Earlier versions (oldest first):');
+        f.edit_history.forEach(function (v) {
+          var line = add(eh, 'div', 'edit');
+          add(line, 'span', 't', (v.datetime || 'time unknown') + ' · ');
+          line.appendChild(doc.createTextNode(v.text === null ? '(text not readable)' : text(v.text)));
+        });
+      }
+      (reactions[r[C.ID]] || []).forEach(function (x) {
+        var xf = facts(x);
+        add(b, 'div', 'react' + (x[C.ACTION] === 'reaction-removed' ? ' removed' : ''),
+          (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x));
       });
       add(b, 'div', 'src', r[C.SRC]);
     });
@@ -260,7 +303,7 @@
   // ---- Calls ----
   var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed' };
   listView(doc.getElementById('calls-list'), {
-    rows: events.filter(function (r) { return r[C.KIND] === 'call'; }), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
+    rows: events.filter(inView('calls')), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
     text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
     filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
     render: function (parent, rows) {
@@ -272,10 +315,25 @@
     },
   });
 
+  // ---- Other records: every kind whose artifact asks for a plain table ----
+  var recordRows = events.filter(inView('table'));
+  listView(doc.getElementById('records-list'), {
+    rows: recordRows, noun: 'records', pageSize: 200, empty: 'No other records.', day: function (r) { return r[C.DAY]; },
+    text: function (r) { return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' '); },
+    filters: [{ label: 'All kinds', options: KIND_OPTIONS.filter(function (o) { return viewOf(o[0]) === 'table'; }), test: function (r, v) { return r[C.KIND] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '32%'], ['Text', null, '17%'], ['Counterpart', null, '12%'], ['Source', null, '18%']]);
+      rows.forEach(function (r) {
+        var tr = add(tb, 'tr');
+        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+      });
+    },
+  });
+
   // ---- Photos ----
   listView(doc.getElementById('photos-list'), {
     rows: (function () {
-      var media = events.filter(function (r) { return r[C.KIND] === 'photo' || r[C.KIND] === 'video'; });
+      var media = events.filter(inView('gallery'));
       var taken = media.filter(function (r) { return r[C.ACTION] === 'taken'; });
       return taken.length ? taken : media;
     })(), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
@@ -286,7 +344,7 @@
         var p = photos[r[C.ID]];
         var card = add(grid, 'div', 'photo');
         var img = p && image(p[2], r[C.TITLE]);
-        if (img) card.appendChild(img); else add(card, 'div', 'ph', r[C.KIND] === 'video' ? 'video — no thumbnail in case file' : 'no thumbnail in case file');
+        if (img) card.appendChild(img); else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);

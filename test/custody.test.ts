@@ -282,11 +282,11 @@ describe('ingest hashes every evidence file', () => {
   let casePath = '';
   let db: Database.Database;
   let before: Record<string, string>;
-  beforeAll(() => {
+  beforeAll(async () => {
     fs.writeFileSync(path.join(t.root, 'planted.bin'), 'not from the phone');
     before = treeHash(t.root);
     casePath = path.join(tmpDir(), 'case.db');
-    const r = cli(['ingest', t.root, '--case', casePath, '--hash', 'sha256,md5,sha1', '--examiner', 'Jane Doe', '--tz', 'UTC']);
+    const r = await cli(['ingest', t.root, '--case', casePath, '--hash', 'sha256,md5,sha1', '--examiner', 'Jane Doe', '--tz', 'UTC']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Hashing evidence \(sha256, md5, sha1\)/); // progress (a bar on a terminal)
     expect(r.stderr).toMatch(/Evidence hashed: \d+ files, [\d.]+ MB, 1 not in the manifest, 1 listed but missing/);
@@ -396,8 +396,8 @@ describe('ingest hashes every evidence file', () => {
     c.close();
   });
 
-  it('refuses an unknown --hash algorithm with a usage error', () => {
-    const r = cli(['ingest', t.root, '--case', path.join(tmpDir(), 'x.db'), '--hash', 'sha256,crc32']);
+  it('refuses an unknown --hash algorithm with a usage error', async () => {
+    const r = await cli(['ingest', t.root, '--case', path.join(tmpDir(), 'x.db'), '--hash', 'sha256,crc32']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown hash algorithm "crc32"/);
   });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { cli, fixture, tmpDir, treeHash, checkBackup, REPO } from './helpers.js';
+import { cliProcess, fixture, tmpDir, treeHash, checkBackup, REPO } from './helpers.js';
 import { makeFixtureEncryption, type FixtureEncryptionKeys } from '../fixtures/encryption.js';
 import type { FixtureEncryption } from '../fixtures/backupWriter.js';
 import type { BuildOptions } from '../fixtures/build.js';
@@ -58,7 +58,7 @@ function caseIn(): string { return path.join(tmpDir(), 'case.db'); }
 
 function ingestCli(backup: string, args: string[], env: Record<string, string> = {}) {
   const casePath = caseIn();
-  const r = cli(['ingest', backup, '--case', casePath, '-q', ...args], env);
+  const r = cliProcess(['ingest', backup, '--case', casePath, '-q', ...args], env);
   expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
   return { ...r, casePath };
 }
@@ -153,12 +153,12 @@ describe('round trip: the same backup plain and encrypted gives the same timelin
     for (const r of [b, c, d]) {
       const dir = path.dirname(r.casePath);
       const runs = [
-        cli(['export', '--case', r.casePath, '--format', 'jsonl', '--out', path.join(dir, 'events.jsonl')]),
-        cli(['export', '--case', r.casePath, '--format', 'csv', '--out', path.join(dir, 'events.csv')]),
+        cliProcess(['export', '--case', r.casePath, '--format', 'jsonl', '--out', path.join(dir, 'events.jsonl')]),
+        cliProcess(['export', '--case', r.casePath, '--format', 'csv', '--out', path.join(dir, 'events.csv')]),
         // The report shows the custody log's command lines: one report is enough (the --password= form).
-        ...(r === c ? [cli(['report', '--case', r.casePath, '--out', path.join(dir, 'report'), '--format', 'html'])] : []),
+        ...(r === c ? [cliProcess(['report', '--case', r.casePath, '--out', path.join(dir, 'report'), '--format', 'html'])] : []),
         // Evidence hashes are of the ciphertext, so verify needs no password.
-        cli(['verify', t.root, '--case', r.casePath]),
+        cliProcess(['verify', t.root, '--case', r.casePath]),
       ];
       for (const x of runs) expect(x.code, x.stdout + x.stderr).toBe(0);
       if (r === c) expect(fs.existsSync(path.join(dir, 'report', 'report.html'))).toBe(true);
@@ -190,7 +190,7 @@ describe('wrong or missing password', () => {
 
   it('shows "deriving key" on stderr before the derivation (not with -q)', () => {
     const casePath = caseIn();
-    const r = cli(['ingest', t.root, '--case', casePath, '--password', 'nope']);
+    const r = cliProcess(['ingest', t.root, '--case', casePath, '--password', 'nope']);
     expect(r.stderr).toMatch(/deriving key \((under 1 s|about \d+ s)\)…\n.*wrong backup password/s);
   });
 
@@ -212,23 +212,23 @@ describe('info on an encrypted backup', () => {
   const t = encrypted();
 
   it('says encrypted without asking for anything, and how to list contents', () => {
-    const r = cli(['info', t.root]);
+    const r = cliProcess(['info', t.root]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Encrypted:\s+yes/);
     expect(r.stdout).toMatch(/Keybag:\s+PBKDF2-SHA256 1,000 \+ PBKDF2-SHA1 100 rounds/);
     expect(r.stdout).toMatch(/give --password/);
     expect(r.stdout).not.toMatch(/Artifacts:/);
     expect(r.stdout).toContain(t.device.serialNumber);
-    const j = JSON.parse(cli(['info', t.root, '--json']).stdout) as Record<string, unknown>;
+    const j = JSON.parse(cliProcess(['info', t.root, '--json']).stdout) as Record<string, unknown>;
     expect(j).toMatchObject({ encrypted: true, locked: true, manifest: null, artifacts: null });
   });
 
   it('lists contents with the password', () => {
-    const r = cli(['info', t.root, '--password', PW]);
+    const r = cliProcess(['info', t.root, '--password', PW]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/✓ Calls/);
     expect(r.stdout + r.stderr).not.toContain(PW);
-    expect(cli(['info', t.root, '--password', 'nope']).code).toBe(1);
+    expect(cliProcess(['info', t.root, '--password', 'nope']).code).toBe(1);
   });
 });
 
@@ -237,23 +237,23 @@ describe('key files', () => {
   const other = encrypted(otherEnc);
   const dir = tmpDir();
   const keyFile = path.join(dir, 'key.json');
-  const saved = cli(['save-key', t.root, '--out', keyFile, '--password', PW]);
+  const saved = cliProcess(['save-key', t.root, '--out', keyFile, '--password', PW]);
 
   it('save-key derives once and writes a 0600 key file without the password', () => {
     expect(saved.code, saved.stderr).toBe(0);
     expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(keyFile, 'utf8')).not.toContain(PW);
     expect(saved.stdout + saved.stderr).not.toContain(PW);
-    expect(cli(['save-key', t.root, '--out', keyFile, '--password', PW]).code).toBe(2); // never overwrites
-    const wrong = cli(['save-key', t.root, '--out', path.join(dir, 'bad.json'), '--password', 'nope']);
+    expect(cliProcess(['save-key', t.root, '--out', keyFile, '--password', PW]).code).toBe(2); // never overwrites
+    const wrong = cliProcess(['save-key', t.root, '--out', path.join(dir, 'bad.json'), '--password', 'nope']);
     expect(wrong.code).toBe(1);
     expect(fs.existsSync(path.join(dir, 'bad.json'))).toBe(false);
   });
 
   it('save-key refuses an unencrypted backup and a key file inside the backup', () => {
     const plain = fixture({ calls: 2, contacts: 1 });
-    expect(cli(['save-key', plain.root, '--out', path.join(dir, 'plain.json'), '--password', PW]).stderr).toMatch(/not encrypted/);
-    const r = cli(['save-key', t.root, '--out', path.join(t.root, 'k.json'), '--password', PW]);
+    expect(cliProcess(['save-key', plain.root, '--out', path.join(dir, 'plain.json'), '--password', PW]).stderr).toMatch(/not encrypted/);
+    const r = cliProcess(['save-key', t.root, '--out', path.join(t.root, 'k.json'), '--password', PW]);
     expect(r.code).toBe(2);
     expect(fs.existsSync(path.join(t.root, 'k.json'))).toBe(false);
   });
@@ -264,7 +264,7 @@ describe('key files', () => {
     expect(withKey.code, withKey.stderr).toBe(0);
     expect(withKey.stderr).not.toMatch(/deriving key/);
     expect(events(withKey.casePath)).toEqual(events(withPw.casePath));
-    expect(cli(['info', t.root, '--key-file', keyFile]).stdout).toMatch(/✓ Contacts/);
+    expect(cliProcess(['info', t.root, '--key-file', keyFile]).stdout).toMatch(/✓ Contacts/);
   });
 
   it('--key-file also takes the derived password key as 64 hex digits (MVT style)', () => {
@@ -313,7 +313,7 @@ describe('hostile or malformed keybag', () => {
       expect(r.stderr).toMatch(new RegExp(`BackupKeyBag: keybag ${tag}=[\\d,]+ exceeds the cap of [\\d,]+ iterations`));
       expect(r.stderr).not.toMatch(/deriving key/);
       expect(leftovers(r.casePath)).toEqual([]);
-      const info = cli(['info', t.root]); // info still works, and says what is wrong with the keybag
+      const info = cliProcess(['info', t.root]); // info still works, and says what is wrong with the keybag
       expect(info.code).toBe(0);
       expect(info.stdout).toMatch(/Keybag:.*exceeds the cap/);
     }
@@ -414,7 +414,7 @@ describe('older and odd layouts', () => {
   it('iOS 10.0/10.1: plain Manifest.db (no ManifestKey) with encrypted payloads', () => {
     const e: FixtureEncryption = { ...enc, encryptManifest: (p) => p, manifestPlistExtras: () => ({ BackupKeyBag: enc.keybag }) };
     const t = encrypted(e);
-    const info = cli(['info', t.root]);
+    const info = cliProcess(['info', t.root]);
     expect(info.stdout).toMatch(/Encrypted:\s+yes/);
     expect(info.stdout).toMatch(/no ManifestKey/);
     const want = events(ingestCli(fixture(SHAPE).root, []).casePath);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { cli, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, wrapRealFiles } from './helpers.js';
+import { cli, cliProcess, fixture, tmpDir, treeHash, checkBackup, REALDATA, HAVE_REALDATA, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { MAC_EPOCH_MS } from '../fixtures/random.js';
 import { csvCell } from '../src/report/exports.js';
@@ -11,9 +11,9 @@ import { verifyCustodyChain } from '../src/timeline/custodyLog.js';
 
 function open(db: string) { return new Database(db, { readonly: true }); }
 
-function ingestOk(backup: string, extra: string[] = []) {
+async function ingestOk(backup: string, extra: string[] = []) {
   const caseFile = path.join(tmpDir(), 'case.db');
-  const r = cli(['ingest', backup, '--case', caseFile, '--tz', 'Europe/Berlin', '-q', ...extra]);
+  const r = await cli(['ingest', backup, '--case', caseFile, '--tz', 'Europe/Berlin', '-q', ...extra]);
   expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
   expect(r.code, r.stderr).toBe(0);
   return caseFile;
@@ -30,10 +30,10 @@ describe('fixture builder', () => {
   }
 });
 
-describe('ingest of a fixture backup', () => {
+describe('ingest of a fixture backup', async () => {
   const t = fixture({ seed: 11, calls: 60, callsInWal: 3, contacts: 15, strangers: 4 });
   const before = treeHash(t.root);
-  const caseFile = ingestOk(t.root);
+  const caseFile = await ingestOk(t.root);
   const db = open(caseFile);
 
   it('leaves the evidence byte-identical', () => {
@@ -92,9 +92,9 @@ describe('ingest of a fixture backup', () => {
     expect(chain.problems).toEqual([]);
   });
 
-  it('exports Timesketch JSONL with the contract fields', () => {
+  it('exports Timesketch JSONL with the contract fields', async () => {
     const out = path.join(tmpDir(), 'x.jsonl');
-    const r = cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'call']);
+    const r = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'call']);
     expect(r.code, r.stderr).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(t.calls.length);
@@ -109,21 +109,21 @@ describe('ingest of a fixture backup', () => {
     expect(lines[0].datetime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3,6}Z$/);
   });
 
-  it('filters exports by time, contact and kind', () => {
+  it('filters exports by time, contact and kind', async () => {
     const out = path.join(tmpDir(), 'x.jsonl');
     const someone = t.calls.find((c) => t.nameByNumber.has(c.address))!;
     const name = t.nameByNumber.get(someone.address)!;
-    expect(cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--contact', name, '--kinds', 'call']).code).toBe(0);
+    expect((await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--contact', name, '--kinds', 'call'])).code).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.length).toBe(t.calls.filter((c) => t.nameByNumber.get(c.address) === name).length);
-    const bad = cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--from', 'yesterday-ish']);
+    const bad = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--from', 'yesterday-ish']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cannot read "yesterday-ish"/);
   });
 
-  it('exports CSV that a spreadsheet cannot run as formulas', () => {
+  it('exports CSV that a spreadsheet cannot run as formulas', async () => {
     const out = path.join(tmpDir(), 'x.csv');
-    expect(cli(['export', '--case', caseFile, '--format', 'csv', '--out', out]).code).toBe(0);
+    expect((await cli(['export', '--case', caseFile, '--format', 'csv', '--out', out])).code).toBe(0);
     const text = fs.readFileSync(out, 'utf8');
     expect(text.split('\r\n')[0]).toMatch(/^\ufeffdatetime,timestamp,timestamp_desc,message/);
     expect(text.split('\r\n').length - 2).toBe((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
@@ -139,9 +139,9 @@ describe('ingest of a fixture backup', () => {
 describe('CLI behaviour', () => {
   const t = fixture({ calls: 5, contacts: 3 });
 
-  it('info describes the backup without writing anything', () => {
+  it('info describes the backup without writing anything', async () => {
     const before = treeHash(t.root);
-    const r = cli(['info', t.root, '--json']);
+    const r = await cli(['info', t.root, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.encrypted).toBe(false);
@@ -150,18 +150,18 @@ describe('CLI behaviour', () => {
     expect(treeHash(t.root)).toEqual(before);
   });
 
-  it('exits 2 on usage errors with one clear line', () => {
-    expect(cli(['ingest', t.root]).code).toBe(2); // --case missing
-    const r = cli(['ingest', t.root, '--case', path.join(tmpDir(), 'c.db'), '--tz', 'Mars/Olympus']);
+  it('exits 2 on usage errors with one clear line', async () => {
+    expect((await cli(['ingest', t.root])).code).toBe(2); // --case missing
+    const r = await cli(['ingest', t.root, '--case', path.join(tmpDir(), 'c.db'), '--tz', 'Mars/Olympus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown time zone "Mars\/Olympus"/);
-    expect(cli(['frobnicate']).code).toBe(2);
-    expect(cli(['--help']).code).toBe(0);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['--help'])).code).toBe(0);
   });
 
-  it('notes a password given for a backup that is not encrypted, and never stores it', () => {
+  it('notes a password given for a backup that is not encrypted, and never stores it', async () => {
     const c = path.join(tmpDir(), 'c.db');
-    const r = cli(['ingest', t.root, '--case', c, '-q', '--password', 'hunter2-not-needed']);
+    const r = await cli(['ingest', t.root, '--case', c, '-q', '--password', 'hunter2-not-needed']);
     expect(r.code, r.stderr).toBe(0);
     const db = open(c);
     const w = (db.prepare("SELECT message FROM warnings WHERE extractor = 'backup'").all() as { message: string }[]).map((x) => x.message);
@@ -170,10 +170,10 @@ describe('CLI behaviour', () => {
     expect(fs.readFileSync(c).includes(Buffer.from('hunter2-not-needed'))).toBe(false);
   });
 
-  it('refuses to overwrite an existing case file', () => {
+  it('refuses to overwrite an existing case file', async () => {
     const c = path.join(tmpDir(), 'c.db');
     fs.writeFileSync(c, 'precious');
-    const r = cli(['ingest', t.root, '--case', c]);
+    const r = await cli(['ingest', t.root, '--case', c]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/already exists/);
     expect(fs.readFileSync(c, 'utf8')).toBe('precious');
@@ -181,8 +181,9 @@ describe('CLI behaviour', () => {
 });
 
 describe('bad input', () => {
+  // The real binary: a crash or a stack trace would show here as it would to a user.
   const fail = (args: string[], message: RegExp) => {
-    const r = cli(args);
+    const r = cliProcess(args);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message);
@@ -216,23 +217,23 @@ describe('bad input', () => {
     fail(['info', t.root], /not an iPhone backup/);
   });
 
-  it('records a truncated or garbage plist as a warning and goes on', () => {
+  it('records a truncated or garbage plist as a warning and goes on', async () => {
     const t = fixture({ calls: 4, contacts: 2 });
     const info = path.join(t.root, 'Info.plist');
     fs.writeFileSync(info, fs.readFileSync(info).subarray(0, 300));
     fs.writeFileSync(path.join(t.root, 'Status.plist'), Buffer.from('bplist00garbage'));
-    const r = cli(['info', t.root]);
+    const r = await cli(['info', t.root]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Info\.plist: Info\.plist is a damaged XML plist/);
     expect(r.stdout).toMatch(/Status\.plist: Status\.plist is a damaged binary plist/);
-    const c = ingestOk(t.root);
+    const c = await ingestOk(t.root);
     const db = open(c);
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='call'").get() as { n: number }).n).toBe(4);
     const w = db.prepare("SELECT message FROM warnings WHERE extractor = 'backup'").all() as { message: string }[];
     expect(w.map((x) => x.message).join('\n')).toMatch(/Info\.plist is a damaged XML plist/);
   });
 
-  it('keeps going when one artifact is missing, not SQLite, or of an unknown schema', () => {
+  it('keeps going when one artifact is missing, not SQLite, or of an unknown schema', async () => {
     const t = fixture({ calls: 6, contacts: 3 });
     const fileId = (rel: string) => {
       const db = new Database(path.join(t.root, 'Manifest.db'), { readonly: true, fileMustExist: true });
@@ -241,7 +242,7 @@ describe('bad input', () => {
     // The manifest is opened read-only above only on this disposable copy; the real reader never does that.
     const ab = fileId('Library/AddressBook/AddressBook.sqlitedb');
     fs.writeFileSync(path.join(t.root, ab.slice(0, 2), ab), Buffer.from('<html>not a database</html>'));
-    const c = ingestOk(t.root);
+    const c = await ingestOk(t.root);
     const db = open(c);
     const runs = Object.fromEntries((db.prepare('SELECT extractor, status, message FROM extractor_runs').all() as { extractor: string; status: string; message: string }[]).map((r) => [r.extractor, r]));
     expect(runs.contacts.status).toBe('failed');
@@ -253,14 +254,14 @@ describe('bad input', () => {
     // Now remove the call history payload: listed but missing.
     const ch = fileId('Library/CallHistoryDB/CallHistory.storedata');
     fs.rmSync(path.join(t.root, ch.slice(0, 2), ch));
-    const c2 = ingestOk(t.root);
+    const c2 = await ingestOk(t.root);
     const db2 = open(c2);
     const w = (db2.prepare("SELECT message FROM warnings WHERE extractor = 'calls'").all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/CallHistory\.storedata: missing \(listed in Manifest\.db but not present/);
     expect((db2.prepare("SELECT status FROM files WHERE relative_path = 'Library/CallHistoryDB/CallHistory.storedata'").get() as { status: string }).status).toBe('missing');
   });
 
-  it('reports an unknown schema clearly', () => {
+  it('reports an unknown schema clearly', async () => {
     const t = fixture({ calls: 2, contacts: 2, extend: (w) => {
       // A CallHistoryTemp.storedata that is SQLite but holds no ZCALLRECORD table.
       const dir = tmpDir();
@@ -268,7 +269,7 @@ describe('bad input', () => {
       const d = new Database(p); d.exec('CREATE TABLE something_else (a)'); d.close();
       w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistoryTemp.storedata', fs.readFileSync(p));
     } });
-    const db = open(ingestOk(t.root));
+    const db = open(await ingestOk(t.root));
     const run = db.prepare("SELECT status, message FROM extractor_runs WHERE extractor = 'calls'").get() as { status: string; message: string };
     expect(run.status).toBe('failed');
     expect(run.message).toMatch(/CallHistoryTemp\.storedata has no ZCALLRECORD table/);
@@ -276,13 +277,13 @@ describe('bad input', () => {
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='call'").get() as { n: number }).n).toBe(2);
   });
 
-  it('refuses a hostile fileID instead of building a path from it', () => {
+  it('refuses a hostile fileID instead of building a path from it', async () => {
     const t = fixture({ calls: 2, contacts: 2 });
     const m = path.join(t.root, 'Manifest.db');
     const d = new Database(m);
     d.prepare("UPDATE Files SET fileID = '../../../../etc/passwd' WHERE relativePath = 'Library/CallHistoryDB/CallHistory.storedata'").run();
     d.close();
-    const db = open(ingestOk(t.root));
+    const db = open(await ingestOk(t.root));
     const w = (db.prepare("SELECT message FROM warnings").all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/invalid fileID/);
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='contact'").get() as { n: number }).n).toBeGreaterThan(0);
@@ -290,28 +291,28 @@ describe('bad input', () => {
 });
 
 describe.skipIf(!HAVE_REALDATA)('real data', () => {
-  it('reads the mvt backup layout (3,721 Files rows)', () => {
+  it('reads the mvt backup layout (3,721 Files rows)', async () => {
     const root = path.join(REALDATA, 'mvt-backup');
     const before = treeHash(root);
-    const r = cli(['info', root, '--json']);
+    const r = await cli(['info', root, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.manifest).toMatchObject({ entries: 3721, file: 1089, directory: 2618, symlink: 14 });
     expect(j.device).toMatchObject({ productVersion: '14.3', buildVersion: '18C66', imei: '42', productType: 'iPhone9,3' });
-    const c = ingestOk(root);
+    const c = await ingestOk(root);
     const db = open(c);
     const files = db.prepare("SELECT status FROM files WHERE relative_path = 'Library/CallHistoryDB/CallHistory.storedata'").get() as { status: string };
     expect(files.status).toBe('missing');
     expect(treeHash(root)).toEqual(before);
   });
 
-  it('gets all 25 hickman iOS 14.3 calls (2 only in the WAL) with exact UTC times', () => {
+  it('gets all 25 hickman iOS 14.3 calls (2 only in the WAL) with exact UTC times', async () => {
     const root = path.join(tmpDir(), 'backup');
     wrapRealFiles(root, [
       ...withSiblings('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', path.join(REALDATA, 'hickman-ios14/calls/CallHistory.storedata')),
       ...withSiblings('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', path.join(REALDATA, 'hickman-ios14/contacts/AddressBook.sqlitedb')),
     ]);
-    const db = open(ingestOk(root));
+    const db = open(await ingestOk(root));
     const calls = db.prepare("SELECT * FROM events WHERE kind='call' ORDER BY source_rowid").all() as Record<string, number & string>[];
     expect(calls).toHaveLength(25);
     expect(calls.map((c) => c.source_rowid)).toContain(84);

@@ -14,6 +14,8 @@ import { messagesTuning, messagesStats } from '../src/extractors/artifacts/messa
 import { BulkMainEvents } from '../src/extractors/messages/bulk.js';
 import { locateAttachment } from '../src/extractors/messages/attachmentPath.js';
 import { parseAssociatedGuid, tapbackOf } from '../src/extractors/messages/vocab.js';
+import { classifyMessage } from '../src/extractors/messages/classify.js';
+import { messageTitle } from '../src/extractors/messages/conversations.js';
 import { macAbsoluteAuto } from '../src/formats/appleTime.js';
 
 type Row = Record<string, unknown>;
@@ -344,13 +346,13 @@ describe('messages export', async () => {
   const t = fixture({ seed: 8, variant: 'ios17', contacts: 8, calls: 0, messages: 90, messagesInWal: 2 });
   const msgs = t.messages as FixtureMessage[];
   const casePath = path.join(tmpDir(), 'case.db');
-  const r = cli(['ingest', t.root, '--case', casePath, '--tz', 'UTC', '-q']);
+  const r = await cli(['ingest', t.root, '--case', casePath, '--tz', 'UTC', '-q']);
 
   it('ingests through the CLI', () => { expect(r.code, r.stderr).toBe(0); });
 
-  it('exports the message fields to JSONL (text, direction, counterpart, name, service, thread)', () => {
+  it('exports the message fields to JSONL (text, direction, counterpart, name, service, thread)', async () => {
     const out = path.join(tmpDir(), 'm.jsonl');
-    const x = cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--kinds', 'message']);
+    const x = await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--kinds', 'message']);
     expect(x.code, x.stderr).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
     const mainLines = lines.filter((l) => ['sent', 'received', 'reaction', 'reaction-removed', 'group-event', 'location-sharing'].includes(String(l.action)));
@@ -366,17 +368,17 @@ describe('messages export', async () => {
     expect(String(hl.message)).toContain(HTML_TEXT);
   });
 
-  it('exports CSV without letting a message run as a formula', () => {
+  it('exports CSV without letting a message run as a formula', async () => {
     const out = path.join(tmpDir(), 'm.csv');
-    expect(cli(['export', '--case', casePath, '--format', 'csv', '--out', out, '--kinds', 'message']).code).toBe(0);
+    expect((await cli(['export', '--case', casePath, '--format', 'csv', '--out', out, '--kinds', 'message'])).code).toBe(0);
     const text = fs.readFileSync(out, 'utf8');
     expect(text).toContain('<script>alert(""pwned"")</script>');
     for (const line of text.split('\r\n').slice(1)) for (const cell of line.split(',')) expect(cell).not.toMatch(/^[=+@]/);
   });
 
-  it('finds messages by keyword and by contact', () => {
+  it('finds messages by keyword and by contact', async () => {
     const out = path.join(tmpDir(), 'k.jsonl');
-    expect(cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--keyword', 'tent']).code).toBe(0);
+    expect((await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--keyword', 'tent'])).code).toBe(0);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
     expect(lines.map((l) => l.text)).toContain('Who is bringing the tent?');
   });
@@ -586,5 +588,43 @@ describe('a doctored sms.db: minimal columns, no indexes, odd values', async () 
     expect(warnings).toMatch(/ROWID 4: date holds an invalid time/);
     expect(warnings).toMatch(/beyond exact JavaScript numbers/);
     expect(mains.every((e) => e.thread_id !== null)).toBe(true);
+  });
+});
+
+describe('classifyMessage: what a row is, without a database', () => {
+  const alice = { rowid: 1, id: '+15551230001', service: 'iMessage', name: 'Alice', label: 'Alice (+15551230001)' };
+  const bob = { rowid: 2, id: '+15551230002', service: 'iMessage', name: null, label: '+15551230002' };
+  const handles = new Map([[1, alice], [2, bob]]);
+  const chat = { rowid: 9, threadId: 3, identifier: 'chat9', displayName: 'Trip', service: 'iMessage', isGroup: true, members: [alice, bob], label: 'group “Trip”', memberHandles: null, memberNames: null };
+  const parties = (fromMe: boolean) => ({ fromMe, service: 'iMessage', who: fromMe ? 'group “Trip”' : 'Alice (+15551230001) in group “Trip”', chat, handle: fromMe ? undefined : alice, handles });
+
+  it('an ordinary row is sent or received, titled by the shared builder', () => {
+    const extra: Record<string, unknown> = {};
+    const c = classifyMessage(undefined, parties(true), 5, extra);
+    expect([c.action, c.title, c.links, extra]).toEqual(['sent', 'iMessage to group “Trip”', [], {}]);
+    expect(messageTitle(null, false, 'x')).toBe('Message from x');
+  });
+
+  it('a removed tapback names its target by GUID and the verb it undoes', () => {
+    const extra: Record<string, unknown> = {};
+    const c = classifyMessage({ associated_message_type: 3001, associated_message_guid: 'p:0/ABC-1' }, parties(false), 7, extra);
+    expect(c.action).toBe('reaction-removed');
+    expect(c.title).toBe('iMessage reaction removed from Alice (+15551230001) in group “Trip”: no longer liked a message');
+    expect(c.links).toEqual([{ key: 'reacted_to_event_id', guid: 'ABC-1' }]);
+    expect(extra).toMatchObject({ reaction: 'like', associated_guid: 'ABC-1', associated_part: 0, associated_message_type: 3001 });
+  });
+
+  it('a group member added names the other handle; a rename keeps the title on one line', () => {
+    const add = classifyMessage({ item_type: 1, other_handle: 2, group_action_type: 0 }, parties(false), 8, {});
+    expect([add.action, add.title]).toEqual(['group-event', 'iMessage group “Trip”: Alice (+15551230001) added +15551230002']);
+    const ren = classifyMessage({ item_type: 2, group_title: 'New\nname' }, parties(true), 9, {});
+    expect(ren.title).toBe('iMessage group “Trip”: you renamed the group to “New name”');
+  });
+
+  it('an unreadable message_summary_info becomes a note and hex, never an exception', () => {
+    const extra: Record<string, unknown> = {};
+    const c = classifyMessage({ message_summary_info: Buffer.from('not a plist') }, parties(true), 11, extra);
+    expect(c.notes).toEqual([expect.stringMatching(/^message ROWID 11: message_summary_info could not be read/)]);
+    expect(extra.message_summary_info_hex).toBe(Buffer.from('not a plist').toString('hex'));
   });
 });

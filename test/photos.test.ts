@@ -235,7 +235,7 @@ describe('GeoJSON and KML exports', () => {
     const located = events(casePath, 'latitude IS NOT NULL');
     const out = tmpDir();
     const gj = path.join(out, 'e.geojson');
-    const r1 = cli(['export', '--case', casePath, '--format', 'geojson', '--out', gj]);
+    const r1 = await cli(['export', '--case', casePath, '--format', 'geojson', '--out', gj]);
     expect(r1.code).toBe(0);
     const doc = JSON.parse(fs.readFileSync(gj, 'utf8'));
     expect(doc.type).toBe('FeatureCollection');
@@ -248,7 +248,7 @@ describe('GeoJSON and KML exports', () => {
     const kinds = new Set((doc.features as Feature[]).map((f) => f.properties.kind));
     expect(kinds.has('photo') && kinds.has('location')).toBe(true);
     const kml = path.join(out, 'e.kml');
-    expect(cli(['export', '--case', casePath, '--format', 'kml', '--out', kml, '--kinds', 'location']).code).toBe(0);
+    expect((await cli(['export', '--case', casePath, '--format', 'kml', '--out', kml, '--kinds', 'location'])).code).toBe(0);
     const k = fs.readFileSync(kml, 'utf8');
     expect(k).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<kml xmlns="http:\/\/www.opengis.net\/kml\/2.2">/);
     expect((k.match(/<Placemark>/g) ?? []).length).toBe(located.filter((e) => e.kind === 'location').length);

@@ -12,7 +12,7 @@ import { buildReportModel } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml, scriptJson } from '../src/report/html.js';
 import { writeReportPdf, resolveChromium } from '../src/report/pdf.js';
 
-const HAVE_BROWSER = resolveChromium() !== null;
+const HAVE_BROWSER = (await resolveChromium()) !== null;
 let dir: string;
 let casePath: string;
 let html: string;
@@ -27,7 +27,7 @@ beforeAll(async () => {
   writeReportHtml(cf, model, path.join(dir, 'report.html'), { tz: 'Europe/Paris', filter: {}, templates: loadTemplates() });
   cf.close();
   html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
-  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: resolveChromium()!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: (await resolveChromium())!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
 });
 
 afterAll(async () => {

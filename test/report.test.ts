@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DateTime } from 'luxon';
 import puppeteer, { type Browser } from 'puppeteer';
 import { PDFDocument, PDFDict, PDFName, PDFHexString, PDFString } from 'pdf-lib';
-import { cli, fixture, tmpDir } from './helpers.js';
+import { cli, fixture, tmpDir, REPO } from './helpers.js';
 import { buildSyntheticCase, tinyPng, type SyntheticTruth } from '../bench/reportCase.js';
 import { zoneFormatter } from '../src/report/zoneTime.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
@@ -15,7 +15,7 @@ import { resolveChromium } from '../src/report/pdf.js';
 
 const TZ = 'America/New_York';
 const SECTION_IDS = ['cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'log', 'hashes', 'custody'];
-const HAVE_BROWSER = resolveChromium() !== null;
+const HAVE_BROWSER = (await resolveChromium()) !== null;
 
 /** The JSON data blocks of a report, parsed. */
 function dataBlocks(html: string): Record<string, unknown[]> {
@@ -35,10 +35,10 @@ beforeAll(async () => {
   casePath = path.join(dir, 'case.db');
   truth = buildSyntheticCase(casePath, { events: 600, tz: TZ, caseNumber: 'CASE-2024-0042' });
   outDir = path.join(dir, 'out');
-  const r = cli(['report', '--case', casePath, '--out', outDir]);
+  const r = await cli(['report', '--case', casePath, '--out', outDir]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: resolveChromium()!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+  if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: (await resolveChromium())!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
 });
 
 afterAll(async () => {
@@ -133,12 +133,12 @@ describe('HTML report', () => {
     await page.close();
   });
 
-  it('applies --tz and --kinds, and replaces partials from --templates', () => {
+  it('applies --tz and --kinds, and replaces partials from --templates', async () => {
     const tpl = path.join(dir, 'lab');
     fs.mkdirSync(path.join(tpl, 'partials'), { recursive: true });
     fs.writeFileSync(path.join(tpl, 'partials', 'letterhead.hbs'), '<div class="acme">ACME FORENSICS LETTERHEAD for {{model.meta.caseNumber}}</div>');
     const out = path.join(dir, 'out-utc');
-    const r = cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC', '--kinds', 'call', '--templates', tpl, '--title', 'Calls only']);
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC', '--kinds', 'call', '--templates', tpl, '--title', 'Calls only']);
     expect(r.code).toBe(0);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('ACME FORENSICS LETTERHEAD for CASE-2024-0042');
@@ -150,10 +150,10 @@ describe('HTML report', () => {
     expect(fs.existsSync(path.join(out, 'report.pdf'))).toBe(false);
   });
 
-  it('refuses bad options with a usage error', () => {
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--format', 'docx']).code).toBe(2);
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--tz', 'Mars/Olympus']).code).toBe(2);
-    expect(cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--templates', path.join(dir, 'nope')]).code).toBe(2);
+  it('refuses bad options with a usage error', async () => {
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--format', 'docx'])).code).toBe(2);
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--tz', 'Mars/Olympus'])).code).toBe(2);
+    expect((await cli(['report', '--case', casePath, '--out', path.join(dir, 'x'), '--templates', path.join(dir, 'nope')])).code).toBe(2);
   });
 
   it('logs the outputs with their hashes: custody row, manifest.json and SHA256SUMS', () => {
@@ -194,32 +194,32 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
       titles.push((item.lookup(PDFName.of('Title')) as PDFHexString | PDFString).decodeText());
       item = item.lookupMaybe(PDFName.of('Next'), PDFDict);
     }
-    expect(titles).toEqual(['Cover', 'Evidence summary', 'Method', 'Overview', 'Timeline', 'Conversations', 'Calls', 'Photos and videos', 'Processing log', 'Hash appendix', 'Custody log']);
+    expect(titles).toEqual(['Cover', 'Evidence summary', 'Method', 'Overview', 'Timeline', 'Conversations', 'Calls', 'Photos and videos', 'Other records', 'Processing log', 'Hash appendix', 'Custody log']);
     // Page 1 renders to an image.
     const png = path.join(dir, 'page1');
     expect(spawnSync('pdftoppm', ['-png', '-r', '40', '-f', '1', '-l', '1', '-singlefile', pdf, png]).status).toBe(0);
     expect(fs.readFileSync(`${png}.png`).subarray(1, 4).toString()).toBe('PNG');
   });
 
-  it('skips the PDF with one clear line when no browser exists (exit 1 only when PDF alone was asked for)', () => {
+  it('skips the PDF with one clear line when no browser exists (exit 1 only when PDF alone was asked for)', async () => {
     const env = { PUPPETEER_EXECUTABLE_PATH: '/nonexistent/chromium' };
-    const both = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
+    const both = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
     expect(both.code).toBe(0);
     expect(both.stderr.trim()).toBe('PDF skipped: no Chromium found; run npm run setup');
     expect(fs.existsSync(path.join(dir, 'nobrowser', 'report.html'))).toBe(true);
-    const pdfOnly = cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
+    const pdfOnly = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
     expect(pdfOnly.code).toBe(1);
   });
 });
 
 describe('report from an ingested fixture backup', () => {
-  it('shows the extracted calls and the evidence files read', () => {
+  it('shows the extracted calls and the evidence files read', async () => {
     const fx = fixture({ seed: 3, calls: 25, contacts: 6 });
     const d = tmpDir('iot-report-ingest-');
     const cp = path.join(d, 'case.db');
-    const ing = cli(['ingest', fx.root, '--case', cp, '--case-number', 'FX-1', '--tz', 'Europe/Berlin', '-q']);
+    const ing = await cli(['ingest', fx.root, '--case', cp, '--case-number', 'FX-1', '--tz', 'Europe/Berlin', '-q']);
     expect(ing.code).toBe(0);
-    const r = cli(['report', '--case', cp, '--out', d, '--format', 'html']);
+    const r = await cli(['report', '--case', cp, '--out', d, '--format', 'html']);
     expect(r.code).toBe(0);
     const d2 = dataBlocks(fs.readFileSync(path.join(d, 'report.html'), 'utf8'));
     const calls = (d2.events as unknown[][]).filter((e) => e[4] === 'call');
@@ -231,24 +231,71 @@ describe('report from an ingested fixture backup', () => {
 });
 
 describe('demo', () => {
-  it('writes report.html and report.pdf for the sample backup, and the folder verifies', () => {
+  it('writes report.html and report.pdf for the sample backup, and the folder verifies', async () => {
     const d = tmpDir('iot-report-demo-');
-    const r = cli(['demo', '--out', d]);
+    const r = await cli(['demo', '--out', d]);
     expect(r.code).toBe(0);
     expect(fs.existsSync(path.join(d, 'report.html'))).toBe(true);
     expect(fs.existsSync(path.join(d, 'report.pdf'))).toBe(HAVE_BROWSER);
     const html = fs.readFileSync(path.join(d, 'report.html'), 'utf8');
     expect(html).toContain('Case DEMO-2024-001');
     expect(dataBlocks(html).events.length).toBeGreaterThan(100);
-    const v = cli(['verify', d, '--case', path.join(d, 'case.db'), '--no-record']);
+    const v = await cli(['verify', d, '--case', path.join(d, 'case.db'), '--no-record']);
     expect(v.stdout + v.stderr).toContain('verified');
     expect(v.code).toBe(0);
     fs.rmSync(d, { recursive: true, force: true });
   });
 });
 
+describe.skipIf(!HAVE_BROWSER)('conversation view: what each message went through (sample backup, in Chromium)', () => {
+  it('badges the Recently Deleted and unsent messages, lists earlier versions, quotes replies, puts reactions under their bubble', async () => {
+    const d = tmpDir('iot-report-conv-');
+    const c = path.join(d, 'case.db');
+    expect((await cli(['ingest', path.join(REPO, 'fixtures/sample-backup'), '--case', c, '--tz', 'America/New_York', '-q'])).code).toBe(0);
+    expect((await cli(['report', '--case', c, '--out', d, '--format', 'html'])).code).toBe(0);
+    const page = await browser!.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`file://${path.join(d, 'report.html')}`, { waitUntil: 'load' });
+    await page.waitForSelector('html[data-ready]');
+    // Every conversation, opened one after the other: the bubbles' text with their badges, replies and reactions.
+    const seen = await page.evaluate(async () => {
+      const out: { text: string; badges: string[]; reply: string; reacts: string[]; edits: string[] }[] = [];
+      for (const item of Array.from(document.querySelectorAll<HTMLElement>('#conversations-list .conv-item'))) {
+        item.click();
+        for (const b of Array.from(document.querySelectorAll('#conversations-list .conv-thread .bubble'))) {
+          out.push({
+            text: b.querySelector('.text')?.textContent ?? '', badges: Array.from(b.querySelectorAll('.badge')).map((x) => x.textContent ?? ''),
+            reply: b.querySelector('.reply')?.textContent ?? '', reacts: Array.from(b.querySelectorAll('.react')).map((x) => x.textContent ?? ''),
+            edits: Array.from(b.querySelectorAll('.edit')).map((x) => x.textContent ?? ''),
+          });
+        }
+      }
+      return out;
+    });
+    const bubble = (t: string) => seen.find((b) => b.text === t);
+    expect(bubble('This one was deleted but is recoverable')?.badges).toEqual(['deleted — recoverable (Recently Deleted)']);
+    expect(seen.filter((b) => b.badges.includes('unsent')).length).toBeGreaterThan(0);
+    const edited = bubble('Meet at the café at 6 instead')!;
+    expect(edited.badges).toEqual(['edited']);
+    // The fixture's three versions, oldest first, each at a time in the case zone with its offset.
+    expect(edited.edits.map((e) => e.replace(/^.* · /, ''))).toEqual(['Meet at the cafe at 5', 'Meet at the café at 5', 'Meet at the café at 6 instead']);
+    expect(edited.edits.every((e) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d -0[45]:00 · /.test(e))).toBe(true);
+    const reply = bubble('Replying to this one inline 👆')!;
+    expect(reply.reply).toMatch(/^↪ reply to .+: “.+”$/);
+    const reacted = seen.filter((b) => b.reacts.length);
+    expect(reacted.length).toBeGreaterThan(0);
+    expect(reacted.flatMap((b) => b.reacts).every((r) => /^(removed )?\S.* · .+ · \d{4}-\d\d-\d\d /.test(r))).toBe(true);
+    // A reaction drawn under its bubble is not drawn again as a line of its own.
+    const sysLines = await page.$$eval('#conversations-list .sys', (x) => x.map((e) => e.textContent ?? ''));
+    expect(sysLines.filter((l) => /reaction/.test(l) && reacted.some((b) => l.includes(b.text)))).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
 describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
-  it('prints the files the extractors read and says where the hashes of all others are', () => {
+  it('prints the files the extractors read and says where the hashes of all others are', async () => {
     const d = tmpDir('iot-report-big-');
     const c = path.join(d, 'case.db');
     buildSyntheticCase(c, { events: 50, tz: TZ, caseNumber: 'CASE-HASHES' });
@@ -259,7 +306,7 @@ describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
     const total = (cf.db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n;
     cf.close();
     const out = path.join(d, 'out');
-    const r = cli(['report', '--case', c, '--out', out, '--format', 'html,pdf']);
+    const r = await cli(['report', '--case', c, '--out', out, '--format', 'html,pdf']);
     expect(r.code, r.stderr).toBe(0);
     const text = spawnSync('pdftotext', ['-layout', path.join(out, 'report.pdf'), '-'], { encoding: 'utf8' }).stdout.replace(/\s+/g, ' ');
     expect(text).toMatch(new RegExp(`This printed appendix lists the ${readCount} files the extractors read`));

@@ -168,9 +168,9 @@ describe('fixture ingest: thumbnails for photos and image attachments, shown in 
     }
   });
 
-  it('the HTML report embeds them as data:image/jpeg URIs', () => {
+  it('the HTML report embeds them as data:image/jpeg URIs', async () => {
     const out = path.join(tmpDir(), 'report');
-    const r = cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC']);
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC']);
     expect(r.code).toBe(0);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('data:image/jpeg;base64,');

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decodeAttributedBody,
   decodeAttributedBodyFull,
-  encodeAttributedBodyForFixture,
   TypedStreamError,
   type DecodedBody,
 } from '../src/formats/typedstream.js';
+import { encodeAttributedBodyForFixture } from '../fixtures/typedstreamEncoder.js';
 
 const TEST_DIR = dirname(fileURLToPath(import.meta.url));
 /** Real data lives next to the repository: <repo>/../shared/realdata (read-only, never copied in). */

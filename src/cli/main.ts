@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { Settings } from 'luxon';
 import { TOOL_VERSION } from '../version.js';
+import { setCommandLine } from '../timeline/custodyLog.js';
 import { UsageError, EXIT_EVIDENCE, EXIT_USAGE } from './errors.js';
 import { registerInfo } from './commands/info.js';
 import { registerIngest } from './commands/ingest.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv): Promise<number> {
+  setCommandLine(argv.slice(2));
   try {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

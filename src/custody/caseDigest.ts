@@ -10,7 +10,7 @@
 //     when a table's sha256 no longer matches, the rows whose CRC differs are named. The sha256 of the
 //     row_digests content is in the custody row as well, so editing it is detected too.
 // Everything is streamed (1,024-row chunks, one blob each): memory stays flat on million-row cases.
-import { columnsOf, quoteIdent as q } from '../sqlite.js';
+import { columnsOf, hasTable, quoteIdent as q } from '../sqlite.js';
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import os from 'node:os';
@@ -323,7 +323,7 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
     return { ok: false, sha256: recorded.sha256, problems };
   }
   const fresh: Record<string, TableDigest> = {};
-  const hasRowDigests = !!db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='row_digests'").get();
+  const hasRowDigests = hasTable(db, 'row_digests');
   const rowDigestsOk = hasRowDigests && rowDigestsSha(db) === recorded.row_digests_sha256;
   if (!rowDigestsOk) problems.push({ table: 'row_digests', problem: 'the per-row checksums were altered or removed: changed rows can be detected but not named', changed: [], added: [], removed: [] });
 

@@ -59,7 +59,8 @@ export function withDependencies(ids: string[]): { run: Extractor[]; added: stri
     for (const d of x.after ?? []) add(d);
   };
   for (const id of ids) add(id);
-  return { run: EXTRACTORS.filter((x) => want.has(x.id)), added: [...want].filter((id) => !ids.includes(id)) };
+  const run = EXTRACTORS.filter((x) => want.has(x.id));
+  return { run, added: run.map((x) => x.id).filter((id) => !ids.includes(id)) };
 }
 
 /** Every kind any extractor emits, one descriptor each (the first declaration wins; they must agree). */

@@ -36,16 +36,16 @@ export class TypedStreamError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Constants
 
-const TAG_I16 = 0x81;
-const TAG_I32 = 0x82;
+export const TAG_I16 = 0x81;
+export const TAG_I32 = 0x82;
 const TAG_FLOAT = 0x83;
-const TAG_NEW = 0x84;
-const TAG_NIL = 0x85;
-const TAG_END = 0x86;
-const TAG_I64 = 0x87;
+export const TAG_NEW = 0x84;
+export const TAG_NIL = 0x85;
+export const TAG_END = 0x86;
+export const TAG_I64 = 0x87;
 /** First reference byte (0x92 = -110). References are signed integers; index = value + 110. */
 const REF_BASE = 0x92;
-const REF_OFFSET = 110;
+export const REF_OFFSET = 110;
 
 const MAX_OBJECT_DEPTH = 64;
 const MAX_TYPE_DEPTH = 32;
@@ -54,9 +54,9 @@ const MAX_CLASS_CHAIN = 64;
 
 export const FILE_TRANSFER_GUID_KEY = '__kIMFileTransferGUIDAttributeName';
 export const LINK_KEY = '__kIMLinkAttributeName';
-const MESSAGE_PART_KEY = '__kIMMessagePartAttributeName';
+export const MESSAGE_PART_KEY = '__kIMMessagePartAttributeName';
 
-const HEADER = Buffer.from([
+export const HEADER = Buffer.from([
   0x04, 0x0b, ...Buffer.from('streamtyped', 'latin1'), 0x81, 0xe8, 0x03,
 ]);
 const HEADER_LEN = 16;
@@ -745,192 +745,4 @@ export function decodeAttributedBody(blob: Uint8Array): DecodedBody {
 /** Always use the full parser (tests and benchmarks). Same contract as decodeAttributedBody. */
 export function decodeAttributedBodyFull(blob: Uint8Array): DecodedBody {
   return fullDecode(toBuffer(blob));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Encoder (fixtures only)
-
-class TsWriter {
-  private buf = Buffer.allocUnsafe(256);
-  private len = 0;
-  private readonly strings = new Map<string, number>();
-  private readonly classes = new Map<string, number>();
-  private readonly cstrings = new Map<string, number>();
-  private objectCount = 0;
-
-  private ensure(k: number): void {
-    if (this.len + k <= this.buf.length) return;
-    const nb = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + k));
-    this.buf.copy(nb, 0, 0, this.len);
-    this.buf = nb;
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.len++] = b;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-
-  /** Integer as NSArchiver writes it: literal byte for -110..127, else 0x81/0x82/0x87 + LE. */
-  int(v: number): void {
-    if (v >= -REF_OFFSET && v <= 127) this.byte(v & 0xff);
-    else if (v >= -32768 && v <= 32767) {
-      this.byte(TAG_I16);
-      this.ensure(2);
-      this.buf.writeInt16LE(v, this.len);
-      this.len += 2;
-    } else if (v >= -2147483648 && v <= 2147483647) {
-      this.byte(TAG_I32);
-      this.ensure(4);
-      this.buf.writeInt32LE(v, this.len);
-      this.len += 4;
-    } else {
-      this.byte(TAG_I64);
-      this.ensure(8);
-      this.buf.writeBigInt64LE(BigInt(v), this.len);
-      this.len += 8;
-    }
-  }
-
-  ref(index: number): void {
-    this.int(index - REF_OFFSET);
-  }
-
-  shared(s: string): void {
-    const idx = this.strings.get(s);
-    if (idx !== undefined) return this.ref(idx);
-    const b = Buffer.from(s, 'utf8');
-    this.byte(TAG_NEW);
-    this.int(b.length);
-    this.bytes(b);
-    this.strings.set(s, this.strings.size);
-  }
-
-  type(t: string): void {
-    this.shared(t);
-  }
-
-  /** Class chain, most derived first; stops at the first class already written. */
-  classChain(chain: [string, number][]): void {
-    for (const [name, version] of chain) {
-      const idx = this.classes.get(name);
-      if (idx !== undefined) return this.ref(idx);
-      this.byte(TAG_NEW);
-      this.shared(name);
-      this.int(version);
-      this.classes.set(name, this.objectCount++);
-    }
-    this.byte(TAG_NIL);
-  }
-
-  newObject(chain: [string, number][]): void {
-    this.byte(TAG_NEW);
-    this.objectCount++;
-    this.classChain(chain);
-  }
-
-  cstring(s: string): void {
-    const idx = this.cstrings.get(s);
-    if (idx !== undefined) return this.ref(idx);
-    this.byte(TAG_NEW);
-    this.shared(s);
-    this.cstrings.set(s, this.objectCount++);
-  }
-
-  plus(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.int(b.length);
-    this.bytes(b);
-  }
-
-  end(): void {
-    this.byte(TAG_END);
-  }
-
-  result(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.len));
-  }
-}
-
-const C_NSOBJECT: [string, number] = ['NSObject', 0];
-
-function writeNSString(w: TsWriter, s: string, mutable: boolean): void {
-  w.type('@');
-  w.newObject(mutable ? [['NSMutableString', 1], ['NSString', 1], C_NSOBJECT] : [['NSString', 1], C_NSOBJECT]);
-  w.type('+');
-  w.plus(s);
-  w.end();
-}
-
-function writeNSNumberInt(w: TsWriter, v: number): void {
-  w.type('@');
-  w.newObject([['NSNumber', 0], ['NSValue', 0], C_NSOBJECT]);
-  w.type('*');
-  w.cstring('i');
-  w.type('i');
-  w.int(v);
-  w.end();
-}
-
-export interface FixtureOptions {
-  /**
-   * One file-transfer GUID per U+FFFC in the text, in order. When given, the text is split into
-   * message parts like a real attachment message (each U+FFFC is its own run carrying
-   * __kIMFileTransferGUIDAttributeName); otherwise the whole text is one run.
-   */
-  attachmentGuids?: string[];
-}
-
-/**
- * Build a realistic attributedBody (NSMutableAttributedString typedstream, the same layout as a
- * real iOS Messages text-only body, with an __kIMMessagePartAttributeName attribute). For fixtures:
- * iOS 16+ rows store text only here.
- */
-export function encodeAttributedBodyForFixture(text: string, opts: FixtureOptions = {}): Buffer {
-  const w = new TsWriter();
-  w.bytes(HEADER);
-  w.type('@');
-  w.newObject([['NSMutableAttributedString', 0], ['NSAttributedString', 0], C_NSOBJECT]);
-  writeNSString(w, text, true);
-
-  // runs: [text, guid | null]
-  const runs: [string, string | null][] = [];
-  const guids = opts.attachmentGuids;
-  if (guids && guids.length > 0) {
-    let cur = '';
-    let g = 0;
-    for (const ch of text) {
-      if (ch === '\uFFFC' && g < guids.length) {
-        if (cur) runs.push([cur, null]);
-        cur = '';
-        runs.push([ch, guids[g++]]);
-      } else cur += ch;
-    }
-    if (cur) runs.push([cur, null]);
-    if (g < guids.length) throw new Error('encodeAttributedBodyForFixture: more GUIDs than U+FFFC');
-  } else if (text.length > 0) runs.push([text, null]);
-
-  runs.forEach(([runText, guid], part) => {
-    w.type('iI');
-    w.int(part + 1);
-    w.int(runText.length); // UTF-16 code units
-    w.type('@');
-    w.newObject([['NSDictionary', 0], C_NSOBJECT]);
-    w.type('i');
-    w.int(guid ? 2 : 1);
-    if (guid) {
-      writeNSString(w, FILE_TRANSFER_GUID_KEY, false);
-      writeNSString(w, guid, false);
-    }
-    writeNSString(w, MESSAGE_PART_KEY, false);
-    writeNSNumberInt(w, part);
-    w.end();
-  });
-  w.end();
-  return w.result();
 }

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import type { Backup, ReadResult } from '../backup/backup.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
+import { isSqliteFile } from '../sqlite.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -72,11 +73,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           const sib = backup.get(domain, relativePath + side);
           if (sib && sib.flags === 1) await ctx.openEntry(sib, { dir, name: name + side });
         }
-        const head = Buffer.alloc(16);
-        const fd = fs.openSync(main.path, 'r');
-        fs.readSync(fd, head, 0, 16, 0);
-        fs.closeSync(fd);
-        if (head.toString('latin1') !== 'SQLite format 3\0') {
+        if (!isSqliteFile(main.path)) {
           caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, status: 'not-sqlite', note: 'not an SQLite database' });
           throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
         }

@@ -31,6 +31,16 @@ export function knownKinds(): string[] {
   return [...KINDS.keys()].sort();
 }
 
+/** The report view of a kind; kinds no artifact declares (older case files) show as tables. */
+export function kindView(kind: string): string {
+  return KINDS.get(kind)?.view ?? 'table';
+}
+
+/** Every declared kind for the report script: which section shows it, its label and colour. */
+export function kindTable(): { kind: string; label: string; color: string; view: string }[] {
+  return [...KINDS.values()].map((k) => ({ kind: k.kind, label: k.label, color: k.color, view: k.view }));
+}
+
 /** The kinds a report section shows (conversation, calls, gallery, table). */
 export function kindsInView(view: string): string[] {
   return [...KINDS.values()].filter((k) => k.view === view).map((k) => k.kind);

@@ -10,6 +10,7 @@ import Handlebars from 'handlebars';
 import type { CaseFile } from '../timeline/caseFile.js';
 import type { EventFilter } from '../timeline/query.js';
 import { TrustedSvg } from './charts.js';
+import { kindTable } from './describe.js';
 import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type ReportModel } from './viewModel.js';
 
 export const SECTIONS = [
@@ -21,6 +22,7 @@ export const SECTIONS = [
   { id: 'conversations', title: 'Conversations' },
   { id: 'calls', title: 'Calls' },
   { id: 'photos', title: 'Photos and videos' },
+  { id: 'records', title: 'Other records' },
   { id: 'log', title: 'Processing log' },
   { id: 'hashes', title: 'Hash appendix' },
   { id: 'custody', title: 'Custody log' },
@@ -28,7 +30,7 @@ export const SECTIONS = [
 export type SectionId = (typeof SECTIONS)[number]['id'];
 
 /** The partials a lab may replace with `--templates DIR` (plus report.hbs and report.css). */
-export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'log', 'hashes', 'custody', 'footer'];
+export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'records', 'log', 'hashes', 'custody', 'footer'];
 
 export function defaultTemplatesDir(): string {
   const p = packagePath('templates', 'report.hbs');
@@ -93,6 +95,8 @@ export function scriptJson(v: unknown): string {
 
 export interface DataBlocks {
   events?: Iterable<unknown>;
+  /** Every declared kind: label, colour and the section (view) that shows it. */
+  kinds?: unknown[];
   threads?: unknown[];
   attachments?: Iterable<unknown>;
   photos?: Iterable<unknown>;
@@ -120,7 +124,7 @@ export function writeHtmlDocument(out: string, t: Templates, model: ReportModel,
   const w = new BufferedWriter(fd);
   try {
     w.write(html.slice(0, at));
-    for (const [name, rows] of Object.entries(o.data) as [string, Iterable<unknown> | undefined][]) {
+    for (const [name, rows] of Object.entries({ kinds: kindTable(), ...o.data }) as [string, Iterable<unknown> | undefined][]) {
       if (!rows) continue;
       w.write(`<script type="application/json" id="d-${name}">[`);
       let n = 0;

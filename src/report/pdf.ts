@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer';
+import type { Browser, Page, PuppeteerNode } from 'puppeteer';
 import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
 import { esc } from './charts.js';
 import { SECTIONS, writeHtmlDocument, type DataBlocks, type SectionId, type Templates } from './html.js';
 import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type EventCells, type ReportModel } from './viewModel.js';
+import { kindsInView } from './describe.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
 export class NoBrowserError extends Error {
@@ -19,20 +20,26 @@ export class NoBrowserError extends Error {
 }
 
 /** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (DESIGN.md "Chromium and puppeteer"). */
-export function resolveChromium(): string | null {
+export async function resolveChromium(): Promise<string | null> {
   const env = process.env.PUPPETEER_EXECUTABLE_PATH;
   if (env) return fs.existsSync(env) ? env : null;
   for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (fs.existsSync(p)) return p;
   try {
-    const own = puppeteer.executablePath();
+    const own = (await loadPuppeteer()).executablePath();
     if (own && fs.existsSync(own)) return own;
   } catch { /* puppeteer has no browser of its own here */ }
   return null;
 }
 
+// puppeteer takes about 2 s to load: only commands that print a PDF pay for it.
+async function loadPuppeteer(): Promise<PuppeteerNode> {
+  return (await import('puppeteer')).default as unknown as PuppeteerNode;
+}
+
 export async function launchBrowser(): Promise<Browser> {
-  const executablePath = resolveChromium();
+  const executablePath = await resolveChromium();
   if (!executablePath) throw new NoBrowserError();
+  const puppeteer = await loadPuppeteer();
   const args = ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'];
   if (process.getuid?.() === 0) args.push('--no-sandbox'); // Chromium refuses to start its sandbox as root
   return puppeteer.launch({ executablePath, headless: true, args });
@@ -79,16 +86,17 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
   const db = cf.db;
   const threads = threadRows(db, o.filter);
   const w = whereClause(o.filter);
-  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN ('photo','video') AND e.action = 'taken' LIMIT 1`).get(...w.params);
+  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN (SELECT value FROM json_each(?)) AND e.action = 'taken' LIMIT 1`).get(...w.params, JSON.stringify(kindsInView('gallery')));
   for (const s of SECTIONS) {
     const id = s.id;
     const rowsOf = (): Iterator<unknown> | null => {
       switch (id) {
         case 'timeline': return eventRows(db, o.filter, o.tz);
         case 'conversations': return eventRows(db, o.filter, o.tz, { threadOrder: true });
-        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: ['call'] });
+        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('calls') });
         // The photo cards show capture ('taken') events when there are any, as the HTML does.
-        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: ['photo', 'video'], actions: hasTaken ? ['taken'] : undefined });
+        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('gallery'), actions: hasTaken ? ['taken'] : undefined });
+        case 'records': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('table') });
         case 'log': return warningRows(db, o.tz);
         case 'hashes': return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
         default: return null;

@@ -7,8 +7,11 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
-import { timestampDesc, kindLabel, kindColor } from './describe.js';
+import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
+import { messageFacts, type MessageFacts } from './facts.js';
+import { validCoordinate } from '../formats/coordinates.js';
+import { hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
@@ -28,7 +31,7 @@ export interface ReportOptions {
  * [id, day, time, offset, kind, action, description, title, body, direction, counterpart, threadId,
  *  service, duration, latitude, longitude, accuracy, source]
  */
-export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string];
+export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string, MessageFacts | null];
 
 export interface KeyValue { key: string; value: string }
 
@@ -69,9 +72,6 @@ export function sizeText(n: number | null | undefined): string {
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]} (${n.toLocaleString('en-US')} B)`;
 }
 
-function hasTable(db: Database.Database, name: string): boolean {
-  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?").get(name);
-}
 
 function scalar(db: Database.Database, sql: string, ...params: unknown[]): number {
   const r = db.prepare(sql).get(...params) as Record<string, unknown> | undefined;
@@ -130,9 +130,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   for (const r of stmt.iterate(...w.params) as Iterable<{ ts: number | null; kind: string; counterpart: string | null; cname: string | null; lat: number | null; lon: number | null }>) {
     total++;
     byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
-    if (r.kind === 'message') messages++;
-    else if (r.kind === 'call') calls++;
-    else if (r.kind === 'photo' || r.kind === 'video') photos++;
+    const view = kindView(r.kind);
+    if (view === 'conversation') messages++;
+    else if (view === 'calls') calls++;
+    else if (view === 'gallery') photos++;
     const t = fmt(r.ts);
     if (t && r.ts !== null) {
       offsets.add(t.offset);
@@ -146,12 +147,13 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       const key = who(r.cname, r.counterpart);
       counterparts.set(key, (counterparts.get(key) ?? 0) + 1);
     }
-    if (r.lat !== null && r.lon !== null && Number.isFinite(r.lat) && Number.isFinite(r.lon) && Math.abs(r.lat) <= 90 && Math.abs(r.lon) <= 180 && !(r.lat === 0 && r.lon === 0)) {
+    const pos = validCoordinate(r.lat, r.lon);
+    if (pos) {
       located++;
-      const key = `${r.lat.toFixed(4)},${r.lon.toFixed(4)}`;
+      const key = `${pos.lat.toFixed(4)},${pos.lon.toFixed(4)}`;
       const p = points.get(key);
       if (p) p.count++;
-      else points.set(key, { lat: r.lat, lon: r.lon, kind: r.kind, count: 1 });
+      else points.set(key, { lat: pos.lat, lon: pos.lon, kind: r.kind, count: 1 });
     }
   }
 
@@ -262,6 +264,12 @@ function sourceText(e: EventRow): string {
   return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
 }
 
+/** Edit times shown like every other time: in the report zone, with its offset. */
+function factsInZone(f: MessageFacts | null, fmt: (us: number | null) => ZoneTime | null): MessageFacts | null {
+  if (!f?.edit_history.length) return f;
+  return { ...f, edit_history: f.edit_history.map((v) => { const t = fmt(v.us); return { ...v, datetime: t ? `${t.day} ${t.time} ${t.offset}` : null }; }) };
+}
+
 export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
@@ -269,7 +277,7 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
     e.title ?? '', e.body ?? '', e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
     who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
-    e.latitude, e.longitude, e.accuracy_m, sourceText(e),
+    e.latitude, e.longitude, e.accuracy_m, sourceText(e), factsInZone(messageFacts(e.extra_json), fmt),
   ];
 }
 
@@ -366,11 +374,12 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
   const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
   let sql: string, params: unknown[];
   if (sel.eventIds) {
-    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN ('photo','video') ORDER BY e.id`;
-    params = [JSON.stringify(sel.eventIds)];
+    sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.id`;
+    params = [JSON.stringify(sel.eventIds), JSON.stringify(kindsInView('gallery'))];
   } else {
     const f: EventFilter = { ...(sel.filter ?? {}) };
-    f.kinds = f.kinds?.length ? f.kinds.filter((k) => k === 'photo' || k === 'video') : ['photo', 'video'];
+    const gallery = kindsInView('gallery');
+    f.kinds = f.kinds?.length ? f.kinds.filter((k) => gallery.includes(k)) : gallery;
     if (!f.kinds.length) return;
     const w = whereClause(f);
     sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e ${w.sql} ORDER BY e.id`;

@@ -62,6 +62,11 @@ export interface WarningInput {
 
 const BATCH = 20_000;
 
+/** The events columns a writer fills, in the one order every insert uses (id is assigned by SQLite). */
+export const EVENT_COLUMNS = ['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name',
+  'thread_id', 'service', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'] as const;
+export type EventColumn = (typeof EVENT_COLUMNS)[number];
+
 export class CaseFile {
   readonly db: Database.Database;
   private pending = 0;
@@ -70,10 +75,7 @@ export class CaseFile {
 
   private constructor(readonly path: string, db: Database.Database) {
     this.db = db;
-    this.insertEventStmt = db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction,
-      counterpart, counterpart_name, thread_id, service, duration_s, latitude, longitude, accuracy_m,
-      source_file_id, source_table, source_rowid, extractor, extra_json)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    this.insertEventStmt = db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')})`);
   }
 
   /** Create a new case file. Refuses to overwrite an existing one. */
@@ -191,6 +193,54 @@ export class CaseFile {
   recordExtractorRun(r: { extractor: string; title: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; startedAt: string; finishedAt: string; message: string | null }): void {
     this.db.prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message) VALUES (?,?,?,?,?,?,?,?)')
       .run(r.extractor, r.title, r.status, r.events, r.warnings, r.startedAt, r.finishedAt, r.message);
+  }
+
+  // ---- bulk writes an extractor describes (SQL instead of one JS insert per row) ------------------------
+
+  /** Attach an extractor's working copy so its rows can be copied by one INSERT … SELECT (commits first:
+   *  ATTACH is not allowed inside a transaction). */
+  attachSource(path: string, schema: string): void {
+    const wasInTx = this.inTx;
+    this.commit();
+    try { this.db.prepare(`ATTACH DATABASE ? AS ${schema}`).run(path); } finally { if (wasInTx) this.begin(); }
+  }
+
+  detachSource(schema: string): void {
+    const wasInTx = this.inTx;
+    this.commit();
+    try { this.db.exec(`DETACH DATABASE ${schema}`); } catch { /* nothing attached */ } finally { if (wasInTx) this.begin(); }
+  }
+
+  /** An INSERT … SELECT an extractor describes: `select` yields exactly `columns`, in that order. The caller
+   *  counts what it wrote with written(). */
+  prepareEventsFrom(columns: readonly EventColumn[], select: string): Database.Statement {
+    for (const c of columns) if (!(EVENT_COLUMNS as readonly string[]).includes(c)) throw new Error(`not an events column: ${c}`);
+    return this.db.prepare(`INSERT INTO main.events (${columns.join(', ')}) ${select}`);
+  }
+
+  /** Id the next event will get (events are only ever appended during an ingest). */
+  nextEventId(): number {
+    return Number(this.db.prepare('SELECT ifnull(max(id), 0) + 1 FROM main.events').pluck().safeIntegers(false).get());
+  }
+
+  /** Link one event to another (a reaction to its message, a reply to its original) in extra_json. */
+  linkEvent(eventId: number, key: string, targetEventId: number): void {
+    if (!/^[a-z_]+$/.test(key)) throw new Error(`bad link key ${key}`);
+    this.db.prepare(`UPDATE events SET extra_json = json_set(ifnull(extra_json, '{}'), '$.${key}', ?) WHERE id = ?`).run(targetEventId, eventId);
+  }
+
+  /** A files row as recorded (status, hash, size). */
+  fileRow(id: number): { id: number; status: string; sha256: string | null; size: number | null } | undefined {
+    return this.db.prepare('SELECT id, status, sha256, size FROM files WHERE id = ?').safeIntegers(false).get(id) as { id: number; status: string; sha256: string | null; size: number | null } | undefined;
+  }
+
+  findFile(domain: string | null, relativePath: string): { id: number; status: string } | undefined {
+    return this.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').safeIntegers(false).get(domain, relativePath) as { id: number; status: string } | undefined;
+  }
+
+  /** Give another attachment the thumbnail already stored (the same file sent twice). */
+  copyThumbnail(thumbnailId: number, attachmentId: number): void {
+    this.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?').run(attachmentId, thumbnailId);
   }
 
   /** Build indexes and the full-text index after loading. */

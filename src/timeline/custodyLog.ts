@@ -36,13 +36,20 @@ export interface CustodyEntry {
   outputs?: HashRef[];
 }
 
+let commandLine: string[] | null = null;
+
+/** The command line custody rows record: the CLI sets the arguments it was given; otherwise the process's. */
+export function setCommandLine(args: string[]): void {
+  commandLine = args;
+}
+
 /** Append a row. UTC time, examiner, host, tool version, command line, inputs and outputs are always recorded. */
 export function appendCustody(db: Database.Database, entry: CustodyEntry, now = new Date()): CustodyRow {
   const last = db.prepare('SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
   const detail = {
     tool_version: TOOL_VERSION,
     host: os.hostname(),
-    command_line: redactArgv(process.argv.slice(2)),
+    command_line: redactArgv(commandLine ?? process.argv.slice(2)),
     inputs: entry.inputs ?? [],
     outputs: entry.outputs ?? [],
     ...entry.detail,

@@ -54,11 +54,16 @@ export function parseTimeBound(value: string, tz: string, endOfDay: boolean): nu
   return bound.toMillis() * 1000 + (dateOnly && endOfDay ? 999 : 0);
 }
 
-export function buildFilter(o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string }, tz: string): EventFilter {
+/** The filter of --from/--to/--kinds/--contact/--keyword. A misspelt kind or a range that ends before it
+ *  starts is an error, never an empty result; `knownKinds` lists what --kinds accepts. */
+export function buildFilter(o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string }, tz: string, knownKinds?: readonly string[]): EventFilter {
   const f: EventFilter = {};
   if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
   if (o.to) f.toUs = parseTimeBound(o.to, tz, true);
+  if (f.fromUs !== undefined && f.toUs !== undefined && f.fromUs > f.toUs) throw new FilterError(`--from ${o.from} is after --to ${o.to}`);
   if (o.kinds) f.kinds = o.kinds.split(',').map((k) => k.trim()).filter(Boolean);
+  const unknown = knownKinds && f.kinds ? f.kinds.filter((k) => !knownKinds.includes(k)) : [];
+  if (unknown.length) throw new FilterError(`unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (kinds: ${knownKinds!.join(', ')})`);
   if (o.contact) f.contact = o.contact;
   if (o.keyword) f.keyword = o.keyword;
   return f;
@@ -99,9 +104,3 @@ export function countEvents(db: Database.Database, f: EventFilter = {}): number 
   return Number((db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n);
 }
 
-/** Format a UTC instant in the case zone, always naming the zone and its offset. */
-export function formatInZone(us: number | null, tz: string, fmt = "yyyy-MM-dd HH:mm:ss"): string {
-  if (us === null || us === undefined) return 'no time';
-  const dt = DateTime.fromMillis(Math.floor(us / 1000), { zone: tz });
-  return `${dt.toFormat(fmt)} ${dt.toFormat('ZZ')} ${tz}`;
-}

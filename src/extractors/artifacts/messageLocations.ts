@@ -6,7 +6,8 @@
 // extra_json: { attachment_id, message_event_id, vcard_name, url, vcard_file_row_id }
 import fs from 'node:fs';
 import { hasTable, type Extractor, type ExtractorContext } from '../types.js';
-import { validCoordinate, LOCATION_KIND } from '../locations/common.js';
+import { LOCATION_KIND } from '../locations/common.js';
+import { validCoordinate } from '../../formats/coordinates.js';
 
 /** Largest vCard read; a location card is a few hundred bytes. */
 const MAX_VCARD_BYTES = 256 * 1024;

@@ -11,29 +11,19 @@
 // needs, and the rare rows that carry more (tapbacks, edits, group events, app balloons…) are flagged by SQL
 // and fetched again in full. Delivered/read events are written by SQLite from the page's main events.
 // Nothing holds the message table in memory; per message we keep 16 bytes (ROWID → first event id).
-import fs from 'node:fs';
-import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { macAbsoluteAuto, isoFromUs, type Timestamp } from '../../formats/appleTime.js';
-import { readBody, hexOf } from '../messages/body.js';
+import { macAbsoluteAuto, type Timestamp } from '../../formats/appleTime.js';
+import { readBody } from '../messages/body.js';
 import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from '../messages/bulk.js';
-import { fileIdFor } from '../../backup/backup.js';
 import type { Direction } from '../../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
-import { tapbackOf, parseAssociatedGuid, itemAction, GROUP_STYLE, mimeFromName } from '../messages/vocab.js';
-import { locateAttachment } from '../messages/attachmentPath.js';
-import { parseMessageSummary, type MessageSummary } from '../messages/summary.js';
-import { imageMimeOf, makeThumbnail, type Thumbnail } from '../thumbnail.js';
-import { addThumbnail } from '../../timeline/thumbnails.js';
+import { Conversations, messageTitle } from '../messages/conversations.js';
+import { classifyMessage, type MessageDetail } from '../messages/classify.js';
+import { AttachmentRecorder } from '../messages/attachments.js';
 
 const ID = 'messages';
 const SMS_DB = 'Library/SMS/sms.db';
 
-interface HandleInfo { rowid: number; id: string; service: string | null; name: string | null; label: string }
-interface ChatInfo {
-  rowid: number; threadId: number; identifier: string | null; displayName: string | null; service: string | null;
-  isGroup: boolean; members: HandleInfo[]; label: string; memberHandles: string | null; memberNames: string | null;
-}
 
 /** Growable pair of sorted number columns (message id → value), searched by bisection. */
 class SortedPairs {
@@ -114,9 +104,25 @@ function indexedOn(db: Database.Database, table: string, column: string): boolea
 const str = sqlText;
 const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
-/** Titles are one line: names and group titles from the evidence may hold line breaks. */
-const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
-function handleLabel(id: string, name: string | null): string { return oneLine(name ? `${name} (${id})` : id); }
+/** The columns every message row is read with (the hot query), by name. */
+interface HotRow {
+  rowid: number; guid: string | null; text: unknown; attributedBody: unknown; handleId: number; service: string | null;
+  /** µs since 1970 when SQLite could convert the date (a plain positive integer), and the raw value as text. */
+  dateUs: number | null; dateRaw: string | null; fromMe: boolean; account: string | null; callerId: string | null;
+  /** The row needs its full columns (tapback, edit, group event, odd types…). */
+  rare: boolean;
+  /** chat ROWIDs from chat_message_join (group_concat), when the join is indexed. */
+  chats: unknown;
+}
+
+/** The hot query's column order, in one place: hotSql() selects exactly these. */
+function hotRow(r: unknown[]): HotRow {
+  return {
+    rowid: Number(r[0]), guid: str(r[1]), text: r[2], attributedBody: r[3], handleId: int(r[4]), service: str(r[5]),
+    dateUs: r[6] as number | null, dateRaw: r[7] as string | null, fromMe: int(r[8]) === 1, account: str(r[9]), callerId: str(r[10]),
+    rare: !!r[11], chats: r[12],
+  };
+}
 
 /** Only the time is kept when a raw value is plainly broken (negative, NaN): the caller warns. */
 function badTime(v: unknown): boolean {
@@ -145,29 +151,25 @@ export const messages: Extractor = {
 class MessageReader {
   private readonly db: Database.Database;
   private readonly fileRowId: number;
-  private readonly handles = new Map<number, HandleInfo>();
-  private readonly chats = new Map<number, ChatInfo>();
-  private readonly syntheticThreads = new Map<string, number>();
+  private readonly conversations: Conversations;
+  private readonly attachments: AttachmentRecorder;
   /** message ROWID → id of its first (main) event. */
   private readonly firstEvent = new SortedPairs(1 << 14);
   /** Links to messages not yet seen (a tapback stored before the message it reacts to). */
   private readonly deferred: { eventId: number; key: string; targetRowid: number }[] = [];
-  private readonly attachmentCache = new Map<number, number>();
-  /** attachment ROWID → its thumbnail row, copied when the same attachment row is recorded again. */
-  private readonly thumbnailCache = new Map<number, number>();
   private recentlyDeleted = new Set<number>();
   private readonly pendingMinors: PendingMinor[] = [];
   private attached = false;
   private bulk: BulkMainEvents | null = null;
   private stmtGuid: Database.Statement | null = null;
-  private stmtAttachment: Database.Statement | null = null;
   private stmtDetail: Database.Statement | null = null;
-  private stmtFileRow: Database.Statement;
 
   constructor(private readonly ctx: ExtractorContext, private readonly src: OpenedDatabase) {
     this.db = src.db;
     this.fileRowId = src.fileRowId;
-    this.stmtFileRow = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?');
+    const warn = this.warn.bind(this);
+    this.conversations = new Conversations(ctx, this.db, ID, this.fileRowId, warn);
+    this.attachments = new AttachmentRecorder(ctx, this.db, ID, this.fileRowId, warn);
   }
 
   private warn(message: string, rowid: number | null, severity: 'info' | 'warning' | 'error' = 'warning', table: string | null = 'message'): void {
@@ -179,8 +181,7 @@ class MessageReader {
     if (!hasTable(db, 'message')) throw new ArtifactError(`${SMS_DB} has no message table (unknown schema)`);
     const mc = columnsOf(db, 'message');
     for (const need of ['guid']) if (!mc.has(need)) throw new ArtifactError(`${SMS_DB}: message table has no ${need} column (unknown schema)`);
-    this.loadHandles();
-    this.loadChats();
+    this.conversations.load(SMS_DB);
     if (hasTable(db, 'chat_recoverable_message_join') && columnsOf(db, 'chat_recoverable_message_join').has('message_id')) {
       this.recentlyDeleted = new Set((db.prepare('SELECT message_id FROM chat_recoverable_message_join').pluck().safeIntegers(false).all() as number[]).map(Number));
     }
@@ -192,88 +193,9 @@ class MessageReader {
         this.stmtGuid = db.prepare('SELECT rid FROM temp.guid_rowid WHERE guid = ? LIMIT 1').pluck().safeIntegers(false);
       } else this.stmtGuid = db.prepare('SELECT ROWID FROM message WHERE guid = ? LIMIT 1').pluck().safeIntegers(false);
     }
-    if (hasTable(db, 'attachment')) {
-      const ac = columnsOf(db, 'attachment');
-      const cols = ['guid', 'created_date', 'start_date', 'filename', 'uti', 'mime_type', 'transfer_name', 'total_bytes', 'is_outgoing', 'transfer_state', 'is_sticker', 'hide_attachment', 'original_guid']
-        .map((c) => colOrNull(ac, c)).join(', ');
-      this.stmtAttachment = db.prepare(`SELECT ROWID AS rowid, ${cols} FROM attachment WHERE ROWID = ?`);
-    }
     await this.readMessages(mc);
     this.resolveDeferred();
-    await this.orphanAttachments();
-  }
-
-  // ---- handles, chats, threads -------------------------------------------------------------------------
-
-  private loadHandles(): void {
-    if (!hasTable(this.db, 'handle')) { this.warn(`${SMS_DB} has no handle table: senders and recipients cannot be named`, null, 'warning', 'handle'); return; }
-    const hc = columnsOf(this.db, 'handle');
-    const q = `SELECT ROWID AS rowid, ${colOrNull(hc, 'id')}, ${colOrNull(hc, 'service')}, ${colOrNull(hc, 'uncanonicalized_id')} FROM handle`;
-    for (const r of this.db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
-      const id = str(r.id) ?? str(r.uncanonicalized_id) ?? '';
-      const name = this.ctx.contacts.nameFor(id);
-      this.handles.set(Number(r.rowid), { rowid: Number(r.rowid), id, service: str(r.service), name, label: handleLabel(id || `handle ${r.rowid}`, name) });
-    }
-  }
-
-  private loadChats(): void {
-    const { db, ctx } = this;
-    if (!hasTable(db, 'chat')) return;
-    const cc = columnsOf(db, 'chat');
-    const members = new Map<number, HandleInfo[]>();
-    if (hasTable(db, 'chat_handle_join')) {
-      for (const [chatId, handleId] of db.prepare('SELECT chat_id, handle_id FROM chat_handle_join ORDER BY chat_id, handle_id').raw(true).safeIntegers(false).iterate() as Iterable<[number, number]>) {
-        const h = this.handles.get(Number(handleId));
-        if (!h) { this.warn(`chat ROWID ${chatId} lists handle ROWID ${handleId} as a member, but the handle table has no such row`, Number(chatId), 'warning', 'chat_handle_join'); continue; }
-        const list = members.get(Number(chatId)) ?? [];
-        list.push(h);
-        members.set(Number(chatId), list);
-      }
-    }
-    const cols = ['guid', 'style', 'chat_identifier', 'service_name', 'room_name', 'display_name', 'account_login', 'group_id', 'is_archived', 'last_addressed_handle']
-      .map((c) => colOrNull(cc, c)).join(', ');
-    for (const r of db.prepare(`SELECT ROWID AS rowid, ${cols} FROM chat ORDER BY ROWID`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
-      const rowid = Number(r.rowid);
-      const list = members.get(rowid) ?? [];
-      const identifier = str(r.chat_identifier);
-      const displayName = str(r.display_name) || null;
-      const style = r.style == null ? null : Number(r.style);
-      const isGroup = style === GROUP_STYLE || !!str(r.room_name) || list.length > 1;
-      const service = str(r.service_name);
-      const threadId = ctx.caseFile.addThread({
-        extractor: ID, sourceFileId: this.fileRowId, sourceTable: 'chat', sourceRowid: rowid, identifier, displayName, service, isGroup,
-        extra: {
-          guid: str(r.guid), style, room_name: str(r.room_name), account_login: str(r.account_login), group_id: str(r.group_id),
-          is_archived: r.is_archived == null ? null : Number(r.is_archived), last_addressed_handle: str(r.last_addressed_handle), members: list.length,
-        },
-      });
-      for (const h of list) ctx.caseFile.addParticipant(threadId, h.id, h.name);
-      const names = list.map((h) => h.name ?? h.id);
-      const label = isGroup
-        ? oneLine(displayName ? `group “${displayName}”` : `group (${names.join(', ') || identifier || `chat ${rowid}`})`)
-        : list[0]?.label ?? identifier ?? `chat ${rowid}`;
-      this.chats.set(rowid, {
-        rowid, threadId, identifier, displayName, service, isGroup, members: list, label,
-        memberHandles: list.length ? list.map((h) => h.id).join(', ') : null,
-        memberNames: displayName ?? (list.some((h) => h.name) ? names.join(', ') : null),
-      });
-    }
-  }
-
-  /** A thread for messages whose chat is unknown, one per counterpart, so each still sits in a conversation. */
-  private syntheticThread(handle: HandleInfo | undefined, handleId: number, service: string | null, reason: string): number {
-    const key = handle ? `h:${handle.rowid}` : handleId ? `missing:${handleId}` : 'none';
-    let id = this.syntheticThreads.get(key);
-    if (id === undefined) {
-      id = this.ctx.caseFile.addThread({
-        extractor: ID, sourceFileId: this.fileRowId, sourceTable: 'handle', sourceRowid: handle ? handle.rowid : null,
-        identifier: handle?.id ?? (handleId ? `handle ${handleId} (missing)` : 'unknown'), displayName: null, service: service ?? handle?.service ?? null, isGroup: false,
-        extra: { synthetic: true, reason },
-      });
-      if (handle) this.ctx.caseFile.addParticipant(id, handle.id, handle.name);
-      this.syntheticThreads.set(key, id);
-    }
-    return id;
+    await this.attachments.orphans();
   }
 
   // ---- the message table -------------------------------------------------------------------------------
@@ -315,7 +237,6 @@ class MessageReader {
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
     const pageEnd = db.prepare(`SELECT max(ROWID) FROM (SELECT ROWID FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${messagesTuning.pageRows})`).pluck();
     const cf = ctx.caseFile;
-    const nextEventId = cf.db.prepare('SELECT ifnull(max(id), 0) + 1 FROM main.events').pluck().safeIntegers(false);
     const mainEventsSince = cf.db.prepare('SELECT source_rowid, id FROM main.events WHERE id >= ? ORDER BY source_rowid').raw(true).safeIntegers(false);
     const minors = this.sqlMinors(mc);
     try {
@@ -337,7 +258,7 @@ class MessageReader {
       for (;;) {
         const end = pageEnd.get(last) as number | bigint | null;
         if (end === null) break;
-        const firstId = nextEventId.get() as number;
+        const firstId = cf.nextEventId();
         let taken = 0;
         if (this.bulk) {
           try {
@@ -352,17 +273,17 @@ class MessageReader {
         let rows = (bulkQuery ? hot.all(last, end, firstId) : hot.all(last, end)) as unknown[][];
         if (bigRowids) rows = rows.map((r) => r.map((v, i) => (i > 0 && typeof v === 'bigint' ? Number(v) : v)));
         for (const r of rows) {
-          const rowid = Number(r[0]);
-          this.message(r, rowid, chatJoin ? chatJoin.take(rowid) : idList(r[12]), !minors);
+          const row = hotRow(r);
+          this.message(row, chatJoin ? chatJoin.take(row.rowid) : idList(row.chats), !minors);
         }
         // This page's main events, in ROWID order: the only events written since firstId.
         const page = mainEventsSince.all(firstId) as [number, number][];
         for (const [rowid, id] of page) this.firstEvent.push(rowid, id);
         if (attRange) {
           const eventOf = new Map(page);
-          for (const [rowid, att] of attRange.all(last, end) as [number, number][]) await this.attachment(att, eventOf.get(rowid) ?? null, rowid);
+          for (const [rowid, att] of attRange.all(last, end) as [number, number][]) await this.attachments.record(att, eventOf.get(rowid) ?? null, rowid);
         } else if (attJoin) {
-          for (const [rowid, id] of page) for (const att of attJoin.take(rowid) ?? []) await this.attachment(att, id, rowid);
+          for (const [rowid, id] of page) for (const att of attJoin.take(rowid) ?? []) await this.attachments.record(att, id, rowid);
         }
         // Delivered / read events of this page, written by SQLite from the main events just inserted (they are
         // the only events from firstId on); then the rarer ones the JS side collected.
@@ -389,7 +310,7 @@ class MessageReader {
   private bulkPath(mc: Set<string>, rare: string): BulkMainEvents | null {
     const recoverable = hasTable(this.db, 'chat_recoverable_message_join') && columnsOf(this.db, 'chat_recoverable_message_join').has('message_id');
     try {
-      return new BulkMainEvents(this.ctx.caseFile.db, mc, rare, recoverable, this.fileRowId);
+      return new BulkMainEvents(this.ctx.caseFile, mc, rare, recoverable, this.fileRowId);
     } catch (e) {
       this.warn(`message rows are read one by one (the bulk statement was refused: ${(e as Error).message})`, null, 'info', null);
       return null;
@@ -418,29 +339,23 @@ class MessageReader {
     if (parts.length !== 2) return null;
     const cf = this.ctx.caseFile;
     try {
-      cf.commit(); // ATTACH is not allowed inside a transaction
-      cf.db.prepare(`ATTACH DATABASE ? AS ${SRC_SCHEMA}`).run(this.src.path);
+      cf.attachSource(this.src.path, SRC_SCHEMA);
       this.attached = true;
-      return cf.db.prepare(`INSERT INTO events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
-        source_file_id, source_table, source_rowid, extractor, extra_json)
-        SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
+      return cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id', 'service',
+        'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'],
+      `SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
         FROM (${parts.join(' UNION ALL ')})`);
     } catch (e) {
       this.warn(`delivered/read events are written one by one (the working copy could not be attached: ${(e as Error).message})`, null, 'info', null);
       this.detachSource();
       return null;
-    } finally {
-      cf.begin();
     }
   }
 
   private detachSource(): void {
     if (!this.attached) return;
-    const cf = this.ctx.caseFile;
-    cf.commit();
-    try { cf.db.exec(`DETACH DATABASE ${SRC_SCHEMA}`); } catch { /* nothing to detach */ }
+    this.ctx.caseFile.detachSource(SRC_SCHEMA);
     this.attached = false;
-    cf.begin();
   }
 
   private emitMinor(p: PendingMinor): void {
@@ -453,140 +368,37 @@ class MessageReader {
   }
 
   /** Emit the main event of one message row (others are queued); returns the main event's id. */
-  private message(r: unknown[], rowid: number, chatIds: number[] | null, jsMinors: boolean): number {
+  private message(row: HotRow, chatIds: number[] | null, jsMinors: boolean): number {
     const { ctx } = this;
-    const guid = str(r[1]);
-    const fromMe = int(r[8]) === 1;
+    const { rowid, guid, fromMe, handleId } = row;
     const direction: Direction = fromMe ? 'outgoing' : 'incoming';
-    const handleId = int(r[4]);
-    const handle = handleId ? this.handles.get(handleId) : undefined;
-    const detail = r[11] || jsMinors ? (this.stmtDetail!.get(rowid) as Record<string, unknown> | undefined) : undefined;
+    const detail = row.rare || jsMinors ? (this.stmtDetail!.get(rowid) as MessageDetail | undefined) : undefined;
     const extra: Record<string, unknown> = { guid, is_from_me: fromMe ? 1 : 0, handle_id: handleId };
 
-    // Thread and counterpart.
-    let chat: ChatInfo | undefined;
-    if (chatIds) {
-      for (const id of chatIds) {
-        const c = this.chats.get(id);
-        if (c) { chat ??= c; } else this.warn(`message ROWID ${rowid} belongs to chat ROWID ${id}, which is not in the chat table`, rowid);
-      }
-      extra.chat_id = chatIds.length === 1 ? chatIds[0] : chatIds;
+    // Thread and counterpart. A conversation resolved without any warning is handed to the bulk path for the
+    // rows still to come.
+    const conv = this.conversations.resolve(rowid, chatIds, handleId, direction, row.service, extra);
+    const { chat, handle, threadId, service, counterpart, counterpartName, who } = conv;
+    if (this.bulk && conv.clean) {
+      this.bulk.learn(chatIds![0]!, handleId, fromMe, row.service, { threadId, title: messageTitle(service, fromMe, who), counterpart, counterpartName, service });
     }
-    if (handleId && !handle) {
-      extra.handle_missing = true;
-      this.warn(`message ROWID ${rowid} refers to handle ROWID ${handleId}, which is not in the handle table: sender/recipient unknown`, rowid);
-    }
-    const service = str(r[5]) || chat?.service || handle?.service || null;
-    let threadId: number;
-    if (chat) threadId = chat.threadId;
-    else {
-      const reason = chatIds ? 'the chat row is missing' : 'no chat_message_join row';
-      if (!chatIds) this.warn(`message ROWID ${rowid} is in no chat (no chat_message_join row): filed under a conversation with its handle`, rowid, 'info');
-      threadId = this.syntheticThread(handle, handleId, service, reason);
-    }
-    let counterpart: string | null;
-    let counterpartName: string | null;
-    let who: string;
-    if (chat?.isGroup) {
-      if (!fromMe) {
-        counterpart = handle?.id ?? null; counterpartName = handle?.name ?? null;
-        who = `${handle ? handle.label : handleId ? `unknown sender (handle ${handleId} missing)` : 'unknown sender'} in ${chat.label}`;
-      } else {
-        counterpart = chat.memberHandles ?? chat.identifier; counterpartName = chat.memberNames;
-        who = chat.label;
-      }
-    } else {
-      const h = handle ?? (chat && chat.members.length === 1 ? chat.members[0] : undefined);
-      counterpart = h?.id ?? chat?.identifier ?? null;
-      counterpartName = h ? h.name : counterpart ? ctx.contacts.nameFor(counterpart) : null;
-      who = h?.label ?? (counterpart ? handleLabel(counterpart, counterpartName) : handleId ? `unknown (handle ${handleId} missing)` : 'unknown');
-    }
-    // A conversation resolved without any warning is handed to the bulk path for the rows still to come.
-    if (this.bulk && chat && chatIds?.length === 1 && (!handleId || handle)) {
-      this.bulk.learn(chatIds[0], handleId, fromMe, str(r[5]), { threadId, title: `${service ?? 'Message'} ${fromMe ? 'to' : 'from'} ${who}`, counterpart, counterpartName, service });
-    }
-    const account = str(r[9]);
-    const callerId = str(r[10]);
-    if (account) extra.account = account;
-    if (callerId) extra.destination_caller_id = callerId;
+    if (row.account) extra.account = row.account;
+    if (row.callerId) extra.destination_caller_id = row.callerId;
     if (this.recentlyDeleted.has(rowid)) extra.recently_deleted = true;
 
     // Body: `text` when present, else the attributedBody. Both are compared when both exist.
-    const body = this.body(r[2], r[3], rowid, extra);
+    const body = this.body(row.text, row.attributedBody, rowid, extra);
 
     // The message time: converted by SQLite for plain integer values, by macAbsoluteAuto for anything else.
     const ts: Timestamp | null = detail ? this.time(detail.date, rowid, 'date')
-      : r[6] !== null ? { utcUs: r[6] as number, raw: r[7] as string, epoch: (r[7] as string).length >= 12 ? 'mac-ns' : 'mac-s' } : null;
-    if (!ts) this.warn(`message ROWID ${rowid} has no usable date (${String(detail ? detail.date : r[7])}); kept without a time`, rowid, 'warning');
-    const svc = service ?? 'Message';
+      : row.dateUs !== null ? { utcUs: row.dateUs, raw: row.dateRaw!, epoch: row.dateRaw!.length >= 12 ? 'mac-ns' : 'mac-s' } : null;
+    if (!ts) this.warn(`message ROWID ${rowid} has no usable date (${String(detail ? detail.date : row.dateRaw)}); kept without a time`, rowid, 'warning');
 
     // What the row is.
-    let action = fromMe ? 'sent' : 'received';
-    let title = `${svc} ${fromMe ? 'to' : 'from'} ${who}`;
-    let summary: MessageSummary | null = null;
-    const links: { key: string; guid: string }[] = [];
-    if (detail) {
-      const itemType = int(detail.item_type);
-      const assocType = int(detail.associated_message_type);
-      const assocGuid = str(detail.associated_message_guid);
-      const tap = tapbackOf(assocType);
-      const ia = itemAction(itemType);
-      if (itemType) extra.item_type = itemType;
-      if (assocType) extra.associated_message_type = assocType;
-      if (assocGuid) {
-        const a = parseAssociatedGuid(assocGuid);
-        extra.associated_guid = a.guid;
-        if (a.part !== null) extra.associated_part = a.part;
-        links.push({ key: tap ? 'reacted_to_event_id' : 'associated_event_id', guid: a.guid });
-      }
-      if (tap) {
-        action = tap.added ? 'reaction' : 'reaction-removed';
-        const emoji = str(detail.associated_message_emoji);
-        extra.reaction = tap.name;
-        if (emoji) extra.emoji = emoji;
-        const verb = tap.kind === 6 && emoji ? `reacted ${oneLine(emoji)} to` : tap.verb;
-        title = tap.added ? `${svc} reaction ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}${verb} a message`
-          : `${svc} reaction removed ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}no longer ${verb} a message`;
-      } else if (ia) {
-        action = ia;
-        const other = int(detail.other_handle);
-        const otherH = other ? this.handles.get(other) : undefined;
-        if (other) extra.other_handle = otherH ? otherH.id : other;
-        const groupTitle = str(detail.group_title);
-        if (groupTitle !== null) extra.group_title = groupTitle;
-        if (detail.group_action_type != null && int(detail.group_action_type)) extra.group_action_type = int(detail.group_action_type);
-        const actor = fromMe ? 'you' : handle?.label ?? 'someone';
-        if (ia === 'location-sharing') {
-          const stopped = int(detail.share_status) === 1;
-          extra.share_status = int(detail.share_status); extra.share_direction = int(detail.share_direction);
-          title = `${svc} location sharing ${stopped ? 'stopped' : 'started'} (${chat?.label ?? who})`;
-        } else if (itemType === 2) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} renamed the group${groupTitle ? ` to “${oneLine(groupTitle)}”` : ''}`;
-        else if (itemType === 1) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} ${int(detail.group_action_type) === 1 ? 'removed' : 'added'} ${otherH?.label ?? (other ? `handle ${other}` : 'a member')}`;
-        else if (itemType === 3) title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} changed the group (action ${int(detail.group_action_type)})`;
-        else title = `${svc} ${ia.replace(/-/g, ' ')} (${fromMe ? 'you' : who}, item type ${itemType})`;
-      }
-      const balloon = str(detail.balloon_bundle_id);
-      if (balloon) extra.balloon_bundle_id = balloon;
-      const effect = str(detail.expressive_send_style_id);
-      if (effect) extra.expressive_send_style_id = effect;
-      const subject = str(detail.subject);
-      if (subject !== null) extra.subject = subject;
-      const replyTo = str(detail.thread_originator_guid);
-      if (replyTo) { extra.reply_to_guid = replyTo; links.push({ key: 'reply_to_event_id', guid: replyTo }); }
-      if (int(detail.is_audio_message)) extra.is_audio_message = 1;
-      if (int(detail.error)) extra.error = int(detail.error);
-      const blob = detail.message_summary_info;
-      if (Buffer.isBuffer(blob) && blob.length) {
-        try {
-          summary = parseMessageSummary(blob);
-          if (summary.sentByApp) extra.sent_by_app = summary.sentByApp;
-        } catch (e) {
-          extra.message_summary_info_error = (e as Error).message;
-          extra.message_summary_info_hex = hexOf(blob);
-          this.warn(`message ROWID ${rowid}: message_summary_info could not be read (${(e as Error).message}); kept as hex`, rowid, 'info');
-        }
-      }
-    }
+    const what = classifyMessage(detail, { fromMe, service: service ?? 'Message', who, chat, handle, handles: this.conversations.handles }, rowid, extra);
+    for (const n of what.notes) this.warn(n, rowid, 'info');
+    const { action, summary, links } = what;
+    let title = what.title;
 
     // Edits and unsends.
     const edited = detail ? this.time(detail.date_edited, rowid, 'date_edited') : null;
@@ -664,104 +476,9 @@ class MessageReader {
 
   /** Links whose target message came later in ROWID order: written once every message has its event. */
   private resolveDeferred(): void {
-    const stmts = new Map<string, Database.Statement>();
     for (const d of this.deferred) {
       const ev = this.firstEvent.get(d.targetRowid);
-      if (ev === undefined) continue;
-      let st = stmts.get(d.key);
-      if (!st) { st = this.ctx.caseFile.db.prepare(`UPDATE events SET extra_json = json_set(extra_json, '$.${d.key}', ?) WHERE id = ?`); stmts.set(d.key, st); }
-      st.run(ev, d.eventId);
+      if (ev !== undefined) this.ctx.caseFile.linkEvent(d.eventId, d.key, ev);
     }
-  }
-
-  // ---- attachments -------------------------------------------------------------------------------------
-
-  private async attachment(attRowid: number, eventId: number | null, messageRowid: number | null): Promise<void> {
-    const { ctx } = this;
-    const a = this.stmtAttachment?.get(attRowid) as Record<string, unknown> | undefined;
-    if (!a) {
-      this.warn(`message ROWID ${messageRowid} links attachment ROWID ${attRowid}, which is not in the attachment table`, messageRowid, 'warning', 'message_attachment_join');
-      return;
-    }
-    const filename = str(a.filename);
-    const transferName = str(a.transfer_name) ?? (filename ? path.posix.basename(filename) : null);
-    const loc = locateAttachment(filename);
-    let status: string;
-    let fileRowId: number | null = null;
-    let sha256: string | null = null;
-    let size: number | null = null;
-    let thumb: Thumbnail | null = null;
-    const extra: Record<string, unknown> = {
-      guid: str(a.guid), message_rowid: messageRowid, created: isoFromUs(macAbsoluteAuto(a.created_date)?.utcUs),
-      transfer_state: a.transfer_state == null ? null : Number(a.transfer_state), is_outgoing: a.is_outgoing == null ? null : Number(a.is_outgoing),
-    };
-    if (int(a.is_sticker)) extra.is_sticker = 1;
-    if (int(a.hide_attachment)) extra.hide_attachment = 1;
-    if (!loc.ok) {
-      status = filename ? 'outside-attachments' : 'no-path';
-      extra.reason = loc.reason;
-      this.warn(`attachment ROWID ${attRowid}${messageRowid !== null ? ` (message ROWID ${messageRowid})` : ''}: ${loc.reason}${filename ? ` — ${JSON.stringify(filename.slice(0, 300))}` : ''}; not looked up in the backup`,
-        attRowid, loc.hostile ? 'warning' : 'info', 'attachment');
-    } else {
-      extra.domain = loc.domain;
-      extra.relative_path = loc.relativePath;
-      const cached = this.attachmentCache.get(attRowid);
-      const entry = ctx.backup.get(loc.domain, loc.relativePath);
-      if (cached !== undefined) {
-        const f = ctx.caseFile.db.prepare('SELECT id, status, sha256, size FROM files WHERE id = ?').get(cached) as { id: number; status: string; sha256: string | null; size: number | null };
-        fileRowId = f.id; status = f.status; sha256 = f.sha256; size = f.size;
-      } else if (!entry) {
-        status = 'missing';
-        fileRowId = ctx.caseFile.recordFile({ domain: loc.domain, relativePath: loc.relativePath, fileId: fileIdFor(loc.domain, loc.relativePath), status: 'missing', readBy: ID, note: 'attachment file not listed in Manifest.db' });
-        this.warn(`attachment ROWID ${attRowid}: ${loc.domain}/${loc.relativePath} is not in this backup (recorded as missing)`, attRowid, 'info', 'attachment');
-      } else if (entry.flags !== 1) {
-        status = entry.flags === 2 ? 'directory' : 'not-a-file';
-        fileRowId = ctx.caseFile.recordFile({ domain: loc.domain, relativePath: loc.relativePath, fileId: entry.fileID, flags: entry.flags, status: 'listed-only', readBy: ID, note: entry.flags === 2 ? 'a folder (bundle attachment)' : 'not a regular file' });
-      } else {
-        const opened = await ctx.openEntry(entry);
-        if (opened) {
-          fileRowId = opened.fileRowId; sha256 = opened.sha256; size = opened.size; status = 'ok';
-          // Images only (by MIME type or extension), before the copy goes: null means the report's placeholder.
-          const imageMime = imageMimeOf(str(a.mime_type), transferName ?? filename);
-          if (imageMime) thumb = await makeThumbnail(opened.path, imageMime);
-          // The hash is what we need; do not keep a second copy of every photo in the work folder.
-          const dir = path.dirname(opened.path);
-          if (dir.startsWith(ctx.backup.workDir + path.sep)) fs.rmSync(dir, { recursive: true, force: true });
-        } else {
-          const f = this.stmtFileRow.get(loc.domain, loc.relativePath) as { id: number; status: string } | undefined;
-          fileRowId = f ? Number(f.id) : null;
-          status = f?.status ?? 'unreadable';
-        }
-      }
-      if (fileRowId !== null) this.attachmentCache.set(attRowid, fileRowId);
-    }
-    const totalBytes = a.total_bytes == null ? null : Number(a.total_bytes);
-    if (size !== null && totalBytes !== null && totalBytes > 0 && size !== totalBytes) extra.size_on_disk = size;
-    let mime = str(a.mime_type);
-    if (!mime) { mime = mimeFromName(transferName ?? filename); if (mime) extra.mime_type_from = 'extension'; }
-    const attachmentId = ctx.caseFile.addAttachment({
-      eventId, extractor: ID, sourceFileId: this.fileRowId, sourceTable: 'attachment', sourceRowid: attRowid, fileId: fileRowId,
-      path: filename, transferName, mimeType: mime, uti: str(a.uti), totalBytes, status, sha256, extra,
-    });
-    const prior = thumb ? undefined : this.thumbnailCache.get(attRowid);
-    try {
-      if (thumb) this.thumbnailCache.set(attRowid, addThumbnail(ctx.caseFile, { attachmentId, ...thumb }));
-      else if (prior !== undefined) {
-        ctx.caseFile.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?').run(attachmentId, prior);
-      }
-    } catch (e) {
-      this.warn(`attachment ROWID ${attRowid}: thumbnail not stored (${(e as Error).message})`, attRowid, 'info', 'attachment');
-    }
-  }
-
-  /** Attachment rows that no existing message links to: still evidence, recorded without an event. */
-  private async orphanAttachments(): Promise<void> {
-    if (!this.stmtAttachment) return;
-    const hasJoin = hasTable(this.db, 'message_attachment_join');
-    const linked = 'SELECT j.attachment_id FROM message_attachment_join j JOIN message m ON m.ROWID = j.message_id WHERE j.attachment_id IS NOT NULL';
-    const ids = this.db.prepare(`SELECT ROWID FROM attachment ${hasJoin ? `WHERE ROWID NOT IN (${linked})` : ''} ORDER BY ROWID`)
-      .pluck().safeIntegers(false).all() as number[];
-    if (ids.length) this.warn(`${ids.length} attachment row(s) belong to no message in the message table (deleted messages?): recorded without an event`, null, 'info', 'attachment');
-    for (const id of ids) await this.attachment(Number(id), null, null);
   }
 }

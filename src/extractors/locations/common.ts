@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { Timestamp } from '../../formats/appleTime.js';
 import type { ExtractorContext, KindDescriptor } from '../types.js';
+import { validCoordinate } from '../../formats/coordinates.js';
 
 /** The one 'location' kind, emitted by every location store. */
 export const LOCATION_KIND: KindDescriptor = {
@@ -10,14 +11,6 @@ export const LOCATION_KIND: KindDescriptor = {
   actions: { seen: 'Location Recorded', shared: 'Location Shared' },
 };
 
-/** A usable coordinate pair: finite, in range, and not the (0, 0) "no fix" placeholder. */
-export function validCoordinate(lat: unknown, lon: unknown): { lat: number; lon: number } | null {
-  const a = typeof lat === 'number' ? lat : Number(lat);
-  const o = typeof lon === 'number' ? lon : Number(lon);
-  if (lat == null || lon == null || !Number.isFinite(a) || !Number.isFinite(o)) return null;
-  if (Math.abs(a) > 90 || Math.abs(o) > 180 || (a === 0 && o === 0)) return null;
-  return { lat: a, lon: o };
-}
 
 /** Accuracy in metres; negative values (-1) mean "unknown" in Apple's location stores. */
 export function accuracyOf(v: unknown): number | null {

@@ -9,6 +9,7 @@
 // row-by-row path, which warns. Every other row is left for that path: both write the same event
 // (test: "the bulk path and the row-by-row path write the same events").
 import type Database from 'better-sqlite3';
+import type { CaseFile } from '../../timeline/caseFile.js';
 import { MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
 import { readBody } from './body.js';
 
@@ -41,7 +42,9 @@ export class BulkMainEvents {
    * `mc`: the message table's columns; `rare`: the SQL flag of rows needing the row-by-row path;
    * `recoverable`: whether chat_recoverable_message_join can be read.
    */
-  constructor(db: Database.Database, mc: Set<string>, rare: string, recoverable: boolean, fileRowId: number) {
+  constructor(cf: CaseFile, mc: Set<string>, rare: string, recoverable: boolean, fileRowId: number) {
+    // The TEMP table and the body functions live on the case file's connection, never in its schema.
+    const db = cf.db;
     const m = (c: string) => (mc.has(c) ? `m.${c}` : 'NULL');
     db.exec(`CREATE TEMP TABLE IF NOT EXISTS message_conversations (c_chat TEXT NOT NULL, c_handle INTEGER NOT NULL, c_from_me INTEGER NOT NULL, c_service TEXT NOT NULL,
       c_thread INTEGER, c_title TEXT, c_counterpart TEXT, c_name TEXT, c_svc TEXT, PRIMARY KEY (c_chat, c_handle, c_from_me, c_service)); DELETE FROM temp.message_conversations;`);
@@ -77,9 +80,8 @@ export class BulkMainEvents {
       ...(recoverable ? [`m.ROWID NOT IN (SELECT message_id FROM ${SRC_SCHEMA}.chat_recoverable_message_join WHERE message_id IS NOT NULL)`] : []),
       ...(hasAb ? [`(m.attributedBody IS NULL OR ${FN_BODY_OK}(m.ROWID, m.text, m.attributedBody))`] : []),
     ];
-    this.insert = db.prepare(`INSERT INTO main.events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
-        source_file_id, source_table, source_rowid, extractor, extra_json)
-      SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
+    this.insert = cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id', 'service',
+      'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'], `SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
         ${body}, iif(c.c_from_me, 'outgoing', 'incoming'), c.c_counterpart, c.c_name, c.c_thread, c.c_svc, ${fileRowId}, 'message', m.ROWID, 'messages', ${extra}
       FROM ${SRC_SCHEMA}.message m JOIN temp.message_conversations c ON c.c_chat = ${chat} AND c.c_handle = ifnull(${m('handle_id')}, 0)
         AND c.c_from_me = iif(${m('is_from_me')} = 1, 1, 0) AND c.c_service = ifnull(${m('service')}, '')

@@ -1,0 +1,34 @@
+// Helpers shared by the test/artifact-*.test.ts suites: ingest a backup through the library call, read the case file.
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { tmpDir, treeHash } from './helpers.js';
+import { ingest, type IngestResult } from '../src/pipeline/ingest.js';
+
+export type Ev = {
+  id: number; kind: string; action: string; ts_utc_us: number | null; ts_raw: string | null; ts_epoch: string | null; title: string; body: string | null;
+  direction: string | null; counterpart: string | null; counterpart_name: string | null; service: string | null; duration_s: number | null;
+  source_file_id: number; source_table: string; source_rowid: number; extractor: string; extra_json: string | null;
+};
+export type Warn = { extractor: string; severity: string; message: string; source_table: string | null; source_rowid: number | null };
+
+export function query<T>(casePath: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(casePath, { readonly: true });
+  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+}
+
+/** Ingest `root` (only the named extractors and their dependencies), proving the backup is byte-identical afterwards. */
+export async function ingestUnchanged(root: string, only?: string[]): Promise<{ casePath: string; result: IngestResult; unchanged: boolean }> {
+  const before = treeHash(root);
+  const casePath = path.join(tmpDir(), 'case.db');
+  const result = await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only });
+  const after = treeHash(root);
+  return { casePath, result, unchanged: JSON.stringify(before) === JSON.stringify(after) };
+}
+
+export const events = (casePath: string, extractor: string): Ev[] =>
+  query<Ev>(casePath, 'SELECT * FROM events WHERE extractor = ? ORDER BY source_table, source_rowid, id', extractor);
+export const warnings = (casePath: string, extractor: string): Warn[] =>
+  query<Warn>(casePath, 'SELECT extractor, severity, message, source_table, source_rowid FROM warnings WHERE extractor = ? ORDER BY id', extractor);
+export const extra = (e: Ev): Record<string, unknown> => (e.extra_json ? JSON.parse(e.extra_json) : {});
+export const sourcePath = (casePath: string, e: Ev): string =>
+  query<{ p: string }>(casePath, "SELECT domain || '/' || relative_path AS p FROM files WHERE id = ?", e.source_file_id)[0].p;
