@@ -9,7 +9,7 @@ import { addWhatsApp, WA_DOMAIN, type WaGeneration, type WhatsAppTruth } from '.
 import { usNumber } from '../fixtures/artifacts/contacts.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { isoFromUs } from '../src/formats/appleTime.js';
-import { jidToHandle } from '../src/extractors/artifacts/whatsapp.js';
+import { jidToHandle, whatsappTuning, whatsappStats } from '../src/extractors/artifacts/whatsapp.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
 
@@ -117,6 +117,38 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
     const orphan = ev(wa.hostile.orphanSessionPk);
     expect(orphan.thread_id).not.toBeNull();
   }, 60_000);
+});
+
+describe('WhatsApp: the bulk path and the row-by-row path write the same events', () => {
+  it.each(['legacy', 'current'] as WaGeneration[])('%s schema, 600 extra messages, pages of 64 rows', async (generation) => {
+    let wa!: WhatsAppTruth;
+    const t = fixture({ contacts: 6, calls: 2, extend: (w, truth, rng, tmp) => {
+      wa = addWhatsApp(w, rng, tmp, { generation, end: truth.device.backupDate, nameByNumber: truth.nameByNumber, strangers: [usNumber(rng).e164, usNumber(rng).e164], bulk: 600 });
+    } });
+    const cols = `ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service, duration_s, latitude, longitude,
+      accuracy_m, source_table, source_rowid, extractor, extra_json`;
+    const run = async (sqlBulk: boolean) => {
+      const saved = { ...whatsappTuning };
+      Object.assign(whatsappTuning, { sqlBulk, pageRows: 64 });
+      const before = { ...whatsappStats };
+      try {
+        const casePath = path.join(tmpDir(), 'case.db');
+        await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['whatsapp'] });
+        return { rows: query(casePath, `SELECT ${cols} FROM events WHERE extractor = 'whatsapp' ORDER BY source_table, source_rowid, action`),
+          warnings: query(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'whatsapp' ORDER BY message"),
+          bulk: whatsappStats.bulkRows - before.bulkRows, rowByRow: whatsappStats.rowByRowRows - before.rowByRowRows };
+      } finally { Object.assign(whatsappTuning, saved); }
+    };
+    const fast = await run(true);
+    const slow = await run(false);
+    expect(fast.bulk).toBeGreaterThan(600);
+    expect(fast.rowByRow).toBeGreaterThan(5);
+    expect(fast.bulk + fast.rowByRow).toBe(wa.messages.length);
+    expect(slow.bulk).toBe(0);
+    expect(fast.rows.length).toBe(wa.messages.length);
+    expect(fast.rows).toEqual(slow.rows);
+    expect(fast.warnings).toEqual(slow.warnings);
+  }, 120_000);
 });
 
 describe('WhatsApp: broken databases', () => {
