@@ -27,7 +27,7 @@ describe('decodeNoteBody', () => {
   });
 });
 
-describe.each(['ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlite (%s layout)', (generation) => {
+describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlite (%s layout)', (generation) => {
   it('every note is a created event (plus modified) with exact times, text, folder, account; hostile rows kept with warnings', async () => {
     let nt!: NotesTruth;
     const t = fixture({ contacts: 2, calls: 2, extend: (w, truth, rng, tmp) => { nt = addNotes(w, rng, tmp, { generation, end: truth.device.backupDate }); } });

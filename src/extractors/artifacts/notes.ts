@@ -13,6 +13,7 @@ import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
 import type Database from 'better-sqlite3';
 import { columnsOf, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
+import { quoteIdent } from '../../sqlite.js';
 import { timeOf } from '../support/checkedTime.js';
 
 const ID = 'notes';
@@ -95,6 +96,21 @@ export const notes: Extractor = {
       }
     }
 
+    // iOS 11 has no ZFOLDER: a note's folder is in the Core Data join Z_<n>NOTES (Z_<n>FOLDERS, Z_<m>NOTES)
+    // (apple_cloud_notes_parser: Z_11NOTES.Z_11FOLDERS, Z_11NOTES.Z_8NOTES).
+    const folderOfNote = new Map<number, number>();
+    if (!c.has('ZFOLDER')) {
+      for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'Z_[0-9]*NOTES'").pluck().all() as string[]) {
+        const jc = [...columnsOf(db, t)];
+        const f = jc.find((x) => /^Z_\d+FOLDERS$/.test(x)), n = jc.find((x) => /^Z_\d+NOTES$/.test(x));
+        if (!f || !n) continue;
+        for (const [fo, no] of db.prepare(`SELECT ${quoteIdent(f)}, ${quoteIdent(n)} FROM ${quoteIdent(t)}`).raw(true).safeIntegers(false).iterate() as Iterable<[number, number]>) {
+          if (!folderOfNote.has(Number(no))) folderOfNote.set(Number(no), Number(fo));
+        }
+        break;
+      }
+    }
+
     // The notes: every object row with a ZICNOTEDATA row or a ZNOTEDATA link.
     const sel = [col('ZTITLE1', 'title'), col('ZSNIPPET', 'snippet'), col('ZFOLDER', 'folder'), col(accountCol, 'account'), col(createdCol, 'created'),
       col('ZMODIFICATIONDATE1', 'modified'), col('ZISPASSWORDPROTECTED', 'locked'), col('ZMARKEDFORDELETION', 'deleted'), col('ZISPINNED', 'pinned'),
@@ -113,14 +129,15 @@ export const notes: Extractor = {
       const modified = timeOf(ctx, r.modified, 'mac-s', { ...where, column: 'ZMODIFICATIONDATE1' });
       const locked = Number(r.locked ?? 0) === 1;
       const title = sqlText(r.title);
-      const folder = r.folder == null ? null : names.get(Number(r.folder)) ?? null;
+      const folderPk = r.folder != null ? Number(r.folder) : folderOfNote.get(pk) ?? null;
+      const folder = folderPk === null ? null : names.get(folderPk) ?? null;
       const account = r.account == null ? null : names.get(Number(r.account)) ?? null;
       const extra: Record<string, unknown> = {
         note_title: title, snippet: locked ? null : sqlText(r.snippet), folder: folder?.title ?? null, account: account?.name ?? null, account_identifier: account?.identifier ?? null,
         identifier: sqlText(r.identifier), locked, deleted: Number(r.deleted ?? 0) === 1, pinned: Number(r.pinned ?? 0) === 1,
         note_data_pk: r.data_pk ?? null, account_column: accountCol, created_column: createdCol,
       };
-      if (r.folder != null && !folder) extra.folder_pk = Number(r.folder);
+      if (folderPk !== null && !folder) extra.folder_pk = folderPk;
       let body: string | null = null;
       if (locked) {
         extra.note = 'password-protected: the body is encrypted and was not read';
