@@ -107,11 +107,11 @@ class WhatsAppReader {
   /** A person behind a JID: address-book name (E.164) first, then WhatsApp's own names. */
   private person(jid: string | null, ...fallbacks: [string | null, string][]): Person {
     const handle = jidToHandle(jid);
-    let name = handle && handle.startsWith('+') ? this.ctx.contacts.nameFor(handle) : null;
+    let name = handle?.startsWith('+') ? this.ctx.contacts.nameFor(handle) : null;
     let nameSource: string | null = name ? 'contacts' : null;
     if (!name) {
       for (const [n, source] of [...fallbacks, [jid ? this.pushNames.get(jid) ?? null : null, 'push name'] as [string | null, string]]) {
-        if (n && n.trim()) { name = oneLine(n.trim()); nameSource = source; break; }
+        if (n?.trim()) { name = oneLine(n.trim()); nameSource = source; break; }
       }
     }
     return { handle, jid, name, nameSource };
