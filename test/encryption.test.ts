@@ -334,11 +334,13 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
   const plainEvents = (() => { const p = fixture(SHAPE); const r = ingestCli(p.root, []); return events(r.casePath); })();
   const callsWant = plainEvents.filter((e) => e.extractor === 'calls');
 
-  function run(e: FixtureEncryption) {
+  /** `failed`: extractors whose only source cannot be decrypted; the ingest then exits 1 and says PARTIAL (issue #13). */
+  function run(e: FixtureEncryption, failed: string[] = []) {
     const t = encrypted(e);
     const before = treeHash(t.root);
     const r = ingestCli(t.root, ['--password', PW]);
-    expect(r.code, r.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(failed.length ? 1 : 0);
+    if (failed.length) expect(r.stderr).toMatch(new RegExp(`^PARTIAL INGEST: .*\\(${failed.join(', ')}\\)`, 'm'));
     expect(treeHash(t.root)).toEqual(before);
     const warnings = query<{ extractor: string; severity: string; message: string }>(r.casePath, 'SELECT extractor, severity, message FROM warnings');
     const files = query<{ relative_path: string; status: string; sha256: string | null; note: string | null }>(r.casePath,
@@ -347,7 +349,7 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
   }
 
   it('ciphertext truncated to a non-multiple of 16', () => {
-    const r = run(tamperFile(AB, { cipher: (c) => c.subarray(0, c.length - 5) }));
+    const r = run(tamperFile(AB, { cipher: (c) => c.subarray(0, c.length - 5) }), ['contacts']);
     const ab = r.files.find((f) => f.relative_path.endsWith('AddressBook.sqlitedb'))!;
     expect(ab.status).toBe('decrypt-failed');
     expect(ab.sha256).toMatch(/^[0-9a-f]{64}$/); // the evidence is still hashed
@@ -357,7 +359,7 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
   });
 
   it('a file key that does not unwrap', () => {
-    const r = run(tamperFile(CALLS, { key: (k) => { const b = Buffer.from(k); b[20] = b[20]! ^ 0xff; return b; } }));
+    const r = run(tamperFile(CALLS, { key: (k) => { const b = Buffer.from(k); b[20] = b[20]! ^ 0xff; return b; } }), ['calls']);
     const f = r.files.find((x) => x.relative_path.endsWith('CallHistory.storedata'))!;
     expect(f.status).toBe('decrypt-failed');
     expect(f.note).toMatch(/does not unwrap with the class 3 key/);

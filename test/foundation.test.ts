@@ -19,6 +19,17 @@ async function ingestOk(backup: string, extra: string[] = []) {
   return caseFile;
 }
 
+/** An ingest where these extractors failed completely: the case is written, the exit status is 1 (issue #13). */
+async function ingestPartial(backup: string, failed: string[]) {
+  const caseFile = path.join(tmpDir(), 'case.db');
+  const r = await cli(['ingest', backup, '--case', caseFile, '--tz', 'Europe/Berlin', '-q']);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stderr).toMatch(new RegExp(`^PARTIAL INGEST: ${failed.length} extractors? failed completely \\(${failed.join(', ')}\\)`, 'm'));
+  expect(r.code, r.stderr).toBe(1);
+  expect(fs.existsSync(caseFile)).toBe(true);
+  return caseFile;
+}
+
 describe('fixture builder', () => {
   for (const variant of ['ios13', 'ios14', 'ios17'] as const) {
     it(`writes a backup the independent validator accepts (${variant})`, () => {
@@ -242,7 +253,7 @@ describe('bad input', () => {
     // The manifest is opened read-only above only on this disposable copy; the real reader never does that.
     const ab = fileId('Library/AddressBook/AddressBook.sqlitedb');
     fs.writeFileSync(path.join(t.root, ab.slice(0, 2), ab), Buffer.from('<html>not a database</html>'));
-    const c = await ingestOk(t.root);
+    const c = await ingestPartial(t.root, ['contacts']);
     const db = open(c);
     const runs = Object.fromEntries((db.prepare('SELECT extractor, status, message FROM extractor_runs').all() as { extractor: string; status: string; message: string }[]).map((r) => [r.extractor, r]));
     expect(runs.contacts.status).toBe('failed');
@@ -254,7 +265,7 @@ describe('bad input', () => {
     // Now remove the call history payload: listed but missing.
     const ch = fileId('Library/CallHistoryDB/CallHistory.storedata');
     fs.rmSync(path.join(t.root, ch.slice(0, 2), ch));
-    const c2 = await ingestOk(t.root);
+    const c2 = await ingestPartial(t.root, ['contacts', 'calls']);
     const db2 = open(c2);
     const w = (db2.prepare("SELECT message FROM warnings WHERE extractor = 'calls'").all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/CallHistory\.storedata: missing \(listed in Manifest\.db but not present/);
@@ -269,7 +280,7 @@ describe('bad input', () => {
       const d = new Database(p); d.exec('CREATE TABLE something_else (a)'); d.close();
       w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistoryTemp.storedata', fs.readFileSync(p));
     } });
-    const db = open(await ingestOk(t.root));
+    const db = open(await ingestPartial(t.root, ['calls']));
     const run = db.prepare("SELECT status, message FROM extractor_runs WHERE extractor = 'calls'").get() as { status: string; message: string };
     expect(run.status).toBe('failed');
     expect(run.message).toMatch(/CallHistoryTemp\.storedata has no ZCALLRECORD table/);
@@ -283,7 +294,7 @@ describe('bad input', () => {
     const d = new Database(m);
     d.prepare("UPDATE Files SET fileID = '../../../../etc/passwd' WHERE relativePath = 'Library/CallHistoryDB/CallHistory.storedata'").run();
     d.close();
-    const db = open(await ingestOk(t.root));
+    const db = open(await ingestPartial(t.root, ['calls']));
     const w = (db.prepare("SELECT message FROM warnings").all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/invalid fileID/);
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='contact'").get() as { n: number }).n).toBeGreaterThan(0);
@@ -299,7 +310,8 @@ describe.skipIf(!HAVE_REALDATA)('real data', () => {
     const j = JSON.parse(r.stdout);
     expect(j.manifest).toMatchObject({ entries: 3721, file: 1089, directory: 2618, symlink: 14 });
     expect(j.device).toMatchObject({ productVersion: '14.3', buildVersion: '18C66', imei: '42', productType: 'iPhone9,3' });
-    const c = await ingestOk(root);
+    // Its payloads are not in the folder: four extractors find nothing to read.
+    const c = await ingestPartial(root, ['contacts', 'calls', 'locationd', 'photos']);
     const db = open(c);
     const files = db.prepare("SELECT status FROM files WHERE relative_path = 'Library/CallHistoryDB/CallHistory.storedata'").get() as { status: string };
     expect(files.status).toBe('missing');

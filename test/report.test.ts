@@ -36,7 +36,7 @@ beforeAll(async () => {
   truth = buildSyntheticCase(casePath, { events: 600, tz: TZ, caseNumber: 'CASE-2024-0042' });
   outDir = path.join(dir, 'out');
   const r = await cli(['report', '--case', casePath, '--out', outDir]);
-  expect(r.stderr).toBe('');
+  expect(r.stderr).toMatch(/^custody head of .*case\.db: row 2, [0-9a-f]{64}\n$/); // nothing else (issue #13: the head is printed)
   expect(r.code).toBe(0);
   if (HAVE_BROWSER) browser = await puppeteer.launch({ executablePath: (await resolveChromium())!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
 });
@@ -205,7 +205,7 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
     const env = { PUPPETEER_EXECUTABLE_PATH: '/nonexistent/chromium' };
     const both = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser')], env);
     expect(both.code).toBe(0);
-    expect(both.stderr.trim()).toBe('PDF skipped: no Chromium found; run npm run setup');
+    expect(both.stderr.replace(/^custody head of .*\n/m, '').trim()).toBe('PDF skipped: no Chromium found; run npm run setup'); // + the custody head (issue #13)
     expect(fs.existsSync(path.join(dir, 'nobrowser', 'report.html'))).toBe(true);
     const pdfOnly = await cli(['report', '--case', casePath, '--out', path.join(dir, 'nobrowser2'), '--format', 'pdf'], env);
     expect(pdfOnly.code).toBe(1);

@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { makeWorkDir } from '../workdir.js';
 import { parsePlist, isDict, PlistError, type PlistValue } from './plist.js';
 import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
 
@@ -93,7 +94,7 @@ export class Backup {
   private copyCounter = 0;
 
   private constructor(readonly root: string) {
-    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-'));
+    this.workDir = makeWorkDir(); // mode 0700, owner file: removed on exit, interruption, or by the next run
   }
 
   static async open(dir: string, opts: OpenOptions = {}): Promise<Backup> {

@@ -12,6 +12,8 @@ import { registerSaveKey } from './commands/savekey.js';
 import { registerReport } from './commands/report.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
+import { RefusedError } from '../workdir.js';
+import { onCustodyAppended } from '../timeline/caseFile.js';
 
 // Never let the machine's zone leak into a time: every conversion names its zone explicitly.
 Settings.defaultZone = 'utc';
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
 
 export async function main(argv = process.argv): Promise<number> {
   setCommandLine(argv.slice(2));
+  // Every command that appends to a custody log says where its chain now ends: the examiner can note it down.
+  onCustodyAppended((casePath, row) => { process.stderr.write(`custody head of ${casePath}: row ${row.seq}, ${row.hash}\n`); });
   try {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
@@ -45,7 +49,7 @@ export async function main(argv = process.argv): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return EXIT_USAGE; // commander already printed the message
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof RefusedError) {
       process.stderr.write(`ios-timeline: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -14,13 +14,14 @@
 // A folder that receives several actions (a report, then an export) keeps one merged manifest.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CaseFile } from '../timeline/caseFile.js';
+import { ingestStateOf, type CaseFile } from '../timeline/caseFile.js';
 import type { CustodyRow, HashRef } from '../timeline/custodyLog.js';
 import { hashFiles } from './evidenceHash.js';
 import { sha256File } from './hash.js';
 import { keyFingerprint, loadPrivateKey, signBytes } from './sign.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import type { CaseDigest } from './caseDigest.js';
+import { RefusedError } from '../workdir.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const SUMS_NAME = 'SHA256SUMS';
@@ -45,8 +46,10 @@ export interface ManifestAction {
   at: string;
   examiner: string;
   custody: { seq: number; hash: string; prev_hash: string };
-  case_file: { path: string; case_number: string | null; sha256_before_action: string; content_digest: string | null };
+  case_file: { path: string; case_number: string | null; sha256_before_action: string; content_digest: string | null; ingest_state?: string };
   outputs: string[];
+  /** Present (true) when the case's ingest never finished (--allow-incomplete): these outputs hold a fraction. */
+  incomplete?: boolean;
 }
 
 export interface OutputManifest {
@@ -54,6 +57,8 @@ export interface OutputManifest {
   generator: string;
   updated_at: string;
   custody_head: { seq: number; hash: string };
+  /** "INCOMPLETE" when any action here used a case whose ingest did not finish. */
+  status?: 'INCOMPLETE';
   files: ManifestFile[];
   actions: ManifestAction[];
   signer?: { algorithm: 'ed25519'; public_key_sha256: string };
@@ -78,6 +83,40 @@ export function recordedCaseDigest(cf: CaseFile): CaseDigest | null {
     } catch { /* a damaged row: verify reports it */ }
   }
   return null;
+}
+
+/**
+ * Where a path really lands: the nearest existing ancestor resolved with realpath (symbolic links followed, also
+ * a dangling one), plus the parts that do not exist yet. The file may not exist before it is written.
+ */
+export function realPathOf(p: string): string {
+  let cur = path.resolve(p);
+  const rest: string[] = [];
+  for (let hops = 0; hops < 64; hops++) {
+    try { return path.join(fs.realpathSync(cur), ...rest); } catch { /* does not exist (or a dangling link) */ }
+    try {
+      if (fs.lstatSync(cur).isSymbolicLink()) { cur = path.resolve(path.dirname(cur), fs.readlinkSync(cur)); continue; }
+    } catch { /* really absent */ }
+    const parent = path.dirname(cur);
+    if (parent === cur) break;
+    rest.unshift(path.basename(cur));
+    cur = parent;
+  }
+  return path.join(cur, ...rest);
+}
+
+/** Refuse an output (case file, report folder, export file…) whose real path is inside the evidence folder. */
+export function assertOutsideEvidence(output: string, evidenceRoot: string, what: string): void {
+  const out = realPathOf(output);
+  const ev = realPathOf(evidenceRoot);
+  if (out === ev || out.startsWith(ev.endsWith(path.sep) ? ev : ev + path.sep)) {
+    throw new RefusedError(`${what} ${output} is inside the evidence folder ${evidenceRoot}${out !== path.resolve(output) ? ` (it resolves to ${out})` : ''}: the evidence is never written, choose a place outside it`);
+  }
+}
+
+/** The evidence folders a case was made from (evidence.backup_path). */
+export function evidenceRootsOf(cf: CaseFile): string[] {
+  try { return (cf.db.prepare('SELECT backup_path FROM evidence').all() as { backup_path: string }[]).map((r) => r.backup_path).filter(Boolean); } catch { return []; }
 }
 
 export function readManifest(outDir: string): OutputManifest | null {
@@ -118,10 +157,11 @@ export async function writeOutputManifest(outDir: string, outputs: string[], cas
   const caseSha = await sha256File(caseFile.path);
   const digest = recordedCaseDigest(caseFile);
   const outRefs: HashRef[] = names.map((n, i) => ({ path: n, size: hashes[i].size, sha256: hashes[i].sha256! }));
+  const state = ingestStateOf(caseFile.db);
   const custody = caseFile.custody({
     action: opts.action,
     actor: opts.examiner || undefined,
-    detail: { ...opts.detail, out_dir: dir, case_file_sha256_before: caseSha, case_content_digest: digest?.sha256 ?? null, signed: !!key },
+    detail: { ...opts.detail, out_dir: dir, case_file_sha256_before: caseSha, case_content_digest: digest?.sha256 ?? null, signed: !!key, ...(state.complete ? {} : { case_incomplete: true, ingest_state: state.state }) },
     inputs: [{ name: 'case file (before this row)', path: path.resolve(caseFile.path), sha256: caseSha }, ...(digest ? [{ name: 'case content digest', sha256: digest.sha256 }] : [])],
     outputs: outRefs,
   });
@@ -131,18 +171,24 @@ export async function writeOutputManifest(outDir: string, outputs: string[], cas
     name: n, size: hashes[i].size, sha256: hashes[i].sha256!, block_size: OUTPUT_BLOCK,
     ...(hashes[i].prefixes ? { block_prefixes: hashes[i].prefixes } : {}), action: opts.action, custody_seq: custody.seq,
   }));
+  const actions: ManifestAction[] = [...(existing?.actions ?? []), {
+    action: opts.action, at: custody.at, examiner: custody.actor,
+    custody: { seq: custody.seq, hash: custody.hash, prev_hash: custody.prev_hash },
+    case_file: {
+      path: path.resolve(caseFile.path), case_number: caseFile.getMeta('case_number') || null, sha256_before_action: caseSha, content_digest: digest?.sha256 ?? null,
+      ...(state.complete ? {} : { ingest_state: state.state }),
+    },
+    outputs: names,
+    ...(state.complete ? {} : { incomplete: true }),
+  }];
   const manifest: OutputManifest = {
     format: MANIFEST_FORMAT,
     generator: `${TOOL_NAME} ${TOOL_VERSION}`,
     updated_at: custody.at,
     custody_head: { seq: custody.seq, hash: custody.hash },
+    ...(actions.some((a) => a.incomplete) ? { status: 'INCOMPLETE' as const } : {}),
     files: [...files.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    actions: [...(existing?.actions ?? []), {
-      action: opts.action, at: custody.at, examiner: custody.actor,
-      custody: { seq: custody.seq, hash: custody.hash, prev_hash: custody.prev_hash },
-      case_file: { path: path.resolve(caseFile.path), case_number: caseFile.getMeta('case_number') || null, sha256_before_action: caseSha, content_digest: digest?.sha256 ?? null },
-      outputs: names,
-    }],
+    actions,
     ...(key ? { signer: { algorithm: 'ed25519' as const, public_key_sha256: keyFingerprint(key) } } : {}),
   };
   const manifestPath = path.join(dir, MANIFEST_NAME);

@@ -18,6 +18,8 @@ import { listFiles } from './listing.js';
 import { MANIFEST_FORMAT, MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME, SUMS_NAME, type OutputManifest } from './outputs.js';
 import { keyFingerprint, loadPublicKey, verifyBytes } from './sign.js';
 import { sha256File } from './hash.js';
+import { checkCustodyHeads, custodyHeadsPath, HEADS_SUFFIX, readCustodyHeads } from '../timeline/custodyLog.js';
+import { finalCasePath, ingestStateOf } from '../timeline/caseFile.js';
 
 export type VerifyKind = 'case' | 'backup' | 'outputs';
 
@@ -99,6 +101,9 @@ function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow
   if (chain.rows === 0) r.problems.push({ area: 'custody', item: 'custody', message: 'the custody log is empty' });
   else if (!chain.problems.length) r.checks.push(`custody chain: ${chain.rows} rows intact (head ${chain.head.slice(0, 16)}…)`);
   const rows = db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
+  checkHeadsFile(db.name, rows, r);
+  const state = ingestStateOf(db);
+  if (!state.complete) r.problems.push({ area: 'case', item: 'ingest', message: `the case is incomplete: its ingest did not finish (${state.state}); it holds only part of the evidence` });
 
   const recorded = latestIngestDigest(rows);
   if (!recorded) {
@@ -119,6 +124,19 @@ function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow
     r.checks.push(`case content: ${Object.keys(recorded.digest.tables).length} tables, ${nRows} rows as recorded at ingest (custody row ${recorded.seq})`);
   }
   return { rows, digest: recorded.digest };
+}
+
+/** The custody table against `<case>.custody-heads`, the heads recorded outside it (catches a truncated log). */
+function checkHeadsFile(casePath: string, rows: CustodyRow[], r: VerifyReport): void {
+  const sidecar = custodyHeadsPath(finalCasePath(path.resolve(casePath)));
+  const name = path.basename(sidecar);
+  const read = readCustodyHeads(finalCasePath(path.resolve(casePath)));
+  if (!read) { r.notes.push(`warning: ${name} is missing: a truncated custody log (rows deleted at the end) cannot be detected`); return; }
+  for (const p of read.problems) r.problems.push({ area: 'custody', item: name, message: p.problem });
+  const c = checkCustodyHeads(rows, read.heads);
+  for (const p of c.problems) r.problems.push({ area: 'custody', item: `custody row ${p.seq}`, message: `${p.problem} (${name})` });
+  if (!c.problems.length && !read.problems.length) r.checks.push(`custody heads: ${read.heads.length} head(s) in ${name} match the log (last row ${c.lastSeq})`);
+  if (c.unanchored) r.notes.push(`${c.unanchored} custody row(s) after row ${c.lastSeq} are not recorded in ${name}`);
 }
 
 export async function verifyCase(casePath: string): Promise<VerifyReport> {
@@ -258,6 +276,7 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
   for (const name of walk(outDir)) {
     if (listed.has(name) || RESERVED_NAMES.has(name)) continue;
     if (caseNames.has(name) && isSqliteFile(path.join(outDir, name))) { r.notes.push(`${name} is the case file (checked with --case, not against the manifest)`); continue; }
+    if (name.endsWith(HEADS_SUFFIX) && caseNames.has(name.slice(0, -HEADS_SUFFIX.length))) { r.notes.push(`${name} holds the case file's custody heads (checked with --case)`); continue; }
     r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
   }
   r.checks.push(`outputs: ${matched} of ${m.files.length} files match manifest.json`);
@@ -291,6 +310,9 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
       r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: other ? 'does not verify: the manifest names a different signing key' : 'does not verify with this public key: manifest.json or the signature was altered' });
     } else r.checks.push(`signature: valid Ed25519 signature by key ${keyFingerprint(key).slice(0, 16)}…`);
   } else if (fs.existsSync(sigPath)) r.notes.push('manifest.json is signed; give --pub-key to check the signature');
+  // A manifest that says it was signed must keep its signature: deleting the .sig must not pass unnoticed.
+  if (m.signer && !fs.existsSync(sigPath) && !opts.pubKeyPath) r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: `missing: manifest.json records a signature by key ${String(m.signer.public_key_sha256).slice(0, 16)}…` });
+  if (m.status === 'INCOMPLETE') r.notes.push('manifest.json says INCOMPLETE: these outputs come from a case whose ingest did not finish');
 
   // With the case file: the custody rows the manifest names must be in the (intact) chain, with the same output hashes.
   if (!opts.casePath) r.notes.push('give --case <case file> to check these outputs against the custody log');

@@ -3,7 +3,7 @@
 // re-encoded; the bytes are checked structurally (a truncated or mislabelled image gives no thumbnail) and
 // stored through addThumbnail() (src/timeline/thumbnails.ts). Never throws: any problem means "no thumbnail".
 import fs from 'node:fs';
-import exifr from 'exifr';
+import { jpegTiffStart, tiffStructureProblem } from './photos/exif.js';
 import { MAX_THUMBNAIL_BYTES, sniffImage, type ThumbnailMime } from '../timeline/thumbnails.js';
 import { mimeFromName } from './messages/vocab.js';
 
@@ -63,10 +63,39 @@ function sniffMedia(head: Buffer): ThumbnailMime | 'heic' | 'tiff' | null {
   return null;
 }
 
+/**
+ * Where the IFD1 thumbnail sits in a TIFF block starting at `t`: IFD0's next-IFD link, then IFD1's
+ * JPEGInterchangeFormat (0x0201) and its length (0x0202), all checked against the bytes. Our own few reads
+ * instead of a third-party parser: bounded by construction, and no worker round trip per photo.
+ */
+export function ifd1Jpeg(b: Buffer, t: number): Buffer | null {
+  if (t < 0 || t + 8 > b.length || tiffStructureProblem(b, t)) return null;
+  const le = b.readUInt16BE(t) === 0x4949;
+  const u16 = (o: number) => (le ? b.readUInt16LE(o) : b.readUInt16BE(o));
+  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  const ifd0 = u32(t + 4);
+  if (t + ifd0 + 2 > b.length) return null;
+  const link = t + ifd0 + 2 + u16(t + ifd0) * 12;
+  if (link + 4 > b.length) return null;
+  const ifd1 = u32(link);
+  if (!ifd1 || t + ifd1 + 2 > b.length) return null;
+  const n = u16(t + ifd1);
+  if (n > 1000 || t + ifd1 + 2 + n * 12 > b.length) return null;
+  let offset: number | null = null, length: number | null = null;
+  for (let k = 0; k < n; k++) {
+    const e = t + ifd1 + 2 + k * 12;
+    const tag = u16(e);
+    const value = u16(e + 2) === 3 ? u16(e + 8) : u32(e + 8); // SHORT or LONG
+    if (tag === 0x0201) offset = value;
+    else if (tag === 0x0202) length = value;
+  }
+  if (offset === null || !length || t + offset + length > b.length) return null;
+  return b.subarray(t + offset, t + offset + length);
+}
+
 /** The IFD1 JPEG of a JPEG or TIFF buffer, checked; null when absent or broken. */
 async function exifThumbnail(buf: Buffer): Promise<Thumbnail | null> {
-  let raw: Uint8Array | undefined;
-  try { raw = await exifr.thumbnail(buf); } catch { return null; }
+  const raw = ifd1Jpeg(buf, buf[0] === 0xff ? jpegTiffStart(buf) : 0);
   if (!raw || raw.byteLength === 0) return null;
   const data = trimJpeg(Buffer.from(raw)); // a copy: do not keep the head buffer alive
   if (data.length > MAX_THUMBNAIL_BYTES) return null;

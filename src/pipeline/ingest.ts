@@ -1,11 +1,16 @@
 // The ingest, one stage after another: open the source → hash every evidence file → extractors → digest →
 // custody. The library call and the CLI run exactly this; the CLI only adds progress output.
 // The case file is written under a temporary name and renamed only when everything succeeded, so a failed
-// run (wrong password, unreadable manifest) leaves nothing half-written.
+// run (wrong password, unreadable manifest) leaves nothing half-written. A run killed with kill -9 can leave
+// `<case>.partial`: it says meta.ingest_state = 'running', and every command refuses it (see CaseFile.requireComplete).
+// The case is locked (`<case>.lock`) for the whole run, so two ingests cannot write the same case.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
-import { CaseFile } from '../timeline/caseFile.js';
+import { CaseFile, lockCase } from '../timeline/caseFile.js';
+import { custodyHeadsPath } from '../timeline/custodyLog.js';
+import { assertOutsideEvidence } from '../custody/outputs.js';
+import { onAbort, RefusedError, sweepStaleWorkDirsOnce } from '../workdir.js';
 import { runExtractors, type RunOptions, type RunSummary } from './runExtractors.js';
 import { EXTRACTORS, withDependencies } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
@@ -40,20 +45,37 @@ export interface IngestResult {
   addedDependencies: string[];
 }
 
+/** The case file, its SQLite siblings: what a failed or interrupted ingest removes. */
+function removeCaseFiles(p: string): void {
+  for (const s of ['', '-wal', '-shm', '-journal']) fs.rmSync(p + s, { force: true });
+}
+
 export async function ingest(o: IngestOptions): Promise<IngestResult> {
+  sweepStaleWorkDirsOnce(); // working copies a killed run left behind (possibly decrypted)
   const casePath = path.resolve(o.casePath);
   if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
   const selection = o.only ? withDependencies(o.only) : { run: EXTRACTORS, added: [] };
   const root = findBackupRoot(path.resolve(o.backupDir));
-  const before = await listingHash(root);
-  const backup = await Backup.open(root, o.open);
-  const partial = `${casePath}.partial`;
-  fs.rmSync(partial, { force: true });
+  // The case, its .partial, -wal, -shm, lock and custody-heads files all sit beside casePath.
+  assertOutsideEvidence(casePath, root, 'the case file');
+  if (!fs.existsSync(path.dirname(casePath))) throw new RefusedError(`folder ${path.dirname(casePath)} does not exist; create it first`);
+  const lock = lockCase(casePath, `ingest ${root}`);
+  let backup: Backup | null = null;
   let caseFile: CaseFile | null = null;
   let following: FollowingDigest | null = null;
+  const partial = `${casePath}.partial`;
+  const stopRemovingPartial = onAbort(() => removeCaseFiles(partial));
   try {
+    // Checked again under the lock: another ingest may have finished this case meanwhile.
+    if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
+    // Leftovers of a run that died (nobody holds the lock): its half-written case and the heads of a case that is gone.
+    removeCaseFiles(partial);
+    fs.rmSync(custodyHeadsPath(casePath), { force: true });
+    const before = await listingHash(root);
+    backup = await Backup.open(root, o.open);
     caseFile = CaseFile.create(partial);
     const cf = caseFile;
+    cf.setMeta('ingest_state', 'running'); // until the final step: a file left by a killed run says so itself
     // The events are digested on a worker while they are written (see FollowingDigest).
     following = FollowingDigest.start(cf.db, partial);
     const now = new Date().toISOString();
@@ -104,6 +126,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
     const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
     lap('listing_after');
+    // Everything is extracted: the state is part of the digested content, and completeness also needs the
+    // ingest custody row below, so a run killed in between still counts as incomplete.
+    cf.setMeta('ingest_state', 'complete');
     // Digests of every content table, kept in the custody row: verify names any row edited later. The workers
     // read the committed content while this thread builds the indexes and the full-text index (no content change).
     const known = following ? { table: following.table, blocks: await following.finish() } : undefined;
@@ -129,7 +154,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings, addedDependencies: selection.added };
   } finally {
     if (following) await following.cancel();
-    if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } fs.rmSync(partial, { force: true }); }
-    backup.close();
+    if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } removeCaseFiles(partial); }
+    backup?.close();
+    stopRemovingPartial();
+    lock.release();
   }
 }

@@ -47,24 +47,50 @@ export function csvCell(v: unknown): string {
 
 export type ExportFormat = 'jsonl' | 'csv' | 'geojson' | 'kml';
 
+/** "event 12 (ZCALLRECORD #3)": names the case-file row an export could not write. */
+export function eventLabel(e: Pick<EventRow, 'id' | 'source_table' | 'source_rowid'>): string {
+  return `event ${e.id}${e.source_table ? ` (${e.source_table} #${e.source_rowid ?? '?'})` : ''}`;
+}
+
+/**
+ * Write `out` through a temporary file renamed at the end: a failed export leaves no truncated file that
+ * looks finished, and its error names the event it stopped at.
+ */
+export function writeAtomically(out: string, body: (fd: number) => number): number {
+  const partial = `${out}.partial`;
+  const fd = fs.openSync(partial, 'w');
+  try {
+    const n = body(fd);
+    fs.closeSync(fd);
+    fs.renameSync(partial, out);
+    return n;
+  } catch (e) {
+    try { fs.closeSync(fd); } catch { /* already closed */ }
+    fs.rmSync(partial, { force: true });
+    throw e;
+  }
+}
+
 /** Stream the filtered events to `out`; returns the number written. */
 export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
   if (format === 'geojson' || format === 'kml') return exportGeo(db, format, out, filter); // located events only (geo.ts)
   const names = threadNames(db);
-  const fd = fs.openSync(out, 'w');
-  const w = new BufferedWriter(fd);
-  let n = 0;
-  try {
+  return writeAtomically(out, (fd) => {
+    const w = new BufferedWriter(fd);
+    let n = 0;
     if (format === 'csv') w.write('\ufeff' + EXPORT_FIELDS.join(',') + '\r\n'); // BOM: Excel reads UTF-8 correctly
     for (const e of iterateEvents(db, filter)) {
-      const r = toExportRecord(e, names);
-      if (format === 'jsonl') w.write(JSON.stringify(r) + '\n');
-      else w.write(EXPORT_FIELDS.map((f) => csvCell(r[f])).join(',') + '\r\n');
+      let line: string;
+      try {
+        const r = toExportRecord(e, names);
+        line = format === 'jsonl' ? JSON.stringify(r) + '\n' : EXPORT_FIELDS.map((f) => csvCell(r[f])).join(',') + '\r\n';
+      } catch (err) {
+        throw new Error(`${format} export stopped at ${eventLabel(e)}: ${(err as Error).message}`);
+      }
+      w.write(line);
       n++;
     }
     w.flush();
-  } finally {
-    fs.closeSync(fd);
-  }
-  return n;
+    return n;
+  });
 }

@@ -2,11 +2,11 @@
 // KML 2.2 (one Placemark per event, with a TimeStamp). Same filters as the other exports; events
 // without coordinates are left out. Streamed: the case is never held in memory.
 import { BufferedWriter } from './bufferedWriter.js';
-import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
 import { isoFromUs } from '../formats/appleTime.js';
 import { messageLine, timestampDesc } from './describe.js';
+import { eventLabel, writeAtomically } from './exports.js';
 
 export type GeoFormat = 'geojson' | 'kml';
 
@@ -36,30 +36,33 @@ export function xmlText(v: unknown): string {
 
 /** Write located events as GeoJSON or KML; returns the number of features/placemarks written. */
 export function exportGeo(db: Database.Database, format: GeoFormat, out: string, filter: EventFilter = {}): number {
-  const fd = fs.openSync(out, 'w');
-  const w = new BufferedWriter(fd);
-  let n = 0;
-  try {
+  return writeAtomically(out, (fd) => {
+    const w = new BufferedWriter(fd);
+    let n = 0;
     if (format === 'geojson') w.write('{"type":"FeatureCollection","features":[\n');
     else w.write('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">\n<Document>\n<name>ios-timeline located events</name>\n');
     for (const e of iterateEvents(db, filter)) {
       if (!located(e)) continue;
-      const p = properties(e);
-      if (format === 'geojson') {
-        w.write((n ? ',\n' : '') + JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [e.longitude, e.latitude] }, properties: p }));
-      } else {
-        const data = Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => `<Data name="${xmlText(k)}"><value>${xmlText(v)}</value></Data>`).join('');
-        w.write(`<Placemark><name>${xmlText(p.timestamp_desc)}${p.datetime ? ` ${xmlText(p.datetime)}` : ''}</name>`
-          + `<description>${xmlText(p.message)}</description>`
-          + (p.datetime ? `<TimeStamp><when>${xmlText(p.datetime)}</when></TimeStamp>` : '')
-          + `<ExtendedData>${data}</ExtendedData><Point><coordinates>${e.longitude},${e.latitude}</coordinates></Point></Placemark>\n`);
+      let item: string;
+      try {
+        const p = properties(e);
+        if (format === 'geojson') {
+          item = (n ? ',\n' : '') + JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [e.longitude, e.latitude] }, properties: p });
+        } else {
+          const data = Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => `<Data name="${xmlText(k)}"><value>${xmlText(v)}</value></Data>`).join('');
+          item = `<Placemark><name>${xmlText(p.timestamp_desc)}${p.datetime ? ` ${xmlText(p.datetime)}` : ''}</name>`
+            + `<description>${xmlText(p.message)}</description>`
+            + (p.datetime ? `<TimeStamp><when>${xmlText(p.datetime)}</when></TimeStamp>` : '')
+            + `<ExtendedData>${data}</ExtendedData><Point><coordinates>${e.longitude},${e.latitude}</coordinates></Point></Placemark>\n`;
+        }
+      } catch (err) {
+        throw new Error(`${format} export stopped at ${eventLabel(e)}: ${(err as Error).message}`);
       }
+      w.write(item);
       n++;
     }
     w.write(format === 'geojson' ? '\n]}\n' : '</Document>\n</kml>\n');
     w.flush();
-  } finally {
-    fs.closeSync(fd);
-  }
-  return n;
+    return n;
+  });
 }

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page, PuppeteerNode } from 'puppeteer';
+import { makeWorkDir } from '../workdir.js';
 import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
@@ -160,7 +161,7 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 /** Render the PDF report to `out`. */
 export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
   const size = o.chunkRows ?? 1000;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ios-timeline-pdf-'));
+  const tmp = makeWorkDir('ios-timeline-pdf-');
   const browser = o.browser ?? await launchBrowser();
   const merged = await PDFDocument.create();
   const outline: { title: string; page: number }[] = [];

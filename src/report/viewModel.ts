@@ -16,6 +16,7 @@ import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US } from '../formats/appleTime.js';
 
 export interface ReportOptions {
   tz: string;
@@ -135,7 +136,8 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     else if (view === 'calls') calls++;
     else if (view === 'gallery') photos++;
     const t = fmt(r.ts);
-    if (t && r.ts !== null) {
+    // Only plausible instants go into the overview: one stored year-200000 value must not make the chart walk 2 million months.
+    if (t && r.ts !== null && r.ts >= MIN_PLAUSIBLE_US && r.ts < MAX_PLAUSIBLE_US) {
       offsets.add(t.offset);
       if (firstUs === null || r.ts < firstUs) firstUs = r.ts;
       if (lastUs === null || r.ts > lastUs) lastUs = r.ts;
@@ -267,14 +269,24 @@ function sourceText(e: EventRow): string {
 /** Edit times shown like every other time: in the report zone, with its offset. */
 function factsInZone(f: MessageFacts | null, fmt: (us: number | null) => ZoneTime | null): MessageFacts | null {
   if (!f?.edit_history.length) return f;
-  return { ...f, edit_history: f.edit_history.map((v) => { const t = fmt(v.us); return { ...v, datetime: t ? `${t.day} ${t.time} ${t.offset}` : null }; }) };
+  return { ...f, edit_history: f.edit_history.map((v) => { const t = fmt(v.us); return { ...v, text: v.text === null ? null : reportText(v.text), datetime: t ? `${t.day} ${t.time} ${t.offset}` : null }; }) };
+}
+
+/** One record's text in a report: a 24 MB message must not become a 1,000-page PDF. Exports keep it whole. */
+export const REPORT_TEXT_MAX = 4000;
+
+export function reportText(s: string | null | undefined, max = REPORT_TEXT_MAX): string {
+  if (!s) return '';
+  if (s.length <= max) return s;
+  const cut = /[\uD800-\uDBFF]/.test(s[max - 1]) ? max - 1 : max; // never split a surrogate pair
+  return `${s.slice(0, cut)}… (${(s.length - cut).toLocaleString('en-US')} more characters; full text in the case file and exports)`;
 }
 
 export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
     e.id, t?.day ?? '', t?.time ?? '', t?.offset ?? '', e.kind, e.action, timestampDesc(e.kind, e.action),
-    e.title ?? '', e.body ?? '', e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
+    reportText(e.title), reportText(e.body), e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
     who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
     e.latitude, e.longitude, e.accuracy_m, sourceText(e), factsInZone(messageFacts(e.extra_json), fmt),

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrate, POST_INGEST_SQL } from './schema.js';
-import { appendCustody, type CustodyEntry, type CustodyRow } from './custodyLog.js';
+import { appendCustody, appendCustodyHead, type CustodyEntry, type CustodyRow } from './custodyLog.js';
+import { isAlive, onAbort, processStamp, RefusedError, type ProcessStamp } from '../workdir.js';
 import type { Timestamp } from '../formats/appleTime.js';
 
 export type Direction = 'incoming' | 'outgoing' | null;
@@ -67,6 +68,85 @@ export const EVENT_COLUMNS = ['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action
   'thread_id', 'service', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'] as const;
 export type EventColumn = (typeof EVENT_COLUMNS)[number];
 
+/** A case file whose ingest never finished (killed, interrupted): refused unless --allow-incomplete. */
+export class IncompleteCaseError extends Error {}
+
+/** Ingest writes under `<case>.partial`; the lock, the custody-heads sidecar and messages use the final name. */
+export function finalCasePath(p: string): string {
+  return p.endsWith('.partial') ? p.slice(0, -'.partial'.length) : p;
+}
+
+/** Called after every custody row appended (the CLI prints the new head on stderr). */
+let custodyListener: ((casePath: string, row: CustodyRow) => void) | null = null;
+export function onCustodyAppended(fn: ((casePath: string, row: CustodyRow) => void) | null): void { custodyListener = fn; }
+
+/**
+ * `ingest_state` in meta: 'running' from the moment the file is created, 'complete' once extraction and the
+ * listing check are done, just before the content digest (which covers it), the indexes and the ingest custody
+ * row. A case is complete only with both: 'complete' (or no state at all, in files made before it existed) and
+ * an ingest custody row, so a run killed at any point before its end is incomplete.
+ */
+export function ingestStateOf(db: Database.Database): { complete: boolean; state: string } {
+  let state: string | null = null;
+  try { state = (db.prepare("SELECT value FROM meta WHERE key = 'ingest_state'").get() as { value: string | null } | undefined)?.value ?? null; } catch { /* no meta */ }
+  let ingested = false;
+  try { ingested = !!db.prepare("SELECT 1 FROM custody WHERE action = 'ingest' LIMIT 1").get(); } catch { /* no custody */ }
+  if (state !== null && state !== 'complete') return { complete: false, state };
+  if (!ingested) return { complete: false, state: state === 'complete' ? 'complete but no ingest custody row' : 'no ingest custody row' };
+  return { complete: true, state: 'complete' };
+}
+
+// ------------------------------------------------------------------------------------------ the case lock
+
+export interface CaseLock { path: string; release(): void }
+
+/** Another live command holds the case. */
+export class CaseInUseError extends RefusedError {}
+
+interface LockOwner extends ProcessStamp { command: string }
+
+/**
+ * An exclusive lock on a case for ingest and for every command that appends custody rows: `<case>.lock`,
+ * created with O_EXCL and holding pid, host and command. A lock whose process is gone (same host) is stale
+ * and taken over; a live one makes the second command stop with who holds it (exit 2).
+ */
+export function lockCase(casePath: string, command: string): CaseLock {
+  const lockPath = `${finalCasePath(casePath)}.lock`;
+  const mine: LockOwner = { ...processStamp(), command };
+  const text = JSON.stringify(mine) + '\n';
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lockPath, text, { flag: 'wx', mode: 0o644 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RefusedError(`cannot create the lock ${lockPath}: ${(e as Error).message}`);
+      let seen = '';
+      let owner: LockOwner | null = null;
+      try { seen = fs.readFileSync(lockPath, 'utf8'); owner = JSON.parse(seen) as LockOwner; } catch { /* being written, or damaged */ }
+      if (owner && isAlive(owner)) {
+        throw new CaseInUseError(`case file ${finalCasePath(casePath)} is in use: ${owner.command} (pid ${owner.pid} on ${owner.host}, since ${owner.started_at}) holds ${lockPath}`);
+      }
+      if (!owner && attempt === 0) { sleepMs(200); continue; } // another process may be writing it right now
+      if (attempt >= 2) throw new CaseInUseError(`case file ${finalCasePath(casePath)} is locked (${lockPath}); remove that file if no ios-timeline command is running`);
+      // Stale (its process is gone): take it over, removing it only if it is still the file we judged.
+      try { if (fs.readFileSync(lockPath, 'utf8') === seen) fs.rmSync(lockPath, { force: true }); } catch { /* gone already */ }
+    }
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    done();
+    try { if (fs.readFileSync(lockPath, 'utf8') === text) fs.rmSync(lockPath); } catch { /* already gone */ }
+  };
+  const done = onAbort(release);
+  return { path: lockPath, release };
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export class CaseFile {
   readonly db: Database.Database;
   private pending = 0;
@@ -101,6 +181,15 @@ export class CaseFile {
     if (!isCase) { db.close(); throw new Error(`${path} is not an ios-timeline case file`); }
     if (!opts.readonly) migrate(db);
     return new CaseFile(path, db);
+  }
+
+  /** Refuse a case whose ingest did not finish, unless the caller explicitly accepts it. */
+  requireComplete(allowIncomplete = false): { complete: boolean; state: string } {
+    const s = ingestStateOf(this.db);
+    if (!s.complete && !allowIncomplete) {
+      throw new IncompleteCaseError(`case file ${this.path} is incomplete (ingest state: ${s.state}): its ingest did not finish; ingest again, or pass --allow-incomplete to use what it holds (outputs are marked INCOMPLETE)`);
+    }
+    return s;
   }
 
   setMeta(key: string, value: string | number | null): void {
@@ -253,8 +342,15 @@ export class CaseFile {
     this.db.exec(POST_INGEST_SQL);
   }
 
+  /** Append a custody row, then anchor the new head outside the table (`<case>.custody-heads`). */
   custody(entry: CustodyEntry): CustodyRow {
-    return appendCustody(this.db, entry);
+    const row = appendCustody(this.db, entry);
+    const casePath = finalCasePath(this.path);
+    try { appendCustodyHead(casePath, row); } catch (e) {
+      process.stderr.write(`warning: could not append to the custody-heads file beside ${casePath}: ${(e as Error).message}\n`);
+    }
+    custodyListener?.(casePath, row);
+    return row;
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // The custody log: append-only, hash-chained. Each row's hash covers its own content and the previous
 // row's hash, so editing, inserting or deleting any row breaks every hash after it.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import type Database from 'better-sqlite3';
 import { TOOL_VERSION } from '../version.js';
@@ -113,4 +114,60 @@ export function redactArgv(argv: string[]): string[] {
     out.push(a);
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------------ custody heads
+// The chain alone cannot show that its last rows were deleted (`DELETE FROM custody WHERE seq >= 2` leaves an
+// intact, shorter chain). So after every row the new head is also appended to a sidecar beside the case file,
+// `<case>.custody-heads`, one line "seq hash utc-time" per row; verify compares the table with it.
+
+export const HEADS_SUFFIX = '.custody-heads';
+
+/** `casePath` is the case's final name (not `.partial`). */
+export function custodyHeadsPath(casePath: string): string {
+  return casePath + HEADS_SUFFIX;
+}
+
+export function appendCustodyHead(casePath: string, row: Pick<CustodyRow, 'seq' | 'hash' | 'at'>): void {
+  fs.appendFileSync(custodyHeadsPath(casePath), `${row.seq} ${row.hash} ${row.at}\n`, { mode: 0o644 });
+}
+
+export interface CustodyHead { line: number; seq: number; hash: string; at: string }
+
+/** The sidecar's lines (null when there is no sidecar); a malformed line is returned as a problem. */
+export function readCustodyHeads(casePath: string): { heads: CustodyHead[]; problems: ChainProblem[] } | null {
+  const p = custodyHeadsPath(casePath);
+  if (!fs.existsSync(p)) return null;
+  const heads: CustodyHead[] = [];
+  const problems: ChainProblem[] = [];
+  fs.readFileSync(p, 'utf8').split('\n').forEach((text, i) => {
+    if (!text.trim()) return;
+    const m = /^(\d+) ([0-9a-f]{64}) (\S+)$/.exec(text.trim());
+    if (!m) problems.push({ seq: 0, problem: `line ${i + 1} of ${p} is not "seq hash time"` });
+    else heads.push({ line: i + 1, seq: Number(m[1]), hash: m[2], at: m[3] });
+  });
+  return { heads, problems };
+}
+
+/**
+ * Compare the table with the recorded heads: a head whose row is gone means the log was truncated; a head whose
+ * row has another hash means the row was replaced. Rows after the last recorded head are only reported by count.
+ */
+export function checkCustodyHeads(rows: Pick<CustodyRow, 'seq' | 'hash'>[], heads: CustodyHead[]): { problems: ChainProblem[]; unanchored: number; lastSeq: number } {
+  const bySeq = new Map(rows.map((r) => [r.seq, r.hash]));
+  const problems: ChainProblem[] = [];
+  let firstMissing: CustodyHead | null = null;
+  let lastSeq = 0;
+  for (const h of heads) {
+    lastSeq = Math.max(lastSeq, h.seq);
+    const hash = bySeq.get(h.seq);
+    if (hash === undefined) { if (!firstMissing || h.seq < firstMissing.seq) firstMissing = h; continue; }
+    if (hash !== h.hash) problems.push({ seq: h.seq, problem: `hash ${hash.slice(0, 16)}… differs from the head recorded at ${h.at} (${h.hash.slice(0, 16)}…): the row was replaced` });
+  }
+  if (firstMissing) {
+    const have = rows.length ? Math.max(...rows.map((r) => r.seq)) : 0;
+    problems.push({ seq: firstMissing.seq, problem: `missing: the custody log was truncated (it ends at row ${have}; the heads file records row ${lastSeq} as the head)` });
+  }
+  const unanchored = rows.filter((r) => r.seq > lastSeq).length;
+  return { problems: problems.sort((a, b) => a.seq - b.seq), unanchored, lastSeq };
 }

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runIngest } from './ingest.js';
-import { CaseFile } from '../../timeline/caseFile.js';
+import { CaseFile, lockCase } from '../../timeline/caseFile.js';
+import { custodyHeadsPath } from '../../timeline/custodyLog.js';
+import { assertOutsideEvidence } from '../../custody/outputs.js';
 import { exportEvents } from '../../report/exports.js';
 import { runReport } from './report.js';
 import { writeOutputManifest, MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME } from '../../custody/outputs.js';
@@ -22,14 +24,20 @@ export function registerDemo(program: Command): void {
     .option('--tz <zone>', 'case time zone', 'America/New_York')
     .action(async (o: { out: string; tz: string }) => {
       const out = path.resolve(o.out);
+      const backup = sampleBackupPath();
+      assertOutsideEvidence(out, backup, 'the demo folder'); // before anything is created
       fs.mkdirSync(out, { recursive: true });
       const casePath = path.join(out, 'case.db');
-      fs.rmSync(casePath, { force: true });
+      const lock = lockCase(casePath, 'demo'); // not while another command uses the old demo case
+      try {
+        fs.rmSync(casePath, { force: true });
+        fs.rmSync(custodyHeadsPath(casePath), { force: true });
+      } finally { lock.release(); }
       // A manifest from an earlier demo names custody rows of the deleted case file: start the folder afresh.
       for (const f of [MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME, 'report.html', 'report.pdf']) fs.rmSync(path.join(out, f), { force: true });
-      const backup = sampleBackupPath();
       process.stderr.write(`Sample backup: ${backup}\n`);
       const r = await runIngest(backup, { case: casePath, caseNumber: 'DEMO-2024-001', examiner: 'Demo Examiner', agency: 'ios-timeline demo lab', tz: o.tz, region: 'US' });
+      const exportLock = lockCase(casePath, 'demo export');
       const cf = CaseFile.open(casePath);
       try {
         const exported: string[] = [];
@@ -42,6 +50,7 @@ export function registerDemo(program: Command): void {
         await writeOutputManifest(out, exported, cf, { action: 'export', detail: { formats: ['jsonl', 'csv'] } });
       } finally {
         cf.close();
+        exportLock.release();
       }
       const rep = await runReport({ case: casePath, out, formats: ['html', 'pdf'], quiet: true });
       for (const x of rep.outputs) process.stderr.write(`  ${path.basename(x.path)}: sha256 ${x.sha256}\n`);

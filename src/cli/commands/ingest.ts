@@ -5,7 +5,7 @@ import { validateZone } from '../../timeline/query.js';
 import { EXTRACTORS } from '../../extractors/registry.js';
 import { makeProgress } from '../progress.js';
 import { openOptionsFrom } from '../password.js';
-import { UsageError } from '../errors.js';
+import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 import { parseAlgorithms } from '../../custody/evidenceHash.js';
 
 export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean; hash?: string }
@@ -68,5 +68,12 @@ export function registerIngest(program: Command): void {
       process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
       if (r.addedDependencies.length) process.stdout.write(`  (also ran ${r.addedDependencies.join(', ')}: --only ${o.only} depends on ${r.addedDependencies.length > 1 ? 'them' : 'it'})\n`);
       for (const s of r.summaries) process.stdout.write(`  ${s.extractor.padEnd(10)} ${s.status.padEnd(11)} ${String(s.events).padStart(8)} events${s.warnings ? `, ${s.warnings} warnings` : ''}${s.message && s.status !== 'ok' ? ` — ${s.message}` : ''}\n`);
+      // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
+      // outright: that artifact is absent from the case, and a script must not take the case as whole.
+      const failed = r.summaries.filter((s) => s.status === 'failed');
+      if (failed.length) {
+        process.stderr.write(`PARTIAL INGEST: ${failed.length} extractor${failed.length > 1 ? 's' : ''} failed completely (${failed.map((s) => s.extractor).join(', ')}): the case file lacks ${failed.length > 1 ? 'those artifacts' : 'that artifact'}; see its warnings\n`);
+        process.exitCode = EXIT_EVIDENCE;
+      }
     });
 }

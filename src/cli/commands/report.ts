@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CaseFile } from '../../timeline/caseFile.js';
+import { openCaseForWriting } from '../caseAccess.js';
 import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
@@ -22,20 +22,28 @@ export interface ReportRunOptions extends FilterOptions {
   quiet?: boolean;
   examiner?: string;
   signKey?: string;
+  /** Accept a case whose ingest did not finish; the report title then starts with "INCOMPLETE". */
+  allowIncomplete?: boolean;
 }
 
-export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number; manifestPath?: string }
+export const INCOMPLETE_MARK = 'INCOMPLETE';
+
+export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number; manifestPath?: string; incomplete: boolean }
 
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
-  const cf = CaseFile.open(o.case);
+  // Locked: the report appends a custody row.
+  const opened = openCaseForWriting(o.case, `report --out ${path.resolve(o.out)}`, { outputs: [{ path: o.out, what: 'the report folder' }], allowIncomplete: o.allowIncomplete });
+  const { cf } = opened;
+  const state = { complete: opened.complete };
   try {
+    const title = `${state.complete ? '' : `${INCOMPLETE_MARK} (ingest did not finish) — `}${o.title || 'Forensic timeline report'}`;
     const { tz, filter } = filterFrom(cf, o);
     let templates;
     try { templates = loadTemplates(o.templates); } catch (e) { throw new UsageError((e as Error).message); }
     fs.mkdirSync(o.out, { recursive: true });
     const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword };
-    const model = buildReportModel(cf, { tz, filter, title: o.title, filterArgs });
+    const model = buildReportModel(cf, { tz, filter, title, filterArgs });
     const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
     const written: string[] = [];
     let pdfSkipped = false;
@@ -82,9 +90,9 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     }
     // A failed PDF still leaves the HTML hashed and logged; then the command fails.
     if (pdfError) throw new Error(`PDF failed: ${pdfError.message}${outputs.length ? ' (the HTML report was written and logged)' : ''}`);
-    return { outputs, pdfSkipped, events: model.counts.events, pages, manifestPath };
+    return { outputs, pdfSkipped, events: model.counts.events, pages, manifestPath, incomplete: !state.complete };
   } finally {
-    cf.close();
+    opened.close();
   }
 }
 
@@ -104,15 +112,16 @@ export function registerReport(program: Command): void {
     .option('--templates <dir>', 'folder with replacement templates (partials/cover.hbs, partials/letterhead.hbs, report.css, …)')
     .option('--title <text>', 'report title', 'Forensic timeline report')
     .option('--examiner <name>', 'examiner recorded in the custody log (default: the case\'s examiner)')
-    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json'))
-    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string }) => {
+    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
+    .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'))
+    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
       const formats = parseFormats(o.format);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
       if (o.signKey) { try { loadPrivateKey(o.signKey); } catch (e) { throw new UsageError((e as Error).message); } } // before rendering anything
       const r = await runReport({ ...o, formats });
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
-      process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}\n`);
+      process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
       // Asked for a PDF only and could not make one: that is a failure, not a partial success.
       if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
     });

@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { findBackupRoot } from '../../backup/backup.js';
-import { CaseFile } from '../../timeline/caseFile.js';
+import { CaseFile, CaseInUseError, lockCase, type CaseLock } from '../../timeline/caseFile.js';
 import { isSqliteFile, verifyBackup, verifyCase, verifyOutputs, type VerifyKind, type VerifyReport } from '../../custody/verify.js';
 import { MANIFEST_NAME } from '../../custody/outputs.js';
 import { loadPublicKey } from '../../custody/sign.js';
 import { makeProgress } from '../progress.js';
+import { checkCaseBeforeWriting } from '../caseAccess.js';
 import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 
 interface VerifyOptions { case?: string; pubKey?: string; json?: boolean; record?: boolean; examiner?: string; quiet?: boolean }
@@ -58,26 +59,47 @@ export function registerVerify(program: Command): void {
       const kind = kindOf(target);
       if (kind === 'backup' && !o.case) throw new UsageError('verifying a backup folder needs the case file made from it: --case <file>');
       if (o.pubKey) { try { loadPublicKey(o.pubKey); } catch (e) { throw new UsageError((e as Error).message); } }
-      let report: VerifyReport;
-      if (kind === 'case') report = await verifyCase(target);
-      else if (kind === 'outputs') report = await verifyOutputs(target, { pubKeyPath: o.pubKey, casePath: o.case });
-      else {
-        const bar = makeProgress(o.quiet || o.json);
-        try { report = await verifyBackup(target, o.case!, { onProgress: (d, t) => bar.update('Re-hashing evidence, MB', Math.round(d / 1e6), Math.round(t / 1e6)) }); } finally { bar.stop(); }
-      }
       const casePath = kind === 'case' ? target : o.case;
-      const recorded = casePath && o.record !== false ? record(casePath, report, o.examiner) : null;
-
-      if (o.json) process.stdout.write(JSON.stringify({ ...report, custody: recorded }, null, 2) + '\n');
-      else {
-        const lines: string[] = [];
-        for (const c of report.checks) lines.push(`  ✓ ${c}`);
-        for (const p of report.problems) lines.push(`  ✗ ${p.item}: ${p.message}`);
-        for (const n of report.notes) lines.push(`  · ${n}`);
-        if (recorded) lines.push(`  · ${recorded}`);
-        const head = report.ok ? `OK: ${report.target} (${report.kind}) verified` : `MISMATCH: ${report.target} (${report.kind}): ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
-        process.stdout.write([head, ...lines].join('\n') + '\n');
+      // Recording appends a custody row: lock the case first, so a running command is never raced.
+      let lock: CaseLock | null = null;
+      let unrecordable: string | null = null;
+      if (casePath && o.record !== false && fs.existsSync(casePath)) {
+        try {
+          // A case inside its own evidence is read, never written; an unfinished one is left as the killed ingest left it.
+          if (checkCaseBeforeWriting(casePath, [], true).complete) lock = lockCase(casePath, `verify ${path.resolve(target)}`);
+          else unrecordable = 'not recorded in the custody log (the case is incomplete)';
+        } catch (e) {
+          if (e instanceof CaseInUseError) throw e;
+          unrecordable = `not recorded in the custody log (${(e as Error).message})`; // read-only media: verify still runs
+        }
       }
-      if (!report.ok) process.exitCode = EXIT_EVIDENCE;
+      try {
+        await runVerify(target, kind, casePath, o, unrecordable);
+      } finally {
+        lock?.release();
+      }
     });
+}
+
+async function runVerify(target: string, kind: VerifyKind, casePath: string | undefined, o: VerifyOptions, unrecordable: string | null): Promise<void> {
+  let report: VerifyReport;
+  if (kind === 'case') report = await verifyCase(target);
+  else if (kind === 'outputs') report = await verifyOutputs(target, { pubKeyPath: o.pubKey, casePath: o.case });
+  else {
+    const bar = makeProgress(o.quiet || o.json);
+    try { report = await verifyBackup(target, o.case!, { onProgress: (d, t) => bar.update('Re-hashing evidence, MB', Math.round(d / 1e6), Math.round(t / 1e6)) }); } finally { bar.stop(); }
+  }
+  const recorded = casePath && o.record !== false ? unrecordable ?? record(casePath, report, o.examiner) : null;
+
+  if (o.json) process.stdout.write(JSON.stringify({ ...report, custody: recorded }, null, 2) + '\n');
+  else {
+    const lines: string[] = [];
+    for (const c of report.checks) lines.push(`  ✓ ${c}`);
+    for (const p of report.problems) lines.push(`  ✗ ${p.item}: ${p.message}`);
+    for (const n of report.notes) lines.push(`  · ${n}`);
+    if (recorded) lines.push(`  · ${recorded}`);
+    const head = report.ok ? `OK: ${report.target} (${report.kind}) verified` : `MISMATCH: ${report.target} (${report.kind}): ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
+    process.stdout.write([head, ...lines].join('\n') + '\n');
+  }
+  if (!report.ok) process.exitCode = EXIT_EVIDENCE;
 }

@@ -1,6 +1,6 @@
 // Calls: CallHistory.storedata (Core Data, ZCALLRECORD; iOS 8+) and the legacy call_history.db (`call`).
 import { formatDuration } from '../../formats/duration.js';
-import { macSeconds, unixSeconds } from '../../formats/appleTime.js';
+import { macSeconds, unixSeconds, MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 
 const CALL_TYPES: Record<number, { service: string; label: string }> = {
@@ -50,6 +50,8 @@ async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promi
     const who = name ? `${name} (${address ?? 'unknown number'})` : address ?? 'unknown number';
     const ts = macSeconds(r.ZDATE);
     if (!ts) ctx.warn(`call Z_PK ${r.pk} has no usable ZDATE (${String(r.ZDATE)})`, { fileRowId: src.fileRowId, table: 'ZCALLRECORD', rowid: r.pk as bigint });
+    else if (ts.invalid) ctx.warn(`ZCALLRECORD Z_PK ${r.pk}: ZDATE ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'ZCALLRECORD', rowid: r.pk as bigint });
+    const endUs = ts?.utcUs != null && duration && Number.isFinite(duration) ? ts.utcUs + Math.round(duration * 1e6) : null;
     const provider = r.ZSERVICE_PROVIDER == null ? null : String(r.ZSERVICE_PROVIDER);
     ctx.emit({
       ts, kind: 'call', action,
@@ -65,7 +67,7 @@ async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promi
         number_location: r.ZLOCATION ?? null, disconnected_cause: r.ZDISCONNECTED_CAUSE == null ? null : Number(r.ZDISCONNECTED_CAUSE),
         face_time_data_bytes: r.ZFACE_TIME_DATA == null ? null : Number(r.ZFACE_TIME_DATA),
         read: r.ZREAD == null ? null : Number(r.ZREAD), unique_id: r.ZUNIQUE_ID ?? null,
-        ended_utc_us: ts?.utcUs != null && duration ? ts.utcUs + Math.round(duration * 1e6) : null,
+        ended_utc_us: endUs !== null && endUs < MAX_PLAUSIBLE_US ? endUs : null,
       },
     });
     if (++done % 5000 === 0) ctx.progress(done, total);
@@ -89,8 +91,10 @@ async function legacyCalls(ctx: ExtractorContext): Promise<void> {
       const name = ctx.contacts.nameFor(address);
       const duration = r.duration == null ? null : Number(r.duration);
       const action = outgoing ? 'placed' : duration === 0 ? 'missed' : 'received';
+      const ts = unixSeconds(r.date);
+      if (ts?.invalid) ctx.warn(`call ROWID ${r.rowid}: date ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'call', rowid: r.rowid as bigint });
       ctx.emit({
-        ts: unixSeconds(r.date), kind: 'call', action,
+        ts, kind: 'call', action,
         title: describe(action, facetime ? 'FaceTime call' : 'phone call', name ? `${name} (${address})` : address ?? 'unknown number', duration),
         direction: outgoing ? 'outgoing' : 'incoming', counterpart: address, counterpartName: name,
         service: facetime ? 'FaceTime' : 'Phone', durationS: duration,

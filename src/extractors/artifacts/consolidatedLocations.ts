@@ -67,7 +67,7 @@ async function readStore(ctx: ExtractorContext, relativePath: string): Promise<v
           },
         });
         if (!ok) noPos++;
-        if (!ts) ctx.warn(`${store} ${spec.table} row ${String(r._rowid)} has no usable Timestamp (${String(r.Timestamp)})`, { fileRowId: src.fileRowId, table: spec.table, rowid: r._rowid as bigint });
+        if (!ts || ts.invalid) ctx.warn(`${store} ${spec.table} row ${String(r._rowid)} has no usable Timestamp (${ts?.invalid ?? String(r.Timestamp)})`, { fileRowId: src.fileRowId, table: spec.table, rowid: r._rowid as bigint });
         if (++done % 10_000 === 0) ctx.progress(done, total);
       }
     } catch (e) {

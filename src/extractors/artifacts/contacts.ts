@@ -62,6 +62,10 @@ export const contacts: Extractor = {
       if (name) for (const h of handles) ctx.contacts.add(h.value, name);
       const summary = handles.map((h) => h.value).join(', ');
       const created = macSeconds(r.CreationDate);
+      const modified = macSeconds(r.ModificationDate);
+      for (const [col, t] of [['CreationDate', created], ['ModificationDate', modified]] as const) {
+        if (t?.invalid) ctx.warn(`ABPerson ROWID ${rowid}: ${col} ${t.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'ABPerson', rowid });
+      }
       ctx.emit({
         ts: created, kind: 'contact', action: 'created',
         title: `Contact created: ${name ?? '(no name)'}${summary ? ` (${summary})` : ''}`,
@@ -69,8 +73,7 @@ export const contacts: Extractor = {
         sourceFileId: src.fileRowId, sourceTable: 'ABPerson', sourceRowid: rowid,
         extra: { handles: handles.map((h) => ({ kind: h.kind, label: h.label, value: h.value })), organization: org },
       });
-      const modified = macSeconds(r.ModificationDate);
-      if (modified && modified.utcUs !== created?.utcUs) {
+      if (modified && (modified.utcUs !== created?.utcUs || modified.invalid)) {
         ctx.emit({
           ts: modified, kind: 'contact', action: 'modified', title: `Contact modified: ${name ?? '(no name)'}`,
           counterpart: handles[0]?.value ?? null, counterpartName: name,

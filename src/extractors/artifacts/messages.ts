@@ -14,7 +14,7 @@
 import type Database from 'better-sqlite3';
 import { macAbsoluteAuto, type Timestamp } from '../../formats/appleTime.js';
 import { readBody } from '../messages/body.js';
-import { BulkMainEvents, sqlMacUs, NS_THRESHOLD, SRC_SCHEMA } from '../messages/bulk.js';
+import { BulkMainEvents, sqlMacUs, sqlPlausibleMac, NS_THRESHOLD, SRC_SCHEMA } from '../messages/bulk.js';
 import type { Direction } from '../../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { Conversations, messageTitle } from '../messages/conversations.js';
@@ -216,7 +216,8 @@ class MessageReader {
       'group_action_type', 'share_status'].forEach(nz);
     ['associated_message_guid', 'message_summary_info', 'balloon_bundle_id', 'subject', 'group_title', 'expressive_send_style_id', 'thread_originator_guid'].forEach(nn);
     // Times that are not a non-negative integer (a REAL, text, a negative value) take the careful path too.
-    for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0))`);
+    // So do integer times past 2100 (a doctored or corrupt value): the careful path warns and keeps the row without a time.
+    for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0 OR NOT ${sqlPlausibleMac(c)}))`);
     const rareSql = rare.length ? rare.join(' OR ') : '0';
     // Integer times are converted by SQLite exactly as macAbsoluteAuto does (per value: >= 1e11 is ns), so the
     // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
@@ -469,6 +470,7 @@ class MessageReader {
     if (v === null || v === undefined || v === 0n || v === 0) return null;
     const t = macAbsoluteAuto(v);
     if (!t && badTime(v)) this.warn(`message ROWID ${rowid}: ${column} holds an invalid time (${String(v).slice(0, 40)}); ignored`, rowid, 'warning');
+    else if (t?.invalid) this.warn(`message ROWID ${rowid}: ${column} ${t.invalid}; kept without a time`, rowid, 'warning');
     return t;
   }
 

@@ -129,12 +129,15 @@ class MediaReader {
       exif: null, exifError: null,
     };
     try {
-      try {
-        if (wantExif) res.exif = await readExifFile(opened.path, opened.size, tzOffsetS);
-      } catch (e) {
-        res.exifError = (e as Error).message;
+      if (wantExif) {
+        // Side by side: the EXIF parse waits on its worker thread while the thumbnail is read here.
+        const [exif, thumb] = await Promise.all([
+          readExifFile(opened.path, opened.size, tzOffsetS).catch((e: Error) => { res.exifError = e.message; return null; }),
+          makeThumbnail(opened.path, null), // never throws; null = placeholder
+        ]);
+        res.exif = exif;
+        res.thumbnail = thumb;
       }
-      if (wantExif) res.thumbnail = await makeThumbnail(opened.path, null); // never throws; null = placeholder
     } finally {
       fs.rmSync(opened.path, { force: true }); // the hash is recorded; keep the work folder small
     }
@@ -247,6 +250,9 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const added = macSeconds(r.ZADDEDDATE);
   const modified = macSeconds(r.ZMODIFICATIONDATE);
   const trashedDate = macSeconds(r.ZTRASHEDDATE);
+  for (const [col, t] of [['ZDATECREATED', created], ['ZADDEDDATE', added], ['ZMODIFICATIONDATE', modified], ['ZTRASHEDDATE', trashedDate]] as const) {
+    if (t?.invalid) ctx.warn(`${table} Z_PK ${pk}: ${col} ${t.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId, table, rowid: pk });
+  }
   const trashed = (num(r.ZTRASHEDSTATE) ?? 0) !== 0;
   const hidden = (num(r.ZHIDDEN) ?? 0) !== 0;
   const favorite = (num(r.ZFAVORITE) ?? 0) !== 0;
@@ -259,7 +265,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
 
   const f = await media.read(pk, text(r.ZDIRECTORY), filename, !isVideo, tzOffsetS);
   const exif = f?.exif ?? null;
-  if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
+  if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.domain}/${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
   if (exif?.problems.length) ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): ${exif.problems.join('; ')}; Photos.sqlite values kept`, { fileRowId: f!.file.file_row_id, table, rowid: pk });
 
   const disagreement = exif ? compare(created?.utcUs ?? null, dbLoc, exif) : null;
@@ -269,6 +275,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   // Without ZDATECREATED, the file's EXIF time stands in when its zone is known (ts_epoch 'exif-local').
   const exifTs = exif?.capture_utc_us != null ? { utcUs: exif.capture_utc_us, raw: `${exif.capture_local}${exif.offset ?? ''}`, epoch: 'exif-local' as const } : null;
   if (!created) ctx.warn(`asset Z_PK ${pk} has no usable ZDATECREATED (${String(r.ZDATECREATED)})${exifTs ? '; the EXIF capture time is used' : ''}`, { fileRowId, table, rowid: pk });
+  else if (created.invalid && exifTs) ctx.warn(`asset Z_PK ${pk}: the EXIF capture time stands in for the invalid ZDATECREATED`, { fileRowId, table, rowid: pk, severity: 'info' });
   const name = original && original !== filename ? `${original} (stored as ${filename ?? '?'})` : filename ?? original ?? `asset ${pk}`;
   const label = isVideo ? 'Video' : assetKind === 'live' ? 'Live Photo' : subtype === 10 ? 'Screenshot' : 'Photo';
   const flags = [favorite && 'favourite', hidden && 'hidden', trashed && 'in Recently Deleted'].filter(Boolean);
@@ -276,7 +283,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const dur = isVideo && duration ? `, ${Math.round(duration * 10) / 10} s` : '';
 
   const takenId = ctx.emit({
-    ts: created ?? exifTs, kind, action: 'taken',
+    ts: created?.invalid ? exifTs ?? created : created ?? exifTs, kind, action: 'taken',
     title: `${label} ${isVideo ? 'recorded' : 'taken'}: ${name}${dims}${dur}${flags.length ? ` [${flags.join(', ')}]` : ''}`,
     durationS: isVideo ? duration : null,
     latitude: loc?.lat ?? null, longitude: loc?.lon ?? null,
@@ -308,7 +315,7 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const what = `${label}: ${name}`;
   // A camera photo is added to the library the moment it is taken: an 'added' event then only repeats
   // 'taken' (the time stays in asset.added_utc). Imports, saves and downloads are added later and do get one.
-  if (added && (created?.utcUs == null || Math.abs(added.utcUs! - created.utcUs) > ADDED_SAME_AS_TAKEN_US)) ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
+  if (added && (created?.utcUs == null || added.utcUs === null || Math.abs(added.utcUs - created.utcUs) > ADDED_SAME_AS_TAKEN_US)) ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
   if (modified) ctx.emit({ ts: modified, kind, action: 'modified', title: `${what} modified`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
   if (trashedDate) ctx.emit({ ts: trashedDate, kind, action: 'trashed', title: `${what} moved to Recently Deleted${trashed ? '' : ' (since restored)'}`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
 }

@@ -23,8 +23,10 @@ async function readCache(ctx: ExtractorContext, relativePath: string): Promise<v
   try {
     for (const r of src.db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ${table} ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
       const acc = accuracyOf(r.ZHORIZONTALACCURACY);
+      const ts = macSeconds(r.ZTIMESTAMP);
+      if (ts?.invalid) ctx.warn(`${table} Z_PK ${String(r.pk)}: ZTIMESTAMP ${ts.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table, rowid: r.pk as bigint });
       emitLocation(ctx, src.fileRowId, {
-        ts: macSeconds(r.ZTIMESTAMP), lat: r.ZLATITUDE, lon: r.ZLONGITUDE, accuracy: r.ZHORIZONTALACCURACY,
+        ts, lat: r.ZLATITUDE, lon: r.ZLONGITUDE, accuracy: r.ZHORIZONTALACCURACY,
         title: `Device position (routined Cache.sqlite)${acc !== null ? `, accuracy ${acc} m` : ''}`,
         table, rowid: r.pk as bigint,
         extra: {

@@ -10,7 +10,7 @@
 // (test: "the bulk path and the row-by-row path write the same events").
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../../timeline/caseFile.js';
-import { MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
+import { MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { readBody } from './body.js';
 
 /** Dates at or above this are nanoseconds since 2001 (IOS_FORMATS.md §3), below it seconds. */
@@ -22,6 +22,11 @@ export const SRC_SCHEMA = 'sms_src';
 export function sqlMacUs(c: string): string {
   return `CASE WHEN typeof(${c}) = 'integer' AND ${c} > 0 THEN (CASE WHEN ${c} >= ${NS_THRESHOLD} THEN ${c} / 1000 + ${MAC_EPOCH_OFFSET_S * 1_000_000}
     ELSE (${c} + ${MAC_EPOCH_OFFSET_S}) * 1000000 END) END`;
+}
+
+/** Whether the integer column converts to a plausible instant (1970–2100): the rest are read row by row, which warns. */
+export function sqlPlausibleMac(c: string): string {
+  return `ifnull((${sqlMacUs(c)}) < ${MAX_PLAUSIBLE_US}, 1)`;
 }
 
 /** What the row-by-row path worked out for one conversation and direction. */
@@ -74,7 +79,7 @@ export class BulkMainEvents {
     const chat = `(SELECT group_concat(chat_id) FROM ${SRC_SCHEMA}.chat_message_join WHERE message_id = m.ROWID)`;
     const types = (cols: string[], allowed: string) => cols.filter((c) => mc.has(c)).map((c) => `typeof(m.${c}) IN (${allowed})`);
     const plain = [
-      `NOT (${rare})`, "typeof(m.date) = 'integer'", 'm.date > 0',
+      `NOT (${rare})`, "typeof(m.date) = 'integer'", 'm.date > 0', sqlPlausibleMac('m.date'),
       ...types(['guid', 'text', 'account', 'destination_caller_id', 'service'], "'text', 'null'"),
       ...types(['handle_id', 'is_from_me'], "'integer', 'null'"),
       ...(recoverable ? [`m.ROWID NOT IN (SELECT message_id FROM ${SRC_SCHEMA}.chat_recoverable_message_join WHERE message_id IS NOT NULL)`] : []),

@@ -3,18 +3,154 @@
 // OffsetTimeOriginal, from the GPS date/time stamps (UTC by definition), or from Photos.sqlite's
 // ZTIMEZONEOFFSET; otherwise the time stays "local, zone unknown". The machine's zone is never used:
 // every calendar computation below goes through Date.UTC.
+//
+// exifr never runs on this thread: a pool of worker threads (exifWorker.ts) runs it under a deadline and a
+// size budget, because damaged evidence can make it loop forever (a HEIC box of size 0) or spin for seconds
+// (an IFD of thousands of entries with 30,000-value arrays). A file over budget becomes a warning naming it.
 import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import exifr from 'exifr';
 import { isoFromUs } from '../../formats/appleTime.js';
 
 /** Bytes read first: EXIF sits at the start of iPhone JPEGs and (usually) HEICs. */
 export const EXIF_HEAD_BYTES = 128 * 1024;
 
-const EXIFR_OPTIONS = {
+/** Only the tags interpretExif reads: exifr then skips every other entry instead of decoding its values. */
+const EXIF_PICK = ['DateTimeOriginal', 'CreateDate', 'SubSecTimeOriginal', 'SubSecTimeDigitized', 'OffsetTimeOriginal', 'OffsetTimeDigitized',
+  'OffsetTime', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef', 'GPSDateStamp', 'GPSTimeStamp', 'GPSAltitude', 'GPSAltitudeRef',
+  'ExifImageWidth', 'ExifImageHeight', 'ImageWidth', 'ImageHeight', 'Make', 'Model', 'LensModel', 'Software'];
+
+export const EXIFR_OPTIONS = {
   tiff: true, exif: true, gps: true, ifd1: false, interop: false, makerNote: false, userComment: false,
   xmp: false, icc: false, iptc: false, jfif: false, ihdr: false,
-  reviveValues: false, translateValues: false, translateKeys: true, mergeOutput: true, sanitize: true,
+  reviveValues: false, translateValues: false, translateKeys: true, mergeOutput: true, sanitize: true, pick: EXIF_PICK,
 };
+
+// ---- the exifr pool ----------------------------------------------------------------------------------------
+
+export interface ExifrRequest { op: 'parse' | 'thumbnail'; buf: Uint8Array }
+export type ExifrReply = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** Time and size budget for one exifr call on evidence. A normal photo takes 1–5 ms; a 60 MB HEIC well under 1 s. */
+export const EXIF_BUDGET = { timeoutMs: 5000, maxBytes: 64 * 1024 * 1024 };
+
+/** The file exceeded the budget (or broke the parser thread): a warning, never a hang. */
+export class ExifBudgetError extends Error {}
+
+interface Task { req: ExifrRequest; transfer: ArrayBuffer[]; resolve: (v: unknown) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
+interface Slot { worker: Worker; task: Task | null }
+
+/** The compiled worker: beside this module, or under dist/ when running from the TypeScript sources (tests). */
+function workerScript(): string | null {
+  const here = fileURLToPath(new URL('./exifWorker.js', import.meta.url));
+  if (fs.existsSync(here)) return here;
+  const built = here.replace(/([\\/])src([\\/])extractors([\\/])photos([\\/])exifWorker\.js$/, '$1dist$1src$2extractors$3photos$4exifWorker.js');
+  return built !== here && fs.existsSync(built) ? built : null;
+}
+
+class ExifrPool {
+  private slots: Slot[] = [];
+  private queue: Task[] = [];
+  constructor(private readonly script: string, private readonly size: number) {}
+
+  run(req: ExifrRequest, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    return new Promise((resolve, reject) => { this.queue.push({ req, transfer, resolve, reject }); this.pump(); });
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      const slot = this.slots.find((s) => !s.task) ?? (this.slots.length < this.size ? this.spawn() : null);
+      if (!slot) return;
+      const task = this.queue.shift()!;
+      slot.task = task;
+      slot.worker.ref(); // keeps the process alive while a parse is pending; idle workers never do
+      task.timer = setTimeout(() => this.fail(slot, new ExifBudgetError(`the EXIF parser did not finish within ${EXIF_BUDGET.timeoutMs / 1000} s and was stopped`)), EXIF_BUDGET.timeoutMs);
+      slot.worker.postMessage(task.req, task.transfer);
+    }
+  }
+
+  private spawn(): Slot {
+    // A heap cap: a hostile value count must not take the whole machine's memory.
+    const worker = new Worker(this.script, { resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    const slot: Slot = { worker, task: null };
+    worker.unref();
+    worker.on('message', (m: ExifrReply) => {
+      const task = slot.task;
+      if (!task) return;
+      clearTimeout(task.timer);
+      slot.task = null;
+      worker.unref();
+      if (m.ok) task.resolve(m.value); else task.reject(new Error(m.error));
+      this.pump();
+    });
+    worker.on('error', (e) => this.fail(slot, new ExifBudgetError(`the EXIF parser thread failed (${e.message})`)));
+    worker.on('exit', () => this.fail(slot, new ExifBudgetError('the EXIF parser thread exited')));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** Drop a worker (stuck or dead): its task fails, the next task gets a fresh thread. */
+  private fail(slot: Slot, err: Error): void {
+    const i = this.slots.indexOf(slot);
+    if (i === -1) return; // already dropped
+    this.slots.splice(i, 1);
+    const task = slot.task;
+    slot.task = null;
+    if (task) { clearTimeout(task.timer); task.reject(err); }
+    void slot.worker.terminate();
+    this.pump();
+  }
+}
+
+let pool: ExifrPool | null | undefined;
+
+/** The shared pool (two threads: EXIF and thumbnail of one photo run side by side), or null without a compiled worker. */
+export function exifrPool(): ExifrPool | null {
+  if (pool === undefined) {
+    const script = workerScript();
+    pool = script ? new ExifrPool(script, Math.max(1, Math.min(2, os.cpus().length))) : null;
+  }
+  return pool;
+}
+
+/**
+ * Run exifr on evidence bytes within the budget. `transfer` hands the buffer to the worker without a copy
+ * (the caller must not use it afterwards). Throws ExifBudgetError when over budget, Error when exifr throws.
+ */
+export async function runExifr(op: ExifrRequest['op'], buf: Uint8Array, transfer = false): Promise<unknown> {
+  if (buf.byteLength > EXIF_BUDGET.maxBytes) throw new ExifBudgetError(`${buf.byteLength} bytes is over the EXIF size budget of ${EXIF_BUDGET.maxBytes} bytes`);
+  const p = exifrPool();
+  if (!p) return op === 'thumbnail' ? exifr.thumbnail(buf) : exifr.parse(buf, EXIFR_OPTIONS); // TypeScript sources without a build: no isolation
+  const whole = transfer && buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength;
+  return p.run({ op, buf }, whole ? [buf.buffer as ArrayBuffer] : []);
+}
+
+/**
+ * ISO BMFF (HEIC) top-level boxes up to the meta box, checked before exifr sees them: a box of size 0 or
+ * 1..7, or a type that is not four printable characters, is damage (exifr would loop on a size-0 box).
+ * Returns the problem, or null when the structure looks sound or runs past the bytes given.
+ */
+export function heicStructureProblem(buf: Uint8Array): string | null {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = 0;
+  for (let n = 0; off + 8 <= b.length && n < 10_000; n++) {
+    let size = b.readUInt32BE(off);
+    const type = b.toString('latin1', off + 4, off + 8);
+    if (!/^[\x20-\x7e]{4}$/.test(type)) return `HEIC box structure is damaged at offset ${off} (box type 0x${b.subarray(off + 4, off + 8).toString('hex')})`;
+    if (type === 'meta') return null;
+    if (size === 1) {
+      if (off + 16 > b.length) return null;
+      const big = b.readBigUInt64BE(off + 8);
+      size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(big);
+      if (size < 16) return `HEIC box structure is damaged at offset ${off} ('${type}' box with a 64-bit size of ${big})`;
+    } else if (size === 0) return `HEIC has no meta box: '${type}' at offset ${off} runs to the end of the file`;
+    else if (size < 8) return `HEIC box structure is damaged at offset ${off} ('${type}' box of ${size} bytes)`;
+    off += size;
+  }
+  return null;
+}
 
 export type TimeBasis = 'exif-offset' | 'gps-time' | 'photos-db-timezone' | 'local-unknown-zone' | 'none';
 
@@ -58,8 +194,45 @@ export function mediaFormat(head: Buffer): ExifInfo['format'] | null {
 
 type Raw = Record<string, unknown>;
 
-async function parseBuffer(buf: Buffer): Promise<Raw | null> {
-  const r = await exifr.parse(buf, EXIFR_OPTIONS);
+/** Real IFDs hold tens of entries (an iPhone's IFD0 about 12, its Exif IFD about 60). */
+const MAX_IFD_ENTRIES = 1000;
+
+/** Where the TIFF header of a JPEG's Exif APP1 segment starts (walking the segments before the scan), or -1. */
+export function jpegTiffStart(b: Uint8Array): number {
+  let i = 2;
+  for (let n = 0; i + 4 <= b.length && n < 64; n++) {
+    if (b[i] !== 0xff) return -1;
+    const marker = b[i + 1];
+    if (marker === 0xda || marker === 0xd9) return -1; // image data: no EXIF after this
+    const len = (b[i + 2] << 8) | b[i + 3];
+    if (len < 2) return -1;
+    if (marker === 0xe1 && i + 10 <= b.length && Buffer.from(b.buffer, b.byteOffset + i + 4, 6).toString('latin1') === 'Exif\0\0') return i + 10;
+    i += 2 + len;
+  }
+  return -1;
+}
+
+/**
+ * The TIFF structure exifr is about to walk, checked: IFD0 inside the bytes with a sane entry count, and the
+ * next-IFD link not pointing back at IFD0. Returns the problem, or null. `t` is the TIFF block's offset in `b`.
+ */
+export function tiffStructureProblem(b: Uint8Array, t: number): string | null {
+  if (t < 0 || t + 8 > b.length) return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const order = v.getUint16(t);
+  if (order !== 0x4949 && order !== 0x4d4d) return 'EXIF TIFF header has no byte order mark';
+  const le = order === 0x4949;
+  const ifd0 = v.getUint32(t + 4, le);
+  if (t + ifd0 + 2 > b.length) return null; // beyond the bytes read: exifr reports it
+  const count = v.getUint16(t + ifd0, le);
+  if (count > MAX_IFD_ENTRIES) return `EXIF IFD0 declares ${count} entries (a real one holds tens)`;
+  const link = t + ifd0 + 2 + count * 12;
+  if (link + 4 <= b.length && v.getUint32(link, le) === ifd0) return 'EXIF IFD0 links to itself';
+  return null;
+}
+
+async function parseBuffer(buf: Uint8Array, transfer = false): Promise<Raw | null> {
+  const r = await runExifr('parse', buf, transfer);
   return r && typeof r === 'object' ? (r as Raw) : null;
 }
 
@@ -87,9 +260,14 @@ export async function readExifFile(file: string, size: number, dbTzOffsetS: numb
   if (format === 'jpeg' && !(tail[0] === 0xff && tail[1] === 0xd9)) problems.push('JPEG is truncated (no end-of-image marker)');
   let raw: Raw | null = null;
   let headError: Error | null = null;
+  const damage = format === 'heic' ? heicStructureProblem(head)
+    : format === 'jpeg' ? tiffStructureProblem(head, jpegTiffStart(head)) : format === 'tiff' ? tiffStructureProblem(head, 0) : null;
+  if (damage) throw new Error(`EXIF unreadable (${damage})`);
   try { raw = await parseBuffer(head); } catch (e) { headError = e as Error; }
-  if (!useful(raw) && format === 'heic' && size > head.length) {
-    try { raw = await parseBuffer(fs.readFileSync(file)); headError = null; } catch (e) { headError = e as Error; }
+  // A HEIC's Exif item can sit further in; not after a budget failure, and never past the size budget.
+  if (!useful(raw) && format === 'heic' && size > head.length && !(headError instanceof ExifBudgetError)) {
+    if (size > EXIF_BUDGET.maxBytes) problems.push(`file of ${size} bytes is over the EXIF size budget; only its first ${head.length} bytes were read`);
+    else try { raw = await parseBuffer(fs.readFileSync(file), true); headError = null; } catch (e) { headError = e as Error; }
   }
   if (headError) throw new Error(`EXIF unreadable (${headError.message})${problems.length ? `; ${problems.join('; ')}` : ''}`);
   if (!useful(raw)) problems.push('no readable EXIF metadata');

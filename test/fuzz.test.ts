@@ -1,0 +1,89 @@
+// Bounded, seeded, replayable fuzzing of the parsers that read evidence bytes: binary plists (bplist-parser
+// through parsePlist), NSKeyedArchiver (decodeMBFile → unarchive), typedstream (attributedBody) and the EXIF
+// path (structure checks + exifr + interpretExif). Each iteration must return or throw an Error quickly.
+//
+// Replay: the seed is printed; FUZZ_SEED=<seed> npx vitest run test/fuzz.test.ts runs the same inputs.
+// FUZZ_BUDGET_MS (per target, default 6000) and FUZZ_MAX_ITERATIONS bound the run. A stuck or crashing
+// iteration fails the test with its (seed, target, iteration), and its input is written to a file.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { REPO, tmpDir } from './helpers.js';
+import { FUZZ_TARGETS, bplistExpandedSize, bplistFanoutBomb, corpus, fuzzInput, type FuzzReport, type FuzzTarget } from '../fixtures/fuzz.js';
+
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+const BUDGET_MS = Number(process.env.FUZZ_BUDGET_MS ?? 5000);
+const MAX_ITERATIONS = Number(process.env.FUZZ_MAX_ITERATIONS ?? 1_000_000);
+/** One iteration that runs longer than this is a hang (inputs are at most a few hundred KB). */
+const STUCK_MS = 5000;
+const SLOW_MS = 1000;
+const WORKER = path.join(REPO, 'dist/fixtures/fuzz.js');
+
+console.log(`fuzz seed ${SEED} — replay with FUZZ_SEED=${SEED} npx vitest run test/fuzz.test.ts`);
+
+interface Outcome { report?: FuzzReport; stuck?: { i: number }; crashed?: string }
+
+/** Run one target on a worker; terminate it when one iteration stays in progress for STUCK_MS. */
+function fuzzOnWorker(target: FuzzTarget | 'selftest-hang'): Promise<Outcome> {
+  const progress = new SharedArrayBuffer(8);
+  const view = new Int32Array(progress);
+  const worker = new Worker(WORKER, { workerData: { role: 'ios-timeline-fuzz', target, seed: SEED, budgetMs: BUDGET_MS, maxIterations: MAX_ITERATIONS, progress, slowMs: SLOW_MS }, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+  return new Promise((resolve) => {
+    let last = -1, since = Date.now(), done = false;
+    const finish = (o: Outcome) => { if (done) return; done = true; clearInterval(watch); void worker.terminate(); resolve(o); };
+    const watch = setInterval(() => {
+      const i = Atomics.load(view, 0);
+      if (i !== last) { last = i; since = Date.now(); return; }
+      if (Atomics.load(view, 1) === 0 && Date.now() - since > STUCK_MS) finish({ stuck: { i } });
+    }, 100);
+    worker.on('message', (m: FuzzReport | { crashed: string }) => finish('crashed' in m ? { crashed: m.crashed } : { report: m }));
+    worker.on('error', (e) => finish({ crashed: `${e.message} (in iteration ${Atomics.load(view, 0)})` }));
+    worker.on('exit', (code) => finish({ crashed: `worker exited with code ${code} in iteration ${Atomics.load(view, 0)}` }));
+  });
+}
+
+describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
+  it('the fuzz worker is built, and a hang inside a parser is caught and named', async () => {
+    expect(fs.existsSync(WORKER), `${WORKER} is missing: run \`npx tsc -p tsconfig.json\` first`).toBe(true);
+    const o = await fuzzOnWorker('selftest-hang'); // exifr on a zeroed HEIC, without our structure check
+    expect(o.stuck).toEqual({ i: 0 });
+  }, STUCK_MS + 30_000);
+
+  it('tells the known bplist reference expansion from ordinary plists', () => {
+    for (const f of ['Info.plist', 'Manifest.plist', 'Status.plist']) expect(bplistExpandedSize(fs.readFileSync(path.join(REPO, 'fixtures/sample-backup', f)))).toBeLessThan(10_000);
+    expect(bplistExpandedSize(bplistFanoutBomb(10))).toBe(1023); // 2^10 - 1 objects from 10
+    expect(bplistExpandedSize(bplistFanoutBomb(40))).toBeGreaterThan(1_000_000); // 114 bytes
+  });
+
+  for (const target of FUZZ_TARGETS) {
+    it(`${target}: every mutated input returns or throws an Error within ${STUCK_MS / 1000} s`, async () => {
+      const o = await fuzzOnWorker(target);
+      const inputs = corpus(target).inputs;
+      const where = (i: number) => {
+        const file = path.join(tmpDir('iot-fuzz-'), `${target}-seed${SEED}-iter${i}.bin`);
+        fs.writeFileSync(file, fuzzInput(target, SEED, i, inputs));
+        return `seed ${SEED}, target ${target}, iteration ${i} (input: ${file})`;
+      };
+      // Known and reported, not fixed here (src/backup/plist.ts is outside this change): bplist-parser expands
+      // shared references again each time, so a plist whose references fan out or loop is slow. Such inputs
+      // are named on the console; any other slow or stuck input fails the test.
+      const known = (i: number) => (target === 'bplist' || target === 'keyed-archive') && bplistExpandedSize(fuzzInput(target, SEED, i, inputs)) > 100_000;
+      const note = (i: number, what: string) => console.warn(`KNOWN (bplist-parser reference expansion): ${what} — ${where(i)}`);
+      if (o.stuck) {
+        if (!known(o.stuck.i)) expect.fail(`hang: ${where(o.stuck.i)} ran more than ${STUCK_MS / 1000} s`);
+        note(o.stuck.i, `stuck more than ${STUCK_MS / 1000} s; the rest of this target's budget was not run`);
+        return;
+      }
+      if (o.crashed) expect.fail(`crash: ${o.crashed}`);
+      const r = o.report!;
+      for (const f of r.findings.filter((x) => /^slow/.test(x.problem) && known(x.i))) note(f.i, f.problem);
+      r.findings = r.findings.filter((x) => !(/^slow/.test(x.problem) && known(x.i)));
+      console.log(`${target}: ${r.iterations} iterations over ${r.corpus} inputs${r.realdata ? ' (with real third-party files)' : ''}; outcomes:\n`
+        + Object.entries(r.errors).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `  ${String(n).padStart(6)}  ${k}`).join('\n'));
+      expect(r.corpus).toBeGreaterThan(0);
+      expect(r.iterations).toBeGreaterThan(50);
+      expect(r.findings.map((f) => `${f.problem} — ${where(f.i)}`)).toEqual([]);
+    }, BUDGET_MS + 60_000);
+  }
+});
