@@ -11,7 +11,7 @@
 // decided by the columns present.
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs';
-import { isoFromUs, MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
+import { isoFromUs, macSeconds, MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US, MIN_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { messages } from './messages.js';
 import { calls } from './calls.js';
@@ -263,10 +263,9 @@ class WhatsAppReader {
         if (chatRaw != null) this.warn(`ZWAMESSAGE Z_PK ${pk} names chat session ${String(chatRaw)}, which ZWACHATSESSION does not hold`, 'ZWAMESSAGE', pk);
         threadId = this.orphanThread(other.jid ?? 'unknown', other);
       }
-      // The common case inline (a plausible REAL/INTEGER date); anything else goes through the checked converter, which warns.
-      const ts = typeof dateRaw === 'number' && dateRaw > -MAC_EPOCH_OFFSET_S && dateRaw < 6_279_811_200 && dateRaw !== 0
-        ? { utcUs: Math.round((dateRaw + MAC_EPOCH_OFFSET_S) * 1e6), raw: String(dateRaw), epoch: 'mac-s' as const }
-        : timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
+      // A plausible REAL/INTEGER date needs no warning; anything else goes through the checked converter, which warns.
+      const fast = typeof dateRaw === 'number' ? macSeconds(dateRaw) : null;
+      const ts = fast && !fast.invalid ? fast : timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
       if (!ts) this.warn(`ZWAMESSAGE Z_PK ${pk} has no ZMESSAGEDATE`, 'ZWAMESSAGE', pk);
       const sent = sentRaw == null || sentRaw === dateRaw ? null : timeOf(ctx, sentRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
       const typeName = type === null ? 'unknown' : WA_MESSAGE_TYPES[type] ?? `type ${type}`;
@@ -410,12 +409,15 @@ class WhatsAppReader {
       const addMedia = cdb.prepare('INSERT OR IGNORE INTO temp.wa_media VALUES (?)');
       for (const pk of media.byMessage.keys()) addMedia.run(pk);
       const m = (x: string) => (c.has(x) ? `m.${x}` : 'NULL');
+      const usExpr = `CAST(round((m.ZMESSAGEDATE + ${MAC_EPOCH_OFFSET_S}) * 1000000) AS INTEGER)`;
       const fromMe = `(coalesce(${m('ZISFROMME')}, 0) = 1)`;
       const typed = (cols: string[], types: string) => cols.filter((x) => c.has(x)).map((x) => `typeof(m.${x}) IN (${types})`);
       const join = `s.s_session = m.ZCHATSESSION AND s.s_from_me = ${fromMe} AND s.s_member = CASE WHEN s.s_group = 1 AND NOT ${fromMe} THEN coalesce(${m('ZGROUPMEMBER')}, -2) ELSE -1 END`;
       const plain = [
         "typeof(m.ZMESSAGETYPE) = 'integer'", 'm.ZMESSAGETYPE = 0', `coalesce(${m('ZGROUPEVENTTYPE')}, 0) = 0`,
-        "typeof(m.ZMESSAGEDATE) IN ('integer', 'real')", `m.ZMESSAGEDATE > -${MAC_EPOCH_OFFSET_S}`, 'm.ZMESSAGEDATE < 6279811200', 'm.ZMESSAGEDATE != 0',
+        // The same plausibility test as formats/appleTime.ts (1970 ≤ UTC < 2101), on the same computed µs value.
+        "typeof(m.ZMESSAGEDATE) IN ('integer', 'real')", 'm.ZMESSAGEDATE != 0',
+        `${usExpr} >= ${MIN_PLAUSIBLE_US}`, `${usExpr} < ${MAX_PLAUSIBLE_US}`,
         `${m('ZMEDIAITEM')} IS NULL`, 'm.Z_PK NOT IN (SELECT pk FROM temp.wa_media)',
         `(${m('ZSENTDATE')} IS NULL OR ${m('ZSENTDATE')} = m.ZMESSAGEDATE)`,
         ...typed(['ZTEXT', 'ZFROMJID', 'ZTOJID', 'ZPUSHNAME', 'ZSTANZAID'], "'text', 'null'"),
@@ -433,7 +435,7 @@ class WhatsAppReader {
         || iif(${m('ZPARENTMESSAGE')} IS NOT NULL, ',"parent_message":' || ${m('ZPARENTMESSAGE')}, '') || '}'`;
       const insert = cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id',
         'service', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'],
-      `SELECT CAST(round((m.ZMESSAGEDATE + ${MAC_EPOCH_OFFSET_S}) * 1000000) AS INTEGER), ios_timeline_wa_num_text(m.ZMESSAGEDATE), 'mac-s', 'message',
+      `SELECT ${usExpr}, ios_timeline_wa_num_text(m.ZMESSAGEDATE), 'mac-s', 'message',
           iif(${fromMe}, 'sent', 'received'), s.s_title, ${m('ZTEXT')}, iif(${fromMe}, 'outgoing', 'incoming'), s.s_counterpart, s.s_name, s.s_thread,
           '${SERVICE}', ?, 'ZWAMESSAGE', m.Z_PK, '${ID}', ${extra}
         FROM ${WA_SRC}.ZWAMESSAGE m JOIN temp.wa_sides s ON ${join}
