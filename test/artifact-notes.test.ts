@@ -8,6 +8,10 @@ import { fixture, tmpDir, treeHash } from './helpers.js';
 import { addNotes, gzipNote, noteProto, NOTES_DOMAIN, type NotesGeneration, type NotesTruth } from '../fixtures/artifacts/notes.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { decodeNoteBody, MAX_NOTE_BYTES } from '../src/extractors/artifacts/notes.js';
+import { readWaMetadata } from '../src/extractors/artifacts/whatsapp.js';
+import { waMetadata } from '../fixtures/artifacts/whatsapp.js';
+import { mutate } from '../fixtures/fuzz.js';
+import { Rng } from '../fixtures/random.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
 type Row = Record<string, unknown>;
@@ -24,6 +28,22 @@ describe('decodeNoteBody', () => {
     expect(() => decodeNoteBody(gzipNote('abcdefghijklmnop').subarray(0, 15))).toThrow();
     expect(() => decodeNoteBody(zlib.gzipSync(Buffer.from([0x12, 0xff, 0xff, 0xff, 0xff, 0x0f])))).toThrow();
     expect(() => decodeNoteBody(zlib.gzipSync(Buffer.alloc(MAX_NOTE_BYTES + 1)))).toThrow(/buffer|length|large/i);
+  });
+});
+
+describe('protobuf readers on mutated inputs (seeded)', () => {
+  it('decodeNoteBody and readWaMetadata return or throw an Error, each input quickly', () => {
+    const rng = new Rng(20261203);
+    const notes = [gzipNote('Shopping list\nMilk 🥛'), noteProto('plain \uFFFC', [{ id: 'ID-1', uti: 'public.jpeg' }]), gzipNote('x'.repeat(5000))];
+    const metas = [waMetadata(5, '14155550100@s.whatsapp.net'), waMetadata(0, 'x@g.us')];
+    let slowest = 0;
+    for (let i = 0; i < 3000; i++) {
+      const input = mutate(rng.pick(i % 2 ? metas : notes), rng);
+      const t = performance.now();
+      try { if (i % 2) readWaMetadata(input); else decodeNoteBody(input); } catch (e) { expect(e).toBeInstanceOf(Error); }
+      slowest = Math.max(slowest, performance.now() - t);
+    }
+    expect(slowest).toBeLessThan(1000);
   });
 });
 
