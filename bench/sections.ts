@@ -7,5 +7,6 @@ import { hashing } from './hashing.js';
 import { messagesBench } from './messages.js';
 import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
+import { artifactsBBench } from './artifactsB.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench];
