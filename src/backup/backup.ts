@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { parsePlist, isDict, PlistError, type PlistValue } from './plist.js';
+import { parsePlist, isDict, PlistError, type PlistValue } from '../formats/plist.js';
 import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
 
 export class BackupError extends Error {}

@@ -7,8 +7,9 @@ import { open, readFile } from 'node:fs/promises';
 import { pbkdf2Sync } from 'node:crypto';
 import type { Decryptor } from './backup.js';
 import type { MBFile } from './manifest.js';
-import type { PlistValue } from './plist.js';
-import { DecryptError, decryptBufferReport, decryptFileTo, KeyFileError, loadKeyFile, unwrapWithClass } from './crypto.js';
+import type { PlistValue } from '../formats/plist.js';
+import { DecryptError, decryptBufferReport, decryptFileTo, unwrapWithClass } from './crypto.js';
+import { KeyFileError, loadKeyFile } from './keyFile.js';
 import { deriveKeyEncryptionKey, KeybagError, parseKeybag, unlockClassKeys, WrongPasswordError, type ClassUnlockNote, type Keybag } from './keybag.js';
 
 /** Where the class keys come from. `password` wins over `keyFile` when both are given. */
