@@ -7,8 +7,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parsePlist, isDict, PlistError, type PlistValue } from '../formats/plist.js';
 import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
-import { resolveInside, linkNote, readRegular, type FileKind } from './safePath.js';
-import { inspectWal, walWarning, type WalCheck } from './wal.js';
+import { resolveInside, linkNote, readRegular, readHead, type FileKind } from './safePath.js';
+import { inspectWal, walWarning, sqlitePageSize, type WalCheck } from './wal.js';
 
 export class BackupError extends Error {}
 
@@ -378,7 +378,10 @@ export class Backup {
   private checkWal(r: ReadResult): ReadResult {
     if (!r.path || !r.entry.relativePath.endsWith('-wal')) return r;
     try {
-      const wal = inspectWal(r.path);
+      const main = path.join(path.dirname(r.path), path.basename(r.path).replace(/-wal$/, ''));
+      let head: Buffer | null = null;
+      try { head = fs.existsSync(main) ? readHead(main, 100) : null; } catch { /* no hint */ }
+      const wal = inspectWal(r.path, head ? sqlitePageSize(head) : null);
       const w = walWarning(`${r.entry.domain}/${r.entry.relativePath}`, wal);
       return { ...r, wal, note: this.encrypted && w ? [r.note, w].filter(Boolean).join('; ') : r.note };
     } catch { return r; }

@@ -114,6 +114,15 @@ export function readRegular(p: string): Buffer {
   try { return fs.readFileSync(fd); } finally { fs.closeSync(fd); }
 }
 
+/** The first `n` bytes of a regular file (see openRegular). */
+export function readHead(p: string, n: number): Buffer {
+  const fd = openRegular(p);
+  try {
+    const b = Buffer.alloc(n);
+    return b.subarray(0, fs.readSync(fd, b, 0, n, 0));
+  } finally { fs.closeSync(fd); }
+}
+
 /** Resolve and read one evidence file; throws RefusedError naming the file when it may not be read. */
 export function readInside(root: string, rel: string): { data: Buffer; resolved: Resolved } {
   const r = resolveInside(root, rel);

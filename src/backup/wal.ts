@@ -36,26 +36,34 @@ function checksum(buf: Buffer, bigEndian: boolean, s: [number, number]): [number
   return [s0, s1];
 }
 
-/** Check a WAL file (a regular file: opened without blocking). */
-export function inspectWal(file: string): WalCheck {
+/**
+ * Check a WAL file (a regular file: opened without blocking). `dbPageSize`, the main database's page size, lets a
+ * WAL with a ruined header still be counted in frames.
+ */
+export function inspectWal(file: string, dbPageSize?: number | null): WalCheck {
   const fd = openRegular(file);
   try {
     const size = fs.fstatSync(fd).size;
     if (size === 0) return { frames: 0, usable: 0, unusable: 0, saltMatches: 0, problem: null }; // an empty WAL is normal
     const head = Buffer.alloc(HEADER);
     const n = fs.readSync(fd, head, 0, HEADER, 0);
-    const none = (problem: string, frames = 0): WalCheck => ({ frames, usable: 0, unusable: frames, saltMatches: 0, problem });
-    if (n < HEADER) return none(`only ${size} bytes, shorter than a WAL header: the whole file is unusable`);
+    const isPageSize = (p: number) => p >= 512 && p <= 65536 && (p & (p - 1)) === 0;
+    // With a ruined header, count in the database's page size when known, so the warning can say how many frames.
+    const none = (problem: string): WalCheck => {
+      const frames = dbPageSize && isPageSize(dbPageSize) ? Math.floor(Math.max(0, size - HEADER) / (FRAME_HEADER + dbPageSize)) : 0;
+      const what = frames ? `all ${frames} frame(s) (${size} bytes) are unusable` : `all ${size} bytes are unusable`;
+      return { frames, usable: 0, unusable: frames, saltMatches: 0, problem: `${problem}: ${what}` };
+    };
+    if (n < HEADER) return none(`only ${size} bytes, shorter than a WAL header`);
     const magic = head.readUInt32BE(0);
-    if (magic !== 0x377f0682 && magic !== 0x377f0683) return none(`not a WAL file (magic 0x${magic.toString(16).padStart(8, '0')}): all ${size} bytes are unusable`);
+    if (magic !== 0x377f0682 && magic !== 0x377f0683) return none(`not a WAL file (magic 0x${magic.toString(16).padStart(8, '0')})`);
     const pageSize = head.readUInt32BE(8) === 1 ? 65536 : head.readUInt32BE(8);
-    const validPage = pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0;
-    if (!validPage) return none(`WAL header gives an impossible page size ${head.readUInt32BE(8)}: all ${size} bytes are unusable`);
+    if (!isPageSize(pageSize)) return none(`WAL header gives an impossible page size ${head.readUInt32BE(8)}`);
     const frames = Math.floor((size - HEADER) / (FRAME_HEADER + pageSize));
     const bigEndian = magic === 0x377f0683;
     let sum = checksum(head.subarray(0, 24), bigEndian, [0, 0]);
     if (sum[0] !== head.readUInt32BE(24) || sum[1] !== head.readUInt32BE(28)) {
-      return none(`WAL header checksum does not match: all ${frames} frame(s) are unusable`, frames);
+      return { frames, usable: 0, unusable: frames, saltMatches: 0, problem: `WAL header checksum does not match: all ${frames} frame(s) are unusable` };
     }
     const salt1 = head.readUInt32BE(16);
     const salt2 = head.readUInt32BE(20);
@@ -92,6 +100,13 @@ export function inspectWal(file: string): WalCheck {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Page size from an SQLite database header (offset 16, big-endian; 1 means 65536), or null. */
+export function sqlitePageSize(head: Buffer): number | null {
+  if (head.length < 18 || head.subarray(0, 16).toString('latin1') !== 'SQLite format 3\0') return null;
+  const v = head.readUInt16BE(16);
+  return v === 1 ? 65536 : v;
 }
 
 /** The warning text for a database's WAL sibling, or null when SQLite will use all of it. */

@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
-import { resolveInside, linkNote } from '../backup/safePath.js';
-import { inspectWal, walWarning } from '../backup/wal.js';
+import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
+import { inspectWal, walWarning, sqlitePageSize } from '../backup/wal.js';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { hashFiles, type HashJob } from './evidenceHash.js';
 import { listFiles, type ListingEntry } from './listing.js';
@@ -41,6 +41,14 @@ export interface EvidenceInventory {
   files: EvidenceFile[];
   /** Listed in Manifest.db as regular files but absent on disk (or refused). */
   missing: { domain: string; relativePath: string; fileId: string; note: string; status: 'missing' | 'unreadable' }[];
+}
+
+/** Page size of the database a WAL belongs to (from its evidence header), to count a ruined WAL in frames. */
+function mainPageSize(backup: Backup, domain: string, relativePath: string): number | null {
+  const e = backup.get(domain, relativePath);
+  const loc = e ? backup.locate(e) : null;
+  if (!loc?.path) return null;
+  try { return sqlitePageSize(readHead(loc.path, 100)); } catch { return null; }
 }
 
 /** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
@@ -127,7 +135,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
     // A plain backup's WAL is checked on the evidence itself (an encrypted one only after decryption, in Backup.read).
     if (!backup.encrypted && f.relativePath.endsWith('-wal') && f.readPath) {
       try {
-        const w = walWarning(`${f.domain}/${f.relativePath}`, inspectWal(f.readPath));
+        const w = walWarning(`${f.domain}/${f.relativePath}`, inspectWal(f.readPath, mainPageSize(backup, f.domain, f.relativePath.slice(0, -4))));
         if (w) later.push({ diskPath: f.diskPath, message: w });
       } catch (e) { later.push({ diskPath: f.diskPath, message: `${f.domain}/${f.relativePath}: WAL cannot be checked (${(e as Error).message})` }); }
     }
