@@ -4,6 +4,7 @@
  * hand-checked padding and the MBFile Size rule. (The key file lives in keyFile.ts: this module imports nothing of ours.)
  */
 import { createCipheriv, createDecipheriv, getCiphers } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 
 export class DecryptError extends Error {
@@ -226,12 +227,14 @@ export async function decryptFileTo(
 ): Promise<DecryptFileResult> {
   checkAesKey(key);
   checkExpectedSize(expectedSize);
-  const src = await open(srcPath, 'r');
+  // O_NONBLOCK + the isFile check: a FIFO swapped in for the payload must not block the read forever.
+  const src = await open(srcPath, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   let dst: FileHandle | undefined;
   let pendingWrite: Promise<void> = Promise.resolve();
   let bytesIn = 0;
   try {
     const st = await src.stat();
+    if (!st.isFile()) throw new DecryptError(`${srcPath} is not a regular file; not read`);
     const size = st.size;
     const existing = await stat(dstPath).catch(() => undefined);
     if (existing && existing.dev === st.dev && existing.ino === st.ino) {
