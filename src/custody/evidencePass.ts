@@ -35,6 +35,8 @@ export interface EvidenceFile {
   readPath?: string;
   /** Recorded in the files row: a link inside the backup that was followed, a duplicate manifest row… */
   note?: string;
+  /** The warning for a refused file when it says more than `refused` (where a link leads). */
+  warn?: string;
 }
 
 export interface EvidenceInventory {
@@ -52,8 +54,10 @@ function mainPageSize(backup: Backup, domain: string, relativePath: string): num
 }
 
 /** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
-function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 'readPath' | 'note' | 'size'> {
+function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 'readPath' | 'note' | 'size' | 'warn'> {
   const r = resolveInside(root, rel);
+  // A link out of the backup (or nowhere): the files row keeps the plain fact, the warning says where it leads.
+  if (r.refused && r.kind === 'symbolic link') return { refused: 'symbolic link, not followed', warn: r.refused, size: 0 };
   if (r.refused || !r.path) return { refused: r.refused ?? `${rel} is missing`, size: 0 };
   return { readPath: r.path, note: linkNote(r) ?? undefined, size: r.size };
 }
@@ -203,7 +207,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
   }
   for (const m of inv.missing) cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
   // Files on disk that were refused (links out of the backup, FIFOs, devices): an evidence problem, named.
-  for (const f of inv.files) if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.refused}` });
+  for (const f of inv.files) if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });
   for (const l of later) cf.addWarning({ extractor: 'backup', fileId: rowIdByDisk.get(l.diskPath) ?? null, severity: 'warning', message: l.message });
   const unlisted = inv.files.filter((f) => f.origin === 'unlisted').length;
   if (unlisted) cf.addWarning({ extractor: 'custody', severity: 'info', message: `${unlisted} file(s) under the backup folder are not listed in Manifest.db; hashed and recorded with origin 'unlisted'` });
