@@ -13,6 +13,8 @@ import { fileIdFor, Backup } from '../src/backup/backup.js';
 import { resolveInside } from '../src/backup/safePath.js';
 import { inspectWal } from '../src/backup/wal.js';
 import { makeSqlite } from '../fixtures/backupWriter.js';
+import { makeFixtureEncryption } from '../fixtures/encryption.js';
+import { unlockBackup } from '../src/backup/decrypt.js';
 
 const SMS = 'Library/SMS/sms.db';
 const SMS_ID = fileIdFor('HomeDomain', SMS);
@@ -378,5 +380,27 @@ describe('WAL frames SQLite would drop', () => {
     const c = path.join(tmpDir(), 'case.db');
     expect(run(['ingest', root, '--case', c, '-q', '--only', 'messages']).code).toBe(0);
     expect(warnings(c).filter((x) => x.message.includes('WAL frame'))).toEqual([]);
+  });
+
+  it('an encrypted backup: the WAL is checked after decryption, and the read says how many frames are lost', async () => {
+    const PW = 'hardening';
+    const enc = await makeFixtureEncryption({ password: PW, iter: 10, dpic: 10 });
+    const { db, wal } = walOf(4);
+    const pageSize = wal.readUInt32BE(8);
+    const broken = Buffer.from(wal);
+    broken.writeUInt32BE((broken.readUInt32BE(32 + 1 * (24 + pageSize) + 12) + 1) >>> 0, 32 + 1 * (24 + pageSize) + 12); // frame 1's salt-2
+    const root = fixture({ seed: 22, contacts: 2, calls: 2, encryption: enc, extend: (w) => {
+      w.addDatabase('HomeDomain', 'Library/Good/g.db', { db, wal });
+      w.addDatabase('HomeDomain', 'Library/Bad/b.db', { db, wal: broken });
+    } }).root;
+    const b = await Backup.open(root, { unlock: (p) => unlockBackup(p, { password: PW }) });
+    try {
+      const good = await b.read(b.get('HomeDomain', 'Library/Good/g.db-wal')!);
+      expect(good.status).toBe('ok');
+      expect(good.wal).toMatchObject({ frames: 4, usable: 4, problem: null });
+      const bad = await b.read(b.get('HomeDomain', 'Library/Bad/b.db-wal')!);
+      expect(bad.wal).toMatchObject({ frames: 4, usable: 1, unusable: 3 });
+      expect(bad.note).toMatch(/3 of 4 WAL frame\(s\) are unusable/);
+    } finally { b.close(); }
   });
 });
