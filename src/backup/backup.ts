@@ -44,6 +44,7 @@ export interface PayloadLocation {
   rel: string | null;
   status: 'ok' | 'missing' | 'unreadable';
   kind: FileKind | 'missing';
+  size: number;
   /** Why it is refused, or that a link inside the backup was followed. */
   note: string | null;
 }
@@ -317,14 +318,14 @@ export class Backup {
    */
   locate(entry: ManifestEntry): PayloadLocation {
     if (!FILE_ID_RE.test(entry.fileID)) {
-      return { path: null, rel: null, status: 'unreadable', kind: 'missing', note: `invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}` };
+      return { path: null, rel: null, status: 'unreadable', kind: 'missing', size: 0, note: `invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}` };
     }
     for (const rel of [`${entry.fileID.slice(0, 2)}/${entry.fileID}`, entry.fileID]) {
       const r = resolveInside(this.root, rel);
-      if (r.refused) return { path: null, rel, status: 'unreadable', kind: r.kind, note: r.refused };
-      if (r.path) return { path: r.path, rel, status: 'ok', kind: r.kind, note: linkNote(r) };
+      if (r.refused) return { path: null, rel, status: 'unreadable', kind: r.kind, size: 0, note: r.refused };
+      if (r.path) return { path: r.path, rel, status: 'ok', kind: r.kind, size: r.size, note: linkNote(r) };
     }
-    return { path: null, rel: null, status: 'missing', kind: 'missing', note: 'listed in Manifest.db but not present in the backup folder' };
+    return { path: null, rel: null, status: 'missing', kind: 'missing', size: 0, note: 'listed in Manifest.db but not present in the backup folder' };
   }
 
   /** Where a payload lives (null when absent); throws BackupError when it is refused (see locate). */

@@ -35,7 +35,7 @@ export interface Resolved {
 const realRoots = new Map<string, string>();
 function realRoot(root: string): string {
   let r = realRoots.get(root);
-  if (!r) { r = fs.realpathSync(root); realRoots.set(root, r); }
+  if (!r) { r = fs.realpathSync.native(root); realRoots.set(root, r); }
   return r;
 }
 
@@ -63,7 +63,7 @@ export function resolveInside(root: string, rel: string): Resolved {
     return out;
   }
   let real: string;
-  try { real = fs.realpathSync(abs); } catch (e) {
+  try { real = fs.realpathSync.native(abs); } catch (e) {
     out.kind = kindOf(lst);
     out.refused = `${rel} is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? 'unresolvable'}); refused`;
     return out;
@@ -73,11 +73,11 @@ export function resolveInside(root: string, rel: string): Resolved {
     out.refused = `${rel} leads out of the backup folder (to ${real}) through a symbolic link; refused, not read`;
     return out;
   }
-  const st = fs.statSync(real);
-  out.kind = kindOf(st);
-  out.size = st.size;
   const expected = path.join(rootReal, rel);
   if (real !== expected) out.linkedTo = path.relative(rootReal, real).split(path.sep).join('/');
+  const st = real === expected && !lst.isSymbolicLink() ? lst : fs.statSync(real); // no link on the way: lstat said it all
+  out.kind = kindOf(st);
+  out.size = st.size;
   if (out.kind !== 'file') {
     out.refused = `${rel} is not a regular file (${out.kind})${out.linkedTo ? ` (through a link to ${out.linkedTo})` : ''}; not read`;
     return out;

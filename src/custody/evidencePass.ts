@@ -5,7 +5,6 @@
 //   origin 'unlisted'  anything else on disk that the manifest does not list (left-overs, planted files).
 // Extractors later record the files they read with the hash of the bytes they read; `checkReads` compares the
 // two and warns when they differ ("file changed during ingest").
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
 import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
@@ -86,12 +85,12 @@ export async function inventory(backup: Backup, listing?: ListingEntry[]): Promi
     if (!backup.isCurrent(entry)) {
       // The losing row of a duplicate: its payload is evidence too, hashed and recorded under its disk path.
       const kept = backup.get(entry.domain, entry.relativePath)!;
-      files.push({ diskPath: loc.rel, size: fs.statSync(loc.path).size, readPath: loc.path, origin: 'manifest', domain: null, relativePath: loc.rel, fileId: entry.fileID, flags: entry.flags,
+      files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: null, relativePath: loc.rel, fileId: entry.fileID, flags: entry.flags,
         note: `payload of a duplicate Manifest.db row for ${entry.domain}/${entry.relativePath}; not read by extractors (the row with fileID ${kept.fileID} is used)` });
       continue;
     }
     // A link that stays inside the backup is followed: hash the target, as an extractor reads it, and say so.
-    files.push({ diskPath: loc.rel, size: fs.statSync(loc.path).size, readPath: loc.path, origin: 'manifest', domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, flags: entry.flags, note: loc.note ?? undefined });
+    files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, flags: entry.flags, note: loc.note ?? undefined });
   }
   for (const [rel, e] of onDisk) {
     if (claimed.has(rel)) continue;
