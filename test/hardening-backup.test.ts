@@ -187,6 +187,12 @@ describe('FIFOs and other non-regular files in the backup', () => {
     expect(v.code).toBe(1);
     expect(v.stdout).toMatch(new RegExp(`✗ ${AB_ID.slice(0, 2)}/${AB_ID}.*not a regular file \\(fifo\\)`));
     noStack(v.stderr);
+    // A FIFO given as the case file is refused in one line, not opened.
+    const fifoCase = path.join(tmpDir(), 'case.db');
+    mkfifo(fifoCase);
+    const f = run(['verify', root, '--case', fifoCase, '--no-record', '-q']);
+    expect(f.code).toBe(1);
+    expect(f.stderr.trim()).toBe(`ios-timeline: ${fifoCase} is not an SQLite case file`);
   });
 });
 
