@@ -124,6 +124,9 @@ describe('FIFOs and other non-regular files in the backup', () => {
     expect(row.status).toBe('unreadable');
     expect(row.note).toMatch(/not a regular file \(fifo\)/);
     expect(warnings(c).some((w) => w.message.includes(SMS) && w.message.includes('fifo'))).toBe(true);
+    const info = run(['info', root]);
+    expect(info.code).toBe(1);
+    expect(info.stdout).toMatch(/! Messages.* — refused: HomeDomain\/Library\/SMS\/sms\.db: .*not a regular file \(fifo\)/);
     expect(snapshot(root)).toEqual(before);
   });
 
@@ -151,7 +154,7 @@ describe('FIFOs and other non-regular files in the backup', () => {
     const info = run(['info', root]);
     expect(info.code).toBe(1);
     expect(info.stdout).toMatch(/! Info\.plist: .*not a regular file \(fifo\)/);
-    noStack(info.stderr);
+    expect(info.stderr).toBe('ios-timeline: 1 evidence file(s) refused, not read: Info.plist\n');
     expect(snapshot(root)).toEqual(before);
   });
 
@@ -213,6 +216,10 @@ describe('symbolic links', () => {
     expect(row.sha256).toBeNull();
     expect(row.note).toMatch(/leads out of the backup folder/);
     expect(warnings(c).some((w) => w.message.includes(SMS) && w.message.includes('leads out of the backup folder'))).toBe(true);
+    const info = run(['info', root]);
+    expect(info.code).toBe(1);
+    expect(info.stdout).toMatch(/! Messages.* — refused: HomeDomain\/Library\/SMS\/sms\.db: .*leads out of the backup folder/);
+    expect(info.stderr).toBe(`ios-timeline: 1 evidence file(s) refused, not read: HomeDomain/${SMS}\n`);
     expect({ root: snapshot(root), outside: snapshot(outside) }).toEqual(before);
   });
 
@@ -230,6 +237,7 @@ describe('symbolic links', () => {
     const info = run(['info', root]);
     expect(info.code).toBe(1);
     expect(info.stdout).toMatch(/! Info\.plist: .*leads out of the backup folder/);
+    expect(info.stderr).toBe('ios-timeline: 1 evidence file(s) refused, not read: Info.plist\n');
   });
 
   it('Manifest.db linked out of the backup: info and ingest stop with one line, exit 1', () => {

@@ -35,8 +35,11 @@ export function registerInfo(program: Command): void {
           };
         });
         // A refused file (a link out of the backup, a FIFO, a device where a file should be) is an evidence problem: exit 1.
-        const refused = backup.problems.some((p) => p.refused) || (!backup.locked && artifacts.some((a) => a.payloadRefused.length > 0));
-        if (refused) process.exitCode = EXIT_EVIDENCE;
+        const refusedFiles = [...backup.problems.filter((p) => p.refused).map((p) => p.file), ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0])))];
+        if (refusedFiles.length) {
+          process.exitCode = EXIT_EVIDENCE;
+          process.stderr.write(`ios-timeline: ${refusedFiles.length} evidence file(s) refused, not read: ${refusedFiles.join(', ')}\n`);
+        }
         const result = {
           path: backup.root, encrypted: backup.encrypted, device: backup.info, status: backup.status,
           manifest: { entries: backup.allEntries().length, ...counts }, artifacts, problems: backup.problems,
