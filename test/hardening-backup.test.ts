@@ -311,12 +311,21 @@ describe('quiet data loss in Manifest.db', () => {
         expect(b.problems.some((p) => p.message.includes(SMS_ID) && p.message.includes(bogus))).toBe(true);
       } finally { b.close(); }
     }
+    // Both rows with a payload: the one whose fileID is the path's SHA-1 is read; the other payload is still
+    // evidence, hashed and recorded under its disk path with a note.
     const root = smsFixture(17);
     const bogus = addDuplicate(root, false);
+    fs.mkdirSync(path.join(root, bogus.slice(0, 2)), { recursive: true });
+    fs.writeFileSync(payload(root, bogus), 'not an sqlite database');
     const c = path.join(tmpDir(), 'case.db');
     expect(run(['ingest', root, '--case', c, '-q', '--only', 'messages']).code).toBe(0);
     expect(messageEvents(c)).toBeGreaterThan(0);
-    expect(warnings(c).some((w) => w.message.includes(SMS_ID) && w.message.includes(bogus))).toBe(true);
+    expect(warnings(c).some((w) => w.message.includes(SMS_ID) && w.message.includes(bogus) && w.message.includes(`using ${SMS_ID}`))).toBe(true);
+    const dropped = query<FileRow>(c, 'SELECT * FROM files WHERE relative_path = ?', `${bogus.slice(0, 2)}/${bogus}`)[0];
+    expect(dropped.sha256).toBe(createHash('sha256').update('not an sqlite database').digest('hex'));
+    expect(dropped.note).toContain(`duplicate Manifest.db row for HomeDomain/${SMS}`);
+    const v = run(['verify', root, '--case', c, '--no-record', '-q']);
+    expect(v.code, v.stdout).toBe(0);
   });
 
   it('"../", NUL and undecodable MBFile records are named in warnings', () => {
