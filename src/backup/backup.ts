@@ -252,7 +252,7 @@ export class Backup {
       const bad = e.relativePath.includes('\0') ? 'a NUL character' : e.relativePath.startsWith('/') ? 'an absolute path'
         : e.relativePath.split('/').includes('..') ? 'a "../" component' : null;
       if (bad && ++badPaths <= MAX_NAMED) {
-        this.problems.push({ file: `${e.domain}/${JSON.stringify(e.relativePath).slice(1, -1)}`, message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file` });
+        this.problems.push({ file: shownPath(e), message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file` });
       }
       const key = `${e.domain}\u0000${e.relativePath}`;
       const prev = this.byKey.get(key);
@@ -261,7 +261,7 @@ export class Backup {
       this.byKey.set(key, dup.kept);
       this.duplicates.push(dup);
       if (this.duplicates.length <= MAX_NAMED) {
-        this.problems.push({ file: `${e.domain}/${e.relativePath}`, message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read` });
+        this.problems.push({ file: shownPath(e), message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read` });
       }
     }
     if (badPaths > MAX_NAMED) this.problems.push({ file: 'Manifest.db', message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)` });
@@ -270,11 +270,17 @@ export class Backup {
 
   /** Of two rows for one path, keep the one whose payload can be read, then the one whose fileID is the path's SHA-1; else the first. */
   private pickDuplicate(a: ManifestEntry, b: ManifestEntry): DuplicateRow {
-    const score = (e: ManifestEntry) => (e.flags === 1 && this.locate(e).status === 'ok' ? 2 : 0) + (e.fileID === fileIdFor(e.domain, e.relativePath) ? 1 : 0);
-    const sa = score(a);
-    const sb = score(b);
-    if (sb > sa) return { kept: b, dropped: a, reason: sb >= 2 && sa < 2 ? 'its payload is present, the other\'s is not' : 'its fileID is the SHA-1 of domain-relativePath' };
-    return { kept: a, dropped: b, reason: sa > sb ? (sa >= 2 && sb < 2 ? 'its payload is present, the other\'s is not' : 'its fileID is the SHA-1 of domain-relativePath') : 'the first row; neither is better' };
+    const readable = (e: ManifestEntry) => e.flags === 1 && this.locate(e).status === 'ok';
+    const rightId = (e: ManifestEntry) => e.fileID === fileIdFor(e.domain, e.relativePath);
+    if (readable(a) !== readable(b)) {
+      const [kept, dropped] = readable(a) ? [a, b] : [b, a];
+      return { kept, dropped, reason: 'its payload is present and readable, the other\'s is not' };
+    }
+    if (rightId(a) !== rightId(b)) {
+      const [kept, dropped] = rightId(a) ? [a, b] : [b, a];
+      return { kept, dropped, reason: 'its fileID is the SHA-1 of domain-relativePath' };
+    }
+    return { kept: a, dropped: b, reason: 'the first row; neither is better' };
   }
 
   /** Is this row the one get()/find() return for its path (false for the losing row of a duplicate)? */
@@ -392,6 +398,11 @@ export class Backup {
   close(): void {
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
+}
+
+/** domain/relativePath for messages, with control characters (NUL…) escaped as JSON does. */
+function shownPath(e: ManifestEntry): string {
+  return `${e.domain}/${JSON.stringify(e.relativePath).slice(1, -1)}`;
 }
 
 async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
