@@ -15,13 +15,11 @@ import {
   decryptBufferReport,
   decryptFileTo,
   encryptBuffer,
-  KeyFileError,
-  loadKeyFile,
-  saveKeyFile,
   unwrapWithClass,
 } from '../src/backup/crypto.js';
+import { KeyFileError, loadKeyFile, saveKeyFile } from '../src/backup/keyFile.js';
+import { buildKeybag } from '../fixtures/keybagBuilder.js';
 import {
-  buildKeybag,
   deriveKeyEncryptionKey,
   ITERATION_LIMITS,
   type Keybag,

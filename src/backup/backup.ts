@@ -6,8 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { makeWorkDir } from '../workdir.js';
-import { parsePlist, isDict, PlistError, type PlistValue } from './plist.js';
+import { parsePlist, isDict, PlistError, type PlistValue } from '../formats/plist.js';
 import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
+import { resolveInside, linkNote, readRegular, readHead, type FileKind } from './safePath.js';
+import { inspectWal, walWarning, sqlitePageSize, type WalCheck } from './wal.js';
 
 export class BackupError extends Error {}
 
@@ -28,7 +30,31 @@ export interface DeviceInfo {
 export interface StatusInfo { snapshotState: string | null; isFullBackup: boolean | null; date: Date | null; version: string | null }
 
 /** A problem found while opening: shown by `info`, stored as a warning by `ingest`. */
-export interface OpenProblem { file: string; message: string }
+export interface OpenProblem {
+  file: string;
+  message: string;
+  /** The file was not read: a link out of the backup folder, or not a regular file (an evidence problem). */
+  refused?: boolean;
+}
+
+/** Where a payload sits on disk, checked by resolveInside. */
+export interface PayloadLocation {
+  /** Real path to read (null when missing or refused). */
+  path: string | null;
+  /** Relative to the backup root, '/'-separated, as listed on disk (before following a link). */
+  rel: string | null;
+  status: 'ok' | 'missing' | 'unreadable';
+  kind: FileKind | 'missing';
+  size: number;
+  /** Why it is refused, or that a link inside the backup was followed. */
+  note: string | null;
+}
+
+/** Two Manifest.db rows for one (domain, relativePath): which one is read, and which is only recorded. */
+export interface DuplicateRow { kept: ManifestEntry; dropped: ManifestEntry; reason: string }
+
+/** Caps on repeated per-row problems, so a hostile manifest cannot flood the warnings. */
+const MAX_NAMED = 50;
 
 export interface ReadResult {
   entry: ManifestEntry;
@@ -39,6 +65,8 @@ export interface ReadResult {
   size: number | null;
   sha256: string | null;
   note: string | null;
+  /** For a `-wal` payload: what SQLite will replay from it and what it will drop. */
+  wal?: WalCheck;
 }
 
 /** Turns an encrypted payload into plaintext; supplied by the encryption layer for encrypted backups. */
@@ -89,6 +117,8 @@ export class Backup {
   readonly topLevelHashes: Record<string, string> = {};
   private entries: ManifestEntry[] = [];
   private byKey = new Map<string, ManifestEntry>();
+  /** Duplicate Files rows found while opening (the kept row is the one get/find return). */
+  readonly duplicates: DuplicateRow[] = [];
   private decryptor: Decryptor | null = null;
   readonly workDir: string;
   private copyCounter = 0;
@@ -110,10 +140,12 @@ export class Backup {
   }
 
   private readTopPlist(name: string): Record<string, PlistValue> | null {
-    const p = path.join(this.root, name);
-    if (!fs.existsSync(p)) { this.problems.push({ file: name, message: `${name} is missing` }); return null; }
+    const r = resolveInside(this.root, name);
+    if (r.refused) { this.problems.push({ file: name, message: r.refused, refused: true }); return null; }
+    if (!r.path) { this.problems.push({ file: name, message: `${name} is missing` }); return null; }
+    if (r.linkedTo) this.problems.push({ file: name, message: linkNote(r)! });
     try {
-      const data = fs.readFileSync(p);
+      const data = readRegular(r.path);
       this.topLevelHashes[name] = createHash('sha256').update(data).digest('hex');
       const v = parsePlist(data, name);
       if (!isDict(v)) throw new PlistError(`${name} does not hold a dictionary`);
@@ -164,14 +196,16 @@ export class Backup {
       };
     }
 
-    const manifestPath = path.join(this.root, 'Manifest.db');
-    if (!fs.existsSync(manifestPath)) {
-      if (fs.existsSync(path.join(this.root, 'Manifest.mbdb'))) {
+    const manifest = resolveInside(this.root, 'Manifest.db');
+    if (manifest.refused) throw new BackupError(`Manifest.db: ${manifest.refused}`);
+    if (!manifest.path) {
+      if (resolveInside(this.root, 'Manifest.mbdb').kind !== 'missing') {
         throw new BackupError('this is a pre-iOS 10 backup (Manifest.mbdb); only Manifest.db backups are supported so far');
       }
       throw new BackupError(`Manifest.db is missing from ${this.root}`);
     }
-    const raw = await fsp.readFile(manifestPath);
+    if (manifest.linkedTo) this.problems.push({ file: 'Manifest.db', message: linkNote(manifest)! });
+    const raw = readRegular(manifest.path);
     this.topLevelHashes['Manifest.db'] = createHash('sha256').update(raw).digest('hex');
     const flagged = this.manifestPlist?.['IsEncrypted'] === true;
     const isSqlite = raw.subarray(0, 16).toString('latin1') === HEADER;
@@ -200,14 +234,59 @@ export class Backup {
     const copy = path.join(this.workDir, 'Manifest.db');
     await fsp.writeFile(copy, plain);
     for (const side of ['-wal', '-shm']) {
-      const s = manifestPath + side;
-      if (!fs.existsSync(s)) continue;
+      const name = `Manifest.db${side}`;
+      const s = resolveInside(this.root, name);
+      if (s.refused) { this.problems.push({ file: name, message: s.refused, refused: true }); continue; }
+      if (!s.path) continue;
       // An encrypted backup's sidecar would be ciphertext, or stale beside the re-encrypted database: never mix it in.
-      if (this.encrypted) this.problems.push({ file: `Manifest.db${side}`, message: 'present beside an encrypted Manifest.db; not used' });
-      else await fsp.copyFile(s, copy + side);
+      if (this.encrypted) this.problems.push({ file: name, message: 'present beside an encrypted Manifest.db; not used' });
+      else await fsp.writeFile(copy + side, readRegular(s.path));
     }
     this.entries = readManifestDb(copy);
-    for (const e of this.entries) this.byKey.set(`${e.domain}\u0000${e.relativePath}`, e);
+    this.indexEntries();
+  }
+
+  /** Build the (domain, relativePath) index; flag duplicate rows and paths that try to climb out. */
+  private indexEntries(): void {
+    let badPaths = 0;
+    for (const e of this.entries) {
+      const bad = e.relativePath.includes('\0') ? 'a NUL character' : e.relativePath.startsWith('/') ? 'an absolute path'
+        : e.relativePath.split('/').includes('..') ? 'a "../" component' : null;
+      if (bad && ++badPaths <= MAX_NAMED) {
+        this.problems.push({ file: shownPath(e), message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file` });
+      }
+      const key = `${e.domain}\u0000${e.relativePath}`;
+      const prev = this.byKey.get(key);
+      if (!prev) { this.byKey.set(key, e); continue; }
+      const dup = this.pickDuplicate(prev, e);
+      this.byKey.set(key, dup.kept);
+      this.duplicates.push(dup);
+      if (this.duplicates.length <= MAX_NAMED) {
+        this.problems.push({ file: shownPath(e), message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read` });
+      }
+    }
+    if (badPaths > MAX_NAMED) this.problems.push({ file: 'Manifest.db', message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)` });
+    if (this.duplicates.length > MAX_NAMED) this.problems.push({ file: 'Manifest.db', message: `${this.duplicates.length - MAX_NAMED} more duplicate (domain, relativePath) rows (only the first ${MAX_NAMED} are named)` });
+  }
+
+  /** Of two rows for one path, keep the one whose payload can be read, then the one whose fileID is the path's SHA-1; else the first. */
+  private pickDuplicate(a: ManifestEntry, b: ManifestEntry): DuplicateRow {
+    const readable = (e: ManifestEntry) => e.flags === 1 && this.locate(e).status === 'ok';
+    const rightId = (e: ManifestEntry) => e.fileID === fileIdFor(e.domain, e.relativePath);
+    if (readable(a) !== readable(b)) {
+      const [kept, dropped] = readable(a) ? [a, b] : [b, a];
+      return { kept, dropped, reason: 'its payload is present and readable, the other\'s is not' };
+    }
+    if (rightId(a) !== rightId(b)) {
+      const [kept, dropped] = rightId(a) ? [a, b] : [b, a];
+      return { kept, dropped, reason: 'its fileID is the SHA-1 of domain-relativePath' };
+    }
+    return { kept: a, dropped: b, reason: 'the first row; neither is better' };
+  }
+
+  /** Is this row the one get()/find() return for its path (false for the losing row of a duplicate)? */
+  isCurrent(entry: ManifestEntry): boolean {
+    return this.byKey.get(`${entry.domain}\u0000${entry.relativePath}`) === entry;
   }
 
   get iosVersion(): string | null { return this.info?.productVersion ?? null; }
@@ -226,7 +305,7 @@ export class Backup {
       return e && e.flags === 1 ? [e] : [];
     }
     const re = globToRegExp(pattern);
-    return this.entries.filter((e) => e.flags === 1 && e.domain === domain && re.test(e.relativePath));
+    return this.entries.filter((e) => e.flags === 1 && e.domain === domain && re.test(e.relativePath) && this.isCurrent(e));
   }
 
   decode(entry: ManifestEntry): MBFile | null {
@@ -234,21 +313,33 @@ export class Backup {
     try { return decodeMBFile(entry.blob); } catch { return null; }
   }
 
-  /** Where a payload lives, after checking the fileID and refusing links that leave the backup. */
-  payloadPath(entry: ManifestEntry): string | null {
-    if (!FILE_ID_RE.test(entry.fileID)) throw new BackupError(`invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}`);
-    for (const p of [path.join(this.root, entry.fileID.slice(0, 2), entry.fileID), path.join(this.root, entry.fileID)]) {
-      let st: fs.Stats;
-      try { st = fs.lstatSync(p); } catch { continue; }
-      if (st.isSymbolicLink()) {
-        const real = fs.realpathSync(p);
-        const rootReal = fs.realpathSync(this.root);
-        if (!real.startsWith(rootReal + path.sep)) throw new BackupError(`${p} is a link that leaves the backup folder; refused`);
-        st = fs.statSync(p);
-      }
-      if (st.isFile()) return p;
+  /** Why a row's MBFile blob cannot be decoded (null when it decodes or there is none). */
+  decodeProblem(entry: ManifestEntry): string | null {
+    if (!entry.blob) return null;
+    try { decodeMBFile(entry.blob); return null; } catch (e) { return `its MBFile record in Manifest.db cannot be decoded (${(e as Error).message}): size, times and key unknown`; }
+  }
+
+  /**
+   * Where a payload lives: `<id[0:2]>/<id>`, else `<id>` (flat, older layouts). Every path goes through resolveInside:
+   * a link out of the backup (the shard folder included) or anything but a regular file is refused, with its reason.
+   */
+  locate(entry: ManifestEntry): PayloadLocation {
+    if (!FILE_ID_RE.test(entry.fileID)) {
+      return { path: null, rel: null, status: 'unreadable', kind: 'missing', size: 0, note: `invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}` };
     }
-    return null;
+    for (const rel of [`${entry.fileID.slice(0, 2)}/${entry.fileID}`, entry.fileID]) {
+      const r = resolveInside(this.root, rel);
+      if (r.refused) return { path: null, rel, status: 'unreadable', kind: r.kind, size: 0, note: r.refused };
+      if (r.path) return { path: r.path, rel, status: 'ok', kind: r.kind, size: r.size, note: linkNote(r) };
+    }
+    return { path: null, rel: null, status: 'missing', kind: 'missing', size: 0, note: 'listed in Manifest.db but not present in the backup folder' };
+  }
+
+  /** Where a payload lives (null when absent); throws BackupError when it is refused (see locate). */
+  payloadPath(entry: ManifestEntry): string | null {
+    const l = this.locate(entry);
+    if (l.status === 'unreadable') throw new BackupError(l.note ?? 'refused');
+    return l.path;
   }
 
   /**
@@ -258,9 +349,12 @@ export class Backup {
   async read(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
     const mbfile = this.decode(entry);
     const base: ReadResult = { entry, mbfile, path: null, status: 'missing', size: null, sha256: null, note: null };
-    let src: string | null;
-    try { src = this.payloadPath(entry); } catch (e) { return { ...base, status: 'unreadable', note: (e as Error).message }; }
-    if (!src) return { ...base, note: 'listed in Manifest.db but not present in the backup folder' };
+    const loc = this.locate(entry);
+    if (loc.status !== 'ok' || !loc.path) return { ...base, status: loc.status, note: loc.note };
+    const src = loc.path;
+    // Notes that hold whatever happens next: a followed link, an undecodable MBFile.
+    const notes = [loc.note, mbfile ? null : this.decodeProblem(entry)].filter((n): n is string => !!n);
+    const withNotes = (n: string | null) => [...notes, ...(n ? [n] : [])].join('; ') || null;
     const dir = dest?.dir ?? fs.mkdtempSync(path.join(this.workDir, `f${++this.copyCounter}-`));
     const out = path.join(dir, dest?.name ?? 'payload');
     const hash = createHash('sha256');
@@ -270,19 +364,35 @@ export class Backup {
         if (!this.decryptor) throw new BackupError('encrypted payload, and no password or key file was given');
         try {
           const r = await this.decryptor.decryptFile(src, out, mbfile, (c) => { hash.update(c); size += c.length; });
-          return { ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: r.note };
+          return this.checkWal({ ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: withNotes(r.note) });
         } catch (e) {
           // The decryptor reads the whole payload through the hash even when it cannot decrypt it: keep that hash.
           const whole = size > 0 && size === fs.statSync(src).size;
-          return { ...base, status: 'decrypt-failed', size: whole ? size : null, sha256: whole ? hash.digest('hex') : null, note: (e as Error).message };
+          return { ...base, status: 'decrypt-failed', size: whole ? size : null, sha256: whole ? hash.digest('hex') : null, note: withNotes((e as Error).message) };
         }
       }
       await copyHashing(src, out, (c) => { hash.update(c); size += c.length; });
       const note = mbfile?.size != null && mbfile.size !== size ? `size on disk ${size} differs from the manifest's ${mbfile.size}` : null;
-      return { ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note };
+      return this.checkWal({ ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: withNotes(note) });
     } catch (e) {
-      return { ...base, status: 'unreadable', note: (e as Error).message };
+      return { ...base, status: 'unreadable', note: withNotes((e as Error).message) };
     }
+  }
+
+  /**
+   * A `-wal` copy: count the frames SQLite will drop. For a plain backup the evidence pass already warns about
+   * them (evidencePass); an encrypted WAL can only be checked here, after decryption, so the note carries it.
+   */
+  private checkWal(r: ReadResult): ReadResult {
+    if (!r.path || !r.entry.relativePath.endsWith('-wal')) return r;
+    try {
+      const main = path.join(path.dirname(r.path), path.basename(r.path).replace(/-wal$/, ''));
+      let head: Buffer | null = null;
+      try { head = fs.existsSync(main) ? readHead(main, 100) : null; } catch { /* no hint */ }
+      const wal = inspectWal(r.path, head ? sqlitePageSize(head) : null);
+      const w = walWarning(`${r.entry.domain}/${r.entry.relativePath}`, wal);
+      return { ...r, wal, note: this.encrypted && w ? [r.note, w].filter(Boolean).join('; ') : r.note };
+    } catch { return r; }
   }
 
   /** Remove every working copy. The evidence folder is never touched. */
@@ -291,8 +401,16 @@ export class Backup {
   }
 }
 
+/** domain/relativePath for messages, with control characters (NUL…) escaped as JSON does. */
+function shownPath(e: ManifestEntry): string {
+  return `${e.domain}/${JSON.stringify(e.relativePath).slice(1, -1)}`;
+}
+
 async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
-  const inFd = await fsp.open(src, 'r');
+  // openRegular: never blocks on a FIFO swapped in after locate() looked, and refuses anything not a regular file.
+  const inFd = await fsp.open(src, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const st = await inFd.stat();
+  if (!st.isFile()) { await inFd.close(); throw new BackupError(`${src} is not a regular file; not read`); }
   const outFd = await fsp.open(dst, 'w');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

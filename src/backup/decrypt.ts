@@ -3,12 +3,14 @@
  * password, or from a key file saved earlier) → ManifestKey → Manifest.db, and per-file keys (MBFile
  * EncryptionKey) → each payload, streamed into its working copy. Nothing here logs or stores the password.
  */
+import { constants as fsConstants } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { pbkdf2Sync } from 'node:crypto';
 import type { Decryptor } from './backup.js';
 import type { MBFile } from './manifest.js';
-import type { PlistValue } from './plist.js';
-import { DecryptError, decryptBufferReport, decryptFileTo, KeyFileError, loadKeyFile, unwrapWithClass } from './crypto.js';
+import type { PlistValue } from '../formats/plist.js';
+import { DecryptError, decryptBufferReport, decryptFileTo, unwrapWithClass } from './crypto.js';
+import { KeyFileError, loadKeyFile } from './keyFile.js';
 import { deriveKeyEncryptionKey, KeybagError, parseKeybag, unlockClassKeys, WrongPasswordError, type ClassUnlockNote, type Keybag } from './keybag.js';
 
 /** Where the class keys come from. `password` wins over `keyFile` when both are given. */
@@ -61,8 +63,9 @@ export class BackupDecryptor implements Decryptor {
 }
 
 async function hashOnly(src: string, onChunk: (c: Buffer) => void): Promise<void> {
-  const fh = await open(src, 'r');
+  const fh = await open(src, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK); // never block on a FIFO
   try {
+    if (!(await fh.stat()).isFile()) throw new DecryptError(`${src} is not a regular file; not read`);
     for (;;) {
       const buf = Buffer.allocUnsafe(1 << 20);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);

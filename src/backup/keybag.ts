@@ -1,14 +1,14 @@
 /**
- * Backup keybag (Manifest.plist `BackupKeyBag`): strict TLV parser, password key derivation, class-key unwrap,
- * and a deterministic builder for test fixtures. See IOS_FORMATS.md §2.1-§2.3.
+ * Backup keybag (Manifest.plist `BackupKeyBag`): strict TLV parser, password key derivation, class-key unwrap
+ * (the builder for test fixtures is fixtures/keybagBuilder.ts). See IOS_FORMATS.md §2.1-§2.3.
  *
  * TLV: `tag` (4 bytes, A-Z/0-9), `length` (u32 big-endian), `value`. Integer tags are u32 big-endian and must be
  * exactly 4 bytes. The first UUID is the keybag UUID; every later UUID opens a class-key record, and the record tags
  * (CLAS WRAP KTYP WPKY PBKY) that follow belong to it. Anything else is a keybag-level attribute.
  */
-import { createHmac, pbkdf2 as pbkdf2Cb } from 'node:crypto';
+import { pbkdf2 as pbkdf2Cb } from 'node:crypto';
 import { promisify } from 'node:util';
-import { aesKeyUnwrap, aesKeyWrap } from './crypto.js';
+import { aesKeyUnwrap } from './crypto.js';
 
 const pbkdf2 = promisify(pbkdf2Cb);
 
@@ -240,99 +240,4 @@ export function unlockClassKeys(kb: Keybag, kek: Buffer, notes?: ClassUnlockNote
     throw new WrongPasswordError(`wrong backup password: no class key unwraps (RFC 3394 integrity check failed for ${which})`);
   }
   throw new KeybagError(`keybag has no usable password-wrapped AES class key (${skipped.map((s) => `class ${s.clas}: ${s.reason}`).join('; ')})`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Builder (fixtures)
-
-export interface BuildKeybagOptions {
-  password: string;
-  /** SHA-1 round salt; default 20 bytes derived from the seed */
-  salt?: Buffer;
-  /** SHA-1 rounds; default 10,000 as in real backups. Use a small number in tests. */
-  iter?: number;
-  /** SHA-256 round salt; default 20 bytes derived from the seed; `null` builds a pre-iOS-10.2 keybag (no DPSL/DPIC/DPWT) */
-  dpsl?: Buffer | null;
-  /** SHA-256 rounds; default 10,000,000 as in real backups (several seconds). Use a small number in tests. */
-  dpic?: number;
-  /** AES classes to write, each WRAP 2 KTYP 0 with a 40-byte WPKY; default 1..11 */
-  classes?: number[];
-  /** classes to write as Curve25519 records (KTYP 1, 72-byte WPKY, 32-byte PBKY), which readers must skip */
-  curve25519Classes?: number[];
-  /** everything random (UUIDs, salts, class keys, HMAC key) is derived from this; default a fixed string */
-  seed?: Buffer | string;
-  /** VERS value; default 5 */
-  version?: number;
-}
-
-export interface BuiltKeybag { keybag: Buffer; classKeys: Map<number, Buffer>; kek: Buffer }
-
-function tlv(tag: string, value: Buffer | number): Buffer {
-  const v = typeof value === 'number' ? u32be(value) : value;
-  const head = Buffer.alloc(8);
-  head.write(tag, 0, 'latin1');
-  head.writeUInt32BE(v.length, 4);
-  return Buffer.concat([head, v]);
-}
-
-function u32be(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0, 0);
-  return b;
-}
-
-/**
- * Write a backup keybag the way a device does (VERS TYPE UUID HMCK WRAP SALT ITER DPWT DPIC DPSL, then per class
- * UUID CLAS WRAP KTYP WPKY [PBKY]). The same options always give the same bytes.
- */
-export async function buildKeybag(opts: BuildKeybagOptions): Promise<BuiltKeybag> {
-  const seed = opts.seed ?? 'ios-timeline fixture keybag';
-  const rand = (label: string, n: number): Buffer => {
-    const out: Buffer[] = [];
-    for (let i = 0; out.length * 32 < n; i++) out.push(createHmac('sha256', seed).update(`${label}#${i}`).digest());
-    return Buffer.concat(out).subarray(0, n);
-  };
-  const iter = opts.iter ?? 10_000;
-  const dpsl = opts.dpsl === null ? undefined : (opts.dpsl ?? rand('DPSL', 20));
-  const dpic = dpsl ? (opts.dpic ?? 10_000_000) : undefined;
-  const salt = opts.salt ?? rand('SALT', 20);
-  const uuid = rand('UUID', 16);
-  const classes = opts.classes ?? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-  const curve = opts.curve25519Classes ?? [];
-  for (const c of [...classes, ...curve]) {
-    if (!Number.isInteger(c) || c < 0 || c > 15) throw new RangeError(`class ${c} is not 0..15`);
-  }
-  if (new Set([...classes, ...curve]).size !== classes.length + curve.length) throw new RangeError('a class is listed twice');
-
-  const kb: Keybag = { uuid, type: 1, salt, iter, classKeys: new Map() };
-  if (dpsl) { kb.dpsl = dpsl; kb.dpic = dpic!; }
-  const kek = await deriveKeyEncryptionKey(opts.password, kb, {
-    maxIter: Math.max(iter, ITERATION_LIMITS.ITER),
-    maxDpic: Math.max(dpic ?? 0, ITERATION_LIMITS.DPIC),
-  });
-
-  const parts: Buffer[] = [
-    tlv('VERS', opts.version ?? 5),
-    tlv('TYPE', 1),
-    tlv('UUID', uuid),
-    tlv('HMCK', aesKeyWrap(kek, rand('HMCK', 32))),
-    tlv('WRAP', 0),
-    tlv('SALT', salt),
-    tlv('ITER', iter),
-  ];
-  if (dpsl) parts.push(tlv('DPWT', 1), tlv('DPIC', dpic!), tlv('DPSL', dpsl));
-
-  const classKeys = new Map<number, Buffer>();
-  const order = [...classes.map((c) => [c, false] as const), ...curve.map((c) => [c, true] as const)].sort((a, b) => a[0] - b[0]);
-  for (const [clas, isCurve] of order) {
-    parts.push(tlv('UUID', rand(`class-uuid-${clas}`, 16)), tlv('CLAS', clas), tlv('WRAP', WRAP_PASSCODE));
-    if (isCurve) {
-      parts.push(tlv('KTYP', KTYP_CURVE25519), tlv('WPKY', rand(`class-wpky-${clas}`, 72)), tlv('PBKY', rand(`class-pbky-${clas}`, 32)));
-    } else {
-      const key = rand(`class-key-${clas}`, 32);
-      classKeys.set(clas, key);
-      parts.push(tlv('KTYP', KTYP_AES), tlv('WPKY', aesKeyWrap(kek, key)));
-    }
-  }
-  return { keybag: Buffer.concat(parts), classKeys, kek };
 }

@@ -2,7 +2,7 @@
 // (a few hundred bytes each); MBFile blobs are decoded lazily, only for files somebody asks about.
 import { columnsOf } from '../sqlite.js';
 import Database from 'better-sqlite3';
-import { parsePlist, unarchive, isDict, PlistError, type PlistValue } from './plist.js';
+import { parsePlist, unarchive, isDict, PlistError, type PlistValue } from '../formats/plist.js';
 
 export const FILE_ID_RE = /^[0-9a-f]{40}$/;
 

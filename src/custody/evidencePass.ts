@@ -7,10 +7,15 @@
 // two and warns when they differ ("file changed during ingest").
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
+import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
+import { inspectWal, walWarning, sqlitePageSize } from '../backup/wal.js';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { hashFiles, type HashJob } from './evidenceHash.js';
 import { listFiles, type ListingEntry } from './listing.js';
 import type { FileHashes, HashAlgorithm } from './hashWorker.js';
+
+/** Repeated per-file problems named one by one before they are summed up. */
+const MAX_NAMED = 50;
 
 export const BACKUP_OWN_FILES = new Set(['Info.plist', 'Manifest.plist', 'Status.plist', 'Manifest.db', 'Manifest.db-wal', 'Manifest.db-shm', 'Manifest.mbdb']);
 
@@ -23,14 +28,37 @@ export interface EvidenceFile {
   relativePath: string;
   fileId: string | null;
   flags: number | null;
-  /** Set when the file is not hashed (a symbolic link is never followed). */
+  /** Set when the file is not hashed: a link out of the backup, a dangling link, anything but a regular file. */
   refused?: string;
+  /** Absolute real path to hash (a link inside the backup resolved); absent when refused. */
+  readPath?: string;
+  /** Recorded in the files row: a link inside the backup that was followed, a duplicate manifest row… */
+  note?: string;
+  /** The warning for a refused file when it says more than `refused` (where a link leads). */
+  warn?: string;
 }
 
 export interface EvidenceInventory {
   files: EvidenceFile[];
   /** Listed in Manifest.db as regular files but absent on disk (or refused). */
   missing: { domain: string; relativePath: string; fileId: string; note: string; status: 'missing' | 'unreadable' }[];
+}
+
+/** Page size of the database a WAL belongs to (from its evidence header), to count a ruined WAL in frames. */
+function mainPageSize(backup: Backup, domain: string, relativePath: string): number | null {
+  const e = backup.get(domain, relativePath);
+  const loc = e ? backup.locate(e) : null;
+  if (!loc?.path) return null;
+  try { return sqlitePageSize(readHead(loc.path, 100)); } catch { return null; }
+}
+
+/** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
+function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 'readPath' | 'note' | 'size' | 'warn'> {
+  const r = resolveInside(root, rel);
+  // A link out of the backup (or nowhere): the files row keeps the plain fact, the warning says where it leads.
+  if (r.refused && r.kind === 'symbolic link') return { refused: 'symbolic link, not followed', warn: r.refused, size: 0 };
+  if (r.refused || !r.path) return { refused: r.refused ?? `${rel} is missing`, size: 0 };
+  return { readPath: r.path, note: linkNote(r) ?? undefined, size: r.size };
 }
 
 /** Match what is on disk with what Manifest.db lists. */
@@ -41,31 +69,33 @@ export async function inventory(backup: Backup, listing?: ListingEntry[]): Promi
   const files: EvidenceFile[] = [];
   const missing: EvidenceInventory['missing'] = [];
   for (const name of BACKUP_OWN_FILES) {
-    const e = onDisk.get(name);
-    if (!e) continue;
+    if (!onDisk.has(name)) continue;
     claimed.add(name);
-    files.push({ diskPath: name, size: e.size, origin: 'backup', domain: null, relativePath: name, fileId: null, flags: null, refused: e.link ? 'symbolic link, not followed' : undefined });
+    files.push({ diskPath: name, origin: 'backup', domain: null, relativePath: name, fileId: null, flags: null, ...diskFile(root, name) });
   }
   for (const entry of backup.allEntries()) {
     if (entry.flags !== 1) continue; // folders and links have no payload
-    let abs: string | null;
-    try { abs = backup.payloadPath(entry); } catch (err) {
-      missing.push({ domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, note: (err as Error).message, status: 'unreadable' });
+    const loc = backup.locate(entry);
+    if (loc.rel) claimed.add(loc.rel);
+    if (loc.status !== 'ok' || !loc.path || !loc.rel) {
+      // Refused (a link out of the backup, a FIFO, a folder…) or absent: recorded with the reason, never read.
+      if (backup.isCurrent(entry)) missing.push({ domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, note: loc.note ?? loc.status, status: loc.status === 'missing' ? 'missing' : 'unreadable' });
       continue;
     }
-    if (!abs) {
-      missing.push({ domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, note: 'listed in Manifest.db but not present in the backup folder', status: 'missing' });
+    if (!backup.isCurrent(entry)) {
+      // The losing row of a duplicate: its payload is evidence too, hashed and recorded under its disk path.
+      const kept = backup.get(entry.domain, entry.relativePath)!;
+      files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: null, relativePath: loc.rel, fileId: entry.fileID, flags: entry.flags,
+        note: `payload of a duplicate Manifest.db row for ${entry.domain}/${entry.relativePath}; not read by extractors (the row with fileID ${kept.fileID} is used)` });
       continue;
     }
-    const rel = path.relative(root, abs).split(path.sep).join('/');
-    const e = onDisk.get(rel);
-    claimed.add(rel);
-    // payloadPath follows a link that stays inside the backup; hash the target, as an extractor would read it.
-    files.push({ diskPath: rel, size: e?.size ?? 0, origin: 'manifest', domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, flags: entry.flags });
+    // A link that stays inside the backup is followed: hash the target, as an extractor reads it, and say so.
+    files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, flags: entry.flags, note: loc.note ?? undefined });
   }
   for (const [rel, e] of onDisk) {
     if (claimed.has(rel)) continue;
-    files.push({ diskPath: rel, size: e.size, origin: 'unlisted', domain: null, relativePath: rel, fileId: null, flags: null, refused: e.link ? 'symbolic link, not followed' : undefined });
+    const d = e.special ? { refused: `${rel} is not a regular file (${e.special}); not read`, size: 0 } : diskFile(root, rel);
+    files.push({ diskPath: rel, origin: 'unlisted', domain: null, relativePath: rel, fileId: null, flags: null, ...d });
   }
   return { files, missing };
 }
@@ -90,19 +120,31 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
   const t0 = performance.now();
   const inv = await inventory(backup);
   const toHash = inv.files.filter((f) => !f.refused);
-  const jobs: HashJob[] = toHash.map((f) => ({ path: path.join(backup.root, f.diskPath), size: f.size }));
+  const jobs: HashJob[] = toHash.map((f) => ({ path: f.readPath ?? path.join(backup.root, f.diskPath), size: f.size }));
   const hashing = hashFiles(jobs, { algorithms, onProgress: opts.onProgress, workers: opts.workers });
   // Meanwhile, read each payload's size and mtime from its Manifest.db record (the main thread is idle
   // while the workers hash; yield often so their replies are not held up).
+  // Undecodable MBFile blobs and WAL frames SQLite would drop are found here too, as named warnings.
   const manifestInfo = new Map<string, { size: number | null; mtimeUs: number | null }>();
+  const later: { diskPath: string; message: string }[] = [];
+  let badBlobs = 0;
   let k = 0;
   for (const f of toHash) {
     if (f.origin !== 'manifest' || !f.domain) continue;
     const entry = backup.get(f.domain, f.relativePath);
     const mb = entry ? backup.decode(entry) : null;
     if (mb) manifestInfo.set(f.diskPath, { size: mb.size, mtimeUs: mb.lastModified != null ? mb.lastModified * 1_000_000 : null });
+    else if (entry?.blob && ++badBlobs <= MAX_NAMED) later.push({ diskPath: f.diskPath, message: `${f.domain}/${f.relativePath}: ${backup.decodeProblem(entry)}` });
+    // A plain backup's WAL is checked on the evidence itself (an encrypted one only after decryption, in Backup.read).
+    if (!backup.encrypted && f.relativePath.endsWith('-wal') && f.readPath) {
+      try {
+        const w = walWarning(`${f.domain}/${f.relativePath}`, inspectWal(f.readPath, mainPageSize(backup, f.domain, f.relativePath.slice(0, -4))));
+        if (w) later.push({ diskPath: f.diskPath, message: w });
+      } catch (e) { later.push({ diskPath: f.diskPath, message: `${f.domain}/${f.relativePath}: WAL cannot be checked (${(e as Error).message})` }); }
+    }
     if (++k % 2000 === 0) await new Promise((r) => setImmediate(r));
   }
+  if (badBlobs > MAX_NAMED) later.push({ diskPath: '', message: `${badBlobs - MAX_NAMED} more MBFile records in Manifest.db cannot be decoded (only the first ${MAX_NAMED} are named)` });
   const results = await hashing;
   const byRowId = new Map<number, string>();
   let errors = 0;
@@ -121,6 +163,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
   const updateById = db.prepare(`UPDATE files SET size = @size, sha256 = @sha256, md5 = @md5, sha1 = @sha1, status = @status,
     note = COALESCE(@note, note), origin = @origin, disk_path = @diskPath, block_prefixes = @prefixes WHERE id = @id`);
 
+  const rowIdByDisk = new Map<string, number>();
   const write = db.transaction(() => {
     const record = (f: EvidenceFile, r: FileHashes | null) => {
       const failed = !r || !!r.error;
@@ -129,7 +172,8 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       const row = {
         domain: f.domain, relativePath: f.relativePath, fileId: f.fileId, flags: f.flags, size: r && !r.error ? r.size : f.size,
         sha256: r?.sha256 ?? null, md5: r?.md5 ?? null, sha1: r?.sha1 ?? null,
-        status: failed ? 'unreadable' : 'ok', note: f.refused ?? r?.error ?? (f.origin === 'unlisted' ? 'on disk but not listed in Manifest.db' : null),
+        status: failed ? 'unreadable' : 'ok',
+        note: [f.refused ?? r?.error ?? (f.origin === 'unlisted' ? 'on disk but not listed in Manifest.db' : null), f.note].filter(Boolean).join('; ') || null,
         origin: f.origin, diskPath: f.diskPath, prefixes: r?.prefixes ?? null,
         manifestSize: manifestInfo.get(f.diskPath)?.size ?? null, mtimeUs: manifestInfo.get(f.diskPath)?.mtimeUs ?? null,
       };
@@ -140,6 +184,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
         else id = Number((upsert.get(row) as { id: number | bigint }).id);
       } else id = Number((upsert.get(row) as { id: number | bigint }).id);
       if (row.sha256) byRowId.set(id, row.sha256);
+      rowIdByDisk.set(f.diskPath, id);
     };
     toHash.forEach((f, i) => record(f, results[i]));
     for (const f of inv.files) if (f.refused) record(f, null);
@@ -160,6 +205,9 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
     }
   }
   for (const m of inv.missing) cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
+  // Files on disk that were refused (links out of the backup, FIFOs, devices): an evidence problem, named.
+  for (const f of inv.files) if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });
+  for (const l of later) cf.addWarning({ extractor: 'backup', fileId: rowIdByDisk.get(l.diskPath) ?? null, severity: 'warning', message: l.message });
   const unlisted = inv.files.filter((f) => f.origin === 'unlisted').length;
   if (unlisted) cf.addWarning({ extractor: 'custody', severity: 'info', message: `${unlisted} file(s) under the backup folder are not listed in Manifest.db; hashed and recorded with origin 'unlisted'` });
   return { algorithms, files: toHash.length, bytes, seconds: (performance.now() - t0) / 1000, unlisted, missing: inv.missing.length, errors, byRowId };

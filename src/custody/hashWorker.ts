@@ -31,8 +31,11 @@ export const PREFIX_HEX = 16;
 /** Hash one file with the given algorithms (sha256 always first). `blockSize` must be a multiple of READ_CHUNK or a divisor of it. */
 export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[], blockSize: number, buf: Buffer, onBytes?: (n: number) => void): FileHashes {
   let fd: number;
-  try { fd = fs.openSync(file, 'r'); } catch (e) { return { size: 0, error: (e as Error).message }; }
+  // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; then only a regular file is read.
+  try { fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch (e) { return { size: 0, error: (e as Error).message }; }
   try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { size: 0, error: `not a regular file (${kindName(st)}); not read` };
     const hashes: Hash[] = algorithms.map((a) => createHash(a));
     const sha = hashes[algorithms.indexOf('sha256')];
     let size = 0;
@@ -61,6 +64,10 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function kindName(st: fs.Stats): string {
+  return st.isDirectory() ? 'directory' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'unknown';
 }
 
 /** Compare stored prefixes with freshly computed ones: index of the first block that differs (or the one after the common prefixes). */

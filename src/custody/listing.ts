@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 
-export interface ListingEntry { path: string; size: number; mtimeMs: number; ctimeMs?: number; link?: boolean }
+export interface ListingEntry {
+  path: string; size: number; mtimeMs: number; ctimeMs?: number; link?: boolean;
+  /** Set for anything that is neither a regular file, a folder nor a link (fifo, socket, device): never opened. */
+  special?: string;
+}
 export interface Listing { sha256: string; files: number; bytes: number; entries: ListingEntry[]; differences(other: Listing): string[] }
 
 export async function listFiles(root: string): Promise<ListingEntry[]> {
@@ -20,6 +24,7 @@ export async function listFiles(root: string): Promise<ListingEntry[]> {
         const st = fs.lstatSync(full);
         const e: ListingEntry = { path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ctimeMs: Math.trunc(st.ctimeMs) };
         if (st.isSymbolicLink()) e.link = true;
+        else if (!st.isFile()) e.special = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'unknown';
         out.push(e);
       }
     }

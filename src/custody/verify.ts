@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { findBackupRoot } from '../backup/backup.js';
+import { resolveInside, type Resolved } from '../backup/safePath.js';
 import { verifyCustodyChain, type CustodyRow } from '../timeline/custodyLog.js';
 import { checkCaseDigest, type CaseDigest } from './caseDigest.js';
 import { hashFiles } from './evidenceHash.js';
@@ -48,8 +49,12 @@ const SQLITE_HEADER = 'SQLite format 3\0';
 
 export function isSqliteFile(p: string): boolean {
   try {
-    const fd = fs.openSync(p, 'r');
-    try { const b = Buffer.alloc(16); fs.readSync(fd, b, 0, 16, 0); return b.toString('latin1') === SQLITE_HEADER; } finally { fs.closeSync(fd); }
+    // O_NONBLOCK and the fstat check: a FIFO given as the case file must not block verify forever.
+    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) return false;
+      const b = Buffer.alloc(16); fs.readSync(fd, b, 0, 16, 0); return b.toString('latin1') === SQLITE_HEADER;
+    } finally { fs.closeSync(fd); }
   } catch { return false; }
 }
 
@@ -151,6 +156,7 @@ export async function verifyCase(casePath: string): Promise<VerifyReport> {
 interface FileRow {
   id: number; domain: string | null; relative_path: string | null; file_id: string | null; size: number | null;
   sha256: string | null; md5: string | null; sha1: string | null; status: string; origin: string | null; disk_path: string | null; block_prefixes: string | null;
+  note: string | null;
 }
 
 /** Where a recorded file sits under the backup root. */
@@ -170,7 +176,7 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     checkCaseDb(db, r);
     const cols = columnsOf(db, 'files');
     const opt = (c: string) => colOrNull(cols, c);
-    rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')} FROM files ORDER BY id`).all() as FileRow[];
+    rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')}, note FROM files ORDER BY id`).all() as FileRow[];
     const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
     if (ev && path.resolve(ev.backup_path) !== root) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${root}`);
   } finally { db.close(); }
@@ -191,8 +197,20 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   if (rows.some((f) => f.md5)) algorithms.push('md5');
   if (rows.some((f) => f.sha1)) algorithms.push('sha1');
 
-  const present = [...expected.entries()].filter(([p]) => onDisk.has(p) && !onDisk.get(p)!.link);
-  const results = await hashFiles(present.map(([p]) => ({ path: path.join(root, p), size: onDisk.get(p)!.size })), { algorithms, onProgress: opts.onProgress });
+  // Every recorded file is resolved as ingest resolved it: a link out of the backup, a FIFO or a device is a
+  // problem named here and never opened (a FIFO would block the re-hash forever).
+  const resolved = new Map<string, Resolved>();
+  for (const [p, f] of expected) {
+    const res = resolveInside(root, p);
+    const name = f.domain ? `${p} (${f.domain}/${f.relative_path})` : p;
+    if (res.refused) { r.problems.push({ area: 'evidence', item: name, message: res.refused }); continue; }
+    if (!res.path) continue; // reported below as missing
+    // A link inside the backup is fine only when ingest followed the same one (its files row says so).
+    if (res.linkedTo && !f.note?.includes(`→ ${res.linkedTo}`)) { r.problems.push({ area: 'evidence', item: name, message: `is now a symbolic link (to ${res.linkedTo})` }); continue; }
+    resolved.set(p, res);
+  }
+  const present = [...expected.entries()].filter(([p]) => resolved.has(p));
+  const results = await hashFiles(present.map(([p]) => ({ path: resolved.get(p)!.path!, size: resolved.get(p)!.size })), { algorithms, onProgress: opts.onProgress });
   let matched = 0;
   let bytes = 0;
   present.forEach(([p, f], i) => {
@@ -208,9 +226,7 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     r.problems.push({ area: 'evidence', item: name, message: `content differs (${diffs.join('; ')}${size}); first difference in ${rangeText(range)}`, range });
   });
   for (const [p, f] of expected) {
-    const e = onDisk.get(p);
-    if (!e) r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
-    else if (e.link) r.problems.push({ area: 'evidence', item: p, message: 'is now a symbolic link' });
+    if (resolveInside(root, p).kind === 'missing') r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
   }
   let unrecorded = 0;
   for (const p of onDisk.keys()) {

@@ -4,9 +4,13 @@ import { flagName, type ManifestEntry } from '../../backup/manifest.js';
 import { EXTRACTORS } from '../../extractors/registry.js';
 import { openOptionsFrom } from '../password.js';
 import { describeKeybag } from '../../backup/decrypt.js';
+import { EXIT_EVIDENCE } from '../errors.js';
 
-function safePayload(backup: Backup, e: ManifestEntry): boolean {
-  try { return backup.payloadPath(e) !== null; } catch { return false; }
+/** Why an artifact's payload cannot be read (absent, or refused: a link out of the backup, a FIFO…), else null. */
+function payloadProblem(backup: Backup, e: ManifestEntry): { name: string; refused: boolean; note: string } | null {
+  const loc = backup.locate(e);
+  if (loc.status === 'ok') return null;
+  return { name: `${e.domain}/${e.relativePath}`, refused: loc.status === 'unreadable', note: loc.note ?? loc.status };
 }
 
 export function registerInfo(program: Command): void {
@@ -21,11 +25,21 @@ export function registerInfo(program: Command): void {
       try {
         const counts: Record<string, number> = {};
         for (const e of backup.allEntries()) counts[flagName(e.flags)] = (counts[flagName(e.flags)] ?? 0) + 1;
-        const artifacts = EXTRACTORS.map((x) => ({
-          id: x.id, title: x.title,
-          present: x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`),
-          payloadMissing: x.sources.flatMap((s) => backup.find(s.domain, s.path)).filter((e) => !safePayload(backup, e)).map((e) => `${e.domain}/${e.relativePath}`),
-        }));
+        const artifacts = EXTRACTORS.map((x) => {
+          const bad = x.sources.flatMap((s) => backup.find(s.domain, s.path)).map((e) => payloadProblem(backup, e)).filter((p) => p !== null);
+          return {
+            id: x.id, title: x.title,
+            present: x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`),
+            payloadMissing: bad.filter((p) => !p.refused).map((p) => p.name),
+            payloadRefused: bad.filter((p) => p.refused).map((p) => `${p.name}: ${p.note}`),
+          };
+        });
+        // A refused file (a link out of the backup, a FIFO, a device where a file should be) is an evidence problem: exit 1.
+        const refusedFiles = [...backup.problems.filter((p) => p.refused).map((p) => p.file), ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0])))];
+        if (refusedFiles.length) {
+          process.exitCode = EXIT_EVIDENCE;
+          process.stderr.write(`ios-timeline: ${refusedFiles.length} evidence file(s) refused, not read: ${refusedFiles.join(', ')}\n`);
+        }
         const result = {
           path: backup.root, encrypted: backup.encrypted, device: backup.info, status: backup.status,
           manifest: { entries: backup.allEntries().length, ...counts }, artifacts, problems: backup.problems,
@@ -45,7 +59,7 @@ export function registerInfo(program: Command): void {
           ...(backup.locked ? ['Manifest:   encrypted: give --password (or --key-file) to list contents'] : [
           `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
           'Artifacts:']),
-          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}`),
+          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`),
         ];
         if (backup.problems.length) lines.push('Problems:', ...backup.problems.map((p) => `  ! ${p.file}: ${p.message}`));
         process.stdout.write(lines.join('\n') + '\n');

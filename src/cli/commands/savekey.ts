@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Backup, BackupError, findBackupRoot } from '../../backup/backup.js';
-import { saveKeyFile } from '../../backup/crypto.js';
+import { saveKeyFile } from '../../backup/keyFile.js';
 import { openOptionsCapturing, type PasswordOptions } from '../password.js';
 import { UsageError } from '../errors.js';
 

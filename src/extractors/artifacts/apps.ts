@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.js';
-import { parsePlist, unarchive, isDict, type PlistValue } from '../../backup/plist.js';
+import { parsePlist, unarchive, isDict, type PlistValue } from '../../formats/plist.js';
 import { decodeMBFile } from '../../backup/manifest.js';
 import { hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 import { fileProblem, plausible, text } from '../setA/checks.js';

@@ -16,7 +16,7 @@
 // Apple keeps website history only in encrypted backups (Apple: "About encrypted backups"; mvt docs/ios/records.md
 // marks History.db and BrowserState.db "Backup (if encrypted)"), so `safari` is encryptedOnly; bookmarks are not.
 import { macSeconds, unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.js';
-import { parsePlist, isDict, type PlistValue } from '../../backup/plist.js';
+import { parsePlist, isDict, type PlistValue } from '../../formats/plist.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { fileProblem, num, plausible, text } from '../setA/checks.js';
 import { bulkVisits, ordinaryVisit } from '../setA/safariBulk.js';

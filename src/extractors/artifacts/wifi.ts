@@ -9,7 +9,7 @@
 // undated event. source_table is the plist and key ("known-networks:wifi.network.ssid.Home", "List of known networks"),
 // source_rowid the network's position (0-based) in the file. Apple keeps Wi-Fi settings only in encrypted backups.
 import { plistDate, type Timestamp } from '../../formats/appleTime.js';
-import { parsePlist, isDict, PlistError, type PlistValue } from '../../backup/plist.js';
+import { parsePlist, isDict, PlistError, type PlistValue } from '../../formats/plist.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedFile } from '../types.js';
 import { fileProblem, plausible } from '../setA/checks.js';
 import fs from 'node:fs';

@@ -5,7 +5,7 @@
 //   otr — the original parts and their ranges;
 //   amsa — the app that sent the message on the owner's behalf (e.g. com.apple.siri).
 // Everything else is kept as a list of key names so nothing silently disappears.
-import { parsePlist, isDict, type PlistValue } from '../../backup/plist.js';
+import { parsePlist, isDict, type PlistValue } from '../../formats/plist.js';
 import { decodeAttributedBody } from '../../formats/typedstream.js';
 import { MAC_EPOCH_OFFSET_S, isoFromUs } from '../../formats/appleTime.js';
 
