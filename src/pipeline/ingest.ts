@@ -100,7 +100,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       const size = fs.statSync(path.join(backup.root, name)).size;
       cf.recordFile({ domain: null, relativePath: name, fileId: null, size, sha256, status: 'ok', readBy: 'backup' });
     }
-    for (const p of backup.problems) cf.addWarning({ extractor: 'backup', severity: 'warning', message: `${p.file}: ${p.message}` });
+    for (const p of backup.problems) cf.addWarning({ extractor: 'backup', severity: p.refused ? 'error' : 'warning', message: `${p.file}: ${p.message}` });
 
     // Wall-clock seconds per phase, kept in the custody row: where an ingest spends its time.
     const timings: Record<string, number> = {};

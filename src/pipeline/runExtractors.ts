@@ -7,6 +7,7 @@ import type { Backup, ReadResult } from '../backup/backup.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
+import { walWarning } from '../backup/wal.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -39,11 +40,17 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
       sha256: r.sha256, status: r.status, readBy: ex.id, note: r.note,
     });
 
+    // The evidence pass checks a plain backup's WAL files; an encrypted one's can only be read once decrypted.
+    const walCheck = (r: ReadResult, fileRowId: number) => {
+      const w = backup.encrypted && r.wal ? walWarning(`${r.entry.domain}/${r.entry.relativePath}`, r.wal) : null;
+      if (w) ctx.warn(w, { fileRowId, severity: 'warning' });
+    };
     const ctx: ExtractorContext = {
       backup, caseFile, tz: opts.tz, region: opts.region, contacts,
       async openEntry(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<OpenedFile | null> {
         const r = await backup.read(entry, dest);
         const fileRowId = record(r);
+        walCheck(r, fileRowId);
         if (r.status !== 'ok' || !r.path) {
           ctx.warn(`${entry.domain}/${entry.relativePath}: ${r.status}${r.note ? ` (${r.note})` : ''}`, { fileRowId, severity: r.status === 'missing' ? 'warning' : 'error' });
           return null;
@@ -64,6 +71,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         const name = path.basename(relativePath) || 'db';
         const r = await backup.read(entry, { dir, name });
         const fileRowId = record(r);
+        walCheck(r, fileRowId);
         if (r.status !== 'ok' || !r.path) throw new ArtifactError(`${domain}/${relativePath}: ${r.status}${r.note ? ` (${r.note})` : ''}`);
         opened++;
         const main: OpenedFile = { entry, path: r.path, fileRowId, sha256: r.sha256!, size: fs.statSync(r.path).size };

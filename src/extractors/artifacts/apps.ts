@@ -16,7 +16,7 @@ import { unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.
 import { parsePlist, unarchive, isDict, type PlistValue } from '../../formats/plist.js';
 import { decodeMBFile } from '../../backup/manifest.js';
 import { hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
-import { fileProblem, plausible, text } from '../setA/checks.js';
+import { fileProblem, plausible, text } from '../common/values.js';
 
 const APP_STATE = 'Library/FrontBoard/applicationState.db';
 type Dict = Record<string, PlistValue>;

@@ -8,7 +8,7 @@
 // 'created' and 'modified' events for creation_date and last_modified.
 import { isoFromUs } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
-import { timeOf } from '../support/checkedTime.js';
+import { timeOf } from '../common/time.js';
 import { emitReminder, REMINDER_KIND } from './reminders.js';
 
 const ID = 'calendar';

@@ -10,7 +10,7 @@
 // this module does not read (counted in an info note when they have rows).
 import { macSeconds } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor } from '../types.js';
-import { num, plausible, text } from '../setA/checks.js';
+import { num, plausible, text } from '../common/values.js';
 
 const PATH = 'Library/Databases/DataUsage.sqlite';
 const NOT_READ = ['ZWIFIDATA', 'ZEVENT', 'ZPEER', 'ZEVENTSCENE', 'ZCHECKUPEVENT', 'ZTSHOOTINGDATA', 'ZDEMOLIVEUSAGE'];

@@ -9,7 +9,7 @@ import { isoFromUs } from '../../formats/appleTime.js';
 import { formatDuration } from '../../formats/duration.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
 import { quoteIdent } from '../../sqlite.js';
-import { timeOf } from '../support/checkedTime.js';
+import { timeOf } from '../common/time.js';
 import { jidToHandle } from './whatsapp.js';
 
 const ID = 'interactions';

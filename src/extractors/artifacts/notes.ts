@@ -14,7 +14,7 @@ import protobuf from 'protobufjs';
 import type Database from 'better-sqlite3';
 import { columnsOf, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
 import { quoteIdent } from '../../sqlite.js';
-import { timeOf } from '../support/checkedTime.js';
+import { timeOf } from '../common/time.js';
 
 const ID = 'notes';
 const DOMAIN = 'AppDomainGroup-group.com.apple.notes';

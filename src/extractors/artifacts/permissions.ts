@@ -10,7 +10,7 @@
 // `active_policy` and `access_overrides` hold configuration, not user decisions: they are read for context only.
 import { unixSeconds } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
-import { num, plausible, text } from '../setA/checks.js';
+import { num, plausible, text } from '../common/values.js';
 
 export const TCC_PATH = 'Library/TCC/TCC.db';
 

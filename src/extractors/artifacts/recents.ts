@@ -9,7 +9,7 @@
 // contacts and metadata rows describe a recents row and are on its events.
 import { unixSeconds, type Timestamp } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor } from '../types.js';
-import { num, plausible, text } from '../setA/checks.js';
+import { num, plausible, text } from '../common/values.js';
 
 const PATH = 'Library/Recents/Recents';
 const APPS: Record<string, string> = {

@@ -9,7 +9,7 @@
 import { isoFromUs } from '../../formats/appleTime.js';
 import type { KindDescriptor, Extractor, ExtractorContext, OpenedDatabase } from '../types.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError } from '../types.js';
-import { timeOf } from '../support/checkedTime.js';
+import { timeOf } from '../common/time.js';
 
 const ID = 'reminders';
 const LOCATIONS = [

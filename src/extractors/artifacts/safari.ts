@@ -18,8 +18,8 @@
 import { macSeconds, unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.js';
 import { parsePlist, isDict, type PlistValue } from '../../formats/plist.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
-import { fileProblem, num, plausible, text } from '../setA/checks.js';
-import { bulkVisits, ordinaryVisit } from '../setA/safariBulk.js';
+import { fileProblem, num, plausible, text } from '../common/values.js';
+import { bulkVisits, ordinaryVisit } from '../safari/bulk.js';
 
 /** Switches for tests and the bench: the SQL bulk path for ordinary visits (on by default). */
 export const safariTuning = { sqlBulk: true };
@@ -49,7 +49,7 @@ function history(ctx: ExtractorContext, src: OpenedDatabase): void {
   const joins = redirects ? `LEFT JOIN history_visits sv ON sv.id = v.redirect_source LEFT JOIN history_items si ON si.id = sv.history_item
     LEFT JOIN history_visits dv ON dv.id = v.redirect_destination LEFT JOIN history_items di ON di.id = dv.history_item` : '';
   const total = Number((db.prepare('SELECT count(*) AS n FROM history_visits').get() as { n: bigint }).n);
-  // Ordinary visits are written by SQLite (setA/safariBulk.ts); this loop then reads only the others.
+  // Ordinary visits are written by SQLite (safari/bulk.ts); this loop then reads only the others.
   const bulk = safariTuning.sqlBulk && v.has('title') && v.has('id')
     ? bulkVisits(ctx.caseFile, src.path, src.fileRowId, { vcol: (c) => (v.has(c) ? `v.${c}` : 'NULL'), icol: (c) => (it.has(c) ? `i.${c}` : 'NULL'), joins, redirects }, host,
       (m) => ctx.warn(m, { fileRowId: src.fileRowId, severity: 'info' }))

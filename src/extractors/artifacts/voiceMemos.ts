@@ -8,8 +8,8 @@ import path from 'node:path';
 import { formatDuration } from '../../formats/duration.js';
 import { isoFromUs } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
-import { timeOf } from '../support/checkedTime.js';
-import { linkMedia, safeRelative } from '../support/linkedMedia.js';
+import { timeOf } from '../common/time.js';
+import { linkMedia, safeRelative } from '../common/linkedMedia.js';
 
 const ID = 'voice-memos';
 const LOCATIONS = [

@@ -6,8 +6,8 @@
 // 'trashed' event at trashed_date.
 import { formatDuration } from '../../formats/duration.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor } from '../types.js';
-import { timeOf, usOf } from '../support/checkedTime.js';
-import { linkMedia } from '../support/linkedMedia.js';
+import { timeOf, usOf } from '../common/time.js';
+import { linkMedia } from '../common/linkedMedia.js';
 import { isoFromUs } from '../../formats/appleTime.js';
 
 const ID = 'voicemail';

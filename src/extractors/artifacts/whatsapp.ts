@@ -19,8 +19,8 @@ import { isoFromUs, macSeconds, MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US, MIN_PLAUSI
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { messages } from './messages.js';
 import { calls } from './calls.js';
-import { timeOf } from '../support/checkedTime.js';
-import { linkMedia, safeRelative } from '../support/linkedMedia.js';
+import { timeOf } from '../common/time.js';
+import { linkMedia, safeRelative } from '../common/linkedMedia.js';
 import { imageMimeOf } from '../thumbnail.js';
 import { mimeFromName } from '../messages/vocab.js';
 import { addThumbnail } from '../../timeline/thumbnails.js';

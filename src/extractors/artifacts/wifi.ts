@@ -11,7 +11,7 @@
 import { plistDate, type Timestamp } from '../../formats/appleTime.js';
 import { parsePlist, isDict, PlistError, type PlistValue } from '../../formats/plist.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedFile } from '../types.js';
-import { fileProblem, plausible } from '../setA/checks.js';
+import { fileProblem, plausible } from '../common/values.js';
 import fs from 'node:fs';
 
 const DOMAIN = 'SystemPreferencesDomain';

@@ -1,10 +1,7 @@
-// Small checks shared by the Set A artifact modules (permissions, Safari, Wi-Fi, apps, data usage, recents).
-import type { Epoch, Timestamp } from '../../formats/appleTime.js';
+// Small readers shared by the artifact modules: plausible times, numbers and text from SQLite values, file problems.
+import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US, type Epoch, type Timestamp } from '../../formats/appleTime.js';
 import type { ExtractorContext } from '../types.js';
 
-/** 1990-01-01 and 2100-01-01 in µs: an iPhone record outside this range is not a real time. */
-const MIN_US = Date.UTC(1990, 0, 1) * 1000;
-const MAX_US = Date.UTC(2100, 0, 1) * 1000;
 
 export interface RowRef { fileRowId: number; table: string; rowid: number | bigint | null }
 
@@ -14,7 +11,7 @@ export interface RowRef { fileRowId: number; table: string; rowid: number | bigi
  */
 export function plausible(ctx: ExtractorContext, ts: Timestamp | null, raw: unknown, what: string, ref: RowRef, epoch: Epoch = 'unix-s'): Timestamp | null {
   if (raw === null || raw === undefined) return ts;
-  if (ts && ts.utcUs !== null && Number.isFinite(ts.utcUs) && ts.utcUs >= MIN_US && ts.utcUs < MAX_US) return ts;
+  if (ts && ts.utcUs !== null && Number.isFinite(ts.utcUs) && ts.utcUs >= MIN_PLAUSIBLE_US && ts.utcUs < MAX_PLAUSIBLE_US) return ts;
   if (ts === null && isZero(raw)) return null; // 0 means "never" in every store here
   ctx.warn(`${ref.table} row ${String(ref.rowid)}: ${what} ${String(raw)} is not a plausible time; the event keeps the raw value without a UTC time`,
     { fileRowId: ref.fileRowId, table: ref.table, rowid: ref.rowid });

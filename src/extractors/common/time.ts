@@ -1,7 +1,7 @@
 // Time values from app databases, checked: the converters in formats/appleTime.ts mark a value that is stored but
 // is no usable time (1e300, a year-40000 float, text in a REAL column; anything outside 1970–2100) as `invalid`,
 // keeping its raw value with no UTC time. This helper adds the warning, naming table, row and column, so every
-// Set B module says the same thing the same way.
+// artifact module says the same thing the same way.
 import { macSeconds, unixSeconds, type Timestamp } from '../../formats/appleTime.js';
 import type { ExtractorContext } from '../types.js';
 
