@@ -8,12 +8,53 @@ bplist.setMaxObjectSize(256 * 1024 * 1024);
 
 export class PlistError extends Error {}
 
+/** More objects than this once shared references are expanded: refused before bplist-parser expands them
+ *  (it re-expands every shared reference, so a tiny file can take minutes). Real backup plists stay far below. */
+export const MAX_EXPANDED_OBJECTS = 500_000;
+
+/**
+ * How many objects a binary plist becomes once every reference is expanded (bplist-parser expands shared
+ * references again each time, without memo or cycle check): Infinity for a cycle, capped at `cap`.
+ * 0 when the trailer or offset table is unusable (the parser refuses such a file at once). parsePlist runs it
+ * before bplist-parser: a 114-byte file of 40 arrays each pointing twice at the next would expand to 2^40 objects.
+ */
+export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
+  if (b.length < 40 || b.toString('latin1', 0, 8) !== 'bplist00') return 0;
+  const t = b.length - 32;
+  const offSize = b[t + 6], refSize = b[t + 7];
+  const count = Number(b.readBigUInt64BE(t + 8)), top = Number(b.readBigUInt64BE(t + 16)), table = Number(b.readBigUInt64BE(t + 24));
+  if (!offSize || !refSize || offSize > 8 || refSize > 8 || count > 10_000_000 || top >= count || table + count * offSize > t) return 0;
+  const uint = (at: number, size: number) => { let v = 0; for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0); return v; };
+  const memo = new Float64Array(count).fill(-1); // -1 not seen, -2 on the current path
+  const size = (o: number, depth: number): number => {
+    if (o >= count) return 1;
+    if (memo[o] === -2 || depth > 5000) return Infinity;
+    if (memo[o] >= 0) return memo[o];
+    const at = uint(table + o * offSize, offSize);
+    if (at >= t) return 1;
+    const type = b[at] >> 4;
+    if (type !== 0xa && type !== 0xc && type !== 0xd) return (memo[o] = 1);
+    let n = b[at] & 0xf, refs = at + 1;
+    if (n === 0xf) { const w = 1 << (b[at + 1] & 0xf); n = uint(at + 2, w); refs = at + 2 + w; }
+    if (type === 0xd) n *= 2;
+    memo[o] = -2;
+    let total = 1;
+    for (let k = 0; k < n && total <= cap && refs + (k + 1) * refSize <= t; k++) total += size(uint(refs + k * refSize, refSize), depth + 1);
+    return (memo[o] = Math.min(total, cap + 1));
+  };
+  return size(top, 0);
+}
+
 export type PlistValue = string | number | bigint | boolean | Date | Buffer | PlistValue[] | { [key: string]: PlistValue } | bplist.UID | null;
 
 /** Parse a binary or XML plist from memory. Throws PlistError with the reason (never a raw parser error). */
 export function parsePlist(data: Buffer, name = 'plist'): PlistValue {
   if (data.length === 0) throw new PlistError(`${name} is empty`);
   if (data.subarray(0, 8).toString('latin1') === 'bplist00') {
+    const expanded = bplistExpandedSize(data, MAX_EXPANDED_OBJECTS);
+    if (expanded > MAX_EXPANDED_OBJECTS) {
+      throw new PlistError(`${name} is a hostile binary plist: its shared references expand to ${Number.isFinite(expanded) ? `more than ${MAX_EXPANDED_OBJECTS.toLocaleString('en-US')} objects` : 'a cycle'}`);
+    }
     try {
       const [root] = bplist.parseBuffer(data);
       return root as PlistValue;
@@ -55,12 +96,18 @@ export function unarchive(archive: PlistValue, name = 'archive'): PlistValue {
   if (rootIndex === null || rootIndex < 0 || rootIndex >= objects.length) {
     throw new PlistError(`${name} has no valid $top.root`);
   }
+  // Each object is resolved once and shared after that: five levels of 30 keys each naming the next object
+  // would otherwise be resolved 30^5 times.
+  const done = new Map<number, PlistValue>();
   const resolve = (v: PlistValue, depth: number): PlistValue => {
     if (depth > 32) throw new PlistError(`${name} nests deeper than 32 levels`);
     const idx = uidIndex(v);
     if (idx !== null) {
       if (idx < 0 || idx >= objects.length) throw new PlistError(`${name} references object ${idx} of ${objects.length}`);
-      return resolve(objects[idx], depth + 1);
+      if (done.has(idx)) return done.get(idx)!;
+      const r = resolve(objects[idx], depth + 1);
+      done.set(idx, r);
+      return r;
     }
     if (v === '$null') return null;
     if (Array.isArray(v)) return v.map((x) => resolve(x, depth + 1));
