@@ -310,9 +310,16 @@ describe.skipIf(!HAVE_REALDATA)('real data', () => {
     const j = JSON.parse(r.stdout);
     expect(j.manifest).toMatchObject({ entries: 3721, file: 1089, directory: 2618, symlink: 14 });
     expect(j.device).toMatchObject({ productVersion: '14.3', buildVersion: '18C66', imei: '42', productType: 'iPhone9,3' });
-    // Its payloads are not in the folder: six extractors find nothing to read.
-    const c = await ingestPartial(root, ['contacts', 'calls', 'locationd', 'photos', 'recents', 'safari-bookmarks']);
-    const db = open(c);
+    // Its payloads are not in the folder: every extractor whose database is listed but absent fails, and
+    // only those. The PARTIAL line names exactly the failed runs, and each failed because its file is missing.
+    const caseFile = path.join(tmpDir(), 'case.db');
+    const ing = await cli(['ingest', root, '--case', caseFile, '-q']);
+    expect(ing.code, ing.stderr).toBe(1);
+    const db = open(caseFile);
+    const failed = db.prepare("SELECT extractor, message FROM extractor_runs WHERE status = 'failed' ORDER BY id").all() as { extractor: string; message: string }[];
+    expect(failed.map((f) => f.extractor)).toEqual(expect.arrayContaining(['contacts', 'calls', 'locationd', 'photos']));
+    for (const f of failed) expect(f.message, f.extractor).toMatch(/: missing/);
+    expect(ing.stderr).toMatch(new RegExp(`^PARTIAL INGEST: ${failed.length} extractors failed completely \\(${failed.map((f) => f.extractor).join(', ')}\\)`, 'm'));
     const files = db.prepare("SELECT status FROM files WHERE relative_path = 'Library/CallHistoryDB/CallHistory.storedata'").get() as { status: string };
     expect(files.status).toBe('missing');
     expect(treeHash(root)).toEqual(before);

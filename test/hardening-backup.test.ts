@@ -119,7 +119,9 @@ describe('FIFOs and other non-regular files in the backup', () => {
     const before = snapshot(root);
     const c = path.join(tmpDir(), 'case.db');
     const r = run(['ingest', root, '--case', c, '-q']);
-    expect(r.code, r.stderr).toBe(0);
+    // messages cannot read its database at all: the ingest says so loudly and exits 1 (issue #13, exit codes).
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^PARTIAL INGEST: 1 extractor failed completely \(messages\)/m);
     const row = query<FileRow>(c, 'SELECT * FROM files WHERE domain = ? AND relative_path = ?', 'HomeDomain', SMS)[0];
     expect(row.status).toBe('unreadable');
     expect(row.note).toMatch(/not a regular file \(fifo\)/);
@@ -174,7 +176,7 @@ describe('FIFOs and other non-regular files in the backup', () => {
     fs.rmSync(payload(root, AB_ID));
     fs.mkdirSync(payload(root, AB_ID));
     const c = path.join(tmpDir(), 'case.db');
-    expect(run(['ingest', root, '--case', c, '-q', '--only', 'contacts']).code).toBe(0);
+    expect(run(['ingest', root, '--case', c, '-q', '--only', 'contacts']).code).toBe(1); // contacts failed: nothing to read
     const row = query<FileRow>(c, 'SELECT * FROM files WHERE domain = ? AND relative_path = ?', 'HomeDomain', AB)[0];
     expect(row.status).toBe('unreadable');
     expect(row.note).toMatch(/not a regular file \(directory\)/);
@@ -209,7 +211,8 @@ describe('symbolic links', () => {
     fs.symlinkSync(outside, path.join(root, '3d'));
     const before = { root: snapshot(root), outside: snapshot(outside) };
     const c = path.join(tmpDir(), 'case.db');
-    expect(run(['ingest', root, '--case', c, '-q', '--only', 'messages']).code).toBe(0);
+    // messages has nothing it may read: a failed extractor, exit 1.
+    expect(run(['ingest', root, '--case', c, '-q', '--only', 'messages']).code).toBe(1);
     expect(messageEvents(c)).toBe(0);
     const row = query<FileRow>(c, 'SELECT * FROM files WHERE domain = ? AND relative_path = ?', 'HomeDomain', SMS)[0];
     expect(row.status).toBe('unreadable');

@@ -1,5 +1,5 @@
 /**
- * Encrypted-backup primitives, node:crypto only (IOS_FORMATS.md §2.3, §2.4):
+ * Encrypted-backup primitives, node:crypto only (docs/ios-formats.md §2.3, §2.4):
  * RFC 3394 AES key wrap, per-file key unwrap with a protection class key, AES-256-CBC (zero IV) decryption with
  * hand-checked padding and the MBFile Size rule. (The key file lives in keyFile.ts: this module imports nothing of ours.)
  */

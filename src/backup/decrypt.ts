@@ -1,5 +1,5 @@
 /**
- * The Decryptor for encrypted backups (IOS_FORMATS.md §2): Manifest.plist BackupKeyBag → class keys (from the
+ * The Decryptor for encrypted backups (docs/ios-formats.md §2): Manifest.plist BackupKeyBag → class keys (from the
  * password, or from a key file saved earlier) → ManifestKey → Manifest.db, and per-file keys (MBFile
  * EncryptionKey) → each payload, streamed into its working copy. Nothing here logs or stores the password.
  */

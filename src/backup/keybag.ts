@@ -1,6 +1,6 @@
 /**
  * Backup keybag (Manifest.plist `BackupKeyBag`): strict TLV parser, password key derivation, class-key unwrap
- * (the builder for test fixtures is fixtures/keybagBuilder.ts). See IOS_FORMATS.md §2.1-§2.3.
+ * (the builder for test fixtures is fixtures/keybagBuilder.ts). See docs/ios-formats.md §2.1-§2.3.
  *
  * TLV: `tag` (4 bytes, A-Z/0-9), `length` (u32 big-endian), `value`. Integer tags are u32 big-endian and must be
  * exactly 4 bytes. The first UUID is the keybag UUID; every later UUID opens a class-key record, and the record tags

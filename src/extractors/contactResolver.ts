@@ -1,4 +1,4 @@
-// Matching phone numbers and e-mail addresses to contact names (IOS_FORMATS.md §5.1).
+// Matching phone numbers and e-mail addresses to contact names (docs/ios-formats.md §5.1).
 // Numbers are compared in E.164 (libphonenumber-js, region from the case); when a number cannot be
 // parsed, its last 10 digits are the fallback key. E-mail addresses compare trimmed and lower-cased.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';

@@ -1,4 +1,4 @@
-// Apple time conventions (IOS_FORMATS.md §8). Every converter returns UTC microseconds since the
+// Apple time conventions (docs/ios-formats.md §8). Every converter returns UTC microseconds since the
 // Unix epoch (fits a JS number until year 287,396) together with the raw value and its epoch, so the
 // case file can always show what the evidence actually said.
 

@@ -1,4 +1,4 @@
-// Apple typedstream ("streamtyped") decoder for sms.db `message.attributedBody` (IOS_FORMATS.md §3.5).
+// Apple typedstream ("streamtyped") decoder for sms.db `message.attributedBody` (docs/ios-formats.md §3.5).
 //
 // The blob is an NSArchiver stream holding one NS(Mutable)AttributedString. Its first value is an
 // NS(Mutable)String whose `+` value is the message text; after it come (rangeId, length) pairs, each

@@ -1,4 +1,4 @@
-// Exports other tools read: Timesketch JSONL and Excel-safe CSV (DESIGN.md "Exports").
+// Exports other tools read: Timesketch JSONL and Excel-safe CSV (docs/design.md "Exports").
 import { BufferedWriter } from './bufferedWriter.js';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';

@@ -20,7 +20,7 @@ export class NoBrowserError extends Error {
   constructor() { super('no Chromium found; run npm run setup (or set PUPPETEER_EXECUTABLE_PATH)'); }
 }
 
-/** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (DESIGN.md "Chromium and puppeteer"). */
+/** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (docs/design.md "Chromium and puppeteer"). */
 export async function resolveChromium(): Promise<string | null> {
   const env = process.env.PUPPETEER_EXECUTABLE_PATH;
   if (env) return fs.existsSync(env) ? env : null;

@@ -1,4 +1,4 @@
-// The case file schema: the contract that reports, exports and other tools rely on (DESIGN.md "The case file").
+// The case file schema: the contract that reports, exports and other tools rely on (docs/design.md "The case file").
 // Versioned migrations: each entry upgrades from the previous version; meta.schema_version records where a file is.
 import type Database from 'better-sqlite3';
 

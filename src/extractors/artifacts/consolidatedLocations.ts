@@ -1,5 +1,5 @@
 // locationd caches: the iOS 4 consolidated.db (RootDomain Library/Caches/locationd/consolidated.db) and its
-// successor cache_encryptedB.db, which keeps the same table names (IOS_FORMATS.md §7).
+// successor cache_encryptedB.db, which keeps the same table names (docs/ios-formats.md §7).
 // Cell*/Wifi* tables hold where Apple's service placed a cell tower or access point the phone saw, not
 // where the phone was; *Harvest and Location tables hold the phone's own fixes. Timestamp is Mac seconds.
 // No position is stored as (0, 0) with HorizontalAccuracy -1: such rows stay events, without coordinates,

@@ -1,4 +1,4 @@
-// Messages: sms.db (SMS, iMessage, RCS) — IOS_FORMATS.md §3. One schema-agnostic pass: every query is built
+// Messages: sms.db (SMS, iMessage, RCS) — docs/ios-formats.md §3. One schema-agnostic pass: every query is built
 // from the columns the database actually has, so the same code reads a 2015 chat.db (dates in seconds, no
 // tapback columns), iOS 14 and iOS 17/18 (text only in attributedBody, edits, unsends, emoji tapbacks).
 //

@@ -1,6 +1,6 @@
 // Photos and videos: Photos.sqlite (ZGENERICASSET on iOS 11–13, ZASSET on iOS 14+, chosen by the tables
 // present), the asset's own file in CameraRollDomain (hashed; EXIF read from JPEG/HEIC) and the
-// comparison of the two. IOS_FORMATS.md §6.
+// comparison of the two. docs/ios-formats.md §6.
 //
 // Events per asset row (source_table ZASSET or ZGENERICASSET, source_rowid Z_PK):
 //   kind 'photo' | 'video', action 'taken' (ZDATECREATED, always emitted, carries latitude/longitude and
@@ -80,7 +80,7 @@ function assetQuery(db: Database.Database, table: string): string {
   return `SELECT a.Z_PK AS pk, ${cols.join(', ')} FROM ${table} a${joins} WHERE a.Z_PK >= ? ORDER BY a.Z_PK`;
 }
 
-/** Where the asset's file sits in the backup (IOS_FORMATS.md §6.3). */
+/** Where the asset's file sits in the backup (docs/ios-formats.md §6.3). */
 function mediaCandidates(dir: string | null, file: string | null): string[] {
   if (!file) return [];
   const d = (dir ?? '').replace(/^\/+|\/+$/g, '');

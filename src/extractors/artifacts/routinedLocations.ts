@@ -1,4 +1,4 @@
-// routined's location cache: Cache.sqlite, table ZRTCLLOCATIONMO (IOS_FORMATS.md §7): the phone's own
+// routined's location cache: Cache.sqlite, table ZRTCLLOCATIONMO (docs/ios-formats.md §7): the phone's own
 // fixes with ZTIMESTAMP (Mac seconds), ZLATITUDE, ZLONGITUDE, ZHORIZONTALACCURACY (m), ZVERTICALACCURACY,
 // ZSPEED (m/s; -1 invalid), ZCOURSE (-1 invalid). Caches are often left out of backups: absent = not present.
 //

@@ -1,4 +1,4 @@
-// Where an sms.db attachment lives in the backup (IOS_FORMATS.md §3.4): `attachment.filename` is a device
+// Where an sms.db attachment lives in the backup (docs/ios-formats.md §3.4): `attachment.filename` is a device
 // path such as `~/Library/SMS/Attachments/ab/12/<GUID>/IMG_1234.HEIC` (`~` = /var/mobile); the backup keeps
 // it in MediaDomain under the same path without the `~/`. Anything that does not stay inside
 // Library/SMS/Attachments (a `..` segment, another folder, /var/tmp staging copies) is not looked up.

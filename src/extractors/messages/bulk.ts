@@ -13,7 +13,7 @@ import type { CaseFile } from '../../timeline/caseFile.js';
 import { MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { readBody } from './body.js';
 
-/** Dates at or above this are nanoseconds since 2001 (IOS_FORMATS.md §3), below it seconds. */
+/** Dates at or above this are nanoseconds since 2001 (docs/ios-formats.md §3), below it seconds. */
 export const NS_THRESHOLD = 100_000_000_000;
 /** Schema name of the attached working copy of sms.db. */
 export const SRC_SCHEMA = 'sms_src';

@@ -1,4 +1,4 @@
-// Names for the coded values of sms.db `message` rows (IOS_FORMATS.md §3.2).
+// Names for the coded values of sms.db `message` rows (docs/ios-formats.md §3.2).
 
 /** associated_message_type 2000–2007 (added) and 3000–3007 (removed): tapback kinds by the last digit. */
 const TAPBACK_VERBS = ['loved', 'liked', 'disliked', 'laughed at', 'emphasized', 'questioned', 'reacted with', 'reacted with a sticker to'];
