@@ -1,0 +1,1035 @@
+// Deleted-record recovery for any SQLite evidence file, from raw bytes (see docs/recovery.md).
+//
+// 1. Versions: every page has its main-file version and then one version per WAL frame. The newest committed
+//    version of each page is the live database; every other version is an older state of that page.
+// 2. The schema and each table's live rows come from walking each b-tree from its root in the newest view.
+// 3. Cells of older page versions that are not live (or differ from the live row) are deleted / older rows.
+// 4. Free space of every version (freeblocks, unallocated gap, freelist pages) is carved in three modes.
+// 5. Candidates identical to a live row are dropped; one record found in several places is one record.
+import fs from 'node:fs';
+import {
+  parseDbHeader, parseWal, parsePageHeader, freeRegions, parseTableLeafCell, readVarint, vlen, vbig, serialSize, decodeValue,
+  badText, resetBadText, tableLocalSize, u32, u16, isPtrmapPage, PAGE_TABLE_LEAF, PAGE_TABLE_INTERIOR, PAGE_INDEX_LEAF, PAGE_INDEX_INTERIOR,
+  type DbHeader, type WalFrame, type WalInfo, type SqlValue, type PageHeader,
+} from '../formats/sqliteFile.js';
+import { parseCreateTable, parseCreateIndex, type TableSchema, type IndexSchema, type Affinity } from './schema.js';
+import type { RecoveredRecord, RecoveryOptions, RecoveryResult, RecoveryStats, RecoverySource, Confidence, CarveMode, RecoveryPlace } from './types.js';
+
+const OWNER_NONE = -1, OWNER_INDEX = -2, OWNER_OVERFLOW = -3, OWNER_FREELIST = -4, OWNER_PTRMAP = -5;
+const MAX_PAYLOAD = 1 << 30;
+const MAX_DEPTH = 40;
+
+/** One version of a page: the main file's (commit 0) or a WAL frame's. */
+interface Version {
+  pgno: number;
+  data: Uint8Array;
+  frame: WalFrame | null;
+  /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
+  commit: number;
+  committed: boolean;
+}
+
+interface Candidate {
+  table: TableSchema;
+  rowid: number | bigint | null;
+  rowidFrom: RecoveredRecord['rowidFrom'];
+  values: SqlValue[];
+  present: number;
+  place: RecoveryPlace;
+  confidence: Confidence;
+  truncated: boolean;
+  /** Payload length (for comparing with live rows of the same length). */
+  payloadLen: number;
+  bracket?: { afterCommit?: number; beforeCommit?: number };
+}
+
+interface LiveRef { v: Version; off: number; payloadLen: number }
+
+const SOURCE_RANK: Record<RecoverySource, number> = { 'wal-frame': 0, 'superseded-page': 1, freelist: 2, freeblock: 3, unallocated: 4 };
+const CONF_RANK: Record<Confidence, number> = { high: 0, medium: 1, low: 2 };
+
+export function recoverDatabase(opts: RecoveryOptions): RecoveryResult {
+  return new Recovery(opts).run();
+}
+
+class Recovery {
+  private warnings: string[] = [];
+  private warned = new Map<string, number>();
+  private stats: RecoveryStats;
+  private db!: Uint8Array;
+  private wal: Uint8Array | null = null;
+  private h!: DbHeader;
+  private walInfo: WalInfo | null = null;
+  private usable = 0;
+  private mainPages = 0;
+  private newestPages = 0;
+  private walByPage = new Map<number, WalFrame[]>();
+  private tables: TableSchema[] = [];
+  private tableByName = new Map<string, TableSchema>();
+  private indexes: IndexSchema[] = [];
+  private ownerNew!: Int32Array;
+  private ownerMain: Int32Array | null = null;
+  private live = new Map<TableSchema, Map<number | string, LiveRef>>();
+  private wanted: Set<string> | null;
+  private candidates: Candidate[] = [];
+  private started = Date.now();
+  private maxMs: number;
+  private maxBytes: number;
+  private stopped = false;
+  private maxCols = 0;
+  private freelistPages = new Set<number>();
+
+  constructor(private opts: RecoveryOptions) {
+    this.wanted = opts.tables ? new Set(opts.tables) : null;
+    this.maxMs = opts.budget?.maxMs ?? Infinity;
+    this.maxBytes = opts.budget?.maxBytes ?? Infinity;
+    this.stats = {
+      fileBytes: 0, walBytes: 0, pageSize: 0, pages: 0, pagesExamined: 0, bytesExamined: 0, tableLeafVersions: 0,
+      freeblocks: 0, freeblocksZeroFilled: 0, freeblockBytes: 0, freelistPages: 0, freelistZeroFilled: 0,
+      unallocatedBytes: 0, unallocatedZero: 0, walFrames: 0, walFramesValid: 0, walFramesCommitted: 0,
+      walFramesUncommitted: 0, walFramesOldGeneration: 0, walCommits: 0, candidates: 0, droppedIdenticalToLive: 0, rejected: 0,
+      bySource: {}, byTable: {}, ms: 0, budgetExceeded: false,
+    };
+  }
+
+  private warn(m: string): void {
+    const key = m.replace(/\d+/g, '#');
+    const n = (this.warned.get(key) ?? 0) + 1;
+    this.warned.set(key, n);
+    if (n <= 5) this.warnings.push(m);
+    else if (n === 6) this.warnings.push(`(further warnings like "${m}" are counted, not listed)`);
+  }
+
+  run(): RecoveryResult {
+    const empty = (): RecoveryResult => { this.stats.ms = Date.now() - this.started; return { records: [], stats: this.stats, warnings: this.warnings, tables: {} }; };
+    try {
+      this.db = this.opts.db ?? (this.opts.dbPath ? fs.readFileSync(this.opts.dbPath) : new Uint8Array(0));
+      if (this.opts.wal !== undefined) this.wal = this.opts.wal;
+      else if (this.opts.walPath) this.wal = fs.existsSync(this.opts.walPath) ? fs.readFileSync(this.opts.walPath) : null;
+      else if (this.opts.walPath === undefined && this.opts.dbPath && fs.existsSync(this.opts.dbPath + '-wal')) this.wal = fs.readFileSync(this.opts.dbPath + '-wal');
+    } catch (e) {
+      this.warn(`cannot read the evidence file: ${(e as Error).message}`);
+      return empty();
+    }
+    this.stats.fileBytes = this.db.length;
+    this.stats.walBytes = this.wal?.length ?? 0;
+    const h = parseDbHeader(this.db);
+    if (typeof h === 'string') { this.warn(h); return empty(); }
+    this.h = h;
+    this.usable = h.usable;
+    this.stats.pageSize = h.pageSize;
+    this.mainPages = Math.floor(this.db.length / h.pageSize);
+    if (this.db.length % h.pageSize) this.warn(`database is ${this.db.length % h.pageSize} bytes longer than ${this.mainPages} whole pages`);
+    this.loadWal();
+    this.newestPages = this.walInfo && this.walInfo.dbSize > 0 ? this.walInfo.dbSize : this.mainPages;
+    const maxPg = Math.max(this.mainPages, this.newestPages, ...[...this.walByPage.keys()]) + 1;
+    this.stats.pages = this.newestPages;
+    if (maxPg > 0x7fffffff) { this.warn('absurd page count'); return empty(); }
+    this.ownerNew = new Int32Array(maxPg).fill(OWNER_NONE);
+    this.readSchema();
+    this.markAuxPages(this.ownerNew, (p) => this.newest(p));
+    this.walkAll(this.ownerNew, (p) => this.newest(p), true);
+    if (this.walByPage.size > 0) {
+      this.ownerMain = new Int32Array(maxPg).fill(OWNER_NONE);
+      this.markAuxPages(this.ownerMain, (p) => this.mainVersion(p));
+      this.walkAll(this.ownerMain, (p) => this.mainVersion(p), false);
+    }
+    this.examineVersions();
+    this.carveAll();
+    const records = this.resolve();
+    this.stats.ms = Date.now() - this.started;
+    const tables: Record<string, string[]> = {};
+    for (const t of this.tables) tables[t.name] = t.columns;
+    return { records, stats: this.stats, warnings: this.warnings, tables };
+  }
+
+  // ------------------------------------------------------------------------------------------------ pages
+
+  private loadWal(): void {
+    if (!this.wal || this.wal.length === 0) return;
+    const info = parseWal(this.wal, this.h.pageSize);
+    for (const w of info.warnings) this.warn(w);
+    if (info.pageSize !== this.h.pageSize) { if (info.pageSize) this.warn('WAL page size differs from the database: WAL ignored'); return; }
+    this.walInfo = info;
+    this.stats.walFrames = info.frames.length;
+    this.stats.walCommits = info.commits;
+    for (const f of info.frames) {
+      if (f.valid) this.stats.walFramesValid++;
+      if (f.committed) this.stats.walFramesCommitted++; else this.stats.walFramesUncommitted++;
+      if (f.oldGeneration) this.stats.walFramesOldGeneration++;
+      if (f.pgno === 0 || f.pgno > 0x7ffffff0) continue;
+      let l = this.walByPage.get(f.pgno);
+      if (!l) this.walByPage.set(f.pgno, (l = []));
+      l.push(f);
+    }
+    if (this.stats.walFramesUncommitted) this.warn(`${this.stats.walFramesUncommitted} WAL frame(s) after the last valid commit, with bad checksums or of an older WAL generation: examined, never treated as committed`);
+  }
+
+  private mainVersion(pgno: number): Version | null {
+    if (pgno < 1 || pgno > this.mainPages) return null;
+    const ps = this.h.pageSize;
+    return { pgno, data: this.db.subarray((pgno - 1) * ps, pgno * ps), frame: null, commit: 0, committed: true };
+  }
+
+  private frameVersion(f: WalFrame): Version {
+    return { pgno: f.pgno, data: f.data, frame: f, commit: f.committed ? f.commit : Infinity, committed: f.committed };
+  }
+
+  /** The newest committed version of a page (the live database). */
+  private newest(pgno: number): Version | null {
+    if (pgno < 1 || pgno > this.newestPages) return null;
+    const frames = this.walByPage.get(pgno);
+    if (frames) for (let i = frames.length - 1; i >= 0; i--) if (frames[i].committed) return this.frameVersion(frames[i]);
+    return this.mainVersion(pgno);
+  }
+
+  /** The version of a page as of commit `c` (committed versions only). */
+  private versionAt(pgno: number, c: number): Version | null {
+    const frames = this.walByPage.get(pgno);
+    if (frames) for (let i = frames.length - 1; i >= 0; i--) if (frames[i].committed && frames[i].commit <= c) return this.frameVersion(frames[i]);
+    return this.mainVersion(pgno);
+  }
+
+  private overBudget(): boolean {
+    if (this.stopped) return true;
+    if (Date.now() - this.started > this.maxMs || this.stats.bytesExamined > this.maxBytes) {
+      this.stopped = true;
+      this.stats.budgetExceeded = true;
+      this.warn(`budget exceeded after ${this.stats.pagesExamined} page versions (${this.stats.bytesExamined} bytes, ${Date.now() - this.started} ms): carving stopped, results are partial`);
+    }
+    return this.stopped;
+  }
+
+  // ------------------------------------------------------------------------------------------------ schema & trees
+
+  private readSchema(): void {
+    const rows: SqlValue[][] = [];
+    this.walkTree(1, (p) => this.newest(p), null, 0, (v, cell) => {
+      const r = this.readRecord(v, cell.payloadOff, cell.localLen, cell.payloadLen, cell.overflow, (p) => this.newest(p));
+      if (r) rows.push(r.values);
+    });
+    for (const r of rows) {
+      const [type, name, tblName, root, sql] = r;
+      if (typeof name !== 'string' || typeof root !== 'number') continue;
+      if (type === 'table' && typeof sql === 'string') {
+        const t = parseCreateTable(name, root, sql);
+        if (!t) { this.warn(`cannot parse the CREATE statement of ${name}`); continue; }
+        if (t.withoutRowid) { this.indexes.push({ name, table: name, rootPage: root, columns: [], unique: true, sql }); continue; }
+        this.tables.push(t);
+        this.tableByName.set(name, t);
+        this.maxCols = Math.max(this.maxCols, t.columns.length);
+      } else if (type === 'index' && root > 0) {
+        this.indexes.push(parseCreateIndex(name, String(tblName), root, typeof sql === 'string' ? sql : null));
+      }
+    }
+    // Single-column unique indexes make a column unique too (Core Data's Z_..._UNIQUE_... indexes).
+    for (const ix of this.indexes) {
+      const t = this.tableByName.get(ix.table);
+      if (!t || !ix.unique || ix.columns.length !== 1) continue;
+      const i = t.columns.findIndex((c) => c.toLowerCase() === ix.columns[0].toLowerCase());
+      if (i >= 0 && i !== t.rowidAlias && !t.uniqueColumns.includes(i)) t.uniqueColumns.push(i);
+    }
+    if (this.tables.length === 0) this.warn('no table found in sqlite_master');
+  }
+
+  /** Freelist and pointer-map pages of one view. */
+  private markAuxPages(owner: Int32Array, get: (p: number) => Version | null): void {
+    if (this.h.autoVacuumRoot > 0) for (let p = 2; p < owner.length; p++) if (isPtrmapPage(p, this.usable)) owner[p] = OWNER_PTRMAP;
+    const p1 = get(1);
+    if (!p1) return;
+    let trunk = u32(p1.data, 32);
+    const total = u32(p1.data, 36);
+    let seen = 0, guard = 0;
+    while (trunk > 0 && trunk < owner.length && guard++ < owner.length) {
+      if (owner[trunk] === OWNER_FREELIST) { this.warn('freelist trunk chain loops: cut'); break; }
+      owner[trunk] = OWNER_FREELIST;
+      this.freelistPages.add(trunk);
+      const v = get(trunk);
+      if (!v) break;
+      const n = u32(v.data, 4);
+      if (n > (this.usable - 8) / 4) { this.warn(`freelist trunk ${trunk} claims ${n} leaves: cut`); break; }
+      for (let i = 0; i < n; i++) {
+        const leaf = u32(v.data, 8 + 4 * i);
+        if (leaf > 0 && leaf < owner.length) { owner[leaf] = OWNER_FREELIST; this.freelistPages.add(leaf); }
+      }
+      seen += n + 1;
+      trunk = u32(v.data, 0);
+    }
+    if (seen !== total && total < owner.length) this.warn(`freelist holds ${seen} pages, header says ${total}`);
+  }
+
+  private walkAll(owner: Int32Array, get: (p: number) => Version | null, collectLive: boolean): void {
+    owner[1] = owner[1] === OWNER_NONE ? OWNER_INDEX : owner[1]; // sqlite_master is not a user table
+    this.walkTree(1, get, owner, OWNER_INDEX, null);
+    this.tables.forEach((t, ti) => {
+      let live: Map<number | string, LiveRef> | null = null;
+      if (collectLive) this.live.set(t, (live = new Map()));
+      this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
+        if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, { v, off: cell.off, payloadLen: cell.payloadLen });
+        if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
+      });
+    });
+    for (const ix of this.indexes) this.walkTree(ix.rootPage, get, owner, OWNER_INDEX, null);
+  }
+
+  private markOverflow(first: number, remaining: number, owner: Int32Array): void {
+    let p = first, n = 0;
+    const max = Math.ceil(remaining / (this.usable - 4)) + 1;
+    const get = (pg: number) => this.newest(pg);
+    while (p > 0 && p < owner.length && n++ < max) {
+      if (owner[p] === OWNER_OVERFLOW) break;
+      owner[p] = OWNER_OVERFLOW;
+      const v = get(p);
+      if (!v) break;
+      p = u32(v.data, 0);
+    }
+  }
+
+  /** Walk a table or index b-tree; calls `leaf` for each table-leaf cell. Bounded against loops and depth. */
+  private walkTree(root: number, get: (p: number) => Version | null, owner: Int32Array | null, mark: number,
+    leaf: ((v: Version, cell: NonNullable<ReturnType<typeof parseTableLeafCell>>) => void) | null): void {
+    const seen = new Set<number>();
+    const stack: [number, number][] = [[root, 0]];
+    while (stack.length) {
+      const [pg, depth] = stack.pop()!;
+      if (pg < 1 || seen.has(pg)) { if (seen.has(pg)) this.warn(`b-tree from root ${root} reaches page ${pg} twice: cycle cut`); continue; }
+      if (depth > MAX_DEPTH) { this.warn(`b-tree from root ${root} deeper than ${MAX_DEPTH}: cut`); continue; }
+      seen.add(pg);
+      const v = get(pg);
+      if (!v) { this.warn(`b-tree from root ${root} points to missing page ${pg}`); continue; }
+      const h = parsePageHeader(v.data, pg);
+      if (!h) { this.warn(`page ${pg} (b-tree root ${root}) is not a b-tree page`); continue; }
+      if (owner && pg < owner.length) owner[pg] = mark;
+      const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
+      if (h.type === PAGE_TABLE_INTERIOR || h.type === PAGE_INDEX_INTERIOR) {
+        for (let i = 0; i < nCells; i++) {
+          const off = u16(v.data, h.ptrStart + 2 * i);
+          if (off + 4 <= this.usable) stack.push([u32(v.data, off), depth + 1]);
+        }
+        stack.push([h.rightChild, depth + 1]);
+      } else if (h.type === PAGE_INDEX_LEAF) {
+        // Overflow pages of index entries: mark them so they are not carved as table data.
+        if (owner) for (let i = 0; i < nCells; i++) {
+          const off = u16(v.data, h.ptrStart + 2 * i);
+          const p = readVarint(v.data, off, this.usable);
+          if (vlen === 0) continue;
+          const x = Math.floor(((this.usable - 12) * 64) / 255) - 23;
+          if (p > x) {
+            const m = Math.floor(((this.usable - 12) * 32) / 255) - 23;
+            const k = m + ((p - m) % (this.usable - 4));
+            const local = k <= x ? k : m;
+            const o = off + vlen + local;
+            if (o + 4 <= this.usable) this.markOverflow(u32(v.data, o), p - local, owner);
+          }
+        }
+      } else if (h.type === PAGE_TABLE_LEAF && leaf) {
+        for (let i = 0; i < nCells; i++) {
+          const off = u16(v.data, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          if (!c) { this.warn(`page ${pg}: cell ${i} runs off the page`); continue; }
+          leaf(v, c);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ records
+
+  /** Assemble a payload (following overflow pages through `get`) and decode it. */
+  private readRecord(v: Version, payloadOff: number, localLen: number, payloadLen: number, overflow: number, get: (p: number) => Version | null)
+    : { values: SqlValue[]; types: number[]; truncated: boolean } | null {
+    let buf: Uint8Array;
+    let truncated = false;
+    if (payloadLen <= localLen) buf = v.data.subarray(payloadOff, payloadOff + payloadLen);
+    else {
+      if (payloadLen > MAX_PAYLOAD) return null;
+      const out = Buffer.allocUnsafe(payloadLen);
+      out.set(v.data.subarray(payloadOff, payloadOff + localLen), 0);
+      let have = localLen, p = overflow, n = 0;
+      const max = Math.ceil((payloadLen - localLen) / (this.usable - 4)) + 1;
+      const seen = new Set<number>();
+      while (have < payloadLen) {
+        if (p < 1 || seen.has(p) || n++ > max) { truncated = true; break; }
+        seen.add(p);
+        const ov = get(p);
+        if (!ov) { truncated = true; break; }
+        const take = Math.min(this.usable - 4, payloadLen - have);
+        out.set(ov.data.subarray(4, 4 + take), have);
+        have += take;
+        p = u32(ov.data, 0);
+      }
+      buf = truncated ? out.subarray(0, have) : out;
+      if (truncated) this.warn(`overflow chain from page ${overflow} broken after ${have} of ${payloadLen} bytes`);
+    }
+    return this.decodeRecord(buf, 0, buf.length, truncated);
+  }
+
+  private decodeRecord(b: Uint8Array, off: number, len: number, truncated: boolean): { values: SqlValue[]; types: number[]; truncated: boolean } | null {
+    const end = off + len;
+    const hl = readVarint(b, off, end);
+    if (vlen === 0 || hl < 1 || hl > len) return null;
+    const types: number[] = [];
+    let q = off + vlen;
+    const hEnd = off + hl;
+    while (q < hEnd) {
+      const t = readVarint(b, q, hEnd);
+      if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) return null;
+      types.push(t);
+      q += vlen;
+      if (types.length > 32767) return null;
+    }
+    const values: SqlValue[] = [];
+    let d = hEnd;
+    for (const t of types) {
+      const s = serialSize(t);
+      if (d + s > end) {
+        if (!truncated) return null;
+        // Truncated overflow: keep the readable part of a text/blob, then stop.
+        if (t >= 12 && d < end) values.push(decodeValue(b.subarray(0, end), d, (t & 1 ? 13 : 12) + 2 * (end - d), this.h.textEncoding));
+        break;
+      }
+      values.push(decodeValue(b, d, t, this.h.textEncoding));
+      d += s;
+    }
+    return { values, types, truncated };
+  }
+
+  // ------------------------------------------------------------------------------------------------ validation
+
+  private typeOk(a: Affinity, t: number, strict: boolean): boolean {
+    if (t === 10 || t === 11) return false;
+    if (!strict || a === 'blob') return true;
+    if (t === 0) return true;
+    if (a === 'text') return t >= 12;
+    if (a === 'numeric') return t < 12 || (t & 1) === 1;
+    return t < 12; // integer, real
+  }
+
+  /** Can these serial types be a row of table t? */
+  private fits(t: TableSchema, types: number[], strict: boolean): boolean {
+    if (types.length === 0 || types.length > t.columns.length) return false;
+    if (t.rowidAlias >= 0 && t.rowidAlias < types.length && types[t.rowidAlias] !== 0) return false;
+    for (let i = 0; i < types.length; i++) if (!this.typeOk(t.affinities[i], types[i], strict)) return false;
+    return true;
+  }
+
+  private pickTable(pgOwner: TableSchema[], types: number[], strict: boolean): TableSchema | null {
+    for (const t of pgOwner) if (this.fits(t, types, strict)) return t;
+    return null;
+  }
+
+  /** Tables a page version can belong to: its owner in the newest view, then in the main file. */
+  private ownersOf(pgno: number): TableSchema[] {
+    const out: TableSchema[] = [];
+    const a = pgno < this.ownerNew.length ? this.ownerNew[pgno] : OWNER_NONE;
+    if (a >= 0) out.push(this.tables[a]);
+    const b = this.ownerMain && pgno < this.ownerMain.length ? this.ownerMain[pgno] : OWNER_NONE;
+    if (b >= 0 && b !== a) out.push(this.tables[b]);
+    return out;
+  }
+
+  /** Shape-only candidates for pages no tree claims: widest tables first (fewer accidental fits). */
+  private shapeTables: TableSchema[] | null = null;
+  private byShape(): TableSchema[] {
+    if (!this.shapeTables) this.shapeTables = [...this.tables].sort((x, y) => y.columns.length - x.columns.length);
+    return this.shapeTables;
+  }
+
+  // ------------------------------------------------------------------------------------------------ versions
+
+  /** Cells of every non-newest version of every page that has WAL frames. */
+  private examineVersions(): void {
+    for (const [pgno, frames] of this.walByPage) {
+      if (this.overBudget()) return;
+      const versions: Version[] = [];
+      const main = this.mainVersion(pgno);
+      if (main) versions.push(main);
+      for (const f of frames) versions.push(this.frameVersion(f));
+      const newest = this.newest(pgno);
+      const committedOrder = versions.filter((v) => v.committed);
+      for (let vi = 0; vi < versions.length; vi++) {
+        const v = versions[vi];
+        if (newest && v.frame === newest.frame && v.commit === newest.commit) continue;
+        const h = parsePageHeader(v.data, pgno);
+        if (!h || h.type !== PAGE_TABLE_LEAF) continue;
+        this.stats.tableLeafVersions++;
+        const next = v.committed ? committedOrder[committedOrder.indexOf(v) + 1] : undefined;
+        const source: RecoverySource = v.frame ? 'wal-frame' : 'superseded-page';
+        const owners = this.ownersOf(pgno);
+        const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
+        for (let i = 0; i < nCells; i++) {
+          const off = u16(v.data, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          if (!c) continue;
+          const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
+          const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, getter);
+          if (!r) continue;
+          let t = this.pickTable(owners, r.types, false);
+          if (!t) t = this.pickTable(this.byShape(), r.types, true);
+          if (!t) { this.stats.rejected++; continue; }
+          this.push({
+            table: t, rowid: c.rowid, rowidFrom: 'cell', values: r.values, present: r.types.length, payloadLen: c.payloadLen,
+            place: this.place(source, v, off, 'cell'), confidence: v.committed ? 'high' : 'medium', truncated: r.truncated,
+            bracket: v.committed ? { afterCommit: v.commit, beforeCommit: next?.commit } : undefined,
+          });
+        }
+      }
+    }
+  }
+
+  private place(source: RecoverySource, v: Version, offset: number, mode: CarveMode): RecoveryPlace {
+    const p: RecoveryPlace = { source, page: v.pgno, offset, mode };
+    if (v.frame) { p.walFrame = v.frame.index; p.walSalt = [v.frame.salt1, v.frame.salt2]; p.committed = v.committed; }
+    if (v.committed) p.commit = v.commit;
+    return p;
+  }
+
+  private push(c: Candidate): void {
+    if (this.wanted && !this.wanted.has(c.table.name)) return;
+    this.stats.candidates++;
+    this.candidates.push(c);
+  }
+
+  // ------------------------------------------------------------------------------------------------ free space
+
+  private carveAll(): void {
+    const all: Version[] = [];
+    for (let p = 1; p <= this.mainPages; p++) { const v = this.mainVersion(p); if (v) all.push(v); }
+    for (const frames of this.walByPage.values()) for (const f of frames) all.push(this.frameVersion(f));
+    for (const v of all) {
+      if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return;
+      this.stats.pagesExamined++;
+      this.stats.bytesExamined += v.data.length;
+      this.carvePage(v);
+    }
+  }
+
+  private carvePage(v: Version): void {
+    const pg = v.pgno;
+    const ownN = pg < this.ownerNew.length ? this.ownerNew[pg] : OWNER_NONE;
+    const ownM = this.ownerMain && pg < this.ownerMain.length ? this.ownerMain[pg] : OWNER_NONE;
+    if (ownN === OWNER_PTRMAP) return;
+    const isFree = ownN === OWNER_FREELIST || (ownM === OWNER_FREELIST && ownN < 0) || this.freelistPages.has(pg);
+    const h = parsePageHeader(v.data, pg);
+    if (isFree) this.stats.freelistPages++;
+    if (h && (h.type === PAGE_INDEX_LEAF || h.type === PAGE_INDEX_INTERIOR)) return;
+    if (!h) {
+      if (ownN === OWNER_OVERFLOW || ownN === OWNER_INDEX || (ownN >= 0 && !isFree)) return;
+      if (!isFree && ownN !== OWNER_NONE) return;
+      // A free (or unclaimed) page without a b-tree header: trunk pages keep old bytes after their leaf list.
+      let start = 0;
+      if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(v.data, 4), (this.usable - 8) >> 2));
+      if (this.allZero(v.data, start, this.usable)) { if (isFree) this.stats.freelistZeroFilled++; return; }
+      if (isFree || ownN === OWNER_NONE) this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', this.byShape(), false);
+      return;
+    }
+    // A table page (an interior page keeps old leaf content in its unallocated gap after a root split).
+    const owners = this.ownersOf(pg);
+    const unowned = owners.length === 0;
+    const shape = unowned ? this.byShape() : owners;
+    if ((isFree || unowned) && h.type === PAGE_TABLE_LEAF) {
+      // Every cell of a free / unclaimed table leaf is a candidate, read through the cell pointers.
+      const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
+      for (let i = 0; i < nCells; i++) {
+        const off = u16(v.data, h.ptrStart + 2 * i);
+        const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+        if (!c || c.payloadLen > MAX_PAYLOAD) continue;
+        const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p)));
+        if (!r) continue;
+        const t = this.pickTable(shape, r.types, unowned);
+        if (!t) { this.stats.rejected++; continue; }
+        this.push({ table: t, rowid: c.rowid, rowidFrom: 'cell', values: r.values, present: r.types.length, payloadLen: c.payloadLen,
+          place: this.place(isFree ? 'freelist' : 'unallocated', v, off, 'cell'), confidence: 'medium', truncated: r.truncated });
+      }
+    }
+    for (const reg of freeRegions(v.data, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
+      if (reg.kind === 'freeblock') {
+        this.stats.freeblocks++;
+        this.stats.freeblockBytes += reg.end - reg.start;
+        if (this.allZero(v.data, reg.start + 4, reg.end)) { this.stats.freeblocksZeroFilled++; continue; }
+        this.carveRegion(v, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
+      } else {
+        this.stats.unallocatedBytes += reg.end - reg.start;
+        const z = this.countZero(v.data, reg.start, reg.end);
+        this.stats.unallocatedZero += z;
+        if (z === reg.end - reg.start) continue;
+        this.carveRegion(v, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
+      }
+    }
+  }
+
+  private trunks: Set<number> | null = null;
+  private isTrunk(pg: number): boolean {
+    if (!this.trunks) {
+      this.trunks = new Set();
+      for (const get of [(p: number) => this.newest(p), (p: number) => this.mainVersion(p)]) {
+        const p1 = get(1);
+        if (!p1) continue;
+        let t = u32(p1.data, 32), n = 0;
+        while (t > 0 && n++ < 1_000_000 && !this.trunks.has(t)) { this.trunks.add(t); const v = get(t); if (!v) break; t = u32(v.data, 0); }
+      }
+    }
+    return this.trunks.has(pg);
+  }
+
+  private allZero(b: Uint8Array, s: number, e: number): boolean {
+    for (let i = s; i < e; i++) if (b[i] !== 0) return false;
+    return true;
+  }
+  private countZero(b: Uint8Array, s: number, e: number): number {
+    let n = 0;
+    for (let i = s; i < e; i++) if (b[i] === 0) n++;
+    return n;
+  }
+
+  /**
+   * Carve one free region. A freeblock's first 4 bytes are its header (they overwrote the start of the deleted cell):
+   * the record there is rebuilt from the schema; every later offset is tried as an intact cell.
+   */
+  private carveRegion(v: Version, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
+    let p = start;
+    if (kind === 'freeblock') {
+      p = start + 4;
+      const r = shapeOnly ? 0 : this.tryRebuild(v, p, end, tables, source);
+      if (r > 0) p = r;
+    }
+    const b = v.data;
+    while (p < end - 2) {
+      if (b[p] === 0) { p++; continue; }
+      const r = this.tryIntact(v, p, end, tables, source, shapeOnly);
+      if (r > 0) {
+        p = r;
+        // A freeblock absorbed into this region may have left its own 4-byte header right here.
+        if (!shapeOnly && p + 8 < end) {
+          const next = u16(b, p), size = u16(b, p + 2);
+          if ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end) {
+            const q = this.tryRebuild(v, p + 4, Math.min(end, p + size), tables, source);
+            if (q > 0) p = q;
+          }
+        }
+        continue;
+      }
+      p++;
+    }
+  }
+
+  /** An intact cell at p: payload length, rowid, record header; the sizes must add up exactly. Returns the end or 0. */
+  private tryIntact(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
+    const b = v.data;
+    const P = readVarint(b, p, end);
+    if (vlen === 0 || P < 2 || P > MAX_PAYLOAD) return 0;
+    let q = p + vlen;
+    let rowid: number | bigint = readVarint(b, q, end);
+    if (vlen === 0) return 0;
+    if (vbig !== null) rowid = vbig;
+    if (typeof rowid === 'number' ? rowid < 1 : rowid < 1n) return 0;
+    q += vlen;
+    const local = tableLocalSize(P, this.usable);
+    const cellEnd = q + local + (local < P ? 4 : 0);
+    if (cellEnd > end) return 0;
+    const hl = readVarint(b, q, end);
+    if (vlen === 0 || hl < 2 || hl > local || hl > P) return 0;
+    const types = this.headerTypes(b, q + vlen, q + hl, this.maxCols);
+    if (!types) return 0;
+    let body = 0;
+    for (const t of types) body += serialSize(t);
+    if (hl + body !== P) return 0;
+    const t = this.pickTable(tables, types, shapeOnly);
+    if (!t) return 0;
+    const overflow = local < P ? u32(b, q + local) : 0;
+    const r = this.readRecord(v, q, local, P, overflow, (pg) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg)));
+    if (!r || !this.plausible(t, r.values, r.types)) { this.stats.rejected++; return 0; }
+    this.push({ table: t, rowid, rowidFrom: 'cell', values: r.values, present: types.length, payloadLen: P,
+      place: this.place(source, v, p, 'intact'), confidence: 'medium', truncated: r.truncated });
+    return cellEnd;
+  }
+
+  private headerTypes(b: Uint8Array, s: number, e: number, max: number): number[] | null {
+    const types: number[] = [];
+    let q = s;
+    while (q < e) {
+      const t = readVarint(b, q, e);
+      if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) return null;
+      types.push(t);
+      q += vlen;
+      if (types.length > max) return null;
+    }
+    return types;
+  }
+
+  private readTypesN(b: Uint8Array, s: number, e: number, n: number): { types: number[]; end: number } | null {
+    const types: number[] = [];
+    let q = s;
+    for (let i = 0; i < n; i++) {
+      const t = readVarint(b, q, e);
+      if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) return null;
+      types.push(t);
+      q += vlen;
+    }
+    return { types, end: q };
+  }
+
+  private varintLen(n: number): number { let l = 1; while (n >= 128 && l < 9) { n = Math.floor(n / 128); l++; } return l; }
+
+  /**
+   * A record at the start of a freeblock (s = first byte after the 4-byte freeblock header). The deleted cell's
+   * payload length and rowid are gone; try: (header) the record-header length survived at s+o; (rebuilt) it did not,
+   * serial types start at s+o; (rebuilt) neither it nor the first serial type survived (a rowid-alias first column is
+   * always serial type 0). The record must end inside the region; an exact end wins. Returns the end or 0.
+   */
+  private tryRebuild(v: Version, s: number, end: number, tables: TableSchema[], source: RecoverySource): number {
+    const b = v.data;
+    type Try = { t: TableSchema; types: number[]; payloadStart: number; hdrLen: number; mode: CarveMode; recEnd: number; P: number };
+    let best: Try | null = null;
+    const consider = (x: Try) => {
+      if (x.recEnd > end) return;
+      const exact = x.recEnd === end;
+      const bestExact = best ? best.recEnd === end : false;
+      if (!best || (exact && !bestExact)) best = x;
+    };
+    for (const t of tables) {
+      const N = t.columns.length;
+      for (let o = 0; o <= 8 && s + o < end; o++) {
+        const q = s + o;
+        // (header) the record-header length is at q.
+        const hl = readVarint(b, q, end);
+        if (vlen > 0 && hl >= 2 && q + hl <= end) {
+          const types = this.headerTypes(b, q + vlen, q + hl, N);
+          if (types && this.fits(t, types, true)) {
+            let body = 0; for (const x of types) body += serialSize(x);
+            const P = hl + body, local = tableLocalSize(P, this.usable);
+            consider({ t, types, payloadStart: q, hdrLen: hl, mode: 'header', P, recEnd: q + local + (local < P ? 4 : 0) });
+          }
+        }
+        // (rebuilt) serial types start at q; n columns (fewer than N when written before an ALTER TABLE ADD COLUMN).
+        for (const lostFirst of t.rowidAlias === 0 ? [false, true] : [false]) {
+          for (let n = N; n >= Math.max(1, N - 12); n--) {
+            const r = this.readTypesN(b, q, end, lostFirst ? n - 1 : n);
+            if (!r) continue;
+            const types = lostFirst ? [0, ...r.types] : r.types;
+            if (!this.fits(t, types, true)) continue;
+            let stBytes = 0; for (const x of types) stBytes += this.varintLen(x);
+            let hl2 = stBytes + 1; if (this.varintLen(hl2) > 1) hl2 = stBytes + this.varintLen(stBytes + 2);
+            let body = 0; for (const x of types) body += serialSize(x);
+            const P = hl2 + body, local = tableLocalSize(P, this.usable);
+            const payloadStart = r.end - hl2;
+            const recEnd = payloadStart + local + (local < P ? 4 : 0);
+            if (n < N && recEnd !== end) continue; // fewer columns only when the sizes add up exactly
+            consider({ t, types, payloadStart, hdrLen: hl2, mode: 'rebuilt', P, recEnd });
+            if (recEnd === end) break;
+          }
+        }
+        if (best && (best as Try).recEnd === end) break;
+      }
+      if (best && (best as Try).recEnd === end) break;
+    }
+    if (!best) return 0;
+    const x = best as Try;
+    // Decode the body with the serial types we trust (the header bytes themselves may be damaged).
+    const bodyStart = x.payloadStart + x.hdrLen;
+    const local = tableLocalSize(x.P, this.usable);
+    let buf: Uint8Array;
+    let truncated = false;
+    if (local < x.P) {
+      const ovf = u32(b, x.payloadStart + local);
+      const tmp = Buffer.allocUnsafe(x.P);
+      // header bytes are synthesised; only the body matters
+      tmp.fill(0, 0, x.hdrLen);
+      tmp.set(b.subarray(bodyStart, x.payloadStart + local), x.hdrLen);
+      let have = local, p = ovf, n = 0;
+      const max = Math.ceil((x.P - local) / (this.usable - 4)) + 1;
+      const seen = new Set<number>();
+      const get = (pg: number) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg));
+      while (have < x.P) {
+        if (p < 1 || seen.has(p) || n++ > max) { truncated = true; break; }
+        seen.add(p);
+        const ov = get(p);
+        if (!ov) { truncated = true; break; }
+        const take = Math.min(this.usable - 4, x.P - have);
+        tmp.set(ov.data.subarray(4, 4 + take), have);
+        have += take;
+        p = u32(ov.data, 0);
+      }
+      buf = tmp.subarray(x.hdrLen, truncated ? have : x.P);
+    } else buf = b.subarray(bodyStart, x.payloadStart + x.P);
+    const values: SqlValue[] = [];
+    resetBadText();
+    let d = 0;
+    for (const t of x.types) {
+      const sz = serialSize(t);
+      if (d + sz > buf.length) {
+        if (truncated && t >= 12 && d < buf.length) values.push(decodeValue(buf, d, (t & 1 ? 13 : 12) + 2 * (buf.length - d), this.h.textEncoding));
+        break;
+      }
+      values.push(decodeValue(buf, d, t, this.h.textEncoding));
+      d += sz;
+    }
+    if (badText || !this.plausible(x.t, values, x.types)) { this.stats.rejected++; return 0; }
+    this.push({ table: x.t, rowid: null, rowidFrom: null, values, present: x.types.length, payloadLen: x.P,
+      place: this.place(source, v, x.payloadStart, x.mode), confidence: 'low', truncated });
+    return x.recEnd;
+  }
+
+  /** Values that look like a row: not all empty, texts decoded. */
+  private plausible(t: TableSchema, values: SqlValue[], types: number[]): boolean {
+    let nonNull = 0;
+    for (let i = 0; i < values.length; i++) {
+      if (i === t.rowidAlias) continue;
+      const v = values[i];
+      if (v !== null && v !== 0) nonNull++;
+      if ((types[i] & 1) === 1 && types[i] >= 13 && Buffer.isBuffer(v)) return false; // invalid UTF-8 text
+    }
+    return nonNull >= Math.min(2, t.columns.length - (t.rowidAlias >= 0 ? 1 : 0));
+  }
+
+  // ------------------------------------------------------------------------------------------------ resolution
+
+  private liveValues(t: TableSchema, ref: LiveRef): SqlValue[] | null {
+    const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+    if (!c) return null;
+    return this.readRecord(ref.v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => this.newest(p))?.values ?? null;
+  }
+
+  private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
+  private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
+  private bucketKeys = new Map<string, Map<string, number | bigint>>();
+
+  /** Live rows of a table keyed by each unique column's value. */
+  private uniqueMap(t: TableSchema): Map<number, Map<string, number | bigint>> {
+    let m = this.uniqueMaps.get(t);
+    if (m) return m;
+    m = new Map();
+    for (const c of t.uniqueColumns) m.set(c, new Map());
+    if (t.uniqueColumns.length) {
+      for (const [k, ref] of this.live.get(t) ?? []) {
+        const vals = this.liveValues(t, ref);
+        if (!vals) continue;
+        const rowid = typeof k === 'string' ? BigInt(k) : k;
+        for (const c of t.uniqueColumns) if (vals[c] !== null && vals[c] !== undefined) m.get(c)!.set(valueKey(vals[c]), rowid);
+      }
+    }
+    this.uniqueMaps.set(t, m);
+    return m;
+  }
+
+  /** A live row with exactly these values (rowid alias ignored), looked up among live rows of the same payload length. */
+  private liveIdentical(t: TableSchema, c: Candidate): number | bigint | null {
+    let buckets = this.lenBuckets.get(t);
+    if (!buckets) {
+      buckets = new Map();
+      for (const ref of this.live.get(t)?.values() ?? []) {
+        let l = buckets.get(ref.payloadLen);
+        if (!l) buckets.set(ref.payloadLen, (l = []));
+        l.push(ref);
+      }
+      this.lenBuckets.set(t, buckets);
+    }
+    const key = `${t.name}\u0000${c.payloadLen}`;
+    let keys = this.bucketKeys.get(key);
+    if (!keys) {
+      keys = new Map();
+      for (const ref of buckets.get(c.payloadLen) ?? []) {
+        const vals = this.liveValues(t, ref);
+        const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+        if (vals && cell) keys.set(rowKey(t, vals), cell.rowid);
+      }
+      this.bucketKeys.set(key, keys);
+    }
+    return keys.get(rowKey(t, c.values)) ?? null;
+  }
+
+  private resolve(): RecoveredRecord[] {
+    const out: RecoveredRecord[] = [];
+    const byKey = new Map<string, RecoveredRecord[]>();
+    const rowidless: { c: Candidate; rec: RecoveredRecord }[] = [];
+    for (const c of this.candidates) {
+      const t = c.table;
+      const N = t.columns.length;
+      const values = c.values.slice(0, N);
+      while (values.length < N) values.push(null);
+      if (t.rowidAlias >= 0) values[t.rowidAlias] = c.rowid as SqlValue;
+      c.values = values;
+      let olderVersionOf: number | bigint | undefined;
+      let rowid = c.rowid;
+      let rowidFrom = c.rowidFrom;
+      const liveMap = this.live.get(t);
+      if (rowid !== null) {
+        const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
+        if (ref) {
+          const lv = this.liveValues(t, ref);
+          if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          olderVersionOf = rowid;
+        }
+      } else {
+        // Same entity as a live row (a unique column matches): an older version of it, or identical.
+        const um = this.uniqueMap(t);
+        for (const col of t.uniqueColumns) {
+          const v = values[col];
+          if (v === null || v === undefined) continue;
+          const hit = um.get(col)!.get(valueKey(v));
+          if (hit !== undefined) { rowid = hit; rowidFrom = 'unique-column'; break; }
+        }
+        if (rowid !== null) {
+          if (t.rowidAlias >= 0) values[t.rowidAlias] = rowid as SqlValue;
+          const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
+          const lv = ref ? this.liveValues(t, ref) : null;
+          if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          olderVersionOf = rowid;
+        } else if (this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
+      }
+      // One record, every place it was found.
+      const key = `${t.name}\u0000${rowKey(t, values)}`;
+      const same = byKey.get(key);
+      const match = same?.find((r) => r.rowid === null || rowid === null || String(r.rowid) === String(rowid));
+      if (match) {
+        match.where.push(c.place);
+        if (match.rowid === null && rowid !== null) { match.rowid = rowid; match.rowidFrom = rowidFrom; if (t.rowidAlias >= 0) match.values[t.rowidAlias] = rowid as SqlValue; }
+        if (CONF_RANK[c.confidence] < CONF_RANK[match.confidence]) match.confidence = c.confidence;
+        if (SOURCE_RANK[c.place.source] < SOURCE_RANK[match.source]) match.source = c.place.source;
+        if (olderVersionOf !== undefined) match.olderVersionOf = olderVersionOf;
+        if (c.bracket) match.bracket = mergeBracket(match.bracket, c.bracket);
+        if (!c.truncated) match.truncated = undefined;
+        continue;
+      }
+      const rec: RecoveredRecord = {
+        table: t.name, rowid, rowidFrom, columns: t.columns, values, columnsPresent: c.present, source: c.place.source,
+        confidence: c.confidence, where: [c.place],
+      };
+      if (olderVersionOf !== undefined) rec.olderVersionOf = olderVersionOf;
+      if (c.bracket) rec.bracket = c.bracket;
+      if (c.truncated) rec.truncated = true;
+      if (same) same.push(rec); else byKey.set(key, [rec]);
+      out.push(rec);
+      if (rowid === null) rowidless.push({ c, rec });
+    }
+    this.rowidsFromIndexes(rowidless.map((x) => x.rec).filter((r) => r.rowid === null));
+    // Rowid-less copies of a record that also came back with its rowid.
+    const withRowid = new Map<string, RecoveredRecord>();
+    for (const r of out) if (r.rowid !== null) withRowid.set(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`, r);
+    const final: RecoveredRecord[] = [];
+    for (const r of out) {
+      if (r.rowid === null) {
+        const twin = withRowid.get(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`);
+        if (twin && twin !== r) { twin.where.push(...r.where); continue; }
+      }
+      final.push(r);
+    }
+    for (const r of final) {
+      this.stats.bySource[r.source] = (this.stats.bySource[r.source] ?? 0) + 1;
+      this.stats.byTable[r.table] = (this.stats.byTable[r.table] ?? 0) + 1;
+    }
+    return final;
+  }
+
+  /**
+   * A deleted row's rowid from its deleted index entry: a single-column unique text index stores (value, rowid); when
+   * the entry was freed, its 4-byte header was overwritten but the value and the rowid after it survive.
+   */
+  private rowidsFromIndexes(recs: RecoveredRecord[]): void {
+    if (recs.length === 0 || this.overBudget()) return;
+    const want = new Map<string, RecoveredRecord[]>();
+    const lens = new Set<number>();
+    for (const r of recs) {
+      const t = this.tableByName.get(r.table)!;
+      for (const c of t.uniqueColumns) {
+        const v = r.values[c];
+        if (typeof v !== 'string' || Buffer.byteLength(v) < 8) continue;
+        const k = v;
+        let l = want.get(k); if (!l) want.set(k, (l = [])); l.push(r);
+        lens.add(Buffer.byteLength(v));
+      }
+    }
+    if (want.size === 0) return;
+    const visit = (v: Version) => {
+      const h = parsePageHeader(v.data, v.pgno);
+      if (!h || h.type !== PAGE_INDEX_LEAF) return;
+      for (const reg of freeRegions(v.data, h, this.usable)) {
+        const b = v.data;
+        const tryAt = (pos: number, rowidLen: number | null, regEnd: number) => {
+          for (const L of lens) {
+            if (pos + L > regEnd) continue;
+            const s = Buffer.from(b.buffer, b.byteOffset + pos, L).toString('utf8');
+            const rs = want.get(s);
+            if (!rs) continue;
+            // The rowid's width: known from an intact header, else the one that ends the region or lands on the next
+            // entry (an intact index cell or an absorbed freeblock header) and is SQLite's minimal width for the value.
+            let rowid: number | bigint | null = null;
+            for (const rl of rowidLen !== null ? [rowidLen] : [1, 2, 3, 4, 6, 8]) {
+              const x = pos + L + rl;
+              if (x > regEnd) break;
+              const st = rl === 8 ? 6 : rl === 6 ? 5 : rl;
+              const val = decodeValue(b, pos + L, st) as number | bigint;
+              if (typeof val === 'number' ? val < 1 : val < 1n) continue;
+              if (rowidLen === null) {
+                if (intWidth(val) !== rl) continue;
+                const boundary = x === regEnd || (x + 4 <= regEnd && (b[x + 1] === 3 || (u16(b, x + 2) >= 4 && x + u16(b, x + 2) <= regEnd)));
+                if (!boundary) continue;
+              }
+              rowid = val;
+              break;
+            }
+            if (rowid === null) continue;
+            for (const r of rs) {
+              if (r.rowid !== null) continue;
+              const t = this.tableByName.get(r.table)!;
+              if (this.live.get(t)?.has(typeof rowid === 'bigint' ? rowid.toString() : rowid)) continue;
+              r.rowid = rowid; r.rowidFrom = 'index';
+              if (t.rowidAlias >= 0) r.values[t.rowidAlias] = rowid;
+              if (r.confidence === 'low') r.confidence = 'medium';
+            }
+          }
+        };
+        if (reg.kind === 'freeblock') tryAt(reg.start + 4, null, reg.end);
+        // Intact index cells inside the region: [payload len][header len][text type][int type] text rowid.
+        for (let p = reg.start + (reg.kind === 'freeblock' ? 4 : 0); p + 4 < reg.end; p++) {
+          const hl = b[p + 1], st = b[p + 2], rt = b[p + 3];
+          if (hl !== 3 || st < 13 || (st & 1) === 0 || rt < 1 || rt > 6) continue;
+          const L = (st - 13) / 2;
+          if (!lens.has(L)) continue;
+          const rl = serialSize(rt);
+          if (b[p] !== 3 + L + rl) continue;
+          tryAt(p + 4, rl, Math.min(reg.end, p + 4 + L + rl));
+        }
+      }
+    };
+    for (let p = 1; p <= this.mainPages; p++) {
+      const o = this.ownerNew[p];
+      if (o === OWNER_INDEX || o === OWNER_FREELIST || (this.ownerMain && this.ownerMain[p] === OWNER_INDEX)) visit(this.mainVersion(p)!);
+    }
+    for (const frames of this.walByPage.values()) for (const f of frames) visit(this.frameVersion(f));
+  }
+}
+
+/** Bytes SQLite uses to store an integer (serial types 1-6). */
+function intWidth(v: number | bigint): number {
+  const n = typeof v === 'bigint' ? v : BigInt(v);
+  if (n >= -128n && n <= 127n) return 1;
+  if (n >= -32768n && n <= 32767n) return 2;
+  if (n >= -8388608n && n <= 8388607n) return 3;
+  if (n >= -2147483648n && n <= 2147483647n) return 4;
+  if (n >= -140737488355328n && n <= 140737488355327n) return 6;
+  return 8;
+}
+
+function mergeBracket(a: RecoveredRecord['bracket'], b: NonNullable<RecoveredRecord['bracket']>): RecoveredRecord['bracket'] {
+  if (!a) return b;
+  return { afterCommit: Math.max(a.afterCommit ?? 0, b.afterCommit ?? 0), beforeCommit: a.beforeCommit === undefined ? b.beforeCommit : b.beforeCommit === undefined ? a.beforeCommit : Math.max(a.beforeCommit, b.beforeCommit) };
+}
+
+/** A value as a comparable string (integers and floats that are equal compare equal). */
+export function valueKey(v: SqlValue | undefined): string {
+  if (v === null || v === undefined) return 'n';
+  if (typeof v === 'number') return Number.isInteger(v) ? `i${v}` : `f${v}`;
+  if (typeof v === 'bigint') return `i${v}`;
+  if (typeof v === 'string') return `s${v}`;
+  return `b${v.toString('hex')}`;
+}
+
+/** The row's values as one string, the rowid-alias column left out (padded with nulls to the table's width). */
+function rowKey(t: TableSchema, values: SqlValue[]): string {
+  let s = '';
+  for (let i = 0; i < t.columns.length; i++) { if (i === t.rowidAlias) continue; s += valueKey(values[i]) + '\u0001'; }
+  return s;
+}
+
+export { type PageHeader };
