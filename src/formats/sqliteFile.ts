@@ -118,13 +118,17 @@ export function decodeValue(b: Uint8Array, off: number, t: number, enc = 1): Sql
     case 9: return 1;
     default: {
       const n = serialSize(t);
-      const bytes = b.subarray(off, off + n);
+      // Blobs are views into the page buffer (no copy): callers that keep them copy them (see copyValues).
+      const bytes = Buffer.from(b.buffer, b.byteOffset + off, n);
       if (t & 1) {
-        try {
-          return enc === 2 ? utf16le.decode(bytes) : enc === 3 ? utf16be.decode(bytes) : utf8.decode(bytes);
-        } catch { badText = true; return Buffer.from(bytes); }
+        if (enc === 2) return utf16le.decode(bytes);
+        if (enc === 3) return utf16be.decode(bytes);
+        const s = bytes.toString('utf8');
+        // Valid UTF-8 round-trips to the same length; a replacement character may also be genuine, so check properly then.
+        if (s.indexOf('\uFFFD') < 0) return s;
+        try { return utf8.decode(bytes); } catch { badText = true; return bytes; }
       }
-      return Buffer.from(bytes);
+      return bytes;
     }
   }
 }

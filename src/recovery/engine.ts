@@ -52,7 +52,7 @@ export function recoverDatabase(opts: RecoveryOptions): RecoveryResult {
   return new Recovery(opts).run();
 }
 
-class Recovery {
+export class Recovery {
   private warnings: string[] = [];
   private warned = new Map<string, number>();
   private stats: RecoveryStats;
@@ -413,6 +413,18 @@ class Recovery {
     return true;
   }
 
+  /** fits() over scratch serial types st[from .. from+n), column 0 = st[from] (or an implied NULL when lostFirst). */
+  private fitsScratch(t: TableSchema, st: Float64Array, from: number, n: number, strict: boolean, lostFirst = false): boolean {
+    const total = n + (lostFirst ? 1 : 0);
+    if (total === 0 || total > t.columns.length) return false;
+    for (let c = 0; c < total; c++) {
+      const ty = lostFirst ? (c === 0 ? 0 : st[from + c - 1]) : st[from + c];
+      if (c === t.rowidAlias && ty !== 0) return false;
+      if (!this.typeOk(t.affinities[c], ty, strict)) return false;
+    }
+    return true;
+  }
+
   private pickTable(pgOwner: TableSchema[], types: number[], strict: boolean): TableSchema | null {
     for (const t of pgOwner) if (this.fits(t, types, strict)) return t;
     return null;
@@ -626,16 +638,41 @@ class Recovery {
     q += vlen;
     const local = tableLocalSize(P, this.usable);
     const cellEnd = q + local + (local < P ? 4 : 0);
-    if (cellEnd > end) return 0;
+    // A cell whose tail runs past the region was partly overwritten (by a live cell, usually): keep its head.
+    const partial = cellEnd > end;
     const hl = readVarint(b, q, end);
     if (vlen === 0 || hl < 2 || hl > local || hl > P) return 0;
-    const types = this.headerTypes(b, q + vlen, q + hl, this.maxCols);
-    if (!types) return 0;
-    let body = 0;
-    for (const t of types) body += serialSize(t);
-    if (hl + body !== P) return 0;
-    const t = this.pickTable(tables, types, shapeOnly);
+    // Fail fast: the first serial type must suit column 0 of some candidate table.
+    const t0 = b[q + vlen];
+    let maxN = 0, firstOk = false;
+    for (const x of tables) {
+      if (x.columns.length > maxN) maxN = x.columns.length;
+      if (!firstOk && (x.rowidAlias === 0 ? t0 === 0 : t0 < 0x80 && this.typeOk(x.affinities[0], t0, shapeOnly))) firstOk = true;
+    }
+    if (!firstOk || hl > maxN * 9 + 9 || (partial && q + hl > end)) return 0;
+    const n = scanTypes(b, q + vlen, q + hl, maxN);
+    if (n <= 0 || hl + scanBody !== P) return 0;
+    let t: TableSchema | null = null;
+    for (const x of tables) if (this.fitsScratch(x, ST, 0, n, shapeOnly)) { t = x; break; }
     if (!t) return 0;
+    const types = Array.from(ST.subarray(0, n));
+    if (partial) {
+      const values: SqlValue[] = [];
+      resetBadText();
+      let d = q + hl;
+      for (const ty of types) {
+        const sz = serialSize(ty);
+        if (d + sz > end) break;
+        values.push(decodeValue(b, d, ty, this.h.textEncoding));
+        d += sz;
+      }
+      // At least the first two stored values must have survived, with valid text.
+      const kept = values.filter((x, i) => i !== t!.rowidAlias && x !== null).length;
+      if (badText || kept < 2 || !this.plausible(t, values, types)) { this.stats.rejected++; return 0; }
+      this.push({ table: t, rowid, rowidFrom: 'cell', values, present: types.length, payloadLen: P,
+        place: this.place(source, v, p, 'intact'), confidence: 'low', truncated: true });
+      return end;
+    }
     const overflow = local < P ? u32(b, q + local) : 0;
     const r = this.readRecord(v, q, local, P, overflow, (pg) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg)));
     if (!r || !this.plausible(t, r.values, r.types)) { this.stats.rejected++; return 0; }
@@ -693,30 +730,43 @@ class Recovery {
         const q = s + o;
         // (header) the record-header length is at q.
         const hl = readVarint(b, q, end);
-        if (vlen > 0 && hl >= 2 && q + hl <= end) {
-          const types = this.headerTypes(b, q + vlen, q + hl, N);
-          if (types && this.fits(t, types, true)) {
-            let body = 0; for (const x of types) body += serialSize(x);
-            const P = hl + body, local = tableLocalSize(P, this.usable);
-            consider({ t, types, payloadStart: q, hdrLen: hl, mode: 'header', P, recEnd: q + local + (local < P ? 4 : 0) });
+        if (vlen > 0 && hl >= 2 && q + hl <= end && hl <= N * 9 + 9) {
+          const n = scanTypes(b, q + vlen, q + hl, N);
+          if (n > 0 && this.fitsScratch(t, ST, 0, n, true)) {
+            const P = hl + scanBody, local = tableLocalSize(P, this.usable);
+            consider({ t, types: Array.from(ST.subarray(0, n)), payloadStart: q, hdrLen: hl, mode: 'header', P, recEnd: q + local + (local < P ? 4 : 0) });
           }
         }
         // (rebuilt) serial types start at q; n columns (fewer than N when written before an ALTER TABLE ADD COLUMN).
         for (const lostFirst of t.rowidAlias === 0 ? [false, true] : [false]) {
-          for (let n = N; n >= Math.max(1, N - 12); n--) {
-            const r = this.readTypesN(b, q, end, lostFirst ? n - 1 : n);
-            if (!r) continue;
-            const types = lostFirst ? [0, ...r.types] : r.types;
-            if (!this.fits(t, types, true)) continue;
-            let stBytes = 0; for (const x of types) stBytes += this.varintLen(x);
-            let hl2 = stBytes + 1; if (this.varintLen(hl2) > 1) hl2 = stBytes + this.varintLen(stBytes + 2);
-            let body = 0; for (const x of types) body += serialSize(x);
-            const P = hl2 + body, local = tableLocalSize(P, this.usable);
-            const payloadStart = r.end - hl2;
-            const recEnd = payloadStart + local + (local < P ? 4 : 0);
-            if (n < N && recEnd !== end) continue; // fewer columns only when the sizes add up exactly
-            consider({ t, types, payloadStart, hdrLen: hl2, mode: 'rebuilt', P, recEnd });
-            if (recEnd === end) break;
+          const want = lostFirst ? N - 1 : N;
+          const got = scanTypesN(b, q, end, want);
+          // Longest prefix whose types fit the columns.
+          let ok = 0;
+          for (let c = 0; c < got; c++) {
+            const col = lostFirst ? c + 1 : c;
+            if (col === t.rowidAlias ? ST[c] !== 0 : !this.typeOk(t.affinities[col], ST[c], true)) break;
+            ok++;
+          }
+          if (!lostFirst && t.rowidAlias === 0 && ok === 0) continue;
+          let stBytes = lostFirst ? 1 : 0, body = 0;
+          for (let c = 0; c < ok; c++) { stBytes += STLEN[c]; body += serialSize(ST[c]); PRE_SB[c] = stBytes; PRE_BODY[c] = body; }
+          for (let k = ok; k >= 1; k--) {
+            const cols = k + (lostFirst ? 1 : 0);
+            if (cols < Math.max(1, N - 12)) break;
+            const sb = PRE_SB[k - 1], bd = PRE_BODY[k - 1];
+            let hl2 = sb + 1; if (hl2 > 127) hl2 = sb + 2;
+            const P = hl2 + bd, local = tableLocalSize(P, this.usable);
+            const stStart = lostFirst ? q - 1 : q;
+            const payloadStart = stStart - (hl2 - sb) + (lostFirst ? 0 : 0);
+            const hdrStart = lostFirst ? q - 1 - (hl2 - sb) : q - (hl2 - sb);
+            const recEnd = hdrStart + local + (local < P ? 4 : 0);
+            if (cols < N && recEnd !== end) continue; // fewer columns only when the sizes add up exactly
+            if (recEnd > end) continue;
+            void payloadStart;
+            const types = Array.from(ST.subarray(0, k));
+            consider({ t, types: lostFirst ? [0, ...types] : types, payloadStart: hdrStart, hdrLen: hl2, mode: 'rebuilt', P, recEnd });
+            break;
           }
         }
         if (best && (best as Try).recEnd === end) break;
@@ -790,6 +840,28 @@ class Recovery {
     return this.readRecord(ref.v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => this.newest(p))?.values ?? null;
   }
 
+  /** The first columns (0..maxCol) of a live row, decoded from its local payload only. */
+  private liveColumns(ref: LiveRef, maxCol: number): SqlValue[] | null {
+    const b = ref.v.data;
+    const c = parseTableLeafCell(b, ref.off, this.usable, this.usable);
+    if (!c) return null;
+    const end = c.payloadOff + c.localLen;
+    const hl = readVarint(b, c.payloadOff, end);
+    if (vlen === 0) return null;
+    let q = c.payloadOff + vlen, d = c.payloadOff + hl;
+    const out: SqlValue[] = [];
+    for (let i = 0; i <= maxCol && q < c.payloadOff + hl; i++) {
+      const t = readVarint(b, q, end);
+      if (vlen === 0) return null;
+      q += vlen;
+      const sz = serialSize(t);
+      if (sz < 0 || d + sz > end) return out;
+      out.push(decodeValue(b, d, t, this.h.textEncoding));
+      d += sz;
+    }
+    return out;
+  }
+
   private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
   private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
   private bucketKeys = new Map<string, Map<string, number | bigint>>();
@@ -801,8 +873,9 @@ class Recovery {
     m = new Map();
     for (const c of t.uniqueColumns) m.set(c, new Map());
     if (t.uniqueColumns.length) {
+      const maxCol = Math.max(...t.uniqueColumns);
       for (const [k, ref] of this.live.get(t) ?? []) {
-        const vals = this.liveValues(t, ref);
+        const vals = this.liveColumns(ref, maxCol);
         if (!vals) continue;
         const rowid = typeof k === 'string' ? BigInt(k) : k;
         for (const c of t.uniqueColumns) if (vals[c] !== null && vals[c] !== undefined) m.get(c)!.set(valueKey(vals[c]), rowid);
@@ -836,6 +909,27 @@ class Recovery {
       this.bucketKeys.set(key, keys);
     }
     return keys.get(rowKey(t, c.values)) ?? null;
+  }
+
+  /** A non-null unique value that no live row has: the record cannot be identical to a live row. */
+  private uniqueRulesOut(t: TableSchema, values: SqlValue[]): boolean {
+    for (const c of t.uniqueColumns) if (values[c] !== null && values[c] !== undefined) return true; // looked up already: no live match
+    return false;
+  }
+
+  /** Highest rowid the table can have had: sqlite_sequence (AUTOINCREMENT) or the highest live rowid, or null. */
+  private maxRowids = new Map<TableSchema, number | null>();
+  private maxRowid(t: TableSchema): number | null {
+    if (this.maxRowids.has(t)) return this.maxRowids.get(t)!;
+    let max: number | null = null;
+    for (const k of this.live.get(t)?.keys() ?? []) { const n = Number(k); if (max === null || n > max) max = n; }
+    const seq = this.tableByName.get('sqlite_sequence');
+    if (seq) for (const ref of this.live.get(seq)?.values() ?? []) {
+      const v = this.liveColumns(ref, 1);
+      if (v && v[0] === t.name && v[1] !== null && v[1] !== undefined) { const n = Number(v[1]); if (max === null || n > max) max = n; }
+    }
+    this.maxRowids.set(t, max);
+    return max;
   }
 
   private resolve(): RecoveredRecord[] {
@@ -875,7 +969,7 @@ class Recovery {
           const lv = ref ? this.liveValues(t, ref) : null;
           if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
-        } else if (this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
+        } else if (!this.uniqueRulesOut(t, values) && this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
       }
       // One record, every place it was found.
       const key = `${t.name}\u0000${rowKey(t, values)}`;
@@ -892,7 +986,7 @@ class Recovery {
         continue;
       }
       const rec: RecoveredRecord = {
-        table: t.name, rowid, rowidFrom, columns: t.columns, values, columnsPresent: c.present, source: c.place.source,
+        table: t.name, rowid, rowidFrom, columns: t.columns, values: values.map((x) => (Buffer.isBuffer(x) ? Buffer.from(x) : x)), columnsPresent: c.present, source: c.place.source,
         confidence: c.confidence, where: [c.place],
       };
       if (olderVersionOf !== undefined) rec.olderVersionOf = olderVersionOf;
@@ -906,8 +1000,14 @@ class Recovery {
     // Rowid-less copies of a record that also came back with its rowid.
     const withRowid = new Map<string, RecoveredRecord>();
     for (const r of out) if (r.rowid !== null) withRowid.set(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`, r);
+    const byRowid = new Map<string, RecoveredRecord>();
+    for (const r of out) if (r.rowid !== null && !r.truncated) byRowid.set(`${r.table}\u0000${r.rowid}`, r);
     const final: RecoveredRecord[] = [];
     for (const r of out) {
+      if (r.truncated && r.rowid !== null) {
+        const whole = byRowid.get(`${r.table}\u0000${r.rowid}`);
+        if (whole && r.values.every((x, i) => x === null || valueKey(x) === valueKey(whole.values[i]))) { whole.where.push(...r.where); continue; }
+      }
       if (r.rowid === null) {
         const twin = withRowid.get(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`);
         if (twin && twin !== r) { twin.where.push(...r.where); continue; }
@@ -940,12 +1040,15 @@ class Recovery {
       }
     }
     if (want.size === 0) return;
+    const prefixes = new Set<number>();
+    for (const k of want.keys()) prefixes.add(u32(Buffer.from(k, 'utf8'), 0));
     const visit = (v: Version) => {
       const h = parsePageHeader(v.data, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
       for (const reg of freeRegions(v.data, h, this.usable)) {
         const b = v.data;
         const tryAt = (pos: number, rowidLen: number | null, regEnd: number) => {
+          if (pos + 4 > regEnd || !prefixes.has(u32(b, pos))) return;
           for (const L of lens) {
             if (pos + L > regEnd) continue;
             const s = Buffer.from(b.buffer, b.byteOffset + pos, L).toString('utf8');
@@ -969,6 +1072,8 @@ class Recovery {
               break;
             }
             if (rowid === null) continue;
+            const maxId = this.maxRowid(this.tableByName.get(rs[0].table)!);
+            if (maxId !== null && Number(rowid) > maxId) continue;
             for (const r of rs) {
               if (r.rowid !== null) continue;
               const t = this.tableByName.get(r.table)!;
@@ -979,16 +1084,12 @@ class Recovery {
             }
           }
         };
-        if (reg.kind === 'freeblock') tryAt(reg.start + 4, null, reg.end);
-        // Intact index cells inside the region: [payload len][header len][text type][int type] text rowid.
-        for (let p = reg.start + (reg.kind === 'freeblock' ? 4 : 0); p + 4 < reg.end; p++) {
-          const hl = b[p + 1], st = b[p + 2], rt = b[p + 3];
-          if (hl !== 3 || st < 13 || (st & 1) === 0 || rt < 1 || rt > 6) continue;
-          const L = (st - 13) / 2;
-          if (!lens.has(L)) continue;
-          const rl = serialSize(rt);
-          if (b[p] !== 3 + L + rl) continue;
-          tryAt(p + 4, rl, Math.min(reg.end, p + 4 + L + rl));
+        // Every offset whose first 4 bytes start a wanted value: the entry's header may be intact ([payload len][3]
+        // [text type][int type]), overwritten by a freeblock header, or absorbed into a merged freeblock.
+        for (let p = reg.start; p + 4 <= reg.end; p++) {
+          if (!prefixes.has(u32(b, p))) continue;
+          const intact = p >= 4 && b[p - 3] === 3 && b[p - 2] >= 13 && b[p - 1] >= 1 && b[p - 1] <= 6 && p - 4 >= reg.start;
+          tryAt(p, intact ? serialSize(b[p - 1]) : null, reg.end);
         }
       }
     };
@@ -999,6 +1100,40 @@ class Recovery {
     for (const frames of this.walByPage.values()) for (const f of frames) visit(this.frameVersion(f));
   }
 }
+
+/** Scratch serial types (no allocation while probing every byte of free space). */
+const ST = new Float64Array(65536);
+const STLEN = new Uint8Array(65536);
+const PRE_SB = new Float64Array(65536);
+const PRE_BODY = new Float64Array(65536);
+let scanBody = 0;
+
+/** Serial types of a header region [s, e) into ST; returns the count (-1 when invalid or more than max). */
+function scanTypes(b: Uint8Array, s: number, e: number, max: number): number {
+  let q = s, n = 0, body = 0;
+  while (q < e) {
+    const t = readVarint(b, q, e);
+    if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2 || n >= max) return -1;
+    ST[n] = t; STLEN[n] = vlen; n++;
+    body += t < 12 ? SIZES[t] : (t - (t & 1 ? 13 : 12)) / 2;
+    q += vlen;
+  }
+  scanBody = body;
+  return n;
+}
+
+/** Up to max serial types from s (stops at the first invalid one); returns the count. */
+function scanTypesN(b: Uint8Array, s: number, e: number, max: number): number {
+  let q = s, n = 0;
+  while (n < max && q < e) {
+    const t = readVarint(b, q, e);
+    if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) break;
+    ST[n] = t; STLEN[n] = vlen; n++;
+    q += vlen;
+  }
+  return n;
+}
+const SIZES = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, -1, -1];
 
 /** Bytes SQLite uses to store an integer (serial types 1-6). */
 function intWidth(v: number | bigint): number {
@@ -1022,7 +1157,11 @@ export function valueKey(v: SqlValue | undefined): string {
   if (typeof v === 'number') return Number.isInteger(v) ? `i${v}` : `f${v}`;
   if (typeof v === 'bigint') return `i${v}`;
   if (typeof v === 'string') return `s${v}`;
-  return `b${v.toString('hex')}`;
+  if (v.length <= 64) return `b${v.toString('hex')}`;
+  // Long blobs: length and two 32-bit FNV-1a hashes (forward and backward) instead of the whole hex.
+  let h1 = 0x811c9dc5, h2 = 0x01000193;
+  for (let i = 0; i < v.length; i++) { h1 = Math.imul(h1 ^ v[i], 16777619); h2 = Math.imul(h2 ^ v[v.length - 1 - i], 16777619); }
+  return `b${v.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
 }
 
 /** The row's values as one string, the rowid-alias column left out (padded with nulls to the table's width). */
