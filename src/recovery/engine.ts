@@ -599,28 +599,27 @@ export class Recovery {
    * the record there is rebuilt from the schema; every later offset is tried as an intact cell.
    */
   private carveRegion(v: Version, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
-    let p = start;
-    if (kind === 'freeblock') {
-      p = start + 4;
-      const r = shapeOnly ? 0 : this.tryRebuild(v, p, end, tables, source);
-      if (r > 0) p = r;
-    }
     const b = v.data;
+    let p = start;
+    // At a freeblock's start, and wherever a record just ended inside a merged freeblock, there may be a 4-byte
+    // freeblock header (next, size) over the first bytes of a deleted cell: rebuild that cell from the schema.
+    let header = kind === 'freeblock';
+    let first = true;
     while (p < end - 2) {
+      if (header && !shapeOnly && p + 8 < end) {
+        const next = u16(b, p), size = u16(b, p + 2);
+        const plausible = first || ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end);
+        if (plausible) {
+          const q = this.tryRebuild(v, p + 4, first ? end : Math.min(end, p + size), tables, source);
+          if (q > 0) { p = q; first = false; continue; }
+          if (first) p += 4;
+        }
+      }
+      header = false;
+      first = false;
       if (b[p] === 0) { p++; continue; }
       const r = this.tryIntact(v, p, end, tables, source, shapeOnly);
-      if (r > 0) {
-        p = r;
-        // A freeblock absorbed into this region may have left its own 4-byte header right here.
-        if (!shapeOnly && p + 8 < end) {
-          const next = u16(b, p), size = u16(b, p + 2);
-          if ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end) {
-            const q = this.tryRebuild(v, p + 4, Math.min(end, p + size), tables, source);
-            if (q > 0) p = q;
-          }
-        }
-        continue;
-      }
+      if (r > 0) { p = r; header = true; continue; }
       p++;
     }
   }
@@ -820,8 +819,30 @@ export class Recovery {
     return x.recEnd;
   }
 
-  /** Values that look like a row: not all empty, texts decoded. */
+  /** Fewest columns a stored row of t has (rows written before an ALTER TABLE ADD COLUMN have fewer than the schema). */
+  private minColsCache = new Map<TableSchema, number>();
+  private minCols(t: TableSchema): number {
+    let m = this.minColsCache.get(t);
+    if (m !== undefined) return m;
+    m = Infinity;
+    for (const ref of this.live.get(t)?.values() ?? []) {
+      const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+      if (!c) continue;
+      const e = c.payloadOff + c.localLen;
+      const hl = readVarint(ref.v.data, c.payloadOff, e);
+      if (vlen === 0) continue;
+      const n = scanTypes(ref.v.data, c.payloadOff + vlen, Math.min(e, c.payloadOff + hl), 65535);
+      if (n > 0 && n < m) m = n;
+      if (m <= 1) break;
+    }
+    if (m === Infinity) m = Math.ceil(t.columns.length / 2);
+    this.minColsCache.set(t, m);
+    return m;
+  }
+
+  /** Values that look like a row: enough columns, not all empty, texts decoded. */
   private plausible(t: TableSchema, values: SqlValue[], types: number[]): boolean {
+    if (types.length < this.minCols(t)) return false;
     let nonNull = 0;
     for (let i = 0; i < values.length; i++) {
       if (i === t.rowidAlias) continue;
