@@ -618,10 +618,43 @@ export class Recovery {
       header = false;
       first = false;
       if (b[p] === 0) { p++; continue; }
-      const r = this.tryIntact(v, p, end, tables, source, shapeOnly);
+      let r = this.tryIntact(v, p, end, tables, source, shapeOnly);
+      if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, p, end, tables, source);
       if (r > 0) { p = r; header = true; continue; }
       p++;
     }
+  }
+
+  /**
+   * A record header at p whose cell prefix (payload length, rowid) was overwritten, e.g. by the tail of a record
+   * written over it: only for the page's own tables, with at least the fewest columns a live row has.
+   */
+  private tryHeaderAt(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
+    const b = v.data;
+    const hl = b[p];
+    if (hl < 2 || hl >= 0x80 && (p + 1 >= end || b[p + 1] >= 0x80)) return 0;
+    const hlen = readVarint(b, p, end);
+    if (vlen === 0 || p + hlen > end) return 0;
+    const t0 = b[p + vlen];
+    for (const t of tables) {
+      if (t.rowidAlias === 0 ? t0 !== 0 : !this.typeOk(t.affinities[0], t0, true)) continue;
+      const min = this.minCols(t);
+      if (hlen < min + 1 || hlen > t.columns.length * 9 + 9) continue;
+      const n = scanTypes(b, p + vlen, p + hlen, t.columns.length);
+      if (n < min || !this.fitsScratch(t, ST, 0, n, true)) continue;
+      const P = hlen + scanBody, local = tableLocalSize(P, this.usable);
+      const recEnd = p + local + (local < P ? 4 : 0);
+      if (recEnd > end) continue;
+      const types = Array.from(ST.subarray(0, n));
+      const overflow = local < P ? u32(b, p + local) : 0;
+      resetBadText();
+      const r = this.readRecord(v, p, local, P, overflow, (pg) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg)));
+      if (!r || badText || !this.plausible(t, r.values, types)) { this.stats.rejected++; continue; }
+      this.push({ table: t, rowid: null, rowidFrom: null, values: r.values, present: n, payloadLen: P,
+        place: this.place(source, v, p, 'header'), confidence: 'low', truncated: r.truncated });
+      return recEnd;
+    }
+    return 0;
   }
 
   /** An intact cell at p: payload length, rowid, record header; the sizes must add up exactly. Returns the end or 0. */
