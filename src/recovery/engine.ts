@@ -1007,6 +1007,22 @@ export class Recovery {
           const lv = this.liveValues(t, ref);
           if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
+        } else if (t.uniqueColumns.length) {
+          // Not live under this rowid, but a live row holds the same unique value: the row was replaced
+          // (INSERT OR REPLACE gives it a new rowid). Its earlier content is an older version of that live row.
+          const um = this.uniqueMap(t);
+          for (const col of t.uniqueColumns) {
+            const v = values[col];
+            if (v === null || v === undefined) continue;
+            const hit = um.get(col)!.get(valueKey(v));
+            if (hit === undefined) continue;
+            const lref = liveMap?.get(typeof hit === 'bigint' ? hit.toString() : hit);
+            const lv = lref ? this.liveValues(t, lref) : null;
+            if (lv && rowKey(t, lv) === rowKey(t, values)) { olderVersionOf = -1; break; }
+            olderVersionOf = hit;
+            break;
+          }
+          if (olderVersionOf === -1) { this.stats.droppedIdenticalToLive++; continue; }
         }
       } else {
         // Same entity as a live row (a unique column matches): an older version of it, or identical.
