@@ -78,6 +78,9 @@ export class Recovery {
   private stopped = false;
   private maxCols = 0;
   private freelistPages = new Set<number>();
+  private maxWalPage = 0;
+  /** A payload cannot be longer than the whole file (a bound against hostile lengths). */
+  private maxPayload = MAX_PAYLOAD;
 
   constructor(private opts: RecoveryOptions) {
     this.wanted = opts.tables ? new Set(opts.tables) : null;
@@ -120,8 +123,13 @@ export class Recovery {
     this.stats.pageSize = h.pageSize;
     this.mainPages = Math.floor(this.db.length / h.pageSize);
     if (this.db.length % h.pageSize) this.warn(`database is ${this.db.length % h.pageSize} bytes longer than ${this.mainPages} whole pages`);
+    this.maxPayload = Math.min(MAX_PAYLOAD, this.db.length + (this.wal?.length ?? 0));
     this.loadWal();
     this.newestPages = this.walInfo && this.walInfo.dbSize > 0 ? this.walInfo.dbSize : this.mainPages;
+    if (this.walInfo && this.newestPages > this.maxWalPage) {
+      this.warn(`last WAL commit claims ${this.newestPages} pages, more than the file and the WAL can hold: using ${this.maxWalPage}`);
+      this.newestPages = this.maxWalPage;
+    }
     const maxPg = Math.max(this.mainPages, this.newestPages, ...[...this.walByPage.keys()]) + 1;
     this.stats.pages = this.newestPages;
     if (maxPg > 0x7fffffff) { this.warn('absurd page count'); return empty(); }
@@ -151,13 +159,18 @@ export class Recovery {
     for (const w of info.warnings) this.warn(w);
     if (info.pageSize !== this.h.pageSize) { if (info.pageSize) this.warn('WAL page size differs from the database: WAL ignored'); return; }
     this.walInfo = info;
+    // A frame cannot name a page beyond the largest database size any commit frame records (or the main file), plus
+    // the pages the WAL itself could have added: a bound against junk page numbers.
+    let maxSize = this.mainPages;
+    for (const f of info.frames) if (f.commitSize > maxSize && f.commitSize <= this.mainPages + info.frames.length) maxSize = f.commitSize;
+    this.maxWalPage = maxSize + info.frames.length;
     this.stats.walFrames = info.frames.length;
     this.stats.walCommits = info.commits;
     for (const f of info.frames) {
       if (f.valid) this.stats.walFramesValid++;
       if (f.committed) this.stats.walFramesCommitted++; else this.stats.walFramesUncommitted++;
       if (f.oldGeneration) this.stats.walFramesOldGeneration++;
-      if (f.pgno === 0 || f.pgno > 0x7ffffff0) continue;
+      if (f.pgno === 0 || f.pgno > this.maxWalPage) { if (f.pgno !== 0) this.warn(`WAL frame ${f.index} names page ${f.pgno}, beyond any database size the WAL records: skipped`); continue; }
       let l = this.walByPage.get(f.pgno);
       if (!l) this.walByPage.set(f.pgno, (l = []));
       l.push(f);
@@ -277,7 +290,7 @@ export class Recovery {
     const max = Math.ceil(remaining / (this.usable - 4)) + 1;
     const get = (pg: number) => this.newest(pg);
     while (p > 0 && p < owner.length && n++ < max) {
-      if (owner[p] === OWNER_OVERFLOW) break;
+      if (owner[p] === OWNER_OVERFLOW) { this.warn(`overflow chain from page ${first} reaches page ${p} a second time: cut`); break; }
       owner[p] = OWNER_OVERFLOW;
       const v = get(p);
       if (!v) break;
@@ -342,7 +355,7 @@ export class Recovery {
     let truncated = false;
     if (payloadLen <= localLen) buf = v.data.subarray(payloadOff, payloadOff + payloadLen);
     else {
-      if (payloadLen > MAX_PAYLOAD) return null;
+      if (payloadLen > this.maxPayload) { this.warn(`payload of ${payloadLen} bytes is longer than the evidence: skipped`); return null; }
       const out = Buffer.allocUnsafe(payloadLen);
       out.set(v.data.subarray(payloadOff, payloadOff + localLen), 0);
       let have = localLen, p = overflow, n = 0;
@@ -545,7 +558,7 @@ export class Recovery {
       for (let i = 0; i < nCells; i++) {
         const off = u16(v.data, h.ptrStart + 2 * i);
         const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
-        if (!c || c.payloadLen > MAX_PAYLOAD) continue;
+        if (!c || c.payloadLen > this.maxPayload) continue;
         const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p)));
         if (!r) continue;
         const t = this.pickTable(shape, r.types, unowned);
@@ -644,7 +657,7 @@ export class Recovery {
       if (n < min || !this.fitsScratch(t, ST, 0, n, true)) continue;
       const P = hlen + scanBody, local = tableLocalSize(P, this.usable);
       const recEnd = p + local + (local < P ? 4 : 0);
-      if (recEnd > end) continue;
+      if (recEnd > end || P > this.maxPayload) continue;
       const types = Array.from(ST.subarray(0, n));
       const overflow = local < P ? u32(b, p + local) : 0;
       resetBadText();
@@ -661,7 +674,7 @@ export class Recovery {
   private tryIntact(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
     const b = v.data;
     const P = readVarint(b, p, end);
-    if (vlen === 0 || P < 2 || P > MAX_PAYLOAD) return 0;
+    if (vlen === 0 || P < 2 || P > this.maxPayload) return 0;
     let q = p + vlen;
     let rowid: number | bigint = readVarint(b, q, end);
     if (vlen === 0) return 0;
@@ -751,7 +764,7 @@ export class Recovery {
     type Try = { t: TableSchema; types: number[]; payloadStart: number; hdrLen: number; mode: CarveMode; recEnd: number; P: number };
     let best: Try | null = null;
     const consider = (x: Try) => {
-      if (x.recEnd > end) return;
+      if (x.recEnd > end || x.P > this.maxPayload) return;
       const exact = x.recEnd === end;
       const bestExact = best ? best.recEnd === end : false;
       if (!best || (exact && !bestExact)) best = x;
