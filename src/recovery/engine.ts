@@ -178,14 +178,22 @@ export class Recovery {
     if (this.stats.walFramesUncommitted) this.warn(`${this.stats.walFramesUncommitted} WAL frame(s) after the last valid commit, with bad checksums or of an older WAL generation: examined, never treated as committed`);
   }
 
+  private mainCache: (Version | undefined)[] = [];
+  private frameCache = new Map<WalFrame, Version>();
   private mainVersion(pgno: number): Version | null {
     if (pgno < 1 || pgno > this.mainPages) return null;
-    const ps = this.h.pageSize;
-    return { pgno, data: this.db.subarray((pgno - 1) * ps, pgno * ps), frame: null, commit: 0, committed: true };
+    let v = this.mainCache[pgno];
+    if (!v) {
+      const ps = this.h.pageSize;
+      v = this.mainCache[pgno] = { pgno, data: this.db.subarray((pgno - 1) * ps, pgno * ps), frame: null, commit: 0, committed: true };
+    }
+    return v;
   }
 
   private frameVersion(f: WalFrame): Version {
-    return { pgno: f.pgno, data: f.data, frame: f, commit: f.committed ? f.commit : Infinity, committed: f.committed };
+    let v = this.frameCache.get(f);
+    if (!v) this.frameCache.set(f, (v = { pgno: f.pgno, data: f.data, frame: f, commit: f.committed ? f.commit : Infinity, committed: f.committed }));
+    return v;
   }
 
   /** The newest committed version of a page (the live database). */
@@ -487,6 +495,8 @@ export class Recovery {
           const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
           if (!c) continue;
           const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
+          const o0 = this.ownersOf(pgno)[0];
+          if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) { this.stats.droppedIdenticalToLive++; continue; }
           const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, getter);
           if (!r) continue;
           let t = this.pickTable(owners, r.types, false);
@@ -575,9 +585,7 @@ export class Recovery {
         this.carveRegion(v, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
       } else {
         this.stats.unallocatedBytes += reg.end - reg.start;
-        const z = this.countZero(v.data, reg.start, reg.end);
-        this.stats.unallocatedZero += z;
-        if (z === reg.end - reg.start) continue;
+        if (this.allZero(v.data, reg.start, reg.end)) { this.stats.unallocatedZero += reg.end - reg.start; continue; }
         this.carveRegion(v, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
       }
     }
@@ -597,14 +605,10 @@ export class Recovery {
     return this.trunks.has(pg);
   }
 
+  /** Native comparison against a zero page (memcmp), not a JS byte loop. */
   private allZero(b: Uint8Array, s: number, e: number): boolean {
-    for (let i = s; i < e; i++) if (b[i] !== 0) return false;
-    return true;
-  }
-  private countZero(b: Uint8Array, s: number, e: number): number {
-    let n = 0;
-    for (let i = s; i < e; i++) if (b[i] === 0) n++;
-    return n;
+    if (e <= s) return true;
+    return Buffer.compare(Buffer.from(b.buffer, b.byteOffset + s, e - s), ZERO.subarray(0, e - s)) === 0;
   }
 
   /**
@@ -700,6 +704,7 @@ export class Recovery {
     let t: TableSchema | null = null;
     for (const x of tables) if (this.fitsScratch(x, ST, 0, n, shapeOnly)) { t = x; break; }
     if (!t) return 0;
+    if (!partial && this.sameAsLive(t, rowid, b, q, P, local)) { this.stats.droppedIdenticalToLive++; return cellEnd; }
     const types = Array.from(ST.subarray(0, n));
     if (partial) {
       const values: SqlValue[] = [];
@@ -783,7 +788,7 @@ export class Recovery {
           }
         }
         // (rebuilt) serial types start at q; n columns (fewer than N when written before an ALTER TABLE ADD COLUMN).
-        for (const lostFirst of t.rowidAlias === 0 ? [false, true] : [false]) {
+        for (const lostFirst of t.rowidAlias === 0 ? BOTH : ONLY_FALSE) {
           const want = lostFirst ? N - 1 : N;
           const got = scanTypesN(b, q, end, want);
           // Longest prefix whose types fit the columns.
@@ -886,6 +891,17 @@ export class Recovery {
     return m;
   }
 
+  /** The live row with this rowid has byte-identical payload (local bytes and overflow pointer): no need to decode. */
+  private sameAsLive(t: TableSchema, rowid: number | bigint, b: Uint8Array, payloadOff: number, P: number, local: number): boolean {
+    const ref = this.live.get(t)?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
+    if (!ref || ref.payloadLen !== P) return false;
+    const lb = ref.v.data;
+    const c = parseTableLeafCell(lb, ref.off, this.usable, this.usable);
+    if (!c) return false;
+    const n = local + (local < P ? 4 : 0);
+    return Buffer.compare(Buffer.from(b.buffer, b.byteOffset + payloadOff, n), Buffer.from(lb.buffer, lb.byteOffset + c.payloadOff, n)) === 0;
+  }
+
   /** Values that look like a row: enough columns, not all empty, texts decoded. */
   private plausible(t: TableSchema, values: SqlValue[], types: number[]): boolean {
     if (types.length < this.minCols(t)) return false;
@@ -929,6 +945,32 @@ export class Recovery {
     return out;
   }
 
+  /** valueKey() of one column of a live row, read straight from the page (no record decode); null for NULL/unreadable. */
+  private liveKeyOf(ref: LiveRef, col: number): string | null {
+    const b = ref.v.data as Buffer;
+    let q = ref.off;
+    readVarint(b, q, this.usable); if (vlen === 0) return null; q += vlen;
+    readVarint(b, q, this.usable); if (vlen === 0) return null; q += vlen;
+    const local = tableLocalSize(ref.payloadLen, this.usable);
+    const end = Math.min(this.usable, q + local);
+    const hl = readVarint(b, q, end); if (vlen === 0) return null;
+    let h = q + vlen, d = q + hl;
+    for (let i = 0; i <= col; i++) {
+      if (h >= q + hl) return null;
+      const t = readVarint(b, h, end); if (vlen === 0) return null;
+      h += vlen;
+      const sz = t < 12 ? SIZES[t] : (t - (t & 1 ? 13 : 12)) / 2;
+      if (sz < 0) return null;
+      if (i === col) {
+        if (t === 0 || d + sz > end) return null;
+        if (t >= 13 && (t & 1) && this.h.textEncoding === 1) return 's' + b.toString('utf8', d, d + sz);
+        return valueKey(decodeValue(b, d, t, this.h.textEncoding));
+      }
+      d += sz;
+    }
+    return null;
+  }
+
   private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
   private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
   private bucketKeys = new Map<string, Map<string, number | bigint>>();
@@ -940,12 +982,14 @@ export class Recovery {
     m = new Map();
     for (const c of t.uniqueColumns) m.set(c, new Map());
     if (t.uniqueColumns.length) {
-      const maxCol = Math.max(...t.uniqueColumns);
+      const cols = t.uniqueColumns;
+      const maps = cols.map((c) => m!.get(c)!);
       for (const [k, ref] of this.live.get(t) ?? []) {
-        const vals = this.liveColumns(ref, maxCol);
-        if (!vals) continue;
         const rowid = typeof k === 'string' ? BigInt(k) : k;
-        for (const c of t.uniqueColumns) if (vals[c] !== null && vals[c] !== undefined) m.get(c)!.set(valueKey(vals[c]), rowid);
+        for (let i = 0; i < cols.length; i++) {
+          const key = this.liveKeyOf(ref, cols[i]);
+          if (key !== null) maps[i].set(key, rowid);
+        }
       }
     }
     this.uniqueMaps.set(t, m);
@@ -1124,7 +1168,8 @@ export class Recovery {
     }
     if (want.size === 0) return;
     const prefixes = new Set<number>();
-    for (const k of want.keys()) prefixes.add(u32(Buffer.from(k, 'utf8'), 0));
+    const firstBytes = new Uint8Array(256);
+    for (const k of want.keys()) { const kb = Buffer.from(k, 'utf8'); prefixes.add(u32(kb, 0)); firstBytes[kb[0]] = 1; }
     const visit = (v: Version) => {
       const h = parsePageHeader(v.data, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
@@ -1170,7 +1215,7 @@ export class Recovery {
         // Every offset whose first 4 bytes start a wanted value: the entry's header may be intact ([payload len][3]
         // [text type][int type]), overwritten by a freeblock header, or absorbed into a merged freeblock.
         for (let p = reg.start; p + 4 <= reg.end; p++) {
-          if (!prefixes.has(u32(b, p))) continue;
+          if (firstBytes[b[p]] === 0 || !prefixes.has(u32(b, p))) continue;
           const intact = p >= 4 && b[p - 3] === 3 && b[p - 2] >= 13 && b[p - 1] >= 1 && b[p - 1] <= 6 && p - 4 >= reg.start;
           tryAt(p, intact ? serialSize(b[p - 1]) : null, reg.end);
         }
@@ -1185,6 +1230,9 @@ export class Recovery {
 }
 
 /** Scratch serial types (no allocation while probing every byte of free space). */
+const ZERO = Buffer.alloc(65536);
+const BOTH = [false, true];
+const ONLY_FALSE = [false];
 const ST = new Float64Array(65536);
 const STLEN = new Uint8Array(65536);
 const PRE_SB = new Float64Array(65536);

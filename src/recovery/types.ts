@@ -63,6 +63,7 @@ export interface RecoveryStats {
   freelistPages: number;
   freelistZeroFilled: number;
   unallocatedBytes: number;
+  /** Bytes of unallocated gaps that are entirely zero (nothing to recover there). */
   unallocatedZero: number;
   walFrames: number;
   walFramesValid: number;
