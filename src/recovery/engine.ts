@@ -1113,7 +1113,7 @@ export class Recovery {
         continue;
       }
       const rec: RecoveredRecord = {
-        table: t.name, rowid, rowidFrom, columns: t.columns, values: values.map((x) => (Buffer.isBuffer(x) ? Buffer.from(x) : x)), columnsPresent: c.present, source: c.place.source,
+        table: t.name, rowid, rowidFrom, columns: t.columns, values, columnsPresent: c.present, source: c.place.source,
         confidence: c.confidence, where: [c.place],
       };
       if (olderVersionOf !== undefined) rec.olderVersionOf = olderVersionOf;
@@ -1140,6 +1140,20 @@ export class Recovery {
         if (twin && twin !== r) { twin.where.push(...r.where); continue; }
       }
       final.push(r);
+    }
+    // Blobs are views into the evidence buffers: copy them into one arena so the records do not pin the whole file.
+    let total = 0;
+    for (const r of final) for (const x of r.values) if (Buffer.isBuffer(x)) total += x.length;
+    const arena = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const r of final) {
+      for (let i = 0; i < r.values.length; i++) {
+        const x = r.values[i];
+        if (!Buffer.isBuffer(x)) continue;
+        x.copy(arena, at);
+        r.values[i] = arena.subarray(at, at + x.length);
+        at += x.length;
+      }
     }
     for (const r of final) {
       this.stats.bySource[r.source] = (this.stats.bySource[r.source] ?? 0) + 1;
