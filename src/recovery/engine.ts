@@ -1046,6 +1046,7 @@ export class Recovery {
   private resolve(): RecoveredRecord[] {
     const out: RecoveredRecord[] = [];
     const byKey = new Map<string, RecoveredRecord[]>();
+    const recKeys = new Map<RecoveredRecord, string>();
     const rowidless: { c: Candidate; rec: RecoveredRecord }[] = [];
     for (const c of this.candidates) {
       const t = c.table;
@@ -1054,6 +1055,7 @@ export class Recovery {
       while (values.length < N) values.push(null);
       if (t.rowidAlias >= 0) values[t.rowidAlias] = c.rowid as SqlValue;
       c.values = values;
+      const ck = rowKey(t, values);
       let olderVersionOf: number | bigint | undefined;
       let rowid = c.rowid;
       let rowidFrom = c.rowidFrom;
@@ -1062,7 +1064,7 @@ export class Recovery {
         const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
         if (ref) {
           const lv = this.liveValues(t, ref);
-          if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          if (lv && rowKey(t, lv) === ck) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
         } else if (t.uniqueColumns.length) {
           // Not live under this rowid, but a live row holds the same unique value: the row was replaced
@@ -1075,7 +1077,7 @@ export class Recovery {
             if (hit === undefined) continue;
             const lref = liveMap?.get(typeof hit === 'bigint' ? hit.toString() : hit);
             const lv = lref ? this.liveValues(t, lref) : null;
-            if (lv && rowKey(t, lv) === rowKey(t, values)) { olderVersionOf = -1; break; }
+            if (lv && rowKey(t, lv) === ck) { olderVersionOf = -1; break; }
             olderVersionOf = hit;
             break;
           }
@@ -1094,12 +1096,12 @@ export class Recovery {
           if (t.rowidAlias >= 0) values[t.rowidAlias] = rowid as SqlValue;
           const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
           const lv = ref ? this.liveValues(t, ref) : null;
-          if (lv && rowKey(t, lv) === rowKey(t, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          if (lv && rowKey(t, lv) === ck) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
         } else if (!this.uniqueRulesOut(t, values) && this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
       }
       // One record, every place it was found.
-      const key = `${t.name}\u0000${rowKey(t, values)}`;
+      const key = `${t.name}\u0000${ck}`;
       const same = byKey.get(key);
       const match = same?.find((r) => r.rowid === null || rowid === null || String(r.rowid) === String(rowid));
       if (match) {
@@ -1119,6 +1121,7 @@ export class Recovery {
       if (olderVersionOf !== undefined) rec.olderVersionOf = olderVersionOf;
       if (c.bracket) rec.bracket = c.bracket;
       if (c.truncated) rec.truncated = true;
+      recKeys.set(rec, key);
       if (same) same.push(rec); else byKey.set(key, [rec]);
       out.push(rec);
       if (rowid === null) rowidless.push({ c, rec });
@@ -1126,7 +1129,7 @@ export class Recovery {
     this.rowidsFromIndexes(rowidless.map((x) => x.rec).filter((r) => r.rowid === null));
     // Rowid-less copies of a record that also came back with its rowid.
     const withRowid = new Map<string, RecoveredRecord>();
-    for (const r of out) if (r.rowid !== null) withRowid.set(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`, r);
+    for (const r of out) if (r.rowid !== null) withRowid.set(recKeys.get(r)!, r);
     const byRowid = new Map<string, RecoveredRecord>();
     for (const r of out) if (r.rowid !== null && !r.truncated) byRowid.set(`${r.table}\u0000${r.rowid}`, r);
     const final: RecoveredRecord[] = [];
@@ -1136,7 +1139,7 @@ export class Recovery {
         if (whole && r.values.every((x, i) => x === null || valueKey(x) === valueKey(whole.values[i]))) { whole.where.push(...r.where); continue; }
       }
       if (r.rowid === null) {
-        const twin = withRowid.get(`${r.table}\u0000${rowKey(this.tableByName.get(r.table)!, r.values)}`);
+        const twin = withRowid.get(recKeys.get(r)!);
         if (twin && twin !== r) { twin.where.push(...r.where); continue; }
       }
       final.push(r);
@@ -1183,7 +1186,8 @@ export class Recovery {
     if (want.size === 0) return;
     const prefixes = new Set<number>();
     const firstBytes = new Uint8Array(256);
-    for (const k of want.keys()) { const kb = Buffer.from(k, 'utf8'); prefixes.add(u32(kb, 0)); firstBytes[kb[0]] = 1; }
+    const bloom = new Uint8Array(1 << 20);
+    for (const k of want.keys()) { const kb = Buffer.from(k, 'utf8'); const w = u32(kb, 0); prefixes.add(w); firstBytes[kb[0]] = 1; bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1; }
     const visit = (v: Version) => {
       const h = parsePageHeader(v.data, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
@@ -1229,7 +1233,9 @@ export class Recovery {
         // Every offset whose first 4 bytes start a wanted value: the entry's header may be intact ([payload len][3]
         // [text type][int type]), overwritten by a freeblock header, or absorbed into a merged freeblock.
         for (let p = reg.start; p + 4 <= reg.end; p++) {
-          if (firstBytes[b[p]] === 0 || !prefixes.has(u32(b, p))) continue;
+          if (firstBytes[b[p]] === 0) continue;
+          const w = u32(b, p);
+          if (bloom[Math.imul(w, 0x9e3779b1) >>> 12] === 0 || !prefixes.has(w)) continue;
           const intact = p >= 4 && b[p - 3] === 3 && b[p - 2] >= 13 && b[p - 1] >= 1 && b[p - 1] <= 6 && p - 4 >= reg.start;
           tryAt(p, intact ? serialSize(b[p - 1]) : null, reg.end);
         }
