@@ -32,7 +32,7 @@ function sampleRows(): Record<string, unknown>[] {
   return rows;
 }
 
-function build(file: string): { rows: number; deleted: number; guids: [number, string][] } {
+function build(file: string): { rows: number; deleted: number; guids: [number, string, string][] } {
   fs.mkdirSync(dir, { recursive: true });
   for (const s of ['', '-journal', '-wal']) fs.rmSync(file + s, { force: true });
   const rng = new Rng(99);
@@ -69,11 +69,12 @@ function build(file: string): { rows: number; deleted: number; guids: [number, s
   }
   db.pragma('journal_mode = DELETE');
   db.pragma('secure_delete = OFF');
-  const guids = (db.prepare('SELECT ROWID AS id, guid FROM message WHERE ROWID % 10 = 0').all() as { id: bigint; guid: string }[]).map((r) => [Number(r.id), r.guid]);
+  const guids = (db.prepare('SELECT ROWID AS id, guid, text FROM message WHERE ROWID % 10 = 0').all() as { id: bigint; guid: string; text: string | null }[])
+    .map((r) => [Number(r.id), r.guid, (r.text ?? '').slice(0, 12)]);
   const deleted = Number((db.prepare('DELETE FROM message WHERE ROWID % 10 = 0').run()).changes);
   db.close();
   fs.writeFileSync(file + '.json', JSON.stringify({ rows: n, deleted, guids }));
-  return { rows: n, deleted, guids: guids as [number, string][] };
+  return { rows: n, deleted, guids: guids as [number, string, string][] };
 }
 
 function timed(cmd: string, a: string[]): number {
@@ -83,7 +84,7 @@ function timed(cmd: string, a: string[]): number {
 }
 
 const file = path.join(dir, `sms-${targetMb}mb.db`);
-let meta: { rows: number; deleted: number; guids: [number, string][] };
+let meta: { rows: number; deleted: number; guids: [number, string, string][] };
 if (!fs.existsSync(file) || !fs.existsSync(file + '.json') || args.includes('--rebuild')) {
   const t = Date.now();
   meta = build(file);
@@ -95,25 +96,33 @@ timed('cat', [file]); // warm the page cache
 const catMs = timed('sh', ['-c', `cat '${file}' > /dev/null`]);
 const icMs = timed('sqlite3', [file, 'PRAGMA integrity_check']);
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 const r = recoverDatabase({ dbPath: file, walPath: null });
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 const msgs = r.records.filter((x) => x.table === 'message' && x.olderVersionOf === undefined);
 const deletedIds = msgs.filter((x) => x.rowid !== null && BigInt(x.rowid) % 10n === 0n).length;
 const falsePos = msgs.filter((x) => x.rowid !== null && BigInt(x.rowid) % 10n !== 0n).length;
-// Ground truth for recall: a deleted row is recoverable at all only while its guid's bytes survive somewhere in the file.
+// Ground truth for recall: a deleted row is recoverable at all only while its record bytes (guid followed by the
+// start of its text, as the record stores them) survive somewhere in the file.
 const bytes = fs.readFileSync(file);
-const tableGuids = new Set(msgs.map((x) => String(x.values[1])));
-let surviving = 0, foundSurviving = 0;
-for (const [, g] of meta.guids) {
-  if (bytes.indexOf(g) >= 0) { surviving++; if (tableGuids.has(g)) foundSurviving++; }
+const found = new Map(msgs.map((x) => [String(x.values[1]), x]));
+let surviving = 0, foundSurviving = 0, foundWithRowid = 0;
+for (const [id, g, t] of meta.guids) {
+  if (bytes.indexOf(Buffer.from(g + t)) < 0) continue;
+  surviving++;
+  const hit = found.get(g);
+  if (hit) { foundSurviving++; if (hit.rowid !== null && Number(hit.rowid) === id) foundWithRowid++; }
 }
 const row = (k: string, v: string) => console.log(`${k.padEnd(34)} ${v}`);
 row('database', `${file} (${mb.toFixed(1)} MB, ${meta.rows} rows, ${meta.deleted} deleted)`);
 row('cat > /dev/null', `${catMs.toFixed(0)} ms  ${(mb / (catMs / 1000)).toFixed(0)} MB/s`);
 row("sqlite3 'PRAGMA integrity_check'", `${icMs.toFixed(0)} ms  ${(mb / (icMs / 1000)).toFixed(0)} MB/s`);
-row('recoverDatabase', `${ms.toFixed(0)} ms  ${(mb / (ms / 1000)).toFixed(0)} MB/s`);
+row('recoverDatabase (wall)', `${ms.toFixed(0)} ms  ${(mb / (ms / 1000)).toFixed(0)} MB/s`);
+row('recoverDatabase (CPU user+sys)', `${cpuMs.toFixed(0)} ms  ${(mb / (cpuMs / 1000)).toFixed(0)} MB/s   (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
 row('message records (not older versions)', `${msgs.length}: ${deletedIds} deleted rows with rowid, ${msgs.length - deletedIds - falsePos} without rowid, ${falsePos} with a live rowid (false positives)`);
 row('recall (deleted rows with rowid)', `${((100 * deletedIds) / meta.deleted).toFixed(1)}% of all deleted rows`);
-row('recall (rows whose bytes survive)', `${foundSurviving} of ${surviving} deleted rows whose guid is still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%)`);
+row('recall (rows whose bytes survive)', `${foundSurviving} of ${surviving} deleted rows whose record bytes are still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%), ${foundWithRowid} with the right rowid`);
 row('peak RSS', `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 row('stats', JSON.stringify({ freeblocks: r.stats.freeblocks, zero: r.stats.freeblocksZeroFilled, unalloc: r.stats.unallocatedBytes, rejected: r.stats.rejected, dropped: r.stats.droppedIdenticalToLive }));
