@@ -51,7 +51,8 @@ describe('recovery: hostile inputs', () => {
   });
 
   it('cuts a freeblock chain that loops or leaves the page', { timeout: T }, () => {
-    const pg = findPage(clean, (p, n) => { const h = parsePageHeader(p, n); return !!h && h.type === PAGE_TABLE_LEAF && h.firstFreeblock > 0; });
+    // A message-table leaf (message texts start with '#'), not a sqlite_master page.
+    const pg = findPage(clean, (p, n) => { const h = parsePageHeader(p, n); return !!h && h.type === PAGE_TABLE_LEAF && h.firstFreeblock > 0 && p.indexOf('#2') >= 0; });
     const loop = Buffer.from(clean);
     const p = page(loop, pg);
     const fb = u16(p, 1);

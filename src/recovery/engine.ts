@@ -232,7 +232,7 @@ export class Recovery {
     for (const r of rows) {
       const [type, name, tblName, root, sql] = r;
       if (typeof name !== 'string' || typeof root !== 'number') continue;
-      if (type === 'table' && typeof sql === 'string') {
+      if (type === 'table' && typeof sql === 'string' && root > 0) { // virtual tables have root page 0
         const t = parseCreateTable(name, root, sql);
         if (!t) { this.warn(`cannot parse the CREATE statement of ${name}`); continue; }
         if (t.withoutRowid) { this.indexes.push({ name, table: name, rootPage: root, columns: [], unique: true, sql }); continue; }
@@ -451,16 +451,6 @@ export class Recovery {
     return null;
   }
 
-  /** Tables a page version can belong to: its owner in the newest view, then in the main file. */
-  private ownersOf(pgno: number): TableSchema[] {
-    const out: TableSchema[] = [];
-    const a = pgno < this.ownerNew.length ? this.ownerNew[pgno] : OWNER_NONE;
-    if (a >= 0) out.push(this.tables[a]);
-    const b = this.ownerMain && pgno < this.ownerMain.length ? this.ownerMain[pgno] : OWNER_NONE;
-    if (b >= 0 && b !== a) out.push(this.tables[b]);
-    return out;
-  }
-
   /** Shape-only candidates for pages no tree claims: widest tables first (fewer accidental fits). */
   private shapeTables: TableSchema[] | null = null;
   private byShape(): TableSchema[] {
@@ -488,19 +478,22 @@ export class Recovery {
         this.stats.tableLeafVersions++;
         const next = v.committed ? committedOrder[committedOrder.indexOf(v) + 1] : undefined;
         const source: RecoverySource = v.frame ? 'wal-frame' : 'superseded-page';
-        const owners = this.ownersOf(pgno);
+        const cl = this.claim(v);
+        if (cl.skip) continue;
+        const owners = cl.owners;
         const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
         for (let i = 0; i < nCells; i++) {
           const off = u16(v.data, h.ptrStart + 2 * i);
           const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
           if (!c) continue;
           const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
-          const o0 = this.ownersOf(pgno)[0];
+          const o0 = owners[0];
           if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) { this.stats.droppedIdenticalToLive++; continue; }
           const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, getter);
           if (!r) continue;
-          let t = this.pickTable(owners, r.types, false);
-          if (!t) t = this.pickTable(this.byShape(), r.types, true);
+          // The page's own table (types allowed by its columns first), else by shape only when no tree claims the page.
+          let t = this.pickTable(owners, r.types, true) ?? this.pickTable(owners, r.types, false);
+          if (!t && cl.unowned) t = this.pickTable(this.byShape(), r.types, true);
           if (!t) { this.stats.rejected++; continue; }
           this.push({
             table: t, rowid: c.rowid, rowidFrom: 'cell', values: r.values, present: r.types.length, payloadLen: c.payloadLen,
@@ -539,28 +532,48 @@ export class Recovery {
     }
   }
 
-  private carvePage(v: Version): void {
+  /**
+   * Who a page version belongs to. The main file's version is judged by the main-file view first, a WAL frame by the
+   * newest view first. A page that is sqlite_master, an index, an overflow page or a pointer map there is not carved
+   * as rows; a free or unclaimed page is attributed to the table that held it in the other view, else by shape.
+   */
+  private claim(v: Version): { skip: boolean; owners: TableSchema[]; isFree: boolean; unowned: boolean } {
     const pg = v.pgno;
     const ownN = pg < this.ownerNew.length ? this.ownerNew[pg] : OWNER_NONE;
-    const ownM = this.ownerMain && pg < this.ownerMain.length ? this.ownerMain[pg] : OWNER_NONE;
-    if (ownN === OWNER_PTRMAP) return;
-    const isFree = ownN === OWNER_FREELIST || (ownM === OWNER_FREELIST && ownN < 0) || this.freelistPages.has(pg);
-    const h = parsePageHeader(v.data, pg);
+    const ownM = this.ownerMain && pg < this.ownerMain.length ? this.ownerMain[pg] : null;
+    const primary = v.frame || ownM === null ? ownN : ownM;
+    const secondary = v.frame || ownM === null ? ownM ?? OWNER_NONE : ownN;
+    const isFree = primary === OWNER_FREELIST || (primary === OWNER_NONE && secondary === OWNER_FREELIST) || this.freelistPages.has(pg);
+    const notRows = (o: number) => o === OWNER_INDEX || o === OWNER_OVERFLOW || o === OWNER_PTRMAP;
+    if (notRows(primary) || (primary === OWNER_NONE && notRows(secondary))) return { skip: true, owners: [], isFree, unowned: false };
+    const owners: TableSchema[] = [];
+    if (primary >= 0) owners.push(this.tables[primary]);
+    if (secondary >= 0 && secondary !== primary) owners.push(this.tables[secondary]);
+    return { skip: false, owners, isFree, unowned: owners.length === 0 };
+  }
+
+  private carvePage(v: Version): void {
+    const pg = v.pgno;
+    const cl = this.claim(v);
+    const isFree = cl.isFree;
     if (isFree) this.stats.freelistPages++;
+    if (cl.skip && !isFree) return;
+    const h = parsePageHeader(v.data, pg);
     if (h && (h.type === PAGE_INDEX_LEAF || h.type === PAGE_INDEX_INTERIOR)) return;
     if (!h) {
-      if (ownN === OWNER_OVERFLOW || ownN === OWNER_INDEX || (ownN >= 0 && !isFree)) return;
-      if (!isFree && ownN !== OWNER_NONE) return;
+      if (!isFree && !cl.unowned) return;
       // A free (or unclaimed) page without a b-tree header: trunk pages keep old bytes after their leaf list.
       let start = 0;
       if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(v.data, 4), (this.usable - 8) >> 2));
       if (this.allZero(v.data, start, this.usable)) { if (isFree) this.stats.freelistZeroFilled++; return; }
-      if (isFree || ownN === OWNER_NONE) this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', this.byShape(), false);
+      const tables = cl.owners.length ? cl.owners : this.byShape();
+      this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
       return;
     }
+    if (cl.skip) return;
     // A table page (an interior page keeps old leaf content in its unallocated gap after a root split).
-    const owners = this.ownersOf(pg);
-    const unowned = owners.length === 0;
+    const owners = cl.owners;
+    const unowned = cl.unowned;
     const shape = unowned ? this.byShape() : owners;
     if ((isFree || unowned) && h.type === PAGE_TABLE_LEAF) {
       // Every cell of a free / unclaimed table leaf is a candidate, read through the cell pointers.
