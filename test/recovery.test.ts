@@ -181,6 +181,33 @@ describe('recovery: WAL not yet checkpointed', () => {
   });
 });
 
+describe('recovery: an older WAL generation after a checkpoint restart', () => {
+  it('examines the previous generation\'s frames as uncommitted and recovers their rows with medium confidence', () => {
+    const dir = tmpDir('rec-gen-');
+    const p = path.join(dir, 'g.db');
+    const db = new Database(p);
+    db.pragma('journal_mode = WAL');
+    db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)');
+    for (let i = 1; i <= 60; i++) db.prepare('INSERT INTO note VALUES (?, ?)').run(i, `note ${i} `.repeat(20));
+    db.exec('DELETE FROM note WHERE id % 6 = 0');
+    db.pragma('wal_checkpoint(RESTART)');
+    db.prepare('INSERT INTO note VALUES (?, ?)').run(100, 'after restart'); // rewrites the WAL from its start with new salts
+    fs.copyFileSync(p, path.join(dir, 'c.db'));
+    fs.copyFileSync(p + '-wal', path.join(dir, 'c.db-wal'));
+    db.close();
+    const r = recoverDatabase({ dbPath: path.join(dir, 'c.db') });
+    expect(r.stats.walFramesOldGeneration).toBeGreaterThan(10);
+    expect(r.stats.walFramesUncommitted).toBeGreaterThan(10);
+    const notes = r.records.filter((x) => x.table === 'note' && x.olderVersionOf === undefined);
+    expect(notes.map((x) => Number(x.rowid)).sort((a, b) => a - b)).toEqual([6, 12, 18, 24, 30, 36, 42, 48, 54, 60]);
+    for (const n of notes) {
+      expect(n.values[1]).toBe(`note ${n.rowid} `.repeat(20));
+      expect(n.where.some((w) => w.source === 'wal-frame' && w.committed === false)).toBe(true);
+    }
+  });
+});
+
 describe('recovery: auto-vacuum database', () => {
   it('recovers deleted rows from an auto_vacuum=FULL file (pointer-map pages skipped)', () => {
     const fx = buildSmsRecovery({ dir: tmpDir('rec-av-'), journal: 'delete', autoVacuum: 'full', rows: 300, deleteEvery: 10 });
