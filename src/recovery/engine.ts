@@ -986,7 +986,7 @@ export class Recovery {
 
   private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
   private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
-  private bucketKeys = new Map<string, Map<string, number | bigint>>();
+  private bucketKeys = new Map<string, Map<string, LiveRef>>();
 
   /** Live rows of a table keyed by each unique column's value. */
   private uniqueMap(t: TableSchema): Map<number, Map<string, number | bigint>> {
@@ -1028,11 +1028,23 @@ export class Recovery {
       for (const ref of buckets.get(c.payloadLen) ?? []) {
         const vals = this.liveValues(t, ref);
         const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
-        if (vals && cell) keys.set(rowKey(t, vals), cell.rowid);
+        if (vals && cell) keys.set(rowKey(t, vals), ref);
       }
       this.bucketKeys.set(key, keys);
     }
-    return keys.get(rowKey(t, c.values)) ?? null;
+    const ref = keys.get(rowKey(t, c.values));
+    if (!ref) return null;
+    const lv = this.liveValues(t, ref);
+    const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+    return lv && cell && sameValues(t, lv, c.values) ? cell.rowid : null;
+  }
+
+  /**
+   * Equal values always encode to payloads of nearly equal length (at most one byte per column apart, when one writer
+   * used serial types 8/9 for 0/1 and another did not): a larger difference proves the contents differ, without decoding.
+   */
+  private surelyDiffers(t: TableSchema, ref: LiveRef, c: Candidate): boolean {
+    return !c.truncated && Math.abs(ref.payloadLen - c.payloadLen) > t.columns.length;
   }
 
   /** A non-null unique value that no live row has: the record cannot be identical to a live row. */
@@ -1076,8 +1088,8 @@ export class Recovery {
       if (rowid !== null) {
         const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
         if (ref) {
-          const lv = this.liveValues(t, ref);
-          if (lv && rowKey(t, lv) === ck) { this.stats.droppedIdenticalToLive++; continue; }
+          const lv = this.surelyDiffers(t, ref, c) ? null : this.liveValues(t, ref);
+          if (lv && sameValues(t, lv, values)) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
         } else if (t.uniqueColumns.length) {
           // Not live under this rowid, but a live row holds the same unique value: the row was replaced
@@ -1089,8 +1101,8 @@ export class Recovery {
             const hit = um.get(col)!.get(valueKey(v));
             if (hit === undefined) continue;
             const lref = liveMap?.get(typeof hit === 'bigint' ? hit.toString() : hit);
-            const lv = lref ? this.liveValues(t, lref) : null;
-            if (lv && rowKey(t, lv) === ck) { olderVersionOf = -1; break; }
+            const lv = lref && !this.surelyDiffers(t, lref, c) ? this.liveValues(t, lref) : null;
+            if (lv && sameValues(t, lv, values)) { olderVersionOf = -1; break; }
             olderVersionOf = hit;
             break;
           }
@@ -1108,15 +1120,15 @@ export class Recovery {
         if (rowid !== null) {
           if (t.rowidAlias >= 0) values[t.rowidAlias] = rowid as SqlValue;
           const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
-          const lv = ref ? this.liveValues(t, ref) : null;
-          if (lv && rowKey(t, lv) === ck) { this.stats.droppedIdenticalToLive++; continue; }
+          const lv = ref && !this.surelyDiffers(t, ref, c) ? this.liveValues(t, ref) : null;
+          if (lv && sameValues(t, lv, values)) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
         } else if (!this.uniqueRulesOut(t, values) && this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
       }
       // One record, every place it was found.
       const key = `${t.name}\u0000${ck}`;
       const same = byKey.get(key);
-      const match = same?.find((r) => r.rowid === null || rowid === null || String(r.rowid) === String(rowid));
+      const match = same?.find((r) => (r.rowid === null || rowid === null || String(r.rowid) === String(rowid)) && sameValues(t, r.values, values));
       if (match) {
         match.where.push(c.place);
         if (match.rowid === null && rowid !== null) { match.rowid = rowid; match.rowidFrom = rowidFrom; if (t.rowidAlias >= 0) match.values[t.rowidAlias] = rowid as SqlValue; }
@@ -1153,7 +1165,7 @@ export class Recovery {
       }
       if (r.rowid === null) {
         const twin = withRowid.get(recKeys.get(r)!);
-        if (twin && twin !== r) { twin.where.push(...r.where); continue; }
+        if (twin && twin !== r && sameValues(this.tableByName.get(r.table)!, twin.values, r.values)) { twin.where.push(...r.where); continue; }
       }
       final.push(r);
     }
@@ -1329,10 +1341,40 @@ export function valueKey(v: SqlValue | undefined): string {
 }
 
 /** The row's values as one string, the rowid-alias column left out (padded with nulls to the table's width). */
-function rowKey(t: TableSchema, values: SqlValue[]): string {
-  let s = '';
-  for (let i = 0; i < t.columns.length; i++) { if (i === t.rowidAlias) continue; s += valueKey(values[i]) + '\u0001'; }
-  return s;
+/** Same values in every column but the rowid alias (padded with nulls to the table's width); stops at the first difference. */
+function sameValues(t: TableSchema, a: SqlValue[], b: SqlValue[]): boolean {
+  for (let i = 0; i < t.columns.length; i++) {
+    if (i === t.rowidAlias) continue;
+    const x = a[i] ?? null, y = b[i] ?? null;
+    if (x === y) continue;
+    if (x === null || y === null) return false;
+    if (Buffer.isBuffer(x) || Buffer.isBuffer(y)) { if (!(Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y))) return false; continue; }
+    if (typeof x === 'string' || typeof y === 'string') return false;
+    // number vs bigint, or integer vs integral float: compare as keys
+    if (valueKey(x) !== valueKey(y)) return false;
+  }
+  return true;
 }
 
-export { type PageHeader };
+/**
+ * A row's values (rowid alias left out, padded with nulls) hashed to a short key: two independent 32-bit FNV-1a
+ * hashes and the value count. Long concatenated keys made Map lookups the slowest part of resolution on large files.
+ * Callers confirm a hit with sameValues() before merging.
+ */
+function rowKey(t: TableSchema, values: SqlValue[]): string {
+  let h1 = 0x811c9dc5 | 0, h2 = 0x3c6ef372 | 0;
+  const mix = (c: number) => { h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); };
+  for (let i = 0; i < t.columns.length; i++) {
+    if (i === t.rowidAlias) continue;
+    const v = values[i] ?? null;
+    if (v === null) { mix(1); continue; }
+    if (typeof v === 'string') { mix(2); for (let k = 0; k < v.length; k++) mix(v.charCodeAt(k)); mix(0xffff); continue; }
+    if (Buffer.isBuffer(v)) { mix(3); for (let k = 0; k < v.length; k++) mix(v[k]); mix(0x1ffff); continue; }
+    const str = typeof v === 'number' && !Number.isInteger(v) ? `f${v}` : `i${v}`;
+    mix(4); for (let k = 0; k < str.length; k++) mix(str.charCodeAt(k));
+  }
+  return `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
+}
+
+
+
