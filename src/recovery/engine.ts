@@ -889,7 +889,11 @@ export class Recovery {
     let m = this.minColsCache.get(t);
     if (m !== undefined) return m;
     m = Infinity;
+    // The oldest rows (b-tree order = rowid order) are the ones written before an ALTER TABLE ADD COLUMN: read the
+    // first 4096 rows, then every 16th (a sampled lower bound keeps this cheap on large tables).
+    let i = 0;
     for (const ref of this.live.get(t)?.values() ?? []) {
+      if (i++ > 4096 && (i & 15) !== 0) continue;
       const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
       if (!c) continue;
       const e = c.payloadOff + c.localLen;
@@ -1368,8 +1372,19 @@ function rowKey(t: TableSchema, values: SqlValue[]): string {
     if (i === t.rowidAlias) continue;
     const v = values[i] ?? null;
     if (v === null) { mix(1); continue; }
-    if (typeof v === 'string') { mix(2); for (let k = 0; k < v.length; k++) mix(v.charCodeAt(k)); mix(0xffff); continue; }
-    if (Buffer.isBuffer(v)) { mix(3); for (let k = 0; k < v.length; k++) mix(v[k]); mix(0x1ffff); continue; }
+    // Long values: length plus their first and last 48 units (a hit is always confirmed with sameValues()).
+    if (typeof v === 'string') {
+      mix(2); mix(v.length);
+      if (v.length <= 96) for (let k = 0; k < v.length; k++) mix(v.charCodeAt(k));
+      else { for (let k = 0; k < 48; k++) mix(v.charCodeAt(k)); for (let k = v.length - 48; k < v.length; k++) mix(v.charCodeAt(k)); }
+      continue;
+    }
+    if (Buffer.isBuffer(v)) {
+      mix(3); mix(v.length);
+      if (v.length <= 96) for (let k = 0; k < v.length; k++) mix(v[k]);
+      else { for (let k = 0; k < 48; k++) mix(v[k]); for (let k = v.length - 48; k < v.length; k++) mix(v[k]); }
+      continue;
+    }
     const str = typeof v === 'number' && !Number.isInteger(v) ? `f${v}` : `i${v}`;
     mix(4); for (let k = 0; k < str.length; k++) mix(str.charCodeAt(k));
   }
