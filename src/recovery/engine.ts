@@ -45,6 +45,28 @@ interface Candidate {
 
 interface LiveRef { v: Version; off: number; payloadLen: number }
 
+/**
+ * A table's live rows: rowid → one packed number (version index × 65536 + cell offset), not an object per row, so a
+ * large table costs the garbage collector nothing. LiveRef objects are made on access.
+ */
+class LiveTable {
+  private rows = new Map<number | string, number>();
+  constructor(private versions: Version[], private usable: number) {}
+  set(key: number | string, vIdx: number, off: number): void { this.rows.set(key, vIdx * 65536 + off); }
+  private ref(packed: number): LiveRef {
+    const v = this.versions[Math.floor(packed / 65536)];
+    const off = packed % 65536;
+    const p = readVarint(v.data, off, this.usable);
+    return { v, off, payloadLen: p };
+  }
+  get(key: number | string): LiveRef | undefined { const x = this.rows.get(key); return x === undefined ? undefined : this.ref(x); }
+  has(key: number | string): boolean { return this.rows.has(key); }
+  get size(): number { return this.rows.size; }
+  keys(): IterableIterator<number | string> { return this.rows.keys(); }
+  *values(): IterableIterator<LiveRef> { for (const x of this.rows.values()) yield this.ref(x); }
+  *[Symbol.iterator](): IterableIterator<[number | string, LiveRef]> { for (const [k, x] of this.rows) yield [k, this.ref(x)]; }
+}
+
 const SOURCE_RANK: Record<RecoverySource, number> = { 'wal-frame': 0, 'superseded-page': 1, freelist: 2, freeblock: 3, unallocated: 4 };
 const CONF_RANK: Record<Confidence, number> = { high: 0, medium: 1, low: 2 };
 
@@ -69,7 +91,9 @@ export class Recovery {
   private indexes: IndexSchema[] = [];
   private ownerNew!: Int32Array;
   private ownerMain: Int32Array | null = null;
-  private live = new Map<TableSchema, Map<number | string, LiveRef>>();
+  private live = new Map<TableSchema, LiveTable>();
+  private liveVersions: Version[] = [];
+  private liveVersionIdx = new Map<Version, number>();
   private wanted: Set<string> | null;
   private candidates: Candidate[] = [];
   private started = Date.now();
@@ -283,10 +307,14 @@ export class Recovery {
     owner[1] = owner[1] === OWNER_NONE ? OWNER_INDEX : owner[1]; // sqlite_master is not a user table
     this.walkTree(1, get, owner, OWNER_INDEX, null);
     this.tables.forEach((t, ti) => {
-      let live: Map<number | string, LiveRef> | null = null;
-      if (collectLive) this.live.set(t, (live = new Map()));
+      let live: LiveTable | null = null;
+      if (collectLive) this.live.set(t, (live = new LiveTable(this.liveVersions, this.usable)));
       this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
-        if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, { v, off: cell.off, payloadLen: cell.payloadLen });
+        if (live) {
+          let vi = this.liveVersionIdx.get(v);
+          if (vi === undefined) { vi = this.liveVersions.length; this.liveVersions.push(v); this.liveVersionIdx.set(v, vi); }
+          live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, vi, cell.off);
+        }
         if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
       });
     });
@@ -1249,19 +1277,24 @@ export class Recovery {
             if (rowid === null) continue;
             const maxId = this.maxRowid(this.tableByName.get(rs[0].table)!);
             if (maxId !== null && Number(rowid) > maxId) continue;
+            let open = 0;
             for (const r of rs) {
               if (r.rowid !== null) continue;
+              open++;
               const t = this.tableByName.get(r.table)!;
               if (this.live.get(t)?.has(typeof rowid === 'bigint' ? rowid.toString() : rowid)) continue;
               r.rowid = rowid; r.rowidFrom = 'index';
               if (t.rowidAlias >= 0) r.values[t.rowidAlias] = rowid;
               if (r.confidence === 'low') r.confidence = 'medium';
+              open--;
             }
+            if (open === 0) want.delete(s); // every record with this value has its rowid: stop looking for it
           }
         };
         // Every offset whose first 4 bytes start a wanted value: the entry's header may be intact ([payload len][3]
         // [text type][int type]), overwritten by a freeblock header, or absorbed into a merged freeblock.
         for (let p = reg.start; p + 4 <= reg.end; p++) {
+          if (want.size === 0) return;
           if (firstBytes[b[p]] === 0) continue;
           const w = u32(b, p);
           if (bloom[Math.imul(w, 0x9e3779b1) >>> 12] === 0 || !prefixes.has(w)) continue;
@@ -1270,7 +1303,7 @@ export class Recovery {
         }
       }
     };
-    for (let p = 1; p <= this.mainPages; p++) {
+    for (let p = 1; p <= this.mainPages && want.size > 0; p++) {
       const o = this.ownerNew[p];
       if (o === OWNER_INDEX || o === OWNER_FREELIST || (this.ownerMain && this.ownerMain[p] === OWNER_INDEX)) visit(this.mainVersion(p)!);
     }
