@@ -19,22 +19,24 @@ function survivors(fx: SmsRecoveryFixture, rows: TruthMessage[]): TruthMessage[]
   return rows.filter((m) => bytes.some((b) => b.indexOf(Buffer.from(m.text.slice(0, 40))) >= 0));
 }
 
-interface Score { deleted: number; survivors: number; recovered: number; withRowid: number; falsePositives: number }
+interface Score { deleted: number; survivors: number; recovered: number; withRowid: number; falsePositives: number; bySource: Record<string, number> }
 
 function score(fx: SmsRecoveryFixture, r: RecoveryResult): Score {
   const del = [...fx.deleted, ...fx.walOnlyDeleted];
   const surv = survivors(fx, del);
   const msgs = deletedMessages(r);
   let recovered = 0, withRowid = 0;
+  const bySource: Record<string, number> = {};
   for (const d of surv) {
     const hit = msgs.find((m) => col(m, 'text') === d.text);
+    if (hit) bySource[`${hit.source}/${hit.confidence}`] = (bySource[`${hit.source}/${hit.confidence}`] ?? 0) + 1;
     if (hit) { recovered++; if (hit.rowid !== null && Number(hit.rowid) === d.rowid && col(hit, 'guid') === d.guid) withRowid++; }
   }
   // A false positive: a live row reported as deleted (by rowid or by identical text).
   const liveIds = new Set(fx.live.map((m) => m.rowid));
   const liveTexts = new Set(fx.live.map((m) => m.text));
   const falsePositives = msgs.filter((m) => (m.rowid !== null && liveIds.has(Number(m.rowid))) || liveTexts.has(col(m, 'text') as string)).length;
-  return { deleted: del.length, survivors: surv.length, recovered, withRowid, falsePositives };
+  return { deleted: del.length, survivors: surv.length, recovered, withRowid, falsePositives, bySource };
 }
 
 describe('recovery: rollback journal, secure_delete off (freeblocks, unallocated space)', () => {
