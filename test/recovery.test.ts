@@ -57,6 +57,12 @@ describe('recovery: rollback journal, secure_delete off (freeblocks, unallocated
     for (const m of deletedMessages(r)) expect(['freeblock', 'unallocated', 'freelist']).toContain(m.source);
   });
 
+  it('reports only the tables asked for', () => {
+    const only = recoverDatabase({ dbPath: fx.dbPath, walPath: null, tables: ['message'] });
+    expect(new Set(only.records.map((x) => x.table))).toEqual(new Set(['message']));
+    expect(only.records.length).toBe(r.records.filter((x) => x.table === 'message').length);
+  });
+
   it('recovers a deleted 10 KB message through its overflow pages', () => {
     const big = fx.deleted.find((m) => m.rowid === 60)!;
     expect(big.text.length).toBeGreaterThan(9_000);

@@ -74,6 +74,7 @@ export function recoverDatabase(opts: RecoveryOptions): RecoveryResult {
   return new Recovery(opts).run();
 }
 
+/** The engine behind recoverDatabase() (exported for instrumentation and benchmarks; use recoverDatabase). */
 export class Recovery {
   private warnings: string[] = [];
   private warned = new Map<string, number>();
