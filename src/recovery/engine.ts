@@ -1261,20 +1261,24 @@ export class Recovery {
             // The rowid's width: known from an intact header, else the one that ends the region or lands on the next
             // entry (an intact index cell or an absorbed freeblock header) and is SQLite's minimal width for the value.
             let rowid: number | bigint | null = null;
+            let weak: number | bigint | null = null, weakCount = 0;
             for (const rl of rowidLen !== null ? [rowidLen] : [1, 2, 3, 4, 6, 8]) {
               const x = pos + L + rl;
               if (x > regEnd) break;
               const st = rl === 8 ? 6 : rl === 6 ? 5 : rl;
               const val = decodeValue(b, pos + L, st) as number | bigint;
               if (typeof val === 'number' ? val < 1 : val < 1n) continue;
-              if (rowidLen === null) {
-                if (intWidth(val) !== rl) continue;
-                const boundary = x === regEnd || (x + 4 <= regEnd && (b[x + 1] === 3 || (u16(b, x + 2) >= 4 && x + u16(b, x + 2) <= regEnd)));
-                if (!boundary) continue;
-              }
-              rowid = val;
-              break;
+              if (intWidth(val) !== rl) continue;
+              // Strong: the region ends here, or an intact (text, rowid) index entry starts here.
+              if (x === regEnd || indexEntryAt(b, x, regEnd)) { rowid = val; break; }
+              // Weak: an absorbed freeblock header (next pointer forward or 0, a size that fits) starts here.
+              const next = x + 4 <= regEnd ? u16(b, x) : -1, size = x + 4 <= regEnd ? u16(b, x + 2) : 0;
+              if ((next === 0 || next > x) && size >= 4 + L + 1 && x + size <= regEnd) { weak = val; weakCount++; }
+              // Even with an intact entry header the width is known, but the last bytes may have been overwritten by a
+              // later entry: the entry must still end on a boundary.
+              if (rowidLen !== null) break;
             }
+            if (rowid === null && weakCount === 1) rowid = weak; // only when exactly one width is plausible
             if (rowid === null) continue;
             const maxId = this.maxRowid(this.tableByName.get(rs[0].table)!);
             if (maxId !== null && Number(rowid) > maxId) continue;
@@ -1348,6 +1352,14 @@ function scanTypesN(b: Uint8Array, s: number, e: number, max: number): number {
   return n;
 }
 const SIZES = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, -1, -1];
+
+/** An intact index entry [payload len][3][text type][int type] whose sizes agree, at x. */
+function indexEntryAt(b: Uint8Array, x: number, end: number): boolean {
+  if (x + 4 > end) return false;
+  const st = b[x + 2], rt = b[x + 3];
+  if (b[x + 1] !== 3 || st < 13 || (st & 1) === 0 || st >= 0x80 || rt < 1 || rt > 6) return false;
+  return b[x] === 3 + (st - 13) / 2 + SIZES[rt];
+}
 
 /** Bytes SQLite uses to store an integer (serial types 1-6). */
 function intWidth(v: number | bigint): number {
