@@ -132,6 +132,8 @@ row('recoverDatabase (wall)', `${ms.toFixed(0)} ms  ${(mb / (ms / 1000)).toFixed
 row('recoverDatabase (CPU user+sys)', `${cpuMs.toFixed(0)} ms  ${(mb / (cpuMs / 1000)).toFixed(0)} MB/s   (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
 row('message records (not older versions)', `${msgs.length}: ${deletedIds} deleted rows with rowid, ${msgs.length - deletedIds - falsePos} without rowid, ${falsePos} with a live rowid (false positives)`);
 row('recall (deleted rows with rowid)', `${((100 * deletedIds) / meta.deleted).toFixed(1)}% of all deleted rows`);
-row('recall (rows whose bytes survive)', `${foundSurviving} of ${surviving} deleted rows whose record bytes are still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%), ${foundWithRowid} with the right rowid`);
+const idOf = new Map(meta.guids.map(([id, g]) => [g, id]));
+const wrongRowid = msgs.filter((x) => x.rowid !== null && idOf.has(String(x.values[1])) && idOf.get(String(x.values[1])) !== Number(x.rowid)).length;
+row('recall (rows whose bytes survive)', `${foundSurviving} of ${surviving} deleted rows whose record bytes are still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%), ${foundWithRowid} with the right rowid, ${wrongRowid} with a wrong one`);
 row('peak RSS', `${rssAfterRecovery.toFixed(0)} MB after recovery (${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB with the bench's own recall pass)`);
 row('stats', JSON.stringify({ freeblocks: r.stats.freeblocks, zero: r.stats.freeblocksZeroFilled, unalloc: r.stats.unallocatedBytes, rejected: r.stats.rejected, dropped: r.stats.droppedIdenticalToLive }));
