@@ -1133,13 +1133,10 @@ export class Recovery {
             if (v === null || v === undefined) continue;
             const hit = um.get(col)!.get(valueKey(v));
             if (hit === undefined) continue;
-            const lref = liveMap?.get(typeof hit === 'bigint' ? hit.toString() : hit);
-            const lv = lref && !this.surelyDiffers(t, lref, c) ? this.liveValues(t, lref) : null;
-            if (lv && sameValues(t, lv, values)) { olderVersionOf = -1; break; }
+            // Kept even when the values are the same: its rowid differs from the live row's, so it is not that row.
             olderVersionOf = hit;
             break;
           }
-          if (olderVersionOf === -1) { this.stats.droppedIdenticalToLive++; continue; }
         }
       } else {
         // Same entity as a live row (a unique column matches): an older version of it, or identical.
