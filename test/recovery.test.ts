@@ -57,6 +57,18 @@ describe('recovery: rollback journal, secure_delete off (freeblocks, unallocated
     for (const m of deletedMessages(r)) expect(['freeblock', 'unallocated', 'freelist']).toContain(m.source);
   });
 
+  it('returns nothing else: every other record is a deleted message\'s chat_message_join row', () => {
+    const del = new Set(fx.deleted.map((d) => d.rowid));
+    const others = r.records.filter((x) => x.table !== 'message');
+    expect(others.length).toBeGreaterThan(20);
+    for (const x of others) {
+      expect(x.table).toBe('chat_message_join');
+      expect(x.olderVersionOf).toBeUndefined();
+      expect(del.has(Number(x.values[1]))).toBe(true);
+      expect(BigInt(x.values[2] as bigint)).toBe(fx.deleted.find((d) => d.rowid === Number(x.values[1]))!.date);
+    }
+  });
+
   it('reports only the tables asked for', () => {
     const only = recoverDatabase({ dbPath: fx.dbPath, walPath: null, tables: ['message'] });
     expect(new Set(only.records.map((x) => x.table))).toEqual(new Set(['message']));

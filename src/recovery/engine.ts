@@ -475,8 +475,13 @@ export class Recovery {
     return true;
   }
 
+  /** The first table the serial types fit; by shape (strict) also at least as many columns as its narrowest live row. */
   private pickTable(pgOwner: TableSchema[], types: number[], strict: boolean): TableSchema | null {
-    for (const t of pgOwner) if (this.fits(t, types, strict)) return t;
+    for (const t of pgOwner) {
+      if (!this.fits(t, types, strict)) continue;
+      if (strict && types.length < ((this.live.get(t)?.size ?? 0) > 0 ? this.minCols(t) : t.columns.length)) continue;
+      return t;
+    }
     return null;
   }
 
@@ -1123,6 +1128,8 @@ export class Recovery {
         if (ref) {
           const lv = this.surelyDiffers(t, ref, c) ? null : this.liveValues(t, ref);
           if (lv && sameValues(t, lv, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          // A cut-off copy whose surviving values all equal the live row's tells nothing new.
+          if (c.truncated && lv && values.every((x, i) => x === null || i === t.rowidAlias || valueKey(x) === valueKey(lv[i]))) { this.stats.droppedIdenticalToLive++; continue; }
           olderVersionOf = rowid;
         } else if (t.uniqueColumns.length) {
           // Not live under this rowid, but a live row holds the same unique value: the row was replaced
