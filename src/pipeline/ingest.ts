@@ -37,12 +37,16 @@ export interface IngestOptions {
   onHashDone?: (pass: EvidencePassResult) => void;
   onProgress?: RunOptions['onProgress'];
   onExtractorDone?: RunOptions['onExtractorDone'];
+  /** Recover deleted and superseded records from every SQLite evidence file (default true). */
+  recover?: boolean;
 }
 
 export interface IngestResult {
   casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean; timings: Record<string, number>;
   /** Extractors run only because an --only extractor depends on them. */
   addedDependencies: string[];
+  /** Events read from deleted or superseded data (all flagged recovered), and the databases examined. */
+  recovered: { events: number; databases: number };
 }
 
 /** The case file, its SQLite siblings: what a failed or interrupted ingest removes. */
@@ -114,7 +118,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     if (selection.added.length) {
       cf.addWarning({ extractor: 'pipeline', severity: 'info', message: `--only ${o.only!.join(',')} also ran ${selection.added.join(', ')}, which ${selection.added.length > 1 ? 'they depend' : 'it depends'} on` });
     }
-    const summaries = await runExtractors(backup, cf, selection.run, { tz: o.tz, region: o.region, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone });
+    const summaries = await runExtractors(backup, cf, selection.run, { tz: o.tz, region: o.region, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone, recover: o.recover ?? true });
     lap('extraction');
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
@@ -124,6 +128,10 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.db.prepare('UPDATE evidence SET listing_sha256_after = ?, listing_unchanged = ?').run(after.sha256, unchanged ? 1 : 0);
     if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
+    const recovered = {
+      events: Number(cf.db.prepare('SELECT count(*) FROM events WHERE recovered = 1').pluck().get()),
+      databases: Number(cf.db.prepare('SELECT count(*) FROM recovery_runs').pluck().get()),
+    };
     const warnings = Number((cf.db.prepare('SELECT count(*) AS n FROM warnings').get() as { n: number }).n);
     lap('listing_after');
     // Everything is extracted: the state is part of the digested content, and completeness also needs the
@@ -142,7 +150,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       detail: {
         backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
         evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
-        only: o.only ?? null, events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
+        only: o.only ?? null, recover: o.recover ?? true, recovered, events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
         evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, timings_s: timings, case_digest: caseDigest,
       },
       inputs: [{ name: 'evidence folder listing', sha256: before.sha256 }, { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null }],
@@ -151,7 +159,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.close();
     caseFile = null;
     fs.renameSync(partial, casePath);
-    return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings, addedDependencies: selection.added };
+    return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings, addedDependencies: selection.added, recovered };
   } finally {
     if (following) await following.cancel();
     if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } removeCaseFiles(partial); }

@@ -8,6 +8,7 @@ import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
 import { walWarning } from '../backup/wal.js';
+import { recoverWorkingCopy, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -16,6 +17,8 @@ export interface RunOptions {
   region: string;
   onProgress?: (extractor: Extractor, done: number, total?: number) => void;
   onExtractorDone?: (extractor: Extractor, status: string, events: number) => void;
+  /** Read deleted and superseded records from every SQLite evidence file (default on; --no-recover). */
+  recover?: boolean;
 }
 
 export interface RunSummary { extractor: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; message: string | null }
@@ -32,6 +35,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
     let opened = 0;
     const startedAt = new Date().toISOString();
     const databases: Database.Database[] = [];
+    const recoveries: { job: RecoveryJob; db: Database.Database }[] = [];
 
     const record = (r: ReadResult): number => caseFile.recordFile({
       domain: r.entry.domain, relativePath: r.entry.relativePath, fileId: r.entry.fileID, flags: r.entry.flags,
@@ -85,6 +89,9 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, status: 'not-sqlite', note: 'not an SQLite database' });
           throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
         }
+        // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL.
+        const wal = `${main.path}-wal`;
+        const job = opts.recover ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, fs.existsSync(wal) ? wal : null) : null;
         let db: Database.Database;
         try {
           db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
@@ -94,6 +101,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           throw new ArtifactError(`${domain}/${relativePath} cannot be read as SQLite: ${(e as Error).message}`);
         }
         databases.push(db);
+        if (job) recoveries.push({ job, db });
         return { ...main, db };
       },
       emit(event: EventInput) { events++; return caseFile.addEvent(event, ex.id); },
@@ -119,10 +127,23 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
       ctx.warn(`${ex.title}: ${message}`, { severity: 'error' });
       if (!(e instanceof ArtifactError) && process.env.IOS_TIMELINE_DEBUG) console.error(e);
     } finally {
+      // Recovered records after the live ones, so an earlier version can join its live row's conversation.
+      for (const { job, db } of recoveries) {
+        try {
+          emitRecovered(caseFile, job, db, contacts);
+        } catch (e) {
+          caseFile.addWarning({ extractor: RECOVERY_EXTRACTOR, fileId: job.fileRowId, severity: 'error', message: `${job.name}: recovered records could not be written (${(e as Error).message})` });
+        }
+      }
       for (const db of databases) { try { db.close(); } catch { /* already closed */ } }
       caseFile.commit();
     }
-    if (status === 'not-present') message = `not present in this backup (looked for ${ex.sources.map((s) => `${s.domain}/${s.path}`).join(', ')})`;
+    if (status === 'not-present') {
+      const looked = ex.sources.map((s) => `${s.domain}/${s.path}`).join(', ');
+      message = ex.encryptedOnly && !backup.encrypted
+        ? `not in this backup: Apple keeps these files only in encrypted backups, and this one is not encrypted (looked for ${looked})`
+        : `not present in this backup (looked for ${looked})`;
+    }
     caseFile.recordExtractorRun({ extractor: ex.id, title: ex.title, status, events, warnings, startedAt, finishedAt: new Date().toISOString(), message });
     summaries.push({ extractor: ex.id, status, events, warnings, message });
     opts.onExtractorDone?.(ex, status, events);

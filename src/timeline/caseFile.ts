@@ -34,7 +34,11 @@ export interface EventInput {
   extra?: Record<string, unknown> | null;
   /** `extra` already serialised as JSON (hot paths that build plain JSON-safe objects skip the replacer). */
   extraJson?: string | null;
+  /** Read from deleted or superseded data, never a live row: where it came from and how sure we are. */
+  recovered?: { from: RecoveredFrom; confidence: 'high' | 'medium' | 'low' } | null;
 }
+
+export type RecoveredFrom = 'recently-deleted' | 'deleted-guid' | 'rowid-gap' | 'transactions-log' | 'wal-frame' | 'superseded-page' | 'freeblock' | 'freelist' | 'unallocated';
 
 export interface FileRecord {
   domain: string | null;
@@ -65,7 +69,8 @@ const BATCH = 20_000;
 
 /** The events columns a writer fills, in the one order every insert uses (id is assigned by SQLite). */
 export const EVENT_COLUMNS = ['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name',
-  'thread_id', 'service', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'] as const;
+  'thread_id', 'service', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json',
+  'recovered', 'recovered_from', 'confidence'] as const;
 export type EventColumn = (typeof EVENT_COLUMNS)[number];
 
 /** A case file whose ingest never finished (killed, interrupted): refused unless --allow-incomplete. */
@@ -227,6 +232,7 @@ export class CaseFile {
       e.durationS ?? null, e.latitude ?? null, e.longitude ?? null, e.accuracyM ?? null,
       e.sourceFileId, e.sourceTable, e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
       extractor, e.extraJson ?? (e.extra ? JSON.stringify(e.extra, bigintReplacer) : null),
+      e.recovered ? 1 : 0, e.recovered?.from ?? null, e.recovered?.confidence ?? null,
     );
     this.written();
     return Number(r.lastInsertRowid);
@@ -277,6 +283,11 @@ export class CaseFile {
     const ins = this.db.prepare('INSERT INTO contact_handles (contact_id, kind, label, value, normalized) VALUES (?,?,?,?,?)');
     for (const h of c.handles) ins.run(id, h.kind, h.label, h.value, h.normalized);
     return id;
+  }
+
+  recordRecoveryRun(r: { fileId: number | null; database: string; records: number; events: number; warnings: number; seconds: number; stats: unknown }): void {
+    this.db.prepare('INSERT INTO recovery_runs (file_id, database, records, events, warnings, seconds, stats_json) VALUES (?,?,?,?,?,?,?)')
+      .run(r.fileId, r.database, r.records, r.events, r.warnings, r.seconds, JSON.stringify(r.stats, bigintReplacer));
   }
 
   recordExtractorRun(r: { extractor: string; title: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; startedAt: string; finishedAt: string; message: string | null }): void {

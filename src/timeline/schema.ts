@@ -112,6 +112,20 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (tbl, first_rowid)
   );
   `,
+  // v4 (recovery, docs/recovery.md): a recovered record is never mistaken for a live one. recovered = 1 on every
+  // event read from deleted or superseded data; recovered_from: recently-deleted, deleted-guid, rowid-gap,
+  // wal-frame, superseded-page, freeblock, freelist, unallocated; confidence: high / medium / low. Where the
+  // bytes were (page, offset, WAL frame and salts) is in extra_json.recovery. recovery_runs: what was examined
+  // in each database, so "nothing was recoverable" can be said with the counts of zero-filled free space.
+  `
+  ALTER TABLE events ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE events ADD COLUMN recovered_from TEXT;
+  ALTER TABLE events ADD COLUMN confidence TEXT;
+  CREATE TABLE recovery_runs (
+    id INTEGER PRIMARY KEY, file_id INTEGER REFERENCES files(id), database TEXT NOT NULL,
+    records INTEGER NOT NULL, events INTEGER NOT NULL, warnings INTEGER NOT NULL, seconds REAL, stats_json TEXT
+  );
+  `,
 ];
 
 /**

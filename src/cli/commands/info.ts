@@ -27,12 +27,13 @@ export function registerInfo(program: Command): void {
         for (const e of backup.allEntries()) counts[flagName(e.flags)] = (counts[flagName(e.flags)] ?? 0) + 1;
         const artifacts = EXTRACTORS.map((x) => {
           const bad = x.sources.flatMap((s) => backup.find(s.domain, s.path)).map((e) => payloadProblem(backup, e)).filter((p) => p !== null);
-          return {
-            id: x.id, title: x.title,
-            present: x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`),
-            payloadMissing: bad.filter((p) => !p.refused).map((p) => p.name),
-            payloadRefused: bad.filter((p) => p.refused).map((p) => `${p.name}: ${p.note}`),
-          };
+          const present = x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`);
+          const payloadMissing = bad.filter((p) => !p.refused).map((p) => p.name);
+          const payloadRefused = bad.filter((p) => p.refused).map((p) => `${p.name}: ${p.note}`);
+          // The coverage of this backup: an examiner sees what is missing and why.
+          const coverage = payloadRefused.length ? 'refused' : payloadMissing.length ? 'payload-missing' : present.length ? 'found'
+            : x.encryptedOnly && !backup.encrypted ? 'encrypted-backups-only' : 'not-present';
+          return { id: x.id, title: x.title, coverage, lookedFor: x.sources.map((s) => `${s.domain}/${s.path}`), present, payloadMissing, payloadRefused };
         });
         // A refused file (a link out of the backup, a FIFO, a device where a file should be) is an evidence problem: exit 1.
         const refusedFiles = [...backup.problems.filter((p) => p.refused).map((p) => p.file), ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0])))];
@@ -59,7 +60,7 @@ export function registerInfo(program: Command): void {
           ...(backup.locked ? ['Manifest:   encrypted: give --password (or --key-file) to list contents'] : [
           `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
           'Artifacts:']),
-          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`),
+          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : a.coverage === 'encrypted-backups-only' ? ' — not present: Apple keeps it only in encrypted backups' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`),
         ];
         if (backup.problems.length) lines.push('Problems:', ...backup.problems.map((p) => `  ! ${p.file}: ${p.message}`));
         process.stdout.write(lines.join('\n') + '\n');

@@ -8,7 +8,7 @@ import { openOptionsFrom } from '../password.js';
 import { UsageError, EXIT_EVIDENCE } from '../errors.js';
 import { parseAlgorithms } from '../../custody/evidenceHash.js';
 
-export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean; hash?: string }
+export interface CaseOptions { case: string; caseNumber?: string; examiner?: string; agency?: string; tz: string; region: string; only?: string; password?: string; keyFile?: string; quiet?: boolean; hash?: string; recover?: boolean }
 
 export function checkRegion(region: string): string {
   if (!/^[A-Za-z]{2}$/.test(region)) throw new UsageError(`--region must be a two-letter country code such as US or DE, not "${region}"`);
@@ -27,7 +27,7 @@ export async function runIngest(backupDir: string, o: CaseOptions): Promise<Inge
   const hashBar = makeProgress(o.quiet);
   try {
     return await ingest({
-      backupDir, casePath: o.case, caseNumber: o.caseNumber, examiner: o.examiner, agency: o.agency, tz, region: checkRegion(o.region), only,
+      backupDir, casePath: o.case, caseNumber: o.caseNumber, examiner: o.examiner, agency: o.agency, tz, region: checkRegion(o.region), only, recover: o.recover !== false,
       open: openOptionsFrom(o, { interactive: true }),
       hashAlgorithms: algorithms,
       onHashProgress: (done, total) => hashBar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)),
@@ -62,12 +62,19 @@ export function registerIngest(program: Command): void {
     .description('Read a backup into a new case file (the evidence folder is never written).')
     .argument('<backup>', 'backup folder')
     .requiredOption('--case <file>', 'case file to create (SQLite)')
-    .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256'))
+    .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256')
+    .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)'))
     .action(async (dir: string, o: CaseOptions) => {
       const r = await runIngest(dir, o);
       process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
+      if (r.recovered.databases) process.stdout.write(`  recovered  ${String(r.recovered.events).padStart(8)} events from deleted or superseded data in ${r.recovered.databases} database(s), each flagged with its source and confidence\n`);
       if (r.addedDependencies.length) process.stdout.write(`  (also ran ${r.addedDependencies.join(', ')}: --only ${o.only} depends on ${r.addedDependencies.length > 1 ? 'them' : 'it'})\n`);
-      for (const s of r.summaries) process.stdout.write(`  ${s.extractor.padEnd(10)} ${s.status.padEnd(11)} ${String(s.events).padStart(8)} events${s.warnings ? `, ${s.warnings} warnings` : ''}${s.message && s.status !== 'ok' ? ` — ${s.message}` : ''}\n`);
+      const absent = r.summaries.filter((x) => x.status === 'not-present');
+      for (const s of r.summaries) {
+        if (s.status === 'not-present') continue;
+        process.stdout.write(`  ${s.extractor.padEnd(17)} ${s.status.padEnd(8)} ${String(s.events).padStart(8)} events${s.warnings ? `, ${s.warnings} warnings` : ''}${s.message && s.status !== 'ok' ? ` — ${s.message}` : ''}\n`);
+      }
+      if (absent.length) process.stdout.write(`  not in this backup: ${absent.map((x) => x.extractor).join(', ')} (the files each looked for are in the case file's extractor_runs)\n`);
       // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
       // outright: that artifact is absent from the case, and a script must not take the case as whole.
       const failed = r.summaries.filter((s) => s.status === 'failed');

@@ -109,6 +109,7 @@ export const calls: Extractor = {
   id: 'calls',
   title: 'Calls (phone, FaceTime, third-party apps)',
   after: ['contacts'],
+  encryptedOnly: true, // Apple: call history is kept only in encrypted backups (docs/artifacts.md, HT203790)
   kinds: [{ kind: 'call', label: 'Calls', color: '#2e9461', view: 'calls', dataType: 'ios:calls:call',
     actions: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed' } }],
   sources: [
