@@ -373,7 +373,7 @@ describe('messages export', async () => {
     expect((await cli(['export', '--case', casePath, '--format', 'csv', '--out', out, '--kinds', 'message'])).code).toBe(0);
     const text = fs.readFileSync(out, 'utf8');
     expect(text).toContain('<script>alert(""pwned"")</script>');
-    for (const line of text.split('\r\n').slice(1)) for (const cell of line.split(',')) expect(cell).not.toMatch(/^[=+@]/);
+    for (const line of text.split('\r\n').slice(1)) for (const cell of line.split(',')) if (!/^\+[1-9]\d{6,14}$/.test(cell)) expect(cell).not.toMatch(/^[=+@]/);
   });
 
   it('finds messages by keyword and by contact', async () => {

@@ -106,10 +106,12 @@ describe('artifacts describe themselves', () => {
     const c = path.join(tmpDir(), 'c.db');
     await ingest({ backupDir: SAMPLE, casePath: c, tz: 'UTC', region: 'US' });
     for (const { kind, extractor } of rows<{ kind: string; extractor: string }>(c, 'SELECT DISTINCT kind, extractor FROM events')) {
+      if (extractor === 'recovery') { expect(KINDS.has(kind), `recovery emits ${kind}`).toBe(true); continue; } // the pipeline's own stage
       const ex = EXTRACTORS.find((e) => e.id === extractor)!;
       expect(ex.kinds.map((k) => k.kind), `${extractor} emits ${kind}`).toContain(kind);
     }
     for (const ex of EXTRACTORS) for (const k of ex.kinds) expect(KINDS.get(k.kind), `${ex.id}: ${k.kind}`).toEqual(k);
+    expect(rows<{ n: number }>(c, "SELECT count(*) AS n FROM events WHERE extractor = 'recovery' AND (recovered != 1 OR recovered_from IS NULL OR confidence IS NULL)")[0]!.n).toBe(0);
     for (const k of KINDS.values()) {
       expect(k.color).toMatch(/^#[0-9a-f]{6}$/i);
       expect(['conversation', 'calls', 'gallery', 'table']).toContain(k.view);

@@ -63,9 +63,15 @@ export function withDependencies(ids: string[]): { run: Extractor[]; added: stri
   return { run, added: run.map((x) => x.id).filter((id) => !ids.includes(id)) };
 }
 
+/** Kinds the pipeline itself emits: a recovered row of a table no artifact maps to an event (recovery stage). */
+export const PIPELINE_KINDS: KindDescriptor[] = [{
+  kind: 'record', label: 'Recovered records', color: '#9b1c1c', view: 'table', dataType: 'ios:recovery:record',
+  actions: { deleted: 'Deleted Record Recovered', 'earlier-version': 'Earlier Version Recovered' },
+}];
+
 /** Every kind any extractor emits, one descriptor each (the first declaration wins; they must agree). */
 export const KINDS: Map<string, KindDescriptor> = (() => {
-  const m = new Map<string, KindDescriptor>();
+  const m = new Map<string, KindDescriptor>(PIPELINE_KINDS.map((k) => [k.kind, k]));
   for (const x of EXTRACTORS) for (const k of x.kinds) if (!m.has(k.kind)) m.set(k.kind, k);
   return m;
 })();

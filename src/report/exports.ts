@@ -5,15 +5,18 @@ import type Database from 'better-sqlite3';
 import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
 import { isoFromUs } from '../formats/appleTime.js';
 import { messageLine, timestampDesc } from './describe.js';
+import { messageFacts } from './facts.js';
 import { exportGeo } from './geo.js';
 
 export const EXPORT_FIELDS = ['datetime', 'timestamp', 'timestamp_desc', 'message', 'kind', 'action', 'text', 'direction', 'counterpart',
   'counterpart_name', 'service', 'thread', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'ts_raw', 'ts_epoch', 'extractor',
-  'source_domain', 'source_path', 'source_table', 'source_rowid', 'source_sha256', 'event_id'] as const;
+  'source_domain', 'source_path', 'source_table', 'source_rowid', 'source_sha256', 'event_id',
+  'recovered', 'recovered_from', 'confidence', 'edited', 'edit_history', 'unsent', 'deleted', 'reply_to', 'reaction_to'] as const;
 
-export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | null>;
+export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | boolean | null | { text: string | null; datetime: string | null }[]>;
 
 export function toExportRecord(e: EventRow, threadNames: Map<number, string>): ExportRecord {
+  const f = messageFacts(e.extra_json);
   return {
     datetime: isoFromUs(e.ts_utc_us),
     timestamp: e.ts_utc_us,
@@ -26,6 +29,10 @@ export function toExportRecord(e: EventRow, threadNames: Map<number, string>): E
     ts_raw: e.ts_raw, ts_epoch: e.ts_epoch, extractor: e.extractor,
     source_domain: e.source_domain, source_path: e.source_path, source_table: e.source_table, source_rowid: e.source_rowid,
     source_sha256: e.source_sha256, event_id: e.id,
+    // Every line has every field with one JSON type (Timesketch's OpenSearch fixes a field's type from its first event).
+    recovered: e.recovered === 1, recovered_from: e.recovered_from ?? null, confidence: e.confidence ?? null,
+    edited: !!f?.edited, edit_history: f ? f.edit_history.map((v) => ({ text: v.text, datetime: v.datetime })) : [],
+    unsent: !!f?.unsent, deleted: !!f?.deleted, reply_to: f?.reply_to ?? null, reaction_to: f?.reaction_to ?? null,
   };
 }
 
@@ -37,11 +44,15 @@ export function threadNames(db: Database.Database): Map<number, string> {
   return m;
 }
 
+/** An E.164 phone number and nothing else: a spreadsheet reads it as a number at worst, never runs anything. */
+const PHONE_ONLY = /^\+[1-9]\d{6,14}$/;
+
 /** Cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV injection). */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
-  let s = String(v);
-  if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string') s = `'${s}`;
+  let s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  // A cell that is only an E.164 number (+14015069680) is data, not a formula: kept intact for scripts.
+  if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string' && !PHONE_ONLY.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -33,6 +33,10 @@ export interface EventRow {
   source_rowid: number | null;
   extractor: string;
   extra_json: string | null;
+  /** 1 when read from deleted or superseded data (schema v4; absent in older case files). */
+  recovered?: number;
+  recovered_from?: string | null;
+  confidence?: string | null;
   source_domain: string | null;
   source_path: string | null;
   source_sha256: string | null;

@@ -111,7 +111,8 @@ export const calls: Extractor = {
   after: ['contacts'],
   encryptedOnly: true, // Apple: call history is kept only in encrypted backups (docs/artifacts.md, HT203790)
   kinds: [{ kind: 'call', label: 'Calls', color: '#2e9461', view: 'calls', dataType: 'ios:calls:call',
-    actions: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed' } }],
+    actions: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed', deleted: 'Call Deleted',
+      'earlier-version': 'Earlier Call Version Recovered', 'records-missing': 'Calls Missing' } }],
   sources: [
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistory.storedata' },
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistoryTemp.storedata' },

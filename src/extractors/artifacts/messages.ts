@@ -140,7 +140,8 @@ export const messages: Extractor = {
   after: ['contacts'],
   kinds: [{ kind: 'message', label: 'Messages', color: '#2f6fb3', view: 'conversation', dataType: 'ios:messages:message',
     actions: { sent: 'Message Sent', received: 'Message Received', read: 'Message Read', delivered: 'Message Delivered', edited: 'Message Edited',
-      unsent: 'Message Unsent', reaction: 'Reaction', 'reaction-removed': 'Reaction Removed', played: 'Message Played' } }],
+      unsent: 'Message Unsent', reaction: 'Reaction', 'reaction-removed': 'Reaction Removed', played: 'Message Played',
+      deleted: 'Message Deleted', 'earlier-version': 'Earlier Message Version Recovered', 'records-missing': 'Messages Missing' } }],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', SMS_DB);
     if (!src) return;
