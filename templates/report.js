@@ -5,7 +5,7 @@
   'use strict';
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
-  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17, FACTS: 18 };
+  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17, FACTS: 18, REC: 19 };
   var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -36,6 +36,8 @@
     if (r[C.LAT] === null || r[C.LON] === null) return '';
     return r[C.LAT].toFixed(6) + ', ' + r[C.LON].toFixed(6) + (r[C.ACC] !== null ? ' ±' + Math.round(r[C.ACC]) + ' m' : '');
   }
+  // A recovered record is flagged wherever it appears, with where it came from and how sure we are.
+  function recoveredLabel(r) { return 'recovered · ' + String(r[C.REC][0]).replace(/-/g, ' ') + ' · ' + r[C.REC][1] + ' confidence'; }
   function image(src, alt) {
     if (typeof src !== 'string' || !IMG.test(src)) return null;
     var i = h('img'); i.src = src; i.alt = alt || ''; i.loading = 'lazy';
@@ -153,6 +155,7 @@
     // The colour comes from the artifact's descriptor; it is checked to be a plain hex colour first.
     if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style[PRINT ? 'color' : 'background'] = KINDS[r[C.KIND]].color;
     if (r[C.DIR]) add(head, 'span', 'dir', r[C.DIR] === 'in' ? '← in' : '→ out');
+    if (r[C.REC]) add(head, 'span', 'badge recovered', recoveredLabel(r));
     add(head, 'span', null, ' ' + r[C.DESC]);
     var line = add(td, 'div', 'title');
     if (r[C.TITLE] && r[C.TITLE] !== r[C.DESC]) line.appendChild(doc.createTextNode(r[C.TITLE]));
@@ -204,7 +207,8 @@
       if (RECEIPTS[r[C.ACTION]]) return;
       var f = facts(r);
       if (f.reaction_to && here[f.reaction_to]) return;
-      var isMsg = r[C.ACTION] === 'sent' || r[C.ACTION] === 'received';
+      // A recovered message with its text is drawn as the bubble it was, badged as recovered.
+      var isMsg = r[C.ACTION] === 'sent' || r[C.ACTION] === 'received' || (!!r[C.REC] && !!r[C.BODY] && r[C.KIND] === 'message' && !!r[C.DIR]);
       if (!isMsg) {
         var n = add(parent, 'div', 'sys');
         add(n, 'span', 't', stamp(r) + ' · ');
@@ -216,8 +220,9 @@
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
       add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
-      if (f.deleted || f.unsent || f.edited) {
+      if (f.deleted || f.unsent || f.edited || r[C.REC]) {
         var badges = add(b, 'div', 'badges');
+        if (r[C.REC]) add(badges, 'span', 'badge recovered', recoveredLabel(r));
         if (f.deleted) add(badges, 'span', 'badge deleted', 'deleted — recoverable (Recently Deleted)');
         if (f.unsent) add(badges, 'span', 'badge unsent', 'unsent');
         if (f.edited) add(badges, 'span', 'badge edited', 'edited');
@@ -323,6 +328,24 @@
     filters: [{ label: 'All kinds', options: KIND_OPTIONS.filter(function (o) { return viewOf(o[0]) === 'table'; }), test: function (r, v) { return r[C.KIND] === v; } }],
     render: function (parent, rows) {
       var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '32%'], ['Text', null, '17%'], ['Counterpart', null, '12%'], ['Source', null, '18%']]);
+      rows.forEach(function (r) {
+        var tr = add(tb, 'tr');
+        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+      });
+    },
+  });
+
+  // ---- Deleted and recovered records ----
+  listView(doc.getElementById('recovered-list'), {
+    rows: events.filter(function (r) { return !!r[C.REC]; }), noun: 'recovered records', pageSize: 200, empty: 'No recovered records.', day: function (r) { return r[C.DAY]; },
+    text: function (r) { return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' '); },
+    filters: [{ label: 'All sources', options: (function () {
+      var seen = {}, out = [];
+      events.forEach(function (r) { if (r[C.REC] && !seen[r[C.REC][0]]) { seen[r[C.REC][0]] = 1; out.push([r[C.REC][0], r[C.REC][0].replace(/-/g, ' ')]); } });
+      return out;
+    })(), test: function (r, v) { return r[C.REC] && r[C.REC][0] === v; } }],
+    render: function (parent, rows) {
+      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '34%'], ['Text', null, '20%'], ['Counterpart', null, '12%'], ['Source', null, '13%']]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr');
         cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');

@@ -105,6 +105,21 @@ describe('recovery through the pipeline', () => {
     expect(treeHash(t.root)).toEqual(before);
   });
 
+  it('the report flags every recovered event and says what was examined', async () => {
+    await ingested;
+    const out = tmpDir();
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html']);
+    expect(r.code, r.stderr).toBe(0);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<section id="recovered"');
+    expect(html).toMatch(/2 databases examined: \d[\d,]* freeblocks? \(/);
+    const rows = JSON.parse(/<script type="application\/json" id="d-events">([\s\S]*?)<\/script>/.exec(html)![1]!) as unknown[][];
+    const flagged = rows.filter((x) => x[19] !== null);
+    expect(flagged.length).toBe(events(casePath, 'recovered = 1').length);
+    expect(flagged.every((x) => Array.isArray(x[19]) && ['high', 'medium', 'low'].includes((x[19] as string[])[1]!))).toBe(true);
+    expect(rows.filter((x) => x[19] === null).length).toBe(events(casePath, 'recovered = 0').length);
+  });
+
   it('--no-recover writes no recovered event', async () => {
     const c = path.join(tmpDir(), 'norec.db');
     expect((await cli(['ingest', t.root, '--case', c, '--no-recover', '-q'])).code).toBe(0);

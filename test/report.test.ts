@@ -194,7 +194,7 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
       titles.push((item.lookup(PDFName.of('Title')) as PDFHexString | PDFString).decodeText());
       item = item.lookupMaybe(PDFName.of('Next'), PDFDict);
     }
-    expect(titles).toEqual(['Cover', 'Evidence summary', 'Method', 'Overview', 'Timeline', 'Conversations', 'Calls', 'Photos and videos', 'Other records', 'Processing log', 'Hash appendix', 'Custody log']);
+    expect(titles).toEqual(['Cover', 'Evidence summary', 'Method', 'Overview', 'Timeline', 'Conversations', 'Calls', 'Photos and videos', 'Other records', 'Deleted and recovered records', 'Processing log', 'Hash appendix', 'Custody log']);
     // Page 1 renders to an image.
     const png = path.join(dir, 'page1');
     expect(spawnSync('pdftoppm', ['-png', '-r', '40', '-f', '1', '-l', '1', '-singlefile', pdf, png]).status).toBe(0);

@@ -23,6 +23,7 @@ export const SECTIONS = [
   { id: 'calls', title: 'Calls' },
   { id: 'photos', title: 'Photos and videos' },
   { id: 'records', title: 'Other records' },
+  { id: 'recovered', title: 'Deleted and recovered records' },
   { id: 'log', title: 'Processing log' },
   { id: 'hashes', title: 'Hash appendix' },
   { id: 'custody', title: 'Custody log' },
@@ -30,7 +31,7 @@ export const SECTIONS = [
 export type SectionId = (typeof SECTIONS)[number]['id'];
 
 /** The partials a lab may replace with `--templates DIR` (plus report.hbs and report.css). */
-export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'records', 'log', 'hashes', 'custody', 'footer'];
+export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'records', 'recovered', 'log', 'hashes', 'custody', 'footer'];
 
 export function defaultTemplatesDir(): string {
   const p = packagePath('templates', 'report.hbs');

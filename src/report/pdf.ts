@@ -98,6 +98,7 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
         // The photo cards show capture ('taken') events when there are any, as the HTML does.
         case 'photos': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('gallery'), actions: hasTaken ? ['taken'] : undefined });
         case 'records': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('table') });
+        case 'recovered': return eventRows(db, o.filter, o.tz, { recoveredOnly: true });
         case 'log': return warningRows(db, o.tz);
         case 'hashes': return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
         default: return null;

@@ -32,7 +32,7 @@ export interface ReportOptions {
  * [id, day, time, offset, kind, action, description, title, body, direction, counterpart, threadId,
  *  service, duration, latitude, longitude, accuracy, source]
  */
-export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string, MessageFacts | null];
+export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string, MessageFacts | null, [string, string] | null];
 
 export interface KeyValue { key: string; value: string }
 
@@ -56,6 +56,8 @@ export interface ReportModel {
   topCounterparts: { name: string; count: number }[];
   custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
   custodyChain: { intact: boolean; head: string; problems: string[] };
+  /** What recovery examined per database and found (empty when it did not run). */
+  recovery: RecoveryView;
 }
 
 
@@ -108,6 +110,39 @@ export function filterLines(args: Record<string, string | undefined> | undefined
   if (!args) return [];
   const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
   return Object.entries(names).filter(([k]) => args[k]).map(([k, label]) => `${label}: ${args[k]}`);
+}
+
+export interface RecoveryView {
+  databases: { name: string; records: number; events: number; freeSpace: string; wal: string }[];
+  /** One paragraph an examiner can cite: what was examined, how much of it was zero-filled, what was found. */
+  summary: string;
+  events: number;
+}
+
+const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+const fmtInt = (v: number) => v.toLocaleString('en-US');
+const plural = (k: number, one: string, many = `${one}s`) => `${fmtInt(k)} ${k === 1 ? one : many}`;
+
+/** The recovery_runs of a case (schema v4), as the report's method table and paragraph. */
+export function recoveryView(db: Database.Database): RecoveryView {
+  if (!hasTable(db, 'recovery_runs')) return { databases: [], summary: '', events: 0 };
+  const runs = db.prepare('SELECT database, records, events, stats_json FROM recovery_runs ORDER BY id').all() as { database: string; records: number; events: number; stats_json: string | null }[];
+  let fb = 0, fbZero = 0, fl = 0, flZero = 0, un = 0, unZero = 0, frames = 0;
+  const databases = runs.map((r) => {
+    const s = (r.stats_json ? JSON.parse(r.stats_json) : {}) as Record<string, unknown>;
+    fb += n(s.freeblocks); fbZero += n(s.freeblocksZeroFilled); fl += n(s.freelistPages); flZero += n(s.freelistZeroFilled);
+    un += n(s.unallocatedBytes); unZero += n(s.unallocatedZero); frames += n(s.walFrames);
+    return {
+      name: r.database, records: Number(r.records), events: Number(r.events),
+      freeSpace: r.stats_json ? `${plural(n(s.freeblocks), 'freeblock')} (${fmtInt(n(s.freeblocksZeroFilled))} zero-filled), ${plural(n(s.freelistPages), 'free page')} (${fmtInt(n(s.freelistZeroFilled))} zero-filled), ${fmtInt(n(s.unallocatedBytes))} unallocated bytes (${fmtInt(n(s.unallocatedZero))} zero)` : 'not read',
+      wal: n(s.walFrames) ? `${plural(n(s.walFrames), 'frame')}, ${plural(n(s.walCommits), 'commit')}${n(s.walFramesUncommitted) ? `, ${fmtInt(n(s.walFramesUncommitted))} never committed` : ''}` : 'none',
+    };
+  });
+  const events = Number(db.prepare('SELECT count(*) FROM events WHERE recovered = 1').pluck().get());
+  const summary = runs.length
+    ? `${plural(runs.length, 'database')} examined: ${plural(fb, 'freeblock')} (${fmtInt(fbZero)} zero-filled), ${plural(fl, 'free page')} (${fmtInt(flZero)} zero-filled), ${fmtInt(un)} bytes of unallocated space (${fmtInt(unZero)} zero), ${plural(frames, 'WAL frame')}. ${plural(events, 'recovered event')} in this case. Free space that iOS zero-fills (secure_delete) holds nothing to recover; rows whose bytes were overwritten are gone and are counted only by the gaps in record numbers.`
+    : '';
+  return { databases, summary, events };
 }
 
 export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
@@ -237,6 +272,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
     custody,
+    recovery: recoveryView(db),
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
   };
 }
@@ -290,13 +326,14 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
     who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
     e.latitude, e.longitude, e.accuracy_m, sourceText(e), factsInZone(messageFacts(e.extra_json), fmt),
+    e.recovered === 1 ? [e.recovered_from ?? 'unknown', e.confidence ?? 'unknown'] : null,
   ];
 }
 
 /** Events for the report, in time order (or thread order for the printed conversation view). */
-export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean } = {}): Generator<EventCells> {
+export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean } = {}): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
-  if (!opts.kinds && !opts.actions && !opts.threadOrder) {
+  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
     return;
   }
@@ -305,7 +342,7 @@ export function* eventRows(db: Database.Database, filter: EventFilter, tz: strin
   if (f.kinds && f.kinds.length === 0) return;
   const w = whereClause(f);
   const order = opts.threadOrder ? 'e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id' : 'e.ts_utc_us IS NULL, e.ts_utc_us, e.id';
-  const conds = [w.sql.replace(/^WHERE /, ''), opts.threadOrder ? 'e.thread_id IS NOT NULL' : '', opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : ''].filter(Boolean);
+  const conds = [w.sql.replace(/^WHERE /, ''), opts.threadOrder ? 'e.thread_id IS NOT NULL' : '', opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '', opts.recoveredOnly ? 'e.recovered = 1' : ''].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const params = [...w.params, ...(opts.actions ?? [])];
   const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
