@@ -20,8 +20,13 @@ function buildBackup(root: string, tmp: string, visits: number): number {
   fillHistory(db, 'ios17', benchVisits(visits));
   db.close();
   const w = new BackupWriter(root, {
-    deviceName: 'Bench iPhone', productType: 'iPhone15,2', productVersion: '17.4.1', buildVersion: '21E236',
-    serialNumber: 'BENCH', udid: 'bench'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 2, 15)),
+    deviceName: 'Bench iPhone',
+    productType: 'iPhone15,2',
+    productVersion: '17.4.1',
+    buildVersion: '21E236',
+    serialNumber: 'BENCH',
+    udid: 'bench'.padEnd(40, '0'),
+    backupDate: new Date(Date.UTC(2024, 2, 15)),
   });
   const bytes = fs.readFileSync(dbPath);
   w.addDatabase('HomeDomain', 'Library/Safari/History.db', { db: bytes });
@@ -43,13 +48,38 @@ export const artifactsBench: BenchSection = {
     t = performance.now();
     const r = runIngestChild(root, casePath, 'safari');
     const cf = new Database(casePath, { readonly: true });
-    const run = cf.prepare("SELECT events, status, started_at, finished_at FROM extractor_runs WHERE extractor = 'safari'").get() as { events: number; status: string; started_at: string; finished_at: string };
+    const run = cf.prepare("SELECT events, status, started_at, finished_at FROM extractor_runs WHERE extractor = 'safari'").get() as {
+      events: number;
+      status: string;
+      started_at: string;
+      finished_at: string;
+    };
     cf.close();
     const extractS = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
     const rows: BenchRow[] = [
-      { area: 'artifacts', metric: 'fixture build (Safari History.db)', value: buildS, unit: 's', note: `${visits.toLocaleString('en-US')} visits, History.db ${(size / 1e6).toFixed(1)} MB` },
-      { area: 'artifacts', metric: 'safari extractor events/s', value: run.events / extractS, unit: 'events/s', note: `${run.events.toLocaleString('en-US')} events in ${extractS.toFixed(2)} s (copy + hash of History.db included), status ${run.status}; target ≥ 50,000` },
-      { area: 'artifacts', metric: 'safari whole ingest events/s', value: run.events / r.seconds, unit: 'events/s', note: `whole ingest ${r.seconds.toFixed(2)} s, ${r.cpuS.toFixed(2)} CPU-s: ${Object.entries(r.timings).map(([k, v]) => `${k} ${v} s`).join(', ')}` },
+      {
+        area: 'artifacts',
+        metric: 'fixture build (Safari History.db)',
+        value: buildS,
+        unit: 's',
+        note: `${visits.toLocaleString('en-US')} visits, History.db ${(size / 1e6).toFixed(1)} MB`,
+      },
+      {
+        area: 'artifacts',
+        metric: 'safari extractor events/s',
+        value: run.events / extractS,
+        unit: 'events/s',
+        note: `${run.events.toLocaleString('en-US')} events in ${extractS.toFixed(2)} s (copy + hash of History.db included), status ${run.status}; target ≥ 50,000`,
+      },
+      {
+        area: 'artifacts',
+        metric: 'safari whole ingest events/s',
+        value: run.events / r.seconds,
+        unit: 'events/s',
+        note: `whole ingest ${r.seconds.toFixed(2)} s, ${r.cpuS.toFixed(2)} CPU-s: ${Object.entries(r.timings)
+          .map(([k, v]) => `${k} ${v} s`)
+          .join(', ')}`,
+      },
       { area: 'artifacts', metric: 'safari ingest peak RSS', value: r.rssMb, unit: 'MB', note: 'the ingest process alone' },
     ];
     fs.rmSync(root, { recursive: true, force: true });
@@ -65,7 +95,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   try {
     const rows = await artifactsBench.run({ scale, tmp });
     console.log(`ios-timeline Set A bench — scale ${scale}, ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString()}`);
-    for (const row of rows) console.log(`| ${row.area} | ${row.metric} | ${Math.abs(row.value) >= 100 ? Math.round(row.value).toLocaleString('en-US') : row.value.toFixed(2)} | ${row.unit} | ${row.note ?? ''} |`);
+    for (const row of rows)
+      console.log(
+        `| ${row.area} | ${row.metric} | ${Math.abs(row.value) >= 100 ? Math.round(row.value).toLocaleString('en-US') : row.value.toFixed(2)} | ${row.unit} | ${row.note ?? ''} |`,
+      );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -24,8 +24,15 @@ import type { BenchRow, BenchSection } from './types.js';
 const end = new Date(Date.UTC(2024, 2, 15));
 
 function writer(root: string): BackupWriter {
-  return new BackupWriter(root, { deviceName: 'Bench iPhone', productType: 'iPhone15,2', productVersion: '17.4.1', buildVersion: '21E236', serialNumber: 'BENCH',
-    udid: 'benchb'.padEnd(40, '0'), backupDate: end });
+  return new BackupWriter(root, {
+    deviceName: 'Bench iPhone',
+    productType: 'iPhone15,2',
+    productVersion: '17.4.1',
+    buildVersion: '21E236',
+    serialNumber: 'BENCH',
+    udid: 'benchb'.padEnd(40, '0'),
+    backupDate: end,
+  });
 }
 
 async function measure(root: string, tmp: string, ex: Extractor): Promise<{ events: number; wallS: number; cpuS: number; ingestS: number; status: string }> {
@@ -45,7 +52,16 @@ async function measure(root: string, tmp: string, ex: Extractor): Promise<{ even
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-interface Result { label: string; count: number; unit: string; events: number; wallS: number; cpuS: number; ingestS: number; status: string }
+interface Result {
+  label: string;
+  count: number;
+  unit: string;
+  events: number;
+  wallS: number;
+  cpuS: number;
+  ingestS: number;
+  status: string;
+}
 
 async function runAll(scale: number, tmp: string): Promise<Result[]> {
   const out: Result[] = [];
@@ -53,8 +69,17 @@ async function runAll(scale: number, tmp: string): Promise<Result[]> {
     const n = Math.round(100_000 * scale);
     const root = path.join(tmp, 'wa');
     const w = writer(root);
-    addWhatsApp(w, new Rng(7), tmp, { generation: 'current', end, nameByNumber: new Map([['+19195550123', 'Bench Contact'], ['+19195550124', 'Other Contact']]),
-      strangers: ['+14155550999', '+14155550998'], bulk: n, inWal: 0 });
+    addWhatsApp(w, new Rng(7), tmp, {
+      generation: 'current',
+      end,
+      nameByNumber: new Map([
+        ['+19195550123', 'Bench Contact'],
+        ['+19195550124', 'Other Contact'],
+      ]),
+      strangers: ['+14155550999', '+14155550998'],
+      bulk: n,
+      inWal: 0,
+    });
     w.finish();
     const r = await measure(root, tmp, whatsapp);
     out.push({ label: `WhatsApp (${fmt(n)} messages)`, count: r.events, unit: 'events', ...r });
@@ -80,8 +105,10 @@ export const artifactsBBench: BenchSection = {
     const rows: BenchRow[] = [];
     for (const r of await runAll(scale, tmp)) {
       const note = `${fmt(r.events)} events, ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s CPU, status ${r.status}; whole ingest ${r.ingestS.toFixed(2)} s; load average ${os.loadavg()[0].toFixed(1)}`;
-      rows.push({ area: 'artifacts-b', metric: `${r.label} ${r.unit}/s`, value: r.count / r.wallS, unit: `${r.unit}/s`, note },
-        { area: 'artifacts-b', metric: `${r.label} ${r.unit}/CPU-s`, value: r.count / r.cpuS, unit: `${r.unit}/CPU-s`, note: 'process CPU time of the extractor run' });
+      rows.push(
+        { area: 'artifacts-b', metric: `${r.label} ${r.unit}/s`, value: r.count / r.wallS, unit: `${r.unit}/s`, note },
+        { area: 'artifacts-b', metric: `${r.label} ${r.unit}/CPU-s`, value: r.count / r.cpuS, unit: `${r.unit}/CPU-s`, note: 'process CPU time of the extractor run' },
+      );
     }
     return rows;
   },
@@ -94,11 +121,18 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-artifacts-b-'));
   try {
     const results = await runAll(scale, tmp);
-    console.log(`Set B artifacts bench (scale ${scale}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version})\n`);
+    console.log(
+      `Set B artifacts bench (scale ${scale}, ${os.cpus().length} cores, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}, node ${process.version})\n`,
+    );
     console.log('| artifact | wall rate | CPU rate | target | detail |\n|---|---|---|---|---|');
     for (const r of results) {
       const target = r.unit === 'events' ? '≥ 50,000 events/s' : '≥ 5,000 notes/s';
-      console.log(`| ${r.label} | ${fmt(r.count / r.wallS)} ${r.unit}/s | ${fmt(r.count / r.cpuS)} ${r.unit}/CPU-s | ${target} | ${fmt(r.events)} events, ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s CPU, status ${r.status}; whole ingest ${r.ingestS.toFixed(2)} s |`);
+      console.log(
+        `| ${r.label} | ${fmt(r.count / r.wallS)} ${r.unit}/s | ${fmt(r.count / r.cpuS)} ${r.unit}/CPU-s | ${target} | ${fmt(r.events)} events, ${r.wallS.toFixed(2)} s wall, ${r.cpuS.toFixed(2)} s CPU, status ${r.status}; whole ingest ${r.ingestS.toFixed(2)} s |`,
+      );
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

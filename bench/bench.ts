@@ -38,7 +38,11 @@ async function main(): Promise<void> {
   for (const s of SECTIONS) {
     if (only && !only.includes(s.id)) continue;
     process.stderr.write(`\n== ${s.title}\n`);
-    const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', fileURLToPath(import.meta.url), '--child', s.id, '--scale', String(scale)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', fileURLToPath(import.meta.url), '--child', s.id, '--scale', String(scale)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 << 20,
+    });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     try {
       const rows = JSON.parse(line) as BenchRow[];
@@ -56,4 +60,7 @@ function fmt(v: number): string {
   return Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

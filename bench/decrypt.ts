@@ -26,13 +26,23 @@ export const decrypt: BenchSection = {
     const enc = await makeFixtureEncryption({ password: PASSWORD, iter: 10, dpic: 10, seed: 'bench' });
     let t = performance.now();
     buildBackup({
-      root, seed: 11, contacts: 5, calls: 5, encryption: enc,
-      extend: (w) => { for (let i = 0; i < files; i++) w.addFile('CameraRollDomain', `Media/DCIM/100APPLE/IMG_${1000 + i}.MOV`, randomBytes(fileMb << 20), { protectionClass: 3 }); },
+      root,
+      seed: 11,
+      contacts: 5,
+      calls: 5,
+      encryption: enc,
+      extend: (w) => {
+        for (let i = 0; i < files; i++) w.addFile('CameraRollDomain', `Media/DCIM/100APPLE/IMG_${1000 + i}.MOV`, randomBytes(fileMb << 20), { protectionClass: 3 });
+      },
     });
     const buildS = (performance.now() - t) / 1000;
     const buildRss = peakRssMb();
     (globalThis as { gc?: () => void }).gc?.();
-    try { fs.writeFileSync('/proc/self/clear_refs', '5'); } catch { /* not Linux: the peak below includes the build */ }
+    try {
+      fs.writeFileSync('/proc/self/clear_refs', '5');
+    } catch {
+      /* not Linux: the peak below includes the build */
+    }
 
     let dec: BackupDecryptor | null = null;
     const backup = await Backup.open(root, { unlock: async (p) => (dec = await unlockBackup(p, { password: PASSWORD })) });
@@ -44,30 +54,45 @@ export const decrypt: BenchSection = {
 
       const keys = big.map((e) => unwrapWithClass(dec!.classKeys, backup.decode(e)!.encryptionKey!));
       const out = path.join(tmp, 'plain.bin');
-      const timed = async (f: () => Promise<void> | void) => { const t0 = performance.now(); await f(); return (performance.now() - t0) / 1000; };
+      const timed = async (f: () => Promise<void> | void) => {
+        const t0 = performance.now();
+        await f();
+        return (performance.now() - t0) / 1000;
+      };
       // Best of three rounds, the three contenders taking turns, so load from elsewhere on the machine hits all alike.
       let readS = Infinity;
       let decS = Infinity;
       let opensslS = Infinity;
       for (let round = 0; round < 3; round++) {
         // 1. The ingest read path: Backup.read = unwrap + decrypt to the working copy + SHA-256 of the ciphertext.
-        readS = Math.min(readS, await timed(async () => {
-          for (const e of big) {
-            const r = await backup.read(e);
-            if (r.status !== 'ok') throw new Error(`${e.relativePath}: ${r.status} ${r.note}`);
-            fs.rmSync(path.dirname(r.path!), { recursive: true, force: true });
-          }
-        }));
+        readS = Math.min(
+          readS,
+          await timed(async () => {
+            for (const e of big) {
+              const r = await backup.read(e);
+              if (r.status !== 'ok') throw new Error(`${e.relativePath}: ${r.status} ${r.note}`);
+              fs.rmSync(path.dirname(r.path!), { recursive: true, force: true });
+            }
+          }),
+        );
         // 2. Decryption alone (no hash), to show what the hash costs.
-        decS = Math.min(decS, await timed(async () => {
-          for (let i = 0; i < big.length; i++) await decryptFileTo(srcs[i]!, out, keys[i]!, fileMb << 20);
-        }));
+        decS = Math.min(
+          decS,
+          await timed(async () => {
+            for (let i = 0; i < big.length; i++) await decryptFileTo(srcs[i]!, out, keys[i]!, fileMb << 20);
+          }),
+        );
         // 3. openssl on the same ciphertext (-nopad: it leaves the padding in, which costs it nothing).
-        opensslS = Math.min(opensslS, await timed(() => {
-          for (let i = 0; i < big.length; i++) {
-            execFileSync('openssl', ['enc', '-d', '-aes-256-cbc', '-K', keys[i]!.toString('hex'), '-iv', '0'.repeat(32), '-nopad', '-in', srcs[i]!, '-out', out], { stdio: 'ignore' });
-          }
-        }));
+        opensslS = Math.min(
+          opensslS,
+          await timed(() => {
+            for (let i = 0; i < big.length; i++) {
+              execFileSync('openssl', ['enc', '-d', '-aes-256-cbc', '-K', keys[i]!.toString('hex'), '-iv', '0'.repeat(32), '-nopad', '-in', srcs[i]!, '-out', out], {
+                stdio: 'ignore',
+              });
+            }
+          }),
+        );
       }
       fs.rmSync(out, { force: true });
 

@@ -22,14 +22,17 @@ function makeFiles(root: string, small: number, large: number, largeMb: number):
     jobs.push({ path: p, size: fs.statSync(p).size });
   };
   // Small payloads: 512 B – 64 KiB, skewed small like real app data.
-  for (let i = 0; i < small; i++) write(i, 512 + Math.floor(Math.pow((i * 2654435761) % 1000 / 1000, 3) * 65536));
+  for (let i = 0; i < small; i++) write(i, 512 + Math.floor((((i * 2654435761) % 1000) / 1000) ** 3 * 65536));
   for (let i = 0; i < large; i++) write(small + i, largeMb << 20);
   return jobs;
 }
 
 /** Two openssl processes, each taking half the bytes, each hashing its files in argument-list groups. */
 async function opensslSideBySide(jobs: HashJob[]): Promise<void> {
-  const lanes: { files: string[]; bytes: number }[] = [{ files: [], bytes: 0 }, { files: [], bytes: 0 }];
+  const lanes: { files: string[]; bytes: number }[] = [
+    { files: [], bytes: 0 },
+    { files: [], bytes: 0 },
+  ];
   for (const j of [...jobs].sort((a, b) => b.size - a.size)) {
     const lane = lanes[0].bytes <= lanes[1].bytes ? lanes[0] : lanes[1];
     lane.files.push(j.path);

@@ -8,7 +8,13 @@ const t = performance.now();
 const cpu0 = process.cpuUsage();
 const r = await ingest({ backupDir, casePath, tz: 'UTC', region: 'US', only: only ? only.split(',') : undefined });
 const cpu = process.cpuUsage(cpu0);
-process.stdout.write(JSON.stringify({
-  seconds: (performance.now() - t) / 1000, cpuS: (cpu.user + cpu.system) / 1e6, rssMb: peakRssMb(), events: r.events,
-  summaries: r.summaries, timings: r.timings,
-}) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    seconds: (performance.now() - t) / 1000,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    rssMb: peakRssMb(),
+    events: r.events,
+    summaries: r.summaries,
+    timings: r.timings,
+  }) + '\n',
+);

@@ -17,8 +17,13 @@ function buildBackup(root: string, tmp: string, count: number, attributedOnly: b
   fillBulkSmsDb(db, { count, attributedOnly });
   db.close();
   const w = new BackupWriter(root, {
-    deviceName: 'Bench iPhone', productType: 'iPhone15,2', productVersion: attributedOnly ? '17.4.1' : '14.8.1', buildVersion: attributedOnly ? '21E236' : '18H107',
-    serialNumber: 'BENCH', udid: 'bench'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 2, 15)),
+    deviceName: 'Bench iPhone',
+    productType: 'iPhone15,2',
+    productVersion: attributedOnly ? '17.4.1' : '14.8.1',
+    buildVersion: attributedOnly ? '21E236' : '18H107',
+    serialNumber: 'BENCH',
+    udid: 'bench'.padEnd(40, '0'),
+    backupDate: new Date(Date.UTC(2024, 2, 15)),
   });
   let bytes: Buffer | null = fs.readFileSync(dbPath);
   const size = bytes.length;
@@ -39,7 +44,7 @@ export const messagesBench: BenchSection = {
     for (const attributedOnly of [false, true]) {
       const label = attributedOnly ? 'attributedBody-only' : 'plain text';
       const root = path.join(tmp, attributedOnly ? 'backup-ab' : 'backup-text');
-      let t = performance.now();
+      const t = performance.now();
       const dbBytes = buildBackup(root, tmp, count, attributedOnly);
       const buildS = (performance.now() - t) / 1000;
       const casePath = path.join(tmp, `case-${attributedOnly ? 'ab' : 'text'}.db`);
@@ -49,16 +54,53 @@ export const messagesBench: BenchSection = {
       const rss = r.rssMb;
       peak = Math.max(peak, rss);
       const cf = new Database(casePath, { readonly: true });
-      const run = cf.prepare("SELECT events, started_at, finished_at FROM extractor_runs WHERE extractor = 'messages'").get() as { events: number; started_at: string; finished_at: string };
-      const decoded = (cf.prepare(`SELECT count(*) AS n FROM events WHERE source_table = 'message' AND action IN ('sent','received') AND extra_json LIKE '%"body_source":"attributedBody"%'`).get() as { n: number }).n;
+      const run = cf.prepare("SELECT events, started_at, finished_at FROM extractor_runs WHERE extractor = 'messages'").get() as {
+        events: number;
+        started_at: string;
+        finished_at: string;
+      };
+      const decoded = (
+        cf
+          .prepare(`SELECT count(*) AS n FROM events WHERE source_table = 'message' AND action IN ('sent','received') AND extra_json LIKE '%"body_source":"attributedBody"%'`)
+          .get() as { n: number }
+      ).n;
       cf.close();
       const extractS = (Date.parse(run.finished_at) - Date.parse(run.started_at)) / 1000;
       const status = r.summaries.find((s) => s.extractor === 'messages')?.status;
       rows.push(
-        { area: 'messages', metric: `fixture build (${label})`, value: buildS, unit: 's', note: `${count.toLocaleString('en-US')} messages, sms.db ${(dbBytes / 1e6).toFixed(0)} MB` },
-        { area: 'messages', metric: `ingest messages/s (${label})`, value: count / ingestS, unit: 'messages/s', note: `whole ingest ${ingestS.toFixed(2)} s, ${r.events.toLocaleString('en-US')} events, status ${status}${attributedOnly ? `, ${decoded.toLocaleString('en-US')} bodies decoded` : ''}` },
-        { area: 'messages', metric: `extractor messages/s (${label})`, value: count / extractS, unit: 'messages/s', note: `messages extractor alone ${extractS.toFixed(2)} s (copy + hash of sms.db included); rest of ingest ${(ingestS - extractS).toFixed(2)} s: ${Object.entries(r.timings).filter(([k]) => k !== 'extraction').map(([k, v]) => `${k} ${v} s`).join(', ')}` },
-        { area: 'messages', metric: `ingest messages per CPU-second (${label})`, value: count / cpuS, unit: 'messages/s', note: `${cpuS.toFixed(2)} CPU-s for the whole ingest: the figure a quiet machine approaches (this one is shared)` },
+        {
+          area: 'messages',
+          metric: `fixture build (${label})`,
+          value: buildS,
+          unit: 's',
+          note: `${count.toLocaleString('en-US')} messages, sms.db ${(dbBytes / 1e6).toFixed(0)} MB`,
+        },
+        {
+          area: 'messages',
+          metric: `ingest messages/s (${label})`,
+          value: count / ingestS,
+          unit: 'messages/s',
+          note: `whole ingest ${ingestS.toFixed(2)} s, ${r.events.toLocaleString('en-US')} events, status ${status}${attributedOnly ? `, ${decoded.toLocaleString('en-US')} bodies decoded` : ''}`,
+        },
+        {
+          area: 'messages',
+          metric: `extractor messages/s (${label})`,
+          value: count / extractS,
+          unit: 'messages/s',
+          note: `messages extractor alone ${extractS.toFixed(2)} s (copy + hash of sms.db included); rest of ingest ${(ingestS - extractS).toFixed(2)} s: ${Object.entries(
+            r.timings,
+          )
+            .filter(([k]) => k !== 'extraction')
+            .map(([k, v]) => `${k} ${v} s`)
+            .join(', ')}`,
+        },
+        {
+          area: 'messages',
+          metric: `ingest messages per CPU-second (${label})`,
+          value: count / cpuS,
+          unit: 'messages/s',
+          note: `${cpuS.toFixed(2)} CPU-s for the whole ingest: the figure a quiet machine approaches (this one is shared)`,
+        },
         { area: 'messages', metric: `peak RSS (${label})`, value: rss, unit: 'MB', note: 'the ingest process alone' },
       );
       fs.rmSync(root, { recursive: true, force: true });

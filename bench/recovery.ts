@@ -14,7 +14,10 @@ import { Rng } from '../fixtures/random.js';
 import { recoverDatabase } from '../src/recovery/index.js';
 
 const args = process.argv.slice(2);
-const arg = (k: string, d: string) => { const i = args.indexOf(`--${k}`); return i >= 0 ? args[i + 1] : d; };
+const arg = (k: string, d: string) => {
+  const i = args.indexOf(`--${k}`);
+  return i >= 0 ? args[i + 1] : d;
+};
 const targetMb = Number(arg('mb', '300'));
 const dir = arg('dir', path.join(os.tmpdir(), 'recovery-bench'));
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -69,9 +72,12 @@ function build(file: string): { rows: number; deleted: number; guids: [number, s
   }
   db.pragma('journal_mode = DELETE');
   db.pragma('secure_delete = OFF');
-  const guids = (db.prepare('SELECT ROWID AS id, guid, text FROM message WHERE ROWID % 10 = 0').all() as { id: bigint; guid: string; text: string | null }[])
-    .map((r) => [Number(r.id), r.guid, (r.text ?? '').slice(0, 12)]);
-  const deleted = Number((db.prepare('DELETE FROM message WHERE ROWID % 10 = 0').run()).changes);
+  const guids = (db.prepare('SELECT ROWID AS id, guid, text FROM message WHERE ROWID % 10 = 0').all() as { id: bigint; guid: string; text: string | null }[]).map((r) => [
+    Number(r.id),
+    r.guid,
+    (r.text ?? '').slice(0, 12),
+  ]);
+  const deleted = Number(db.prepare('DELETE FROM message WHERE ROWID % 10 = 0').run().changes);
   db.close();
   fs.writeFileSync(file + '.json', JSON.stringify({ rows: n, deleted, guids }));
   return { rows: n, deleted, guids: guids as [number, string, string][] };
@@ -114,26 +120,54 @@ const wanted = new Map(meta.guids.map(([, g, t]) => [g, t]));
 for (const m of text.matchAll(/[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}/g)) {
   const t = wanted.get(m[0]);
   if (t === undefined) continue;
-  if (Buffer.from(text.slice(m.index! + 36, m.index! + 36 + 24), 'latin1').toString('utf8').startsWith(t)) present.add(m[0]);
+  if (
+    Buffer.from(text.slice(m.index! + 36, m.index! + 36 + 24), 'latin1')
+      .toString('utf8')
+      .startsWith(t)
+  )
+    present.add(m[0]);
 }
 const found = new Map(msgs.map((x) => [String(x.values[1]), x]));
-let surviving = 0, foundSurviving = 0, foundWithRowid = 0;
+let surviving = 0,
+  foundSurviving = 0,
+  foundWithRowid = 0;
 for (const [id, g] of meta.guids) {
   if (!present.has(g)) continue;
   surviving++;
   const hit = found.get(g);
-  if (hit) { foundSurviving++; if (hit.rowid !== null && Number(hit.rowid) === id) foundWithRowid++; }
+  if (hit) {
+    foundSurviving++;
+    if (hit.rowid !== null && Number(hit.rowid) === id) foundWithRowid++;
+  }
 }
 const row = (k: string, v: string) => console.log(`${k.padEnd(34)} ${v}`);
 row('database', `${file} (${mb.toFixed(1)} MB, ${meta.rows} rows, ${meta.deleted} deleted)`);
 row('cat > /dev/null', `${catMs.toFixed(0)} ms  ${(mb / (catMs / 1000)).toFixed(0)} MB/s`);
 row("sqlite3 'PRAGMA integrity_check'", `${icMs.toFixed(0)} ms  ${(mb / (icMs / 1000)).toFixed(0)} MB/s`);
 row('recoverDatabase (wall)', `${ms.toFixed(0)} ms  ${(mb / (ms / 1000)).toFixed(0)} MB/s`);
-row('recoverDatabase (CPU user+sys)', `${cpuMs.toFixed(0)} ms  ${(mb / (cpuMs / 1000)).toFixed(0)} MB/s   (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`);
-row('message records (not older versions)', `${msgs.length}: ${deletedIds} deleted rows with rowid, ${msgs.length - deletedIds - falsePos} without rowid, ${falsePos} with a live rowid (false positives)`);
+row(
+  'recoverDatabase (CPU user+sys)',
+  `${cpuMs.toFixed(0)} ms  ${(mb / (cpuMs / 1000)).toFixed(0)} MB/s   (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)`,
+);
+row(
+  'message records (not older versions)',
+  `${msgs.length}: ${deletedIds} deleted rows with rowid, ${msgs.length - deletedIds - falsePos} without rowid, ${falsePos} with a live rowid (false positives)`,
+);
 row('recall (deleted rows with rowid)', `${((100 * deletedIds) / meta.deleted).toFixed(1)}% of all deleted rows`);
 const idOf = new Map(meta.guids.map(([id, g]) => [g, id]));
 const wrongRowid = msgs.filter((x) => x.rowid !== null && idOf.has(String(x.values[1])) && idOf.get(String(x.values[1])) !== Number(x.rowid)).length;
-row('recall (rows whose bytes survive)', `${foundSurviving} of ${surviving} deleted rows whose record bytes are still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%), ${foundWithRowid} with the right rowid, ${wrongRowid} with a wrong one`);
+row(
+  'recall (rows whose bytes survive)',
+  `${foundSurviving} of ${surviving} deleted rows whose record bytes are still in the file (${((100 * foundSurviving) / Math.max(1, surviving)).toFixed(1)}%), ${foundWithRowid} with the right rowid, ${wrongRowid} with a wrong one`,
+);
 row('peak RSS', `${rssAfterRecovery.toFixed(0)} MB after recovery (${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB with the bench's own recall pass)`);
-row('stats', JSON.stringify({ freeblocks: r.stats.freeblocks, zero: r.stats.freeblocksZeroFilled, unalloc: r.stats.unallocatedBytes, rejected: r.stats.rejected, dropped: r.stats.droppedIdenticalToLive }));
+row(
+  'stats',
+  JSON.stringify({
+    freeblocks: r.stats.freeblocks,
+    zero: r.stats.freeblocksZeroFilled,
+    unalloc: r.stats.unallocatedBytes,
+    rejected: r.stats.rejected,
+    dropped: r.stats.droppedIdenticalToLive,
+  }),
+);

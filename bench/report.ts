@@ -11,7 +11,12 @@ import { buildReportModel } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../src/report/html.js';
 import { writeReportPdf, launchBrowser, guardPage, resolveChromium } from '../src/report/pdf.js';
 
-interface ChildResult { seconds: number; rssMb: number; chromiumMb: number; pages?: number }
+interface ChildResult {
+  seconds: number;
+  rssMb: number;
+  chromiumMb: number;
+  pages?: number;
+}
 
 /** Memory of this process's descendants (Chromium and its helpers), in MB: the sum of their proportional set sizes. */
 function descendantsRssMb(): number {
@@ -21,19 +26,29 @@ function descendantsRssMb(): number {
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch { /* process ended */ }
+    } catch {
+      /* process ended */
+    }
   }
   const mine = new Set([process.pid]);
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [pid, pp] of parent) if (!mine.has(pid) && mine.has(pp)) { mine.add(pid); grew = true; }
+    for (const [pid, pp] of parent)
+      if (!mine.has(pid) && mine.has(pp)) {
+        mine.add(pid);
+        grew = true;
+      }
   }
   let kb = 0;
   for (const pid of mine) {
     if (pid === process.pid) continue;
     // Pss shares each shared page among the processes using it, so the sum does not count libraries twice.
-    try { kb += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0); } catch { /* ended */ }
+    try {
+      kb += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* ended */
+    }
   }
   return kb / 1024;
 }
@@ -42,7 +57,11 @@ function descendantsRssMb(): number {
 export async function renderChild(kind: 'html' | 'pdf', casePath: string, out: string): Promise<ChildResult> {
   const t = performance.now();
   let chromiumMb = 0;
-  const sampler = fs.existsSync('/proc/self/stat') ? setInterval(() => { chromiumMb = Math.max(chromiumMb, descendantsRssMb()); }, 1000) : null;
+  const sampler = fs.existsSync('/proc/self/stat')
+    ? setInterval(() => {
+        chromiumMb = Math.max(chromiumMb, descendantsRssMb());
+      }, 1000)
+    : null;
   const cf = CaseFile.open(casePath, { readonly: true });
   const tz = 'America/New_York';
   const model = buildReportModel(cf, { tz, filter: {} });
@@ -56,7 +75,10 @@ export async function renderChild(kind: 'html' | 'pdf', casePath: string, out: s
 }
 
 function runChild(kind: 'html' | 'pdf', casePath: string, out: string): ChildResult {
-  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--report-child', kind, casePath, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, ['--max-old-space-size=4096', fileURLToPath(import.meta.url), '--report-child', kind, casePath, out], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`report child (${kind}) failed with ${r.status}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
 }
@@ -107,12 +129,27 @@ export const report: BenchSection = {
     const paint = await firstPaint(html);
     rows.push({ area: 'report', metric: `Chromium first contentful paint, ${count(sizes.html)}-event HTML`, value: paint.fcpMs / 1000, unit: 's', note: 'target < 3 s' });
     rows.push({ area: 'report', metric: 'Chromium: first page of rows drawn', value: paint.readyMs / 1000, unit: 's', note: 'load + JSON parse + render of 200 rows' });
-    for (const [label, n] of [['10k', sizes.pdf10], ['50k', sizes.pdf50]] as const) {
+    for (const [label, n] of [
+      ['10k', sizes.pdf10],
+      ['50k', sizes.pdf50],
+    ] as const) {
       const out = path.join(tmp, `report-${label}.pdf`);
       const r = runChild('pdf', cases[n].path, out);
-      rows.push({ area: 'report', metric: `PDF render, ${count(n)} events`, value: r.seconds, unit: 's', note: `${r.pages} pages, ${(fs.statSync(out).size / 1e6).toFixed(0)} MB${label === '10k' ? '; target < 60 s' : ''}` });
+      rows.push({
+        area: 'report',
+        metric: `PDF render, ${count(n)} events`,
+        value: r.seconds,
+        unit: 's',
+        note: `${r.pages} pages, ${(fs.statSync(out).size / 1e6).toFixed(0)} MB${label === '10k' ? '; target < 60 s' : ''}`,
+      });
       rows.push({ area: 'report', metric: `PDF ${label} peak RSS, node`, value: r.rssMb, unit: 'MB' });
-      rows.push({ area: 'report', metric: `PDF ${label} peak memory, Chromium (sum of PSS)`, value: r.chromiumMb, unit: 'MB', note: 'all Chromium processes, sampled each second' });
+      rows.push({
+        area: 'report',
+        metric: `PDF ${label} peak memory, Chromium (sum of PSS)`,
+        value: r.chromiumMb,
+        unit: 'MB',
+        note: 'all Chromium processes, sampled each second',
+      });
     }
     return rows;
   },
@@ -122,5 +159,8 @@ export const report: BenchSection = {
 if (process.argv[2] === '--report-child') {
   renderChild(process.argv[3] as 'html' | 'pdf', process.argv[4], process.argv[5])
     .then((r) => process.stdout.write(JSON.stringify(r) + '\n'))
-    .catch((e) => { console.error(e); process.exit(1); });
+    .catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
 }

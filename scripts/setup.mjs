@@ -16,17 +16,23 @@ if (found) {
 try {
   const { executablePath } = await import('puppeteer');
   const p = executablePath();
-  if (p && fs.existsSync(p)) { console.error(`setup: puppeteer's browser found at ${p}; nothing to install`); process.exit(0); }
-} catch { /* puppeteer has no browser of its own here */ }
+  if (p && fs.existsSync(p)) {
+    console.error(`setup: puppeteer's browser found at ${p}; nothing to install`);
+    process.exit(0);
+  }
+} catch {
+  /* puppeteer has no browser of its own here */
+}
 
 const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
 const isRoot = process.getuid?.() === 0;
 const hasSudo = !isRoot && spawnSync('sh', ['-c', 'command -v sudo && sudo -n true'], { stdio: 'ignore' }).status === 0;
 if (!hasApt || (!isRoot && !hasSudo)) {
   // Not Debian/Ubuntu with root: try puppeteer's own Chrome (needs internet).
-  console.error('setup: no Chromium found; downloading puppeteer\'s Chrome for PDF reports (npx puppeteer browsers install chrome)');
+  console.error("setup: no Chromium found; downloading puppeteer's Chrome for PDF reports (npx puppeteer browsers install chrome)");
   const r = spawnSync('npx', ['--no-install', 'puppeteer', 'browsers', 'install', 'chrome'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) console.error('setup: no browser could be had; PDF reports will be skipped (Debian/Ubuntu: sudo apt-get install chromium). HTML reports and exports work without it.');
+  if (r.status !== 0)
+    console.error('setup: no browser could be had; PDF reports will be skipped (Debian/Ubuntu: sudo apt-get install chromium). HTML reports and exports work without it.');
   process.exit(0);
 }
 const sudo = isRoot ? '' : 'sudo ';

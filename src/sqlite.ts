@@ -15,7 +15,11 @@ export const SQLITE_HEADER = 'SQLite format 3\0';
 export function isSqliteFile(file: string): boolean {
   const head = Buffer.alloc(16);
   const fd = fs.openSync(file, 'r');
-  try { fs.readSync(fd, head, 0, 16, 0); } finally { fs.closeSync(fd); }
+  try {
+    fs.readSync(fd, head, 0, 16, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
   return head.toString('latin1') === SQLITE_HEADER;
 }
 

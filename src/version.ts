@@ -6,7 +6,9 @@ function readVersion(): string {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'ios-timeline' && pkg.version) return pkg.version;
-    } catch { /* try the next location */ }
+    } catch {
+      /* try the next location */
+    }
   }
   return '0.0.0';
 }

@@ -16,14 +16,21 @@ export const OWNER_FILE = '.ios-timeline-owner.json';
 /** Refused before anything was written (an output inside the evidence, a locked case): a usage error, exit 2. */
 export class RefusedError extends Error {}
 
-export interface ProcessStamp { pid: number; host: string; started_at: string; proc_start: string | null }
+export interface ProcessStamp {
+  pid: number;
+  host: string;
+  started_at: string;
+  proc_start: string | null;
+}
 
 /** The kernel's start time of a process (Linux /proc, clock ticks since boot): tells a live owner from a reused pid. */
 function procStart(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null; // field 22, counted after "pid (comm) "
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 const STARTED_AT = new Date().toISOString();
@@ -36,7 +43,9 @@ export function processStamp(): ProcessStamp {
 export function isAlive(stamp: Pick<ProcessStamp, 'pid' | 'host' | 'proc_start'>): boolean {
   if (stamp.host !== os.hostname()) return true;
   if (!Number.isInteger(stamp.pid) || stamp.pid <= 0) return false;
-  try { process.kill(stamp.pid, 0); } catch (e) {
+  try {
+    process.kill(stamp.pid, 0);
+  } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: alive, owned by someone else
   }
   if (stamp.proc_start) {
@@ -53,8 +62,21 @@ const cleanups = new Set<() => void>();
 let exitHook = false;
 
 function runCleanups(): void {
-  for (const fn of [...cleanups]) { try { fn(); } catch { /* best effort: keep removing the rest */ } }
-  for (const d of [...ownedDirs]) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* idem */ } ownedDirs.delete(d); }
+  for (const fn of [...cleanups]) {
+    try {
+      fn();
+    } catch {
+      /* best effort: keep removing the rest */
+    }
+  }
+  for (const d of [...ownedDirs]) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
+    } catch {
+      /* idem */
+    }
+    ownedDirs.delete(d);
+  }
 }
 
 function ensureExitHook(): void {
@@ -67,7 +89,9 @@ function ensureExitHook(): void {
 export function onAbort(fn: () => void): () => void {
   ensureExitHook();
   cleanups.add(fn);
-  return () => { cleanups.delete(fn); };
+  return () => {
+    cleanups.delete(fn);
+  };
 }
 
 /** A new private working folder (mode 0700, owner file inside), removed on exit or interruption. */
@@ -93,7 +117,11 @@ export function sweepStaleWorkDirs(tmp = os.tmpdir()): { removed: string[]; byte
   const removed: string[] = [];
   let bytes = 0;
   let names: string[];
-  try { names = fs.readdirSync(tmp); } catch { return { removed, bytes }; }
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return { removed, bytes };
+  }
   for (const name of names) {
     if (!name.startsWith(WORKDIR_PREFIX)) continue;
     const dir = path.join(tmp, name);
@@ -105,7 +133,9 @@ export function sweepStaleWorkDirs(tmp = os.tmpdir()): { removed: string[]; byte
       bytes += treeBytes(dir);
       fs.rmSync(dir, { recursive: true, force: true });
       removed.push(dir);
-    } catch { /* no owner file (another tool, or not ours to judge) or already gone */ }
+    } catch {
+      /* no owner file (another tool, or not ours to judge) or already gone */
+    }
   }
   return { removed, bytes };
 }

@@ -2,11 +2,31 @@
 // (so 100,000 events never become one giant DOM) and all at once for print. Evidence text is only ever
 // set through textContent, never parsed as HTML; images are accepted only as data:image URIs.
 (function () {
-  'use strict';
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
-  var C = { ID: 0, DAY: 1, TIME: 2, OFF: 3, KIND: 4, ACTION: 5, DESC: 6, TITLE: 7, BODY: 8, DIR: 9, WHO: 10, THREAD: 11, SERVICE: 12, DUR: 13, LAT: 14, LON: 15, ACC: 16, SRC: 17, FACTS: 18, REC: 19 };
-  var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+\/=]+$/;
+  var C = {
+    ID: 0,
+    DAY: 1,
+    TIME: 2,
+    OFF: 3,
+    KIND: 4,
+    ACTION: 5,
+    DESC: 6,
+    TITLE: 7,
+    BODY: 8,
+    DIR: 9,
+    WHO: 10,
+    THREAD: 11,
+    SERVICE: 12,
+    DUR: 13,
+    LAT: 14,
+    LON: 15,
+    ACC: 16,
+    SRC: 17,
+    FACTS: 18,
+    REC: 19,
+  };
+  var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
@@ -20,44 +40,75 @@
     if (text !== undefined && text !== null && text !== '') e.textContent = String(text);
     return e;
   }
-  function add(parent, tag, cls, text) { var e = h(tag, cls, text); parent.appendChild(e); return e; }
-  function fmt(n) { return Number(n).toLocaleString('en-US'); }
+  function add(parent, tag, cls, text) {
+    var e = h(tag, cls, text);
+    parent.appendChild(e);
+    return e;
+  }
+  function fmt(n) {
+    return Number(n).toLocaleString('en-US');
+  }
   // Pure calendar arithmetic on the zone-local date string: no browser time zone involved.
   function dayLabel(day) {
     if (!day) return 'No time recorded';
     var p = day.split('-');
     var d = new Date(Date.UTC(+p[0], +p[1] - 1, +p[2]));
-    return WEEKDAYS[d.getUTCDay()] + ', ' + (+p[2]) + ' ' + MONTHS[+p[1] - 1] + ' ' + p[0];
+    return WEEKDAYS[d.getUTCDay()] + ', ' + +p[2] + ' ' + MONTHS[+p[1] - 1] + ' ' + p[0];
   }
   // U+FFFC marks where an attachment sits in a message's text; show it as a visible marker, not a box.
-  function text(s) { return s ? String(s).replace(/\uFFFC/g, '[attachment]') : s; }
-  function stamp(r) { return r[C.DAY] ? r[C.DAY] + ' ' + r[C.TIME] + ' ' + r[C.OFF] : 'no time recorded'; }
+  function text(s) {
+    return s ? String(s).replace(/\uFFFC/g, '[attachment]') : s;
+  }
+  function stamp(r) {
+    return r[C.DAY] ? r[C.DAY] + ' ' + r[C.TIME] + ' ' + r[C.OFF] : 'no time recorded';
+  }
   function coords(r) {
     if (r[C.LAT] === null || r[C.LON] === null) return '';
     return r[C.LAT].toFixed(6) + ', ' + r[C.LON].toFixed(6) + (r[C.ACC] !== null ? ' ±' + Math.round(r[C.ACC]) + ' m' : '');
   }
   // A recovered record is flagged wherever it appears, with where it came from and how sure we are.
-  function recoveredLabel(r) { return 'recovered · ' + String(r[C.REC][0]).replace(/-/g, ' ') + ' · ' + r[C.REC][1] + ' confidence'; }
+  function recoveredLabel(r) {
+    return 'recovered · ' + String(r[C.REC][0]).replace(/-/g, ' ') + ' · ' + r[C.REC][1] + ' confidence';
+  }
   function image(src, alt) {
     if (typeof src !== 'string' || !IMG.test(src)) return null;
-    var i = h('img'); i.src = src; i.alt = alt || ''; i.loading = 'lazy';
+    var i = h('img');
+    i.src = src;
+    i.alt = alt || '';
+    i.loading = 'lazy';
     return i;
   }
 
   var events = data('d-events') || [];
   // Which section shows a kind, and its label: from the artifacts' descriptors (the script names no artifact).
   var KINDS = {};
-  (data('d-kinds') || []).forEach(function (k) { KINDS[k.kind] = k; });
-  function viewOf(kind) { return KINDS[kind] ? KINDS[kind].view : 'table'; }
-  function labelOf(kind) { return KINDS[kind] ? KINDS[kind].label : kind; }
-  function inView(view) { return function (r) { return viewOf(r[C.KIND]) === view; }; }
+  (data('d-kinds') || []).forEach(function (k) {
+    KINDS[k.kind] = k;
+  });
+  function viewOf(kind) {
+    return KINDS[kind] ? KINDS[kind].view : 'table';
+  }
+  function labelOf(kind) {
+    return KINDS[kind] ? KINDS[kind].label : kind;
+  }
+  function inView(view) {
+    return function (r) {
+      return viewOf(r[C.KIND]) === view;
+    };
+  }
   var threads = data('d-threads') || [];
   var attachments = {};
-  (data('d-attachments') || []).forEach(function (a) { (attachments[a[0]] = attachments[a[0]] || []).push(a); });
+  (data('d-attachments') || []).forEach(function (a) {
+    (attachments[a[0]] = attachments[a[0]] || []).push(a);
+  });
   var photos = {};
-  (data('d-photos') || []).forEach(function (p) { photos[p[0]] = p; });
+  (data('d-photos') || []).forEach(function (p) {
+    photos[p[0]] = p;
+  });
   var threadById = {};
-  threads.forEach(function (t) { threadById[t[0]] = t; });
+  threads.forEach(function (t) {
+    threadById[t[0]] = t;
+  });
 
   /**
    * A searchable, filterable list shown a page at a time (all at once when printing).
@@ -66,86 +117,157 @@
   function listView(host, cfg) {
     if (!host) return;
     var rows = cfg.rows;
-    if (PRINT) { cfg.render(host, rows, 0); return; }
-    if (!rows.length) { add(host, 'p', 'note', cfg.empty || 'Nothing to show.'); return; }
+    if (PRINT) {
+      cfg.render(host, rows, 0);
+      return;
+    }
+    if (!rows.length) {
+      add(host, 'p', 'note', cfg.empty || 'Nothing to show.');
+      return;
+    }
     var state = { q: '', page: 0, size: cfg.pageSize || 200, f: {} };
     var hay = null;
     var shown = rows;
     var bar = add(host, 'div', 'controls');
     var search = add(bar, 'input', 'search');
-    search.type = 'search'; search.placeholder = 'Search ' + (cfg.noun || 'rows') + '…'; search.setAttribute('aria-label', 'Search');
+    search.type = 'search';
+    search.placeholder = 'Search ' + (cfg.noun || 'rows') + '…';
+    search.setAttribute('aria-label', 'Search');
     (cfg.filters || []).forEach(function (f, fi) {
       var sel = add(bar, 'select');
       sel.setAttribute('aria-label', f.label);
-      var o0 = add(sel, 'option', null, f.label); o0.value = '';
-      f.options.forEach(function (o) { var op = add(sel, 'option', null, o[1]); op.value = o[0]; });
-      sel.addEventListener('change', function () { state.f[fi] = sel.value; apply(); });
+      var o0 = add(sel, 'option', null, f.label);
+      o0.value = '';
+      f.options.forEach(function (o) {
+        var op = add(sel, 'option', null, o[1]);
+        op.value = o[0];
+      });
+      sel.addEventListener('change', function () {
+        state.f[fi] = sel.value;
+        apply();
+      });
     });
     // Calendar-day range (days are already in the report's zone, so plain string comparison is exact).
     if (cfg.day) {
       ['from', 'to'].forEach(function (which) {
         var lab = add(bar, 'label', 'day', which === 'from' ? 'From ' : 'to ');
-        var inp = add(lab, 'input'); inp.type = 'date'; inp.setAttribute('aria-label', which === 'from' ? 'From day' : 'To day');
-        inp.addEventListener('change', function () { state[which] = inp.value; apply(); });
+        var inp = add(lab, 'input');
+        inp.type = 'date';
+        inp.setAttribute('aria-label', which === 'from' ? 'From day' : 'To day');
+        inp.addEventListener('change', function () {
+          state[which] = inp.value;
+          apply();
+        });
       });
     }
     var info = add(bar, 'span', 'info');
     var nav = add(bar, 'span', 'nav');
-    var prev = add(nav, 'button', null, '‹ Previous'); prev.type = 'button';
-    var pageBox = add(nav, 'input', 'page'); pageBox.type = 'number'; pageBox.min = '1'; pageBox.setAttribute('aria-label', 'Page');
+    var prev = add(nav, 'button', null, '‹ Previous');
+    prev.type = 'button';
+    var pageBox = add(nav, 'input', 'page');
+    pageBox.type = 'number';
+    pageBox.min = '1';
+    pageBox.setAttribute('aria-label', 'Page');
     var pages = add(nav, 'span', 'pages');
-    var next = add(nav, 'button', null, 'Next ›'); next.type = 'button';
+    var next = add(nav, 'button', null, 'Next ›');
+    next.type = 'button';
     var body = add(host, 'div', 'page-body');
     var timer = null;
-    search.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(function () { state.q = search.value.trim().toLowerCase(); apply(); }, 150); });
-    prev.addEventListener('click', function () { go(state.page - 1); });
-    next.addEventListener('click', function () { go(state.page + 1); });
-    pageBox.addEventListener('change', function () { go((parseInt(pageBox.value, 10) || 1) - 1); });
+    search.addEventListener('input', function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        state.q = search.value.trim().toLowerCase();
+        apply();
+      }, 150);
+    });
+    prev.addEventListener('click', function () {
+      go(state.page - 1);
+    });
+    next.addEventListener('click', function () {
+      go(state.page + 1);
+    });
+    pageBox.addEventListener('change', function () {
+      go((parseInt(pageBox.value, 10) || 1) - 1);
+    });
     function apply() {
       var words = state.q ? state.q.split(/\s+/) : [];
-      if (words.length && !hay) hay = rows.map(function (r) { return cfg.text(r).toLowerCase(); });
-      var active = (cfg.filters || []).map(function (f, fi) { return [f, state.f[fi]]; }).filter(function (x) { return x[1]; });
-      var from = state.from || '', to = state.to || '';
+      if (words.length && !hay)
+        hay = rows.map(function (r) {
+          return cfg.text(r).toLowerCase();
+        });
+      var active = (cfg.filters || [])
+        .map(function (f, fi) {
+          return [f, state.f[fi]];
+        })
+        .filter(function (x) {
+          return x[1];
+        });
+      var from = state.from || '',
+        to = state.to || '';
       if (!words.length && !active.length && !from && !to) shown = rows;
-      else shown = rows.filter(function (r, i) {
-        if (from && !(cfg.day(r) >= from)) return false;
-        if (to && !(cfg.day(r) && cfg.day(r) <= to)) return false;
-        for (var w = 0; w < words.length; w++) if (hay[i].indexOf(words[w]) < 0) return false;
-        for (var k = 0; k < active.length; k++) if (!active[k][0].test(r, active[k][1])) return false;
-        return true;
-      });
+      else
+        shown = rows.filter(function (r, i) {
+          if (from && !(cfg.day(r) >= from)) return false;
+          if (to && !(cfg.day(r) && cfg.day(r) <= to)) return false;
+          for (var w = 0; w < words.length; w++) if (hay[i].indexOf(words[w]) < 0) return false;
+          for (var k = 0; k < active.length; k++) if (!active[k][0].test(r, active[k][1])) return false;
+          return true;
+        });
       state.page = 0;
       draw();
     }
-    function go(p) { var last = Math.max(0, Math.ceil(shown.length / state.size) - 1); state.page = Math.min(Math.max(0, p), last); draw(); host.scrollIntoView({ block: 'start' }); }
+    function go(p) {
+      var last = Math.max(0, Math.ceil(shown.length / state.size) - 1);
+      state.page = Math.min(Math.max(0, p), last);
+      draw();
+      host.scrollIntoView({ block: 'start' });
+    }
     function draw() {
-      var n = shown.length, from = state.page * state.size, to = Math.min(n, from + state.size);
+      var n = shown.length,
+        from = state.page * state.size,
+        to = Math.min(n, from + state.size);
       body.textContent = '';
-      if (n) cfg.render(body, shown.slice(from, to), from); else add(body, 'p', 'note', 'No ' + (cfg.noun || 'rows') + ' match.');
-      info.textContent = n ? 'Showing ' + fmt(from + 1) + '–' + fmt(to) + ' of ' + fmt(n) + (n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ')' : '') : '0 of ' + fmt(rows.length);
+      if (n) cfg.render(body, shown.slice(from, to), from);
+      else add(body, 'p', 'note', 'No ' + (cfg.noun || 'rows') + ' match.');
+      info.textContent = n
+        ? 'Showing ' + fmt(from + 1) + '–' + fmt(to) + ' of ' + fmt(n) + (n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ')' : '')
+        : '0 of ' + fmt(rows.length);
       var total = Math.max(1, Math.ceil(n / state.size));
-      pageBox.value = String(state.page + 1); pageBox.max = String(total);
+      pageBox.value = String(state.page + 1);
+      pageBox.max = String(total);
       pages.textContent = 'of ' + fmt(total);
-      prev.disabled = state.page === 0; next.disabled = state.page >= total - 1;
+      prev.disabled = state.page === 0;
+      next.disabled = state.page >= total - 1;
     }
     draw();
-    cfg.onReady && cfg.onReady(apply, state);
+    cfg.onReady?.(apply, state);
   }
 
   // heads: [label, class, width]; widths let print use a fixed table layout (far faster for thousands of rows).
   function table(parent, heads) {
     var t = add(parent, 'table', 'grid');
     var cg = add(t, 'colgroup');
-    heads.forEach(function (x) { var c = add(cg, 'col'); if (x[2]) c.style.width = x[2]; });
+    heads.forEach(function (x) {
+      var c = add(cg, 'col');
+      if (x[2]) c.style.width = x[2];
+    });
     var tr = add(add(t, 'thead'), 'tr');
-    heads.forEach(function (x) { add(tr, 'th', x[1] || null, x[0]); });
+    heads.forEach(function (x) {
+      add(tr, 'th', x[1] || null, x[0]);
+    });
     return add(t, 'tbody');
   }
-  function cell(tr, text, cls) { return add(tr, 'td', cls, text); }
+  function cell(tr, text, cls) {
+    return add(tr, 'td', cls, text);
+  }
   function timeCell(tr, r) {
     var td = add(tr, 'td', 't');
-    if (!r[C.DAY]) { td.textContent = '—'; return td; }
-    add(td, 'span', 'hm', r[C.TIME]); add(td, 'span', 'off', ' ' + r[C.OFF]);
+    if (!r[C.DAY]) {
+      td.textContent = '—';
+      return td;
+    }
+    add(td, 'span', 'hm', r[C.TIME]);
+    add(td, 'span', 'off', ' ' + r[C.OFF]);
     return td;
   }
   function eventCell(tr, r) {
@@ -166,27 +288,67 @@
 
   var KIND_OPTIONS = [];
   var seenKinds = {};
-  events.forEach(function (r) { if (!seenKinds[r[C.KIND]]) { seenKinds[r[C.KIND]] = 1; KIND_OPTIONS.push([r[C.KIND], labelOf(r[C.KIND])]); } });
+  events.forEach(function (r) {
+    if (!seenKinds[r[C.KIND]]) {
+      seenKinds[r[C.KIND]] = 1;
+      KIND_OPTIONS.push([r[C.KIND], labelOf(r[C.KIND])]);
+    }
+  });
 
   // ---- Timeline ----
   listView(doc.getElementById('timeline-list'), {
-    rows: events, noun: 'events', pageSize: 200, empty: 'No events.', day: function (r) { return r[C.DAY]; },
-    text: function (r) { return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' '); },
+    rows: events,
+    noun: 'events',
+    pageSize: 200,
+    empty: 'No events.',
+    day: function (r) {
+      return r[C.DAY];
+    },
+    text: function (r) {
+      return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' ');
+    },
     filters: [
-      { label: 'All kinds', options: KIND_OPTIONS, test: function (r, v) { return r[C.KIND] === v; } },
-      { label: 'Both directions', options: [['in', 'Incoming'], ['out', 'Outgoing'], ['none', 'No direction']], test: function (r, v) { return v === 'none' ? !r[C.DIR] : r[C.DIR] === v; } },
+      {
+        label: 'All kinds',
+        options: KIND_OPTIONS,
+        test: function (r, v) {
+          return r[C.KIND] === v;
+        },
+      },
+      {
+        label: 'Both directions',
+        options: [
+          ['in', 'Incoming'],
+          ['out', 'Outgoing'],
+          ['none', 'No direction'],
+        ],
+        test: function (r, v) {
+          return v === 'none' ? !r[C.DIR] : r[C.DIR] === v;
+        },
+      },
     ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Time', 't', '11%'], ['Event', null, '30%'], ['Text', null, '27%'], ['Counterpart', null, '15%'], ['Source', null, '17%']]);
+      var tb = table(parent, [
+        ['Time', 't', '11%'],
+        ['Event', null, '30%'],
+        ['Text', null, '27%'],
+        ['Counterpart', null, '15%'],
+        ['Source', null, '17%'],
+      ]);
       var day = null;
       rows.forEach(function (r) {
         if (r[C.DAY] !== day) {
           day = r[C.DAY];
-          var dr = add(tb, 'tr', 'day'); var th = add(dr, 'th', null, dayLabel(day)); th.colSpan = 5;
+          var dr = add(tb, 'tr', 'day');
+          var th = add(dr, 'th', null, dayLabel(day));
+          th.colSpan = 5;
         }
         var tr = add(tb, 'tr', r[C.DIR] ? 'd-' + r[C.DIR] : null);
-        timeCell(tr, r); eventCell(tr, r);
-        cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+        timeCell(tr, r);
+        eventCell(tr, r);
+        cell(tr, text(r[C.BODY]), 'body');
+        cell(tr, r[C.WHO], 'who');
+        cell(tr, r[C.SRC], 'src');
       });
     },
   });
@@ -194,15 +356,27 @@
   // ---- Conversations ----
   var RECEIPTS = { read: 1, delivered: 1, played: 1 };
   var eventById = {};
-  events.forEach(function (r) { eventById[r[C.ID]] = r; });
-  function facts(r) { return r[C.FACTS] || {}; }
-  function clip(s, n) { s = text(s) || ''; return s.length > n ? s.slice(0, n) + '…' : s; }
+  events.forEach(function (r) {
+    eventById[r[C.ID]] = r;
+  });
+  function facts(r) {
+    return r[C.FACTS] || {};
+  }
+  function clip(s, n) {
+    s = text(s) || '';
+    return s.length > n ? s.slice(0, n) + '…' : s;
+  }
   function bubbles(parent, rows) {
     // Reactions are drawn under the bubble they react to when it is on this page; elsewhere as a line of their own.
     var here = {};
-    rows.forEach(function (r) { here[r[C.ID]] = 1; });
+    rows.forEach(function (r) {
+      here[r[C.ID]] = 1;
+    });
     var reactions = {};
-    rows.forEach(function (r) { var to = facts(r).reaction_to; if (to && here[to]) (reactions[to] = reactions[to] || []).push(r); });
+    rows.forEach(function (r) {
+      var to = facts(r).reaction_to;
+      if (to && here[to]) (reactions[to] = reactions[to] || []).push(r);
+    });
     rows.forEach(function (r) {
       if (RECEIPTS[r[C.ACTION]]) return;
       var f = facts(r);
@@ -219,7 +393,7 @@
       var out = r[C.DIR] === 'out';
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
-      add(b, 'div', 'meta', (out ? 'Sent' : (r[C.WHO] || 'Received')) + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      add(b, 'div', 'meta', (out ? 'Sent' : r[C.WHO] || 'Received') + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
       if (f.deleted || f.unsent || f.edited || r[C.REC]) {
         var badges = add(b, 'div', 'badges');
         if (r[C.REC]) add(badges, 'span', 'badge recovered', recoveredLabel(r));
@@ -229,11 +403,20 @@
       }
       if (f.reply_to) {
         var orig = eventById[f.reply_to];
-        add(b, 'div', 'reply', '↪ reply to ' + (orig ? (orig[C.DIR] === 'out' ? 'you' : orig[C.WHO] || 'a message') + ': “' + clip(orig[C.BODY] || orig[C.TITLE], 140) + '”' : 'event ' + f.reply_to));
+        add(
+          b,
+          'div',
+          'reply',
+          '↪ reply to ' + (orig ? (orig[C.DIR] === 'out' ? 'you' : orig[C.WHO] || 'a message') + ': “' + clip(orig[C.BODY] || orig[C.TITLE], 140) + '”' : 'event ' + f.reply_to),
+        );
       }
       var atts = attachments[r[C.ID]] || [];
       // The attachments are drawn below, so their U+FFFC placeholders are dropped from the bubble text.
-      var body = atts.length ? String(r[C.BODY] || '').replace(/\uFFFC/g, '').trim() : text(r[C.BODY]);
+      var body = atts.length
+        ? String(r[C.BODY] || '')
+            .replace(/\uFFFC/g, '')
+            .trim()
+        : text(r[C.BODY]);
       if (body) add(b, 'div', 'text', body);
       else if (!atts.length) add(b, 'div', 'text empty', r[C.TITLE] || '(no text)');
       atts.forEach(function (a) {
@@ -243,7 +426,7 @@
         else add(f, 'div', 'ph', (a[2] || 'file').split('/')[0]);
         add(f, 'figcaption', null, [a[1], a[2], a[4], a[3] && a[3] !== 'ok' ? 'status: ' + a[3] : ''].filter(Boolean).join(' · '));
       });
-      if (f.edit_history && f.edit_history.length) {
+      if (f.edit_history?.length) {
         var eh = add(b, 'div', 'edits');
         add(eh, 'div', 'edits-head', 'Earlier versions (oldest first):');
         f.edit_history.forEach(function (v) {
@@ -254,8 +437,12 @@
       }
       (reactions[r[C.ID]] || []).forEach(function (x) {
         var xf = facts(x);
-        add(b, 'div', 'react' + (x[C.ACTION] === 'reaction-removed' ? ' removed' : ''),
-          (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x));
+        add(
+          b,
+          'div',
+          'react' + (x[C.ACTION] === 'reaction-removed' ? ' removed' : ''),
+          (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x),
+        );
       });
       add(b, 'div', 'src', r[C.SRC]);
     });
@@ -263,21 +450,40 @@
   function threadHead(parent, t, count) {
     var hd = add(parent, 'div', 'thread-head');
     add(hd, 'strong', null, t ? t[1] : 'Unknown thread');
-    var sub = [t && t[2], t && t[3] ? 'group' : '', t && t[4] ? 'participants: ' + t[4] : '', count !== undefined ? fmt(count) + ' events' : ''].filter(Boolean).join(' · ');
+    var sub = [t?.[2], t?.[3] ? 'group' : '', t?.[4] ? 'participants: ' + t[4] : '', count !== undefined ? fmt(count) + ' events' : ''].filter(Boolean).join(' · ');
     if (sub) add(hd, 'div', 'sub', sub);
   }
   var convHost = doc.getElementById('conversations-list');
   if (convHost) {
     var byThread = {};
-    events.forEach(function (r) { if (r[C.THREAD]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r); });
+    events.forEach(function (r) {
+      if (r[C.THREAD]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
+    });
     if (PRINT) {
       // Rows arrive ordered by thread: one heading per thread, then its bubbles.
-      var cur = null, group = [];
-      var flush = function () { if (group.length) { var box = add(convHost, 'div', 'thread'); threadHead(box, threadById[cur], threadById[cur] ? threadById[cur][5] : undefined); bubbles(add(box, 'div', 'bubbles'), group); } group = []; };
-      events.forEach(function (r) { if (!r[C.THREAD]) return; if (r[C.THREAD] !== cur) { flush(); cur = r[C.THREAD]; } group.push(r); });
+      var cur = null,
+        group = [];
+      var flush = function () {
+        if (group.length) {
+          var box = add(convHost, 'div', 'thread');
+          threadHead(box, threadById[cur], threadById[cur] ? threadById[cur][5] : undefined);
+          bubbles(add(box, 'div', 'bubbles'), group);
+        }
+        group = [];
+      };
+      events.forEach(function (r) {
+        if (!r[C.THREAD]) return;
+        if (r[C.THREAD] !== cur) {
+          flush();
+          cur = r[C.THREAD];
+        }
+        group.push(r);
+      });
       flush();
     } else {
-      var list = threads.filter(function (t) { return byThread[t[0]]; });
+      var list = threads.filter(function (t) {
+        return byThread[t[0]];
+      });
       if (!list.length) add(convHost, 'p', 'note', 'No conversations.');
       else {
         var wrap = add(convHost, 'div', 'conv');
@@ -286,17 +492,34 @@
         var open = function (t) {
           right.textContent = '';
           threadHead(right, t, byThread[t[0]].length);
-          listView(add(right, 'div'), { rows: byThread[t[0]], noun: 'messages', pageSize: 200, text: function (r) { return [r[C.BODY], r[C.TITLE], r[C.WHO], r[C.DAY]].join(' '); }, render: function (p, rows) { bubbles(add(p, 'div', 'bubbles'), rows); } });
+          listView(add(right, 'div'), {
+            rows: byThread[t[0]],
+            noun: 'messages',
+            pageSize: 200,
+            text: function (r) {
+              return [r[C.BODY], r[C.TITLE], r[C.WHO], r[C.DAY]].join(' ');
+            },
+            render: function (p, rows) {
+              bubbles(add(p, 'div', 'bubbles'), rows);
+            },
+          });
         };
         listView(left, {
-          rows: list, noun: 'conversations', pageSize: 50,
-          text: function (t) { return t[1] + ' ' + t[4] + ' ' + t[2]; },
+          rows: list,
+          noun: 'conversations',
+          pageSize: 50,
+          text: function (t) {
+            return t[1] + ' ' + t[4] + ' ' + t[2];
+          },
           render: function (p, rows) {
             rows.forEach(function (t) {
-              var b = add(p, 'button', 'conv-item'); b.type = 'button';
+              var b = add(p, 'button', 'conv-item');
+              b.type = 'button';
               add(b, 'span', 'name', t[1]);
               add(b, 'span', 'sub', fmt(byThread[t[0]].length) + ' events' + (t[2] ? ' · ' + t[2] : ''));
-              b.addEventListener('click', function () { open(t); });
+              b.addEventListener('click', function () {
+                open(t);
+              });
             });
           },
         });
@@ -308,14 +531,48 @@
   // ---- Calls ----
   var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed' };
   listView(doc.getElementById('calls-list'), {
-    rows: events.filter(inView('calls')), noun: 'calls', pageSize: 200, empty: 'No calls.', day: function (r) { return r[C.DAY]; },
-    text: function (r) { return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' '); },
-    filters: [{ label: 'All calls', options: [['placed', 'Outgoing'], ['received', 'Incoming'], ['missed', 'Missed']], test: function (r, v) { return r[C.ACTION] === v; } }],
+    rows: events.filter(inView('calls')),
+    noun: 'calls',
+    pageSize: 200,
+    empty: 'No calls.',
+    day: function (r) {
+      return r[C.DAY];
+    },
+    text: function (r) {
+      return [r[C.DAY], r[C.TIME], r[C.DESC], r[C.TITLE], r[C.WHO], r[C.SERVICE]].join(' ');
+    },
+    filters: [
+      {
+        label: 'All calls',
+        options: [
+          ['placed', 'Outgoing'],
+          ['received', 'Incoming'],
+          ['missed', 'Missed'],
+        ],
+        test: function (r, v) {
+          return r[C.ACTION] === v;
+        },
+      },
+    ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Call', null, '14%'], ['Counterpart', null, '25%'], ['Service', null, '10%'], ['Duration', 'n', '12%'], ['Source', null, '18%']]);
+      var tb = table(parent, [
+        ['Date', null, '10%'],
+        ['Time', 't', '11%'],
+        ['Call', null, '14%'],
+        ['Counterpart', null, '25%'],
+        ['Service', null, '10%'],
+        ['Duration', 'n', '12%'],
+        ['Source', null, '18%'],
+      ]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr', 'c-' + r[C.ACTION].replace(/[^a-z-]/g, ''));
-        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); cell(tr, CALL_LABEL[r[C.ACTION]] || r[C.DESC]); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SERVICE]); cell(tr, r[C.DUR], 'n'); cell(tr, r[C.SRC], 'src');
+        cell(tr, r[C.DAY] || '—', 'd');
+        timeCell(tr, r);
+        cell(tr, CALL_LABEL[r[C.ACTION]] || r[C.DESC]);
+        cell(tr, r[C.WHO], 'who');
+        cell(tr, r[C.SERVICE]);
+        cell(tr, r[C.DUR], 'n');
+        cell(tr, r[C.SRC], 'src');
       });
     },
   });
@@ -323,32 +580,98 @@
   // ---- Other records: every kind whose artifact asks for a plain table ----
   var recordRows = events.filter(inView('table'));
   listView(doc.getElementById('records-list'), {
-    rows: recordRows, noun: 'records', pageSize: 200, empty: 'No other records.', day: function (r) { return r[C.DAY]; },
-    text: function (r) { return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' '); },
-    filters: [{ label: 'All kinds', options: KIND_OPTIONS.filter(function (o) { return viewOf(o[0]) === 'table'; }), test: function (r, v) { return r[C.KIND] === v; } }],
+    rows: recordRows,
+    noun: 'records',
+    pageSize: 200,
+    empty: 'No other records.',
+    day: function (r) {
+      return r[C.DAY];
+    },
+    text: function (r) {
+      return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+    },
+    filters: [
+      {
+        label: 'All kinds',
+        options: KIND_OPTIONS.filter(function (o) {
+          return viewOf(o[0]) === 'table';
+        }),
+        test: function (r, v) {
+          return r[C.KIND] === v;
+        },
+      },
+    ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '32%'], ['Text', null, '17%'], ['Counterpart', null, '12%'], ['Source', null, '18%']]);
+      var tb = table(parent, [
+        ['Date', null, '10%'],
+        ['Time', 't', '11%'],
+        ['Record', null, '32%'],
+        ['Text', null, '17%'],
+        ['Counterpart', null, '12%'],
+        ['Source', null, '18%'],
+      ]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr');
-        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+        cell(tr, r[C.DAY] || '—', 'd');
+        timeCell(tr, r);
+        eventCell(tr, r);
+        cell(tr, text(r[C.BODY]), 'body');
+        cell(tr, r[C.WHO], 'who');
+        cell(tr, r[C.SRC], 'src');
       });
     },
   });
 
   // ---- Deleted and recovered records ----
   listView(doc.getElementById('recovered-list'), {
-    rows: events.filter(function (r) { return !!r[C.REC]; }), noun: 'recovered records', pageSize: 200, empty: 'No recovered records.', day: function (r) { return r[C.DAY]; },
-    text: function (r) { return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' '); },
-    filters: [{ label: 'All sources', options: (function () {
-      var seen = {}, out = [];
-      events.forEach(function (r) { if (r[C.REC] && !seen[r[C.REC][0]]) { seen[r[C.REC][0]] = 1; out.push([r[C.REC][0], r[C.REC][0].replace(/-/g, ' ')]); } });
-      return out;
-    })(), test: function (r, v) { return r[C.REC] && r[C.REC][0] === v; } }],
+    rows: events.filter(function (r) {
+      return !!r[C.REC];
+    }),
+    noun: 'recovered records',
+    pageSize: 200,
+    empty: 'No recovered records.',
+    day: function (r) {
+      return r[C.DAY];
+    },
+    text: function (r) {
+      return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+    },
+    filters: [
+      {
+        label: 'All sources',
+        options: (function () {
+          var seen = {},
+            out = [];
+          events.forEach(function (r) {
+            if (r[C.REC] && !seen[r[C.REC][0]]) {
+              seen[r[C.REC][0]] = 1;
+              out.push([r[C.REC][0], r[C.REC][0].replace(/-/g, ' ')]);
+            }
+          });
+          return out;
+        })(),
+        test: function (r, v) {
+          return r[C.REC] && r[C.REC][0] === v;
+        },
+      },
+    ],
     render: function (parent, rows) {
-      var tb = table(parent, [['Date', null, '10%'], ['Time', 't', '11%'], ['Record', null, '34%'], ['Text', null, '20%'], ['Counterpart', null, '12%'], ['Source', null, '13%']]);
+      var tb = table(parent, [
+        ['Date', null, '10%'],
+        ['Time', 't', '11%'],
+        ['Record', null, '34%'],
+        ['Text', null, '20%'],
+        ['Counterpart', null, '12%'],
+        ['Source', null, '13%'],
+      ]);
       rows.forEach(function (r) {
         var tr = add(tb, 'tr');
-        cell(tr, r[C.DAY] || '—', 'd'); timeCell(tr, r); eventCell(tr, r); cell(tr, text(r[C.BODY]), 'body'); cell(tr, r[C.WHO], 'who'); cell(tr, r[C.SRC], 'src');
+        cell(tr, r[C.DAY] || '—', 'd');
+        timeCell(tr, r);
+        eventCell(tr, r);
+        cell(tr, text(r[C.BODY]), 'body');
+        cell(tr, r[C.WHO], 'who');
+        cell(tr, r[C.SRC], 'src');
       });
     },
   });
@@ -357,24 +680,44 @@
   listView(doc.getElementById('photos-list'), {
     rows: (function () {
       var media = events.filter(inView('gallery'));
-      var taken = media.filter(function (r) { return r[C.ACTION] === 'taken'; });
+      var taken = media.filter(function (r) {
+        return r[C.ACTION] === 'taken';
+      });
       return taken.length ? taken : media;
-    })(), noun: 'photos and videos', pageSize: 60, empty: 'No photos or videos.',
-    text: function (r) { var p = photos[r[C.ID]]; return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)].concat(p ? p[1].map(function (kv) { return kv.join(' '); }) : []).join(' '); },
+    })(),
+    noun: 'photos and videos',
+    pageSize: 60,
+    empty: 'No photos or videos.',
+    text: function (r) {
+      var p = photos[r[C.ID]];
+      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)]
+        .concat(
+          p
+            ? p[1].map(function (kv) {
+                return kv.join(' ');
+              })
+            : [],
+        )
+        .join(' ');
+    },
     render: function (parent, rows) {
       var grid = add(parent, 'div', 'photos');
       rows.forEach(function (r) {
         var p = photos[r[C.ID]];
         var card = add(grid, 'div', 'photo');
         var img = p && image(p[2], r[C.TITLE]);
-        if (img) card.appendChild(img); else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
+        if (img) card.appendChild(img);
+        else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);
         if (coords(r)) add(info, 'div', 'sub', 'GPS ' + coords(r));
-        if (p && p[1].length) {
+        if (p?.[1].length) {
           var dl = add(info, 'dl', 'kvl');
-          p[1].forEach(function (kv) { add(dl, 'dt', null, kv[0]); add(dl, 'dd', null, kv[1]); });
+          p[1].forEach(function (kv) {
+            add(dl, 'dt', null, kv[0]);
+            add(dl, 'dd', null, kv[1]);
+          });
         }
         add(info, 'div', 'src', r[C.SRC]);
       });
@@ -383,27 +726,94 @@
 
   // ---- Processing log ----
   var warnings = data('d-warnings');
-  if (warnings) listView(doc.getElementById('log-list'), {
-    rows: warnings, noun: 'warnings', pageSize: 200, empty: 'No warnings were recorded.',
-    text: function (w) { return w.join(' '); },
-    filters: [{ label: 'All severities', options: [['error', 'Errors'], ['warning', 'Warnings'], ['info', 'Notes']], test: function (w, v) { return w[1] === v; } }],
-    render: function (parent, rows) {
-      var tb = table(parent, [['Time', 't', '16%'], ['Severity', null, '9%'], ['Artifact', null, '11%'], ['Message', null, '46%'], ['Source', null, '18%']]);
-      rows.forEach(function (w) { var tr = add(tb, 'tr', 'sev-' + w[1].replace(/[^a-z]/g, '')); cell(tr, w[0], 't'); cell(tr, w[1]); cell(tr, w[2]); cell(tr, w[3], 'body'); cell(tr, w[4], 'src'); });
-    },
-  });
+  if (warnings)
+    listView(doc.getElementById('log-list'), {
+      rows: warnings,
+      noun: 'warnings',
+      pageSize: 200,
+      empty: 'No warnings were recorded.',
+      text: function (w) {
+        return w.join(' ');
+      },
+      filters: [
+        {
+          label: 'All severities',
+          options: [
+            ['error', 'Errors'],
+            ['warning', 'Warnings'],
+            ['info', 'Notes'],
+          ],
+          test: function (w, v) {
+            return w[1] === v;
+          },
+        },
+      ],
+      render: function (parent, rows) {
+        var tb = table(parent, [
+          ['Time', 't', '16%'],
+          ['Severity', null, '9%'],
+          ['Artifact', null, '11%'],
+          ['Message', null, '46%'],
+          ['Source', null, '18%'],
+        ]);
+        rows.forEach(function (w) {
+          var tr = add(tb, 'tr', 'sev-' + w[1].replace(/[^a-z]/g, ''));
+          cell(tr, w[0], 't');
+          cell(tr, w[1]);
+          cell(tr, w[2]);
+          cell(tr, w[3], 'body');
+          cell(tr, w[4], 'src');
+        });
+      },
+    });
 
   // ---- Hash appendix ----
   var files = data('d-files');
-  if (files) listView(doc.getElementById('hashes-list'), {
-    rows: files, noun: 'files', pageSize: 200, empty: 'No evidence files recorded.',
-    text: function (f) { return f.join(' '); },
-    filters: [{ label: 'All statuses', options: [['ok', 'ok'], ['missing', 'missing'], ['unreadable', 'unreadable'], ['decrypt-failed', 'decrypt-failed'], ['listed-only', 'listed-only'], ['not-sqlite', 'not-sqlite']], test: function (f, v) { return f[4] === v; } }],
-    render: function (parent, rows) {
-      var tb = table(parent, [['Domain', null, '14%'], ['Path', null, '30%'], ['Size', 'n', '13%'], ['SHA-256', null, '25%'], ['Status', null, '9%'], ['Read by', null, '9%']]);
-      rows.forEach(function (f) { var tr = add(tb, 'tr'); cell(tr, f[0]); cell(tr, f[1], 'path'); cell(tr, f[2], 'n'); cell(tr, f[3], 'hash'); cell(tr, f[4] + (f[6] ? ' (' + f[6] + ')' : ''), 'st-' + f[4]); cell(tr, f[5]); });
-    },
-  });
+  if (files)
+    listView(doc.getElementById('hashes-list'), {
+      rows: files,
+      noun: 'files',
+      pageSize: 200,
+      empty: 'No evidence files recorded.',
+      text: function (f) {
+        return f.join(' ');
+      },
+      filters: [
+        {
+          label: 'All statuses',
+          options: [
+            ['ok', 'ok'],
+            ['missing', 'missing'],
+            ['unreadable', 'unreadable'],
+            ['decrypt-failed', 'decrypt-failed'],
+            ['listed-only', 'listed-only'],
+            ['not-sqlite', 'not-sqlite'],
+          ],
+          test: function (f, v) {
+            return f[4] === v;
+          },
+        },
+      ],
+      render: function (parent, rows) {
+        var tb = table(parent, [
+          ['Domain', null, '14%'],
+          ['Path', null, '30%'],
+          ['Size', 'n', '13%'],
+          ['SHA-256', null, '25%'],
+          ['Status', null, '9%'],
+          ['Read by', null, '9%'],
+        ]);
+        rows.forEach(function (f) {
+          var tr = add(tb, 'tr');
+          cell(tr, f[0]);
+          cell(tr, f[1], 'path');
+          cell(tr, f[2], 'n');
+          cell(tr, f[3], 'hash');
+          cell(tr, f[4] + (f[6] ? ' (' + f[6] + ')' : ''), 'st-' + f[4]);
+          cell(tr, f[5]);
+        });
+      },
+    });
 
   doc.documentElement.setAttribute('data-ready', '1');
 })();

@@ -9,12 +9,30 @@ import { events, extra, ingestUnchanged, query, sourcePath, warnings } from './a
 
 function build(format: AppStateFormat, truncate = false) {
   let truth!: AppsTruth;
-  const t = fixture({ variant: format === 'plain' ? 'ios13' : 'ios17', contacts: 2, calls: 3, extend: (w, _t, _r, tmp) => { truth = addApps(w, tmp, { format, truncate }); } });
-  writeInfoApps(t.root, ['net.whatsapp.WhatsApp', 'org.telegram.Telegram', FORMULA_APP], [
-    { id: 'net.whatsapp.WhatsApp', itemName: 'WhatsApp Messenger', artist: 'WhatsApp Inc.', version: '2.24.5', purchase: new Date(Date.UTC(2023, 10, 4, 16, 18, 2)), appleId: 'sam@example.com' },
-    { id: 'com.example.absurd', itemName: 'Absurd', absurd: true },
-    { id: 'org.telegram.Telegram' },
-  ]);
+  const t = fixture({
+    variant: format === 'plain' ? 'ios13' : 'ios17',
+    contacts: 2,
+    calls: 3,
+    extend: (w, _t, _r, tmp) => {
+      truth = addApps(w, tmp, { format, truncate });
+    },
+  });
+  writeInfoApps(
+    t.root,
+    ['net.whatsapp.WhatsApp', 'org.telegram.Telegram', FORMULA_APP],
+    [
+      {
+        id: 'net.whatsapp.WhatsApp',
+        itemName: 'WhatsApp Messenger',
+        artist: 'WhatsApp Inc.',
+        version: '2.24.5',
+        purchase: new Date(Date.UTC(2023, 10, 4, 16, 18, 2)),
+        appleId: 'sam@example.com',
+      },
+      { id: 'com.example.absurd', itemName: 'Absurd', absurd: true },
+      { id: 'org.telegram.Telegram' },
+    ],
+  );
   return { t, truth };
 }
 
@@ -35,8 +53,9 @@ describe('apps fixtures', () => {
         [2, FORMULA_APP, 'installed', null],
       ]);
       // A top-level backup file: no domain, hashed like every other evidence file.
-      expect(query<{ p: string; d: string | null; h: string }>(casePath, 'SELECT relative_path AS p, domain AS d, sha256 AS h FROM files WHERE id = ?', inst[0].source_file_id)[0])
-        .toMatchObject({ p: 'Info.plist', d: null, h: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(
+        query<{ p: string; d: string | null; h: string }>(casePath, 'SELECT relative_path AS p, domain AS d, sha256 AS h FROM files WHERE id = ?', inst[0].source_file_id)[0],
+      ).toMatchObject({ p: 'Info.plist', d: null, h: expect.stringMatching(/^[0-9a-f]{64}$/) });
       const purchased = evs.find((e) => e.source_table === 'Applications' && e.counterpart === 'net.whatsapp.WhatsApp')!;
       expect([purchased.action, purchased.ts_utc_us]).toEqual(['purchased', Date.UTC(2023, 10, 4, 16, 18, 2) * 1000]);
       expect(purchased.title).toBe('App purchased/downloaded: WhatsApp Messenger (net.whatsapp.WhatsApp) by Apple ID sam@example.com');
@@ -52,11 +71,19 @@ describe('apps fixtures', () => {
         expect(e.counterpart).toBe(a.id);
         expect(e.ts_utc_us).toBe(a.birth ? a.birth.getTime() * 1000 : null);
         expect(sourcePath(casePath, e)).toBe('HomeDomain/Library/FrontBoard/applicationState.db');
-        if (!a.broken) expect(extra(e)).toMatchObject({ bundle_version: a.version, bundle_path: expect.stringContaining(`${a.id}.app`), kvs_keys: ['SBApplicationShortcutItems', 'compatibilityInfo'] });
+        if (!a.broken)
+          expect(extra(e)).toMatchObject({
+            bundle_version: a.version,
+            bundle_path: expect.stringContaining(`${a.id}.app`),
+            kvs_keys: ['SBApplicationShortcutItems', 'compatibilityInfo'],
+          });
       }
       expect(state.find((e) => e.counterpart === SCRIPT_APP)!.title).toContain(SCRIPT_APP);
       const w = warnings(casePath, 'apps').filter((x) => x.severity === 'warning');
-      expect(w.map((x) => [x.source_table, x.source_rowid])).toEqual([['Applications', 1], ['application_identifier_tab', 5]]);
+      expect(w.map((x) => [x.source_table, x.source_rowid])).toEqual([
+        ['Applications', 1],
+        ['application_identifier_tab', 5],
+      ]);
       expect(w[0].message).toMatch(/purchaseDate an invalid date is not a plausible time/);
       expect(w[1].message).toMatch(/compatibilityInfo \(kvs row \d+\) does not decode/);
     }, 60_000);
@@ -83,7 +110,14 @@ describe.skipIf(!HAVE_REALDATA)('apps: real data', () => {
     const { casePath, unchanged } = await ingestUnchanged(root, ['apps']);
     expect(unchanged).toBe(true);
     const evs = events(casePath, 'apps');
-    expect(evs.map((e) => e.counterpart)).toEqual(['ph.telegra.Telegraph', 'com.google.Gmail', 'ch.icoaching.typewise', 'com.google.chrome.ios', 'net.whatsapp.WhatsApp', 'org.mozilla.ios.Firefox']);
+    expect(evs.map((e) => e.counterpart)).toEqual([
+      'ph.telegra.Telegraph',
+      'com.google.Gmail',
+      'ch.icoaching.typewise',
+      'com.google.chrome.ios',
+      'net.whatsapp.WhatsApp',
+      'org.mozilla.ios.Firefox',
+    ]);
     expect(evs.every((e) => e.action === 'installed' && e.ts_utc_us === null && e.source_table === 'Installed Applications')).toBe(true);
   }, 60_000);
 });
@@ -98,11 +132,17 @@ describe.skipIf(!HAVE_REALDATA)('Set A on the whole mvt test backup (a copy)', (
     expect(unchanged).toBe(true);
     const apps = events(casePath, 'apps');
     expect(apps.map((e) => [e.counterpart, new Date(e.ts_utc_us! / 1000).toISOString()])).toEqual([
-      ['ph.telegra.Telegraph', '2021-09-10T19:33:10.000Z'], ['com.google.Gmail', '2021-01-14T21:19:36.000Z'], ['ch.icoaching.typewise', '2021-05-20T18:37:41.000Z'],
-      ['com.google.chrome.ios', '2021-10-18T12:20:59.000Z'], ['net.whatsapp.WhatsApp', '2021-01-14T21:19:36.000Z'], ['org.mozilla.ios.Firefox', '2021-03-30T14:40:41.000Z'],
+      ['ph.telegra.Telegraph', '2021-09-10T19:33:10.000Z'],
+      ['com.google.Gmail', '2021-01-14T21:19:36.000Z'],
+      ['ch.icoaching.typewise', '2021-05-20T18:37:41.000Z'],
+      ['com.google.chrome.ios', '2021-10-18T12:20:59.000Z'],
+      ['net.whatsapp.WhatsApp', '2021-01-14T21:19:36.000Z'],
+      ['org.mozilla.ios.Firefox', '2021-03-30T14:40:41.000Z'],
     ]);
     // applicationState.db is listed in this manifest but its payload is not in the folder: one error, named once.
-    expect(warnings(casePath, 'apps').map((w) => w.message)).toEqual(['HomeDomain/Library/FrontBoard/applicationState.db: missing (listed in Manifest.db but not present in the backup folder)']);
+    expect(warnings(casePath, 'apps').map((w) => w.message)).toEqual([
+      'HomeDomain/Library/FrontBoard/applicationState.db: missing (listed in Manifest.db but not present in the backup folder)',
+    ]);
     expect(events(casePath, 'permissions')).toHaveLength(11);
     expect(events(casePath, 'data-usage')).toHaveLength(89);
     expect(events(casePath, 'safari').map((e) => extra(e).url)).toEqual(['https://en.wikipedia.org/wiki/NSO_Group']);

@@ -11,7 +11,14 @@ const macUs = (s: number) => Math.round((s + MAC_EPOCH_OFFSET_S) * 1e6);
 
 function build(schema: DataUsageSchema, truncate = false) {
   let truth!: DataUsageTruth;
-  const t = fixture({ variant: schema, contacts: 2, calls: 3, extend: (w, _t, _r, tmp) => { truth = addDataUsage(w, tmp, { schema, truncate }); } });
+  const t = fixture({
+    variant: schema,
+    contacts: 2,
+    calls: 3,
+    extend: (w, _t, _r, tmp) => {
+      truth = addDataUsage(w, tmp, { schema, truncate });
+    },
+  });
   return { t, truth };
 }
 
@@ -39,17 +46,30 @@ describe('data usage fixtures', () => {
         const e = evs.find((x) => x.source_table === 'ZLIVEUSAGE' && x.source_rowid === l.pk)!;
         expect(e.action).toBe('usage');
         expect(e.ts_utc_us).toBe(macUs(l.ts));
-        expect(extra(e)).toMatchObject({ wwan_in: l.wwanIn, wwan_out: l.wwanOut, wifi_in: schema === 'ios14' ? l.wifiIn : null, wifi_out: schema === 'ios14' ? l.wifiOut : null, kind: l.kind, process_pk: l.proc });
+        expect(extra(e)).toMatchObject({
+          wwan_in: l.wwanIn,
+          wwan_out: l.wwanOut,
+          wifi_in: schema === 'ios14' ? l.wifiIn : null,
+          wifi_out: schema === 'ios14' ? l.wifiOut : null,
+          kind: l.kind,
+          process_pk: l.proc,
+        });
       }
       const wa = evs.find((x) => x.source_table === 'ZLIVEUSAGE' && x.source_rowid === 1)!;
-      expect(wa.title).toBe(schema === 'ios14' ? 'Network use by net.whatsapp.WhatsApp: Wi-Fi 1.0 MB in / 2.0 KB out, cellular 247.5 KB in / 0 B out'
-        : 'Network use by net.whatsapp.WhatsApp: cellular 247.5 KB in / 0 B out');
+      expect(wa.title).toBe(
+        schema === 'ios14'
+          ? 'Network use by net.whatsapp.WhatsApp: Wi-Fi 1.0 MB in / 2.0 KB out, cellular 247.5 KB in / 0 B out'
+          : 'Network use by net.whatsapp.WhatsApp: cellular 247.5 KB in / 0 B out',
+      );
       expect(new Date(wa.ts_utc_us! / 1000).toISOString()).toBe('2024-03-01T07:00:00.500Z');
       expect(evs.find((e) => e.counterpart === SCRIPT_PROC)!.title).toContain(SCRIPT_PROC);
       expect(evs.some((e) => e.counterpart === FORMULA_PROC)).toBe(true);
       const w = warnings(casePath, 'data-usage');
       const real = w.filter((x) => x.severity === 'warning');
-      expect(real.map((x) => [x.source_table, x.source_rowid])).toEqual([['ZPROCESS', 6], ['ZLIVEUSAGE', truth.orphanLivePk]]);
+      expect(real.map((x) => [x.source_table, x.source_rowid])).toEqual([
+        ['ZPROCESS', 6],
+        ['ZLIVEUSAGE', truth.orphanLivePk],
+      ]);
       expect(real[0].message).toMatch(/^ZPROCESS row 6: ZFIRSTTIMESTAMP 1e\+300 is not a plausible time/);
       expect(real[1].message).toMatch(/ZHASPROCESS 3\) has no ZPROCESS row/);
       expect(w.find((x) => x.severity === 'info')!.message).toBe('ZPROCESS has no rows for Z_PK 3 (between existing rows): process records deleted');
@@ -71,14 +91,19 @@ describe.skipIf(!HAVE_REALDATA)('data usage: real data', () => {
 
   it("mvt's DataUsage.sqlite (iOS 14.3): 40 processes, 10 counters, Z_PK 5 deleted; earliest 2019-08-27T15:08:09Z", async () => {
     const root = path.join(tmpDir(), 'backup');
-    wrapRealFiles(root, [{ domain: 'WirelessDomain', relativePath: 'Library/Databases/DataUsage.sqlite', source: path.join(REALDATA, 'mvt-backup/0d/0d609c54856a9bb2d56729df1d68f2958a88426b') }]);
+    wrapRealFiles(root, [
+      { domain: 'WirelessDomain', relativePath: 'Library/Databases/DataUsage.sqlite', source: path.join(REALDATA, 'mvt-backup/0d/0d609c54856a9bb2d56729df1d68f2958a88426b') },
+    ]);
     const { casePath, unchanged } = await ingestUnchanged(root, ['data-usage']);
     expect(unchanged).toBe(true);
     const evs = events(casePath, 'data-usage');
     expect(evs.filter((e) => e.action === 'first-seen')).toHaveLength(40);
     expect(evs.filter((e) => e.action === 'last-seen')).toHaveLength(39);
     expect(evs.filter((e) => e.action === 'usage')).toHaveLength(10);
-    const first = evs.filter((e) => e.action === 'first-seen').map((e) => e.ts_utc_us!).sort((a, b) => a - b)[0];
+    const first = evs
+      .filter((e) => e.action === 'first-seen')
+      .map((e) => e.ts_utc_us!)
+      .sort((a, b) => a - b)[0];
     expect(first).toBe(macUs(588611289.24041));
     expect(new Date(first / 1000).toISOString().slice(0, 19)).toBe('2019-08-27T15:08:09'); // mvt test_datausage.py: results[0].isodate
     const fc = evs.find((e) => e.source_table === 'ZPROCESS' && e.source_rowid === 1)!;

@@ -17,7 +17,11 @@ process.env.TZ = 'Pacific/Kiritimati';
 type Row = Record<string, unknown>;
 function query<T = Row>(casePath: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
 }
 
 describe('decodeNoteBody', () => {
@@ -40,7 +44,12 @@ describe('protobuf readers on mutated inputs (seeded)', () => {
     for (let i = 0; i < 3000; i++) {
       const input = mutate(rng.pick(i % 2 ? metas : notes), rng);
       const t = performance.now();
-      try { if (i % 2) readWaMetadata(input); else decodeNoteBody(input); } catch (e) { expect(e).toBeInstanceOf(Error); }
+      try {
+        if (i % 2) readWaMetadata(input);
+        else decodeNoteBody(input);
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+      }
       slowest = Math.max(slowest, performance.now() - t);
     }
     expect(slowest).toBeLessThan(1000);
@@ -50,7 +59,13 @@ describe('protobuf readers on mutated inputs (seeded)', () => {
 describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlite (%s layout)', (generation) => {
   it('every note is a created event (plus modified) with exact times, text, folder, account; hostile rows kept with warnings', async () => {
     let nt!: NotesTruth;
-    const t = fixture({ contacts: 2, calls: 2, extend: (w, truth, rng, tmp) => { nt = addNotes(w, rng, tmp, { generation, end: truth.device.backupDate }); } });
+    const t = fixture({
+      contacts: 2,
+      calls: 2,
+      extend: (w, truth, rng, tmp) => {
+        nt = addNotes(w, rng, tmp, { generation, end: truth.device.backupDate });
+      },
+    });
     const before = treeHash(t.root);
     const casePath = path.join(tmpDir(), 'case.db');
     const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['notes'] });
@@ -58,28 +73,60 @@ describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlit
     const s = r.summaries.find((x) => x.extractor === 'notes')!;
     const modifiedEvents = nt.notes.filter((n) => n.modifiedUs !== n.createdUs).length;
     expect(s.events).toBe(nt.notes.length + modifiedEvents + 1 /* orphan ZICNOTEDATA row */);
-    const warnings = query<{ message: string; source_table: string | null; source_rowid: number | null }>(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'notes'");
+    const warnings = query<{ message: string; source_table: string | null; source_rowid: number | null }>(
+      casePath,
+      "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'notes'",
+    );
     for (const n of nt.notes) {
-      const [e] = query(casePath, `SELECT e.*, f.domain, f.relative_path FROM events e JOIN files f ON f.id = e.source_file_id
-        WHERE source_table = 'ZICCLOUDSYNCINGOBJECT' AND source_rowid = ? AND action = 'created'`, n.pk);
+      const [e] = query(
+        casePath,
+        `SELECT e.*, f.domain, f.relative_path FROM events e JOIN files f ON f.id = e.source_file_id
+        WHERE source_table = 'ZICCLOUDSYNCINGOBJECT' AND source_rowid = ? AND action = 'created'`,
+        n.pk,
+      );
       expect(e, `note ${n.pk}`).toBeTruthy();
       const x = JSON.parse(e.extra_json as string);
-      expect({ pk: n.pk, ts: e.ts_utc_us, body: e.body, title: x.note_title, folder: x.folder, account: x.account, locked: x.locked, deleted: x.deleted, service: e.service })
-        .toEqual({ pk: n.pk, ts: n.createdUs, body: n.expect === 'ok' || n.expect === 'bad-time' ? n.body : null, title: n.title, folder: n.folder, account: n.account, locked: n.locked, deleted: n.deleted, service: 'iCloud' });
+      expect({
+        pk: n.pk,
+        ts: e.ts_utc_us,
+        body: e.body,
+        title: x.note_title,
+        folder: x.folder,
+        account: x.account,
+        locked: x.locked,
+        deleted: x.deleted,
+        service: e.service,
+      }).toEqual({
+        pk: n.pk,
+        ts: n.createdUs,
+        body: n.expect === 'ok' || n.expect === 'bad-time' ? n.body : null,
+        title: n.title,
+        folder: n.folder,
+        account: n.account,
+        locked: n.locked,
+        deleted: n.deleted,
+        service: 'iCloud',
+      });
       expect([e.domain, e.relative_path, e.ts_epoch]).toEqual([NOTES_DOMAIN, 'NoteStore.sqlite', 'mac-s']);
       expect(Number(e.ts_raw)).toBe(n.createdRaw);
       const [m] = query(casePath, "SELECT ts_utc_us FROM events WHERE source_table = 'ZICCLOUDSYNCINGOBJECT' AND source_rowid = ? AND action = 'modified'", n.pk);
       expect(m.ts_utc_us).toBe(n.modifiedUs);
       const mine = warnings.filter((w) => w.source_table === 'ZICCLOUDSYNCINGOBJECT' && w.source_rowid === n.pk);
       if (n.expect === 'bad-body') expect(mine.map((w) => w.message).join('\n'), `note ${n.pk}`).toMatch(/ZDATA could not be decoded/);
-      if (n.expect === 'bad-time') expect(mine.map((w) => w.message).join('\n')).toMatch(new RegExp(`ZICCLOUDSYNCINGOBJECT row ${n.pk}: ZCREATIONDATE[13] holds an impossible time`));
+      if (n.expect === 'bad-time')
+        expect(mine.map((w) => w.message).join('\n')).toMatch(new RegExp(`ZICCLOUDSYNCINGOBJECT row ${n.pk}: ZCREATIONDATE[13] holds an impossible time`));
       if (n.expect === 'ok' || n.expect === 'locked') expect(mine).toEqual([]);
-      if (n.locked) { expect(e.title).toMatch(/^Locked note created: Bank PINs/); expect(x.snippet).toBeNull(); }
+      if (n.locked) {
+        expect(e.title).toMatch(/^Locked note created: Bank PINs/);
+        expect(x.snippet).toBeNull();
+      }
       const atts = query(casePath, 'SELECT source_rowid, transfer_name, uti, status FROM attachments WHERE event_id = ? ORDER BY source_rowid', e.id);
       expect(atts).toEqual(n.attachments.map((a) => ({ source_rowid: a.pk, transfer_name: a.filename, uti: a.uti, status: 'listed' })));
     }
     const html = nt.notes[1];
-    expect(query(casePath, "SELECT body FROM events WHERE source_rowid = ? AND action = 'created'", html.pk)[0].body).toBe('<script>alert(1)</script>\n=cmd|\' /C calc\'!A0\n@SUM(1+1)');
+    expect(query(casePath, "SELECT body FROM events WHERE source_rowid = ? AND action = 'created'", html.pk)[0].body).toBe(
+      "<script>alert(1)</script>\n=cmd|' /C calc'!A0\n@SUM(1+1)",
+    );
     expect(warnings.some((w) => w.source_rowid === nt.gzipBombPk)).toBe(true);
     const [orphan] = query(casePath, "SELECT * FROM events WHERE source_table = 'ZICNOTEDATA' AND source_rowid = ?", nt.orphanDataPk);
     expect([orphan.body, orphan.ts_utc_us]).toEqual(['lost body', null]);
@@ -88,11 +135,21 @@ describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlit
 
 describe('Notes: broken database', () => {
   it('a truncated NoteStore.sqlite is a recorded failure; other artifacts still extracted', async () => {
-    const t = fixture({ contacts: 2, calls: 3, callsInWal: 0, extend: (w, truth, rng, tmp) => {
-      const inner: Buffer[] = [];
-      addNotes({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => inner.push(f.db) } as unknown as BackupWriterLike, rng, tmp, { generation: 'ios16', end: truth.device.backupDate, bulk: 400, bomb: false });
-      w.addFile(NOTES_DOMAIN, 'NoteStore.sqlite', inner[0].subarray(0, Math.floor(inner[0].length / 3)));
-    } });
+    const t = fixture({
+      contacts: 2,
+      calls: 3,
+      callsInWal: 0,
+      extend: (w, truth, rng, tmp) => {
+        const inner: Buffer[] = [];
+        addNotes({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => inner.push(f.db) } as unknown as BackupWriterLike, rng, tmp, {
+          generation: 'ios16',
+          end: truth.device.backupDate,
+          bulk: 400,
+          bomb: false,
+        });
+        w.addFile(NOTES_DOMAIN, 'NoteStore.sqlite', inner[0].subarray(0, Math.floor(inner[0].length / 3)));
+      },
+    });
     const casePath = path.join(tmpDir(), 'case.db');
     const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
     expect(['failed', 'partial']).toContain(r.summaries.find((s) => s.extractor === 'notes')!.status);

@@ -9,7 +9,14 @@ import { events, extra, ingestUnchanged, sourcePath, warnings } from './artifact
 
 function build(schema: TccSchema, truncate = false) {
   let tcc!: TccTruth;
-  const t = fixture({ variant: schema === 'ios14' ? 'ios14' : 'ios13', contacts: 3, calls: 4, extend: (w, _truth, _rng, tmp) => { tcc = addTcc(w, tmp, { schema, truncate }); } });
+  const t = fixture({
+    variant: schema === 'ios14' ? 'ios14' : 'ios13',
+    contacts: 3,
+    calls: 4,
+    extend: (w, _truth, _rng, tmp) => {
+      tcc = addTcc(w, tmp, { schema, truncate });
+    },
+  });
   return { t, tcc };
 }
 
@@ -66,8 +73,12 @@ describe('permissions (TCC.db) fixtures', () => {
     expect(unchanged).toBe(true);
     const evs = events(casePath, 'permissions');
     expect(evs.map((e) => [e.source_rowid, e.action, e.service, e.counterpart, e.ts_utc_us, extra(e).prompt_count])).toEqual([
-      [1, 'granted', 'Photos', 'com.burbn.instagram', null, 1], [2, 'denied', 'Contacts', 'com.facebook.Facebook', null, 2]]);
-    expect(warnings(casePath, 'permissions').map((w) => [w.severity, w.message])).toEqual([['info', 'Library/TCC/TCC.db: access has no last_modified column (iOS ≤ 8 schema): permission events have no time']]);
+      [1, 'granted', 'Photos', 'com.burbn.instagram', null, 1],
+      [2, 'denied', 'Contacts', 'com.facebook.Facebook', null, 2],
+    ]);
+    expect(warnings(casePath, 'permissions').map((w) => [w.severity, w.message])).toEqual([
+      ['info', 'Library/TCC/TCC.db: access has no last_modified column (iOS ≤ 8 schema): permission events have no time'],
+    ]);
   }, 60_000);
 
   it('a truncated TCC.db is a recorded failure; the other artifacts are still extracted', async () => {
@@ -97,9 +108,21 @@ describe.skipIf(!HAVE_REALDATA)('permissions: real data', () => {
     expect(access.filter((e) => e.action === 'denied')).toHaveLength(2);
     expect(new Set(access.map((e) => e.counterpart)).size).toBe(56);
     const by = (label: string) => access.filter((e) => extra(e).tcc_service === label).length;
-    expect([by('kTCCServicePhotos'), by('kTCCServiceCamera'), by('kTCCServiceMicrophone'), by('kTCCServiceAddressBook'), by('kTCCServiceUbiquity'), by('kTCCServiceLiverpool'),
-      by('kTCCServicePhotosAdd'), by('kTCCServiceSiri'), by('kTCCServiceBluetoothAlways'), by('kTCCServiceWebKitIntelligentTrackingPrevention'), by('kTCCServiceCalendar'),
-      by('kTCCServiceMotion'), by('kTCCServiceUserTracking')]).toEqual([30, 23, 23, 22, 20, 12, 9, 5, 3, 3, 2, 1, 1]);
+    expect([
+      by('kTCCServicePhotos'),
+      by('kTCCServiceCamera'),
+      by('kTCCServiceMicrophone'),
+      by('kTCCServiceAddressBook'),
+      by('kTCCServiceUbiquity'),
+      by('kTCCServiceLiverpool'),
+      by('kTCCServicePhotosAdd'),
+      by('kTCCServiceSiri'),
+      by('kTCCServiceBluetoothAlways'),
+      by('kTCCServiceWebKitIntelligentTrackingPrevention'),
+      by('kTCCServiceCalendar'),
+      by('kTCCServiceMotion'),
+      by('kTCCServiceUserTracking'),
+    ]).toEqual([30, 23, 23, 22, 20, 12, 9, 5, 3, 3, 2, 1, 1]);
     const times = access.map((e) => e.ts_utc_us!).sort((a, b) => a - b);
     expect(times[0]).toBe(1610911265 * 1e6);
     expect(times[times.length - 1]).toBe(1613782793 * 1e6);

@@ -7,10 +7,15 @@ import { events, extra, ingestUnchanged, sourcePath, warnings } from './artifact
 
 function build(schema: RecentsSchema, truncate = false) {
   let truth!: RecentsTruth;
-  const t = fixture({ variant: schema === 'ios13' ? 'ios13' : 'ios17', contacts: 4, calls: 3, extend: (w, tr, _r, tmp) => {
-    const [e164, name] = [...tr.nameByNumber.entries()][0];
-    truth = addRecents(w, tmp, { schema, truncate, contactNumber: { e164, name } });
-  } });
+  const t = fixture({
+    variant: schema === 'ios13' ? 'ios13' : 'ios17',
+    contacts: 4,
+    calls: 3,
+    extend: (w, tr, _r, tmp) => {
+      const [e164, name] = [...tr.nameByNumber.entries()][0];
+      truth = addRecents(w, tmp, { schema, truncate, contactNumber: { e164, name } });
+    },
+  });
   return { t, truth };
 }
 

@@ -12,7 +12,14 @@ const macUs = (s: number) => Math.round((s + MAC_EPOCH_OFFSET_S) * 1e6);
 
 function build(schema: SafariSchema, truncateHistory = false) {
   let truth!: SafariTruth;
-  const t = fixture({ variant: schema, contacts: 2, calls: 3, extend: (w, _t, _r, tmp) => { truth = addSafari(w, tmp, { schema, truncateHistory }); } });
+  const t = fixture({
+    variant: schema,
+    contacts: 2,
+    calls: 3,
+    extend: (w, _t, _r, tmp) => {
+      truth = addSafari(w, tmp, { schema, truncateHistory });
+    },
+  });
   return { t, truth };
 }
 
@@ -37,7 +44,13 @@ describe('safari fixtures', () => {
         expect(extra(e).url).toBe(v.url);
         expect(extra(e).page_title).toBe(v.title);
         expect(sourcePath(casePath, e)).toBe('HomeDomain/Library/Safari/History.db');
-        if (v.absurd) { expect(e.ts_utc_us).toBeNull(); expect(e.ts_raw).toBe('1e+300'); } else { expect(e.ts_utc_us).toBe(macUs(v.mac)); expect(e.ts_epoch).toBe('mac-s'); }
+        if (v.absurd) {
+          expect(e.ts_utc_us).toBeNull();
+          expect(e.ts_raw).toBe('1e+300');
+        } else {
+          expect(e.ts_utc_us).toBe(macUs(v.mac));
+          expect(e.ts_epoch).toBe('mac-s');
+        }
       }
       const first = visits.find((e) => e.source_rowid === 1)!;
       expect(first.title).toBe('Visited http://example.com/ → redirected to https://www.example.com/');
@@ -66,7 +79,14 @@ describe('safari fixtures', () => {
       expect(tabs).toHaveLength(truth.tabs.length);
       for (const tb of truth.tabs) {
         const e = tabs.find((x) => x.source_rowid === tb.id)!;
-        expect([e.kind, e.action, e.ts_utc_us, extra(e).url, extra(e).page_title, extra(e).private_browsing]).toEqual(['browser-tab', 'open', macUs(tb.lastViewed), tb.url, tb.title, tb.private]);
+        expect([e.kind, e.action, e.ts_utc_us, extra(e).url, extra(e).page_title, extra(e).private_browsing]).toEqual([
+          'browser-tab',
+          'open',
+          macUs(tb.lastViewed),
+          tb.url,
+          tb.title,
+          tb.private,
+        ]);
         expect(sourcePath(casePath, e)).toBe('HomeDomain/Library/Safari/BrowserState.db');
       }
       expect(new Date(tabs[0].ts_utc_us! / 1000).toISOString()).toBe('2024-03-14T21:03:26.156Z');

@@ -16,14 +16,19 @@ process.env.TZ = 'Pacific/Kiritimati';
 type Row = Record<string, unknown>;
 function query<T = Row>(casePath: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
 }
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function build(generation: WaGeneration): { root: string; wa: WhatsAppTruth } {
   let wa!: WhatsAppTruth;
   const t = fixture({
-    contacts: 6, calls: 4,
+    contacts: 6,
+    calls: 4,
     extend: (w, truth, rng, tmp) => {
       const strangers = [usNumber(rng).e164, usNumber(rng).e164];
       wa = addWhatsApp(w, rng, tmp, { generation, end: truth.device.backupDate, nameByNumber: truth.nameByNumber, strangers });
@@ -45,11 +50,34 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
     expect(wa.messages.filter((m) => m.inWal).length).toBe(2);
 
     for (const m of wa.messages) {
-      const [e] = query(casePath, `SELECT e.*, t.identifier AS thread_identifier, t.service AS thread_service, f.relative_path AS src_path, f.domain AS src_domain
-        FROM events e LEFT JOIN threads t ON t.id = e.thread_id JOIN files f ON f.id = e.source_file_id WHERE e.source_table = 'ZWAMESSAGE' AND e.source_rowid = ?`, m.pk);
+      const [e] = query(
+        casePath,
+        `SELECT e.*, t.identifier AS thread_identifier, t.service AS thread_service, f.relative_path AS src_path, f.domain AS src_domain
+        FROM events e LEFT JOIN threads t ON t.id = e.thread_id JOIN files f ON f.id = e.source_file_id WHERE e.source_table = 'ZWAMESSAGE' AND e.source_rowid = ?`,
+        m.pk,
+      );
       expect(e, `Z_PK ${m.pk}`).toBeTruthy();
-      expect({ pk: m.pk, kind: e.kind, action: e.action, direction: e.direction, ts: e.ts_utc_us, counterpart: e.counterpart, name: e.counterpart_name, body: e.body, service: e.service })
-        .toEqual({ pk: m.pk, kind: m.kind, action: m.action, direction: m.direction, ts: m.tsUs, counterpart: m.counterpart, name: m.counterpartName, body: m.body, service: 'WhatsApp' });
+      expect({
+        pk: m.pk,
+        kind: e.kind,
+        action: e.action,
+        direction: e.direction,
+        ts: e.ts_utc_us,
+        counterpart: e.counterpart,
+        name: e.counterpart_name,
+        body: e.body,
+        service: e.service,
+      }).toEqual({
+        pk: m.pk,
+        kind: m.kind,
+        action: m.action,
+        direction: m.direction,
+        ts: m.tsUs,
+        counterpart: m.counterpart,
+        name: m.counterpartName,
+        body: m.body,
+        service: 'WhatsApp',
+      });
       expect(e.ts_epoch).toBe('mac-s');
       expect(Number(e.ts_raw)).toBe(m.rawDate);
       expect([e.src_domain, e.src_path]).toEqual([WA_DOMAIN, 'ChatStorage.sqlite']);
@@ -57,7 +85,11 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
       expect(e.thread_service).toBe('WhatsApp');
       expect([e.latitude, e.longitude]).toEqual([m.latitude, m.longitude]);
       if (m.media) {
-        const [a] = query(casePath, 'SELECT a.*, f.status AS file_status, f.relative_path AS rel FROM attachments a LEFT JOIN files f ON f.id = a.file_id WHERE a.event_id = ?', e.id);
+        const [a] = query(
+          casePath,
+          'SELECT a.*, f.status AS file_status, f.relative_path AS rel FROM attachments a LEFT JOIN files f ON f.id = a.file_id WHERE a.event_id = ?',
+          e.id,
+        );
         expect(a.status, `media of Z_PK ${m.pk}`).toBe(m.media.status);
         expect(a.source_table).toBe('ZWAMEDIAITEM');
         if (m.media.status === 'ok') {
@@ -74,7 +106,11 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
       const x = JSON.parse(e.extra_json as string);
       if (m.forwarded === 'corrupt') {
         expect(x.forward_count).toBeUndefined();
-        const w = query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'whatsapp' AND source_table = 'ZWAMEDIAITEM' AND message LIKE ?", `%message Z_PK ${m.pk})%`);
+        const w = query<{ message: string }>(
+          casePath,
+          "SELECT message FROM warnings WHERE extractor = 'whatsapp' AND source_table = 'ZWAMEDIAITEM' AND message LIKE ?",
+          `%message Z_PK ${m.pk})%`,
+        );
         expect(w[0].message).toMatch(/ZMETADATA could not be decoded/);
       } else {
         expect([x.forward_count, x.forwarded_from, x.forwarded_from_handle]).toEqual([m.forwarded!.count, m.forwarded!.from, `+${m.forwarded!.from.split('@')[0]}`]);
@@ -120,41 +156,62 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
 });
 
 describe('WhatsApp: the bulk path and the row-by-row path write the same events', () => {
-  it.each(['legacy', 'current'] as WaGeneration[])('%s schema, 600 extra messages, pages of 64 rows', async (generation) => {
-    let wa!: WhatsAppTruth;
-    const t = fixture({ contacts: 6, calls: 2, extend: (w, truth, rng, tmp) => {
-      wa = addWhatsApp(w, rng, tmp, { generation, end: truth.device.backupDate, nameByNumber: truth.nameByNumber, strangers: [usNumber(rng).e164, usNumber(rng).e164], bulk: 600 });
-    } });
-    const cols = `ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service, duration_s, latitude, longitude,
+  it.each(['legacy', 'current'] as WaGeneration[])(
+    '%s schema, 600 extra messages, pages of 64 rows',
+    async (generation) => {
+      let wa!: WhatsAppTruth;
+      const t = fixture({
+        contacts: 6,
+        calls: 2,
+        extend: (w, truth, rng, tmp) => {
+          wa = addWhatsApp(w, rng, tmp, {
+            generation,
+            end: truth.device.backupDate,
+            nameByNumber: truth.nameByNumber,
+            strangers: [usNumber(rng).e164, usNumber(rng).e164],
+            bulk: 600,
+          });
+        },
+      });
+      const cols = `ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service, duration_s, latitude, longitude,
       accuracy_m, source_table, source_rowid, extractor, extra_json`;
-    const run = async (sqlBulk: boolean) => {
-      const saved = { ...whatsappTuning };
-      Object.assign(whatsappTuning, { sqlBulk, pageRows: 64 });
-      const before = { ...whatsappStats };
-      try {
-        const casePath = path.join(tmpDir(), 'case.db');
-        await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['whatsapp'] });
-        return { rows: query(casePath, `SELECT ${cols} FROM events WHERE extractor = 'whatsapp' ORDER BY source_table, source_rowid, action`),
-          warnings: query(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'whatsapp' ORDER BY message"),
-          bulk: whatsappStats.bulkRows - before.bulkRows, rowByRow: whatsappStats.rowByRowRows - before.rowByRowRows };
-      } finally { Object.assign(whatsappTuning, saved); }
-    };
-    const fast = await run(true);
-    const slow = await run(false);
-    expect(fast.bulk).toBeGreaterThan(600);
-    expect(fast.rowByRow).toBeGreaterThan(5);
-    expect(fast.bulk + fast.rowByRow).toBe(wa.messages.length);
-    expect(slow.bulk).toBe(0);
-    expect(fast.rows.length).toBe(wa.messages.length);
-    expect(fast.rows).toEqual(slow.rows);
-    expect(fast.warnings).toEqual(slow.warnings);
-  }, 120_000);
+      const run = async (sqlBulk: boolean) => {
+        const saved = { ...whatsappTuning };
+        Object.assign(whatsappTuning, { sqlBulk, pageRows: 64 });
+        const before = { ...whatsappStats };
+        try {
+          const casePath = path.join(tmpDir(), 'case.db');
+          await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['whatsapp'] });
+          return {
+            rows: query(casePath, `SELECT ${cols} FROM events WHERE extractor = 'whatsapp' ORDER BY source_table, source_rowid, action`),
+            warnings: query(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'whatsapp' ORDER BY message"),
+            bulk: whatsappStats.bulkRows - before.bulkRows,
+            rowByRow: whatsappStats.rowByRowRows - before.rowByRowRows,
+          };
+        } finally {
+          Object.assign(whatsappTuning, saved);
+        }
+      };
+      const fast = await run(true);
+      const slow = await run(false);
+      expect(fast.bulk).toBeGreaterThan(600);
+      expect(fast.rowByRow).toBeGreaterThan(5);
+      expect(fast.bulk + fast.rowByRow).toBe(wa.messages.length);
+      expect(slow.bulk).toBe(0);
+      expect(fast.rows.length).toBe(wa.messages.length);
+      expect(fast.rows).toEqual(slow.rows);
+      expect(fast.warnings).toEqual(slow.warnings);
+    },
+    120_000,
+  );
 });
 
 describe('WhatsApp: broken databases', () => {
   it('a truncated ChatStorage.sqlite is a recorded failure; contacts and calls are still extracted', async () => {
     const t = fixture({
-      contacts: 4, calls: 5, callsInWal: 0,
+      contacts: 4,
+      calls: 5,
+      callsInWal: 0,
       extend: (w, truth, rng, tmp) => {
         const strangers = [usNumber(rng).e164, usNumber(rng).e164];
         const inner = { files: new Map<string, Buffer>() };
@@ -180,7 +237,13 @@ describe('WhatsApp: broken databases', () => {
   }, 60_000);
 
   it('a database that is not SQLite at all fails alone', async () => {
-    const t = fixture({ contacts: 2, calls: 2, extend: (w) => { w.addFile(WA_DOMAIN, 'ChatStorage.sqlite', Buffer.from('<html>not a database</html>')); } });
+    const t = fixture({
+      contacts: 2,
+      calls: 2,
+      extend: (w) => {
+        w.addFile(WA_DOMAIN, 'ChatStorage.sqlite', Buffer.from('<html>not a database</html>'));
+      },
+    });
     const casePath = path.join(tmpDir(), 'case.db');
     const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
     expect(r.summaries.find((s) => s.extractor === 'whatsapp')!.status).toBe('failed');
@@ -194,7 +257,6 @@ describe('WhatsApp: broken databases', () => {
     expect(jidToHandle('100000000000001@lid')).toBe('100000000000001@lid');
     expect(jidToHandle(null)).toBeNull();
   });
-
 });
 
 describe.skipIf(!HAVE_REALDATA)('real data: mvt test ChatStorage.sqlite (reduced schema)', () => {
@@ -206,7 +268,10 @@ describe.skipIf(!HAVE_REALDATA)('real data: mvt test ChatStorage.sqlite (reduced
     const r = await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only: ['whatsapp'] });
     expect(r.summaries.find((s) => s.extractor === 'whatsapp')!.events).toBe(3);
     expect(query(casePath, "SELECT count(*) AS n FROM threads WHERE extractor = 'whatsapp'")[0].n).toBe(2);
-    const ev = query(casePath, "SELECT source_rowid, ts_utc_us, action, direction, counterpart, counterpart_name, body FROM events WHERE extractor = 'whatsapp' ORDER BY source_rowid");
+    const ev = query(
+      casePath,
+      "SELECT source_rowid, ts_utc_us, action, direction, counterpart, counterpart_name, body FROM events WHERE extractor = 'whatsapp' ORDER BY source_rowid",
+    );
     expect(ev.map((e) => [e.source_rowid, isoFromUs(e.ts_utc_us as number), e.action, e.counterpart, e.counterpart_name, e.body])).toEqual([
       [1, '2025-08-27T15:06:40.000Z', 'received', '100000000000001@lid', 'Alice Example', 'Hi'],
       [2, '2025-08-28T18:53:20.000Z', 'sent', '100000000000001@lid', 'Alice Example', 'Check https://example.org/news'],

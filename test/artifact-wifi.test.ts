@@ -7,7 +7,14 @@ import { events, extra, ingestUnchanged, sourcePath, warnings } from './artifact
 
 function build(schema: WifiSchema, truncate = false) {
   let truth!: WifiTruth;
-  const t = fixture({ variant: schema, contacts: 2, calls: 3, extend: (w) => { truth = addWifi(w, { schema, truncate }); } });
+  const t = fixture({
+    variant: schema,
+    contacts: 2,
+    calls: 3,
+    extend: (w) => {
+      truth = addWifi(w, { schema, truncate });
+    },
+  });
   return { t, truth };
 }
 
@@ -29,7 +36,11 @@ describe('wifi fixtures', () => {
         expect(e!.counterpart).toBe(x.ssid);
         expect(e!.service).toBe('Wi-Fi');
         if (x.lat !== undefined) expect(e!.latitude).toBe(x.lat);
-        expect(sourcePath(casePath, e!)).toBe(schema === 'ios14' ? 'SystemPreferencesDomain/SystemConfiguration/com.apple.wifi.known-networks.plist' : 'SystemPreferencesDomain/SystemConfiguration/com.apple.wifi.plist');
+        expect(sourcePath(casePath, e!)).toBe(
+          schema === 'ios14'
+            ? 'SystemPreferencesDomain/SystemConfiguration/com.apple.wifi.known-networks.plist'
+            : 'SystemPreferencesDomain/SystemConfiguration/com.apple.wifi.plist',
+        );
       }
       if (schema === 'ios14') {
         const joined = evs.find((e) => e.action === 'joined' && e.counterpart === 'HomeNet')!;
@@ -37,7 +48,12 @@ describe('wifi fixtures', () => {
         expect(new Date(joined.ts_utc_us! / 1000).toISOString()).toBe('2024-03-14T18:02:03.500Z');
         expect(extra(evs.find((e) => e.action === 'associated' && e.counterpart === 'HomeNet')!)).toMatchObject({ bssid: 'a4:2b:b0:11:22:33', channel: 36 });
       } else {
-        expect(extra(evs.find((e) => e.counterpart === 'OfficeNet')!)).toMatchObject({ bssid: '10:da:43:aa:bb:cc', country_code: 'US', wps_manufacturer: 'NETGEAR', security: 'WPA2 Personal' });
+        expect(extra(evs.find((e) => e.counterpart === 'OfficeNet')!)).toMatchObject({
+          bssid: '10:da:43:aa:bb:cc',
+          country_code: 'US',
+          wps_manufacturer: 'NETGEAR',
+          security: 'WPA2 Personal',
+        });
       }
       expect(evs.find((e) => e.counterpart === SCRIPT_SSID)!.title).toContain(SCRIPT_SSID);
       expect(evs.find((e) => e.counterpart === FORMULA_SSID)!.ts_utc_us).toBeNull();

@@ -5,15 +5,34 @@ import { tmpDir, treeHash } from './helpers.js';
 import { ingest, type IngestResult } from '../src/pipeline/ingest.js';
 
 export type Ev = {
-  id: number; kind: string; action: string; ts_utc_us: number | null; ts_raw: string | null; ts_epoch: string | null; title: string; body: string | null;
-  direction: string | null; counterpart: string | null; counterpart_name: string | null; service: string | null; duration_s: number | null;
-  source_file_id: number; source_table: string; source_rowid: number; extractor: string; extra_json: string | null;
+  id: number;
+  kind: string;
+  action: string;
+  ts_utc_us: number | null;
+  ts_raw: string | null;
+  ts_epoch: string | null;
+  title: string;
+  body: string | null;
+  direction: string | null;
+  counterpart: string | null;
+  counterpart_name: string | null;
+  service: string | null;
+  duration_s: number | null;
+  source_file_id: number;
+  source_table: string;
+  source_rowid: number;
+  extractor: string;
+  extra_json: string | null;
 };
 export type Warn = { extractor: string; severity: string; message: string; source_table: string | null; source_rowid: number | null };
 
 export function query<T>(casePath: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
 }
 
 /** Ingest `root` (only the named extractors and their dependencies), proving the backup is byte-identical afterwards. */

@@ -36,8 +36,12 @@ const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const small = { iter: 10, dpic: 10 }; // tiny iteration counts: the KDF rules are the same, the tests stay fast
 
 let tmp: string;
-beforeAll(async () => { tmp = await mkdtemp(join(tmpdir(), 'crypto-test-')); });
-afterAll(async () => { await rm(tmp, { recursive: true, force: true }); });
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'crypto-test-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
 
 /** TLV helper for hand-made keybags */
 function tlv(tag: string, value: Buffer | number): Buffer {
@@ -178,9 +182,21 @@ describe('keybag', () => {
     const good = aesKeyWrap(kek, randomBytes(32));
     const buf = Buffer.concat([
       ...minimalTop(),
-      tlv('UUID', Buffer.alloc(16, 9)), tlv('CLAS', 1), tlv('WRAP', 2), tlv('KTYP', 0), tlv('WPKY', good),
-      tlv('UUID', Buffer.alloc(16, 8)), tlv('CLAS', 2), tlv('WRAP', 2), tlv('KTYP', 0), tlv('WPKY', Buffer.alloc(48, 1)),
-      tlv('UUID', Buffer.alloc(16, 7)), tlv('CLAS', 3), tlv('WRAP', 1), tlv('KTYP', 0), tlv('WPKY', good),
+      tlv('UUID', Buffer.alloc(16, 9)),
+      tlv('CLAS', 1),
+      tlv('WRAP', 2),
+      tlv('KTYP', 0),
+      tlv('WPKY', good),
+      tlv('UUID', Buffer.alloc(16, 8)),
+      tlv('CLAS', 2),
+      tlv('WRAP', 2),
+      tlv('KTYP', 0),
+      tlv('WPKY', Buffer.alloc(48, 1)),
+      tlv('UUID', Buffer.alloc(16, 7)),
+      tlv('CLAS', 3),
+      tlv('WRAP', 1),
+      tlv('KTYP', 0),
+      tlv('WPKY', good),
     ]);
     const kb = parseKeybag(buf);
     const r = unlockClassKeysDetailed(kb, kek);
@@ -267,7 +283,10 @@ describe('keybag', () => {
 });
 
 describe('unwrapWithClass', () => {
-  const classKeys = new Map([[3, randomBytes(32)], [1, randomBytes(32)]]);
+  const classKeys = new Map([
+    [3, randomBytes(32)],
+    [1, randomBytes(32)],
+  ]);
   const fileKey = randomBytes(32);
   const blob = (clas: number, wrapped: Buffer) => {
     const b = Buffer.alloc(4);
@@ -374,7 +393,10 @@ describe('decryptFileTo (streaming)', () => {
     await writeFile(src, enc);
     const h = createHash('sha256');
     const sizes: number[] = [];
-    const res = await decryptFileTo(src, dst, key, size, (c) => { h.update(c); sizes.push(c.length); });
+    const res = await decryptFileTo(src, dst, key, size, (c) => {
+      h.update(c);
+      sizes.push(c.length);
+    });
     expect(res).toEqual({ bytesIn: enc.length, bytesOut: size });
     expect(h.digest('hex')).toBe(createHash('sha256').update(enc).digest('hex'));
     expect(sizes.slice(0, 3)).toEqual([1 << 20, 1 << 20, 1 << 20]);
@@ -416,7 +438,9 @@ describe('decryptFileTo (streaming)', () => {
     const dst = join(tmp, 'odd.dec');
     await writeFile(src, enc);
     let seen = 0;
-    const err = await decryptFileTo(src, dst, key, undefined, (c) => { seen += c.length; }).catch((e: unknown) => e);
+    const err = await decryptFileTo(src, dst, key, undefined, (c) => {
+      seen += c.length;
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DecryptError);
     expect((err as DecryptError).message).toMatch(/length 2097159 is not a multiple of 16/);
     expect((err as DecryptError).bytesIn).toBe(enc.length);
@@ -475,7 +499,9 @@ describe('key file', () => {
     await saveKeyFile(path, parseKeybag(a.keybag), a.classKeys);
     const kbB = parseKeybag(b.keybag);
     await expect(loadKeyFile(path, kbB)).rejects.toThrow(KeyFileError);
-    await expect(loadKeyFile(path, kbB)).rejects.toThrow(new RegExp(`belongs to keybag ${parseKeybag(a.keybag).uuid.toString('hex')}, but this backup's keybag is ${kbB.uuid.toString('hex')}`));
+    await expect(loadKeyFile(path, kbB)).rejects.toThrow(
+      new RegExp(`belongs to keybag ${parseKeybag(a.keybag).uuid.toString('hex')}, but this backup's keybag is ${kbB.uuid.toString('hex')}`),
+    );
   });
 
   it('refuses a key file for the same keybag UUID after a password change', async () => {

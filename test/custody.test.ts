@@ -25,7 +25,10 @@ const sha = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
   return b;
 }
 
@@ -45,7 +48,10 @@ describe('hashing pool', () => {
 
   it('gives the same SHA-256, MD5 and SHA-1 as a plain hash, in job order, with and without workers', async () => {
     for (const workers of [undefined, 0]) {
-      const r = await hashFiles(files.map((f) => ({ path: f.path, size: f.data.length })), { algorithms: ['sha256', 'md5', 'sha1'], workers });
+      const r = await hashFiles(
+        files.map((f) => ({ path: f.path, size: f.data.length })),
+        { algorithms: ['sha256', 'md5', 'sha1'], workers },
+      );
       expect(r).toHaveLength(files.length);
       files.forEach((f, i) => {
         expect(r[i].size).toBe(f.data.length);
@@ -59,7 +65,11 @@ describe('hashing pool', () => {
   it('reports progress up to the total and an error for an unreadable file', async () => {
     let last = 0;
     const jobs = [...files.slice(0, 20).map((f) => ({ path: f.path, size: f.data.length })), { path: path.join(dir, 'nope'), size: 0 }];
-    const r = await hashFiles(jobs, { onProgress: (d) => { last = d; } });
+    const r = await hashFiles(jobs, {
+      onProgress: (d) => {
+        last = d;
+      },
+    });
     expect(last).toBe(files.slice(0, 20).reduce((s, f) => s + f.data.length, 0));
     expect(r[20].error).toMatch(/ENOENT/);
   });
@@ -96,14 +106,20 @@ describe('custody chain and case digests', () => {
     cf.setMeta('examiner', 'Case Examiner');
     const fid = cf.recordFile({ domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db', fileId: 'a'.repeat(40), status: 'ok', sha256: 'b'.repeat(64) });
     cf.begin();
-    for (let i = 0; i < 200; i++) cf.addEvent({ ts: null, kind: 'message', action: 'sent', body: `hello ${i}`, sourceFileId: fid, sourceTable: 'message', sourceRowid: i + 1 }, 'messages');
+    for (let i = 0; i < 200; i++)
+      cf.addEvent({ ts: null, kind: 'message', action: 'sent', body: `hello ${i}`, sourceFileId: fid, sourceTable: 'message', sourceRowid: i + 1 }, 'messages');
     cf.commit();
     return { cf, file };
   }
 
   it('records time, examiner, host, version, command line, inputs and outputs, and names an edited row', () => {
     const { cf } = caseDb();
-    const r1 = appendCustody(cf.db, { action: 'ingest', detail: { a: 1 }, inputs: [{ name: 'x', sha256: 'c'.repeat(64) }], outputs: [{ path: 'o', size: 1, sha256: 'd'.repeat(64) }] });
+    const r1 = appendCustody(cf.db, {
+      action: 'ingest',
+      detail: { a: 1 },
+      inputs: [{ name: 'x', sha256: 'c'.repeat(64) }],
+      outputs: [{ path: 'o', size: 1, sha256: 'd'.repeat(64) }],
+    });
     expect(r1.prev_hash).toBe(GENESIS_HASH);
     expect(r1.actor).toBe('Case Examiner'); // the case's examiner when no --examiner is given
     expect(r1.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -148,7 +164,7 @@ describe('custody chain and case digests', () => {
     cf.db.prepare("UPDATE events SET body = 'edited' WHERE id = 42").run();
     cf.db.prepare('DELETE FROM events WHERE id = 7').run();
     cf.db.prepare("INSERT INTO events (id, kind, action, extractor) VALUES (500, 'message', 'sent', 'messages')").run();
-    cf.db.prepare("UPDATE files SET sha256 = ? WHERE id = 1").run('e'.repeat(64));
+    cf.db.prepare('UPDATE files SET sha256 = ? WHERE id = 1').run('e'.repeat(64));
     const c = checkCaseDigest(cf.db, digest);
     expect(c.ok).toBe(false);
     const ev = c.problems.find((p) => p.table === 'events')!;
@@ -169,15 +185,19 @@ describe('digest of the events while they are written', () => {
   const dist = path.resolve('dist/src');
 
   it('gives the digest of a single pass, with rows updated or deleted after their block was digested', async () => {
-    const { CaseFile: DistCaseFile } = await import(path.join(dist, 'timeline/caseFile.js')) as typeof import('../src/timeline/caseFile.js');
-    const cd = await import(path.join(dist, 'custody/caseDigest.js')) as typeof import('../src/custody/caseDigest.js');
+    const { CaseFile: DistCaseFile } = (await import(path.join(dist, 'timeline/caseFile.js'))) as typeof import('../src/timeline/caseFile.js');
+    const cd = (await import(path.join(dist, 'custody/caseDigest.js'))) as typeof import('../src/custody/caseDigest.js');
     const file = path.join(tmpDir(), 'case.db');
     const cf = DistCaseFile.create(file);
     const following = cd.FollowingDigest.start(cf.db, file);
     expect(following).not.toBeNull();
     const add = (n: number) => {
       cf.begin();
-      for (let i = 0; i < n; i++) cf.addEvent({ ts: null, kind: 'message', action: 'sent', body: `m${i} ✓\n“quoted”`, latitude: i / 7, sourceFileId: null, sourceTable: 'message', sourceRowid: i }, 'messages');
+      for (let i = 0; i < n; i++)
+        cf.addEvent(
+          { ts: null, kind: 'message', action: 'sent', body: `m${i} ✓\n“quoted”`, latitude: i / 7, sourceFileId: null, sourceTable: 'message', sourceRowid: i },
+          'messages',
+        );
       cf.commit();
     };
     add(140_000); // blocks 0 and 1 are complete, block 2 is not
@@ -199,8 +219,8 @@ describe('digest of the events while they are written', () => {
   }, 60_000);
 
   it('keeps the blocks nothing touched', async () => {
-    const { CaseFile: DistCaseFile } = await import(path.join(dist, 'timeline/caseFile.js')) as typeof import('../src/timeline/caseFile.js');
-    const cd = await import(path.join(dist, 'custody/caseDigest.js')) as typeof import('../src/custody/caseDigest.js');
+    const { CaseFile: DistCaseFile } = (await import(path.join(dist, 'timeline/caseFile.js'))) as typeof import('../src/timeline/caseFile.js');
+    const cd = (await import(path.join(dist, 'custody/caseDigest.js'))) as typeof import('../src/custody/caseDigest.js');
     const file = path.join(tmpDir(), 'case.db');
     const cf = DistCaseFile.create(file);
     const following = cd.FollowingDigest.start(cf.db, file)!;
@@ -240,8 +260,12 @@ describe('signatures and output manifests', () => {
     fs.writeFileSync(path.join(out, 'report.pdf'), bytes(200_000, 3));
     fs.writeFileSync(path.join(out, 'assets', 'map.svg'), '<svg/>');
     const keys = generateKeys(tmpDir());
-    const r1 = await writeOutputManifest(out, ['report.html', 'report.pdf', 'assets/map.svg'].map((n) => path.join(out, n)), cf,
-      { action: 'report', signKeyPath: keys.privateKeyPath, detail: { formats: ['html', 'pdf'] }, examiner: 'Jane Doe' });
+    const r1 = await writeOutputManifest(
+      out,
+      ['report.html', 'report.pdf', 'assets/map.svg'].map((n) => path.join(out, n)),
+      cf,
+      { action: 'report', signKeyPath: keys.privateKeyPath, detail: { formats: ['html', 'pdf'] }, examiner: 'Jane Doe' },
+    );
     expect(r1.custody.action).toBe('report');
     expect(r1.custody.actor).toBe('Jane Doe');
     const d = JSON.parse(r1.custody.detail_json);
@@ -262,7 +286,10 @@ describe('signatures and output manifests', () => {
     const r2 = await writeOutputManifest(out, [path.join(out, 'timeline.csv')], cf, { action: 'export' });
     const m2 = readManifest(out)!;
     expect(m2.files.map((f) => f.name)).toEqual(['assets/map.svg', 'report.html', 'report.pdf', 'timeline.csv']);
-    expect(m2.actions.map((a) => [a.action, a.custody.seq])).toEqual([['report', r1.custody.seq], ['export', r2.custody.seq]]);
+    expect(m2.actions.map((a) => [a.action, a.custody.seq])).toEqual([
+      ['report', r1.custody.seq],
+      ['export', r2.custody.seq],
+    ]);
     expect(fs.existsSync(path.join(out, 'manifest.json.sig'))).toBe(false);
     expect(spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: out }).status).toBe(0);
     expect(verifyCustodyChain(cf.db).problems).toEqual([]);
@@ -273,7 +300,9 @@ describe('signatures and output manifests', () => {
 
 describe('ingest hashes every evidence file', () => {
   const t = fixture({
-    seed: 11, calls: 5, contacts: 3,
+    seed: 11,
+    calls: 5,
+    contacts: 3,
     extend: (w) => {
       w.addFile('MediaDomain', 'Media/Recordings/big.m4a', bytes(2 * READ_CHUNK + 777, 5));
       w.addListedOnly('HomeDomain', 'Library/Notes/gone.sqlite', 1234);
@@ -380,7 +409,10 @@ describe('ingest hashes every evidence file', () => {
     const payload = path.join(copy, id.slice(0, 2), id);
     const out = path.join(tmpDir(), 'changed.db');
     await ingest({
-      backupDir: copy, casePath: out, tz: 'UTC', region: 'US',
+      backupDir: copy,
+      casePath: out,
+      tz: 'UTC',
+      region: 'US',
       // Something else writes to the evidence between the full hash pass and the extractor's read.
       onHashDone: () => fs.appendFileSync(payload, Buffer.alloc(16)),
     });

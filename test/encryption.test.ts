@@ -26,7 +26,9 @@ const CALLS = 'HomeDomain-Library/CallHistoryDB/CallHistory.storedata';
 const enc = await makeFixtureEncryption({ password: PW, ...KDF });
 const otherEnc = await makeFixtureEncryption({ password: PW, ...KDF, seed: 'another backup' });
 
-function encrypted(e: FixtureEncryption = enc, shape = SHAPE) { return fixture({ ...shape, encryption: e }); }
+function encrypted(e: FixtureEncryption = enc, shape = SHAPE) {
+  return fixture({ ...shape, encryption: e });
+}
 
 /** Same hooks, but one file's ciphertext, key or plaintext is altered. */
 function tamperFile(seed: string, f: { cipher?: (c: Buffer) => Buffer; key?: (k: Buffer) => Buffer; plain?: (p: Buffer) => Buffer }): FixtureEncryption {
@@ -49,12 +51,17 @@ function withKeybag(keybag: Buffer): FixtureEncryption {
 function patchTlv(kb: Buffer, tag: string, value: number): Buffer {
   const out = Buffer.from(kb);
   for (let pos = 0; pos < out.length; pos += 8 + out.readUInt32BE(pos + 4)) {
-    if (out.toString('latin1', pos, pos + 4) === tag) { out.writeUInt32BE(value, pos + 8); return out; }
+    if (out.toString('latin1', pos, pos + 4) === tag) {
+      out.writeUInt32BE(value, pos + 8);
+      return out;
+    }
   }
   throw new Error(`no ${tag} in keybag`);
 }
 
-function caseIn(): string { return path.join(tmpDir(), 'case.db'); }
+function caseIn(): string {
+  return path.join(tmpDir(), 'case.db');
+}
 
 function ingestCli(backup: string, args: string[], env: Record<string, string> = {}) {
   const casePath = caseIn();
@@ -71,22 +78,34 @@ function ingestCli(backup: string, args: string[], env: Record<string, string> =
 function events(casePath: string, o: { photos?: boolean } = {}): Record<string, unknown>[] {
   const db = new Database(casePath, { readonly: true });
   try {
-    const rows = db.prepare(`SELECT ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, service,
+    const rows = db
+      .prepare(`SELECT ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, service,
       duration_s, latitude, longitude, source_table, source_rowid, extractor, extra_json FROM events
-      WHERE extractor <> 'photos' OR ? ORDER BY extractor, source_table, source_rowid, kind, action, ts_utc_us`).all(o.photos ? 1 : 0) as Record<string, unknown>[];
+      WHERE extractor <> 'photos' OR ? ORDER BY extractor, source_table, source_rowid, kind, action, ts_utc_us`)
+      .all(o.photos ? 1 : 0) as Record<string, unknown>[];
     for (const r of rows) {
       if (typeof r.extra_json !== 'string') continue;
       const x = JSON.parse(r.extra_json) as { file?: Record<string, unknown> };
-      if (x.file && typeof x.file === 'object') { delete x.file.sha256; delete x.file.size; delete x.file.file_row_id; }
+      if (x.file && typeof x.file === 'object') {
+        delete x.file.sha256;
+        delete x.file.size;
+        delete x.file.file_row_id;
+      }
       r.extra_json = x;
     }
     return rows;
-  } finally { db.close(); }
+  } finally {
+    db.close();
+  }
 }
 
 function query<T>(casePath: string, sql: string): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all() as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
 }
 
 function leftovers(casePath: string): string[] {
@@ -135,8 +154,10 @@ describe('round trip: the same backup plain and encrypted gives the same timelin
 
   it('records the evidence as encrypted, every file read ok, hashed as ciphertext, with the same warnings', () => {
     expect(query(b.casePath, 'SELECT encrypted FROM evidence')).toEqual([{ encrypted: 1 }]);
-    const files = query<{ relative_path: string; status: string; sha256: string | null; size: number; manifest_size: number }>(b.casePath,
-      "SELECT relative_path, status, sha256, size, manifest_size FROM files WHERE domain IS NOT NULL");
+    const files = query<{ relative_path: string; status: string; sha256: string | null; size: number; manifest_size: number }>(
+      b.casePath,
+      'SELECT relative_path, status, sha256, size, manifest_size FROM files WHERE domain IS NOT NULL',
+    );
     expect(files.length).toBeGreaterThanOrEqual(3); // AddressBook, CallHistory and its -wal
     for (const f of files) {
       expect(f.status).toBe('ok');
@@ -306,7 +327,10 @@ describe('key files', () => {
 
 describe('hostile or malformed keybag', () => {
   it('absurd ITER / DPIC: refused at once with the cap named, no case file', () => {
-    for (const [tag, value] of [['ITER', 0xffffffff], ['DPIC', 4_000_000_000]] as const) {
+    for (const [tag, value] of [
+      ['ITER', 0xffffffff],
+      ['DPIC', 4_000_000_000],
+    ] as const) {
       const t = encrypted(withKeybag(patchTlv(enc.keybag, tag, value)));
       const r = ingestCli(t.root, ['--password', PW]);
       expect(r.code).toBe(1);
@@ -331,7 +355,11 @@ describe('hostile or malformed keybag', () => {
 });
 
 describe('broken payloads: a per-file warning, the other artifacts still come out', () => {
-  const plainEvents = (() => { const p = fixture(SHAPE); const r = ingestCli(p.root, []); return events(r.casePath); })();
+  const plainEvents = (() => {
+    const p = fixture(SHAPE);
+    const r = ingestCli(p.root, []);
+    return events(r.casePath);
+  })();
   const callsWant = plainEvents.filter((e) => e.extractor === 'calls');
 
   /** `failed`: extractors whose only source cannot be decrypted; the ingest then exits 1 and says PARTIAL (issue #13). */
@@ -343,8 +371,10 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
     if (failed.length) expect(r.stderr).toMatch(new RegExp(`^PARTIAL INGEST: .*\\(${failed.join(', ')}\\)`, 'm'));
     expect(treeHash(t.root)).toEqual(before);
     const warnings = query<{ extractor: string; severity: string; message: string }>(r.casePath, 'SELECT extractor, severity, message FROM warnings');
-    const files = query<{ relative_path: string; status: string; sha256: string | null; note: string | null }>(r.casePath,
-      'SELECT relative_path, status, sha256, note FROM files WHERE domain IS NOT NULL');
+    const files = query<{ relative_path: string; status: string; sha256: string | null; note: string | null }>(
+      r.casePath,
+      'SELECT relative_path, status, sha256, note FROM files WHERE domain IS NOT NULL',
+    );
     return { casePath: r.casePath, ev: events(r.casePath), warnings, files };
   }
 
@@ -359,7 +389,16 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
   });
 
   it('a file key that does not unwrap', () => {
-    const r = run(tamperFile(CALLS, { key: (k) => { const b = Buffer.from(k); b[20] = b[20]! ^ 0xff; return b; } }), ['calls']);
+    const r = run(
+      tamperFile(CALLS, {
+        key: (k) => {
+          const b = Buffer.from(k);
+          b[20] = b[20]! ^ 0xff;
+          return b;
+        },
+      }),
+      ['calls'],
+    );
     const f = r.files.find((x) => x.relative_path.endsWith('CallHistory.storedata'))!;
     expect(f.status).toBe('decrypt-failed');
     expect(f.note).toMatch(/does not unwrap with the class 3 key/);
@@ -407,7 +446,9 @@ describe('keybag variants through the library', () => {
       const r = await b.read(b.get('HomeDomain', 'Library/Preferences/com.apple.springboard.plist')!);
       expect(r.status).toBe('ok');
       note = r.note;
-    } finally { b.close(); }
+    } finally {
+      b.close();
+    }
     expect(note).toMatch(/protection class 4, MBFile ProtectionClass is 3/);
   });
 });
@@ -431,8 +472,9 @@ describe('older and odd layouts', () => {
     fs.writeFileSync(path.join(t.root, 'Manifest.db-wal'), Buffer.alloc(4096, 0x77)); // our own fixture, not evidence
     const r = ingestCli(t.root, ['--password', PW]);
     expect(r.code, r.stderr).toBe(0);
-    expect(query<{ message: string }>(r.casePath, 'SELECT message FROM warnings').map((w) => w.message))
-      .toContain('Manifest.db-wal: present beside an encrypted Manifest.db; not used');
+    expect(query<{ message: string }>(r.casePath, 'SELECT message FROM warnings').map((w) => w.message)).toContain(
+      'Manifest.db-wal: present beside an encrypted Manifest.db; not used',
+    );
     expect(events(r.casePath).filter((e) => e.extractor === 'calls')).toHaveLength(40);
   });
 });
@@ -448,10 +490,22 @@ describe('class keys with the device bit set', () => {
   it('WRAP=3 in a backup keybag unwraps with the password alone; in a device keybag it is skipped', () => {
     const kek = Buffer.alloc(32, 7);
     const key = Buffer.alloc(32, 9);
-    const make = (type: number) => parseKeybag(Buffer.concat([
-      tlv('VERS', 5), tlv('TYPE', type), tlv('UUID', Buffer.alloc(16, 1)), tlv('WRAP', 0), tlv('SALT', Buffer.alloc(20, 2)), tlv('ITER', 10),
-      tlv('UUID', Buffer.alloc(16, 3)), tlv('CLAS', 3), tlv('WRAP', 3), tlv('KTYP', 0), tlv('WPKY', aesKeyWrap(kek, key)),
-    ]));
+    const make = (type: number) =>
+      parseKeybag(
+        Buffer.concat([
+          tlv('VERS', 5),
+          tlv('TYPE', type),
+          tlv('UUID', Buffer.alloc(16, 1)),
+          tlv('WRAP', 0),
+          tlv('SALT', Buffer.alloc(20, 2)),
+          tlv('ITER', 10),
+          tlv('UUID', Buffer.alloc(16, 3)),
+          tlv('CLAS', 3),
+          tlv('WRAP', 3),
+          tlv('KTYP', 0),
+          tlv('WPKY', aesKeyWrap(kek, key)),
+        ]),
+      );
     expect(unlockClassKeys(make(1), kek).get(3)).toEqual(key);
     expect(() => unlockClassKeys(make(0), kek)).toThrow(/device UID/);
   });
@@ -480,8 +534,11 @@ pump(60)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode('utf8', 'replace') + '\\nEXIT ' + str(os.waitstatus_to_exitcode(status)))
 `;
-  const typeInto = (casePath: string, keys: string) => spawnSync('python3', ['-c', PTY, keys,
-    process.execPath, path.join(REPO, 'dist/src/cli/run.js'), 'ingest', t.root, '--case', casePath, '-q'], { encoding: 'utf8', timeout: 120_000 });
+  const typeInto = (casePath: string, keys: string) =>
+    spawnSync('python3', ['-c', PTY, keys, process.execPath, path.join(REPO, 'dist/src/cli/run.js'), 'ingest', t.root, '--case', casePath, '-q'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
 
   it('asks without echo, backspace edits, and the case is written', () => {
     const casePath = caseIn();

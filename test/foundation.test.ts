@@ -9,7 +9,9 @@ import { MAC_EPOCH_MS } from '../fixtures/random.js';
 import { csvCell } from '../src/report/exports.js';
 import { verifyCustodyChain } from '../src/timeline/custodyLog.js';
 
-function open(db: string) { return new Database(db, { readonly: true }); }
+function open(db: string) {
+  return new Database(db, { readonly: true });
+}
 
 async function ingestOk(backup: string, extra: string[] = []) {
   const caseFile = path.join(tmpDir(), 'case.db');
@@ -107,12 +109,36 @@ describe('ingest of a fixture backup', async () => {
     const out = path.join(tmpDir(), 'x.jsonl');
     const r = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'call']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(t.calls.length);
     const first = [...t.calls].sort((a, b) => a.macDate - b.macDate)[0];
     expect(lines[0].timestamp).toBe(Math.round(first.macDate * 1e6) + MAC_EPOCH_MS * 1000);
-    expect(lines[0].datetime).toBe(new Date(Math.floor(lines[0].timestamp / 1000)).toISOString().replace('Z', '') .slice(0, 23) + lines[0].datetime.slice(23));
-    for (const k of ['datetime', 'timestamp', 'timestamp_desc', 'message', 'kind', 'action', 'text', 'direction', 'counterpart', 'counterpart_name', 'service', 'duration_s', 'latitude', 'longitude', 'source_domain', 'source_path', 'source_table', 'source_rowid', 'source_sha256']) {
+    expect(lines[0].datetime).toBe(new Date(Math.floor(lines[0].timestamp / 1000)).toISOString().replace('Z', '').slice(0, 23) + lines[0].datetime.slice(23));
+    for (const k of [
+      'datetime',
+      'timestamp',
+      'timestamp_desc',
+      'message',
+      'kind',
+      'action',
+      'text',
+      'direction',
+      'counterpart',
+      'counterpart_name',
+      'service',
+      'duration_s',
+      'latitude',
+      'longitude',
+      'source_domain',
+      'source_path',
+      'source_table',
+      'source_rowid',
+      'source_sha256',
+    ]) {
       expect(lines[0]).toHaveProperty(k);
     }
     expect(lines[0].source_path).toMatch(/^Library\/CallHistoryDB\/CallHistory\.storedata/);
@@ -125,7 +151,11 @@ describe('ingest of a fixture backup', async () => {
     const someone = t.calls.find((c) => t.nameByNumber.has(c.address))!;
     const name = t.nameByNumber.get(someone.address)!;
     expect((await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--contact', name, '--kinds', 'call'])).code).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBe(t.calls.filter((c) => t.nameByNumber.get(c.address) === name).length);
     const bad = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--from', 'yesterday-ish']);
     expect(bad.code).toBe(2);
@@ -145,7 +175,10 @@ describe('ingest of a fixture backup', async () => {
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
     expect(csvCell(-3.5)).toBe('-3.5');
     // No cell in the file starts with a formula trigger, except bare E.164 numbers; the counterparts are among them.
-    const cells = text.split('\r\n').slice(1).flatMap((line) => line.split(','));
+    const cells = text
+      .split('\r\n')
+      .slice(1)
+      .flatMap((line) => line.split(','));
     for (const cell of cells) if (!/^\+[1-9]\d{6,14}$/.test(cell)) expect(cell).not.toMatch(/^[=+@]/);
     expect(cells.some((c) => t.nameByNumber.has(c))).toBe(true);
   });
@@ -252,14 +285,20 @@ describe('bad input', () => {
     const t = fixture({ calls: 6, contacts: 3 });
     const fileId = (rel: string) => {
       const db = new Database(path.join(t.root, 'Manifest.db'), { readonly: true, fileMustExist: true });
-      try { return (db.prepare('SELECT fileID FROM Files WHERE relativePath = ?').get(rel) as { fileID: string }).fileID; } finally { db.close(); }
+      try {
+        return (db.prepare('SELECT fileID FROM Files WHERE relativePath = ?').get(rel) as { fileID: string }).fileID;
+      } finally {
+        db.close();
+      }
     };
     // The manifest is opened read-only above only on this disposable copy; the real reader never does that.
     const ab = fileId('Library/AddressBook/AddressBook.sqlitedb');
     fs.writeFileSync(path.join(t.root, ab.slice(0, 2), ab), Buffer.from('<html>not a database</html>'));
     const c = await ingestPartial(t.root, ['contacts']);
     const db = open(c);
-    const runs = Object.fromEntries((db.prepare('SELECT extractor, status, message FROM extractor_runs').all() as { extractor: string; status: string; message: string }[]).map((r) => [r.extractor, r]));
+    const runs = Object.fromEntries(
+      (db.prepare('SELECT extractor, status, message FROM extractor_runs').all() as { extractor: string; status: string; message: string }[]).map((r) => [r.extractor, r]),
+    );
     expect(runs.contacts.status).toBe('failed');
     expect(runs.contacts.message).toMatch(/AddressBook\.sqlitedb is not an SQLite database/);
     expect(runs.calls.status).toBe('ok');
@@ -277,13 +316,19 @@ describe('bad input', () => {
   });
 
   it('reports an unknown schema clearly', async () => {
-    const t = fixture({ calls: 2, contacts: 2, extend: (w) => {
-      // A CallHistoryTemp.storedata that is SQLite but holds no ZCALLRECORD table.
-      const dir = tmpDir();
-      const p = path.join(dir, 'x.db');
-      const d = new Database(p); d.exec('CREATE TABLE something_else (a)'); d.close();
-      w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistoryTemp.storedata', fs.readFileSync(p));
-    } });
+    const t = fixture({
+      calls: 2,
+      contacts: 2,
+      extend: (w) => {
+        // A CallHistoryTemp.storedata that is SQLite but holds no ZCALLRECORD table.
+        const dir = tmpDir();
+        const p = path.join(dir, 'x.db');
+        const d = new Database(p);
+        d.exec('CREATE TABLE something_else (a)');
+        d.close();
+        w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistoryTemp.storedata', fs.readFileSync(p));
+      },
+    });
     const db = open(await ingestPartial(t.root, ['calls']));
     const run = db.prepare("SELECT status, message FROM extractor_runs WHERE extractor = 'calls'").get() as { status: string; message: string };
     expect(run.status).toBe('failed');
@@ -299,7 +344,7 @@ describe('bad input', () => {
     d.prepare("UPDATE Files SET fileID = '../../../../etc/passwd' WHERE relativePath = 'Library/CallHistoryDB/CallHistory.storedata'").run();
     d.close();
     const db = open(await ingestPartial(t.root, ['calls']));
-    const w = (db.prepare("SELECT message FROM warnings").all() as { message: string }[]).map((x) => x.message).join('\n');
+    const w = (db.prepare('SELECT message FROM warnings').all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/invalid fileID/);
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='contact'").get() as { n: number }).n).toBeGreaterThan(0);
   });

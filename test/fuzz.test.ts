@@ -24,19 +24,38 @@ const WORKER = path.join(REPO, 'dist/fixtures/fuzz.js');
 
 console.log(`fuzz seed ${SEED} — replay with FUZZ_SEED=${SEED} npx vitest run test/fuzz.test.ts`);
 
-interface Outcome { report?: FuzzReport; stuck?: { i: number }; crashed?: string }
+interface Outcome {
+  report?: FuzzReport;
+  stuck?: { i: number };
+  crashed?: string;
+}
 
 /** Run one target on a worker; terminate it when one iteration stays in progress for STUCK_MS. */
 function fuzzOnWorker(target: FuzzTarget | 'selftest-hang'): Promise<Outcome> {
   const progress = new SharedArrayBuffer(8);
   const view = new Int32Array(progress);
-  const worker = new Worker(WORKER, { workerData: { role: 'ios-timeline-fuzz', target, seed: SEED, budgetMs: BUDGET_MS, maxIterations: MAX_ITERATIONS, progress, slowMs: SLOW_MS }, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+  const worker = new Worker(WORKER, {
+    workerData: { role: 'ios-timeline-fuzz', target, seed: SEED, budgetMs: BUDGET_MS, maxIterations: MAX_ITERATIONS, progress, slowMs: SLOW_MS },
+    resourceLimits: { maxOldGenerationSizeMb: 1024 },
+  });
   return new Promise((resolve) => {
-    let last = -1, since = Date.now(), done = false;
-    const finish = (o: Outcome) => { if (done) return; done = true; clearInterval(watch); void worker.terminate(); resolve(o); };
+    let last = -1,
+      since = Date.now(),
+      done = false;
+    const finish = (o: Outcome) => {
+      if (done) return;
+      done = true;
+      clearInterval(watch);
+      void worker.terminate();
+      resolve(o);
+    };
     const watch = setInterval(() => {
       const i = Atomics.load(view, 0);
-      if (i !== last) { last = i; since = Date.now(); return; }
+      if (i !== last) {
+        last = i;
+        since = Date.now();
+        return;
+      }
       if (Atomics.load(view, 1) === 0 && Date.now() - since > STUCK_MS) finish({ stuck: { i } });
     }, 100);
     worker.on('message', (m: FuzzReport | { crashed: string }) => finish('crashed' in m ? { crashed: m.crashed } : { report: m }));
@@ -46,14 +65,19 @@ function fuzzOnWorker(target: FuzzTarget | 'selftest-hang'): Promise<Outcome> {
 }
 
 describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
-  it('the fuzz worker is built, and a hang inside a parser is caught and named', async () => {
-    expect(fs.existsSync(WORKER), `${WORKER} is missing: run \`npx tsc -p tsconfig.json\` first`).toBe(true);
-    const o = await fuzzOnWorker('selftest-hang'); // exifr on a zeroed HEIC, without our structure check
-    expect(o.stuck).toEqual({ i: 0 });
-  }, STUCK_MS + 30_000);
+  it(
+    'the fuzz worker is built, and a hang inside a parser is caught and named',
+    async () => {
+      expect(fs.existsSync(WORKER), `${WORKER} is missing: run \`npx tsc -p tsconfig.json\` first`).toBe(true);
+      const o = await fuzzOnWorker('selftest-hang'); // exifr on a zeroed HEIC, without our structure check
+      expect(o.stuck).toEqual({ i: 0 });
+    },
+    STUCK_MS + 30_000,
+  );
 
   it('refuses a bplist reference bomb before expanding it, and still reads ordinary plists', () => {
-    for (const f of ['Info.plist', 'Manifest.plist', 'Status.plist']) expect(bplistExpandedSize(fs.readFileSync(path.join(REPO, 'fixtures/sample-backup', f)))).toBeLessThan(10_000);
+    for (const f of ['Info.plist', 'Manifest.plist', 'Status.plist'])
+      expect(bplistExpandedSize(fs.readFileSync(path.join(REPO, 'fixtures/sample-backup', f)))).toBeLessThan(10_000);
     expect(bplistExpandedSize(bplistFanoutBomb(10))).toBe(1023); // 2^10 - 1 objects from 10
     expect(bplistExpandedSize(bplistFanoutBomb(40))).toBeGreaterThan(1_000_000); // 114 bytes
     expect(() => parsePlist(bplistFanoutBomb(40), 'bomb.plist')).toThrow(/bomb\.plist is a hostile binary plist: its shared references expand to more than 500,000 objects/);
@@ -74,24 +98,34 @@ describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
   });
 
   for (const target of FUZZ_TARGETS) {
-    it(`${target}: every mutated input returns or throws an Error within ${STUCK_MS / 1000} s`, async () => {
-      const o = await fuzzOnWorker(target);
-      const inputs = corpus(target).inputs;
-      const where = (i: number) => {
-        const file = path.join(tmpDir('iot-fuzz-'), `${target}-seed${SEED}-iter${i}.bin`);
-        fs.writeFileSync(file, fuzzInput(target, SEED, i, inputs));
-        return `seed ${SEED}, target ${target}, iteration ${i} (input: ${file})`;
-      };
-      // Every slow or stuck input fails: bplist reference bombs are refused by parsePlist before bplist-parser
-      // expands them, and unarchive resolves each object once.
-      if (o.stuck) expect.fail(`hang: ${where(o.stuck.i)} ran more than ${STUCK_MS / 1000} s`);
-      if (o.crashed) expect.fail(`crash: ${o.crashed}`);
-      const r = o.report!;
-      console.log(`${target}: ${r.iterations} iterations over ${r.corpus} inputs${r.realdata ? ' (with real third-party files)' : ''}; outcomes:\n`
-        + Object.entries(r.errors).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `  ${String(n).padStart(6)}  ${k}`).join('\n'));
-      expect(r.corpus).toBeGreaterThan(0);
-      expect(r.iterations).toBeGreaterThan(50);
-      expect(r.findings.map((f) => `${f.problem} — ${where(f.i)}`)).toEqual([]);
-    }, BUDGET_MS + 60_000);
+    it(
+      `${target}: every mutated input returns or throws an Error within ${STUCK_MS / 1000} s`,
+      async () => {
+        const o = await fuzzOnWorker(target);
+        const inputs = corpus(target).inputs;
+        const where = (i: number) => {
+          const file = path.join(tmpDir('iot-fuzz-'), `${target}-seed${SEED}-iter${i}.bin`);
+          fs.writeFileSync(file, fuzzInput(target, SEED, i, inputs));
+          return `seed ${SEED}, target ${target}, iteration ${i} (input: ${file})`;
+        };
+        // Every slow or stuck input fails: bplist reference bombs are refused by parsePlist before bplist-parser
+        // expands them, and unarchive resolves each object once.
+        if (o.stuck) expect.fail(`hang: ${where(o.stuck.i)} ran more than ${STUCK_MS / 1000} s`);
+        if (o.crashed) expect.fail(`crash: ${o.crashed}`);
+        const r = o.report!;
+        console.log(
+          `${target}: ${r.iterations} iterations over ${r.corpus} inputs${r.realdata ? ' (with real third-party files)' : ''}; outcomes:\n` +
+            Object.entries(r.errors)
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 12)
+              .map(([k, n]) => `  ${String(n).padStart(6)}  ${k}`)
+              .join('\n'),
+        );
+        expect(r.corpus).toBeGreaterThan(0);
+        expect(r.iterations).toBeGreaterThan(50);
+        expect(r.findings.map((f) => `${f.problem} — ${where(f.i)}`)).toEqual([]);
+      },
+      BUDGET_MS + 60_000,
+    );
   }
 });

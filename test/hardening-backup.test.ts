@@ -25,7 +25,10 @@ const payload = (root: string, id: string) => path.join(root, id.slice(0, 2), id
 /** Run the built CLI; a run that outlives the timeout is a hang and fails the test. */
 function run(args: string[], timeoutMs = 90_000): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), ...args], {
-    encoding: 'utf8', env: { ...process.env, TZ: 'Pacific/Kiritimati' }, timeout: timeoutMs, killSignal: 'SIGKILL',
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'Pacific/Kiritimati' },
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
   });
   if (r.signal || r.error) throw new Error(`ios-timeline ${args[0]} did not finish within ${timeoutMs} ms (hang?)`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -59,11 +62,24 @@ function mkfifo(p: string): void {
 
 function query<T>(casePath: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
 }
 
-interface FileRow { domain: string | null; relative_path: string; status: string; note: string | null; sha256: string | null }
-interface WarningRow { severity: string; message: string }
+interface FileRow {
+  domain: string | null;
+  relative_path: string;
+  status: string;
+  note: string | null;
+  sha256: string | null;
+}
+interface WarningRow {
+  severity: string;
+  message: string;
+}
 const warnings = (c: string) => query<WarningRow>(c, 'SELECT severity, message FROM warnings');
 const messageEvents = (c: string) => query<{ n: number }>(c, "SELECT count(*) AS n FROM events WHERE extractor = 'messages'")[0].n;
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at /);
@@ -163,7 +179,10 @@ describe('FIFOs and other non-regular files in the backup', () => {
   it('a FIFO as Manifest.db: info and ingest stop with one line and exit 1', () => {
     const root = smsFixture(8);
     mkfifo(path.join(root, 'Manifest.db'));
-    for (const args of [['info', root], ['ingest', root, '--case', path.join(tmpDir(), 'case.db'), '-q']]) {
+    for (const args of [
+      ['info', root],
+      ['ingest', root, '--case', path.join(tmpDir(), 'case.db'), '-q'],
+    ]) {
       const r = run(args);
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -248,7 +267,10 @@ describe('symbolic links', () => {
     const outside = path.join(tmpDir('iot-outside-'), 'Manifest.db');
     fs.renameSync(path.join(root, 'Manifest.db'), outside);
     fs.symlinkSync(outside, path.join(root, 'Manifest.db'));
-    for (const args of [['info', root], ['ingest', root, '--case', path.join(tmpDir(), 'case.db'), '-q']]) {
+    for (const args of [
+      ['info', root],
+      ['ingest', root, '--case', path.join(tmpDir(), 'case.db'), '-q'],
+    ]) {
       const r = run(args);
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -299,7 +321,9 @@ describe('quiet data loss in Manifest.db', () => {
         db.prepare('INSERT INTO Files VALUES (?,?,?,?,?)').run(bogus, real.domain, real.relativePath, real.flags, real.file);
         db.prepare('INSERT INTO Files VALUES (?,?,?,?,?)').run(SMS_ID, real.domain, real.relativePath, real.flags, real.file);
       } else db.prepare('INSERT INTO Files VALUES (?,?,?,?,?)').run(bogus, real.domain, real.relativePath, real.flags, real.file);
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
     return bogus;
   }
 
@@ -312,7 +336,9 @@ describe('quiet data loss in Manifest.db', () => {
         expect(b.get('HomeDomain', SMS)!.fileID).toBe(SMS_ID);
         expect(b.find('HomeDomain', 'Library/SMS/*.db').map((e) => e.fileID)).toEqual([SMS_ID]);
         expect(b.problems.some((p) => p.message.includes(SMS_ID) && p.message.includes(bogus))).toBe(true);
-      } finally { b.close(); }
+      } finally {
+        b.close();
+      }
     }
     // Both rows with a payload: the one whose fileID is the path's SHA-1 is read; the other payload is still
     // evidence, hashed and recorded under its disk path with a note.
@@ -339,7 +365,9 @@ describe('quiet data loss in Manifest.db', () => {
       ins.run(fileIdFor('HomeDomain', '../../etc/passwd'), 'HomeDomain', '../../etc/passwd', 1, null);
       ins.run(fileIdFor('HomeDomain', 'a\0b'), 'HomeDomain', 'a\0b', 1, null);
       db.prepare('UPDATE Files SET file = ? WHERE fileID = ?').run(Buffer.from('bplist00 garbage'), AB_ID);
-    } finally { db.close(); }
+    } finally {
+      db.close();
+    }
     const c = path.join(tmpDir(), 'case.db');
     expect(run(['ingest', root, '--case', c, '-q', '--only', 'contacts']).code).toBe(0);
     const w = warnings(c);
@@ -353,9 +381,14 @@ describe('WAL frames SQLite would drop', () => {
   /** A WAL whose N single-row transactions each write exactly one frame (one small table page), all commits. */
   function walOf(n: number): { dir: string; db: Buffer; wal: Buffer } {
     const dir = tmpDir();
-    const files = makeSqlite(dir, 't.db', (db) => db.exec('CREATE TABLE t (x INTEGER)'), (db) => {
-      for (let i = 0; i < n; i++) db.prepare('INSERT INTO t VALUES (?)').run(i);
-    });
+    const files = makeSqlite(
+      dir,
+      't.db',
+      (db) => db.exec('CREATE TABLE t (x INTEGER)'),
+      (db) => {
+        for (let i = 0; i < n; i++) db.prepare('INSERT INTO t VALUES (?)').run(i);
+      },
+    );
     return { dir, db: files.db, wal: files.wal! };
   }
   /** Rows SQLite itself sees in db + wal (on a scratch copy). */
@@ -364,7 +397,11 @@ describe('WAL frames SQLite would drop', () => {
     fs.writeFileSync(path.join(dir, 'x.db'), db);
     fs.writeFileSync(path.join(dir, 'x.db-wal'), wal);
     const d = new Database(path.join(dir, 'x.db'), { readonly: true });
-    try { return Number((d.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n); } finally { d.close(); }
+    try {
+      return Number((d.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n);
+    } finally {
+      d.close();
+    }
   }
 
   it('counts usable frames exactly as SQLite replays them when a frame salt is broken', () => {
@@ -415,10 +452,16 @@ describe('WAL frames SQLite would drop', () => {
     const pageSize = wal.readUInt32BE(8);
     const broken = Buffer.from(wal);
     broken.writeUInt32BE((broken.readUInt32BE(32 + 1 * (24 + pageSize) + 12) + 1) >>> 0, 32 + 1 * (24 + pageSize) + 12); // frame 1's salt-2
-    const root = fixture({ seed: 22, contacts: 2, calls: 2, encryption: enc, extend: (w) => {
-      w.addDatabase('HomeDomain', 'Library/Good/g.db', { db, wal });
-      w.addDatabase('HomeDomain', 'Library/Bad/b.db', { db, wal: broken });
-    } }).root;
+    const root = fixture({
+      seed: 22,
+      contacts: 2,
+      calls: 2,
+      encryption: enc,
+      extend: (w) => {
+        w.addDatabase('HomeDomain', 'Library/Good/g.db', { db, wal });
+        w.addDatabase('HomeDomain', 'Library/Bad/b.db', { db, wal: broken });
+      },
+    }).root;
     const b = await Backup.open(root, { unlock: (p) => unlockBackup(p, { password: PW }) });
     try {
       const good = await b.read(b.get('HomeDomain', 'Library/Good/g.db-wal')!);
@@ -427,6 +470,8 @@ describe('WAL frames SQLite would drop', () => {
       const bad = await b.read(b.get('HomeDomain', 'Library/Bad/b.db-wal')!);
       expect(bad.wal).toMatchObject({ frames: 4, usable: 1, unusable: 3 });
       expect(bad.note).toMatch(/3 of 4 WAL frame\(s\) are unusable/);
-    } finally { b.close(); }
+    } finally {
+      b.close();
+    }
   });
 });

@@ -54,14 +54,23 @@ function withPatchedDatabases<T>(patches: Record<string, (db: Database.Database)
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };
-  try { return build(); } finally { BackupWriter.prototype.addDatabase = original; BackupWriter.prototype.addFile = originalFile; }
+  try {
+    return build();
+  } finally {
+    BackupWriter.prototype.addDatabase = original;
+    BackupWriter.prototype.addFile = originalFile;
+  }
 }
 
 const TWO_63 = 9223372036854775807n;
 
 function readAll(casePath: string, sql: string, ...params: unknown[]): Row[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as Row[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as Row[];
+  } finally {
+    db.close();
+  }
 }
 
 /** Every export format completes on the case file; returns the number of rows each wrote. */
@@ -128,21 +137,32 @@ describe('appleTime: absurd values keep raw value and epoch, never a time', () =
 
 describe('absurd stored times in calls, photos, contacts and locations', () => {
   it('keeps every row, stores the time as NULL with raw value and epoch, warns with table and row, exports and reports', async () => {
-    const t = withPatchedDatabases({
-      'Library/CallHistoryDB/CallHistory.storedata': (db) => {
-        const set = db.prepare('UPDATE ZCALLRECORD SET ZDATE = ? WHERE Z_PK = ?');
-        set.run(1e300, 3); set.run(-1e300, 4); set.run('NaN', 5); set.run(TWO_63, 6); set.run(Infinity, 7);
+    const t = withPatchedDatabases(
+      {
+        'Library/CallHistoryDB/CallHistory.storedata': (db) => {
+          const set = db.prepare('UPDATE ZCALLRECORD SET ZDATE = ? WHERE Z_PK = ?');
+          set.run(1e300, 3);
+          set.run(-1e300, 4);
+          set.run('NaN', 5);
+          set.run(TWO_63, 6);
+          set.run(Infinity, 7);
+        },
+        'Media/PhotoData/Photos.sqlite': (db) => {
+          db.prepare('UPDATE ZASSET SET ZDATECREATED = 1e300 WHERE Z_PK = 20').run();
+          db.prepare('UPDATE ZASSET SET ZMODIFICATIONDATE = -1e300 WHERE Z_PK = 21').run();
+        },
+        'Library/AddressBook/AddressBook.sqlitedb': (db) => {
+          db.prepare('UPDATE ABPerson SET CreationDate = 1e300, ModificationDate = ? WHERE ROWID = 2').run('NaN');
+        },
+        'Library/Caches/locationd/consolidated.db': (db) => {
+          db.prepare('UPDATE WifiLocation SET Timestamp = -1e300 WHERE rowid = 2').run();
+        },
+        'Library/Caches/com.apple.routined/Cache.sqlite': (db) => {
+          db.prepare('UPDATE ZRTCLLOCATIONMO SET ZTIMESTAMP = ? WHERE Z_PK = 3').run(TWO_63);
+        },
       },
-      'Media/PhotoData/Photos.sqlite': (db) => {
-        db.prepare('UPDATE ZASSET SET ZDATECREATED = 1e300 WHERE Z_PK = 20').run();
-        db.prepare('UPDATE ZASSET SET ZMODIFICATIONDATE = -1e300 WHERE Z_PK = 21').run();
-      },
-      'Library/AddressBook/AddressBook.sqlitedb': (db) => {
-        db.prepare('UPDATE ABPerson SET CreationDate = 1e300, ModificationDate = ? WHERE ROWID = 2').run('NaN');
-      },
-      'Library/Caches/locationd/consolidated.db': (db) => { db.prepare('UPDATE WifiLocation SET Timestamp = -1e300 WHERE rowid = 2').run(); },
-      'Library/Caches/com.apple.routined/Cache.sqlite': (db) => { db.prepare('UPDATE ZRTCLLOCATIONMO SET ZTIMESTAMP = ? WHERE Z_PK = 3').run(TWO_63); },
-    }, () => fixture({ variant: 'ios17', photos: 24, mediaFiles: 10, contacts: 6, calls: 12, callsInWal: 0, locations: true }));
+      () => fixture({ variant: 'ios17', photos: 24, mediaFiles: 10, contacts: 6, calls: 12, callsInWal: 0, locations: true }),
+    );
     const before = treeHash(t.root);
     const casePath = path.join(tmpDir(), 'case.db');
     const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['contacts', 'calls', 'photos', 'locationd', 'routined'] });
@@ -155,9 +175,12 @@ describe('absurd stored times in calls, photos, contacts and locations', () => {
     expect(count("SELECT count(*) AS n FROM events WHERE kind IN ('photo','video') AND action = 'taken'")).toBe(24);
     expect(count("SELECT count(*) AS n FROM events WHERE kind = 'contact' AND action = 'created'")).toBe(6);
 
-    const ev = (table: string, rowid: number, action?: string) => readAll(casePath,
-      `SELECT ts_utc_us, ts_raw, ts_epoch FROM events WHERE source_table = ? AND source_rowid = ?${action ? ' AND action = ?' : ''} ORDER BY id`,
-      ...[table, rowid, ...(action ? [action] : [])])[0];
+    const ev = (table: string, rowid: number, action?: string) =>
+      readAll(
+        casePath,
+        `SELECT ts_utc_us, ts_raw, ts_epoch FROM events WHERE source_table = ? AND source_rowid = ?${action ? ' AND action = ?' : ''} ORDER BY id`,
+        ...[table, rowid, ...(action ? [action] : [])],
+      )[0];
     expect(ev('ZCALLRECORD', 3)).toEqual({ ts_utc_us: null, ts_raw: '1e+300', ts_epoch: 'mac-s' });
     expect(ev('ZCALLRECORD', 4)).toEqual({ ts_utc_us: null, ts_raw: '-1e+300', ts_epoch: 'mac-s' });
     expect(ev('ZCALLRECORD', 5)).toEqual({ ts_utc_us: null, ts_raw: 'NaN', ts_epoch: 'mac-s' });
@@ -175,7 +198,10 @@ describe('absurd stored times in calls, photos, contacts and locations', () => {
     // The warnings name the table and the row, in the text and in their columns.
     const warned = (table: string, rowid: number, re: RegExp) => {
       const w = readAll(casePath, 'SELECT message FROM warnings WHERE source_table = ? AND source_rowid = ?', table, rowid).map((x) => String(x.message));
-      expect(w.some((m) => re.test(m)), `${table} ${rowid}: ${w.join(' | ')}`).toBe(true);
+      expect(
+        w.some((m) => re.test(m)),
+        `${table} ${rowid}: ${w.join(' | ')}`,
+      ).toBe(true);
     };
     warned('ZCALLRECORD', 3, /^ZCALLRECORD Z_PK 3: ZDATE 1e\+300 \(Mac seconds\) is not a plausible time/);
     warned('ZCALLRECORD', 5, /^ZCALLRECORD Z_PK 5: ZDATE NaN \(Mac seconds\) is not a number/);
@@ -199,7 +225,7 @@ describe('absurd stored times in calls, photos, contacts and locations', () => {
     const casePath = path.join(tmpDir(), 'case.db');
     await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US', only: ['contacts', 'calls', 'locationd'] });
     const db = new Database(casePath);
-    const ids = (db.prepare("SELECT id FROM events WHERE latitude IS NOT NULL ORDER BY id LIMIT 7").all() as { id: number }[]).map((r) => r.id);
+    const ids = (db.prepare('SELECT id FROM events WHERE latitude IS NOT NULL ORDER BY id LIMIT 7').all() as { id: number }[]).map((r) => r.id);
     expect(ids).toHaveLength(7);
     // 1e306 and ±9e18 are beyond Date; 6e18 µs is year ~192,000 (a Date, but no calendar a chart can walk); text.
     const values: unknown[] = [1e306, -1e306, 9e18, -9e18, 6e18, 'not a time', Infinity];
@@ -217,7 +243,9 @@ describe('absurd stored times in calls, photos, contacts and locations', () => {
 /** A HEIC header (ftyp heic/mif1) followed by zeros: exifr walks boxes of size 0 forever. */
 export function zeroedHeic(bytes = 64 * 1024): Buffer {
   const b = Buffer.alloc(bytes);
-  b.writeUInt32BE(24, 0); b.write('ftypheic', 4, 'latin1'); b.write('mif1heic', 16, 'latin1');
+  b.writeUInt32BE(24, 0);
+  b.write('ftypheic', 4, 'latin1');
+  b.write('mif1heic', 16, 'latin1');
   return b;
 }
 
@@ -229,13 +257,17 @@ export function zeroedHeic(bytes = 64 * 1024): Buffer {
 export function hostileExifJpeg(): Buffer {
   const size = 65_000;
   const t = Buffer.alloc(size);
-  t.write('II*\0', 0, 'latin1'); t.writeUInt32LE(8, 4);
+  t.write('II*\0', 0, 'latin1');
+  t.writeUInt32LE(8, 4);
   const n = Math.floor((size - 20) / 12);
   t.writeUInt16LE(n, 8);
   for (let i = 0; i < n; i++) {
     const o = 10 + i * 12;
     const tag = i === 0 ? 0x8769 : i === 1 ? 0x8825 : i === 2 ? 0x9003 : 0x9000 + (i % 4000);
-    t.writeUInt16LE(tag, o); t.writeUInt16LE(i < 2 ? 4 : 3, o + 2); t.writeUInt32LE(i < 2 ? 1 : Math.floor((size - 16) / 2), o + 4); t.writeUInt32LE(8, o + 8);
+    t.writeUInt16LE(tag, o);
+    t.writeUInt16LE(i < 2 ? 4 : 3, o + 2);
+    t.writeUInt32LE(i < 2 ? 1 : Math.floor((size - 16) / 2), o + 4);
+    t.writeUInt32LE(8, o + 8);
   }
   t.writeUInt32LE(8, 10 + n * 12);
   const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), t]);
@@ -265,7 +297,7 @@ describe('damaged media never hangs the EXIF reader', () => {
       await expect(runExifr('parse', zeroedHeic())).rejects.toBeInstanceOf(ExifBudgetError);
       await expect(runExifr('parse', zeroedHeic())).rejects.toThrow(/did not finish within 1 s/);
       const good = jpegWithExif({ utcMs: Date.UTC(2023, 4, 1, 10), localMs: Date.UTC(2023, 4, 1, 12), offset: '+02:00', model: 'iPhone 12' });
-      const r = await runExifr('parse', good) as Record<string, unknown>;
+      const r = (await runExifr('parse', good)) as Record<string, unknown>;
       expect(r.Model).toBe('iPhone 12');
       expect(r.OffsetTimeOriginal).toBe('+02:00');
     } finally {
@@ -285,7 +317,8 @@ describe('damaged media never hangs the EXIF reader', () => {
     const ifd0 = le ? jpeg.readUInt32LE(t + 4) : jpeg.readUInt32BE(t + 4);
     const n = le ? jpeg.readUInt16LE(t + ifd0) : jpeg.readUInt16BE(t + ifd0);
     const link = t + ifd0 + 2 + n * 12;
-    if (le) jpeg.writeUInt32LE(0xfffffff0, link); else jpeg.writeUInt32BE(0xfffffff0, link);
+    if (le) jpeg.writeUInt32LE(0xfffffff0, link);
+    else jpeg.writeUInt32BE(0xfffffff0, link);
     expect(ifd1Jpeg(jpeg, t)).toBeNull();
   });
 
@@ -314,7 +347,8 @@ describe('damaged media never hangs the EXIF reader', () => {
     const ifd0 = le ? good.readUInt32LE(t + 4) : good.readUInt32BE(t + 4);
     const n = le ? good.readUInt16LE(t + ifd0) : good.readUInt16BE(t + ifd0);
     const link = t + ifd0 + 2 + n * 12;
-    if (le) good.writeUInt32LE(ifd0, link); else good.writeUInt32BE(ifd0, link);
+    if (le) good.writeUInt32LE(ifd0, link);
+    else good.writeUInt32BE(ifd0, link);
     expect(tiffStructureProblem(good, t)).toMatch(/links to itself/);
   });
 
@@ -327,8 +361,11 @@ describe('damaged media never hangs the EXIF reader', () => {
     const before = treeHash(t.root);
     const casePath = path.join(tmpDir(), 'case.db');
     // A child process: a hang there is killed by the timeout and fails this test instead of freezing the run.
-    const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), 'ingest', t.root, '--case', casePath, '--only', 'photos', '-q'],
-      { encoding: 'utf8', timeout: 90_000, env: { ...process.env, TZ: 'Pacific/Kiritimati' } });
+    const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), 'ingest', t.root, '--case', casePath, '--only', 'photos', '-q'], {
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { ...process.env, TZ: 'Pacific/Kiritimati' },
+    });
     expect(r.error, 'ingest did not finish: the EXIF reader hung').toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
     expect(treeHash(t.root)).toEqual(before);
@@ -342,8 +379,12 @@ describe('damaged media never hangs the EXIF reader', () => {
       expect(e.latitude).toBe(a.lat);
     }
     const warns = readAll(casePath, "SELECT message, source_table, source_rowid FROM warnings WHERE extractor = 'photos'").map((w) => ({ ...w, message: String(w.message) }));
-    expect(warns.some((w) => w.source_rowid === 1 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG') && /HEIC box structure is damaged/.test(w.message))).toBe(true);
-    expect(warns.some((w) => w.source_rowid === 2 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0002.JPG') && /IFD0 declares 5415 entries/.test(w.message))).toBe(true);
+    expect(
+      warns.some((w) => w.source_rowid === 1 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.JPG') && /HEIC box structure is damaged/.test(w.message)),
+    ).toBe(true);
+    expect(warns.some((w) => w.source_rowid === 2 && w.message.includes('CameraRollDomain/Media/DCIM/100APPLE/IMG_0002.JPG') && /IFD0 declares 5415 entries/.test(w.message))).toBe(
+      true,
+    );
     // The other photos keep their EXIF.
     const x3 = JSON.parse(String(taken.find((x) => x.source_rowid === 3)!.extra_json));
     expect(x3.exif?.time_basis).toBeTruthy();
@@ -382,7 +423,12 @@ describe('report resource budget', () => {
     try {
       const out = path.join(tmpDir(), 'events.jsonl');
       exportEvents(cf2.db, 'jsonl', out);
-      const rec = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_id: number; text: string }).find((r) => r.event_id === id)!;
+      const rec = fs
+        .readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event_id: number; text: string })
+        .find((r) => r.event_id === id)!;
       expect(rec.text).toBe(huge);
     } finally {
       cf2.close();

@@ -15,15 +15,24 @@ import { makeWorkDir, sweepStaleWorkDirs, OWNER_FILE, WORKDIR_PREFIX } from '../
 
 const RUN = path.join(REPO, 'dist/src/cli/run.js');
 
-interface Running { child: ChildProcess; stderr: () => string; stdout: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  stdout: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
 
 /** Start the CLI without waiting for it. */
 function start(args: string[], env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [RUN, ...args], { env: { ...process.env, TZ: 'Pacific/Kiritimati', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, stderr: () => err, stdout: () => out, exit };
 }
@@ -43,7 +52,11 @@ const duBytes = (p: string): number => {
   return st.isDirectory() ? fs.readdirSync(p).reduce((s, n) => s + duBytes(path.join(p, n)), 0) : st.size;
 };
 /** stderr without the informational custody-head and sweep lines: what the user is told. */
-const messageLines = (r: CliResult) => r.stderr.trim().split('\n').filter((l) => !l.startsWith('custody head') && !l.startsWith('removed '));
+const messageLines = (r: CliResult) =>
+  r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('custody head') && !l.startsWith('removed '));
 
 // One large backup (still ingesting when the signal comes) and one small one, shared by all tests: read-only.
 let big: string;
@@ -79,10 +92,13 @@ describe('#13.2 working copies: private, removed on SIGINT/SIGTERM, swept after 
       const owner = JSON.parse(fs.readFileSync(path.join(d, OWNER_FILE), 'utf8'));
       expect(owner.pid).toBe(process.pid);
       expect(typeof owner.started_at).toBe('string');
-    } finally { if (old === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = old; }
+    } finally {
+      if (old === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = old;
+    }
   });
 
-  it('the sweep removes folders of dead owners only, never a live process\'s folder', async () => {
+  it("the sweep removes folders of dead owners only, never a live process's folder", async () => {
     const tmp = tmpDir('iot-hp-tmp-');
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const live = spawn('sleep', ['60']);
@@ -99,10 +115,15 @@ describe('#13.2 working copies: private, removed on SIGINT/SIGTERM, swept after 
       expect(r.removed.map((p) => path.basename(p))).toEqual(['ios-timeline-dead']);
       expect(r.bytes).toBeGreaterThanOrEqual(1000);
       expect(workDirsIn(tmp).sort()).toEqual(['ios-timeline-live', 'ios-timeline-noowner']);
-    } finally { live.kill('SIGKILL'); }
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${sig} during ingest: exit ${code}, one line, no working copy, no .partial, no lock left`, async () => {
       const tmp = tmpDir('iot-hp-tmp-');
       const casePath = path.join(tmpDir(), 'case.db');
@@ -218,7 +239,9 @@ describe('#13.5 the case lock', () => {
       }
       expect(fs.readdirSync(out)).toEqual([]);
       expect(cliProcess(['verify', casePath, '--no-record'], { TMPDIR: tmp }).code).toBe(0); // a read-only verify needs no lock
-    } finally { holder.kill('SIGKILL'); }
+    } finally {
+      holder.kill('SIGKILL');
+    }
   }, 300_000);
 });
 

@@ -37,13 +37,19 @@ export function treeHash(root: string): Record<string, string> {
   return out;
 }
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Run the built CLI (dist/) in a child process, as a user would: for tests where the process is the point
  *  (signals, a prompt, start-up). `npm test` builds first. */
 export function cliProcess(args: string[], env: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [path.join(REPO, 'dist/src/cli/run.js'), ...args], {
-    encoding: 'utf8', env: { ...process.env, TZ: 'Pacific/Kiritimati', ...env }, timeout: 300_000,
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'Pacific/Kiritimati', ...env },
+    timeout: 300_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -54,13 +60,22 @@ export function cliProcess(args: string[], env: Record<string, string> = {}): Cl
 export async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const { main } = await import('../src/cli/main.js');
   const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries({ TZ: 'Pacific/Kiritimati', ...env })) { saved[k] = process.env[k]; process.env[k] = v; }
+  for (const [k, v] of Object.entries({ TZ: 'Pacific/Kiritimati', ...env })) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write.bind(process.stdout);
   const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => { stdout += chunk.toString(); return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += chunk.toString(); return true; }) as typeof process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
   try {
     const code = await main(['node', 'ios-timeline', ...args]);
     return { code, stdout, stderr };
@@ -68,7 +83,10 @@ export async function cli(args: string[], env: Record<string, string> = {}): Pro
     process.stdout.write = out;
     process.stderr.write = err;
     process.exitCode = undefined;
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 

@@ -15,11 +15,28 @@ import { messageLocations, parseLocationVcard } from '../src/extractors/artifact
 
 process.env.TZ = 'Pacific/Kiritimati';
 
-type Ev = { id: number; kind: string; action: string; ts_utc_us: number | null; latitude: number | null; longitude: number | null; accuracy_m: number | null; source_table: string; source_rowid: number; title: string; extractor: string; extra_json: string };
+type Ev = {
+  id: number;
+  kind: string;
+  action: string;
+  ts_utc_us: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy_m: number | null;
+  source_table: string;
+  source_rowid: number;
+  title: string;
+  extractor: string;
+  extra_json: string;
+};
 
 function query<T>(casePath: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(sql).all(...params) as T[]; } finally { db.close(); }
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
 }
 const macUs = (s: number) => Math.round((s + MAC_EPOCH_OFFSET_S) * 1e6);
 const CONSOLIDATED = 'Library/Caches/locationd/consolidated.db';
@@ -28,12 +45,16 @@ describe.skipIf(!HAVE_REALDATA)('real data: iOS 4 consolidated.db', () => {
   it('every CellLocation and WifiLocation row is an event; (0,0)/-1 rows have no coordinates and are flagged', async () => {
     const dir = tmpDir();
     const root = path.join(dir, 'backup');
-    wrapRealFiles(root, [{ domain: 'RootDomain', relativePath: CONSOLIDATED, source: path.join(REALDATA, 'legacy/consolidated.db') }], { productVersion: '4.3.1', productType: 'iPhone3,1' });
+    wrapRealFiles(root, [{ domain: 'RootDomain', relativePath: CONSOLIDATED, source: path.join(REALDATA, 'legacy/consolidated.db') }], {
+      productVersion: '4.3.1',
+      productType: 'iPhone3,1',
+    });
     const before = treeHash(root);
     const casePath = path.join(dir, 'case.db');
     await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only: ['locationd'] });
     expect(treeHash(root)).toEqual(before);
-    const count = (table: string, extra = '') => query<{ n: number }>(casePath, `SELECT count(*) AS n FROM events WHERE kind = 'location' AND source_table = ? ${extra}`, table)[0].n;
+    const count = (table: string, extra = '') =>
+      query<{ n: number }>(casePath, `SELECT count(*) AS n FROM events WHERE kind = 'location' AND source_table = ? ${extra}`, table)[0].n;
     expect(count('CellLocation')).toBe(1074);
     expect(count('WifiLocation')).toBe(18590);
     expect(count('CellLocationLocal')).toBe(34);
@@ -110,8 +131,9 @@ describe('location fixtures', () => {
 });
 
 describe('locations shared in Messages (.loc.vcf)', () => {
-  const VCARD = 'BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 14.1//EN\r\nN:;Shared Location;;;\r\nFN:Caf\u00e9 & Bar <Central>\r\n'
-    + 'item1.URL;type=pref:http://maps.apple.com/?ll=50.894967\\,4.341626&q=Caf%C3%A9\r\n item1.X-ABLabel:map url\r\nEND:VCARD\r\n';
+  const VCARD =
+    'BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Apple Inc.//iPhone OS 14.1//EN\r\nN:;Shared Location;;;\r\nFN:Caf\u00e9 & Bar <Central>\r\n' +
+    'item1.URL;type=pref:http://maps.apple.com/?ll=50.894967\\,4.341626&q=Caf%C3%A9\r\n item1.X-ABLabel:map url\r\nEND:VCARD\r\n';
 
   it('parses the maps URL of a vCard (ll=, escaped comma, GEO fallback) and rejects nonsense', () => {
     expect(parseLocationVcard(VCARD)).toMatchObject({ lat: 50.894967, lon: 4.341626, name: 'Café & Bar <Central>' });
@@ -123,17 +145,51 @@ describe('locations shared in Messages (.loc.vcf)', () => {
   it('turns a text/x-vlocation attachment recorded by messages into a location event at the message time', async () => {
     const rel = 'Library/SMS/Attachments/4b/11/AB12CD34/Shared Location.loc.vcf';
     const broken = 'Library/SMS/Attachments/4c/12/EF56/Broken.loc.vcf';
-    const t = fixture({ contacts: 0, calls: 0, extend: (w) => { w.addFile('MediaDomain', rel, Buffer.from(VCARD)); w.addFile('MediaDomain', broken, Buffer.from('BEGIN:VCARD\nFN:x\nEND:VCARD')); } });
+    const t = fixture({
+      contacts: 0,
+      calls: 0,
+      extend: (w) => {
+        w.addFile('MediaDomain', rel, Buffer.from(VCARD));
+        w.addFile('MediaDomain', broken, Buffer.from('BEGIN:VCARD\nFN:x\nEND:VCARD'));
+      },
+    });
     const casePath = path.join(tmpDir(), 'case.db');
     const cf = CaseFile.create(casePath);
     const backup = await Backup.open(t.root);
     try {
       // What the messages extractor leaves behind: a message event, its attachment row and the file row.
       const ts = { utcUs: 1_613_764_174_008_000, raw: '635456974007999872', epoch: 'mac-ns' as const };
-      const ev = cf.addEvent({ ts, kind: 'message', action: 'sent', direction: 'outgoing', counterpart: '+19198887386', counterpartName: 'Josh', sourceFileId: null, sourceTable: 'message', sourceRowid: 110 }, 'messages');
+      const ev = cf.addEvent(
+        {
+          ts,
+          kind: 'message',
+          action: 'sent',
+          direction: 'outgoing',
+          counterpart: '+19198887386',
+          counterpartName: 'Josh',
+          sourceFileId: null,
+          sourceTable: 'message',
+          sourceRowid: 110,
+        },
+        'messages',
+      );
       for (const [i, p] of [rel, broken].entries()) {
         const fileId = cf.recordFile({ domain: 'MediaDomain', relativePath: p, fileId: null, status: 'ok', readBy: 'messages' });
-        cf.addAttachment({ eventId: ev, extractor: 'messages', sourceFileId: null, sourceTable: 'attachment', sourceRowid: 15 + i, fileId, path: `~/${p}`, transferName: p.split('/').pop()!, mimeType: 'text/x-vlocation', uti: 'public.vlocation', totalBytes: 300, status: 'ok', sha256: null });
+        cf.addAttachment({
+          eventId: ev,
+          extractor: 'messages',
+          sourceFileId: null,
+          sourceTable: 'attachment',
+          sourceRowid: 15 + i,
+          fileId,
+          path: `~/${p}`,
+          transferName: p.split('/').pop()!,
+          mimeType: 'text/x-vlocation',
+          uti: 'public.vlocation',
+          totalBytes: 300,
+          status: 'ok',
+          sha256: null,
+        });
       }
       const s = await runExtractors(backup, cf, [messageLocations], { tz: 'UTC', region: 'US' });
       expect(s[0]).toMatchObject({ extractor: 'message-locations', events: 1, status: 'partial' });
@@ -142,7 +198,17 @@ describe('locations shared in Messages (.loc.vcf)', () => {
       cf.close();
     }
     const e = query<Ev & { direction: string; counterpart: string; ts_raw: string }>(casePath, "SELECT * FROM events WHERE extractor = 'message-locations'")[0];
-    expect(e).toMatchObject({ kind: 'location', action: 'shared', latitude: 50.894967, longitude: 4.341626, direction: 'outgoing', counterpart: '+19198887386', source_table: 'attachment', source_rowid: 15, ts_raw: '635456974007999872' });
+    expect(e).toMatchObject({
+      kind: 'location',
+      action: 'shared',
+      latitude: 50.894967,
+      longitude: 4.341626,
+      direction: 'outgoing',
+      counterpart: '+19198887386',
+      source_table: 'attachment',
+      source_rowid: 15,
+      ts_raw: '635456974007999872',
+    });
     expect(e.ts_utc_us).toBe(1_613_764_174_008_000);
     expect(query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'message-locations'")[0].message).toMatch(/Broken\.loc\.vcf: no coordinates/);
   });

@@ -19,9 +19,26 @@ import { messageTitle } from '../src/extractors/messages/conversations.js';
 import { macAbsoluteAuto } from '../src/formats/appleTime.js';
 
 type Row = Record<string, unknown>;
-interface Ev { id: number; ts_utc_us: number | null; ts_raw: string | null; ts_epoch: string | null; kind: string; action: string; title: string; body: string | null;
-  direction: string | null; counterpart: string | null; counterpart_name: string | null; thread_id: number | null; service: string | null;
-  source_file_id: number; source_table: string; source_rowid: number; extractor: string; extra_json: string | null }
+interface Ev {
+  id: number;
+  ts_utc_us: number | null;
+  ts_raw: string | null;
+  ts_epoch: string | null;
+  kind: string;
+  action: string;
+  title: string;
+  body: string | null;
+  direction: string | null;
+  counterpart: string | null;
+  counterpart_name: string | null;
+  thread_id: number | null;
+  service: string | null;
+  source_file_id: number;
+  source_table: string;
+  source_rowid: number;
+  extractor: string;
+  extra_json: string | null;
+}
 
 async function ingestCase(root: string, only = ['contacts', 'messages']): Promise<{ db: Database.Database; casePath: string }> {
   const casePath = path.join(tmpDir(), 'case.db');
@@ -49,9 +66,11 @@ const extraOf = (e: Ev): Row => JSON.parse(e.extra_json ?? '{}') as Row;
  */
 function comparableEvents(d: Database.Database): Row[] {
   const rowidOf = new Map(d.prepare('SELECT id, source_rowid FROM events').raw(true).all() as [number, number][]);
-  const rows = d.prepare(`SELECT e.source_rowid, e.action, e.ts_utc_us, e.ts_raw, e.ts_epoch, e.title, e.body, e.direction, e.counterpart,
+  const rows = d
+    .prepare(`SELECT e.source_rowid, e.action, e.ts_utc_us, e.ts_raw, e.ts_epoch, e.title, e.body, e.direction, e.counterpart,
       e.counterpart_name, e.service, t.source_table AS thread_table, t.source_rowid AS thread_rowid, t.identifier AS thread, e.extra_json
-    FROM events e LEFT JOIN threads t ON t.id = e.thread_id WHERE e.extractor = 'messages' ORDER BY e.source_rowid, e.action`).all() as Row[];
+    FROM events e LEFT JOIN threads t ON t.id = e.thread_id WHERE e.extractor = 'messages' ORDER BY e.source_rowid, e.action`)
+    .all() as Row[];
   return rows.map((r) => {
     const x = JSON.parse(String(r.extra_json)) as Row;
     for (const k of ['of_event_id', 'reacted_to_event_id', 'reply_to_event_id', 'associated_event_id']) if (k in x) x[k] = rowidOf.get(x[k] as number);
@@ -76,10 +95,15 @@ async function bothWays(root: string, only: string[], pageRows: number): Promise
   }
 }
 const opened: Database.Database[] = [];
-afterAll(() => { for (const db of opened) db.close(); });
+afterAll(() => {
+  for (const db of opened) db.close();
+});
 
 const SCHEMAS: { schema: SmsSchema; variant: 'ios13' | 'ios14' | 'ios17' }[] = [
-  { schema: 'legacy', variant: 'ios14' }, { schema: 'ios13', variant: 'ios13' }, { schema: 'ios14', variant: 'ios14' }, { schema: 'ios17', variant: 'ios17' },
+  { schema: 'legacy', variant: 'ios14' },
+  { schema: 'ios13', variant: 'ios13' },
+  { schema: 'ios14', variant: 'ios14' },
+  { schema: 'ios17', variant: 'ios17' },
 ];
 
 for (const { schema, variant } of SCHEMAS) {
@@ -99,7 +123,11 @@ for (const { schema, variant } of SCHEMAS) {
       const v = checkBackup(t.root);
       const fails = v.output.split('\n').filter((l) => l.startsWith('FAIL'));
       const listedOnly = sms.attachments.find((a) => a.state === 'missing')!;
-      expect(fails, v.output).toEqual([expect.stringMatching(new RegExp(`^FAIL payloads-present: 1 of \\d+ file rows have no payload, e\\.g\\. MediaDomain/${listedOnly.relativePath!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `))]);
+      expect(fails, v.output).toEqual([
+        expect.stringMatching(
+          new RegExp(`^FAIL payloads-present: 1 of \\d+ file rows have no payload, e\\.g\\. MediaDomain/${listedOnly.relativePath!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `),
+        ),
+      ]);
       const clean = fixture({ seed: 32, variant, smsSchema: schema, contacts: 6, calls: 0, messages: 80, messagesInWal: 2, messageTraps: false });
       const v2 = checkBackup(clean.root);
       expect(v2.ok, v2.output).toBe(true);
@@ -109,11 +137,12 @@ for (const { schema, variant } of SCHEMAS) {
     it('turns every message row, WAL-only rows included, into events with its ROWID', () => {
       expect(msgs.filter((m) => m.inWal)).toHaveLength(4);
       expect([...byRow.keys()].sort((a, b) => a - b)).toEqual(msgs.map((m) => m.rowid));
-      for (const list of byRow.values()) for (const e of list) {
-        expect(e.source_table).toBe('message');
-        expect(e.kind).toBe('message');
-        expect(e.thread_id).not.toBeNull();
-      }
+      for (const list of byRow.values())
+        for (const e of list) {
+          expect(e.source_table).toBe('message');
+          expect(e.kind).toBe('message');
+          expect(e.thread_id).not.toBeNull();
+        }
       const run = db.prepare("SELECT * FROM extractor_runs WHERE extractor = 'messages'").get() as Row;
       expect(run.events).toBe([...byRow.values()].reduce((s, l) => s + l.length, 0));
     });
@@ -181,7 +210,10 @@ for (const { schema, variant } of SCHEMAS) {
 
     it('links tapbacks (added, removed, emoji, stored before their target) and inline replies to their message', () => {
       const reactions = msgs.filter((m) => m.kind.startsWith('reaction'));
-      if (schema === 'legacy') { expect(reactions).toHaveLength(0); return; }
+      if (schema === 'legacy') {
+        expect(reactions).toHaveLength(0);
+        return;
+      }
       expect(reactions.length).toBeGreaterThanOrEqual(4);
       for (const m of reactions) {
         const x = extraOf(main(m));
@@ -207,7 +239,10 @@ for (const { schema, variant } of SCHEMAS) {
     it('marks edited and unsent messages, with the earlier versions message_summary_info keeps', () => {
       const ed = kind('edited');
       const un = kind('unsent');
-      if (schema !== 'ios17') { expect(ed).toBeUndefined(); return; }
+      if (schema !== 'ios17') {
+        expect(ed).toBeUndefined();
+        return;
+      }
       const x = extraOf(main(ed!));
       expect(x.edited).toBe(true);
       expect((x.edit_history as Row[]).map((h) => h.text)).toEqual(ed!.editHistory);
@@ -233,13 +268,18 @@ for (const { schema, variant } of SCHEMAS) {
     });
 
     it('hashes attachments found in MediaDomain, records missing ones, refuses a path that leaves the folder', () => {
-      const rows = db.prepare("SELECT a.*, f.status AS file_status, f.sha256 AS file_sha256, f.domain, f.relative_path FROM attachments a LEFT JOIN files f ON f.id = a.file_id WHERE a.extractor = 'messages' ORDER BY a.source_rowid").all() as Row[];
+      const rows = db
+        .prepare(
+          "SELECT a.*, f.status AS file_status, f.sha256 AS file_sha256, f.domain, f.relative_path FROM attachments a LEFT JOIN files f ON f.id = a.file_id WHERE a.extractor = 'messages' ORDER BY a.source_rowid",
+        )
+        .all() as Row[];
       expect(rows.map((r) => r.source_rowid)).toEqual(sms.attachments.map((a) => a.rowid));
       for (const a of sms.attachments) {
         const r = rows.find((x) => x.source_rowid === a.rowid)!;
         expect(r.event_id).toBe(byRow.get(a.messageRowid)![0].id);
         expect(r).toMatchObject({ path: a.filename, transfer_name: a.transferName, mime_type: a.mimeType, uti: a.uti, total_bytes: a.totalBytes });
-        if (a.state === 'ok') expect(r).toMatchObject({ status: 'ok', sha256: a.sha256, file_status: 'ok', file_sha256: a.sha256, domain: 'MediaDomain', relative_path: a.relativePath });
+        if (a.state === 'ok')
+          expect(r).toMatchObject({ status: 'ok', sha256: a.sha256, file_status: 'ok', file_sha256: a.sha256, domain: 'MediaDomain', relative_path: a.relativePath });
         else if (a.state === 'hostile') expect(r).toMatchObject({ status: 'outside-attachments', file_id: null, sha256: null });
         else expect(r).toMatchObject({ status: 'missing', sha256: null, file_status: 'missing', domain: 'MediaDomain', relative_path: a.relativePath });
       }
@@ -307,7 +347,15 @@ describe('bulk path on the bench generator (text-only and attributedBody-only ro
       fillBulkSmsDb(src, { count: 1500, attributedOnly, handles: 12 });
       src.close();
       const root = path.join(dir, 'backup');
-      const w = new BackupWriter(root, { deviceName: 'T', productType: 'iPhone15,2', productVersion: attributedOnly ? '17.4.1' : '14.8.1', buildVersion: 'X', serialNumber: 'T', udid: 't'.padEnd(40, '0'), backupDate: new Date(Date.UTC(2024, 0, 1)) });
+      const w = new BackupWriter(root, {
+        deviceName: 'T',
+        productType: 'iPhone15,2',
+        productVersion: attributedOnly ? '17.4.1' : '14.8.1',
+        buildVersion: 'X',
+        serialNumber: 'T',
+        udid: 't'.padEnd(40, '0'),
+        backupDate: new Date(Date.UTC(2024, 0, 1)),
+      });
       w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(dbPath) });
       w.finish();
       const { bulk, bulkRows, rowByRow } = await bothWays(root, ['messages'], 100);
@@ -348,18 +396,33 @@ describe('messages export', async () => {
   const casePath = path.join(tmpDir(), 'case.db');
   const r = await cli(['ingest', t.root, '--case', casePath, '--tz', 'UTC', '-q']);
 
-  it('ingests through the CLI', () => { expect(r.code, r.stderr).toBe(0); });
+  it('ingests through the CLI', () => {
+    expect(r.code, r.stderr).toBe(0);
+  });
 
   it('exports the message fields to JSONL (text, direction, counterpart, name, service, thread)', async () => {
     const out = path.join(tmpDir(), 'm.jsonl');
     const x = await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--kinds', 'message']);
     expect(x.code, x.stderr).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Row);
     const mainLines = lines.filter((l) => ['sent', 'received', 'reaction', 'reaction-removed', 'group-event', 'location-sharing'].includes(String(l.action)));
     expect(mainLines).toHaveLength(msgs.length);
     const html = msgs.find((m) => m.kind === 'html')!;
     const hl = lines.find((l) => l.source_rowid === html.rowid && l.action === 'received')!;
-    expect(hl).toMatchObject({ text: HTML_TEXT, direction: 'incoming', counterpart: html.counterpart, counterpart_name: html.counterpartName, service: 'iMessage', source_table: 'message', source_path: 'Library/SMS/sms.db', timestamp_desc: 'Message Received' });
+    expect(hl).toMatchObject({
+      text: HTML_TEXT,
+      direction: 'incoming',
+      counterpart: html.counterpart,
+      counterpart_name: html.counterpartName,
+      service: 'iMessage',
+      source_table: 'message',
+      source_path: 'Library/SMS/sms.db',
+      timestamp_desc: 'Message Received',
+    });
     expect(hl.thread).toBe(html.counterpart);
     const group = msgs.find((m) => m.kind === 'group-in')!;
     expect(lines.find((l) => l.source_rowid === group.rowid)!.thread).toBe('Weekend Trip 🏕️');
@@ -379,7 +442,11 @@ describe('messages export', async () => {
   it('finds messages by keyword and by contact', async () => {
     const out = path.join(tmpDir(), 'k.jsonl');
     expect((await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out, '--keyword', 'tent'])).code).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Row);
     expect(lines.map((l) => l.text)).toContain('Who is bringing the tent?');
   });
 });
@@ -387,25 +454,41 @@ describe('messages export', async () => {
 describe('the 7 real typedstream blobs as message bodies (text NULL, iOS 16+ style)', async () => {
   const dir = path.join(REALDATA, 'typedstream');
   const expected: Record<string, string | null> = {
-    AttributedBodyTextOnly: 'Noter test', AttributedBodyTextOnly2: 'Test 3', WeirdText: '𝖍𝖊𝖑𝖑𝖔 𝖜𝖔𝖗𝖑𝖉', URL: 'https://github.com/ReagentX/Logria',
-    MultiPart: '\uFFFCtest 1\uFFFCtest 2 \uFFFCtest 3', ExtraData: null, Blank: null,
+    AttributedBodyTextOnly: 'Noter test',
+    AttributedBodyTextOnly2: 'Test 3',
+    WeirdText: '𝖍𝖊𝖑𝖑𝖔 𝖜𝖔𝖗𝖑𝖉',
+    URL: 'https://github.com/ReagentX/Logria',
+    MultiPart: '\uFFFCtest 1\uFFFCtest 2 \uFFFCtest 3',
+    ExtraData: null,
+    Blank: null,
   };
   const names = Object.keys(expected);
-  const t = HAVE_REALDATA ? fixture({
-    seed: 3, variant: 'ios17', contacts: 2, calls: 0,
-    extend: (w, _truth, _rng, tmp) => {
-      w.addDatabase('HomeDomain', 'Library/SMS/sms.db', makeSqlite(tmp, 'sms.db', (db) => {
-        // No secondary indexes: the extractor must then preload the join tables instead of seeking per row.
-        db.exec(smsTables('ios17'));
-        db.exec("INSERT INTO handle (ROWID, id, service) VALUES (1, '+19195550123', 'iMessage'); INSERT INTO chat (ROWID, guid, style, chat_identifier, service_name) VALUES (1, 'iMessage;-;+19195550123', 45, '+19195550123', 'iMessage'); INSERT INTO chat_handle_join VALUES (1, 1);");
-        const ins = db.prepare("INSERT INTO message (ROWID, guid, text, attributedBody, handle_id, service, date) VALUES (?, ?, NULL, ?, 1, 'iMessage', ?)");
-        names.forEach((n, i) => {
-          ins.run(i + 1, `GUID-${n}`, fs.readFileSync(path.join(dir, n)), 700_000_000_000_000_000n + BigInt(i) * 1_000_000_000n);
-          db.prepare('INSERT INTO chat_message_join (chat_id, message_id, message_date) VALUES (1, ?, 0)').run(i + 1);
-        });
-      }));
-    },
-  }) : null;
+  const t = HAVE_REALDATA
+    ? fixture({
+        seed: 3,
+        variant: 'ios17',
+        contacts: 2,
+        calls: 0,
+        extend: (w, _truth, _rng, tmp) => {
+          w.addDatabase(
+            'HomeDomain',
+            'Library/SMS/sms.db',
+            makeSqlite(tmp, 'sms.db', (db) => {
+              // No secondary indexes: the extractor must then preload the join tables instead of seeking per row.
+              db.exec(smsTables('ios17'));
+              db.exec(
+                "INSERT INTO handle (ROWID, id, service) VALUES (1, '+19195550123', 'iMessage'); INSERT INTO chat (ROWID, guid, style, chat_identifier, service_name) VALUES (1, 'iMessage;-;+19195550123', 45, '+19195550123', 'iMessage'); INSERT INTO chat_handle_join VALUES (1, 1);",
+              );
+              const ins = db.prepare("INSERT INTO message (ROWID, guid, text, attributedBody, handle_id, service, date) VALUES (?, ?, NULL, ?, 1, 'iMessage', ?)");
+              names.forEach((n, i) => {
+                ins.run(i + 1, `GUID-${n}`, fs.readFileSync(path.join(dir, n)), 700_000_000_000_000_000n + BigInt(i) * 1_000_000_000n);
+                db.prepare('INSERT INTO chat_message_join (chat_id, message_id, message_date) VALUES (1, ?, 0)').run(i + 1);
+              });
+            }),
+          );
+        },
+      })
+    : null;
 
   it.skipIf(!HAVE_REALDATA)('decodes each to the text its README lists; Blank fails cleanly with its bytes kept', async () => {
     const { db } = await ingestCase(t!.root, ['messages']);
@@ -420,7 +503,7 @@ describe('the 7 real typedstream blobs as message bodies (text NULL, iOS 16+ sty
     const blank = rows[names.indexOf('Blank')];
     expect(extraOf(blank)).toMatchObject({ attributed_body: 'undecodable', attributed_body_hex: fs.readFileSync(path.join(dir, 'Blank')).toString('hex') });
     expect(extraOf(rows[names.indexOf('URL')]).links).toEqual(['https://github.com/ReagentX/Logria']);
-    expect((extraOf(rows[names.indexOf('MultiPart')]).attachment_guids as string[])).toHaveLength(3);
+    expect(extraOf(rows[names.indexOf('MultiPart')]).attachment_guids as string[]).toHaveLength(3);
     const w = db.prepare("SELECT severity, message FROM warnings WHERE extractor = 'messages' AND source_rowid = ?").all(names.indexOf('Blank') + 1) as Row[];
     expect(w).toHaveLength(1);
     expect(w[0].severity).toBe('warning');
@@ -429,9 +512,20 @@ describe('the 7 real typedstream blobs as message bodies (text NULL, iOS 16+ sty
 
 describe('helpers', () => {
   it('maps attachment paths to MediaDomain and refuses anything leaving the Attachments folder', () => {
-    expect(locateAttachment('~/Library/SMS/Attachments/a9/09/F0D6/Memes 3.zip')).toEqual({ ok: true, domain: 'MediaDomain', relativePath: 'Library/SMS/Attachments/a9/09/F0D6/Memes 3.zip' });
+    expect(locateAttachment('~/Library/SMS/Attachments/a9/09/F0D6/Memes 3.zip')).toEqual({
+      ok: true,
+      domain: 'MediaDomain',
+      relativePath: 'Library/SMS/Attachments/a9/09/F0D6/Memes 3.zip',
+    });
     expect(locateAttachment('/var/mobile/Library/SMS/Attachments/a9/09/X/a.jpg')).toMatchObject({ ok: true, relativePath: 'Library/SMS/Attachments/a9/09/X/a.jpg' });
-    for (const bad of ['~/Library/SMS/Attachments/../../Library/SMS/sms.db', '~/Library/SMS/Attachments/a/./b', '~/Library/SMS/Attachments//etc', 'Library/SMS/Attachments/x', '..\u0000/x', '~/Library/SMS/Attachments/']) {
+    for (const bad of [
+      '~/Library/SMS/Attachments/../../Library/SMS/sms.db',
+      '~/Library/SMS/Attachments/a/./b',
+      '~/Library/SMS/Attachments//etc',
+      'Library/SMS/Attachments/x',
+      '..\u0000/x',
+      '~/Library/SMS/Attachments/',
+    ]) {
       expect(locateAttachment(bad).ok).toBe(false);
     }
     expect(locateAttachment('/var/tmp/com.apple.messages/x.jpg')).toMatchObject({ ok: false, hostile: false });
@@ -495,7 +589,11 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 sms.db (with WAL) a
     const a16 = atts.find((a) => a.source_rowid === 16)!;
     expect(a15).toMatchObject({ msg: 109, transfer_name: 'Memes 3.zip', mime_type: 'application/zip', status: 'missing', total_bytes: 3272322 });
     expect(a16).toMatchObject({ msg: 110, transfer_name: 'iOS_Bug_Reporting_for_Forensic_Purposes_1.2.pdf', mime_type: 'application/pdf', status: 'missing' });
-    expect(db.prepare('SELECT status, domain, relative_path FROM files WHERE id = ?').get(a15.file_id)).toEqual({ status: 'missing', domain: 'MediaDomain', relative_path: 'Library/SMS/Attachments/a9/09/F0D6E9A0-0594-40C8-82F1-2F8E4EDCB702/Memes 3.zip' });
+    expect(db.prepare('SELECT status, domain, relative_path FROM files WHERE id = ?').get(a15.file_id)).toEqual({
+      status: 'missing',
+      domain: 'MediaDomain',
+      relative_path: 'Library/SMS/Attachments/a9/09/F0D6E9A0-0594-40C8-82F1-2F8E4EDCB702/Memes 3.zip',
+    });
     // /var/tmp staging copies that no message links to: kept, without an event, not looked up.
     expect(atts.filter((a) => a.event_id === null).map((a) => a.status)).toEqual(['outside-attachments', 'outside-attachments', 'outside-attachments']);
     expect(treeHash(root)).toEqual(before);
@@ -525,7 +623,14 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 sms.db (with WAL) a
     const byRow = messageEvents(db);
     expect(byRow.size).toBe(10);
     const e8 = byRow.get(8)![0];
-    expect(e8).toMatchObject({ body: 'Did you try to send me a message?', counterpart: 'xxxxxx2015@icloud.com', service: 'iMessage', direction: 'incoming', ts_epoch: 'mac-s', ts_raw: '470573320' });
+    expect(e8).toMatchObject({
+      body: 'Did you try to send me a message?',
+      counterpart: 'xxxxxx2015@icloud.com',
+      service: 'iMessage',
+      direction: 'incoming',
+      ts_epoch: 'mac-s',
+      ts_raw: '470573320',
+    });
     expect(new Date(e8.ts_utc_us! / 1000).toISOString()).toBe('2015-11-30T10:48:40.000Z');
     expect(macAbsoluteAuto(470573320n)!.utcUs).toBe(e8.ts_utc_us);
     const first = [...byRow.values()].map((l) => l[0]).sort((a, b) => a.ts_utc_us! - b.ts_utc_us!)[0];
@@ -545,23 +650,30 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 sms.db (with WAL) a
 describe('a doctored sms.db: minimal columns, no indexes, odd values', async () => {
   const big = 1n << 60n;
   const t = fixture({
-    seed: 4, variant: 'ios17', contacts: 2, calls: 0,
+    seed: 4,
+    variant: 'ios17',
+    contacts: 2,
+    calls: 0,
     extend: (w, _truth, _rng, tmp) => {
-      w.addDatabase('HomeDomain', 'Library/SMS/sms.db', makeSqlite(tmp, 'sms.db', (db) => {
-        db.exec(`CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, date INTEGER, date_read INTEGER, is_from_me INTEGER,
+      w.addDatabase(
+        'HomeDomain',
+        'Library/SMS/sms.db',
+        makeSqlite(tmp, 'sms.db', (db) => {
+          db.exec(`CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER, date INTEGER, date_read INTEGER, is_from_me INTEGER,
           associated_message_guid TEXT, associated_message_type INTEGER);
           CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
           INSERT INTO handle VALUES (1, '+19195550123', 'SMS');`);
-        const ins = db.prepare('INSERT INTO message VALUES (?,?,?,?,?,?,?,?,?)');
-        ins.run(1, 'G-1', 'first', 1, 700000000000000000n, 700000000500000000n, 0, null, null);
-        ins.run(2, 'G-2', 'float seconds', 1, 470573320.25, 470573330.5, 0, null, null);
-        ins.run(3, 'G-3', 'negative date', 1, -5, -7, 1, null, null);
-        ins.run(4, 'G-4', 'text date', 1, 'yesterday', null, 1, null, null);
-        ins.run(5, 'G-5', null, 1, null, null, 0, null, null);
-        ins.run(6, 'G-6', Buffer.from('blob text ✓', 'utf8'), 1, 700000001000000000n, null, 1, null, null);
-        ins.run(7, 'G-7', 'Loved “first”', 1, 700000002000000000n, null, 1, 'p:0/G-1', 2000);
-        ins.run(big, 'G-big', 'huge rowid', 1, 700000003000000000n, null, 0, 'G-2', 2001);
-      }));
+          const ins = db.prepare('INSERT INTO message VALUES (?,?,?,?,?,?,?,?,?)');
+          ins.run(1, 'G-1', 'first', 1, 700000000000000000n, 700000000500000000n, 0, null, null);
+          ins.run(2, 'G-2', 'float seconds', 1, 470573320.25, 470573330.5, 0, null, null);
+          ins.run(3, 'G-3', 'negative date', 1, -5, -7, 1, null, null);
+          ins.run(4, 'G-4', 'text date', 1, 'yesterday', null, 1, null, null);
+          ins.run(5, 'G-5', null, 1, null, null, 0, null, null);
+          ins.run(6, 'G-6', Buffer.from('blob text ✓', 'utf8'), 1, 700000001000000000n, null, 1, null, null);
+          ins.run(7, 'G-7', 'Loved “first”', 1, 700000002000000000n, null, 1, 'p:0/G-1', 2000);
+          ins.run(big, 'G-big', 'huge rowid', 1, 700000003000000000n, null, 0, 'G-2', 2001);
+        }),
+      );
     },
   });
 
@@ -594,9 +706,30 @@ describe('a doctored sms.db: minimal columns, no indexes, odd values', async () 
 describe('classifyMessage: what a row is, without a database', () => {
   const alice = { rowid: 1, id: '+15551230001', service: 'iMessage', name: 'Alice', label: 'Alice (+15551230001)' };
   const bob = { rowid: 2, id: '+15551230002', service: 'iMessage', name: null, label: '+15551230002' };
-  const handles = new Map([[1, alice], [2, bob]]);
-  const chat = { rowid: 9, threadId: 3, identifier: 'chat9', displayName: 'Trip', service: 'iMessage', isGroup: true, members: [alice, bob], label: 'group “Trip”', memberHandles: null, memberNames: null };
-  const parties = (fromMe: boolean) => ({ fromMe, service: 'iMessage', who: fromMe ? 'group “Trip”' : 'Alice (+15551230001) in group “Trip”', chat, handle: fromMe ? undefined : alice, handles });
+  const handles = new Map([
+    [1, alice],
+    [2, bob],
+  ]);
+  const chat = {
+    rowid: 9,
+    threadId: 3,
+    identifier: 'chat9',
+    displayName: 'Trip',
+    service: 'iMessage',
+    isGroup: true,
+    members: [alice, bob],
+    label: 'group “Trip”',
+    memberHandles: null,
+    memberNames: null,
+  };
+  const parties = (fromMe: boolean) => ({
+    fromMe,
+    service: 'iMessage',
+    who: fromMe ? 'group “Trip”' : 'Alice (+15551230001) in group “Trip”',
+    chat,
+    handle: fromMe ? undefined : alice,
+    handles,
+  });
 
   it('an ordinary row is sent or received, titled by the shared builder', () => {
     const extra: Record<string, unknown> = {};

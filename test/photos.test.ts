@@ -18,20 +18,42 @@ import { exportGeo, xmlText } from '../src/report/geo.js';
 // Any leak of the machine's zone into a time would show up here (UTC+14).
 process.env.TZ = 'Pacific/Kiritimati';
 
-type Ev = { kind: string; action: string; ts_utc_us: number | null; latitude: number | null; longitude: number | null; accuracy_m: number | null; source_table: string; source_rowid: number; title: string; extra_json: string | null };
+type Ev = {
+  kind: string;
+  action: string;
+  ts_utc_us: number | null;
+  latitude: number | null;
+  longitude: number | null;
+  accuracy_m: number | null;
+  source_table: string;
+  source_rowid: number;
+  title: string;
+  extra_json: string | null;
+};
 
 function events(casePath: string, where = '1=1'): Ev[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all() as Ev[]; } finally { db.close(); }
+  try {
+    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all() as Ev[];
+  } finally {
+    db.close();
+  }
 }
 
 function warnings(casePath: string, extractor = 'photos'): { severity: string; message: string }[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare('SELECT severity, message FROM warnings WHERE extractor = ? ORDER BY id').all(extractor) as { severity: string; message: string }[]; } finally { db.close(); }
+  try {
+    return db.prepare('SELECT severity, message FROM warnings WHERE extractor = ? ORDER BY id').all(extractor) as { severity: string; message: string }[];
+  } finally {
+    db.close();
+  }
 }
 
 const macUs = (s: number) => Math.round((s + MAC_EPOCH_OFFSET_S) * 1e6);
-const payload = (root: string, domain: string, rel: string) => { const id = fileIdFor(domain, rel); return path.join(root, id.slice(0, 2), id); };
+const payload = (root: string, domain: string, rel: string) => {
+  const id = fileIdFor(domain, rel);
+  return path.join(root, id.slice(0, 2), id);
+};
 
 async function ingestFixture(root: string, only?: string[]) {
   const casePath = path.join(tmpDir(), 'case.db');
@@ -40,7 +62,11 @@ async function ingestFixture(root: string, only?: string[]) {
 }
 
 describe('Photos.sqlite fixture variants', () => {
-  for (const [variant, table] of [['ios13', 'ZGENERICASSET'], ['ios14', 'ZASSET'], ['ios17', 'ZASSET']] as [IosVariant, string][]) {
+  for (const [variant, table] of [
+    ['ios13', 'ZGENERICASSET'],
+    ['ios14', 'ZASSET'],
+    ['ios17', 'ZASSET'],
+  ] as [IosVariant, string][]) {
     it(`${variant}: every ${table} row becomes a 'taken' event with its Z_PK`, async () => {
       const t = fixture({ variant, photos: 25, mediaFiles: 12, contacts: 0, calls: 0 });
       const assets = t.photos as FixtureAsset[];
@@ -54,7 +80,10 @@ describe('Photos.sqlite fixture variants', () => {
         const e = taken.find((x) => x.source_rowid === a.pk)!;
         expect(e.kind).toBe(a.kind === 1 ? 'video' : 'photo');
         expect(e.ts_utc_us).toBe(macUs(a.created));
-        if (a.lat !== null) { expect(e.latitude).toBe(a.lat); expect(e.longitude).toBe(a.lon); } else expect(e.latitude).toBeNull();
+        if (a.lat !== null) {
+          expect(e.latitude).toBe(a.lat);
+          expect(e.longitude).toBe(a.lon);
+        } else expect(e.latitude).toBeNull();
         // iOS 13 has no ZGPSHORIZONTALACCURACY column.
         expect(e.accuracy_m).toBe(variant === 'ios13' || a.lat === null ? null : a.accuracy);
       }
@@ -89,7 +118,10 @@ describe('Photos fixture: files, EXIF, time zones, disagreements, bad input', ()
       expect(x.asset.uuid).toBe(a.uuid);
       expect(x.asset.filename).toBe(a.filename);
       expect(x.asset.timezone_offset_s).toBe(a.tzOffset);
-      if (a.media === 'absent') { expect(x.file.status).toBe('not-in-backup'); continue; }
+      if (a.media === 'absent') {
+        expect(x.file.status).toBe('not-in-backup');
+        continue;
+      }
       expect(x.file.status).toBe('ok');
       const bytes = mediaBytes(a)!;
       expect(x.file.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
@@ -98,7 +130,10 @@ describe('Photos fixture: files, EXIF, time zones, disagreements, bad input', ()
         expect(x.exif.time_basis).toBe(a.exif.basis);
         expect(x.exif.capture_local.slice(0, 19).replace('T', ' ').replace(/-/g, ':')).toBe(a.exif.local);
         expect(x.exif.capture_utc).toBe(a.exif.utcIso);
-        if (a.exif.lat !== null) { expect(x.exif.gps.lat).toBeCloseTo(a.exif.lat, 6); expect(x.exif.gps.lon).toBeCloseTo(a.exif.lon!, 6); } else expect(x.exif.gps).toBeNull();
+        if (a.exif.lat !== null) {
+          expect(x.exif.gps.lat).toBeCloseTo(a.exif.lat, 6);
+          expect(x.exif.gps.lon).toBeCloseTo(a.exif.lon!, 6);
+        } else expect(x.exif.gps).toBeNull();
         expect(x.exif.make).toBe('Apple');
       }
       if (a.media === 'video') expect(x.exif).toBeNull();
@@ -230,7 +265,20 @@ describe('GeoJSON and KML exports', () => {
     const { casePath } = await ingestFixture(t.root);
     // One hostile title, to prove the KML escaping.
     const cf = CaseFile.open(casePath);
-    cf.addEvent({ ts: { utcUs: 1.7e15, raw: '1', epoch: 'unix-s' }, kind: 'location', action: 'seen', title: 'Bar & <Grill> "quoted" \u0001', latitude: -33.5, longitude: 151.25, sourceFileId: null, sourceTable: null, sourceRowid: null }, 'test');
+    cf.addEvent(
+      {
+        ts: { utcUs: 1.7e15, raw: '1', epoch: 'unix-s' },
+        kind: 'location',
+        action: 'seen',
+        title: 'Bar & <Grill> "quoted" \u0001',
+        latitude: -33.5,
+        longitude: 151.25,
+        sourceFileId: null,
+        sourceTable: null,
+        sourceRowid: null,
+      },
+      'test',
+    );
     cf.close();
     const located = events(casePath, 'latitude IS NOT NULL');
     const out = tmpDir();
@@ -298,10 +346,14 @@ describe.skipIf(!HAVE_REALDATA)('real data: hickman iOS 14.1 Photos.sqlite', () 
     expect(mod131.ts_utc_us).toBe(Math.round((635474833.028863 + 978307200) * 1e6));
     const gj = path.join(dir, 'photos.geojson');
     expect(exportGeo(new Database(casePath, { readonly: true }), 'geojson', gj)).toBe(5);
-    const [lon19, lat19] = JSON.parse(fs.readFileSync(gj, 'utf8')).features.find((f: { properties: { source_rowid: number } }) => f.properties.source_rowid === 19).geometry.coordinates;
+    const [lon19, lat19] = JSON.parse(fs.readFileSync(gj, 'utf8')).features.find((f: { properties: { source_rowid: number } }) => f.properties.source_rowid === 19).geometry
+      .coordinates;
     expect(lon19).toBeCloseTo(-78.79673, 8);
     expect(lat19).toBeCloseTo(35.66653333, 8);
-    const first = taken.filter((e) => e.ts_utc_us !== null).map((e) => e.ts_utc_us!).sort((a, b) => a - b);
+    const first = taken
+      .filter((e) => e.ts_utc_us !== null)
+      .map((e) => e.ts_utc_us!)
+      .sort((a, b) => a - b);
     expect(isoFromUs(first[0])!.slice(0, 23)).toBe('2020-03-22T13:05:24.541');
     expect(isoFromUs(first.at(-1)!)).toBe('2021-02-20T00:46:15.000Z');
   });

@@ -13,7 +13,11 @@ const SAMPLE = path.join(REPO, 'fixtures/sample-backup');
 
 function rows<T>(db: string, sql: string): T[] {
   const d = new Database(db, { readonly: true });
-  try { return d.prepare(sql).all() as T[]; } finally { d.close(); }
+  try {
+    return d.prepare(sql).all() as T[];
+  } finally {
+    d.close();
+  }
 }
 
 function ingestDetail(db: string): { case_digest: { tables: Record<string, { sha256: string; rows: number }> }; evidence_hash_pass: { files: number } } {
@@ -106,12 +110,20 @@ describe('artifacts describe themselves', () => {
     const c = path.join(tmpDir(), 'c.db');
     await ingest({ backupDir: SAMPLE, casePath: c, tz: 'UTC', region: 'US' });
     for (const { kind, extractor } of rows<{ kind: string; extractor: string }>(c, 'SELECT DISTINCT kind, extractor FROM events')) {
-      if (extractor === 'recovery') { expect(KINDS.has(kind), `recovery emits ${kind}`).toBe(true); continue; } // the pipeline's own stage
+      if (extractor === 'recovery') {
+        expect(KINDS.has(kind), `recovery emits ${kind}`).toBe(true);
+        continue;
+      } // the pipeline's own stage
       const ex = EXTRACTORS.find((e) => e.id === extractor)!;
-      expect(ex.kinds.map((k) => k.kind), `${extractor} emits ${kind}`).toContain(kind);
+      expect(
+        ex.kinds.map((k) => k.kind),
+        `${extractor} emits ${kind}`,
+      ).toContain(kind);
     }
     for (const ex of EXTRACTORS) for (const k of ex.kinds) expect(KINDS.get(k.kind), `${ex.id}: ${k.kind}`).toEqual(k);
-    expect(rows<{ n: number }>(c, "SELECT count(*) AS n FROM events WHERE extractor = 'recovery' AND (recovered != 1 OR recovered_from IS NULL OR confidence IS NULL)")[0]!.n).toBe(0);
+    expect(rows<{ n: number }>(c, "SELECT count(*) AS n FROM events WHERE extractor = 'recovery' AND (recovered != 1 OR recovered_from IS NULL OR confidence IS NULL)")[0]!.n).toBe(
+      0,
+    );
     for (const k of KINDS.values()) {
       expect(k.color).toMatch(/^#[0-9a-f]{6}$/i);
       expect(['conversation', 'calls', 'gallery', 'table']).toContain(k.view);
@@ -128,7 +140,18 @@ describe('artifacts describe themselves', () => {
 describe('folders import only downward', () => {
   // formats and the small root modules at the bottom, the CLI on top. A folder may import itself or below.
   const RANK: Record<string, number> = {
-    formats: 0, '.': 0, backup: 1, sources: 1, timeline: 2, custody: 3, recovery: 3, extractors: 4, pipeline: 5, report: 6, serve: 7, cli: 8,
+    formats: 0,
+    '.': 0,
+    backup: 1,
+    sources: 1,
+    timeline: 2,
+    custody: 3,
+    recovery: 3,
+    extractors: 4,
+    pipeline: 5,
+    report: 6,
+    serve: 7,
+    cli: 8,
   };
   const SRC = path.join(REPO, 'src');
   const folderOf = (file: string) => {
@@ -137,7 +160,8 @@ describe('folders import only downward', () => {
   };
 
   it('no module imports a folder above its own (nor a cycle between folders)', () => {
-    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
+    const walk = (d: string): string[] =>
+      fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
     const bad: string[] = [];
     for (const file of walk(SRC)) {
       if (path.relative(SRC, file) === 'index.ts') continue; // the library entry re-exports everything

@@ -14,8 +14,12 @@ let fx: SmsRecoveryFixture;
 let walFx: SmsRecoveryFixture;
 let clean: Buffer;
 
-function page(b: Buffer, pg: number): Buffer { return b.subarray((pg - 1) * PS, pg * PS); }
-function pages(b: Buffer): number { return Math.floor(b.length / PS); }
+function page(b: Buffer, pg: number): Buffer {
+  return b.subarray((pg - 1) * PS, pg * PS);
+}
+function pages(b: Buffer): number {
+  return Math.floor(b.length / PS);
+}
 
 /** Run and check the invariants every run must keep. */
 function run(db: Uint8Array, wal: Uint8Array | null = null, budget?: { maxMs?: number; maxBytes?: number }): RecoveryResult {
@@ -52,7 +56,10 @@ describe('recovery: hostile inputs', () => {
 
   it('cuts a freeblock chain that loops or leaves the page', { timeout: T }, () => {
     // A message-table leaf (message texts start with '#'), not a sqlite_master page.
-    const pg = findPage(clean, (p, n) => { const h = parsePageHeader(p, n); return !!h && h.type === PAGE_TABLE_LEAF && h.firstFreeblock > 0 && p.indexOf('#2') >= 0; });
+    const pg = findPage(clean, (p, n) => {
+      const h = parsePageHeader(p, n);
+      return !!h && h.type === PAGE_TABLE_LEAF && h.firstFreeblock > 0 && p.indexOf('#2') >= 0;
+    });
     const loop = Buffer.from(clean);
     const p = page(loop, pg);
     const fb = u16(p, 1);
@@ -67,7 +74,10 @@ describe('recovery: hostile inputs', () => {
   });
 
   it('survives huge payload lengths and varints that run off the page', { timeout: T }, () => {
-    const pg = findPage(clean, (p, n) => { const h = parsePageHeader(p, n); return !!h && h.type === PAGE_TABLE_LEAF && h.cellCount > 2; });
+    const pg = findPage(clean, (p, n) => {
+      const h = parsePageHeader(p, n);
+      return !!h && h.type === PAGE_TABLE_LEAF && h.cellCount > 2;
+    });
     const b = Buffer.from(clean);
     const p = page(b, pg);
     const h = parsePageHeader(p, pg)!;
@@ -88,7 +98,13 @@ describe('recovery: hostile inputs', () => {
       const p = page(b, pg);
       const h = parsePageHeader(p, pg);
       if (!h || h.type !== PAGE_TABLE_LEAF) continue;
-      for (let i = 0; i < h.cellCount; i++) { const c = parseTableLeafCell(p, u16(p, h.ptrStart + 2 * i), PS, PS); if (c?.overflow) { ovf = c.overflow; break; } }
+      for (let i = 0; i < h.cellCount; i++) {
+        const c = parseTableLeafCell(p, u16(p, h.ptrStart + 2 * i), PS, PS);
+        if (c?.overflow) {
+          ovf = c.overflow;
+          break;
+        }
+      }
     }
     expect(ovf).toBeGreaterThan(0);
     page(b, ovf).writeUInt32BE(ovf, 0);
@@ -102,7 +118,11 @@ describe('recovery: hostile inputs', () => {
     // Freelist trunk that points to itself and claims too many leaves.
     const f = Buffer.from(clean);
     const trunk = u32(f, 32);
-    if (trunk > 0) { page(f, trunk).writeUInt32BE(trunk, 0); page(f, trunk).writeUInt32BE(0xffffff, 4); run(f); }
+    if (trunk > 0) {
+      page(f, trunk).writeUInt32BE(trunk, 0);
+      page(f, trunk).writeUInt32BE(0xffffff, 4);
+      run(f);
+    }
   });
 
   it('handles a damaged WAL: bad magic, bad header checksum, torn last frame, wrong page size', { timeout: T }, () => {
@@ -110,16 +130,19 @@ describe('recovery: hostile inputs', () => {
     const wal = fs.readFileSync(walFx.walPath!);
     const good = run(db, wal);
     expect(good.stats.walFramesCommitted).toBeGreaterThan(0);
-    const magic = Buffer.from(wal); magic.writeUInt32BE(0x12345678, 0);
+    const magic = Buffer.from(wal);
+    magic.writeUInt32BE(0x12345678, 0);
     expect(run(db, magic).warnings.join()).toMatch(/magic/);
-    const ck = Buffer.from(wal); ck[24] ^= 1;
+    const ck = Buffer.from(wal);
+    ck[24] ^= 1;
     const r1 = run(db, ck);
     expect(r1.stats.walFramesCommitted).toBe(0);
     expect(r1.warnings.join()).toMatch(/header checksum/);
     const torn = wal.subarray(0, wal.length - 1000);
     const r2 = run(db, torn);
     expect(r2.warnings.join()).toMatch(/trailing bytes/);
-    const ps = Buffer.from(wal); ps.writeUInt32BE(1024, 8);
+    const ps = Buffer.from(wal);
+    ps.writeUInt32BE(1024, 8);
     run(db, ps);
     run(db, Buffer.alloc(31));
     const rng = new Rng(3);

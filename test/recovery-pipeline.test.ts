@@ -12,11 +12,28 @@ import { exportEvents } from '../src/report/exports.js';
 import { cli, tmpDir, treeHash, REALDATA, HAVE_REALDATA, REALDATA_SKIP_REASON, wrapRealFiles } from './helpers.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 
-type Ev = { id: number; kind: string; action: string; body: string | null; ts_utc_us: number | null; recovered: number; recovered_from: string | null; confidence: string | null; source_table: string; source_rowid: number | null; extractor: string; extra_json: string | null };
+type Ev = {
+  id: number;
+  kind: string;
+  action: string;
+  body: string | null;
+  ts_utc_us: number | null;
+  recovered: number;
+  recovered_from: string | null;
+  confidence: string | null;
+  source_table: string;
+  source_rowid: number | null;
+  extractor: string;
+  extra_json: string | null;
+};
 
 function events(casePath: string, where = '1'): Ev[] {
   const db = new Database(casePath, { readonly: true });
-  try { return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all() as Ev[]; } finally { db.close(); }
+  try {
+    return db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all() as Ev[];
+  } finally {
+    db.close();
+  }
 }
 
 /** A backup holding a WAL-mode sms.db with deletions still in the WAL, and a rollback CallHistory with freed cells. */
@@ -27,7 +44,17 @@ function deletionsBackup() {
   fs.mkdirSync(callsDir);
   const calls = buildCallsRecovery({ dir: callsDir, count: 30, deletePks: [4, 9, 17], journal: 'delete', secureDelete: false, seed: 6 });
   const root = path.join(tmpDir(), 'backup');
-  const w = new BackupWriter(root, { deviceName: 'Test', productType: 'iPhone12,1', productVersion: '14.8', buildVersion: '18H17', serialNumber: 'X', udid: 'a'.repeat(40), imei: '1', phoneNumber: '+1 555 0100', backupDate: new Date(Date.UTC(2024, 0, 1)) });
+  const w = new BackupWriter(root, {
+    deviceName: 'Test',
+    productType: 'iPhone12,1',
+    productVersion: '14.8',
+    buildVersion: '18H17',
+    serialNumber: 'X',
+    udid: 'a'.repeat(40),
+    imei: '1',
+    phoneNumber: '+1 555 0100',
+    backupDate: new Date(Date.UTC(2024, 0, 1)),
+  });
   w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(sms.dbPath), wal: sms.walPath ? fs.readFileSync(sms.walPath) : undefined });
   w.addDatabase('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', { db: fs.readFileSync(calls.dbPath) });
   w.finish();
@@ -69,7 +96,11 @@ describe('recovery through the pipeline', () => {
   it('keeps the text a message had before it was edited, as an earlier version of the live row', async () => {
     await ingested;
     const older = events(casePath, "extractor = 'recovery' AND kind = 'message' AND action = 'earlier-version'");
-    for (const ed of t.sms.edited) expect(older.some((e) => e.source_rowid === ed.rowid && e.body === ed.oldText), `rowid ${ed.rowid}`).toBe(true);
+    for (const ed of t.sms.edited)
+      expect(
+        older.some((e) => e.source_rowid === ed.rowid && e.body === ed.oldText),
+        `rowid ${ed.rowid}`,
+      ).toBe(true);
   });
 
   it('brings back deleted calls from freed cells of a rollback database, and counts the gaps', async () => {
@@ -87,7 +118,11 @@ describe('recovery through the pipeline', () => {
     const out = path.join(tmpDir(), 'x.jsonl');
     exportEvents(db, 'jsonl', out);
     db.close();
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.every((l) => typeof l.recovered === 'boolean')).toBe(true);
     const rec = lines.filter((l) => l.recovered === true);
     expect(rec.length).toBe(events(casePath, 'recovered = 1').length);
@@ -138,7 +173,12 @@ describe.skipIf(!HAVE_REALDATA)('real third-party files: no live row comes back 
     await ingest({ backupDir: root, casePath: c, tz: 'UTC', region: 'US' });
     expect(events(c, "extractor = 'recovery' AND action = 'deleted' AND source_table IN ('message', 'ZCALLRECORD')")).toEqual([]);
     // The live rows are all there, unflagged: 106 messages and 25 calls (the realdata README).
-    expect(events(c, "extractor = 'messages' AND source_table = 'message' AND action IN ('sent','received','reaction','reaction-removed','group-event','location-sharing','audio-kept','shareplay','system-event')").length).toBe(106);
+    expect(
+      events(
+        c,
+        "extractor = 'messages' AND source_table = 'message' AND action IN ('sent','received','reaction','reaction-removed','group-event','location-sharing','audio-kept','shareplay','system-event')",
+      ).length,
+    ).toBe(106);
     expect(events(c, "extractor = 'calls'").length).toBe(25);
   });
 });

@@ -26,7 +26,15 @@ function copyOf(rel: string): string {
   return dst;
 }
 
-interface Check { file: string; records: number; deleted: number; older: number; bySource: Record<string, number>; byTable: Record<string, number>; falsePositives: string[] }
+interface Check {
+  file: string;
+  records: number;
+  deleted: number;
+  older: number;
+  bySource: Record<string, number>;
+  byTable: Record<string, number>;
+  falsePositives: string[];
+}
 
 /** Every recovered record that is not an older version must not exist live (by rowid, or by identical values). */
 function check(rel: string, copy: string, r: RecoveryResult): Check {
@@ -38,28 +46,46 @@ function check(rel: string, copy: string, r: RecoveryResult): Check {
     if (rec.olderVersionOf !== undefined) continue;
     if (rec.rowid !== null) {
       let exists = false;
-      try { exists = !!db.prepare(`SELECT 1 FROM "${rec.table.replace(/"/g, '""')}" WHERE _rowid_ = ?`).get(BigInt(rec.rowid)); } catch { /* table without rowid access: skip */ }
+      try {
+        exists = !!db.prepare(`SELECT 1 FROM "${rec.table.replace(/"/g, '""')}" WHERE _rowid_ = ?`).get(BigInt(rec.rowid));
+      } catch {
+        /* table without rowid access: skip */
+      }
       if (exists) fps.push(`${rec.table} rowid ${rec.rowid} is live`);
     } else {
       let keys = liveKeys.get(rec.table);
       if (!keys) {
         keys = new Set();
         try {
-          for (const row of db.prepare(`SELECT * FROM "${rec.table.replace(/"/g, '""')}"`).raw().all() as unknown[][]) keys.add(row.map((v) => valueKey(v as never)).join('|'));
-        } catch { /* custom collations / tokenizers: skip */ }
+          for (const row of db
+            .prepare(`SELECT * FROM "${rec.table.replace(/"/g, '""')}"`)
+            .raw()
+            .all() as unknown[][])
+            keys.add(row.map((v) => valueKey(v as never)).join('|'));
+        } catch {
+          /* custom collations / tokenizers: skip */
+        }
         liveKeys.set(rec.table, keys);
       }
       // The rowid alias is unknown for these records: compare every non-null value (a null matches anything).
       for (const k of keys) {
         const lv = k.split('|');
-        if (lv.length === rec.values.length && rec.values.every((v, i) => v === null || valueKey(v) === lv[i])) { fps.push(`${rec.table} (no rowid) equals a live row`); break; }
+        if (lv.length === rec.values.length && rec.values.every((v, i) => v === null || valueKey(v) === lv[i])) {
+          fps.push(`${rec.table} (no rowid) equals a live row`);
+          break;
+        }
       }
     }
   }
   db.close();
   return {
-    file: rel, records: r.records.length, deleted: r.records.filter((x) => x.olderVersionOf === undefined).length,
-    older: r.records.filter((x) => x.olderVersionOf !== undefined).length, bySource: r.stats.bySource, byTable: r.stats.byTable, falsePositives: fps,
+    file: rel,
+    records: r.records.length,
+    deleted: r.records.filter((x) => x.olderVersionOf === undefined).length,
+    older: r.records.filter((x) => x.olderVersionOf !== undefined).length,
+    bySource: r.stats.bySource,
+    byTable: r.stats.byTable,
+    falsePositives: fps,
   };
 }
 
@@ -68,12 +94,25 @@ describe.skipIf(!HAVE_REALDATA)('recovery on real iOS databases', () => {
 
   for (const rel of FILES) {
     it(`${rel}: no live row comes back as deleted`, () => {
-      if (!fs.existsSync(path.join(REALDATA, rel))) { console.warn(`${rel} absent: skipped`); return; }
+      if (!fs.existsSync(path.join(REALDATA, rel))) {
+        console.warn(`${rel} absent: skipped`);
+        return;
+      }
       const copy = copyOf(rel);
       const r = recoverDatabase({ dbPath: copy, walPath: fs.existsSync(copy + '-wal') ? copy + '-wal' : null });
       const c = check(rel, copy, r);
-      console.log(JSON.stringify({ ...c, wal: { frames: r.stats.walFrames, committed: r.stats.walFramesCommitted, commits: r.stats.walCommits },
-        freeblocks: r.stats.freeblocks, zeroFilled: r.stats.freeblocksZeroFilled, freelist: r.stats.freelistPages, freelistZero: r.stats.freelistZeroFilled, ms: r.stats.ms, warnings: r.warnings.slice(0, 3) }));
+      console.log(
+        JSON.stringify({
+          ...c,
+          wal: { frames: r.stats.walFrames, committed: r.stats.walFramesCommitted, commits: r.stats.walCommits },
+          freeblocks: r.stats.freeblocks,
+          zeroFilled: r.stats.freeblocksZeroFilled,
+          freelist: r.stats.freelistPages,
+          freelistZero: r.stats.freelistZeroFilled,
+          ms: r.stats.ms,
+          warnings: r.warnings.slice(0, 3),
+        }),
+      );
       expect(c.falsePositives).toEqual([]);
     });
   }
@@ -97,15 +136,26 @@ describe.skipIf(!HAVE_REALDATA)('recovery on real iOS databases', () => {
         try {
           a = new Set((main.prepare(q).raw().all() as unknown[][]).map((x) => String(x[0])));
           b = new Set((live.prepare(q).raw().all() as unknown[][]).map((x) => String(x[0])));
-        } catch { continue; } // custom tokenizers / collations
+        } catch {
+          continue;
+        } // custom tokenizers / collations
         for (const id of a) if (!b.has(id)) expected.push(`${table}:${id}`);
       }
-      live.close(); main.close();
+      live.close();
+      main.close();
       // Deleted, or replaced under the same unique key (INSERT OR REPLACE: olderVersionOf names the new live rowid).
-      const got = new Set(r.records.filter((x) => x.rowid !== null && x.confidence === 'high' && (x.olderVersionOf === undefined || String(x.olderVersionOf) !== String(x.rowid)))
-        .map((x) => `${x.table}:${x.rowid}`));
+      const got = new Set(
+        r.records
+          .filter((x) => x.rowid !== null && x.confidence === 'high' && (x.olderVersionOf === undefined || String(x.olderVersionOf) !== String(x.rowid)))
+          .map((x) => `${x.table}:${x.rowid}`),
+      );
       const missing = expected.filter((k) => !got.has(k));
-      if (missing.length) console.log(rel, missing, r.records.filter((x) => missing.includes(`${x.table}:${x.rowid}`)).map((x) => [x.table, x.rowid, x.olderVersionOf, x.confidence, x.source]));
+      if (missing.length)
+        console.log(
+          rel,
+          missing,
+          r.records.filter((x) => missing.includes(`${x.table}:${x.rowid}`)).map((x) => [x.table, x.rowid, x.olderVersionOf, x.confidence, x.source]),
+        );
       console.log(`${rel}: ${expected.length} rows deleted by the WAL from the main file, ${expected.length - missing.length} recovered`);
       expect(missing).toEqual([]);
     });
@@ -125,7 +175,17 @@ describe.skipIf(!HAVE_REALDATA)('recovery on real iOS databases', () => {
     const g = messageRowidGaps(db, r.records)!;
     const dg = deletedGuids(db);
     db.close();
-    console.log('hickman sms.db', { messages: msgs.length, older: msgs.filter((x) => x.olderVersionOf !== undefined).length, gapMax: g.maxId, gapFrom: g.maxFrom, live: g.liveCount, missing: g.missing, gaps: g.gaps.length, recoveredInGaps: g.gaps.reduce((a, x) => a + x.recovered, 0), deletedGuids: dg.length });
+    console.log('hickman sms.db', {
+      messages: msgs.length,
+      older: msgs.filter((x) => x.olderVersionOf !== undefined).length,
+      gapMax: g.maxId,
+      gapFrom: g.maxFrom,
+      live: g.liveCount,
+      missing: g.missing,
+      gaps: g.gaps.length,
+      recoveredInGaps: g.gaps.reduce((a, x) => a + x.recovered, 0),
+      deletedGuids: dg.length,
+    });
     expect(g.liveCount).toBe(106);
   });
 
@@ -135,7 +195,13 @@ describe.skipIf(!HAVE_REALDATA)('recovery on real iOS databases', () => {
     const db = new Database(copy, { readonly: true });
     const g = callRowidGaps(db, r.records)!;
     db.close();
-    console.log('hickman calls', { calls: r.records.filter((x) => x.table === 'ZCALLRECORD').length, max: g.maxId, live: g.liveCount, missing: g.missing, gaps: g.gaps.map((x) => [x.from, x.to, x.recovered]) });
+    console.log('hickman calls', {
+      calls: r.records.filter((x) => x.table === 'ZCALLRECORD').length,
+      max: g.maxId,
+      live: g.liveCount,
+      missing: g.missing,
+      gaps: g.gaps.map((x) => [x.from, x.to, x.recovered]),
+    });
     expect(g.liveCount).toBe(25);
   });
 });

@@ -6,8 +6,16 @@ import Database from 'better-sqlite3';
 import { tmpDir } from './helpers.js';
 import { buildSmsRecovery, buildCallsRecovery, type SmsRecoveryFixture, type TruthMessage } from '../fixtures/recovery/build.js';
 import {
-  recoverDatabase, messageRowidGaps, callRowidGaps, recoveredToEventFields, recentlyDeleted, deletedGuids, findRowidGaps, caseFileColumns,
-  type RecoveredRecord, type RecoveryResult,
+  recoverDatabase,
+  messageRowidGaps,
+  callRowidGaps,
+  recoveredToEventFields,
+  recentlyDeleted,
+  deletedGuids,
+  findRowidGaps,
+  caseFileColumns,
+  type RecoveredRecord,
+  type RecoveryResult,
 } from '../src/recovery/index.js';
 
 const col = (r: RecoveredRecord, c: string) => r.values[r.columns.indexOf(c)];
@@ -19,18 +27,29 @@ function survivors(fx: SmsRecoveryFixture, rows: TruthMessage[]): TruthMessage[]
   return rows.filter((m) => bytes.some((b) => b.indexOf(Buffer.from(m.text.slice(0, 40))) >= 0));
 }
 
-interface Score { deleted: number; survivors: number; recovered: number; withRowid: number; falsePositives: number; bySource: Record<string, number> }
+interface Score {
+  deleted: number;
+  survivors: number;
+  recovered: number;
+  withRowid: number;
+  falsePositives: number;
+  bySource: Record<string, number>;
+}
 
 function score(fx: SmsRecoveryFixture, r: RecoveryResult): Score {
   const del = [...fx.deleted, ...fx.walOnlyDeleted];
   const surv = survivors(fx, del);
   const msgs = deletedMessages(r);
-  let recovered = 0, withRowid = 0;
+  let recovered = 0,
+    withRowid = 0;
   const bySource: Record<string, number> = {};
   for (const d of surv) {
     const hit = msgs.find((m) => col(m, 'text') === d.text);
     if (hit) bySource[`${hit.source}/${hit.confidence}`] = (bySource[`${hit.source}/${hit.confidence}`] ?? 0) + 1;
-    if (hit) { recovered++; if (hit.rowid !== null && Number(hit.rowid) === d.rowid && col(hit, 'guid') === d.guid) withRowid++; }
+    if (hit) {
+      recovered++;
+      if (hit.rowid !== null && Number(hit.rowid) === d.rowid && col(hit, 'guid') === d.guid) withRowid++;
+    }
   }
   // A false positive: a live row reported as deleted (by rowid or by identical text).
   const liveIds = new Set(fx.live.map((m) => m.rowid));
@@ -57,7 +76,7 @@ describe('recovery: rollback journal, secure_delete off (freeblocks, unallocated
     for (const m of deletedMessages(r)) expect(['freeblock', 'unallocated', 'freelist']).toContain(m.source);
   });
 
-  it('returns nothing else: every other record is a deleted message\'s chat_message_join row', () => {
+  it("returns nothing else: every other record is a deleted message's chat_message_join row", () => {
     const del = new Set(fx.deleted.map((d) => d.rowid));
     const others = r.records.filter((x) => x.table !== 'message');
     expect(others.length).toBeGreaterThan(20);
@@ -140,7 +159,10 @@ describe('recovery: secure_delete on (zero-filled)', () => {
   it('says the free space is zero-filled and returns no deleted message', () => {
     const fx = buildSmsRecovery({ dir: tmpDir('rec-sd-'), journal: 'delete', secureDelete: true, rows: 300, deleteEvery: 10, bigText: [60], primeFreelist: true });
     const r = recoverDatabase({ dbPath: fx.dbPath, walPath: null });
-    console.log('secure_delete on', { records: r.records.length, ...pick(r.stats, ['freeblocks', 'freeblocksZeroFilled', 'freelistPages', 'freelistZeroFilled', 'unallocatedBytes', 'unallocatedZero']) });
+    console.log('secure_delete on', {
+      records: r.records.length,
+      ...pick(r.stats, ['freeblocks', 'freeblocksZeroFilled', 'freelistPages', 'freelistZeroFilled', 'unallocatedBytes', 'unallocatedZero']),
+    });
     expect(deletedMessages(r)).toEqual([]);
     expect(r.stats.freeblocks).toBeGreaterThan(0);
     expect(r.stats.freeblocksZeroFilled).toBe(r.stats.freeblocks);
@@ -202,7 +224,7 @@ describe('recovery: WAL not yet checkpointed', () => {
 });
 
 describe('recovery: an older WAL generation after a checkpoint restart', () => {
-  it('examines the previous generation\'s frames as uncommitted and recovers their rows with medium confidence', () => {
+  it("examines the previous generation's frames as uncommitted and recovers their rows with medium confidence", () => {
     const dir = tmpDir('rec-gen-');
     const p = path.join(dir, 'g.db');
     const db = new Database(p);
@@ -284,7 +306,10 @@ describe('recovery: CallHistory', () => {
       const fx = buildCallsRecovery({ dir: tmpDir('rec-calls-'), journal, count: 40, deletePks: [5, 6, 7, 20, 40] });
       const r = recoverDatabase({ dbPath: fx.dbPath, walPath: fx.walPath });
       const calls = r.records.filter((x) => x.table === 'ZCALLRECORD' && x.olderVersionOf === undefined);
-      console.log(`calls ${journal}`, calls.map((c) => [Number(c.rowid), c.source, c.confidence]));
+      console.log(
+        `calls ${journal}`,
+        calls.map((c) => [Number(c.rowid), c.source, c.confidence]),
+      );
       const live = new Set(fx.live.map((c) => c.pk));
       expect(calls.filter((c) => c.rowid !== null && live.has(Number(c.rowid)))).toEqual([]);
       for (const d of fx.deleted) {
@@ -300,7 +325,11 @@ describe('recovery: CallHistory', () => {
       const g = callRowidGaps(db, r.records)!;
       db.close();
       expect(g.maxFrom).toBe('Z_PRIMARYKEY');
-      expect(g.gaps.map((x) => [x.from, x.to, x.count, x.recovered])).toEqual([[5, 7, 3, 3], [20, 20, 1, 1], [40, 40, 1, 1]]);
+      expect(g.gaps.map((x) => [x.from, x.to, x.count, x.recovered])).toEqual([
+        [5, 7, 3, 3],
+        [20, 20, 1, 1],
+        [40, 40, 1, 1],
+      ]);
     });
   }
 });
@@ -310,10 +339,14 @@ describe('recovery: Messages Recently Deleted and deleted-GUID tables', () => {
     const fx = buildSmsRecovery({ dir: tmpDir('rec-rd-'), journal: 'delete', rows: 20, deleteEvery: 0, schema: 'ios17' });
     const db = new Database(fx.dbPath);
     db.defaultSafeIntegers(true);
-    db.exec(`CREATE TABLE IF NOT EXISTS recoverable_message_part (chat_id INTEGER REFERENCES chat (ROWID) ON DELETE CASCADE, message_id INTEGER REFERENCES message (ROWID) ON DELETE CASCADE, part_index INTEGER, delete_date INTEGER, part_text BLOB NOT NULL, ck_sync_state INTEGER DEFAULT 0, PRIMARY KEY (chat_id, message_id, part_index), CHECK (delete_date != 0))`);
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS recoverable_message_part (chat_id INTEGER REFERENCES chat (ROWID) ON DELETE CASCADE, message_id INTEGER REFERENCES message (ROWID) ON DELETE CASCADE, part_index INTEGER, delete_date INTEGER, part_text BLOB NOT NULL, ck_sync_state INTEGER DEFAULT 0, PRIMARY KEY (chat_id, message_id, part_index), CHECK (delete_date != 0))`,
+    );
     db.exec('DELETE FROM chat_message_join WHERE message_id IN (4, 5)');
     db.exec('INSERT INTO chat_recoverable_message_join (chat_id, message_id, delete_date) VALUES (1, 4, 760000000000000000), (1, 5, 760000001000000000)');
-    db.prepare('INSERT INTO recoverable_message_part (chat_id, message_id, part_index, delete_date, part_text) VALUES (1, 9, 0, 760000002000000000, ?)').run(Buffer.from('deleted part'));
+    db.prepare('INSERT INTO recoverable_message_part (chat_id, message_id, part_index, delete_date, part_text) VALUES (1, 9, 0, 760000002000000000, ?)').run(
+      Buffer.from('deleted part'),
+    );
     db.exec("INSERT INTO deleted_messages (guid) VALUES ('AAAA-1'), ('AAAA-2')");
     db.exec("INSERT INTO sync_deleted_messages (guid, recordID) VALUES ('BBBB-1', 'rec-1')");
     db.exec("INSERT INTO sync_deleted_chats (guid, recordID, timestamp) VALUES ('CCCC-1', 'rec-2', 760000003)");
@@ -328,8 +361,10 @@ describe('recovery: Messages Recently Deleted and deleted-GUID tables', () => {
     ]);
     expect(rd[2].parts[0].partText!.toString()).toBe('deleted part');
     expect(dg.map((x) => [x.table, x.guid, x.recordId, x.timestamp === null ? null : String(x.timestamp)])).toEqual([
-      ['deleted_messages', 'AAAA-1', null, null], ['deleted_messages', 'AAAA-2', null, null],
-      ['sync_deleted_messages', 'BBBB-1', 'rec-1', null], ['sync_deleted_chats', 'CCCC-1', 'rec-2', '760000003'],
+      ['deleted_messages', 'AAAA-1', null, null],
+      ['deleted_messages', 'AAAA-2', null, null],
+      ['sync_deleted_messages', 'BBBB-1', 'rec-1', null],
+      ['sync_deleted_chats', 'CCCC-1', 'rec-2', '760000003'],
       ['sync_deleted_attachments', 'DDDD-1', null, null],
     ]);
   });
@@ -337,7 +372,9 @@ describe('recovery: Messages Recently Deleted and deleted-GUID tables', () => {
   it('finds gaps at the start, in the middle and at the end', () => {
     const live = [3, 4, 8].map((rowid) => ({ rowid, time: rowid * 10 }));
     expect(findRowidGaps('t', live, 10).map((g) => [g.from, g.to, g.count, g.before?.rowid ?? null, g.after?.rowid ?? null])).toEqual([
-      [1, 2, 2, null, 3], [5, 7, 3, 4, 8], [9, 10, 2, 8, null],
+      [1, 2, 2, null, 3],
+      [5, 7, 3, 4, 8],
+      [9, 10, 2, 8, null],
     ]);
     expect(findRowidGaps('t', [], null)).toEqual([]);
   });

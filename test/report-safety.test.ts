@@ -44,7 +44,10 @@ async function open(file: string): Promise<{ page: Page; requests: string[]; err
   await page.setRequestInterception(true);
   page.on('request', (r) => {
     if (r.url() === url || r.url().startsWith('data:')) void r.continue();
-    else { requests.push(r.url()); void r.abort(); }
+    else {
+      requests.push(r.url());
+      void r.abort();
+    }
   });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url, { waitUntil: 'load' });
@@ -80,7 +83,7 @@ describe('hostile evidence in the HTML report', () => {
       imgs: [...document.images].map((i) => i.getAttribute('src') ?? '').filter((s) => !s.startsWith('data:image/')),
       iframes: document.querySelectorAll('iframe, object, embed, link, base, form').length,
       links: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')!).filter((h) => !h.startsWith('#')),
-      text: document.body.innerText,
+      text: document.body.textContent,
       title: document.title,
     }));
     expect(state.pwned).toBeUndefined();
@@ -99,7 +102,10 @@ describe('hostile evidence in the HTML report', () => {
 
   it.skipIf(!HAVE_BROWSER)('the CSP blocks what escaping might miss', async () => {
     // Defence in depth: plant live markup in a copy of the report, as a broken template would.
-    const planted = html.replace('<main>', `<main><img src="http://evil.example/p.png"><script>window.__pwned=7</script><div style="background:url(http://evil.example/bg.png)">x</div>`);
+    const planted = html.replace(
+      '<main>',
+      `<main><img src="http://evil.example/p.png"><script>window.__pwned=7</script><div style="background:url(http://evil.example/bg.png)">x</div>`,
+    );
     const file = path.join(dir, 'planted.html');
     fs.writeFileSync(file, planted);
     const page = await browser!.newPage();
@@ -111,7 +117,9 @@ describe('hostile evidence in the HTML report', () => {
     const responses: string[] = [];
     cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
     cdp.on('Network.loadingFailed', (e) => blocked.set(urls.get(e.requestId) ?? '', e.blockedReason ?? e.errorText));
-    cdp.on('Network.responseReceived', (e) => { if (!/^(file|data):/.test(e.response.url)) responses.push(e.response.url); });
+    cdp.on('Network.responseReceived', (e) => {
+      if (!/^(file|data):/.test(e.response.url)) responses.push(e.response.url);
+    });
     await page.goto(`file://${file}`, { waitUntil: 'load' });
     await page.waitForSelector('html[data-ready]');
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();

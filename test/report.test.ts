@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { DateTime } from 'luxon';
 import puppeteer, { type Browser } from 'puppeteer';
-import { PDFDocument, PDFDict, PDFName, PDFHexString, PDFString } from 'pdf-lib';
+import { PDFDocument, PDFDict, PDFName, type PDFHexString, type PDFString } from 'pdf-lib';
 import { cli, fixture, tmpDir, REPO } from './helpers.js';
 import { buildSyntheticCase, tinyPng, type SyntheticTruth } from '../bench/reportCase.js';
 import { zoneFormatter } from '../src/report/zoneTime.js';
@@ -113,7 +113,9 @@ describe('HTML report', () => {
     const page = await browser!.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     await page.goto(`file://${path.join(outDir, 'report.html')}`, { waitUntil: 'load' });
     await page.waitForSelector('html[data-ready]');
     const rows = () => page.$$eval('#timeline-list tbody tr:not(.day)', (t) => t.length);
@@ -122,7 +124,10 @@ describe('HTML report', () => {
     await page.type('#timeline-list input.search', truth.firstMessage.body);
     await page.waitForFunction(() => document.querySelector('#timeline-list .info')!.textContent!.includes('filtered'));
     expect(await page.$eval('#timeline-list tbody td.body', (e) => e.textContent)).toBe(truth.firstMessage.body);
-    await page.$eval('#timeline-list input.search', (e) => { (e as HTMLInputElement).value = ''; e.dispatchEvent(new Event('input')); });
+    await page.$eval('#timeline-list input.search', (e) => {
+      (e as HTMLInputElement).value = '';
+      e.dispatchEvent(new Event('input'));
+    });
     await page.select('#timeline-list select', 'call');
     await page.waitForFunction((n) => document.querySelector('#timeline-list .info')!.textContent!.includes(`of ${n} (filtered`), {}, truth.byKind.call);
     expect(await page.$$eval('#calls-list tbody tr', (t) => t.length)).toBe(Math.min(200, truth.byKind.call));
@@ -194,7 +199,21 @@ describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
       titles.push((item.lookup(PDFName.of('Title')) as PDFHexString | PDFString).decodeText());
       item = item.lookupMaybe(PDFName.of('Next'), PDFDict);
     }
-    expect(titles).toEqual(['Cover', 'Evidence summary', 'Method', 'Overview', 'Timeline', 'Conversations', 'Calls', 'Photos and videos', 'Other records', 'Deleted and recovered records', 'Processing log', 'Hash appendix', 'Custody log']);
+    expect(titles).toEqual([
+      'Cover',
+      'Evidence summary',
+      'Method',
+      'Overview',
+      'Timeline',
+      'Conversations',
+      'Calls',
+      'Photos and videos',
+      'Other records',
+      'Deleted and recovered records',
+      'Processing log',
+      'Hash appendix',
+      'Custody log',
+    ]);
     // Page 1 renders to an image.
     const png = path.join(dir, 'page1');
     expect(spawnSync('pdftoppm', ['-png', '-r', '40', '-f', '1', '-l', '1', '-singlefile', pdf, png]).status).toBe(0);
@@ -265,8 +284,10 @@ describe.skipIf(!HAVE_BROWSER)('conversation view: what each message went throug
         item.click();
         for (const b of Array.from(document.querySelectorAll('#conversations-list .conv-thread .bubble'))) {
           out.push({
-            text: b.querySelector('.text')?.textContent ?? '', badges: Array.from(b.querySelectorAll('.badge')).map((x) => x.textContent ?? ''),
-            reply: b.querySelector('.reply')?.textContent ?? '', reacts: Array.from(b.querySelectorAll('.react')).map((x) => x.textContent ?? ''),
+            text: b.querySelector('.text')?.textContent ?? '',
+            badges: Array.from(b.querySelectorAll('.badge')).map((x) => x.textContent ?? ''),
+            reply: b.querySelector('.reply')?.textContent ?? '',
+            reacts: Array.from(b.querySelectorAll('.react')).map((x) => x.textContent ?? ''),
             edits: Array.from(b.querySelectorAll('.edit')).map((x) => x.textContent ?? ''),
           });
         }
@@ -301,7 +322,9 @@ describe.skipIf(!HAVE_BROWSER)('PDF hash appendix on a large backup', () => {
     buildSyntheticCase(c, { events: 50, tz: TZ, caseNumber: 'CASE-HASHES' });
     const cf = CaseFile.open(c);
     const ins = cf.db.prepare("INSERT INTO files (domain, relative_path, file_id, size, sha256, status) VALUES ('HomeDomain', ?, NULL, 10, ?, 'ok')");
-    cf.db.transaction(() => { for (let i = 0; i < 6000; i++) ins.run(`Library/Unread/file-${i}.bin`, 'ab'.repeat(32)); })();
+    cf.db.transaction(() => {
+      for (let i = 0; i < 6000; i++) ins.run(`Library/Unread/file-${i}.bin`, 'ab'.repeat(32));
+    })();
     const readCount = (cf.db.prepare("SELECT count(*) AS n FROM files WHERE read_by IS NOT NULL OR status <> 'ok'").get() as { n: number }).n;
     const total = (cf.db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n;
     cf.close();

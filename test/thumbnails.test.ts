@@ -12,7 +12,15 @@ import { MAX_THUMBNAIL_BYTES } from '../src/timeline/thumbnails.js';
 import { jpegWithExif, tinyJpeg, THUMB_LANDSCAPE, THUMB_STILL_LIFE, type FixtureAsset } from '../fixtures/artifacts/photos.js';
 import type { SmsTruth } from '../fixtures/artifacts/messages.js';
 
-interface ThumbRow { id: number; attachment_id: number | null; event_id: number | null; mime: string; width: number | null; height: number | null; data: Buffer }
+interface ThumbRow {
+  id: number;
+  attachment_id: number | null;
+  event_id: number | null;
+  mime: string;
+  width: number | null;
+  height: number | null;
+  data: Buffer;
+}
 
 /** A complete JPEG: SOI at the start, EOI at the end, within the report's size limit. */
 function expectValidJpeg(b: Buffer): void {
@@ -24,7 +32,11 @@ function expectValidJpeg(b: Buffer): void {
 
 const dir = tmpDir('iot-thumbs-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const write = (name: string, data: Buffer | string): string => { const p = path.join(dir, name); fs.writeFileSync(p, data); return p; };
+const write = (name: string, data: Buffer | string): string => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, data);
+  return p;
+};
 
 /** A minimal valid PNG (1×1 grey, stored IDAT) and GIF (1×1), byte by byte. */
 const PNG_1X1 = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b550000000a49444154789c63680000008200815f5c8c2a0000000049454e44ae426082', 'hex');
@@ -72,7 +84,8 @@ describe('makeThumbnail', () => {
     }
     expect(await makeThumbnail(write('cut-tiny.jpg', tinyJpeg().subarray(0, -3)), 'image/jpeg')).toBeNull();
     // Random bytes behind a JPEG/JFIF header (what a damaged attachment looks like).
-    const junk = Buffer.alloc(3000, 0x5a); Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]).copy(junk);
+    const junk = Buffer.alloc(3000, 0x5a);
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00]).copy(junk);
     expect(await makeThumbnail(write('junk.jpg', junk), 'image/jpeg')).toBeNull();
     expect(await makeThumbnail(write('notes.txt', 'not an image at all\n'), null)).toBeNull();
     expect(await makeThumbnail(write('fake.jpg', '%PDF-1.4\n%âãÏÓ\n'), 'image/jpeg')).toBeNull();
@@ -143,7 +156,13 @@ describe('fixture ingest: thumbnails for photos and image attachments, shown in 
 
   it('stores the thumbnail of image attachments only, linked to the attachment row', () => {
     const sms = t.sms as SmsTruth;
-    const atts = db.prepare("SELECT id, source_rowid, mime_type, status, event_id FROM attachments WHERE extractor = 'messages'").all() as { id: number; source_rowid: number; mime_type: string | null; status: string; event_id: number | null }[];
+    const atts = db.prepare("SELECT id, source_rowid, mime_type, status, event_id FROM attachments WHERE extractor = 'messages'").all() as {
+      id: number;
+      source_rowid: number;
+      mime_type: string | null;
+      status: string;
+      event_id: number | null;
+    }[];
     const attThumbs = thumbs.filter((r) => r.attachment_id !== null);
     const images = sms.attachments.filter((a) => a.state === 'ok' && a.mimeType.startsWith('image/'));
     expect(images.length).toBeGreaterThanOrEqual(1);
@@ -197,7 +216,7 @@ describe.skipIf(!HAVE_REALDATA)('real data: iPhone JPEG and HEIC (../shared/real
 
   it('returns null for iphone_7.heic, whose EXIF has no IFD1 thumbnail', async () => {
     const whole = fs.readFileSync(heic);
-    const parsed = await exifr.parse(whole, { tiff: true, ifd0: true, ifd1: true, exif: false, gps: false, mergeOutput: false }) as Record<string, unknown>;
+    const parsed = (await exifr.parse(whole, { tiff: true, ifd0: true, ifd1: true, exif: false, gps: false, mergeOutput: false })) as Record<string, unknown>;
     expect(parsed.ifd0).toBeTruthy(); // the EXIF is there …
     expect(parsed.ifd1).toBeUndefined(); // … without a thumbnail
     expect(await makeThumbnail(heic, 'image/heic')).toBeNull();

@@ -13,7 +13,10 @@ import { fileIdFor } from '../src/backup/backup.js';
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
   let x = seed;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
   return b;
 }
 
@@ -38,13 +41,26 @@ function sql(dbPath: string, statement: string): void {
   db.close();
 }
 
-interface JsonReport { ok: boolean; kind: string; problems: { area: string; item: string; message: string; range?: { start: number; end: number } }[]; checks: string[]; custody: string | null }
+interface JsonReport {
+  ok: boolean;
+  kind: string;
+  problems: { area: string; item: string; message: string; range?: { start: number; end: number } }[];
+  checks: string[];
+  custody: string | null;
+}
 const json = (stdout: string) => JSON.parse(stdout) as JsonReport;
 
 describe('verify', () => {
   const BIG = 'Media/Recordings/interview.m4a';
   const bigId = fileIdFor('MediaDomain', BIG);
-  const t = fixture({ seed: 21, calls: 8, contacts: 4, extend: (w) => { w.addFile('MediaDomain', BIG, bytes(3 * READ_CHUNK + 500, 9)); } });
+  const t = fixture({
+    seed: 21,
+    calls: 8,
+    contacts: 4,
+    extend: (w) => {
+      w.addFile('MediaDomain', BIG, bytes(3 * READ_CHUNK + 500, 9));
+    },
+  });
   const work = tmpDir();
   const casePath = path.join(work, 'case.db');
   const out = path.join(work, 'out');
@@ -62,8 +78,13 @@ describe('verify', () => {
     fs.writeFileSync(path.join(out, 'report.pdf'), Buffer.concat([Buffer.from('%PDF-1.7\n'), bytes(300_000, 4)]));
     const cf = CaseFile.open(casePath);
     try {
-      await writeOutputManifest(out, [path.join(out, 'report.html'), path.join(out, 'report.pdf')], cf, { action: 'report', signKeyPath: path.join(keys, 'ios-timeline-signing.key') });
-    } finally { cf.close(); }
+      await writeOutputManifest(out, [path.join(out, 'report.html'), path.join(out, 'report.pdf')], cf, {
+        action: 'report',
+        signKeyPath: path.join(keys, 'ios-timeline-signing.key'),
+      });
+    } finally {
+      cf.close();
+    }
     const e = await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', path.join(out, 'timeline.jsonl'), '--sign-key', path.join(keys, 'ios-timeline-signing.key')]);
     expect(e.code, e.stderr).toBe(0);
   });

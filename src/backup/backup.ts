@@ -2,7 +2,6 @@
 // extractor needs is copied (or decrypted) into a private temp folder first, hashed on the way.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { makeWorkDir } from '../workdir.js';
@@ -27,7 +26,12 @@ export interface DeviceInfo {
   installedApplications: number | null;
 }
 
-export interface StatusInfo { snapshotState: string | null; isFullBackup: boolean | null; date: Date | null; version: string | null }
+export interface StatusInfo {
+  snapshotState: string | null;
+  isFullBackup: boolean | null;
+  date: Date | null;
+  version: string | null;
+}
 
 /** A problem found while opening: shown by `info`, stored as a warning by `ingest`. */
 export interface OpenProblem {
@@ -51,7 +55,11 @@ export interface PayloadLocation {
 }
 
 /** Two Manifest.db rows for one (domain, relativePath): which one is read, and which is only recorded. */
-export interface DuplicateRow { kept: ManifestEntry; dropped: ManifestEntry; reason: string }
+export interface DuplicateRow {
+  kept: ManifestEntry;
+  dropped: ManifestEntry;
+  reason: string;
+}
 
 /** Caps on repeated per-row problems, so a hostile manifest cannot flood the warnings. */
 const MAX_NAMED = 50;
@@ -93,7 +101,11 @@ export function fileIdFor(domain: string, relativePath: string): string {
 /** Locate the backup root: the folder itself, or its single child that looks like a backup (a UDID folder). */
 export function findBackupRoot(dir: string): string {
   let st: fs.Stats;
-  try { st = fs.statSync(dir); } catch { throw new BackupError(`${dir} does not exist`); }
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new BackupError(`${dir} does not exist`);
+  }
   if (!st.isDirectory()) throw new BackupError(`${dir} is not a folder (a backup is a folder holding Manifest.db)`);
   const looksLikeBackup = (d: string) => ['Manifest.db', 'Manifest.plist', 'Manifest.mbdb'].some((f) => fs.existsSync(path.join(d, f)));
   if (looksLikeBackup(dir)) return dir;
@@ -103,7 +115,9 @@ export function findBackupRoot(dir: string): string {
   throw new BackupError(`${dir} is not an iPhone backup: no Manifest.db, Manifest.plist or Manifest.mbdb in it`);
 }
 
-function str(v: PlistValue | undefined): string | null { return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : null; }
+function str(v: PlistValue | undefined): string | null {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : null;
+}
 
 export class Backup {
   readonly problems: OpenProblem[] = [];
@@ -141,8 +155,14 @@ export class Backup {
 
   private readTopPlist(name: string): Record<string, PlistValue> | null {
     const r = resolveInside(this.root, name);
-    if (r.refused) { this.problems.push({ file: name, message: r.refused, refused: true }); return null; }
-    if (!r.path) { this.problems.push({ file: name, message: `${name} is missing` }); return null; }
+    if (r.refused) {
+      this.problems.push({ file: name, message: r.refused, refused: true });
+      return null;
+    }
+    if (!r.path) {
+      this.problems.push({ file: name, message: `${name} is missing` });
+      return null;
+    }
     if (r.linkedTo) this.problems.push({ file: name, message: linkNote(r)! });
     try {
       const data = readRegular(r.path);
@@ -190,9 +210,17 @@ export class Backup {
     const lockdown = this.manifestPlist?.['Lockdown'];
     if (!this.info && isDict(lockdown)) {
       this.info = {
-        deviceName: str(lockdown['DeviceName']), productType: str(lockdown['ProductType']), productVersion: str(lockdown['ProductVersion']),
-        buildVersion: str(lockdown['BuildVersion']), serialNumber: str(lockdown['SerialNumber']), udid: str(lockdown['UniqueDeviceID']),
-        imei: null, phoneNumber: null, lastBackupDate: null, iTunesVersion: null, installedApplications: null,
+        deviceName: str(lockdown['DeviceName']),
+        productType: str(lockdown['ProductType']),
+        productVersion: str(lockdown['ProductVersion']),
+        buildVersion: str(lockdown['BuildVersion']),
+        serialNumber: str(lockdown['SerialNumber']),
+        udid: str(lockdown['UniqueDeviceID']),
+        imei: null,
+        phoneNumber: null,
+        lastBackupDate: null,
+        iTunesVersion: null,
+        installedApplications: null,
       };
     }
 
@@ -212,7 +240,10 @@ export class Backup {
     let plain: Buffer = raw;
     if (!isSqlite && flagged) {
       this.encrypted = true;
-      if (!opts.unlock && opts.allowLocked) { this.locked = true; return; }
+      if (!opts.unlock && opts.allowLocked) {
+        this.locked = true;
+        return;
+      }
       if (!opts.unlock) throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
       this.decryptor = await opts.unlock(this.manifestPlist!);
       plain = this.decryptor.decryptManifest(raw);
@@ -236,7 +267,10 @@ export class Backup {
     for (const side of ['-wal', '-shm']) {
       const name = `Manifest.db${side}`;
       const s = resolveInside(this.root, name);
-      if (s.refused) { this.problems.push({ file: name, message: s.refused, refused: true }); continue; }
+      if (s.refused) {
+        this.problems.push({ file: name, message: s.refused, refused: true });
+        continue;
+      }
       if (!s.path) continue;
       // An encrypted backup's sidecar would be ciphertext, or stale beside the re-encrypted database: never mix it in.
       if (this.encrypted) this.problems.push({ file: name, message: 'present beside an encrypted Manifest.db; not used' });
@@ -250,23 +284,42 @@ export class Backup {
   private indexEntries(): void {
     let badPaths = 0;
     for (const e of this.entries) {
-      const bad = e.relativePath.includes('\0') ? 'a NUL character' : e.relativePath.startsWith('/') ? 'an absolute path'
-        : e.relativePath.split('/').includes('..') ? 'a "../" component' : null;
+      const bad = e.relativePath.includes('\0')
+        ? 'a NUL character'
+        : e.relativePath.startsWith('/')
+          ? 'an absolute path'
+          : e.relativePath.split('/').includes('..')
+            ? 'a "../" component'
+            : null;
       if (bad && ++badPaths <= MAX_NAMED) {
-        this.problems.push({ file: shownPath(e), message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file` });
+        this.problems.push({
+          file: shownPath(e),
+          message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file`,
+        });
       }
       const key = `${e.domain}\u0000${e.relativePath}`;
       const prev = this.byKey.get(key);
-      if (!prev) { this.byKey.set(key, e); continue; }
+      if (!prev) {
+        this.byKey.set(key, e);
+        continue;
+      }
       const dup = this.pickDuplicate(prev, e);
       this.byKey.set(key, dup.kept);
       this.duplicates.push(dup);
       if (this.duplicates.length <= MAX_NAMED) {
-        this.problems.push({ file: shownPath(e), message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read` });
+        this.problems.push({
+          file: shownPath(e),
+          message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read`,
+        });
       }
     }
-    if (badPaths > MAX_NAMED) this.problems.push({ file: 'Manifest.db', message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)` });
-    if (this.duplicates.length > MAX_NAMED) this.problems.push({ file: 'Manifest.db', message: `${this.duplicates.length - MAX_NAMED} more duplicate (domain, relativePath) rows (only the first ${MAX_NAMED} are named)` });
+    if (badPaths > MAX_NAMED)
+      this.problems.push({ file: 'Manifest.db', message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)` });
+    if (this.duplicates.length > MAX_NAMED)
+      this.problems.push({
+        file: 'Manifest.db',
+        message: `${this.duplicates.length - MAX_NAMED} more duplicate (domain, relativePath) rows (only the first ${MAX_NAMED} are named)`,
+      });
   }
 
   /** Of two rows for one path, keep the one whose payload can be read, then the one whose fileID is the path's SHA-1; else the first. */
@@ -275,7 +328,7 @@ export class Backup {
     const rightId = (e: ManifestEntry) => e.fileID === fileIdFor(e.domain, e.relativePath);
     if (readable(a) !== readable(b)) {
       const [kept, dropped] = readable(a) ? [a, b] : [b, a];
-      return { kept, dropped, reason: 'its payload is present and readable, the other\'s is not' };
+      return { kept, dropped, reason: "its payload is present and readable, the other's is not" };
     }
     if (rightId(a) !== rightId(b)) {
       const [kept, dropped] = rightId(a) ? [a, b] : [b, a];
@@ -289,10 +342,14 @@ export class Backup {
     return this.byKey.get(`${entry.domain}\u0000${entry.relativePath}`) === entry;
   }
 
-  get iosVersion(): string | null { return this.info?.productVersion ?? null; }
+  get iosVersion(): string | null {
+    return this.info?.productVersion ?? null;
+  }
 
   /** Every Files row (files, folders, symlinks). */
-  allEntries(): readonly ManifestEntry[] { return this.entries; }
+  allEntries(): readonly ManifestEntry[] {
+    return this.entries;
+  }
 
   get(domain: string, relativePath: string): ManifestEntry | undefined {
     return this.byKey.get(`${domain}\u0000${relativePath}`);
@@ -310,13 +367,22 @@ export class Backup {
 
   decode(entry: ManifestEntry): MBFile | null {
     if (!entry.blob) return null;
-    try { return decodeMBFile(entry.blob); } catch { return null; }
+    try {
+      return decodeMBFile(entry.blob);
+    } catch {
+      return null;
+    }
   }
 
   /** Why a row's MBFile blob cannot be decoded (null when it decodes or there is none). */
   decodeProblem(entry: ManifestEntry): string | null {
     if (!entry.blob) return null;
-    try { decodeMBFile(entry.blob); return null; } catch (e) { return `its MBFile record in Manifest.db cannot be decoded (${(e as Error).message}): size, times and key unknown`; }
+    try {
+      decodeMBFile(entry.blob);
+      return null;
+    } catch (e) {
+      return `its MBFile record in Manifest.db cannot be decoded (${(e as Error).message}): size, times and key unknown`;
+    }
   }
 
   /**
@@ -325,7 +391,14 @@ export class Backup {
    */
   locate(entry: ManifestEntry): PayloadLocation {
     if (!FILE_ID_RE.test(entry.fileID)) {
-      return { path: null, rel: null, status: 'unreadable', kind: 'missing', size: 0, note: `invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}` };
+      return {
+        path: null,
+        rel: null,
+        status: 'unreadable',
+        kind: 'missing',
+        size: 0,
+        note: `invalid fileID ${JSON.stringify(entry.fileID.slice(0, 60))} for ${entry.domain}/${entry.relativePath}`,
+      };
     }
     for (const rel of [`${entry.fileID.slice(0, 2)}/${entry.fileID}`, entry.fileID]) {
       const r = resolveInside(this.root, rel);
@@ -363,7 +436,10 @@ export class Backup {
       if (this.encrypted && mbfile?.encryptionKey) {
         if (!this.decryptor) throw new BackupError('encrypted payload, and no password or key file was given');
         try {
-          const r = await this.decryptor.decryptFile(src, out, mbfile, (c) => { hash.update(c); size += c.length; });
+          const r = await this.decryptor.decryptFile(src, out, mbfile, (c) => {
+            hash.update(c);
+            size += c.length;
+          });
           return this.checkWal({ ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: withNotes(r.note) });
         } catch (e) {
           // The decryptor reads the whole payload through the hash even when it cannot decrypt it: keep that hash.
@@ -371,7 +447,10 @@ export class Backup {
           return { ...base, status: 'decrypt-failed', size: whole ? size : null, sha256: whole ? hash.digest('hex') : null, note: withNotes((e as Error).message) };
         }
       }
-      await copyHashing(src, out, (c) => { hash.update(c); size += c.length; });
+      await copyHashing(src, out, (c) => {
+        hash.update(c);
+        size += c.length;
+      });
       const note = mbfile?.size != null && mbfile.size !== size ? `size on disk ${size} differs from the manifest's ${mbfile.size}` : null;
       return this.checkWal({ ...base, path: out, status: 'ok', size, sha256: hash.digest('hex'), note: withNotes(note) });
     } catch (e) {
@@ -388,11 +467,17 @@ export class Backup {
     try {
       const main = path.join(path.dirname(r.path), path.basename(r.path).replace(/-wal$/, ''));
       let head: Buffer | null = null;
-      try { head = fs.existsSync(main) ? readHead(main, 100) : null; } catch { /* no hint */ }
+      try {
+        head = fs.existsSync(main) ? readHead(main, 100) : null;
+      } catch {
+        /* no hint */
+      }
       const wal = inspectWal(r.path, head ? sqlitePageSize(head) : null);
       const w = walWarning(`${r.entry.domain}/${r.entry.relativePath}`, wal);
       return { ...r, wal, note: this.encrypted && w ? [r.note, w].filter(Boolean).join('; ') : r.note };
-    } catch { return r; }
+    } catch {
+      return r;
+    }
   }
 
   /** Remove every working copy. The evidence folder is never touched. */
@@ -410,7 +495,10 @@ async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => voi
   // openRegular: never blocks on a FIFO swapped in after locate() looked, and refuses anything not a regular file.
   const inFd = await fsp.open(src, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const st = await inFd.stat();
-  if (!st.isFile()) { await inFd.close(); throw new BackupError(`${src} is not a regular file; not read`); }
+  if (!st.isFile()) {
+    await inFd.close();
+    throw new BackupError(`${src} is not a regular file; not read`);
+  }
   const outFd = await fsp.open(dst, 'w');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -432,7 +520,10 @@ export function globToRegExp(glob: string): RegExp {
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i];
     if (c === '*') {
-      if (glob[i + 1] === '*') { re += '.*'; i++; } else re += '[^/]*';
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }

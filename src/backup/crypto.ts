@@ -207,7 +207,11 @@ async function writeAll(fh: FileHandle, data: Buffer): Promise<number> {
   return data.length;
 }
 
-export interface DecryptFileResult { bytesIn: number; bytesOut: number; sizeMismatch?: string }
+export interface DecryptFileResult {
+  bytesIn: number;
+  bytesOut: number;
+  sizeMismatch?: string;
+}
 
 /**
  * Stream-decrypt `srcPath` to `dstPath` (created or overwritten) in 1 MiB reads: AES-256-CBC, zero IV, padding
@@ -270,7 +274,9 @@ export async function decryptFileTo(
       held = out.subarray(out.length - 16);
       await pendingWrite;
       const fh = dst;
-      pendingWrite = (async () => { for (const p of parts) written += await writeAll(fh, p); })();
+      pendingWrite = (async () => {
+        for (const p of parts) written += await writeAll(fh, p);
+      })();
       pendingWrite.catch(() => undefined);
     }
     await pendingWrite;

@@ -25,7 +25,12 @@ export class BackupDecryptor implements Decryptor {
   /** Classes the keybag holds but that could not be unwrapped (device-wrapped, Curve25519…). */
   readonly skipped: ClassUnlockNote[];
 
-  constructor(readonly keybag: Keybag, readonly classKeys: Map<number, Buffer>, private readonly manifestKey: Buffer | null, skipped: ClassUnlockNote[] = []) {
+  constructor(
+    readonly keybag: Keybag,
+    readonly classKeys: Map<number, Buffer>,
+    private readonly manifestKey: Buffer | null,
+    skipped: ClassUnlockNote[] = [],
+  ) {
     this.skipped = skipped;
   }
 

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import type { Keybag } from './keybag.js';
 
-export class KeyFileError extends Error { override name = 'KeyFileError'; }
+export class KeyFileError extends Error {
+  override name = 'KeyFileError';
+}
 
 export const KEY_FILE_FORMAT = 'ios-timeline-keyfile';
 
@@ -71,7 +73,9 @@ export async function loadKeyFile(path: string, kb: Keybag): Promise<Map<number,
     throw new KeyFileError(`key file ${path} belongs to keybag ${String(json.keybagUuid)}, but this backup's keybag is ${uuid}`);
   }
   if (json.keybagFingerprint !== keybagFingerprint(kb)) {
-    throw new KeyFileError(`key file ${path} was made for keybag ${uuid} with other wrapped class keys (was the backup password changed?); derive the keys again from the password`);
+    throw new KeyFileError(
+      `key file ${path} was made for keybag ${uuid} with other wrapped class keys (was the backup password changed?); derive the keys again from the password`,
+    );
   }
   if (!json.classKeys || typeof json.classKeys !== 'object') throw new KeyFileError(`key file ${path} has no classKeys`);
   const keys = new Map<number, Buffer>();

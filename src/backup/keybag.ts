@@ -12,7 +12,14 @@ import { aesKeyUnwrap } from './crypto.js';
 
 const pbkdf2 = promisify(pbkdf2Cb);
 
-export interface ClassKey { clas: number; wrap: number; ktyp: number; wpky?: Buffer; pbky?: Buffer; uuid?: Buffer }
+export interface ClassKey {
+  clas: number;
+  wrap: number;
+  ktyp: number;
+  wpky?: Buffer;
+  pbky?: Buffer;
+  uuid?: Buffer;
+}
 export interface Keybag {
   uuid: Buffer;
   /** keybag type with the iOS 5+ flag bits masked off (`& 0x3FFFFFFF`): 0 system, 1 backup, 2 escrow, 3 OTA */
@@ -30,8 +37,12 @@ export interface Keybag {
   unknownTags?: string[];
 }
 
-export class KeybagError extends Error { override name = 'KeybagError'; }
-export class WrongPasswordError extends Error { override name = 'WrongPasswordError'; }
+export class KeybagError extends Error {
+  override name = 'KeybagError';
+}
+export class WrongPasswordError extends Error {
+  override name = 'WrongPasswordError';
+}
 
 /**
  * Iteration caps, so a hostile keybag cannot stall the process. Real backups use DPIC = 10,000,000 (SHA-256) and
@@ -61,7 +72,10 @@ export const WRAP_PASSCODE = 2;
 export const KTYP_AES = 0;
 export const KTYP_CURVE25519 = 1;
 
-interface RawRecord { offset: number; tags: Map<string, Buffer | number> }
+interface RawRecord {
+  offset: number;
+  tags: Map<string, Buffer | number>;
+}
 
 /** Parse a backup keybag. Throws KeybagError (with the byte offset where it applies) on any structural problem. */
 export function parseKeybag(buf: Buffer, opts: ParseKeybagOptions = {}): Keybag {
@@ -155,7 +169,10 @@ export function parseKeybag(buf: Buffer, opts: ParseKeybagOptions = {}): Keybag 
   const hmck = bytes('HMCK', false);
   if (version !== undefined) kb.version = version;
   if (wrap !== undefined) kb.wrap = wrap;
-  if (dpsl) { kb.dpsl = dpsl; kb.dpic = dpic!; }
+  if (dpsl) {
+    kb.dpsl = dpsl;
+    kb.dpic = dpic!;
+  }
   if (dpwt !== undefined) kb.dpwt = dpwt;
   if (hmck) kb.hmck = hmck;
   if (unknownTags.length) kb.unknownTags = unknownTags;
@@ -185,7 +202,10 @@ export async function deriveKeyEncryptionKey(password: string, kb: Keybag, opts:
   return pbkdf2(secret, kb.salt, kb.iter, 32, 'sha1');
 }
 
-export interface ClassUnlockNote { clas: number; reason: string }
+export interface ClassUnlockNote {
+  clas: number;
+  reason: string;
+}
 export interface UnlockResult {
   keys: Map<number, Buffer>;
   /** classes not unwrapped, with why: device-wrapped, Curve25519, odd WPKY size, or a failed integrity check */
@@ -205,7 +225,7 @@ export function unlockClassKeysDetailed(kb: Keybag, kek: Buffer): UnlockResult {
       skipped.push({ clas: ck.clas, reason: `KTYP=${ck.ktyp}${ck.ktyp === KTYP_CURVE25519 ? ' (Curve25519)' : ''} is not supported` });
       continue;
     }
-    if (!ck.wpky || ck.wpky.length !== 40) {
+    if (ck.wpky?.length !== 40) {
       skipped.push({ clas: ck.clas, reason: `WPKY is ${ck.wpky ? `${ck.wpky.length} bytes` : 'missing'}, expected 40` });
       continue;
     }

@@ -30,7 +30,9 @@ export interface ManifestEntry {
 export class ManifestError extends Error {}
 
 const TYPE_FLAGS: Record<number, string> = { 1: 'file', 2: 'directory', 4: 'symlink' };
-export function flagName(flags: number): string { return TYPE_FLAGS[flags] ?? `flags=${flags}`; }
+export function flagName(flags: number): string {
+  return TYPE_FLAGS[flags] ?? `flags=${flags}`;
+}
 
 /** Read every Files row from a working copy of Manifest.db. */
 export function readManifestDb(path: string): ManifestEntry[] {
@@ -46,7 +48,10 @@ export function readManifestDb(path: string): ManifestEntry[] {
       if (!names.has(need)) throw new ManifestError(`Manifest.db has no Files.${need} column (not an iOS 10+ manifest?)`);
     }
     const hasBlob = names.has('file');
-    const rows = db.prepare(`SELECT fileID, domain, relativePath, flags${hasBlob ? ', file' : ''} FROM Files`).raw().all() as unknown[][];
+    const rows = db
+      .prepare(`SELECT fileID, domain, relativePath, flags${hasBlob ? ', file' : ''} FROM Files`)
+      .raw()
+      .all() as unknown[][];
     return rows.map((r) => ({
       fileID: String(r[0] ?? ''),
       domain: String(r[1] ?? ''),

@@ -35,7 +35,10 @@ export interface Resolved {
 const realRoots = new Map<string, string>();
 function realRoot(root: string): string {
   let r = realRoots.get(root);
-  if (!r) { r = fs.realpathSync.native(root); realRoots.set(root, r); }
+  if (!r) {
+    r = fs.realpathSync.native(root);
+    realRoots.set(root, r);
+  }
   return r;
 }
 
@@ -58,12 +61,16 @@ export function resolveInside(root: string, rel: string): Resolved {
   const rootReal = realRoot(root);
   const abs = path.join(root, rel);
   let lst: fs.Stats;
-  try { lst = fs.lstatSync(abs); } catch {
+  try {
+    lst = fs.lstatSync(abs);
+  } catch {
     // Absent, or a parent on the way is a dangling link / not a folder: nothing there to read.
     return out;
   }
   let real: string;
-  try { real = fs.realpathSync.native(abs); } catch (e) {
+  try {
+    real = fs.realpathSync.native(abs);
+  } catch (e) {
     out.kind = kindOf(lst);
     out.refused = `${rel} is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? 'unresolvable'}); refused`;
     return out;
@@ -100,7 +107,12 @@ export class RefusedError extends Error {}
 export function openRegular(p: string): number {
   const fd = fs.openSync(p, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   let st: fs.Stats;
-  try { st = fs.fstatSync(fd); } catch (e) { fs.closeSync(fd); throw e; }
+  try {
+    st = fs.fstatSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
   if (!st.isFile()) {
     fs.closeSync(fd);
     throw new RefusedError(`${p} is not a regular file (${kindOf(st)}); not read`);
@@ -111,7 +123,11 @@ export function openRegular(p: string): number {
 /** Read a whole regular file (see openRegular). */
 export function readRegular(p: string): Buffer {
   const fd = openRegular(p);
-  try { return fs.readFileSync(fd); } finally { fs.closeSync(fd); }
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The first `n` bytes of a regular file (see openRegular). */
@@ -120,7 +136,9 @@ export function readHead(p: string, n: number): Buffer {
   try {
     const b = Buffer.alloc(n);
     return b.subarray(0, fs.readSync(fd, b, 0, n, 0));
-  } finally { fs.closeSync(fd); }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Resolve and read one evidence file; throws RefusedError naming the file when it may not be read. */

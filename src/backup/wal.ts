@@ -77,10 +77,16 @@ export function inspectWal(file: string, dbPageSize?: number | null): WalCheck {
       const saltOk = frame.readUInt32BE(8) === salt1 && frame.readUInt32BE(12) === salt2;
       if (saltOk) saltMatches++;
       if (!chainOk) continue;
-      if (!saltOk) { chainOk = false; continue; }
+      if (!saltOk) {
+        chainOk = false;
+        continue;
+      }
       sum = checksum(frame.subarray(0, 8), bigEndian, sum);
       sum = checksum(frame.subarray(FRAME_HEADER), bigEndian, sum);
-      if (sum[0] !== frame.readUInt32BE(16) || sum[1] !== frame.readUInt32BE(20)) { chainOk = false; continue; }
+      if (sum[0] !== frame.readUInt32BE(16) || sum[1] !== frame.readUInt32BE(20)) {
+        chainOk = false;
+        continue;
+      }
       valid++;
       if (frame.readUInt32BE(4) !== 0) usable = valid; // a commit frame: everything up to here is replayed
     }

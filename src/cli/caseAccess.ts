@@ -6,7 +6,13 @@ import { CaseFile, lockCase, type CaseLock } from '../timeline/caseFile.js';
 import { assertOutsideEvidence, evidenceRootsOf } from '../custody/outputs.js';
 import { UsageError } from './errors.js';
 
-export interface OpenedCase { cf: CaseFile; lock: CaseLock; complete: boolean; state: string; close(): void }
+export interface OpenedCase {
+  cf: CaseFile;
+  lock: CaseLock;
+  complete: boolean;
+  state: string;
+  close(): void;
+}
 
 /**
  * Check the outputs against the case's evidence folders, and (unless allowed) that the case is complete. Read-only,
@@ -20,7 +26,9 @@ export function checkCaseBeforeWriting(casePath: string, outputs: { path: string
   try {
     roots = evidenceRootsOf(ro);
     complete = ro.requireComplete(allowIncomplete).complete;
-  } finally { ro.db.close(); }
+  } finally {
+    ro.db.close();
+  }
   for (const root of roots) {
     for (const o of [...outputs, { path: casePath, what: 'the case file' }]) assertOutsideEvidence(o.path, root, o.what);
   }
@@ -35,9 +43,25 @@ export function openCaseForWriting(casePath: string, command: string, o: { outpu
     cf = CaseFile.open(casePath);
     const s = cf.requireComplete(o.allowIncomplete);
     const opened = cf;
-    return { cf, lock, complete: s.complete, state: s.state, close: () => { try { opened.close(); } finally { lock.release(); } } };
+    return {
+      cf,
+      lock,
+      complete: s.complete,
+      state: s.state,
+      close: () => {
+        try {
+          opened.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
   } catch (e) {
-    try { cf?.close(); } finally { lock.release(); }
+    try {
+      cf?.close();
+    } finally {
+      lock.release();
+    }
     throw e;
   }
 }

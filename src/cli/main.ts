@@ -20,7 +20,8 @@ Settings.defaultZone = 'utc';
 
 export function buildProgram(): Command {
   const program = new Command();
-  program.name('ios-timeline')
+  program
+    .name('ios-timeline')
     .description('Turn an iPhone iTunes/Finder backup into a forensic timeline and a case report.')
     .version(TOOL_VERSION)
     .showHelpAfterError('(add --help for usage)')
@@ -40,7 +41,9 @@ export function buildProgram(): Command {
 export async function main(argv = process.argv): Promise<number> {
   setCommandLine(argv.slice(2));
   // Every command that appends to a custody log says where its chain now ends: the examiner can note it down.
-  onCustodyAppended((casePath, row) => { process.stderr.write(`custody head of ${casePath}: row ${row.seq}, ${row.hash}\n`); });
+  onCustodyAppended((casePath, row) => {
+    process.stderr.write(`custody head of ${casePath}: row ${row.seq}, ${row.hash}\n`);
+  });
   try {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);

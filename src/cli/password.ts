@@ -5,7 +5,11 @@ import type { OpenOptions } from '../backup/backup.js';
 import { unlockBackup, type BackupDecryptor, type KeySource } from '../backup/decrypt.js';
 import { UsageError } from './errors.js';
 
-export interface PasswordOptions { password?: string; keyFile?: string; quiet?: boolean }
+export interface PasswordOptions {
+  password?: string;
+  keyFile?: string;
+  quiet?: boolean;
+}
 
 export const PASSWORD_ENV = 'IOS_TIMELINE_PASSWORD';
 
@@ -13,7 +17,11 @@ const HOW_TO = `pass --password <pw>, set ${PASSWORD_ENV}, or give --key-file <f
 
 /** Which key source to use, asking on the terminal when nothing was given. Called only for an encrypted backup. */
 export async function resolveKeySource(o: PasswordOptions, interactive: boolean): Promise<KeySource> {
-  const onDeriving = o.quiet ? undefined : (s: number) => { process.stderr.write(`deriving key (${s < 1 ? 'under 1 s' : `about ${Math.round(s)} s`})…\n`); };
+  const onDeriving = o.quiet
+    ? undefined
+    : (s: number) => {
+        process.stderr.write(`deriving key (${s < 1 ? 'under 1 s' : `about ${Math.round(s)} s`})…\n`);
+      };
   if (o.password !== undefined) return { password: o.password, onDeriving };
   if (o.keyFile !== undefined) return { keyFile: o.keyFile };
   const env = process.env[PASSWORD_ENV];
@@ -59,9 +67,20 @@ function promptHidden(prompt: string): Promise<string> {
     };
     const onData = (s: string) => {
       for (const ch of s) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') { finish(); resolve(pw); return; }
-        if (ch === '\u0003') { finish(); reject(new UsageError('password prompt cancelled')); return; }
-        if (ch === '\u007f' || ch === '\b') { pw = [...pw].slice(0, -1).join(''); continue; }
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          finish();
+          resolve(pw);
+          return;
+        }
+        if (ch === '\u0003') {
+          finish();
+          reject(new UsageError('password prompt cancelled'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') {
+          pw = [...pw].slice(0, -1).join('');
+          continue;
+        }
         pw += ch;
       }
     };

@@ -1,7 +1,10 @@
 // Progress on stderr: a bar on a terminal, a few plain lines otherwise (CI logs, pipes).
 import cliProgress from 'cli-progress';
 
-export interface Progress { update(label: string, done: number, total?: number): void; stop(): void }
+export interface Progress {
+  update(label: string, done: number, total?: number): void;
+  stop(): void;
+}
 
 export function makeProgress(quiet = false): Progress {
   if (quiet) return { update() {}, stop() {} };
@@ -9,22 +12,37 @@ export function makeProgress(quiet = false): Progress {
     let last = '';
     return {
       update(label, done, total) {
-        if (label !== last) { last = label; process.stderr.write(`${label}…\n`); }
-        void done; void total;
+        if (label !== last) {
+          last = label;
+          process.stderr.write(`${label}…\n`);
+        }
+        void done;
+        void total;
       },
       stop() {},
     };
   }
-  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: '{label} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: '{label} [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   let label = '';
   return {
     update(l, done, total) {
-      if (!started) { bar.start(total ?? done, done, { label: l }); started = true; }
-      if (l !== label) { label = l; bar.setTotal(total ?? done); }
+      if (!started) {
+        bar.start(total ?? done, done, { label: l });
+        started = true;
+      }
+      if (l !== label) {
+        label = l;
+        bar.setTotal(total ?? done);
+      }
       bar.update(done, { label: l });
       if (total) bar.setTotal(total);
     },
-    stop() { if (started) bar.stop(); },
+    stop() {
+      if (started) bar.stop();
+    },
   };
 }

@@ -7,4 +7,6 @@ import { installInterruptHandlers, sweepStaleWorkDirsOnce } from '../workdir.js'
 installInterruptHandlers();
 const swept = sweepStaleWorkDirsOnce();
 if (swept.removed.length) process.stderr.write(`removed ${swept.removed.length} working folder(s) left by an interrupted run (${swept.bytes} bytes)\n`);
-main().then((code) => { process.exitCode = code; });
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -29,7 +29,11 @@ const DIGEST_FORMAT = 'ios-timeline-table-digest/4';
 /** Tables smaller than this are digested in this thread: starting workers would cost more. */
 const PARALLEL_MIN_ROWS = 200_000;
 
-export interface TableDigest { rows: number; sha256: string; columns: string[] }
+export interface TableDigest {
+  rows: number;
+  sha256: string;
+  columns: string[];
+}
 export interface CaseDigest {
   format: string;
   /** sha256 over the tables' digests in name order: one value that stands for the case content. */
@@ -52,7 +56,6 @@ export function contentTables(db: Database.Database): string[] {
 /** Column names in table order (the order is part of the digest). */
 const columnList = (db: Database.Database, table: string): string[] => [...columnsOf(db, table)];
 
-
 /** Rows per SQL round trip: SQLite hands back one blob of this many lines, and JavaScript never builds a string per row. */
 const CHUNK_ROWS = 1024;
 /** SQLite's message when json_array() meets a blob in a column not declared BLOB (only a tampered case has one). */
@@ -68,12 +71,14 @@ const JSON_BLOB_ERROR = /JSON cannot hold BLOB values/;
 function lineExpr(db: Database.Database, table: string, columns: string[], wrapAll: boolean): string {
   if (!columns.length) return "'[]'";
   const types = new Map((db.prepare(`SELECT name, upper(type) AS type FROM pragma_table_info(?)`).all(table) as { name: string; type: string }[]).map((c) => [c.name, c.type]));
-  const cell = (c: string) => (wrapAll || !/^(INTEGER|TEXT|REAL)$/.test(types.get(c) ?? '')
-    ? `iif(typeof(${q(c)}) = 'blob', json_object('blob', hex(${q(c)})), ${q(c)})` : q(c));
+  const cell = (c: string) => (wrapAll || !/^(INTEGER|TEXT|REAL)$/.test(types.get(c) ?? '') ? `iif(typeof(${q(c)}) = 'blob', json_object('blob', hex(${q(c)})), ${q(c)})` : q(c));
   return `json_array(${columns.map(cell).join(', ')})`;
 }
 
-interface Chunk { rowids: bigint[]; /** The rows' lines, each ending in "\n" (UTF-8). */ lines: Buffer }
+interface Chunk {
+  rowids: bigint[] /** The rows' lines, each ending in "\n" (UTF-8). */;
+  lines: Buffer;
+}
 
 /**
  * The rows of a table in rowid order, CHUNK_ROWS at a time, never across a block boundary: SQLite writes the
@@ -82,11 +87,18 @@ interface Chunk { rowids: bigint[]; /** The rows' lines, each ending in "\n" (UT
 function* chunksOf(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): Generator<Chunk> {
   const cond = table === 'meta' ? ` AND key NOT IN (${META_MUTABLE_KEYS.map(() => '?').join(',')})` : '';
   const condParams = table === 'meta' ? META_MUTABLE_KEYS : [];
-  const stmtFor = (wrapAll: boolean) => db.prepare(`SELECT count(*), max(r), group_concat(r), CAST(group_concat(l, char(10)) || char(10) AS BLOB)
-    FROM (SELECT rowid AS r, ${lineExpr(db, table, columns, wrapAll)} AS l FROM ${q(table)} WHERE rowid >= ? AND rowid < ?${cond} ORDER BY rowid LIMIT ${CHUNK_ROWS})`).raw(true).safeIntegers(true);
+  const stmtFor = (wrapAll: boolean) =>
+    db
+      .prepare(`SELECT count(*), max(r), group_concat(r), CAST(group_concat(l, char(10)) || char(10) AS BLOB)
+    FROM (SELECT rowid AS r, ${lineExpr(db, table, columns, wrapAll)} AS l FROM ${q(table)} WHERE rowid >= ? AND rowid < ?${cond} ORDER BY rowid LIMIT ${CHUNK_ROWS})`)
+      .raw(true)
+      .safeIntegers(true);
   const fast = stmtFor(false);
   let safe: Database.Statement | null = null;
-  const firstFrom = db.prepare(`SELECT min(rowid) FROM ${q(table)} WHERE rowid >= ?${cond}`).pluck().safeIntegers(true);
+  const firstFrom = db
+    .prepare(`SELECT min(rowid) FROM ${q(table)} WHERE rowid >= ?${cond}`)
+    .pluck()
+    .safeIntegers(true);
   const stop = range ? (range.to + 1n) * BLOCK : null;
   let next = firstFrom.get(range ? range.from * BLOCK : -(1n << 63n), ...condParams) as bigint | null;
   while (next !== null && (stop === null || next < stop)) {
@@ -99,7 +111,10 @@ function* chunksOf(db: Database.Database, table: string, columns: string[], rang
       row = (safe ??= stmtFor(true)).get(next, blockEnd, ...condParams) as typeof row;
     }
     const [n, last, ids, lines] = row;
-    if (n === 0n || last === null || ids === null || lines === null) { next = firstFrom.get(blockEnd, ...condParams) as bigint | null; continue; }
+    if (n === 0n || last === null || ids === null || lines === null) {
+      next = firstFrom.get(blockEnd, ...condParams) as bigint | null;
+      continue;
+    }
     yield { rowids: ids.split(',').map(BigInt), lines };
     next = last + 1n;
   }
@@ -118,16 +133,26 @@ function* linesOf(chunk: Chunk): Generator<{ rowid: bigint; crc: number; line: B
 
 const blockOf = (rowid: bigint): bigint => (rowid < 0n ? (rowid - BLOCK + 1n) / BLOCK : rowid / BLOCK);
 
-export interface BlockDigest { block: bigint; rows: number; sha256: string; /** rowid (8 bytes BE) + CRC-32 (4 bytes BE) per row. */ crcs: Buffer }
+export interface BlockDigest {
+  block: bigint;
+  rows: number;
+  sha256: string /** rowid (8 bytes BE) + CRC-32 (4 bytes BE) per row. */;
+  crcs: Buffer;
+}
 
 /** Digest the rows of one table, block by block (all blocks, or those from `range.from` to `range.to`). */
 export function digestBlocks(db: Database.Database, table: string, columns: string[], range?: { from: bigint; to: bigint }): BlockDigest[] {
   const out: BlockDigest[] = [];
   let cur: { block: bigint; h: Hash; crcs: Buffer; n: number } | null = null;
-  const close = () => { if (cur) out.push({ block: cur.block, rows: cur.n, sha256: cur.h.digest('hex'), crcs: cur.crcs.subarray(0, cur.n * 12) }); };
+  const close = () => {
+    if (cur) out.push({ block: cur.block, rows: cur.n, sha256: cur.h.digest('hex'), crcs: cur.crcs.subarray(0, cur.n * 12) });
+  };
   for (const chunk of chunksOf(db, table, columns, range)) {
     const b = blockOf(chunk.rowids[0]);
-    if (!cur || cur.block !== b) { close(); cur = { block: b, h: createHash('sha256'), crcs: Buffer.allocUnsafe(Number(BLOCK) * 12), n: 0 }; }
+    if (!cur || cur.block !== b) {
+      close();
+      cur = { block: b, h: createHash('sha256'), crcs: Buffer.allocUnsafe(Number(BLOCK) * 12), n: 0 };
+    }
     cur.h.update(chunk.lines);
     for (const r of linesOf(chunk)) {
       cur.crcs.writeBigInt64BE(r.rowid, cur.n * 12);
@@ -142,7 +167,10 @@ export function digestBlocks(db: Database.Database, table: string, columns: stri
 function tableDigest(blocks: BlockDigest[], columns: string[]): TableDigest {
   const h = createHash('sha256');
   let rows = 0;
-  for (const b of blocks) { h.update(`${b.block}\t${b.rows}\t${b.sha256}\n`); rows += b.rows; }
+  for (const b of blocks) {
+    h.update(`${b.block}\t${b.rows}\t${b.sha256}\n`);
+    rows += b.rows;
+  }
   return { rows, sha256: h.digest('hex'), columns };
 }
 
@@ -192,7 +220,12 @@ function digestWorkerScript(): string | null {
 }
 
 /** A block as it crosses threads (bigint is not cloneable as a key we want; the crcs buffer is transferred). */
-export interface WireBlock { block: string; rows: number; sha256: string; crcs: Uint8Array }
+export interface WireBlock {
+  block: string;
+  rows: number;
+  sha256: string;
+  crcs: Uint8Array;
+}
 export const toWire = (b: BlockDigest): WireBlock => ({ ...b, block: b.block.toString() });
 const fromWire = (b: WireBlock): BlockDigest => ({ ...b, block: BigInt(b.block), crcs: Buffer.from(b.crcs.buffer, b.crcs.byteOffset, b.crcs.byteLength) });
 
@@ -202,7 +235,9 @@ function digestOnWorker(script: string, path: string, table: string, columns: st
     const w = new Worker(script, { workerData: { mode: 'blocks', path, table, columns, blocks: blocks.map(String) } });
     w.once('message', (m: WireBlock[]) => resolve(m.map(fromWire)));
     w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`digest worker exited with code ${code}`)); });
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`digest worker exited with code ${code}`));
+    });
   });
 }
 
@@ -216,20 +251,31 @@ function digestOnWorker(script: string, path: string, table: string, columns: st
 export class FollowingDigest {
   private readonly done = new Map<bigint, BlockDigest>();
   private readonly finished: Promise<void>;
-  private constructor(private readonly db: Database.Database, private readonly worker: Worker, readonly table: string) {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly worker: Worker,
+    readonly table: string,
+  ) {
     this.finished = new Promise((resolve, reject) => {
       worker.on('message', (m: WireBlock | 'done') => {
         if (m === 'done') resolve();
-        else { const d = fromWire(m); this.done.set(d.block, d); }
+        else {
+          const d = fromWire(m);
+          this.done.set(d.block, d);
+        }
       });
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`digest worker exited early with code ${code}`)));
     });
-    this.finished.catch(() => { /* reported by finish() */ });
+    this.finished.catch(() => {
+      /* reported by finish() */
+    });
   }
 
   /** How many blocks the worker has digested so far. */
-  get blocksDone(): number { return this.done.size; }
+  get blocksDone(): number {
+    return this.done.size;
+  }
 
   /** Null when workers cannot run here (TypeScript sources): the digest is then computed at the end. */
   static start(db: Database.Database, path: string, table = 'events'): FollowingDigest | null {
@@ -271,19 +317,39 @@ export class FollowingDigest {
  * the case file through its own read-only connection). `path` is the case file, with everything committed.
  * `known`: blocks of one table already digested (FollowingDigest); only the others are read.
  */
-export async function recordCaseDigestParallel(db: Database.Database, path: string, known?: { table: string; blocks: BlockDigest[] }, workers = os.cpus().length): Promise<CaseDigest> {
+export async function recordCaseDigestParallel(
+  db: Database.Database,
+  path: string,
+  known?: { table: string; blocks: BlockDigest[] },
+  workers = os.cpus().length,
+): Promise<CaseDigest> {
   const script = digestWorkerScript();
   const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
   for (const table of contentTables(db)) {
     const columns = columnList(db, table);
     const have = table === known?.table ? known.blocks : [];
-    const { lo, hi } = db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${q(table)}`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
-    if (lo === null || hi === null) { perTable.set(table, { columns, blocks: [] }); continue; }
+    const { lo, hi } = db
+      .prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${q(table)}`)
+      .safeIntegers(true)
+      .get() as { lo: bigint | null; hi: bigint | null };
+    if (lo === null || hi === null) {
+      perTable.set(table, { columns, blocks: [] });
+      continue;
+    }
     const haveSet = new Set(have.map((b) => b.block));
     const todo: bigint[] = [];
     for (let b = blockOf(lo); b <= blockOf(hi); b++) if (!haveSet.has(b)) todo.push(b);
     // Only blocks that hold rows: a doctored rowid far away would otherwise mean billions of empty blocks.
-    const wanted = todo.length > 4096 ? new Set(db.prepare(`SELECT DISTINCT rowid >> 16 FROM ${q(table)}`).pluck().safeIntegers(true).all() as bigint[]) : null;
+    const wanted =
+      todo.length > 4096
+        ? new Set(
+            db
+              .prepare(`SELECT DISTINCT rowid >> 16 FROM ${q(table)}`)
+              .pluck()
+              .safeIntegers(true)
+              .all() as bigint[],
+          )
+        : null;
     const blocks = wanted ? todo.filter((b) => wanted.has(b)) : todo;
     const rows = blocks.length * Number(BLOCK);
     let fresh: BlockDigest[];
@@ -310,7 +376,11 @@ export interface TableProblem {
   counts?: { changed: number; added: number; removed: number };
 }
 
-export interface CaseDigestCheck { ok: boolean; sha256: string; problems: TableProblem[] }
+export interface CaseDigestCheck {
+  ok: boolean;
+  sha256: string;
+  problems: TableProblem[];
+}
 
 const CAP = 50;
 
@@ -319,20 +389,39 @@ export function checkCaseDigest(db: Database.Database, recorded: CaseDigest): Ca
   const problems: TableProblem[] = [];
   if (recorded.format !== DIGEST_FORMAT) {
     // A digest written by another version serialises rows differently: comparing would flag every row.
-    problems.push({ table: '(case)', problem: `the content digest was recorded in format "${recorded.format}", this tool computes "${DIGEST_FORMAT}": verify the case with the tool version that ingested it (see its custody row)`, changed: [], added: [], removed: [] });
+    problems.push({
+      table: '(case)',
+      problem: `the content digest was recorded in format "${recorded.format}", this tool computes "${DIGEST_FORMAT}": verify the case with the tool version that ingested it (see its custody row)`,
+      changed: [],
+      added: [],
+      removed: [],
+    });
     return { ok: false, sha256: recorded.sha256, problems };
   }
   const fresh: Record<string, TableDigest> = {};
   const hasRowDigests = hasTable(db, 'row_digests');
   const rowDigestsOk = hasRowDigests && rowDigestsSha(db) === recorded.row_digests_sha256;
-  if (!rowDigestsOk) problems.push({ table: 'row_digests', problem: 'the per-row checksums were altered or removed: changed rows can be detected but not named', changed: [], added: [], removed: [] });
+  if (!rowDigestsOk)
+    problems.push({
+      table: 'row_digests',
+      problem: 'the per-row checksums were altered or removed: changed rows can be detected but not named',
+      changed: [],
+      added: [],
+      removed: [],
+    });
 
   const now = new Set(contentTables(db));
   for (const [table, rec] of Object.entries(recorded.tables)) {
-    if (!now.has(table)) { problems.push({ table, problem: 'table was removed', changed: [], added: [], removed: [] }); continue; }
+    if (!now.has(table)) {
+      problems.push({ table, problem: 'table was removed', changed: [], added: [], removed: [] });
+      continue;
+    }
     const existing = columnsOf(db, table);
     const missing = rec.columns.filter((c) => !existing.has(c));
-    if (missing.length) { problems.push({ table, problem: `column(s) removed: ${missing.join(', ')}`, changed: [], added: [], removed: [] }); continue; }
+    if (missing.length) {
+      problems.push({ table, problem: `column(s) removed: ${missing.join(', ')}`, changed: [], added: [], removed: [] });
+      continue;
+    }
     fresh[table] = tableDigest(digestBlocks(db, table, rec.columns), rec.columns);
     const rows = fresh[table].rows;
     if (fresh[table].sha256 === rec.sha256) continue;
@@ -362,10 +451,13 @@ function locateRows(db: Database.Database, table: string, columns: string[], p: 
     counts[kind]++;
     if (p[kind].length < CAP) p[kind].push(Number(id));
   };
-  for (const chunk of chunksOf(db, table, columns)) for (const r of linesOf(chunk)) {
-    while (i < n && rowidAt(i) < r.rowid) push('removed', rowidAt(i++));
-    if (i < n && rowidAt(i) === r.rowid) { if (stored.readUInt32BE(i * 12 + 8) !== r.crc) push('changed', r.rowid); i++; }
-    else push('added', r.rowid);
-  }
+  for (const chunk of chunksOf(db, table, columns))
+    for (const r of linesOf(chunk)) {
+      while (i < n && rowidAt(i) < r.rowid) push('removed', rowidAt(i++));
+      if (i < n && rowidAt(i) === r.rowid) {
+        if (stored.readUInt32BE(i * 12 + 8) !== r.crc) push('changed', r.rowid);
+        i++;
+      } else push('added', r.rowid);
+    }
   while (i < n) push('removed', rowidAt(i++));
 }

@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import {
-  hashFileSync, READ_CHUNK, type BatchReply, type BatchRequest, type FileHashes, type HashAlgorithm, type ProgressReply, HASH_ALGORITHMS,
-} from './hashWorker.js';
+import { hashFileSync, READ_CHUNK, type BatchReply, type BatchRequest, type FileHashes, type HashAlgorithm, type ProgressReply, HASH_ALGORITHMS } from './hashWorker.js';
 
-export interface HashJob { path: string; size: number }
+export interface HashJob {
+  path: string;
+  size: number;
+}
 export interface HashOptions {
   algorithms?: HashAlgorithm[];
   /** Block size for prefix hashes (default 1 MiB). */
@@ -25,7 +26,10 @@ const BATCH_BYTES = 16 << 20;
 
 /** Parse `--hash sha256,md5,sha1`; SHA-256 is always included. */
 export function parseAlgorithms(list: string | undefined): HashAlgorithm[] {
-  const names = (list ?? 'sha256').split(',').map((s) => s.trim().toLowerCase().replace('-', '')).filter(Boolean);
+  const names = (list ?? 'sha256')
+    .split(',')
+    .map((s) => s.trim().toLowerCase().replace('-', ''))
+    .filter(Boolean);
   for (const n of names) if (!(HASH_ALGORITHMS as readonly string[]).includes(n)) throw new Error(`unknown hash algorithm "${n}" (use sha256, md5, sha1)`);
   return ['sha256', ...HASH_ALGORITHMS.filter((a) => a !== 'sha256' && names.includes(a))];
 }
@@ -49,7 +53,12 @@ export async function hashFiles(jobs: HashJob[], opts: HashOptions = {}): Promis
   const nWorkers = Math.min(opts.workers ?? os.cpus().length, Math.max(1, jobs.length));
   if (!script || nWorkers === 0 || jobs.length === 0) {
     const buf = Buffer.allocUnsafe(READ_CHUNK);
-    jobs.forEach((j, i) => { results[i] = hashFileSync(j.path, algorithms, blockSize, buf, (n) => { done += n; }); opts.onProgress?.(done, total); });
+    jobs.forEach((j, i) => {
+      results[i] = hashFileSync(j.path, algorithms, blockSize, buf, (n) => {
+        done += n;
+      });
+      opts.onProgress?.(done, total);
+    });
     return results;
   }
 
@@ -59,7 +68,11 @@ export async function hashFiles(jobs: HashJob[], opts: HashOptions = {}): Promis
   let cur: number[] = [];
   let curBytes = 0;
   for (const i of order) {
-    if (cur.length && (cur.length >= BATCH_FILES || curBytes + jobs[i].size > BATCH_BYTES)) { batches.push(cur); cur = []; curBytes = 0; }
+    if (cur.length && (cur.length >= BATCH_FILES || curBytes + jobs[i].size > BATCH_BYTES)) {
+      batches.push(cur);
+      cur = [];
+      curBytes = 0;
+    }
     cur.push(i);
     curBytes += jobs[i].size;
   }
@@ -71,20 +84,31 @@ export async function hashFiles(jobs: HashJob[], opts: HashOptions = {}): Promis
       let next = 0;
       let outstanding = 0;
       const send = (w: Worker) => {
-        if (next >= batches.length) { if (outstanding === 0) resolve(); return; }
+        if (next >= batches.length) {
+          if (outstanding === 0) resolve();
+          return;
+        }
         const id = next++;
         outstanding++;
         w.postMessage({ id, files: batches[id].map((i) => jobs[i].path), algorithms, blockSize } satisfies BatchRequest);
       };
       for (const w of workers) {
         w.on('message', (m: BatchReply | ProgressReply) => {
-          if ('progress' in m) { done += m.progress; opts.onProgress?.(done, total); return; }
-          batches[m.id].forEach((jobIndex, k) => { results[jobIndex] = m.results[k]; });
+          if ('progress' in m) {
+            done += m.progress;
+            opts.onProgress?.(done, total);
+            return;
+          }
+          batches[m.id].forEach((jobIndex, k) => {
+            results[jobIndex] = m.results[k];
+          });
           outstanding--;
           send(w);
         });
         w.on('error', reject);
-        w.on('exit', (code) => { if (code !== 0) reject(new Error(`hash worker exited with code ${code}`)); });
+        w.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`hash worker exited with code ${code}`));
+        });
       }
       // Two batches in flight per worker, so a worker never waits for the main thread between batches.
       for (let round = 0; round < 2; round++) for (const w of workers) send(w);

@@ -49,7 +49,11 @@ function mainPageSize(backup: Backup, domain: string, relativePath: string): num
   const e = backup.get(domain, relativePath);
   const loc = e ? backup.locate(e) : null;
   if (!loc?.path) return null;
-  try { return sqlitePageSize(readHead(loc.path, 100)); } catch { return null; }
+  try {
+    return sqlitePageSize(readHead(loc.path, 100));
+  } catch {
+    return null;
+  }
 }
 
 /** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
@@ -64,7 +68,7 @@ function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 're
 /** Match what is on disk with what Manifest.db lists. */
 export async function inventory(backup: Backup, listing?: ListingEntry[]): Promise<EvidenceInventory> {
   const root = backup.root;
-  const onDisk = new Map((listing ?? await listFiles(root)).map((e) => [e.path, e]));
+  const onDisk = new Map((listing ?? (await listFiles(root))).map((e) => [e.path, e]));
   const claimed = new Set<string>();
   const files: EvidenceFile[] = [];
   const missing: EvidenceInventory['missing'] = [];
@@ -79,18 +83,44 @@ export async function inventory(backup: Backup, listing?: ListingEntry[]): Promi
     if (loc.rel) claimed.add(loc.rel);
     if (loc.status !== 'ok' || !loc.path || !loc.rel) {
       // Refused (a link out of the backup, a FIFO, a folder…) or absent: recorded with the reason, never read.
-      if (backup.isCurrent(entry)) missing.push({ domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, note: loc.note ?? loc.status, status: loc.status === 'missing' ? 'missing' : 'unreadable' });
+      if (backup.isCurrent(entry))
+        missing.push({
+          domain: entry.domain,
+          relativePath: entry.relativePath,
+          fileId: entry.fileID,
+          note: loc.note ?? loc.status,
+          status: loc.status === 'missing' ? 'missing' : 'unreadable',
+        });
       continue;
     }
     if (!backup.isCurrent(entry)) {
       // The losing row of a duplicate: its payload is evidence too, hashed and recorded under its disk path.
       const kept = backup.get(entry.domain, entry.relativePath)!;
-      files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: null, relativePath: loc.rel, fileId: entry.fileID, flags: entry.flags,
-        note: `payload of a duplicate Manifest.db row for ${entry.domain}/${entry.relativePath}; not read by extractors (the row with fileID ${kept.fileID} is used)` });
+      files.push({
+        diskPath: loc.rel,
+        size: loc.size,
+        readPath: loc.path,
+        origin: 'manifest',
+        domain: null,
+        relativePath: loc.rel,
+        fileId: entry.fileID,
+        flags: entry.flags,
+        note: `payload of a duplicate Manifest.db row for ${entry.domain}/${entry.relativePath}; not read by extractors (the row with fileID ${kept.fileID} is used)`,
+      });
       continue;
     }
     // A link that stays inside the backup is followed: hash the target, as an extractor reads it, and say so.
-    files.push({ diskPath: loc.rel, size: loc.size, readPath: loc.path, origin: 'manifest', domain: entry.domain, relativePath: entry.relativePath, fileId: entry.fileID, flags: entry.flags, note: loc.note ?? undefined });
+    files.push({
+      diskPath: loc.rel,
+      size: loc.size,
+      readPath: loc.path,
+      origin: 'manifest',
+      domain: entry.domain,
+      relativePath: entry.relativePath,
+      fileId: entry.fileID,
+      flags: entry.flags,
+      note: loc.note ?? undefined,
+    });
   }
   for (const [rel, e] of onDisk) {
     if (claimed.has(rel)) continue;
@@ -112,7 +142,11 @@ export interface EvidencePassResult {
   byRowId: Map<number, string>;
 }
 
-export interface EvidencePassOptions { algorithms?: HashAlgorithm[]; onProgress?: (doneBytes: number, totalBytes: number) => void; workers?: number }
+export interface EvidencePassOptions {
+  algorithms?: HashAlgorithm[];
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
+  workers?: number;
+}
 
 /** Hash every evidence file and record it in the case file. */
 export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
@@ -140,18 +174,22 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       try {
         const w = walWarning(`${f.domain}/${f.relativePath}`, inspectWal(f.readPath, mainPageSize(backup, f.domain, f.relativePath.slice(0, -4))));
         if (w) later.push({ diskPath: f.diskPath, message: w });
-      } catch (e) { later.push({ diskPath: f.diskPath, message: `${f.domain}/${f.relativePath}: WAL cannot be checked (${(e as Error).message})` }); }
+      } catch (e) {
+        later.push({ diskPath: f.diskPath, message: `${f.domain}/${f.relativePath}: WAL cannot be checked (${(e as Error).message})` });
+      }
     }
     if (++k % 2000 === 0) await new Promise((r) => setImmediate(r));
   }
-  if (badBlobs > MAX_NAMED) later.push({ diskPath: '', message: `${badBlobs - MAX_NAMED} more MBFile records in Manifest.db cannot be decoded (only the first ${MAX_NAMED} are named)` });
+  if (badBlobs > MAX_NAMED)
+    later.push({ diskPath: '', message: `${badBlobs - MAX_NAMED} more MBFile records in Manifest.db cannot be decoded (only the first ${MAX_NAMED} are named)` });
   const results = await hashing;
   const byRowId = new Map<number, string>();
   let errors = 0;
   let bytes = 0;
 
   const db = cf.db;
-  const upsert = db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes)
+  const upsert =
+    db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes)
     VALUES (@domain, @relativePath, @fileId, @flags, @size, @manifestSize, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes)
     ON CONFLICT (domain, relative_path) DO UPDATE SET file_id = excluded.file_id, flags = excluded.flags, size = excluded.size,
       manifest_size = COALESCE(excluded.manifest_size, manifest_size), mtime_utc_us = COALESCE(excluded.mtime_utc_us, mtime_utc_us),
@@ -170,18 +208,29 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       if (failed) errors++;
       else bytes += r.size;
       const row = {
-        domain: f.domain, relativePath: f.relativePath, fileId: f.fileId, flags: f.flags, size: r && !r.error ? r.size : f.size,
-        sha256: r?.sha256 ?? null, md5: r?.md5 ?? null, sha1: r?.sha1 ?? null,
+        domain: f.domain,
+        relativePath: f.relativePath,
+        fileId: f.fileId,
+        flags: f.flags,
+        size: r && !r.error ? r.size : f.size,
+        sha256: r?.sha256 ?? null,
+        md5: r?.md5 ?? null,
+        sha1: r?.sha1 ?? null,
         status: failed ? 'unreadable' : 'ok',
         note: [f.refused ?? r?.error ?? (f.origin === 'unlisted' ? 'on disk but not listed in Manifest.db' : null), f.note].filter(Boolean).join('; ') || null,
-        origin: f.origin, diskPath: f.diskPath, prefixes: r?.prefixes ?? null,
-        manifestSize: manifestInfo.get(f.diskPath)?.size ?? null, mtimeUs: manifestInfo.get(f.diskPath)?.mtimeUs ?? null,
+        origin: f.origin,
+        diskPath: f.diskPath,
+        prefixes: r?.prefixes ?? null,
+        manifestSize: manifestInfo.get(f.diskPath)?.size ?? null,
+        mtimeUs: manifestInfo.get(f.diskPath)?.mtimeUs ?? null,
       };
       let id: number;
       if (f.domain === null) {
         const existing = findNullDomain.get(f.relativePath) as { id: number } | undefined;
-        if (existing) { updateById.run({ ...row, id: existing.id }); id = existing.id; }
-        else id = Number((upsert.get(row) as { id: number | bigint }).id);
+        if (existing) {
+          updateById.run({ ...row, id: existing.id });
+          id = existing.id;
+        } else id = Number((upsert.get(row) as { id: number | bigint }).id);
       } else id = Number((upsert.get(row) as { id: number | bigint }).id);
       if (row.sha256) byRowId.set(id, row.sha256);
       rowIdByDisk.set(f.diskPath, id);
@@ -189,8 +238,23 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
     toHash.forEach((f, i) => record(f, results[i]));
     for (const f of inv.files) if (f.refused) record(f, null);
     for (const m of inv.missing) {
-      upsert.get({ domain: m.domain, relativePath: m.relativePath, fileId: m.fileId, flags: 1, size: null, manifestSize: null, mtimeUs: null, sha256: null, md5: null, sha1: null,
-        status: m.status, note: m.note, origin: 'manifest', diskPath: null, prefixes: null });
+      upsert.get({
+        domain: m.domain,
+        relativePath: m.relativePath,
+        fileId: m.fileId,
+        flags: 1,
+        size: null,
+        manifestSize: null,
+        mtimeUs: null,
+        sha256: null,
+        md5: null,
+        sha1: null,
+        status: m.status,
+        note: m.note,
+        origin: 'manifest',
+        diskPath: null,
+        prefixes: null,
+      });
     }
   });
   write();
@@ -206,16 +270,27 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
   }
   for (const m of inv.missing) cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
   // Files on disk that were refused (links out of the backup, FIFOs, devices): an evidence problem, named.
-  for (const f of inv.files) if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });
+  for (const f of inv.files)
+    if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });
   for (const l of later) cf.addWarning({ extractor: 'backup', fileId: rowIdByDisk.get(l.diskPath) ?? null, severity: 'warning', message: l.message });
   const unlisted = inv.files.filter((f) => f.origin === 'unlisted').length;
-  if (unlisted) cf.addWarning({ extractor: 'custody', severity: 'info', message: `${unlisted} file(s) under the backup folder are not listed in Manifest.db; hashed and recorded with origin 'unlisted'` });
+  if (unlisted)
+    cf.addWarning({
+      extractor: 'custody',
+      severity: 'info',
+      message: `${unlisted} file(s) under the backup folder are not listed in Manifest.db; hashed and recorded with origin 'unlisted'`,
+    });
   return { algorithms, files: toHash.length, bytes, seconds: (performance.now() - t0) / 1000, unlisted, missing: inv.missing.length, errors, byRowId };
 }
 
 /** After extraction: every file an extractor read must hash as it did in the full pass. */
 export function checkReads(cf: CaseFile, pass: EvidencePassResult): { compared: number; changed: string[] } {
-  const rows = cf.db.prepare("SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL").all() as { id: number; domain: string | null; relative_path: string; sha256: string }[];
+  const rows = cf.db.prepare('SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL').all() as {
+    id: number;
+    domain: string | null;
+    relative_path: string;
+    sha256: string;
+  }[];
   const changed: string[] = [];
   let compared = 0;
   for (const r of rows) {
@@ -225,7 +300,12 @@ export function checkReads(cf: CaseFile, pass: EvidencePassResult): { compared: 
     if (full !== r.sha256) {
       const name = `${r.domain ? `${r.domain}/` : ''}${r.relative_path}`;
       changed.push(name);
-      cf.addWarning({ extractor: 'custody', fileId: r.id, severity: 'error', message: `file changed during ingest: ${name} hashed ${full} in the full pass but ${r.sha256} when the extractor read it` });
+      cf.addWarning({
+        extractor: 'custody',
+        fileId: r.id,
+        severity: 'error',
+        message: `file changed during ingest: ${name} hashed ${full} in the full pass but ${r.sha256} when the extractor read it`,
+      });
     }
   }
   return { compared, changed };
@@ -235,9 +315,15 @@ export function checkReads(cf: CaseFile, pass: EvidencePassResult): { compared: 
 export function passDetail(pass: EvidencePassResult, reads: { compared: number; changed: string[] }): Record<string, unknown> {
   return {
     evidence_hash_pass: {
-      algorithms: pass.algorithms, files: pass.files, bytes: pass.bytes, unlisted: pass.unlisted, missing: pass.missing, unreadable: pass.errors,
+      algorithms: pass.algorithms,
+      files: pass.files,
+      bytes: pass.bytes,
+      unlisted: pass.unlisted,
+      missing: pass.missing,
+      unreadable: pass.errors,
       mb_per_s: pass.seconds > 0 ? Math.round(pass.bytes / 1e6 / pass.seconds) : null,
-      extractor_reads_compared: reads.compared, changed_during_ingest: reads.changed,
+      extractor_reads_compared: reads.compared,
+      changed_during_ingest: reads.changed,
     },
   };
 }

@@ -32,7 +32,11 @@ export const PREFIX_HEX = 16;
 export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[], blockSize: number, buf: Buffer, onBytes?: (n: number) => void): FileHashes {
   let fd: number;
   // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; then only a regular file is read.
-  try { fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); } catch (e) { return { size: 0, error: (e as Error).message }; }
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    return { size: 0, error: (e as Error).message };
+  }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) return { size: 0, error: `not a regular file (${kindName(st)}); not read` };
@@ -54,7 +58,9 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
       if (n < want) break;
     }
     const out: FileHashes = { size };
-    algorithms.forEach((a, i) => { out[a] = hashes[i].digest('hex'); });
+    algorithms.forEach((a, i) => {
+      out[a] = hashes[i].digest('hex');
+    });
     // A prefix at the very end equals the full hash: drop it, and keep none for one-block files.
     if (size % blockSize === 0 && prefixes) prefixes = prefixes.slice(0, -PREFIX_HEX);
     if (prefixes) out.prefixes = prefixes;
@@ -67,7 +73,17 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
 }
 
 function kindName(st: fs.Stats): string {
-  return st.isDirectory() ? 'directory' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'unknown';
+  return st.isDirectory()
+    ? 'directory'
+    : st.isFIFO()
+      ? 'fifo'
+      : st.isSocket()
+        ? 'socket'
+        : st.isCharacterDevice()
+          ? 'character device'
+          : st.isBlockDevice()
+            ? 'block device'
+            : 'unknown';
 }
 
 /** Compare stored prefixes with freshly computed ones: index of the first block that differs (or the one after the common prefixes). */
@@ -82,9 +98,19 @@ export function firstDifferingBlock(stored: string | null | undefined, fresh: st
   return n;
 }
 
-export interface BatchRequest { id: number; files: string[]; algorithms: HashAlgorithm[]; blockSize: number }
-export interface BatchReply { id: number; results: FileHashes[] }
-export interface ProgressReply { progress: number }
+export interface BatchRequest {
+  id: number;
+  files: string[];
+  algorithms: HashAlgorithm[];
+  blockSize: number;
+}
+export interface BatchReply {
+  id: number;
+  results: FileHashes[];
+}
+export interface ProgressReply {
+  progress: number;
+}
 
 // Worker side: hash each batch and report bytes read every 64 MiB so the bar moves during large files.
 if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.role === 'ios-timeline-hash') {
@@ -92,11 +118,19 @@ if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.rol
   const buf = Buffer.allocUnsafe(READ_CHUNK);
   let unreported = 0;
   port.on('message', (req: BatchRequest) => {
-    const results = req.files.map((f) => hashFileSync(f, req.algorithms, req.blockSize, buf, (n) => {
-      unreported += n;
-      if (unreported >= 64 << 20) { port.postMessage({ progress: unreported } satisfies ProgressReply); unreported = 0; }
-    }));
-    if (unreported) { port.postMessage({ progress: unreported } satisfies ProgressReply); unreported = 0; }
+    const results = req.files.map((f) =>
+      hashFileSync(f, req.algorithms, req.blockSize, buf, (n) => {
+        unreported += n;
+        if (unreported >= 64 << 20) {
+          port.postMessage({ progress: unreported } satisfies ProgressReply);
+          unreported = 0;
+        }
+      }),
+    );
+    if (unreported) {
+      port.postMessage({ progress: unreported } satisfies ProgressReply);
+      unreported = 0;
+    }
     port.postMessage({ id: req.id, results } satisfies BatchReply);
   });
 }

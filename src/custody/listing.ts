@@ -6,11 +6,21 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 
 export interface ListingEntry {
-  path: string; size: number; mtimeMs: number; ctimeMs?: number; link?: boolean;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ctimeMs?: number;
+  link?: boolean;
   /** Set for anything that is neither a regular file, a folder nor a link (fifo, socket, device): never opened. */
   special?: string;
 }
-export interface Listing { sha256: string; files: number; bytes: number; entries: ListingEntry[]; differences(other: Listing): string[] }
+export interface Listing {
+  sha256: string;
+  files: number;
+  bytes: number;
+  entries: ListingEntry[];
+  differences(other: Listing): string[];
+}
 
 export async function listFiles(root: string): Promise<ListingEntry[]> {
   // Synchronous calls on purpose: one awaited lstat per file costs a thread-pool round trip each
@@ -24,7 +34,8 @@ export async function listFiles(root: string): Promise<ListingEntry[]> {
         const st = fs.lstatSync(full);
         const e: ListingEntry = { path: path.relative(root, full).split(path.sep).join('/'), size: st.size, mtimeMs: Math.trunc(st.mtimeMs), ctimeMs: Math.trunc(st.ctimeMs) };
         if (st.isSymbolicLink()) e.link = true;
-        else if (!st.isFile()) e.special = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'unknown';
+        else if (!st.isFile())
+          e.special = st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : 'unknown';
         out.push(e);
       }
     }
@@ -39,10 +50,16 @@ export async function listingHash(root: string): Promise<Listing> {
   const entries = await listFiles(root);
   const h = createHash('sha256');
   let bytes = 0;
-  for (const e of entries) { h.update(`${e.path}\t${e.size}\t${e.mtimeMs}\t${e.ctimeMs ?? ''}\n`); bytes += e.size; }
+  for (const e of entries) {
+    h.update(`${e.path}\t${e.size}\t${e.mtimeMs}\t${e.ctimeMs ?? ''}\n`);
+    bytes += e.size;
+  }
   const sha256 = h.digest('hex');
   return {
-    sha256, files: entries.length, bytes, entries,
+    sha256,
+    files: entries.length,
+    bytes,
+    entries,
     differences(other: Listing): string[] {
       const mine = new Map(entries.map((e) => [e.path, e]));
       const theirs = new Map(other.entries.map((e) => [e.path, e]));

@@ -80,7 +80,9 @@ export function recordedCaseDigest(cf: CaseFile): CaseDigest | null {
     try {
       const d = JSON.parse(r.detail_json) as { case_digest?: CaseDigest };
       if (d.case_digest?.sha256) return d.case_digest;
-    } catch { /* a damaged row: verify reports it */ }
+    } catch {
+      /* a damaged row: verify reports it */
+    }
   }
   return null;
 }
@@ -93,10 +95,19 @@ export function realPathOf(p: string): string {
   let cur = path.resolve(p);
   const rest: string[] = [];
   for (let hops = 0; hops < 64; hops++) {
-    try { return path.join(fs.realpathSync(cur), ...rest); } catch { /* does not exist (or a dangling link) */ }
     try {
-      if (fs.lstatSync(cur).isSymbolicLink()) { cur = path.resolve(path.dirname(cur), fs.readlinkSync(cur)); continue; }
-    } catch { /* really absent */ }
+      return path.join(fs.realpathSync(cur), ...rest);
+    } catch {
+      /* does not exist (or a dangling link) */
+    }
+    try {
+      if (fs.lstatSync(cur).isSymbolicLink()) {
+        cur = path.resolve(path.dirname(cur), fs.readlinkSync(cur));
+        continue;
+      }
+    } catch {
+      /* really absent */
+    }
     const parent = path.dirname(cur);
     if (parent === cur) break;
     rest.unshift(path.basename(cur));
@@ -110,21 +121,32 @@ export function assertOutsideEvidence(output: string, evidenceRoot: string, what
   const out = realPathOf(output);
   const ev = realPathOf(evidenceRoot);
   if (out === ev || out.startsWith(ev.endsWith(path.sep) ? ev : ev + path.sep)) {
-    throw new RefusedError(`${what} ${output} is inside the evidence folder ${evidenceRoot}${out !== path.resolve(output) ? ` (it resolves to ${out})` : ''}: the evidence is never written, choose a place outside it`);
+    throw new RefusedError(
+      `${what} ${output} is inside the evidence folder ${evidenceRoot}${out !== path.resolve(output) ? ` (it resolves to ${out})` : ''}: the evidence is never written, choose a place outside it`,
+    );
   }
 }
 
 /** The evidence folders a case was made from (evidence.backup_path). */
 export function evidenceRootsOf(cf: CaseFile): string[] {
-  try { return (cf.db.prepare('SELECT backup_path FROM evidence').all() as { backup_path: string }[]).map((r) => r.backup_path).filter(Boolean); } catch { return []; }
+  try {
+    return (cf.db.prepare('SELECT backup_path FROM evidence').all() as { backup_path: string }[]).map((r) => r.backup_path).filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 export function readManifest(outDir: string): OutputManifest | null {
   const p = path.join(outDir, MANIFEST_NAME);
   if (!fs.existsSync(p)) return null;
   let m: OutputManifest;
-  try { m = JSON.parse(fs.readFileSync(p, 'utf8')) as OutputManifest; } catch (e) { throw new Error(`${p} is not valid JSON (${(e as Error).message}); move it aside before writing into this folder`); }
-  if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files) || !Array.isArray(m.actions)) throw new Error(`${p} is not an ios-timeline output manifest; move it aside before writing into this folder`);
+  try {
+    m = JSON.parse(fs.readFileSync(p, 'utf8')) as OutputManifest;
+  } catch (e) {
+    throw new Error(`${p} is not valid JSON (${(e as Error).message}); move it aside before writing into this folder`);
+  }
+  if (m.format !== MANIFEST_FORMAT || !Array.isArray(m.files) || !Array.isArray(m.actions))
+    throw new Error(`${p} is not an ios-timeline output manifest; move it aside before writing into this folder`);
   return m;
 }
 
@@ -142,15 +164,24 @@ function relName(outDir: string, file: string): string {
  * Hash the outputs, append the custody row, write manifest.json (+ .sig) and SHA256SUMS.
  * `outputs` are absolute paths of the files this action wrote inside `outDir` (sub-folders allowed).
  */
-export async function writeOutputManifest(outDir: string, outputs: string[], caseFile: CaseFile,
-  opts: WriteManifestOptions): Promise<{ manifestPath: string; sha256sumsPath: string; custody: CustodyRow }> {
+export async function writeOutputManifest(
+  outDir: string,
+  outputs: string[],
+  caseFile: CaseFile,
+  opts: WriteManifestOptions,
+): Promise<{ manifestPath: string; sha256sumsPath: string; custody: CustodyRow }> {
   const dir = path.resolve(outDir);
   const names = outputs.map((o) => relName(dir, o));
   const key = opts.signKeyPath ? loadPrivateKey(opts.signKeyPath) : null; // fail before writing anything
   const existing = readManifest(dir);
 
-  const hashes = await hashFiles(names.map((n) => ({ path: path.join(dir, n), size: fs.statSync(path.join(dir, n)).size })), { blockSize: OUTPUT_BLOCK });
-  hashes.forEach((h, i) => { if (h.error || !h.sha256) throw new Error(`cannot hash output ${names[i]}: ${h.error}`); });
+  const hashes = await hashFiles(
+    names.map((n) => ({ path: path.join(dir, n), size: fs.statSync(path.join(dir, n)).size })),
+    { blockSize: OUTPUT_BLOCK },
+  );
+  hashes.forEach((h, i) => {
+    if (h.error || !h.sha256) throw new Error(`cannot hash output ${names[i]}: ${h.error}`);
+  });
 
   // The case file's bytes before this action's custody row (commit first so the file on disk is complete).
   caseFile.commit();
@@ -161,26 +192,51 @@ export async function writeOutputManifest(outDir: string, outputs: string[], cas
   const custody = caseFile.custody({
     action: opts.action,
     actor: opts.examiner || undefined,
-    detail: { ...opts.detail, out_dir: dir, case_file_sha256_before: caseSha, case_content_digest: digest?.sha256 ?? null, signed: !!key, ...(state.complete ? {} : { case_incomplete: true, ingest_state: state.state }) },
-    inputs: [{ name: 'case file (before this row)', path: path.resolve(caseFile.path), sha256: caseSha }, ...(digest ? [{ name: 'case content digest', sha256: digest.sha256 }] : [])],
+    detail: {
+      ...opts.detail,
+      out_dir: dir,
+      case_file_sha256_before: caseSha,
+      case_content_digest: digest?.sha256 ?? null,
+      signed: !!key,
+      ...(state.complete ? {} : { case_incomplete: true, ingest_state: state.state }),
+    },
+    inputs: [
+      { name: 'case file (before this row)', path: path.resolve(caseFile.path), sha256: caseSha },
+      ...(digest ? [{ name: 'case content digest', sha256: digest.sha256 }] : []),
+    ],
     outputs: outRefs,
   });
 
   const files = new Map((existing?.files ?? []).map((f) => [f.name, f]));
-  names.forEach((n, i) => files.set(n, {
-    name: n, size: hashes[i].size, sha256: hashes[i].sha256!, block_size: OUTPUT_BLOCK,
-    ...(hashes[i].prefixes ? { block_prefixes: hashes[i].prefixes } : {}), action: opts.action, custody_seq: custody.seq,
-  }));
-  const actions: ManifestAction[] = [...(existing?.actions ?? []), {
-    action: opts.action, at: custody.at, examiner: custody.actor,
-    custody: { seq: custody.seq, hash: custody.hash, prev_hash: custody.prev_hash },
-    case_file: {
-      path: path.resolve(caseFile.path), case_number: caseFile.getMeta('case_number') || null, sha256_before_action: caseSha, content_digest: digest?.sha256 ?? null,
-      ...(state.complete ? {} : { ingest_state: state.state }),
+  names.forEach((n, i) =>
+    files.set(n, {
+      name: n,
+      size: hashes[i].size,
+      sha256: hashes[i].sha256!,
+      block_size: OUTPUT_BLOCK,
+      ...(hashes[i].prefixes ? { block_prefixes: hashes[i].prefixes } : {}),
+      action: opts.action,
+      custody_seq: custody.seq,
+    }),
+  );
+  const actions: ManifestAction[] = [
+    ...(existing?.actions ?? []),
+    {
+      action: opts.action,
+      at: custody.at,
+      examiner: custody.actor,
+      custody: { seq: custody.seq, hash: custody.hash, prev_hash: custody.prev_hash },
+      case_file: {
+        path: path.resolve(caseFile.path),
+        case_number: caseFile.getMeta('case_number') || null,
+        sha256_before_action: caseSha,
+        content_digest: digest?.sha256 ?? null,
+        ...(state.complete ? {} : { ingest_state: state.state }),
+      },
+      outputs: names,
+      ...(state.complete ? {} : { incomplete: true }),
     },
-    outputs: names,
-    ...(state.complete ? {} : { incomplete: true }),
-  }];
+  ];
   const manifest: OutputManifest = {
     format: MANIFEST_FORMAT,
     generator: `${TOOL_NAME} ${TOOL_VERSION}`,

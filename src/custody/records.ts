@@ -53,16 +53,27 @@ export function custodySection(db: Database.Database): { rows: CustodyEntryView[
   const raw = db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
   const rows = raw.map((r) => {
     let d: Record<string, unknown> = {};
-    try { d = JSON.parse(r.detail_json) as Record<string, unknown>; } catch { d = { unreadable_detail: r.detail_json }; }
+    try {
+      d = JSON.parse(r.detail_json) as Record<string, unknown>;
+    } catch {
+      d = { unreadable_detail: r.detail_json };
+    }
     const { host, tool_version, command_line, inputs, outputs, case_digest, ...rest } = d;
     // The per-table digest is long; the report shows its one-line summary.
     if (case_digest && typeof case_digest === 'object') rest.case_content_digest = (case_digest as { sha256?: string }).sha256 ?? null;
     return {
-      seq: r.seq, at: r.at, examiner: r.actor, action: r.action,
-      host: typeof host === 'string' ? host : null, tool_version: typeof tool_version === 'string' ? tool_version : null,
+      seq: r.seq,
+      at: r.at,
+      examiner: r.actor,
+      action: r.action,
+      host: typeof host === 'string' ? host : null,
+      tool_version: typeof tool_version === 'string' ? tool_version : null,
       command_line: Array.isArray(command_line) ? (command_line as string[]) : [],
-      inputs: Array.isArray(inputs) ? (inputs as HashRef[]) : [], outputs: Array.isArray(outputs) ? (outputs as HashRef[]) : [],
-      detail: rest, prev_hash: r.prev_hash, hash: r.hash,
+      inputs: Array.isArray(inputs) ? (inputs as HashRef[]) : [],
+      outputs: Array.isArray(outputs) ? (outputs as HashRef[]) : [],
+      detail: rest,
+      prev_hash: r.prev_hash,
+      hash: r.hash,
     };
   });
   const v = verifyCustodyChain(db);

@@ -26,14 +26,22 @@ export function generateKeys(dir: string): { privateKeyPath: string; publicKeyPa
 
 export function loadPrivateKey(file: string): KeyObject {
   let key: KeyObject;
-  try { key = createPrivateKey(fs.readFileSync(file)); } catch (e) { throw new KeyError(`${file} is not a readable private key: ${(e as Error).message}`); }
+  try {
+    key = createPrivateKey(fs.readFileSync(file));
+  } catch (e) {
+    throw new KeyError(`${file} is not a readable private key: ${(e as Error).message}`);
+  }
   if (key.asymmetricKeyType !== 'ed25519') throw new KeyError(`${file} is a ${key.asymmetricKeyType} key; an Ed25519 key is needed (ios-timeline keygen)`);
   return key;
 }
 
 export function loadPublicKey(file: string): KeyObject {
   let key: KeyObject;
-  try { key = createPublicKey(fs.readFileSync(file)); } catch (e) { throw new KeyError(`${file} is not a readable public key: ${(e as Error).message}`); }
+  try {
+    key = createPublicKey(fs.readFileSync(file));
+  } catch (e) {
+    throw new KeyError(`${file} is not a readable public key: ${(e as Error).message}`);
+  }
   if (key.asymmetricKeyType !== 'ed25519') throw new KeyError(`${file} is a ${key.asymmetricKeyType} key; an Ed25519 key is needed`);
   return key;
 }
@@ -41,7 +49,9 @@ export function loadPublicKey(file: string): KeyObject {
 /** sha256 of the public key's DER encoding: what a manifest records as its signer. */
 export function keyFingerprint(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 export function signBytes(data: Buffer, privateKey: KeyObject): string {
@@ -51,5 +61,9 @@ export function signBytes(data: Buffer, privateKey: KeyObject): string {
 export function verifyBytes(data: Buffer, signatureB64: string, publicKey: KeyObject): boolean {
   const sig = Buffer.from(signatureB64.trim(), 'base64');
   if (sig.length !== 64) return false;
-  try { return verify(null, data, publicKey, sig); } catch { return false; }
+  try {
+    return verify(null, data, publicKey, sig);
+  } catch {
+    return false;
+  }
 }

@@ -53,9 +53,15 @@ export function isSqliteFile(p: string): boolean {
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     try {
       if (!fs.fstatSync(fd).isFile()) return false;
-      const b = Buffer.alloc(16); fs.readSync(fd, b, 0, 16, 0); return b.toString('latin1') === SQLITE_HEADER;
-    } finally { fs.closeSync(fd); }
-  } catch { return false; }
+      const b = Buffer.alloc(16);
+      fs.readSync(fd, b, 0, 16, 0);
+      return b.toString('latin1') === SQLITE_HEADER;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
 }
 
 function newReport(target: string, kind: VerifyKind): VerifyReport {
@@ -78,7 +84,13 @@ function rangeText(r: { start: number; end: number }): string {
 }
 
 /** First changed byte range from stored and fresh prefix checkpoints. */
-function changedRange(storedPrefixes: string | null | undefined, freshPrefixes: string | undefined, blockSize: number, oldSize: number, newSize: number): { start: number; end: number } {
+function changedRange(
+  storedPrefixes: string | null | undefined,
+  freshPrefixes: string | undefined,
+  blockSize: number,
+  oldSize: number,
+  newSize: number,
+): { start: number; end: number } {
   const k = firstDifferingBlock(storedPrefixes, freshPrefixes);
   const start = k * blockSize;
   const end = Math.max(start, Math.min((k + 1) * blockSize, Math.max(oldSize, newSize)) - 1);
@@ -93,14 +105,19 @@ export function latestIngestDigest(rows: CustodyRow[]): { seq: number; digest: C
     try {
       const d = JSON.parse(rows[i].detail_json) as { case_digest?: CaseDigest };
       if (d.case_digest?.tables) return { seq: rows[i].seq, digest: d.case_digest };
-    } catch { /* reported by the chain check if the row was altered */ }
+    } catch {
+      /* reported by the chain check if the row was altered */
+    }
   }
   return null;
 }
 
 function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow[]; digest: CaseDigest | null } {
   const hasCustody = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='custody'").get();
-  if (!hasCustody) { r.problems.push({ area: 'case', item: 'custody', message: 'the case file has no custody table' }); return { rows: [], digest: null }; }
+  if (!hasCustody) {
+    r.problems.push({ area: 'case', item: 'custody', message: 'the case file has no custody table' });
+    return { rows: [], digest: null };
+  }
   const chain = verifyCustodyChain(db);
   for (const p of chain.problems) r.problems.push({ area: 'custody', item: `custody row ${p.seq}`, message: p.problem });
   if (chain.rows === 0) r.problems.push({ area: 'custody', item: 'custody', message: 'the custody log is empty' });
@@ -108,7 +125,8 @@ function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow
   const rows = db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
   checkHeadsFile(db.name, rows, r);
   const state = ingestStateOf(db);
-  if (!state.complete) r.problems.push({ area: 'case', item: 'ingest', message: `the case is incomplete: its ingest did not finish (${state.state}); it holds only part of the evidence` });
+  if (!state.complete)
+    r.problems.push({ area: 'case', item: 'ingest', message: `the case is incomplete: its ingest did not finish (${state.state}); it holds only part of the evidence` });
 
   const recorded = latestIngestDigest(rows);
   if (!recorded) {
@@ -118,8 +136,15 @@ function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: CustodyRow
   const check = checkCaseDigest(db, recorded.digest);
   r.inputs.push({ name: 'case content digest', sha256: check.sha256 });
   for (const p of check.problems) {
-    const ids = [...p.changed.map((id) => ({ id, how: 'changed since ingest' })), ...p.added.map((id) => ({ id, how: 'added after ingest' })), ...p.removed.map((id) => ({ id, how: 'deleted after ingest' }))];
-    if (!ids.length) { r.problems.push({ area: 'case', item: p.table, message: p.problem }); continue; }
+    const ids = [
+      ...p.changed.map((id) => ({ id, how: 'changed since ingest' })),
+      ...p.added.map((id) => ({ id, how: 'added after ingest' })),
+      ...p.removed.map((id) => ({ id, how: 'deleted after ingest' })),
+    ];
+    if (!ids.length) {
+      r.problems.push({ area: 'case', item: p.table, message: p.problem });
+      continue;
+    }
     for (const x of ids) r.problems.push({ area: 'case', item: `${p.table} row ${x.id}`, message: x.how });
     const total = p.counts ? p.counts.changed + p.counts.added + p.counts.removed : ids.length;
     if (total > ids.length) r.problems.push({ area: 'case', item: p.table, message: `${total - ids.length} more rows differ (only the first 50 of each kind are named)` });
@@ -136,7 +161,10 @@ function checkHeadsFile(casePath: string, rows: CustodyRow[], r: VerifyReport): 
   const sidecar = custodyHeadsPath(finalCasePath(path.resolve(casePath)));
   const name = path.basename(sidecar);
   const read = readCustodyHeads(finalCasePath(path.resolve(casePath)));
-  if (!read) { r.notes.push(`warning: ${name} is missing: a truncated custody log (rows deleted at the end) cannot be detected`); return; }
+  if (!read) {
+    r.notes.push(`warning: ${name} is missing: a truncated custody log (rows deleted at the end) cannot be detected`);
+    return;
+  }
   for (const p of read.problems) r.problems.push({ area: 'custody', item: name, message: p.problem });
   const c = checkCustodyHeads(rows, read.heads);
   for (const p of c.problems) r.problems.push({ area: 'custody', item: `custody row ${p.seq}`, message: `${p.problem} (${name})` });
@@ -147,15 +175,29 @@ function checkHeadsFile(casePath: string, rows: CustodyRow[], r: VerifyReport): 
 export async function verifyCase(casePath: string): Promise<VerifyReport> {
   const r = newReport(path.resolve(casePath), 'case');
   const db = openReadOnly(casePath);
-  try { checkCaseDb(db, r); } finally { db.close(); }
+  try {
+    checkCaseDb(db, r);
+  } finally {
+    db.close();
+  }
   return finish(r);
 }
 
 // ---------------------------------------------------------------------------------------------- backup folder
 
 interface FileRow {
-  id: number; domain: string | null; relative_path: string | null; file_id: string | null; size: number | null;
-  sha256: string | null; md5: string | null; sha1: string | null; status: string; origin: string | null; disk_path: string | null; block_prefixes: string | null;
+  id: number;
+  domain: string | null;
+  relative_path: string | null;
+  file_id: string | null;
+  size: number | null;
+  sha256: string | null;
+  md5: string | null;
+  sha1: string | null;
+  status: string;
+  origin: string | null;
+  disk_path: string | null;
+  block_prefixes: string | null;
   note: string | null;
 }
 
@@ -176,10 +218,16 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     checkCaseDb(db, r);
     const cols = columnsOf(db, 'files');
     const opt = (c: string) => colOrNull(cols, c);
-    rows = db.prepare(`SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')}, note FROM files ORDER BY id`).all() as FileRow[];
+    rows = db
+      .prepare(
+        `SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')}, note FROM files ORDER BY id`,
+      )
+      .all() as FileRow[];
     const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
     if (ev && path.resolve(ev.backup_path) !== root) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${root}`);
-  } finally { db.close(); }
+  } finally {
+    db.close();
+  }
 
   const onDisk = new Map((await listFiles(root)).map((e) => [e.path, e]));
   const expected = new Map<string, FileRow>();
@@ -203,30 +251,46 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   for (const [p, f] of expected) {
     const res = resolveInside(root, p);
     const name = f.domain ? `${p} (${f.domain}/${f.relative_path})` : p;
-    if (res.refused) { r.problems.push({ area: 'evidence', item: name, message: res.refused }); continue; }
+    if (res.refused) {
+      r.problems.push({ area: 'evidence', item: name, message: res.refused });
+      continue;
+    }
     if (!res.path) continue; // reported below as missing
     // A link inside the backup is fine only when ingest followed the same one (its files row says so).
-    if (res.linkedTo && !f.note?.includes(`→ ${res.linkedTo}`)) { r.problems.push({ area: 'evidence', item: name, message: `is now a symbolic link (to ${res.linkedTo})` }); continue; }
+    if (res.linkedTo && !f.note?.includes(`→ ${res.linkedTo}`)) {
+      r.problems.push({ area: 'evidence', item: name, message: `is now a symbolic link (to ${res.linkedTo})` });
+      continue;
+    }
     resolved.set(p, res);
   }
   const present = [...expected.entries()].filter(([p]) => resolved.has(p));
-  const results = await hashFiles(present.map(([p]) => ({ path: resolved.get(p)!.path!, size: resolved.get(p)!.size })), { algorithms, onProgress: opts.onProgress });
+  const results = await hashFiles(
+    present.map(([p]) => ({ path: resolved.get(p)!.path!, size: resolved.get(p)!.size })),
+    { algorithms, onProgress: opts.onProgress },
+  );
   let matched = 0;
   let bytes = 0;
   present.forEach(([p, f], i) => {
     const h = results[i];
     const name = f.domain ? `${p} (${f.domain}/${f.relative_path})` : p;
-    if (h.error) { r.problems.push({ area: 'evidence', item: name, message: `cannot be read: ${h.error}` }); return; }
+    if (h.error) {
+      r.problems.push({ area: 'evidence', item: name, message: `cannot be read: ${h.error}` });
+      return;
+    }
     bytes += h.size;
     const diffs: string[] = [];
     for (const a of algorithms) if (f[a] && f[a] !== h[a]) diffs.push(`${a} ${f[a]!.slice(0, 16)}… recorded, ${h[a]!.slice(0, 16)}… now`);
-    if (!diffs.length) { matched++; return; }
+    if (!diffs.length) {
+      matched++;
+      return;
+    }
     const range = changedRange(f.block_prefixes, h.prefixes, READ_CHUNK, f.size ?? h.size, h.size);
     const size = f.size != null && f.size !== h.size ? `, size ${f.size} → ${h.size}` : '';
     r.problems.push({ area: 'evidence', item: name, message: `content differs (${diffs.join('; ')}${size}); first difference in ${rangeText(range)}`, range });
   });
   for (const [p, f] of expected) {
-    if (resolveInside(root, p).kind === 'missing') r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
+    if (resolveInside(root, p).kind === 'missing')
+      r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
   }
   let unrecorded = 0;
   for (const p of onDisk.keys()) {
@@ -238,7 +302,10 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   }
   // One digest standing for every file as re-hashed now, for the verify custody row's inputs.
   const listing = createHash('sha256');
-  present.map(([p], i) => `${p}\t${results[i].sha256 ?? results[i].error}\n`).sort().forEach((l) => listing.update(l));
+  present
+    .map(([p], i) => `${p}\t${results[i].sha256 ?? results[i].error}\n`)
+    .sort()
+    .forEach((l) => listing.update(l));
   r.inputs.push({ name: 'evidence re-hashed (sha256 over sorted "path<TAB>sha256" lines)', sha256: listing.digest('hex') });
   if (!fullPass) r.notes.push(`the case records only the files its extractors read (ingested without the full hash pass): ${unrecorded} other file(s) on disk cannot be checked`);
   r.checks.push(`evidence: ${matched} of ${expected.size} recorded files match (${(bytes / 1e6).toFixed(1)} MB re-hashed, ${algorithms.join(', ')})`);
@@ -259,7 +326,9 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
   const manifestSha = await sha256File(manifestPath);
   r.inputs.push({ name: MANIFEST_NAME, sha256: manifestSha });
   let m: OutputManifest;
-  try { m = JSON.parse(manifestBytes.toString('utf8')) as OutputManifest; } catch (e) {
+  try {
+    m = JSON.parse(manifestBytes.toString('utf8')) as OutputManifest;
+  } catch (e) {
     r.problems.push({ area: 'manifest', item: MANIFEST_NAME, message: `is not valid JSON: ${(e as Error).message}` });
     return finish(r);
   }
@@ -275,24 +344,47 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
   for (const f of present) bySize.set(f.block_size, [...(bySize.get(f.block_size) ?? []), f]);
   let matched = 0;
   for (const [blockSize, files] of bySize) {
-    const hashes = await hashFiles(files.map((f) => ({ path: path.join(outDir, f.name), size: fs.statSync(path.join(outDir, f.name)).size })), { blockSize: blockSize || READ_CHUNK });
+    const hashes = await hashFiles(
+      files.map((f) => ({ path: path.join(outDir, f.name), size: fs.statSync(path.join(outDir, f.name)).size })),
+      { blockSize: blockSize || READ_CHUNK },
+    );
     files.forEach((f, i) => {
       const h = hashes[i];
-      if (h.error) { r.problems.push({ area: 'output', item: f.name, message: `cannot be read: ${h.error}` }); return; }
-      if (h.sha256 === f.sha256 && h.size === f.size) { matched++; return; }
+      if (h.error) {
+        r.problems.push({ area: 'output', item: f.name, message: `cannot be read: ${h.error}` });
+        return;
+      }
+      if (h.sha256 === f.sha256 && h.size === f.size) {
+        matched++;
+        return;
+      }
       const range = changedRange(f.block_prefixes, h.prefixes, blockSize || READ_CHUNK, f.size, h.size);
       const size = f.size !== h.size ? `, size ${f.size} → ${h.size}` : '';
-      r.problems.push({ area: 'output', item: f.name, message: `content differs from manifest.json (sha256 ${f.sha256.slice(0, 16)}… recorded, ${h.sha256!.slice(0, 16)}… now${size}); first difference in ${rangeText(range)}`, range });
+      r.problems.push({
+        area: 'output',
+        item: f.name,
+        message: `content differs from manifest.json (sha256 ${f.sha256.slice(0, 16)}… recorded, ${h.sha256!.slice(0, 16)}… now${size}); first difference in ${rangeText(range)}`,
+        range,
+      });
     });
   }
   for (const f of m.files) if (!present.includes(f)) r.problems.push({ area: 'output', item: f.name, message: 'listed in manifest.json but missing' });
-  const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.relative(outDir, path.join(d, e.name)).split(path.sep).join('/')]));
+  const walk = (d: string): string[] =>
+    fs
+      .readdirSync(d, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.relative(outDir, path.join(d, e.name)).split(path.sep).join('/')]));
   // The case file may sit beside its outputs (the demo does that); it changes with every custody row, so it is no output.
   const caseNames = new Set((m.actions ?? []).map((a) => path.basename(a.case_file?.path ?? '')).filter(Boolean));
   for (const name of walk(outDir)) {
     if (listed.has(name) || RESERVED_NAMES.has(name)) continue;
-    if (caseNames.has(name) && isSqliteFile(path.join(outDir, name))) { r.notes.push(`${name} is the case file (checked with --case, not against the manifest)`); continue; }
-    if (name.endsWith(HEADS_SUFFIX) && caseNames.has(name.slice(0, -HEADS_SUFFIX.length))) { r.notes.push(`${name} holds the case file's custody heads (checked with --case)`); continue; }
+    if (caseNames.has(name) && isSqliteFile(path.join(outDir, name))) {
+      r.notes.push(`${name} is the case file (checked with --case, not against the manifest)`);
+      continue;
+    }
+    if (name.endsWith(HEADS_SUFFIX) && caseNames.has(name.slice(0, -HEADS_SUFFIX.length))) {
+      r.notes.push(`${name} holds the case file's custody heads (checked with --case)`);
+      continue;
+    }
     r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
   }
   r.checks.push(`outputs: ${matched} of ${m.files.length} files match manifest.json`);
@@ -304,14 +396,24 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
     const want = new Map(m.files.map((f) => [f.name, f.sha256]));
     want.set(MANIFEST_NAME, manifestSha);
     const seen = new Set<string>();
-    fs.readFileSync(sumsPath, 'utf8').split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      const mm = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-      if (!mm) { r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: 'is not a sha256sum line' }); return; }
-      seen.add(mm[2]);
-      if (!want.has(mm[2])) r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: `lists ${mm[2]}, which the manifest does not` });
-      else if (want.get(mm[2]) !== mm[1]) r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: mm[2] === MANIFEST_NAME ? 'manifest.json does not match its hash in SHA256SUMS (the manifest was edited)' : `hash of ${mm[2]} differs from manifest.json` });
-    });
+    fs.readFileSync(sumsPath, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (!line.trim()) return;
+        const mm = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+        if (!mm) {
+          r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: 'is not a sha256sum line' });
+          return;
+        }
+        seen.add(mm[2]);
+        if (!want.has(mm[2])) r.problems.push({ area: 'manifest', item: `${SUMS_NAME} line ${i + 1}`, message: `lists ${mm[2]}, which the manifest does not` });
+        else if (want.get(mm[2]) !== mm[1])
+          r.problems.push({
+            area: 'manifest',
+            item: `${SUMS_NAME} line ${i + 1}`,
+            message: mm[2] === MANIFEST_NAME ? 'manifest.json does not match its hash in SHA256SUMS (the manifest was edited)' : `hash of ${mm[2]} differs from manifest.json`,
+          });
+      });
     for (const name of want.keys()) if (!seen.has(name)) r.problems.push({ area: 'manifest', item: SUMS_NAME, message: `does not list ${name}` });
     if (!r.problems.some((p) => p.item.startsWith(SUMS_NAME))) r.checks.push(`${SUMS_NAME}: agrees with manifest.json (${want.size} entries)`);
   }
@@ -323,11 +425,16 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
     if (!fs.existsSync(sigPath)) r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: 'missing: the manifest is not signed' });
     else if (!verifyBytes(manifestBytes, fs.readFileSync(sigPath, 'utf8'), key)) {
       const other = m.signer && m.signer.public_key_sha256 !== keyFingerprint(key);
-      r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: other ? 'does not verify: the manifest names a different signing key' : 'does not verify with this public key: manifest.json or the signature was altered' });
+      r.problems.push({
+        area: 'signature',
+        item: SIGNATURE_NAME,
+        message: other ? 'does not verify: the manifest names a different signing key' : 'does not verify with this public key: manifest.json or the signature was altered',
+      });
     } else r.checks.push(`signature: valid Ed25519 signature by key ${keyFingerprint(key).slice(0, 16)}…`);
   } else if (fs.existsSync(sigPath)) r.notes.push('manifest.json is signed; give --pub-key to check the signature');
   // A manifest that says it was signed must keep its signature: deleting the .sig must not pass unnoticed.
-  if (m.signer && !fs.existsSync(sigPath) && !opts.pubKeyPath) r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: `missing: manifest.json records a signature by key ${String(m.signer.public_key_sha256).slice(0, 16)}…` });
+  if (m.signer && !fs.existsSync(sigPath) && !opts.pubKeyPath)
+    r.problems.push({ area: 'signature', item: SIGNATURE_NAME, message: `missing: manifest.json records a signature by key ${String(m.signer.public_key_sha256).slice(0, 16)}…` });
   if (m.status === 'INCOMPLETE') r.notes.push('manifest.json says INCOMPLETE: these outputs come from a case whose ingest did not finish');
 
   // With the case file: the custody rows the manifest names must be in the (intact) chain, with the same output hashes.
@@ -340,19 +447,34 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
       for (const a of m.actions ?? []) {
         const row = bySeq.get(a.custody?.seq);
         const item = `custody row ${a.custody?.seq}`;
-        if (!row) { r.problems.push({ area: 'custody', item, message: `the ${a.action} at ${a.at} named by manifest.json is not in this case file's custody log` }); continue; }
-        if (row.hash !== a.custody.hash) { r.problems.push({ area: 'custody', item, message: `hash ${row.hash.slice(0, 16)}… differs from manifest.json's ${a.custody.hash.slice(0, 16)}…` }); continue; }
-        if (digest && a.case_file?.content_digest && a.case_file.content_digest !== digest.sha256) r.problems.push({ area: 'case', item: 'case content digest', message: 'manifest.json was made from another case file (content digests differ)' });
+        if (!row) {
+          r.problems.push({ area: 'custody', item, message: `the ${a.action} at ${a.at} named by manifest.json is not in this case file's custody log` });
+          continue;
+        }
+        if (row.hash !== a.custody.hash) {
+          r.problems.push({ area: 'custody', item, message: `hash ${row.hash.slice(0, 16)}… differs from manifest.json's ${a.custody.hash.slice(0, 16)}…` });
+          continue;
+        }
+        if (digest && a.case_file?.content_digest && a.case_file.content_digest !== digest.sha256)
+          r.problems.push({ area: 'case', item: 'case content digest', message: 'manifest.json was made from another case file (content digests differ)' });
         let outs: { path: string; sha256: string }[] = [];
-        try { outs = (JSON.parse(row.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? []; } catch { /* the chain check names it */ }
+        try {
+          outs = (JSON.parse(row.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? [];
+        } catch {
+          /* the chain check names it */
+        }
         for (const name of a.outputs) {
           const f = listed.get(name);
           const rec = outs.find((o) => o.path === name);
-          if (f && f.custody_seq === a.custody.seq && rec?.sha256 !== f.sha256) r.problems.push({ area: 'custody', item: `${name}`, message: `manifest.json's hash differs from the one in ${item}` });
+          if (f && f.custody_seq === a.custody.seq && rec?.sha256 !== f.sha256)
+            r.problems.push({ area: 'custody', item: `${name}`, message: `manifest.json's hash differs from the one in ${item}` });
         }
       }
-      if (!r.problems.some((p) => p.area === 'custody')) r.checks.push(`custody: the ${m.actions?.length ?? 0} action(s) in manifest.json are in the case's chain with the same hashes`);
-    } finally { db.close(); }
+      if (!r.problems.some((p) => p.area === 'custody'))
+        r.checks.push(`custody: the ${m.actions?.length ?? 0} action(s) in manifest.json are in the case's chain with the same hashes`);
+    } finally {
+      db.close();
+    }
   }
   return finish(r);
 }

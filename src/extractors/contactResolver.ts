@@ -3,7 +3,10 @@
 // parsed, its last 10 digits are the fallback key. E-mail addresses compare trimmed and lower-cased.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 
-export interface HandleKey { kind: 'phone' | 'email' | 'other'; normalized: string }
+export interface HandleKey {
+  kind: 'phone' | 'email' | 'other';
+  normalized: string;
+}
 
 export function normalizeHandle(raw: string, region: string): HandleKey {
   let v = raw.trim();
@@ -13,7 +16,7 @@ export function normalizeHandle(raw: string, region: string): HandleKey {
   const cleaned = v.replace(/[;,].*$/, '');
   if (/^[+\d(][\d\s().\-/]*$/.test(cleaned)) {
     const parsed = parsePhoneNumberFromString(cleaned, region.toUpperCase() as CountryCode);
-    if (parsed && parsed.isPossible()) return { kind: 'phone', normalized: parsed.number };
+    if (parsed?.isPossible()) return { kind: 'phone', normalized: parsed.number };
     const digits = cleaned.replace(/\D/g, '');
     return { kind: 'phone', normalized: cleaned.startsWith('+') ? `+${digits}` : digits };
   }
@@ -32,7 +35,9 @@ export class ContactResolver {
 
   constructor(readonly region: string) {}
 
-  get size(): number { return this.exact.size; }
+  get size(): number {
+    return this.exact.size;
+  }
 
   add(handle: string, name: string): void {
     const key = normalizeHandle(handle, this.region);

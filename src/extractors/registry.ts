@@ -13,7 +13,10 @@ function isExtractor(v: unknown): v is Extractor {
 
 async function discover(): Promise<Extractor[]> {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
-  const files = fs.readdirSync(dir).filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts'))
+    .sort();
   const found = new Map<string, Extractor>();
   for (const f of files) {
     const mod = (await import(new URL(`./artifacts/${f}`, import.meta.url).href)) as Record<string, unknown>;
@@ -64,10 +67,16 @@ export function withDependencies(ids: string[]): { run: Extractor[]; added: stri
 }
 
 /** Kinds the pipeline itself emits: a recovered row of a table no artifact maps to an event (recovery stage). */
-export const PIPELINE_KINDS: KindDescriptor[] = [{
-  kind: 'record', label: 'Recovered records', color: '#9b1c1c', view: 'table', dataType: 'ios:recovery:record',
-  actions: { deleted: 'Deleted Record Recovered', 'earlier-version': 'Earlier Version Recovered' },
-}];
+export const PIPELINE_KINDS: KindDescriptor[] = [
+  {
+    kind: 'record',
+    label: 'Recovered records',
+    color: '#9b1c1c',
+    view: 'table',
+    dataType: 'ios:recovery:record',
+    actions: { deleted: 'Deleted Record Recovered', 'earlier-version': 'Earlier Version Recovered' },
+  },
+];
 
 /** Every kind any extractor emits, one descriptor each (the first declaration wins; they must agree). */
 export const KINDS: Map<string, KindDescriptor> = (() => {

@@ -7,7 +7,12 @@ import { jpegTiffStart, tiffStructureProblem } from './photos/exif.js';
 import { MAX_THUMBNAIL_BYTES, sniffImage, type ThumbnailMime } from '../timeline/thumbnails.js';
 import { mimeFromName } from './messages/vocab.js';
 
-export interface Thumbnail { mime: string; data: Buffer; width?: number; height?: number }
+export interface Thumbnail {
+  mime: string;
+  data: Buffer;
+  width?: number;
+  height?: number;
+}
 
 /** Bytes read first. EXIF (with its thumbnail) sits in the first 64 KB APP1 segment of a JPEG. */
 const HEAD_BYTES = 128 * 1024;
@@ -18,7 +23,7 @@ const MAX_WHOLE_FILE = 64 * 1024 * 1024;
 export function imageMimeOf(mime: string | null, name: string | null): string | null {
   if (mime && /^image\//i.test(mime)) return mime.toLowerCase();
   const byName = mimeFromName(name);
-  return byName && byName.startsWith('image/') ? byName : null;
+  return byName?.startsWith('image/') ? byName : null;
 }
 
 /**
@@ -81,7 +86,8 @@ export function ifd1Jpeg(b: Buffer, t: number): Buffer | null {
   if (!ifd1 || t + ifd1 + 2 > b.length) return null;
   const n = u16(t + ifd1);
   if (n > 1000 || t + ifd1 + 2 + n * 12 > b.length) return null;
-  let offset: number | null = null, length: number | null = null;
+  let offset: number | null = null,
+    length: number | null = null;
   for (let k = 0; k < n; k++) {
     const e = t + ifd1 + 2 + k * 12;
     const tag = u16(e);
@@ -124,7 +130,16 @@ async function heicThumbnail(buf: Buffer): Promise<Thumbnail | null | undefined>
 function wholeImage(buf: Buffer): Thumbnail | null {
   const type = sniffImage(buf);
   let data: Buffer = Buffer.from(buf); // own copy of exactly these bytes
-  const dims = type === 'image/jpeg' ? jpegInfo(data = trimJpeg(data)) : type === 'image/png' ? pngInfo(data) : type === 'image/gif' ? gifInfo(data) : type === 'image/webp' ? webpInfo(data) : null;
+  const dims =
+    type === 'image/jpeg'
+      ? jpegInfo((data = trimJpeg(data)))
+      : type === 'image/png'
+        ? pngInfo(data)
+        : type === 'image/gif'
+          ? gifInfo(data)
+          : type === 'image/webp'
+            ? webpInfo(data)
+            : null;
   return type && dims && data.length <= MAX_THUMBNAIL_BYTES ? { mime: type, data, ...dims } : null;
 }
 
@@ -156,7 +171,8 @@ export function jpegInfo(b: Buffer): Dims | null {
     if (len < 2 || i + len > b.length) return null;
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (len < 8) return null;
-      const height = b.readUInt16BE(i + 3), width = b.readUInt16BE(i + 5);
+      const height = b.readUInt16BE(i + 3),
+        width = b.readUInt16BE(i + 5);
       if (!width || !height) return null;
       dims = { width, height };
     }
@@ -169,13 +185,15 @@ export function jpegInfo(b: Buffer): Dims | null {
 function pngInfo(b: Buffer): Dims | null {
   if (b.length < 57 || b.toString('latin1', 12, 16) !== 'IHDR') return null;
   if (b.toString('latin1', b.length - 8, b.length - 4) !== 'IEND') return null;
-  const width = b.readUInt32BE(16), height = b.readUInt32BE(20);
+  const width = b.readUInt32BE(16),
+    height = b.readUInt32BE(20);
   return width && height ? { width, height } : null;
 }
 
 function gifInfo(b: Buffer): Dims | null {
   if (b.length < 14 || b[b.length - 1] !== 0x3b) return null;
-  const width = b.readUInt16LE(6), height = b.readUInt16LE(8);
+  const width = b.readUInt16LE(6),
+    height = b.readUInt16LE(8);
   return width && height ? { width, height } : null;
 }
 
@@ -183,7 +201,10 @@ function webpInfo(b: Buffer): Dims | null {
   if (b.length < 30 || b.readUInt32LE(4) + 8 > b.length) return null;
   const chunk = b.toString('latin1', 12, 16);
   if (chunk === 'VP8X') return { width: b.readUIntLE(24, 3) + 1, height: b.readUIntLE(27, 3) + 1 };
-  if (chunk === 'VP8L' && b[20] === 0x2f) { const v = b.readUInt32LE(21); return { width: (v & 0x3fff) + 1, height: ((v >>> 14) & 0x3fff) + 1 }; }
+  if (chunk === 'VP8L' && b[20] === 0x2f) {
+    const v = b.readUInt32LE(21);
+    return { width: (v & 0x3fff) + 1, height: ((v >>> 14) & 0x3fff) + 1 };
+  }
   if (chunk === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
   return {};
 }

@@ -5,7 +5,10 @@ import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput, Severity } from '../timeline/caseFile.js';
 import type { ContactResolver } from './contactResolver.js';
 
-export interface SourceSpec { domain: string; path: string }
+export interface SourceSpec {
+  domain: string;
+  path: string;
+}
 
 export interface OpenedFile {
   entry: ManifestEntry;
@@ -19,9 +22,16 @@ export interface OpenedFile {
   size: number;
 }
 
-export interface OpenedDatabase extends OpenedFile { db: Database.Database }
+export interface OpenedDatabase extends OpenedFile {
+  db: Database.Database;
+}
 
-export interface WarnOptions { severity?: Severity; fileRowId?: number | null; table?: string | null; rowid?: number | bigint | null }
+export interface WarnOptions {
+  severity?: Severity;
+  fileRowId?: number | null;
+  table?: string | null;
+  rowid?: number | bigint | null;
+}
 
 export interface ExtractorContext {
   readonly backup: Backup;

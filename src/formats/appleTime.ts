@@ -25,7 +25,12 @@ export const MIN_PLAUSIBLE_US = 0;
 export const MAX_PLAUSIBLE_US = Date.UTC(2101, 0, 1) * 1000;
 
 const EPOCH_NAME: Record<Epoch, string> = {
-  'mac-s': 'Mac seconds', 'mac-ns': 'Mac nanoseconds', 'unix-s': 'Unix seconds', 'unix-ms': 'Unix milliseconds', 'exif-local': 'EXIF time', 'plist-date': 'plist date',
+  'mac-s': 'Mac seconds',
+  'mac-ns': 'Mac nanoseconds',
+  'unix-s': 'Unix seconds',
+  'unix-ms': 'Unix milliseconds',
+  'exif-local': 'EXIF time',
+  'plist-date': 'plist date',
 };
 
 /** The stored value as text for ts_raw: blobs as hex (bounded), everything else as String(). */

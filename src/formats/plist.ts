@@ -21,10 +21,17 @@ export const MAX_EXPANDED_OBJECTS = 500_000;
 export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
   if (b.length < 40 || b.toString('latin1', 0, 8) !== 'bplist00') return 0;
   const t = b.length - 32;
-  const offSize = b[t + 6], refSize = b[t + 7];
-  const count = Number(b.readBigUInt64BE(t + 8)), top = Number(b.readBigUInt64BE(t + 16)), table = Number(b.readBigUInt64BE(t + 24));
+  const offSize = b[t + 6],
+    refSize = b[t + 7];
+  const count = Number(b.readBigUInt64BE(t + 8)),
+    top = Number(b.readBigUInt64BE(t + 16)),
+    table = Number(b.readBigUInt64BE(t + 24));
   if (!offSize || !refSize || offSize > 8 || refSize > 8 || count > 10_000_000 || top >= count || table + count * offSize > t) return 0;
-  const uint = (at: number, size: number) => { let v = 0; for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0); return v; };
+  const uint = (at: number, size: number) => {
+    let v = 0;
+    for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0);
+    return v;
+  };
   const memo = new Float64Array(count).fill(-1); // -1 not seen, -2 on the current path
   const size = (o: number, depth: number): number => {
     if (o >= count) return 1;
@@ -34,8 +41,13 @@ export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
     if (at >= t) return 1;
     const type = b[at] >> 4;
     if (type !== 0xa && type !== 0xc && type !== 0xd) return (memo[o] = 1);
-    let n = b[at] & 0xf, refs = at + 1;
-    if (n === 0xf) { const w = 1 << (b[at + 1] & 0xf); n = uint(at + 2, w); refs = at + 2 + w; }
+    let n = b[at] & 0xf,
+      refs = at + 1;
+    if (n === 0xf) {
+      const w = 1 << (b[at + 1] & 0xf);
+      n = uint(at + 2, w);
+      refs = at + 2 + w;
+    }
     if (type === 0xd) n *= 2;
     memo[o] = -2;
     let total = 1;
@@ -53,7 +65,9 @@ export function parsePlist(data: Buffer, name = 'plist'): PlistValue {
   if (data.subarray(0, 8).toString('latin1') === 'bplist00') {
     const expanded = bplistExpandedSize(data, MAX_EXPANDED_OBJECTS);
     if (expanded > MAX_EXPANDED_OBJECTS) {
-      throw new PlistError(`${name} is a hostile binary plist: its shared references expand to ${Number.isFinite(expanded) ? `more than ${MAX_EXPANDED_OBJECTS.toLocaleString('en-US')} objects` : 'a cycle'}`);
+      throw new PlistError(
+        `${name} is a hostile binary plist: its shared references expand to ${Number.isFinite(expanded) ? `more than ${MAX_EXPANDED_OBJECTS.toLocaleString('en-US')} objects` : 'a cycle'}`,
+      );
     }
     try {
       const [root] = bplist.parseBuffer(data);

@@ -42,10 +42,17 @@ export function parseDbHeader(b: Uint8Array, fileSize = b.length): DbHeader | st
   // The in-header size is valid only when "version-valid-for" equals the change counter (SQLite ≥ 3.7.0).
   const pageCount = headerCount > 0 && validFor === changeCounter ? Math.min(headerCount, Math.max(filePages, headerCount)) : filePages;
   return {
-    pageSize, reserved, usable, pageCount,
-    freelistTrunk: dv.getUint32(32), freelistCount: dv.getUint32(36),
-    autoVacuumRoot: dv.getUint32(52), incrementalVacuum: dv.getUint32(64) !== 0,
-    textEncoding: dv.getUint32(56) || 1, schemaFormat: dv.getUint32(44), writeVersion: b[18],
+    pageSize,
+    reserved,
+    usable,
+    pageCount,
+    freelistTrunk: dv.getUint32(32),
+    freelistCount: dv.getUint32(36),
+    autoVacuumRoot: dv.getUint32(52),
+    incrementalVacuum: dv.getUint32(64) !== 0,
+    textEncoding: dv.getUint32(56) || 1,
+    schemaFormat: dv.getUint32(44),
+    writeVersion: b[18],
   };
 }
 
@@ -59,19 +66,32 @@ export function readVarint(b: Uint8Array, off: number, end: number): number {
   vbig = null;
   let v = 0;
   for (let i = 0; i < 8; i++) {
-    if (off + i >= end) { vlen = 0; return 0; }
+    if (off + i >= end) {
+      vlen = 0;
+      return 0;
+    }
     const c = b[off + i];
     v = v * 128 + (c & 0x7f);
     if (c < 0x80) {
       vlen = i + 1;
-      if (v > Number.MAX_SAFE_INTEGER) { vbig = bigVarint(b, off, i + 1); return Number(vbig); }
+      if (v > Number.MAX_SAFE_INTEGER) {
+        vbig = bigVarint(b, off, i + 1);
+        return Number(vbig);
+      }
       return v;
     }
   }
-  if (off + 8 >= end) { vlen = 0; return 0; }
+  if (off + 8 >= end) {
+    vlen = 0;
+    return 0;
+  }
   vlen = 9;
   vbig = bigVarint(b, off, 9);
-  if (vbig >= -BigInt(Number.MAX_SAFE_INTEGER) && vbig <= BigInt(Number.MAX_SAFE_INTEGER)) { const n = Number(vbig); vbig = null; return n; }
+  if (vbig >= -BigInt(Number.MAX_SAFE_INTEGER) && vbig <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    const n = Number(vbig);
+    vbig = null;
+    return n;
+  }
   return Number(vbig);
 }
 
@@ -100,12 +120,20 @@ const utf16be = new TextDecoder('utf-16be');
 /** Decode one value; text that is not valid UTF-8 comes back as a Buffer tagged by `badText`. */
 export function decodeValue(b: Uint8Array, off: number, t: number, enc = 1): SqlValue {
   switch (t) {
-    case 0: return null;
-    case 1: return (b[off] << 24) >> 24;
-    case 2: return (((b[off] << 8) | b[off + 1]) << 16) >> 16;
-    case 3: return (((b[off] << 16) | (b[off + 1] << 8) | b[off + 2]) << 8) >> 8;
-    case 4: return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]);
-    case 5: { const hi = (((b[off] << 8) | b[off + 1]) << 16) >> 16; return hi * 4294967296 + (((b[off + 2] << 24) | (b[off + 3] << 16) | (b[off + 4] << 8) | b[off + 5]) >>> 0); }
+    case 0:
+      return null;
+    case 1:
+      return (b[off] << 24) >> 24;
+    case 2:
+      return (((b[off] << 8) | b[off + 1]) << 16) >> 16;
+    case 3:
+      return (((b[off] << 16) | (b[off + 1] << 8) | b[off + 2]) << 8) >> 8;
+    case 4:
+      return (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
+    case 5: {
+      const hi = (((b[off] << 8) | b[off + 1]) << 16) >> 16;
+      return hi * 4294967296 + (((b[off + 2] << 24) | (b[off + 3] << 16) | (b[off + 4] << 8) | b[off + 5]) >>> 0);
+    }
     case 6: {
       const hi = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
       const lo = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
@@ -113,9 +141,12 @@ export function decodeValue(b: Uint8Array, off: number, t: number, enc = 1): Sql
       if (Number.isSafeInteger(n)) return n;
       return (BigInt(hi) << 32n) | BigInt(lo);
     }
-    case 7: return new DataView(b.buffer, b.byteOffset + off, 8).getFloat64(0);
-    case 8: return 0;
-    case 9: return 1;
+    case 7:
+      return new DataView(b.buffer, b.byteOffset + off, 8).getFloat64(0);
+    case 8:
+      return 0;
+    case 9:
+      return 1;
     default: {
       const n = serialSize(t);
       // Blobs are views into the page buffer (no copy): callers that keep them copy them (see copyValues).
@@ -126,7 +157,12 @@ export function decodeValue(b: Uint8Array, off: number, t: number, enc = 1): Sql
         const s = bytes.toString('utf8');
         // Valid UTF-8 round-trips to the same length; a replacement character may also be genuine, so check properly then.
         if (s.indexOf('\uFFFD') < 0) return s;
-        try { return utf8.decode(bytes); } catch { badText = true; return bytes; }
+        try {
+          return utf8.decode(bytes);
+        } catch {
+          badText = true;
+          return bytes;
+        }
       }
       return bytes;
     }
@@ -134,12 +170,17 @@ export function decodeValue(b: Uint8Array, off: number, t: number, enc = 1): Sql
 }
 /** Set by decodeValue when a text value was not valid UTF-8 (the caller resets it). */
 export let badText = false;
-export function resetBadText(): void { badText = false; }
+export function resetBadText(): void {
+  badText = false;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // B-tree pages.
 
-export const PAGE_INDEX_INTERIOR = 2, PAGE_TABLE_INTERIOR = 5, PAGE_INDEX_LEAF = 10, PAGE_TABLE_LEAF = 13;
+export const PAGE_INDEX_INTERIOR = 2,
+  PAGE_TABLE_INTERIOR = 5,
+  PAGE_INDEX_LEAF = 10,
+  PAGE_TABLE_LEAF = 13;
 
 export interface PageHeader {
   type: number;
@@ -163,7 +204,8 @@ export function parsePageHeader(page: Uint8Array, pgno: number): PageHeader | nu
   let contentStart = (page[hdr + 5] << 8) | page[hdr + 6];
   if (contentStart === 0) contentStart = 65536;
   return {
-    type, hdr,
+    type,
+    hdr,
     firstFreeblock: (page[hdr + 1] << 8) | page[hdr + 2],
     cellCount: (page[hdr + 3] << 8) | page[hdr + 4],
     contentStart,
@@ -176,7 +218,9 @@ export function parsePageHeader(page: Uint8Array, pgno: number): PageHeader | nu
 export function u32(b: Uint8Array, off: number): number {
   return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
 }
-export function u16(b: Uint8Array, off: number): number { return (b[off] << 8) | b[off + 1]; }
+export function u16(b: Uint8Array, off: number): number {
+  return (b[off] << 8) | b[off + 1];
+}
 
 /** Local bytes of a table-leaf payload of `p` bytes on a page with `usable` usable bytes. */
 export function tableLocalSize(p: number, usable: number): number {
@@ -196,7 +240,11 @@ export function indexLocalSize(p: number, usable: number): number {
   return k <= x ? k : m;
 }
 
-export interface FreeRegion { start: number; end: number; kind: 'freeblock' | 'unallocated' }
+export interface FreeRegion {
+  start: number;
+  end: number;
+  kind: 'freeblock' | 'unallocated';
+}
 
 /**
  * The free space of a b-tree page: the freeblock chain (bounded: a loop, a block outside the page or out of order
@@ -211,13 +259,22 @@ export function freeRegions(page: Uint8Array, h: PageHeader, usable: number, war
   let prev = 0;
   let n = 0;
   while (fb !== 0) {
-    if (fb <= prev || fb < ptrEnd || fb + 4 > usable) { warn?.(`freeblock chain points to ${fb} (outside the page or backwards): chain cut`); break; }
+    if (fb <= prev || fb < ptrEnd || fb + 4 > usable) {
+      warn?.(`freeblock chain points to ${fb} (outside the page or backwards): chain cut`);
+      break;
+    }
     const size = u16(page, fb + 2);
-    if (size < 4 || fb + size > usable) { warn?.(`freeblock at ${fb} has impossible size ${size}: chain cut`); break; }
+    if (size < 4 || fb + size > usable) {
+      warn?.(`freeblock at ${fb} has impossible size ${size}: chain cut`);
+      break;
+    }
     out.push({ start: fb, end: fb + size, kind: 'freeblock' });
     prev = fb;
     fb = u16(page, fb);
-    if (++n > usable / 4) { warn?.('freeblock chain too long: cut'); break; }
+    if (++n > usable / 4) {
+      warn?.('freeblock chain too long: cut');
+      break;
+    }
   }
   return out;
 }
@@ -261,13 +318,14 @@ export function isPtrmapPage(pgno: number, usable: number): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // WAL.
 
-export const WAL_MAGIC_LE = 0x377f0682, WAL_MAGIC_BE = 0x377f0683;
+export const WAL_MAGIC_LE = 0x377f0682,
+  WAL_MAGIC_BE = 0x377f0683;
 
 export interface WalFrame {
-  index: number;       // 1-based frame number
-  offset: number;      // file offset of the frame header
+  index: number; // 1-based frame number
+  offset: number; // file offset of the frame header
   pgno: number;
-  commitSize: number;  // non-zero on a commit frame: db size in pages after the commit
+  commitSize: number; // non-zero on a commit frame: db size in pages after the commit
   salt1: number;
   salt2: number;
   /** Salts match the header and the cumulative checksum holds from the header on. */
@@ -307,19 +365,33 @@ function walChecksum(b: Uint8Array, off: number, len: number, be: boolean, s0: n
 export function parseWal(w: Uint8Array, dbPageSize?: number): WalInfo {
   const info: WalInfo = { pageSize: 0, bigEndianChecksum: false, salt1: 0, salt2: 0, checkpointSeq: 0, frames: [], commits: 0, dbSize: 0, warnings: [] };
   if (w.length === 0) return info;
-  if (w.length < 32) { info.warnings.push(`WAL shorter than its 32-byte header (${w.length} bytes): ignored`); return info; }
+  if (w.length < 32) {
+    info.warnings.push(`WAL shorter than its 32-byte header (${w.length} bytes): ignored`);
+    return info;
+  }
   const magic = u32(w, 0);
-  if (magic !== WAL_MAGIC_LE && magic !== WAL_MAGIC_BE) { info.warnings.push(`WAL magic 0x${magic.toString(16)} is neither 0x377f0682 nor 0x377f0683: WAL ignored`); return info; }
+  if (magic !== WAL_MAGIC_LE && magic !== WAL_MAGIC_BE) {
+    info.warnings.push(`WAL magic 0x${magic.toString(16)} is neither 0x377f0682 nor 0x377f0683: WAL ignored`);
+    return info;
+  }
   const be = magic === WAL_MAGIC_BE;
   let pageSize = u32(w, 8);
   if (pageSize === 1) pageSize = 65536;
   if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
-    if (dbPageSize) { info.warnings.push(`WAL header page size ${pageSize} invalid: using the database's ${dbPageSize}`); pageSize = dbPageSize; }
-    else { info.warnings.push(`WAL header page size ${pageSize} invalid: WAL ignored`); return info; }
+    if (dbPageSize) {
+      info.warnings.push(`WAL header page size ${pageSize} invalid: using the database's ${dbPageSize}`);
+      pageSize = dbPageSize;
+    } else {
+      info.warnings.push(`WAL header page size ${pageSize} invalid: WAL ignored`);
+      return info;
+    }
   }
   if (dbPageSize && pageSize !== dbPageSize) info.warnings.push(`WAL page size ${pageSize} differs from the database's ${dbPageSize}`);
-  info.pageSize = pageSize; info.bigEndianChecksum = be;
-  info.checkpointSeq = u32(w, 12); info.salt1 = u32(w, 16); info.salt2 = u32(w, 20);
+  info.pageSize = pageSize;
+  info.bigEndianChecksum = be;
+  info.checkpointSeq = u32(w, 12);
+  info.salt1 = u32(w, 16);
+  info.salt2 = u32(w, 20);
   let [s0, s1] = walChecksum(w, 0, 24, be, 0, 0);
   const headerOk = s0 === u32(w, 24) && s1 === u32(w, 28);
   if (!headerOk) info.warnings.push('WAL header checksum is wrong: no frame is treated as committed (frames are still examined)');
@@ -332,14 +404,24 @@ export function parseWal(w: Uint8Array, dbPageSize?: number): WalInfo {
   for (let i = 0; i < n; i++) {
     const off = 32 + i * frameSize;
     const f: WalFrame = {
-      index: i + 1, offset: off, pgno: u32(w, off), commitSize: u32(w, off + 4), salt1: u32(w, off + 8), salt2: u32(w, off + 12),
-      valid: false, committed: false, commit: 0, oldGeneration: false, data: w.subarray(off + 24, off + 24 + pageSize),
+      index: i + 1,
+      offset: off,
+      pgno: u32(w, off),
+      commitSize: u32(w, off + 4),
+      salt1: u32(w, off + 8),
+      salt2: u32(w, off + 12),
+      valid: false,
+      committed: false,
+      commit: 0,
+      oldGeneration: false,
+      data: w.subarray(off + 24, off + 24 + pageSize),
     };
     const stored: [number, number] = [u32(w, off + 16), u32(w, off + 20)];
     if (chainOk && f.salt1 === info.salt1 && f.salt2 === info.salt2 && f.pgno > 0) {
       [s0, s1] = walChecksum(w, off, 8, be, s0, s1);
       [s0, s1] = walChecksum(w, off + 24, pageSize, be, s0, s1);
-      if (s0 === stored[0] && s1 === stored[1]) f.valid = true; else chainOk = false;
+      if (s0 === stored[0] && s1 === stored[1]) f.valid = true;
+      else chainOk = false;
     } else chainOk = false;
     if (!f.valid && prevStored && f.pgno > 0 && (f.salt1 !== info.salt1 || f.salt2 !== info.salt2)) {
       // An earlier generation: its checksums chain from the previous frame's stored checksum.
@@ -354,8 +436,12 @@ export function parseWal(w: Uint8Array, dbPageSize?: number): WalInfo {
   let commit = 1;
   for (let i = 0; i <= lastCommitIdx; i++) {
     const f = info.frames[i];
-    f.committed = true; f.commit = commit;
-    if (f.commitSize > 0) { info.dbSize = f.commitSize; commit++; }
+    f.committed = true;
+    f.commit = commit;
+    if (f.commitSize > 0) {
+      info.dbSize = f.commitSize;
+      commit++;
+    }
   }
   info.commits = commit - 1;
   return info;

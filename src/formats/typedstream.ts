@@ -56,9 +56,7 @@ export const FILE_TRANSFER_GUID_KEY = '__kIMFileTransferGUIDAttributeName';
 export const LINK_KEY = '__kIMLinkAttributeName';
 export const MESSAGE_PART_KEY = '__kIMMessagePartAttributeName';
 
-export const HEADER = Buffer.from([
-  0x04, 0x0b, ...Buffer.from('streamtyped', 'latin1'), 0x81, 0xe8, 0x03,
-]);
+export const HEADER = Buffer.from([0x04, 0x0b, ...Buffer.from('streamtyped', 'latin1'), 0x81, 0xe8, 0x03]);
 const HEADER_LEN = 16;
 /** `84 08 "NSString"`: the NSString class name as a new shared string (always new the first time). */
 const NSSTRING_CLASS = Buffer.from('\x84\x08NSString', 'latin1');
@@ -70,9 +68,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 function toBuffer(blob: Uint8Array): Buffer {
   if (Buffer.isBuffer(blob)) return blob;
   if (blob instanceof Uint8Array) return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
-  throw new TypedStreamError(
-    `attributedBody must be a Uint8Array/Buffer, got ${blob === null ? 'null' : typeof blob}`,
-  );
+  throw new TypedStreamError(`attributedBody must be a Uint8Array/Buffer, got ${blob === null ? 'null' : typeof blob}`);
 }
 
 /** Index of the first byte in [start, end) where UTF-8 decoding fails (end if all valid). */
@@ -222,19 +218,39 @@ const K_BYTES = 13; // [Nc] / [NC]; followed in the slot list by N
 
 function scalarKind(ch: number): number {
   switch (ch) {
-    case 0x40: return K_OBJECT; // @
-    case 0x23: return K_CLASS; // #
-    case 0x3a: return K_SEL; // :
-    case 0x25: return K_ATOM; // %
-    case 0x2a: return K_CSTRING; // *
-    case 0x2b: return K_PLUS; // +
-    case 0x73: case 0x69: case 0x6c: case 0x71: return K_SINT; // s i l q
-    case 0x53: case 0x49: case 0x4c: case 0x51: return K_UINT; // S I L Q
-    case 0x63: return K_CHAR; // c
-    case 0x43: case 0x42: return K_UCHAR; // C B
-    case 0x66: return K_FLOAT; // f
-    case 0x64: return K_DOUBLE; // d
-    default: return 0;
+    case 0x40:
+      return K_OBJECT; // @
+    case 0x23:
+      return K_CLASS; // #
+    case 0x3a:
+      return K_SEL; // :
+    case 0x25:
+      return K_ATOM; // %
+    case 0x2a:
+      return K_CSTRING; // *
+    case 0x2b:
+      return K_PLUS; // +
+    case 0x73:
+    case 0x69:
+    case 0x6c:
+    case 0x71:
+      return K_SINT; // s i l q
+    case 0x53:
+    case 0x49:
+    case 0x4c:
+    case 0x51:
+      return K_UINT; // S I L Q
+    case 0x63:
+      return K_CHAR; // c
+    case 0x43:
+    case 0x42:
+      return K_UCHAR; // C B
+    case 0x66:
+      return K_FLOAT; // f
+    case 0x64:
+      return K_DOUBLE; // d
+    default:
+      return 0;
   }
 }
 
@@ -665,27 +681,20 @@ function fullDecodeUnsafe(buf: Buffer): DecodedBody {
   try {
     p.parseRoot();
   } catch (e) {
-    error =
-      e instanceof TypedStreamError
-        ? e
-        : new TypedStreamError(`typedstream: decoder failure: ${(e as Error)?.message ?? String(e)}`);
+    error = e instanceof TypedStreamError ? e : new TypedStreamError(`typedstream: decoder failure: ${(e as Error)?.message ?? String(e)}`);
   }
   const root = p.root;
   if (!root) throw error ?? new TypedStreamError('typedstream: no root object');
   if (!classChainHas(root.cls, 'NSAttributedString')) {
     if (error) throw error;
-    throw new TypedStreamError(
-      `typedstream: root object is ${className(root)}, not an NSAttributedString`,
-    );
+    throw new TypedStreamError(`typedstream: root object is ${className(root)}, not an NSAttributedString`);
   }
   const v = root.values;
   const strObj = v[0];
   const text = nsString(strObj);
   if (text === null) {
     if (error) throw error;
-    throw new TypedStreamError(
-      `typedstream: NSAttributedString does not start with an NSString (found ${className(strObj)})`,
-    );
+    throw new TypedStreamError(`typedstream: NSAttributedString does not start with an NSString (found ${className(strObj)})`);
   }
   if (text.length === 0) {
     throw new TypedStreamError('attributedBody has an empty text (Blank body): no message text');

@@ -42,7 +42,12 @@ export interface IngestOptions {
 }
 
 export interface IngestResult {
-  casePath: string; summaries: RunSummary[]; events: number; warnings: number; listingUnchanged: boolean; timings: Record<string, number>;
+  casePath: string;
+  summaries: RunSummary[];
+  events: number;
+  warnings: number;
+  listingUnchanged: boolean;
+  timings: Record<string, number>;
   /** Extractors run only because an --only extractor depends on them. */
   addedDependencies: string[];
   /** Events read from deleted or superseded data (all flagged recovered), and the databases examined. */
@@ -84,22 +89,48 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     following = FollowingDigest.start(cf.db, partial);
     const now = new Date().toISOString();
     for (const [k, v] of Object.entries({
-      tool_version: TOOL_VERSION, case_number: o.caseNumber ?? '', examiner: o.examiner ?? '', agency: o.agency ?? '',
-      time_zone: o.tz, region: o.region, created_at: now,
-    })) cf.setMeta(k, v);
+      tool_version: TOOL_VERSION,
+      case_number: o.caseNumber ?? '',
+      examiner: o.examiner ?? '',
+      agency: o.agency ?? '',
+      time_zone: o.tz,
+      region: o.region,
+      created_at: now,
+    }))
+      cf.setMeta(k, v);
 
     const info = backup.info;
-    cf.db.prepare(`INSERT INTO evidence (backup_path, device_name, product_type, ios_version, build_version, serial, udid, imei, phone_number, encrypted,
+    cf.db
+      .prepare(`INSERT INTO evidence (backup_path, device_name, product_type, ios_version, build_version, serial, udid, imei, phone_number, encrypted,
       backup_date, snapshot_state, is_full_backup, manifest_db_sha256, manifest_plist_sha256, info_plist_sha256, status_plist_sha256, listing_sha256_before, extra_json)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
-      backup.root, info?.deviceName ?? null, info?.productType ?? null, info?.productVersion ?? null, info?.buildVersion ?? null,
-      info?.serialNumber ?? null, info?.udid ?? null, info?.imei ?? null, info?.phoneNumber ?? null, backup.encrypted ? 1 : 0,
-      isoFromUs((info?.lastBackupDate ?? backup.status?.date)?.getTime() ? (info?.lastBackupDate ?? backup.status!.date)!.getTime() * 1000 : null),
-      backup.status?.snapshotState ?? null, backup.status?.isFullBackup == null ? null : backup.status.isFullBackup ? 1 : 0,
-      backup.topLevelHashes['Manifest.db'] ?? null, backup.topLevelHashes['Manifest.plist'] ?? null, backup.topLevelHashes['Info.plist'] ?? null,
-      backup.topLevelHashes['Status.plist'] ?? null, before.sha256,
-      JSON.stringify({ itunes_version: info?.iTunesVersion ?? null, installed_applications: info?.installedApplications ?? null, manifest_entries: backup.allEntries().length, listing_files: before.files, listing_bytes: before.bytes }),
-    );
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .run(
+        backup.root,
+        info?.deviceName ?? null,
+        info?.productType ?? null,
+        info?.productVersion ?? null,
+        info?.buildVersion ?? null,
+        info?.serialNumber ?? null,
+        info?.udid ?? null,
+        info?.imei ?? null,
+        info?.phoneNumber ?? null,
+        backup.encrypted ? 1 : 0,
+        isoFromUs((info?.lastBackupDate ?? backup.status?.date)?.getTime() ? (info?.lastBackupDate ?? backup.status!.date)!.getTime() * 1000 : null),
+        backup.status?.snapshotState ?? null,
+        backup.status?.isFullBackup == null ? null : backup.status.isFullBackup ? 1 : 0,
+        backup.topLevelHashes['Manifest.db'] ?? null,
+        backup.topLevelHashes['Manifest.plist'] ?? null,
+        backup.topLevelHashes['Info.plist'] ?? null,
+        backup.topLevelHashes['Status.plist'] ?? null,
+        before.sha256,
+        JSON.stringify({
+          itunes_version: info?.iTunesVersion ?? null,
+          installed_applications: info?.installedApplications ?? null,
+          manifest_entries: backup.allEntries().length,
+          listing_files: before.files,
+          listing_bytes: before.bytes,
+        }),
+      );
     for (const [name, sha256] of Object.entries(backup.topLevelHashes)) {
       const size = fs.statSync(path.join(backup.root, name)).size;
       cf.recordFile({ domain: null, relativePath: name, fileId: null, size, sha256, status: 'ok', readBy: 'backup' });
@@ -109,16 +140,30 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     // Wall-clock seconds per phase, kept in the custody row: where an ingest spends its time.
     const timings: Record<string, number> = {};
     let mark = performance.now();
-    const lap = (phase: string) => { const t = performance.now(); timings[phase] = Math.round(t - mark) / 1000; mark = t; };
+    const lap = (phase: string) => {
+      const t = performance.now();
+      timings[phase] = Math.round(t - mark) / 1000;
+      mark = t;
+    };
     // Chain of custody: every file of the backup is hashed on all cores before extraction, and compared with
     // what the extractors read afterwards.
     const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress });
     o.onHashDone?.(pass);
     lap('evidence_hashing');
     if (selection.added.length) {
-      cf.addWarning({ extractor: 'pipeline', severity: 'info', message: `--only ${o.only!.join(',')} also ran ${selection.added.join(', ')}, which ${selection.added.length > 1 ? 'they depend' : 'it depends'} on` });
+      cf.addWarning({
+        extractor: 'pipeline',
+        severity: 'info',
+        message: `--only ${o.only!.join(',')} also ran ${selection.added.join(', ')}, which ${selection.added.length > 1 ? 'they depend' : 'it depends'} on`,
+      });
     }
-    const summaries = await runExtractors(backup, cf, selection.run, { tz: o.tz, region: o.region, onProgress: o.onProgress, onExtractorDone: o.onExtractorDone, recover: o.recover ?? true });
+    const summaries = await runExtractors(backup, cf, selection.run, {
+      tz: o.tz,
+      region: o.region,
+      onProgress: o.onProgress,
+      onExtractorDone: o.onExtractorDone,
+      recover: o.recover ?? true,
+    });
     lap('extraction');
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
@@ -126,7 +171,8 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const after = await listingHash(root);
     const unchanged = after.sha256 === before.sha256;
     cf.db.prepare('UPDATE evidence SET listing_sha256_after = ?, listing_unchanged = ?').run(after.sha256, unchanged ? 1 : 0);
-    if (!unchanged) cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
+    if (!unchanged)
+      cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
     const events = Number((cf.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n);
     const recovered = {
       events: Number(cf.db.prepare('SELECT count(*) FROM events WHERE recovered = 1').pluck().get()),
@@ -146,14 +192,30 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     const caseDigest = await digesting;
     lap('indexes_full_text_and_case_digest');
     cf.custody({
-      action: 'ingest', actor: o.examiner || undefined,
+      action: 'ingest',
+      actor: o.examiner || undefined,
       detail: {
-        backup_path: backup.root, encrypted: backup.encrypted, manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
-        evidence_listing_sha256_before: before.sha256, evidence_listing_sha256_after: after.sha256, evidence_unchanged: unchanged,
-        only: o.only ?? null, recover: o.recover ?? true, recovered, events, warnings, extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
-        evidence_listing_differences: unchanged ? [] : after.differences(before), ...afterDetail, timings_s: timings, case_digest: caseDigest,
+        backup_path: backup.root,
+        encrypted: backup.encrypted,
+        manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
+        evidence_listing_sha256_before: before.sha256,
+        evidence_listing_sha256_after: after.sha256,
+        evidence_unchanged: unchanged,
+        only: o.only ?? null,
+        recover: o.recover ?? true,
+        recovered,
+        events,
+        warnings,
+        extractors: summaries.map((s) => ({ id: s.extractor, status: s.status, events: s.events, warnings: s.warnings })),
+        evidence_listing_differences: unchanged ? [] : after.differences(before),
+        ...afterDetail,
+        timings_s: timings,
+        case_digest: caseDigest,
       },
-      inputs: [{ name: 'evidence folder listing', sha256: before.sha256 }, { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null }],
+      inputs: [
+        { name: 'evidence folder listing', sha256: before.sha256 },
+        { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null },
+      ],
       outputs: [{ name: 'case content digest', sha256: caseDigest.sha256 }],
     });
     cf.close();
@@ -162,7 +224,14 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     return { casePath, summaries, events, warnings, listingUnchanged: unchanged, timings, addedDependencies: selection.added, recovered };
   } finally {
     if (following) await following.cancel();
-    if (caseFile) { try { caseFile.close(); } catch { /* already failing */ } removeCaseFiles(partial); }
+    if (caseFile) {
+      try {
+        caseFile.close();
+      } catch {
+        /* already failing */
+      }
+      removeCaseFiles(partial);
+    }
     backup?.close();
     stopRemovingPartial();
     lock.release();

@@ -5,8 +5,15 @@
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import {
-  recoverDatabase, recoveredToEventFields, caseFileColumns, messageRowidGaps, callRowidGaps, deletedGuids, recentlyDeleted,
-  type RecoveryResult, type GapReport,
+  recoverDatabase,
+  recoveredToEventFields,
+  caseFileColumns,
+  messageRowidGaps,
+  callRowidGaps,
+  deletedGuids,
+  recentlyDeleted,
+  type RecoveryResult,
+  type GapReport,
 } from '../recovery/index.js';
 import { macAbsoluteAuto, macSeconds, type Timestamp } from '../formats/appleTime.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
@@ -63,7 +70,10 @@ export function emitRecovered(cf: CaseFile, job: RecoveryJob, db: Database.Datab
     warnings++;
     cf.addWarning({ extractor: RECOVERY_EXTRACTOR, fileId: job.fileRowId, severity, message: `${job.name}: ${message}` });
   };
-  const emit = (e: Omit<EventInput, 'sourceFileId'>) => { events++; cf.addEvent({ ...e, sourceFileId: job.fileRowId }, RECOVERY_EXTRACTOR); };
+  const emit = (e: Omit<EventInput, 'sourceFileId'>) => {
+    events++;
+    cf.addEvent({ ...e, sourceFileId: job.fileRowId }, RECOVERY_EXTRACTOR);
+  };
   if (job.error || !job.result) {
     warn(`recovery could not read this database (${job.error ?? 'no result'}); the live rows are unaffected`, 'error');
     cf.recordRecoveryRun({ fileId: job.fileRowId, database: job.name, records: 0, events: 0, warnings, seconds: job.seconds, stats: null });
@@ -80,7 +90,8 @@ export function emitRecovered(cf: CaseFile, job: RecoveryJob, db: Database.Datab
   const chatOfMessage = new Map<string, number>();
   for (const r of res.records) {
     if (r.table !== 'chat_message_join') continue;
-    const chat = r.values[r.columns.indexOf('chat_id')], msg = r.values[r.columns.indexOf('message_id')];
+    const chat = r.values[r.columns.indexOf('chat_id')],
+      msg = r.values[r.columns.indexOf('message_id')];
     if (chat != null && msg != null) chatOfMessage.set(String(msg), Number(chat));
   }
 
@@ -92,28 +103,48 @@ export function emitRecovered(cf: CaseFile, job: RecoveryJob, db: Database.Datab
     const recovery = JSON.parse(c.recovered_json) as Record<string, unknown>;
     const f = recoveredToEventFields(rec);
     if (f) {
-      const live = older ? (liveEvent.get(job.fileRowId, rec.table, rec.olderVersionOf) as { thread_id: number | null; counterpart: string | null; counterpart_name: string | null; direction: string | null; service: string | null } | undefined) : undefined;
+      const live = older
+        ? (liveEvent.get(job.fileRowId, rec.table, rec.olderVersionOf) as
+            | { thread_id: number | null; counterpart: string | null; counterpart_name: string | null; direction: string | null; service: string | null }
+            | undefined)
+        : undefined;
       let counterpart = live?.counterpart ?? f.counterpart;
       if (!counterpart && f.handleId !== null && handleOf) counterpart = (handleOf.get(f.handleId) as string | undefined) ?? null;
       const name = live?.counterpart_name ?? (counterpart ? contacts.nameFor(counterpart) : null);
       const chat = rec.rowid !== null ? chatOfMessage.get(String(rec.rowid)) : undefined;
-      const threadId = live?.thread_id ?? (chat !== undefined ? (threadOfChat.get(job.fileRowId, chat) as number | undefined) ?? null : null);
+      const threadId = live?.thread_id ?? (chat !== undefined ? ((threadOfChat.get(job.fileRowId, chat) as number | undefined) ?? null) : null);
       const direction = (live?.direction ?? f.direction) as EventInput['direction'];
-      const who = name ? `${name} (${counterpart})` : counterpart ?? 'unknown';
+      const who = name ? `${name} (${counterpart})` : (counterpart ?? 'unknown');
       const noun = f.kind === 'call' ? 'call' : 'message';
       const title = `${older ? `Earlier version of a ${noun}` : `Deleted ${noun}`} ${direction === 'outgoing' ? 'to' : direction === 'incoming' ? 'from' : 'with'} ${who} (${sourceWords(recovered)})`;
       emit({
-        ts: f.time?.utcUs == null && !f.time?.raw ? null : (f.time as Timestamp), kind: f.kind, action, title, body: f.text, direction,
-        counterpart, counterpartName: name, threadId, service: live?.service ?? f.service, durationS: f.durationS,
-        sourceTable: rec.table, sourceRowid: rec.rowid, recovered,
+        ts: f.time?.utcUs == null && !f.time?.raw ? null : (f.time as Timestamp),
+        kind: f.kind,
+        action,
+        title,
+        body: f.text,
+        direction,
+        counterpart,
+        counterpartName: name,
+        threadId,
+        service: live?.service ?? f.service,
+        durationS: f.durationS,
+        sourceTable: rec.table,
+        sourceRowid: rec.rowid,
+        recovered,
         extra: { recovery, guid: f.guid, handle_id: f.handleId, ...f.extra, older_version_of_rowid: older ? String(rec.olderVersionOf) : undefined },
       });
     } else {
       const values = Object.fromEntries(rec.columns.map((col, i) => [col, shownValue(rec.values[i])]));
       emit({
-        ts: null, kind: 'record', action,
+        ts: null,
+        kind: 'record',
+        action,
         title: `${older ? 'Earlier version of a' : 'Deleted'} ${rec.table} row${rec.rowid !== null ? ` #${rec.rowid}` : ''} in ${path.posix.basename(job.name)} (${sourceWords(recovered)})`,
-        sourceTable: rec.table, sourceRowid: rec.rowid, recovered, extra: { recovery, values },
+        sourceTable: rec.table,
+        sourceRowid: rec.rowid,
+        recovered,
+        extra: { recovery, values },
       });
     }
   }
@@ -121,22 +152,37 @@ export function emitRecovered(cf: CaseFile, job: RecoveryJob, db: Database.Datab
   // What Apple keeps about deletions on purpose: Recently Deleted, the deleted-GUID tables, and ROWID gaps.
   for (const m of safe(() => recentlyDeleted(db), warn) ?? []) {
     const ts = macAbsoluteAuto(m.deleteDate);
-    const live = liveEvent.get(job.fileRowId, 'message', m.messageId) as { thread_id: number | null; counterpart: string | null; counterpart_name: string | null; direction: string | null } | undefined;
+    const live = liveEvent.get(job.fileRowId, 'message', m.messageId) as
+      | { thread_id: number | null; counterpart: string | null; counterpart_name: string | null; direction: string | null }
+      | undefined;
     const parts = m.parts.map((p) => p.partText?.toString('utf8')).filter((t): t is string => !!t);
     emit({
-      ts, kind: 'message', action: 'deleted', title: `Message ROWID ${m.messageId} moved to Recently Deleted${m.messagePresent ? '' : ' (the message row is gone)'}`,
-      body: parts.length ? parts.join('\n') : null, direction: (live?.direction ?? null) as EventInput['direction'], counterpart: live?.counterpart ?? null,
-      counterpartName: live?.counterpart_name ?? null, threadId: live?.thread_id ?? (m.chatId !== null ? (threadOfChat.get(job.fileRowId, m.chatId) as number | undefined) ?? null : null),
-      sourceTable: m.from, sourceRowid: m.messageId, recovered: { from: 'recently-deleted', confidence: 'high' },
+      ts,
+      kind: 'message',
+      action: 'deleted',
+      title: `Message ROWID ${m.messageId} moved to Recently Deleted${m.messagePresent ? '' : ' (the message row is gone)'}`,
+      body: parts.length ? parts.join('\n') : null,
+      direction: (live?.direction ?? null) as EventInput['direction'],
+      counterpart: live?.counterpart ?? null,
+      counterpartName: live?.counterpart_name ?? null,
+      threadId: live?.thread_id ?? (m.chatId !== null ? ((threadOfChat.get(job.fileRowId, m.chatId) as number | undefined) ?? null) : null),
+      sourceTable: m.from,
+      sourceRowid: m.messageId,
+      recovered: { from: 'recently-deleted', confidence: 'high' },
       extra: { chat_id: m.chatId, message_present: m.messagePresent, parts: m.parts.length },
     });
   }
   for (const g of safe(() => deletedGuids(db), warn) ?? []) {
     const what = g.table === 'sync_deleted_chats' ? 'conversation' : g.table === 'sync_deleted_attachments' ? 'attachment' : 'message';
     emit({
-      ts: g.timestamp === null ? null : macAbsoluteAuto(g.timestamp), kind: 'message', action: 'deleted',
+      ts: g.timestamp === null ? null : macAbsoluteAuto(g.timestamp),
+      kind: 'message',
+      action: 'deleted',
       title: `Deleted ${what} recorded in ${g.table}${g.guid ? ` (GUID ${g.guid})` : ''}`,
-      sourceTable: g.table, sourceRowid: g.rowid, recovered: { from: 'deleted-guid', confidence: 'high' }, extra: { guid: g.guid, record_id: g.recordId },
+      sourceTable: g.table,
+      sourceRowid: g.rowid,
+      recovered: { from: 'deleted-guid', confidence: 'high' },
+      extra: { guid: g.guid, record_id: g.recordId },
     });
   }
   const gapReports: GapReport[] = [];
@@ -151,17 +197,34 @@ export function emitRecovered(cf: CaseFile, job: RecoveryJob, db: Database.Datab
       const after = g.after ? time(g.after.time) : null;
       const noun = `${kind === 'call' ? 'call' : 'message'}${g.count === 1 ? '' : 's'}`;
       emit({
-        ts: before, kind, action: 'records-missing',
+        ts: before,
+        kind,
+        action: 'records-missing',
         title: `${g.count} ${noun} missing: ${g.table} ${g.from === g.to ? `#${g.from}` : `#${g.from}–#${g.to}`}, between ${g.before ? `#${g.before.rowid}` : 'the start'} and ${g.after ? `#${g.after.rowid}` : `the highest id used (${report.maxId})`}${g.recovered ? `; ${g.recovered} of them recovered` : ''}`,
-        sourceTable: g.table, sourceRowid: null, recovered: { from: 'rowid-gap', confidence: 'high' },
+        sourceTable: g.table,
+        sourceRowid: null,
+        recovered: { from: 'rowid-gap', confidence: 'high' },
         extra: { gap: { from: g.from, to: g.to, count: g.count, recovered: g.recovered, max_id_from: report.maxFrom }, before_time: before, after_time: after },
       });
     }
   }
-  cf.recordRecoveryRun({ fileId: job.fileRowId, database: job.name, records: res.records.length, events, warnings, seconds: job.seconds, stats: { ...res.stats, gaps: gapReports.map((r) => ({ table: r.table, missing: r.missing, max_id: r.maxId })) } });
+  cf.recordRecoveryRun({
+    fileId: job.fileRowId,
+    database: job.name,
+    records: res.records.length,
+    events,
+    warnings,
+    seconds: job.seconds,
+    stats: { ...res.stats, gaps: gapReports.map((r) => ({ table: r.table, missing: r.missing, max_id: r.maxId })) },
+  });
   return { events, warnings };
 }
 
 function safe<T>(fn: () => T, warn: (m: string) => void): T | null {
-  try { return fn(); } catch (e) { warn(`could not be read (${(e as Error).message})`); return null; }
+  try {
+    return fn();
+  } catch (e) {
+    warn(`could not be read (${(e as Error).message})`);
+    return null;
+  }
 }

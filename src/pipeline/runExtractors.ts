@@ -21,7 +21,13 @@ export interface RunOptions {
   recover?: boolean;
 }
 
-export interface RunSummary { extractor: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; message: string | null }
+export interface RunSummary {
+  extractor: string;
+  status: 'ok' | 'not-present' | 'partial' | 'failed';
+  events: number;
+  warnings: number;
+  message: string | null;
+}
 
 const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
 
@@ -37,12 +43,20 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
     const databases: Database.Database[] = [];
     const recoveries: { job: RecoveryJob; db: Database.Database }[] = [];
 
-    const record = (r: ReadResult): number => caseFile.recordFile({
-      domain: r.entry.domain, relativePath: r.entry.relativePath, fileId: r.entry.fileID, flags: r.entry.flags,
-      size: r.size, manifestSize: r.mbfile?.size ?? null,
-      mtimeUtcUs: r.mbfile?.lastModified != null ? r.mbfile.lastModified * 1_000_000 : null,
-      sha256: r.sha256, status: r.status, readBy: ex.id, note: r.note,
-    });
+    const record = (r: ReadResult): number =>
+      caseFile.recordFile({
+        domain: r.entry.domain,
+        relativePath: r.entry.relativePath,
+        fileId: r.entry.fileID,
+        flags: r.entry.flags,
+        size: r.size,
+        manifestSize: r.mbfile?.size ?? null,
+        mtimeUtcUs: r.mbfile?.lastModified != null ? r.mbfile.lastModified * 1_000_000 : null,
+        sha256: r.sha256,
+        status: r.status,
+        readBy: ex.id,
+        note: r.note,
+      });
 
     // The evidence pass checks a plain backup's WAL files; an encrypted one's can only be read once decrypted.
     const walCheck = (r: ReadResult, fileRowId: number) => {
@@ -50,7 +64,11 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
       if (w) ctx.warn(w, { fileRowId, severity: 'warning' });
     };
     const ctx: ExtractorContext = {
-      backup, caseFile, tz: opts.tz, region: opts.region, contacts,
+      backup,
+      caseFile,
+      tz: opts.tz,
+      region: opts.region,
+      contacts,
       async openEntry(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<OpenedFile | null> {
         const r = await backup.read(entry, dest);
         const fileRowId = record(r);
@@ -65,12 +83,12 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
       },
       async openFile(domain, relativePath) {
         const entry = backup.get(domain, relativePath);
-        if (!entry || entry.flags !== 1) return null;
+        if (entry?.flags !== 1) return null;
         return ctx.openEntry(entry);
       },
       async openDatabase(domain, relativePath): Promise<OpenedDatabase | null> {
         const entry = backup.get(domain, relativePath);
-        if (!entry || entry.flags !== 1) return null;
+        if (entry?.flags !== 1) return null;
         const dir = fs.mkdtempSync(path.join(backup.workDir, `${ex.id}-`));
         const name = path.basename(relativePath) || 'db';
         const r = await backup.read(entry, { dir, name });
@@ -104,14 +122,29 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         if (job) recoveries.push({ job, db });
         return { ...main, db };
       },
-      emit(event: EventInput) { events++; return caseFile.addEvent(event, ex.id); },
-      countEvents(n: number) { events += n; if (n > 0) caseFile.written(n); },
+      emit(event: EventInput) {
+        events++;
+        return caseFile.addEvent(event, ex.id);
+      },
+      countEvents(n: number) {
+        events += n;
+        if (n > 0) caseFile.written(n);
+      },
       warn(message: string, o: WarnOptions = {}) {
         warnings++;
         if ((o.severity ?? 'warning') !== 'info') problems++;
-        caseFile.addWarning({ extractor: ex.id, fileId: o.fileRowId ?? null, severity: o.severity ?? 'warning', message, sourceTable: o.table ?? null, sourceRowid: o.rowid ?? null });
+        caseFile.addWarning({
+          extractor: ex.id,
+          fileId: o.fileRowId ?? null,
+          severity: o.severity ?? 'warning',
+          message,
+          sourceTable: o.table ?? null,
+          sourceRowid: o.rowid ?? null,
+        });
       },
-      progress(done, total) { opts.onProgress?.(ex, done, total); },
+      progress(done, total) {
+        opts.onProgress?.(ex, done, total);
+      },
     };
 
     let status: RunSummary['status'] = 'ok';
@@ -132,17 +165,29 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         try {
           emitRecovered(caseFile, job, db, contacts);
         } catch (e) {
-          caseFile.addWarning({ extractor: RECOVERY_EXTRACTOR, fileId: job.fileRowId, severity: 'error', message: `${job.name}: recovered records could not be written (${(e as Error).message})` });
+          caseFile.addWarning({
+            extractor: RECOVERY_EXTRACTOR,
+            fileId: job.fileRowId,
+            severity: 'error',
+            message: `${job.name}: recovered records could not be written (${(e as Error).message})`,
+          });
         }
       }
-      for (const db of databases) { try { db.close(); } catch { /* already closed */ } }
+      for (const db of databases) {
+        try {
+          db.close();
+        } catch {
+          /* already closed */
+        }
+      }
       caseFile.commit();
     }
     if (status === 'not-present') {
       const looked = ex.sources.map((s) => `${s.domain}/${s.path}`).join(', ');
-      message = ex.encryptedOnly && !backup.encrypted
-        ? `not in this backup: Apple keeps these files only in encrypted backups, and this one is not encrypted (looked for ${looked})`
-        : `not present in this backup (looked for ${looked})`;
+      message =
+        ex.encryptedOnly && !backup.encrypted
+          ? `not in this backup: Apple keeps these files only in encrypted backups, and this one is not encrypted (looked for ${looked})`
+          : `not present in this backup (looked for ${looked})`;
     }
     caseFile.recordExtractorRun({ extractor: ex.id, title: ex.title, status, events, warnings, startedAt, finishedAt: new Date().toISOString(), message });
     summaries.push({ extractor: ex.id, status, events, warnings, message });

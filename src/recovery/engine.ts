@@ -8,14 +8,39 @@
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
 import {
-  parseDbHeader, parseWal, parsePageHeader, freeRegions, parseTableLeafCell, readVarint, vlen, vbig, serialSize, decodeValue,
-  badText, resetBadText, tableLocalSize, u32, u16, isPtrmapPage, PAGE_TABLE_LEAF, PAGE_TABLE_INTERIOR, PAGE_INDEX_LEAF, PAGE_INDEX_INTERIOR,
-  type DbHeader, type WalFrame, type WalInfo, type SqlValue, type PageHeader,
+  parseDbHeader,
+  parseWal,
+  parsePageHeader,
+  freeRegions,
+  parseTableLeafCell,
+  readVarint,
+  vlen,
+  vbig,
+  serialSize,
+  decodeValue,
+  badText,
+  resetBadText,
+  tableLocalSize,
+  u32,
+  u16,
+  isPtrmapPage,
+  PAGE_TABLE_LEAF,
+  PAGE_TABLE_INTERIOR,
+  PAGE_INDEX_LEAF,
+  PAGE_INDEX_INTERIOR,
+  type DbHeader,
+  type WalFrame,
+  type WalInfo,
+  type SqlValue,
 } from '../formats/sqliteFile.js';
 import { parseCreateTable, parseCreateIndex, type TableSchema, type IndexSchema, type Affinity } from './schema.js';
 import type { RecoveredRecord, RecoveryOptions, RecoveryResult, RecoveryStats, RecoverySource, Confidence, CarveMode, RecoveryPlace } from './types.js';
 
-const OWNER_NONE = -1, OWNER_INDEX = -2, OWNER_OVERFLOW = -3, OWNER_FREELIST = -4, OWNER_PTRMAP = -5;
+const OWNER_NONE = -1,
+  OWNER_INDEX = -2,
+  OWNER_OVERFLOW = -3,
+  OWNER_FREELIST = -4,
+  OWNER_PTRMAP = -5;
 const MAX_PAYLOAD = 1 << 30;
 const MAX_DEPTH = 40;
 
@@ -43,7 +68,11 @@ interface Candidate {
   bracket?: { afterCommit?: number; beforeCommit?: number };
 }
 
-interface LiveRef { v: Version; off: number; payloadLen: number }
+interface LiveRef {
+  v: Version;
+  off: number;
+  payloadLen: number;
+}
 
 /**
  * A table's live rows: rowid → one packed number (version index × 65536 + cell offset), not an object per row, so a
@@ -51,20 +80,38 @@ interface LiveRef { v: Version; off: number; payloadLen: number }
  */
 class LiveTable {
   private rows = new Map<number | string, number>();
-  constructor(private versions: Version[], private usable: number) {}
-  set(key: number | string, vIdx: number, off: number): void { this.rows.set(key, vIdx * 65536 + off); }
+  constructor(
+    private versions: Version[],
+    private usable: number,
+  ) {}
+  set(key: number | string, vIdx: number, off: number): void {
+    this.rows.set(key, vIdx * 65536 + off);
+  }
   private ref(packed: number): LiveRef {
     const v = this.versions[Math.floor(packed / 65536)];
     const off = packed % 65536;
     const p = readVarint(v.data, off, this.usable);
     return { v, off, payloadLen: p };
   }
-  get(key: number | string): LiveRef | undefined { const x = this.rows.get(key); return x === undefined ? undefined : this.ref(x); }
-  has(key: number | string): boolean { return this.rows.has(key); }
-  get size(): number { return this.rows.size; }
-  keys(): IterableIterator<number | string> { return this.rows.keys(); }
-  *values(): IterableIterator<LiveRef> { for (const x of this.rows.values()) yield this.ref(x); }
-  *[Symbol.iterator](): IterableIterator<[number | string, LiveRef]> { for (const [k, x] of this.rows) yield [k, this.ref(x)]; }
+  get(key: number | string): LiveRef | undefined {
+    const x = this.rows.get(key);
+    return x === undefined ? undefined : this.ref(x);
+  }
+  has(key: number | string): boolean {
+    return this.rows.has(key);
+  }
+  get size(): number {
+    return this.rows.size;
+  }
+  keys(): IterableIterator<number | string> {
+    return this.rows.keys();
+  }
+  *values(): IterableIterator<LiveRef> {
+    for (const x of this.rows.values()) yield this.ref(x);
+  }
+  *[Symbol.iterator](): IterableIterator<[number | string, LiveRef]> {
+    for (const [k, x] of this.rows) yield [k, this.ref(x)];
+  }
 }
 
 const SOURCE_RANK: Record<RecoverySource, number> = { 'wal-frame': 0, 'superseded-page': 1, freelist: 2, freeblock: 3, unallocated: 4 };
@@ -112,11 +159,33 @@ export class Recovery {
     this.maxMs = opts.budget?.maxMs ?? Infinity;
     this.maxBytes = opts.budget?.maxBytes ?? Infinity;
     this.stats = {
-      fileBytes: 0, walBytes: 0, pageSize: 0, pages: 0, pagesExamined: 0, bytesExamined: 0, tableLeafVersions: 0,
-      freeblocks: 0, freeblocksZeroFilled: 0, freeblockBytes: 0, freelistPages: 0, freelistZeroFilled: 0,
-      unallocatedBytes: 0, unallocatedZero: 0, walFrames: 0, walFramesValid: 0, walFramesCommitted: 0,
-      walFramesUncommitted: 0, walFramesOldGeneration: 0, walCommits: 0, candidates: 0, droppedIdenticalToLive: 0, rejected: 0,
-      bySource: {}, byTable: {}, ms: 0, budgetExceeded: false,
+      fileBytes: 0,
+      walBytes: 0,
+      pageSize: 0,
+      pages: 0,
+      pagesExamined: 0,
+      bytesExamined: 0,
+      tableLeafVersions: 0,
+      freeblocks: 0,
+      freeblocksZeroFilled: 0,
+      freeblockBytes: 0,
+      freelistPages: 0,
+      freelistZeroFilled: 0,
+      unallocatedBytes: 0,
+      unallocatedZero: 0,
+      walFrames: 0,
+      walFramesValid: 0,
+      walFramesCommitted: 0,
+      walFramesUncommitted: 0,
+      walFramesOldGeneration: 0,
+      walCommits: 0,
+      candidates: 0,
+      droppedIdenticalToLive: 0,
+      rejected: 0,
+      bySource: {},
+      byTable: {},
+      ms: 0,
+      budgetExceeded: false,
     };
   }
 
@@ -129,7 +198,10 @@ export class Recovery {
   }
 
   run(): RecoveryResult {
-    const empty = (): RecoveryResult => { this.stats.ms = Date.now() - this.started; return { records: [], stats: this.stats, warnings: this.warnings, tables: {} }; };
+    const empty = (): RecoveryResult => {
+      this.stats.ms = Date.now() - this.started;
+      return { records: [], stats: this.stats, warnings: this.warnings, tables: {} };
+    };
     try {
       this.db = this.opts.db ?? (this.opts.dbPath ? fs.readFileSync(this.opts.dbPath) : new Uint8Array(0));
       if (this.opts.wal !== undefined) this.wal = this.opts.wal;
@@ -142,7 +214,10 @@ export class Recovery {
     this.stats.fileBytes = this.db.length;
     this.stats.walBytes = this.wal?.length ?? 0;
     const h = parseDbHeader(this.db);
-    if (typeof h === 'string') { this.warn(h); return empty(); }
+    if (typeof h === 'string') {
+      this.warn(h);
+      return empty();
+    }
     this.h = h;
     this.usable = h.usable;
     this.stats.pageSize = h.pageSize;
@@ -157,7 +232,10 @@ export class Recovery {
     }
     const maxPg = Math.max(this.mainPages, this.newestPages, ...[...this.walByPage.keys()]) + 1;
     this.stats.pages = this.newestPages;
-    if (maxPg > 0x7fffffff) { this.warn('absurd page count'); return empty(); }
+    if (maxPg > 0x7fffffff) {
+      this.warn('absurd page count');
+      return empty();
+    }
     this.ownerNew = new Int32Array(maxPg).fill(OWNER_NONE);
     this.readSchema();
     this.markAuxPages(this.ownerNew, (p) => this.newest(p));
@@ -182,7 +260,10 @@ export class Recovery {
     if (!this.wal || this.wal.length === 0) return;
     const info = parseWal(this.wal, this.h.pageSize);
     for (const w of info.warnings) this.warn(w);
-    if (info.pageSize !== this.h.pageSize) { if (info.pageSize) this.warn('WAL page size differs from the database: WAL ignored'); return; }
+    if (info.pageSize !== this.h.pageSize) {
+      if (info.pageSize) this.warn('WAL page size differs from the database: WAL ignored');
+      return;
+    }
     this.walInfo = info;
     // A frame cannot name a page beyond the largest database size any commit frame records (or the main file), plus
     // the pages the WAL itself could have added: a bound against junk page numbers.
@@ -193,14 +274,21 @@ export class Recovery {
     this.stats.walCommits = info.commits;
     for (const f of info.frames) {
       if (f.valid) this.stats.walFramesValid++;
-      if (f.committed) this.stats.walFramesCommitted++; else this.stats.walFramesUncommitted++;
+      if (f.committed) this.stats.walFramesCommitted++;
+      else this.stats.walFramesUncommitted++;
       if (f.oldGeneration) this.stats.walFramesOldGeneration++;
-      if (f.pgno === 0 || f.pgno > this.maxWalPage) { if (f.pgno !== 0) this.warn(`WAL frame ${f.index} names page ${f.pgno}, beyond any database size the WAL records: skipped`); continue; }
+      if (f.pgno === 0 || f.pgno > this.maxWalPage) {
+        if (f.pgno !== 0) this.warn(`WAL frame ${f.index} names page ${f.pgno}, beyond any database size the WAL records: skipped`);
+        continue;
+      }
       let l = this.walByPage.get(f.pgno);
       if (!l) this.walByPage.set(f.pgno, (l = []));
       l.push(f);
     }
-    if (this.stats.walFramesUncommitted) this.warn(`${this.stats.walFramesUncommitted} WAL frame(s) after the last valid commit, with bad checksums or of an older WAL generation: examined, never treated as committed`);
+    if (this.stats.walFramesUncommitted)
+      this.warn(
+        `${this.stats.walFramesUncommitted} WAL frame(s) after the last valid commit, with bad checksums or of an older WAL generation: examined, never treated as committed`,
+      );
   }
 
   private mainCache: (Version | undefined)[] = [];
@@ -241,7 +329,9 @@ export class Recovery {
     if (Date.now() - this.started > this.maxMs || this.stats.bytesExamined > this.maxBytes) {
       this.stopped = true;
       this.stats.budgetExceeded = true;
-      this.warn(`budget exceeded after ${this.stats.pagesExamined} page versions (${this.stats.bytesExamined} bytes, ${Date.now() - this.started} ms): carving stopped, results are partial`);
+      this.warn(
+        `budget exceeded after ${this.stats.pagesExamined} page versions (${this.stats.bytesExamined} bytes, ${Date.now() - this.started} ms): carving stopped, results are partial`,
+      );
     }
     return this.stopped;
   }
@@ -250,17 +340,30 @@ export class Recovery {
 
   private readSchema(): void {
     const rows: SqlValue[][] = [];
-    this.walkTree(1, (p) => this.newest(p), null, 0, (v, cell) => {
-      const r = this.readRecord(v, cell.payloadOff, cell.localLen, cell.payloadLen, cell.overflow, (p) => this.newest(p));
-      if (r) rows.push(r.values);
-    });
+    this.walkTree(
+      1,
+      (p) => this.newest(p),
+      null,
+      0,
+      (v, cell) => {
+        const r = this.readRecord(v, cell.payloadOff, cell.localLen, cell.payloadLen, cell.overflow, (p) => this.newest(p));
+        if (r) rows.push(r.values);
+      },
+    );
     for (const r of rows) {
       const [type, name, tblName, root, sql] = r;
       if (typeof name !== 'string' || typeof root !== 'number') continue;
-      if (type === 'table' && typeof sql === 'string' && root > 0) { // virtual tables have root page 0
+      if (type === 'table' && typeof sql === 'string' && root > 0) {
+        // virtual tables have root page 0
         const t = parseCreateTable(name, root, sql);
-        if (!t) { this.warn(`cannot parse the CREATE statement of ${name}`); continue; }
-        if (t.withoutRowid) { this.indexes.push({ name, table: name, rootPage: root, columns: [], unique: true, sql }); continue; }
+        if (!t) {
+          this.warn(`cannot parse the CREATE statement of ${name}`);
+          continue;
+        }
+        if (t.withoutRowid) {
+          this.indexes.push({ name, table: name, rootPage: root, columns: [], unique: true, sql });
+          continue;
+        }
         this.tables.push(t);
         this.tableByName.set(name, t);
         this.maxCols = Math.max(this.maxCols, t.columns.length);
@@ -285,18 +388,28 @@ export class Recovery {
     if (!p1) return;
     let trunk = u32(p1.data, 32);
     const total = u32(p1.data, 36);
-    let seen = 0, guard = 0;
+    let seen = 0,
+      guard = 0;
     while (trunk > 0 && trunk < owner.length && guard++ < owner.length) {
-      if (owner[trunk] === OWNER_FREELIST) { this.warn('freelist trunk chain loops: cut'); break; }
+      if (owner[trunk] === OWNER_FREELIST) {
+        this.warn('freelist trunk chain loops: cut');
+        break;
+      }
       owner[trunk] = OWNER_FREELIST;
       this.freelistPages.add(trunk);
       const v = get(trunk);
       if (!v) break;
       const n = u32(v.data, 4);
-      if (n > (this.usable - 8) / 4) { this.warn(`freelist trunk ${trunk} claims ${n} leaves: cut`); break; }
+      if (n > (this.usable - 8) / 4) {
+        this.warn(`freelist trunk ${trunk} claims ${n} leaves: cut`);
+        break;
+      }
       for (let i = 0; i < n; i++) {
         const leaf = u32(v.data, 8 + 4 * i);
-        if (leaf > 0 && leaf < owner.length) { owner[leaf] = OWNER_FREELIST; this.freelistPages.add(leaf); }
+        if (leaf > 0 && leaf < owner.length) {
+          owner[leaf] = OWNER_FREELIST;
+          this.freelistPages.add(leaf);
+        }
       }
       seen += n + 1;
       trunk = u32(v.data, 0);
@@ -313,7 +426,11 @@ export class Recovery {
       this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
         if (live) {
           let vi = this.liveVersionIdx.get(v);
-          if (vi === undefined) { vi = this.liveVersions.length; this.liveVersions.push(v); this.liveVersionIdx.set(v, vi); }
+          if (vi === undefined) {
+            vi = this.liveVersions.length;
+            this.liveVersions.push(v);
+            this.liveVersionIdx.set(v, vi);
+          }
           live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, vi, cell.off);
         }
         if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
@@ -323,11 +440,15 @@ export class Recovery {
   }
 
   private markOverflow(first: number, remaining: number, owner: Int32Array): void {
-    let p = first, n = 0;
+    let p = first,
+      n = 0;
     const max = Math.ceil(remaining / (this.usable - 4)) + 1;
     const get = (pg: number) => this.newest(pg);
     while (p > 0 && p < owner.length && n++ < max) {
-      if (owner[p] === OWNER_OVERFLOW) { this.warn(`overflow chain from page ${first} reaches page ${p} a second time: cut`); break; }
+      if (owner[p] === OWNER_OVERFLOW) {
+        this.warn(`overflow chain from page ${first} reaches page ${p} a second time: cut`);
+        break;
+      }
       owner[p] = OWNER_OVERFLOW;
       const v = get(p);
       if (!v) break;
@@ -336,19 +457,36 @@ export class Recovery {
   }
 
   /** Walk a table or index b-tree; calls `leaf` for each table-leaf cell. Bounded against loops and depth. */
-  private walkTree(root: number, get: (p: number) => Version | null, owner: Int32Array | null, mark: number,
-    leaf: ((v: Version, cell: NonNullable<ReturnType<typeof parseTableLeafCell>>) => void) | null): void {
+  private walkTree(
+    root: number,
+    get: (p: number) => Version | null,
+    owner: Int32Array | null,
+    mark: number,
+    leaf: ((v: Version, cell: NonNullable<ReturnType<typeof parseTableLeafCell>>) => void) | null,
+  ): void {
     const seen = new Set<number>();
     const stack: [number, number][] = [[root, 0]];
     while (stack.length) {
       const [pg, depth] = stack.pop()!;
-      if (pg < 1 || seen.has(pg)) { if (seen.has(pg)) this.warn(`b-tree from root ${root} reaches page ${pg} twice: cycle cut`); continue; }
-      if (depth > MAX_DEPTH) { this.warn(`b-tree from root ${root} deeper than ${MAX_DEPTH}: cut`); continue; }
+      if (pg < 1 || seen.has(pg)) {
+        if (seen.has(pg)) this.warn(`b-tree from root ${root} reaches page ${pg} twice: cycle cut`);
+        continue;
+      }
+      if (depth > MAX_DEPTH) {
+        this.warn(`b-tree from root ${root} deeper than ${MAX_DEPTH}: cut`);
+        continue;
+      }
       seen.add(pg);
       const v = get(pg);
-      if (!v) { this.warn(`b-tree from root ${root} points to missing page ${pg}`); continue; }
+      if (!v) {
+        this.warn(`b-tree from root ${root} points to missing page ${pg}`);
+        continue;
+      }
       const h = parsePageHeader(v.data, pg);
-      if (!h) { this.warn(`page ${pg} (b-tree root ${root}) is not a b-tree page`); continue; }
+      if (!h) {
+        this.warn(`page ${pg} (b-tree root ${root}) is not a b-tree page`);
+        continue;
+      }
       if (owner && pg < owner.length) owner[pg] = mark;
       const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
       if (h.type === PAGE_TABLE_INTERIOR || h.type === PAGE_INDEX_INTERIOR) {
@@ -359,24 +497,28 @@ export class Recovery {
         stack.push([h.rightChild, depth + 1]);
       } else if (h.type === PAGE_INDEX_LEAF) {
         // Overflow pages of index entries: mark them so they are not carved as table data.
-        if (owner) for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          const p = readVarint(v.data, off, this.usable);
-          if (vlen === 0) continue;
-          const x = Math.floor(((this.usable - 12) * 64) / 255) - 23;
-          if (p > x) {
-            const m = Math.floor(((this.usable - 12) * 32) / 255) - 23;
-            const k = m + ((p - m) % (this.usable - 4));
-            const local = k <= x ? k : m;
-            const o = off + vlen + local;
-            if (o + 4 <= this.usable) this.markOverflow(u32(v.data, o), p - local, owner);
+        if (owner)
+          for (let i = 0; i < nCells; i++) {
+            const off = u16(v.data, h.ptrStart + 2 * i);
+            const p = readVarint(v.data, off, this.usable);
+            if (vlen === 0) continue;
+            const x = Math.floor(((this.usable - 12) * 64) / 255) - 23;
+            if (p > x) {
+              const m = Math.floor(((this.usable - 12) * 32) / 255) - 23;
+              const k = m + ((p - m) % (this.usable - 4));
+              const local = k <= x ? k : m;
+              const o = off + vlen + local;
+              if (o + 4 <= this.usable) this.markOverflow(u32(v.data, o), p - local, owner);
+            }
           }
-        }
       } else if (h.type === PAGE_TABLE_LEAF && leaf) {
         for (let i = 0; i < nCells; i++) {
           const off = u16(v.data, h.ptrStart + 2 * i);
           const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
-          if (!c) { this.warn(`page ${pg}: cell ${i} runs off the page`); continue; }
+          if (!c) {
+            this.warn(`page ${pg}: cell ${i} runs off the page`);
+            continue;
+          }
           leaf(v, c);
         }
       }
@@ -386,23 +528,40 @@ export class Recovery {
   // ------------------------------------------------------------------------------------------------ records
 
   /** Assemble a payload (following overflow pages through `get`) and decode it. */
-  private readRecord(v: Version, payloadOff: number, localLen: number, payloadLen: number, overflow: number, get: (p: number) => Version | null)
-    : { values: SqlValue[]; types: number[]; truncated: boolean } | null {
+  private readRecord(
+    v: Version,
+    payloadOff: number,
+    localLen: number,
+    payloadLen: number,
+    overflow: number,
+    get: (p: number) => Version | null,
+  ): { values: SqlValue[]; types: number[]; truncated: boolean } | null {
     let buf: Uint8Array;
     let truncated = false;
     if (payloadLen <= localLen) buf = v.data.subarray(payloadOff, payloadOff + payloadLen);
     else {
-      if (payloadLen > this.maxPayload) { this.warn(`payload of ${payloadLen} bytes is longer than the evidence: skipped`); return null; }
+      if (payloadLen > this.maxPayload) {
+        this.warn(`payload of ${payloadLen} bytes is longer than the evidence: skipped`);
+        return null;
+      }
       const out = Buffer.allocUnsafe(payloadLen);
       out.set(v.data.subarray(payloadOff, payloadOff + localLen), 0);
-      let have = localLen, p = overflow, n = 0;
+      let have = localLen,
+        p = overflow,
+        n = 0;
       const max = Math.ceil((payloadLen - localLen) / (this.usable - 4)) + 1;
       const seen = new Set<number>();
       while (have < payloadLen) {
-        if (p < 1 || seen.has(p) || n++ > max) { truncated = true; break; }
+        if (p < 1 || seen.has(p) || n++ > max) {
+          truncated = true;
+          break;
+        }
         seen.add(p);
         const ov = get(p);
-        if (!ov) { truncated = true; break; }
+        if (!ov) {
+          truncated = true;
+          break;
+        }
         const take = Math.min(this.usable - 4, payloadLen - have);
         out.set(ov.data.subarray(4, 4 + take), have);
         have += take;
@@ -522,16 +681,29 @@ export class Recovery {
           if (!c) continue;
           const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
           const o0 = owners[0];
-          if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) { this.stats.droppedIdenticalToLive++; continue; }
+          if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) {
+            this.stats.droppedIdenticalToLive++;
+            continue;
+          }
           const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, getter);
           if (!r) continue;
           // The page's own table (types allowed by its columns first), else by shape only when no tree claims the page.
           let t = this.pickTable(owners, r.types, true) ?? this.pickTable(owners, r.types, false);
           if (!t && cl.unowned) t = this.pickTable(this.byShape(), r.types, true);
-          if (!t) { this.stats.rejected++; continue; }
+          if (!t) {
+            this.stats.rejected++;
+            continue;
+          }
           this.push({
-            table: t, rowid: c.rowid, rowidFrom: 'cell', values: r.values, present: r.types.length, payloadLen: c.payloadLen,
-            place: this.place(source, v, off, 'cell'), confidence: v.committed ? 'high' : 'medium', truncated: r.truncated,
+            table: t,
+            rowid: c.rowid,
+            rowidFrom: 'cell',
+            values: r.values,
+            present: r.types.length,
+            payloadLen: c.payloadLen,
+            place: this.place(source, v, off, 'cell'),
+            confidence: v.committed ? 'high' : 'medium',
+            truncated: r.truncated,
             bracket: v.committed ? { afterCommit: v.commit, beforeCommit: next?.commit } : undefined,
           });
         }
@@ -541,7 +713,11 @@ export class Recovery {
 
   private place(source: RecoverySource, v: Version, offset: number, mode: CarveMode): RecoveryPlace {
     const p: RecoveryPlace = { source, page: v.pgno, offset, mode };
-    if (v.frame) { p.walFrame = v.frame.index; p.walSalt = [v.frame.salt1, v.frame.salt2]; p.committed = v.committed; }
+    if (v.frame) {
+      p.walFrame = v.frame.index;
+      p.walSalt = [v.frame.salt1, v.frame.salt2];
+      p.committed = v.committed;
+    }
     if (v.committed) p.commit = v.commit;
     return p;
   }
@@ -556,7 +732,10 @@ export class Recovery {
 
   private carveAll(): void {
     const all: Version[] = [];
-    for (let p = 1; p <= this.mainPages; p++) { const v = this.mainVersion(p); if (v) all.push(v); }
+    for (let p = 1; p <= this.mainPages; p++) {
+      const v = this.mainVersion(p);
+      if (v) all.push(v);
+    }
     for (const frames of this.walByPage.values()) for (const f of frames) all.push(this.frameVersion(f));
     for (const v of all) {
       if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return;
@@ -576,7 +755,7 @@ export class Recovery {
     const ownN = pg < this.ownerNew.length ? this.ownerNew[pg] : OWNER_NONE;
     const ownM = this.ownerMain && pg < this.ownerMain.length ? this.ownerMain[pg] : null;
     const primary = v.frame || ownM === null ? ownN : ownM;
-    const secondary = v.frame || ownM === null ? ownM ?? OWNER_NONE : ownN;
+    const secondary = v.frame || ownM === null ? (ownM ?? OWNER_NONE) : ownN;
     const isFree = primary === OWNER_FREELIST || (primary === OWNER_NONE && secondary === OWNER_FREELIST) || this.freelistPages.has(pg);
     const notRows = (o: number) => o === OWNER_INDEX || o === OWNER_OVERFLOW || o === OWNER_PTRMAP;
     if (notRows(primary) || (primary === OWNER_NONE && notRows(secondary))) return { skip: true, owners: [], isFree, unowned: false };
@@ -599,7 +778,10 @@ export class Recovery {
       // A free (or unclaimed) page without a b-tree header: trunk pages keep old bytes after their leaf list.
       let start = 0;
       if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(v.data, 4), (this.usable - 8) >> 2));
-      if (this.allZero(v.data, start, this.usable)) { if (isFree) this.stats.freelistZeroFilled++; return; }
+      if (this.allZero(v.data, start, this.usable)) {
+        if (isFree) this.stats.freelistZeroFilled++;
+        return;
+      }
       const tables = cl.owners.length ? cl.owners : this.byShape();
       this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
       return;
@@ -619,20 +801,38 @@ export class Recovery {
         const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p)));
         if (!r) continue;
         const t = this.pickTable(shape, r.types, unowned);
-        if (!t) { this.stats.rejected++; continue; }
-        this.push({ table: t, rowid: c.rowid, rowidFrom: 'cell', values: r.values, present: r.types.length, payloadLen: c.payloadLen,
-          place: this.place(isFree ? 'freelist' : 'unallocated', v, off, 'cell'), confidence: 'medium', truncated: r.truncated });
+        if (!t) {
+          this.stats.rejected++;
+          continue;
+        }
+        this.push({
+          table: t,
+          rowid: c.rowid,
+          rowidFrom: 'cell',
+          values: r.values,
+          present: r.types.length,
+          payloadLen: c.payloadLen,
+          place: this.place(isFree ? 'freelist' : 'unallocated', v, off, 'cell'),
+          confidence: 'medium',
+          truncated: r.truncated,
+        });
       }
     }
     for (const reg of freeRegions(v.data, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
       if (reg.kind === 'freeblock') {
         this.stats.freeblocks++;
         this.stats.freeblockBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start + 4, reg.end)) { this.stats.freeblocksZeroFilled++; continue; }
+        if (this.allZero(v.data, reg.start + 4, reg.end)) {
+          this.stats.freeblocksZeroFilled++;
+          continue;
+        }
         this.carveRegion(v, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
       } else {
         this.stats.unallocatedBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start, reg.end)) { this.stats.unallocatedZero += reg.end - reg.start; continue; }
+        if (this.allZero(v.data, reg.start, reg.end)) {
+          this.stats.unallocatedZero += reg.end - reg.start;
+          continue;
+        }
         this.carveRegion(v, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
       }
     }
@@ -645,8 +845,14 @@ export class Recovery {
       for (const get of [(p: number) => this.newest(p), (p: number) => this.mainVersion(p)]) {
         const p1 = get(1);
         if (!p1) continue;
-        let t = u32(p1.data, 32), n = 0;
-        while (t > 0 && n++ < 1_000_000 && !this.trunks.has(t)) { this.trunks.add(t); const v = get(t); if (!v) break; t = u32(v.data, 0); }
+        let t = u32(p1.data, 32),
+          n = 0;
+        while (t > 0 && n++ < 1_000_000 && !this.trunks.has(t)) {
+          this.trunks.add(t);
+          const v = get(t);
+          if (!v) break;
+          t = u32(v.data, 0);
+        }
       }
     }
     return this.trunks.has(pg);
@@ -671,20 +877,32 @@ export class Recovery {
     let first = true;
     while (p < end - 2) {
       if (header && !shapeOnly && p + 8 < end) {
-        const next = u16(b, p), size = u16(b, p + 2);
+        const next = u16(b, p),
+          size = u16(b, p + 2);
         const plausible = first || ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end);
         if (plausible) {
           const q = this.tryRebuild(v, p + 4, first ? end : Math.min(end, p + size), tables, source);
-          if (q > 0) { p = q; first = false; continue; }
+          if (q > 0) {
+            p = q;
+            first = false;
+            continue;
+          }
           if (first) p += 4;
         }
       }
       header = false;
       first = false;
-      if (b[p] === 0) { p++; continue; }
+      if (b[p] === 0) {
+        p++;
+        continue;
+      }
       let r = this.tryIntact(v, p, end, tables, source, shapeOnly);
       if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, p, end, tables, source);
-      if (r > 0) { p = r; header = true; continue; }
+      if (r > 0) {
+        p = r;
+        header = true;
+        continue;
+      }
       p++;
     }
   }
@@ -696,7 +914,7 @@ export class Recovery {
   private tryHeaderAt(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
     const b = v.data;
     const hl = b[p];
-    if (hl < 2 || hl >= 0x80 && (p + 1 >= end || b[p + 1] >= 0x80)) return 0;
+    if (hl < 2 || (hl >= 0x80 && (p + 1 >= end || b[p + 1] >= 0x80))) return 0;
     const hlen = readVarint(b, p, end);
     if (vlen === 0 || p + hlen > end) return 0;
     const t0 = b[p + vlen];
@@ -706,16 +924,29 @@ export class Recovery {
       if (hlen < min + 1 || hlen > t.columns.length * 9 + 9) continue;
       const n = scanTypes(b, p + vlen, p + hlen, t.columns.length);
       if (n < min || !this.fitsScratch(t, ST, 0, n, true)) continue;
-      const P = hlen + scanBody, local = tableLocalSize(P, this.usable);
+      const P = hlen + scanBody,
+        local = tableLocalSize(P, this.usable);
       const recEnd = p + local + (local < P ? 4 : 0);
       if (recEnd > end || P > this.maxPayload) continue;
       const types = Array.from(ST.subarray(0, n));
       const overflow = local < P ? u32(b, p + local) : 0;
       resetBadText();
       const r = this.readRecord(v, p, local, P, overflow, (pg) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg)));
-      if (!r || badText || !this.plausible(t, r.values, types)) { this.stats.rejected++; continue; }
-      this.push({ table: t, rowid: null, rowidFrom: null, values: r.values, present: n, payloadLen: P,
-        place: this.place(source, v, p, 'header'), confidence: 'low', truncated: r.truncated });
+      if (!r || badText || !this.plausible(t, r.values, types)) {
+        this.stats.rejected++;
+        continue;
+      }
+      this.push({
+        table: t,
+        rowid: null,
+        rowidFrom: null,
+        values: r.values,
+        present: n,
+        payloadLen: P,
+        place: this.place(source, v, p, 'header'),
+        confidence: 'low',
+        truncated: r.truncated,
+      });
       return recEnd;
     }
     return 0;
@@ -740,7 +971,8 @@ export class Recovery {
     if (vlen === 0 || hl < 2 || hl > local || hl > P) return 0;
     // Fail fast: the first serial type must suit column 0 of some candidate table.
     const t0 = b[q + vlen];
-    let maxN = 0, firstOk = false;
+    let maxN = 0,
+      firstOk = false;
     for (const x of tables) {
       if (x.columns.length > maxN) maxN = x.columns.length;
       if (!firstOk && (x.rowidAlias === 0 ? t0 === 0 : t0 < 0x80 && this.typeOk(x.affinities[0], t0, shapeOnly))) firstOk = true;
@@ -749,9 +981,16 @@ export class Recovery {
     const n = scanTypes(b, q + vlen, q + hl, maxN);
     if (n <= 0 || hl + scanBody !== P) return 0;
     let t: TableSchema | null = null;
-    for (const x of tables) if (this.fitsScratch(x, ST, 0, n, shapeOnly)) { t = x; break; }
+    for (const x of tables)
+      if (this.fitsScratch(x, ST, 0, n, shapeOnly)) {
+        t = x;
+        break;
+      }
     if (!t) return 0;
-    if (!partial && this.sameAsLive(t, rowid, b, q, P, local)) { this.stats.droppedIdenticalToLive++; return cellEnd; }
+    if (!partial && this.sameAsLive(t, rowid, b, q, P, local)) {
+      this.stats.droppedIdenticalToLive++;
+      return cellEnd;
+    }
     const types = Array.from(ST.subarray(0, n));
     if (partial) {
       const values: SqlValue[] = [];
@@ -765,45 +1004,42 @@ export class Recovery {
       }
       // At least the first two stored values must have survived, with valid text.
       const kept = values.filter((x, i) => i !== t!.rowidAlias && x !== null).length;
-      if (badText || kept < 2 || !this.plausible(t, values, types)) { this.stats.rejected++; return 0; }
-      this.push({ table: t, rowid, rowidFrom: 'cell', values, present: types.length, payloadLen: P,
-        place: this.place(source, v, p, 'intact'), confidence: 'low', truncated: true });
+      if (badText || kept < 2 || !this.plausible(t, values, types)) {
+        this.stats.rejected++;
+        return 0;
+      }
+      this.push({
+        table: t,
+        rowid,
+        rowidFrom: 'cell',
+        values,
+        present: types.length,
+        payloadLen: P,
+        place: this.place(source, v, p, 'intact'),
+        confidence: 'low',
+        truncated: true,
+      });
       return end;
     }
     const overflow = local < P ? u32(b, q + local) : 0;
     const r = this.readRecord(v, q, local, P, overflow, (pg) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg)));
-    if (!r || !this.plausible(t, r.values, r.types)) { this.stats.rejected++; return 0; }
-    this.push({ table: t, rowid, rowidFrom: 'cell', values: r.values, present: types.length, payloadLen: P,
-      place: this.place(source, v, p, 'intact'), confidence: 'medium', truncated: r.truncated });
+    if (!r || !this.plausible(t, r.values, r.types)) {
+      this.stats.rejected++;
+      return 0;
+    }
+    this.push({
+      table: t,
+      rowid,
+      rowidFrom: 'cell',
+      values: r.values,
+      present: types.length,
+      payloadLen: P,
+      place: this.place(source, v, p, 'intact'),
+      confidence: 'medium',
+      truncated: r.truncated,
+    });
     return cellEnd;
   }
-
-  private headerTypes(b: Uint8Array, s: number, e: number, max: number): number[] | null {
-    const types: number[] = [];
-    let q = s;
-    while (q < e) {
-      const t = readVarint(b, q, e);
-      if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) return null;
-      types.push(t);
-      q += vlen;
-      if (types.length > max) return null;
-    }
-    return types;
-  }
-
-  private readTypesN(b: Uint8Array, s: number, e: number, n: number): { types: number[]; end: number } | null {
-    const types: number[] = [];
-    let q = s;
-    for (let i = 0; i < n; i++) {
-      const t = readVarint(b, q, e);
-      if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) return null;
-      types.push(t);
-      q += vlen;
-    }
-    return { types, end: q };
-  }
-
-  private varintLen(n: number): number { let l = 1; while (n >= 128 && l < 9) { n = Math.floor(n / 128); l++; } return l; }
 
   /**
    * A record at the start of a freeblock (s = first byte after the 4-byte freeblock header). The deleted cell's
@@ -830,7 +1066,8 @@ export class Recovery {
         if (vlen > 0 && hl >= 2 && q + hl <= end && hl <= N * 9 + 9) {
           const n = scanTypes(b, q + vlen, q + hl, N);
           if (n > 0 && this.fitsScratch(t, ST, 0, n, true)) {
-            const P = hl + scanBody, local = tableLocalSize(P, this.usable);
+            const P = hl + scanBody,
+              local = tableLocalSize(P, this.usable);
             consider({ t, types: Array.from(ST.subarray(0, n)), payloadStart: q, hdrLen: hl, mode: 'header', P, recEnd: q + local + (local < P ? 4 : 0) });
           }
         }
@@ -846,14 +1083,23 @@ export class Recovery {
             ok++;
           }
           if (!lostFirst && t.rowidAlias === 0 && ok === 0) continue;
-          let stBytes = lostFirst ? 1 : 0, body = 0;
-          for (let c = 0; c < ok; c++) { stBytes += STLEN[c]; body += serialSize(ST[c]); PRE_SB[c] = stBytes; PRE_BODY[c] = body; }
+          let stBytes = lostFirst ? 1 : 0,
+            body = 0;
+          for (let c = 0; c < ok; c++) {
+            stBytes += STLEN[c];
+            body += serialSize(ST[c]);
+            PRE_SB[c] = stBytes;
+            PRE_BODY[c] = body;
+          }
           for (let k = ok; k >= 1; k--) {
             const cols = k + (lostFirst ? 1 : 0);
             if (cols < Math.max(1, N - 12)) break;
-            const sb = PRE_SB[k - 1], bd = PRE_BODY[k - 1];
-            let hl2 = sb + 1; if (hl2 > 127) hl2 = sb + 2;
-            const P = hl2 + bd, local = tableLocalSize(P, this.usable);
+            const sb = PRE_SB[k - 1],
+              bd = PRE_BODY[k - 1];
+            let hl2 = sb + 1;
+            if (hl2 > 127) hl2 = sb + 2;
+            const P = hl2 + bd,
+              local = tableLocalSize(P, this.usable);
             const stStart = lostFirst ? q - 1 : q;
             const payloadStart = stStart - (hl2 - sb) + (lostFirst ? 0 : 0);
             const hdrStart = lostFirst ? q - 1 - (hl2 - sb) : q - (hl2 - sb);
@@ -883,15 +1129,23 @@ export class Recovery {
       // header bytes are synthesised; only the body matters
       tmp.fill(0, 0, x.hdrLen);
       tmp.set(b.subarray(bodyStart, x.payloadStart + local), x.hdrLen);
-      let have = local, p = ovf, n = 0;
+      let have = local,
+        p = ovf,
+        n = 0;
       const max = Math.ceil((x.P - local) / (this.usable - 4)) + 1;
       const seen = new Set<number>();
       const get = (pg: number) => (v.committed ? this.versionAt(pg, v.commit) : this.newest(pg));
       while (have < x.P) {
-        if (p < 1 || seen.has(p) || n++ > max) { truncated = true; break; }
+        if (p < 1 || seen.has(p) || n++ > max) {
+          truncated = true;
+          break;
+        }
         seen.add(p);
         const ov = get(p);
-        if (!ov) { truncated = true; break; }
+        if (!ov) {
+          truncated = true;
+          break;
+        }
         const take = Math.min(this.usable - 4, x.P - have);
         tmp.set(ov.data.subarray(4, 4 + take), have);
         have += take;
@@ -911,9 +1165,21 @@ export class Recovery {
       values.push(decodeValue(buf, d, t, this.h.textEncoding));
       d += sz;
     }
-    if (badText || !this.plausible(x.t, values, x.types)) { this.stats.rejected++; return 0; }
-    this.push({ table: x.t, rowid: null, rowidFrom: null, values, present: x.types.length, payloadLen: x.P,
-      place: this.place(source, v, x.payloadStart, x.mode), confidence: 'low', truncated });
+    if (badText || !this.plausible(x.t, values, x.types)) {
+      this.stats.rejected++;
+      return 0;
+    }
+    this.push({
+      table: x.t,
+      rowid: null,
+      rowidFrom: null,
+      values,
+      present: x.types.length,
+      payloadLen: x.P,
+      place: this.place(source, v, x.payloadStart, x.mode),
+      confidence: 'low',
+      truncated,
+    });
     return x.recEnd;
   }
 
@@ -968,7 +1234,7 @@ export class Recovery {
 
   // ------------------------------------------------------------------------------------------------ resolution
 
-  private liveValues(t: TableSchema, ref: LiveRef): SqlValue[] | null {
+  private liveValues(_t: TableSchema, ref: LiveRef): SqlValue[] | null {
     const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
     if (!c) return null;
     return this.readRecord(ref.v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => this.newest(p))?.values ?? null;
@@ -982,7 +1248,8 @@ export class Recovery {
     const end = c.payloadOff + c.localLen;
     const hl = readVarint(b, c.payloadOff, end);
     if (vlen === 0) return null;
-    let q = c.payloadOff + vlen, d = c.payloadOff + hl;
+    let q = c.payloadOff + vlen,
+      d = c.payloadOff + hl;
     const out: SqlValue[] = [];
     for (let i = 0; i <= maxCol && q < c.payloadOff + hl; i++) {
       const t = readVarint(b, q, end);
@@ -1000,21 +1267,28 @@ export class Recovery {
   private liveKeyOf(ref: LiveRef, col: number): string | null {
     const b = ref.v.data as Buffer;
     let q = ref.off;
-    readVarint(b, q, this.usable); if (vlen === 0) return null; q += vlen;
-    readVarint(b, q, this.usable); if (vlen === 0) return null; q += vlen;
+    readVarint(b, q, this.usable);
+    if (vlen === 0) return null;
+    q += vlen;
+    readVarint(b, q, this.usable);
+    if (vlen === 0) return null;
+    q += vlen;
     const local = tableLocalSize(ref.payloadLen, this.usable);
     const end = Math.min(this.usable, q + local);
-    const hl = readVarint(b, q, end); if (vlen === 0) return null;
-    let h = q + vlen, d = q + hl;
+    const hl = readVarint(b, q, end);
+    if (vlen === 0) return null;
+    let h = q + vlen,
+      d = q + hl;
     for (let i = 0; i <= col; i++) {
       if (h >= q + hl) return null;
-      const t = readVarint(b, h, end); if (vlen === 0) return null;
+      const t = readVarint(b, h, end);
+      if (vlen === 0) return null;
       h += vlen;
       const sz = t < 12 ? SIZES[t] : (t - (t & 1 ? 13 : 12)) / 2;
       if (sz < 0) return null;
       if (i === col) {
         if (t === 0 || d + sz > end) return null;
-        if (t >= 13 && (t & 1) && this.h.textEncoding === 1) return 's' + b.toString('utf8', d, d + sz);
+        if (t >= 13 && t & 1 && this.h.textEncoding === 1) return 's' + b.toString('utf8', d, d + sz);
         return valueKey(decodeValue(b, d, t, this.h.textEncoding));
       }
       d += sz;
@@ -1096,12 +1370,19 @@ export class Recovery {
   private maxRowid(t: TableSchema): number | null {
     if (this.maxRowids.has(t)) return this.maxRowids.get(t)!;
     let max: number | null = null;
-    for (const k of this.live.get(t)?.keys() ?? []) { const n = Number(k); if (max === null || n > max) max = n; }
-    const seq = this.tableByName.get('sqlite_sequence');
-    if (seq) for (const ref of this.live.get(seq)?.values() ?? []) {
-      const v = this.liveColumns(ref, 1);
-      if (v && v[0] === t.name && v[1] !== null && v[1] !== undefined) { const n = Number(v[1]); if (max === null || n > max) max = n; }
+    for (const k of this.live.get(t)?.keys() ?? []) {
+      const n = Number(k);
+      if (max === null || n > max) max = n;
     }
+    const seq = this.tableByName.get('sqlite_sequence');
+    if (seq)
+      for (const ref of this.live.get(seq)?.values() ?? []) {
+        const v = this.liveColumns(ref, 1);
+        if (v && v[0] === t.name && v[1] !== null && v[1] !== undefined) {
+          const n = Number(v[1]);
+          if (max === null || n > max) max = n;
+        }
+      }
     this.maxRowids.set(t, max);
     return max;
   }
@@ -1127,9 +1408,15 @@ export class Recovery {
         const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
         if (ref) {
           const lv = this.surelyDiffers(t, ref, c) ? null : this.liveValues(t, ref);
-          if (lv && sameValues(t, lv, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          if (lv && sameValues(t, lv, values)) {
+            this.stats.droppedIdenticalToLive++;
+            continue;
+          }
           // A cut-off copy whose surviving values all equal the live row's tells nothing new.
-          if (c.truncated && lv && values.every((x, i) => x === null || i === t.rowidAlias || valueKey(x) === valueKey(lv[i]))) { this.stats.droppedIdenticalToLive++; continue; }
+          if (c.truncated && lv && values.every((x, i) => x === null || i === t.rowidAlias || valueKey(x) === valueKey(lv[i]))) {
+            this.stats.droppedIdenticalToLive++;
+            continue;
+          }
           olderVersionOf = rowid;
         } else if (t.uniqueColumns.length) {
           // Not live under this rowid, but a live row holds the same unique value: the row was replaced
@@ -1152,15 +1439,25 @@ export class Recovery {
           const v = values[col];
           if (v === null || v === undefined) continue;
           const hit = um.get(col)!.get(valueKey(v));
-          if (hit !== undefined) { rowid = hit; rowidFrom = 'unique-column'; break; }
+          if (hit !== undefined) {
+            rowid = hit;
+            rowidFrom = 'unique-column';
+            break;
+          }
         }
         if (rowid !== null) {
           if (t.rowidAlias >= 0) values[t.rowidAlias] = rowid as SqlValue;
           const ref = liveMap?.get(typeof rowid === 'bigint' ? rowid.toString() : rowid);
           const lv = ref && !this.surelyDiffers(t, ref, c) ? this.liveValues(t, ref) : null;
-          if (lv && sameValues(t, lv, values)) { this.stats.droppedIdenticalToLive++; continue; }
+          if (lv && sameValues(t, lv, values)) {
+            this.stats.droppedIdenticalToLive++;
+            continue;
+          }
           olderVersionOf = rowid;
-        } else if (!this.uniqueRulesOut(t, values) && this.liveIdentical(t, c) !== null) { this.stats.droppedIdenticalToLive++; continue; }
+        } else if (!this.uniqueRulesOut(t, values) && this.liveIdentical(t, c) !== null) {
+          this.stats.droppedIdenticalToLive++;
+          continue;
+        }
       }
       // One record, every place it was found.
       const key = `${t.name}\u0000${ck}`;
@@ -1168,7 +1465,11 @@ export class Recovery {
       const match = same?.find((r) => (r.rowid === null || rowid === null || String(r.rowid) === String(rowid)) && sameValues(t, r.values, values));
       if (match) {
         match.where.push(c.place);
-        if (match.rowid === null && rowid !== null) { match.rowid = rowid; match.rowidFrom = rowidFrom; if (t.rowidAlias >= 0) match.values[t.rowidAlias] = rowid as SqlValue; }
+        if (match.rowid === null && rowid !== null) {
+          match.rowid = rowid;
+          match.rowidFrom = rowidFrom;
+          if (t.rowidAlias >= 0) match.values[t.rowidAlias] = rowid as SqlValue;
+        }
         if (CONF_RANK[c.confidence] < CONF_RANK[match.confidence]) match.confidence = c.confidence;
         if (SOURCE_RANK[c.place.source] < SOURCE_RANK[match.source]) match.source = c.place.source;
         if (olderVersionOf !== undefined) match.olderVersionOf = olderVersionOf;
@@ -1177,14 +1478,22 @@ export class Recovery {
         continue;
       }
       const rec: RecoveredRecord = {
-        table: t.name, rowid, rowidFrom, columns: t.columns, values, columnsPresent: c.present, source: c.place.source,
-        confidence: c.confidence, where: [c.place],
+        table: t.name,
+        rowid,
+        rowidFrom,
+        columns: t.columns,
+        values,
+        columnsPresent: c.present,
+        source: c.place.source,
+        confidence: c.confidence,
+        where: [c.place],
       };
       if (olderVersionOf !== undefined) rec.olderVersionOf = olderVersionOf;
       if (c.bracket) rec.bracket = c.bracket;
       if (c.truncated) rec.truncated = true;
       recKeys.set(rec, key);
-      if (same) same.push(rec); else byKey.set(key, [rec]);
+      if (same) same.push(rec);
+      else byKey.set(key, [rec]);
       out.push(rec);
       if (rowid === null) rowidless.push({ c, rec });
     }
@@ -1198,11 +1507,17 @@ export class Recovery {
     for (const r of out) {
       if (r.truncated && r.rowid !== null) {
         const whole = byRowid.get(`${r.table}\u0000${r.rowid}`);
-        if (whole && r.values.every((x, i) => x === null || valueKey(x) === valueKey(whole.values[i]))) { whole.where.push(...r.where); continue; }
+        if (whole && r.values.every((x, i) => x === null || valueKey(x) === valueKey(whole.values[i]))) {
+          whole.where.push(...r.where);
+          continue;
+        }
       }
       if (r.rowid === null) {
         const twin = withRowid.get(recKeys.get(r)!);
-        if (twin && twin !== r && sameValues(this.tableByName.get(r.table)!, twin.values, r.values)) { twin.where.push(...r.where); continue; }
+        if (twin && twin !== r && sameValues(this.tableByName.get(r.table)!, twin.values, r.values)) {
+          twin.where.push(...r.where);
+          continue;
+        }
       }
       final.push(r);
     }
@@ -1241,7 +1556,9 @@ export class Recovery {
         const v = r.values[c];
         if (typeof v !== 'string' || Buffer.byteLength(v) < 8) continue;
         const k = v;
-        let l = want.get(k); if (!l) want.set(k, (l = [])); l.push(r);
+        let l = want.get(k);
+        if (!l) want.set(k, (l = []));
+        l.push(r);
         lens.add(Buffer.byteLength(v));
       }
     }
@@ -1249,7 +1566,13 @@ export class Recovery {
     const prefixes = new Set<number>();
     const firstBytes = new Uint8Array(256);
     const bloom = new Uint8Array(1 << 20);
-    for (const k of want.keys()) { const kb = Buffer.from(k, 'utf8'); const w = u32(kb, 0); prefixes.add(w); firstBytes[kb[0]] = 1; bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1; }
+    for (const k of want.keys()) {
+      const kb = Buffer.from(k, 'utf8');
+      const w = u32(kb, 0);
+      prefixes.add(w);
+      firstBytes[kb[0]] = 1;
+      bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1;
+    }
     const visit = (v: Version) => {
       const h = parsePageHeader(v.data, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
@@ -1265,7 +1588,8 @@ export class Recovery {
             // The rowid's width: known from an intact header, else the one that ends the region or lands on the next
             // entry (an intact index cell or an absorbed freeblock header) and is SQLite's minimal width for the value.
             let rowid: number | bigint | null = null;
-            let weak: number | bigint | null = null, weakCount = 0;
+            let weak: number | bigint | null = null,
+              weakCount = 0;
             for (const rl of rowidLen !== null ? [rowidLen] : [1, 2, 3, 4, 6, 8]) {
               const x = pos + L + rl;
               if (x > regEnd) break;
@@ -1274,10 +1598,17 @@ export class Recovery {
               if (typeof val === 'number' ? val < 1 : val < 1n) continue;
               if (intWidth(val) !== rl) continue;
               // Strong: the region ends here, or an intact (text, rowid) index entry starts here.
-              if (x === regEnd || indexEntryAt(b, x, regEnd)) { rowid = val; break; }
+              if (x === regEnd || indexEntryAt(b, x, regEnd)) {
+                rowid = val;
+                break;
+              }
               // Weak: an absorbed freeblock header (next pointer forward or 0, a size that fits) starts here.
-              const next = x + 4 <= regEnd ? u16(b, x) : -1, size = x + 4 <= regEnd ? u16(b, x + 2) : 0;
-              if ((next === 0 || next > x) && size >= 4 + L + 1 && x + size <= regEnd) { weak = val; weakCount++; }
+              const next = x + 4 <= regEnd ? u16(b, x) : -1,
+                size = x + 4 <= regEnd ? u16(b, x + 2) : 0;
+              if ((next === 0 || next > x) && size >= 4 + L + 1 && x + size <= regEnd) {
+                weak = val;
+                weakCount++;
+              }
               // Even with an intact entry header the width is known, but the last bytes may have been overwritten by a
               // later entry: the entry must still end on a boundary.
               if (rowidLen !== null) break;
@@ -1292,7 +1623,8 @@ export class Recovery {
               open++;
               const t = this.tableByName.get(r.table)!;
               if (this.live.get(t)?.has(typeof rowid === 'bigint' ? rowid.toString() : rowid)) continue;
-              r.rowid = rowid; r.rowidFrom = 'index';
+              r.rowid = rowid;
+              r.rowidFrom = 'index';
               if (t.rowidAlias >= 0) r.values[t.rowidAlias] = rowid;
               if (r.confidence === 'low') r.confidence = 'medium';
               open--;
@@ -1332,11 +1664,15 @@ let scanBody = 0;
 
 /** Serial types of a header region [s, e) into ST; returns the count (-1 when invalid or more than max). */
 function scanTypes(b: Uint8Array, s: number, e: number, max: number): number {
-  let q = s, n = 0, body = 0;
+  let q = s,
+    n = 0,
+    body = 0;
   while (q < e) {
     const t = readVarint(b, q, e);
     if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2 || n >= max) return -1;
-    ST[n] = t; STLEN[n] = vlen; n++;
+    ST[n] = t;
+    STLEN[n] = vlen;
+    n++;
     body += t < 12 ? SIZES[t] : (t - (t & 1 ? 13 : 12)) / 2;
     q += vlen;
   }
@@ -1346,11 +1682,14 @@ function scanTypes(b: Uint8Array, s: number, e: number, max: number): number {
 
 /** Up to max serial types from s (stops at the first invalid one); returns the count. */
 function scanTypesN(b: Uint8Array, s: number, e: number, max: number): number {
-  let q = s, n = 0;
+  let q = s,
+    n = 0;
   while (n < max && q < e) {
     const t = readVarint(b, q, e);
     if (vlen === 0 || t === 10 || t === 11 || t > MAX_PAYLOAD * 2) break;
-    ST[n] = t; STLEN[n] = vlen; n++;
+    ST[n] = t;
+    STLEN[n] = vlen;
+    n++;
     q += vlen;
   }
   return n;
@@ -1360,7 +1699,8 @@ const SIZES = [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, -1, -1];
 /** An intact index entry [payload len][3][text type][int type] whose sizes agree, at x. */
 function indexEntryAt(b: Uint8Array, x: number, end: number): boolean {
   if (x + 4 > end) return false;
-  const st = b[x + 2], rt = b[x + 3];
+  const st = b[x + 2],
+    rt = b[x + 3];
   if (b[x + 1] !== 3 || st < 13 || (st & 1) === 0 || st >= 0x80 || rt < 1 || rt > 6) return false;
   return b[x] === 3 + (st - 13) / 2 + SIZES[rt];
 }
@@ -1378,7 +1718,10 @@ function intWidth(v: number | bigint): number {
 
 function mergeBracket(a: RecoveredRecord['bracket'], b: NonNullable<RecoveredRecord['bracket']>): RecoveredRecord['bracket'] {
   if (!a) return b;
-  return { afterCommit: Math.max(a.afterCommit ?? 0, b.afterCommit ?? 0), beforeCommit: a.beforeCommit === undefined ? b.beforeCommit : b.beforeCommit === undefined ? a.beforeCommit : Math.max(a.beforeCommit, b.beforeCommit) };
+  return {
+    afterCommit: Math.max(a.afterCommit ?? 0, b.afterCommit ?? 0),
+    beforeCommit: a.beforeCommit === undefined ? b.beforeCommit : b.beforeCommit === undefined ? a.beforeCommit : Math.max(a.beforeCommit, b.beforeCommit),
+  };
 }
 
 /** A value as a comparable string (integers and floats that are equal compare equal). */
@@ -1389,8 +1732,12 @@ export function valueKey(v: SqlValue | undefined): string {
   if (typeof v === 'string') return `s${v}`;
   if (v.length <= 64) return `b${v.toString('hex')}`;
   // Long blobs: length and two 32-bit FNV-1a hashes (forward and backward) instead of the whole hex.
-  let h1 = 0x811c9dc5, h2 = 0x01000193;
-  for (let i = 0; i < v.length; i++) { h1 = Math.imul(h1 ^ v[i], 16777619); h2 = Math.imul(h2 ^ v[v.length - 1 - i], 16777619); }
+  let h1 = 0x811c9dc5,
+    h2 = 0x01000193;
+  for (let i = 0; i < v.length; i++) {
+    h1 = Math.imul(h1 ^ v[i], 16777619);
+    h2 = Math.imul(h2 ^ v[v.length - 1 - i], 16777619);
+  }
   return `b${v.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
 }
 
@@ -1399,10 +1746,14 @@ export function valueKey(v: SqlValue | undefined): string {
 function sameValues(t: TableSchema, a: SqlValue[], b: SqlValue[]): boolean {
   for (let i = 0; i < t.columns.length; i++) {
     if (i === t.rowidAlias) continue;
-    const x = a[i] ?? null, y = b[i] ?? null;
+    const x = a[i] ?? null,
+      y = b[i] ?? null;
     if (x === y) continue;
     if (x === null || y === null) return false;
-    if (Buffer.isBuffer(x) || Buffer.isBuffer(y)) { if (!(Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y))) return false; continue; }
+    if (Buffer.isBuffer(x) || Buffer.isBuffer(y)) {
+      if (!(Buffer.isBuffer(x) && Buffer.isBuffer(y) && x.equals(y))) return false;
+      continue;
+    }
     if (typeof x === 'string' || typeof y === 'string') return false;
     // number vs bigint, or integer vs integral float: compare as keys
     if (valueKey(x) !== valueKey(y)) return false;
@@ -1417,39 +1768,64 @@ function sameValues(t: TableSchema, a: SqlValue[], b: SqlValue[]): boolean {
  */
 function rowKey(t: TableSchema, values: SqlValue[]): string {
   // Two hashes updated inline (a closure over h1/h2 would keep them in a heap context: several times slower).
-  let h1 = 0x811c9dc5 | 0, h2 = 0x3c6ef372 | 0;
+  let h1 = 0x811c9dc5 | 0,
+    h2 = 0x3c6ef372 | 0;
   const n = t.columns.length;
   for (let i = 0; i < n; i++) {
     if (i === t.rowidAlias) continue;
     const v = values[i] ?? null;
-    let tag: number, len = 0;
+    let tag: number,
+      len = 0;
     if (v === null) tag = 1;
-    else if (typeof v === 'string') tag = 2, len = v.length;
-    else if (Buffer.isBuffer(v)) tag = 3, len = v.length;
-    else tag = 4;
-    h1 = Math.imul(h1 ^ tag, 16777619); h2 = Math.imul(h2 ^ tag, 0x01000193) ^ (h2 >>> 13);
+    else if (typeof v === 'string') {
+      tag = 2;
+      len = v.length;
+    } else if (Buffer.isBuffer(v)) {
+      tag = 3;
+      len = v.length;
+    } else tag = 4;
+    h1 = Math.imul(h1 ^ tag, 16777619);
+    h2 = Math.imul(h2 ^ tag, 0x01000193) ^ (h2 >>> 13);
     if (tag === 1) continue;
     if (tag === 4) {
       const str = typeof v === 'number' && !Number.isInteger(v) ? `f${v}` : `i${v as number | bigint}`;
-      for (let k = 0; k < str.length; k++) { const c = str.charCodeAt(k); h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); }
+      for (let k = 0; k < str.length; k++) {
+        const c = str.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 16777619);
+        h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+      }
       continue;
     }
     // Long values: length plus their first and last 48 units (a hit is always confirmed with sameValues()).
-    h1 = Math.imul(h1 ^ len, 16777619); h2 = Math.imul(h2 ^ len, 0x01000193) ^ (h2 >>> 13);
+    h1 = Math.imul(h1 ^ len, 16777619);
+    h2 = Math.imul(h2 ^ len, 0x01000193) ^ (h2 >>> 13);
     const head = len <= 96 ? len : 48;
     const tailFrom = len <= 96 ? len : len - 48;
     if (tag === 2) {
       const sv = v as string;
-      for (let k = 0; k < head; k++) { const c = sv.charCodeAt(k); h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); }
-      for (let k = tailFrom; k < len; k++) { const c = sv.charCodeAt(k); h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); }
+      for (let k = 0; k < head; k++) {
+        const c = sv.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 16777619);
+        h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+      }
+      for (let k = tailFrom; k < len; k++) {
+        const c = sv.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 16777619);
+        h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+      }
     } else {
       const bv = v as Buffer;
-      for (let k = 0; k < head; k++) { const c = bv[k]; h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); }
-      for (let k = tailFrom; k < len; k++) { const c = bv[k]; h1 = Math.imul(h1 ^ c, 16777619); h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13); }
+      for (let k = 0; k < head; k++) {
+        const c = bv[k];
+        h1 = Math.imul(h1 ^ c, 16777619);
+        h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+      }
+      for (let k = tailFrom; k < len; k++) {
+        const c = bv[k];
+        h1 = Math.imul(h1 ^ c, 16777619);
+        h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 13);
+      }
     }
   }
   return `${(h1 >>> 0).toString(36)}.${(h2 >>> 0).toString(36)}`;
 }
-
-
-

@@ -5,8 +5,19 @@ export { recoverDatabase, valueKey } from './engine.js';
 export type { RecoveredRecord, RecoveryResult, RecoveryStats, RecoveryOptions, RecoverySource, RecoveryPlace, Confidence, CarveMode } from './types.js';
 export { parseCreateTable, type TableSchema } from './schema.js';
 export {
-  recentlyDeleted, deletedGuids, findRowidGaps, messageRowidGaps, callRowidGaps, recoveredToEventFields,
-  type RecentlyDeletedMessage, type RecentlyDeletedPart, type DeletedGuid, type DeletedGuidTable, type RowidGap, type GapReport, type RecoveredEventFields,
+  recentlyDeleted,
+  deletedGuids,
+  findRowidGaps,
+  messageRowidGaps,
+  callRowidGaps,
+  recoveredToEventFields,
+  type RecentlyDeletedMessage,
+  type RecentlyDeletedPart,
+  type DeletedGuid,
+  type DeletedGuidTable,
+  type RowidGap,
+  type GapReport,
+  type RecoveredEventFields,
 } from './messages.js';
 
 /**
@@ -19,8 +30,12 @@ export function caseFileColumns(rec: RecoveredRecord): { recovered: 1; recovered
     recovered_from: rec.source,
     confidence: rec.confidence,
     recovered_json: JSON.stringify({
-      rowidFrom: rec.rowidFrom, olderVersionOf: rec.olderVersionOf === undefined ? undefined : String(rec.olderVersionOf),
-      bracket: rec.bracket, truncated: rec.truncated, columnsPresent: rec.columnsPresent, where: rec.where,
+      rowidFrom: rec.rowidFrom,
+      olderVersionOf: rec.olderVersionOf === undefined ? undefined : String(rec.olderVersionOf),
+      bracket: rec.bracket,
+      truncated: rec.truncated,
+      columnsPresent: rec.columnsPresent,
+      where: rec.where,
     }),
   };
 }

@@ -21,7 +21,11 @@ function raw(v: unknown): Raw {
 
 // ------------------------------------------------------------------------------------------------ Recently Deleted
 
-export interface RecentlyDeletedPart { partIndex: number | null; deleteDate: Raw; partText: Buffer | null }
+export interface RecentlyDeletedPart {
+  partIndex: number | null;
+  deleteDate: Raw;
+  partText: Buffer | null;
+}
 export interface RecentlyDeletedMessage {
   chatId: number | null;
   messageId: number;
@@ -42,16 +46,21 @@ export interface RecentlyDeletedMessage {
  */
 export function recentlyDeleted(db: Database.Database): RecentlyDeletedMessage[] {
   const out = new Map<string, RecentlyDeletedMessage>();
-  const present = hasTable(db, 'message')
-    ? new Set((db.prepare('SELECT ROWID AS id FROM message').raw().all() as unknown[][]).map((r) => num(r[0])))
-    : new Set<number | null>();
+  const present = hasTable(db, 'message') ? new Set((db.prepare('SELECT ROWID AS id FROM message').raw().all() as unknown[][]).map((r) => num(r[0]))) : new Set<number | null>();
   if (hasTable(db, 'chat_recoverable_message_join')) {
     const cols = columnsOf(db, 'chat_recoverable_message_join');
     const sel = ['chat_id', 'message_id', 'delete_date'].map((c) => (cols.has(c) ? quoteIdent(c) : `NULL AS ${c}`)).join(', ');
     for (const r of db.prepare(`SELECT ${sel} FROM chat_recoverable_message_join ORDER BY message_id`).all() as Record<string, unknown>[]) {
       const id = num(r.message_id);
       if (id === null) continue;
-      out.set(`${num(r.chat_id)}:${id}`, { chatId: num(r.chat_id), messageId: id, deleteDate: raw(r.delete_date), from: 'chat_recoverable_message_join', parts: [], messagePresent: present.has(id) });
+      out.set(`${num(r.chat_id)}:${id}`, {
+        chatId: num(r.chat_id),
+        messageId: id,
+        deleteDate: raw(r.delete_date),
+        from: 'chat_recoverable_message_join',
+        parts: [],
+        messagePresent: present.has(id),
+      });
     }
   }
   if (hasTable(db, 'recoverable_message_part')) {
@@ -62,7 +71,8 @@ export function recentlyDeleted(db: Database.Database): RecentlyDeletedMessage[]
       if (id === null) continue;
       const key = `${num(r.chat_id)}:${id}`;
       let m = out.get(key);
-      if (!m) out.set(key, (m = { chatId: num(r.chat_id), messageId: id, deleteDate: raw(r.delete_date), from: 'recoverable_message_part', parts: [], messagePresent: present.has(id) }));
+      if (!m)
+        out.set(key, (m = { chatId: num(r.chat_id), messageId: id, deleteDate: raw(r.delete_date), from: 'recoverable_message_part', parts: [], messagePresent: present.has(id) }));
       const t = r.part_text;
       m.parts.push({ partIndex: num(r.part_index), deleteDate: raw(r.delete_date), partText: Buffer.isBuffer(t) ? t : typeof t === 'string' ? Buffer.from(t, 'utf8') : null });
     }
@@ -73,7 +83,13 @@ export function recentlyDeleted(db: Database.Database): RecentlyDeletedMessage[]
 // ------------------------------------------------------------------------------------------------ deleted GUIDs
 
 export type DeletedGuidTable = 'deleted_messages' | 'sync_deleted_messages' | 'sync_deleted_chats' | 'sync_deleted_attachments';
-export interface DeletedGuid { table: DeletedGuidTable; rowid: number; guid: string | null; recordId: string | null; timestamp: Raw }
+export interface DeletedGuid {
+  table: DeletedGuidTable;
+  rowid: number;
+  guid: string | null;
+  recordId: string | null;
+  timestamp: Raw;
+}
 
 /** Rows of the GUID tables Messages keeps for deleted messages, chats and attachments (whichever exist). */
 export function deletedGuids(db: Database.Database): DeletedGuid[] {
@@ -83,7 +99,13 @@ export function deletedGuids(db: Database.Database): DeletedGuid[] {
     const cols = columnsOf(db, table);
     const sel = ['guid', 'recordID', 'timestamp'].map((c) => (cols.has(c) ? quoteIdent(c) : `NULL AS ${c}`)).join(', ');
     for (const r of db.prepare(`SELECT ROWID AS rowid_, ${sel} FROM ${quoteIdent(table)} ORDER BY ROWID`).all() as Record<string, unknown>[]) {
-      out.push({ table, rowid: num(r.rowid_)!, guid: r.guid == null ? null : String(r.guid), recordId: r.recordID == null ? null : String(r.recordID), timestamp: raw(r.timestamp) });
+      out.push({
+        table,
+        rowid: num(r.rowid_)!,
+        guid: r.guid == null ? null : String(r.guid),
+        recordId: r.recordID == null ? null : String(r.recordID),
+        timestamp: raw(r.timestamp),
+      });
     }
   }
   return out;
@@ -109,8 +131,15 @@ export interface RowidGap {
  * Ids start at 1. One gap record per run of missing ids.
  */
 export function findRowidGaps(table: string, live: { rowid: number; time: Raw }[], max: number | null, recovered: (number | bigint | null)[] = []): RowidGap[] {
-  const rec = recovered.filter((x): x is number | bigint => x !== null).map(Number).sort((a, b) => a - b);
-  const countIn = (a: number, b: number) => { let n = 0; for (const r of rec) if (r >= a && r <= b) n++; return n; };
+  const rec = recovered
+    .filter((x): x is number | bigint => x !== null)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const countIn = (a: number, b: number) => {
+    let n = 0;
+    for (const r of rec) if (r >= a && r <= b) n++;
+    return n;
+  };
   const gaps: RowidGap[] = [];
   let prev: { rowid: number; time: Raw } | null = null;
   for (const row of live) {
@@ -124,7 +153,14 @@ export function findRowidGaps(table: string, live: { rowid: number; time: Raw }[
   return gaps;
 }
 
-export interface GapReport { table: string; maxId: number | null; maxFrom: 'sqlite_sequence' | 'Z_PRIMARYKEY' | 'live'; liveCount: number; missing: number; gaps: RowidGap[] }
+export interface GapReport {
+  table: string;
+  maxId: number | null;
+  maxFrom: 'sqlite_sequence' | 'Z_PRIMARYKEY' | 'live';
+  liveCount: number;
+  missing: number;
+  gaps: RowidGap[];
+}
 
 /** message ROWIDs against sqlite_sequence. `recovered` marks how many missing ids came back from recovery. */
 export function messageRowidGaps(db: Database.Database, recovered: RecoveredRecord[] = []): GapReport | null {
@@ -132,8 +168,20 @@ export function messageRowidGaps(db: Database.Database, recovered: RecoveredReco
   const live = (db.prepare('SELECT ROWID AS r, date AS t FROM message ORDER BY ROWID').raw().all() as unknown[][]).map((x) => ({ rowid: num(x[0])!, time: raw(x[1]) }));
   let max: number | null = null;
   if (hasTable(db, 'sqlite_sequence')) max = num((db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'message'").raw().get() as unknown[] | undefined)?.[0]);
-  const gaps = findRowidGaps('message', live, max, recovered.filter((r) => r.table === 'message' && r.olderVersionOf === undefined).map((r) => r.rowid));
-  return { table: 'message', maxId: max ?? live.at(-1)?.rowid ?? null, maxFrom: max !== null ? 'sqlite_sequence' : 'live', liveCount: live.length, missing: gaps.reduce((a, g) => a + g.count, 0), gaps };
+  const gaps = findRowidGaps(
+    'message',
+    live,
+    max,
+    recovered.filter((r) => r.table === 'message' && r.olderVersionOf === undefined).map((r) => r.rowid),
+  );
+  return {
+    table: 'message',
+    maxId: max ?? live.at(-1)?.rowid ?? null,
+    maxFrom: max !== null ? 'sqlite_sequence' : 'live',
+    liveCount: live.length,
+    missing: gaps.reduce((a, g) => a + g.count, 0),
+    gaps,
+  };
 }
 
 /** CallHistory ZCALLRECORD Z_PKs against Z_PRIMARYKEY.Z_MAX (entity 'CallRecord'). */
@@ -142,8 +190,20 @@ export function callRowidGaps(db: Database.Database, recovered: RecoveredRecord[
   const live = (db.prepare('SELECT Z_PK AS r, ZDATE AS t FROM ZCALLRECORD ORDER BY Z_PK').raw().all() as unknown[][]).map((x) => ({ rowid: num(x[0])!, time: raw(x[1]) }));
   let max: number | null = null;
   if (hasTable(db, 'Z_PRIMARYKEY')) max = num((db.prepare("SELECT Z_MAX FROM Z_PRIMARYKEY WHERE Z_NAME = 'CallRecord'").raw().get() as unknown[] | undefined)?.[0]);
-  const gaps = findRowidGaps('ZCALLRECORD', live, max, recovered.filter((r) => r.table === 'ZCALLRECORD' && r.olderVersionOf === undefined).map((r) => r.rowid));
-  return { table: 'ZCALLRECORD', maxId: max ?? live.at(-1)?.rowid ?? null, maxFrom: max !== null ? 'Z_PRIMARYKEY' : 'live', liveCount: live.length, missing: gaps.reduce((a, g) => a + g.count, 0), gaps };
+  const gaps = findRowidGaps(
+    'ZCALLRECORD',
+    live,
+    max,
+    recovered.filter((r) => r.table === 'ZCALLRECORD' && r.olderVersionOf === undefined).map((r) => r.rowid),
+  );
+  return {
+    table: 'ZCALLRECORD',
+    maxId: max ?? live.at(-1)?.rowid ?? null,
+    maxFrom: max !== null ? 'Z_PRIMARYKEY' : 'live',
+    liveCount: live.length,
+    missing: gaps.reduce((a, g) => a + g.count, 0),
+    gaps,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ event fields
@@ -170,7 +230,10 @@ export interface RecoveredEventFields {
 
 function byName(rec: Pick<RecoveredRecord, 'columns' | 'values'>): (c: string) => SqlValue | undefined {
   const idx = new Map(rec.columns.map((c, i) => [c.toLowerCase(), i]));
-  return (c) => { const i = idx.get(c.toLowerCase()); return i === undefined ? undefined : rec.values[i]; };
+  return (c) => {
+    const i = idx.get(c.toLowerCase());
+    return i === undefined ? undefined : rec.values[i];
+  };
 }
 
 function textOf(v: SqlValue | undefined): string | null {
@@ -187,13 +250,27 @@ export function recoveredToEventFields(rec: Pick<RecoveredRecord, 'table' | 'row
     let decodedFrom: string | null = null;
     const body = get('attributedBody');
     if (text === null && Buffer.isBuffer(body) && body.length > 0) {
-      try { text = decodeAttributedBody(body).text || null; decodedFrom = 'attributedBody'; } catch { /* undecodable: leave null */ }
+      try {
+        text = decodeAttributedBody(body).text || null;
+        decodedFrom = 'attributedBody';
+      } catch {
+        /* undecodable: leave null */
+      }
     }
     const fromMe = num(get('is_from_me'));
     return {
-      kind: 'message', sourceTable: 'message', sourceRowid: rec.rowid, tsRaw: raw(date), time: macAbsoluteAuto(date), text,
-      handleId: num(get('handle_id')), counterpart: null, direction: fromMe === null ? null : fromMe ? 'outgoing' : 'incoming',
-      durationS: null, service: textOf(get('service')), guid: textOf(get('guid')),
+      kind: 'message',
+      sourceTable: 'message',
+      sourceRowid: rec.rowid,
+      tsRaw: raw(date),
+      time: macAbsoluteAuto(date),
+      text,
+      handleId: num(get('handle_id')),
+      counterpart: null,
+      direction: fromMe === null ? null : fromMe ? 'outgoing' : 'incoming',
+      durationS: null,
+      service: textOf(get('service')),
+      guid: textOf(get('guid')),
       extra: { item_type: num(get('item_type')), is_read: num(get('is_read')), date_read: textOf(get('date_read') as SqlValue), text_from: decodedFrom },
     };
   }
@@ -201,9 +278,18 @@ export function recoveredToEventFields(rec: Pick<RecoveredRecord, 'table' | 'row
     const date = get('ZDATE');
     const originated = num(get('ZORIGINATED'));
     return {
-      kind: 'call', sourceTable: 'ZCALLRECORD', sourceRowid: rec.rowid, tsRaw: raw(date), time: macSeconds(date), text: null,
-      handleId: null, counterpart: textOf(get('ZADDRESS')), direction: originated === null ? null : originated ? 'outgoing' : 'incoming',
-      durationS: num(get('ZDURATION')), service: textOf(get('ZSERVICE_PROVIDER')), guid: textOf(get('ZUNIQUE_ID')),
+      kind: 'call',
+      sourceTable: 'ZCALLRECORD',
+      sourceRowid: rec.rowid,
+      tsRaw: raw(date),
+      time: macSeconds(date),
+      text: null,
+      handleId: null,
+      counterpart: textOf(get('ZADDRESS')),
+      direction: originated === null ? null : originated ? 'outgoing' : 'incoming',
+      durationS: num(get('ZDURATION')),
+      service: textOf(get('ZSERVICE_PROVIDER')),
+      guid: textOf(get('ZUNIQUE_ID')),
       extra: { call_type: num(get('ZCALLTYPE')), answered: num(get('ZANSWERED')), name: textOf(get('ZNAME')), location: textOf(get('ZLOCATION')) },
     };
   }

@@ -15,7 +15,14 @@ export interface TableSchema {
   sql: string;
 }
 
-export interface IndexSchema { name: string; table: string; rootPage: number; columns: string[]; unique: boolean; sql: string | null }
+export interface IndexSchema {
+  name: string;
+  table: string;
+  rootPage: number;
+  columns: string[];
+  unique: boolean;
+  sql: string | null;
+}
 
 /** SQLite's affinity rules (https://www.sqlite.org/datatype3.html §3.1). */
 export function affinityOf(declType: string): Affinity {
@@ -30,15 +37,33 @@ export function affinityOf(declType: string): Affinity {
 /** Split on top-level commas, respecting parentheses and quotes. */
 export function splitTopLevel(s: string): string[] {
   const out: string[] = [];
-  let depth = 0, cur = '', q: string | null = null;
+  let depth = 0,
+    cur = '',
+    q: string | null = null;
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
-    if (q) { cur += c; if (c === q) q = null; continue; }
-    if (c === '"' || c === "'" || c === '`') { q = c; cur += c; continue; }
-    if (c === '[') { q = ']'; cur += c; continue; }
+    if (q) {
+      cur += c;
+      if (c === q) q = null;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      q = c;
+      cur += c;
+      continue;
+    }
+    if (c === '[') {
+      q = ']';
+      cur += c;
+      continue;
+    }
     if (c === '(') depth++;
     if (c === ')') depth--;
-    if (c === ',' && depth === 0) { out.push(cur.trim()); cur = ''; continue; }
+    if (c === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+      continue;
+    }
     cur += c;
   }
   if (cur.trim()) out.push(cur.trim());
@@ -73,17 +98,25 @@ export function parseCreateTable(name: string, rootPage: number, sql: string): T
   if (open < 0 || close < open) return null;
   const tail = sql.slice(close + 1);
   const parts = splitTopLevel(sql.slice(open + 1, close));
-  const columns: string[] = [], affinities: Affinity[] = [], types: string[] = [];
+  const columns: string[] = [],
+    affinities: Affinity[] = [],
+    types: string[] = [];
   let rowidAlias = -1;
   const unique = new Set<number>();
   const tableConstraints: string[] = [];
   for (const p of parts) {
-    if (/^(CONSTRAINT|PRIMARY\s+KEY|UNIQUE|CHECK|FOREIGN\s+KEY)\b/i.test(p)) { tableConstraints.push(p); continue; }
+    if (/^(CONSTRAINT|PRIMARY\s+KEY|UNIQUE|CHECK|FOREIGN\s+KEY)\b/i.test(p)) {
+      tableConstraints.push(p);
+      continue;
+    }
     const [colName, rest] = firstToken(p);
     // Type: the words up to the first constraint keyword.
     const words = rest.trim().split(/\s+/).filter(Boolean);
     const typeWords: string[] = [];
-    for (const w of words) { if (CONSTRAINT_WORDS.test(w)) break; typeWords.push(w); }
+    for (const w of words) {
+      if (CONSTRAINT_WORDS.test(w)) break;
+      typeWords.push(w);
+    }
     let type = typeWords.join(' ');
     if (type.includes('(') && !type.includes(')')) type = type.split('(')[0];
     const idx = columns.length;
@@ -92,7 +125,8 @@ export function parseCreateTable(name: string, rootPage: number, sql: string): T
     affinities.push(affinityOf(type));
     const cons = rest;
     if (/\bPRIMARY\s+KEY\b/i.test(cons)) {
-      if (type.toUpperCase() === 'INTEGER' && !/\bPRIMARY\s+KEY\s+DESC\b/i.test(cons)) rowidAlias = idx; else unique.add(idx);
+      if (type.toUpperCase() === 'INTEGER' && !/\bPRIMARY\s+KEY\s+DESC\b/i.test(cons)) rowidAlias = idx;
+      else unique.add(idx);
     }
     if (/\bUNIQUE\b/i.test(cons)) unique.add(idx);
   }
@@ -103,7 +137,8 @@ export function parseCreateTable(name: string, rootPage: number, sql: string): T
     if (cols.length !== 1) continue;
     const i = columns.findIndex((x) => x.toLowerCase() === cols[0].toLowerCase());
     if (i < 0) continue;
-    if (/PRIMARY/i.test(m[1]) && types[i].toUpperCase() === 'INTEGER' && rowidAlias < 0) rowidAlias = i; else unique.add(i);
+    if (/PRIMARY/i.test(m[1]) && types[i].toUpperCase() === 'INTEGER' && rowidAlias < 0) rowidAlias = i;
+    else unique.add(i);
   }
   if (rowidAlias >= 0) unique.delete(rowidAlias);
   return { name, rootPage, columns, affinities, rowidAlias, uniqueColumns: [...unique].sort((a, b) => a - b), withoutRowid: /WITHOUT\s+ROWID/i.test(tail), sql };

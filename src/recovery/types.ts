@@ -6,10 +6,10 @@ export type Confidence = 'high' | 'medium' | 'low';
 
 /** How the record was read. */
 export type CarveMode =
-  | 'cell'        // a cell of an older page version or of a free page, read through its cell pointer
-  | 'intact'      // a cell found in free space with its whole header (payload length, rowid, record header)
-  | 'header'      // the record header survived, the cell prefix (payload length, rowid) did not
-  | 'rebuilt';    // the record-header length (and possibly the first serial type) was overwritten: rebuilt from the schema
+  | 'cell' // a cell of an older page version or of a free page, read through its cell pointer
+  | 'intact' // a cell found in free space with its whole header (payload length, rowid, record header)
+  | 'header' // the record header survived, the cell prefix (payload length, rowid) did not
+  | 'rebuilt'; // the record-header length (and possibly the first serial type) was overwritten: rebuilt from the schema
 
 export interface RecoveryPlace {
   source: RecoverySource;

@@ -10,5 +10,11 @@ export class BufferedWriter {
     this.size += s.length;
     if (this.size > 1 << 20) this.flush();
   }
-  flush(): void { if (this.parts.length) { fs.writeSync(this.fd, this.parts.join('')); this.parts = []; this.size = 0; } }
+  flush(): void {
+    if (this.parts.length) {
+      fs.writeSync(this.fd, this.parts.join(''));
+      this.parts = [];
+      this.size = 0;
+    }
+  }
 }

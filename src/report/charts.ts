@@ -5,7 +5,9 @@ import { kindColor } from './describe.js';
 /** SVG markup built here (never evidence-supplied markup); the report template only inlines these. */
 export class TrustedSvg {
   constructor(readonly markup: string) {}
-  toString(): string { return this.markup; }
+  toString(): string {
+    return this.markup;
+  }
 }
 
 export function esc(s: string): string {
@@ -15,7 +17,10 @@ export function esc(s: string): string {
 const num = (n: number) => (Math.round(n * 10) / 10).toString();
 const fmtInt = (n: number) => n.toLocaleString('en-US');
 
-export interface DayBucket { day: string; kinds: Map<string, number> }
+export interface DayBucket {
+  day: string;
+  kinds: Map<string, number>;
+}
 
 /** A "nice" axis maximum and step for counts. */
 function niceScale(max: number, ticks = 4): { top: number; step: number } {
@@ -39,7 +44,8 @@ function dayFromNumber(n: number): string {
 export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: string; unit: string } {
   if (!buckets.length) return { svg: '', unit: 'day' };
   const nums = buckets.map((b) => dayNumber(b.day));
-  const first = Math.min(...nums), last = Math.max(...nums);
+  const first = Math.min(...nums),
+    last = Math.max(...nums);
   const span = last - first + 1;
   const unit = span <= 120 ? 'day' : span <= 3 * 365 ? 'week' : 'month';
   // Bucket key: the first calendar day of the day/week (Monday)/month.
@@ -66,14 +72,22 @@ export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: strin
   for (let k = keyOf(first); k <= last; k = next(k)) keys.push(k);
   const totals = keys.map((k) => [...(agg.get(k)?.values() ?? [])].reduce((a, b) => a + b, 0));
   const { top, step } = niceScale(Math.max(...totals));
-  const W = 900, H = 260, L = 56, R = 12, T = 14, B = 48;
-  const pw = W - L - R, ph = H - T - B;
+  const W = 900,
+    H = 260,
+    L = 56,
+    R = 12,
+    T = 14,
+    B = 48;
+  const pw = W - L - R,
+    ph = H - T - B;
   const bw = pw / keys.length;
   const y = (v: number) => T + ph - (v / top) * ph;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart" role="img" aria-label="Events per ${unit} by kind">`);
   for (let v = 0; v <= top; v += step) {
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid"/><text x="${L - 6}" y="${num(y(v) + 4)}" text-anchor="end" class="tick">${fmtInt(v)}</text>`);
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid"/><text x="${L - 6}" y="${num(y(v) + 4)}" text-anchor="end" class="tick">${fmtInt(v)}</text>`,
+    );
   }
   keys.forEach((k, i) => {
     let acc = 0;
@@ -82,9 +96,12 @@ export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: strin
     kinds.forEach((kind, ki) => {
       const c = m?.get(kind) ?? 0;
       if (!c) return;
-      const y0 = y(acc), y1 = y(acc + c);
+      const y0 = y(acc),
+        y1 = y(acc + c);
       acc += c;
-      parts.push(`<rect x="${num(x + bw * 0.1)}" y="${num(y1)}" width="${num(Math.max(0.6, bw * 0.8))}" height="${num(Math.max(0.5, y0 - y1))}" fill="${kindColor(kind, ki)}"><title>${esc(dayFromNumber(k))}: ${fmtInt(c)} ${esc(kind)}</title></rect>`);
+      parts.push(
+        `<rect x="${num(x + bw * 0.1)}" y="${num(y1)}" width="${num(Math.max(0.6, bw * 0.8))}" height="${num(Math.max(0.5, y0 - y1))}" fill="${kindColor(kind, ki)}"><title>${esc(dayFromNumber(k))}: ${fmtInt(c)} ${esc(kind)}</title></rect>`,
+      );
     });
   });
   // About eight date labels along the axis.
@@ -107,7 +124,11 @@ export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: strin
 /** Horizontal bars: the counterparts with the most events. */
 export function counterpartChartSvg(top: { name: string; count: number }[]): string {
   if (!top.length) return '';
-  const W = 900, row = 22, L = 330, R = 70, T = 6;
+  const W = 900,
+    row = 22,
+    L = 330,
+    R = 70,
+    T = 6;
   const H = T + top.length * row + 6;
   const max = Math.max(...top.map((t) => t.count));
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart" role="img" aria-label="Top counterparts">`];
@@ -123,7 +144,12 @@ export function counterpartChartSvg(top: { name: string; count: number }[]): str
   return parts.join('');
 }
 
-export interface MapPoint { lat: number; lon: number; kind: string; count: number }
+export interface MapPoint {
+  lat: number;
+  lon: number;
+  kind: string;
+  count: number;
+}
 
 /**
  * When points spread over a large area, the busiest place deserves its own map: the points within ±0.5°
@@ -131,8 +157,16 @@ export interface MapPoint { lat: number; lon: number; kind: string; count: numbe
  */
 export function densestArea(all: MapPoint[]): { points: MapPoint[]; lat: number; lon: number } | null {
   if (all.length < 2) return null;
-  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
-  for (const p of all) { minLat = Math.min(minLat, p.lat); maxLat = Math.max(maxLat, p.lat); minLon = Math.min(minLon, p.lon); maxLon = Math.max(maxLon, p.lon); }
+  let minLat = Infinity,
+    maxLat = -Infinity,
+    minLon = Infinity,
+    maxLon = -Infinity;
+  for (const p of all) {
+    minLat = Math.min(minLat, p.lat);
+    maxLat = Math.max(maxLat, p.lat);
+    minLon = Math.min(minLon, p.lon);
+    maxLon = Math.max(maxLon, p.lon);
+  }
   if (maxLat - minLat < 2 && maxLon - minLon < 2) return null;
   const cells = new Map<string, number>();
   for (const p of all) {
@@ -141,7 +175,8 @@ export function densestArea(all: MapPoint[]): { points: MapPoint[]; lat: number;
   }
   const [best] = [...cells.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0];
   const [cy, cx] = best.split(',').map(Number);
-  const lat = cy / 2 + 0.25, lon = cx / 2 + 0.25;
+  const lat = cy / 2 + 0.25,
+    lon = cx / 2 + 0.25;
   const points = all.filter((p) => Math.abs(p.lat - lat) <= 0.75 && Math.abs(p.lon - lon) <= 0.75);
   return points.length >= 2 && points.length < all.length ? { points, lat, lon } : null;
 }
@@ -163,38 +198,60 @@ function degText(v: number, pos: string, neg: string, step: number): string {
 export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; drawn: number } {
   if (!all.length) return { svg: '', drawn: 0 };
   const pts = all.length > maxPoints ? [...all].sort((a, b) => b.count - a.count).slice(0, maxPoints) : all;
-  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+  let minLat = Infinity,
+    maxLat = -Infinity,
+    minLon = Infinity,
+    maxLon = -Infinity;
   for (const p of pts) {
-    minLat = Math.min(minLat, p.lat); maxLat = Math.max(maxLat, p.lat);
-    minLon = Math.min(minLon, p.lon); maxLon = Math.max(maxLon, p.lon);
+    minLat = Math.min(minLat, p.lat);
+    maxLat = Math.max(maxLat, p.lat);
+    minLon = Math.min(minLon, p.lon);
+    maxLon = Math.max(maxLon, p.lon);
   }
   const midLat = (minLat + maxLat) / 2;
   const k = Math.max(0.05, Math.cos((midLat * Math.PI) / 180));
   // Pad 8 % on each side; never zoom in closer than ~200 m.
-  let latSpan = Math.max(maxLat - minLat, 0.002), lonSpan = Math.max(maxLon - minLon, 0.002 / k);
-  const cLat = (minLat + maxLat) / 2, cLon = (minLon + maxLon) / 2;
-  latSpan *= 1.16; lonSpan *= 1.16;
-  const W = 900, H = 460, M = 44;
-  const pw = W - 2 * M, ph = H - 2 * M;
+  let latSpan = Math.max(maxLat - minLat, 0.002),
+    lonSpan = Math.max(maxLon - minLon, 0.002 / k);
+  const cLat = (minLat + maxLat) / 2,
+    cLon = (minLon + maxLon) / 2;
+  latSpan *= 1.16;
+  lonSpan *= 1.16;
+  const W = 900,
+    H = 460,
+    M = 44;
+  const pw = W - 2 * M,
+    ph = H - 2 * M;
   // Same scale on both axes (in "km-like" units: lon × cos(lat)).
   const scale = Math.min(pw / (lonSpan * k), ph / latSpan);
   const x = (lon: number) => W / 2 + (lon - cLon) * k * scale;
   const y = (lat: number) => H / 2 - (lat - cLat) * scale;
-  const lon0 = cLon - pw / 2 / (k * scale), lon1 = cLon + pw / 2 / (k * scale);
-  const lat0 = cLat - ph / 2 / scale, lat1 = cLat + ph / 2 / scale;
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart map" role="img" aria-label="Map of located events">`,
-    `<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="sea"/>`];
-  const lonStep = niceDegreeStep(lon1 - lon0), latStep = niceDegreeStep(lat1 - lat0);
+  const lon0 = cLon - pw / 2 / (k * scale),
+    lon1 = cLon + pw / 2 / (k * scale);
+  const lat0 = cLat - ph / 2 / scale,
+    lat1 = cLat + ph / 2 / scale;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart map" role="img" aria-label="Map of located events">`,
+    `<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="sea"/>`,
+  ];
+  const lonStep = niceDegreeStep(lon1 - lon0),
+    latStep = niceDegreeStep(lat1 - lat0);
   for (let v = Math.ceil(lon0 / lonStep) * lonStep; v <= lon1; v += lonStep) {
-    parts.push(`<line x1="${num(x(v))}" x2="${num(x(v))}" y1="${M}" y2="${H - M}" class="grid"/><text x="${num(x(v))}" y="${H - M + 16}" text-anchor="middle" class="tick">${degText(v, 'E', 'W', lonStep)}</text>`);
+    parts.push(
+      `<line x1="${num(x(v))}" x2="${num(x(v))}" y1="${M}" y2="${H - M}" class="grid"/><text x="${num(x(v))}" y="${H - M + 16}" text-anchor="middle" class="tick">${degText(v, 'E', 'W', lonStep)}</text>`,
+    );
   }
   for (let v = Math.ceil(lat0 / latStep) * latStep; v <= lat1; v += latStep) {
-    parts.push(`<line x1="${M}" x2="${W - M}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid"/><text x="${M - 4}" y="${num(y(v) + 4)}" text-anchor="end" class="tick">${degText(v, 'N', 'S', latStep)}</text>`);
+    parts.push(
+      `<line x1="${M}" x2="${W - M}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid"/><text x="${M - 4}" y="${num(y(v) + 4)}" text-anchor="end" class="tick">${degText(v, 'N', 'S', latStep)}</text>`,
+    );
   }
   const kinds = [...new Set(pts.map((p) => p.kind))];
   for (const p of pts) {
     const r = Math.min(9, 3 + Math.log2(p.count));
-    parts.push(`<circle cx="${num(x(p.lon))}" cy="${num(y(p.lat))}" r="${num(r)}" fill="${kindColor(p.kind, kinds.indexOf(p.kind))}" class="pt"><title>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}: ${fmtInt(p.count)} ${esc(p.kind)}</title></circle>`);
+    parts.push(
+      `<circle cx="${num(x(p.lon))}" cy="${num(y(p.lat))}" r="${num(r)}" fill="${kindColor(p.kind, kinds.indexOf(p.kind))}" class="pt"><title>${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}: ${fmtInt(p.count)} ${esc(p.kind)}</title></circle>`,
+    );
   }
   // Legend: one swatch per kind.
   let lx = M;
@@ -211,10 +268,16 @@ export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; draw
   const kmPerPx = 111.32 / scale;
   const target = (pw / 5) * kmPerPx;
   const mag = 10 ** Math.floor(Math.log10(target));
-  const km = [1, 2, 5, 10].map((m) => m * mag).filter((v) => v <= target).pop() ?? mag;
+  const km =
+    [1, 2, 5, 10]
+      .map((m) => m * mag)
+      .filter((v) => v <= target)
+      .pop() ?? mag;
   const px = km / kmPerPx;
   const kmLabel = km >= 1 ? `${fmtInt(km)} km` : `${fmtInt(Math.round(km * 1000))} m`;
-  parts.push(`<rect x="${M + 10}" y="${H - M - 26}" width="${num(px + 16)}" height="22" class="scalebg"/><line x1="${M + 18}" x2="${num(M + 18 + px)}" y1="${H - M - 10}" y2="${H - M - 10}" class="scale"/><text x="${num(M + 18 + px / 2)}" y="${H - M - 14}" text-anchor="middle" class="tick">${kmLabel}</text>`);
+  parts.push(
+    `<rect x="${M + 10}" y="${H - M - 26}" width="${num(px + 16)}" height="22" class="scalebg"/><line x1="${M + 18}" x2="${num(M + 18 + px)}" y1="${H - M - 10}" y2="${H - M - 10}" class="scale"/><text x="${num(M + 18 + px / 2)}" y="${H - M - 14}" text-anchor="middle" class="tick">${kmLabel}</text>`,
+  );
   parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; no map tiles (offline)</text>`);
   parts.push(`<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="frame"/>`);
   parts.push('</svg>');

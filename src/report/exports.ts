@@ -8,10 +8,42 @@ import { messageLine, timestampDesc } from './describe.js';
 import { messageFacts } from './facts.js';
 import { exportGeo } from './geo.js';
 
-export const EXPORT_FIELDS = ['datetime', 'timestamp', 'timestamp_desc', 'message', 'kind', 'action', 'text', 'direction', 'counterpart',
-  'counterpart_name', 'service', 'thread', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'ts_raw', 'ts_epoch', 'extractor',
-  'source_domain', 'source_path', 'source_table', 'source_rowid', 'source_sha256', 'event_id',
-  'recovered', 'recovered_from', 'confidence', 'edited', 'edit_history', 'unsent', 'deleted', 'reply_to', 'reaction_to'] as const;
+export const EXPORT_FIELDS = [
+  'datetime',
+  'timestamp',
+  'timestamp_desc',
+  'message',
+  'kind',
+  'action',
+  'text',
+  'direction',
+  'counterpart',
+  'counterpart_name',
+  'service',
+  'thread',
+  'duration_s',
+  'latitude',
+  'longitude',
+  'accuracy_m',
+  'ts_raw',
+  'ts_epoch',
+  'extractor',
+  'source_domain',
+  'source_path',
+  'source_table',
+  'source_rowid',
+  'source_sha256',
+  'event_id',
+  'recovered',
+  'recovered_from',
+  'confidence',
+  'edited',
+  'edit_history',
+  'unsent',
+  'deleted',
+  'reply_to',
+  'reaction_to',
+] as const;
 
 export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | boolean | null | { text: string | null; datetime: string | null }[]>;
 
@@ -22,17 +54,37 @@ export function toExportRecord(e: EventRow, threadNames: Map<number, string>): E
     timestamp: e.ts_utc_us,
     timestamp_desc: timestampDesc(e.kind, e.action),
     message: messageLine(e),
-    kind: e.kind, action: e.action, text: e.body, direction: e.direction,
-    counterpart: e.counterpart, counterpart_name: e.counterpart_name, service: e.service,
-    thread: e.thread_id != null ? threadNames.get(e.thread_id) ?? String(e.thread_id) : null,
-    duration_s: e.duration_s, latitude: e.latitude, longitude: e.longitude, accuracy_m: e.accuracy_m,
-    ts_raw: e.ts_raw, ts_epoch: e.ts_epoch, extractor: e.extractor,
-    source_domain: e.source_domain, source_path: e.source_path, source_table: e.source_table, source_rowid: e.source_rowid,
-    source_sha256: e.source_sha256, event_id: e.id,
+    kind: e.kind,
+    action: e.action,
+    text: e.body,
+    direction: e.direction,
+    counterpart: e.counterpart,
+    counterpart_name: e.counterpart_name,
+    service: e.service,
+    thread: e.thread_id != null ? (threadNames.get(e.thread_id) ?? String(e.thread_id)) : null,
+    duration_s: e.duration_s,
+    latitude: e.latitude,
+    longitude: e.longitude,
+    accuracy_m: e.accuracy_m,
+    ts_raw: e.ts_raw,
+    ts_epoch: e.ts_epoch,
+    extractor: e.extractor,
+    source_domain: e.source_domain,
+    source_path: e.source_path,
+    source_table: e.source_table,
+    source_rowid: e.source_rowid,
+    source_sha256: e.source_sha256,
+    event_id: e.id,
     // Every line has every field with one JSON type (Timesketch's OpenSearch fixes a field's type from its first event).
-    recovered: e.recovered === 1, recovered_from: e.recovered_from ?? null, confidence: e.confidence ?? null,
-    edited: !!f?.edited, edit_history: f ? f.edit_history.map((v) => ({ text: v.text, datetime: v.datetime })) : [],
-    unsent: !!f?.unsent, deleted: !!f?.deleted, reply_to: f?.reply_to ?? null, reaction_to: f?.reaction_to ?? null,
+    recovered: e.recovered === 1,
+    recovered_from: e.recovered_from ?? null,
+    confidence: e.confidence ?? null,
+    edited: !!f?.edited,
+    edit_history: f ? f.edit_history.map((v) => ({ text: v.text, datetime: v.datetime })) : [],
+    unsent: !!f?.unsent,
+    deleted: !!f?.deleted,
+    reply_to: f?.reply_to ?? null,
+    reaction_to: f?.reaction_to ?? null,
   };
 }
 
@@ -76,7 +128,11 @@ export function writeAtomically(out: string, body: (fd: number) => number): numb
     fs.renameSync(partial, out);
     return n;
   } catch (e) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     fs.rmSync(partial, { force: true });
     throw e;
   }

@@ -20,12 +20,20 @@ const KEYS = /"(edited|edit_history|unsent|recently_deleted|reply_to_event_id|re
 export function messageFacts(extraJson: string | null): MessageFacts | null {
   if (!extraJson || !KEYS.test(extraJson)) return null;
   let x: Record<string, unknown>;
-  try { x = JSON.parse(extraJson) as Record<string, unknown>; } catch { return null; }
+  try {
+    x = JSON.parse(extraJson) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
   const history = Array.isArray(x.edit_history) ? (x.edit_history as { text?: unknown; time?: unknown; ts_utc_us?: unknown }[]) : [];
   const id = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null);
   return {
     edited: x.edited === true || history.length > 0,
-    edit_history: history.map((h) => ({ text: typeof h.text === 'string' ? h.text : null, datetime: typeof h.time === 'string' ? h.time : null, us: typeof h.ts_utc_us === 'number' ? h.ts_utc_us : null })),
+    edit_history: history.map((h) => ({
+      text: typeof h.text === 'string' ? h.text : null,
+      datetime: typeof h.time === 'string' ? h.time : null,
+      us: typeof h.ts_utc_us === 'number' ? h.ts_utc_us : null,
+    })),
     unsent: x.unsent === true,
     deleted: x.recently_deleted === true,
     reply_to: id(x.reply_to_event_id),

@@ -11,15 +11,24 @@ import { eventLabel, writeAtomically } from './exports.js';
 export type GeoFormat = 'geojson' | 'kml';
 
 function located(e: EventRow): boolean {
-  return e.latitude !== null && e.longitude !== null && Number.isFinite(e.latitude) && Number.isFinite(e.longitude)
-    && Math.abs(e.latitude) <= 90 && Math.abs(e.longitude) <= 180;
+  return e.latitude !== null && e.longitude !== null && Number.isFinite(e.latitude) && Number.isFinite(e.longitude) && Math.abs(e.latitude) <= 90 && Math.abs(e.longitude) <= 180;
 }
 
 function properties(e: EventRow): Record<string, string | number | null> {
   return {
-    event_id: e.id, datetime: isoFromUs(e.ts_utc_us), timestamp: e.ts_utc_us, timestamp_desc: timestampDesc(e.kind, e.action),
-    message: messageLine(e), kind: e.kind, action: e.action, accuracy_m: e.accuracy_m, extractor: e.extractor,
-    source_domain: e.source_domain, source_path: e.source_path, source_table: e.source_table, source_rowid: e.source_rowid,
+    event_id: e.id,
+    datetime: isoFromUs(e.ts_utc_us),
+    timestamp: e.ts_utc_us,
+    timestamp_desc: timestampDesc(e.kind, e.action),
+    message: messageLine(e),
+    kind: e.kind,
+    action: e.action,
+    accuracy_m: e.accuracy_m,
+    extractor: e.extractor,
+    source_domain: e.source_domain,
+    source_path: e.source_path,
+    source_table: e.source_table,
+    source_rowid: e.source_rowid,
     source_sha256: e.source_sha256,
   };
 }
@@ -27,11 +36,17 @@ function properties(e: EventRow): Record<string, string | number | null> {
 /** XML text: escape markup and drop characters XML 1.0 cannot carry. */
 export function xmlText(v: unknown): string {
   if (v === null || v === undefined) return '';
-  return String(v)
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return (
+    String(v)
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+  );
 }
 
 /** Write located events as GeoJSON or KML; returns the number of features/placemarks written. */
@@ -49,11 +64,15 @@ export function exportGeo(db: Database.Database, format: GeoFormat, out: string,
         if (format === 'geojson') {
           item = (n ? ',\n' : '') + JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: [e.longitude, e.latitude] }, properties: p });
         } else {
-          const data = Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => `<Data name="${xmlText(k)}"><value>${xmlText(v)}</value></Data>`).join('');
-          item = `<Placemark><name>${xmlText(p.timestamp_desc)}${p.datetime ? ` ${xmlText(p.datetime)}` : ''}</name>`
-            + `<description>${xmlText(p.message)}</description>`
-            + (p.datetime ? `<TimeStamp><when>${xmlText(p.datetime)}</when></TimeStamp>` : '')
-            + `<ExtendedData>${data}</ExtendedData><Point><coordinates>${e.longitude},${e.latitude}</coordinates></Point></Placemark>\n`;
+          const data = Object.entries(p)
+            .filter(([, v]) => v !== null)
+            .map(([k, v]) => `<Data name="${xmlText(k)}"><value>${xmlText(v)}</value></Data>`)
+            .join('');
+          item =
+            `<Placemark><name>${xmlText(p.timestamp_desc)}${p.datetime ? ` ${xmlText(p.datetime)}` : ''}</name>` +
+            `<description>${xmlText(p.message)}</description>` +
+            (p.datetime ? `<TimeStamp><when>${xmlText(p.datetime)}</when></TimeStamp>` : '') +
+            `<ExtendedData>${data}</ExtendedData><Point><coordinates>${e.longitude},${e.latitude}</coordinates></Point></Placemark>\n`;
         }
       } catch (err) {
         throw new Error(`${format} export stopped at ${eventLabel(e)}: ${(err as Error).message}`);

@@ -31,7 +31,23 @@ export const SECTIONS = [
 export type SectionId = (typeof SECTIONS)[number]['id'];
 
 /** The partials a lab may replace with `--templates DIR` (plus report.hbs and report.css). */
-export const PARTIALS = ['letterhead', 'cover', 'evidence', 'method', 'overview', 'timeline', 'conversations', 'calls', 'photos', 'records', 'recovered', 'log', 'hashes', 'custody', 'footer'];
+export const PARTIALS = [
+  'letterhead',
+  'cover',
+  'evidence',
+  'method',
+  'overview',
+  'timeline',
+  'conversations',
+  'calls',
+  'photos',
+  'records',
+  'recovered',
+  'log',
+  'hashes',
+  'custody',
+  'footer',
+];
 
 export function defaultTemplatesDir(): string {
   const p = packagePath('templates', 'report.hbs');
@@ -59,7 +75,10 @@ export function loadTemplates(userDir?: string): Templates {
   const pick = (rel: string): string => {
     if (userDir) {
       const p = path.join(userDir, rel);
-      if (fs.existsSync(p)) { overridden.push(rel); return fs.readFileSync(p, 'utf8'); }
+      if (fs.existsSync(p)) {
+        overridden.push(rel);
+        return fs.readFileSync(p, 'utf8');
+      }
     }
     return fs.readFileSync(path.join(base, rel), 'utf8');
   };
@@ -69,7 +88,10 @@ export function loadTemplates(userDir?: string): Templates {
   if (userDir && fs.existsSync(path.join(userDir, 'partials'))) {
     for (const f of fs.readdirSync(path.join(userDir, 'partials'))) {
       const name = f.replace(/\.hbs$/, '');
-      if (f.endsWith('.hbs') && !PARTIALS.includes(name)) { hb.registerPartial(name, fs.readFileSync(path.join(userDir, 'partials', f), 'utf8')); overridden.push(`partials/${f}`); }
+      if (f.endsWith('.hbs') && !PARTIALS.includes(name)) {
+        hb.registerPartial(name, fs.readFileSync(path.join(userDir, 'partials', f), 'utf8'));
+        overridden.push(`partials/${f}`);
+      }
     }
   }
   const css = pick('report.css').replace(/<\/style/gi, '<\\/style');
@@ -85,7 +107,10 @@ export function loadTemplates(userDir?: string): Templates {
   const tpl = hb.compile(pick('report.hbs'), { strict: false });
   return {
     render: (ctx) => tpl(ctx, { allowProtoPropertiesByDefault: false }),
-    css, script, csp, overridden,
+    css,
+    script,
+    csp,
+    overridden,
   };
 }
 
@@ -117,7 +142,15 @@ export interface DocumentOptions {
 export function writeHtmlDocument(out: string, t: Templates, model: ReportModel, o: DocumentOptions): Record<string, number> {
   const slot = `<!--data-${randomBytes(12).toString('hex')}-->`;
   const show = Object.fromEntries(SECTIONS.map((s) => [s.id, o.sections.includes(s.id)]));
-  const html = t.render({ model, mode: o.mode, print: o.mode === 'print', show, continued: !!o.continued, csp: new Handlebars.SafeString(t.csp), dataSlot: new Handlebars.SafeString(slot) });
+  const html = t.render({
+    model,
+    mode: o.mode,
+    print: o.mode === 'print',
+    show,
+    continued: !!o.continued,
+    csp: new Handlebars.SafeString(t.csp),
+    dataSlot: new Handlebars.SafeString(slot),
+  });
   const at = html.indexOf(slot);
   if (at < 0 || html.indexOf(slot, at + 1) >= 0) throw new Error('report.hbs must contain {{dataSlot}} exactly once, before the script');
   const counts: Record<string, number> = {};
@@ -141,7 +174,11 @@ export function writeHtmlDocument(out: string, t: Templates, model: ReportModel,
   return counts;
 }
 
-export interface HtmlReportOptions { tz: string; filter: EventFilter; templates: Templates }
+export interface HtmlReportOptions {
+  tz: string;
+  filter: EventFilter;
+  templates: Templates;
+}
 
 /** The interactive report: every section in one file; long lists paged by the inline script. */
 export function writeReportHtml(cf: CaseFile, model: ReportModel, out: string, o: HtmlReportOptions): Record<string, number> {

@@ -2,12 +2,11 @@
 // (a section, or a few thousand rows of a long one), merged with pdf-lib. Page numbers, the outline and
 // the metadata are added after merging, so "Page N of M" and the bookmarks are right for the whole file.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page, PuppeteerNode } from 'puppeteer';
 import { makeWorkDir } from '../workdir.js';
-import { PDFDocument, PDFHexString, PDFName, PDFRef, StandardFonts, rgb } from 'pdf-lib';
+import { PDFDocument, PDFHexString, PDFName, type PDFRef, StandardFonts, rgb } from 'pdf-lib';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
 import { esc } from './charts.js';
@@ -17,7 +16,9 @@ import { kindsInView } from './describe.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 
 export class NoBrowserError extends Error {
-  constructor() { super('no Chromium found; run npm run setup (or set PUPPETEER_EXECUTABLE_PATH)'); }
+  constructor() {
+    super('no Chromium found; run npm run setup (or set PUPPETEER_EXECUTABLE_PATH)');
+  }
 }
 
 /** PUPPETEER_EXECUTABLE_PATH, then a system Chromium, else puppeteer's own browser (docs/design.md "Chromium and puppeteer"). */
@@ -28,7 +29,9 @@ export async function resolveChromium(): Promise<string | null> {
   try {
     const own = (await loadPuppeteer()).executablePath();
     if (own && fs.existsSync(own)) return own;
-  } catch { /* puppeteer has no browser of its own here */ }
+  } catch {
+    /* puppeteer has no browser of its own here */
+  }
   return null;
 }
 
@@ -55,7 +58,10 @@ export async function guardPage(page: Page, allowedUrl: string, blocked: string[
   page.on('request', (req) => {
     const url = req.url();
     if (url === allowedUrl || url.startsWith('data:') || url === 'about:blank') void req.continue();
-    else { blocked.push(url); void req.abort('blockedbyclient'); }
+    else {
+      blocked.push(url);
+      void req.abort('blockedbyclient');
+    }
   });
   return blocked;
 }
@@ -70,7 +76,12 @@ export interface PdfOptions {
   browser?: Browser;
 }
 
-export interface PdfResult { pages: number; chunks: number; outline: { title: string; page: number }[]; blockedRequests: string[] }
+export interface PdfResult {
+  pages: number;
+  chunks: number;
+  outline: { title: string; page: number }[];
+  blockedRequests: string[];
+}
 
 function* take<T>(it: Iterator<T>, n: number): Generator<T> {
   for (let i = 0; i < n; i++) {
@@ -80,32 +91,51 @@ function* take<T>(it: Iterator<T>, n: number): Generator<T> {
   }
 }
 
-interface Chunk { section: SectionId; continued: boolean; data: DataBlocks; rows: number }
+interface Chunk {
+  section: SectionId;
+  continued: boolean;
+  data: DataBlocks;
+  rows: number;
+}
 
 /** The chunks to render, in report order; long sections are cut every `size` rows (lazily: rows stream from the case file). */
 function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): Generator<Chunk> {
   const db = cf.db;
   const threads = threadRows(db, o.filter);
   const w = whereClause(o.filter);
-  const hasTaken = !!db.prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN (SELECT value FROM json_each(?)) AND e.action = 'taken' LIMIT 1`).get(...w.params, JSON.stringify(kindsInView('gallery')));
+  const hasTaken = !!db
+    .prepare(`SELECT 1 FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.kind IN (SELECT value FROM json_each(?)) AND e.action = 'taken' LIMIT 1`)
+    .get(...w.params, JSON.stringify(kindsInView('gallery')));
   for (const s of SECTIONS) {
     const id = s.id;
     const rowsOf = (): Iterator<unknown> | null => {
       switch (id) {
-        case 'timeline': return eventRows(db, o.filter, o.tz);
-        case 'conversations': return eventRows(db, o.filter, o.tz, { threadOrder: true });
-        case 'calls': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('calls') });
+        case 'timeline':
+          return eventRows(db, o.filter, o.tz);
+        case 'conversations':
+          return eventRows(db, o.filter, o.tz, { threadOrder: true });
+        case 'calls':
+          return eventRows(db, o.filter, o.tz, { kinds: kindsInView('calls') });
         // The photo cards show capture ('taken') events when there are any, as the HTML does.
-        case 'photos': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('gallery'), actions: hasTaken ? ['taken'] : undefined });
-        case 'records': return eventRows(db, o.filter, o.tz, { kinds: kindsInView('table') });
-        case 'recovered': return eventRows(db, o.filter, o.tz, { recoveredOnly: true });
-        case 'log': return warningRows(db, o.tz);
-        case 'hashes': return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
-        default: return null;
+        case 'photos':
+          return eventRows(db, o.filter, o.tz, { kinds: kindsInView('gallery'), actions: hasTaken ? ['taken'] : undefined });
+        case 'records':
+          return eventRows(db, o.filter, o.tz, { kinds: kindsInView('table') });
+        case 'recovered':
+          return eventRows(db, o.filter, o.tz, { recoveredOnly: true });
+        case 'log':
+          return warningRows(db, o.tz);
+        case 'hashes':
+          return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
+        default:
+          return null;
       }
     };
     const it = rowsOf();
-    if (!it) { yield { section: id, continued: false, data: {}, rows: 0 }; continue; }
+    if (!it) {
+      yield { section: id, continued: false, data: {}, rows: 0 };
+      continue;
+    }
     // Photo cards and message bubbles take more room than table rows: smaller chunks.
     const n = id === 'photos' ? Math.max(50, Math.round(size / 10)) : id === 'conversations' ? Math.max(200, Math.round(size / 2)) : size;
     let part = 0;
@@ -135,8 +165,10 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
 function headerTemplate(model: ReportModel): string {
   // Chromium renders this on every page; all text escaped. The footer (Page N of M) is drawn after merging.
   const caseNo = model.meta.caseNumber ? `Case ${model.meta.caseNumber}` : 'No case number';
-  return `<div style="font-family:'Noto Sans',Arial,sans-serif;font-size:7.5px;color:#444;width:100%;padding:0 12mm;display:flex;justify-content:space-between;gap:10px;">`
-    + `<span style="font-weight:bold">${esc(caseNo)}</span><span>${esc(model.title)}</span><span>All times: ${esc(model.tzLabel)}</span></div>`;
+  return (
+    `<div style="font-family:'Noto Sans',Arial,sans-serif;font-size:7.5px;color:#444;width:100%;padding:0 12mm;display:flex;justify-content:space-between;gap:10px;">` +
+    `<span style="font-weight:bold">${esc(caseNo)}</span><span>${esc(model.title)}</span><span>All times: ${esc(model.tzLabel)}</span></div>`
+  );
 }
 
 /** Print one chunk file to PDF bytes (and delete the file). */
@@ -149,9 +181,15 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
     await page.waitForSelector('html[data-ready]', { timeout: 300_000 });
     return await page.pdf({
       // Untagged: Chromium's structure tree made PDFs ~25x larger and 3x slower to print here.
-      format: 'A4', printBackground: true, displayHeaderFooter: true, tagged: false, outline: false,
-      headerTemplate: headerTemplate(model), footerTemplate: '<span></span>',
-      margin: { top: '16mm', bottom: '15mm', left: '12mm', right: '12mm' }, timeout: 600_000,
+      format: 'A4',
+      printBackground: true,
+      displayHeaderFooter: true,
+      tagged: false,
+      outline: false,
+      headerTemplate: headerTemplate(model),
+      footerTemplate: '<span></span>',
+      margin: { top: '16mm', bottom: '15mm', left: '12mm', right: '12mm' },
+      timeout: 600_000,
     });
   } finally {
     await page.close();
@@ -163,7 +201,7 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
   const size = o.chunkRows ?? 1000;
   const tmp = makeWorkDir('ios-timeline-pdf-');
-  const browser = o.browser ?? await launchBrowser();
+  const browser = o.browser ?? (await launchBrowser());
   const merged = await PDFDocument.create();
   const outline: { title: string; page: number }[] = [];
   const blockedRequests: string[] = [];
@@ -183,7 +221,9 @@ export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: stri
       const file = path.join(tmp, `chunk-${chunks++}.html`);
       writeHtmlDocument(file, o.templates, model, { mode: 'print', sections: [chunk.section], continued: chunk.continued, data: chunk.data });
       const pdf = printChunk(browser, file, model, blockedRequests);
-      pdf.catch(() => { /* awaited (and rethrown) in mergeNext */ });
+      pdf.catch(() => {
+        /* awaited (and rethrown) in mergeNext */
+      });
       inflight.push({ chunk, pdf });
       if (inflight.length >= 2) await mergeNext();
     }

@@ -32,9 +32,33 @@ export interface ReportOptions {
  * [id, day, time, offset, kind, action, description, title, body, direction, counterpart, threadId,
  *  service, duration, latitude, longitude, accuracy, source]
  */
-export type EventCells = [number, string, string, string, string, string, string, string, string, string, string, number, string, string, number | null, number | null, number | null, string, MessageFacts | null, [string, string] | null];
+export type EventCells = [
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  string,
+  number | null,
+  number | null,
+  number | null,
+  string,
+  MessageFacts | null,
+  [string, string] | null,
+];
 
-export interface KeyValue { key: string; value: string }
+export interface KeyValue {
+  key: string;
+  value: string;
+}
 
 export interface ReportModel {
   title: string;
@@ -47,7 +71,21 @@ export interface ReportModel {
   caseFile: { name: string; sha256: string | null; schemaVersion: string };
   evidence: { title: string; rows: KeyValue[] }[];
   filter: { active: boolean; lines: string[] };
-  counts: { events: number; allEvents: number; byKind: { kind: string; label: string; count: number; color: string }[]; threads: number; messages: number; calls: number; photos: number; located: number; files: number; filesReadOrProblems: number; warnings: number; custody: number; undated: number };
+  counts: {
+    events: number;
+    allEvents: number;
+    byKind: { kind: string; label: string; count: number; color: string }[];
+    threads: number;
+    messages: number;
+    calls: number;
+    photos: number;
+    located: number;
+    files: number;
+    filesReadOrProblems: number;
+    warnings: number;
+    custody: number;
+    undated: number;
+  };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
   range: { first: string; last: string } | null;
@@ -60,7 +98,6 @@ export interface ReportModel {
   recovery: RecoveryView;
 }
 
-
 export function who(name: string | null, handle: string | null): string {
   if (name && handle && name !== handle) return `${name} (${handle})`;
   return name || handle || '';
@@ -70,11 +107,14 @@ export function sizeText(n: number | null | undefined): string {
   if (n === null || n === undefined) return '';
   if (n < 1024) return `${n} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024, i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  let v = n / 1024,
+    i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]} (${n.toLocaleString('en-US')} B)`;
 }
-
 
 function scalar(db: Database.Database, sql: string, ...params: unknown[]): number {
   const r = db.prepare(sql).get(...params) as Record<string, unknown> | undefined;
@@ -109,7 +149,9 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
   const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
-  return Object.entries(names).filter(([k]) => args[k]).map(([k, label]) => `${label}: ${args[k]}`);
+  return Object.entries(names)
+    .filter(([k]) => args[k])
+    .map(([k, label]) => `${label}: ${args[k]}`);
 }
 
 export interface RecoveryView {
@@ -126,16 +168,38 @@ const plural = (k: number, one: string, many = `${one}s`) => `${fmtInt(k)} ${k =
 /** The recovery_runs of a case (schema v4), as the report's method table and paragraph. */
 export function recoveryView(db: Database.Database): RecoveryView {
   if (!hasTable(db, 'recovery_runs')) return { databases: [], summary: '', events: 0 };
-  const runs = db.prepare('SELECT database, records, events, stats_json FROM recovery_runs ORDER BY id').all() as { database: string; records: number; events: number; stats_json: string | null }[];
-  let fb = 0, fbZero = 0, fl = 0, flZero = 0, un = 0, unZero = 0, frames = 0;
+  const runs = db.prepare('SELECT database, records, events, stats_json FROM recovery_runs ORDER BY id').all() as {
+    database: string;
+    records: number;
+    events: number;
+    stats_json: string | null;
+  }[];
+  let fb = 0,
+    fbZero = 0,
+    fl = 0,
+    flZero = 0,
+    un = 0,
+    unZero = 0,
+    frames = 0;
   const databases = runs.map((r) => {
     const s = (r.stats_json ? JSON.parse(r.stats_json) : {}) as Record<string, unknown>;
-    fb += n(s.freeblocks); fbZero += n(s.freeblocksZeroFilled); fl += n(s.freelistPages); flZero += n(s.freelistZeroFilled);
-    un += n(s.unallocatedBytes); unZero += n(s.unallocatedZero); frames += n(s.walFrames);
+    fb += n(s.freeblocks);
+    fbZero += n(s.freeblocksZeroFilled);
+    fl += n(s.freelistPages);
+    flZero += n(s.freelistZeroFilled);
+    un += n(s.unallocatedBytes);
+    unZero += n(s.unallocatedZero);
+    frames += n(s.walFrames);
     return {
-      name: r.database, records: Number(r.records), events: Number(r.events),
-      freeSpace: r.stats_json ? `${plural(n(s.freeblocks), 'freeblock')} (${fmtInt(n(s.freeblocksZeroFilled))} zero-filled), ${plural(n(s.freelistPages), 'free page')} (${fmtInt(n(s.freelistZeroFilled))} zero-filled), ${fmtInt(n(s.unallocatedBytes))} unallocated bytes (${fmtInt(n(s.unallocatedZero))} zero)` : 'not read',
-      wal: n(s.walFrames) ? `${plural(n(s.walFrames), 'frame')}, ${plural(n(s.walCommits), 'commit')}${n(s.walFramesUncommitted) ? `, ${fmtInt(n(s.walFramesUncommitted))} never committed` : ''}` : 'none',
+      name: r.database,
+      records: Number(r.records),
+      events: Number(r.events),
+      freeSpace: r.stats_json
+        ? `${plural(n(s.freeblocks), 'freeblock')} (${fmtInt(n(s.freeblocksZeroFilled))} zero-filled), ${plural(n(s.freelistPages), 'free page')} (${fmtInt(n(s.freelistZeroFilled))} zero-filled), ${fmtInt(n(s.unallocatedBytes))} unallocated bytes (${fmtInt(n(s.unallocatedZero))} zero)`
+        : 'not read',
+      wal: n(s.walFrames)
+        ? `${plural(n(s.walFrames), 'frame')}, ${plural(n(s.walCommits), 'commit')}${n(s.walFramesUncommitted) ? `, ${fmtInt(n(s.walFramesUncommitted))} never committed` : ''}`
+        : 'none',
     };
   });
   const events = Number(db.prepare('SELECT count(*) FROM events WHERE recovered = 1').pluck().get());
@@ -158,12 +222,25 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const counterparts = new Map<string, number>();
   const offsets = new Set<string>();
   const points = new Map<string, MapPoint>();
-  let located = 0, undated = 0, total = 0, messages = 0, calls = 0, photos = 0;
-  let firstUs: number | null = null, lastUs: number | null = null;
+  let located = 0,
+    undated = 0,
+    total = 0,
+    messages = 0,
+    calls = 0,
+    photos = 0;
+  let firstUs: number | null = null,
+    lastUs: number | null = null;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
     FROM events e ${w.sql}`);
   stmt.safeIntegers(false);
-  for (const r of stmt.iterate(...w.params) as Iterable<{ ts: number | null; kind: string; counterpart: string | null; cname: string | null; lat: number | null; lon: number | null }>) {
+  for (const r of stmt.iterate(...w.params) as Iterable<{
+    ts: number | null;
+    kind: string;
+    counterpart: string | null;
+    cname: string | null;
+    lat: number | null;
+    lon: number | null;
+  }>) {
     total++;
     byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
     const view = kindView(r.kind);
@@ -195,13 +272,23 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   }
 
   const offsetList = [...offsets].sort();
-  const tzLabel = o.tz === 'UTC' ? 'UTC (+00:00)'
-    : offsetList.length ? `${o.tz} (UTC${offsetList.join(' and UTC')} in this report)` : `${o.tz} (UTC${zoneStamp(fmt, now.getTime() * 1000).slice(-6)} now)`;
+  const tzLabel =
+    o.tz === 'UTC'
+      ? 'UTC (+00:00)'
+      : offsetList.length
+        ? `${o.tz} (UTC${offsetList.join(' and UTC')} in this report)`
+        : `${o.tz} (UTC${zoneStamp(fmt, now.getTime() * 1000).slice(-6)} now)`;
 
   const dayBuckets: DayBucket[] = [...days.entries()].map(([day, kinds]) => ({ day, kinds }));
-  const top = [...counterparts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 15).map(([name, count]) => ({ name, count }));
+  const top = [...counterparts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 15)
+    .map(([name, count]) => ({ name, count }));
   const kinds = [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([kind, count], i) => ({ kind, label: kindLabel(kind), count, color: kindColor(kind, i) }));
-  const dayChart = dayChartSvg(dayBuckets, kinds.map((k) => k.kind));
+  const dayChart = dayChartSvg(
+    dayBuckets,
+    kinds.map((k) => k.kind),
+  );
   const map = mapSvg([...points.values()]);
   const dense = densestArea([...points.values()]);
   const detail = dense ? mapSvg(dense.points) : null;
@@ -209,27 +296,48 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
 
   const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-    const extra = (() => { try { return JSON.parse(String(e.extra_json ?? 'null')) as Record<string, unknown> | null; } catch { return null; } })();
+    const extra = (() => {
+      try {
+        return JSON.parse(String(e.extra_json ?? 'null')) as Record<string, unknown> | null;
+      } catch {
+        return null;
+      }
+    })();
     const rows: KeyValue[] = [
-      ['Device name', s(e.device_name)], ['Model (product type)', s(e.product_type)],
+      ['Device name', s(e.device_name)],
+      ['Model (product type)', s(e.product_type)],
       ['iOS version', [s(e.ios_version), e.build_version ? `(build ${s(e.build_version)})` : ''].join(' ').trim()],
-      ['Serial number', s(e.serial)], ['UDID', s(e.udid)], ['IMEI', s(e.imei)], ['Phone number', s(e.phone_number)],
+      ['Serial number', s(e.serial)],
+      ['UDID', s(e.udid)],
+      ['IMEI', s(e.imei)],
+      ['Phone number', s(e.phone_number)],
       ['Backup date', e.backup_date ? isoStamp(fmt, String(e.backup_date)) : ''],
       ['Backup type', e.is_full_backup == null ? '' : Number(e.is_full_backup) ? 'full backup' : 'incremental'],
       ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
       ['Backup folder', s(e.backup_path)],
       ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
-      ['Manifest.db SHA-256', s(e.manifest_db_sha256)], ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
-      ['Info.plist SHA-256', s(e.info_plist_sha256)], ['Status.plist SHA-256', s(e.status_plist_sha256)],
-      ['Folder listing SHA-256 before ingest', s(e.listing_sha256_before)], ['Folder listing SHA-256 after ingest', s(e.listing_sha256_after)],
+      ['Manifest.db SHA-256', s(e.manifest_db_sha256)],
+      ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
+      ['Info.plist SHA-256', s(e.info_plist_sha256)],
+      ['Status.plist SHA-256', s(e.status_plist_sha256)],
+      ['Folder listing SHA-256 before ingest', s(e.listing_sha256_before)],
+      ['Folder listing SHA-256 after ingest', s(e.listing_sha256_after)],
       ['Evidence unchanged by ingest', e.listing_unchanged == null ? 'not checked' : Number(e.listing_unchanged) ? 'yes (listing hashes match)' : 'NO — see processing log'],
-    ].filter(([, v]) => v !== '').map(([key, value]) => ({ key, value }));
+    ]
+      .filter(([, v]) => v !== '')
+      .map(([key, value]) => ({ key, value }));
     return { title: all.length > 1 ? `Evidence item ${i + 1}` : 'Evidence item', rows };
   });
 
   const runs = (db.prepare('SELECT * FROM extractor_runs ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
-    extractor: String(r.extractor), title: String(r.title ?? r.extractor), status: String(r.status), events: Number(r.events), warnings: Number(r.warnings),
-    started: isoStamp(fmt, r.started_at as string | null), finished: isoStamp(fmt, r.finished_at as string | null), message: String(r.message ?? ''),
+    extractor: String(r.extractor),
+    title: String(r.title ?? r.extractor),
+    status: String(r.status),
+    events: Number(r.events),
+    warnings: Number(r.warnings),
+    started: isoStamp(fmt, r.started_at as string | null),
+    finished: isoStamp(fmt, r.finished_at as string | null),
+    message: String(r.message ?? ''),
   }));
 
   // The same records verify checks (custody/records.ts): the long per-table digest is shown as one hash.
@@ -238,36 +346,67 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     const fields: Record<string, unknown> = { host: r.host, tool_version: r.tool_version, command_line: r.command_line.join(' '), ...r.detail };
     if (r.inputs.length) fields.inputs = r.inputs;
     if (r.outputs.length) fields.outputs = r.outputs;
-    const detail: KeyValue[] = Object.entries(fields).filter(([, v]) => v !== null && v !== undefined && v !== '')
+    const detail: KeyValue[] = Object.entries(fields)
+      .filter(([, v]) => v !== null && v !== undefined && v !== '')
       .map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
     return { seq: r.seq, at: isoStamp(fmt, r.at), actor: r.examiner, action: r.action, hash: r.hash, prevHash: r.prev_hash, detail };
   });
 
   let caseSha: string | null = null;
-  try { caseSha = fileSha256Sync(cf.path); } catch { /* in-memory or unreadable: shown as unknown */ }
+  try {
+    caseSha = fileSha256Sync(cf.path);
+  } catch {
+    /* in-memory or unreadable: shown as unknown */
+  }
   const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL`, ...w.params);
   const fl = filterLines(o.filterArgs);
 
   return {
     title: o.title || 'Forensic timeline report',
-    tz: o.tz, tzLabel,
+    tz: o.tz,
+    tzLabel,
     generatedAt: zoneStamp(fmt, now.getTime() * 1000),
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
-    meta: { caseNumber: meta('case_number'), examiner: meta('examiner'), agency: meta('agency'), createdAt: isoStamp(fmt, meta('created_at') || null), caseTz: meta('time_zone'), region: meta('region') },
+    meta: {
+      caseNumber: meta('case_number'),
+      examiner: meta('examiner'),
+      agency: meta('agency'),
+      createdAt: isoStamp(fmt, meta('created_at') || null),
+      caseTz: meta('time_zone'),
+      region: meta('region'),
+    },
     caseFile: { name: cf.path.split(/[\\/]/).pop() ?? cf.path, sha256: caseSha, schemaVersion: meta('schema_version') },
     evidence,
     filter: { active: fl.length > 0, lines: fl },
     counts: {
-      events: total, allEvents: fl.length ? countEvents(db) : total, byKind: kinds, threads, messages, calls, photos, located, undated,
-      files: scalar(db, 'SELECT count(*) FROM files'), filesReadOrProblems: scalar(db, "SELECT count(*) FROM files WHERE read_by IS NOT NULL OR status <> 'ok'"), warnings: scalar(db, 'SELECT count(*) FROM warnings'), custody: custody.length,
+      events: total,
+      allEvents: fl.length ? countEvents(db) : total,
+      byKind: kinds,
+      threads,
+      messages,
+      calls,
+      photos,
+      located,
+      undated,
+      files: scalar(db, 'SELECT count(*) FROM files'),
+      filesReadOrProblems: scalar(db, "SELECT count(*) FROM files WHERE read_by IS NOT NULL OR status <> 'ok'"),
+      warnings: scalar(db, 'SELECT count(*) FROM warnings'),
+      custody: custody.length,
     },
     range: firstUs !== null && lastUs !== null ? { first: zoneStamp(fmt, firstUs), last: zoneStamp(fmt, lastUs) } : null,
     runs,
     charts: {
-      days: trusted(dayChart.svg), dayUnit: dayChart.unit, counterparts: trusted(counterpartChartSvg(top)), map: trusted(map.svg),
+      days: trusted(dayChart.svg),
+      dayUnit: dayChart.unit,
+      counterparts: trusted(counterpartChartSvg(top)),
+      map: trusted(map.svg),
       detailMap: detail ? trusted(detail.svg) : null,
-      detailNote: dense ? `Detail of the busiest area: ${detailEvents.toLocaleString('en-US')} of ${located.toLocaleString('en-US')} located events, within 0.75° of ${dense.lat.toFixed(2)}, ${dense.lon.toFixed(2)}.` : '',
-      mapNote: located ? `${located.toLocaleString('en-US')} located events at ${points.size.toLocaleString('en-US')} distinct places (rounded to 4 decimals)${map.drawn < points.size ? `; the ${map.drawn.toLocaleString('en-US')} most frequent are drawn` : ''}.` : 'No event in this report carries a location.',
+      detailNote: dense
+        ? `Detail of the busiest area: ${detailEvents.toLocaleString('en-US')} of ${located.toLocaleString('en-US')} located events, within 0.75° of ${dense.lat.toFixed(2)}, ${dense.lon.toFixed(2)}.`
+        : '',
+      mapNote: located
+        ? `${located.toLocaleString('en-US')} located events at ${points.size.toLocaleString('en-US')} distinct places (rounded to 4 decimals)${map.drawn < points.size ? `; the ${map.drawn.toLocaleString('en-US')} most frequent are drawn` : ''}.`
+        : 'No event in this report carries a location.',
     },
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
@@ -290,7 +429,9 @@ function fileSha256Sync(p: string): string {
       if (!n) break;
       h.update(buf.subarray(0, n));
     }
-  } finally { fs.closeSync(fd); }
+  } finally {
+    fs.closeSync(fd);
+  }
   return h.digest('hex');
 }
 
@@ -305,7 +446,13 @@ function sourceText(e: EventRow): string {
 /** Edit times shown like every other time: in the report zone, with its offset. */
 function factsInZone(f: MessageFacts | null, fmt: (us: number | null) => ZoneTime | null): MessageFacts | null {
   if (!f?.edit_history.length) return f;
-  return { ...f, edit_history: f.edit_history.map((v) => { const t = fmt(v.us); return { ...v, text: v.text === null ? null : reportText(v.text), datetime: t ? `${t.day} ${t.time} ${t.offset}` : null }; }) };
+  return {
+    ...f,
+    edit_history: f.edit_history.map((v) => {
+      const t = fmt(v.us);
+      return { ...v, text: v.text === null ? null : reportText(v.text), datetime: t ? `${t.day} ${t.time} ${t.offset}` : null };
+    }),
+  };
 }
 
 /** One record's text in a report: a 24 MB message must not become a 1,000-page PDF. Exports keep it whole. */
@@ -321,17 +468,36 @@ export function reportText(s: string | null | undefined, max = REPORT_TEXT_MAX):
 export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
-    e.id, t?.day ?? '', t?.time ?? '', t?.offset ?? '', e.kind, e.action, timestampDesc(e.kind, e.action),
-    reportText(e.title), reportText(e.body), e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
-    who(e.counterpart_name, e.counterpart), e.thread_id ?? 0, e.service ?? '',
+    e.id,
+    t?.day ?? '',
+    t?.time ?? '',
+    t?.offset ?? '',
+    e.kind,
+    e.action,
+    timestampDesc(e.kind, e.action),
+    reportText(e.title),
+    reportText(e.body),
+    e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
+    who(e.counterpart_name, e.counterpart),
+    e.thread_id ?? 0,
+    e.service ?? '',
     e.duration_s != null ? formatDuration(e.duration_s) : '',
-    e.latitude, e.longitude, e.accuracy_m, sourceText(e), factsInZone(messageFacts(e.extra_json), fmt),
+    e.latitude,
+    e.longitude,
+    e.accuracy_m,
+    sourceText(e),
+    factsInZone(messageFacts(e.extra_json), fmt),
     e.recovered === 1 ? [e.recovered_from ?? 'unknown', e.confidence ?? 'unknown'] : null,
   ];
 }
 
 /** Events for the report, in time order (or thread order for the printed conversation view). */
-export function* eventRows(db: Database.Database, filter: EventFilter, tz: string, opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean } = {}): Generator<EventCells> {
+export function* eventRows(
+  db: Database.Database,
+  filter: EventFilter,
+  tz: string,
+  opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean } = {},
+): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
   if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
@@ -342,7 +508,12 @@ export function* eventRows(db: Database.Database, filter: EventFilter, tz: strin
   if (f.kinds && f.kinds.length === 0) return;
   const w = whereClause(f);
   const order = opts.threadOrder ? 'e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id' : 'e.ts_utc_us IS NULL, e.ts_utc_us, e.id';
-  const conds = [w.sql.replace(/^WHERE /, ''), opts.threadOrder ? 'e.thread_id IS NOT NULL' : '', opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '', opts.recoveredOnly ? 'e.recovered = 1' : ''].filter(Boolean);
+  const conds = [
+    w.sql.replace(/^WHERE /, ''),
+    opts.threadOrder ? 'e.thread_id IS NOT NULL' : '',
+    opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '',
+    opts.recoveredOnly ? 'e.recovered = 1' : '',
+  ].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const params = [...w.params, ...(opts.actions ?? [])];
   const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
@@ -354,20 +525,31 @@ export function* eventRows(db: Database.Database, filter: EventFilter, tz: strin
 /** Threads: [id, name, service, isGroup, participants, messages]. */
 export function threadRows(db: Database.Database, filter: EventFilter): [number, string, string, number, string, number][] {
   const w = whereClause(filter);
-  const rows = db.prepare(`SELECT t.id, t.display_name, t.identifier, t.service, t.is_group,
+  const rows = db
+    .prepare(`SELECT t.id, t.display_name, t.identifier, t.service, t.is_group,
       (SELECT group_concat(CASE WHEN p.name IS NOT NULL AND p.name <> p.handle THEN p.name || ' (' || p.handle || ')' ELSE p.handle END, ', ') FROM participants p WHERE p.thread_id = t.id) AS people,
       (SELECT group_concat(COALESCE(p.name, p.handle), ', ') FROM participants p WHERE p.thread_id = t.id) AS names,
       c.n
     FROM threads t JOIN (SELECT e.thread_id, count(*) AS n FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL GROUP BY e.thread_id) c ON c.thread_id = t.id
-    ORDER BY t.id`).all(...w.params) as Record<string, unknown>[];
+    ORDER BY t.id`)
+    .all(...w.params) as Record<string, unknown>[];
   // A thread without a display name is shown as the phone does: by its participants' names.
-  return rows.map((r) => [Number(r.id), String(r.display_name || r.names || r.identifier || `Thread ${r.id}`), String(r.service ?? ''), Number(r.is_group) ? 1 : 0, String(r.people ?? ''), Number(r.n)]);
+  return rows.map((r) => [
+    Number(r.id),
+    String(r.display_name || r.names || r.identifier || `Thread ${r.id}`),
+    String(r.service ?? ''),
+    Number(r.is_group) ? 1 : 0,
+    String(r.people ?? ''),
+    Number(r.n),
+  ]);
 }
 
 /** Attachments of the given events (or of all filtered events): [eventId, name, mime, status, size, sha256, thumbnail data: URI or ""]. */
 export function* attachmentRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }): Generator<[number, string, string, string, string, string, string]> {
   const thumbs = hasTable(db, 'thumbnails');
-  const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
+  const thumbSql = thumbs
+    ? '(SELECT mime FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.attachment_id = a.id ORDER BY t.id LIMIT 1) AS tdata'
+    : 'NULL AS tmime, NULL AS tdata';
   let sql: string, params: unknown[];
   if (sel.eventIds) {
     sql = `SELECT a.*, ${thumbSql} FROM attachments a WHERE a.event_id IN (SELECT value FROM json_each(?)) ORDER BY a.event_id, a.id`;
@@ -387,21 +569,65 @@ export function* attachmentRows(db: Database.Database, sel: { filter?: EventFilt
 // Friendly names for the EXIF/GPS keys the photos extractor writes (src/extractors/photos.ts header);
 // any other key is shown under its own dotted name, so nothing recorded is hidden.
 const PHOTO_KEYS: Record<string, string> = {
-  'asset.filename': 'File name', 'asset.original_filename': 'Original file name', 'asset.directory': 'Folder', 'asset.uuid': 'Asset UUID',
-  'asset.kind': 'Asset kind', 'asset.kind_subtype': 'Kind subtype (raw)', 'file.file_row_id': 'Hash appendix row', 'exif.format': 'File format',
-  'exif.capture_utc_us': 'EXIF capture time (µs)', 'asset.subtype_label': 'Subtype', 'asset.uti': 'Type (UTI)', 'asset.width': 'Width (px)', 'asset.height': 'Height (px)',
-  'asset.duration_s': 'Duration (s)', 'asset.favorite': 'Favourite', 'asset.hidden': 'Hidden', 'asset.trashed': 'Trashed',
-  'asset.trashed_utc': 'Trashed', 'asset.added_utc': 'Added to library', 'asset.modified_utc': 'Modified',
-  'asset.timezone_offset_s': 'Photos time-zone offset (s)', 'asset.timezone_name': 'Photos time-zone name', 'asset.exif_timestamp_string': 'Photos EXIF time string',
-  'asset.camera_make': 'Camera make', 'asset.camera_model': 'Camera model', 'asset.lens_model': 'Lens', 'asset.gps_accuracy_m': 'GPS accuracy (m)',
-  location_source: 'Location from', 'db_location.lat': 'Photos.sqlite latitude', 'db_location.lon': 'Photos.sqlite longitude',
-  'file.domain': 'File domain', 'file.path': 'File path', 'file.status': 'File status', 'file.sha256': 'File SHA-256', 'file.size': 'File size (bytes)',
-  'exif.capture_local': 'EXIF capture time (local)', 'exif.offset': 'EXIF offset', 'exif.offset_exif': 'EXIF OffsetTimeOriginal', 'exif.time_basis': 'EXIF time basis',
-  'exif.capture_utc': 'EXIF capture time', 'exif.gps.lat': 'EXIF GPS latitude', 'exif.gps.lon': 'EXIF GPS longitude', 'exif.gps.alt_m': 'EXIF GPS altitude (m)',
-  'exif.gps.utc': 'EXIF GPS time', 'exif.gps_utc': 'EXIF GPS time', 'exif.make': 'EXIF make', 'exif.model': 'EXIF model', 'exif.lens': 'EXIF lens',
-  'exif.software': 'EXIF software', 'exif.width': 'EXIF width', 'exif.height': 'EXIF height', 'exif.problems': 'EXIF problems', exif_error: 'EXIF error',
-  'time_zone.basis': 'Time-zone basis', 'time_zone.offset': 'Time-zone offset', 'time_zone.note': 'Time-zone note',
-  'disagreement.time_diff_s': 'Photos.sqlite vs EXIF time difference (s)', 'disagreement.distance_m': 'Photos.sqlite vs EXIF distance (m)', 'disagreement.notes': 'Disagreement',
+  'asset.filename': 'File name',
+  'asset.original_filename': 'Original file name',
+  'asset.directory': 'Folder',
+  'asset.uuid': 'Asset UUID',
+  'asset.kind': 'Asset kind',
+  'asset.kind_subtype': 'Kind subtype (raw)',
+  'file.file_row_id': 'Hash appendix row',
+  'exif.format': 'File format',
+  'exif.capture_utc_us': 'EXIF capture time (µs)',
+  'asset.subtype_label': 'Subtype',
+  'asset.uti': 'Type (UTI)',
+  'asset.width': 'Width (px)',
+  'asset.height': 'Height (px)',
+  'asset.duration_s': 'Duration (s)',
+  'asset.favorite': 'Favourite',
+  'asset.hidden': 'Hidden',
+  'asset.trashed': 'Trashed',
+  'asset.trashed_utc': 'Trashed',
+  'asset.added_utc': 'Added to library',
+  'asset.modified_utc': 'Modified',
+  'asset.timezone_offset_s': 'Photos time-zone offset (s)',
+  'asset.timezone_name': 'Photos time-zone name',
+  'asset.exif_timestamp_string': 'Photos EXIF time string',
+  'asset.camera_make': 'Camera make',
+  'asset.camera_model': 'Camera model',
+  'asset.lens_model': 'Lens',
+  'asset.gps_accuracy_m': 'GPS accuracy (m)',
+  location_source: 'Location from',
+  'db_location.lat': 'Photos.sqlite latitude',
+  'db_location.lon': 'Photos.sqlite longitude',
+  'file.domain': 'File domain',
+  'file.path': 'File path',
+  'file.status': 'File status',
+  'file.sha256': 'File SHA-256',
+  'file.size': 'File size (bytes)',
+  'exif.capture_local': 'EXIF capture time (local)',
+  'exif.offset': 'EXIF offset',
+  'exif.offset_exif': 'EXIF OffsetTimeOriginal',
+  'exif.time_basis': 'EXIF time basis',
+  'exif.capture_utc': 'EXIF capture time',
+  'exif.gps.lat': 'EXIF GPS latitude',
+  'exif.gps.lon': 'EXIF GPS longitude',
+  'exif.gps.alt_m': 'EXIF GPS altitude (m)',
+  'exif.gps.utc': 'EXIF GPS time',
+  'exif.gps_utc': 'EXIF GPS time',
+  'exif.make': 'EXIF make',
+  'exif.model': 'EXIF model',
+  'exif.lens': 'EXIF lens',
+  'exif.software': 'EXIF software',
+  'exif.width': 'EXIF width',
+  'exif.height': 'EXIF height',
+  'exif.problems': 'EXIF problems',
+  exif_error: 'EXIF error',
+  'time_zone.basis': 'Time-zone basis',
+  'time_zone.offset': 'Time-zone offset',
+  'time_zone.note': 'Time-zone note',
+  'disagreement.time_diff_s': 'Photos.sqlite vs EXIF time difference (s)',
+  'disagreement.distance_m': 'Photos.sqlite vs EXIF distance (m)',
+  'disagreement.notes': 'Disagreement',
 };
 
 /** Nested details as [dotted key, text] pairs (arrays of plain values joined; deeper structures as JSON). */
@@ -420,7 +646,9 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
 export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
-  const thumbSql = thumbs ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata' : 'NULL AS tmime, NULL AS tdata';
+  const thumbSql = thumbs
+    ? '(SELECT mime FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tmime, (SELECT data FROM thumbnails t WHERE t.event_id = e.id ORDER BY t.id LIMIT 1) AS tdata'
+    : 'NULL AS tmime, NULL AS tdata';
   let sql: string, params: unknown[];
   if (sel.eventIds) {
     sql = `SELECT e.id, e.extra_json, ${thumbSql} FROM events e WHERE e.id IN (SELECT value FROM json_each(?)) AND e.kind IN (SELECT value FROM json_each(?)) ORDER BY e.id`;
@@ -436,7 +664,11 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
   }
   for (const r of db.prepare(sql).iterate(...params) as Iterable<{ id: number; extra_json: string | null; tmime: string | null; tdata: Buffer | null }>) {
     let extra: Record<string, unknown> = {};
-    try { extra = r.extra_json ? JSON.parse(r.extra_json) as Record<string, unknown> : {}; } catch { extra = { extra_json: r.extra_json }; }
+    try {
+      extra = r.extra_json ? (JSON.parse(r.extra_json) as Record<string, unknown>) : {};
+    } catch {
+      extra = { extra_json: r.extra_json };
+    }
     if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
     const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
@@ -451,15 +683,27 @@ export const PDF_FULL_HASH_LIST_MAX = 5000;
 /** Hash appendix: rows for the table. */
 export function* fileRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean } = {}): Generator<[string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
-    yield [String(f.domain ?? '(backup folder)'), String(f.relative_path ?? f.disk_path ?? ''), sizeText(f.size), String(f.sha256 ?? ''), String(f.status), String(f.read_by ?? ''), String(f.note ?? '')];
+    yield [
+      String(f.domain ?? '(backup folder)'),
+      String(f.relative_path ?? f.disk_path ?? ''),
+      sizeText(f.size),
+      String(f.sha256 ?? ''),
+      String(f.status),
+      String(f.read_by ?? ''),
+      String(f.note ?? ''),
+    ];
   }
 }
 
 /** Processing log: [time, severity, extractor, message, source]. */
 export function* warningRows(db: Database.Database, tz: string): Generator<[string, string, string, string, string]> {
   const fmt = zoneFormatter(tz);
-  for (const w of db.prepare(`SELECT w.*, f.relative_path AS path FROM warnings w LEFT JOIN files f ON f.id = w.file_id ORDER BY w.id`).iterate() as Iterable<Record<string, unknown>>) {
-    const src = [w.path ? String(w.path).split('/').pop() : null, w.source_table ? `${w.source_table}${w.source_rowid != null ? ` #${w.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+  for (const w of db.prepare(`SELECT w.*, f.relative_path AS path FROM warnings w LEFT JOIN files f ON f.id = w.file_id ORDER BY w.id`).iterate() as Iterable<
+    Record<string, unknown>
+  >) {
+    const src = [w.path ? String(w.path).split('/').pop() : null, w.source_table ? `${w.source_table}${w.source_rowid != null ? ` #${w.source_rowid}` : ''}` : null]
+      .filter(Boolean)
+      .join(' · ');
     yield [isoStamp(fmt, String(w.at)), String(w.severity), String(w.extractor ?? ''), String(w.message), src];
   }
 }

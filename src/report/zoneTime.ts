@@ -2,7 +2,11 @@
 // so the zone offset is looked up once per 15-minute bucket instead of once per event.
 import { IANAZone, FixedOffsetZone, type Zone } from 'luxon';
 
-export interface ZoneTime { day: string; time: string; offset: string }
+export interface ZoneTime {
+  day: string;
+  time: string;
+  offset: string;
+}
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 

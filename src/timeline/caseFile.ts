@@ -68,9 +68,32 @@ export interface WarningInput {
 const BATCH = 20_000;
 
 /** The events columns a writer fills, in the one order every insert uses (id is assigned by SQLite). */
-export const EVENT_COLUMNS = ['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name',
-  'thread_id', 'service', 'duration_s', 'latitude', 'longitude', 'accuracy_m', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json',
-  'recovered', 'recovered_from', 'confidence'] as const;
+export const EVENT_COLUMNS = [
+  'ts_utc_us',
+  'ts_raw',
+  'ts_epoch',
+  'kind',
+  'action',
+  'title',
+  'body',
+  'direction',
+  'counterpart',
+  'counterpart_name',
+  'thread_id',
+  'service',
+  'duration_s',
+  'latitude',
+  'longitude',
+  'accuracy_m',
+  'source_file_id',
+  'source_table',
+  'source_rowid',
+  'extractor',
+  'extra_json',
+  'recovered',
+  'recovered_from',
+  'confidence',
+] as const;
 export type EventColumn = (typeof EVENT_COLUMNS)[number];
 
 /** A case file whose ingest never finished (killed, interrupted): refused unless --allow-incomplete. */
@@ -83,7 +106,9 @@ export function finalCasePath(p: string): string {
 
 /** Called after every custody row appended (the CLI prints the new head on stderr). */
 let custodyListener: ((casePath: string, row: CustodyRow) => void) | null = null;
-export function onCustodyAppended(fn: ((casePath: string, row: CustodyRow) => void) | null): void { custodyListener = fn; }
+export function onCustodyAppended(fn: ((casePath: string, row: CustodyRow) => void) | null): void {
+  custodyListener = fn;
+}
 
 /**
  * `ingest_state` in meta: 'running' from the moment the file is created, 'complete' once extraction and the
@@ -93,9 +118,17 @@ export function onCustodyAppended(fn: ((casePath: string, row: CustodyRow) => vo
  */
 export function ingestStateOf(db: Database.Database): { complete: boolean; state: string } {
   let state: string | null = null;
-  try { state = (db.prepare("SELECT value FROM meta WHERE key = 'ingest_state'").get() as { value: string | null } | undefined)?.value ?? null; } catch { /* no meta */ }
+  try {
+    state = (db.prepare("SELECT value FROM meta WHERE key = 'ingest_state'").get() as { value: string | null } | undefined)?.value ?? null;
+  } catch {
+    /* no meta */
+  }
   let ingested = false;
-  try { ingested = !!db.prepare("SELECT 1 FROM custody WHERE action = 'ingest' LIMIT 1").get(); } catch { /* no custody */ }
+  try {
+    ingested = !!db.prepare("SELECT 1 FROM custody WHERE action = 'ingest' LIMIT 1").get();
+  } catch {
+    /* no custody */
+  }
   if (state !== null && state !== 'complete') return { complete: false, state };
   if (!ingested) return { complete: false, state: state === 'complete' ? 'complete but no ingest custody row' : 'no ingest custody row' };
   return { complete: true, state: 'complete' };
@@ -103,12 +136,17 @@ export function ingestStateOf(db: Database.Database): { complete: boolean; state
 
 // ------------------------------------------------------------------------------------------ the case lock
 
-export interface CaseLock { path: string; release(): void }
+export interface CaseLock {
+  path: string;
+  release(): void;
+}
 
 /** Another live command holds the case. */
 export class CaseInUseError extends RefusedError {}
 
-interface LockOwner extends ProcessStamp { command: string }
+interface LockOwner extends ProcessStamp {
+  command: string;
+}
 
 /**
  * An exclusive lock on a case for ingest and for every command that appends custody rows: `<case>.lock`,
@@ -127,14 +165,28 @@ export function lockCase(casePath: string, command: string): CaseLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RefusedError(`cannot create the lock ${lockPath}: ${(e as Error).message}`);
       let seen = '';
       let owner: LockOwner | null = null;
-      try { seen = fs.readFileSync(lockPath, 'utf8'); owner = JSON.parse(seen) as LockOwner; } catch { /* being written, or damaged */ }
-      if (owner && isAlive(owner)) {
-        throw new CaseInUseError(`case file ${finalCasePath(casePath)} is in use: ${owner.command} (pid ${owner.pid} on ${owner.host}, since ${owner.started_at}) holds ${lockPath}`);
+      try {
+        seen = fs.readFileSync(lockPath, 'utf8');
+        owner = JSON.parse(seen) as LockOwner;
+      } catch {
+        /* being written, or damaged */
       }
-      if (!owner && attempt === 0) { sleepMs(200); continue; } // another process may be writing it right now
+      if (owner && isAlive(owner)) {
+        throw new CaseInUseError(
+          `case file ${finalCasePath(casePath)} is in use: ${owner.command} (pid ${owner.pid} on ${owner.host}, since ${owner.started_at}) holds ${lockPath}`,
+        );
+      }
+      if (!owner && attempt === 0) {
+        sleepMs(200);
+        continue;
+      } // another process may be writing it right now
       if (attempt >= 2) throw new CaseInUseError(`case file ${finalCasePath(casePath)} is locked (${lockPath}); remove that file if no ios-timeline command is running`);
       // Stale (its process is gone): take it over, removing it only if it is still the file we judged.
-      try { if (fs.readFileSync(lockPath, 'utf8') === seen) fs.rmSync(lockPath, { force: true }); } catch { /* gone already */ }
+      try {
+        if (fs.readFileSync(lockPath, 'utf8') === seen) fs.rmSync(lockPath, { force: true });
+      } catch {
+        /* gone already */
+      }
     }
   }
   let released = false;
@@ -142,7 +194,11 @@ export function lockCase(casePath: string, command: string): CaseLock {
     if (released) return;
     released = true;
     done();
-    try { if (fs.readFileSync(lockPath, 'utf8') === text) fs.rmSync(lockPath); } catch { /* already gone */ }
+    try {
+      if (fs.readFileSync(lockPath, 'utf8') === text) fs.rmSync(lockPath);
+    } catch {
+      /* already gone */
+    }
   };
   const done = onAbort(release);
   return { path: lockPath, release };
@@ -158,7 +214,10 @@ export class CaseFile {
   private inTx = false;
   private readonly insertEventStmt: Database.Statement;
 
-  private constructor(readonly path: string, db: Database.Database) {
+  private constructor(
+    readonly path: string,
+    db: Database.Database,
+  ) {
     this.db = db;
     this.insertEventStmt = db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')})`);
   }
@@ -183,7 +242,10 @@ export class CaseFile {
     if (!fs.existsSync(path)) throw new Error(`case file ${path} does not exist`);
     const db = new Database(path, { readonly: !!opts.readonly, fileMustExist: true });
     const isCase = db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='events'").get();
-    if (!isCase) { db.close(); throw new Error(`${path} is not an ios-timeline case file`); }
+    if (!isCase) {
+      db.close();
+      throw new Error(`${path} is not an ios-timeline case file`);
+    }
     if (!opts.readonly) migrate(db);
     return new CaseFile(path, db);
   }
@@ -192,7 +254,9 @@ export class CaseFile {
   requireComplete(allowIncomplete = false): { complete: boolean; state: string } {
     const s = ingestStateOf(this.db);
     if (!s.complete && !allowIncomplete) {
-      throw new IncompleteCaseError(`case file ${this.path} is incomplete (ingest state: ${s.state}): its ingest did not finish; ingest again, or pass --allow-incomplete to use what it holds (outputs are marked INCOMPLETE)`);
+      throw new IncompleteCaseError(
+        `case file ${this.path} is incomplete (ingest state: ${s.state}): its ingest did not finish; ingest again, or pass --allow-incomplete to use what it holds (outputs are marked INCOMPLETE)`,
+      );
     }
     return s;
   }
@@ -208,31 +272,63 @@ export class CaseFile {
 
   /** Start a bulk-load transaction; events are committed every BATCH rows so memory stays flat. */
   begin(): void {
-    if (!this.inTx) { this.db.exec('BEGIN'); this.inTx = true; this.pending = 0; }
+    if (!this.inTx) {
+      this.db.exec('BEGIN');
+      this.inTx = true;
+      this.pending = 0;
+    }
   }
 
   commit(): void {
-    if (this.inTx) { this.db.exec('COMMIT'); this.inTx = false; this.pending = 0; }
+    if (this.inTx) {
+      this.db.exec('COMMIT');
+      this.inTx = false;
+      this.pending = 0;
+    }
   }
 
   rollback(): void {
-    if (this.inTx) { this.db.exec('ROLLBACK'); this.inTx = false; this.pending = 0; }
+    if (this.inTx) {
+      this.db.exec('ROLLBACK');
+      this.inTx = false;
+      this.pending = 0;
+    }
   }
 
   /** Count rows written (also those an extractor wrote with its own INSERT … SELECT): commit every BATCH rows. */
   written(rows = 1): void {
-    if (this.inTx && (this.pending += rows) >= BATCH) { this.db.exec('COMMIT; BEGIN'); this.pending = 0; }
+    if (this.inTx && (this.pending += rows) >= BATCH) {
+      this.db.exec('COMMIT; BEGIN');
+      this.pending = 0;
+    }
   }
 
   addEvent(e: EventInput, extractor: string): number {
     const r = this.insertEventStmt.run(
-      e.ts?.utcUs ?? null, e.ts?.raw ?? null, e.ts?.epoch ?? null,
-      e.kind, e.action, e.title ?? null, e.body ?? null, e.direction ?? null,
-      e.counterpart ?? null, e.counterpartName ?? null, e.threadId ?? null, e.service ?? null,
-      e.durationS ?? null, e.latitude ?? null, e.longitude ?? null, e.accuracyM ?? null,
-      e.sourceFileId, e.sourceTable, e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
-      extractor, e.extraJson ?? (e.extra ? JSON.stringify(e.extra, bigintReplacer) : null),
-      e.recovered ? 1 : 0, e.recovered?.from ?? null, e.recovered?.confidence ?? null,
+      e.ts?.utcUs ?? null,
+      e.ts?.raw ?? null,
+      e.ts?.epoch ?? null,
+      e.kind,
+      e.action,
+      e.title ?? null,
+      e.body ?? null,
+      e.direction ?? null,
+      e.counterpart ?? null,
+      e.counterpartName ?? null,
+      e.threadId ?? null,
+      e.service ?? null,
+      e.durationS ?? null,
+      e.latitude ?? null,
+      e.longitude ?? null,
+      e.accuracyM ?? null,
+      e.sourceFileId,
+      e.sourceTable,
+      e.sourceRowid === null ? null : typeof e.sourceRowid === 'bigint' ? e.sourceRowid : Math.trunc(e.sourceRowid),
+      extractor,
+      e.extraJson ?? (e.extra ? JSON.stringify(e.extra, bigintReplacer) : null),
+      e.recovered ? 1 : 0,
+      e.recovered?.from ?? null,
+      e.recovered?.confidence ?? null,
     );
     this.written();
     return Number(r.lastInsertRowid);
@@ -241,28 +337,80 @@ export class CaseFile {
   /** Record (or update) an evidence file that was read or looked for. Returns its id in `files`. */
   recordFile(f: FileRecord): number {
     const existing = this.db.prepare('SELECT id FROM files WHERE domain IS ? AND relative_path IS ?').get(f.domain, f.relativePath) as { id: number } | undefined;
-    const values = [f.fileId, f.flags ?? null, f.size ?? null, f.manifestSize ?? null, f.mtimeUtcUs ?? null, f.sha256 ?? null,
-      f.md5 ?? null, f.sha1 ?? null, f.status, f.readBy ?? null, f.note ?? null];
+    const values = [
+      f.fileId,
+      f.flags ?? null,
+      f.size ?? null,
+      f.manifestSize ?? null,
+      f.mtimeUtcUs ?? null,
+      f.sha256 ?? null,
+      f.md5 ?? null,
+      f.sha1 ?? null,
+      f.status,
+      f.readBy ?? null,
+      f.note ?? null,
+    ];
     if (existing) {
-      this.db.prepare(`UPDATE files SET file_id=?, flags=?, size=?, manifest_size=?, mtime_utc_us=?, sha256=COALESCE(?, sha256),
+      this.db
+        .prepare(`UPDATE files SET file_id=?, flags=?, size=?, manifest_size=?, mtime_utc_us=?, sha256=COALESCE(?, sha256),
         md5=COALESCE(?, md5), sha1=COALESCE(?, sha1), status=?, read_by=CASE WHEN read_by IS NULL THEN ? WHEN ? IS NULL OR instr(read_by, ?) THEN read_by ELSE read_by || ',' || ? END,
         note=COALESCE(?, note) WHERE id=?`)
-        .run(values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7], values[8], f.readBy ?? null, f.readBy ?? null, f.readBy ?? '', f.readBy ?? null, values[10], existing.id);
+        .run(
+          values[0],
+          values[1],
+          values[2],
+          values[3],
+          values[4],
+          values[5],
+          values[6],
+          values[7],
+          values[8],
+          f.readBy ?? null,
+          f.readBy ?? null,
+          f.readBy ?? '',
+          f.readBy ?? null,
+          values[10],
+          existing.id,
+        );
       return existing.id;
     }
-    const r = this.db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(f.domain, f.relativePath, ...values);
+    const r = this.db
+      .prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .run(f.domain, f.relativePath, ...values);
     return Number(r.lastInsertRowid);
   }
 
   addWarning(w: WarningInput): void {
-    this.db.prepare('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid) VALUES (?,?,?,?,?,?,?)')
+    this.db
+      .prepare('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid) VALUES (?,?,?,?,?,?,?)')
       .run(new Date().toISOString(), w.extractor ?? null, w.fileId ?? null, w.severity ?? 'warning', w.message, w.sourceTable ?? null, w.sourceRowid ?? null);
   }
 
-  addThread(t: { extractor: string; sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; identifier: string | null; displayName: string | null; service: string | null; isGroup: boolean; extra?: Record<string, unknown> }): number {
-    const r = this.db.prepare('INSERT INTO threads (extractor, source_file_id, source_table, source_rowid, identifier, display_name, service, is_group, extra_json) VALUES (?,?,?,?,?,?,?,?,?)')
-      .run(t.extractor, t.sourceFileId, t.sourceTable, t.sourceRowid, t.identifier, t.displayName, t.service, t.isGroup ? 1 : 0, t.extra ? JSON.stringify(t.extra, bigintReplacer) : null);
+  addThread(t: {
+    extractor: string;
+    sourceFileId: number | null;
+    sourceTable: string;
+    sourceRowid: number | bigint | null;
+    identifier: string | null;
+    displayName: string | null;
+    service: string | null;
+    isGroup: boolean;
+    extra?: Record<string, unknown>;
+  }): number {
+    const r = this.db
+      .prepare('INSERT INTO threads (extractor, source_file_id, source_table, source_rowid, identifier, display_name, service, is_group, extra_json) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(
+        t.extractor,
+        t.sourceFileId,
+        t.sourceTable,
+        t.sourceRowid,
+        t.identifier,
+        t.displayName,
+        t.service,
+        t.isGroup ? 1 : 0,
+        t.extra ? JSON.stringify(t.extra, bigintReplacer) : null,
+      );
     return Number(r.lastInsertRowid);
   }
 
@@ -270,14 +418,57 @@ export class CaseFile {
     this.db.prepare('INSERT OR IGNORE INTO participants (thread_id, handle, name) VALUES (?,?,?)').run(threadId, handle, name);
   }
 
-  addAttachment(a: { eventId: number | null; extractor: string; sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; fileId: number | null; path: string | null; transferName: string | null; mimeType: string | null; uti: string | null; totalBytes: number | null; status: string; sha256: string | null; extra?: Record<string, unknown> }): number {
-    const r = this.db.prepare(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(a.eventId, a.extractor, a.sourceFileId, a.sourceTable, a.sourceRowid, a.fileId, a.path, a.transferName, a.mimeType, a.uti, a.totalBytes, a.status, a.sha256, a.extra ? JSON.stringify(a.extra, bigintReplacer) : null);
+  addAttachment(a: {
+    eventId: number | null;
+    extractor: string;
+    sourceFileId: number | null;
+    sourceTable: string;
+    sourceRowid: number | bigint | null;
+    fileId: number | null;
+    path: string | null;
+    transferName: string | null;
+    mimeType: string | null;
+    uti: string | null;
+    totalBytes: number | null;
+    status: string;
+    sha256: string | null;
+    extra?: Record<string, unknown>;
+  }): number {
+    const r = this.db
+      .prepare(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+      .run(
+        a.eventId,
+        a.extractor,
+        a.sourceFileId,
+        a.sourceTable,
+        a.sourceRowid,
+        a.fileId,
+        a.path,
+        a.transferName,
+        a.mimeType,
+        a.uti,
+        a.totalBytes,
+        a.status,
+        a.sha256,
+        a.extra ? JSON.stringify(a.extra, bigintReplacer) : null,
+      );
     return Number(r.lastInsertRowid);
   }
 
-  addContact(c: { sourceFileId: number | null; sourceTable: string; sourceRowid: number | bigint | null; displayName: string | null; firstName: string | null; lastName: string | null; organization: string | null; extra?: Record<string, unknown>; handles: { kind: string; label: string | null; value: string; normalized: string | null }[] }): number {
-    const r = this.db.prepare('INSERT INTO contacts (source_file_id, source_table, source_rowid, display_name, first_name, last_name, organization, extra_json) VALUES (?,?,?,?,?,?,?,?)')
+  addContact(c: {
+    sourceFileId: number | null;
+    sourceTable: string;
+    sourceRowid: number | bigint | null;
+    displayName: string | null;
+    firstName: string | null;
+    lastName: string | null;
+    organization: string | null;
+    extra?: Record<string, unknown>;
+    handles: { kind: string; label: string | null; value: string; normalized: string | null }[];
+  }): number {
+    const r = this.db
+      .prepare('INSERT INTO contacts (source_file_id, source_table, source_rowid, display_name, first_name, last_name, organization, extra_json) VALUES (?,?,?,?,?,?,?,?)')
       .run(c.sourceFileId, c.sourceTable, c.sourceRowid, c.displayName, c.firstName, c.lastName, c.organization, c.extra ? JSON.stringify(c.extra, bigintReplacer) : null);
     const id = Number(r.lastInsertRowid);
     const ins = this.db.prepare('INSERT INTO contact_handles (contact_id, kind, label, value, normalized) VALUES (?,?,?,?,?)');
@@ -286,12 +477,23 @@ export class CaseFile {
   }
 
   recordRecoveryRun(r: { fileId: number | null; database: string; records: number; events: number; warnings: number; seconds: number; stats: unknown }): void {
-    this.db.prepare('INSERT INTO recovery_runs (file_id, database, records, events, warnings, seconds, stats_json) VALUES (?,?,?,?,?,?,?)')
+    this.db
+      .prepare('INSERT INTO recovery_runs (file_id, database, records, events, warnings, seconds, stats_json) VALUES (?,?,?,?,?,?,?)')
       .run(r.fileId, r.database, r.records, r.events, r.warnings, r.seconds, JSON.stringify(r.stats, bigintReplacer));
   }
 
-  recordExtractorRun(r: { extractor: string; title: string; status: 'ok' | 'not-present' | 'partial' | 'failed'; events: number; warnings: number; startedAt: string; finishedAt: string; message: string | null }): void {
-    this.db.prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message) VALUES (?,?,?,?,?,?,?,?)')
+  recordExtractorRun(r: {
+    extractor: string;
+    title: string;
+    status: 'ok' | 'not-present' | 'partial' | 'failed';
+    events: number;
+    warnings: number;
+    startedAt: string;
+    finishedAt: string;
+    message: string | null;
+  }): void {
+    this.db
+      .prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message) VALUES (?,?,?,?,?,?,?,?)')
       .run(r.extractor, r.title, r.status, r.events, r.warnings, r.startedAt, r.finishedAt, r.message);
   }
 
@@ -302,13 +504,23 @@ export class CaseFile {
   attachSource(path: string, schema: string): void {
     const wasInTx = this.inTx;
     this.commit();
-    try { this.db.prepare(`ATTACH DATABASE ? AS ${schema}`).run(path); } finally { if (wasInTx) this.begin(); }
+    try {
+      this.db.prepare(`ATTACH DATABASE ? AS ${schema}`).run(path);
+    } finally {
+      if (wasInTx) this.begin();
+    }
   }
 
   detachSource(schema: string): void {
     const wasInTx = this.inTx;
     this.commit();
-    try { this.db.exec(`DETACH DATABASE ${schema}`); } catch { /* nothing attached */ } finally { if (wasInTx) this.begin(); }
+    try {
+      this.db.exec(`DETACH DATABASE ${schema}`);
+    } catch {
+      /* nothing attached */
+    } finally {
+      if (wasInTx) this.begin();
+    }
   }
 
   /** An INSERT … SELECT an extractor describes: `select` yields exactly `columns`, in that order. The caller
@@ -331,16 +543,22 @@ export class CaseFile {
 
   /** A files row as recorded (status, hash, size). */
   fileRow(id: number): { id: number; status: string; sha256: string | null; size: number | null } | undefined {
-    return this.db.prepare('SELECT id, status, sha256, size FROM files WHERE id = ?').safeIntegers(false).get(id) as { id: number; status: string; sha256: string | null; size: number | null } | undefined;
+    return this.db.prepare('SELECT id, status, sha256, size FROM files WHERE id = ?').safeIntegers(false).get(id) as
+      | { id: number; status: string; sha256: string | null; size: number | null }
+      | undefined;
   }
 
   findFile(domain: string | null, relativePath: string): { id: number; status: string } | undefined {
-    return this.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').safeIntegers(false).get(domain, relativePath) as { id: number; status: string } | undefined;
+    return this.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').safeIntegers(false).get(domain, relativePath) as
+      | { id: number; status: string }
+      | undefined;
   }
 
   /** Give another attachment the thumbnail already stored (the same file sent twice). */
   copyThumbnail(thumbnailId: number, attachmentId: number): void {
-    this.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?').run(attachmentId, thumbnailId);
+    this.db
+      .prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) SELECT ?, NULL, mime, width, height, data FROM thumbnails WHERE id = ?')
+      .run(attachmentId, thumbnailId);
   }
 
   /** Build indexes and the full-text index after loading. */
@@ -357,7 +575,9 @@ export class CaseFile {
   custody(entry: CustodyEntry): CustodyRow {
     const row = appendCustody(this.db, entry);
     const casePath = finalCasePath(this.path);
-    try { appendCustodyHead(casePath, row); } catch (e) {
+    try {
+      appendCustodyHead(casePath, row);
+    } catch (e) {
       process.stderr.write(`warning: could not append to the custody-heads file beside ${casePath}: ${(e as Error).message}\n`);
     }
     custodyListener?.(casePath, row);

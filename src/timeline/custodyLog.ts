@@ -26,7 +26,13 @@ export function custodyHash(row: Omit<CustodyRow, 'hash'>): string {
 }
 
 /** A hash of something an action read or wrote: a file (path, size) or a named digest. */
-export interface HashRef { name?: string; path?: string; size?: number; sha256: string | null; [more: string]: unknown }
+export interface HashRef {
+  name?: string;
+  path?: string;
+  size?: number;
+  sha256: string | null;
+  [more: string]: unknown;
+}
 
 export interface CustodyEntry {
   action: string;
@@ -68,7 +74,10 @@ export function appendCustody(db: Database.Database, entry: CustodyEntry, now = 
   return full;
 }
 
-export interface ChainProblem { seq: number; problem: string }
+export interface ChainProblem {
+  seq: number;
+  problem: string;
+}
 
 /** Re-check the whole chain; returns every broken link (empty when intact). */
 export function verifyCustodyChain(db: Database.Database): { rows: number; head: string; problems: ChainProblem[] } {
@@ -91,7 +100,9 @@ function caseExaminer(db: Database.Database): string | null {
   try {
     const r = db.prepare("SELECT value FROM meta WHERE key = 'examiner'").get() as { value: string | null } | undefined;
     return r?.value || null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 export function custodyRows(db: Database.Database): CustodyRow[] {
@@ -109,8 +120,15 @@ export function redactArgv(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--password' || a === '-p') { out.push(a, '[redacted]'); i++; continue; }
-    if (a.startsWith('--password=')) { out.push('--password=[redacted]'); continue; }
+    if (a === '--password' || a === '-p') {
+      out.push(a, '[redacted]');
+      i++;
+      continue;
+    }
+    if (a.startsWith('--password=')) {
+      out.push('--password=[redacted]');
+      continue;
+    }
     out.push(a);
   }
   return out;
@@ -132,7 +150,12 @@ export function appendCustodyHead(casePath: string, row: Pick<CustodyRow, 'seq' 
   fs.appendFileSync(custodyHeadsPath(casePath), `${row.seq} ${row.hash} ${row.at}\n`, { mode: 0o644 });
 }
 
-export interface CustodyHead { line: number; seq: number; hash: string; at: string }
+export interface CustodyHead {
+  line: number;
+  seq: number;
+  hash: string;
+  at: string;
+}
 
 /** The sidecar's lines (null when there is no sidecar); a malformed line is returned as a problem. */
 export function readCustodyHeads(casePath: string): { heads: CustodyHead[]; problems: ChainProblem[] } | null {
@@ -140,12 +163,14 @@ export function readCustodyHeads(casePath: string): { heads: CustodyHead[]; prob
   if (!fs.existsSync(p)) return null;
   const heads: CustodyHead[] = [];
   const problems: ChainProblem[] = [];
-  fs.readFileSync(p, 'utf8').split('\n').forEach((text, i) => {
-    if (!text.trim()) return;
-    const m = /^(\d+) ([0-9a-f]{64}) (\S+)$/.exec(text.trim());
-    if (!m) problems.push({ seq: 0, problem: `line ${i + 1} of ${p} is not "seq hash time"` });
-    else heads.push({ line: i + 1, seq: Number(m[1]), hash: m[2], at: m[3] });
-  });
+  fs.readFileSync(p, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (!text.trim()) return;
+      const m = /^(\d+) ([0-9a-f]{64}) (\S+)$/.exec(text.trim());
+      if (!m) problems.push({ seq: 0, problem: `line ${i + 1} of ${p} is not "seq hash time"` });
+      else heads.push({ line: i + 1, seq: Number(m[1]), hash: m[2], at: m[3] });
+    });
   return { heads, problems };
 }
 
@@ -161,8 +186,12 @@ export function checkCustodyHeads(rows: Pick<CustodyRow, 'seq' | 'hash'>[], head
   for (const h of heads) {
     lastSeq = Math.max(lastSeq, h.seq);
     const hash = bySeq.get(h.seq);
-    if (hash === undefined) { if (!firstMissing || h.seq < firstMissing.seq) firstMissing = h; continue; }
-    if (hash !== h.hash) problems.push({ seq: h.seq, problem: `hash ${hash.slice(0, 16)}… differs from the head recorded at ${h.at} (${h.hash.slice(0, 16)}…): the row was replaced` });
+    if (hash === undefined) {
+      if (!firstMissing || h.seq < firstMissing.seq) firstMissing = h;
+      continue;
+    }
+    if (hash !== h.hash)
+      problems.push({ seq: h.seq, problem: `hash ${hash.slice(0, 16)}… differs from the head recorded at ${h.at} (${h.hash.slice(0, 16)}…): the row was replaced` });
   }
   if (firstMissing) {
     const have = rows.length ? Math.max(...rows.map((r) => r.seq)) : 0;

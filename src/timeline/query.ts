@@ -65,7 +65,11 @@ export function buildFilter(o: { from?: string; to?: string; kinds?: string; con
   if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
   if (o.to) f.toUs = parseTimeBound(o.to, tz, true);
   if (f.fromUs !== undefined && f.toUs !== undefined && f.fromUs > f.toUs) throw new FilterError(`--from ${o.from} is after --to ${o.to}`);
-  if (o.kinds) f.kinds = o.kinds.split(',').map((k) => k.trim()).filter(Boolean);
+  if (o.kinds)
+    f.kinds = o.kinds
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
   const unknown = knownKinds && f.kinds ? f.kinds.filter((k) => !knownKinds.includes(k)) : [];
   if (unknown.length) throw new FilterError(`unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (kinds: ${knownKinds!.join(', ')})`);
   if (o.contact) f.contact = o.contact;
@@ -76,9 +80,18 @@ export function buildFilter(o: { from?: string; to?: string; kinds?: string; con
 export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
-  if (f.fromUs !== undefined) { parts.push(`${alias}.ts_utc_us >= ?`); params.push(f.fromUs); }
-  if (f.toUs !== undefined) { parts.push(`${alias}.ts_utc_us <= ?`); params.push(f.toUs); }
-  if (f.kinds?.length) { parts.push(`${alias}.kind IN (${f.kinds.map(() => '?').join(',')})`); params.push(...f.kinds); }
+  if (f.fromUs !== undefined) {
+    parts.push(`${alias}.ts_utc_us >= ?`);
+    params.push(f.fromUs);
+  }
+  if (f.toUs !== undefined) {
+    parts.push(`${alias}.ts_utc_us <= ?`);
+    params.push(f.toUs);
+  }
+  if (f.kinds?.length) {
+    parts.push(`${alias}.kind IN (${f.kinds.map(() => '?').join(',')})`);
+    params.push(...f.kinds);
+  }
   if (f.contact) {
     parts.push(`(${alias}.counterpart LIKE ? ESCAPE '\\' OR ${alias}.counterpart_name LIKE ? ESCAPE '\\')`);
     const like = `%${f.contact.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -87,7 +100,13 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.
     parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
-    params.push(f.keyword.split(/\s+/).filter(Boolean).map((w) => `"${w.replace(/"/g, '""')}"`).join(' '));
+    params.push(
+      f.keyword
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => `"${w.replace(/"/g, '""')}"`)
+        .join(' '),
+    );
   }
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
@@ -107,4 +126,3 @@ export function countEvents(db: Database.Database, f: EventFilter = {}): number 
   const w = whereClause(f);
   return Number((db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n);
 }
-

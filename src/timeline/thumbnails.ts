@@ -36,7 +36,8 @@ export function addThumbnail(caseFile: CaseFile, t: ThumbnailInput): number {
   const actual = sniffImage(t.data);
   if (!actual) throw new Error(`thumbnail is not a ${THUMBNAIL_MIMES.join('/')} image`);
   if (actual !== t.mime.toLowerCase()) throw new Error(`thumbnail declared as ${t.mime} but holds ${actual}`);
-  const r = caseFile.db.prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) VALUES (?,?,?,?,?,?)')
+  const r = caseFile.db
+    .prepare('INSERT INTO thumbnails (attachment_id, event_id, mime, width, height, data) VALUES (?,?,?,?,?,?)')
     .run(t.attachmentId ?? null, t.eventId ?? null, actual, t.width ?? null, t.height ?? null, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return Number(r.lastInsertRowid);
 }

@@ -18,7 +18,8 @@ export function sampleBackupPath(): string {
 }
 
 export function registerDemo(program: Command): void {
-  program.command('demo')
+  program
+    .command('demo')
     .description('Run the whole flow on the bundled sample backup: case file, exports and reports.')
     .option('--out <dir>', 'output folder (its earlier demo files are replaced)', 'demo-output')
     .option('--tz <zone>', 'case time zone', 'America/New_York')
@@ -32,7 +33,9 @@ export function registerDemo(program: Command): void {
       try {
         fs.rmSync(casePath, { force: true });
         fs.rmSync(custodyHeadsPath(casePath), { force: true });
-      } finally { lock.release(); }
+      } finally {
+        lock.release();
+      }
       // A manifest from an earlier demo names custody rows of the deleted case file: start the folder afresh.
       for (const f of [MANIFEST_NAME, SUMS_NAME, SIGNATURE_NAME, 'report.html', 'report.pdf']) fs.rmSync(path.join(out, f), { force: true });
       process.stderr.write(`Sample backup: ${backup}\n`);

@@ -9,7 +9,14 @@ import { writeOutputManifest } from '../../custody/outputs.js';
 import { openCaseForWriting } from '../caseAccess.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
-export interface FilterOptions { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tz?: string }
+export interface FilterOptions {
+  from?: string;
+  to?: string;
+  kinds?: string;
+  contact?: string;
+  keyword?: string;
+  tz?: string;
+}
 
 export function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -46,33 +53,48 @@ export function incompleteName(out: string): string {
 }
 
 export function registerExport(program: Command): void {
-  addFilterOptions(program.command('export')
-    .description('Export events for other tools: Timesketch JSONL, CSV (Excel-safe), GeoJSON and KML (located events).')
-    .requiredOption('--case <file>', 'case file')
-    .requiredOption('--format <fmt>', `one of ${EXPORT_FORMATS.join(', ')}`)
-    .requiredOption('--out <file>', 'output file (manifest.json and SHA256SUMS are written beside it)')
-    .option('--examiner <name>', 'examiner recorded in the custody log (default: the case\'s examiner)')
-    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-    .option('--allow-incomplete', 'accept a case whose ingest did not finish (the file name and manifest.json say INCOMPLETE)'))
-    .action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
-      if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
-      if (o.signKey) { try { loadPrivateKey(o.signKey); } catch (e) { throw new UsageError((e as Error).message); } } // before writing anything
-      const dir = path.dirname(path.resolve(o.out));
-      if (!fs.existsSync(dir)) throw new UsageError(`output folder ${dir} does not exist; create it first`);
-      if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
-      if (fs.existsSync(o.out) && fs.statSync(o.out).isDirectory()) throw new UsageError(`--out ${o.out} is a folder; give a file name`);
-      const opened = openCaseForWriting(o.case, `export --out ${path.resolve(o.out)}`, { outputs: [{ path: o.out, what: 'the export file' }], allowIncomplete: o.allowIncomplete });
-      const { cf } = opened;
+  addFilterOptions(
+    program
+      .command('export')
+      .description('Export events for other tools: Timesketch JSONL, CSV (Excel-safe), GeoJSON and KML (located events).')
+      .requiredOption('--case <file>', 'case file')
+      .requiredOption('--format <fmt>', `one of ${EXPORT_FORMATS.join(', ')}`)
+      .requiredOption('--out <file>', 'output file (manifest.json and SHA256SUMS are written beside it)')
+      .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
+      .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the file name and manifest.json say INCOMPLETE)'),
+  ).action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+    if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+    if (o.signKey) {
       try {
-        const { filter } = filterFrom(cf, o);
-        const out = path.resolve(opened.complete ? o.out : incompleteName(o.out));
-        const n = exportEvents(cf.db, o.format as ExportFormat, out, filter);
-        const m = await writeOutputManifest(path.dirname(out), [out], cf, { action: 'export', signKeyPath: o.signKey, examiner: o.examiner, detail: { format: o.format, events: n, filter } });
-        const sha256 = (JSON.parse(m.custody.detail_json) as { outputs: { sha256: string }[] }).outputs[0].sha256;
-        const shown = opened.complete ? o.out : path.relative(process.cwd(), out) || out;
-        process.stdout.write(`${n} events written to ${shown} (sha256 ${sha256}); manifest ${m.manifestPath}, custody row ${m.custody.seq}${opened.complete ? '' : ' — INCOMPLETE: the case\'s ingest did not finish'}\n`);
-      } finally {
-        opened.close();
+        loadPrivateKey(o.signKey);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
       }
-    });
+    } // before writing anything
+    const dir = path.dirname(path.resolve(o.out));
+    if (!fs.existsSync(dir)) throw new UsageError(`output folder ${dir} does not exist; create it first`);
+    if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
+    if (fs.existsSync(o.out) && fs.statSync(o.out).isDirectory()) throw new UsageError(`--out ${o.out} is a folder; give a file name`);
+    const opened = openCaseForWriting(o.case, `export --out ${path.resolve(o.out)}`, { outputs: [{ path: o.out, what: 'the export file' }], allowIncomplete: o.allowIncomplete });
+    const { cf } = opened;
+    try {
+      const { filter } = filterFrom(cf, o);
+      const out = path.resolve(opened.complete ? o.out : incompleteName(o.out));
+      const n = exportEvents(cf.db, o.format as ExportFormat, out, filter);
+      const m = await writeOutputManifest(path.dirname(out), [out], cf, {
+        action: 'export',
+        signKeyPath: o.signKey,
+        examiner: o.examiner,
+        detail: { format: o.format, events: n, filter },
+      });
+      const sha256 = (JSON.parse(m.custody.detail_json) as { outputs: { sha256: string }[] }).outputs[0].sha256;
+      const shown = opened.complete ? o.out : path.relative(process.cwd(), out) || out;
+      process.stdout.write(
+        `${n} events written to ${shown} (sha256 ${sha256}); manifest ${m.manifestPath}, custody row ${m.custody.seq}${opened.complete ? '' : " — INCOMPLETE: the case's ingest did not finish"}\n`,
+      );
+    } finally {
+      opened.close();
+    }
+  });
 }

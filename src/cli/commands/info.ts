@@ -14,7 +14,8 @@ function payloadProblem(backup: Backup, e: ManifestEntry): { name: string; refus
 }
 
 export function registerInfo(program: Command): void {
-  program.command('info')
+  program
+    .command('info')
     .description('Describe a backup: device, iOS version, encryption, what it contains, problems found. Reads nothing but the manifest and plists.')
     .argument('<backup>', 'backup folder (holding Manifest.db)')
     .option('--json', 'print JSON instead of text')
@@ -26,29 +27,50 @@ export function registerInfo(program: Command): void {
         const counts: Record<string, number> = {};
         for (const e of backup.allEntries()) counts[flagName(e.flags)] = (counts[flagName(e.flags)] ?? 0) + 1;
         const artifacts = EXTRACTORS.map((x) => {
-          const bad = x.sources.flatMap((s) => backup.find(s.domain, s.path)).map((e) => payloadProblem(backup, e)).filter((p) => p !== null);
+          const bad = x.sources
+            .flatMap((s) => backup.find(s.domain, s.path))
+            .map((e) => payloadProblem(backup, e))
+            .filter((p) => p !== null);
           const present = x.sources.filter((s) => backup.find(s.domain, s.path).length > 0).map((s) => `${s.domain}/${s.path}`);
           const payloadMissing = bad.filter((p) => !p.refused).map((p) => p.name);
           const payloadRefused = bad.filter((p) => p.refused).map((p) => `${p.name}: ${p.note}`);
           // The coverage of this backup: an examiner sees what is missing and why.
-          const coverage = payloadRefused.length ? 'refused' : payloadMissing.length ? 'payload-missing' : present.length ? 'found'
-            : x.encryptedOnly && !backup.encrypted ? 'encrypted-backups-only' : 'not-present';
+          const coverage = payloadRefused.length
+            ? 'refused'
+            : payloadMissing.length
+              ? 'payload-missing'
+              : present.length
+                ? 'found'
+                : x.encryptedOnly && !backup.encrypted
+                  ? 'encrypted-backups-only'
+                  : 'not-present';
           return { id: x.id, title: x.title, coverage, lookedFor: x.sources.map((s) => `${s.domain}/${s.path}`), present, payloadMissing, payloadRefused };
         });
         // A refused file (a link out of the backup, a FIFO, a device where a file should be) is an evidence problem: exit 1.
-        const refusedFiles = [...backup.problems.filter((p) => p.refused).map((p) => p.file), ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0])))];
+        const refusedFiles = [
+          ...backup.problems.filter((p) => p.refused).map((p) => p.file),
+          ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0]))),
+        ];
         if (refusedFiles.length) {
           process.exitCode = EXIT_EVIDENCE;
           process.stderr.write(`ios-timeline: ${refusedFiles.length} evidence file(s) refused, not read: ${refusedFiles.join(', ')}\n`);
         }
         const result = {
-          path: backup.root, encrypted: backup.encrypted, device: backup.info, status: backup.status,
-          manifest: { entries: backup.allEntries().length, ...counts }, artifacts, problems: backup.problems,
+          path: backup.root,
+          encrypted: backup.encrypted,
+          device: backup.info,
+          status: backup.status,
+          manifest: { entries: backup.allEntries().length, ...counts },
+          artifacts,
+          problems: backup.problems,
           // Encrypted without a key: only the plists were read, so there is nothing to count.
           ...(backup.encrypted ? { locked: backup.locked, keybag: describeKeybag(backup.manifestPlist) } : {}),
           ...(backup.locked ? { manifest: null, artifacts: null } : {}),
         };
-        if (o.json) { process.stdout.write(JSON.stringify(result, null, 2) + '\n'); return; }
+        if (o.json) {
+          process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+          return;
+        }
         const d = backup.info;
         const lines = [
           `Backup:     ${backup.root}`,
@@ -57,10 +79,18 @@ export function registerInfo(program: Command): void {
           `Backed up:  ${d?.lastBackupDate?.toISOString() ?? backup.status?.date?.toISOString() ?? '?'} (UTC)`,
           `Encrypted:  ${backup.encrypted ? 'yes' : 'no'}`,
           ...(backup.encrypted ? [`Keybag:     ${describeKeybag(backup.manifestPlist).text}`] : []),
-          ...(backup.locked ? ['Manifest:   encrypted: give --password (or --key-file) to list contents'] : [
-          `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`,
-          'Artifacts:']),
-          ...(backup.locked ? [] : artifacts).map((a) => `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : a.coverage === 'encrypted-backups-only' ? ' — not present: Apple keeps it only in encrypted backups' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`),
+          ...(backup.locked
+            ? ['Manifest:   encrypted: give --password (or --key-file) to list contents']
+            : [
+                `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts)
+                  .map(([k, v]) => `${v} ${k}`)
+                  .join(', ')})`,
+                'Artifacts:',
+              ]),
+          ...(backup.locked ? [] : artifacts).map(
+            (a) =>
+              `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : a.coverage === 'encrypted-backups-only' ? ' — not present: Apple keeps it only in encrypted backups' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`,
+          ),
         ];
         if (backup.problems.length) lines.push('Problems:', ...backup.problems.map((p) => `  ! ${p.file}: ${p.message}`));
         process.stdout.write(lines.join('\n') + '\n');

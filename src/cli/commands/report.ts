@@ -28,7 +28,14 @@ export interface ReportRunOptions extends FilterOptions {
 
 export const INCOMPLETE_MARK = 'INCOMPLETE';
 
-export interface ReportRunResult { outputs: { path: string; sha256: string; bytes: number }[]; pdfSkipped: boolean; events: number; pages?: number; manifestPath?: string; incomplete: boolean }
+export interface ReportRunResult {
+  outputs: { path: string; sha256: string; bytes: number }[];
+  pdfSkipped: boolean;
+  events: number;
+  pages?: number;
+  manifestPath?: string;
+  incomplete: boolean;
+}
 
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
@@ -39,12 +46,18 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
   try {
     const title = `${state.complete ? '' : `${INCOMPLETE_MARK} (ingest did not finish) — `}${o.title || 'Forensic timeline report'}`;
     const { tz, filter } = filterFrom(cf, o);
-    let templates;
-    try { templates = loadTemplates(o.templates); } catch (e) { throw new UsageError((e as Error).message); }
+    let templates: ReturnType<typeof loadTemplates>;
+    try {
+      templates = loadTemplates(o.templates);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     fs.mkdirSync(o.out, { recursive: true });
     const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword };
     const model = buildReportModel(cf, { tz, filter, title, filterArgs });
-    const say = (s: string) => { if (!o.quiet) process.stderr.write(`${s}\n`); };
+    const say = (s: string) => {
+      if (!o.quiet) process.stderr.write(`${s}\n`);
+    };
     const written: string[] = [];
     let pdfSkipped = false;
     let pdfError: Error | null = null;
@@ -74,13 +87,25 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
-      const m = await writeOutputManifest(o.out, written.map((p) => path.resolve(p)), cf, {
-        action: 'report', signKeyPath: o.signKey, examiner: o.examiner,
-        detail: {
-          formats: o.formats, time_zone: tz, filter, events: model.counts.events, pdf_pages: pages ?? null, title: model.title,
-          templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
+      const m = await writeOutputManifest(
+        o.out,
+        written.map((p) => path.resolve(p)),
+        cf,
+        {
+          action: 'report',
+          signKeyPath: o.signKey,
+          examiner: o.examiner,
+          detail: {
+            formats: o.formats,
+            time_zone: tz,
+            filter,
+            events: model.counts.events,
+            pdf_pages: pages ?? null,
+            title: model.title,
+            templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
+          },
         },
-      });
+      );
       manifestPath = m.manifestPath;
       const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string; size: number }[] }).outputs ?? [];
       outputs = written.map((p) => {
@@ -97,32 +122,45 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
 }
 
 export function parseFormats(v: string): ReportFormat[] {
-  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const bad = list.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
   if (!list.length || bad.length) throw new UsageError(`--format must be a comma-separated list of ${REPORT_FORMATS.join(', ')}${bad.length ? ` (not ${bad.join(', ')})` : ''}`);
   return [...new Set(list)] as ReportFormat[];
 }
 
 export function registerReport(program: Command): void {
-  addFilterOptions(program.command('report')
-    .description('Write the case report: one offline HTML file and a paginated PDF with bookmarks.')
-    .requiredOption('--case <file>', 'case file')
-    .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
-    .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
-    .option('--templates <dir>', 'folder with replacement templates (partials/cover.hbs, partials/letterhead.hbs, report.css, …)')
-    .option('--title <text>', 'report title', 'Forensic timeline report')
-    .option('--examiner <name>', 'examiner recorded in the custody log (default: the case\'s examiner)')
-    .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-    .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'))
-    .action(async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+  addFilterOptions(
+    program
+      .command('report')
+      .description('Write the case report: one offline HTML file and a paginated PDF with bookmarks.')
+      .requiredOption('--case <file>', 'case file')
+      .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
+      .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
+      .option('--templates <dir>', 'folder with replacement templates (partials/cover.hbs, partials/letterhead.hbs, report.css, …)')
+      .option('--title <text>', 'report title', 'Forensic timeline report')
+      .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
+      .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'),
+  ).action(
+    async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
       const formats = parseFormats(o.format);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
-      if (o.signKey) { try { loadPrivateKey(o.signKey); } catch (e) { throw new UsageError((e as Error).message); } } // before rendering anything
+      if (o.signKey) {
+        try {
+          loadPrivateKey(o.signKey);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      } // before rendering anything
       const r = await runReport({ ...o, formats });
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
       process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
       // Asked for a PDF only and could not make one: that is a failure, not a partial success.
       if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
-    });
+    },
+  );
 }

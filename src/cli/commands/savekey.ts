@@ -7,7 +7,8 @@ import { openOptionsCapturing, type PasswordOptions } from '../password.js';
 import { UsageError } from '../errors.js';
 
 export function registerSaveKey(program: Command): void {
-  program.command('save-key')
+  program
+    .command('save-key')
     .description('Derive the keys of an encrypted backup once and save them, so later runs can use --key-file instead of the password (and skip the slow derivation).')
     .argument('<backup>', 'backup folder')
     .requiredOption('--out <keyfile>', 'key file to create (mode 0600; anyone holding it can decrypt the backup)')

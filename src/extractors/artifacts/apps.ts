@@ -33,7 +33,9 @@ function containerBirths(ctx: ExtractorContext): Map<string, number> {
       const id = e.domain.slice('AppDomain-'.length);
       const prev = out.get(id);
       if (prev === undefined || b < prev) out.set(id, b);
-    } catch { /* a damaged MBFile only loses this hint */ }
+    } catch {
+      /* a damaged MBFile only loses this hint */
+    }
   }
   return out;
 }
@@ -54,7 +56,12 @@ function topPlist(ctx: ExtractorContext, name: string): { root: Dict; fileRowId:
 
 function metadata(v: PlistValue | undefined): Dict | null {
   if (!Buffer.isBuffer(v)) return isDict(v) ? v : null;
-  try { const r = parsePlist(v, 'iTunesMetadata'); return isDict(r) ? r : null; } catch { return null; }
+  try {
+    const r = parsePlist(v, 'iTunesMetadata');
+    return isDict(r) ? r : null;
+  } catch {
+    return null;
+  }
 }
 
 function purchaseTime(meta: Dict): PlistValue | undefined {
@@ -85,9 +92,20 @@ function infoPlistApps(ctx: ExtractorContext, births: Map<string, number>, versi
       const birth = id ? births.get(id) : undefined;
       const ts = birth !== undefined ? plausible(ctx, unixSeconds(birth), birth, 'container Birth', ref) : null;
       ctx.emit({
-        ts, kind: 'app', action: 'installed', title: `App installed: ${id ?? '(unreadable entry)'}${ts ? ' (data container created)' : ''}`,
-        counterpart: id, service: 'Apps', sourceFileId: fileRowId, sourceTable: 'Installed Applications', sourceRowid: i,
-        extra: { bundle_id: id, version: id ? versions.get(id) ?? null : null, time_meaning: ts ? 'Manifest.db Birth of the app data container (AppDomain-<bundle id>)' : 'no time recorded' },
+        ts,
+        kind: 'app',
+        action: 'installed',
+        title: `App installed: ${id ?? '(unreadable entry)'}${ts ? ' (data container created)' : ''}`,
+        counterpart: id,
+        service: 'Apps',
+        sourceFileId: fileRowId,
+        sourceTable: 'Installed Applications',
+        sourceRowid: i,
+        extra: {
+          bundle_id: id,
+          version: id ? (versions.get(id) ?? null) : null,
+          time_meaning: ts ? 'Manifest.db Birth of the app data container (AppDomain-<bundle id>)' : 'no time recorded',
+        },
       });
     });
   }
@@ -99,18 +117,36 @@ function infoPlistApps(ctx: ExtractorContext, births: Map<string, number>, versi
       const meta = metadata(entry.iTunesMetadata);
       if (entry.iTunesMetadata !== undefined && !meta) ctx.warn(`Info.plist Applications ${id}: iTunesMetadata does not decode`, ref);
       const raw = meta ? purchaseTime(meta) : undefined;
-      const ts = raw === undefined ? null : plausible(ctx, toTs(raw), raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'an invalid date' : raw.toISOString()) : raw, 'purchaseDate', ref, 'plist-date');
-      const dl = meta && isDict(meta['com.apple.iTunesStore.downloadInfo']) ? meta['com.apple.iTunesStore.downloadInfo'] as Dict : {};
+      const ts =
+        raw === undefined
+          ? null
+          : plausible(ctx, toTs(raw), raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'an invalid date' : raw.toISOString()) : raw, 'purchaseDate', ref, 'plist-date');
+      const dl = meta && isDict(meta['com.apple.iTunesStore.downloadInfo']) ? (meta['com.apple.iTunesStore.downloadInfo'] as Dict) : {};
       const account = isDict(dl.accountInfo) ? dl.accountInfo : {};
-      const name = meta ? str(meta.itemName) ?? str(meta.bundleDisplayName) : null;
+      const name = meta ? (str(meta.itemName) ?? str(meta.bundleDisplayName)) : null;
       const appleId = str(account.AppleID) ?? (meta ? str(meta.appleId) : null);
       ctx.emit({
-        ts, kind: 'app', action: ts ? 'purchased' : 'listed',
+        ts,
+        kind: 'app',
+        action: ts ? 'purchased' : 'listed',
         title: `${ts ? 'App purchased/downloaded' : 'App in backup'}: ${name ? `${name} (${id})` : id}${appleId ? ` by Apple ID ${appleId}` : ''}`,
-        counterpart: id, service: 'Apps', sourceFileId: fileRowId, sourceTable: 'Applications', sourceRowid: i,
-        extra: { bundle_id: id, item_name: name, artist: meta ? str(meta.artistName) : null, version: meta ? str(meta.bundleShortVersionString) ?? str(meta.bundleVersion) : versions.get(id) ?? null,
-          genre: meta ? str(meta.genre) : null, item_id: meta ? str(meta.itemId) : null, release_date: meta ? str(meta.releaseDate) : null,
-          apple_id: appleId, ds_person_id: str(account.DSPersonID), purchase_date_raw: raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'an invalid date' : raw.toISOString()) : str(raw) },
+        counterpart: id,
+        service: 'Apps',
+        sourceFileId: fileRowId,
+        sourceTable: 'Applications',
+        sourceRowid: i,
+        extra: {
+          bundle_id: id,
+          item_name: name,
+          artist: meta ? str(meta.artistName) : null,
+          version: meta ? (str(meta.bundleShortVersionString) ?? str(meta.bundleVersion)) : (versions.get(id) ?? null),
+          genre: meta ? str(meta.genre) : null,
+          item_id: meta ? str(meta.itemId) : null,
+          release_date: meta ? str(meta.releaseDate) : null,
+          apple_id: appleId,
+          ds_person_id: str(account.DSPersonID),
+          purchase_date_raw: raw instanceof Date ? (Number.isNaN(raw.getTime()) ? 'an invalid date' : raw.toISOString()) : str(raw),
+        },
       });
     });
   }
@@ -122,8 +158,14 @@ function compatibility(blob: unknown): Dict | null {
   if (!Buffer.isBuffer(blob)) return null;
   let v: PlistValue = parsePlist(blob, 'compatibilityInfo');
   for (let depth = 0; depth < 3; depth++) {
-    if (Buffer.isBuffer(v)) { v = parsePlist(v, 'compatibilityInfo'); continue; }
-    if (isDict(v) && Array.isArray(v['$objects'])) { v = unarchive(v, 'compatibilityInfo'); continue; }
+    if (Buffer.isBuffer(v)) {
+      v = parsePlist(v, 'compatibilityInfo');
+      continue;
+    }
+    if (isDict(v) && Array.isArray(v['$objects'])) {
+      v = unarchive(v, 'compatibilityInfo');
+      continue;
+    }
     break;
   }
   return isDict(v) ? v : null;
@@ -131,9 +173,12 @@ function compatibility(blob: unknown): Dict | null {
 
 function applicationState(ctx: ExtractorContext, src: { db: import('better-sqlite3').Database; fileRowId: number }, births: Map<string, number>): void {
   const { db } = src;
-  if (!hasTable(db, 'application_identifier_tab') || !hasTable(db, 'kvs') || !hasTable(db, 'key_tab')) throw new ArtifactError(`${APP_STATE} lacks application_identifier_tab/key_tab/kvs (unknown schema)`);
+  if (!hasTable(db, 'application_identifier_tab') || !hasTable(db, 'kvs') || !hasTable(db, 'key_tab'))
+    throw new ArtifactError(`${APP_STATE} lacks application_identifier_tab/key_tab/kvs (unknown schema)`);
   const keysOf = db.prepare('SELECT k.key AS key FROM kvs JOIN key_tab k ON k.id = kvs.key WHERE kvs.application_identifier = ? ORDER BY k.key');
-  const compat = db.prepare("SELECT kvs.id AS id, kvs.value AS value FROM kvs JOIN key_tab k ON k.id = kvs.key WHERE kvs.application_identifier = ? AND k.key = 'compatibilityInfo'");
+  const compat = db.prepare(
+    "SELECT kvs.id AS id, kvs.value AS value FROM kvs JOIN key_tab k ON k.id = kvs.key WHERE kvs.application_identifier = ? AND k.key = 'compatibilityInfo'",
+  );
   for (const r of db.prepare('SELECT id, application_identifier AS app FROM application_identifier_tab ORDER BY id').iterate() as Iterable<{ id: bigint; app: unknown }>) {
     const ref = { fileRowId: src.fileRowId, table: 'application_identifier_tab', rowid: r.id };
     const id = text(r.app);
@@ -141,17 +186,35 @@ function applicationState(ctx: ExtractorContext, src: { db: import('better-sqlit
     let info: Dict | null = null;
     const c = compat.get(r.id) as { id: bigint; value: unknown } | undefined;
     if (c) {
-      try { info = compatibility(c.value); } catch (e) { /* recorded below */ void e; }
+      try {
+        info = compatibility(c.value);
+      } catch (e) {
+        /* recorded below */ void e;
+      }
       if (!info) ctx.warn(`application_identifier_tab row ${String(r.id)} (${id ?? '?'}): compatibilityInfo (kvs row ${String(c.id)}) does not decode`, ref);
     }
     const birth = id ? births.get(id) : undefined;
     const ts = birth !== undefined ? plausible(ctx, unixSeconds(birth), birth, 'container Birth', ref) : null;
     const bundleId = (info && str(info.bundleIdentifier)) ?? id;
     ctx.emit({
-      ts, kind: 'app', action: 'registered', title: `App known to the home screen: ${bundleId ?? '(no identifier)'}${info && str(info.bundleVersion) ? ` ${str(info.bundleVersion)}` : ''}`,
-      counterpart: bundleId, service: 'Apps', sourceFileId: src.fileRowId, sourceTable: 'application_identifier_tab', sourceRowid: r.id,
-      extra: { bundle_id: bundleId, application_identifier: id, bundle_path: info ? str(info.bundlePath) : null, sandbox_path: info ? str(info.sandboxPath) : null,
-        bundle_version: info ? str(info.bundleVersion) : null, kvs_keys: keys, time_meaning: ts ? 'Manifest.db Birth of the app data container (AppDomain-<bundle id>)' : 'no time recorded' },
+      ts,
+      kind: 'app',
+      action: 'registered',
+      title: `App known to the home screen: ${bundleId ?? '(no identifier)'}${info && str(info.bundleVersion) ? ` ${str(info.bundleVersion)}` : ''}`,
+      counterpart: bundleId,
+      service: 'Apps',
+      sourceFileId: src.fileRowId,
+      sourceTable: 'application_identifier_tab',
+      sourceRowid: r.id,
+      extra: {
+        bundle_id: bundleId,
+        application_identifier: id,
+        bundle_path: info ? str(info.bundlePath) : null,
+        sandbox_path: info ? str(info.sandboxPath) : null,
+        bundle_version: info ? str(info.bundleVersion) : null,
+        kvs_keys: keys,
+        time_meaning: ts ? 'Manifest.db Birth of the app data container (AppDomain-<bundle id>)' : 'no time recorded',
+      },
     });
   }
 }
@@ -161,14 +224,26 @@ export const apps: Extractor = {
   title: 'Installed apps (Info.plist, applicationState.db)',
   // Info.plist is read too: it is a top-level backup file, not a manifest entry, so it is not listed here.
   sources: [{ domain: 'HomeDomain', path: APP_STATE }],
-  kinds: [{ kind: 'app', label: 'Installed apps', color: '#5a8f3c', view: 'table', dataType: 'ios:apps:app',
-    actions: { installed: 'App Container Created', purchased: 'App Purchased', registered: 'App Container Created', listed: 'App Listed' } }],
+  kinds: [
+    {
+      kind: 'app',
+      label: 'Installed apps',
+      color: '#5a8f3c',
+      view: 'table',
+      dataType: 'ios:apps:app',
+      actions: { installed: 'App Container Created', purchased: 'App Purchased', registered: 'App Container Created', listed: 'App Listed' },
+    },
+  ],
   async run(ctx) {
     const births = containerBirths(ctx);
     const versions = new Map<string, string | null>();
     const mp = ctx.backup.manifestPlist?.Applications;
     if (isDict(mp)) for (const [id, v] of Object.entries(mp)) versions.set(id, isDict(v) ? str(v.CFBundleVersion) : null);
-    try { infoPlistApps(ctx, births, versions); } catch (e) { ctx.warn(`Info.plist: ${(e as Error).message}`, { severity: 'error' }); }
+    try {
+      infoPlistApps(ctx, births, versions);
+    } catch (e) {
+      ctx.warn(`Info.plist: ${(e as Error).message}`, { severity: 'error' });
+    }
     try {
       const src = await ctx.openDatabase('HomeDomain', APP_STATE);
       if (src) applicationState(ctx, src, births);

@@ -27,8 +27,14 @@ export const calendar: Extractor = {
   sources: [{ domain: DOMAIN, path: DB }],
   after: ['contacts'],
   kinds: [
-    { kind: 'calendar', label: 'Calendar events', color: '#7c3aed', view: 'table', dataType: 'ios:calendar:event',
-      actions: { start: 'Event Start', created: 'Event Created', modified: 'Event Modified', birthday: 'Birthday' } },
+    {
+      kind: 'calendar',
+      label: 'Calendar events',
+      color: '#7c3aed',
+      view: 'table',
+      dataType: 'ios:calendar:event',
+      actions: { start: 'Event Start', created: 'Event Created', modified: 'Event Modified', birthday: 'Birthday' },
+    },
     REMINDER_KIND,
   ],
   async run(ctx) {
@@ -40,7 +46,10 @@ export const calendar: Extractor = {
     const has = (t: string) => hasTable(db, t);
 
     // Attendees by item (Participant entity_type 7; iLEAPP), organizer by Participant ROWID.
-    const people = new Map<number, { name: string | null; email: string | null; phone: string | null; status: number | null; role: number | null; isSelf: boolean; entity: number | null; owner: number | null }>();
+    const people = new Map<
+      number,
+      { name: string | null; email: string | null; phone: string | null; status: number | null; role: number | null; isSelf: boolean; entity: number | null; owner: number | null }
+    >();
     if (has('Participant')) {
       const pc = columnsOf(db, 'Participant');
       const idJoin = has('Identity') && pc.has('identity_id');
@@ -50,8 +59,16 @@ export const calendar: Extractor = {
         FROM Participant p ${idJoin ? 'LEFT JOIN Identity i ON i.ROWID = p.identity_id' : ''} ORDER BY p.ROWID`;
       for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
         const email = (sqlText(r.email) ?? sqlText(r.address))?.replace(/^mailto:/i, '') ?? null;
-        people.set(Number(r.rowid), { name: sqlText(r.name), email, phone: sqlText(r.phone_number), status: r.status == null ? null : Number(r.status),
-          role: r.role == null ? null : Number(r.role), isSelf: Number(r.is_self ?? 0) === 1, entity: r.entity_type == null ? null : Number(r.entity_type), owner: r.owner_id == null ? null : Number(r.owner_id) });
+        people.set(Number(r.rowid), {
+          name: sqlText(r.name),
+          email,
+          phone: sqlText(r.phone_number),
+          status: r.status == null ? null : Number(r.status),
+          role: r.role == null ? null : Number(r.role),
+          isSelf: Number(r.is_self ?? 0) === 1,
+          entity: r.entity_type == null ? null : Number(r.entity_type),
+          owner: r.owner_id == null ? null : Number(r.owner_id),
+        });
       }
     }
     const attendeesOf = new Map<number, typeof people extends Map<number, infer V> ? V[] : never>();
@@ -66,9 +83,32 @@ export const calendar: Extractor = {
     const lc = loc ? columnsOf(db, 'Location') : new Set<string>();
     const cal = has('Calendar') && c.has('calendar_id');
     const store = cal && has('Store') && columnsOf(db, 'Calendar').has('store_id');
-    const cols = ['summary', 'description', 'start_date', 'end_date', 'start_tz', 'end_tz', 'all_day', 'calendar_id', 'organizer_id', 'status', 'url', 'has_attendees',
-      'has_recurrences', 'entity_type', 'due_date', 'completion_date', 'creation_date', 'last_modified', 'calendar_scale', 'conference_url', 'unique_identifier', 'hidden']
-      .map((x) => colOrNull(c, x, x, 'ci.')).join(', ');
+    const cols = [
+      'summary',
+      'description',
+      'start_date',
+      'end_date',
+      'start_tz',
+      'end_tz',
+      'all_day',
+      'calendar_id',
+      'organizer_id',
+      'status',
+      'url',
+      'has_attendees',
+      'has_recurrences',
+      'entity_type',
+      'due_date',
+      'completion_date',
+      'creation_date',
+      'last_modified',
+      'calendar_scale',
+      'conference_url',
+      'unique_identifier',
+      'hidden',
+    ]
+      .map((x) => colOrNull(c, x, x, 'ci.'))
+      .join(', ');
     const q = `SELECT ci.ROWID AS rowid, ${cols},
       ${loc && lc.has('title') ? 'l.title' : 'NULL'} AS loc_title, ${loc && lc.has('address') ? 'l.address' : 'NULL'} AS loc_address,
       ${loc && lc.has('latitude') ? 'l.latitude' : 'NULL'} AS loc_lat, ${loc && lc.has('longitude') ? 'l.longitude' : 'NULL'} AS loc_lon,
@@ -83,8 +123,16 @@ export const calendar: Extractor = {
       const summary = sqlText(r.summary);
       if (Number(r.entity_type) === REMINDER_ENTITY) {
         emitReminder(ctx, src.fileRowId, {
-          table: 'CalendarItem', rowid, title: summary, notes: sqlText(r.description), list: sqlText(r.calendar_title),
-          created: r.creation_date, modified: r.last_modified, due: r.due_date, completed: r.completion_date, completedFlag: null,
+          table: 'CalendarItem',
+          rowid,
+          title: summary,
+          notes: sqlText(r.description),
+          list: sqlText(r.calendar_title),
+          created: r.creation_date,
+          modified: r.last_modified,
+          due: r.due_date,
+          completed: r.completion_date,
+          completedFlag: null,
           extra: { store: sqlText(r.store_name), priority: null, stored_in: DB },
         });
         continue;
@@ -99,31 +147,68 @@ export const calendar: Extractor = {
       const organizer = r.organizer_id == null ? undefined : people.get(Number(r.organizer_id));
       const attendees = (attendeesOf.get(rowid) ?? []).map((p) => ({
         name: p.name ?? (p.email ? ctx.contacts.nameFor(p.email) : null) ?? (p.phone ? ctx.contacts.nameFor(p.phone) : null),
-        email: p.email, phone: p.phone, status: p.status === null ? null : STATUS[p.status] ?? `status ${p.status}`, is_self: p.isSelf,
+        email: p.email,
+        phone: p.phone,
+        status: p.status === null ? null : (STATUS[p.status] ?? `status ${p.status}`),
+        is_self: p.isSelf,
       }));
-      let lat = r.loc_lat == null ? null : Number(r.loc_lat), lon = r.loc_lon == null ? null : Number(r.loc_lon);
-      if (lat === null || lon === null || !Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180 || (lat === 0 && lon === 0)) { lat = null; lon = null; }
-      const orgName = organizer ? organizer.name ?? (organizer.email ? ctx.contacts.nameFor(organizer.email) : null) : null;
+      let lat = r.loc_lat == null ? null : Number(r.loc_lat),
+        lon = r.loc_lon == null ? null : Number(r.loc_lon);
+      if (lat === null || lon === null || !Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180 || (lat === 0 && lon === 0)) {
+        lat = null;
+        lon = null;
+      }
+      const orgName = organizer ? (organizer.name ?? (organizer.email ? ctx.contacts.nameFor(organizer.email) : null)) : null;
       const durationS = start?.utcUs != null && end?.utcUs != null && end.utcUs >= start.utcUs ? (end.utcUs - start.utcUs) / 1e6 : null;
       const label = oneLine(summary ?? '(no title)');
       const place = sqlText(r.loc_title) ?? sqlText(r.loc_address);
       const extra: Record<string, unknown> = {
-        summary, calendar: sqlText(r.calendar_title), account: sqlText(r.store_name), start_tz: sqlText(r.start_tz), end_tz: sqlText(r.end_tz),
-        floating_time: floating || undefined, all_day: Number(r.all_day ?? 0) === 1, end_utc: isoFromUs(end?.utcUs), end_raw: r.end_date ?? null,
-        location: place, location_address: sqlText(r.loc_address), organizer: organizer ? { name: orgName, email: organizer.email, phone: organizer.phone } : null,
-        attendees, url: sqlText(r.url), conference_url: sqlText(r.conference_url), status: r.status ?? null, has_recurrences: r.has_recurrences ?? null,
-        unique_identifier: sqlText(r.unique_identifier), hidden: r.hidden ?? null, entity_type: r.entity_type ?? null,
+        summary,
+        calendar: sqlText(r.calendar_title),
+        account: sqlText(r.store_name),
+        start_tz: sqlText(r.start_tz),
+        end_tz: sqlText(r.end_tz),
+        floating_time: floating || undefined,
+        all_day: Number(r.all_day ?? 0) === 1,
+        end_utc: isoFromUs(end?.utcUs),
+        end_raw: r.end_date ?? null,
+        location: place,
+        location_address: sqlText(r.loc_address),
+        organizer: organizer ? { name: orgName, email: organizer.email, phone: organizer.phone } : null,
+        attendees,
+        url: sqlText(r.url),
+        conference_url: sqlText(r.conference_url),
+        status: r.status ?? null,
+        has_recurrences: r.has_recurrences ?? null,
+        unique_identifier: sqlText(r.unique_identifier),
+        hidden: r.hidden ?? null,
+        entity_type: r.entity_type ?? null,
       };
       if (floating) extra.time_note = 'floating time: start_date is wall-clock time in whatever zone the device was in, not UTC';
-      const base = { kind: 'calendar', service: sqlText(r.calendar_title) ?? 'Calendar', sourceFileId: src.fileRowId, sourceTable: 'CalendarItem', sourceRowid: rowid,
-        counterpart: organizer?.email ?? organizer?.phone ?? null, counterpartName: orgName } as const;
+      const base = {
+        kind: 'calendar',
+        service: sqlText(r.calendar_title) ?? 'Calendar',
+        sourceFileId: src.fileRowId,
+        sourceTable: 'CalendarItem',
+        sourceRowid: rowid,
+        counterpart: organizer?.email ?? organizer?.phone ?? null,
+        counterpartName: orgName,
+      } as const;
       const who = attendees.length ? ` with ${attendees.map((a) => a.name ?? a.email ?? a.phone).join(', ')}` : '';
       const mainId = ctx.emit({
-        ...base, ts: start, action: birthday ? 'birthday' : 'start', body: sqlText(r.description), durationS, latitude: lat, longitude: lon,
-        title: birthday ? `Birthday: ${label}` : `Calendar event: ${label}${place ? ` at ${oneLine(place)}` : ''}${who}`, extra,
+        ...base,
+        ts: start,
+        action: birthday ? 'birthday' : 'start',
+        body: sqlText(r.description),
+        durationS,
+        latitude: lat,
+        longitude: lon,
+        title: birthday ? `Birthday: ${label}` : `Calendar event: ${label}${place ? ` at ${oneLine(place)}` : ''}${who}`,
+        extra,
       });
       if (created) ctx.emit({ ...base, ts: created, action: 'created', title: `Calendar event created: ${label}`, extra: { start_event_id: mainId } });
-      if (modified && modified.utcUs !== created?.utcUs) ctx.emit({ ...base, ts: modified, action: 'modified', title: `Calendar event modified: ${label}`, extra: { start_event_id: mainId } });
+      if (modified && modified.utcUs !== created?.utcUs)
+        ctx.emit({ ...base, ts: modified, action: 'modified', title: `Calendar event modified: ${label}`, extra: { start_event_id: mainId } });
     }
   },
 };

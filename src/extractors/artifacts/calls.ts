@@ -33,9 +33,25 @@ async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promi
   const { db } = src;
   if (!hasTable(db, 'ZCALLRECORD')) throw new ArtifactError(`${relativePath} has no ZCALLRECORD table (unknown schema)`);
   const c = columnsOf(db, 'ZCALLRECORD');
-  const select = ['ZDATE', 'ZDURATION', 'ZADDRESS', 'ZORIGINATED', 'ZANSWERED', 'ZCALLTYPE', 'ZSERVICE_PROVIDER', 'ZISO_COUNTRY_CODE',
-    'ZLOCATION', 'ZNAME', 'ZDISCONNECTED_CAUSE', 'ZFACE_TIME_DATA', 'ZREAD', 'ZUNIQUE_ID', 'ZHANDLE_TYPE']
-    .map((col) => colOrNull(c, col)).join(', ');
+  const select = [
+    'ZDATE',
+    'ZDURATION',
+    'ZADDRESS',
+    'ZORIGINATED',
+    'ZANSWERED',
+    'ZCALLTYPE',
+    'ZSERVICE_PROVIDER',
+    'ZISO_COUNTRY_CODE',
+    'ZLOCATION',
+    'ZNAME',
+    'ZDISCONNECTED_CAUSE',
+    'ZFACE_TIME_DATA',
+    'ZREAD',
+    'ZUNIQUE_ID',
+    'ZHANDLE_TYPE',
+  ]
+    .map((col) => colOrNull(c, col))
+    .join(', ');
   const total = Number((db.prepare('SELECT count(*) AS n FROM ZCALLRECORD').get() as { n: bigint }).n);
   let done = 0;
   for (const r of db.prepare(`SELECT Z_PK AS pk, ${select} FROM ZCALLRECORD ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
@@ -47,26 +63,40 @@ async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promi
     const duration = r.ZDURATION == null ? null : Number(r.ZDURATION);
     const name = ctx.contacts.nameFor(address) ?? (typeof r.ZNAME === 'string' && r.ZNAME ? r.ZNAME : null);
     const action = callAction(outgoing, answered);
-    const who = name ? `${name} (${address ?? 'unknown number'})` : address ?? 'unknown number';
+    const who = name ? `${name} (${address ?? 'unknown number'})` : (address ?? 'unknown number');
     const ts = macSeconds(r.ZDATE);
     if (!ts) ctx.warn(`call Z_PK ${r.pk} has no usable ZDATE (${String(r.ZDATE)})`, { fileRowId: src.fileRowId, table: 'ZCALLRECORD', rowid: r.pk as bigint });
-    else if (ts.invalid) ctx.warn(`ZCALLRECORD Z_PK ${r.pk}: ZDATE ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'ZCALLRECORD', rowid: r.pk as bigint });
+    else if (ts.invalid)
+      ctx.warn(`ZCALLRECORD Z_PK ${r.pk}: ZDATE ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, {
+        fileRowId: src.fileRowId,
+        table: 'ZCALLRECORD',
+        rowid: r.pk as bigint,
+      });
     const endUs = ts?.utcUs != null && duration && Number.isFinite(duration) ? ts.utcUs + Math.round(duration * 1e6) : null;
     const provider = r.ZSERVICE_PROVIDER == null ? null : String(r.ZSERVICE_PROVIDER);
     ctx.emit({
-      ts, kind: 'call', action,
+      ts,
+      kind: 'call',
+      action,
       title: describe(action, t?.label ?? `call (type ${type ?? 'unknown'})`, who, duration),
       direction: outgoing ? 'outgoing' : 'incoming',
-      counterpart: address, counterpartName: name,
-      service: t?.service ?? (provider ?? (type !== null ? `type ${type}` : null)),
+      counterpart: address,
+      counterpartName: name,
+      service: t?.service ?? provider ?? (type !== null ? `type ${type}` : null),
       durationS: duration,
-      sourceFileId: src.fileRowId, sourceTable: 'ZCALLRECORD', sourceRowid: r.pk as bigint,
+      sourceFileId: src.fileRowId,
+      sourceTable: 'ZCALLRECORD',
+      sourceRowid: r.pk as bigint,
       extra: {
-        call_type: type, answered, service_provider: provider,
+        call_type: type,
+        answered,
+        service_provider: provider,
         iso_country_code: r.ZISO_COUNTRY_CODE == null ? null : String(r.ZISO_COUNTRY_CODE).toUpperCase(),
-        number_location: r.ZLOCATION ?? null, disconnected_cause: r.ZDISCONNECTED_CAUSE == null ? null : Number(r.ZDISCONNECTED_CAUSE),
+        number_location: r.ZLOCATION ?? null,
+        disconnected_cause: r.ZDISCONNECTED_CAUSE == null ? null : Number(r.ZDISCONNECTED_CAUSE),
         face_time_data_bytes: r.ZFACE_TIME_DATA == null ? null : Number(r.ZFACE_TIME_DATA),
-        read: r.ZREAD == null ? null : Number(r.ZREAD), unique_id: r.ZUNIQUE_ID ?? null,
+        read: r.ZREAD == null ? null : Number(r.ZREAD),
+        unique_id: r.ZUNIQUE_ID ?? null,
         ended_utc_us: endUs !== null && endUs < MAX_PLAUSIBLE_US ? endUs : null,
       },
     });
@@ -92,13 +122,25 @@ async function legacyCalls(ctx: ExtractorContext): Promise<void> {
       const duration = r.duration == null ? null : Number(r.duration);
       const action = outgoing ? 'placed' : duration === 0 ? 'missed' : 'received';
       const ts = unixSeconds(r.date);
-      if (ts?.invalid) ctx.warn(`call ROWID ${r.rowid}: date ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'call', rowid: r.rowid as bigint });
+      if (ts?.invalid)
+        ctx.warn(`call ROWID ${r.rowid}: date ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, {
+          fileRowId: src.fileRowId,
+          table: 'call',
+          rowid: r.rowid as bigint,
+        });
       ctx.emit({
-        ts, kind: 'call', action,
-        title: describe(action, facetime ? 'FaceTime call' : 'phone call', name ? `${name} (${address})` : address ?? 'unknown number', duration),
-        direction: outgoing ? 'outgoing' : 'incoming', counterpart: address, counterpartName: name,
-        service: facetime ? 'FaceTime' : 'Phone', durationS: duration,
-        sourceFileId: src.fileRowId, sourceTable: 'call', sourceRowid: r.rowid as bigint,
+        ts,
+        kind: 'call',
+        action,
+        title: describe(action, facetime ? 'FaceTime call' : 'phone call', name ? `${name} (${address})` : (address ?? 'unknown number'), duration),
+        direction: outgoing ? 'outgoing' : 'incoming',
+        counterpart: address,
+        counterpartName: name,
+        service: facetime ? 'FaceTime' : 'Phone',
+        durationS: duration,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'call',
+        sourceRowid: r.rowid as bigint,
         extra: { flags, country_code: r.country_code ?? null, note: 'legacy call_history.db: missed = incoming with zero duration (no answered flag in this schema)' },
       });
     }
@@ -110,9 +152,23 @@ export const calls: Extractor = {
   title: 'Calls (phone, FaceTime, third-party apps)',
   after: ['contacts'],
   encryptedOnly: true, // Apple: call history is kept only in encrypted backups (docs/artifacts.md, HT203790)
-  kinds: [{ kind: 'call', label: 'Calls', color: '#2e9461', view: 'calls', dataType: 'ios:calls:call',
-    actions: { placed: 'Call Started', received: 'Call Started', missed: 'Call Missed', deleted: 'Call Deleted',
-      'earlier-version': 'Earlier Call Version Recovered', 'records-missing': 'Calls Missing' } }],
+  kinds: [
+    {
+      kind: 'call',
+      label: 'Calls',
+      color: '#2e9461',
+      view: 'calls',
+      dataType: 'ios:calls:call',
+      actions: {
+        placed: 'Call Started',
+        received: 'Call Started',
+        missed: 'Call Missed',
+        deleted: 'Call Deleted',
+        'earlier-version': 'Earlier Call Version Recovered',
+        'records-missing': 'Calls Missing',
+      },
+    },
+  ],
   sources: [
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistory.storedata' },
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistoryTemp.storedata' },

@@ -13,7 +13,11 @@ import { macSeconds } from '../../formats/appleTime.js';
 import { columnsOf, hasTable, type Extractor, type ExtractorContext } from '../types.js';
 import { accuracyOf, countRows, emitLocation, LOCATION_KIND } from '../locations/common.js';
 
-interface TableSpec { table: string; subtype: string; keys: string[] }
+interface TableSpec {
+  table: string;
+  subtype: string;
+  keys: string[];
+}
 
 const CELL = ['MCC', 'MNC', 'LAC', 'CI'];
 const CDMA = ['MCC', 'SID', 'NID', 'BSID'];
@@ -28,10 +32,20 @@ const TABLES: TableSpec[] = [
   ...['Location', 'LocationHarvest'].map((table) => ({ table, subtype: 'device', keys: [] })),
 ];
 
-const LABEL: Record<string, string> = { cell: 'Cell tower', 'cdma-cell': 'CDMA cell tower', 'lte-cell': 'LTE cell', 'nr-cell': '5G cell', wifi: 'Wi-Fi access point', device: 'Device position' };
+const LABEL: Record<string, string> = {
+  cell: 'Cell tower',
+  'cdma-cell': 'CDMA cell tower',
+  'lte-cell': 'LTE cell',
+  'nr-cell': '5G cell',
+  wifi: 'Wi-Fi access point',
+  device: 'Device position',
+};
 
 const opt = (v: unknown) => (v == null ? null : typeof v === 'bigint' ? Number(v) : v);
-const sensor = (v: unknown) => { const n = v == null ? NaN : Number(v); return Number.isFinite(n) && n >= 0 ? n : null; };
+const sensor = (v: unknown) => {
+  const n = v == null ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+};
 
 async function readStore(ctx: ExtractorContext, relativePath: string): Promise<void> {
   const src = await ctx.openDatabase('RootDomain', relativePath);
@@ -45,7 +59,8 @@ async function readStore(ctx: ExtractorContext, relativePath: string): Promise<v
       continue;
     }
     const total = countRows(src.db, spec.table);
-    let done = 0, noPos = 0;
+    let done = 0,
+      noPos = 0;
     const keys = spec.keys.filter((k) => cols.has(k));
     try {
       for (const r of src.db.prepare(`SELECT rowid AS _rowid, * FROM "${spec.table}" ORDER BY rowid`).iterate() as Iterable<Record<string, unknown>>) {
@@ -55,25 +70,48 @@ async function readStore(ctx: ExtractorContext, relativePath: string): Promise<v
         const acc = accuracyOf(r.HorizontalAccuracy);
         const ts = macSeconds(r.Timestamp);
         const ok = emitLocation(ctx, src.fileRowId, {
-          ts, lat: r.Latitude, lon: r.Longitude, accuracy: r.HorizontalAccuracy,
+          ts,
+          lat: r.Latitude,
+          lon: r.Longitude,
+          accuracy: r.HorizontalAccuracy,
           title: `${LABEL[spec.subtype]}${keyText ? ` ${keyText}` : ''} (${store} ${spec.table})${acc !== null ? `, accuracy ${acc} m` : ''}`,
-          table: spec.table, rowid: r._rowid as bigint,
+          table: spec.table,
+          rowid: r._rowid as bigint,
           extra: {
-            store, table: spec.table, subtype: spec.subtype,
+            store,
+            table: spec.table,
+            subtype: spec.subtype,
             what: spec.subtype === 'device' || spec.table.endsWith('Harvest') ? 'position of the device' : 'position of the observed cell/access point (not the device)',
             ...keyVals,
-            altitude_m: opt(r.Altitude), vertical_accuracy_m: sensor(r.VerticalAccuracy), speed_mps: sensor(r.Speed), course_deg: sensor(r.Course),
+            altitude_m: opt(r.Altitude),
+            vertical_accuracy_m: sensor(r.VerticalAccuracy),
+            speed_mps: sensor(r.Speed),
+            course_deg: sensor(r.Course),
             confidence: opt(r.Confidence),
           },
         });
         if (!ok) noPos++;
-        if (!ts || ts.invalid) ctx.warn(`${store} ${spec.table} row ${String(r._rowid)} has no usable Timestamp (${ts?.invalid ?? String(r.Timestamp)})`, { fileRowId: src.fileRowId, table: spec.table, rowid: r._rowid as bigint });
+        if (!ts || ts.invalid)
+          ctx.warn(`${store} ${spec.table} row ${String(r._rowid)} has no usable Timestamp (${ts?.invalid ?? String(r.Timestamp)})`, {
+            fileRowId: src.fileRowId,
+            table: spec.table,
+            rowid: r._rowid as bigint,
+          });
         if (++done % 10_000 === 0) ctx.progress(done, total);
       }
     } catch (e) {
-      ctx.warn(`${store}: ${spec.table} could not be read completely after ${done} rows (${(e as Error).message})`, { fileRowId: src.fileRowId, severity: 'error', table: spec.table });
+      ctx.warn(`${store}: ${spec.table} could not be read completely after ${done} rows (${(e as Error).message})`, {
+        fileRowId: src.fileRowId,
+        severity: 'error',
+        table: spec.table,
+      });
     }
-    if (noPos) ctx.warn(`${store}: ${noPos} of ${done} ${spec.table} rows have no position (0,0 / accuracy -1); kept as events without coordinates`, { fileRowId: src.fileRowId, severity: 'info', table: spec.table });
+    if (noPos)
+      ctx.warn(`${store}: ${noPos} of ${done} ${spec.table} rows have no position (0,0 / accuracy -1); kept as events without coordinates`, {
+        fileRowId: src.fileRowId,
+        severity: 'info',
+        table: spec.table,
+      });
   }
 }
 

@@ -12,9 +12,11 @@ function cleanLabel(label: unknown): string | null {
   return label.replace(/^_\$!<(.*)>!\$_$/, '$1');
 }
 
-
 export function displayName(first: string | null, middle: string | null, last: string | null, org: string | null, nick: string | null): string | null {
-  const person = [first, middle, last].map((p) => p?.trim()).filter(Boolean).join(' ');
+  const person = [first, middle, last]
+    .map((p) => p?.trim())
+    .filter(Boolean)
+    .join(' ');
   return person || org?.trim() || nick?.trim() || null;
 }
 
@@ -22,8 +24,16 @@ export const contacts: Extractor = {
   id: 'contacts',
   title: 'Contacts (AddressBook)',
   sources: [{ domain: 'HomeDomain', path: 'Library/AddressBook/AddressBook.sqlitedb' }],
-  kinds: [{ kind: 'contact', label: 'Contacts', color: '#6b7280', view: 'table', dataType: 'ios:addressbook:contact',
-    actions: { created: 'Contact Created', modified: 'Contact Modified' } }],
+  kinds: [
+    {
+      kind: 'contact',
+      label: 'Contacts',
+      color: '#6b7280',
+      view: 'table',
+      dataType: 'ios:addressbook:contact',
+      actions: { created: 'Contact Created', modified: 'Contact Modified' },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb');
     if (!src) return;
@@ -48,36 +58,62 @@ export const contacts: Extractor = {
       ctx.warn('AddressBook.sqlitedb has no ABMultiValue table: contacts have no phone numbers or e-mail addresses', { fileRowId: src.fileRowId });
     }
     const cols = ['First', 'Middle', 'Last', 'Organization', 'Nickname', 'Department', 'JobTitle', 'Note', 'CreationDate', 'ModificationDate']
-      .map((c) => colOrNull(pc, c)).join(', ');
+      .map((c) => colOrNull(pc, c))
+      .join(', ');
     const rows = db.prepare(`SELECT ROWID AS rowid, ${cols} FROM ABPerson ORDER BY ROWID`).iterate() as Iterable<Record<string, unknown>>;
     for (const r of rows) {
       const rowid = r.rowid as bigint;
-      const first = sqlText(r.First), middle = sqlText(r.Middle), last = sqlText(r.Last), org = sqlText(r.Organization), nick = sqlText(r.Nickname);
+      const first = sqlText(r.First),
+        middle = sqlText(r.Middle),
+        last = sqlText(r.Last),
+        org = sqlText(r.Organization),
+        nick = sqlText(r.Nickname);
       const name = displayName(first, middle, last, org, nick);
       const handles = (handlesByPerson.get(rowid) ?? []).map((h) => ({ ...h, normalized: normalizeHandle(h.value, ctx.region).normalized || null }));
       ctx.caseFile.addContact({
-        sourceFileId: src.fileRowId, sourceTable: 'ABPerson', sourceRowid: rowid, displayName: name, firstName: first, lastName: last, organization: org,
-        extra: { middle, nickname: nick, department: sqlText(r.Department), job_title: sqlText(r.JobTitle), note: sqlText(r.Note) }, handles,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ABPerson',
+        sourceRowid: rowid,
+        displayName: name,
+        firstName: first,
+        lastName: last,
+        organization: org,
+        extra: { middle, nickname: nick, department: sqlText(r.Department), job_title: sqlText(r.JobTitle), note: sqlText(r.Note) },
+        handles,
       });
       if (name) for (const h of handles) ctx.contacts.add(h.value, name);
       const summary = handles.map((h) => h.value).join(', ');
       const created = macSeconds(r.CreationDate);
       const modified = macSeconds(r.ModificationDate);
-      for (const [col, t] of [['CreationDate', created], ['ModificationDate', modified]] as const) {
+      for (const [col, t] of [
+        ['CreationDate', created],
+        ['ModificationDate', modified],
+      ] as const) {
         if (t?.invalid) ctx.warn(`ABPerson ROWID ${rowid}: ${col} ${t.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table: 'ABPerson', rowid });
       }
       ctx.emit({
-        ts: created, kind: 'contact', action: 'created',
+        ts: created,
+        kind: 'contact',
+        action: 'created',
         title: `Contact created: ${name ?? '(no name)'}${summary ? ` (${summary})` : ''}`,
-        counterpart: handles[0]?.value ?? null, counterpartName: name,
-        sourceFileId: src.fileRowId, sourceTable: 'ABPerson', sourceRowid: rowid,
+        counterpart: handles[0]?.value ?? null,
+        counterpartName: name,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ABPerson',
+        sourceRowid: rowid,
         extra: { handles: handles.map((h) => ({ kind: h.kind, label: h.label, value: h.value })), organization: org },
       });
       if (modified && (modified.utcUs !== created?.utcUs || modified.invalid)) {
         ctx.emit({
-          ts: modified, kind: 'contact', action: 'modified', title: `Contact modified: ${name ?? '(no name)'}`,
-          counterpart: handles[0]?.value ?? null, counterpartName: name,
-          sourceFileId: src.fileRowId, sourceTable: 'ABPerson', sourceRowid: rowid,
+          ts: modified,
+          kind: 'contact',
+          action: 'modified',
+          title: `Contact modified: ${name ?? '(no name)'}`,
+          counterpart: handles[0]?.value ?? null,
+          counterpartName: name,
+          sourceFileId: src.fileRowId,
+          sourceTable: 'ABPerson',
+          sourceRowid: rowid,
         });
       }
     }

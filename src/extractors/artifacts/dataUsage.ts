@@ -34,8 +34,16 @@ export const dataUsage: Extractor = {
   id: 'data-usage',
   title: 'Network data usage per app (DataUsage.sqlite)',
   sources: [{ domain: 'WirelessDomain', path: PATH }],
-  kinds: [{ kind: 'data-usage', label: 'Data usage', color: '#9c6b30', view: 'table', dataType: 'ios:datausage:entry',
-    actions: { 'first-seen': 'Process First Seen', 'last-seen': 'Process Last Seen', usage: 'Usage Recorded' } }],
+  kinds: [
+    {
+      kind: 'data-usage',
+      label: 'Data usage',
+      color: '#9c6b30',
+      view: 'table',
+      dataType: 'ios:datausage:entry',
+      actions: { 'first-seen': 'Process First Seen', 'last-seen': 'Process Last Seen', usage: 'Usage Recorded' },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase('WirelessDomain', PATH);
     if (!src) return;
@@ -44,7 +52,9 @@ export const dataUsage: Extractor = {
     const pc = columnsOf(db, 'ZPROCESS');
     const procs = new Map<number, { name: string | null; bundle: string | null }>();
     const pks: number[] = [];
-    for (const r of db.prepare(`SELECT Z_PK AS pk, ${['ZFIRSTTIMESTAMP', 'ZTIMESTAMP', 'ZBUNDLENAME', 'ZPROCNAME'].map((c) => colOrNull(pc, c)).join(', ')} FROM ZPROCESS ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
+    for (const r of db
+      .prepare(`SELECT Z_PK AS pk, ${['ZFIRSTTIMESTAMP', 'ZTIMESTAMP', 'ZBUNDLENAME', 'ZPROCNAME'].map((c) => colOrNull(pc, c)).join(', ')} FROM ZPROCESS ORDER BY Z_PK`)
+      .iterate() as Iterable<Record<string, unknown>>) {
       const pk = num(r.pk)!;
       pks.push(pk);
       const ref = { fileRowId: src.fileRowId, table: 'ZPROCESS', rowid: pk };
@@ -54,39 +64,93 @@ export const dataUsage: Extractor = {
       const who = bundle ?? shortName(proc) ?? `process ${pk}`;
       const first = plausible(ctx, macSeconds(r.ZFIRSTTIMESTAMP), r.ZFIRSTTIMESTAMP, 'ZFIRSTTIMESTAMP', ref, 'mac-s');
       const last = plausible(ctx, macSeconds(r.ZTIMESTAMP), r.ZTIMESTAMP, 'ZTIMESTAMP', ref, 'mac-s');
-      const extra = { process_name: proc, bundle_id: bundle, first_seen_raw: r.ZFIRSTTIMESTAMP == null ? null : String(r.ZFIRSTTIMESTAMP), last_seen_raw: r.ZTIMESTAMP == null ? null : String(r.ZTIMESTAMP) };
-      ctx.emit({ ts: first, kind: 'data-usage', action: 'first-seen', title: `Network use by ${who}: first seen`, counterpart: who, service: 'Data usage',
-        sourceFileId: src.fileRowId, sourceTable: 'ZPROCESS', sourceRowid: pk, extra });
+      const extra = {
+        process_name: proc,
+        bundle_id: bundle,
+        first_seen_raw: r.ZFIRSTTIMESTAMP == null ? null : String(r.ZFIRSTTIMESTAMP),
+        last_seen_raw: r.ZTIMESTAMP == null ? null : String(r.ZTIMESTAMP),
+      };
+      ctx.emit({
+        ts: first,
+        kind: 'data-usage',
+        action: 'first-seen',
+        title: `Network use by ${who}: first seen`,
+        counterpart: who,
+        service: 'Data usage',
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZPROCESS',
+        sourceRowid: pk,
+        extra,
+      });
       if (last && (last.utcUs !== first?.utcUs || last.raw !== first?.raw)) {
-        ctx.emit({ ts: last, kind: 'data-usage', action: 'last-seen', title: `Network use by ${who}: last seen`, counterpart: who, service: 'Data usage',
-          sourceFileId: src.fileRowId, sourceTable: 'ZPROCESS', sourceRowid: pk, extra });
+        ctx.emit({
+          ts: last,
+          kind: 'data-usage',
+          action: 'last-seen',
+          title: `Network use by ${who}: last seen`,
+          counterpart: who,
+          service: 'Data usage',
+          sourceFileId: src.fileRowId,
+          sourceTable: 'ZPROCESS',
+          sourceRowid: pk,
+          extra,
+        });
       }
     }
     // Primary keys are handed out in order: a gap is a process row that was deleted.
     const missing: number[] = [];
     for (let i = 1; i < pks.length; i++) for (let k = pks[i - 1] + 1; k < pks[i] && missing.length < 1000; k++) missing.push(k);
-    if (missing.length) ctx.warn(`ZPROCESS has no rows for Z_PK ${missing.join(', ')} (between existing rows): process records deleted`, { fileRowId: src.fileRowId, table: 'ZPROCESS', severity: 'info' });
+    if (missing.length)
+      ctx.warn(`ZPROCESS has no rows for Z_PK ${missing.join(', ')} (between existing rows): process records deleted`, {
+        fileRowId: src.fileRowId,
+        table: 'ZPROCESS',
+        severity: 'info',
+      });
 
     const lc = columnsOf(db, 'ZLIVEUSAGE');
     const wifiCols = lc.has('ZWIFIIN');
-    for (const r of db.prepare(`SELECT Z_PK AS pk, ${['ZHASPROCESS', 'ZTIMESTAMP', 'ZKIND', 'ZMETADATA', 'ZTAG', 'ZBILLCYCLEEND', 'ZWIFIIN', 'ZWIFIOUT', 'ZWWANIN', 'ZWWANOUT'].map((c) => colOrNull(lc, c)).join(', ')} FROM ZLIVEUSAGE ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
+    for (const r of db
+      .prepare(
+        `SELECT Z_PK AS pk, ${['ZHASPROCESS', 'ZTIMESTAMP', 'ZKIND', 'ZMETADATA', 'ZTAG', 'ZBILLCYCLEEND', 'ZWIFIIN', 'ZWIFIOUT', 'ZWWANIN', 'ZWWANOUT'].map((c) => colOrNull(lc, c)).join(', ')} FROM ZLIVEUSAGE ORDER BY Z_PK`,
+      )
+      .iterate() as Iterable<Record<string, unknown>>) {
       const pk = num(r.pk)!;
       const ref = { fileRowId: src.fileRowId, table: 'ZLIVEUSAGE', rowid: pk };
       const procPk = num(r.ZHASPROCESS);
       const p = procPk !== null ? procs.get(procPk) : undefined;
       if (!p) ctx.warn(`ZLIVEUSAGE row ${pk}: its process (ZHASPROCESS ${procPk ?? 'NULL'}) has no ZPROCESS row (deleted or manipulated)`, ref);
-      const who = p ? p.bundle ?? shortName(p.name) ?? `process ${procPk}` : `missing process ${procPk ?? '?'}`;
+      const who = p ? (p.bundle ?? shortName(p.name) ?? `process ${procPk}`) : `missing process ${procPk ?? '?'}`;
       const [wi, wo, ci, co] = [num(r.ZWIFIIN), num(r.ZWIFIOUT), num(r.ZWWANIN), num(r.ZWWANOUT)];
       ctx.emit({
-        ts: plausible(ctx, macSeconds(r.ZTIMESTAMP), r.ZTIMESTAMP, 'ZTIMESTAMP', ref, 'mac-s'), kind: 'data-usage', action: 'usage',
+        ts: plausible(ctx, macSeconds(r.ZTIMESTAMP), r.ZTIMESTAMP, 'ZTIMESTAMP', ref, 'mac-s'),
+        kind: 'data-usage',
+        action: 'usage',
         title: `Network use by ${who}: ${wifiCols ? `Wi-Fi ${bytes(wi)} in / ${bytes(wo)} out, ` : ''}cellular ${bytes(ci)} in / ${bytes(co)} out`,
-        counterpart: who, service: 'Data usage', sourceFileId: src.fileRowId, sourceTable: 'ZLIVEUSAGE', sourceRowid: pk,
-        extra: { process_pk: procPk, process_name: p?.name ?? null, bundle_id: p?.bundle ?? null, wifi_in: wi, wifi_out: wo, wwan_in: ci, wwan_out: co, wifi_columns: wifiCols,
-          kind: num(r.ZKIND), metadata: num(r.ZMETADATA), tag: num(r.ZTAG), bill_cycle_end_raw: r.ZBILLCYCLEEND == null ? null : String(r.ZBILLCYCLEEND),
-          time_meaning: 'ZLIVEUSAGE.ZTIMESTAMP: when these counters were last written' },
+        counterpart: who,
+        service: 'Data usage',
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZLIVEUSAGE',
+        sourceRowid: pk,
+        extra: {
+          process_pk: procPk,
+          process_name: p?.name ?? null,
+          bundle_id: p?.bundle ?? null,
+          wifi_in: wi,
+          wifi_out: wo,
+          wwan_in: ci,
+          wwan_out: co,
+          wifi_columns: wifiCols,
+          kind: num(r.ZKIND),
+          metadata: num(r.ZMETADATA),
+          tag: num(r.ZTAG),
+          bill_cycle_end_raw: r.ZBILLCYCLEEND == null ? null : String(r.ZBILLCYCLEEND),
+          time_meaning: 'ZLIVEUSAGE.ZTIMESTAMP: when these counters were last written',
+        },
       });
     }
-    const counts = NOT_READ.filter((t) => hasTable(db, t)).map((t) => [t, Number((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: bigint }).n)] as const).filter(([, n]) => n > 0);
+    const counts = NOT_READ.filter((t) => hasTable(db, t))
+      .map((t) => [t, Number((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: bigint }).n)] as const)
+      .filter(([, n]) => n > 0);
     if (counts.length) ctx.warn(`not read by this module: ${counts.map(([t, n]) => `${t} ${n} rows`).join(', ')}`, { fileRowId: src.fileRowId, severity: 'info' });
   },
 };

@@ -18,9 +18,17 @@ const DB = 'Library/CoreDuet/People/interactionC.db';
 
 /** Readable names for the apps that most often appear (the bundle id is always kept). */
 const APPS: Record<string, string> = {
-  'com.apple.MobileSMS': 'Messages', 'com.apple.mobilephone': 'Phone', 'com.apple.InCallService': 'Phone', 'com.apple.facetime': 'FaceTime',
-  'com.apple.mobilemail': 'Mail', 'net.whatsapp.WhatsApp': 'WhatsApp', 'ph.telegra.Telegraph': 'Telegram', 'org.whispersystems.signal': 'Signal',
-  'com.facebook.Messenger': 'Messenger', 'com.burbn.instagram': 'Instagram', 'com.apple.UIKit.activity.Message': 'Messages (share sheet)',
+  'com.apple.MobileSMS': 'Messages',
+  'com.apple.mobilephone': 'Phone',
+  'com.apple.InCallService': 'Phone',
+  'com.apple.facetime': 'FaceTime',
+  'com.apple.mobilemail': 'Mail',
+  'net.whatsapp.WhatsApp': 'WhatsApp',
+  'ph.telegra.Telegraph': 'Telegram',
+  'org.whispersystems.signal': 'Signal',
+  'com.facebook.Messenger': 'Messenger',
+  'com.burbn.instagram': 'Instagram',
+  'com.apple.UIKit.activity.Message': 'Messages (share sheet)',
 };
 
 /** A Core Data many-to-many join table: the table and its two columns, found by suffix. */
@@ -35,15 +43,27 @@ function findJoin(db: Database.Database, tableRe: RegExp, aSuffix: string, bSuff
   return null;
 }
 
-interface Contact { name: string | null; identifier: string | null; personId: string | null }
+interface Contact {
+  name: string | null;
+  identifier: string | null;
+  personId: string | null;
+}
 
 export const interactions: Extractor = {
   id: ID,
   title: 'Interactions (CoreDuet interactionC.db: who was contacted, through which app, when)',
   sources: [{ domain: DOMAIN, path: DB }],
   after: ['contacts'],
-  kinds: [{ kind: 'interaction', label: 'Interactions', color: '#0891b2', view: 'table', dataType: 'ios:coreduet:interaction',
-    actions: { incoming: 'Interaction Incoming', outgoing: 'Interaction Outgoing', interaction: 'Interaction' } }],
+  kinds: [
+    {
+      kind: 'interaction',
+      label: 'Interactions',
+      color: '#0891b2',
+      view: 'table',
+      dataType: 'ios:coreduet:interaction',
+      actions: { incoming: 'Interaction Incoming', outgoing: 'Interaction Outgoing', interaction: 'Interaction' },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase(DOMAIN, DB);
     if (!src) return;
@@ -60,7 +80,11 @@ export const interactions: Extractor = {
     const recipients = new Map<number, number[]>();
     const rj = findJoin(db, /^Z_\d+INTERACTIONRECIPIENT$/, 'RECIPIENTS', 'INTERACTIONRECIPIENT');
     if (rj) {
-      for (const [c, i] of db.prepare(`SELECT ${quoteIdent(rj.a)}, ${quoteIdent(rj.b)} FROM ${quoteIdent(rj.table)} ORDER BY 2, 1`).raw(true).safeIntegers(false).iterate() as Iterable<[number, number]>) {
+      for (const [c, i] of db
+        .prepare(`SELECT ${quoteIdent(rj.a)}, ${quoteIdent(rj.b)} FROM ${quoteIdent(rj.table)} ORDER BY 2, 1`)
+        .raw(true)
+        .safeIntegers(false)
+        .iterate() as Iterable<[number, number]>) {
         const list = recipients.get(Number(i)) ?? [];
         list.push(Number(c));
         recipients.set(Number(i), list);
@@ -79,8 +103,27 @@ export const interactions: Extractor = {
       }
     }
     const ic = columnsOf(db, 'ZINTERACTIONS');
-    const cols = ['ZSENDER', 'ZSTARTDATE', 'ZENDDATE', 'ZCREATIONDATE', 'ZBUNDLEID', 'ZACCOUNT', 'ZTARGETBUNDLEID', 'ZDIRECTION', 'ZRECIPIENTCOUNT', 'ZDOMAINIDENTIFIER',
-      'ZISRESPONSE', 'ZCONTENTURL', 'ZLOCATIONUUID', 'ZGROUPNAME', 'ZDERIVEDINTENTIDENTIFIER', 'ZMECHANISM', 'ZUUID'].map((c) => colOrNull(ic, c)).join(', ');
+    const cols = [
+      'ZSENDER',
+      'ZSTARTDATE',
+      'ZENDDATE',
+      'ZCREATIONDATE',
+      'ZBUNDLEID',
+      'ZACCOUNT',
+      'ZTARGETBUNDLEID',
+      'ZDIRECTION',
+      'ZRECIPIENTCOUNT',
+      'ZDOMAINIDENTIFIER',
+      'ZISRESPONSE',
+      'ZCONTENTURL',
+      'ZLOCATIONUUID',
+      'ZGROUPNAME',
+      'ZDERIVEDINTENTIDENTIFIER',
+      'ZMECHANISM',
+      'ZUUID',
+    ]
+      .map((c) => colOrNull(ic, c))
+      .join(', ');
     const person = (c: Contact | undefined) => {
       if (!c) return null;
       const handle = c.identifier ? jidToHandle(c.identifier) : null;
@@ -97,24 +140,56 @@ export const interactions: Extractor = {
       const direction = dirRaw === 0 ? 'incoming' : dirRaw === 1 ? 'outgoing' : null;
       const sender = person(r.ZSENDER == null ? undefined : contacts.get(Number(r.ZSENDER)));
       const recips = (recipients.get(pk) ?? []).map((id) => person(contacts.get(id))).filter((p): p is NonNullable<typeof p> => !!p);
-      const other = direction === 'outgoing' ? recips[0] ?? null : sender ?? recips[0] ?? null;
+      const other = direction === 'outgoing' ? (recips[0] ?? null) : (sender ?? recips[0] ?? null);
       const bundle = sqlText(r.ZBUNDLEID);
-      const app = bundle ? APPS[bundle] ?? bundle : 'unknown app';
+      const app = bundle ? (APPS[bundle] ?? bundle) : 'unknown app';
       const durationS = start?.utcUs != null && end?.utcUs != null && end.utcUs > start.utcUs ? (end.utcUs - start.utcUs) / 1e6 : null;
-      const whoList = (direction === 'outgoing' ? recips : sender ? [sender] : recips).map((p) => (p.name ? `${p.name} (${p.handle ?? p.identifier})` : p.handle ?? p.identifier ?? '?'));
-      const who = whoList.length ? whoList.join(', ') : sqlText(r.ZDOMAINIDENTIFIER) ?? 'unknown';
+      const whoList = (direction === 'outgoing' ? recips : sender ? [sender] : recips).map((p) =>
+        p.name ? `${p.name} (${p.handle ?? p.identifier})` : (p.handle ?? p.identifier ?? '?'),
+      );
+      const who = whoList.length ? whoList.join(', ') : (sqlText(r.ZDOMAINIDENTIFIER) ?? 'unknown');
       const title = `${direction === 'outgoing' ? 'Outgoing' : direction === 'incoming' ? 'Incoming' : 'Interaction'} ${app} interaction ${direction === 'outgoing' ? 'to' : direction === 'incoming' ? 'from' : 'with'} ${who}${durationS ? `, ${formatDuration(durationS)}` : ''}`;
-      const atts = (attachments.get(pk) ?? []).map((a) => ({ pk: a.pk, uti: sqlText(a.ZUTI), content_text: sqlText(a.ZCONTENTTEXT), content_url: sqlText(a.ZCONTENTURL), size: a.ZSIZEINBYTES ?? null,
-        photo_local_identifier: sqlText(a.ZPHOTOLOCALIDENTIFIER), cloud_identifier: sqlText(a.ZCLOUDIDENTIFIER) }));
+      const atts = (attachments.get(pk) ?? []).map((a) => ({
+        pk: a.pk,
+        uti: sqlText(a.ZUTI),
+        content_text: sqlText(a.ZCONTENTTEXT),
+        content_url: sqlText(a.ZCONTENTURL),
+        size: a.ZSIZEINBYTES ?? null,
+        photo_local_identifier: sqlText(a.ZPHOTOLOCALIDENTIFIER),
+        cloud_identifier: sqlText(a.ZCLOUDIDENTIFIER),
+      }));
       ctx.emit({
-        ts: start, kind: 'interaction', action: direction ?? 'interaction', title: title.replace(/[\r\n\t]+/g, ' '), direction,
-        counterpart: other?.handle ?? other?.identifier ?? null, counterpartName: other?.name ?? null, service: app, durationS,
-        sourceFileId: src.fileRowId, sourceTable: 'ZINTERACTIONS', sourceRowid: pk,
+        ts: start,
+        kind: 'interaction',
+        action: direction ?? 'interaction',
+        title: title.replace(/[\r\n\t]+/g, ' '),
+        direction,
+        counterpart: other?.handle ?? other?.identifier ?? null,
+        counterpartName: other?.name ?? null,
+        service: app,
+        durationS,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZINTERACTIONS',
+        sourceRowid: pk,
         extra: {
-          bundle_id: bundle, target_bundle_id: sqlText(r.ZTARGETBUNDLEID), account: sqlText(r.ZACCOUNT), direction_raw: dirRaw, sender, recipients: recips,
-          recipient_count: r.ZRECIPIENTCOUNT ?? null, domain_identifier: sqlText(r.ZDOMAINIDENTIFIER), is_response: r.ZISRESPONSE ?? null, mechanism: r.ZMECHANISM ?? null,
-          group_name: sqlText(r.ZGROUPNAME), content_url: sqlText(r.ZCONTENTURL), location_uuid: sqlText(r.ZLOCATIONUUID), derived_intent_identifier: sqlText(r.ZDERIVEDINTENTIDENTIFIER),
-          uuid: sqlText(r.ZUUID), end_utc: isoFromUs(end?.utcUs), created_utc: isoFromUs(created?.utcUs), attachments: atts.length ? atts : undefined,
+          bundle_id: bundle,
+          target_bundle_id: sqlText(r.ZTARGETBUNDLEID),
+          account: sqlText(r.ZACCOUNT),
+          direction_raw: dirRaw,
+          sender,
+          recipients: recips,
+          recipient_count: r.ZRECIPIENTCOUNT ?? null,
+          domain_identifier: sqlText(r.ZDOMAINIDENTIFIER),
+          is_response: r.ZISRESPONSE ?? null,
+          mechanism: r.ZMECHANISM ?? null,
+          group_name: sqlText(r.ZGROUPNAME),
+          content_url: sqlText(r.ZCONTENTURL),
+          location_uuid: sqlText(r.ZLOCATIONUUID),
+          derived_intent_identifier: sqlText(r.ZDERIVEDINTENTIDENTIFIER),
+          uuid: sqlText(r.ZUUID),
+          end_utc: isoFromUs(end?.utcUs),
+          created_utc: isoFromUs(created?.utcUs),
+          attachments: atts.length ? atts : undefined,
         },
       });
     }

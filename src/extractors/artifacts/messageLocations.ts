@@ -14,8 +14,17 @@ const MAX_VCARD_BYTES = 256 * 1024;
 
 /** Unfold vCard lines (RFC 6350 §3.2) and return the coordinates of its maps URL, if any. */
 export function parseLocationVcard(text: string): { lat: number; lon: number; url: string | null; name: string | null } | null {
-  const lines = text.replace(/\r\n[ \t]/g, '').replace(/\n[ \t]/g, '').split(/\r?\n/);
-  const value = (re: RegExp) => { for (const l of lines) { const m = re.exec(l); if (m) return m[1].trim(); } return null; };
+  const lines = text
+    .replace(/\r\n[ \t]/g, '')
+    .replace(/\n[ \t]/g, '')
+    .split(/\r?\n/);
+  const value = (re: RegExp) => {
+    for (const l of lines) {
+      const m = re.exec(l);
+      if (m) return m[1].trim();
+    }
+    return null;
+  };
   const url = value(/^(?:[\w-]+\.)?URL(?:;[^:]*)?:(.*)$/i);
   const name = value(/^FN(?:;[^:]*)?:(.*)$/i);
   const candidates: string[] = [];
@@ -24,7 +33,11 @@ export function parseLocationVcard(text: string): { lat: number; lon: number; ur
     for (const key of ['ll', 'sll', 'q', 'daddr']) {
       const m = new RegExp(`[?&]${key}=([^&]*)`).exec(unescaped);
       if (!m) continue;
-      try { candidates.push(decodeURIComponent(m[1].replace(/\+/g, ' '))); } catch { candidates.push(m[1]); }
+      try {
+        candidates.push(decodeURIComponent(m[1].replace(/\+/g, ' ')));
+      } catch {
+        candidates.push(m[1]);
+      }
     }
   }
   const geo = value(/^GEO(?:;[^:]*)?:(.*)$/i);
@@ -38,40 +51,74 @@ export function parseLocationVcard(text: string): { lat: number; lon: number; ur
 }
 
 interface AttRow {
-  id: number; event_id: number | null; source_file_id: number | null; source_rowid: number | null; transfer_name: string | null; path: string | null;
-  domain: string | null; relative_path: string | null; ts_utc_us: number | null; ts_raw: string | null; ts_epoch: string | null;
-  direction: 'incoming' | 'outgoing' | null; counterpart: string | null; counterpart_name: string | null; thread_id: number | null; service: string | null;
+  id: number;
+  event_id: number | null;
+  source_file_id: number | null;
+  source_rowid: number | null;
+  transfer_name: string | null;
+  path: string | null;
+  domain: string | null;
+  relative_path: string | null;
+  ts_utc_us: number | null;
+  ts_raw: string | null;
+  ts_epoch: string | null;
+  direction: 'incoming' | 'outgoing' | null;
+  counterpart: string | null;
+  counterpart_name: string | null;
+  thread_id: number | null;
+  service: string | null;
 }
 
 async function run(ctx: ExtractorContext): Promise<void> {
   const cdb = ctx.caseFile.db;
   if (!hasTable(cdb, 'attachments')) return;
   // Materialised: the same connection writes the new events.
-  const rows = cdb.prepare(`SELECT a.id, a.event_id, a.source_file_id, a.source_rowid, a.transfer_name, a.path, f.domain, f.relative_path,
+  const rows = cdb
+    .prepare(`SELECT a.id, a.event_id, a.source_file_id, a.source_rowid, a.transfer_name, a.path, f.domain, f.relative_path,
       e.ts_utc_us, e.ts_raw, e.ts_epoch, e.direction, e.counterpart, e.counterpart_name, e.thread_id, e.service
     FROM attachments a LEFT JOIN files f ON f.id = a.file_id LEFT JOIN events e ON e.id = a.event_id
     WHERE a.mime_type = 'text/x-vlocation' OR lower(a.transfer_name) LIKE '%.loc.vcf' OR lower(a.path) LIKE '%.loc.vcf'
-    ORDER BY a.id`).safeIntegers(false).all() as AttRow[];
+    ORDER BY a.id`)
+    .safeIntegers(false)
+    .all() as AttRow[];
   for (const r of rows) {
     const label = r.transfer_name ?? r.path ?? `attachment ${r.id}`;
-    if (!r.domain || !r.relative_path) { ctx.warn(`shared location ${label}: its file is not in the backup; no position`, { severity: 'info', table: 'attachment', rowid: r.source_rowid }); continue; }
+    if (!r.domain || !r.relative_path) {
+      ctx.warn(`shared location ${label}: its file is not in the backup; no position`, { severity: 'info', table: 'attachment', rowid: r.source_rowid });
+      continue;
+    }
     const f = await ctx.openFile(r.domain, r.relative_path);
-    if (!f) { ctx.warn(`shared location ${label}: ${r.domain}/${r.relative_path} could not be read`, { table: 'attachment', rowid: r.source_rowid }); continue; }
+    if (!f) {
+      ctx.warn(`shared location ${label}: ${r.domain}/${r.relative_path} could not be read`, { table: 'attachment', rowid: r.source_rowid });
+      continue;
+    }
     let parsed: ReturnType<typeof parseLocationVcard> = null;
     try {
       if (f.size <= MAX_VCARD_BYTES) parsed = parseLocationVcard(fs.readFileSync(f.path, 'utf8'));
     } finally {
       fs.rmSync(f.path, { force: true });
     }
-    if (!parsed) { ctx.warn(`shared location ${label}: no coordinates found in the vCard`, { fileRowId: f.fileRowId, table: 'attachment', rowid: r.source_rowid }); continue; }
+    if (!parsed) {
+      ctx.warn(`shared location ${label}: no coordinates found in the vCard`, { fileRowId: f.fileRowId, table: 'attachment', rowid: r.source_rowid });
+      continue;
+    }
     const who = r.counterpart_name ?? r.counterpart ?? 'unknown';
     ctx.emit({
       ts: r.ts_utc_us !== null ? { utcUs: r.ts_utc_us, raw: r.ts_raw ?? String(r.ts_utc_us), epoch: (r.ts_epoch ?? 'unix-s') as never } : null,
-      kind: 'location', action: 'shared',
+      kind: 'location',
+      action: 'shared',
       title: `Location ${r.direction === 'outgoing' ? 'sent to' : 'received from'} ${who}${parsed.name ? `: ${parsed.name}` : ''} (${parsed.lat}, ${parsed.lon})`,
-      direction: r.direction, counterpart: r.counterpart, counterpartName: r.counterpart_name, threadId: r.thread_id, service: r.service,
-      latitude: parsed.lat, longitude: parsed.lon, accuracyM: null,
-      sourceFileId: r.source_file_id, sourceTable: 'attachment', sourceRowid: r.source_rowid,
+      direction: r.direction,
+      counterpart: r.counterpart,
+      counterpartName: r.counterpart_name,
+      threadId: r.thread_id,
+      service: r.service,
+      latitude: parsed.lat,
+      longitude: parsed.lon,
+      accuracyM: null,
+      sourceFileId: r.source_file_id,
+      sourceTable: 'attachment',
+      sourceRowid: r.source_rowid,
       extra: { attachment_id: r.id, message_event_id: r.event_id, vcard_name: parsed.name, url: parsed.url, vcard_file_row_id: f.fileRowId },
     });
   }

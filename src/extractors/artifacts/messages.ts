@@ -24,24 +24,36 @@ import { AttachmentRecorder } from '../messages/attachments.js';
 const ID = 'messages';
 const SMS_DB = 'Library/SMS/sms.db';
 
-
 /** Growable pair of sorted number columns (message id → value), searched by bisection. */
 class SortedPairs {
   keys: Float64Array;
   vals: Float64Array;
   length = 0;
-  constructor(capacity = 1024) { this.keys = new Float64Array(Math.max(16, capacity)); this.vals = new Float64Array(Math.max(16, capacity)); }
+  constructor(capacity = 1024) {
+    this.keys = new Float64Array(Math.max(16, capacity));
+    this.vals = new Float64Array(Math.max(16, capacity));
+  }
   push(k: number, v: number): void {
     if (this.length === this.keys.length) {
-      const nk = new Float64Array(this.keys.length * 2); nk.set(this.keys); this.keys = nk;
-      const nv = new Float64Array(this.vals.length * 2); nv.set(this.vals); this.vals = nv;
+      const nk = new Float64Array(this.keys.length * 2);
+      nk.set(this.keys);
+      this.keys = nk;
+      const nv = new Float64Array(this.vals.length * 2);
+      nv.set(this.vals);
+      this.vals = nv;
     }
-    this.keys[this.length] = k; this.vals[this.length++] = v;
+    this.keys[this.length] = k;
+    this.vals[this.length++] = v;
   }
   /** Index of the first entry with key >= k. */
   lowerBound(k: number): number {
-    let lo = 0, hi = this.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (this.keys[mid] < k) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid] < k) lo = mid + 1;
+      else hi = mid;
+    }
     return lo;
   }
   get(k: number): number | undefined {
@@ -71,26 +83,47 @@ function loadJoin(db: Database.Database, table: string, other: string): SortedPa
   if (!cols.has('message_id') || !cols.has(other)) return new SortedPairs();
   const n = Number((db.prepare(`SELECT count(*) FROM ${table}`).pluck().safeIntegers(false).get() as number) ?? 0);
   const pairs = new SortedPairs(n);
-  const st = db.prepare(`SELECT message_id, ${other} FROM ${table} WHERE message_id IS NOT NULL AND ${other} IS NOT NULL ORDER BY message_id, ${other}`).raw(true).safeIntegers(false);
+  const st = db
+    .prepare(`SELECT message_id, ${other} FROM ${table} WHERE message_id IS NOT NULL AND ${other} IS NOT NULL ORDER BY message_id, ${other}`)
+    .raw(true)
+    .safeIntegers(false);
   for (const r of st.iterate() as Iterable<[number, number]>) pairs.push(Number(r[0]), Number(r[1]));
   return pairs;
 }
-
 
 /** Switches for tests: the row-by-row paths are the fallback when the working copy cannot be attached. */
 export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000 };
 /** How the last run's message rows were written (for tests and the bench). */
 export const messagesStats = { bulkRows: 0, rowByRowRows: 0 };
 
-interface MinorBase { rowid: number; guid: string | null; mainId: number; title: string; direction: Direction; counterpart: string | null; counterpartName: string | null; threadId: number; service: string | null }
-interface PendingMinor { base: MinorBase; ts: Timestamp; action: string; label: string; more?: Record<string, unknown> }
+interface MinorBase {
+  rowid: number;
+  guid: string | null;
+  mainId: number;
+  title: string;
+  direction: Direction;
+  counterpart: string | null;
+  counterpartName: string | null;
+  threadId: number;
+  service: string | null;
+}
+interface PendingMinor {
+  base: MinorBase;
+  ts: Timestamp;
+  action: string;
+  label: string;
+  more?: Record<string, unknown>;
+}
 
 /** group_concat of ids → sorted numbers (null when none). */
 function idList(v: unknown): number[] | null {
   if (v === null || v === undefined) return null;
   const s = String(v);
   if (!s.includes(',')) return [Number(s)];
-  return s.split(',').map(Number).sort((a, b) => a - b);
+  return s
+    .split(',')
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Whether some index on `table` starts with `column` (so a per-row lookup is a seek, not a scan). */
@@ -106,9 +139,18 @@ const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 
 /** The columns every message row is read with (the hot query), by name. */
 interface HotRow {
-  rowid: number; guid: string | null; text: unknown; attributedBody: unknown; handleId: number; service: string | null;
+  rowid: number;
+  guid: string | null;
+  text: unknown;
+  attributedBody: unknown;
+  handleId: number;
+  service: string | null;
   /** µs since 1970 when SQLite could convert the date (a plain positive integer), and the raw value as text. */
-  dateUs: number | null; dateRaw: string | null; fromMe: boolean; account: string | null; callerId: string | null;
+  dateUs: number | null;
+  dateRaw: string | null;
+  fromMe: boolean;
+  account: string | null;
+  callerId: string | null;
   /** The row needs its full columns (tapback, edit, group event, odd types…). */
   rare: boolean;
   /** chat ROWIDs from chat_message_join (group_concat), when the join is indexed. */
@@ -118,9 +160,19 @@ interface HotRow {
 /** The hot query's column order, in one place: hotSql() selects exactly these. */
 function hotRow(r: unknown[]): HotRow {
   return {
-    rowid: Number(r[0]), guid: str(r[1]), text: r[2], attributedBody: r[3], handleId: int(r[4]), service: str(r[5]),
-    dateUs: r[6] as number | null, dateRaw: r[7] as string | null, fromMe: int(r[8]) === 1, account: str(r[9]), callerId: str(r[10]),
-    rare: !!r[11], chats: r[12],
+    rowid: Number(r[0]),
+    guid: str(r[1]),
+    text: r[2],
+    attributedBody: r[3],
+    handleId: int(r[4]),
+    service: str(r[5]),
+    dateUs: r[6] as number | null,
+    dateRaw: r[7] as string | null,
+    fromMe: int(r[8]) === 1,
+    account: str(r[9]),
+    callerId: str(r[10]),
+    rare: !!r[11],
+    chats: r[12],
   };
 }
 
@@ -132,16 +184,34 @@ function badTime(v: unknown): boolean {
   return true; // text or blob in a date column
 }
 
-
 export const messages: Extractor = {
   id: ID,
   title: 'Messages (SMS, iMessage, RCS)',
   sources: [{ domain: 'HomeDomain', path: SMS_DB }],
   after: ['contacts'],
-  kinds: [{ kind: 'message', label: 'Messages', color: '#2f6fb3', view: 'conversation', dataType: 'ios:messages:message',
-    actions: { sent: 'Message Sent', received: 'Message Received', read: 'Message Read', delivered: 'Message Delivered', edited: 'Message Edited',
-      unsent: 'Message Unsent', reaction: 'Reaction', 'reaction-removed': 'Reaction Removed', played: 'Message Played',
-      deleted: 'Message Deleted', 'earlier-version': 'Earlier Message Version Recovered', 'records-missing': 'Messages Missing' } }],
+  kinds: [
+    {
+      kind: 'message',
+      label: 'Messages',
+      color: '#2f6fb3',
+      view: 'conversation',
+      dataType: 'ios:messages:message',
+      actions: {
+        sent: 'Message Sent',
+        received: 'Message Received',
+        read: 'Message Read',
+        delivered: 'Message Delivered',
+        edited: 'Message Edited',
+        unsent: 'Message Unsent',
+        reaction: 'Reaction',
+        'reaction-removed': 'Reaction Removed',
+        played: 'Message Played',
+        deleted: 'Message Deleted',
+        'earlier-version': 'Earlier Message Version Recovered',
+        'records-missing': 'Messages Missing',
+      },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', SMS_DB);
     if (!src) return;
@@ -165,7 +235,10 @@ class MessageReader {
   private stmtGuid: Database.Statement | null = null;
   private stmtDetail: Database.Statement | null = null;
 
-  constructor(private readonly ctx: ExtractorContext, private readonly src: OpenedDatabase) {
+  constructor(
+    private readonly ctx: ExtractorContext,
+    private readonly src: OpenedDatabase,
+  ) {
     this.db = src.db;
     this.fileRowId = src.fileRowId;
     const warn = this.warn.bind(this);
@@ -211,14 +284,30 @@ class MessageReader {
     const attIndexed = indexedJoin('message_attachment_join', 'attachment_id');
     // Rows that need more than the hot columns: anything unusual is flagged here and fetched in full.
     const rare: string[] = [];
-    const nz = (c: string) => { if (mc.has(c)) rare.push(`COALESCE(${c}, 0) != 0`); };
-    const nn = (c: string) => { if (mc.has(c)) rare.push(`${c} IS NOT NULL`); };
-    ['item_type', 'associated_message_type', 'date_played', 'date_edited', 'date_retracted', 'date_recovered', 'other_handle', 'is_audio_message', 'error',
-      'group_action_type', 'share_status'].forEach(nz);
+    const nz = (c: string) => {
+      if (mc.has(c)) rare.push(`COALESCE(${c}, 0) != 0`);
+    };
+    const nn = (c: string) => {
+      if (mc.has(c)) rare.push(`${c} IS NOT NULL`);
+    };
+    [
+      'item_type',
+      'associated_message_type',
+      'date_played',
+      'date_edited',
+      'date_retracted',
+      'date_recovered',
+      'other_handle',
+      'is_audio_message',
+      'error',
+      'group_action_type',
+      'share_status',
+    ].forEach(nz);
     ['associated_message_guid', 'message_summary_info', 'balloon_bundle_id', 'subject', 'group_title', 'expressive_send_style_id', 'thread_originator_guid'].forEach(nn);
     // Times that are not a non-negative integer (a REAL, text, a negative value) take the careful path too.
     // So do integer times past 2100 (a doctored or corrupt value): the careful path warns and keeps the row without a time.
-    for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0 OR NOT ${sqlPlausibleMac(c)}))`);
+    for (const c of ['date', 'date_read', 'date_delivered'])
+      if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0 OR NOT ${sqlPlausibleMac(c)}))`);
     const rareSql = rare.length ? rare.join(' OR ') : '0';
     // Integer times are converted by SQLite exactly as macAbsoluteAuto does (per value: >= 1e11 is ns), so the
     // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
@@ -227,15 +316,50 @@ class MessageReader {
       ${col('is_from_me')}, ${col('account')}, ${col('destination_caller_id')}, ${rareSql},
       ${chatIndexed ? `(SELECT group_concat(chat_id) FROM ${schema}chat_message_join WHERE message_id = message.ROWID)` : 'NULL'}
       FROM ${schema}message WHERE ROWID > ? AND ROWID <= ?${rest} ORDER BY ROWID`;
-    const detailCols = ['date', 'date_read', 'date_delivered', 'item_type', 'other_handle', 'group_title', 'group_action_type', 'share_status', 'share_direction',
-      'associated_message_guid', 'associated_message_type', 'associated_message_emoji', 'associated_message_range_location', 'associated_message_range_length',
-      'balloon_bundle_id', 'expressive_send_style_id', 'thread_originator_guid', 'thread_originator_part', 'subject', 'date_played', 'date_edited', 'date_retracted',
-      'date_recovered', 'message_summary_info', 'is_audio_message', 'is_played', 'error', 'part_count'].map((c) => colOrNull(mc, c)).join(', ');
+    const detailCols = [
+      'date',
+      'date_read',
+      'date_delivered',
+      'item_type',
+      'other_handle',
+      'group_title',
+      'group_action_type',
+      'share_status',
+      'share_direction',
+      'associated_message_guid',
+      'associated_message_type',
+      'associated_message_emoji',
+      'associated_message_range_location',
+      'associated_message_range_length',
+      'balloon_bundle_id',
+      'expressive_send_style_id',
+      'thread_originator_guid',
+      'thread_originator_part',
+      'subject',
+      'date_played',
+      'date_edited',
+      'date_retracted',
+      'date_recovered',
+      'message_summary_info',
+      'is_audio_message',
+      'is_played',
+      'error',
+      'part_count',
+    ]
+      .map((c) => colOrNull(mc, c))
+      .join(', ');
     this.stmtDetail = db.prepare(`SELECT ${detailCols} FROM message WHERE ROWID = ?`).safeIntegers(true);
 
     const chatJoin = chatIndexed ? null : new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
     const attJoin = attIndexed ? null : new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
-    const attRange = attIndexed ? db.prepare('SELECT message_id, attachment_id FROM message_attachment_join WHERE message_id > ? AND message_id <= ? AND attachment_id IS NOT NULL ORDER BY message_id, attachment_id').raw(true).safeIntegers(false) : null;
+    const attRange = attIndexed
+      ? db
+          .prepare(
+            'SELECT message_id, attachment_id FROM message_attachment_join WHERE message_id > ? AND message_id <= ? AND attachment_id IS NOT NULL ORDER BY message_id, attachment_id',
+          )
+          .raw(true)
+          .safeIntegers(false)
+      : null;
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
     const pageEnd = db.prepare(`SELECT max(ROWID) FROM (SELECT ROWID FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${messagesTuning.pageRows})`).pluck();
     const cf = ctx.caseFile;
@@ -253,10 +377,14 @@ class MessageReader {
       this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, rareSql) : null;
       const bulkQuery = !!this.bulk;
       const hot = bulkQuery
-        ? cf.db.prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ? AND source_rowid IS NOT NULL)')).raw(true).safeIntegers(false)
+        ? cf.db
+            .prepare(hotSql(`${SRC_SCHEMA}.`, ' AND ROWID NOT IN (SELECT source_rowid FROM main.events WHERE id >= ? AND source_rowid IS NOT NULL)'))
+            .raw(true)
+            .safeIntegers(false)
         : db.prepare(hotSql('', '')).raw(true).safeIntegers(bigRowids);
       let last: number | bigint = -(1n << 63n);
-      messagesStats.bulkRows = 0; messagesStats.rowByRowRows = 0;
+      messagesStats.bulkRows = 0;
+      messagesStats.rowByRowRows = 0;
       for (;;) {
         const end = pageEnd.get(last) as number | bigint | null;
         if (end === null) break;
@@ -297,7 +425,8 @@ class MessageReader {
         for (const p of this.pendingMinors) this.emitMinor(p);
         this.pendingMinors.length = 0;
         done += taken + rows.length;
-        messagesStats.bulkRows += taken; messagesStats.rowByRowRows += rows.length;
+        messagesStats.bulkRows += taken;
+        messagesStats.rowByRowRows += rows.length;
         ctx.progress(done, total);
         last = end;
       }
@@ -343,10 +472,29 @@ class MessageReader {
     try {
       cf.attachSource(this.src.path, SRC_SCHEMA);
       this.attached = true;
-      return cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id', 'service',
-        'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'],
-      `SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
-        FROM (${parts.join(' UNION ALL ')})`);
+      return cf.prepareEventsFrom(
+        [
+          'ts_utc_us',
+          'ts_raw',
+          'ts_epoch',
+          'kind',
+          'action',
+          'title',
+          'body',
+          'direction',
+          'counterpart',
+          'counterpart_name',
+          'thread_id',
+          'service',
+          'source_file_id',
+          'source_table',
+          'source_rowid',
+          'extractor',
+          'extra_json',
+        ],
+        `SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
+        FROM (${parts.join(' UNION ALL ')})`,
+      );
     } catch (e) {
       this.warn(`delivered/read events are written one by one (the working copy could not be attached: ${(e as Error).message})`, null, 'info', null);
       this.detachSource();
@@ -363,8 +511,19 @@ class MessageReader {
   private emitMinor(p: PendingMinor): void {
     const b = p.base;
     this.ctx.emit({
-      ts: p.ts, kind: 'message', action: p.action, title: `${p.label}: ${b.title}`, body: null, direction: b.direction, counterpart: b.counterpart,
-      counterpartName: b.counterpartName, threadId: b.threadId, service: b.service, sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: b.rowid,
+      ts: p.ts,
+      kind: 'message',
+      action: p.action,
+      title: `${p.label}: ${b.title}`,
+      body: null,
+      direction: b.direction,
+      counterpart: b.counterpart,
+      counterpartName: b.counterpartName,
+      threadId: b.threadId,
+      service: b.service,
+      sourceFileId: this.fileRowId,
+      sourceTable: 'message',
+      sourceRowid: b.rowid,
       extraJson: `{"guid":${JSON.stringify(b.guid)},"of_event_id":${b.mainId}${p.more ? `,${JSON.stringify(p.more).slice(1)}` : '}'}`,
     });
   }
@@ -392,8 +551,11 @@ class MessageReader {
     const body = this.body(row.text, row.attributedBody, rowid, extra);
 
     // The message time: converted by SQLite for plain integer values, by macAbsoluteAuto for anything else.
-    const ts: Timestamp | null = detail ? this.time(detail.date, rowid, 'date')
-      : row.dateUs !== null ? { utcUs: row.dateUs, raw: row.dateRaw!, epoch: row.dateRaw!.length >= 12 ? 'mac-ns' : 'mac-s' } : null;
+    const ts: Timestamp | null = detail
+      ? this.time(detail.date, rowid, 'date')
+      : row.dateUs !== null
+        ? { utcUs: row.dateUs, raw: row.dateRaw!, epoch: row.dateRaw!.length >= 12 ? 'mac-ns' : 'mac-s' }
+        : null;
     if (!ts) this.warn(`message ROWID ${rowid} has no usable date (${String(detail ? detail.date : row.dateRaw)}); kept without a time`, rowid, 'warning');
 
     // What the row is.
@@ -411,7 +573,10 @@ class MessageReader {
     if (unsent && !retracted) retracted = edited;
     const wasEdited = !!edited && (history.length > 0 || !unsent);
     if (wasEdited) extra.edited = true;
-    if (unsent) { extra.unsent = true; if (unsentParts.length) extra.unsent_parts = unsentParts; }
+    if (unsent) {
+      extra.unsent = true;
+      if (unsentParts.length) extra.unsent_parts = unsentParts;
+    }
     if (history.length) {
       extra.edit_history = history;
       const firstVersion = history.find((h) => h.version === 0 && h.part === (summary!.editedParts[0] ?? 0));
@@ -424,7 +589,10 @@ class MessageReader {
     let later: { key: string; targetRowid: number }[] | null = null;
     for (const l of links) {
       const target = this.stmtGuid?.get(l.guid) as number | undefined;
-      if (target === undefined) { extra[l.key.replace('_event_id', '_missing')] = true; continue; }
+      if (target === undefined) {
+        extra[l.key.replace('_event_id', '_missing')] = true;
+        continue;
+      }
       const t = Number(target);
       const ev = this.firstEvent.get(t);
       extra[l.key.replace('_event_id', '_rowid')] = t;
@@ -433,8 +601,20 @@ class MessageReader {
     }
 
     const mainId = ctx.emit({
-      ts, kind: 'message', action, title, body, direction, counterpart, counterpartName, threadId, service,
-      sourceFileId: this.fileRowId, sourceTable: 'message', sourceRowid: rowid, extraJson: JSON.stringify(extra),
+      ts,
+      kind: 'message',
+      action,
+      title,
+      body,
+      direction,
+      counterpart,
+      counterpartName,
+      threadId,
+      service,
+      sourceFileId: this.fileRowId,
+      sourceTable: 'message',
+      sourceRowid: rowid,
+      extraJson: JSON.stringify(extra),
     });
     if (later) for (const l of later) this.deferred.push({ eventId: mainId, key: l.key, targetRowid: l.targetRowid });
 
@@ -442,10 +622,14 @@ class MessageReader {
     // Only rows fetched in full can have them (edits, unsends, plays… are all flagged as rare).
     if (!detail) return mainId;
     const base: MinorBase = { rowid, guid, mainId, title, direction, counterpart, counterpartName, threadId, service };
-    const queue = (t: Timestamp | null, act: string, label: string, more?: Record<string, unknown>) => { if (t) this.pendingMinors.push({ base, ts: t, action: act, label, more }); };
+    const queue = (t: Timestamp | null, act: string, label: string, more?: Record<string, unknown>) => {
+      if (t) this.pendingMinors.push({ base, ts: t, action: act, label, more });
+    };
     // Delivered / read: SQLite writes the plain-integer ones; JS the rest (REAL values), or all when not attached.
-    const dl = detail.date_delivered, rd = detail.date_read;
-    const tDl = this.time(dl, rowid, 'date_delivered'), tRd = this.time(rd, rowid, 'date_read');
+    const dl = detail.date_delivered,
+      rd = detail.date_read;
+    const tDl = this.time(dl, rowid, 'date_delivered'),
+      tRd = this.time(rd, rowid, 'date_read');
     if (jsMinors || typeof dl !== 'bigint') queue(tDl, 'delivered', 'Delivered');
     if (jsMinors || typeof rd !== 'bigint') queue(tRd, 'read', fromMe ? 'Read by recipient' : 'Read');
     queue(this.time(detail.date_played, rowid, 'date_played'), 'played', 'Played');
@@ -460,9 +644,13 @@ class MessageReader {
     const { body, fields, problem } = readBody(textValue, blobValue);
     Object.assign(extra, fields);
     if (problem?.kind === 'undecodable') {
-      this.warn(body === null
-        ? `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}) and text is empty; the raw bytes are kept as hex`
-        : `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}); the text column is used`, rowid, body === null ? 'warning' : 'info');
+      this.warn(
+        body === null
+          ? `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}) and text is empty; the raw bytes are kept as hex`
+          : `message ROWID ${rowid}: attributedBody could not be decoded (${problem.detail}); the text column is used`,
+        rowid,
+        body === null ? 'warning' : 'info',
+      );
     } else if (problem) this.warn(`message ROWID ${rowid}: attributedBody holds a ${problem.detail}, not a blob`, rowid, 'info');
     return body;
   }

@@ -33,7 +33,10 @@ const NoteStoreProto = protobuf.Root.fromJSON({
   },
 }).lookupType('NoteStoreProto');
 
-export interface NoteBody { text: string | null; attachments: { id: string | null; uti: string | null }[] }
+export interface NoteBody {
+  text: string | null;
+  attachments: { id: string | null; uti: string | null }[];
+}
 
 /**
  * ZICNOTEDATA.ZDATA → the note's text and the attachments its runs name. Throws with a readable message when the
@@ -41,10 +44,13 @@ export interface NoteBody { text: string | null; attachments: { id: string | nul
  */
 export function decodeNoteBody(zdata: Buffer): NoteBody {
   const raw = zdata.length >= 2 && zdata[0] === 0x1f && zdata[1] === 0x8b ? zlib.gunzipSync(zdata, { maxOutputLength: MAX_NOTE_BYTES }) : zdata;
-  const msg = NoteStoreProto.decode(raw) as unknown as { document?: { note?: { note_text?: string; attribute_run?: { attachment_info?: { attachment_identifier?: string; type_uti?: string } }[] } } };
+  const msg = NoteStoreProto.decode(raw) as unknown as {
+    document?: { note?: { note_text?: string; attribute_run?: { attachment_info?: { attachment_identifier?: string; type_uti?: string } }[] } };
+  };
   const note = msg.document?.note;
   if (!note) throw new Error('no Document → Note (fields 2 → 3) in the protobuf');
-  const attachments = (note.attribute_run ?? []).filter((r) => r.attachment_info)
+  const attachments = (note.attribute_run ?? [])
+    .filter((r) => r.attachment_info)
     .map((r) => ({ id: r.attachment_info!.attachment_identifier ?? null, uti: r.attachment_info!.type_uti ?? null }));
   return { text: note.note_text ?? null, attachments };
 }
@@ -60,8 +66,7 @@ export const notes: Extractor = {
   id: ID,
   title: 'Notes (NoteStore.sqlite: text, folders, accounts, locked notes, attachments)',
   sources: [{ domain: DOMAIN, path: DB }],
-  kinds: [{ kind: 'note', label: 'Notes', color: '#ca8a04', view: 'table', dataType: 'ios:notes:note',
-    actions: { created: 'Note Created', modified: 'Note Modified' } }],
+  kinds: [{ kind: 'note', label: 'Notes', color: '#ca8a04', view: 'table', dataType: 'ios:notes:note', actions: { created: 'Note Created', modified: 'Note Modified' } }],
   async run(ctx) {
     const src = await ctx.openDatabase(DOMAIN, DB);
     if (!src) return;
@@ -86,10 +91,19 @@ export const notes: Extractor = {
     // Attachments by note (rows whose ZNOTE names the note; ZMEDIA → the media row with ZFILENAME).
     const attachmentsByNote = new Map<number, Record<string, unknown>[]>();
     if (c.has('ZNOTE')) {
-      const acols = [col('ZTYPEUTI', 'uti'), col('ZIDENTIFIER', 'identifier'), col('ZTITLE', 'title'), col('ZFILESIZE', 'size'),
-        c.has('ZMEDIA') && c.has('ZFILENAME') ? 'm.ZFILENAME AS filename' : 'NULL AS filename', c.has('ZMEDIA') ? 'm.ZIDENTIFIER AS media_identifier' : 'NULL AS media_identifier'].join(', ');
+      const acols = [
+        col('ZTYPEUTI', 'uti'),
+        col('ZIDENTIFIER', 'identifier'),
+        col('ZTITLE', 'title'),
+        col('ZFILESIZE', 'size'),
+        c.has('ZMEDIA') && c.has('ZFILENAME') ? 'm.ZFILENAME AS filename' : 'NULL AS filename',
+        c.has('ZMEDIA') ? 'm.ZIDENTIFIER AS media_identifier' : 'NULL AS media_identifier',
+      ].join(', ');
       const join = c.has('ZMEDIA') ? 'LEFT JOIN ZICCLOUDSYNCINGOBJECT m ON m.Z_PK = o.ZMEDIA' : '';
-      for (const r of db.prepare(`SELECT o.Z_PK AS pk, o.ZNOTE AS note, ${acols} FROM ZICCLOUDSYNCINGOBJECT o ${join} WHERE o.ZNOTE IS NOT NULL ORDER BY o.Z_PK`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
+      for (const r of db
+        .prepare(`SELECT o.Z_PK AS pk, o.ZNOTE AS note, ${acols} FROM ZICCLOUDSYNCINGOBJECT o ${join} WHERE o.ZNOTE IS NOT NULL ORDER BY o.Z_PK`)
+        .safeIntegers(false)
+        .iterate() as Iterable<Record<string, unknown>>) {
         const list = attachmentsByNote.get(Number(r.note)) ?? [];
         list.push(r);
         attachmentsByNote.set(Number(r.note), list);
@@ -102,9 +116,14 @@ export const notes: Extractor = {
     if (!c.has('ZFOLDER')) {
       for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'Z_[0-9]*NOTES'").pluck().all() as string[]) {
         const jc = [...columnsOf(db, t)];
-        const f = jc.find((x) => /^Z_\d+FOLDERS$/.test(x)), n = jc.find((x) => /^Z_\d+NOTES$/.test(x));
+        const f = jc.find((x) => /^Z_\d+FOLDERS$/.test(x)),
+          n = jc.find((x) => /^Z_\d+NOTES$/.test(x));
         if (!f || !n) continue;
-        for (const [fo, no] of db.prepare(`SELECT ${quoteIdent(f)}, ${quoteIdent(n)} FROM ${quoteIdent(t)}`).raw(true).safeIntegers(false).iterate() as Iterable<[number, number]>) {
+        for (const [fo, no] of db
+          .prepare(`SELECT ${quoteIdent(f)}, ${quoteIdent(n)} FROM ${quoteIdent(t)}`)
+          .raw(true)
+          .safeIntegers(false)
+          .iterate() as Iterable<[number, number]>) {
           if (!folderOfNote.has(Number(no))) folderOfNote.set(Number(no), Number(fo));
         }
         break;
@@ -112,9 +131,20 @@ export const notes: Extractor = {
     }
 
     // The notes: every object row with a ZICNOTEDATA row or a ZNOTEDATA link.
-    const sel = [col('ZTITLE1', 'title'), col('ZSNIPPET', 'snippet'), col('ZFOLDER', 'folder'), col(accountCol, 'account'), col(createdCol, 'created'),
-      col('ZMODIFICATIONDATE1', 'modified'), col('ZISPASSWORDPROTECTED', 'locked'), col('ZMARKEDFORDELETION', 'deleted'), col('ZISPINNED', 'pinned'),
-      col('ZIDENTIFIER', 'identifier'), 'd.Z_PK AS data_pk', nd.has('ZDATA') ? 'd.ZDATA AS zdata' : 'NULL AS zdata'].join(', ');
+    const sel = [
+      col('ZTITLE1', 'title'),
+      col('ZSNIPPET', 'snippet'),
+      col('ZFOLDER', 'folder'),
+      col(accountCol, 'account'),
+      col(createdCol, 'created'),
+      col('ZMODIFICATIONDATE1', 'modified'),
+      col('ZISPASSWORDPROTECTED', 'locked'),
+      col('ZMARKEDFORDELETION', 'deleted'),
+      col('ZISPINNED', 'pinned'),
+      col('ZIDENTIFIER', 'identifier'),
+      'd.Z_PK AS data_pk',
+      nd.has('ZDATA') ? 'd.ZDATA AS zdata' : 'NULL AS zdata',
+    ].join(', ');
     const linkNoteData = c.has('ZNOTEDATA') ? 'OR o.ZNOTEDATA IS NOT NULL' : '';
     const dataJoin = nd.has('ZNOTE') ? 'd.ZNOTE = o.Z_PK' : c.has('ZNOTEDATA') ? 'd.Z_PK = o.ZNOTEDATA' : '0';
     const q = `SELECT o.Z_PK AS pk, ${sel} FROM ZICCLOUDSYNCINGOBJECT o LEFT JOIN ZICNOTEDATA d ON ${dataJoin}
@@ -129,13 +159,22 @@ export const notes: Extractor = {
       const modified = timeOf(ctx, r.modified, 'mac-s', { ...where, column: 'ZMODIFICATIONDATE1' });
       const locked = Number(r.locked ?? 0) === 1;
       const title = sqlText(r.title);
-      const folderPk = r.folder != null ? Number(r.folder) : folderOfNote.get(pk) ?? null;
-      const folder = folderPk === null ? null : names.get(folderPk) ?? null;
-      const account = r.account == null ? null : names.get(Number(r.account)) ?? null;
+      const folderPk = r.folder != null ? Number(r.folder) : (folderOfNote.get(pk) ?? null);
+      const folder = folderPk === null ? null : (names.get(folderPk) ?? null);
+      const account = r.account == null ? null : (names.get(Number(r.account)) ?? null);
       const extra: Record<string, unknown> = {
-        note_title: title, snippet: locked ? null : sqlText(r.snippet), folder: folder?.title ?? null, account: account?.name ?? null, account_identifier: account?.identifier ?? null,
-        identifier: sqlText(r.identifier), locked, deleted: Number(r.deleted ?? 0) === 1, pinned: Number(r.pinned ?? 0) === 1,
-        note_data_pk: r.data_pk ?? null, account_column: accountCol, created_column: createdCol,
+        note_title: title,
+        snippet: locked ? null : sqlText(r.snippet),
+        folder: folder?.title ?? null,
+        account: account?.name ?? null,
+        account_identifier: account?.identifier ?? null,
+        identifier: sqlText(r.identifier),
+        locked,
+        deleted: Number(r.deleted ?? 0) === 1,
+        pinned: Number(r.pinned ?? 0) === 1,
+        note_data_pk: r.data_pk ?? null,
+        account_column: accountCol,
+        created_column: createdCol,
       };
       if (folderPk !== null && !folder) extra.folder_pk = folderPk;
       let body: string | null = null;
@@ -157,36 +196,78 @@ export const notes: Extractor = {
         ctx.warn(`note Z_PK ${pk}: ZICNOTEDATA.ZDATA holds ${typeof r.zdata}, not a blob`, where);
       }
       const attachments = attachmentsByNote.get(pk) ?? [];
-      if (attachments.length) extra.attachments = attachments.map((a) => ({ uti: sqlText(a.uti), identifier: sqlText(a.identifier), filename: sqlText(a.filename), title: sqlText(a.title) }));
+      if (attachments.length)
+        extra.attachments = attachments.map((a) => ({ uti: sqlText(a.uti), identifier: sqlText(a.identifier), filename: sqlText(a.filename), title: sqlText(a.title) }));
       const label = oneLine(title ?? (body ? body.split('\n')[0].slice(0, 80) : '(untitled)'));
       const where2 = folder?.title ? ` in “${oneLine(folder.title)}”` : '';
       const eventId = ctx.emit({
-        ts: created, kind: 'note', action: 'created', title: `${locked ? 'Locked note' : 'Note'} created: ${label}${where2}`, body,
-        service: account?.name ?? 'Notes', sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: pk, extraJson: JSON.stringify(extra),
+        ts: created,
+        kind: 'note',
+        action: 'created',
+        title: `${locked ? 'Locked note' : 'Note'} created: ${label}${where2}`,
+        body,
+        service: account?.name ?? 'Notes',
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZICCLOUDSYNCINGOBJECT',
+        sourceRowid: pk,
+        extraJson: JSON.stringify(extra),
       });
       for (const a of attachments) {
-        ctx.caseFile.addAttachment({ eventId, extractor: ID, sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: Number(a.pk), fileId: null,
-          path: sqlText(a.filename), transferName: sqlText(a.filename) ?? sqlText(a.title), mimeType: null, uti: sqlText(a.uti), totalBytes: a.size == null ? null : Number(a.size),
-          status: 'listed', sha256: null, extra: { identifier: sqlText(a.identifier), media_identifier: sqlText(a.media_identifier) } });
+        ctx.caseFile.addAttachment({
+          eventId,
+          extractor: ID,
+          sourceFileId: src.fileRowId,
+          sourceTable: 'ZICCLOUDSYNCINGOBJECT',
+          sourceRowid: Number(a.pk),
+          fileId: null,
+          path: sqlText(a.filename),
+          transferName: sqlText(a.filename) ?? sqlText(a.title),
+          mimeType: null,
+          uti: sqlText(a.uti),
+          totalBytes: a.size == null ? null : Number(a.size),
+          status: 'listed',
+          sha256: null,
+          extra: { identifier: sqlText(a.identifier), media_identifier: sqlText(a.media_identifier) },
+        });
       }
       if (modified && modified.utcUs !== created?.utcUs) {
         ctx.emit({
-          ts: modified, kind: 'note', action: 'modified', title: `${locked ? 'Locked note' : 'Note'} modified: ${label}${where2}`,
-          service: account?.name ?? 'Notes', sourceFileId: src.fileRowId, sourceTable: 'ZICCLOUDSYNCINGOBJECT', sourceRowid: pk, extra: { created_event_id: eventId, locked },
+          ts: modified,
+          kind: 'note',
+          action: 'modified',
+          title: `${locked ? 'Locked note' : 'Note'} modified: ${label}${where2}`,
+          service: account?.name ?? 'Notes',
+          sourceFileId: src.fileRowId,
+          sourceTable: 'ZICCLOUDSYNCINGOBJECT',
+          sourceRowid: pk,
+          extra: { created_event_id: eventId, locked },
         });
       }
       if (++done % 2000 === 0) ctx.progress(done);
     }
     orphanNoteData(db, seenData, (pk, bytes) => {
-      ctx.emit({ ts: null, kind: 'note', action: 'created', title: `Note body without a note row (ZICNOTEDATA Z_PK ${pk})`, body: bytes ? tryText(bytes) : null,
-        sourceFileId: src.fileRowId, sourceTable: 'ZICNOTEDATA', sourceRowid: pk, extra: { orphan: true } });
+      ctx.emit({
+        ts: null,
+        kind: 'note',
+        action: 'created',
+        title: `Note body without a note row (ZICNOTEDATA Z_PK ${pk})`,
+        body: bytes ? tryText(bytes) : null,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZICNOTEDATA',
+        sourceRowid: pk,
+        extra: { orphan: true },
+      });
       ctx.warn(`ZICNOTEDATA Z_PK ${pk} belongs to no note row: kept as an event without a time`, { fileRowId: src.fileRowId, table: 'ZICNOTEDATA', rowid: pk });
     });
   },
 };
 
 function tryText(b: Buffer): string | null {
-  try { return decodeNoteBody(b).text; } catch { return null; }
+  try {
+    return decodeNoteBody(b).text;
+  } catch {
+    return null;
+  }
 }
 
 function orphanNoteData(db: Database.Database, seen: Set<number>, each: (pk: number, zdata: Buffer | null) => void): void {

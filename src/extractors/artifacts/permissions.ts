@@ -16,17 +16,39 @@ export const TCC_PATH = 'Library/TCC/TCC.db';
 
 /** kTCCService… → what Settings › Privacy calls it. Unknown services keep their name without the prefix. */
 const SERVICES: Record<string, string> = {
-  kTCCServiceAddressBook: 'Contacts', kTCCServiceCalendar: 'Calendars', kTCCServiceReminders: 'Reminders',
-  kTCCServicePhotos: 'Photos', kTCCServicePhotosAdd: 'Photos (add only)', kTCCServiceCamera: 'Camera',
-  kTCCServiceMicrophone: 'Microphone', kTCCServiceMediaLibrary: 'Media & Apple Music', kTCCServiceMotion: 'Motion & Fitness',
-  kTCCServiceBluetoothAlways: 'Bluetooth', kTCCServiceBluetoothPeripheral: 'Bluetooth (peripheral)', kTCCServiceSiri: 'Siri & Dictation',
-  kTCCServiceSpeechRecognition: 'Speech Recognition', kTCCServiceUbiquity: 'iCloud Drive (Ubiquity)', kTCCServiceLiverpool: 'iCloud/CloudKit (Liverpool)',
-  kTCCServiceUserTracking: 'Tracking (App Tracking Transparency)', kTCCServiceWebKitIntelligentTrackingPrevention: 'Cross-site tracking (WebKit ITP)',
-  kTCCServiceWillow: 'HomeKit', kTCCServiceFaceID: 'Face ID', kTCCServiceExposureNotification: 'Exposure Notifications',
-  kTCCServiceFocusStatus: 'Focus status', kTCCServiceNearbyInteraction: 'Nearby Interactions', kTCCServiceSensorKit: 'Research Sensor & Usage Data',
-  kTCCServiceFallDetection: 'Fall detection', kTCCServiceKeyboardNetwork: 'Keyboard network access', kTCCServiceTwitter: 'Twitter account',
-  kTCCServiceFacebook: 'Facebook account', kTCCServiceSinaWeibo: 'Sina Weibo account', kTCCServiceTencentWeibo: 'Tencent Weibo account',
-  kTCCServiceLinkedIn: 'LinkedIn account', kTCCServiceCalls: 'Calls', kTCCServiceContactsFull: 'Contacts (full)', kTCCServiceContactsLimited: 'Contacts (limited)',
+  kTCCServiceAddressBook: 'Contacts',
+  kTCCServiceCalendar: 'Calendars',
+  kTCCServiceReminders: 'Reminders',
+  kTCCServicePhotos: 'Photos',
+  kTCCServicePhotosAdd: 'Photos (add only)',
+  kTCCServiceCamera: 'Camera',
+  kTCCServiceMicrophone: 'Microphone',
+  kTCCServiceMediaLibrary: 'Media & Apple Music',
+  kTCCServiceMotion: 'Motion & Fitness',
+  kTCCServiceBluetoothAlways: 'Bluetooth',
+  kTCCServiceBluetoothPeripheral: 'Bluetooth (peripheral)',
+  kTCCServiceSiri: 'Siri & Dictation',
+  kTCCServiceSpeechRecognition: 'Speech Recognition',
+  kTCCServiceUbiquity: 'iCloud Drive (Ubiquity)',
+  kTCCServiceLiverpool: 'iCloud/CloudKit (Liverpool)',
+  kTCCServiceUserTracking: 'Tracking (App Tracking Transparency)',
+  kTCCServiceWebKitIntelligentTrackingPrevention: 'Cross-site tracking (WebKit ITP)',
+  kTCCServiceWillow: 'HomeKit',
+  kTCCServiceFaceID: 'Face ID',
+  kTCCServiceExposureNotification: 'Exposure Notifications',
+  kTCCServiceFocusStatus: 'Focus status',
+  kTCCServiceNearbyInteraction: 'Nearby Interactions',
+  kTCCServiceSensorKit: 'Research Sensor & Usage Data',
+  kTCCServiceFallDetection: 'Fall detection',
+  kTCCServiceKeyboardNetwork: 'Keyboard network access',
+  kTCCServiceTwitter: 'Twitter account',
+  kTCCServiceFacebook: 'Facebook account',
+  kTCCServiceSinaWeibo: 'Sina Weibo account',
+  kTCCServiceTencentWeibo: 'Tencent Weibo account',
+  kTCCServiceLinkedIn: 'LinkedIn account',
+  kTCCServiceCalls: 'Calls',
+  kTCCServiceContactsFull: 'Contacts (full)',
+  kTCCServiceContactsLimited: 'Contacts (limited)',
 };
 
 export function serviceLabel(service: string | null): string {
@@ -36,13 +58,25 @@ export function serviceLabel(service: string | null): string {
 
 /** iOS 14+ auth_value (mvt AUTH_VALUES). */
 const AUTH_VALUES: Record<number, { action: string; word: string }> = {
-  0: { action: 'denied', word: 'denied' }, 1: { action: 'unknown', word: 'unknown decision' },
-  2: { action: 'granted', word: 'allowed' }, 3: { action: 'limited', word: 'limited access' },
+  0: { action: 'denied', word: 'denied' },
+  1: { action: 'unknown', word: 'unknown decision' },
+  2: { action: 'granted', word: 'allowed' },
+  3: { action: 'limited', word: 'limited access' },
 };
 /** iOS 14+ auth_reason (mvt AUTH_REASONS). */
 const AUTH_REASONS: Record<number, string> = {
-  1: 'error', 2: 'user consent', 3: 'user set', 4: 'system set', 5: 'service policy', 6: 'MDM policy', 7: 'override policy',
-  8: 'missing usage string', 9: 'prompt timeout', 10: 'preflight unknown', 11: 'entitled', 12: 'app type policy',
+  1: 'error',
+  2: 'user consent',
+  3: 'user set',
+  4: 'system set',
+  5: 'service policy',
+  6: 'MDM policy',
+  7: 'override policy',
+  8: 'missing usage string',
+  9: 'prompt timeout',
+  10: 'preflight unknown',
+  11: 'entitled',
+  12: 'app type policy',
 };
 
 async function readAccess(ctx: ExtractorContext, src: OpenedDatabase): Promise<void> {
@@ -50,10 +84,26 @@ async function readAccess(ctx: ExtractorContext, src: OpenedDatabase): Promise<v
   const c = columnsOf(db, 'access');
   const v3 = c.has('auth_value');
   if (!v3 && !c.has('allowed')) throw new ArtifactError(`${TCC_PATH}: access table has neither auth_value nor allowed (unknown schema)`);
-  const cols = ['service', 'client', 'client_type', 'auth_value', 'auth_reason', 'auth_version', 'allowed', 'prompt_count', 'policy_id',
-    'indirect_object_identifier_type', 'indirect_object_identifier', 'flags', 'last_modified'].map((x) => colOrNull(c, x)).join(', ');
+  const cols = [
+    'service',
+    'client',
+    'client_type',
+    'auth_value',
+    'auth_reason',
+    'auth_version',
+    'allowed',
+    'prompt_count',
+    'policy_id',
+    'indirect_object_identifier_type',
+    'indirect_object_identifier',
+    'flags',
+    'last_modified',
+  ]
+    .map((x) => colOrNull(c, x))
+    .join(', ');
   const schema = v3 ? 'auth_value' : c.has('last_modified') ? 'allowed+last_modified' : 'allowed';
-  if (!c.has('last_modified')) ctx.warn(`${TCC_PATH}: access has no last_modified column (iOS ≤ 8 schema): permission events have no time`, { fileRowId: src.fileRowId, table: 'access', severity: 'info' });
+  if (!c.has('last_modified'))
+    ctx.warn(`${TCC_PATH}: access has no last_modified column (iOS ≤ 8 schema): permission events have no time`, { fileRowId: src.fileRowId, table: 'access', severity: 'info' });
   for (const r of db.prepare(`SELECT rowid AS rid, ${cols} FROM access ORDER BY rowid`).iterate() as Iterable<Record<string, unknown>>) {
     const ref = { fileRowId: src.fileRowId, table: 'access', rowid: r.rid as bigint };
     const service = text(r.service);
@@ -68,7 +118,7 @@ async function readAccess(ctx: ExtractorContext, src: OpenedDatabase): Promise<v
       word = known?.word ?? `auth_value ${String(r.auth_value)}`;
       if (!known) ctx.warn(`access row ${String(r.rid)}: auth_value ${String(r.auth_value)} is not a known TCC value`, ref);
       const rv = num(r.auth_reason);
-      reason = rv === null ? null : AUTH_REASONS[rv] ?? `reason ${rv}`;
+      reason = rv === null ? null : (AUTH_REASONS[rv] ?? `reason ${rv}`);
     } else {
       const al = num(r.allowed);
       action = al === 1 ? 'granted' : al === 0 ? 'denied' : 'unknown';
@@ -79,16 +129,32 @@ async function readAccess(ctx: ExtractorContext, src: OpenedDatabase): Promise<v
     const label = serviceLabel(service);
     const ts = plausible(ctx, unixSeconds(r.last_modified), r.last_modified, 'last_modified', ref);
     ctx.emit({
-      ts, kind: 'permission', action,
+      ts,
+      kind: 'permission',
+      action,
       title: `${label}: ${word} for ${client ?? 'unknown app'}${reason ? ` (${reason})` : ''}`,
-      counterpart: client, service: label,
-      sourceFileId: src.fileRowId, sourceTable: 'access', sourceRowid: r.rid as bigint,
+      counterpart: client,
+      service: label,
+      sourceFileId: src.fileRowId,
+      sourceTable: 'access',
+      sourceRowid: r.rid as bigint,
       extra: {
-        schema, tcc_service: service, client, client_type: clientType, client_type_label: clientType === 0 ? 'bundle id' : clientType === 1 ? 'absolute path' : null,
-        auth_value: num(r.auth_value), auth_reason: num(r.auth_reason), auth_reason_label: reason, auth_version: num(r.auth_version),
-        allowed: num(r.allowed), prompt_count: num(r.prompt_count), policy_id: num(r.policy_id),
-        indirect_object_identifier: text(r.indirect_object_identifier), indirect_object_identifier_type: num(r.indirect_object_identifier_type),
-        flags: num(r.flags), time_meaning: 'last_modified: when this decision was last written',
+        schema,
+        tcc_service: service,
+        client,
+        client_type: clientType,
+        client_type_label: clientType === 0 ? 'bundle id' : clientType === 1 ? 'absolute path' : null,
+        auth_value: num(r.auth_value),
+        auth_reason: num(r.auth_reason),
+        auth_reason_label: reason,
+        auth_version: num(r.auth_version),
+        allowed: num(r.allowed),
+        prompt_count: num(r.prompt_count),
+        policy_id: num(r.policy_id),
+        indirect_object_identifier: text(r.indirect_object_identifier),
+        indirect_object_identifier_type: num(r.indirect_object_identifier_type),
+        flags: num(r.flags),
+        time_meaning: 'last_modified: when this decision was last written',
       },
     });
   }
@@ -107,10 +173,15 @@ function readExpired(ctx: ExtractorContext, src: OpenedDatabase): void {
     const ts = plausible(ctx, unixSeconds(r.expired_at), r.expired_at, 'expired_at', ref);
     const lm = plausible(ctx, unixSeconds(r.last_modified), r.last_modified, 'last_modified', ref);
     ctx.emit({
-      ts, kind: 'permission', action: 'expired',
+      ts,
+      kind: 'permission',
+      action: 'expired',
       title: `${label}: permission for ${client ?? 'unknown app'} expired`,
-      counterpart: client, service: label,
-      sourceFileId: src.fileRowId, sourceTable: 'expired', sourceRowid: r.rid as bigint,
+      counterpart: client,
+      service: label,
+      sourceFileId: src.fileRowId,
+      sourceTable: 'expired',
+      sourceRowid: r.rid as bigint,
       extra: { tcc_service: service, client, client_type: num(r.client_type), last_modified_utc_us: lm?.utcUs ?? null, last_modified_raw: lm?.raw ?? null },
     });
   }
@@ -120,10 +191,16 @@ export const permissions: Extractor = {
   id: 'permissions',
   title: 'App permissions (TCC: camera, microphone, photos, contacts…)',
   sources: [{ domain: 'HomeDomain', path: TCC_PATH }],
-  kinds: [{
-    kind: 'permission', label: 'App permissions', color: '#8e5ab5', view: 'table', dataType: 'ios:tcc:access',
-    actions: { granted: 'Permission Granted', denied: 'Permission Denied', limited: 'Permission Limited', unknown: 'Permission Modified', expired: 'Permission Expired' },
-  }],
+  kinds: [
+    {
+      kind: 'permission',
+      label: 'App permissions',
+      color: '#8e5ab5',
+      view: 'table',
+      dataType: 'ios:tcc:access',
+      actions: { granted: 'Permission Granted', denied: 'Permission Denied', limited: 'Permission Limited', unknown: 'Permission Modified', expired: 'Permission Expired' },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', TCC_PATH);
     if (!src) return;

@@ -39,11 +39,36 @@ const DISTANCE_TOLERANCE_M = 50;
 const ADDED_SAME_AS_TAKEN_US = 60_000_000;
 
 const SUBTYPES: Record<number, string> = {
-  0: 'still', 1: 'panorama', 2: 'live photo', 10: 'screenshot', 100: 'video', 101: 'streamed video', 102: 'slow motion', 103: 'time-lapse',
+  0: 'still',
+  1: 'panorama',
+  2: 'live photo',
+  10: 'screenshot',
+  100: 'video',
+  101: 'streamed video',
+  102: 'slow motion',
+  103: 'time-lapse',
 };
 
-const ASSET_COLS = ['ZUUID', 'ZDIRECTORY', 'ZFILENAME', 'ZKIND', 'ZKINDSUBTYPE', 'ZUNIFORMTYPEIDENTIFIER', 'ZDATECREATED', 'ZADDEDDATE',
-  'ZMODIFICATIONDATE', 'ZTRASHEDSTATE', 'ZTRASHEDDATE', 'ZHIDDEN', 'ZFAVORITE', 'ZWIDTH', 'ZHEIGHT', 'ZDURATION', 'ZLATITUDE', 'ZLONGITUDE'];
+const ASSET_COLS = [
+  'ZUUID',
+  'ZDIRECTORY',
+  'ZFILENAME',
+  'ZKIND',
+  'ZKINDSUBTYPE',
+  'ZUNIFORMTYPEIDENTIFIER',
+  'ZDATECREATED',
+  'ZADDEDDATE',
+  'ZMODIFICATIONDATE',
+  'ZTRASHEDSTATE',
+  'ZTRASHEDDATE',
+  'ZHIDDEN',
+  'ZFAVORITE',
+  'ZWIDTH',
+  'ZHEIGHT',
+  'ZDURATION',
+  'ZLATITUDE',
+  'ZLONGITUDE',
+];
 const ADD_COLS = ['ZORIGINALFILENAME', 'ZTIMEZONEOFFSET', 'ZINFERREDTIMEZONEOFFSET', 'ZTIMEZONENAME', 'ZEXIFTIMESTAMPSTRING', 'ZGPSHORIZONTALACCURACY'];
 const EXT_COLS = ['ZCAMERAMAKE', 'ZCAMERAMODEL', 'ZLENSMODEL'];
 
@@ -54,7 +79,8 @@ const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ?
 
 /** Photos.sqlite coordinates: NULL, -180.0 (the "none" sentinel), out-of-range and 0,0 mean no location. */
 export function dbLocation(lat: unknown, lon: unknown): { lat: number; lon: number } | null {
-  const a = num(lat), o = num(lon);
+  const a = num(lat),
+    o = num(lon);
   if (a === null || o === null || a === -180 || o === -180) return null;
   if (Math.abs(a) > 90 || Math.abs(o) > 180 || (a === 0 && o === 0)) return null;
   return { lat: a, lon: o };
@@ -68,7 +94,10 @@ function assetQuery(db: Database.Database, table: string): string {
   if (hasTable(db, 'ZADDITIONALASSETATTRIBUTES')) {
     const b = columnsOf(db, 'ZADDITIONALASSETATTRIBUTES');
     const on = a.has('ZADDITIONALATTRIBUTES') ? 'b.Z_PK = a.ZADDITIONALATTRIBUTES' : b.has('ZASSET') ? 'b.ZASSET = a.Z_PK' : null;
-    if (on) { joins += ` LEFT JOIN ZADDITIONALASSETATTRIBUTES b ON ${on}`; cols.push(...ADD_COLS.map((c) => colOrNull(b, c, c, 'b.'))); }
+    if (on) {
+      joins += ` LEFT JOIN ZADDITIONALASSETATTRIBUTES b ON ${on}`;
+      cols.push(...ADD_COLS.map((c) => colOrNull(b, c, c, 'b.')));
+    }
   }
   if (!joins) cols.push(...ADD_COLS.map((c) => `NULL AS ${c}`));
   if (hasTable(db, 'ZEXTENDEDATTRIBUTES') && a.has('ZEXTENDEDATTRIBUTES')) {
@@ -111,7 +140,10 @@ class MediaReader {
     let entry: ManifestEntry | undefined;
     for (const c of candidates) {
       const e = this.ctx.backup.get(PHOTOS_DOMAIN, c);
-      if (e && e.flags === 1) { entry = e; break; }
+      if (e && e.flags === 1) {
+        entry = e;
+        break;
+      }
     }
     if (!entry) {
       this.notInBackup.push(pk);
@@ -120,19 +152,27 @@ class MediaReader {
     const opened = await this.ctx.openEntry(entry, { dir: this.dir, name: `asset-${pk}` }); // copies and hashes the evidence
     if (!opened) {
       let status: 'missing' | 'unreadable' = 'unreadable';
-      try { if (!this.ctx.backup.payloadPath(entry)) status = 'missing'; } catch { /* invalid id: unreadable */ }
+      try {
+        if (!this.ctx.backup.payloadPath(entry)) status = 'missing';
+      } catch {
+        /* invalid id: unreadable */
+      }
       return { file: { domain: PHOTOS_DOMAIN, path: entry.relativePath, status, sha256: null, size: null, file_row_id: null }, exif: null, exifError: null };
     }
     this.filesRead++;
     const res: FileResult = {
       file: { domain: PHOTOS_DOMAIN, path: entry.relativePath, status: 'ok', sha256: opened.sha256, size: opened.size, file_row_id: opened.fileRowId },
-      exif: null, exifError: null,
+      exif: null,
+      exifError: null,
     };
     try {
       if (wantExif) {
         // Side by side: the EXIF parse waits on its worker thread while the thumbnail is read here.
         const [exif, thumb] = await Promise.all([
-          readExifFile(opened.path, opened.size, tzOffsetS).catch((e: Error) => { res.exifError = e.message; return null; }),
+          readExifFile(opened.path, opened.size, tzOffsetS).catch((e: Error) => {
+            res.exifError = e.message;
+            return null;
+          }),
           makeThumbnail(opened.path, null), // never throws; null = placeholder
         ]);
         res.exif = exif;
@@ -145,7 +185,11 @@ class MediaReader {
   }
 }
 
-function compare(dbUs: number | null, dbLoc: { lat: number; lon: number } | null, exif: ExifInfo): { time_diff_s: number | null; distance_m: number | null; notes: string[] } | null {
+function compare(
+  dbUs: number | null,
+  dbLoc: { lat: number; lon: number } | null,
+  exif: ExifInfo,
+): { time_diff_s: number | null; distance_m: number | null; notes: string[] } | null {
   const notes: string[] = [];
   let timeDiff: number | null = null;
   let dist: number | null = null;
@@ -170,12 +214,17 @@ function compare(dbUs: number | null, dbLoc: { lat: number; lon: number } | null
 function timeZoneReasoning(tzOffsetS: number | null, tzName: string | null, exif: ExifInfo | null, dbUs: number | null) {
   if (exif && exif.time_basis === 'exif-offset') return { basis: 'exif-offset', offset: exif.offset, note: `EXIF OffsetTimeOriginal ${exif.offset_exif}` };
   if (exif && exif.time_basis === 'gps-time') return { basis: 'gps-time', offset: exif.offset, note: `no EXIF offset; derived from the GPS UTC time stamp ${exif.gps_utc}` };
-  if (tzOffsetS !== null) return { basis: 'photos-db-timezone', offset: formatOffset(Math.round(tzOffsetS / 60)), note: `Photos.sqlite ZTIMEZONEOFFSET ${tzOffsetS} s${tzName ? ` (${tzName})` : ''}` };
-  if (exif && exif.capture_local && dbUs !== null) {
+  if (tzOffsetS !== null)
+    return { basis: 'photos-db-timezone', offset: formatOffset(Math.round(tzOffsetS / 60)), note: `Photos.sqlite ZTIMEZONEOFFSET ${tzOffsetS} s${tzName ? ` (${tzName})` : ''}` };
+  if (exif?.capture_local && dbUs !== null) {
     const implied = impliedOffsetMinutes(Date.parse(exif.capture_local + 'Z'), dbUs / 1000);
-    return { basis: 'local-unknown-zone', offset: null, note: `EXIF time is local, zone unknown${implied !== null ? `; it sits ${formatOffset(implied)} from Photos.sqlite's UTC time` : ''}` };
+    return {
+      basis: 'local-unknown-zone',
+      offset: null,
+      note: `EXIF time is local, zone unknown${implied !== null ? `; it sits ${formatOffset(implied)} from Photos.sqlite's UTC time` : ''}`,
+    };
   }
-  if (exif && exif.capture_local) return { basis: 'local-unknown-zone', offset: null, note: 'EXIF time is local, zone unknown' };
+  if (exif?.capture_local) return { basis: 'local-unknown-zone', offset: null, note: 'EXIF time is local, zone unknown' };
   return null;
 }
 
@@ -187,7 +236,11 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
   if (!table) throw new ArtifactError(`${relativePath} has neither ZASSET nor ZGENERICASSET (unknown schema)`);
   const stmt = db.prepare(assetQuery(db, table));
   let total: number | undefined;
-  try { total = Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: bigint }).n); } catch { total = undefined; }
+  try {
+    total = Number((db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: bigint }).n);
+  } catch {
+    total = undefined;
+  }
   const media = new MediaReader(ctx);
   let done = 0;
   let last: number | null = null;
@@ -197,7 +250,10 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
   let gap: { after: number | null; message: string; attempts: number } | null = null;
   const reportGap = (before: number | null) => {
     if (!gap) return;
-    ctx.warn(`${relativePath}: ${table} rows after Z_PK ${gap.after ?? '(start)'}${before !== null ? ` and before Z_PK ${before}` : ''} could not be read (${gap.message}; ${gap.attempts} attempt(s)); the other assets were read`, { fileRowId: src.fileRowId, severity: 'error', table });
+    ctx.warn(
+      `${relativePath}: ${table} rows after Z_PK ${gap.after ?? '(start)'}${before !== null ? ` and before Z_PK ${before}` : ''} could not be read (${gap.message}; ${gap.attempts} attempt(s)); the other assets were read`,
+      { fileRowId: src.fileRowId, severity: 'error', table },
+    );
     gap = null;
   };
   // A damaged page stops one scan, not the extraction: resume after the last good Z_PK, jumping further
@@ -211,15 +267,23 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
       try {
         next = it.next();
       } catch (e) {
-        try { it.return?.(); } catch { /* already closed */ }
+        try {
+          it.return?.();
+        } catch {
+          /* already closed */
+        }
         failures++;
         if (!gap) gap = { after: last, message: (e as Error).message, attempts: 0 };
         gap.attempts++;
-        if (progressed) jump = 2; else jump *= 2;
+        if (progressed) jump = 2;
+        else jump *= 2;
         start = (last ?? 0) + jump;
         break;
       }
-      if (next.done) { ended = true; break; }
+      if (next.done) {
+        ended = true;
+        break;
+      }
       progressed = true;
       last = Number(next.value.pk);
       reportGap(last);
@@ -233,7 +297,11 @@ export async function extractPhotosDb(ctx: ExtractorContext, domain = PHOTOS_DOM
   ctx.progress(done, total);
   if (media.notInBackup.length) {
     const list = media.notInBackup.slice(0, 20).join(', ');
-    ctx.warn(`${media.notInBackup.length} asset(s) have no file in the backup (Z_PK ${list}${media.notInBackup.length > 20 ? ', …' : ''}); marked file.status "not-in-backup"`, { fileRowId: src.fileRowId, severity: 'warning', table });
+    ctx.warn(`${media.notInBackup.length} asset(s) have no file in the backup (Z_PK ${list}${media.notInBackup.length > 20 ? ', …' : ''}); marked file.status "not-in-backup"`, {
+      fileRowId: src.fileRowId,
+      severity: 'warning',
+      table,
+    });
   }
 }
 
@@ -250,7 +318,12 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const added = macSeconds(r.ZADDEDDATE);
   const modified = macSeconds(r.ZMODIFICATIONDATE);
   const trashedDate = macSeconds(r.ZTRASHEDDATE);
-  for (const [col, t] of [['ZDATECREATED', created], ['ZADDEDDATE', added], ['ZMODIFICATIONDATE', modified], ['ZTRASHEDDATE', trashedDate]] as const) {
+  for (const [col, t] of [
+    ['ZDATECREATED', created],
+    ['ZADDEDDATE', added],
+    ['ZMODIFICATIONDATE', modified],
+    ['ZTRASHEDDATE', trashedDate],
+  ] as const) {
     if (t?.invalid) ctx.warn(`${table} Z_PK ${pk}: ${col} ${t.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId, table, rowid: pk });
   }
   const trashed = (num(r.ZTRASHEDSTATE) ?? 0) !== 0;
@@ -266,48 +339,77 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const f = await media.read(pk, text(r.ZDIRECTORY), filename, !isVideo, tzOffsetS);
   const exif = f?.exif ?? null;
   if (f?.exifError) ctx.warn(`asset Z_PK ${pk} (${f.file.domain}/${f.file.path}): ${f.exifError}; Photos.sqlite values kept`, { fileRowId: f.file.file_row_id, table, rowid: pk });
-  if (exif?.problems.length) ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): ${exif.problems.join('; ')}; Photos.sqlite values kept`, { fileRowId: f!.file.file_row_id, table, rowid: pk });
+  if (exif?.problems.length)
+    ctx.warn(`asset Z_PK ${pk} (${f!.file.path}): ${exif.problems.join('; ')}; Photos.sqlite values kept`, { fileRowId: f!.file.file_row_id, table, rowid: pk });
 
   const disagreement = exif ? compare(created?.utcUs ?? null, dbLoc, exif) : null;
-  if (disagreement) ctx.warn(`asset Z_PK ${pk} (${filename ?? '?'}): Photos.sqlite and EXIF disagree: ${disagreement.notes.join('; ')}`, { fileRowId, table, rowid: pk, severity: 'info' });
+  if (disagreement)
+    ctx.warn(`asset Z_PK ${pk} (${filename ?? '?'}): Photos.sqlite and EXIF disagree: ${disagreement.notes.join('; ')}`, { fileRowId, table, rowid: pk, severity: 'info' });
   const loc = dbLoc ?? (exif?.gps ? { lat: exif.gps.lat, lon: exif.gps.lon } : null);
 
   // Without ZDATECREATED, the file's EXIF time stands in when its zone is known (ts_epoch 'exif-local').
   const exifTs = exif?.capture_utc_us != null ? { utcUs: exif.capture_utc_us, raw: `${exif.capture_local}${exif.offset ?? ''}`, epoch: 'exif-local' as const } : null;
-  if (!created) ctx.warn(`asset Z_PK ${pk} has no usable ZDATECREATED (${String(r.ZDATECREATED)})${exifTs ? '; the EXIF capture time is used' : ''}`, { fileRowId, table, rowid: pk });
+  if (!created)
+    ctx.warn(`asset Z_PK ${pk} has no usable ZDATECREATED (${String(r.ZDATECREATED)})${exifTs ? '; the EXIF capture time is used' : ''}`, { fileRowId, table, rowid: pk });
   else if (created.invalid && exifTs) ctx.warn(`asset Z_PK ${pk}: the EXIF capture time stands in for the invalid ZDATECREATED`, { fileRowId, table, rowid: pk, severity: 'info' });
-  const name = original && original !== filename ? `${original} (stored as ${filename ?? '?'})` : filename ?? original ?? `asset ${pk}`;
+  const name = original && original !== filename ? `${original} (stored as ${filename ?? '?'})` : (filename ?? original ?? `asset ${pk}`);
   const label = isVideo ? 'Video' : assetKind === 'live' ? 'Live Photo' : subtype === 10 ? 'Screenshot' : 'Photo';
   const flags = [favorite && 'favourite', hidden && 'hidden', trashed && 'in Recently Deleted'].filter(Boolean);
   const dims = num(r.ZWIDTH) && num(r.ZHEIGHT) ? `, ${num(r.ZWIDTH)}×${num(r.ZHEIGHT)}` : '';
   const dur = isVideo && duration ? `, ${Math.round(duration * 10) / 10} s` : '';
 
   const takenId = ctx.emit({
-    ts: created?.invalid ? exifTs ?? created : created ?? exifTs, kind, action: 'taken',
+    ts: created?.invalid ? (exifTs ?? created) : (created ?? exifTs),
+    kind,
+    action: 'taken',
     title: `${label} ${isVideo ? 'recorded' : 'taken'}: ${name}${dims}${dur}${flags.length ? ` [${flags.join(', ')}]` : ''}`,
     durationS: isVideo ? duration : null,
-    latitude: loc?.lat ?? null, longitude: loc?.lon ?? null,
+    latitude: loc?.lat ?? null,
+    longitude: loc?.lon ?? null,
     accuracyM: loc && dbLoc && accuracy !== null && accuracy > 0 ? accuracy : null,
-    sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk,
+    sourceFileId: fileRowId,
+    sourceTable: table,
+    sourceRowid: pk,
     extra: {
       asset: {
-        uuid, directory: text(r.ZDIRECTORY), filename, original_filename: original, kind: assetKind, kind_subtype: subtype,
-        subtype_label: subtype !== null ? SUBTYPES[subtype] ?? null : null, uti: text(r.ZUNIFORMTYPEIDENTIFIER),
-        width: num(r.ZWIDTH), height: num(r.ZHEIGHT), duration_s: duration, favorite, hidden, trashed,
-        trashed_utc: isoFromUs(trashedDate?.utcUs), added_utc: isoFromUs(added?.utcUs), modified_utc: isoFromUs(modified?.utcUs),
-        timezone_offset_s: tzOffsetS, timezone_name: tzName, exif_timestamp_string: text(r.ZEXIFTIMESTAMPSTRING),
-        camera_make: text(r.ZCAMERAMAKE), camera_model: text(r.ZCAMERAMODEL), lens_model: text(r.ZLENSMODEL), gps_accuracy_m: accuracy,
+        uuid,
+        directory: text(r.ZDIRECTORY),
+        filename,
+        original_filename: original,
+        kind: assetKind,
+        kind_subtype: subtype,
+        subtype_label: subtype !== null ? (SUBTYPES[subtype] ?? null) : null,
+        uti: text(r.ZUNIFORMTYPEIDENTIFIER),
+        width: num(r.ZWIDTH),
+        height: num(r.ZHEIGHT),
+        duration_s: duration,
+        favorite,
+        hidden,
+        trashed,
+        trashed_utc: isoFromUs(trashedDate?.utcUs),
+        added_utc: isoFromUs(added?.utcUs),
+        modified_utc: isoFromUs(modified?.utcUs),
+        timezone_offset_s: tzOffsetS,
+        timezone_name: tzName,
+        exif_timestamp_string: text(r.ZEXIFTIMESTAMPSTRING),
+        camera_make: text(r.ZCAMERAMAKE),
+        camera_model: text(r.ZCAMERAMODEL),
+        lens_model: text(r.ZLENSMODEL),
+        gps_accuracy_m: accuracy,
       },
       location_source: dbLoc ? 'photos-db' : loc ? 'exif' : null,
       db_location: dbLoc,
       file: f?.file ?? null,
-      exif, exif_error: f?.exifError ?? null,
+      exif,
+      exif_error: f?.exifError ?? null,
       time_zone: timeZoneReasoning(tzOffsetS, tzName, exif, created?.utcUs ?? null),
       disagreement,
     },
   });
   if (f?.thumbnail) {
-    try { addThumbnail(ctx.caseFile, { eventId: takenId, ...f.thumbnail }); } catch (e) {
+    try {
+      addThumbnail(ctx.caseFile, { eventId: takenId, ...f.thumbnail });
+    } catch (e) {
       ctx.warn(`asset Z_PK ${pk} (${f.file.path}): thumbnail not stored (${(e as Error).message})`, { fileRowId: f.file.file_row_id, table, rowid: pk, severity: 'info' });
     }
   }
@@ -315,9 +417,20 @@ async function emitAsset(ctx: ExtractorContext, fileRowId: number, table: string
   const what = `${label}: ${name}`;
   // A camera photo is added to the library the moment it is taken: an 'added' event then only repeats
   // 'taken' (the time stays in asset.added_utc). Imports, saves and downloads are added later and do get one.
-  if (added && (created?.utcUs == null || added.utcUs === null || Math.abs(added.utcUs - created.utcUs) > ADDED_SAME_AS_TAKEN_US)) ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
+  if (added && (created?.utcUs == null || added.utcUs === null || Math.abs(added.utcUs - created.utcUs) > ADDED_SAME_AS_TAKEN_US))
+    ctx.emit({ ts: added, kind, action: 'added', title: `${what} added to the library`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
   if (modified) ctx.emit({ ts: modified, kind, action: 'modified', title: `${what} modified`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
-  if (trashedDate) ctx.emit({ ts: trashedDate, kind, action: 'trashed', title: `${what} moved to Recently Deleted${trashed ? '' : ' (since restored)'}`, sourceFileId: fileRowId, sourceTable: table, sourceRowid: pk, extra: small });
+  if (trashedDate)
+    ctx.emit({
+      ts: trashedDate,
+      kind,
+      action: 'trashed',
+      title: `${what} moved to Recently Deleted${trashed ? '' : ' (since restored)'}`,
+      sourceFileId: fileRowId,
+      sourceTable: table,
+      sourceRowid: pk,
+      extra: small,
+    });
 }
 
 export const photos: Extractor = {
@@ -325,10 +438,22 @@ export const photos: Extractor = {
   title: 'Photos and videos (Photos.sqlite, EXIF)',
   sources: [{ domain: PHOTOS_DOMAIN, path: PHOTOS_DB }],
   kinds: [
-    { kind: 'photo', label: 'Photos', color: '#c77a1c', view: 'gallery', dataType: 'ios:photos:asset',
-      actions: { taken: 'Photo Taken', added: 'Photo Added', modified: 'Photo Modified', trashed: 'Photo Trashed' } },
-    { kind: 'video', label: 'Videos', color: '#b5486b', view: 'gallery', dataType: 'ios:photos:asset',
-      actions: { taken: 'Video Recorded', added: 'Video Added', modified: 'Video Modified', trashed: 'Video Trashed' } },
+    {
+      kind: 'photo',
+      label: 'Photos',
+      color: '#c77a1c',
+      view: 'gallery',
+      dataType: 'ios:photos:asset',
+      actions: { taken: 'Photo Taken', added: 'Photo Added', modified: 'Photo Modified', trashed: 'Photo Trashed' },
+    },
+    {
+      kind: 'video',
+      label: 'Videos',
+      color: '#b5486b',
+      view: 'gallery',
+      dataType: 'ios:photos:asset',
+      actions: { taken: 'Video Recorded', added: 'Video Added', modified: 'Video Modified', trashed: 'Video Trashed' },
+    },
   ],
   async run(ctx) {
     await extractPhotosDb(ctx);

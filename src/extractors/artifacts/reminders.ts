@@ -18,13 +18,25 @@ const LOCATIONS = [
 ];
 
 export const REMINDER_KIND: KindDescriptor = {
-  kind: 'reminder', label: 'Reminders', color: '#db2777', view: 'table', dataType: 'ios:reminders:reminder',
+  kind: 'reminder',
+  label: 'Reminders',
+  color: '#db2777',
+  view: 'table',
+  dataType: 'ios:reminders:reminder',
   actions: { created: 'Reminder Created', due: 'Reminder Due', completed: 'Reminder Completed', modified: 'Reminder Modified' },
 };
 
 export interface ReminderRow {
-  table: string; rowid: number; title: string | null; notes: string | null; list: string | null;
-  created: unknown; modified: unknown; due: unknown; completed: unknown; completedFlag: boolean | null;
+  table: string;
+  rowid: number;
+  title: string | null;
+  notes: string | null;
+  list: string | null;
+  created: unknown;
+  modified: unknown;
+  due: unknown;
+  completed: unknown;
+  completedFlag: boolean | null;
   extra: Record<string, unknown>;
 }
 
@@ -37,12 +49,20 @@ export function emitReminder(ctx: ExtractorContext, fileRowId: number, r: Remind
   const completed = timeOf(ctx, r.completed, 'mac-s', { ...where, column: r.table === 'CalendarItem' ? 'completion_date' : 'ZCOMPLETIONDATE' });
   const label = (r.title ?? '(untitled)').replace(/[\r\n\t]+/g, ' ');
   const inList = r.list ? ` (${r.list.replace(/[\r\n\t]+/g, ' ')})` : '';
-  const extra = { ...r.extra, reminder_title: r.title, list: r.list, due_utc: isoFromUs(due?.utcUs), completed_utc: isoFromUs(completed?.utcUs), completed: r.completedFlag ?? !!completed };
+  const extra = {
+    ...r.extra,
+    reminder_title: r.title,
+    list: r.list,
+    due_utc: isoFromUs(due?.utcUs),
+    completed_utc: isoFromUs(completed?.utcUs),
+    completed: r.completedFlag ?? !!completed,
+  };
   const base = { kind: 'reminder', service: 'Reminders', sourceFileId: fileRowId, sourceTable: r.table, sourceRowid: r.rowid } as const;
   const mainId = ctx.emit({ ...base, ts: created, action: 'created', title: `Reminder created: ${label}${inList}`, body: r.notes, extra });
   if (due) ctx.emit({ ...base, ts: due, action: 'due', title: `Reminder due: ${label}${inList}`, extra: { created_event_id: mainId } });
   if (completed) ctx.emit({ ...base, ts: completed, action: 'completed', title: `Reminder completed: ${label}${inList}`, extra: { created_event_id: mainId } });
-  if (modified && modified.utcUs !== created?.utcUs) ctx.emit({ ...base, ts: modified, action: 'modified', title: `Reminder modified: ${label}${inList}`, extra: { created_event_id: mainId } });
+  if (modified && modified.utcUs !== created?.utcUs)
+    ctx.emit({ ...base, ts: modified, action: 'modified', title: `Reminder modified: ${label}${inList}`, extra: { created_event_id: mainId } });
 }
 
 export const reminders: Extractor = {
@@ -85,34 +105,75 @@ function readStore(ctx: ExtractorContext, src: OpenedDatabase, storePath: string
   if (hasTable(db, 'ZREMCDREMINDER')) {
     const c = columnsOf(db, 'ZREMCDREMINDER');
     const lists = hasTable(db, 'ZREMCDBASELIST') && c.has('ZLIST') && columnsOf(db, 'ZREMCDBASELIST').has('ZNAME');
-    const cols = ['ZTITLE', 'ZNOTES', 'ZCREATIONDATE', 'ZLASTMODIFIEDDATE', 'ZDUEDATE', 'ZCOMPLETIONDATE', 'ZCOMPLETED', 'ZFLAGGED', 'ZPRIORITY',
-      'ZMARKEDFORDELETION', 'ZALLDAY', 'ZTIMEZONE', 'ZDACALENDARITEMUNIQUEIDENTIFIER'].map((x) => colOrNull(c, x, x, 'r.')).join(', ');
+    const cols = [
+      'ZTITLE',
+      'ZNOTES',
+      'ZCREATIONDATE',
+      'ZLASTMODIFIEDDATE',
+      'ZDUEDATE',
+      'ZCOMPLETIONDATE',
+      'ZCOMPLETED',
+      'ZFLAGGED',
+      'ZPRIORITY',
+      'ZMARKEDFORDELETION',
+      'ZALLDAY',
+      'ZTIMEZONE',
+      'ZDACALENDARITEMUNIQUEIDENTIFIER',
+    ]
+      .map((x) => colOrNull(c, x, x, 'r.'))
+      .join(', ');
     const q = `SELECT r.Z_PK AS pk, ${cols}, ${lists ? 'l.ZNAME' : 'NULL'} AS list FROM ZREMCDREMINDER r ${lists ? 'LEFT JOIN ZREMCDBASELIST l ON l.Z_PK = r.ZLIST' : ''} ORDER BY r.Z_PK`;
     for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       emitReminder(ctx, src.fileRowId, {
-        table: 'ZREMCDREMINDER', rowid: Number(r.pk), title: sqlText(r.ZTITLE), notes: sqlText(r.ZNOTES), list: sqlText(r.list),
-        created: r.ZCREATIONDATE, modified: r.ZLASTMODIFIEDDATE, due: r.ZDUEDATE, completed: r.ZCOMPLETIONDATE, completedFlag: r.ZCOMPLETED == null ? null : Number(r.ZCOMPLETED) === 1,
-        extra: { flagged: r.ZFLAGGED ?? null, priority: r.ZPRIORITY ?? null, deleted: Number(r.ZMARKEDFORDELETION ?? 0) === 1, all_day: r.ZALLDAY ?? null, time_zone: sqlText(r.ZTIMEZONE),
-          store: entry.relativePath, calendar_item_uid: sqlText(r.ZDACALENDARITEMUNIQUEIDENTIFIER) },
+        table: 'ZREMCDREMINDER',
+        rowid: Number(r.pk),
+        title: sqlText(r.ZTITLE),
+        notes: sqlText(r.ZNOTES),
+        list: sqlText(r.list),
+        created: r.ZCREATIONDATE,
+        modified: r.ZLASTMODIFIEDDATE,
+        due: r.ZDUEDATE,
+        completed: r.ZCOMPLETIONDATE,
+        completedFlag: r.ZCOMPLETED == null ? null : Number(r.ZCOMPLETED) === 1,
+        extra: {
+          flagged: r.ZFLAGGED ?? null,
+          priority: r.ZPRIORITY ?? null,
+          deleted: Number(r.ZMARKEDFORDELETION ?? 0) === 1,
+          all_day: r.ZALLDAY ?? null,
+          time_zone: sqlText(r.ZTIMEZONE),
+          store: entry.relativePath,
+          calendar_item_uid: sqlText(r.ZDACALENDARITEMUNIQUEIDENTIFIER),
+        },
       });
     }
   } else if (hasTable(db, 'ZREMCDOBJECT') && columnsOf(db, 'ZREMCDOBJECT').has('ZTITLE1')) {
     const c = columnsOf(db, 'ZREMCDOBJECT');
     const cols = ['ZTITLE1', 'ZNOTES', 'ZCREATIONDATE', 'ZLASTMODIFIEDDATE', 'ZDUEDATE', 'ZCOMPLETIONDATE', 'ZCOMPLETED', 'ZFLAGGED', 'ZPRIORITY', 'ZMARKEDFORDELETION', 'ZLIST']
-      .map((x) => colOrNull(c, x, x, 'o.')).join(', ');
+      .map((x) => colOrNull(c, x, x, 'o.'))
+      .join(', ');
     const listName = c.has('ZLIST') && c.has('ZNAME') ? '(SELECT l.ZNAME FROM ZREMCDOBJECT l WHERE l.Z_PK = o.ZLIST)' : 'NULL';
     // Reminder rows are the ones with a title (iLEAPP: WHERE ZTITLE1 <> ''); lists and other objects share the table.
     const q = `SELECT o.Z_PK AS pk, ${cols}, ${listName} AS list FROM ZREMCDOBJECT o WHERE o.ZTITLE1 IS NOT NULL ORDER BY o.Z_PK`;
     for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       emitReminder(ctx, src.fileRowId, {
-        table: 'ZREMCDOBJECT', rowid: Number(r.pk), title: sqlText(r.ZTITLE1), notes: sqlText(r.ZNOTES), list: sqlText(r.list),
-        created: r.ZCREATIONDATE, modified: r.ZLASTMODIFIEDDATE, due: r.ZDUEDATE, completed: r.ZCOMPLETIONDATE, completedFlag: r.ZCOMPLETED == null ? null : Number(r.ZCOMPLETED) === 1,
+        table: 'ZREMCDOBJECT',
+        rowid: Number(r.pk),
+        title: sqlText(r.ZTITLE1),
+        notes: sqlText(r.ZNOTES),
+        list: sqlText(r.list),
+        created: r.ZCREATIONDATE,
+        modified: r.ZLASTMODIFIEDDATE,
+        due: r.ZDUEDATE,
+        completed: r.ZCOMPLETIONDATE,
+        completedFlag: r.ZCOMPLETED == null ? null : Number(r.ZCOMPLETED) === 1,
         extra: { flagged: r.ZFLAGGED ?? null, priority: r.ZPRIORITY ?? null, deleted: Number(r.ZMARKEDFORDELETION ?? 0) === 1, store: entry.relativePath },
       });
     }
   } else {
     // A store of another kind (an empty local account, a future layout): said, not guessed at.
-    ctx.warn(`${entry.relativePath}: ${hasTable(db, 'ZREMCDOBJECT') ? 'ZREMCDOBJECT has no ZTITLE1 column' : 'neither ZREMCDREMINDER nor ZREMCDOBJECT (unknown schema)'}; no reminders read from this store`,
-      { fileRowId: src.fileRowId, severity: hasTable(db, 'ZREMCDOBJECT') ? 'info' : 'warning' });
+    ctx.warn(
+      `${entry.relativePath}: ${hasTable(db, 'ZREMCDOBJECT') ? 'ZREMCDOBJECT has no ZTITLE1 column' : 'neither ZREMCDREMINDER nor ZREMCDOBJECT (unknown schema)'}; no reminders read from this store`,
+      { fileRowId: src.fileRowId, severity: hasTable(db, 'ZREMCDOBJECT') ? 'info' : 'warning' },
+    );
   }
 }

@@ -9,7 +9,10 @@ import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type Ext
 import { accuracyOf, countRows, emitLocation, LOCATION_KIND } from '../locations/common.js';
 
 const CACHE_PATHS = ['Library/Caches/com.apple.routined/Cache.sqlite'];
-const sensor = (v: unknown) => { const n = v == null ? NaN : Number(v); return Number.isFinite(n) && n >= 0 ? n : null; };
+const sensor = (v: unknown) => {
+  const n = v == null ? NaN : Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+};
 
 async function readCache(ctx: ExtractorContext, relativePath: string): Promise<void> {
   const src = await ctx.openDatabase('HomeDomain', relativePath);
@@ -24,14 +27,24 @@ async function readCache(ctx: ExtractorContext, relativePath: string): Promise<v
     for (const r of src.db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ${table} ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
       const acc = accuracyOf(r.ZHORIZONTALACCURACY);
       const ts = macSeconds(r.ZTIMESTAMP);
-      if (ts?.invalid) ctx.warn(`${table} Z_PK ${String(r.pk)}: ZTIMESTAMP ${ts.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table, rowid: r.pk as bigint });
+      if (ts?.invalid)
+        ctx.warn(`${table} Z_PK ${String(r.pk)}: ZTIMESTAMP ${ts.invalid}; kept without a time (raw value in ts_raw)`, { fileRowId: src.fileRowId, table, rowid: r.pk as bigint });
       emitLocation(ctx, src.fileRowId, {
-        ts, lat: r.ZLATITUDE, lon: r.ZLONGITUDE, accuracy: r.ZHORIZONTALACCURACY,
+        ts,
+        lat: r.ZLATITUDE,
+        lon: r.ZLONGITUDE,
+        accuracy: r.ZHORIZONTALACCURACY,
         title: `Device position (routined Cache.sqlite)${acc !== null ? `, accuracy ${acc} m` : ''}`,
-        table, rowid: r.pk as bigint,
+        table,
+        rowid: r.pk as bigint,
         extra: {
-          store: 'Cache.sqlite', table, what: 'position of the device',
-          altitude_m: r.ZALTITUDE ?? null, vertical_accuracy_m: sensor(r.ZVERTICALACCURACY), speed_mps: sensor(r.ZSPEED), course_deg: sensor(r.ZCOURSE),
+          store: 'Cache.sqlite',
+          table,
+          what: 'position of the device',
+          altitude_m: r.ZALTITUDE ?? null,
+          vertical_accuracy_m: sensor(r.ZVERTICALACCURACY),
+          speed_mps: sensor(r.ZSPEED),
+          course_deg: sensor(r.ZCOURSE),
         },
       });
       if (++done % 10_000 === 0) ctx.progress(done, total);

@@ -40,8 +40,7 @@ async function readStore(ctx: ExtractorContext, domain: string, dbPath: string):
   if (!hasTable(db, 'ZCLOUDRECORDING')) throw new ArtifactError(`${dbPath} has no ZCLOUDRECORDING table (unknown schema)`);
   const c = columnsOf(db, 'ZCLOUDRECORDING');
   const folders = hasTable(db, 'ZFOLDER') && c.has('ZFOLDER') && columnsOf(db, 'ZFOLDER').has('ZENCRYPTEDNAME');
-  const cols = ['ZDATE', 'ZDURATION', 'ZCUSTOMLABEL', 'ZENCRYPTEDTITLE', 'ZPATH', 'ZUNIQUEID', 'ZEVICTIONDATE', 'ZFLAGS']
-    .map((x) => colOrNull(c, x, x, 'r.')).join(', ');
+  const cols = ['ZDATE', 'ZDURATION', 'ZCUSTOMLABEL', 'ZENCRYPTEDTITLE', 'ZPATH', 'ZUNIQUEID', 'ZEVICTIONDATE', 'ZFLAGS'].map((x) => colOrNull(c, x, x, 'r.')).join(', ');
   const q = `SELECT r.Z_PK AS pk, ${cols}, ${folders ? 'f.ZENCRYPTEDNAME' : 'NULL'} AS folder FROM ZCLOUDRECORDING r ${folders ? 'LEFT JOIN ZFOLDER f ON f.Z_PK = r.ZFOLDER' : ''} ORDER BY r.Z_PK`;
   for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
     const pk = Number(r.pk);
@@ -54,30 +53,76 @@ async function readStore(ctx: ExtractorContext, domain: string, dbPath: string):
     const zpath = sqlText(r.ZPATH);
     const loc = zpath ? locateRecording(zpath, domain, dbPath) : { reason: 'no ZPATH' };
     const extra = {
-      recording_title: title, custom_label: sqlText(r.ZCUSTOMLABEL), path: zpath, unique_id: sqlText(r.ZUNIQUEID), folder: sqlText(r.folder),
-      recently_deleted: !!evicted, evicted_utc: isoFromUs(evicted?.utcUs), flags: r.ZFLAGS ?? null, path_problem: 'reason' in loc ? loc.reason : undefined,
+      recording_title: title,
+      custom_label: sqlText(r.ZCUSTOMLABEL),
+      path: zpath,
+      unique_id: sqlText(r.ZUNIQUEID),
+      folder: sqlText(r.folder),
+      recently_deleted: !!evicted,
+      evicted_utc: isoFromUs(evicted?.utcUs),
+      flags: r.ZFLAGS ?? null,
+      path_problem: 'reason' in loc ? loc.reason : undefined,
     };
     const label = (title ?? zpath?.split('/').pop() ?? `recording ${pk}`).replace(/[\r\n\t]+/g, ' ');
     const eventId = ctx.emit({
-      ts, kind: 'voice-memo', action: 'recorded', title: `Voice memo recorded: ${label}${duration ? `, ${formatDuration(duration)}` : ''}${evicted ? ' (in Recently Deleted)' : ''}`,
-      durationS: duration, service: 'Voice Memos', sourceFileId: src.fileRowId, sourceTable: 'ZCLOUDRECORDING', sourceRowid: pk, extra,
+      ts,
+      kind: 'voice-memo',
+      action: 'recorded',
+      title: `Voice memo recorded: ${label}${duration ? `, ${formatDuration(duration)}` : ''}${evicted ? ' (in Recently Deleted)' : ''}`,
+      durationS: duration,
+      service: 'Voice Memos',
+      sourceFileId: src.fileRowId,
+      sourceTable: 'ZCLOUDRECORDING',
+      sourceRowid: pk,
+      extra,
     });
-    let status: string, fileId: number | null = null, sha: string | null = null, size: number | null = null, relPath: string | null = null;
+    let status: string,
+      fileId: number | null = null,
+      sha: string | null = null,
+      size: number | null = null,
+      relPath: string | null = null;
     if ('reason' in loc) {
       status = zpath ? 'refused-path' : 'no-path';
       if (zpath) ctx.warn(`ZCLOUDRECORDING Z_PK ${pk}: ZPATH ${JSON.stringify(zpath.slice(0, 200))} not looked up (${loc.reason})`, where);
     } else {
       relPath = loc.relativePath;
       const m = await linkMedia(ctx, ID, loc.domain, loc.relativePath);
-      status = m.status; fileId = m.fileRowId; sha = m.sha256; size = m.size;
-      if (status === 'missing') ctx.warn(`ZCLOUDRECORDING Z_PK ${pk}: ${loc.domain}/${loc.relativePath} is not in this backup (recorded as missing)`, { ...where, severity: 'info' });
+      status = m.status;
+      fileId = m.fileRowId;
+      sha = m.sha256;
+      size = m.size;
+      if (status === 'missing')
+        ctx.warn(`ZCLOUDRECORDING Z_PK ${pk}: ${loc.domain}/${loc.relativePath} is not in this backup (recorded as missing)`, { ...where, severity: 'info' });
     }
-    ctx.caseFile.addAttachment({ eventId, extractor: ID, sourceFileId: src.fileRowId, sourceTable: 'ZCLOUDRECORDING', sourceRowid: pk, fileId, path: zpath,
-      transferName: zpath ? zpath.split('/').pop() ?? null : null, mimeType: zpath?.toLowerCase().endsWith('.m4a') ? 'audio/mp4' : null, uti: null, totalBytes: size, status, sha256: sha,
-      extra: { relative_path: relPath } });
+    ctx.caseFile.addAttachment({
+      eventId,
+      extractor: ID,
+      sourceFileId: src.fileRowId,
+      sourceTable: 'ZCLOUDRECORDING',
+      sourceRowid: pk,
+      fileId,
+      path: zpath,
+      transferName: zpath ? (zpath.split('/').pop() ?? null) : null,
+      mimeType: zpath?.toLowerCase().endsWith('.m4a') ? 'audio/mp4' : null,
+      uti: null,
+      totalBytes: size,
+      status,
+      sha256: sha,
+      extra: { relative_path: relPath },
+    });
     if (evicted) {
-      ctx.emit({ ts: evicted, kind: 'voice-memo', action: 'deleted', title: `Voice memo moved to Recently Deleted: ${label}`, durationS: duration, service: 'Voice Memos',
-        sourceFileId: src.fileRowId, sourceTable: 'ZCLOUDRECORDING', sourceRowid: pk, extra: { recorded_event_id: eventId } });
+      ctx.emit({
+        ts: evicted,
+        kind: 'voice-memo',
+        action: 'deleted',
+        title: `Voice memo moved to Recently Deleted: ${label}`,
+        durationS: duration,
+        service: 'Voice Memos',
+        sourceFileId: src.fileRowId,
+        sourceTable: 'ZCLOUDRECORDING',
+        sourceRowid: pk,
+        extra: { recorded_event_id: eventId },
+      });
     }
   }
   return true;
@@ -87,8 +132,16 @@ export const voiceMemos: Extractor = {
   id: ID,
   title: 'Voice Memos (recordings and their audio)',
   sources: LOCATIONS.map((l) => ({ domain: l.domain, path: l.db })),
-  kinds: [{ kind: 'voice-memo', label: 'Voice memos', color: '#b45309', view: 'table', dataType: 'ios:voicememos:recording',
-    actions: { recorded: 'Recording Created', deleted: 'Recording Deleted' } }],
+  kinds: [
+    {
+      kind: 'voice-memo',
+      label: 'Voice memos',
+      color: '#b45309',
+      view: 'table',
+      dataType: 'ios:voicememos:recording',
+      actions: { recorded: 'Recording Created', deleted: 'Recording Deleted' },
+    },
+  ],
   async run(ctx) {
     // Both places are tried: a store listed but missing in one does not hide the other.
     const failures: string[] = [];

@@ -20,8 +20,16 @@ export const voicemail: Extractor = {
   title: 'Voicemail (visual voicemail messages and audio)',
   sources: [{ domain: DOMAIN, path: DB }],
   after: ['contacts'],
-  kinds: [{ kind: 'voicemail', label: 'Voicemail', color: '#0f766e', view: 'table', dataType: 'ios:voicemail:message',
-    actions: { received: 'Voicemail Received', trashed: 'Voicemail Trashed' } }],
+  kinds: [
+    {
+      kind: 'voicemail',
+      label: 'Voicemail',
+      color: '#0f766e',
+      view: 'table',
+      dataType: 'ios:voicemail:message',
+      actions: { received: 'Voicemail Received', trashed: 'Voicemail Trashed' },
+    },
+  ],
   async run(ctx) {
     const src = await ctx.openDatabase(DOMAIN, DB);
     if (!src) return;
@@ -30,7 +38,8 @@ export const voicemail: Extractor = {
     const c = columnsOf(db, 'voicemail');
     const hasMap = hasTable(db, 'map') && c.has('label') && columnsOf(db, 'map').has('account');
     const cols = ['remote_uid', 'date', 'token', 'sender', 'callback_num', 'duration', 'expiration', 'trashed_date', 'flags', 'receiver', 'label']
-      .map((x) => colOrNull(c, x, x, 'v.')).join(', ');
+      .map((x) => colOrNull(c, x, x, 'v.'))
+      .join(', ');
     const q = `SELECT v.ROWID AS rowid, ${cols}, ${hasMap ? '(SELECT account FROM map m WHERE m.label = v.label LIMIT 1)' : 'NULL'} AS account FROM voicemail v ORDER BY v.ROWID`;
     for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       const rowid = Number(r.rowid);
@@ -46,22 +55,70 @@ export const voicemail: Extractor = {
       const who = sender ? (name ? `${name} (${sender})` : sender) : 'unknown caller';
       const audioPath = `Library/Voicemail/${rowid}.amr`;
       const extra = {
-        remote_uid: r.remote_uid ?? null, callback_num: sqlText(r.callback_num), receiver: sqlText(r.receiver), account: sqlText(r.account), label: sqlText(r.label),
-        flags, deleted, trashed_utc: isoFromUs(usOf(trashed)), expiration_raw: r.expiration ?? null, audio_file: audioPath,
+        remote_uid: r.remote_uid ?? null,
+        callback_num: sqlText(r.callback_num),
+        receiver: sqlText(r.receiver),
+        account: sqlText(r.account),
+        label: sqlText(r.label),
+        flags,
+        deleted,
+        trashed_utc: isoFromUs(usOf(trashed)),
+        expiration_raw: r.expiration ?? null,
+        audio_file: audioPath,
       };
       const eventId = ctx.emit({
-        ts, kind: 'voicemail', action: 'received', direction: 'incoming', counterpart: sender, counterpartName: name, service: 'Voicemail', durationS: duration,
+        ts,
+        kind: 'voicemail',
+        action: 'received',
+        direction: 'incoming',
+        counterpart: sender,
+        counterpartName: name,
+        service: 'Voicemail',
+        durationS: duration,
         title: `Voicemail from ${who}${duration ? `, ${formatDuration(duration)}` : ''}${deleted ? ' (deleted)' : ''}`,
-        sourceFileId: src.fileRowId, sourceTable: 'voicemail', sourceRowid: rowid, extra,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'voicemail',
+        sourceRowid: rowid,
+        extra,
       });
       const audio = await linkMedia(ctx, ID, DOMAIN, audioPath);
-      if (audio.status === 'missing') ctx.warn(`voicemail row ${rowid}: ${DOMAIN}/${audioPath} is not in this backup (recorded as missing)`, { fileRowId: src.fileRowId, table: 'voicemail', rowid, severity: 'info' });
-      ctx.caseFile.addAttachment({ eventId, extractor: ID, sourceFileId: src.fileRowId, sourceTable: 'voicemail', sourceRowid: rowid, fileId: audio.fileRowId, path: audioPath,
-        transferName: `${rowid}.amr`, mimeType: 'audio/amr', uti: 'org.3gpp.adaptive-multi-rate-audio', totalBytes: audio.size, status: audio.status, sha256: audio.sha256 });
+      if (audio.status === 'missing')
+        ctx.warn(`voicemail row ${rowid}: ${DOMAIN}/${audioPath} is not in this backup (recorded as missing)`, {
+          fileRowId: src.fileRowId,
+          table: 'voicemail',
+          rowid,
+          severity: 'info',
+        });
+      ctx.caseFile.addAttachment({
+        eventId,
+        extractor: ID,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'voicemail',
+        sourceRowid: rowid,
+        fileId: audio.fileRowId,
+        path: audioPath,
+        transferName: `${rowid}.amr`,
+        mimeType: 'audio/amr',
+        uti: 'org.3gpp.adaptive-multi-rate-audio',
+        totalBytes: audio.size,
+        status: audio.status,
+        sha256: audio.sha256,
+      });
       if (trashed) {
         ctx.emit({
-          ts: trashed, kind: 'voicemail', action: 'trashed', direction: 'incoming', counterpart: sender, counterpartName: name, service: 'Voicemail', durationS: duration,
-          title: `Voicemail from ${who} moved to Deleted Messages`, sourceFileId: src.fileRowId, sourceTable: 'voicemail', sourceRowid: rowid, extra: { received_event_id: eventId, flags },
+          ts: trashed,
+          kind: 'voicemail',
+          action: 'trashed',
+          direction: 'incoming',
+          counterpart: sender,
+          counterpartName: name,
+          service: 'Voicemail',
+          durationS: duration,
+          title: `Voicemail from ${who} moved to Deleted Messages`,
+          sourceFileId: src.fileRowId,
+          sourceTable: 'voicemail',
+          sourceRowid: rowid,
+          extra: { received_event_id: eventId, flags },
         });
       }
     }

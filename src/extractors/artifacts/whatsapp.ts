@@ -40,13 +40,34 @@ export const whatsappStats = { bulkRows: 0, rowByRowRows: 0 };
 
 /** ZMESSAGETYPE (IPED ExtractorIOS.decodeMessageType; iLEAPP whatsappMessages: 5 = location). */
 export const WA_MESSAGE_TYPES: Record<number, string> = {
-  0: 'text', 1: 'image', 2: 'video', 3: 'audio', 4: 'contact', 5: 'location', 6: 'group event', 7: 'link', 8: 'document',
-  10: 'system', 11: 'GIF', 12: 'system', 14: 'deleted', 15: 'sticker',
+  0: 'text',
+  1: 'image',
+  2: 'video',
+  3: 'audio',
+  4: 'contact',
+  5: 'location',
+  6: 'group event',
+  7: 'link',
+  8: 'document',
+  10: 'system',
+  11: 'GIF',
+  12: 'system',
+  14: 'deleted',
+  15: 'sticker',
 };
 /** ZGROUPEVENTTYPE of a type-10 row that is a missed call (IPED: 1 voice, 4 video, 22 group video). */
 const MISSED_CALL_EVENTS: Record<number, string> = { 1: 'WhatsApp voice call', 4: 'WhatsApp video call', 22: 'WhatsApp group video call' };
 /** ZGROUPEVENTTYPE of a type-6 row (IPED). */
-const GROUP_EVENTS: Record<number, string> = { 2: 'joined the group', 3: 'left the group', 4: 'changed the group icon', 5: 'deleted the group icon', 7: 'removed a member', 10: 'made you an admin', 12: 'created the group', 50: 'added members' };
+const GROUP_EVENTS: Record<number, string> = {
+  2: 'joined the group',
+  3: 'left the group',
+  4: 'changed the group icon',
+  5: 'deleted the group icon',
+  7: 'removed a member',
+  10: 'made you an admin',
+  12: 'created the group',
+  50: 'added members',
+};
 
 /** `14155550100@s.whatsapp.net` → `+14155550100`; other JIDs (groups, @lid, broadcast) stay as they are. */
 export function jidToHandle(jid: string | null): string | null {
@@ -61,10 +82,12 @@ export function jidToHandle(jid: string | null): string | null {
  */
 export function readWaMetadata(buf: Buffer): { forwardCount: number | null; forwardedFrom: string | null } {
   const r = protobuf.Reader.create(buf);
-  let forwardCount: number | null = null, forwardedFrom: string | null = null;
+  let forwardCount: number | null = null,
+    forwardedFrom: string | null = null;
   while (r.pos < r.len) {
     const tag = r.uint32();
-    const field = tag >>> 3, wire = tag & 7;
+    const field = tag >>> 3,
+      wire = tag & 7;
     if (field === 0) throw new Error(`invalid field number 0 at byte ${r.pos}`);
     if (field === 17 && wire === 0) forwardCount = r.uint32();
     else if (field === 21 && wire === 2) forwardedFrom = Buffer.from(r.bytes()).toString('utf8');
@@ -76,9 +99,28 @@ export function readWaMetadata(buf: Buffer): { forwardCount: number | null; forw
 const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
 const int = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-interface Person { handle: string | null; jid: string | null; name: string | null; nameSource: string | null }
-interface Session { pk: number; threadId: number; jid: string | null; isGroup: boolean; label: string; partner: Person; members: Map<number, Person>; side?: Side }
-interface Side { other: Person; who: string; counterpart: string | null; nameSource: string | null }
+interface Person {
+  handle: string | null;
+  jid: string | null;
+  name: string | null;
+  nameSource: string | null;
+}
+interface Session {
+  pk: number;
+  threadId: number;
+  jid: string | null;
+  isGroup: boolean;
+  label: string;
+  partner: Person;
+  members: Map<number, Person>;
+  side?: Side;
+}
+interface Side {
+  other: Person;
+  who: string;
+  counterpart: string | null;
+  nameSource: string | null;
+}
 
 export const whatsapp: Extractor = {
   id: ID,
@@ -100,7 +142,10 @@ class WhatsAppReader {
   private readonly pushNames = new Map<string, string>();
   private readonly orphanThreads = new Map<string, number>();
 
-  constructor(private readonly ctx: ExtractorContext, private readonly src: OpenedDatabase) {
+  constructor(
+    private readonly ctx: ExtractorContext,
+    private readonly src: OpenedDatabase,
+  ) {
     this.db = src.db;
   }
 
@@ -114,8 +159,12 @@ class WhatsAppReader {
     let name = handle?.startsWith('+') ? this.ctx.contacts.nameFor(handle) : null;
     let nameSource: string | null = name ? 'contacts' : null;
     if (!name) {
-      for (const [n, source] of [...fallbacks, [jid ? this.pushNames.get(jid) ?? null : null, 'push name'] as [string | null, string]]) {
-        if (n?.trim()) { name = oneLine(n.trim()); nameSource = source; break; }
+      for (const [n, source] of [...fallbacks, [jid ? (this.pushNames.get(jid) ?? null) : null, 'push name'] as [string | null, string]]) {
+        if (n?.trim()) {
+          name = oneLine(n.trim());
+          nameSource = source;
+          break;
+        }
       }
     }
     return { handle, jid, name, nameSource };
@@ -128,7 +177,8 @@ class WhatsAppReader {
       const pc = columnsOf(db, 'ZWAPROFILEPUSHNAME');
       if (pc.has('ZJID') && pc.has('ZPUSHNAME')) {
         for (const r of db.prepare('SELECT ZJID, ZPUSHNAME FROM ZWAPROFILEPUSHNAME').raw(true).iterate() as Iterable<[unknown, unknown]>) {
-          const j = sqlText(r[0]), n = sqlText(r[1]);
+          const j = sqlText(r[0]),
+            n = sqlText(r[1]);
           if (j && n) this.pushNames.set(j, n);
         }
       }
@@ -144,7 +194,10 @@ class WhatsAppReader {
 
   private loadSessions(): void {
     const { db, ctx } = this;
-    if (!hasTable(db, 'ZWACHATSESSION')) { this.warn(`${CHAT_DB} has no ZWACHATSESSION table: messages are grouped by sender only`, null, null); return; }
+    if (!hasTable(db, 'ZWACHATSESSION')) {
+      this.warn(`${CHAT_DB} has no ZWACHATSESSION table: messages are grouped by sender only`, null, null);
+      return;
+    }
     const members = new Map<number, Map<number, Person>>();
     if (hasTable(db, 'ZWAGROUPMEMBER')) {
       const gc = columnsOf(db, 'ZWAGROUPMEMBER');
@@ -159,27 +212,42 @@ class WhatsAppReader {
     }
     const sc = columnsOf(db, 'ZWACHATSESSION');
     const cols = ['ZCONTACTJID', 'ZPARTNERNAME', 'ZSESSIONTYPE', 'ZARCHIVED', 'ZREMOVED', 'ZHIDDEN', 'ZMESSAGECOUNTER', 'ZLASTMESSAGEDATE', 'ZGROUPINFO', 'ZUNREADCOUNT']
-      .map((c) => colOrNull(sc, c)).join(', ');
+      .map((c) => colOrNull(sc, c))
+      .join(', ');
     for (const r of db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWACHATSESSION ORDER BY Z_PK`).iterate() as Iterable<Record<string, unknown>>) {
       const pk = Number(r.pk);
       const jid = sqlText(r.ZCONTACTJID);
       const partnerName = sqlText(r.ZPARTNERNAME);
       const isGroup = (jid?.endsWith('@g.us') ?? false) || int(r.ZSESSIONTYPE) === 1;
-      const partner = isGroup ? { handle: jid, jid, name: partnerName ? oneLine(partnerName) : null, nameSource: 'ZPARTNERNAME' } : this.person(jid, [partnerName, 'ZWACHATSESSION.ZPARTNERNAME']);
+      const partner = isGroup
+        ? { handle: jid, jid, name: partnerName ? oneLine(partnerName) : null, nameSource: 'ZPARTNERNAME' }
+        : this.person(jid, [partnerName, 'ZWACHATSESSION.ZPARTNERNAME']);
       const list = members.get(pk) ?? new Map<number, Person>();
       const last = timeOf(ctx, r.ZLASTMESSAGEDATE, 'mac-s', { fileRowId: this.src.fileRowId, table: 'ZWACHATSESSION', rowid: pk, column: 'ZLASTMESSAGEDATE' });
       const threadId = ctx.caseFile.addThread({
-        extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWACHATSESSION', sourceRowid: pk,
-        identifier: jid, displayName: partner.name, service: SERVICE, isGroup,
+        extractor: ID,
+        sourceFileId: this.src.fileRowId,
+        sourceTable: 'ZWACHATSESSION',
+        sourceRowid: pk,
+        identifier: jid,
+        displayName: partner.name,
+        service: SERVICE,
+        isGroup,
         extra: {
-          session_type: int(r.ZSESSIONTYPE), archived: int(r.ZARCHIVED), removed: int(r.ZREMOVED), hidden: int(r.ZHIDDEN),
-          message_counter: int(r.ZMESSAGECOUNTER), unread: int(r.ZUNREADCOUNT), last_message: isoFromUs(last?.utcUs), members: list.size,
+          session_type: int(r.ZSESSIONTYPE),
+          archived: int(r.ZARCHIVED),
+          removed: int(r.ZREMOVED),
+          hidden: int(r.ZHIDDEN),
+          message_counter: int(r.ZMESSAGECOUNTER),
+          unread: int(r.ZUNREADCOUNT),
+          last_message: isoFromUs(last?.utcUs),
+          members: list.size,
           partner_name: partnerName,
         },
       });
       if (isGroup) for (const m of list.values()) ctx.caseFile.addParticipant(threadId, m.handle ?? m.jid ?? '(no JID)', m.name);
       else if (partner.handle) ctx.caseFile.addParticipant(threadId, partner.handle, partner.name);
-      const label = isGroup ? `group “${partner.name ?? jid ?? `chat ${pk}`}”` : partner.name ? `${partner.name} (${partner.handle})` : partner.handle ?? `chat ${pk}`;
+      const label = isGroup ? `group “${partner.name ?? jid ?? `chat ${pk}`}”` : partner.name ? `${partner.name} (${partner.handle})` : (partner.handle ?? `chat ${pk}`);
       this.sessions.set(pk, { pk, threadId, jid, isGroup, label: oneLine(label), partner, members: list });
     }
   }
@@ -190,8 +258,25 @@ class WhatsAppReader {
     const byPk = new Map<number, { row: Record<string, unknown>; used: boolean }>();
     if (!hasTable(this.db, 'ZWAMEDIAITEM')) return { byMessage, byPk };
     const mc = columnsOf(this.db, 'ZWAMEDIAITEM');
-    const cols = ['ZMESSAGE', 'ZMEDIALOCALPATH', 'ZFILESIZE', 'ZLATITUDE', 'ZLONGITUDE', 'ZHACCURACY', 'ZTITLE', 'ZVCARDSTRING', 'ZVCARDNAME', 'ZMEDIAURL',
-      'ZMOVIEDURATION', 'ZAUTHORNAME', 'ZTHUMBNAILLOCALPATH', 'ZXMPPTHUMBPATH', 'ZMETADATA'].map((c) => colOrNull(mc, c)).join(', ');
+    const cols = [
+      'ZMESSAGE',
+      'ZMEDIALOCALPATH',
+      'ZFILESIZE',
+      'ZLATITUDE',
+      'ZLONGITUDE',
+      'ZHACCURACY',
+      'ZTITLE',
+      'ZVCARDSTRING',
+      'ZVCARDNAME',
+      'ZMEDIAURL',
+      'ZMOVIEDURATION',
+      'ZAUTHORNAME',
+      'ZTHUMBNAILLOCALPATH',
+      'ZXMPPTHUMBPATH',
+      'ZMETADATA',
+    ]
+      .map((c) => colOrNull(mc, c))
+      .join(', ');
     for (const row of this.db.prepare(`SELECT Z_PK AS pk, ${cols} FROM ZWAMEDIAITEM ORDER BY Z_PK`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       const item = { row, used: false };
       byPk.set(Number(row.pk), item);
@@ -206,8 +291,17 @@ class WhatsAppReader {
   private orphanThread(key: string, who: Person): number {
     let id = this.orphanThreads.get(key);
     if (id === undefined) {
-      id = this.ctx.caseFile.addThread({ extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: null, identifier: who.jid ?? key,
-        displayName: who.name, service: SERVICE, isGroup: false, extra: { synthetic: true, reason: 'the message names no chat session that exists' } });
+      id = this.ctx.caseFile.addThread({
+        extractor: ID,
+        sourceFileId: this.src.fileRowId,
+        sourceTable: 'ZWAMESSAGE',
+        sourceRowid: null,
+        identifier: who.jid ?? key,
+        displayName: who.name,
+        service: SERVICE,
+        isGroup: false,
+        extra: { synthetic: true, reason: 'the message names no chat session that exists' },
+      });
       if (who.handle) this.ctx.caseFile.addParticipant(id, who.handle, who.name);
       this.orphanThreads.set(key, id);
     }
@@ -217,8 +311,25 @@ class WhatsAppReader {
   private async readMessages(media: ReturnType<WhatsAppReader['loadMedia']>): Promise<void> {
     const { db, ctx } = this;
     const c = columnsOf(db, 'ZWAMESSAGE');
-    const names = ['ZCHATSESSION', 'ZISFROMME', 'ZMESSAGEDATE', 'ZSENTDATE', 'ZFROMJID', 'ZTOJID', 'ZTEXT', 'ZMESSAGETYPE', 'ZGROUPEVENTTYPE', 'ZGROUPMEMBER',
-      'ZMEDIAITEM', 'ZMESSAGESTATUS', 'ZSTARRED', 'ZPUSHNAME', 'ZSTANZAID', 'ZFLAGS', 'ZPARENTMESSAGE'] as const;
+    const names = [
+      'ZCHATSESSION',
+      'ZISFROMME',
+      'ZMESSAGEDATE',
+      'ZSENTDATE',
+      'ZFROMJID',
+      'ZTOJID',
+      'ZTEXT',
+      'ZMESSAGETYPE',
+      'ZGROUPEVENTTYPE',
+      'ZGROUPMEMBER',
+      'ZMEDIAITEM',
+      'ZMESSAGESTATUS',
+      'ZSTARRED',
+      'ZPUSHNAME',
+      'ZSTANZAID',
+      'ZFLAGS',
+      'ZPARENTMESSAGE',
+    ] as const;
     const cols = names.map((x) => colOrNull(c, x)).join(', ');
     const total = Number(db.prepare('SELECT count(*) FROM ZWAMESSAGE').pluck().safeIntegers(false).get());
     const fileRowId = this.src.fileRowId;
@@ -232,17 +343,29 @@ class WhatsAppReader {
       let v = sideCache.get(key);
       if (!v) {
         const other = make();
-        v = { other, who: oneLine(other.name ? `${other.name} (${other.handle ?? other.jid})` : other.handle ?? other.jid ?? 'unknown'), counterpart: other.handle ?? other.jid,
-          nameSource: other.nameSource && other.nameSource !== 'contacts' ? other.nameSource : null };
+        v = {
+          other,
+          who: oneLine(other.name ? `${other.name} (${other.handle ?? other.jid})` : (other.handle ?? other.jid ?? 'unknown')),
+          counterpart: other.handle ?? other.jid,
+          nameSource: other.nameSource && other.nameSource !== 'contacts' ? other.nameSource : null,
+        };
         sideCache.set(key, v);
       }
       return v;
     };
     const handle = async (row: unknown[]): Promise<void> => {
       const pk = Number(row[0]);
-      const chatRaw = row[1], fromMe = Number(row[2] ?? 0) === 1, dateRaw = row[3], sentRaw = row[4];
-      const fromJid = sqlText(row[5]), toJid = sqlText(row[6]), body = sqlText(row[7]);
-      const type = int(row[8]), gEvent = int(row[9]), memberPk = int(row[10]), mediaPk = int(row[11]);
+      const chatRaw = row[1],
+        fromMe = Number(row[2] ?? 0) === 1,
+        dateRaw = row[3],
+        sentRaw = row[4];
+      const fromJid = sqlText(row[5]),
+        toJid = sqlText(row[6]),
+        body = sqlText(row[7]);
+      const type = int(row[8]),
+        gEvent = int(row[9]),
+        memberPk = int(row[10]),
+        mediaPk = int(row[11]);
       const push = sqlText(row[14]);
       const session = this.sessions.get(int(chatRaw) ?? -1);
       // Who is on the other side: the group member who wrote an incoming group message, else the chat partner.
@@ -260,7 +383,8 @@ class WhatsAppReader {
         const p = this.person(fromMe ? toJid : fromJid, [push, 'ZWAMESSAGE.ZPUSHNAME']);
         s = side(`orphan:${p.jid ?? ''}:${p.name ?? ''}`, () => p);
       }
-      const other = s.other, who = s.who;
+      const other = s.other,
+        who = s.who;
       let threadId: number;
       if (session) threadId = session.threadId;
       else {
@@ -272,7 +396,7 @@ class WhatsAppReader {
       const ts = fast && !fast.invalid ? fast : timeOf(ctx, dateRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZMESSAGEDATE' });
       if (!ts) this.warn(`ZWAMESSAGE Z_PK ${pk} has no ZMESSAGEDATE`, 'ZWAMESSAGE', pk);
       const sent = sentRaw == null || sentRaw === dateRaw ? null : timeOf(ctx, sentRaw, 'mac-s', { fileRowId, table: 'ZWAMESSAGE', rowid: pk, column: 'ZSENTDATE' });
-      const typeName = type === null ? 'unknown' : WA_MESSAGE_TYPES[type] ?? `type ${type}`;
+      const typeName = type === null ? 'unknown' : (WA_MESSAGE_TYPES[type] ?? `type ${type}`);
       const direction: Direction = fromMe ? 'outgoing' : 'incoming';
       const where = session?.isGroup ? ` in ${session.label}` : '';
 
@@ -280,22 +404,37 @@ class WhatsAppReader {
       let items = media.byMessage.get(pk);
       const viaPk = mediaPk !== null ? media.byPk.get(mediaPk) : undefined;
       if (viaPk && !(items ?? []).includes(viaPk)) items = [...(items ?? []), viaPk];
-      let latitude: number | null = null, longitude: number | null = null, accuracy: number | null = null;
+      let latitude: number | null = null,
+        longitude: number | null = null,
+        accuracy: number | null = null;
       if (type === 5 || items) {
         const loc = items?.find((m) => m.row.ZLATITUDE != null && m.row.ZLONGITUDE != null && !(Number(m.row.ZLATITUDE) === 0 && Number(m.row.ZLONGITUDE) === 0));
-        const la = loc ? Number(loc.row.ZLATITUDE) : NaN, lo = loc ? Number(loc.row.ZLONGITUDE) : NaN;
+        const la = loc ? Number(loc.row.ZLATITUDE) : NaN,
+          lo = loc ? Number(loc.row.ZLONGITUDE) : NaN;
         if (Number.isFinite(la) && Number.isFinite(lo) && Math.abs(la) <= 90 && Math.abs(lo) <= 180) {
-          latitude = la; longitude = lo;
+          latitude = la;
+          longitude = lo;
           const acc = loc ? Number(loc.row.ZHACCURACY) : NaN;
           if (Number.isFinite(acc) && acc > 0) accuracy = acc;
-        } else if (type === 5) this.warn(`ZWAMESSAGE Z_PK ${pk}: a location message without usable coordinates (${loc ? `${String(loc.row.ZLATITUDE)}, ${String(loc.row.ZLONGITUDE)}` : 'no media row'})`, 'ZWAMESSAGE', pk);
+        } else if (type === 5)
+          this.warn(
+            `ZWAMESSAGE Z_PK ${pk}: a location message without usable coordinates (${loc ? `${String(loc.row.ZLATITUDE)}, ${String(loc.row.ZLONGITUDE)}` : 'no media row'})`,
+            'ZWAMESSAGE',
+            pk,
+          );
       }
 
       let forward: ReturnType<typeof readWaMetadata> | null = null;
       const metaItem = items?.find((m) => Buffer.isBuffer(m.row.ZMETADATA) && (m.row.ZMETADATA as Buffer).length);
       if (metaItem) {
-        try { forward = readWaMetadata(metaItem.row.ZMETADATA as Buffer); } catch (e) {
-          this.warn(`ZWAMEDIAITEM Z_PK ${String(metaItem.row.pk)} (message Z_PK ${pk}): ZMETADATA could not be decoded (${(e as Error).message}); the message is kept without it`, 'ZWAMEDIAITEM', Number(metaItem.row.pk));
+        try {
+          forward = readWaMetadata(metaItem.row.ZMETADATA as Buffer);
+        } catch (e) {
+          this.warn(
+            `ZWAMEDIAITEM Z_PK ${String(metaItem.row.pk)} (message Z_PK ${pk}): ZMETADATA could not be decoded (${(e as Error).message}); the message is kept without it`,
+            'ZWAMEDIAITEM',
+            Number(metaItem.row.pk),
+          );
         }
       }
       // extra_json written directly: every value is a string, a number or null.
@@ -310,18 +449,22 @@ class WhatsAppReader {
       if (row[17] != null) extraJson += `,"parent_message":${JSON.stringify(int(row[17]))}`;
       if (sent?.utcUs != null && sent.utcUs !== ts?.utcUs) extraJson += `,"sent_utc":${JSON.stringify(isoFromUs(sent.utcUs))}`;
       if (forward?.forwardCount != null) extraJson += `,"forward_count":${forward.forwardCount}`;
-      if (forward?.forwardedFrom) extraJson += `,"forwarded_from":${JSON.stringify(forward.forwardedFrom)},"forwarded_from_handle":${JSON.stringify(jidToHandle(forward.forwardedFrom))}`;
+      if (forward?.forwardedFrom)
+        extraJson += `,"forwarded_from":${JSON.stringify(forward.forwardedFrom)},"forwarded_from_handle":${JSON.stringify(jidToHandle(forward.forwardedFrom))}`;
       if (latitude !== null) extraJson += `,"location_title":${JSON.stringify(items?.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null)}`;
       extraJson += '}';
 
-      let kind = 'message', action = fromMe ? 'sent' : 'received', title: string;
+      let kind = 'message',
+        action = fromMe ? 'sent' : 'received',
+        title: string;
       const missedCall = type === 10 && gEvent !== null ? MISSED_CALL_EVENTS[gEvent] : undefined;
       if (missedCall) {
-        kind = 'call'; action = 'missed';
+        kind = 'call';
+        action = 'missed';
         title = `Missed ${missedCall} from ${who}${where}`;
       } else if (type === 6) {
         action = 'group-event';
-        title = `WhatsApp ${session?.label ?? 'group'}: ${fromMe ? 'you' : who} ${gEvent !== null ? GROUP_EVENTS[gEvent] ?? `group event ${gEvent}` : 'group event'}`;
+        title = `WhatsApp ${session?.label ?? 'group'}: ${fromMe ? 'you' : who} ${gEvent !== null ? (GROUP_EVENTS[gEvent] ?? `group event ${gEvent}`) : 'group event'}`;
       } else if (type === 10 || type === 12) {
         action = 'system';
         title = `WhatsApp system message (${gEvent !== null ? `event ${gEvent}` : 'no event type'}) in chat with ${session?.label ?? who}`;
@@ -331,12 +474,29 @@ class WhatsAppReader {
         if (latitude !== null) title += ` at ${latitude.toFixed(5)}, ${longitude!.toFixed(5)}`;
       }
       const eventId = ctx.emit({
-        ts, kind, action, title, body, direction,
-        counterpart: s.counterpart, counterpartName: other.name, threadId, service: SERVICE,
-        latitude, longitude, accuracyM: accuracy,
-        sourceFileId: fileRowId, sourceTable: 'ZWAMESSAGE', sourceRowid: pk, extraJson,
+        ts,
+        kind,
+        action,
+        title,
+        body,
+        direction,
+        counterpart: s.counterpart,
+        counterpartName: other.name,
+        threadId,
+        service: SERVICE,
+        latitude,
+        longitude,
+        accuracyM: accuracy,
+        sourceFileId: fileRowId,
+        sourceTable: 'ZWAMESSAGE',
+        sourceRowid: pk,
+        extraJson,
       });
-      if (items) for (const m of items) { m.used = true; await this.attach(m.row, eventId, pk); }
+      if (items)
+        for (const m of items) {
+          m.used = true;
+          await this.attach(m.row, eventId, pk);
+        }
     };
 
     const bulk = this.bulkWriter(c, media, side);
@@ -349,8 +509,11 @@ class WhatsAppReader {
       // Page by page: SQLite writes the ordinary rows of the page, JavaScript the others (read through the attached
       // copy with the same columns as above, so both paths see the same values).
       try {
-        const rest = ctx.caseFile.db.prepare(`SELECT m.Z_PK, ${names.map((x) => (c.has(x) ? `m.${x}` : 'NULL')).join(', ')} FROM ${WA_SRC}.ZWAMESSAGE m
-          WHERE m.Z_PK BETWEEN ? AND ? AND NOT (${bulk.condition}) ORDER BY m.Z_PK`).raw(true).safeIntegers(false);
+        const rest = ctx.caseFile.db
+          .prepare(`SELECT m.Z_PK, ${names.map((x) => (c.has(x) ? `m.${x}` : 'NULL')).join(', ')} FROM ${WA_SRC}.ZWAMESSAGE m
+          WHERE m.Z_PK BETWEEN ? AND ? AND NOT (${bulk.condition}) ORDER BY m.Z_PK`)
+          .raw(true)
+          .safeIntegers(false);
         const bounds = db.prepare('SELECT min(Z_PK), max(Z_PK) FROM ZWAMESSAGE').raw(true).safeIntegers(false).get() as [number | null, number | null];
         const page = whatsappTuning.pageRows;
         for (let lo = Number(bounds[0] ?? 1); bounds[1] !== null && lo <= Number(bounds[1]); lo += page) {
@@ -359,7 +522,11 @@ class WhatsAppReader {
           ctx.countEvents(written);
           whatsappStats.bulkRows += written;
           done += written;
-          for (const row of rest.all(lo, hi) as unknown[][]) { await handle(row); done++; whatsappStats.rowByRowRows++; }
+          for (const row of rest.all(lo, hi) as unknown[][]) {
+            await handle(row);
+            done++;
+            whatsappStats.rowByRowRows++;
+          }
           ctx.progress(done, total);
         }
       } finally {
@@ -376,7 +543,11 @@ class WhatsAppReader {
    * side() the row-by-row path uses, put in a TEMP table; the test "the bulk path and the row-by-row path write the
    * same events" holds the two paths together.
    */
-  private bulkWriter(c: Set<string>, media: ReturnType<WhatsAppReader['loadMedia']>, side: (key: string, make: () => Person) => Side): { insert: Database.Statement; condition: string } | null {
+  private bulkWriter(
+    c: Set<string>,
+    media: ReturnType<WhatsAppReader['loadMedia']>,
+    side: (key: string, make: () => Person) => Side,
+  ): { insert: Database.Statement; condition: string } | null {
     if (!whatsappTuning.sqlBulk) return null;
     for (const need of ['ZCHATSESSION', 'ZMESSAGEDATE', 'ZMESSAGETYPE']) if (!c.has(need)) return null;
     const cf = this.ctx.caseFile;
@@ -395,17 +566,32 @@ class WhatsAppReader {
       cdb.function('ios_timeline_wa_num_text', { deterministic: true }, (v: unknown) => (v === null ? null : String(v)));
       const addSide = cdb.prepare('INSERT OR IGNORE INTO temp.wa_sides VALUES (?,?,?,?,?,?,?,?,?)');
       const put = (session: Session, fromMe: boolean, member: number, sd: Side, title: string) =>
-        addSide.run(session.pk, fromMe ? 1 : 0, member, session.isGroup ? 1 : 0, session.threadId, sd.counterpart, sd.other.name, title,
-          sd.nameSource ? `,"name_source":${JSON.stringify(sd.nameSource)}` : '');
+        addSide.run(
+          session.pk,
+          fromMe ? 1 : 0,
+          member,
+          session.isGroup ? 1 : 0,
+          session.threadId,
+          sd.counterpart,
+          sd.other.name,
+          title,
+          sd.nameSource ? `,"name_source":${JSON.stringify(sd.nameSource)}` : '',
+        );
       for (const session of this.sessions.values()) {
         if (session.isGroup) {
-          put(session, true, -1, side(`${session.pk}:me`, () => session.partner), `WhatsApp message to ${session.label}`);
+          put(
+            session,
+            true,
+            -1,
+            side(`${session.pk}:me`, () => session.partner),
+            `WhatsApp message to ${session.label}`,
+          );
           for (const [memberPk, member] of session.members) {
             const sd = side(`${session.pk}:m${memberPk}`, () => member);
             put(session, false, memberPk, sd, `WhatsApp message from ${sd.who} in ${session.label}`);
           }
         } else {
-          const sd = session.side ??= side(`${session.pk}`, () => session.partner);
+          const sd = (session.side ??= side(`${session.pk}`, () => session.partner));
           put(session, true, -1, sd, `WhatsApp message to ${sd.who}`);
           put(session, false, -1, sd, `WhatsApp message from ${sd.who}`);
         }
@@ -418,11 +604,16 @@ class WhatsAppReader {
       const typed = (cols: string[], types: string) => cols.filter((x) => c.has(x)).map((x) => `typeof(m.${x}) IN (${types})`);
       const join = `s.s_session = m.ZCHATSESSION AND s.s_from_me = ${fromMe} AND s.s_member = CASE WHEN s.s_group = 1 AND NOT ${fromMe} THEN coalesce(${m('ZGROUPMEMBER')}, -2) ELSE -1 END`;
       const plain = [
-        "typeof(m.ZMESSAGETYPE) = 'integer'", 'm.ZMESSAGETYPE = 0', `coalesce(${m('ZGROUPEVENTTYPE')}, 0) = 0`,
+        "typeof(m.ZMESSAGETYPE) = 'integer'",
+        'm.ZMESSAGETYPE = 0',
+        `coalesce(${m('ZGROUPEVENTTYPE')}, 0) = 0`,
         // The same plausibility test as formats/appleTime.ts (1970 ≤ UTC < 2101), on the same computed µs value.
-        "typeof(m.ZMESSAGEDATE) IN ('integer', 'real')", 'm.ZMESSAGEDATE != 0',
-        `${usExpr} >= ${MIN_PLAUSIBLE_US}`, `${usExpr} < ${MAX_PLAUSIBLE_US}`,
-        `${m('ZMEDIAITEM')} IS NULL`, 'm.Z_PK NOT IN (SELECT pk FROM temp.wa_media)',
+        "typeof(m.ZMESSAGEDATE) IN ('integer', 'real')",
+        'm.ZMESSAGEDATE != 0',
+        `${usExpr} >= ${MIN_PLAUSIBLE_US}`,
+        `${usExpr} < ${MAX_PLAUSIBLE_US}`,
+        `${m('ZMEDIAITEM')} IS NULL`,
+        'm.Z_PK NOT IN (SELECT pk FROM temp.wa_media)',
         `(${m('ZSENTDATE')} IS NULL OR ${m('ZSENTDATE')} = m.ZMESSAGEDATE)`,
         ...typed(['ZTEXT', 'ZFROMJID', 'ZTOJID', 'ZPUSHNAME', 'ZSTANZAID'], "'text', 'null'"),
         ...typed(['ZISFROMME', 'ZCHATSESSION', 'ZGROUPMEMBER', 'ZMESSAGESTATUS', 'ZSTARRED', 'ZFLAGS', 'ZPARENTMESSAGE'], "'integer', 'null'"),
@@ -437,13 +628,32 @@ class WhatsAppReader {
         || iif(${m('ZSTANZAID')} IS NOT NULL, ',"stanza_id":' || json_quote(${m('ZSTANZAID')}), '')
         || iif(${m('ZFLAGS')} IS NOT NULL AND (${m('ZFLAGS')} & 128) != 0, ',"forwarded":true', '')
         || iif(${m('ZPARENTMESSAGE')} IS NOT NULL, ',"parent_message":' || ${m('ZPARENTMESSAGE')}, '') || '}'`;
-      const insert = cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id',
-        'service', 'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'],
-      `SELECT ${usExpr}, ios_timeline_wa_num_text(m.ZMESSAGEDATE), 'mac-s', 'message',
+      const insert = cf.prepareEventsFrom(
+        [
+          'ts_utc_us',
+          'ts_raw',
+          'ts_epoch',
+          'kind',
+          'action',
+          'title',
+          'body',
+          'direction',
+          'counterpart',
+          'counterpart_name',
+          'thread_id',
+          'service',
+          'source_file_id',
+          'source_table',
+          'source_rowid',
+          'extractor',
+          'extra_json',
+        ],
+        `SELECT ${usExpr}, ios_timeline_wa_num_text(m.ZMESSAGEDATE), 'mac-s', 'message',
           iif(${fromMe}, 'sent', 'received'), s.s_title, ${m('ZTEXT')}, iif(${fromMe}, 'outgoing', 'incoming'), s.s_counterpart, s.s_name, s.s_thread,
           '${SERVICE}', ?, 'ZWAMESSAGE', m.Z_PK, '${ID}', ${extra}
         FROM ${WA_SRC}.ZWAMESSAGE m JOIN temp.wa_sides s ON ${join}
-        WHERE m.Z_PK BETWEEN ? AND ? AND ${plain} ORDER BY m.Z_PK`);
+        WHERE m.Z_PK BETWEEN ? AND ? AND ${plain} ORDER BY m.Z_PK`,
+      );
       return { insert, condition };
     } catch (e) {
       cf.detachSource(WA_SRC);
@@ -463,26 +673,50 @@ class WhatsAppReader {
     if (local) {
       const cleaned = local.replace(/^\/?(private\/)?var\/mobile\/Containers\/Shared\/AppGroup\/[^/]+\//, '');
       const safe = safeRelative(cleaned);
-      if (!safe) { reason = `the path would leave the WhatsApp folder or is malformed (${JSON.stringify(local.slice(0, 200))}); not looked up`; this.warn(`ZWAMEDIAITEM Z_PK ${pk}: ${reason}`, 'ZWAMEDIAITEM', pk); }
-      else rel = safe.startsWith('Message/') ? safe : `Message/${safe}`;
+      if (!safe) {
+        reason = `the path would leave the WhatsApp folder or is malformed (${JSON.stringify(local.slice(0, 200))}); not looked up`;
+        this.warn(`ZWAMEDIAITEM Z_PK ${pk}: ${reason}`, 'ZWAMEDIAITEM', pk);
+      } else rel = safe.startsWith('Message/') ? safe : `Message/${safe}`;
     }
     const mimeColumn = sqlText(row.ZVCARDSTRING);
     const mime = mimeColumn && /^[a-z]+\/[\w.+-]+$/i.test(mimeColumn) ? mimeColumn : mimeFromName(local);
-    const linked = rel ? await linkMedia(ctx, ID, WHATSAPP_DOMAIN, rel, { imageMime: imageMimeOf(mime, local) })
+    const linked = rel
+      ? await linkMedia(ctx, ID, WHATSAPP_DOMAIN, rel, { imageMime: imageMimeOf(mime, local) })
       : { status: local ? 'refused-path' : 'no-path', fileRowId: null, sha256: null, size: null, thumbnail: null };
     if (linked.status === 'missing') this.warn(`ZWAMEDIAITEM Z_PK ${pk}: ${WHATSAPP_DOMAIN}/${rel} is not in this backup (recorded as missing)`, 'ZWAMEDIAITEM', pk, 'info');
     const fileSize = int(row.ZFILESIZE);
     const attachmentId = ctx.caseFile.addAttachment({
-      eventId, extractor: ID, sourceFileId: this.src.fileRowId, sourceTable: 'ZWAMEDIAITEM', sourceRowid: pk, fileId: linked.fileRowId,
-      path: local, transferName: local ? local.split('/').pop() ?? null : null, mimeType: mime, uti: null, totalBytes: fileSize, status: linked.status, sha256: linked.sha256,
+      eventId,
+      extractor: ID,
+      sourceFileId: this.src.fileRowId,
+      sourceTable: 'ZWAMEDIAITEM',
+      sourceRowid: pk,
+      fileId: linked.fileRowId,
+      path: local,
+      transferName: local ? (local.split('/').pop() ?? null) : null,
+      mimeType: mime,
+      uti: null,
+      totalBytes: fileSize,
+      status: linked.status,
+      sha256: linked.sha256,
       extra: {
-        message_pk: messagePk, relative_path: rel, caption: sqlText(row.ZTITLE), url: sqlText(row.ZMEDIAURL), author: sqlText(row.ZAUTHORNAME),
-        movie_duration_s: int(row.ZMOVIEDURATION), vcard_name: sqlText(row.ZVCARDNAME), reason: reason ?? null,
+        message_pk: messagePk,
+        relative_path: rel,
+        caption: sqlText(row.ZTITLE),
+        url: sqlText(row.ZMEDIAURL),
+        author: sqlText(row.ZAUTHORNAME),
+        movie_duration_s: int(row.ZMOVIEDURATION),
+        vcard_name: sqlText(row.ZVCARDNAME),
+        reason: reason ?? null,
         size_on_disk: linked.size !== null && fileSize !== null && linked.size !== fileSize ? linked.size : undefined,
       },
     });
     if (linked.thumbnail) {
-      try { addThumbnail(ctx.caseFile, { attachmentId, ...linked.thumbnail }); } catch (e) { this.warn(`ZWAMEDIAITEM Z_PK ${pk}: thumbnail not stored (${(e as Error).message})`, 'ZWAMEDIAITEM', pk, 'info'); }
+      try {
+        addThumbnail(ctx.caseFile, { attachmentId, ...linked.thumbnail });
+      } catch (e) {
+        this.warn(`ZWAMEDIAITEM Z_PK ${pk}: thumbnail not stored (${(e as Error).message})`, 'ZWAMEDIAITEM', pk, 'info');
+      }
     }
   }
 }

@@ -24,7 +24,11 @@ const str = (v: PlistValue | undefined): string | null => (typeof v === 'string'
 
 function ssidText(v: PlistValue | undefined): { text: string | null; hex: string | null } {
   if (Buffer.isBuffer(v)) {
-    try { return { text: new TextDecoder('utf-8', { fatal: true }).decode(v), hex: null }; } catch { return { text: null, hex: v.toString('hex') }; }
+    try {
+      return { text: new TextDecoder('utf-8', { fatal: true }).decode(v), hex: null };
+    } catch {
+      return { text: null, hex: v.toString('hex') };
+    }
   }
   return { text: str(v), hex: null };
 }
@@ -51,20 +55,41 @@ const LEGACY_TIMES: { path: string[]; action: string; label: string }[] = [
 
 function at(d: Dict, path: string[]): PlistValue | undefined {
   let cur: PlistValue | undefined = d;
-  for (const k of path) { if (!isDict(cur)) return undefined; cur = cur[k]; }
+  for (const k of path) {
+    if (!isDict(cur)) return undefined;
+    cur = cur[k];
+  }
   return cur;
 }
 
 function readPlist(src: OpenedFile, name: string): Dict {
   let root: PlistValue;
-  try { root = parsePlist(fs.readFileSync(src.path), name); } catch (e) { throw new ArtifactError(e instanceof PlistError ? e.message : `${name}: ${(e as Error).message}`); }
+  try {
+    root = parsePlist(fs.readFileSync(src.path), name);
+  } catch (e) {
+    throw new ArtifactError(e instanceof PlistError ? e.message : `${name}: ${(e as Error).message}`);
+  }
   if (!isDict(root)) throw new ArtifactError(`${name} is not a dictionary plist`);
   return root;
 }
 
-interface Net { table: string; index: number; ssid: string | null; ssidHex: string | null; bssid: string | null; extra: Record<string, unknown> }
+interface Net {
+  table: string;
+  index: number;
+  ssid: string | null;
+  ssidHex: string | null;
+  bssid: string | null;
+  extra: Record<string, unknown>;
+}
 
-function emitNetwork(ctx: ExtractorContext, src: OpenedFile, net: Net, d: Dict, times: typeof KNOWN_TIMES, bss: { bssid: string | null; channel: unknown; time: PlistValue | undefined; timeKey: string; lat?: unknown; lon?: unknown; acc?: unknown }[]): void {
+function emitNetwork(
+  ctx: ExtractorContext,
+  src: OpenedFile,
+  net: Net,
+  d: Dict,
+  times: typeof KNOWN_TIMES,
+  bss: { bssid: string | null; channel: unknown; time: PlistValue | undefined; timeKey: string; lat?: unknown; lon?: unknown; acc?: unknown }[],
+): void {
   const ref = { fileRowId: src.fileRowId, table: net.table, rowid: net.index };
   const name = net.ssid ?? (net.ssidHex ? `SSID 0x${net.ssidHex}` : 'unknown network');
   let n = 0;
@@ -78,8 +103,15 @@ function emitNetwork(ctx: ExtractorContext, src: OpenedFile, net: Net, d: Dict, 
     const ts = timeOf(v, t.path.join('.'));
     n++;
     ctx.emit({
-      ts, kind: 'wifi', action: t.action, title: `Wi-Fi "${name}": ${t.label}`,
-      counterpart: net.ssid ?? net.ssidHex, service: 'Wi-Fi', sourceFileId: src.fileRowId, sourceTable: net.table, sourceRowid: net.index,
+      ts,
+      kind: 'wifi',
+      action: t.action,
+      title: `Wi-Fi "${name}": ${t.label}`,
+      counterpart: net.ssid ?? net.ssidHex,
+      service: 'Wi-Fi',
+      sourceFileId: src.fileRowId,
+      sourceTable: net.table,
+      sourceRowid: net.index,
       extra: { ssid: net.ssid, ssid_hex: net.ssidHex, bssid: net.bssid, plist_key: t.path.join('.'), ...net.extra },
     });
   }
@@ -90,16 +122,32 @@ function emitNetwork(ctx: ExtractorContext, src: OpenedFile, net: Net, d: Dict, 
     const lon = typeof b.lon === 'number' ? b.lon : null;
     n++;
     ctx.emit({
-      ts, kind: 'wifi', action: 'associated', title: `Wi-Fi "${name}": associated with access point ${b.bssid ?? '?'}${b.channel != null ? ` (channel ${String(b.channel)})` : ''}`,
-      counterpart: net.ssid ?? net.ssidHex, service: 'Wi-Fi', latitude: lat, longitude: lon, accuracyM: typeof b.acc === 'number' && b.acc >= 0 ? b.acc : null,
-      sourceFileId: src.fileRowId, sourceTable: net.table, sourceRowid: net.index,
+      ts,
+      kind: 'wifi',
+      action: 'associated',
+      title: `Wi-Fi "${name}": associated with access point ${b.bssid ?? '?'}${b.channel != null ? ` (channel ${String(b.channel)})` : ''}`,
+      counterpart: net.ssid ?? net.ssidHex,
+      service: 'Wi-Fi',
+      latitude: lat,
+      longitude: lon,
+      accuracyM: typeof b.acc === 'number' && b.acc >= 0 ? b.acc : null,
+      sourceFileId: src.fileRowId,
+      sourceTable: net.table,
+      sourceRowid: net.index,
       extra: { ssid: net.ssid, bssid: b.bssid, channel: b.channel ?? null, plist_key: b.timeKey, ...net.extra },
     });
   }
   if (n === 0) {
     ctx.emit({
-      ts: null, kind: 'wifi', action: 'known', title: `Wi-Fi "${name}": known network (no time recorded)`,
-      counterpart: net.ssid ?? net.ssidHex, service: 'Wi-Fi', sourceFileId: src.fileRowId, sourceTable: net.table, sourceRowid: net.index,
+      ts: null,
+      kind: 'wifi',
+      action: 'known',
+      title: `Wi-Fi "${name}": known network (no time recorded)`,
+      counterpart: net.ssid ?? net.ssidHex,
+      service: 'Wi-Fi',
+      sourceFileId: src.fileRowId,
+      sourceTable: net.table,
+      sourceRowid: net.index,
       extra: { ssid: net.ssid, ssid_hex: net.ssidHex, bssid: net.bssid, ...net.extra },
     });
   }
@@ -113,7 +161,17 @@ function knownNetworks(ctx: ExtractorContext, src: OpenedFile): void {
     const table = `known-networks:${key}`;
     if (!isDict(value)) {
       ctx.warn(`known-networks entry ${i} (${key}) is not a dictionary`, { fileRowId: src.fileRowId, table, rowid: i });
-      ctx.emit({ ts: null, kind: 'wifi', action: 'known', title: `Wi-Fi entry ${key} (unreadable)`, service: 'Wi-Fi', sourceFileId: src.fileRowId, sourceTable: table, sourceRowid: i, extra: { plist_key: key } });
+      ctx.emit({
+        ts: null,
+        kind: 'wifi',
+        action: 'known',
+        title: `Wi-Fi entry ${key} (unreadable)`,
+        service: 'Wi-Fi',
+        sourceFileId: src.fileRowId,
+        sourceTable: table,
+        sourceRowid: i,
+        extra: { plist_key: key },
+      });
       continue;
     }
     const s = ssidText(value.SSID);
@@ -121,13 +179,40 @@ function knownNetworks(ctx: ExtractorContext, src: OpenedFile): void {
     const os = dict(value.__OSSpecific__);
     const cap = dict(value.CaptiveProfile);
     const bssList = Array.isArray(value.BSSList) ? value.BSSList.filter(isDict) : [];
-    emitNetwork(ctx, src, {
-      table, index: i, ssid: s.text, ssidHex: s.hex, bssid: str(os.BSSID),
-      extra: { network_key: key, add_reason: str(value.AddReason), bundle_id: str(value.BundleID), hidden: value.Hidden ?? null,
-        security: Array.isArray(value.SupportedSecurityTypes) ? value.SupportedSecurityTypes : str(value.SupportedSecurityTypes),
-        captive_network: cap.CaptiveNetwork ?? null, user_portal_url: str(cap.UserPortalURL), network_usage: os.networkUsage ?? null,
-        carplay: os.CarPlayNetwork ?? null, bss_count: bssList.length },
-    }, value, KNOWN_TIMES, bssList.map((b) => ({ bssid: str(b.BSSID), channel: b.Channel, time: b.LastAssociatedAt, timeKey: 'BSSList.LastAssociatedAt', lat: b.LocationLatitude, lon: b.LocationLongitude, acc: b.LocationAccuracy })));
+    emitNetwork(
+      ctx,
+      src,
+      {
+        table,
+        index: i,
+        ssid: s.text,
+        ssidHex: s.hex,
+        bssid: str(os.BSSID),
+        extra: {
+          network_key: key,
+          add_reason: str(value.AddReason),
+          bundle_id: str(value.BundleID),
+          hidden: value.Hidden ?? null,
+          security: Array.isArray(value.SupportedSecurityTypes) ? value.SupportedSecurityTypes : str(value.SupportedSecurityTypes),
+          captive_network: cap.CaptiveNetwork ?? null,
+          user_portal_url: str(cap.UserPortalURL),
+          network_usage: os.networkUsage ?? null,
+          carplay: os.CarPlayNetwork ?? null,
+          bss_count: bssList.length,
+        },
+      },
+      value,
+      KNOWN_TIMES,
+      bssList.map((b) => ({
+        bssid: str(b.BSSID),
+        channel: b.Channel,
+        time: b.LastAssociatedAt,
+        timeKey: 'BSSList.LastAssociatedAt',
+        lat: b.LocationLatitude,
+        lon: b.LocationLongitude,
+        acc: b.LocationAccuracy,
+      })),
+    );
   }
 }
 
@@ -140,19 +225,50 @@ function legacy(ctx: ExtractorContext, src: OpenedFile): void {
   list.forEach((value, i) => {
     if (!isDict(value)) {
       ctx.warn(`${table} entry ${i} is not a dictionary`, { fileRowId: src.fileRowId, table, rowid: i });
-      ctx.emit({ ts: null, kind: 'wifi', action: 'known', title: `Wi-Fi entry ${i} (unreadable)`, service: 'Wi-Fi', sourceFileId: src.fileRowId, sourceTable: table, sourceRowid: i, extra: {} });
+      ctx.emit({
+        ts: null,
+        kind: 'wifi',
+        action: 'known',
+        title: `Wi-Fi entry ${i} (unreadable)`,
+        service: 'Wi-Fi',
+        sourceFileId: src.fileRowId,
+        sourceTable: table,
+        sourceRowid: i,
+        extra: {},
+      });
       return;
     }
     const s = value.SSID_STR !== undefined ? ssidText(value.SSID_STR) : ssidText(value.SSID);
     const wps = dict(value.WPS_PROB_RESP_IE);
     const cap = dict(value.CaptiveProfile);
     const bssList = Array.isArray(value.networkKnownBSSListKey) ? value.networkKnownBSSListKey.filter(isDict) : [];
-    emitNetwork(ctx, src, {
-      table, index: i, ssid: s.text, ssidHex: s.hex, bssid: str(value.BSSID),
-      extra: { security: str(value.SecurityMode), enabled: value.enabled ?? null, hidden: value.Hidden ?? null, network_usage: value.networkUsage ?? null,
-        country_code: str(dict(value['80211D_IE']).IE_KEY_80211D_COUNTRY_CODE), wps_device_name: str(wps.IE_KEY_WPS_DEV_NAME), wps_manufacturer: str(wps.IE_KEY_WPS_MANUFACTURER),
-        wps_model_name: str(wps.IE_KEY_WPS_MODEL_NAME), captive_network: cap.CaptiveNetwork ?? null, user_portal_url: str(cap.UserPortalURL), bss_count: bssList.length },
-    }, value, LEGACY_TIMES, bssList.map((b) => ({ bssid: str(b.BSSID), channel: b.CHANNEL, time: b.lastRoamed, timeKey: 'networkKnownBSSListKey.lastRoamed' })));
+    emitNetwork(
+      ctx,
+      src,
+      {
+        table,
+        index: i,
+        ssid: s.text,
+        ssidHex: s.hex,
+        bssid: str(value.BSSID),
+        extra: {
+          security: str(value.SecurityMode),
+          enabled: value.enabled ?? null,
+          hidden: value.Hidden ?? null,
+          network_usage: value.networkUsage ?? null,
+          country_code: str(dict(value['80211D_IE']).IE_KEY_80211D_COUNTRY_CODE),
+          wps_device_name: str(wps.IE_KEY_WPS_DEV_NAME),
+          wps_manufacturer: str(wps.IE_KEY_WPS_MANUFACTURER),
+          wps_model_name: str(wps.IE_KEY_WPS_MODEL_NAME),
+          captive_network: cap.CaptiveNetwork ?? null,
+          user_portal_url: str(cap.UserPortalURL),
+          bss_count: bssList.length,
+        },
+      },
+      value,
+      LEGACY_TIMES,
+      bssList.map((b) => ({ bssid: str(b.BSSID), channel: b.CHANNEL, time: b.lastRoamed, timeKey: 'networkKnownBSSListKey.lastRoamed' })),
+    );
   });
 }
 
@@ -160,14 +276,35 @@ export const wifi: Extractor = {
   id: 'wifi',
   title: 'Wi-Fi known networks',
   encryptedOnly: true,
-  sources: [{ domain: DOMAIN, path: KNOWN }, { domain: DOMAIN, path: LEGACY }],
-  kinds: [{
-    kind: 'wifi', label: 'Wi-Fi networks', color: '#d98b1f', view: 'table', dataType: 'ios:wifi:known_network',
-    actions: { added: 'Network Added', joined: 'Network Joined', 'auto-joined': 'Network Auto-Joined', updated: 'Network Updated', discovered: 'Network Discovered',
-      'password-changed': 'Network Password Modified', 'captive-login': 'Captive Portal Login', associated: 'Access Point Associated', known: 'Network Known' },
-  }],
+  sources: [
+    { domain: DOMAIN, path: KNOWN },
+    { domain: DOMAIN, path: LEGACY },
+  ],
+  kinds: [
+    {
+      kind: 'wifi',
+      label: 'Wi-Fi networks',
+      color: '#d98b1f',
+      view: 'table',
+      dataType: 'ios:wifi:known_network',
+      actions: {
+        added: 'Network Added',
+        joined: 'Network Joined',
+        'auto-joined': 'Network Auto-Joined',
+        updated: 'Network Updated',
+        discovered: 'Network Discovered',
+        'password-changed': 'Network Password Modified',
+        'captive-login': 'Captive Portal Login',
+        associated: 'Access Point Associated',
+        known: 'Network Known',
+      },
+    },
+  ],
   async run(ctx) {
-    for (const [p, read] of [[KNOWN, knownNetworks], [LEGACY, legacy]] as const) {
+    for (const [p, read] of [
+      [KNOWN, knownNetworks],
+      [LEGACY, legacy],
+    ] as const) {
       try {
         const src = await ctx.openFile(DOMAIN, p);
         if (src) read(ctx, src);

@@ -27,22 +27,44 @@ export function safeRelative(p: string): string | null {
   return p;
 }
 
-export async function linkMedia(ctx: ExtractorContext, extractorId: string, domain: string, relativePath: string | null,
-  opts: { imageMime?: string | null; reason?: string } = {}): Promise<LinkedMedia> {
+export async function linkMedia(
+  ctx: ExtractorContext,
+  extractorId: string,
+  domain: string,
+  relativePath: string | null,
+  opts: { imageMime?: string | null; reason?: string } = {},
+): Promise<LinkedMedia> {
   const base = { domain, relativePath, sha256: null, size: null, thumbnail: null };
   if (relativePath === null) return { ...base, status: 'no-path', fileRowId: null, reason: opts.reason ?? 'no file path in the row' };
   const entry = ctx.backup.get(domain, relativePath);
   if (!entry) {
-    const fileRowId = ctx.caseFile.recordFile({ domain, relativePath, fileId: fileIdFor(domain, relativePath), status: 'missing', readBy: extractorId, note: 'media file not listed in Manifest.db' });
+    const fileRowId = ctx.caseFile.recordFile({
+      domain,
+      relativePath,
+      fileId: fileIdFor(domain, relativePath),
+      status: 'missing',
+      readBy: extractorId,
+      note: 'media file not listed in Manifest.db',
+    });
     return { ...base, status: 'missing', fileRowId };
   }
   if (entry.flags !== 1) {
-    const fileRowId = ctx.caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, flags: entry.flags, status: 'listed-only', readBy: extractorId, note: 'not a regular file' });
+    const fileRowId = ctx.caseFile.recordFile({
+      domain,
+      relativePath,
+      fileId: entry.fileID,
+      flags: entry.flags,
+      status: 'listed-only',
+      readBy: extractorId,
+      note: 'not a regular file',
+    });
     return { ...base, status: 'listed-only', fileRowId };
   }
   const opened = await ctx.openEntry(entry);
   if (!opened) {
-    const row = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').get(domain, relativePath) as { id: number; status: string } | undefined;
+    const row = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').get(domain, relativePath) as
+      | { id: number; status: string }
+      | undefined;
     return { ...base, status: row?.status ?? 'unreadable', fileRowId: row ? Number(row.id) : null };
   }
   let thumbnail: Thumbnail | null = null;

@@ -14,11 +14,18 @@ export function checkedTime(value: unknown, unit: TimeUnit): { ts: Timestamp | n
 }
 
 /** Reads one time column of one row; warns (naming the table, row and column) when the value is unusable. */
-export function timeOf(ctx: ExtractorContext, value: unknown, unit: TimeUnit, where: { fileRowId: number; table: string; rowid: number | bigint; column: string }): Timestamp | null {
+export function timeOf(
+  ctx: ExtractorContext,
+  value: unknown,
+  unit: TimeUnit,
+  where: { fileRowId: number; table: string; rowid: number | bigint; column: string },
+): Timestamp | null {
   const { ts, ok } = checkedTime(value, unit);
   if (!ok) {
-    ctx.warn(`${where.table} row ${String(where.rowid)}: ${where.column} holds an impossible time (${ts?.invalid ?? String(value).slice(0, 40)}); the raw value is kept, no UTC time`,
-      { fileRowId: where.fileRowId, table: where.table, rowid: where.rowid });
+    ctx.warn(
+      `${where.table} row ${String(where.rowid)}: ${where.column} holds an impossible time (${ts?.invalid ?? String(value).slice(0, 40)}); the raw value is kept, no UTC time`,
+      { fileRowId: where.fileRowId, table: where.table, rowid: where.rowid },
+    );
   }
   return ts;
 }

@@ -2,8 +2,11 @@
 import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US, type Epoch, type Timestamp } from '../../formats/appleTime.js';
 import type { ExtractorContext } from '../types.js';
 
-
-export interface RowRef { fileRowId: number; table: string; rowid: number | bigint | null }
+export interface RowRef {
+  fileRowId: number;
+  table: string;
+  rowid: number | bigint | null;
+}
 
 /**
  * Keep a converted time only when it is plausible. An absurd value (1e300, a negative year, NaN) keeps its raw
@@ -13,8 +16,11 @@ export function plausible(ctx: ExtractorContext, ts: Timestamp | null, raw: unkn
   if (raw === null || raw === undefined) return ts;
   if (ts && ts.utcUs !== null && Number.isFinite(ts.utcUs) && ts.utcUs >= MIN_PLAUSIBLE_US && ts.utcUs < MAX_PLAUSIBLE_US) return ts;
   if (ts === null && isZero(raw)) return null; // 0 means "never" in every store here
-  ctx.warn(`${ref.table} row ${String(ref.rowid)}: ${what} ${String(raw)} is not a plausible time; the event keeps the raw value without a UTC time`,
-    { fileRowId: ref.fileRowId, table: ref.table, rowid: ref.rowid });
+  ctx.warn(`${ref.table} row ${String(ref.rowid)}: ${what} ${String(raw)} is not a plausible time; the event keeps the raw value without a UTC time`, {
+    fileRowId: ref.fileRowId,
+    table: ref.table,
+    rowid: ref.rowid,
+  });
   return { utcUs: null, raw: String(raw), epoch: ts?.epoch ?? epoch };
 }
 

@@ -7,10 +7,13 @@ import { validCoordinate } from '../../formats/coordinates.js';
 
 /** The one 'location' kind, emitted by every location store. */
 export const LOCATION_KIND: KindDescriptor = {
-  kind: 'location', label: 'Locations', color: '#7a55b0', view: 'table', dataType: 'ios:location:fix',
+  kind: 'location',
+  label: 'Locations',
+  color: '#7a55b0',
+  view: 'table',
+  dataType: 'ios:location:fix',
   actions: { seen: 'Location Recorded', shared: 'Location Shared' },
 };
-
 
 /** Accuracy in metres; negative values (-1) mean "unknown" in Apple's location stores. */
 export function accuracyOf(v: unknown): number | null {
@@ -38,15 +41,25 @@ export function emitLocation(ctx: ExtractorContext, fileRowId: number, r: Locati
   const pos = validCoordinate(r.lat, r.lon);
   const acc = accuracyOf(r.accuracy);
   ctx.emit({
-    ts: r.ts, kind: 'location', action: r.action ?? 'seen',
+    ts: r.ts,
+    kind: 'location',
+    action: r.action ?? 'seen',
     title: pos ? r.title : `${r.title} (no position recorded)`,
-    latitude: pos?.lat ?? null, longitude: pos?.lon ?? null, accuracyM: pos ? acc : null,
-    sourceFileId: fileRowId, sourceTable: r.table, sourceRowid: r.rowid,
+    latitude: pos?.lat ?? null,
+    longitude: pos?.lon ?? null,
+    accuracyM: pos ? acc : null,
+    sourceFileId: fileRowId,
+    sourceTable: r.table,
+    sourceRowid: r.rowid,
     extra: { ...r.extra, raw_latitude: r.lat ?? null, raw_longitude: r.lon ?? null, raw_accuracy: r.accuracy ?? null, ...(pos ? {} : { no_location: true }) },
   });
   return !!pos;
 }
 
 export function countRows(db: Database.Database, table: string): number | undefined {
-  try { return Number((db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: bigint }).n); } catch { return undefined; }
+  try {
+    return Number((db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: bigint }).n);
+  } catch {
+    return undefined;
+  }
 }

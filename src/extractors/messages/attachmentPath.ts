@@ -7,15 +7,17 @@ export const ATTACHMENTS_DOMAIN = 'MediaDomain';
 const ATTACHMENTS_ROOT = 'Library/SMS/Attachments/';
 const HOME_PREFIXES = ['~/', '/var/mobile/', '/private/var/mobile/'];
 
-export type AttachmentLocation =
-  | { ok: true; domain: string; relativePath: string }
-  | { ok: false; reason: string; hostile: boolean };
+export type AttachmentLocation = { ok: true; domain: string; relativePath: string } | { ok: false; reason: string; hostile: boolean };
 
 export function locateAttachment(filename: string | null): AttachmentLocation {
   if (filename === null || filename === '') return { ok: false, reason: 'the attachment row has no file name (never downloaded, or purged)', hostile: false };
   if (filename.includes('\0')) return { ok: false, reason: 'the file name contains a NUL byte', hostile: true };
   let rel: string | null = null;
-  for (const p of HOME_PREFIXES) if (filename.startsWith(p)) { rel = filename.slice(p.length); break; }
+  for (const p of HOME_PREFIXES)
+    if (filename.startsWith(p)) {
+      rel = filename.slice(p.length);
+      break;
+    }
   if (rel === null) {
     return { ok: false, reason: `the path is not under the device home folder (${ATTACHMENTS_ROOT} expected)`, hostile: !filename.startsWith('/') };
   }

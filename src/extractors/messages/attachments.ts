@@ -24,12 +24,32 @@ export class AttachmentRecorder {
   /** attachment ROWID → its thumbnail row, copied when the same attachment row is recorded again. */
   private readonly thumbnails = new Map<number, number>();
 
-  constructor(private readonly ctx: ExtractorContext, private readonly db: Database.Database, private readonly extractor: string,
-    private readonly fileRowId: number, private readonly warn: Warn) {
+  constructor(
+    private readonly ctx: ExtractorContext,
+    private readonly db: Database.Database,
+    private readonly extractor: string,
+    private readonly fileRowId: number,
+    private readonly warn: Warn,
+  ) {
     if (hasTable(db, 'attachment')) {
       const ac = columnsOf(db, 'attachment');
-      const cols = ['guid', 'created_date', 'start_date', 'filename', 'uti', 'mime_type', 'transfer_name', 'total_bytes', 'is_outgoing', 'transfer_state', 'is_sticker', 'hide_attachment', 'original_guid']
-        .map((c) => colOrNull(ac, c)).join(', ');
+      const cols = [
+        'guid',
+        'created_date',
+        'start_date',
+        'filename',
+        'uti',
+        'mime_type',
+        'transfer_name',
+        'total_bytes',
+        'is_outgoing',
+        'transfer_state',
+        'is_sticker',
+        'hide_attachment',
+        'original_guid',
+      ]
+        .map((c) => colOrNull(ac, c))
+        .join(', ');
       this.stmt = db.prepare(`SELECT ROWID AS rowid, ${cols} FROM attachment WHERE ROWID = ?`);
     }
   }
@@ -51,16 +71,23 @@ export class AttachmentRecorder {
     let size: number | null = null;
     let thumb: Thumbnail | null = null;
     const extra: Record<string, unknown> = {
-      guid: str(a.guid), message_rowid: messageRowid, created: isoFromUs(macAbsoluteAuto(a.created_date)?.utcUs),
-      transfer_state: a.transfer_state == null ? null : Number(a.transfer_state), is_outgoing: a.is_outgoing == null ? null : Number(a.is_outgoing),
+      guid: str(a.guid),
+      message_rowid: messageRowid,
+      created: isoFromUs(macAbsoluteAuto(a.created_date)?.utcUs),
+      transfer_state: a.transfer_state == null ? null : Number(a.transfer_state),
+      is_outgoing: a.is_outgoing == null ? null : Number(a.is_outgoing),
     };
     if (int(a.is_sticker)) extra.is_sticker = 1;
     if (int(a.hide_attachment)) extra.hide_attachment = 1;
     if (!loc.ok) {
       status = filename ? 'outside-attachments' : 'no-path';
       extra.reason = loc.reason;
-      this.warn(`attachment ROWID ${attRowid}${messageRowid !== null ? ` (message ROWID ${messageRowid})` : ''}: ${loc.reason}${filename ? ` — ${JSON.stringify(filename.slice(0, 300))}` : ''}; not looked up in the backup`,
-        attRowid, loc.hostile ? 'warning' : 'info', 'attachment');
+      this.warn(
+        `attachment ROWID ${attRowid}${messageRowid !== null ? ` (message ROWID ${messageRowid})` : ''}: ${loc.reason}${filename ? ` — ${JSON.stringify(filename.slice(0, 300))}` : ''}; not looked up in the backup`,
+        attRowid,
+        loc.hostile ? 'warning' : 'info',
+        'attachment',
+      );
     } else {
       extra.domain = loc.domain;
       extra.relative_path = loc.relativePath;
@@ -68,18 +95,39 @@ export class AttachmentRecorder {
       const entry = ctx.backup.get(loc.domain, loc.relativePath);
       if (cached !== undefined) {
         const f = ctx.caseFile.fileRow(cached)!;
-        fileRowId = f.id; status = f.status; sha256 = f.sha256; size = f.size;
+        fileRowId = f.id;
+        status = f.status;
+        sha256 = f.sha256;
+        size = f.size;
       } else if (!entry) {
         status = 'missing';
-        fileRowId = ctx.caseFile.recordFile({ domain: loc.domain, relativePath: loc.relativePath, fileId: fileIdFor(loc.domain, loc.relativePath), status: 'missing', readBy: this.extractor, note: 'attachment file not listed in Manifest.db' });
+        fileRowId = ctx.caseFile.recordFile({
+          domain: loc.domain,
+          relativePath: loc.relativePath,
+          fileId: fileIdFor(loc.domain, loc.relativePath),
+          status: 'missing',
+          readBy: this.extractor,
+          note: 'attachment file not listed in Manifest.db',
+        });
         this.warn(`attachment ROWID ${attRowid}: ${loc.domain}/${loc.relativePath} is not in this backup (recorded as missing)`, attRowid, 'info', 'attachment');
       } else if (entry.flags !== 1) {
         status = entry.flags === 2 ? 'directory' : 'not-a-file';
-        fileRowId = ctx.caseFile.recordFile({ domain: loc.domain, relativePath: loc.relativePath, fileId: entry.fileID, flags: entry.flags, status: 'listed-only', readBy: this.extractor, note: entry.flags === 2 ? 'a folder (bundle attachment)' : 'not a regular file' });
+        fileRowId = ctx.caseFile.recordFile({
+          domain: loc.domain,
+          relativePath: loc.relativePath,
+          fileId: entry.fileID,
+          flags: entry.flags,
+          status: 'listed-only',
+          readBy: this.extractor,
+          note: entry.flags === 2 ? 'a folder (bundle attachment)' : 'not a regular file',
+        });
       } else {
         const opened = await ctx.openEntry(entry);
         if (opened) {
-          fileRowId = opened.fileRowId; sha256 = opened.sha256; size = opened.size; status = 'ok';
+          fileRowId = opened.fileRowId;
+          sha256 = opened.sha256;
+          size = opened.size;
+          status = 'ok';
           // Images only (by MIME type or extension), before the copy goes: null means the report's placeholder.
           const imageMime = imageMimeOf(str(a.mime_type), transferName ?? filename);
           if (imageMime) thumb = await makeThumbnail(opened.path, imageMime);
@@ -97,10 +145,25 @@ export class AttachmentRecorder {
     const totalBytes = a.total_bytes == null ? null : Number(a.total_bytes);
     if (size !== null && totalBytes !== null && totalBytes > 0 && size !== totalBytes) extra.size_on_disk = size;
     let mime = str(a.mime_type);
-    if (!mime) { mime = mimeFromName(transferName ?? filename); if (mime) extra.mime_type_from = 'extension'; }
+    if (!mime) {
+      mime = mimeFromName(transferName ?? filename);
+      if (mime) extra.mime_type_from = 'extension';
+    }
     const attachmentId = ctx.caseFile.addAttachment({
-      eventId, extractor: this.extractor, sourceFileId: this.fileRowId, sourceTable: 'attachment', sourceRowid: attRowid, fileId: fileRowId,
-      path: filename, transferName, mimeType: mime, uti: str(a.uti), totalBytes, status, sha256, extra,
+      eventId,
+      extractor: this.extractor,
+      sourceFileId: this.fileRowId,
+      sourceTable: 'attachment',
+      sourceRowid: attRowid,
+      fileId: fileRowId,
+      path: filename,
+      transferName,
+      mimeType: mime,
+      uti: str(a.uti),
+      totalBytes,
+      status,
+      sha256,
+      extra,
     });
     const prior = thumb ? undefined : this.thumbnails.get(attRowid);
     try {
@@ -116,9 +179,13 @@ export class AttachmentRecorder {
     if (!this.stmt) return;
     const hasJoin = hasTable(this.db, 'message_attachment_join');
     const linked = 'SELECT j.attachment_id FROM message_attachment_join j JOIN message m ON m.ROWID = j.message_id WHERE j.attachment_id IS NOT NULL';
-    const ids = this.db.prepare(`SELECT ROWID FROM attachment ${hasJoin ? `WHERE ROWID NOT IN (${linked})` : ''} ORDER BY ROWID`)
-      .pluck().safeIntegers(false).all() as number[];
-    if (ids.length) this.warn(`${ids.length} attachment row(s) belong to no message in the message table (deleted messages?): recorded without an event`, null, 'info', 'attachment');
+    const ids = this.db
+      .prepare(`SELECT ROWID FROM attachment ${hasJoin ? `WHERE ROWID NOT IN (${linked})` : ''} ORDER BY ROWID`)
+      .pluck()
+      .safeIntegers(false)
+      .all() as number[];
+    if (ids.length)
+      this.warn(`${ids.length} attachment row(s) belong to no message in the message table (deleted messages?): recorded without an event`, null, 'info', 'attachment');
     for (const id of ids) await this.record(Number(id), null, null);
   }
 }

@@ -27,8 +27,11 @@ export function readBody(textValue: unknown, blobValue: unknown): MessageBody {
   if (Buffer.isBuffer(blobValue) && blobValue.length > 0) {
     try {
       const d = decodeAttributedBody(blobValue);
-      if (body === null) { body = d.text; fields.body_source = 'attributedBody'; fields.attributed_body = 'decoded'; }
-      else if (d.text === body) fields.attributed_body = 'same';
+      if (body === null) {
+        body = d.text;
+        fields.body_source = 'attributedBody';
+        fields.attributed_body = 'decoded';
+      } else if (d.text === body) fields.attributed_body = 'same';
       else {
         fields.attributed_body = 'differs';
         fields.attributed_body_text = d.text;

@@ -30,7 +30,13 @@ export function sqlPlausibleMac(c: string): string {
 }
 
 /** What the row-by-row path worked out for one conversation and direction. */
-export interface Conversation { threadId: number; title: string; counterpart: string | null; counterpartName: string | null; service: string | null }
+export interface Conversation {
+  threadId: number;
+  title: string;
+  counterpart: string | null;
+  counterpartName: string | null;
+  service: string | null;
+}
 
 const FN_BODY_OK = 'ios_timeline_message_body_ok';
 const FN_BODY = 'ios_timeline_message_body';
@@ -79,19 +85,42 @@ export class BulkMainEvents {
     const chat = `(SELECT group_concat(chat_id) FROM ${SRC_SCHEMA}.chat_message_join WHERE message_id = m.ROWID)`;
     const types = (cols: string[], allowed: string) => cols.filter((c) => mc.has(c)).map((c) => `typeof(m.${c}) IN (${allowed})`);
     const plain = [
-      `NOT (${rare})`, "typeof(m.date) = 'integer'", 'm.date > 0', sqlPlausibleMac('m.date'),
+      `NOT (${rare})`,
+      "typeof(m.date) = 'integer'",
+      'm.date > 0',
+      sqlPlausibleMac('m.date'),
       ...types(['guid', 'text', 'account', 'destination_caller_id', 'service'], "'text', 'null'"),
       ...types(['handle_id', 'is_from_me'], "'integer', 'null'"),
       ...(recoverable ? [`m.ROWID NOT IN (SELECT message_id FROM ${SRC_SCHEMA}.chat_recoverable_message_join WHERE message_id IS NOT NULL)`] : []),
       ...(hasAb ? [`(m.attributedBody IS NULL OR ${FN_BODY_OK}(m.ROWID, m.text, m.attributedBody))`] : []),
     ];
-    this.insert = cf.prepareEventsFrom(['ts_utc_us', 'ts_raw', 'ts_epoch', 'kind', 'action', 'title', 'body', 'direction', 'counterpart', 'counterpart_name', 'thread_id', 'service',
-      'source_file_id', 'source_table', 'source_rowid', 'extractor', 'extra_json'], `SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
+    this.insert = cf.prepareEventsFrom(
+      [
+        'ts_utc_us',
+        'ts_raw',
+        'ts_epoch',
+        'kind',
+        'action',
+        'title',
+        'body',
+        'direction',
+        'counterpart',
+        'counterpart_name',
+        'thread_id',
+        'service',
+        'source_file_id',
+        'source_table',
+        'source_rowid',
+        'extractor',
+        'extra_json',
+      ],
+      `SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
         ${body}, iif(c.c_from_me, 'outgoing', 'incoming'), c.c_counterpart, c.c_name, c.c_thread, c.c_svc, ${fileRowId}, 'message', m.ROWID, 'messages', ${extra}
       FROM ${SRC_SCHEMA}.message m JOIN temp.message_conversations c ON c.c_chat = ${chat} AND c.c_handle = ifnull(${m('handle_id')}, 0)
         AND c.c_from_me = iif(${m('is_from_me')} = 1, 1, 0) AND c.c_service = ifnull(${m('service')}, '')
       WHERE m.ROWID > ? AND m.ROWID <= ? AND ${plain.join(' AND ')}
-      ORDER BY m.ROWID`);
+      ORDER BY m.ROWID`,
+    );
   }
 
   /** Remember a conversation the row-by-row path resolved without any warning. */

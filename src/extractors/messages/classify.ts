@@ -9,10 +9,22 @@ import { sqlText } from '../../sqlite.js';
 
 /** The columns of a message row the classifier reads (fetched only for rows flagged as rare). */
 export interface MessageDetail {
-  item_type?: unknown; associated_message_type?: unknown; associated_message_guid?: unknown; associated_message_emoji?: unknown;
-  other_handle?: unknown; group_title?: unknown; group_action_type?: unknown; share_status?: unknown; share_direction?: unknown;
-  balloon_bundle_id?: unknown; expressive_send_style_id?: unknown; subject?: unknown; thread_originator_guid?: unknown;
-  is_audio_message?: unknown; error?: unknown; message_summary_info?: unknown;
+  item_type?: unknown;
+  associated_message_type?: unknown;
+  associated_message_guid?: unknown;
+  associated_message_emoji?: unknown;
+  other_handle?: unknown;
+  group_title?: unknown;
+  group_action_type?: unknown;
+  share_status?: unknown;
+  share_direction?: unknown;
+  balloon_bundle_id?: unknown;
+  expressive_send_style_id?: unknown;
+  subject?: unknown;
+  thread_originator_guid?: unknown;
+  is_audio_message?: unknown;
+  error?: unknown;
+  message_summary_info?: unknown;
   [column: string]: unknown;
 }
 
@@ -62,7 +74,8 @@ export function classifyMessage(detail: MessageDetail | undefined, p: Parties, r
     extra.reaction = tap.name;
     if (emoji) extra.emoji = emoji;
     const verb = tap.kind === 6 && emoji ? `reacted ${oneLine(emoji)} to` : tap.verb;
-    out.title = tap.added ? `${svc} reaction ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}${verb} a message`
+    out.title = tap.added
+      ? `${svc} reaction ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}${verb} a message`
       : `${svc} reaction removed ${fromMe ? 'to' : 'from'} ${who}: ${fromMe ? 'you ' : ''}no longer ${verb} a message`;
   } else if (ia) {
     out.action = ia;
@@ -72,13 +85,15 @@ export function classifyMessage(detail: MessageDetail | undefined, p: Parties, r
     const groupTitle = str(detail.group_title);
     if (groupTitle !== null) extra.group_title = groupTitle;
     if (detail.group_action_type != null && int(detail.group_action_type)) extra.group_action_type = int(detail.group_action_type);
-    const actor = fromMe ? 'you' : handle?.label ?? 'someone';
+    const actor = fromMe ? 'you' : (handle?.label ?? 'someone');
     if (ia === 'location-sharing') {
       const stopped = int(detail.share_status) === 1;
-      extra.share_status = int(detail.share_status); extra.share_direction = int(detail.share_direction);
+      extra.share_status = int(detail.share_status);
+      extra.share_direction = int(detail.share_direction);
       out.title = `${svc} location sharing ${stopped ? 'stopped' : 'started'} (${chat?.label ?? who})`;
     } else if (itemType === 2) out.title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} renamed the group${groupTitle ? ` to “${oneLine(groupTitle)}”` : ''}`;
-    else if (itemType === 1) out.title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} ${int(detail.group_action_type) === 1 ? 'removed' : 'added'} ${otherH?.label ?? (other ? `handle ${other}` : 'a member')}`;
+    else if (itemType === 1)
+      out.title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} ${int(detail.group_action_type) === 1 ? 'removed' : 'added'} ${otherH?.label ?? (other ? `handle ${other}` : 'a member')}`;
     else if (itemType === 3) out.title = `${svc} ${chat?.label ?? 'conversation'}: ${actor} changed the group (action ${int(detail.group_action_type)})`;
     else out.title = `${svc} ${ia.replace(/-/g, ' ')} (${fromMe ? 'you' : who}, item type ${itemType})`;
   }
@@ -89,7 +104,10 @@ export function classifyMessage(detail: MessageDetail | undefined, p: Parties, r
   const subject = str(detail.subject);
   if (subject !== null) extra.subject = subject;
   const replyTo = str(detail.thread_originator_guid);
-  if (replyTo) { extra.reply_to_guid = replyTo; out.links.push({ key: 'reply_to_event_id', guid: replyTo }); }
+  if (replyTo) {
+    extra.reply_to_guid = replyTo;
+    out.links.push({ key: 'reply_to_event_id', guid: replyTo });
+  }
   if (int(detail.is_audio_message)) extra.is_audio_message = 1;
   if (int(detail.error)) extra.error = int(detail.error);
   const blob = detail.message_summary_info;

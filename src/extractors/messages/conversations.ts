@@ -6,10 +6,24 @@ import type { Direction } from '../../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, sqlText, type ExtractorContext } from '../types.js';
 import { GROUP_STYLE } from './vocab.js';
 
-export interface HandleInfo { rowid: number; id: string; service: string | null; name: string | null; label: string }
+export interface HandleInfo {
+  rowid: number;
+  id: string;
+  service: string | null;
+  name: string | null;
+  label: string;
+}
 export interface ChatInfo {
-  rowid: number; threadId: number; identifier: string | null; displayName: string | null; service: string | null;
-  isGroup: boolean; members: HandleInfo[]; label: string; memberHandles: string | null; memberNames: string | null;
+  rowid: number;
+  threadId: number;
+  identifier: string | null;
+  displayName: string | null;
+  service: string | null;
+  isGroup: boolean;
+  members: HandleInfo[];
+  label: string;
+  memberHandles: string | null;
+  memberNames: string | null;
 }
 
 /** Where one message belongs and whom it is with. */
@@ -32,7 +46,9 @@ const str = sqlText;
 
 /** Titles are one line: names and group titles from the evidence may hold line breaks. */
 export const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
-export function handleLabel(id: string, name: string | null): string { return oneLine(name ? `${name} (${id})` : id); }
+export function handleLabel(id: string, name: string | null): string {
+  return oneLine(name ? `${name} (${id})` : id);
+}
 
 /** The title of an ordinary message: one builder for the row-by-row path and the bulk path. */
 export function messageTitle(service: string | null, fromMe: boolean, who: string): string {
@@ -44,8 +60,13 @@ export class Conversations {
   private readonly chats = new Map<number, ChatInfo>();
   private readonly synthetic = new Map<string, number>();
 
-  constructor(private readonly ctx: ExtractorContext, private readonly db: Database.Database, private readonly extractor: string,
-    private readonly fileRowId: number, private readonly warn: Warn) {}
+  constructor(
+    private readonly ctx: ExtractorContext,
+    private readonly db: Database.Database,
+    private readonly extractor: string,
+    private readonly fileRowId: number,
+    private readonly warn: Warn,
+  ) {}
 
   load(dbName: string): void {
     this.loadHandles(dbName);
@@ -53,7 +74,10 @@ export class Conversations {
   }
 
   private loadHandles(dbName: string): void {
-    if (!hasTable(this.db, 'handle')) { this.warn(`${dbName} has no handle table: senders and recipients cannot be named`, null, 'warning', 'handle'); return; }
+    if (!hasTable(this.db, 'handle')) {
+      this.warn(`${dbName} has no handle table: senders and recipients cannot be named`, null, 'warning', 'handle');
+      return;
+    }
     const hc = columnsOf(this.db, 'handle');
     const q = `SELECT ROWID AS rowid, ${colOrNull(hc, 'id')}, ${colOrNull(hc, 'service')}, ${colOrNull(hc, 'uncanonicalized_id')} FROM handle`;
     for (const r of this.db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
@@ -69,16 +93,24 @@ export class Conversations {
     const cc = columnsOf(db, 'chat');
     const members = new Map<number, HandleInfo[]>();
     if (hasTable(db, 'chat_handle_join')) {
-      for (const [chatId, handleId] of db.prepare('SELECT chat_id, handle_id FROM chat_handle_join ORDER BY chat_id, handle_id').raw(true).safeIntegers(false).iterate() as Iterable<[number, number]>) {
+      for (const [chatId, handleId] of db
+        .prepare('SELECT chat_id, handle_id FROM chat_handle_join ORDER BY chat_id, handle_id')
+        .raw(true)
+        .safeIntegers(false)
+        .iterate() as Iterable<[number, number]>) {
         const h = this.handles.get(Number(handleId));
-        if (!h) { this.warn(`chat ROWID ${chatId} lists handle ROWID ${handleId} as a member, but the handle table has no such row`, Number(chatId), 'warning', 'chat_handle_join'); continue; }
+        if (!h) {
+          this.warn(`chat ROWID ${chatId} lists handle ROWID ${handleId} as a member, but the handle table has no such row`, Number(chatId), 'warning', 'chat_handle_join');
+          continue;
+        }
         const list = members.get(Number(chatId)) ?? [];
         list.push(h);
         members.set(Number(chatId), list);
       }
     }
     const cols = ['guid', 'style', 'chat_identifier', 'service_name', 'room_name', 'display_name', 'account_login', 'group_id', 'is_archived', 'last_addressed_handle']
-      .map((c) => colOrNull(cc, c)).join(', ');
+      .map((c) => colOrNull(cc, c))
+      .join(', ');
     for (const r of db.prepare(`SELECT ROWID AS rowid, ${cols} FROM chat ORDER BY ROWID`).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
       const rowid = Number(r.rowid);
       const list = members.get(rowid) ?? [];
@@ -88,19 +120,39 @@ export class Conversations {
       const isGroup = style === GROUP_STYLE || !!str(r.room_name) || list.length > 1;
       const service = str(r.service_name);
       const threadId = ctx.caseFile.addThread({
-        extractor: this.extractor, sourceFileId: this.fileRowId, sourceTable: 'chat', sourceRowid: rowid, identifier, displayName, service, isGroup,
+        extractor: this.extractor,
+        sourceFileId: this.fileRowId,
+        sourceTable: 'chat',
+        sourceRowid: rowid,
+        identifier,
+        displayName,
+        service,
+        isGroup,
         extra: {
-          guid: str(r.guid), style, room_name: str(r.room_name), account_login: str(r.account_login), group_id: str(r.group_id),
-          is_archived: r.is_archived == null ? null : Number(r.is_archived), last_addressed_handle: str(r.last_addressed_handle), members: list.length,
+          guid: str(r.guid),
+          style,
+          room_name: str(r.room_name),
+          account_login: str(r.account_login),
+          group_id: str(r.group_id),
+          is_archived: r.is_archived == null ? null : Number(r.is_archived),
+          last_addressed_handle: str(r.last_addressed_handle),
+          members: list.length,
         },
       });
       for (const h of list) ctx.caseFile.addParticipant(threadId, h.id, h.name);
       const names = list.map((h) => h.name ?? h.id);
       const label = isGroup
         ? oneLine(displayName ? `group “${displayName}”` : `group (${names.join(', ') || identifier || `chat ${rowid}`})`)
-        : list[0]?.label ?? identifier ?? `chat ${rowid}`;
+        : (list[0]?.label ?? identifier ?? `chat ${rowid}`);
       this.chats.set(rowid, {
-        rowid, threadId, identifier, displayName, service, isGroup, members: list, label,
+        rowid,
+        threadId,
+        identifier,
+        displayName,
+        service,
+        isGroup,
+        members: list,
+        label,
         memberHandles: list.length ? list.map((h) => h.id).join(', ') : null,
         memberNames: displayName ?? (list.some((h) => h.name) ? names.join(', ') : null),
       });
@@ -113,8 +165,14 @@ export class Conversations {
     let id = this.synthetic.get(key);
     if (id === undefined) {
       id = this.ctx.caseFile.addThread({
-        extractor: this.extractor, sourceFileId: this.fileRowId, sourceTable: 'handle', sourceRowid: handle ? handle.rowid : null,
-        identifier: handle?.id ?? (handleId ? `handle ${handleId} (missing)` : 'unknown'), displayName: null, service: service ?? handle?.service ?? null, isGroup: false,
+        extractor: this.extractor,
+        sourceFileId: this.fileRowId,
+        sourceTable: 'handle',
+        sourceRowid: handle ? handle.rowid : null,
+        identifier: handle?.id ?? (handleId ? `handle ${handleId} (missing)` : 'unknown'),
+        displayName: null,
+        service: service ?? handle?.service ?? null,
+        isGroup: false,
         extra: { synthetic: true, reason },
       });
       if (handle) this.ctx.caseFile.addParticipant(id, handle.id, handle.name);
@@ -131,7 +189,9 @@ export class Conversations {
     if (chatIds) {
       for (const id of chatIds) {
         const c = this.chats.get(id);
-        if (c) { chat ??= c; } else this.warn(`message ROWID ${rowid} belongs to chat ROWID ${id}, which is not in the chat table`, rowid);
+        if (c) {
+          chat ??= c;
+        } else this.warn(`message ROWID ${rowid} belongs to chat ROWID ${id}, which is not in the chat table`, rowid);
       }
       extra.chat_id = chatIds.length === 1 ? chatIds[0] : chatIds;
     }
@@ -152,10 +212,12 @@ export class Conversations {
     let who: string;
     if (chat?.isGroup) {
       if (!fromMe) {
-        counterpart = handle?.id ?? null; counterpartName = handle?.name ?? null;
+        counterpart = handle?.id ?? null;
+        counterpartName = handle?.name ?? null;
         who = `${handle ? handle.label : handleId ? `unknown sender (handle ${handleId} missing)` : 'unknown sender'} in ${chat.label}`;
       } else {
-        counterpart = chat.memberHandles ?? chat.identifier; counterpartName = chat.memberNames;
+        counterpart = chat.memberHandles ?? chat.identifier;
+        counterpartName = chat.memberNames;
         who = chat.label;
       }
     } else {

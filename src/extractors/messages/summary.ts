@@ -60,14 +60,23 @@ export function parseMessageSummary(blob: Buffer): MessageSummary {
         const us = editTime(v.d);
         const ev: EditVersion = { part, version: i, ts_utc_us: us, time: isoFromUs(us), text: null };
         if (Buffer.isBuffer(v.t)) {
-          try { ev.text = decodeAttributedBody(v.t).text; } catch (e) { ev.error = (e as Error).message; ev.hex = v.t.subarray(0, 65536).toString('hex'); }
+          try {
+            ev.text = decodeAttributedBody(v.t).text;
+          } catch (e) {
+            ev.error = (e as Error).message;
+            ev.hex = v.t.subarray(0, 65536).toString('hex');
+          }
         }
         if (typeof v.bcg === 'string') ev.guid = v.bcg;
         out.editHistory.push(ev);
       });
     }
   }
-  if (Array.isArray(root.rp)) for (const p of root.rp) { const n = num(p); if (n !== null) out.unsentParts.push(n); }
+  if (Array.isArray(root.rp))
+    for (const p of root.rp) {
+      const n = num(p);
+      if (n !== null) out.unsentParts.push(n);
+    }
   if (isDict(root.otr)) out.partCount = Object.keys(root.otr).length;
   if (typeof root.amsa === 'string') out.sentByApp = root.amsa;
   return out;

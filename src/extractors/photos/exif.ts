@@ -18,19 +18,59 @@ import { isoFromUs } from '../../formats/appleTime.js';
 export const EXIF_HEAD_BYTES = 128 * 1024;
 
 /** Only the tags interpretExif reads: exifr then skips every other entry instead of decoding its values. */
-const EXIF_PICK = ['DateTimeOriginal', 'CreateDate', 'SubSecTimeOriginal', 'SubSecTimeDigitized', 'OffsetTimeOriginal', 'OffsetTimeDigitized',
-  'OffsetTime', 'GPSLatitude', 'GPSLatitudeRef', 'GPSLongitude', 'GPSLongitudeRef', 'GPSDateStamp', 'GPSTimeStamp', 'GPSAltitude', 'GPSAltitudeRef',
-  'ExifImageWidth', 'ExifImageHeight', 'ImageWidth', 'ImageHeight', 'Make', 'Model', 'LensModel', 'Software'];
+const EXIF_PICK = [
+  'DateTimeOriginal',
+  'CreateDate',
+  'SubSecTimeOriginal',
+  'SubSecTimeDigitized',
+  'OffsetTimeOriginal',
+  'OffsetTimeDigitized',
+  'OffsetTime',
+  'GPSLatitude',
+  'GPSLatitudeRef',
+  'GPSLongitude',
+  'GPSLongitudeRef',
+  'GPSDateStamp',
+  'GPSTimeStamp',
+  'GPSAltitude',
+  'GPSAltitudeRef',
+  'ExifImageWidth',
+  'ExifImageHeight',
+  'ImageWidth',
+  'ImageHeight',
+  'Make',
+  'Model',
+  'LensModel',
+  'Software',
+];
 
 export const EXIFR_OPTIONS = {
-  tiff: true, exif: true, gps: true, ifd1: false, interop: false, makerNote: false, userComment: false,
-  xmp: false, icc: false, iptc: false, jfif: false, ihdr: false,
-  reviveValues: false, translateValues: false, translateKeys: true, mergeOutput: true, sanitize: true, pick: EXIF_PICK,
+  tiff: true,
+  exif: true,
+  gps: true,
+  ifd1: false,
+  interop: false,
+  makerNote: false,
+  userComment: false,
+  xmp: false,
+  icc: false,
+  iptc: false,
+  jfif: false,
+  ihdr: false,
+  reviveValues: false,
+  translateValues: false,
+  translateKeys: true,
+  mergeOutput: true,
+  sanitize: true,
+  pick: EXIF_PICK,
 };
 
 // ---- the exifr pool ----------------------------------------------------------------------------------------
 
-export interface ExifrRequest { op: 'parse' | 'thumbnail'; buf: Uint8Array }
+export interface ExifrRequest {
+  op: 'parse' | 'thumbnail';
+  buf: Uint8Array;
+}
 export type ExifrReply = { ok: true; value: unknown } | { ok: false; error: string };
 
 /** Time and size budget for one exifr call on evidence. A normal photo takes 1–5 ms; a 60 MB HEIC well under 1 s. */
@@ -39,8 +79,17 @@ export const EXIF_BUDGET = { timeoutMs: 5000, maxBytes: 64 * 1024 * 1024 };
 /** The file exceeded the budget (or broke the parser thread): a warning, never a hang. */
 export class ExifBudgetError extends Error {}
 
-interface Task { req: ExifrRequest; transfer: ArrayBuffer[]; resolve: (v: unknown) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout }
-interface Slot { worker: Worker; task: Task | null }
+interface Task {
+  req: ExifrRequest;
+  transfer: ArrayBuffer[];
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+interface Slot {
+  worker: Worker;
+  task: Task | null;
+}
 
 /** The compiled worker: beside this module, or under dist/ when running from the TypeScript sources (tests). */
 function workerScript(): string | null {
@@ -53,10 +102,16 @@ function workerScript(): string | null {
 class ExifrPool {
   private slots: Slot[] = [];
   private queue: Task[] = [];
-  constructor(private readonly script: string, private readonly size: number) {}
+  constructor(
+    private readonly script: string,
+    private readonly size: number,
+  ) {}
 
   run(req: ExifrRequest, transfer: ArrayBuffer[] = []): Promise<unknown> {
-    return new Promise((resolve, reject) => { this.queue.push({ req, transfer, resolve, reject }); this.pump(); });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, transfer, resolve, reject });
+      this.pump();
+    });
   }
 
   private pump(): void {
@@ -66,7 +121,10 @@ class ExifrPool {
       const task = this.queue.shift()!;
       slot.task = task;
       slot.worker.ref(); // keeps the process alive while a parse is pending; idle workers never do
-      task.timer = setTimeout(() => this.fail(slot, new ExifBudgetError(`the EXIF parser did not finish within ${EXIF_BUDGET.timeoutMs / 1000} s and was stopped`)), EXIF_BUDGET.timeoutMs);
+      task.timer = setTimeout(
+        () => this.fail(slot, new ExifBudgetError(`the EXIF parser did not finish within ${EXIF_BUDGET.timeoutMs / 1000} s and was stopped`)),
+        EXIF_BUDGET.timeoutMs,
+      );
       slot.worker.postMessage(task.req, task.transfer);
     }
   }
@@ -82,7 +140,8 @@ class ExifrPool {
       clearTimeout(task.timer);
       slot.task = null;
       worker.unref();
-      if (m.ok) task.resolve(m.value); else task.reject(new Error(m.error));
+      if (m.ok) task.resolve(m.value);
+      else task.reject(new Error(m.error));
       this.pump();
     });
     worker.on('error', (e) => this.fail(slot, new ExifBudgetError(`the EXIF parser thread failed (${e.message})`)));
@@ -98,7 +157,10 @@ class ExifrPool {
     this.slots.splice(i, 1);
     const task = slot.task;
     slot.task = null;
-    if (task) { clearTimeout(task.timer); task.reject(err); }
+    if (task) {
+      clearTimeout(task.timer);
+      task.reject(err);
+    }
     void slot.worker.terminate();
     this.pump();
   }
@@ -260,14 +322,24 @@ export async function readExifFile(file: string, size: number, dbTzOffsetS: numb
   if (format === 'jpeg' && !(tail[0] === 0xff && tail[1] === 0xd9)) problems.push('JPEG is truncated (no end-of-image marker)');
   let raw: Raw | null = null;
   let headError: Error | null = null;
-  const damage = format === 'heic' ? heicStructureProblem(head)
-    : format === 'jpeg' ? tiffStructureProblem(head, jpegTiffStart(head)) : format === 'tiff' ? tiffStructureProblem(head, 0) : null;
+  const damage =
+    format === 'heic' ? heicStructureProblem(head) : format === 'jpeg' ? tiffStructureProblem(head, jpegTiffStart(head)) : format === 'tiff' ? tiffStructureProblem(head, 0) : null;
   if (damage) throw new Error(`EXIF unreadable (${damage})`);
-  try { raw = await parseBuffer(head); } catch (e) { headError = e as Error; }
+  try {
+    raw = await parseBuffer(head);
+  } catch (e) {
+    headError = e as Error;
+  }
   // A HEIC's Exif item can sit further in; not after a budget failure, and never past the size budget.
   if (!useful(raw) && format === 'heic' && size > head.length && !(headError instanceof ExifBudgetError)) {
     if (size > EXIF_BUDGET.maxBytes) problems.push(`file of ${size} bytes is over the EXIF size budget; only its first ${head.length} bytes were read`);
-    else try { raw = await parseBuffer(fs.readFileSync(file), true); headError = null; } catch (e) { headError = e as Error; }
+    else
+      try {
+        raw = await parseBuffer(fs.readFileSync(file), true);
+        headError = null;
+      } catch (e) {
+        headError = e as Error;
+      }
   }
   if (headError) throw new Error(`EXIF unreadable (${headError.message})${problems.length ? `; ${problems.join('; ')}` : ''}`);
   if (!useful(raw)) problems.push('no readable EXIF metadata');
@@ -275,7 +347,10 @@ export async function readExifFile(file: string, size: number, dbTzOffsetS: numb
 }
 
 function str(v: unknown): string | null {
-  if (typeof v === 'string') { const s = v.replace(/\0+$/, '').trim(); return s || null; }
+  if (typeof v === 'string') {
+    const s = v.replace(/\0+$/, '').trim();
+    return s || null;
+  }
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return null;
 }
@@ -367,15 +442,22 @@ export function interpretExif(format: ExifInfo['format'], raw: Raw, dbTzOffsetS:
   if (raw.GPSDateStamp != null && gpsMs === null) problems.push(`GPS date/time "${String(raw.GPSDateStamp)}" ${JSON.stringify(raw.GPSTimeStamp)} is not valid`);
   let alt = num(raw.GPSAltitude);
   if (alt !== null && Number(raw.GPSAltitudeRef) === 1) alt = -alt;
-  if (alt !== null && Math.abs(alt) > 100_000) { problems.push(`GPS altitude ${alt} m is absurd`); alt = null; }
+  if (alt !== null && Math.abs(alt) > 100_000) {
+    problems.push(`GPS altitude ${alt} m is absurd`);
+    alt = null;
+  }
 
   let basis: TimeBasis = localMs === null ? 'none' : 'local-unknown-zone';
   let offMin: number | null = null;
   if (localMs !== null) {
-    if (offExif !== null) { offMin = offExif; basis = 'exif-offset'; }
-    else if (gpsMs !== null && (offMin = impliedOffsetMinutes(localMs, gpsMs)) !== null) basis = 'gps-time';
-    else if (dbTzOffsetS !== null && Math.abs(dbTzOffsetS) <= 14 * 3600) { offMin = Math.round(dbTzOffsetS / 60); basis = 'photos-db-timezone'; }
-    else offMin = null;
+    if (offExif !== null) {
+      offMin = offExif;
+      basis = 'exif-offset';
+    } else if (gpsMs !== null && (offMin = impliedOffsetMinutes(localMs, gpsMs)) !== null) basis = 'gps-time';
+    else if (dbTzOffsetS !== null && Math.abs(dbTzOffsetS) <= 14 * 3600) {
+      offMin = Math.round(dbTzOffsetS / 60);
+      basis = 'photos-db-timezone';
+    } else offMin = null;
   }
   const utcMs = localMs !== null && offMin !== null ? localMs - offMin * 60_000 : null;
   const width = num(raw.ExifImageWidth) ?? num(raw.ImageWidth);
@@ -390,7 +472,10 @@ export function interpretExif(format: ExifInfo['format'], raw: Raw, dbTzOffsetS:
     capture_utc_us: utcMs === null ? null : utcMs * 1000,
     gps: lat !== null && lon !== null ? { lat, lon, alt_m: alt, utc: iso(gpsMs) } : null,
     gps_utc: iso(gpsMs),
-    make: str(raw.Make), model: str(raw.Model), lens: str(raw.LensModel), software: str(raw.Software),
+    make: str(raw.Make),
+    model: str(raw.Model),
+    lens: str(raw.LensModel),
+    software: str(raw.Software),
     width: width !== null && width > 0 && width < 1e6 ? width : null,
     height: height !== null && height > 0 && height < 1e6 ? height : null,
     problems,
@@ -400,7 +485,8 @@ export function interpretExif(format: ExifInfo['format'], raw: Raw, dbTzOffsetS:
 /** Great-circle distance in metres (haversine, mean Earth radius). */
 export function distanceM(lat1: number, lon1: number, lat2: number, lon2: number): number {
   const rad = Math.PI / 180;
-  const dLat = (lat2 - lat1) * rad, dLon = (lon2 - lon1) * rad;
+  const dLat = (lat2 - lat1) * rad,
+    dLon = (lon2 - lon1) * rad;
   const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
   return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(a)));
 }

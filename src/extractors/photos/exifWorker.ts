@@ -11,7 +11,7 @@ parentPort?.on('message', (m: ExifrRequest) => {
     try {
       if (m.op === 'thumbnail') {
         const t = await exifr.thumbnail(m.buf);
-        reply = { ok: true, value: t && t.byteLength ? Uint8Array.from(t) : null }; // a copy: never the whole input back
+        reply = { ok: true, value: t?.byteLength ? Uint8Array.from(t) : null }; // a copy: never the whole input back
       } else {
         const r = await exifr.parse(m.buf, EXIFR_OPTIONS);
         reply = { ok: true, value: r && typeof r === 'object' ? r : null };

@@ -17,15 +17,26 @@ export function ordinaryVisit(redirects: boolean): string {
     ${redirects ? "AND (si.url IS NULL OR typeof(si.url) = 'text') AND (di.url IS NULL OR typeof(di.url) = 'text')" : ''})`;
 }
 
-export interface VisitSql { vcol: (c: string) => string; icol: (c: string) => string; joins: string; redirects: boolean }
+export interface VisitSql {
+  vcol: (c: string) => string;
+  icol: (c: string) => string;
+  joins: string;
+  redirects: boolean;
+}
 
 /**
  * Attach `copyPath` and write the ordinary visits; returns how many events were written, or null when the copy
  * cannot be attached or SQLite refuses the statement (then every visit goes row by row). `host` must be the same
  * function the row-by-row path uses, so both write the same counterpart.
  */
-export function bulkVisits(cf: { db: Database.Database; begin(): void; commit(): void }, copyPath: string, fileRowId: number, sql: VisitSql,
-  host: (url: string | null) => string | null, warn: (m: string) => void): number | null {
+export function bulkVisits(
+  cf: { db: Database.Database; begin(): void; commit(): void },
+  copyPath: string,
+  fileRowId: number,
+  sql: VisitSql,
+  host: (url: string | null) => string | null,
+  warn: (m: string) => void,
+): number | null {
   const db = cf.db;
   cf.commit(); // ATTACH is not allowed inside a transaction
   try {
@@ -40,9 +51,7 @@ export function bulkVisits(cf: { db: Database.Database; begin(): void; commit():
     db.function('ios_timeline_safari_host', { deterministic: true }, (u: unknown) => host(typeof u === 'string' ? u : null));
     db.function('ios_timeline_safari_num', { deterministic: true }, (x: unknown) => (x === null || x === undefined ? null : String(x)));
     const { vcol, icol } = sql;
-    const suffix = sql.redirects
-      ? `|| CASE WHEN di.url IS NOT NULL AND di.url <> '' THEN ' → redirected to ' || di.url ELSE '' END`
-      : '';
+    const suffix = sql.redirects ? `|| CASE WHEN di.url IS NOT NULL AND di.url <> '' THEN ' → redirected to ' || di.url ELSE '' END` : '';
     const stmt = db.prepare(`INSERT INTO main.events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
         duration_s, latitude, longitude, accuracy_m, source_file_id, source_table, source_rowid, extractor, extra_json)
       SELECT CAST(round((v.visit_time + ${MAC_EPOCH_OFFSET_S}) * 1000000) AS INTEGER), ios_timeline_safari_num(v.visit_time), 'mac-s', 'web-visit', 'visited',
@@ -63,7 +72,11 @@ export function bulkVisits(cf: { db: Database.Database; begin(): void; commit():
     return null;
   } finally {
     cf.commit();
-    try { db.exec(`DETACH DATABASE ${SAFARI_SRC}`); } catch { /* not attached */ }
+    try {
+      db.exec(`DETACH DATABASE ${SAFARI_SRC}`);
+    } catch {
+      /* not attached */
+    }
     cf.begin();
   }
 }
