@@ -11,16 +11,22 @@ export function columnsOf(db: Database.Database, table: string): Set<string> {
 /** The 16 bytes every SQLite database starts with. */
 export const SQLITE_HEADER = 'SQLite format 3\0';
 
-/** Whether a file starts with the SQLite header (read 16 bytes; never open a non-database with SQLite). */
+/** Whether a file is a regular file starting with the SQLite header. Opened non-blocking and checked with fstat:
+ *  a FIFO given where a database should be must never block. Never throws. */
 export function isSqliteFile(file: string): boolean {
-  const head = Buffer.alloc(16);
-  const fd = fs.openSync(file, 'r');
   try {
-    fs.readSync(fd, head, 0, 16, 0);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) return false;
+      const head = Buffer.alloc(16);
+      fs.readSync(fd, head, 0, 16, 0);
+      return head.toString('latin1') === SQLITE_HEADER;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
   }
-  return head.toString('latin1') === SQLITE_HEADER;
 }
 
 export function hasTable(db: Database.Database, table: string): boolean {

@@ -105,10 +105,6 @@ function caseExaminer(db: Database.Database): string | null {
   }
 }
 
-export function custodyRows(db: Database.Database): CustodyRow[] {
-  return db.prepare('SELECT seq, at, actor, action, detail_json, prev_hash, hash FROM custody ORDER BY seq').all() as CustodyRow[];
-}
-
 /** The head of the chain: the last row's hash (GENESIS_HASH when empty). */
 export function custodyHead(db: Database.Database): { seq: number; hash: string } {
   const r = db.prepare('SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
