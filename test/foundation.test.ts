@@ -157,9 +157,37 @@ describe('ingest of a fixture backup', async () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines.length).toBe(t.calls.filter((c) => t.nameByNumber.get(c.address) === name).length);
-    const bad = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--from', 'yesterday-ish']);
+    const bad = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', `${out}.2`, '--from', 'yesterday-ish']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cannot read "yesterday-ish"/);
+  });
+
+  it('a misspelt filter, an inverted range, a bare command and an existing --out are errors, never surprises', async () => {
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^Usage: ios-timeline/);
+    const out = path.join(tmpDir(), 'x.jsonl');
+    const kinds = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'messages']);
+    expect(kinds.code).toBe(2);
+    expect(kinds.stderr).toMatch(/unknown kind "messages" \(kinds: .*\bmessage\b.*\)/);
+    const inverted = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--from', '2024-03-10', '--to', '2024-03-01']);
+    expect(inverted.code).toBe(2);
+    expect(inverted.stderr).toMatch(/--from 2024-03-10 is after --to 2024-03-01/);
+    expect(fs.existsSync(out)).toBe(false);
+    expect((await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out])).code).toBe(0);
+    const first = fs.readFileSync(out);
+    const again = await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'call']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists; choose another name, or add --force/);
+    expect(fs.readFileSync(out)).toEqual(first); // not overwritten
+    expect((await cli(['export', '--case', caseFile, '--format', 'jsonl', '--out', out, '--kinds', 'call', '--force'])).code).toBe(0);
+    expect(
+      fs
+        .readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .every((l) => JSON.parse(l).kind === 'call'),
+    ).toBe(true);
   });
 
   it('exports CSV that a spreadsheet cannot run as formulas', async () => {

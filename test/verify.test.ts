@@ -200,7 +200,11 @@ describe('verify', () => {
       expect(j.problems).toHaveLength(1);
       expect(j.problems[0].item).toBe('report.pdf');
       expect(j.problems[0].range).toEqual({ start: 65536, end: 131071 });
-      expect((await cli(['verify', o])).stdout).toContain('✗ report.pdf: content differs from manifest.json');
+      const text = (await cli(['verify', o])).stdout;
+      expect(text).toContain('✗ report.pdf: content differs from manifest.json');
+      // A mismatch never gets a tick (issue #14: "✓ outputs: 0 of 1 files match").
+      expect(text).not.toMatch(/✓ outputs:/);
+      expect(text).toMatch(/· outputs: only (\d+) of (?!\1\b)\d+ files match manifest\.json/);
     });
 
     it('the signature: names manifest.json.sig (altered signature, other key, edited manifest)', async () => {

@@ -40,6 +40,11 @@ export function buildProgram(): Command {
 
 export async function main(argv = process.argv): Promise<number> {
   setCommandLine(argv.slice(2));
+  if (argv.length <= 2) {
+    // No command: the help, on stderr (nothing was done), and a usage exit.
+    process.stderr.write(buildProgram().helpInformation());
+    return EXIT_USAGE;
+  }
   // Every command that appends to a custody log says where its chain now ends: the examiner can note it down.
   onCustodyAppended((casePath, row) => {
     process.stderr.write(`custody head of ${casePath}: row ${row.seq}, ${row.hash}\n`);

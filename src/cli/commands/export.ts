@@ -1,3 +1,4 @@
+import { knownKinds } from '../../report/describe.js';
 import type { Command } from 'commander';
 import type { CaseFile } from '../../timeline/caseFile.js';
 import { buildFilter, validateZone, FilterError } from '../../timeline/query.js';
@@ -31,7 +32,9 @@ export function addFilterOptions(cmd: Command): Command {
 export function filterFrom(cf: CaseFile, o: FilterOptions) {
   try {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
-    return { tz, filter: buildFilter(o, tz) };
+    // --kinds accepts every kind an artifact declares, and any kind this case holds (an older case may have others).
+    const inCase = cf.db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
+    return { tz, filter: buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort()) };
   } catch (e) {
     if (e instanceof FilterError) throw new UsageError(e.message);
     throw e;
@@ -62,8 +65,9 @@ export function registerExport(program: Command): void {
       .requiredOption('--out <file>', 'output file (manifest.json and SHA256SUMS are written beside it)')
       .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the file name and manifest.json say INCOMPLETE)'),
-  ).action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the file name and manifest.json say INCOMPLETE)')
+      .option('--force', 'replace an existing output file'),
+  ).action(async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string; allowIncomplete?: boolean; force?: boolean }) => {
     if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
     if (o.signKey) {
       try {
@@ -76,6 +80,7 @@ export function registerExport(program: Command): void {
     if (!fs.existsSync(dir)) throw new UsageError(`output folder ${dir} does not exist; create it first`);
     if (!fs.statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
     if (fs.existsSync(o.out) && fs.statSync(o.out).isDirectory()) throw new UsageError(`--out ${o.out} is a folder; give a file name`);
+    if (fs.existsSync(o.out) && !o.force) throw new UsageError(`--out ${o.out} already exists; choose another name, or add --force to replace it`);
     const opened = openCaseForWriting(o.case, `export --out ${path.resolve(o.out)}`, { outputs: [{ path: o.out, what: 'the export file' }], allowIncomplete: o.allowIncomplete });
     const { cf } = opened;
     try {

@@ -136,7 +136,10 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     .forEach((l) => listing.update(l));
   r.inputs.push({ name: 'evidence re-hashed (sha256 over sorted "path<TAB>sha256" lines)', sha256: listing.digest('hex') });
   if (!fullPass) r.notes.push(`the case records only the files its extractors read (ingested without the full hash pass): ${unrecorded} other file(s) on disk cannot be checked`);
-  r.checks.push(`evidence: ${matched} of ${expected.size} recorded files match (${(bytes / 1e6).toFixed(1)} MB re-hashed, ${algorithms.join(', ')})`);
+  // A mismatch never gets a tick: the count is a check only when every file matches.
+  const line = `${matched} of ${expected.size} recorded files match (${(bytes / 1e6).toFixed(1)} MB re-hashed, ${algorithms.join(', ')})`;
+  if (matched === expected.size) r.checks.push(`evidence: ${line}`);
+  else r.notes.push(`evidence: only ${line}; the differences are listed above`);
   return finish(r);
 }
 
