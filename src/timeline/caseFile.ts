@@ -95,6 +95,10 @@ export const EVENT_COLUMNS = [
   'confidence',
 ] as const;
 export type EventColumn = (typeof EVENT_COLUMNS)[number];
+/** What an extractor's INSERT … SELECT fills: every column but the recovery flags (a live row keeps their defaults). */
+export const LIVE_EVENT_COLUMNS: readonly EventColumn[] = EVENT_COLUMNS.filter((c) => c !== 'recovered' && c !== 'recovered_from' && c !== 'confidence');
+/** A message-like live event: no duration, no position. */
+export const MESSAGE_EVENT_COLUMNS: readonly EventColumn[] = LIVE_EVENT_COLUMNS.filter((c) => !['duration_s', 'latitude', 'longitude', 'accuracy_m'].includes(c));
 
 /** A case file whose ingest never finished (killed, interrupted): refused unless --allow-incomplete. */
 export class IncompleteCaseError extends Error {}

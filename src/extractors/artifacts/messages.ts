@@ -11,6 +11,7 @@
 // needs, and the rare rows that carry more (tapbacks, edits, group events, app balloons…) are flagged by SQL
 // and fetched again in full. Delivered/read events are written by SQLite from the page's main events.
 // Nothing holds the message table in memory; per message we keep 16 bytes (ROWID → first event id).
+import { MESSAGE_EVENT_COLUMNS } from '../../timeline/caseFile.js';
 import type Database from 'better-sqlite3';
 import { macAbsoluteAuto, type Timestamp } from '../../formats/appleTime.js';
 import { readBody } from '../messages/body.js';
@@ -473,25 +474,7 @@ class MessageReader {
       cf.attachSource(this.src.path, SRC_SCHEMA);
       this.attached = true;
       return cf.prepareEventsFrom(
-        [
-          'ts_utc_us',
-          'ts_raw',
-          'ts_epoch',
-          'kind',
-          'action',
-          'title',
-          'body',
-          'direction',
-          'counterpart',
-          'counterpart_name',
-          'thread_id',
-          'service',
-          'source_file_id',
-          'source_table',
-          'source_rowid',
-          'extractor',
-          'extra_json',
-        ],
+        MESSAGE_EVENT_COLUMNS,
         `SELECT us, raw, epoch, 'message', action, title, NULL, direction, counterpart, counterpart_name, thread_id, service, source_file_id, 'message', source_rowid, '${ID}', extra
         FROM (${parts.join(' UNION ALL ')})`,
       );

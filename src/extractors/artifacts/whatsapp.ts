@@ -13,6 +13,7 @@
 // Speed: ordinary text rows (a known chat and sender, a plausible date, no media) are written by SQLite itself, one
 // INSERT … SELECT per page from the working copy attached to the case file (bulkWriter); every other row goes through
 // the row-by-row code. Both write the same events (test: "the bulk path and the row-by-row path write the same events").
+import { MESSAGE_EVENT_COLUMNS } from '../../timeline/caseFile.js';
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs';
 import { isoFromUs, macSeconds, MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US, MIN_PLAUSIBLE_US } from '../../formats/appleTime.js';
@@ -629,25 +630,7 @@ class WhatsAppReader {
         || iif(${m('ZFLAGS')} IS NOT NULL AND (${m('ZFLAGS')} & 128) != 0, ',"forwarded":true', '')
         || iif(${m('ZPARENTMESSAGE')} IS NOT NULL, ',"parent_message":' || ${m('ZPARENTMESSAGE')}, '') || '}'`;
       const insert = cf.prepareEventsFrom(
-        [
-          'ts_utc_us',
-          'ts_raw',
-          'ts_epoch',
-          'kind',
-          'action',
-          'title',
-          'body',
-          'direction',
-          'counterpart',
-          'counterpart_name',
-          'thread_id',
-          'service',
-          'source_file_id',
-          'source_table',
-          'source_rowid',
-          'extractor',
-          'extra_json',
-        ],
+        MESSAGE_EVENT_COLUMNS,
         `SELECT ${usExpr}, ios_timeline_wa_num_text(m.ZMESSAGEDATE), 'mac-s', 'message',
           iif(${fromMe}, 'sent', 'received'), s.s_title, ${m('ZTEXT')}, iif(${fromMe}, 'outgoing', 'incoming'), s.s_counterpart, s.s_name, s.s_thread,
           '${SERVICE}', ?, 'ZWAMESSAGE', m.Z_PK, '${ID}', ${extra}

@@ -8,6 +8,7 @@
 // SQL function when there is an attributedBody; a body that cannot be decoded leaves the row to the
 // row-by-row path, which warns. Every other row is left for that path: both write the same event
 // (test: "the bulk path and the row-by-row path write the same events").
+import { MESSAGE_EVENT_COLUMNS } from '../../timeline/caseFile.js';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../../timeline/caseFile.js';
 import { MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
@@ -95,25 +96,7 @@ export class BulkMainEvents {
       ...(hasAb ? [`(m.attributedBody IS NULL OR ${FN_BODY_OK}(m.ROWID, m.text, m.attributedBody))`] : []),
     ];
     this.insert = cf.prepareEventsFrom(
-      [
-        'ts_utc_us',
-        'ts_raw',
-        'ts_epoch',
-        'kind',
-        'action',
-        'title',
-        'body',
-        'direction',
-        'counterpart',
-        'counterpart_name',
-        'thread_id',
-        'service',
-        'source_file_id',
-        'source_table',
-        'source_rowid',
-        'extractor',
-        'extra_json',
-      ],
+      MESSAGE_EVENT_COLUMNS,
       `SELECT ${sqlMacUs('m.date')}, CAST(m.date AS TEXT), iif(m.date >= ${NS_THRESHOLD}, 'mac-ns', 'mac-s'), 'message', iif(c.c_from_me, 'sent', 'received'), c.c_title,
         ${body}, iif(c.c_from_me, 'outgoing', 'incoming'), c.c_counterpart, c.c_name, c.c_thread, c.c_svc, ${fileRowId}, 'message', m.ROWID, 'messages', ${extra}
       FROM ${SRC_SCHEMA}.message m JOIN temp.message_conversations c ON c.c_chat = ${chat} AND c.c_handle = ifnull(${m('handle_id')}, 0)

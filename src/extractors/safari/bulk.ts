@@ -2,7 +2,7 @@
 // INSERT … SELECT writes the event of every ordinary visit (a finite time between 1990 and 2100, an existing
 // history_items row with a text URL, text titles and redirect URLs). Every other visit is left to the row-by-row
 // path in safari.ts, which warns about it. Both paths write the same event (test: "bulk and row-by-row paths").
-import type Database from 'better-sqlite3';
+import { LIVE_EVENT_COLUMNS, type CaseFile } from '../../timeline/caseFile.js';
 import { MAC_EPOCH_OFFSET_S } from '../../formats/appleTime.js';
 
 export const SAFARI_SRC = 'safari_src';
@@ -30,31 +30,28 @@ export interface VisitSql {
  * function the row-by-row path uses, so both write the same counterpart.
  */
 export function bulkVisits(
-  cf: { db: Database.Database; begin(): void; commit(): void },
+  cf: CaseFile,
   copyPath: string,
   fileRowId: number,
   sql: VisitSql,
   host: (url: string | null) => string | null,
   warn: (m: string) => void,
 ): number | null {
-  const db = cf.db;
-  cf.commit(); // ATTACH is not allowed inside a transaction
+  const db = cf.db; // the SQL functions live on the case file's connection, never in its schema
   try {
-    db.prepare(`ATTACH DATABASE ? AS ${SAFARI_SRC}`).run(copyPath);
+    cf.attachSource(copyPath, SAFARI_SRC);
   } catch (e) {
-    cf.begin();
     warn(`Safari visits are written one by one (the working copy could not be attached: ${(e as Error).message})`);
     return null;
   }
   try {
-    cf.begin();
     db.function('ios_timeline_safari_host', { deterministic: true }, (u: unknown) => host(typeof u === 'string' ? u : null));
     db.function('ios_timeline_safari_num', { deterministic: true }, (x: unknown) => (x === null || x === undefined ? null : String(x)));
     const { vcol, icol } = sql;
     const suffix = sql.redirects ? `|| CASE WHEN di.url IS NOT NULL AND di.url <> '' THEN ' → redirected to ' || di.url ELSE '' END` : '';
-    const stmt = db.prepare(`INSERT INTO main.events (ts_utc_us, ts_raw, ts_epoch, kind, action, title, body, direction, counterpart, counterpart_name, thread_id, service,
-        duration_s, latitude, longitude, accuracy_m, source_file_id, source_table, source_rowid, extractor, extra_json)
-      SELECT CAST(round((v.visit_time + ${MAC_EPOCH_OFFSET_S}) * 1000000) AS INTEGER), ios_timeline_safari_num(v.visit_time), 'mac-s', 'web-visit', 'visited',
+    const stmt = cf.prepareEventsFrom(
+      LIVE_EVENT_COLUMNS,
+      `SELECT CAST(round((v.visit_time + ${MAC_EPOCH_OFFSET_S}) * 1000000) AS INTEGER), ios_timeline_safari_num(v.visit_time), 'mac-s', 'web-visit', 'visited',
         'Visited ' || i.url || CASE WHEN ${vcol('title')} IS NOT NULL AND ${vcol('title')} <> '' THEN ' — ' || ${vcol('title')} ELSE '' END ${suffix}
           || CASE WHEN ${vcol('origin')} = 1 THEN ' (synced from another device)' ELSE '' END,
         NULL, NULL, ios_timeline_safari_host(i.url), NULL, NULL, 'Safari', NULL, NULL, NULL, NULL, ${fileRowId}, 'history_visits', v.id, 'safari',
@@ -65,18 +62,13 @@ export function bulkVisits(
           'origin', ${vcol('origin')}, 'origin_label', CASE ${vcol('origin')} WHEN 0 THEN 'this device' WHEN 1 THEN 'another device (iCloud)' ELSE 'origin ' || ${vcol('origin')} END,
           'generation', ${vcol('generation')}, 'attributes', ${vcol('attributes')}, 'status_code', ${icol('status_code')})
       FROM ${SAFARI_SRC}.history_visits v LEFT JOIN ${SAFARI_SRC}.history_items i ON i.id = v.history_item ${sql.joins.replace(/history_(visits|items) /g, `${SAFARI_SRC}.history_$1 `)}
-      WHERE ${ordinaryVisit(sql.redirects)} ORDER BY v.id`);
+      WHERE ${ordinaryVisit(sql.redirects)} ORDER BY v.id`,
+    );
     return Number(stmt.run().changes);
   } catch (e) {
     warn(`Safari visits are written one by one (the bulk statement failed: ${(e as Error).message})`);
     return null;
   } finally {
-    cf.commit();
-    try {
-      db.exec(`DETACH DATABASE ${SAFARI_SRC}`);
-    } catch {
-      /* not attached */
-    }
-    cf.begin();
+    cf.detachSource(SAFARI_SRC);
   }
 }
