@@ -30,6 +30,13 @@
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
+  // Search ignores case and accents, as the CLI's --keyword does (SQLite FTS5 remove_diacritics): "cafe" finds "café".
+  function fold(s) {
+    return String(s)
+      .normalize('NFD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase();
+  }
   function data(id) {
     var el = doc.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
@@ -176,7 +183,7 @@
     search.addEventListener('input', function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
-        state.q = search.value.trim().toLowerCase();
+        state.q = fold(search.value.trim());
         apply();
       }, 150);
     });
@@ -193,7 +200,7 @@
       var words = state.q ? state.q.split(/\s+/) : [];
       if (words.length && !hay)
         hay = rows.map(function (r) {
-          return cfg.text(r).toLowerCase();
+          return fold(cfg.text(r));
         });
       var active = (cfg.filters || [])
         .map(function (f, fi) {

@@ -310,6 +310,11 @@ describe.skipIf(!HAVE_BROWSER)('conversation view: what each message went throug
     // A reaction drawn under its bubble is not drawn again as a line of its own.
     const sysLines = await page.$$eval('#conversations-list .sys', (x) => x.map((e) => e.textContent ?? ''));
     expect(sysLines.filter((l) => /reaction/.test(l) && reacted.some((b) => l.includes(b.text)))).toEqual([]);
+    // Search folds accents as the CLI's --keyword does: "cafe" finds the message that says "café".
+    await page.type('#timeline-list input.search', 'cafe at 6');
+    await page.waitForFunction(() => document.querySelector('#timeline-list .info')!.textContent!.includes('filtered'));
+    const bodies = await page.$$eval('#timeline-list tbody td.body', (t) => t.map((x) => x.textContent));
+    expect(bodies).toContain('Meet at the café at 6 instead');
     expect(errors).toEqual([]);
     await page.close();
   });
