@@ -813,9 +813,12 @@
         rows.forEach(function (f) {
           var tr = add(tb, 'tr');
           cell(tr, f[0]);
-          cell(tr, f[1], 'path');
+          var pc = cell(tr, f[1], 'path');
+          if (f[7] && f[7] !== f[1]) add(pc, 'div', 'sub', 'on disk: ' + f[7]);
           cell(tr, f[2], 'n');
-          cell(tr, f[3], 'hash');
+          var hc = cell(tr, f[3], 'hash');
+          if (f[8]) add(hc, 'div', 'sub', 'MD5 ' + f[8]);
+          if (f[9]) add(hc, 'div', 'sub', 'SHA-1 ' + f[9]);
           cell(tr, f[4] + (f[6] ? ' (' + f[6] + ')' : ''), 'st-' + f[4]);
           cell(tr, f[5]);
         });

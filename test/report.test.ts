@@ -1,5 +1,6 @@
 // Case reports: structure and content of the HTML and PDF, times in the chosen zone, filters, templates.
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -263,6 +264,23 @@ describe('demo', () => {
     expect(v.stdout + v.stderr).toContain('verified');
     expect(v.code).toBe(0);
     fs.rmSync(d, { recursive: true, force: true });
+  });
+});
+
+describe('hash appendix: what an examiner re-checks by hand', () => {
+  it('names the file on disk and shows every recorded hash (MD5 and SHA-1 with --hash)', async () => {
+    const d = tmpDir('iot-report-hash-');
+    const c = path.join(d, 'case.db');
+    const sample = path.join(REPO, 'fixtures/sample-backup');
+    expect((await cli(['ingest', sample, '--case', c, '--hash', 'sha256,md5,sha1', '-q'])).code).toBe(0);
+    expect((await cli(['report', '--case', c, '--out', d, '--format', 'html'])).code).toBe(0);
+    const rows = dataBlocks(fs.readFileSync(path.join(d, 'report.html'), 'utf8')).files as string[][];
+    const sms = rows.find((r) => r[1] === 'Library/SMS/sms.db')!;
+    // fileID = sha1("HomeDomain-Library/SMS/sms.db"), stored at <first two hex>/<fileID>.
+    const id = createHash('sha1').update('HomeDomain-Library/SMS/sms.db').digest('hex');
+    expect(sms[7]).toBe(`${id.slice(0, 2)}/${id}`);
+    const bytes = fs.readFileSync(path.join(sample, sms[7]!));
+    expect([sms[3], sms[8], sms[9]]).toEqual(['sha256', 'md5', 'sha1'].map((a) => createHash(a).update(bytes).digest('hex')));
   });
 });
 

@@ -681,7 +681,12 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
 export const PDF_FULL_HASH_LIST_MAX = 5000;
 
 /** Hash appendix: rows for the table. */
-export function* fileRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean } = {}): Generator<[string, string, string, string, string, string, string]> {
+/** Hash appendix rows: [domain, path, size, sha256, status, read by, note, file on disk, md5, sha1]: an examiner
+ *  can re-check each by hand (`shasum -a 256 3d/3d0d7e…`), with every hash the case recorded. */
+export function* fileRows(
+  db: Database.Database,
+  opts: { readOrProblemsOnly?: boolean } = {},
+): Generator<[string, string, string, string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
     yield [
       String(f.domain ?? '(backup folder)'),
@@ -691,6 +696,9 @@ export function* fileRows(db: Database.Database, opts: { readOrProblemsOnly?: bo
       String(f.status),
       String(f.read_by ?? ''),
       String(f.note ?? ''),
+      String(f.disk_path ?? ''),
+      String(f.md5 ?? ''),
+      String(f.sha1 ?? ''),
     ];
   }
 }
