@@ -175,3 +175,23 @@ describe('folders import only downward', () => {
     expect(bad).toEqual([]);
   });
 });
+
+describe('--contact matches a number however it was written', () => {
+  it('E.164 finds the contact card stored in national format, and a national number finds E.164 counterparts', async () => {
+    const c = path.join(tmpDir(), 'c.db');
+    await ingest({ backupDir: SAMPLE, casePath: c, tz: 'UTC', region: 'US' });
+    // Ben Haddad's card holds "326-568-7319"; his messages and calls name +13265687319 (the sample's ground truth).
+    const out = path.join(tmpDir(), 'e164.jsonl');
+    expect((await cli(['export', '--case', c, '--format', 'jsonl', '--out', out, '--contact', '+13265687319'])).code).toBe(0);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; counterpart: string | null });
+    expect(lines.some((l) => l.kind === 'contact')).toBe(true);
+    expect(lines.some((l) => l.kind === 'message' && l.counterpart === '+13265687319')).toBe(true);
+    const national = path.join(tmpDir(), 'national.jsonl');
+    expect((await cli(['export', '--case', c, '--format', 'jsonl', '--out', national, '--contact', '(326) 568-7319'])).code).toBe(0);
+    expect(fs.readFileSync(national, 'utf8').trim().split('\n').length).toBe(lines.length);
+  });
+});

@@ -1,12 +1,15 @@
 // Reading events back out of a case file, with the filters every report and export accepts.
 import type Database from 'better-sqlite3';
 import { DateTime, IANAZone } from 'luxon';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 
 export interface EventFilter {
   fromUs?: number;
   toUs?: number;
   kinds?: string[];
   contact?: string;
+  /** --contact as an E.164 number, when it reads as one in the case's region: matches however the number was stored. */
+  contactE164?: string;
   keyword?: string;
 }
 
@@ -60,7 +63,12 @@ export function parseTimeBound(value: string, tz: string, endOfDay: boolean): nu
 
 /** The filter of --from/--to/--kinds/--contact/--keyword. A misspelt kind or a range that ends before it
  *  starts is an error, never an empty result; `knownKinds` lists what --kinds accepts. */
-export function buildFilter(o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string }, tz: string, knownKinds?: readonly string[]): EventFilter {
+export function buildFilter(
+  o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string },
+  tz: string,
+  knownKinds?: readonly string[],
+  region = 'US',
+): EventFilter {
   const f: EventFilter = {};
   if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
   if (o.to) f.toUs = parseTimeBound(o.to, tz, true);
@@ -72,7 +80,13 @@ export function buildFilter(o: { from?: string; to?: string; kinds?: string; con
       .filter(Boolean);
   const unknown = knownKinds && f.kinds ? f.kinds.filter((k) => !knownKinds.includes(k)) : [];
   if (unknown.length) throw new FilterError(`unknown kind${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (kinds: ${knownKinds!.join(', ')})`);
-  if (o.contact) f.contact = o.contact;
+  if (o.contact) {
+    f.contact = o.contact;
+    if (/^[+\d(][\d\s().\-/]*$/.test(o.contact.trim())) {
+      const p = parsePhoneNumberFromString(o.contact.trim(), region.toUpperCase() as CountryCode);
+      if (p?.isPossible()) f.contactE164 = p.number;
+    }
+  }
   if (o.keyword) f.keyword = o.keyword;
   return f;
 }
@@ -93,9 +107,14 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
     params.push(...f.kinds);
   }
   if (f.contact) {
-    parts.push(`(${alias}.counterpart LIKE ? ESCAPE '\\' OR ${alias}.counterpart_name LIKE ? ESCAPE '\\')`);
+    // The counterpart as stored, its contact name, or (E.164) the same number written another way; and the contact
+    // cards that hold the number, whichever format the address book used.
     const like = `%${f.contact.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    params.push(like, like);
+    const e164 = f.contactE164 ?? null;
+    parts.push(`(${alias}.counterpart LIKE ? ESCAPE '\\' OR ${alias}.counterpart_name LIKE ? ESCAPE '\\' OR (? IS NOT NULL AND ${alias}.counterpart LIKE '%' || ? || '%')
+      OR (${alias}.extractor = 'contacts' AND ${alias}.source_rowid IN (SELECT c.source_rowid FROM contacts c JOIN contact_handles h ON h.contact_id = c.id
+        WHERE h.normalized = ? OR h.value LIKE ? ESCAPE '\\')))`);
+    params.push(like, like, e164, e164, e164, like);
   }
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.

@@ -34,7 +34,7 @@ export function filterFrom(cf: CaseFile, o: FilterOptions) {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
     // --kinds accepts every kind an artifact declares, and any kind this case holds (an older case may have others).
     const inCase = cf.db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
-    return { tz, filter: buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort()) };
+    return { tz, filter: buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort(), cf.getMeta('region') ?? 'US') };
   } catch (e) {
     if (e instanceof FilterError) throw new UsageError(e.message);
     throw e;
