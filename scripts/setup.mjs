@@ -9,8 +9,34 @@ import { execSync, spawnSync } from 'node:child_process';
 
 const candidates = [process.env.PUPPETEER_EXECUTABLE_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean);
 const found = candidates.find((p) => fs.existsSync(p));
+/** Emoji and non-Latin scripts print as empty boxes without these (the report checks them again at PDF time). */
+const FONT_PKGS = { 'Noto Sans': 'fonts-noto-core', 'Noto Sans CJK': 'fonts-noto-cjk', 'Noto Color Emoji': 'fonts-noto-color-emoji' };
+function missingFonts() {
+  const r = spawnSync('fc-list', [':', 'family'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  const have = r.stdout.toLowerCase();
+  return Object.entries(FONT_PKGS)
+    .filter(([family]) => !have.includes(family.toLowerCase()))
+    .map(([, pkg]) => pkg);
+}
 if (found) {
-  console.error(`setup: browser found at ${found}; nothing to install`);
+  const fonts = missingFonts();
+  if (!fonts.length) {
+    console.error(`setup: browser found at ${found}, report fonts present; nothing to install`);
+    process.exit(0);
+  }
+  const root = process.getuid?.() === 0;
+  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!apt || !root) {
+    console.error(`setup: browser found at ${found}, but fonts are missing (${fonts.join(' ')}): emoji and non-Latin text will print as boxes in PDFs`);
+    process.exit(0);
+  }
+  console.error(`setup: installing the report fonts: apt-get install -y ${fonts.join(' ')}`);
+  try {
+    execSync(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${fonts.join(' ')}`, { stdio: ['ignore', 'ignore', 'inherit'] });
+  } catch {
+    console.error('setup: could not install the fonts; emoji and non-Latin text will print as boxes in PDFs');
+  }
   process.exit(0);
 }
 try {

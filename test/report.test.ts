@@ -180,6 +180,10 @@ describe('HTML report', () => {
 describe.skipIf(!HAVE_BROWSER)('PDF report', () => {
   it('has the case number, page numbers, a known message, metadata and one bookmark per section', async () => {
     const pdf = path.join(outDir, 'report.pdf');
+    // Every font is embedded (the page-number footer too): a reader never substitutes a glyph.
+    const fonts = spawnSync('pdffonts', [pdf], { encoding: 'utf8' }).stdout.trim().split('\n').slice(2);
+    expect(fonts.length).toBeGreaterThan(0);
+    for (const f of fonts) expect(f.slice(0, 37).trim() + ': ' + f.slice(72, 76).trim(), f).toMatch(/: yes$/);
     const text = spawnSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' }).stdout;
     const bytes = fs.readFileSync(pdf);
     const doc = await PDFDocument.load(bytes, { updateMetadata: false });

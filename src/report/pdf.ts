@@ -6,7 +6,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page, PuppeteerNode } from 'puppeteer';
 import { makeWorkDir } from '../workdir.js';
-import { PDFDocument, PDFHexString, PDFName, type PDFRef, StandardFonts, rgb } from 'pdf-lib';
+import { PDFDocument, type PDFFont, PDFHexString, PDFName, type PDFRef, StandardFonts, rgb } from 'pdf-lib';
+import fontkit from '@pdf-lib/fontkit';
+import { spawnSync } from 'node:child_process';
 import type { CaseFile } from '../timeline/caseFile.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
 import { esc } from './charts.js';
@@ -198,6 +200,17 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 }
 
 /** Render the PDF report to `out`. */
+/** Noto Sans (the report's own font), embedded as a subset; Helvetica when fontconfig cannot find it. */
+async function footerFont(doc: PDFDocument): Promise<PDFFont> {
+  const r = spawnSync('fc-match', ['-f', '%{file}', 'Noto Sans:style=Regular'], { encoding: 'utf8', timeout: 10_000 });
+  const file = r.status === 0 ? r.stdout.trim() : '';
+  if (file && /\.(ttf|otf)$/i.test(file) && fs.existsSync(file)) {
+    doc.registerFontkit(fontkit);
+    return doc.embedFont(fs.readFileSync(file), { subset: true });
+  }
+  return doc.embedFont(StandardFonts.Helvetica);
+}
+
 export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: string, o: PdfOptions): Promise<PdfResult> {
   const size = o.chunkRows ?? 1000;
   const tmp = makeWorkDir('ios-timeline-pdf-');
@@ -233,8 +246,9 @@ export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: stri
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 
-  // Footer with the page number of the whole document.
-  const font = await merged.embedFont(StandardFonts.Helvetica);
+  // Footer with the page number of the whole document, in an embedded font like every other text (a PDF/A-minded
+  // reader flags a non-embedded Helvetica); the standard font only where no Noto Sans can be found.
+  const font = await footerFont(merged);
   const pages = merged.getPages();
   const total = pages.length;
   const toolLine = `${TOOL_NAME} ${TOOL_VERSION}`;

@@ -1,3 +1,4 @@
+import { missingReportFonts } from '../../report/fonts.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -68,6 +69,12 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
       written.push(file);
     }
     if (o.formats.includes('pdf')) {
+      const missing = missingReportFonts();
+      if (missing?.length) {
+        process.stderr.write(
+          `PDF: fonts missing: ${missing.map((f) => `${f.family} (${f.covers}; Debian package ${f.pkg})`).join(', ')}: such text prints as empty boxes; run npm run setup\n`,
+        );
+      }
       const file = path.join(o.out, 'report.pdf');
       try {
         const r = await writeReportPdf(cf, model, file, { tz, filter, templates, onProgress: model.counts.events > 20_000 ? say : undefined });
