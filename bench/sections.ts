@@ -8,5 +8,6 @@ import { messagesBench } from './messages.js';
 import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
+import { recoveryBench } from './recoverySection.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench];
