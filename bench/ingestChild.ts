@@ -3,10 +3,10 @@
 import { ingest } from '../src/pipeline/ingest.js';
 import { peakRssMb } from './types.js';
 
-const [backupDir, casePath, only] = process.argv.slice(2);
+const [backupDir, casePath, only, recover] = process.argv.slice(2);
 const t = performance.now();
 const cpu0 = process.cpuUsage();
-const r = await ingest({ backupDir, casePath, tz: 'UTC', region: 'US', only: only ? only.split(',') : undefined });
+const r = await ingest({ backupDir, casePath, tz: 'UTC', region: 'US', only: only ? only.split(',') : undefined, recover: recover !== 'no-recover' });
 const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   JSON.stringify({

@@ -40,14 +40,14 @@ export interface ChildIngest {
 }
 
 /** Ingest in a separate process (bench/ingestChild.ts) and return its timing and own peak RSS. */
-export function runIngestChild(backupDir: string, casePath: string, only?: string): ChildIngest {
+export function runIngestChild(backupDir: string, casePath: string, only?: string, opts: { recover?: boolean } = {}): ChildIngest {
   // Settle what building the fixture left behind, so the figure is the ingest's own: this process's garbage
   // (its collector otherwise runs on the second core during the ingest: 1M messages took 10.5 s instead of
   // 8.5 s) and the fixture's dirty pages (the kernel would write them back during the ingest).
   (globalThis as { gc?: () => void }).gc?.();
   spawnSync('sync');
   const script = new URL('./ingestChild.js', import.meta.url).pathname;
-  const r = spawnSync(process.execPath, [script, backupDir, casePath, ...(only ? [only] : [])], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const r = spawnSync(process.execPath, [script, backupDir, casePath, only ?? '', opts.recover === false ? 'no-recover' : ''], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.status !== 0) throw new Error(`ingest child failed: ${r.stderr.slice(-500)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildIngest;
 }
