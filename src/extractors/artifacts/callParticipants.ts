@@ -1,9 +1,11 @@
 // Group-call participants: HomeDomain Library/CallHistoryDB/CallHistory.storedata (Core Data, iOS 13+). A call's
 // remote participants are the many-to-many join Z_<n>REMOTEPARTICIPANTHANDLES (Z_<n>REMOTEPARTICIPANTCALLS →
 // ZCALLRECORD.Z_PK, Z_<m>REMOTEPARTICIPANTHANDLES → ZHANDLE.Z_PK); ZHANDLE.ZVALUE is the address (phone number or
-// Apple ID, TEXT or a UTF-8 BLOB), ZNORMALIZEDVALUE its normalised form, ZTYPE 2 phone number / 3 e-mail (iLEAPP
-// callHistory.py; Sarah Edwards' APOLLO call history modules). Core Data numbers the join table and its columns per
-// model version, so they are found by name pattern. Every call with more than one remote participant becomes ONE
+// Apple ID, TEXT or a UTF-8 BLOB), ZNORMALIZEDVALUE its normalised form, ZTYPE the handle type, kept raw. Source of
+// these meanings: the Core Data model itself (the iOS 14.3 schema in fixtures/artifacts/calls.ts) and Apple's
+// CallHistory classes as public class dumps show them (CHRecentCall.remoteParticipantHandles, a set of CHHandle with
+// value, normalizedValue and type); iLEAPP's callHistory.py reads only ZCALLRECORD. Core Data numbers the join table per
+// model version (Z_4REMOTEPARTICIPANTHANDLES is seen too), so they are found by name pattern. Every call with more than one remote participant becomes ONE
 // 'call' event, action 'group-call', at ZDATE, naming every participant; a 1:1 call is left to the calls module.
 import type Database from 'better-sqlite3';
 import { quoteIdent } from '../../sqlite.js';

@@ -3,7 +3,7 @@
 // Column meanings (iLEAPP health.py, after Heather Mahalik & Jared Barnhart's SANS DFIR Summit 2022 talk and Sarah
 // Edwards' APOLLO; christophhagen/HealthDB for the route tables):
 // - samples(data_id, start_date, end_date, data_type): seconds since 2001; data_type 7 step count, 8 walking/running
-//   distance (metres), 79 workout; quantity_samples(data_id, quantity); objects(data_id, provenance, creation_date)
+//   distance (metres), 102 workout route; quantity_samples(data_id, quantity); objects(data_id, provenance, creation_date)
 //   → data_provenances(ROWID, source_id, device_id, origin_product_type, source_version, tz_name) →
 //   healthdb.sqlite sources(ROWID, name, bundle_id) and source_devices(ROWID, name, model, hardware).
 // - iOS ≤ 15: workouts(data_id, activity_type, duration, total_distance, total_energy_burned,
