@@ -336,7 +336,7 @@ describe('bad input', () => {
     // Now remove the call history payload: listed but missing.
     const ch = fileId('Library/CallHistoryDB/CallHistory.storedata');
     fs.rmSync(path.join(t.root, ch.slice(0, 2), ch));
-    const c2 = await ingestPartial(t.root, ['contacts', 'calls']);
+    const c2 = await ingestPartial(t.root, ['contacts', 'calls', 'call-participants']);
     const db2 = open(c2);
     const w = (db2.prepare("SELECT message FROM warnings WHERE extractor = 'calls'").all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/CallHistory\.storedata: missing \(listed in Manifest\.db but not present/);
@@ -357,7 +357,7 @@ describe('bad input', () => {
         w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistoryTemp.storedata', fs.readFileSync(p));
       },
     });
-    const db = open(await ingestPartial(t.root, ['calls']));
+    const db = open(await ingestPartial(t.root, ['calls', 'call-participants']));
     const run = db.prepare("SELECT status, message FROM extractor_runs WHERE extractor = 'calls'").get() as { status: string; message: string };
     expect(run.status).toBe('failed');
     expect(run.message).toMatch(/CallHistoryTemp\.storedata has no ZCALLRECORD table/);
@@ -371,7 +371,7 @@ describe('bad input', () => {
     const d = new Database(m);
     d.prepare("UPDATE Files SET fileID = '../../../../etc/passwd' WHERE relativePath = 'Library/CallHistoryDB/CallHistory.storedata'").run();
     d.close();
-    const db = open(await ingestPartial(t.root, ['calls']));
+    const db = open(await ingestPartial(t.root, ['calls', 'call-participants']));
     const w = (db.prepare('SELECT message FROM warnings').all() as { message: string }[]).map((x) => x.message).join('\n');
     expect(w).toMatch(/invalid fileID/);
     expect((db.prepare("SELECT count(*) AS n FROM events WHERE kind='contact'").get() as { n: number }).n).toBeGreaterThan(0);
