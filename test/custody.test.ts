@@ -351,7 +351,7 @@ describe('ingest hashes every evidence file', () => {
     expect(gone.status).toBe('missing');
     // Files the extractors read keep their reader and agree with the full pass.
     const calls = rows.find((r) => r.relative_path === 'Library/CallHistoryDB/CallHistory.storedata')!;
-    expect(calls.read_by).toBe('calls');
+    expect(calls.read_by).toBe('calls,call-participants');
     expect(calls.origin).toBe('manifest');
   });
 

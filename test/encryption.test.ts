@@ -397,7 +397,7 @@ describe('broken payloads: a per-file warning, the other artifacts still come ou
           return b;
         },
       }),
-      ['calls'],
+      ['calls', 'call-participants'],
     );
     const f = r.files.find((x) => x.relative_path.endsWith('CallHistory.storedata'))!;
     expect(f.status).toBe('decrypt-failed');

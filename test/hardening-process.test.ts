@@ -365,7 +365,7 @@ describe('on the small backup', () => {
       const r = cliProcess(['ingest', broken, '--case', path.join(tmpDir(), 'b.db'), '-q']);
       expect(r.stdout).toMatch(/calls\s+failed/);
       expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/^PARTIAL INGEST: 1 extractor failed completely \(calls\)/m);
+      expect(r.stderr).toMatch(/^PARTIAL INGEST: 2 extractors failed completely \(calls, call-participants\)/m);
     });
 
     it('export into a missing folder: one clear line, exit 2, no ENOENT', () => {

@@ -34,6 +34,8 @@ const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
 export async function runExtractors(backup: Backup, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
   const contacts = new ContactResolver(opts.region);
   const summaries: RunSummary[] = [];
+  // Each evidence database is recovered once, by the first extractor that opens it (another may read it again).
+  const recoveredFiles = new Set<number>();
   for (const ex of extractors) {
     let events = 0;
     let warnings = 0;
@@ -109,7 +111,7 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
         }
         // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL.
         const wal = `${main.path}-wal`;
-        const job = opts.recover ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, fs.existsSync(wal) ? wal : null) : null;
+        const job = opts.recover && !recoveredFiles.has(fileRowId) ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, fs.existsSync(wal) ? wal : null) : null;
         let db: Database.Database;
         try {
           db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
@@ -119,7 +121,10 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           throw new ArtifactError(`${domain}/${relativePath} cannot be read as SQLite: ${(e as Error).message}`);
         }
         databases.push(db);
-        if (job) recoveries.push({ job, db });
+        if (job) {
+          recoveredFiles.add(fileRowId);
+          recoveries.push({ job, db });
+        }
         return { ...main, db };
       },
       emit(event: EventInput) {
