@@ -3,7 +3,7 @@
 // path (structure checks + exifr + interpretExif). Each iteration must return or throw an Error quickly.
 //
 // Replay: the seed is printed; FUZZ_SEED=<seed> npx vitest run test/fuzz.test.ts runs the same inputs.
-// FUZZ_BUDGET_MS (per target, default 3500; the seeded run is the same whatever the machine, so CI can raise it) and FUZZ_MAX_ITERATIONS bound the run. A stuck or crashing
+// FUZZ_BUDGET_MS (per target, default 3500) and FUZZ_MAX_ITERATIONS bound the run; an iteration's input depends only on seed, target and number, so a failure replays anywhere. A stuck or crashing
 // iteration fails the test with its (seed, target, iteration), and its input is written to a file.
 import fs from 'node:fs';
 import path from 'node:path';
