@@ -14,8 +14,23 @@ export const HAVE_REALDATA = fs.existsSync(path.join(REALDATA, 'README.md'));
 export const REALDATA_SKIP_REASON = `real-data folder ${REALDATA} is absent: real-data tests skipped`;
 if (!HAVE_REALDATA) console.warn(REALDATA_SKIP_REASON);
 
+const made: string[] = [];
+// Every test folder goes when the test file's process ends: a suite run must not leave gigabytes in the temp
+// folder of a machine that runs it again and again.
+process.once('exit', () => {
+  for (const d of made) {
+    try {
+      fs.rmSync(d, { recursive: true, force: true });
+    } catch {
+      /* a folder a test made read-only, or already gone */
+    }
+  }
+});
+
 export function tmpDir(prefix = 'iot-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 /** Build a fixture backup in a fresh temp folder. */

@@ -7,7 +7,6 @@ import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
-import { writeReportPdf, NoBrowserError } from '../../report/pdf.js';
 import { writeOutputManifest } from '../../custody/outputs.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
@@ -76,6 +75,8 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         );
       }
       const file = path.join(o.out, 'report.pdf');
+      // The PDF writer (pdf-lib, fontkit, puppeteer) loads only when a PDF is asked for: every other command starts faster.
+      const { writeReportPdf, NoBrowserError } = await import('../../report/pdf.js');
       try {
         const r = await writeReportPdf(cf, model, file, { tz, filter, templates, onProgress: model.counts.events > 20_000 ? say : undefined });
         pages = r.pages;
