@@ -15,17 +15,18 @@ export const REALDATA_SKIP_REASON = `real-data folder ${REALDATA} is absent: rea
 if (!HAVE_REALDATA) console.warn(REALDATA_SKIP_REASON);
 
 const made: string[] = [];
-// Every test folder goes when the test file's process ends: a suite run must not leave gigabytes in the temp
-// folder of a machine that runs it again and again.
-process.once('exit', () => {
-  for (const d of made) {
+
+/** Remove every folder tmpDir made (test/setup.ts calls it after each test file): a suite run must not leave
+ *  gigabytes in the temp folder of a machine that runs it again and again. */
+export function removeTmpDirs(): void {
+  for (const d of made.splice(0)) {
     try {
       fs.rmSync(d, { recursive: true, force: true });
     } catch {
       /* a folder a test made read-only, or already gone */
     }
   }
-});
+}
 
 export function tmpDir(prefix = 'iot-test-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
