@@ -584,6 +584,27 @@
     },
   });
 
+  // One table for records of any kind: when, what (with its kind and flags), the text, who, where from.
+  function recordTable(parent, rows) {
+    var tb = table(parent, [
+      ['Date', null, '10%'],
+      ['Time', 't', '11%'],
+      ['Record', null, '33%'],
+      ['Text', null, '18%'],
+      ['Counterpart', null, '12%'],
+      ['Source', null, '16%'],
+    ]);
+    rows.forEach(function (r) {
+      var tr = add(tb, 'tr');
+      cell(tr, r[C.DAY] || '—', 'd');
+      timeCell(tr, r);
+      eventCell(tr, r);
+      cell(tr, text(r[C.BODY]), 'body');
+      cell(tr, r[C.WHO], 'who');
+      cell(tr, r[C.SRC], 'src');
+    });
+  }
+
   // ---- Other records: every kind whose artifact asks for a plain table ----
   var recordRows = events.filter(inView('table'));
   listView(doc.getElementById('records-list'), {
@@ -608,25 +629,7 @@
         },
       },
     ],
-    render: function (parent, rows) {
-      var tb = table(parent, [
-        ['Date', null, '10%'],
-        ['Time', 't', '11%'],
-        ['Record', null, '32%'],
-        ['Text', null, '17%'],
-        ['Counterpart', null, '12%'],
-        ['Source', null, '18%'],
-      ]);
-      rows.forEach(function (r) {
-        var tr = add(tb, 'tr');
-        cell(tr, r[C.DAY] || '—', 'd');
-        timeCell(tr, r);
-        eventCell(tr, r);
-        cell(tr, text(r[C.BODY]), 'body');
-        cell(tr, r[C.WHO], 'who');
-        cell(tr, r[C.SRC], 'src');
-      });
-    },
+    render: recordTable,
   });
 
   // ---- Deleted and recovered records ----
@@ -662,25 +665,7 @@
         },
       },
     ],
-    render: function (parent, rows) {
-      var tb = table(parent, [
-        ['Date', null, '10%'],
-        ['Time', 't', '11%'],
-        ['Record', null, '34%'],
-        ['Text', null, '20%'],
-        ['Counterpart', null, '12%'],
-        ['Source', null, '13%'],
-      ]);
-      rows.forEach(function (r) {
-        var tr = add(tb, 'tr');
-        cell(tr, r[C.DAY] || '—', 'd');
-        timeCell(tr, r);
-        eventCell(tr, r);
-        cell(tr, text(r[C.BODY]), 'body');
-        cell(tr, r[C.WHO], 'who');
-        cell(tr, r[C.SRC], 'src');
-      });
-    },
+    render: recordTable,
   });
 
   // ---- Photos ----
