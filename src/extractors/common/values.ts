@@ -35,11 +35,8 @@ export function num(v: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-/** Text from an SQLite value, a blob as UTF-8. */
-export function text(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-}
+/** Text from an SQLite value, a blob as UTF-8 (the one sqlText every reader uses). */
+export { sqlText as text } from '../../sqlite.js';
 
 /** "<domain>/<path>: <reason>" without repeating the path when the error already names it. */
 export function fileProblem(domain: string, relativePath: string, e: unknown): string {
