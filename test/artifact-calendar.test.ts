@@ -1,5 +1,6 @@
 // Calendar.sqlitedb (two schema generations) and Reminders (in Calendar.sqlitedb, ZREMCDOBJECT, ZREMCDREMINDER)
 // through ingest(); mvt's iOS 14.3 Calendar.sqlitedb as real data.
+import { ingestWithTruncated } from './artifactKit.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -163,24 +164,15 @@ describe.skipIf(!HAVE_REALDATA)('real data: mvt Calendar.sqlitedb (iOS 14.3)', (
 
 describe('Calendar: truncated database', () => {
   it('a Calendar.sqlitedb cut after its first page fails alone; calls are still extracted', async () => {
-    const t = fixture({
-      contacts: 2,
-      calls: 3,
-      callsInWal: 0,
-      extend: (w, truth, rng, tmp) => {
-        const cap: Buffer[] = [];
-        addCalendar({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => cap.push(f.db), addFile: () => '' } as unknown as Parameters<typeof addCalendar>[0], rng, tmp, {
-          generation: 'current',
-          reminders: 'calendar-db',
-          end: truth.device.backupDate,
-          contactName: 'X',
-          contactEmail: 'x@example.org',
-        });
-        w.addFile('HomeDomain', 'Library/Calendar/Calendar.sqlitedb', cap[0].subarray(0, 4096));
-      },
-    });
-    const casePath = path.join(tmpDir(), 'case.db');
-    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    const { casePath, result: r } = await ingestWithTruncated('HomeDomain', 'Library/Calendar/Calendar.sqlitedb', (cap, truth, rng, tmp) =>
+      addCalendar(cap as unknown as Parameters<typeof addCalendar>[0], rng, tmp, {
+        generation: 'current',
+        reminders: 'calendar-db',
+        end: truth.device.backupDate,
+        contactName: 'X',
+        contactEmail: 'x@example.org',
+      }),
+    );
     expect(r.summaries.find((s) => s.extractor === 'calendar')!.status).toBe('failed');
     expect(query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'calendar' AND severity = 'error'")[0].message).toMatch(/malformed|corrupt/i);
     expect(r.summaries.find((s) => s.extractor === 'calls')!.events).toBe(3);

@@ -1,4 +1,5 @@
 // CoreDuet interactionC.db (two generations) through ingest(); mvt's synthetic interactionC.db as real-world layout.
+import { ingestWithTruncated } from './artifactKit.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -95,24 +96,14 @@ describe.skipIf(!HAVE_REALDATA)('real data: mvt interactionC.db (reduced schema)
 
 describe('interactionC.db: truncated database', () => {
   it('cut after its first page: fails alone; calls are still extracted', async () => {
-    const t = fixture({
-      contacts: 2,
-      calls: 3,
-      callsInWal: 0,
-      extend: (w, truth, rng, tmp) => {
-        const cap: Buffer[] = [];
-        const known = [...truth.nameByNumber.entries()][0];
-        addInteractions({ addDatabase: (_d: string, _p: string, f: { db: Buffer }) => cap.push(f.db) } as unknown as Parameters<typeof addInteractions>[0], rng, tmp, {
-          generation: 'ios16',
-          end: truth.device.backupDate,
-          known,
-          stranger: '+14155550123',
-        });
-        w.addFile('HomeDomain', 'Library/CoreDuet/People/interactionC.db', cap[0].subarray(0, 4096));
-      },
-    });
-    const casePath = path.join(tmpDir(), 'case.db');
-    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    const { result: r } = await ingestWithTruncated('HomeDomain', 'Library/CoreDuet/People/interactionC.db', (cap, truth, rng, tmp) =>
+      addInteractions(cap as unknown as Parameters<typeof addInteractions>[0], rng, tmp, {
+        generation: 'ios16',
+        end: truth.device.backupDate,
+        known: [...truth.nameByNumber.entries()][0]!,
+        stranger: '+14155550123',
+      }),
+    );
     expect(r.summaries.find((s) => s.extractor === 'interactions')!.status).toBe('failed');
     expect(r.summaries.find((s) => s.extractor === 'calls')!.events).toBe(3);
   }, 60_000);

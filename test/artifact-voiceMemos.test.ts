@@ -1,4 +1,5 @@
 // Voice Memos: CloudRecordings.db in two generations with .m4a files through ingest().
+import { ingestWithTruncated } from './artifactKit.js';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -124,23 +125,9 @@ describe('Voice Memos: one store listed but missing', () => {
 
 describe('Voice Memos: truncated database', () => {
   it('a CloudRecordings.db cut after its first page fails alone; calls are still extracted', async () => {
-    const t = fixture({
-      contacts: 2,
-      calls: 3,
-      callsInWal: 0,
-      extend: (w, truth, rng, tmp) => {
-        const cap: Buffer[] = [];
-        addVoiceMemos(
-          { addDatabase: (_d: string, _p: string, f: { db: Buffer }) => cap.push(f.db), addFile: () => '' } as unknown as Parameters<typeof addVoiceMemos>[0],
-          rng,
-          tmp,
-          { generation: 'legacy', end: truth.device.backupDate },
-        );
-        w.addFile('MediaDomain', 'Media/Recordings/CloudRecordings.db', cap[0].subarray(0, 4096));
-      },
-    });
-    const casePath = path.join(tmpDir(), 'case.db');
-    const r = await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    const { result: r } = await ingestWithTruncated('MediaDomain', 'Media/Recordings/CloudRecordings.db', (cap, truth, rng, tmp) =>
+      addVoiceMemos(cap as unknown as Parameters<typeof addVoiceMemos>[0], rng, tmp, { generation: 'legacy', end: truth.device.backupDate }),
+    );
     expect(r.summaries.find((s) => s.extractor === 'voice-memos')!.status).toBe('failed');
     expect(r.summaries.find((s) => s.extractor === 'calls')!.events).toBe(3);
   }, 60_000);

@@ -1,7 +1,9 @@
 // Helpers shared by the test/artifact-*.test.ts suites: ingest a backup through the library call, read the case file.
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { tmpDir, treeHash } from './helpers.js';
+import { fixture, tmpDir, treeHash } from './helpers.js';
+import type { FixtureTruth } from '../fixtures/build.js';
+import type { Rng } from '../fixtures/random.js';
 import { ingest, type IngestResult } from '../src/pipeline/ingest.js';
 
 export type Ev = {
@@ -51,3 +53,29 @@ export const warnings = (casePath: string, extractor: string): Warn[] =>
 export const extra = (e: Ev): Record<string, unknown> => (e.extra_json ? JSON.parse(e.extra_json) : {});
 export const sourcePath = (casePath: string, e: Ev): string =>
   query<{ p: string }>(casePath, "SELECT domain || '/' || relative_path AS p FROM files WHERE id = ?", e.source_file_id)[0].p;
+
+/** What a fixture builder writes into a backup: the capture below stands in for a BackupWriter. */
+type Capture = { addDatabase: (domain: string, relativePath: string, files: { db: Buffer }) => void; addFile: () => string };
+
+/**
+ * Ingest a backup with 2 contacts and 3 calls plus, at `domain/relativePath`, only the first page of the database
+ * that `build` writes: the artifact must fail alone while the calls still come out.
+ */
+export async function ingestWithTruncated(
+  domain: string,
+  relativePath: string,
+  build: (capture: Capture, truth: FixtureTruth, rng: Rng, tmp: string) => void,
+): Promise<{ casePath: string; result: IngestResult }> {
+  const t = fixture({
+    contacts: 2,
+    calls: 3,
+    callsInWal: 0,
+    extend: (w, truth, rng, tmp) => {
+      const cap: Buffer[] = [];
+      build({ addDatabase: (_d, _p, f) => cap.push(f.db), addFile: () => '' }, truth, rng, tmp);
+      w.addFile(domain, relativePath, cap[0]!.subarray(0, 4096));
+    },
+  });
+  const casePath = path.join(tmpDir(), 'case.db');
+  return { casePath, result: await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' }) };
+}
