@@ -15,7 +15,7 @@ export function esc(s: string): string {
 }
 
 const num = (n: number) => (Math.round(n * 10) / 10).toString();
-const fmtInt = (n: number) => n.toLocaleString('en-US');
+export const fmtInt = (n: number) => n.toLocaleString('en-US');
 
 export interface DayBucket {
   day: string;

@@ -14,7 +14,7 @@ import { validCoordinate } from '../formats/coordinates.js';
 import { hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
-import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
+import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, fmtInt, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US } from '../formats/appleTime.js';
 
@@ -162,7 +162,6 @@ export interface RecoveryView {
 }
 
 const n = (v: unknown) => (typeof v === 'number' ? v : 0);
-const fmtInt = (v: number) => v.toLocaleString('en-US');
 const plural = (k: number, one: string, many = `${one}s`) => `${fmtInt(k)} ${k === 1 ? one : many}`;
 
 /** The recovery_runs of a case (schema v4), as the report's method table and paragraph. */
