@@ -90,7 +90,7 @@ export interface ReportModel {
   pdfHashListAbridged: boolean;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
-  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
+  charts: { days: TrustedSvg | null; dayUnit: string; dayNote: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
   topCounterparts: { name: string; count: number }[];
   custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
   custodyChain: { intact: boolean; head: string; problems: string[] };
@@ -397,6 +397,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     charts: {
       days: trusted(dayChart.svg),
       dayUnit: dayChart.unit,
+      dayNote: dayChart.note,
       counterparts: trusted(counterpartChartSvg(top)),
       map: trusted(map.svg),
       detailMap: detail ? trusted(detail.svg) : null,
