@@ -685,7 +685,7 @@
       return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)]
         .concat(
           p
-            ? p[1].map(function (kv) {
+            ? p[1].concat(p[3] || []).map(function (kv) {
                 return kv.join(' ');
               })
             : [],
@@ -707,11 +707,23 @@
         if (p?.[1].length) {
           var dl = add(info, 'dl', 'kvl');
           p[1].forEach(function (kv) {
-            add(dl, 'dt', null, kv[0]);
-            add(dl, 'dd', null, kv[1]);
+            // Long values (hash, path, time-zone note) take a whole row; the rest sit two pairs to a row.
+            var wide = kv[1].length > 32;
+            add(dl, 'dt', wide ? 'wide' : null, kv[0]);
+            add(dl, 'dd', (wide ? 'wide' : '') + (kv[0].indexOf('SHA-256') >= 0 ? ' hash' : ''), kv[1]);
           });
         }
         add(info, 'div', 'src', r[C.SRC]);
+        // Everything else recorded for the file, full width under the card, so long values do not wrap per letter.
+        if (p?.[3]?.length) {
+          var more = add(card, 'div', 'pmore');
+          add(more, 'div', 'pmore-h', 'All recorded details (' + p[3].length + ')');
+          var dd = add(more, 'dl', 'kvd');
+          p[3].forEach(function (kv) {
+            add(dd, 'dt', null, kv[0]);
+            add(dd, 'dd', null, kv[1]);
+          });
+        }
       });
     },
   });
