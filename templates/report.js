@@ -4,6 +4,8 @@
 (function () {
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
+  // Lists longer than this print from the browser as the page on screen plus a pointer to the PDF.
+  var PRINT_MAX_ROWS = 20000;
   var C = {
     ID: 0,
     DAY: 1,
@@ -248,6 +250,40 @@
     }
     draw();
     cfg.onReady?.(apply, state);
+
+    // Printing from the browser: print every row the list holds (with the search and filters applied), not the
+    // page on screen, and say so on paper. A list too long for a browser to lay out says the PDF is the record.
+    var printed = null;
+    window.addEventListener('beforeprint', function () {
+      var n = shown.length;
+      printed = add(host, 'div', 'print-only');
+      var filtered = n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ' by the search or filters set on screen)' : '';
+      if (n <= PRINT_MAX_ROWS) {
+        add(printed, 'p', 'print-note', 'Printed: all ' + fmt(n) + ' ' + (cfg.noun || 'rows') + filtered + '.');
+        if (n) cfg.render(printed, shown, 0);
+      } else {
+        add(
+          printed,
+          'p',
+          'print-note',
+          'Printed: only the ' +
+            fmt(body.childElementCount ? Math.min(state.size, n - state.page * state.size) : 0) +
+            ' ' +
+            (cfg.noun || 'rows') +
+            ' on screen of ' +
+            fmt(n) +
+            filtered +
+            '. A browser cannot lay out that many; the PDF report (report.pdf) is the complete printable record.',
+        );
+        printed.appendChild(body.cloneNode(true));
+      }
+      host.classList.add('printing');
+    });
+    window.addEventListener('afterprint', function () {
+      if (printed) printed.remove();
+      printed = null;
+      host.classList.remove('printing');
+    });
   }
 
   // heads: [label, class, width]; widths let print use a fixed table layout (far faster for thousands of rows).
