@@ -88,6 +88,7 @@ export interface ReportModel {
   };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
+  missingFiles: MissingFilesView;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
   charts: {
@@ -457,6 +458,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     },
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
+    missingFiles: missingFilesView(db),
     custody,
     recovery: recoveryView(db),
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
@@ -760,6 +762,27 @@ export function* photoRows(
   }
 }
 
+/** Beyond this many listed-but-absent payloads the PDF counts them by domain and missing-files.csv lists them. */
+export const PDF_MISSING_LISTED_MAX = 200;
+export const MISSING_FILES_CSV = 'missing-files.csv';
+
+export interface MissingFilesView {
+  total: number;
+  byDomain: { domain: string; count: number }[];
+  /** The PDF's hash appendix leaves them out and shows the counts; the CSV beside the report has every one. */
+  abridged: boolean;
+  csv: string;
+}
+
+function missingFilesView(db: Database.Database): MissingFilesView {
+  const byDomain = db.prepare("SELECT coalesce(domain, '') AS domain, count(*) AS count FROM files WHERE status = 'missing' GROUP BY domain ORDER BY count DESC, domain").all() as {
+    domain: string;
+    count: number;
+  }[];
+  const total = byDomain.reduce((a, d) => a + d.count, 0);
+  return { total, byDomain, abridged: total > PDF_MISSING_LISTED_MAX, csv: MISSING_FILES_CSV };
+}
+
 /** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
 /** Backups of real phones hold 300,000+ files: a full hash list would be thousands of PDF pages. */
 export const PDF_FULL_HASH_LIST_MAX = 5000;
@@ -769,7 +792,7 @@ export const PDF_FULL_HASH_LIST_MAX = 5000;
  *  can re-check each by hand (`shasum -a 256 3d/3d0d7e…`), with every hash the case recorded. */
 export function* fileRows(
   db: Database.Database,
-  opts: { readOrProblemsOnly?: boolean } = {},
+  opts: { readOrProblemsOnly?: boolean; exceptMissing?: boolean } = {},
 ): Generator<[string, string, string, string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
     yield [

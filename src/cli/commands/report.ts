@@ -8,6 +8,7 @@ import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
 import { writeOutputManifest } from '../../custody/outputs.js';
+import { exportMissingFiles } from '../../report/exports.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
@@ -90,6 +91,12 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
           fs.rmSync(file, { force: true });
         }
       }
+    }
+    // Payloads the manifest lists but the evidence lacks: all of them in a CSV beside the report (the PDF counts them by domain).
+    if (written.length && model.missingFiles.total) {
+      const file = path.join(o.out, model.missingFiles.csv);
+      exportMissingFiles(cf.db, file);
+      written.push(file);
     }
     // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
     let outputs: ReportRunResult['outputs'] = [];
