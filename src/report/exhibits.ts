@@ -204,19 +204,30 @@ export function buildExhibitsModel(cf: CaseFile, o: ExhibitOptions): ExhibitsMod
               name: conv,
               before: ctx.before.length,
               after: ctx.after.length,
-              rows: [...ctx.before.map((c) => contextRow(c, stamp, 'context', numberOf)), contextRow(e, stamp, 'exhibit', numberOf), ...ctx.after.map((c) => contextRow(c, stamp, 'context', numberOf))],
+              rows: [
+                ...ctx.before.map((c) => contextRow(c, stamp, 'context', numberOf)),
+                contextRow(e, stamp, 'exhibit', numberOf),
+                ...ctx.after.map((c) => contextRow(c, stamp, 'context', numberOf)),
+              ],
             }
           : null,
       provenance: provenance(cf, e),
-      attachments: (attStmt.all(e.id) as { transfer_name: string | null; path: string | null; mime_type: string | null; total_bytes: number | null; status: string | null; sha256: string | null }[]).map(
-        (a) => ({
-          name: a.transfer_name || a.path?.split('/').pop() || '(no name)',
-          mime: a.mime_type ?? '',
-          size: a.total_bytes != null ? sizeText(a.total_bytes) : '',
-          sha256: a.sha256 ?? '',
-          status: a.status ?? '',
-        }),
-      ),
+      attachments: (
+        attStmt.all(e.id) as {
+          transfer_name: string | null;
+          path: string | null;
+          mime_type: string | null;
+          total_bytes: number | null;
+          status: string | null;
+          sha256: string | null;
+        }[]
+      ).map((a) => ({
+        name: a.transfer_name || a.path?.split('/').pop() || '(no name)',
+        mime: a.mime_type ?? '',
+        size: a.total_bytes != null ? sizeText(a.total_bytes) : '',
+        sha256: a.sha256 ?? '',
+        status: a.status ?? '',
+      })),
     };
   });
 
@@ -224,7 +235,13 @@ export function buildExhibitsModel(cf: CaseFile, o: ExhibitOptions): ExhibitsMod
     tag: o.tag ?? null,
     context,
     lines: [
-      o.tag ? `Events tagged "${o.tag}"` : `Every tagged event (tags: ${listTags(cf.db).map((t) => t.tag).join(', ') || 'none'})`,
+      o.tag
+        ? `Events tagged "${o.tag}"`
+        : `Every tagged event (tags: ${
+            listTags(cf.db)
+              .map((t) => t.tag)
+              .join(', ') || 'none'
+          })`,
       ...base.filter.lines.filter((l) => !/^Tag(ged)?:/.test(l)),
       `Context: up to ${context} message${context === 1 ? '' : 's'} before and after in the same conversation`,
     ],

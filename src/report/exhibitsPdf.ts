@@ -27,7 +27,11 @@ export interface ExhibitsPdfResult {
   blockedRequests: string[];
 }
 
-export async function writeExhibitsPdf(model: ExhibitsModel, out: string, o: { templates: Templates; browser?: Browser; onProgress?: (s: string) => void }): Promise<ExhibitsPdfResult> {
+export async function writeExhibitsPdf(
+  model: ExhibitsModel,
+  out: string,
+  o: { templates: Templates; browser?: Browser; onProgress?: (s: string) => void },
+): Promise<ExhibitsPdfResult> {
   const tmp = makeWorkDir('ios-timeline-exhibits-');
   const browser = o.browser ?? (await launchBrowser());
   const blockedRequests: string[] = [];

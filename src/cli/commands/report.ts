@@ -149,7 +149,8 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
     const title = `${opened.complete ? '' : `${INCOMPLETE_MARK} (ingest did not finish) — `}${o.title && o.title !== DEFAULT_TITLE ? o.title : 'Exhibits'}`;
     const { tz, filter } = filterFrom(cf, o);
     // The tag selects the exhibits; with none, every tagged event is one.
-    if (!filter.tag && !listTags(cf.db).length) throw new UsageError('no event in this case is tagged: tag the events to show first (ios-timeline tag --case … EVENT_ID --tag NAME)');
+    if (!filter.tag && !listTags(cf.db).length)
+      throw new UsageError('no event in this case is tagged: tag the events to show first (ios-timeline tag --case … EVENT_ID --tag NAME)');
     let templates: ReturnType<typeof loadTemplates>;
     try {
       templates = loadTemplates(o.templates, 'exhibits');
