@@ -10,6 +10,7 @@ import { addTag, removeTag, listTags, tagsOf, notesOf, setNote, tagsDigest, TagE
 import { verifyCase } from '../src/custody/verify/case.js';
 import { latestIngestDigest } from '../src/custody/verify/case.js';
 import { checkCaseDigest } from '../src/custody/caseDigest.js';
+import { lockCase } from '../src/timeline/caseFile.js';
 import { readCustodyHeads, verifyCustodyChain, type CustodyRow } from '../src/timeline/custodyLog.js';
 
 let base: string;
@@ -249,6 +250,21 @@ describe('tag, untag, note and tags commands', () => {
     }
     expect(fs.readFileSync(p).equals(before)).toBe(true);
     expect(fs.existsSync(`${p}.lock`)).toBe(false);
+  });
+
+  it('refuses a case another command holds, leaving it untouched', async () => {
+    const p = copyCase();
+    const before = fs.readFileSync(p);
+    const lock = lockCase(p, 'report --out elsewhere');
+    try {
+      const r = await cli(['tag', '--case', p, '1', '--tag', 'x']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is in use: report --out elsewhere \(pid \d+/);
+    } finally {
+      lock.release();
+    }
+    expect(fs.readFileSync(p).equals(before)).toBe(true);
+    expect((await cli(['tag', '--case', p, '1', '--tag', 'x'])).code).toBe(0);
   });
 
   it('export --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
