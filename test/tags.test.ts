@@ -45,6 +45,10 @@ describe('tags core', () => {
     // A new note updates a; c is added.
     expect(addTag(db, { eventIds: [a, c], tag: 'claim', note: 'revised', examiner: 'J. Doe' })).toMatchObject({ added: 1, updated: 1 });
     addTag(db, { eventIds: [c], tag: '  alibi  ', examiner: 'K. Roe' });
+    // The same name typed decomposed (e + combining accent) is the same tag.
+    addTag(db, { eventIds: [c], tag: 'caf\u00e9', examiner: 'K. Roe' });
+    expect(addTag(db, { eventIds: [c], tag: 'cafe\u0301' })).toMatchObject({ added: 0, updated: 0 });
+    removeTag(db, { eventIds: [c], tag: 'cafe\u0301', examiner: 'K. Roe' });
 
     expect(listTags(db)).toEqual([
       { tag: 'claim', count: 3 },
@@ -73,6 +77,8 @@ describe('tags core', () => {
       ['tag', 'J. Doe'],
       ['tag', 'J. Doe'],
       ['tag', 'K. Roe'],
+      ['tag', 'K. Roe'],
+      ['untag', 'K. Roe'],
       ['untag', 'J. Doe'],
       ['note', 'K. Roe'],
       ['note', 'K. Roe'],
@@ -81,17 +87,17 @@ describe('tags core', () => {
     expect(d1).toMatchObject({ tag: 'claim', note: 'first contact', added: [a, b], updated: [] });
     expect(d1.tags_digest).toMatchObject({ tags: 2, notes: 0, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // The removed tags' notes are kept in the record.
-    expect(JSON.parse(rows[3].detail_json).removed).toEqual([
+    expect(JSON.parse(rows[5].detail_json).removed).toEqual([
       { event_id: a, note: 'revised' },
       { event_id: b, note: 'first contact' },
     ]);
-    expect(JSON.parse(rows[5].detail_json)).toMatchObject({ event_id: b, note: null, previous_note: 'called twice that night' });
+    expect(JSON.parse(rows[7].detail_json)).toMatchObject({ event_id: b, note: null, previous_note: 'called twice that night' });
     // The last row's digest is the digest of the tables now.
-    expect(JSON.parse(rows[5].detail_json).tags_digest).toEqual(tagsDigest(db));
+    expect(JSON.parse(rows[7].detail_json).tags_digest).toEqual(tagsDigest(db));
     expect(verifyCustodyChain(db).problems).toEqual([]);
     // Each new head is anchored in the sidecar beside the case.
     const heads = readCustodyHeads(p)?.heads ?? [];
-    expect(heads.slice(-6).map((h) => h.hash)).toEqual(rows.map((r) => r.hash));
+    expect(heads.slice(-8).map((h) => h.hash)).toEqual(rows.map((r) => r.hash));
     db.close();
   });
 
