@@ -273,7 +273,7 @@ describe('tag, untag, note and tags commands', () => {
     expect((await cli(['tag', '--case', p, '1', '--tag', 'x'])).code).toBe(0);
   });
 
-  it('export --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
+  it('export and report --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
     const p = copyCase();
     const db = new Database(p, { readonly: true });
     const ids = eventIds(db, 5);
@@ -294,6 +294,12 @@ describe('tag, untag, note and tags commands', () => {
     expect(await exported('claim.jsonl', '--tag', 'claim')).toEqual([ids[0], ids[2]]);
     expect(await exported('any.jsonl', '--tagged')).toEqual([ids[0], ids[2], ids[4]]);
     expect(await exported('both.jsonl', '--tagged', '--tag', 'other')).toEqual([ids[4]]);
+    // The full report takes the same filters, and says so on its cover.
+    const rep = await cli(['report', '--case', p, '--out', path.join(out, 'report'), '--format', 'html', '--tag', 'claim']);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stdout).toMatch(/^2 events$/m);
+    expect(fs.readFileSync(path.join(out, 'report', 'report.html'), 'utf8')).toContain('Tag: claim');
+    expect((await cli(['report', '--case', p, '--out', path.join(out, 'report2'), '--format', 'html', '--tagged'])).stdout).toMatch(/^3 events$/m);
     const r = await cli(['export', '--case', p, '--format', 'jsonl', '--out', path.join(out, 'x.jsonl'), '--tag', 'clam']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('ios-timeline: no event is tagged "clam" in this case (tags: claim, other)\n');
