@@ -1,0 +1,176 @@
+// Orphan media: camera-roll and attachment files no database row points to become photo/video events of their
+// own (EXIF / QuickTime metadata, hashed, thumbnails), and files a row does point to are never duplicated.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { addOrphanMedia, ORPHAN_CASE_ZONE, type FixtureOrphan } from '../fixtures/artifacts/orphans.js';
+import { quickTimeMovie } from '../fixtures/artifacts/quicktime.js';
+import { ingest } from '../src/pipeline/ingest.js';
+import { interpretMediaInfo, parseLocation, mediaInfoUtc, readVideoFile } from '../src/extractors/photos/video.js';
+import { fixture, HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, tmpDir, treeHash, wrapRealFiles } from './helpers.js';
+import { extra, query, type Ev } from './artifactKit.js';
+
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+describe('video metadata (mediainfo.js)', () => {
+  it('reads creation time, duration and ©xyz from a minimal QuickTime movie', async () => {
+    const f = path.join(tmpDir(), 'clip.mov');
+    fs.writeFileSync(f, quickTimeMovie({ created: new Date(Date.UTC(2019, 5, 1, 12, 0, 30)), durationS: 7.25, iso6709: '+35.6586+139.7454+040.000/' }));
+    const v = await readVideoFile(f);
+    expect(v.created_utc_us).toBe(Date.UTC(2019, 5, 1, 12, 0, 30) * 1000);
+    expect(v.created_raw).toBe('2019-06-01 12:00:30 UTC');
+    expect(v.duration_s).toBe(7.25);
+    expect(v.location).toMatchObject({ lat: 35.6586, lon: 139.7454, alt_m: 40 });
+  });
+  it('parses ISO 6709 and MediaInfo renderings, and refuses nonsense', () => {
+    expect(parseLocation('+48.8584+002.2945+035.000/')).toEqual({ lat: 48.8584, lon: 2.2945, alt_m: 35 });
+    expect(parseLocation('-33.8688+151.2093/')).toEqual({ lat: -33.8688, lon: 151.2093, alt_m: null });
+    expect(parseLocation('33.8688°S 151.2093°E 12.000m')).toEqual({ lat: -33.8688, lon: 151.2093, alt_m: 12 });
+    expect(parseLocation('+95.0000+010.0000/')).toBeNull();
+    expect(parseLocation('+00.0000+000.0000/')).toBeNull();
+    expect(parseLocation('somewhere')).toBeNull();
+    expect(mediaInfoUtc('1904-01-01 00:00:00 UTC')).toBeNull(); // a zero creation time
+    expect(mediaInfoUtc('2020-03-22 10:45:12 UTC')).toBe(Date.UTC(2020, 2, 22, 10, 45, 12) * 1000);
+  });
+  it('a file that is not a movie gives no time and no place, never a throw', async () => {
+    const f = path.join(tmpDir(), 'junk.mov');
+    fs.writeFileSync(f, crypto.randomBytes(4096));
+    const v = await readVideoFile(f);
+    expect(v.created_utc_us).toBeNull();
+    expect(v.location).toBeNull();
+    expect(interpretMediaInfo([]).duration_s).toBeNull();
+  });
+});
+
+describe('orphan media in a backup with photos and messages', () => {
+  let root: string;
+  let casePath: string;
+  let orphans: FixtureOrphan[];
+  let before: Record<string, string>;
+  let evs: Ev[];
+
+  beforeAll(async () => {
+    const t = fixture({
+      contacts: 4,
+      calls: 2,
+      photos: 14,
+      messages: 80,
+      extend: (w, truth) => {
+        truth.orphans = addOrphanMedia(w);
+      },
+    });
+    root = t.root;
+    orphans = t.orphans as FixtureOrphan[];
+    before = treeHash(root);
+    casePath = path.join(tmpDir(), 'case.db');
+    await ingest({ backupDir: root, casePath, tz: ORPHAN_CASE_ZONE, region: 'US' });
+    evs = query<Ev>(casePath, "SELECT * FROM events WHERE extractor = 'orphan-media' ORDER BY id");
+  }, 120_000);
+
+  it('leaves the evidence byte-identical', () => {
+    expect(treeHash(root)).toEqual(before);
+  });
+
+  it('makes exactly the orphan files events, with their metadata times, places and reasons', () => {
+    const byPath = new Map(evs.map((e) => [(extra(e).orphan as { path: string }).path, e]));
+    expect([...byPath.keys()].sort()).toEqual(orphans.map((o) => o.path).sort());
+    for (const o of orphans) {
+      const e = byPath.get(o.path)!;
+      const x = extra(e);
+      expect(e.kind, o.path).toBe(o.kind);
+      expect(e.action).toBe('taken');
+      expect(new Date(e.ts_utc_us! / 1000).toISOString().replace('.000Z', 'Z'), o.path).toBe(o.utcIso);
+      expect(e.ts_raw, o.path).toBe(o.raw);
+      expect(x.orphan).toEqual({ reason: o.reason, domain: o.domain, path: o.path });
+      expect(x.time_source, o.path).toBe(o.timeSource);
+      const ll = query<{ latitude: number | null; longitude: number | null }>(casePath, 'SELECT latitude, longitude FROM events WHERE id = ?', e.id)[0];
+      if (o.lat === null) expect(ll.latitude).toBeNull();
+      else {
+        expect(ll.latitude).toBeCloseTo(o.lat, 6);
+        expect(ll.longitude).toBeCloseTo(o.lon!, 6);
+      }
+      if (o.durationS !== undefined) expect(e.duration_s).toBe(o.durationS);
+      expect(e.title).toContain(o.reason);
+    }
+  });
+
+  it('says which zone it assumed for an EXIF time without an offset', () => {
+    const e = evs.find((x) => (extra(x).orphan as { path: string }).path.endsWith('IMG_0901.JPG'))!;
+    const tz = extra(e).time_zone as { basis: string; offset: string; note: string };
+    expect(tz.basis).toBe('assumed-case-zone');
+    expect(tz.offset).toBe('-05:00');
+    expect(tz.note).toContain(ORPHAN_CASE_ZONE);
+    expect(e.ts_epoch).toBe('exif-local');
+  });
+
+  it('hashes each orphan file (files row = SHA-256 of the evidence bytes) and points the event at it', () => {
+    for (const e of evs) {
+      const x = extra(e) as { file: { sha256: string; file_row_id: number; status: string }; orphan: { domain: string; path: string } };
+      const row = query<{ sha256: string; domain: string; relative_path: string; read_by: string }>(casePath, 'SELECT * FROM files WHERE id = ?', e.source_file_id)[0];
+      expect(row.domain).toBe(x.orphan.domain);
+      expect(row.relative_path).toBe(x.orphan.path);
+      expect(x.file.status).toBe('ok');
+      expect(x.file.sha256).toBe(row.sha256);
+      expect(row.read_by).toContain('orphan-media');
+      const payload = query<{ file_id: string }>(casePath, 'SELECT file_id FROM files WHERE id = ?', e.source_file_id)[0].file_id;
+      expect(row.sha256).toBe(sha(fs.readFileSync(path.join(root, payload.slice(0, 2), payload))));
+    }
+  });
+
+  it('stores a thumbnail for each orphan image', () => {
+    const images = evs.filter((e) => e.kind === 'photo');
+    expect(images.length).toBe(orphans.filter((o) => o.kind === 'photo').length);
+    for (const e of images) expect(query(casePath, 'SELECT id FROM thumbnails WHERE event_id = ?', e.id).length, e.title).toBe(1);
+  });
+
+  it('never duplicates a file that Photos.sqlite or a message points to', () => {
+    const linkedPhotos = query<{ p: string }>(
+      casePath,
+      "SELECT json_extract(extra_json, '$.file.path') AS p FROM events WHERE extractor = 'photos' AND action = 'taken' AND json_extract(extra_json, '$.file.status') = 'ok'",
+    ).map((r) => r.p);
+    const linkedAtts = query<{ p: string }>(casePath, "SELECT f.relative_path AS p FROM attachments a JOIN files f ON f.id = a.file_id WHERE a.status = 'ok'").map((r) => r.p);
+    expect(linkedPhotos.length).toBeGreaterThan(3);
+    expect(linkedAtts.length).toBeGreaterThan(0);
+    const orphanPaths = new Set(evs.map((e) => (extra(e).orphan as { path: string }).path));
+    for (const p of [...linkedPhotos, ...linkedAtts]) expect(orphanPaths.has(p), p).toBe(false);
+    // Every media file of the backup is either linked or an orphan: none falls through.
+    const media = query<{ p: string }>(
+      casePath,
+      "SELECT relative_path AS p FROM files WHERE ((domain = 'CameraRollDomain' AND relative_path LIKE 'Media/DCIM/%') OR (domain = 'MediaDomain' AND relative_path LIKE 'Library/SMS/Attachments/%')) AND lower(relative_path) NOT LIKE '%.aae' AND status = 'ok'",
+    ).map((r) => r.p);
+    for (const p of media) expect(orphanPaths.has(p) || linkedPhotos.includes(p) || linkedAtts.includes(p), p).toBe(true);
+  });
+});
+
+describe.skipIf(!HAVE_REALDATA)(`real photos as orphans (${HAVE_REALDATA ? 'realdata' : REALDATA_SKIP_REASON})`, () => {
+  it('reads the iPhone 6 JPEG and the iPhone 7 HEIC with their README ground truth', async () => {
+    const root = path.join(tmpDir(), 'backup');
+    wrapRealFiles(root, [
+      { domain: 'CameraRollDomain', relativePath: 'Media/DCIM/100APPLE/IMG_0001.JPG', source: path.join(REALDATA, 'photos-exif/iphone_hdr_YES.jpg') },
+      { domain: 'CameraRollDomain', relativePath: 'Media/DCIM/100APPLE/IMG_0002.HEIC', source: path.join(REALDATA, 'photos-exif/iphone_7.heic') },
+    ]);
+    const before = treeHash(root);
+    const casePath = path.join(tmpDir(), 'case.db');
+    // Himeji: the HEIC has no offset and no GPS time, so the case zone is what places it.
+    await ingest({ backupDir: root, casePath, tz: 'Asia/Tokyo', region: 'JP' });
+    expect(treeHash(root)).toEqual(before);
+    const evs = query<Ev & { latitude: number; longitude: number }>(casePath, "SELECT * FROM events WHERE extractor = 'orphan-media' ORDER BY id");
+    expect(evs).toHaveLength(2);
+    const [jpg, heic] = evs;
+    // README: local 20:12:23.550, GPS UTC 18:12:23 → +02:00; lat 40.4469722, lon -3.7247528.
+    expect(new Date(jpg.ts_utc_us! / 1000).toISOString()).toBe('2015-04-10T18:12:23.550Z');
+    expect((extra(jpg).time_zone as { basis: string }).basis).toBe('gps-time');
+    expect(jpg.latitude).toBeCloseTo(40.4469722, 6);
+    expect(jpg.longitude).toBeCloseTo(-3.7247528, 6);
+    expect((extra(jpg).orphan as { reason: string }).reason).toBe('no Photos.sqlite row (Photos.sqlite not in this backup)');
+    // README: DateTimeOriginal 2018:09:10 12:16:13.023, upstream TakenAt 2018-09-10T03:16:13Z (JST); lat 34.79745, lon 134.7646333.
+    expect(new Date(heic.ts_utc_us! / 1000).toISOString()).toBe('2018-09-10T03:16:13.023Z');
+    expect((extra(heic).time_zone as { basis: string; offset: string }).offset).toBe('+09:00');
+    expect(heic.latitude).toBeCloseTo(34.79745, 5);
+    expect(heic.longitude).toBeCloseTo(134.7646333, 5);
+    // The JPEG carries an IFD1 thumbnail; iphone_7.heic has none (test/thumbnails.test.ts): the report shows a placeholder.
+    expect(query(casePath, 'SELECT id FROM thumbnails WHERE event_id = ?', jpg.id)).toHaveLength(1);
+    expect(query(casePath, 'SELECT id FROM thumbnails WHERE event_id = ?', heic.id)).toHaveLength(0);
+  }, 60_000);
+});
