@@ -8,9 +8,12 @@ import { addOrphanMedia, ORPHAN_CASE_ZONE, type FixtureOrphan } from '../fixture
 import { quickTimeMovie } from '../fixtures/artifacts/quicktime.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { interpretMediaInfo, parseLocation, mediaInfoUtc, readVideoFile } from '../src/extractors/photos/video.js';
-import { fixture, HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, tmpDir, treeHash, wrapRealFiles } from './helpers.js';
+import { spawnSync } from 'node:child_process';
+import { resolveChromium } from '../src/report/pdf.js';
+import { cli, fixture, HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, tmpDir, treeHash, wrapRealFiles } from './helpers.js';
 import { extra, query, type Ev } from './artifactKit.js';
 
+const HAVE_BROWSER = (await resolveChromium()) !== null;
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 describe('video metadata (mediainfo.js)', () => {
@@ -141,6 +144,35 @@ describe('orphan media in a backup with photos and messages', () => {
     ).map((r) => r.p);
     for (const p of media) expect(orphanPaths.has(p) || linkedPhotos.includes(p) || linkedAtts.includes(p), p).toBe(true);
   });
+
+  it('exports say orphan with the reason on every line (null for linked events)', async () => {
+    const out = path.join(tmpDir(), 'events.jsonl');
+    expect((await cli(['export', '--case', casePath, '--format', 'jsonl', '--out', out])).code).toBe(0);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { orphan: string | null; extractor: string; event_id: number });
+    expect(lines.every((l) => 'orphan' in l)).toBe(true);
+    const flagged = lines.filter((l) => l.orphan !== null);
+    expect(flagged.map((l) => l.event_id).sort()).toEqual(evs.map((e) => e.id).sort());
+    expect(new Set(flagged.map((l) => l.orphan))).toEqual(new Set(['no Photos.sqlite row', 'no message points to it']));
+  });
+
+  it('badges the orphans in the report gallery, in the HTML data and in the PDF', async () => {
+    const out = path.join(tmpDir(), 'report');
+    expect((await cli(['report', '--case', casePath, '--out', out, '--format', HAVE_BROWSER ? 'html,pdf' : 'html'])).code).toBe(0);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    const photos = JSON.parse(/<script type="application\/json" id="d-photos">([\s\S]*?)<\/script>/.exec(html)![1]) as [number, unknown, string, string][];
+    const badged = photos.filter((p) => p[3] !== '');
+    expect(badged.map((p) => p[0]).sort()).toEqual(evs.map((e) => e.id).sort());
+    expect(html).toContain("'badge orphan'");
+    if (HAVE_BROWSER) {
+      const text = spawnSync('pdftotext', ['-layout', path.join(out, 'report.pdf'), '-'], { encoding: 'utf8' }).stdout;
+      expect(text.match(/orphan · no Photos\.sqlite row/g)?.length).toBe(3);
+      expect(text.match(/orphan · no message points to it/g)?.length).toBe(2);
+    }
+  }, 120_000);
 });
 
 describe.skipIf(!HAVE_REALDATA)(`real photos as orphans (${HAVE_REALDATA ? 'realdata' : REALDATA_SKIP_REASON})`, () => {

@@ -575,6 +575,23 @@ const PHOTO_KEYS: Record<string, string> = {
   'asset.kind': 'Asset kind',
   'asset.kind_subtype': 'Kind subtype (raw)',
   'file.file_row_id': 'Hash appendix row',
+  'orphan.reason': 'Orphan: why',
+  'orphan.domain': 'Orphan file domain',
+  'orphan.path': 'Orphan file path',
+  time_source: 'Time from',
+  'video.format': 'Container',
+  'video.created_raw': 'QuickTime creation time (as stored)',
+  'video.created_utc_us': 'QuickTime creation time (µs)',
+  'video.recorded_date': 'QuickTime local creation date',
+  'video.duration_s': 'Duration (s)',
+  'video.location.lat': 'QuickTime latitude',
+  'video.location.lon': 'QuickTime longitude',
+  'video.location.alt_m': 'QuickTime altitude (m)',
+  'video.location.raw': 'QuickTime location (as stored)',
+  'video.width': 'Width (px)',
+  'video.height': 'Height (px)',
+  'video.problems': 'Video metadata problems',
+  video_error: 'Video metadata error',
   'exif.format': 'File format',
   'exif.capture_utc_us': 'EXIF capture time (µs)',
   'asset.subtype_label': 'Subtype',
@@ -641,8 +658,9 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
   return out;
 }
 
-/** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or ""]. */
-export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string]> {
+/** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or "", orphan reason or ""]. The fourth
+ *  cell badges a file no database row points to (extra_json.orphan, src/extractors/artifacts/orphanMedia.ts). */
+export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string, string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs
@@ -671,7 +689,8 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
     if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
     const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
-    yield [Number(r.id), kv, thumb ?? ''];
+    const orphan = (extra.orphan as { reason?: unknown } | undefined)?.reason;
+    yield [Number(r.id), kv, thumb ?? '', typeof orphan === 'string' ? orphan : ''];
   }
 }
 

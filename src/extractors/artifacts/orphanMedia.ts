@@ -69,7 +69,11 @@ function ran(ctx: ExtractorContext, id: string): boolean {
 function exifTime(exif: ExifInfo, tz: string): { ts: Timestamp; source: string; zone: { basis: string; offset: string | null; note: string } } | null {
   if (exif.capture_utc_us !== null) {
     const note = exif.time_basis === 'exif-offset' ? `EXIF OffsetTimeOriginal ${exif.offset_exif}` : `no EXIF offset; derived from the GPS UTC time stamp ${exif.gps_utc}`;
-    return { ts: { utcUs: exif.capture_utc_us, raw: `${exif.capture_local}${exif.offset ?? ''}`, epoch: 'exif-local' }, source: 'exif', zone: { basis: exif.time_basis, offset: exif.offset, note } };
+    return {
+      ts: { utcUs: exif.capture_utc_us, raw: `${exif.capture_local}${exif.offset ?? ''}`, epoch: 'exif-local' },
+      source: 'exif',
+      zone: { basis: exif.time_basis, offset: exif.offset, note },
+    };
   }
   if (!exif.capture_local) return null;
   const dt = DateTime.fromISO(exif.capture_local, { zone: tz });
@@ -106,13 +110,13 @@ async function emitOrphan(ctx: ExtractorContext, entry: ManifestEntry, reason: s
   let error: string | null = null;
   let thumb = null;
   if (opened) {
+    const failed = (e: Error) => {
+      error = e.message;
+      return null;
+    };
     try {
-      if (isVideo) video = await readVideoFile(opened.path).catch((e: Error) => ((error = e.message), null));
-      else
-        [exif, thumb] = await Promise.all([
-          readExifFile(opened.path, opened.size, null).catch((e: Error) => ((error = e.message), null)),
-          makeThumbnail(opened.path, null),
-        ]);
+      if (isVideo) video = await readVideoFile(opened.path).catch(failed);
+      else [exif, thumb] = await Promise.all([readExifFile(opened.path, opened.size, null).catch(failed), makeThumbnail(opened.path, null)]);
     } finally {
       fs.rmSync(opened.path, { force: true }); // the hash is recorded; keep the work folder small
     }
