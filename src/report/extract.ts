@@ -127,6 +127,9 @@ export function readableName(tsUs: number | null, who: string | null, original: 
 /** Hands out names no other file in the same folder has (compared without case: macOS and Windows fold it). */
 class Names {
   private readonly used = new Map<string, Set<string>>();
+  release(dir: string, name: string): void {
+    this.used.get(dir)?.delete(name.toLowerCase());
+  }
   take(dir: string, name: string): string {
     const set = this.used.get(dir) ?? new Set<string>();
     this.used.set(dir, set);
@@ -300,53 +303,53 @@ export async function extractMedia(cf: CaseFile, o: ExtractOptions): Promise<Ext
         e.reason = entry ? 'not a regular file in Manifest.db' : 'not listed in the evidence Manifest.db now';
         continue;
       }
-      const tmp = fs.mkdtempSync(path.join(backup.workDir, 'extract-'));
-      try {
-        const r = await backup.read(entry, { dir: tmp, name: 'payload' });
-        e.evidence_sha256_now = r.sha256;
-        if (r.status !== 'ok' || !r.path) {
-          e.reason = `${r.status}${r.note ? ` (${r.note})` : ''}`;
-          continue;
+      // Read (decrypting) straight into its place, hashing the evidence bytes on the way: one copy, not two.
+      const dir = path.join(outDir, ...it.folder.map((s) => safeSegment(s, 100)));
+      fs.mkdirSync(dir, { recursive: true });
+      const name = names.take(dir, readableName(it.tsUs, it.who, it.original, o.tz));
+      const dest = path.join(dir, name);
+      const r = await backup.read(entry, { dir, name });
+      e.evidence_sha256_now = r.sha256;
+      const problem =
+        r.status !== 'ok' || !r.path
+          ? `${r.status}${r.note ? ` (${r.note})` : ''}`
+          : r.sha256 !== it.recordedSha
+            ? `the evidence bytes now hash to ${r.sha256}, ingest recorded ${it.recordedSha}: not written`
+            : null;
+      if (problem) {
+        // Nothing that failed its check stays in the folder (a partial or mismatching copy is removed).
+        fs.rmSync(dest, { force: true });
+        names.release(dir, name);
+        if (r.status === 'ok' && r.path) e.status = 'hash-mismatch';
+        e.reason = problem;
+        continue;
+      }
+      const mtimeMs = r.mbfile?.lastModified != null ? r.mbfile.lastModified * 1000 : it.mtimeUs !== null ? it.mtimeUs / 1000 : null;
+      if (mtimeMs !== null && Number.isFinite(mtimeMs)) {
+        fs.utimesSync(dest, new Date(mtimeMs), new Date(mtimeMs));
+        e.mtime_utc = new Date(mtimeMs).toISOString();
+      }
+      e.name = path.relative(outDir, dest).split(path.sep).join('/');
+      e.size = fs.statSync(dest).size;
+      e.sha256 = backup.encrypted ? await sha256File(dest) : r.sha256;
+      e.status = 'written';
+      e.reason = null;
+      bytes += e.size;
+      outputs.push(dest);
+      if (o.convertHeic && /\.(heic|heif)$/i.test(name)) {
+        try {
+          const jpeg = await convertHeic(dest);
+          const jname = names.take(dir, `${name.slice(0, name.length - path.extname(name).length)}.jpg`);
+          const jdest = path.join(dir, jname);
+          fs.writeFileSync(jdest, jpeg, { flag: 'wx' });
+          if (mtimeMs !== null) fs.utimesSync(jdest, new Date(mtimeMs), new Date(mtimeMs));
+          e.jpeg = path.relative(outDir, jdest).split(path.sep).join('/');
+          outputs.push(jdest);
+          jpegs++;
+        } catch (err) {
+          e.jpeg = null;
+          e.jpeg_error = (err as Error).message;
         }
-        if (r.sha256 !== it.recordedSha) {
-          e.status = 'hash-mismatch';
-          e.reason = `the evidence bytes now hash to ${r.sha256}, ingest recorded ${it.recordedSha}: not written`;
-          continue;
-        }
-        const dir = path.join(outDir, ...it.folder.map((s) => safeSegment(s, 100)));
-        fs.mkdirSync(dir, { recursive: true });
-        const name = names.take(dir, readableName(it.tsUs, it.who, it.original, o.tz));
-        const dest = path.join(dir, name);
-        fs.copyFileSync(r.path, dest, fs.constants.COPYFILE_EXCL);
-        const mtimeMs = r.mbfile?.lastModified != null ? r.mbfile.lastModified * 1000 : it.mtimeUs !== null ? it.mtimeUs / 1000 : null;
-        if (mtimeMs !== null && Number.isFinite(mtimeMs)) {
-          fs.utimesSync(dest, new Date(mtimeMs), new Date(mtimeMs));
-          e.mtime_utc = new Date(mtimeMs).toISOString();
-        }
-        e.name = path.relative(outDir, dest).split(path.sep).join('/');
-        e.size = fs.statSync(dest).size;
-        e.sha256 = backup.encrypted ? await sha256File(dest) : r.sha256;
-        e.status = 'written';
-        e.reason = null;
-        bytes += e.size;
-        outputs.push(dest);
-        if (o.convertHeic && /\.(heic|heif)$/i.test(name)) {
-          try {
-            const jpeg = await convertHeic(dest);
-            const jname = names.take(dir, `${name.slice(0, name.length - path.extname(name).length)}.jpg`);
-            const jdest = path.join(dir, jname);
-            fs.writeFileSync(jdest, jpeg, { flag: 'wx' });
-            if (mtimeMs !== null) fs.utimesSync(jdest, new Date(mtimeMs), new Date(mtimeMs));
-            e.jpeg = path.relative(outDir, jdest).split(path.sep).join('/');
-            outputs.push(jdest);
-            jpegs++;
-          } catch (err) {
-            e.jpeg = null;
-            e.jpeg_error = (err as Error).message;
-          }
-        }
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
       }
     }
     o.onItem?.(items.length, items.length);
