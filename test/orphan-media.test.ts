@@ -175,6 +175,16 @@ describe('orphan media in a backup with photos and messages', () => {
   }, 120_000);
 });
 
+describe('a backup whose media files are all linked', () => {
+  it('has no orphan event, and the run says ok (it looked), not "not present"', async () => {
+    const t = fixture({ contacts: 2, calls: 1, photos: 10, messages: 40 });
+    const casePath = path.join(tmpDir(), 'case.db');
+    await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    expect(query(casePath, "SELECT id FROM events WHERE extractor = 'orphan-media'")).toHaveLength(0);
+    expect(query<{ status: string }>(casePath, "SELECT status FROM extractor_runs WHERE extractor = 'orphan-media'")[0].status).toBe('ok');
+  }, 60_000);
+});
+
 describe.skipIf(!HAVE_REALDATA)(`real photos as orphans (${HAVE_REALDATA ? 'realdata' : REALDATA_SKIP_REASON})`, () => {
   it('reads the iPhone 6 JPEG and the iPhone 7 HEIC with their README ground truth', async () => {
     const root = path.join(tmpDir(), 'backup');

@@ -12,7 +12,7 @@
 // source_file_id = the media file's own `files` row (hashed by the evidence pass and again when read here).
 // extra_json:
 //   orphan:      { reason, domain, path }   reason: "no Photos.sqlite row" | "no message points to it"
-//                (+ " (Photos.sqlite not in this backup)" / " (sms.db not in this backup)" when the database is absent)
+//                (+ " (Photos.sqlite not in this backup)" / " (… could not be read)" when the database was absent or failed)
 //   file:        { domain, path, status, sha256, size, file_row_id }
 //   exif:        ExifInfo (src/extractors/photos/exif.ts) for images; exif_error when unreadable
 //   video:       VideoInfo (src/extractors/photos/video.ts) for videos; video_error when unreadable
@@ -59,10 +59,12 @@ function linkedFiles(ctx: ExtractorContext): Set<string> {
   return out;
 }
 
-/** Whether an extractor read its database in this run (else the reason says the database is absent). */
-function ran(ctx: ExtractorContext, id: string): boolean {
+/** What the reason adds when the database that would point to a file was absent or unreadable in this run. */
+function databaseNote(ctx: ExtractorContext, id: string, db: string): string {
   const r = ctx.caseFile.db.prepare('SELECT status FROM extractor_runs WHERE extractor = ? ORDER BY id DESC LIMIT 1').get(id) as { status: string } | undefined;
-  return !!r && r.status !== 'not-present';
+  if (!r || r.status === 'not-present') return ` (${db} not in this backup)`;
+  if (r.status === 'failed') return ` (${db} could not be read)`;
+  return '';
 }
 
 /** EXIF local time without a zone: placed in the case zone, and the event says so. */
@@ -186,8 +188,8 @@ export const orphanMedia: Extractor = {
     const linked = linkedFiles(ctx);
     const media = (e: ManifestEntry) => IMAGE_EXTENSIONS.has(ext(e.relativePath)) || VIDEO_EXTENSIONS.has(ext(e.relativePath));
     const todo: { entry: ManifestEntry; reason: string }[] = [];
-    const photosNote = ran(ctx, 'photos') ? '' : ' (Photos.sqlite not in this backup)';
-    const smsNote = ran(ctx, 'messages') ? '' : ' (sms.db not in this backup)';
+    const photosNote = databaseNote(ctx, 'photos', 'Photos.sqlite');
+    const smsNote = databaseNote(ctx, 'messages', 'sms.db');
     const roll = ctx.backup.find(CAMERA_ROLL.domain, CAMERA_ROLL.glob).filter(media);
     const linkedStems = new Set(roll.filter((e) => linked.has(key(e.domain, e.relativePath)) && IMAGE_EXTENSIONS.has(ext(e.relativePath))).map((e) => stem(e.relativePath)));
     let liveHalves = 0;
@@ -199,8 +201,9 @@ export const orphanMedia: Extractor = {
       }
       todo.push({ entry: e, reason: ORPHAN_REASON.photos + photosNote });
     }
-    for (const e of ctx.backup.find(SMS_ATTACHMENTS.domain, SMS_ATTACHMENTS.glob).filter(media))
-      if (!linked.has(key(e.domain, e.relativePath))) todo.push({ entry: e, reason: ORPHAN_REASON.messages + smsNote });
+    const attachments = ctx.backup.find(SMS_ATTACHMENTS.domain, SMS_ATTACHMENTS.glob).filter(media);
+    for (const e of attachments) if (!linked.has(key(e.domain, e.relativePath))) todo.push({ entry: e, reason: ORPHAN_REASON.messages + smsNote });
+    ctx.examined(roll.length + attachments.length - todo.length); // linked files: looked at, not read again
     if (liveHalves)
       ctx.warn(`${liveHalves} camera-roll video(s) are the moving half of a Live Photo whose image Photos.sqlite names; kept with that asset, not listed as orphans`, {
         severity: 'info',
