@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addOrphanMedia, ORPHAN_CASE_ZONE, type FixtureOrphan } from '../fixtures/artifacts/orphans.js';
 import type { SmsTruth } from '../fixtures/artifacts/messages.js';
 import { makeFixtureEncryption } from '../fixtures/encryption.js';
+import { addVoicemail, type VoicemailTruth } from '../fixtures/artifacts/voicemail.js';
+import { usNumber } from '../fixtures/artifacts/contacts.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { readableName, safeSegment } from '../src/report/extract.js';
 import { cli, fixture, HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, tmpDir, treeHash, wrapRealFiles } from './helpers.js';
@@ -196,6 +198,46 @@ describe('extract from a plain backup', () => {
     expect(bad.stderr).toMatch(/--kinds .*not faxes/);
     expect(treeHash(root)).toEqual(before);
   });
+});
+
+describe('extract --kinds voice', () => {
+  it('writes voicemail audio named by caller, hostile sender text made a safe name, missing audio listed', async () => {
+    let vm!: VoicemailTruth;
+    const t = fixture({
+      contacts: 4,
+      calls: 2,
+      extend: (w, truth, rng, tmp) => {
+        vm = addVoicemail(w, rng, tmp, { generation: 'current', end: truth.device.backupDate, nameByNumber: truth.nameByNumber, stranger: usNumber(rng).e164 });
+      },
+    });
+    const casePath = path.join(tmpDir(), 'case.db');
+    await ingest({ backupDir: t.root, casePath, tz: TZ, region: 'US', only: ['voicemail'] });
+    const out = path.join(tmpDir(), 'voice');
+    const r = await cli(['extract', '--case', casePath, '--out', out, '--kinds', 'voice']);
+    expect(r.code, r.stderr).toBe(0);
+    const items = index(out);
+    expect(items).toHaveLength(vm.rows.length);
+    for (const x of vm.rows) {
+      const it = items.find((i) => i.source === `HomeDomain/Library/Voicemail/${x.rowid}.amr`)!;
+      if (!x.audio) {
+        expect(it.status).toBe('not-written');
+        expect(it.reason).toMatch(/missing/);
+        continue;
+      }
+      expect(sha(fs.readFileSync(path.join(out, it.name!)))).toBe(sha(x.audio));
+      const base = path.posix.basename(it.name!);
+      expect(it.name!.startsWith('voice/voicemail/')).toBe(true);
+      expect(base).not.toMatch(/[<>:"/\\|?*]/);
+      if (x.rowid === vm.absurdRowid) {
+        expect(base.startsWith('undated_')).toBe(true);
+        continue;
+      }
+      const when = DateTime.fromSeconds(x.date, { zone: TZ }).toFormat('yyyy-LL-dd_HHmmss');
+      // <b>=HYPERLINK("http://x")</b>: every character Windows forbids becomes "_".
+      const who = x.rowid === vm.htmlRowid ? '_b_=HYPERLINK(_http___x_)__b_' : (x.name ?? x.sender);
+      expect(base).toBe(`${when}_${who}_${x.rowid}.amr`);
+    }
+  }, 60_000);
 });
 
 describe('extract when the evidence changed since ingest', () => {
