@@ -176,6 +176,22 @@ describe('extract from a plain backup', () => {
     expect(v.stdout + v.stderr).toContain(victim.name!);
   });
 
+  it('--force writes into a used folder without overwriting anything, and the folder still verifies', async () => {
+    const again = path.join(tmpDir(), 'again');
+    fs.cpSync(out, again, { recursive: true, preserveTimestamps: true });
+    const r = await cli(['extract', '--case', casePath, '--out', again, '--kinds', 'photos', '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    const second = JSON.parse(fs.readFileSync(path.join(again, 'extract (2).json'), 'utf8')).items as Item[];
+    const first = index(again);
+    expect(first).toEqual(items); // the first index is kept
+    for (const i of second.filter((x) => x.status === 'written')) {
+      expect(i.name).toMatch(/ \(2\)\.[A-Za-z0-9]+$/);
+      const before = first.find((x) => x.source === i.source)!;
+      expect(sha(fs.readFileSync(path.join(again, before.name!)))).toBe(before.sha256); // untouched
+    }
+    expect((await cli(['verify', again, '--case', casePath])).code).toBe(0);
+  });
+
   it('--kinds photos writes the camera roll only', async () => {
     const o2 = path.join(tmpDir(), 'photos');
     expect((await cli(['extract', '--case', casePath, '--out', o2, '--kinds', 'photos'])).code).toBe(0);

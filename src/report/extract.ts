@@ -357,7 +357,8 @@ export async function extractMedia(cf: CaseFile, o: ExtractOptions): Promise<Ext
       .filter((x) => x.status !== 'written')
       .map((x) => ({ source: x.source, reason: x.reason ?? x.status, event_id: x.event_id, attachment_id: x.attachment_id }));
     const mismatches = entries.filter((x) => x.status === 'hash-mismatch').length;
-    const index = path.join(outDir, EXTRACT_INDEX);
+    // A second extract into the same folder (--force) keeps the first one's index: extract (2).json.
+    const index = path.join(outDir, names.take(outDir, EXTRACT_INDEX));
     fs.writeFileSync(
       index,
       `${JSON.stringify({ format: 'ios-timeline-extract/1', evidence: backup.root, encrypted: backup.encrypted, kinds: o.kinds, time_zone: o.tz, items: entries }, null, 2)}\n`,
