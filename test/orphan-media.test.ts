@@ -175,6 +175,46 @@ describe('orphan media in a backup with photos and messages', () => {
   }, 120_000);
 });
 
+describe('damaged orphan files', () => {
+  it('a zero-byte movie, a truncated movie, garbage ©xyz and a text file named .JPG: events timed by the file, warnings naming them', async () => {
+    const mtime = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
+    const good = quickTimeMovie({ created: new Date(Date.UTC(2022, 0, 1)), durationS: 5, iso6709: 'north of here' });
+    const files: Record<string, Buffer> = {
+      'Media/DCIM/100APPLE/EMPTY.MOV': Buffer.alloc(0),
+      'Media/DCIM/100APPLE/HALF.MOV': good.subarray(0, 60),
+      'Media/DCIM/100APPLE/BADXYZ.MOV': good,
+      'Media/DCIM/100APPLE/NOTE.JPG': Buffer.from('this is not a JPEG at all\n'.repeat(20)),
+    };
+    const t = fixture({
+      contacts: 0,
+      calls: 1,
+      extend: (w) => {
+        for (const [p, b] of Object.entries(files)) w.addFile('CameraRollDomain', p, b, { mtime });
+      },
+    });
+    const before = treeHash(t.root);
+    const casePath = path.join(tmpDir(), 'case.db');
+    await ingest({ backupDir: t.root, casePath, tz: 'UTC', region: 'US' });
+    expect(treeHash(t.root)).toEqual(before);
+    const evs = query<Ev>(casePath, "SELECT * FROM events WHERE extractor = 'orphan-media' ORDER BY id");
+    expect(evs.map((e) => (extra(e).orphan as { path: string }).path).sort()).toEqual(Object.keys(files).sort());
+    for (const e of evs) {
+      const p = (extra(e).orphan as { path: string }).path;
+      if (p.endsWith('BADXYZ.MOV')) {
+        // The creation time is good; the location is not a coordinate: no place, and a note says why.
+        expect(new Date(e.ts_utc_us! / 1000).toISOString()).toBe('2022-01-01T00:00:00.000Z');
+        expect(query(casePath, 'SELECT latitude FROM events WHERE id = ?', e.id)).toEqual([{ latitude: null }]);
+        continue;
+      }
+      expect(e.ts_utc_us, p).toBe(mtime.getTime() * 1000);
+      expect(extra(e).time_source).toBe('file-mtime');
+      expect(e.title).toContain('file modification time');
+    }
+    const w = query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'orphan-media'").map((x) => x.message);
+    expect(w.some((m) => m.includes('BADXYZ.MOV') && /not a usable coordinate/.test(m))).toBe(true);
+  }, 60_000);
+});
+
 describe('a backup whose media files are all linked', () => {
   it('has no orphan event, and the run says ok (it looked), not "not present"', async () => {
     const t = fixture({ contacts: 2, calls: 1, photos: 10, messages: 40 });
