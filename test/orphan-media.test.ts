@@ -163,8 +163,8 @@ describe('orphan media in a backup with photos and messages', () => {
     const out = path.join(tmpDir(), 'report');
     expect((await cli(['report', '--case', casePath, '--out', out, '--format', HAVE_BROWSER ? 'html,pdf' : 'html'])).code).toBe(0);
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
-    const photos = JSON.parse(/<script type="application\/json" id="d-photos">([\s\S]*?)<\/script>/.exec(html)![1]) as [number, unknown, string, string][];
-    const badged = photos.filter((p) => p[3] !== '');
+    const photos = JSON.parse(/<script type="application\/json" id="d-photos">([\s\S]*?)<\/script>/.exec(html)![1]) as [number, unknown, string, unknown, string][];
+    const badged = photos.filter((p) => p[4] !== '');
     expect(badged.map((p) => p[0]).sort()).toEqual(evs.map((e) => e.id).sort());
     expect(html).toContain("'badge orphan'");
     if (HAVE_BROWSER) {
