@@ -192,10 +192,14 @@ describe('extract from a plain backup', () => {
     expect((await cli(['verify', again, '--case', casePath])).code).toBe(0);
   });
 
-  it('--kinds photos writes the camera roll only', async () => {
+  it('--kinds photos writes the camera roll only (--json says the same as extract.json)', async () => {
     const o2 = path.join(tmpDir(), 'photos');
-    expect((await cli(['extract', '--case', casePath, '--out', o2, '--kinds', 'photos'])).code).toBe(0);
+    const r = await cli(['extract', '--case', casePath, '--out', o2, '--kinds', 'photos', '--json']);
+    expect(r.code).toBe(0);
     const got = index(o2);
+    const j = JSON.parse(r.stdout) as { written: number; items: Item[]; custody_row: number };
+    expect(j.items).toEqual(got);
+    expect(j.written).toBe(got.filter((x) => x.status === 'written').length);
     expect(got.length).toBeGreaterThan(0);
     expect(got.every((x) => x.kind === 'photos')).toBe(true);
     expect(got.filter((x) => x.name).every((x) => x.name!.startsWith('camera-roll/') || x.name!.startsWith('attachments/no message/'))).toBe(true);

@@ -27,6 +27,7 @@ interface ExtractCliOptions {
   allowIncomplete?: boolean;
   force?: boolean;
   quiet?: boolean;
+  json?: boolean;
 }
 
 export function parseExtractKinds(s: string | undefined): ExtractKind[] {
@@ -61,6 +62,7 @@ export function registerExtract(program: Command): void {
     .option('--allow-incomplete', 'accept a case whose ingest did not finish')
     .option('--force', 'write into an existing folder that is not empty (existing files are never overwritten)')
     .option('-q, --quiet', 'no progress output')
+    .option('--json', 'print the result as JSON on stdout (every item, as in extract.json)')
     .action(async (o: ExtractCliOptions) => {
       const kinds = parseExtractKinds(o.kinds);
       if (o.convertHeic !== undefined && o.convertHeic.toLowerCase() !== 'jpeg') throw new UsageError('--convert-heic takes one format: jpeg');
@@ -98,10 +100,25 @@ export function registerExtract(program: Command): void {
           },
         });
         if (!o.quiet && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-        process.stdout.write(
-          `${r.written} files written to ${o.out} (${(r.bytes / 1e6).toFixed(1)} MB, each matching its ingest SHA-256)${r.jpegs ? `, ${r.jpegs} JPEG(s) beside HEICs` : ''}; ` +
-            `${r.notWritten} not written (reasons in extract.json and manifest.json); manifest ${r.manifestPath}, custody row ${r.custody.seq}\n`,
-        );
+        if (o.json) {
+          const result = {
+            out,
+            written: r.written,
+            not_written: r.notWritten,
+            hash_mismatches: r.mismatches,
+            bytes: r.bytes,
+            heic_jpegs: r.jpegs,
+            manifest: r.manifestPath,
+            custody_row: r.custody.seq,
+            complete: opened.complete,
+            items: r.entries,
+          };
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        } else
+          process.stdout.write(
+            `${r.written} files written to ${o.out} (${(r.bytes / 1e6).toFixed(1)} MB, each matching its ingest SHA-256)${r.jpegs ? `, ${r.jpegs} JPEG(s) beside HEICs` : ''}; ` +
+              `${r.notWritten} not written (reasons in extract.json and manifest.json); manifest ${r.manifestPath}, custody row ${r.custody.seq}\n`,
+          );
         if (r.mismatches) {
           process.stderr.write(`ios-timeline: ${r.mismatches} file(s) no longer match the SHA-256 recorded at ingest and were not written (see extract.json)\n`);
           process.exitCode = EXIT_EVIDENCE;
