@@ -205,6 +205,23 @@ describe('extract from a plain backup', () => {
     expect(got.filter((x) => x.name).every((x) => x.name!.startsWith('camera-roll/') || x.name!.startsWith('attachments/no message/'))).toBe(true);
   });
 
+  it('--contact and --from select by the event a file belongs to', async () => {
+    const withAtt = sms.attachments.filter((x) => x.state === 'ok').map((a) => sms.messages.find((m) => m.rowid === a.messageRowid)!);
+    const who = withAtt.find((m) => m.counterpartName)!.counterpartName!;
+    const o3 = path.join(tmpDir(), 'contact');
+    expect((await cli(['extract', '--case', casePath, '--out', o3, '--kinds', 'attachments', '--contact', who])).code).toBe(0);
+    const got = index(o3).filter((x) => x.status === 'written');
+    const expected = sms.attachments.filter((a) => a.state === 'ok' && sms.messages.find((m) => m.rowid === a.messageRowid)!.counterpartName === who);
+    expect(got.map((x) => x.source).sort()).toEqual(expected.map((a) => `MediaDomain/${a.relativePath}`).sort());
+    // --from in the case zone: the orphans of 2023 only (IMG_0900 in July, IMG_0901 in January), not 2022 or earlier.
+    const o4 = path.join(tmpDir(), 'from');
+    expect((await cli(['extract', '--case', casePath, '--out', o4, '--kinds', 'photos,videos', '--from', '2023-01-01', '--to', '2023-12-31'])).code).toBe(0);
+    const orphanNames = index(o4)
+      .map((x) => x.source)
+      .filter((s) => orphans.some((o) => `${o.domain}/${o.path}` === s));
+    expect(orphanNames.sort()).toEqual(['CameraRollDomain/Media/DCIM/101APPLE/IMG_0900.JPG', 'CameraRollDomain/Media/DCIM/101APPLE/IMG_0901.JPG']);
+  });
+
   it('refuses a folder inside the evidence and a non-empty folder without --force; the evidence is untouched', async () => {
     const inside = await cli(['extract', '--case', casePath, '--out', path.join(root, 'out')]);
     expect(inside.code).toBe(2);
