@@ -1,0 +1,169 @@
+// Manifest.mbdb (iOS 5–9): the index of a legacy backup, a flat list of big-endian records (docs/ios-formats.md
+// §1.5). Each record becomes a ManifestEntry with its MBFile already decoded, so decryption, hashing and coverage
+// work as they do for Manifest.db. Every length is checked against the bytes left: a damaged record ends the
+// list with a named problem (its offset), and the records before it are kept.
+import { createHash } from 'node:crypto';
+import type { ManifestEntry, MBFile } from './manifest.js';
+
+export const MBDB_MAGIC = Buffer.from('mbdb\x05\x00', 'latin1');
+
+export class MbdbError extends Error {}
+
+/** One record as stored; times are Unix seconds. */
+export interface MbdbRecord {
+  /** Byte offset of the record in Manifest.mbdb. */
+  offset: number;
+  domain: string;
+  relativePath: string;
+  target: string | null;
+  /** SHA-1 of the payload as iTunes recorded it (empty for folders, links and many files). */
+  digest: Buffer | null;
+  /** 4-byte protection class (little-endian) + 40-byte wrapped key, as MBFile EncryptionKey; null when plain. */
+  encryptionKey: Buffer | null;
+  mode: number;
+  inode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  ctime: number;
+  btime: number;
+  size: number;
+  protectionClass: number;
+  /** Extended attributes (name → raw value). */
+  properties: [string, Buffer][];
+}
+
+export interface MbdbParse {
+  records: MbdbRecord[];
+  /** Why reading stopped early (a damaged record), or null when every byte was read. */
+  problem: string | null;
+}
+
+/** The fixed part after the five strings: mode u16, inode u64, uid, gid, mtime, ctime, btime u32, size u64, class u8, count u8. */
+const FIXED = 40;
+/** A string whose u16 length is 0xFFFF is absent. */
+const NULL_LEN = 0xffff;
+
+class Damaged extends Error {}
+
+/** Parse Manifest.mbdb. Throws MbdbError only when the header is wrong; damage later is reported in `problem`. */
+export function parseMbdb(buf: Buffer): MbdbParse {
+  if (buf.length < MBDB_MAGIC.length || !buf.subarray(0, 4).equals(MBDB_MAGIC.subarray(0, 4))) {
+    throw new MbdbError(`Manifest.mbdb does not start with "mbdb" (first bytes ${buf.subarray(0, 6).toString('hex') || 'none'}): not a legacy backup manifest`);
+  }
+  if (buf[4] !== 5 || buf[5] !== 0) {
+    throw new MbdbError(`Manifest.mbdb has version ${buf[4]}.${buf[5]}, expected 5.0 (iOS 5–9); not read`);
+  }
+  const records: MbdbRecord[] = [];
+  let pos = MBDB_MAGIC.length;
+  let recordStart = pos;
+  let field = '';
+
+  const need = (n: number) => {
+    if (pos + n > buf.length) throw new Damaged(`${field} needs ${n} bytes, ${buf.length - pos} left in the file`);
+  };
+  const bytes = (name: string): Buffer | null => {
+    field = `${name} length`;
+    need(2);
+    const len = buf.readUInt16BE(pos);
+    pos += 2;
+    if (len === NULL_LEN) return null;
+    field = name;
+    need(len);
+    const b = buf.subarray(pos, pos + len);
+    pos += len;
+    return b;
+  };
+  const text = (name: string): string | null => bytes(name)?.toString('utf8') ?? null;
+
+  try {
+    while (pos < buf.length) {
+      recordStart = pos;
+      const domain = text('domain') ?? '';
+      const relativePath = text('path') ?? '';
+      const target = text('link target');
+      const digest = bytes('digest');
+      const key = bytes('encryption key');
+      field = 'fixed fields';
+      need(FIXED);
+      // Offsets in the fixed block: mode 0, inode 2, uid 10, gid 14, mtime 18, ctime 22, btime 26, size 30, class 38, count 39.
+      const size = buf.readBigUInt64BE(pos + 30);
+      const rec: MbdbRecord = {
+        offset: recordStart,
+        domain,
+        relativePath,
+        target,
+        digest: digest?.length ? Buffer.from(digest) : null,
+        encryptionKey: key?.length ? Buffer.from(key) : null,
+        mode: buf.readUInt16BE(pos),
+        inode: Number(buf.readBigUInt64BE(pos + 2)),
+        uid: buf.readUInt32BE(pos + 10),
+        gid: buf.readUInt32BE(pos + 14),
+        mtime: buf.readUInt32BE(pos + 18),
+        ctime: buf.readUInt32BE(pos + 22),
+        btime: buf.readUInt32BE(pos + 26),
+        size: Number(size),
+        protectionClass: buf[pos + 38]!,
+        properties: [],
+      };
+      const count = buf[pos + 39]!;
+      pos += FIXED;
+      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new Damaged(`size ${size} is not a plausible file size`);
+      for (let i = 0; i < count; i++) {
+        const name = text(`property ${i + 1} name`) ?? '';
+        const value = bytes(`property ${i + 1} value`) ?? Buffer.alloc(0);
+        rec.properties.push([name, Buffer.from(value)]);
+      }
+      records.push(rec);
+    }
+    return { records, problem: null };
+  } catch (e) {
+    if (!(e instanceof Damaged)) throw e;
+    return {
+      records,
+      problem: `record ${records.length + 1} at offset ${recordStart} is damaged (${e.message}); the ${records.length} record(s) before it are kept, nothing after it is read`,
+    };
+  }
+}
+
+const S_IFMT = 0o170000;
+/** Manifest.db `flags` from the file type bits of the mode: 1 file, 2 folder, 4 symlink (0 for anything else). */
+export function flagsForMode(mode: number): number {
+  switch (mode & S_IFMT) {
+    case 0o100000:
+      return 1;
+    case 0o040000:
+      return 2;
+    case 0o120000:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+/** The MBFile Manifest.db would hold for this record. */
+export function mbfileOf(r: MbdbRecord): MBFile {
+  return {
+    size: r.size,
+    mode: r.mode,
+    lastModified: r.mtime,
+    lastStatusChange: r.ctime,
+    birth: r.btime,
+    protectionClass: r.protectionClass,
+    encryptionKey: r.encryptionKey,
+    target: r.target,
+    inode: r.inode,
+  };
+}
+
+/** Manifest entries for the records: fileID = SHA-1 of `domain-relativePath`, as iTunes names the payload. */
+export function mbdbEntries(records: readonly MbdbRecord[]): ManifestEntry[] {
+  return records.map((r) => ({
+    fileID: createHash('sha1').update(`${r.domain}-${r.relativePath}`, 'utf8').digest('hex'),
+    domain: r.domain,
+    relativePath: r.relativePath,
+    flags: flagsForMode(r.mode),
+    blob: null,
+    mbfile: mbfileOf(r),
+  }));
+}

@@ -1,0 +1,291 @@
+// Legacy backups (iOS 5–9, issue 15 §2): Manifest.mbdb parsing, plain and encrypted legacy backups ingest to the
+// same events as the Manifest.db backup of the same data, damaged manifests give named problems, never a hang.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { cli, fixture, tmpDir, treeHash } from './helpers.js';
+import { query } from './artifactKit.js';
+import { buildMbdbBackup, convertToMbdb, encodeMbdb, encodeMbdbRecord, type MbdbRecordSpec } from '../fixtures/mbdbWriter.js';
+import { makeFixtureEncryption } from '../fixtures/encryption.js';
+import type { BuildOptions } from '../fixtures/build.js';
+import { parseMbdb, mbdbEntries, MbdbError } from '../src/backup/mbdb.js';
+import { Backup, BackupError } from '../src/backup/backup.js';
+import { ingest } from '../src/pipeline/ingest.js';
+import { unlockBackup } from '../src/backup/decrypt.js';
+import { exportEvents } from '../src/report/exports.js';
+
+const PW = 'legacy pass 1234';
+const SHAPE: Omit<BuildOptions, 'root'> = { seed: 15, contacts: 10, calls: 30, callsInWal: 2, strangers: 2, photos: 8, mediaFiles: 4, locations: true, messages: 60 };
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+
+function rec(over: Partial<MbdbRecordSpec> = {}): MbdbRecordSpec {
+  return {
+    domain: 'HomeDomain',
+    relativePath: 'Library/SMS/sms.db',
+    mode: 0o100644,
+    inode: 77,
+    mtime: 1_400_000_000,
+    ctime: 1_400_000_100,
+    btime: 1_300_000_000,
+    size: 4096,
+    protectionClass: 3,
+    ...over,
+  };
+}
+
+async function ingestTo(root: string, password?: string) {
+  const casePath = path.join(tmpDir(), 'case.db');
+  const result = await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', ...(password ? { open: { unlock: (mp) => unlockBackup(mp, { password }) } } : {}) });
+  return { casePath, result };
+}
+
+/** The jsonl export, one parsed object per event, without the fields named in `drop`. */
+function exported(casePath: string, drop: string[] = []): Record<string, unknown>[] {
+  const out = path.join(tmpDir(), 'events.jsonl');
+  const db = new Database(casePath, { readonly: true });
+  try {
+    exportEvents(db, 'jsonl', out);
+  } finally {
+    db.close();
+  }
+  return fs
+    .readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const o = JSON.parse(l) as Record<string, unknown>;
+      for (const k of drop) delete o[k];
+      return o;
+    });
+}
+
+describe('Manifest.mbdb records', () => {
+  it('reads every field of a record, big-endian, and names the payload sha1(domain-relativePath)', () => {
+    const key = Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.alloc(40, 0xab)]);
+    const buf = encodeMbdb([
+      rec({ encryptionKey: key, digest: Buffer.alloc(20, 1), properties: [['com.apple.assetsd.UUID', Buffer.from('ABCD')]], inode: 2 ** 40 + 5, size: 2 ** 33 }),
+      rec({ domain: 'CameraRollDomain', relativePath: 'Media/DCIM', mode: 0o40755, size: 0, protectionClass: 0 }),
+      rec({ domain: 'HomeDomain', relativePath: 'Library/link', mode: 0o120755, target: '/var/mobile/x', size: 0 }),
+    ]);
+    const { records, problem } = parseMbdb(buf);
+    expect(problem).toBeNull();
+    expect(records).toHaveLength(3);
+    const [a, b, c] = records;
+    expect(a).toMatchObject({ offset: 6, domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db', target: null, mode: 0o100644, inode: 2 ** 40 + 5 });
+    expect(a).toMatchObject({ uid: 501, gid: 501, mtime: 1_400_000_000, ctime: 1_400_000_100, btime: 1_300_000_000, size: 2 ** 33, protectionClass: 3 });
+    expect(a!.encryptionKey).toEqual(key);
+    expect(a!.digest).toEqual(Buffer.alloc(20, 1));
+    expect(a!.properties).toEqual([['com.apple.assetsd.UUID', Buffer.from('ABCD')]]);
+    expect(c!.target).toBe('/var/mobile/x');
+    const entries = mbdbEntries(records);
+    expect(entries.map((e) => e.flags)).toEqual([1, 2, 4]);
+    // The well-known fileID of sms.db in every iOS 5+ backup.
+    expect(entries[0]!.fileID).toBe('3d0d7e5fb2ce288813306e4d4636395e047a3d28');
+    expect(entries[1]!.fileID).toBe(sha1('CameraRollDomain-Media/DCIM'));
+    expect(entries[0]!.mbfile).toMatchObject({ size: 2 ** 33, lastModified: 1_400_000_000, lastStatusChange: 1_400_000_100, birth: 1_300_000_000, protectionClass: 3 });
+    expect(b!.encryptionKey).toBeNull();
+  });
+
+  it('an absent string (length 0xFFFF) reads as empty, not as 65535 bytes', () => {
+    const { records, problem } = parseMbdb(encodeMbdb([rec({ target: null, digest: null })]));
+    expect(problem).toBeNull();
+    expect(records[0]).toMatchObject({ target: null, digest: null, encryptionKey: null });
+  });
+
+  it('bad magic or version is a one-line error', () => {
+    expect(() => parseMbdb(Buffer.from('SQLite format 3\0'))).toThrow(MbdbError);
+    expect(() => parseMbdb(Buffer.from('mbdb\x04\x00', 'latin1'))).toThrow(/version 4\.0, expected 5\.0/);
+    expect(() => parseMbdb(Buffer.alloc(0))).toThrow(/does not start with "mbdb"/);
+  });
+
+  it('a truncated record ends the list with its offset; the records before it are kept', () => {
+    const first = encodeMbdbRecord(rec());
+    const second = encodeMbdbRecord(rec({ relativePath: 'Library/Notes/notes.sqlite' }));
+    const full = encodeMbdb([rec(), rec({ relativePath: 'Library/Notes/notes.sqlite' })]);
+    for (const cut of [1, 3, 30, second.length - 1]) {
+      const { records, problem } = parseMbdb(full.subarray(0, 6 + first.length + cut));
+      expect(records.map((r) => r.relativePath)).toEqual(['Library/SMS/sms.db']);
+      expect(problem).toMatch(new RegExp(`^record 2 at offset ${6 + first.length} is damaged \\(.+\\); the 1 record\\(s\\) before it are kept`));
+    }
+  });
+
+  it('a string length that runs past the end is named, not read', () => {
+    const bad = Buffer.concat([encodeMbdb([rec()]), Buffer.from([0xff, 0xfe]), Buffer.from('Home')]);
+    const { records, problem } = parseMbdb(bad);
+    expect(records).toHaveLength(1);
+    expect(problem).toMatch(/domain needs 65534 bytes, 4 left in the file/);
+  });
+
+  it('an absurd size is a damaged record', () => {
+    const buf = encodeMbdb([rec()]);
+    buf.writeBigUInt64BE(0xffffffffffffffffn, buf.length - 10);
+    const { records, problem } = parseMbdb(buf);
+    expect(records).toHaveLength(0);
+    expect(problem).toMatch(/record 1 at offset 6 is damaged \(size 18446744073709551615 is not a plausible file size\)/);
+  });
+
+  it('random bytes after a valid header never hang or throw anything but a named problem', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let i = 0; i < 300; i++) {
+      const body = Buffer.from(Array.from({ length: Math.floor(rnd() * 400) }, () => Math.floor(rnd() * 256)));
+      const r = parseMbdb(Buffer.concat([Buffer.from('mbdb\x05\x00', 'latin1'), body]));
+      expect(r.problem === null || /^record \d+ at offset \d+ is damaged/.test(r.problem)).toBe(true);
+    }
+  });
+});
+
+describe('a plain legacy backup', () => {
+  const dbBackup = fixture(SHAPE);
+  const root = path.join(tmpDir(), 'legacy');
+  convertToMbdb(dbBackup.root, root);
+  const before = treeHash(root);
+
+  it('is laid out as iOS 5–9 did: Manifest.mbdb, flat payloads, no Manifest.db', () => {
+    const names = fs.readdirSync(root);
+    expect(names).toContain('Manifest.mbdb');
+    expect(names).not.toContain('Manifest.db');
+    expect(names.filter((n) => /^[0-9a-f]{2}$/.test(n))).toEqual([]);
+    expect(names).toContain('3d0d7e5fb2ce288813306e4d4636395e047a3d28'); // HomeDomain-Library/SMS/sms.db
+  });
+
+  it('opens: entries, payloads, device', async () => {
+    const b = await Backup.open(root);
+    try {
+      expect(b.manifestName).toBe('Manifest.mbdb');
+      expect(b.encrypted).toBe(false);
+      expect(b.problems).toEqual([]);
+      expect(b.iosVersion).toBe('9.3.5');
+      const ref = await Backup.open(dbBackup.root);
+      try {
+        expect(b.allEntries().map((e) => [e.fileID, e.domain, e.relativePath, e.flags])).toEqual(ref.allEntries().map((e) => [e.fileID, e.domain, e.relativePath, e.flags]));
+        const e = b.get('HomeDomain', 'Library/SMS/sms.db')!;
+        const r = await b.read(e);
+        const want = await ref.read(ref.get('HomeDomain', 'Library/SMS/sms.db')!);
+        expect(r.status).toBe('ok');
+        expect(r.sha256).toBe(want.sha256);
+        expect(b.decode(e)).toEqual(ref.decode(ref.get('HomeDomain', 'Library/SMS/sms.db')!));
+      } finally {
+        ref.close();
+      }
+    } finally {
+      b.close();
+    }
+  });
+
+  it('ingests to the same events as the Manifest.db backup of the same data (jsonl exports compared)', async () => {
+    const a = await ingestTo(dbBackup.root);
+    const b = await ingestTo(root);
+    const want = exported(a.casePath);
+    expect(want.length).toBeGreaterThan(100);
+    const kinds = new Set(want.map((e) => e.kind));
+    for (const k of ['call', 'message', 'photo', 'location']) expect(kinds.has(k), k).toBe(true);
+    expect(exported(b.casePath)).toEqual(want);
+    expect(b.result.warnings).toBe(a.result.warnings);
+    // The evidence row names the manifest that was read and its hash.
+    const ev = query<{ manifest_db_sha256: string }>(b.casePath, 'SELECT manifest_db_sha256 FROM evidence')[0]!;
+    expect(ev.manifest_db_sha256).toBe(
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(root, 'Manifest.mbdb')))
+        .digest('hex'),
+    );
+    const files = query<{ relative_path: string; status: string }>(b.casePath, "SELECT relative_path, status FROM files WHERE domain IS NULL AND relative_path = 'Manifest.mbdb'");
+    expect(files).toEqual([{ relative_path: 'Manifest.mbdb', status: 'ok' }]);
+  });
+
+  it('info and verify work on it', async () => {
+    const i = await cli(['info', root]);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/iOS 9\.3\.5/);
+    const { casePath } = await ingestTo(root);
+    const v = await cli(['verify', root, '--case', casePath]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+
+  it('leaves the evidence byte-identical', () => {
+    expect(treeHash(root)).toEqual(before);
+  });
+});
+
+describe('an encrypted legacy backup', async () => {
+  // iOS 5–9 keybags have no DPSL/DPIC round: one PBKDF2-SHA1 derivation.
+  const enc = await makeFixtureEncryption({ password: PW, iter: 100, dpic: null, seed: 'legacy' });
+  const plainRef = fixture(SHAPE);
+  const root = path.join(tmpDir(), 'legacy-enc');
+  convertToMbdb(plainRef.root, root, { encryption: enc });
+  const before = treeHash(root);
+
+  it('keeps Manifest.mbdb plain, has a BackupKeyBag and no ManifestKey, and keys in the records', () => {
+    const raw = fs.readFileSync(path.join(root, 'Manifest.mbdb'));
+    expect(raw.subarray(0, 6).toString('latin1')).toBe('mbdb\x05\x00');
+    const { records } = parseMbdb(raw);
+    const files = records.filter((r) => (r.mode & 0o170000) === 0o100000 && r.size > 0);
+    expect(files.length).toBeGreaterThan(5);
+    for (const r of files) expect(r.encryptionKey?.length).toBe(44);
+  });
+
+  it('with the right password ingests to the same events as the plain backup (but for the ciphertext hashes)', async () => {
+    const a = await ingestTo(plainRef.root);
+    const b = await ingestTo(root, PW);
+    expect(query(b.casePath, 'SELECT encrypted FROM evidence')).toEqual([{ encrypted: 1 }]);
+    const want = exported(a.casePath, ['source_sha256']);
+    expect(want.length).toBeGreaterThan(100);
+    expect(exported(b.casePath, ['source_sha256'])).toEqual(want);
+    const bad = query<{ n: number }>(b.casePath, "SELECT count(*) AS n FROM files WHERE domain IS NOT NULL AND status <> 'ok'")[0]!;
+    expect(bad.n).toBe(0);
+  });
+
+  it('a wrong password is a one-line error, exit 1', async () => {
+    const r = await cli(['ingest', root, '--case', path.join(tmpDir(), 'c.db'), '--password', 'not it', '-q']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/wrong backup password/);
+  });
+
+  it('no password: a one-line error; info still works without one', async () => {
+    await expect(Backup.open(root)).rejects.toThrow(BackupError);
+    const i = await cli(['info', root]);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/encrypted/i);
+  });
+
+  it('leaves the evidence byte-identical', () => {
+    expect(treeHash(root)).toEqual(before);
+  });
+});
+
+describe('a damaged Manifest.mbdb', () => {
+  const base = buildMbdbBackup({ root: path.join(tmpDir(), 'legacy'), seed: 3, contacts: 4, calls: 6, callsInWal: 0, strangers: 1 });
+
+  function copyWith(mutate: (mbdb: Buffer) => Buffer): string {
+    const dst = path.join(tmpDir(), 'damaged');
+    fs.cpSync(base.root, dst, { recursive: true });
+    const p = path.join(dst, 'Manifest.mbdb');
+    fs.writeFileSync(p, mutate(fs.readFileSync(p)));
+    return dst;
+  }
+
+  it('bad magic: a one-line error from ingest, exit 1', async () => {
+    const root = copyWith((b) => Buffer.concat([Buffer.from('mbdx'), b.subarray(4)]));
+    const r = await cli(['ingest', root, '--case', path.join(tmpDir(), 'c.db')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/Manifest\.mbdb does not start with "mbdb"/);
+  });
+
+  it('truncated: a named warning with the offset; the records before it still ingest', async () => {
+    const full = fs.readFileSync(path.join(base.root, 'Manifest.mbdb'));
+    const { records } = parseMbdb(full);
+    const last = records[records.length - 1]!;
+    const root = copyWith((b) => b.subarray(0, last.offset + 5));
+    const before = treeHash(root);
+    const { casePath, result } = await ingestTo(root);
+    const w = query<{ message: string }>(casePath, "SELECT message FROM warnings WHERE extractor = 'backup'").map((x) => x.message);
+    expect(w).toContainEqual(expect.stringMatching(new RegExp(`^Manifest\\.mbdb: record ${records.length} at offset ${last.offset} is damaged`)));
+    expect(result.events).toBeGreaterThan(0);
+    expect(treeHash(root)).toEqual(before);
+  });
+});
