@@ -10,6 +10,7 @@ import { query } from './artifactKit.js';
 import { buildMbdbBackup, convertToMbdb, encodeMbdb, encodeMbdbRecord, type MbdbRecordSpec } from '../fixtures/mbdbWriter.js';
 import { makeFixtureEncryption } from '../fixtures/encryption.js';
 import type { BuildOptions } from '../fixtures/build.js';
+import { addApps, writeInfoApps } from '../fixtures/artifacts/apps.js';
 import { parseMbdb, mbdbEntries, MbdbError } from '../src/backup/mbdb.js';
 import { Backup, BackupError } from '../src/backup/backup.js';
 import { ingest } from '../src/pipeline/ingest.js';
@@ -194,6 +195,24 @@ describe('a plain legacy backup', () => {
     );
     const files = query<{ relative_path: string; status: string }>(b.casePath, "SELECT relative_path, status FROM files WHERE domain IS NULL AND relative_path = 'Manifest.mbdb'");
     expect(files).toEqual([{ relative_path: 'Manifest.mbdb', status: 'ok' }]);
+  });
+
+  it("app install times come from the records' Birth, as from Manifest.db MBFiles", async () => {
+    const t = fixture({ contacts: 2, calls: 3, extend: (w, _t, _r, tmp) => void addApps(w, tmp, { format: 'archived' }) });
+    writeInfoApps(t.root, ['net.whatsapp.WhatsApp'], [{ id: 'net.whatsapp.WhatsApp', itemName: 'WhatsApp Messenger' }]);
+    const legacy = path.join(tmpDir(), 'legacy-apps');
+    convertToMbdb(t.root, legacy);
+    const only = async (r: string) => {
+      const casePath = path.join(tmpDir(), 'case.db');
+      await ingest({ backupDir: r, casePath, tz: 'UTC', region: 'US', only: ['apps'] });
+      // The converter rewrites Info.plist (iOS 9 device), so only that file's hash differs.
+      return exported(casePath)
+        .filter((e) => e.extractor === 'apps')
+        .map((e) => (e.source_path === 'Info.plist' ? { ...e, source_sha256: null } : e));
+    };
+    const want = await only(t.root);
+    expect(want.filter((e) => e.timestamp !== null).length).toBeGreaterThan(1);
+    expect(await only(legacy)).toEqual(want);
   });
 
   it('info and verify work on it', async () => {
