@@ -6,11 +6,12 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, tmpDir, treeHash } from './helpers.js';
-import { query } from './artifactKit.js';
+import { events, extra, query, sourcePath } from './artifactKit.js';
 import { buildMbdbBackup, convertToMbdb, encodeMbdb, encodeMbdbRecord, type MbdbRecordSpec } from '../fixtures/mbdbWriter.js';
 import { makeFixtureEncryption } from '../fixtures/encryption.js';
 import type { BuildOptions } from '../fixtures/build.js';
 import { addApps, writeInfoApps } from '../fixtures/artifacts/apps.js';
+import { addCallHistoryDb, addIos6Sms, addIos9CallHistory, type LegacyCall, type LegacyMessage } from '../fixtures/artifacts/legacyStores.js';
 import { parseMbdb, mbdbEntries, MbdbError } from '../src/backup/mbdb.js';
 import { Backup, BackupError } from '../src/backup/backup.js';
 import { ingest } from '../src/pipeline/ingest.js';
@@ -20,6 +21,7 @@ import { exportEvents } from '../src/report/exports.js';
 const PW = 'legacy pass 1234';
 const SHAPE: Omit<BuildOptions, 'root'> = { seed: 15, contacts: 10, calls: 30, callsInWal: 2, strangers: 2, photos: 8, mediaFiles: 4, locations: true, messages: 60 };
 
+const isoOf = (us: number | null) => (us === null ? null : new Date(us / 1000).toISOString());
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
 function rec(over: Partial<MbdbRecordSpec> = {}): MbdbRecordSpec {
@@ -306,5 +308,131 @@ describe('a damaged Manifest.mbdb', () => {
     expect(w).toContainEqual(expect.stringMatching(new RegExp(`^Manifest\\.mbdb: record ${records.length} at offset ${last.offset} is damaged`)));
     expect(result.events).toBeGreaterThan(0);
     expect(treeHash(root)).toEqual(before);
+  });
+});
+
+describe('an iOS 6 legacy backup: sms.db without attributedBody, call_history.db in WirelessDomain', async () => {
+  let sms!: LegacyMessage[];
+  let calls!: LegacyCall[];
+  let pair!: [string, string];
+  const t = buildMbdbBackup({
+    root: path.join(tmpDir(), 'ios6'),
+    seed: 6,
+    contacts: 6,
+    calls: 0,
+    strangers: 0,
+    productVersion: '6.1.6',
+    productType: 'iPhone4,1',
+    buildVersion: '10B500',
+    extend: (w, truth, _rng, tmp) => {
+      pair = [...truth.nameByNumber.keys()].slice(0, 2) as [string, string];
+      sms = addIos6Sms(w, tmp, pair);
+      calls = addCallHistoryDb(w, tmp, pair, 'ios6');
+    },
+  });
+  const before = treeHash(t.root);
+  const { casePath } = await ingestTo(t.root);
+
+  it('gives every message with its text, Mac-seconds time in UTC, direction, counterpart and name', () => {
+    const evs = events(casePath, 'messages');
+    const main = evs.filter((e) => e.action === 'sent' || e.action === 'received');
+    expect(main.map((e) => e.source_rowid)).toEqual(sms.map((m) => m.rowid));
+    for (const m of sms) {
+      const e = main.find((x) => x.source_rowid === m.rowid)!;
+      expect({ row: m.rowid, utc: isoOf(e.ts_utc_us), raw: e.ts_raw, epoch: e.ts_epoch }).toEqual({ row: m.rowid, utc: m.utc, raw: String(m.date), epoch: 'mac-s' });
+      expect(e.action).toBe(m.fromMe ? 'sent' : 'received');
+      expect(e.direction).toBe(m.fromMe ? 'outgoing' : 'incoming');
+      expect(e.counterpart).toBe(m.counterpart);
+      expect(e.counterpart_name).toBe(t.nameByNumber.get(m.counterpart));
+      expect(e.service).toBe(m.service);
+      if (!m.attachment) expect(e.body).toBe(m.text);
+      const more = evs.filter((x) => x.source_rowid === m.rowid && x !== e).map((x) => ({ action: x.action, utc: isoOf(x.ts_utc_us) }));
+      expect(more).toEqual(m.more);
+    }
+    // The first text: 2013-01-16 09:15:00 UTC, stored as 380020500 seconds since 2001.
+    expect(sms[0]!.date).toBe(380_020_500);
+    expect(sms[0]!.utc).toBe('2013-01-16T09:15:00.000Z');
+  });
+
+  it('links the attachment to its file in MediaDomain', () => {
+    const f = query<{ status: string }>(casePath, "SELECT status FROM files WHERE domain = 'MediaDomain' AND relative_path LIKE 'Library/SMS/Attachments/%IMG_0042.JPG'");
+    expect(f).toEqual([{ status: 'ok' }]);
+    const withAtt = events(casePath, 'messages').find((e) => e.source_rowid === 5 && e.action === 'sent')!;
+    const att = query<{ event_id: number; status: string; mime_type: string; path: string; sha256: string }>(
+      casePath,
+      'SELECT event_id, status, mime_type, path, sha256 FROM attachments',
+    );
+    expect(att).toHaveLength(1);
+    expect(att[0]).toMatchObject({ event_id: withAtt.id, status: 'ok', mime_type: 'image/jpeg' });
+    expect(att[0]!.path).toContain('IMG_0042.JPG');
+    expect(att[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('reads call_history.db from WirelessDomain: Unix-seconds times, missed = incoming with no duration', () => {
+    const evs = events(casePath, 'calls');
+    expect(evs.map((e) => [e.source_table, e.source_rowid])).toEqual(calls.map((c) => ['call', c.rowid]));
+    for (const c of calls) {
+      const e = evs.find((x) => x.source_rowid === c.rowid)!;
+      expect({ row: c.rowid, utc: isoOf(e.ts_utc_us), raw: e.ts_raw, epoch: e.ts_epoch }).toEqual({ row: c.rowid, utc: c.utc, raw: String(c.date), epoch: 'unix-s' });
+      expect([e.action, e.service, e.duration_s, e.counterpart, e.counterpart_name]).toEqual([c.action, c.service, c.duration, c.address, t.nameByNumber.get(c.address)]);
+    }
+    expect(sourcePath(casePath, evs[0]!)).toBe('WirelessDomain/Library/CallHistory/call_history.db');
+    expect(calls[0]!.utc).toBe('2013-01-16T09:53:20.000Z');
+  });
+
+  it('leaves the evidence byte-identical', () => {
+    expect(treeHash(t.root)).toEqual(before);
+  });
+});
+
+describe('an iOS 9 legacy backup: CallHistory.storedata of iOS 9, a leftover iOS 7 call_history.db, the iOS 9 sms.db', async () => {
+  let store!: ReturnType<typeof addIos9CallHistory>;
+  let old!: LegacyCall[];
+  const t = buildMbdbBackup({
+    root: path.join(tmpDir(), 'ios9'),
+    seed: 9,
+    contacts: 6,
+    calls: 0,
+    strangers: 0,
+    messages: 60,
+    smsSchema: 'legacy',
+    extend: (w, truth, _rng, tmp) => {
+      const pair = [...truth.nameByNumber.keys()].slice(0, 2) as [string, string];
+      store = addIos9CallHistory(w, tmp, pair);
+      old = addCallHistoryDb(w, tmp, pair, 'ios7');
+    },
+  });
+  const { casePath } = await ingestTo(t.root);
+
+  it('reads the iOS 9 ZCALLRECORD (no ZSERVICE_PROVIDER) with Mac-seconds times', () => {
+    const evs = events(casePath, 'calls').filter((e) => e.source_table === 'ZCALLRECORD');
+    expect(evs.map((e) => e.source_rowid)).toEqual(store.map((c) => c.rowid));
+    for (const c of store) {
+      const e = evs.find((x) => x.source_rowid === c.rowid)!;
+      expect([isoOf(e.ts_utc_us), e.action, e.service, e.duration_s, e.counterpart_name]).toEqual([
+        c.utc,
+        c.action,
+        c.service === 'Phone' ? 'Phone' : 'FaceTime Video',
+        c.duration,
+        t.nameByNumber.get(c.address),
+      ]);
+    }
+    expect(store[0]!.utc).toBe('2016-03-18T13:20:00.250Z');
+  });
+
+  it('uses the answered column of the iOS 7 call table, and says the leftover may repeat calls', () => {
+    const evs = events(casePath, 'calls').filter((e) => e.source_table === 'call');
+    expect(evs.map((e) => [e.source_rowid, e.action, isoOf(e.ts_utc_us)])).toEqual(old.map((c) => [c.rowid, c.action, c.utc]));
+    // Rang 9 s, not answered: missed, which the duration alone would call received.
+    expect(old[4]).toMatchObject({ duration: 9, answered: 0, action: 'missed' });
+    for (const e of evs) expect(String(extra(e).note)).toMatch(/CallHistory\.storedata is also present/);
+  });
+
+  it('reads every message of the iOS 9 sms.db with its Mac-seconds time', () => {
+    const msgs = t.messages as { rowid: number; dateUs: number }[];
+    // The first event of a row is the message itself (delivered/read/played follow it).
+    const main = new Map<number, { ts_utc_us: number | null }>();
+    for (const e of events(casePath, 'messages').sort((a, b) => a.id - b.id)) if (!main.has(e.source_rowid)) main.set(e.source_rowid, e);
+    for (const m of msgs) expect({ row: m.rowid, us: main.get(m.rowid)?.ts_utc_us }).toEqual({ row: m.rowid, us: m.dateUs });
   });
 });
