@@ -259,6 +259,16 @@ describe('an encrypted legacy backup', async () => {
     expect(bad.n).toBe(0);
   });
 
+  it("unwraps with the record's protection class, whatever the byte order of the key's class prefix", async () => {
+    const be = path.join(tmpDir(), 'legacy-enc-be');
+    convertToMbdb(plainRef.root, be, { encryption: enc, keyPrefixBigEndian: true });
+    const sms = parseMbdb(fs.readFileSync(path.join(be, 'Manifest.mbdb'))).records.find((r) => r.relativePath === 'Library/SMS/sms.db')!;
+    expect(sms.encryptionKey!.subarray(0, 4)).toEqual(Buffer.from([0, 0, 0, sms.protectionClass]));
+    const a = await ingestTo(plainRef.root);
+    const b = await ingestTo(be, PW);
+    expect(exported(b.casePath, ['source_sha256'])).toEqual(exported(a.casePath, ['source_sha256']));
+  });
+
   it('a wrong password is a one-line error, exit 1', async () => {
     const r = await cli(['ingest', root, '--case', path.join(tmpDir(), 'c.db'), '--password', 'not it', '-q']);
     expect(r.code).toBe(1);

@@ -141,6 +141,18 @@ export function flagsForMode(mode: number): number {
   }
 }
 
+/**
+ * The key blob with the record's protection class as its 4-byte little-endian prefix (the MBFile form the decryptor
+ * reads). iphone-dataprotection's backup4.py unwraps mbdb keys with the record's class and `key[4:]`, never reading
+ * the prefix, so the prefix is not trusted here either; the raw bytes stay in MbdbRecord.encryptionKey.
+ */
+function keyWithClass(key: Buffer | null, protectionClass: number): Buffer | null {
+  if (!key || key.length <= 4) return key;
+  const out = Buffer.from(key);
+  out.writeUInt32LE(protectionClass, 0);
+  return out;
+}
+
 /** The MBFile Manifest.db would hold for this record. */
 export function mbfileOf(r: MbdbRecord): MBFile {
   return {
@@ -150,7 +162,7 @@ export function mbfileOf(r: MbdbRecord): MBFile {
     lastStatusChange: r.ctime,
     birth: r.btime,
     protectionClass: r.protectionClass,
-    encryptionKey: r.encryptionKey,
+    encryptionKey: keyWithClass(r.encryptionKey, r.protectionClass),
     target: r.target,
     inode: r.inode,
   };
