@@ -280,7 +280,13 @@ describe('an encrypted legacy backup', async () => {
     await expect(Backup.open(root)).rejects.toThrow(BackupError);
     const i = await cli(['info', root]);
     expect(i.code, i.stderr).toBe(0);
-    expect(i.stdout).toMatch(/encrypted/i);
+    expect(i.stdout).toMatch(/^Encrypted: {2}yes$/m);
+    // Manifest.mbdb is plain, so the contents are listed without the password.
+    const records = parseMbdb(fs.readFileSync(path.join(root, 'Manifest.mbdb'))).records;
+    expect(i.stdout).toMatch(new RegExp(`^Manifest: {3}Manifest\\.mbdb \\(iOS 5–9\\), ${records.length} entries`, 'm'));
+    expect(i.stdout).toMatch(/✓ Messages/);
+    const j = JSON.parse((await cli(['info', root, '--json'])).stdout);
+    expect(j).toMatchObject({ encrypted: true, locked: true, manifest: { source: 'Manifest.mbdb', entries: records.length } });
   });
 
   it('leaves the evidence byte-identical', () => {

@@ -303,10 +303,10 @@ export class Backup {
     if (parsed.problem) this.problems.push({ file: 'Manifest.mbdb', message: parsed.problem });
     if (this.manifestPlist?.['IsEncrypted'] === true) {
       this.encrypted = true;
+      // Locked (no key, for `info`): the file list is still read, since Manifest.mbdb is plain; payloads are not.
       if (opts.unlock) this.decryptor = await opts.unlock(this.manifestPlist);
       else if (opts.allowLocked) this.locked = true;
       else throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
-      if (this.locked) return;
     } else if (opts.keyGiven) {
       this.problems.push({ file: 'Manifest.plist', message: 'a password or key file was given, but this backup is not encrypted: it was not used' });
     }
