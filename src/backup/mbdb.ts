@@ -2,7 +2,7 @@
 // §1.5). Each record becomes a ManifestEntry with its MBFile already decoded, so decryption, hashing and coverage
 // work as they do for Manifest.db. Every length is checked against the bytes left: a damaged record ends the
 // list with a named problem (its offset), and the records before it are kept.
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { ManifestEntry, MBFile } from './manifest.js';
 
 export const MBDB_MAGIC = Buffer.from('mbdb\x05\x00', 'latin1');
@@ -16,9 +16,9 @@ export interface MbdbRecord {
   domain: string;
   relativePath: string;
   target: string | null;
-  /** SHA-1 of the payload as iTunes recorded it (empty for folders, links and many files). */
+  /** SHA-1 of the payload as iTunes recorded it (empty for folders, links and many files); a view into the file. */
   digest: Buffer | null;
-  /** 4-byte protection class (little-endian) + 40-byte wrapped key, as MBFile EncryptionKey; null when plain. */
+  /** 4-byte protection class + 40-byte wrapped key; null when plain. A view into the file's bytes. */
   encryptionKey: Buffer | null;
   mode: number;
   inode: number;
@@ -57,24 +57,24 @@ export function parseMbdb(buf: Buffer): MbdbParse {
   const records: MbdbRecord[] = [];
   let pos = MBDB_MAGIC.length;
   let recordStart = pos;
-  let field = '';
-
-  const need = (n: number) => {
-    if (pos + n > buf.length) throw new Damaged(`${field} needs ${n} bytes, ${buf.length - pos} left in the file`);
-  };
-  const bytes = (name: string): Buffer | null => {
-    field = `${name} length`;
-    need(2);
+  // The span of the last string read (a hot loop: no per-field allocation but the values themselves).
+  let from = 0;
+  let to = 0;
+  const damaged = (what: string, n: number) => new Damaged(`${what} needs ${n} bytes, ${buf.length - pos} left in the file`);
+  /** Read one length-prefixed string into from/to; false when it is absent (0xFFFF). */
+  const span = (name: string): boolean => {
+    if (pos + 2 > buf.length) throw damaged(`${name} length`, 2);
     const len = buf.readUInt16BE(pos);
     pos += 2;
-    if (len === NULL_LEN) return null;
-    field = name;
-    need(len);
-    const b = buf.subarray(pos, pos + len);
-    pos += len;
-    return b;
+    if (len === NULL_LEN) return false;
+    if (pos + len > buf.length) throw damaged(name, len);
+    from = pos;
+    to = pos += len;
+    return true;
   };
-  const text = (name: string): string | null => bytes(name)?.toString('utf8') ?? null;
+  const text = (name: string): string | null => (span(name) ? buf.toString('utf8', from, to) : null);
+  const data = (name: string): Buffer | null => (span(name) && to > from ? buf.subarray(from, to) : null);
+  const u64 = (at: number) => buf.readUInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
 
   try {
     while (pos < buf.length) {
@@ -82,37 +82,34 @@ export function parseMbdb(buf: Buffer): MbdbParse {
       const domain = text('domain') ?? '';
       const relativePath = text('path') ?? '';
       const target = text('link target');
-      const digest = bytes('digest');
-      const key = bytes('encryption key');
-      field = 'fixed fields';
-      need(FIXED);
+      const digest = data('digest');
+      const encryptionKey = data('encryption key');
+      if (pos + FIXED > buf.length) throw damaged('fixed fields', FIXED);
       // Offsets in the fixed block: mode 0, inode 2, uid 10, gid 14, mtime 18, ctime 22, btime 26, size 30, class 38, count 39.
-      const size = buf.readBigUInt64BE(pos + 30);
+      if (buf.readUInt32BE(pos + 30) >= 2 ** 21) throw new Damaged(`size ${buf.readBigUInt64BE(pos + 30)} is not a plausible file size`);
       const rec: MbdbRecord = {
         offset: recordStart,
         domain,
         relativePath,
         target,
-        digest: digest?.length ? Buffer.from(digest) : null,
-        encryptionKey: key?.length ? Buffer.from(key) : null,
+        digest,
+        encryptionKey,
         mode: buf.readUInt16BE(pos),
-        inode: Number(buf.readBigUInt64BE(pos + 2)),
+        inode: u64(pos + 2),
         uid: buf.readUInt32BE(pos + 10),
         gid: buf.readUInt32BE(pos + 14),
         mtime: buf.readUInt32BE(pos + 18),
         ctime: buf.readUInt32BE(pos + 22),
         btime: buf.readUInt32BE(pos + 26),
-        size: Number(size),
+        size: u64(pos + 30),
         protectionClass: buf[pos + 38]!,
         properties: [],
       };
       const count = buf[pos + 39]!;
       pos += FIXED;
-      if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new Damaged(`size ${size} is not a plausible file size`);
       for (let i = 0; i < count; i++) {
         const name = text(`property ${i + 1} name`) ?? '';
-        const value = bytes(`property ${i + 1} value`) ?? Buffer.alloc(0);
-        rec.properties.push([name, Buffer.from(value)]);
+        rec.properties.push([name, data(`property ${i + 1} value`) ?? Buffer.alloc(0)]);
       }
       records.push(rec);
     }
@@ -168,10 +165,13 @@ export function mbfileOf(r: MbdbRecord): MBFile {
   };
 }
 
+// crypto.hash (Node ≥ 20.12) is about 3× faster than createHash for 250,000 short strings.
+const sha1Hex: (s: string) => string = typeof crypto.hash === 'function' ? (s) => crypto.hash('sha1', s, 'hex') : (s) => crypto.createHash('sha1').update(s, 'utf8').digest('hex');
+
 /** Manifest entries for the records: fileID = SHA-1 of `domain-relativePath`, as iTunes names the payload. */
 export function mbdbEntries(records: readonly MbdbRecord[]): ManifestEntry[] {
   return records.map((r) => ({
-    fileID: createHash('sha1').update(`${r.domain}-${r.relativePath}`, 'utf8').digest('hex'),
+    fileID: sha1Hex(`${r.domain}-${r.relativePath}`),
     domain: r.domain,
     relativePath: r.relativePath,
     flags: flagsForMode(r.mode),
