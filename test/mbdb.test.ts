@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, tmpDir, treeHash } from './helpers.js';
@@ -311,6 +312,32 @@ describe('a damaged Manifest.mbdb', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/Manifest\.mbdb does not start with "mbdb"/);
+  });
+
+  it('a Manifest.mbdb that links out of the backup, or is a FIFO, is refused with its reason', async () => {
+    const outside = path.join(tmpDir(), 'elsewhere.mbdb');
+    fs.copyFileSync(path.join(base.root, 'Manifest.mbdb'), outside);
+    const linked = copyWith((b) => b);
+    fs.rmSync(path.join(linked, 'Manifest.mbdb'));
+    fs.symlinkSync(outside, path.join(linked, 'Manifest.mbdb'));
+    await expect(Backup.open(linked)).rejects.toThrow(/^Manifest\.mbdb: Manifest\.mbdb leads out of the backup/);
+    const fifo = copyWith((b) => b);
+    fs.rmSync(path.join(fifo, 'Manifest.mbdb'));
+    execFileSync('mkfifo', [path.join(fifo, 'Manifest.mbdb')]);
+    await expect(Backup.open(fifo)).rejects.toThrow(/Manifest\.mbdb.*(fifo|not a regular file)/i);
+  });
+
+  it('a record whose path climbs out ("../") is named and never used to place a file', async () => {
+    const recs = parseMbdb(fs.readFileSync(path.join(base.root, 'Manifest.mbdb'))).records;
+    const extra: MbdbRecordSpec = { domain: 'HomeDomain', relativePath: '../../etc/passwd', mode: 0o100644, inode: 1, mtime: 0, ctime: 0, btime: 0, size: 3, protectionClass: 0 };
+    const root = copyWith((b) => Buffer.concat([b, encodeMbdbRecord(extra)]));
+    const b = await Backup.open(root);
+    try {
+      expect(b.allEntries()).toHaveLength(recs.length + 1);
+      expect(b.problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/^Manifest\.mbdb row [0-9a-f]{40} has a "\.\.\/" component in its relativePath/));
+    } finally {
+      b.close();
+    }
   });
 
   it('truncated: a named warning with the offset; the records before it still ingest', async () => {
