@@ -18,6 +18,8 @@ import { Backup, BackupError } from '../src/backup/backup.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { unlockBackup } from '../src/backup/decrypt.js';
 import { exportEvents } from '../src/report/exports.js';
+import { buildReportModel } from '../src/report/viewModel.js';
+import { CaseFile } from '../src/timeline/caseFile.js';
 
 const PW = 'legacy pass 1234';
 const SHAPE: Omit<BuildOptions, 'root'> = { seed: 15, contacts: 10, calls: 30, callsInWal: 2, strangers: 2, photos: 8, mediaFiles: 4, locations: true, messages: 60 };
@@ -198,6 +200,15 @@ describe('a plain legacy backup', () => {
     );
     const files = query<{ relative_path: string; status: string }>(b.casePath, "SELECT relative_path, status FROM files WHERE domain IS NULL AND relative_path = 'Manifest.mbdb'");
     expect(files).toEqual([{ relative_path: 'Manifest.mbdb', status: 'ok' }]);
+    // The report names the file whose hash it shows.
+    const cf = CaseFile.open(b.casePath, { readonly: true });
+    try {
+      const rows = buildReportModel(cf, { tz: 'UTC', filter: {} }).evidence.flatMap((x) => x.rows);
+      expect(rows).toContainEqual({ key: 'Manifest.mbdb SHA-256', value: ev.manifest_db_sha256 });
+      expect(rows.map((r) => r.key)).not.toContain('Manifest.db SHA-256');
+    } finally {
+      cf.close();
+    }
   });
 
   it("app install times come from the records' Birth, as from Manifest.db MBFiles", async () => {

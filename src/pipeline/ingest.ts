@@ -127,6 +127,8 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
           itunes_version: info?.iTunesVersion ?? null,
           installed_applications: info?.installedApplications ?? null,
           manifest_entries: backup.allEntries().length,
+          // Legacy backups (iOS 5–9): manifest_db_sha256 then holds the hash of Manifest.mbdb.
+          ...(backup.manifestName !== 'Manifest.db' ? { manifest_file: backup.manifestName } : {}),
           listing_files: before.files,
           listing_bytes: before.bytes,
         }),
