@@ -281,6 +281,17 @@ describe('an encrypted legacy backup', async () => {
     expect(exported(b.casePath, ['source_sha256'])).toEqual(exported(a.casePath, ['source_sha256']));
   });
 
+  it('save-key works on it, and ingest --key-file gives the same events as the password', async () => {
+    const keyFile = path.join(tmpDir(), 'legacy.key.json');
+    const saved = await cli(['save-key', root, '--out', keyFile, '--password', PW, '-q']);
+    expect(saved.code, saved.stderr).toBe(0);
+    const withKey = path.join(tmpDir(), 'k.db');
+    const r = await cli(['ingest', root, '--case', withKey, '--key-file', keyFile, '-q', '--tz', 'UTC']);
+    expect(r.code, r.stderr).toBe(0);
+    const withPw = await ingestTo(root, PW);
+    expect(exported(withKey)).toEqual(exported(withPw.casePath));
+  });
+
   it('a wrong password is a one-line error, exit 1', async () => {
     const r = await cli(['ingest', root, '--case', path.join(tmpDir(), 'c.db'), '--password', 'not it', '-q']);
     expect(r.code).toBe(1);
