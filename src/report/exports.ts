@@ -138,6 +138,24 @@ export function writeAtomically(out: string, body: (fd: number) => number): numb
   }
 }
 
+/** Every payload the manifest lists but the evidence lacks, as CSV (written beside the report); returns the count. */
+export function exportMissingFiles(db: Database.Database, out: string): number {
+  return writeAtomically(out, (fd) => {
+    const w = new BufferedWriter(fd);
+    w.write('domain,relative_path,file_id,status,note\r\n');
+    let n = 0;
+    for (const r of db
+      .prepare("SELECT domain, relative_path, file_id, status, note FROM files WHERE status = 'missing' ORDER BY domain, relative_path")
+      .raw()
+      .iterate() as Iterable<unknown[]>) {
+      w.write(`${r.map(csvCell).join(',')}\r\n`);
+      n++;
+    }
+    w.flush();
+    return n;
+  });
+}
+
 /** Stream the filtered events to `out`; returns the number written. */
 export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
   if (format === 'geojson' || format === 'kml') return exportGeo(db, format, out, filter); // located events only (geo.ts)

@@ -8,6 +8,7 @@ import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
 import { writeOutputManifest } from '../../custody/outputs.js';
+import { exportMissingFiles } from '../../report/exports.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
@@ -91,6 +92,12 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         }
       }
     }
+    // Payloads the manifest lists but the evidence lacks: all of them in a CSV beside the report (the PDF counts them by domain).
+    if (written.length && model.missingFiles.total) {
+      const file = path.join(o.out, model.missingFiles.csv);
+      exportMissingFiles(cf.db, file);
+      written.push(file);
+    }
     // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
@@ -151,9 +158,22 @@ export function registerReport(program: Command): void {
       .option('--title <text>', 'report title', 'Forensic timeline report')
       .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'),
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)')
+      .option('--json', 'print the result as JSON on stdout'),
   ).action(
-    async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+    async (
+      o: FilterOptions & {
+        case: string;
+        out: string;
+        format: string;
+        templates?: string;
+        title: string;
+        examiner?: string;
+        signKey?: string;
+        allowIncomplete?: boolean;
+        json?: boolean;
+      },
+    ) => {
       const formats = parseFormats(o.format);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
       if (o.signKey) {
@@ -164,11 +184,16 @@ export function registerReport(program: Command): void {
         }
       } // before rendering anything
       const r = await runReport({ ...o, formats });
+      // Asked for a PDF only and could not make one: that is a failure, not a partial success.
+      if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
+      if (o.json) {
+        const result = { outputs: r.outputs, manifest: r.manifestPath ?? null, events: r.events, pdf_pages: r.pages ?? null, pdf_skipped: r.pdfSkipped, complete: !r.incomplete };
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
       process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
-      // Asked for a PDF only and could not make one: that is a failure, not a partial success.
-      if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
     },
   );
 }
