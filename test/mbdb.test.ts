@@ -362,6 +362,19 @@ describe('a damaged Manifest.mbdb', () => {
     }
   });
 
+  it('beside a Manifest.db, a Manifest.mbdb is named and not read', async () => {
+    const root = path.join(tmpDir(), 'both');
+    fs.cpSync(fixture({ contacts: 2, calls: 3 }).root, root, { recursive: true });
+    fs.copyFileSync(path.join(base.root, 'Manifest.mbdb'), path.join(root, 'Manifest.mbdb'));
+    const b = await Backup.open(root);
+    try {
+      expect(b.manifestName).toBe('Manifest.db');
+      expect(b.problems).toContainEqual({ file: 'Manifest.mbdb', message: expect.stringMatching(/^also present .*not read, Manifest\.db lists the files$/) });
+    } finally {
+      b.close();
+    }
+  });
+
   it('truncated: a named warning with the offset; the records before it still ingest', async () => {
     const full = fs.readFileSync(path.join(base.root, 'Manifest.mbdb'));
     const { records } = parseMbdb(full);

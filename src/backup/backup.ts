@@ -234,6 +234,9 @@ export class Backup {
       throw new BackupError(`Manifest.db is missing from ${this.root}`);
     }
     if (manifest.linkedTo) this.problems.push({ file: 'Manifest.db', message: linkNote(manifest)! });
+    if (resolveInside(this.root, 'Manifest.mbdb').kind !== 'missing') {
+      this.problems.push({ file: 'Manifest.mbdb', message: 'also present (left from a pre-iOS 10 backup?): not read, Manifest.db lists the files' });
+    }
     const raw = readRegular(manifest.path);
     this.topLevelHashes['Manifest.db'] = createHash('sha256').update(raw).digest('hex');
     const flagged = this.manifestPlist?.['IsEncrypted'] === true;
