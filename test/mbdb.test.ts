@@ -12,7 +12,7 @@ import { buildMbdbBackup, convertToMbdb, encodeMbdb, encodeMbdbRecord, type Mbdb
 import { makeFixtureEncryption } from '../fixtures/encryption.js';
 import type { BuildOptions } from '../fixtures/build.js';
 import { addApps, writeInfoApps } from '../fixtures/artifacts/apps.js';
-import { addCallHistoryDb, addIos6Sms, addIos9CallHistory, type LegacyCall, type LegacyMessage } from '../fixtures/artifacts/legacyStores.js';
+import { addCallHistoryDb, addIos5Sms, addIos6Sms, addIos9CallHistory, type Ios5Message, type LegacyCall, type LegacyMessage } from '../fixtures/artifacts/legacyStores.js';
 import { parseMbdb, mbdbEntries, MbdbError } from '../src/backup/mbdb.js';
 import { Backup, BackupError } from '../src/backup/backup.js';
 import { ingest } from '../src/pipeline/ingest.js';
@@ -512,5 +512,53 @@ describe('an iOS 9 legacy backup: CallHistory.storedata of iOS 9, a leftover iOS
     const main = new Map<number, { ts_utc_us: number | null }>();
     for (const e of events(casePath, 'messages').sort((a, b) => a.id - b.id)) if (!main.has(e.source_rowid)) main.set(e.source_rowid, e);
     for (const m of msgs) expect({ row: m.rowid, us: main.get(m.rowid)?.ts_utc_us }).toEqual({ row: m.rowid, us: m.dateUs });
+  });
+});
+
+describe('an iOS 5 legacy backup: SMS rows in Unix seconds and iMessage rows in Mac seconds, in one column', async () => {
+  let sms!: Ios5Message[];
+  const t = buildMbdbBackup({
+    root: path.join(tmpDir(), 'ios5'),
+    seed: 5,
+    contacts: 4,
+    calls: 0,
+    strangers: 0,
+    productVersion: '5.1.1',
+    productType: 'iPhone3,1',
+    buildVersion: '9B206',
+    extend: (w, truth, _rng, tmp) => {
+      sms = addIos5Sms(w, tmp, [...truth.nameByNumber.keys()].slice(0, 2) as [string, string]);
+    },
+  });
+  const before = treeHash(t.root);
+  const { casePath, result } = await ingestTo(t.root);
+
+  it('gives each message its own clock, direction, counterpart, name and delivered/read times', () => {
+    expect(result.summaries.find((s) => s.extractor === 'messages')?.status).toBe('ok');
+    const evs = events(casePath, 'messages');
+    for (const m of sms) {
+      const list = evs.filter((e) => e.source_rowid === m.rowid);
+      const e = list.find((x) => x.action === m.action)!;
+      expect({ row: m.rowid, utc: isoOf(e.ts_utc_us), raw: e.ts_raw, epoch: e.ts_epoch }).toEqual({
+        row: m.rowid,
+        utc: m.utc,
+        raw: String(m.date),
+        epoch: m.service === 'SMS' ? 'unix-s' : 'mac-s',
+      });
+      expect([e.body, e.direction, e.service, e.counterpart, e.counterpart_name]).toEqual([
+        m.text,
+        m.action === 'sent' ? 'outgoing' : 'incoming',
+        m.service,
+        m.counterpart,
+        t.nameByNumber.get(m.counterpart),
+      ]);
+      expect(list.filter((x) => x !== e).map((x) => ({ action: x.action, utc: isoOf(x.ts_utc_us) }))).toEqual(m.more);
+    }
+    // Read with one clock, the iMessages would land in 1980 (or 2042): here they are two hours after the SMS.
+    expect(sms.map((m) => m.utc)).toEqual(['2011-10-30T18:40:00.000Z', '2011-10-30T18:45:00.000Z', '2011-10-30T20:40:00.000Z', '2011-10-30T20:42:00.000Z']);
+  });
+
+  it('leaves the evidence byte-identical', () => {
+    expect(treeHash(t.root)).toEqual(before);
   });
 });
