@@ -558,6 +558,14 @@ describe('an iOS 5 legacy backup: SMS rows in Unix seconds and iMessage rows in 
     expect(sms.map((m) => m.utc)).toEqual(['2011-10-30T18:40:00.000Z', '2011-10-30T18:45:00.000Z', '2011-10-30T20:40:00.000Z', '2011-10-30T20:42:00.000Z']);
   });
 
+  it('the HTML report shows these thread-less messages', async () => {
+    const out = path.join(tmpDir(), 'report');
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--tz', 'UTC']);
+    expect(r.code, r.stderr).toBe(0);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const m of sms) expect(html).toContain(m.text);
+  });
+
   it('leaves the evidence byte-identical', () => {
     expect(treeHash(t.root)).toEqual(before);
   });
