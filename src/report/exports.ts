@@ -43,6 +43,7 @@ export const EXPORT_FIELDS = [
   'deleted',
   'reply_to',
   'reaction_to',
+  'orphan',
 ] as const;
 
 export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | boolean | null | { text: string | null; datetime: string | null }[]>;
@@ -85,7 +86,19 @@ export function toExportRecord(e: EventRow, threadNames: Map<number, string>): E
     deleted: !!f?.deleted,
     reply_to: f?.reply_to ?? null,
     reaction_to: f?.reaction_to ?? null,
+    orphan: orphanReason(e.extra_json),
   };
+}
+
+/** Why a media file is an orphan (extra_json.orphan.reason, src/extractors/artifacts/orphanMedia.ts), else null. */
+function orphanReason(extraJson: string | null): string | null {
+  if (!extraJson?.includes('"orphan"')) return null;
+  try {
+    const r = (JSON.parse(extraJson) as { orphan?: { reason?: unknown } }).orphan?.reason;
+    return typeof r === 'string' ? r : null;
+  } catch {
+    return null;
+  }
 }
 
 export function threadNames(db: Database.Database): Map<number, string> {

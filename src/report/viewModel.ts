@@ -195,7 +195,7 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
+  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains', tag: 'Tag', tagged: 'Tagged' };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);
@@ -625,6 +625,23 @@ const PHOTO_KEYS: Record<string, string> = {
   'asset.kind': 'Asset kind',
   'asset.kind_subtype': 'Kind subtype (raw)',
   'file.file_row_id': 'Hash appendix row',
+  'orphan.reason': 'Orphan: why',
+  'orphan.domain': 'Orphan file domain',
+  'orphan.path': 'Orphan file path',
+  time_source: 'Time from',
+  'video.format': 'Container',
+  'video.created_raw': 'QuickTime creation time (as stored)',
+  'video.created_utc_us': 'QuickTime creation time (µs)',
+  'video.recorded_date': 'QuickTime local creation date',
+  'video.duration_s': 'Duration (s)',
+  'video.location.lat': 'QuickTime latitude',
+  'video.location.lon': 'QuickTime longitude',
+  'video.location.alt_m': 'QuickTime altitude (m)',
+  'video.location.raw': 'QuickTime location (as stored)',
+  'video.width': 'Width (px)',
+  'video.height': 'Height (px)',
+  'video.problems': 'Video metadata problems',
+  video_error: 'Video metadata error',
   'exif.format': 'File format',
   'exif.capture_utc_us': 'EXIF capture time (µs)',
   'asset.subtype_label': 'Subtype',
@@ -696,6 +713,7 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
  * card's details table. Flags (favourite, hidden, trashed) join the key fields only when set.
  */
 const PHOTO_KEY_FIELDS = [
+  'orphan.reason',
   'asset.filename',
   'asset.original_filename',
   'exif.capture_local',
@@ -704,6 +722,8 @@ const PHOTO_KEY_FIELDS = [
   'asset.width',
   'asset.height',
   'asset.duration_s',
+  'video.duration_s',
+  'time_source',
   'location_source',
   'asset.gps_accuracy_m',
   'asset.added_utc',
@@ -723,12 +743,14 @@ export function splitPhotoFields(flat: [string, string][]): { key: [string, stri
   return { key, details: flat.filter((kv) => !isKey(kv)) };
 }
 
-/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...]]. */
+/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...],
+ *  orphan reason or ""]. The fifth cell badges a file no database row points to (extra_json.orphan,
+ *  src/extractors/artifacts/orphanMedia.ts). */
 export function* photoRows(
   db: Database.Database,
   sel: { filter?: EventFilter; eventIds?: number[] },
   tz = 'UTC',
-): Generator<[number, [string, string][], string, [string, string][]]> {
+): Generator<[number, [string, string][], string, [string, string][], string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs
@@ -758,7 +780,8 @@ export function* photoRows(
     const { key, details } = splitPhotoFields(flattenDetails(extra));
     const label = (kv: [string, string][]) => kv.map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
-    yield [Number(r.id), label(key), thumb ?? '', label(details)];
+    const orphan = (extra.orphan as { reason?: unknown } | undefined)?.reason;
+    yield [Number(r.id), label(key), thumb ?? '', label(details), typeof orphan === 'string' ? orphan : ''];
   }
 }
 
