@@ -118,7 +118,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
         isoFromUs((info?.lastBackupDate ?? backup.status?.date)?.getTime() ? (info?.lastBackupDate ?? backup.status!.date)!.getTime() * 1000 : null),
         backup.status?.snapshotState ?? null,
         backup.status?.isFullBackup == null ? null : backup.status.isFullBackup ? 1 : 0,
-        backup.topLevelHashes['Manifest.db'] ?? null,
+        backup.topLevelHashes[backup.manifestName] ?? null,
         backup.topLevelHashes['Manifest.plist'] ?? null,
         backup.topLevelHashes['Info.plist'] ?? null,
         backup.topLevelHashes['Status.plist'] ?? null,
@@ -127,6 +127,8 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
           itunes_version: info?.iTunesVersion ?? null,
           installed_applications: info?.installedApplications ?? null,
           manifest_entries: backup.allEntries().length,
+          // Legacy backups (iOS 5–9): manifest_db_sha256 then holds the hash of Manifest.mbdb.
+          ...(backup.manifestName !== 'Manifest.db' ? { manifest_file: backup.manifestName } : {}),
           listing_files: before.files,
           listing_bytes: before.bytes,
         }),
@@ -197,7 +199,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       detail: {
         backup_path: backup.root,
         encrypted: backup.encrypted,
-        manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
+        manifest_db_sha256: backup.topLevelHashes[backup.manifestName] ?? null,
         evidence_listing_sha256_before: before.sha256,
         evidence_listing_sha256_after: after.sha256,
         evidence_unchanged: unchanged,
@@ -214,7 +216,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       },
       inputs: [
         { name: 'evidence folder listing', sha256: before.sha256 },
-        { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null },
+        { name: backup.manifestName, sha256: backup.topLevelHashes[backup.manifestName] ?? null },
       ],
       outputs: [{ name: 'case content digest', sha256: caseDigest.sha256 }],
     });

@@ -362,7 +362,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
       ['Backup folder', s(e.backup_path)],
       ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
-      ['Manifest.db SHA-256', s(e.manifest_db_sha256)],
+      [`${typeof extra?.manifest_file === 'string' ? extra.manifest_file : 'Manifest.db'} SHA-256`, s(e.manifest_db_sha256)],
       ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
       ['Info.plist SHA-256', s(e.info_plist_sha256)],
       ['Status.plist SHA-256', s(e.status_plist_sha256)],

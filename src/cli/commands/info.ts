@@ -17,13 +17,15 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description('Describe a backup: device, iOS version, encryption, what it contains, problems found. Reads nothing but the manifest and plists.')
-    .argument('<backup>', 'backup folder (holding Manifest.db)')
+    .argument('<backup>', 'backup folder (holding Manifest.db, or Manifest.mbdb for iOS 5–9)')
     .option('--json', 'print JSON instead of text')
     .option('--password <pw>', 'backup password for an encrypted backup (or IOS_TIMELINE_PASSWORD)')
     .option('--key-file <file>', 'derived key file saved earlier with save-key (skips the slow key derivation)')
     .action(async (dir: string, o: { json?: boolean; password?: string; keyFile?: string }) => {
       const backup = await Backup.open(dir, openOptionsFrom(o, { interactive: false, forInfo: true }));
       try {
+        // Encrypted without a key: a Manifest.db cannot be listed; a Manifest.mbdb (never encrypted) can.
+        const listed = !backup.locked || backup.allEntries().length > 0;
         const counts: Record<string, number> = {};
         for (const e of backup.allEntries()) counts[flagName(e.flags)] = (counts[flagName(e.flags)] ?? 0) + 1;
         const artifacts = EXTRACTORS.map((x) => {
@@ -49,7 +51,7 @@ export function registerInfo(program: Command): void {
         // A refused file (a link out of the backup, a FIFO, a device where a file should be) is an evidence problem: exit 1.
         const refusedFiles = [
           ...backup.problems.filter((p) => p.refused).map((p) => p.file),
-          ...(backup.locked ? [] : artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0]))),
+          ...(listed ? artifacts.flatMap((a) => a.payloadRefused.map((r) => r.split(': ')[0])) : []),
         ];
         if (refusedFiles.length) {
           process.exitCode = EXIT_EVIDENCE;
@@ -60,12 +62,12 @@ export function registerInfo(program: Command): void {
           encrypted: backup.encrypted,
           device: backup.info,
           status: backup.status,
-          manifest: { entries: backup.allEntries().length, ...counts },
+          manifest: { source: backup.manifestName, entries: backup.allEntries().length, ...counts },
           artifacts,
           problems: backup.problems,
           // Encrypted without a key: only the plists were read, so there is nothing to count.
           ...(backup.encrypted ? { locked: backup.locked, keybag: describeKeybag(backup.manifestPlist) } : {}),
-          ...(backup.locked ? { manifest: null, artifacts: null } : {}),
+          ...(listed ? {} : { manifest: null, artifacts: null }),
         };
         if (o.json) {
           process.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -79,15 +81,15 @@ export function registerInfo(program: Command): void {
           `Backed up:  ${d?.lastBackupDate?.toISOString() ?? backup.status?.date?.toISOString() ?? '?'} (UTC)`,
           `Encrypted:  ${backup.encrypted ? 'yes' : 'no'}`,
           ...(backup.encrypted ? [`Keybag:     ${describeKeybag(backup.manifestPlist).text}`] : []),
-          ...(backup.locked
+          ...(!listed
             ? ['Manifest:   encrypted: give --password (or --key-file) to list contents']
             : [
-                `Manifest:   ${backup.allEntries().length} entries (${Object.entries(counts)
+                `Manifest:   ${backup.manifestName === 'Manifest.mbdb' ? 'Manifest.mbdb (iOS 5–9), ' : ''}${backup.allEntries().length} entries (${Object.entries(counts)
                   .map(([k, v]) => `${v} ${k}`)
                   .join(', ')})`,
                 'Artifacts:',
               ]),
-          ...(backup.locked ? [] : artifacts).map(
+          ...(listed ? artifacts : []).map(
             (a) =>
               `  ${a.present.length ? (a.payloadMissing.length || a.payloadRefused.length ? '!' : '✓') : '·'} ${a.title}${a.present.length ? '' : a.coverage === 'encrypted-backups-only' ? ' — not present: Apple keeps it only in encrypted backups' : ' — not present'}${a.payloadMissing.length ? ` — listed, but no payload for ${a.payloadMissing.join(', ')}` : ''}${a.payloadRefused.length ? ` — refused: ${a.payloadRefused.join('; ')}` : ''}`,
           ),
