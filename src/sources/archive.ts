@@ -198,7 +198,7 @@ export class ArchiveSource extends TreeSource {
   }
 
   /** Stream the archive once: hash it, index every member, hand each member stream to `onMember`. */
-  private async streamTar(gz: boolean, onMember: (h: tarStream.Header, stream: Readable, ordinal: number, archiveRead: () => number) => Promise<boolean | void>): Promise<string> {
+  private async streamTar(gz: boolean, onMember: (h: tarStream.Header, stream: Readable, ordinal: number, archiveRead: () => number) => Promise<boolean | undefined>): Promise<string> {
     const fd = openRegular(this.root);
     const input = fs.createReadStream('', { fd, highWaterMark: 1 << 20 });
     const archiveHash = createHash('sha256');

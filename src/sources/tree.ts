@@ -59,15 +59,15 @@ export function wantedMatcher(specs: WantedSpec[]): (fsPath: string) => boolean 
     const glob = globToRegExp(s.path).source.slice(1, -1);
     const fixed = DOMAIN_ROOTS[s.domain];
     const container = CONTAINER_DOMAINS.find((c) => s.domain.startsWith(c.prefix));
-    if (fixed) res.push(new RegExp(`^${escape(fixed)}/${glob}$`));
-    else if (container) res.push(new RegExp(`^${escape(container.folder)}/[^/]+/${glob}$`));
+    if (fixed) res.push(new RegExp(`^${reEscape(fixed)}/${glob}$`));
+    else if (container) res.push(new RegExp(`^${reEscape(container.folder)}/[^/]+/${glob}$`));
   }
-  res.push(new RegExp(`^(${escape(SYSTEM_VERSION)}|${escape(DATA_ARK)}|.*/${escape(CONTAINER_METADATA)})$`));
+  res.push(new RegExp(`^(${reEscape(SYSTEM_VERSION)}|${reEscape(DATA_ARK)}|.*/${reEscape(CONTAINER_METADATA)})$`));
   const test = (p: string) => res.some((r) => r.test(p));
   return (p) => test(p) || SIDECARS.some((s) => p.endsWith(s) && test(p.slice(0, -s.length)));
 }
 
-function escape(s: string): string {
+function reEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
