@@ -82,4 +82,46 @@ describe('file-system extractions give the events of the backup', () => {
       for (const [k, v] of Object.entries(before)) expect(after[k], `${kind}: ${k}`).toBe(v);
     }
   }, 300_000);
+
+  it('info says what each input is and finds the artifacts in it', async () => {
+    for (const [kind, input] of Object.entries(inputs)) {
+      const r = await cli(['info', input, '--json']);
+      expect(r.code, `${kind}: ${r.stderr}`).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.input.kind).toBe(kind);
+      expect(j.input.prefix).toBe('filesystem1'); // tar members are `./filesystem1/…`: the `./` is not part of it
+      expect(j.device.productVersion).toBe(truth.device.productVersion);
+      const coverage = Object.fromEntries(j.artifacts.map((a: { id: string; coverage: string }) => [a.id, a.coverage]));
+      expect(coverage.messages, kind).toBe('found');
+      expect(coverage.calls, kind).toBe('found');
+      expect(coverage.photos, kind).toBe('found');
+    }
+    const text = await cli(['info', inputs.tgz]);
+    expect(text.stdout).toMatch(/Input: +file-system tar\.gz archive — tree at filesystem1\/private\/var/);
+  });
+
+  it('verify re-hashes a folder and an archive against the case, and names a changed file or member', async () => {
+    for (const kind of ['folder', 'zip', 'tgz']) {
+      const r = await cli(['verify', inputs[kind], '--case', path.join(dir, `${kind}.db`), '--no-record']);
+      expect(r.code, `${kind}: ${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/OK: .* verified/);
+    }
+    // A copy of the tree with one database changed by one byte.
+    const copy = path.join(tmpDir(), 'tree');
+    fs.cpSync(tree, copy, { recursive: true });
+    const sms = path.join(copy, 'filesystem1/private/var/mobile/Library/SMS/sms.db');
+    const b = fs.readFileSync(sms);
+    b[b.length - 1] ^= 0xff;
+    fs.writeFileSync(sms, b);
+    const bad = await cli(['verify', copy, '--case', path.join(dir, 'folder.db'), '--no-record']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/filesystem1\/private\/var\/mobile\/Library\/SMS\/sms\.db \(HomeDomain\/Library\/SMS\/sms\.db\): content differs/);
+    // The same change inside a zip: the member is named.
+    const zip = path.join(path.dirname(copy), 'changed.zip');
+    zipFolder(copy, zip);
+    const badZip = await cli(['verify', zip, '--case', path.join(dir, 'zip.db'), '--no-record']);
+    expect(badZip.code).toBe(1);
+    expect(badZip.stdout).toMatch(/filesystem1\/private\/var\/mobile\/Library\/SMS\/sms\.db \(HomeDomain\/Library\/SMS\/sms\.db\): content differs/);
+    expect(badZip.stdout).toMatch(/changed\.zip \(the archive itself\): content differs/);
+  }, 120_000);
 });
