@@ -198,7 +198,10 @@ export class ArchiveSource extends TreeSource {
   }
 
   /** Stream the archive once: hash it, index every member, hand each member stream to `onMember`. */
-  private async streamTar(gz: boolean, onMember: (h: tarStream.Header, stream: Readable, ordinal: number, archiveRead: () => number) => Promise<boolean | undefined>): Promise<string> {
+  private async streamTar(
+    gz: boolean,
+    onMember: (h: tarStream.Header, stream: Readable, ordinal: number, archiveRead: () => number) => Promise<boolean | undefined>,
+  ): Promise<string> {
     const fd = openRegular(this.root);
     const input = fs.createReadStream('', { fd, highWaterMark: 1 << 20 });
     const archiveHash = createHash('sha256');
@@ -231,7 +234,7 @@ export class ArchiveSource extends TreeSource {
     } catch (e) {
       input.destroy();
       await done;
-      throw failed ?? e;
+      throw e instanceof SourceError ? e : (failed ?? e);
     }
     if (stopped) return '';
     await done;
@@ -256,6 +259,7 @@ export class ArchiveSource extends TreeSource {
       });
       this.topLevelHashes[path.basename(this.root)] = sha;
     } catch (e) {
+      if (e instanceof SourceError) throw e;
       throw new SourceError(`${path.basename(this.root)} cannot be read to the end (${describeTarError(e as Error)}); nothing was ingested from it`);
     }
   }

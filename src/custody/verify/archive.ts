@@ -45,15 +45,19 @@ export async function verifyArchive(file: string, casePath: string): Promise<Ver
     for (const row of rows) {
       if (!row.sha256 || !row.disk_path) continue;
       expected++;
-      const item =
-        row === archiveRow ? `${name} (the archive itself)` : row.domain ? `${row.disk_path} (${row.domain}/${row.relative_path})` : row.disk_path;
+      const item = row === archiveRow ? `${name} (the archive itself)` : row.domain ? `${row.disk_path} (${row.domain}/${row.relative_path})` : row.disk_path;
       if (!now.has(row.disk_path)) r.problems.push({ area: 'evidence', item, message: 'recorded at ingest but not in the archive now' });
       else if (now.get(row.disk_path) !== row.sha256)
-        r.problems.push({ area: 'evidence', item, message: `content differs (sha256 ${row.sha256.slice(0, 16)}… recorded, ${(now.get(row.disk_path) ?? 'unreadable').slice(0, 16)}… now)` });
+        r.problems.push({
+          area: 'evidence',
+          item,
+          message: `content differs (sha256 ${row.sha256.slice(0, 16)}… recorded, ${(now.get(row.disk_path) ?? 'unreadable').slice(0, 16)}… now)`,
+        });
       else matched++;
     }
     const recorded = new Set(rows.map((x) => x.disk_path));
-    for (const f of src.files) if (!recorded.has(f.diskPath)) r.problems.push({ area: 'evidence', item: f.diskPath, message: 'a member not recorded in the case file (added after ingest?)' });
+    for (const f of src.files)
+      if (!recorded.has(f.diskPath)) r.problems.push({ area: 'evidence', item: f.diskPath, message: 'a member not recorded in the case file (added after ingest?)' });
     const listing = createHash('sha256');
     [...now.entries()]
       .map(([p, h]) => `${p}\t${h ?? 'unreadable'}\n`)

@@ -122,7 +122,11 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   });
   for (const [p, f] of expected) {
     if (resolveInside(root, p).kind === 'missing')
-      r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: `recorded at ingest but missing from the ${ev.kind === 'backup' ? 'backup' : 'evidence'} folder` });
+      r.problems.push({
+        area: 'evidence',
+        item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p,
+        message: `recorded at ingest but missing from the ${ev.kind === 'backup' ? 'backup' : 'evidence'} folder`,
+      });
   }
   let unrecorded = 0;
   for (const p of onDisk.keys()) {
