@@ -195,6 +195,6 @@ describe('truncated and non-archives', () => {
     expect(r.stderr).toMatch(/other\.zip holds no private\/var\/mobile\/ folder: not a file-system extraction/);
     const plain = path.join(dir, 'notes.txt');
     fs.writeFileSync(plain, 'not an archive');
-    expect((await cli(['info', plain])).stderr).toMatch(/notes\.txt is not a tar, tar\.gz or zip archive/);
+    expect((await cli(['info', plain])).stderr).toMatch(/notes\.txt is not a folder \(a backup or a file-system extraction\) nor a tar, tar\.gz or zip archive/);
   });
 });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Backup, BackupError, findBackupRoot, type OpenOptions } from '../backup/backup.js';
 import type { EvidenceSource } from '../backup/source.js';
-import { ArchiveSource } from './archive.js';
+import { ArchiveSource, sniffArchive } from './archive.js';
 import { FileSystemSource, findTreePrefix } from './fileSystem.js';
 import type { SourceOptions } from './tree.js';
 
@@ -22,7 +22,10 @@ export function evidenceRoot(p: string): { root: string; kind: 'backup' | 'folde
   } catch {
     throw new BackupError(`${abs} does not exist`);
   }
-  if (st.isFile()) return { root: abs, kind: 'archive' };
+  if (st.isFile()) {
+    if (sniffArchive(abs)) return { root: abs, kind: 'archive' };
+    throw new BackupError(`${abs} is not a folder (a backup or a file-system extraction) nor a tar, tar.gz or zip archive (by its first bytes)`);
+  }
   if (!st.isDirectory()) throw new BackupError(`${abs} is neither a folder nor an archive file`);
   try {
     return { root: findBackupRoot(abs), kind: 'backup' };
