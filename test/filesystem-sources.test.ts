@@ -6,7 +6,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import Database from 'better-sqlite3';
 import { ingest } from '../src/pipeline/ingest.js';
 import { openEvidence } from '../src/sources/open.js';
-import { backupToTree, tarFolder, zipFolder } from '../fixtures/fileSystemWriter.js';
+import { encode as msgpackEncode } from '@msgpack/msgpack';
+import { backupToTree, tarFolder, writeZip, zipFolder, type ZipMember } from '../fixtures/fileSystemWriter.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, cli, fixture, tmpDir, treeHash, wrapRealFiles, type FixtureTruth } from './helpers.js';
 
@@ -64,6 +65,8 @@ describe('file-system extractions give the events of the backup', () => {
     await tarFolder(tree, inputs.tar);
     await tarFolder(tree, inputs.tgz, true);
     zipFolder(tree, inputs.zip);
+    // The reference: the backup itself.
+    await ingest({ backupDir: truth.root, casePath: path.join(dir, 'backup.db'), tz: 'UTC', region: 'US' });
   }, 120_000);
 
   it('maps the tree back to the backup domains the extractors ask for', async () => {
@@ -80,9 +83,7 @@ describe('file-system extractions give the events of the backup', () => {
   });
 
   it('ingests the folder, tar, tar.gz and zip into the same events as the backup; the evidence is untouched', async () => {
-    const ref = path.join(dir, 'backup.db');
-    await ingest({ backupDir: truth.root, casePath: ref, tz: 'UTC', region: 'US' });
-    const want = await exportLines(ref, path.join(dir, 'backup.jsonl'));
+    const want = await exportLines(path.join(dir, 'backup.db'), path.join(dir, 'backup.jsonl'));
     expect(want.length).toBeGreaterThan(50);
     for (const [kind, input] of Object.entries(inputs)) {
       const before = fs.statSync(input).isDirectory() ? treeHash(input) : treeHash(path.dirname(input));
@@ -100,6 +101,41 @@ describe('file-system extractions give the events of the backup', () => {
       for (const [k, v] of Object.entries(before)) expect(after[k], `${kind}: ${k}`).toBe(v);
     }
   }, 300_000);
+
+  it('a CLBX zip (system and data partitions, the data one mounted at /private/var) gives the same events, with metadata.msgpack times', async () => {
+    // filesystem1/ is the system partition (mount point / by default), filesystem2/ the data partition.
+    const base = path.join(tree, 'filesystem1');
+    const members: ZipMember[] = [{ name: 'version', data: Buffer.from('CLBX-0.3.0') }];
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+    for (const f of walk(base)) {
+      const rel = path.relative(base, f).split(path.sep).join('/');
+      const name = rel.startsWith('private/var/') ? `filesystem2/${rel.slice('private/var/'.length)}` : `filesystem1/${rel}`;
+      members.push({ name, data: fs.readFileSync(f), store: true });
+    }
+    const smsMtime = 1_700_000_000_123_456_789n; // 2023-11-14T22:13:20Z, in ns as stat() gives it
+    members.push({ name: 'metadata2/filesystem.msgpack', data: Buffer.from(msgpackEncode({ mount_point: '/private/var' })) });
+    members.push({
+      name: 'metadata2/metadata.msgpack',
+      data: Buffer.from(msgpackEncode({ 'mobile/Library/SMS/sms.db': { mode: 33188, size: 1, mtime: smsMtime, prot: 3 } }, { useBigInt64: true })),
+    });
+    const clbx = path.join(dir, 'archives', 'extraction.clbx.zip');
+    writeZip(clbx, members);
+    const info = JSON.parse((await cli(['info', clbx, '--json'])).stdout);
+    expect(info.input.kind).toBe('clbx');
+    expect(info.device.productVersion).toBe(truth.device.productVersion);
+    const c = path.join(dir, 'clbx.db');
+    await ingest({ backupDir: clbx, casePath: c, tz: 'UTC', region: 'US' });
+    const want = await exportLines(path.join(dir, 'backup.db'), path.join(dir, 'backup2.jsonl'));
+    const got = await exportLines(c, path.join(dir, 'clbx.jsonl'));
+    expect(difference(got, want)).toEqual([]);
+    const db = new Database(c, { readonly: true });
+    const row = db.prepare("SELECT mtime_utc_us, disk_path FROM files WHERE domain = 'HomeDomain' AND relative_path = 'Library/SMS/sms.db'").get() as {
+      mtime_utc_us: number;
+      disk_path: string;
+    };
+    db.close();
+    expect(row).toEqual({ mtime_utc_us: 1_700_000_000_000_000, disk_path: 'filesystem2/mobile/Library/SMS/sms.db' });
+  }, 120_000);
 
   it('info says what each input is and finds the artifacts in it', async () => {
     for (const [kind, input] of Object.entries(inputs)) {

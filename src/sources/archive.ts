@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import yauzl from 'yauzl';
+import { decode as msgpackDecode } from '@msgpack/msgpack';
 import { copyHashing, type PayloadLocation, type ReadResult } from '../backup/backup.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import { openRegular } from '../backup/safePath.js';
@@ -18,6 +19,9 @@ import { FS_MARKER } from './domains.js';
 import { SourceError, TreeSource, wantedMatcher, type SourceOptions, type TreeFile } from './tree.js';
 
 const GIB = 1024 ** 3;
+/** CLBX metadata members, always copied out (small, and needed to place the tree). */
+const CLBX_META = /^metadata[^/]*\/(metadata|filesystem)\.msgpack$/;
+const MAX_MSGPACK = 512 * 1024 * 1024;
 const DEFAULTS = { maxMemberBytes: 64 * GIB, maxRatio: 1000, ratioFloorBytes: 16 * 1024 * 1024 };
 /** Repeated per-member problems named one by one before they are summed up. */
 const MAX_NAMED = 50;
@@ -99,7 +103,9 @@ export class ArchiveSource extends TreeSource {
     try {
       if (kind === 'zip') await s.indexZip();
       else await s.indexTar(kind === 'tgz');
-      s.placeTree();
+      if (kind === 'zip' && s.files.some((f) => CLBX_META.test(f.diskPath))) s.placeClbx();
+      else s.placeTree();
+      if (kind === 'zip') await s.fetchSmall();
       s.finishIndex();
     } catch (e) {
       s.close();
@@ -306,7 +312,7 @@ export class ArchiveSource extends TreeSource {
         this.problem(m.diskPath, why, true);
         continue;
       }
-      const copy = this.wants(m);
+      const copy = this.wants(m) || CLBX_META.test(m.name);
       if (this.opts.indexOnly && !copy) continue;
       try {
         await this.consume(m, await openStream(zip, entry), copy, () => Number.MAX_SAFE_INTEGER);
@@ -333,14 +339,81 @@ export class ArchiveSource extends TreeSource {
       f.fsPath = !this.prefix ? f.name : f.name.startsWith(`${this.prefix}/`) ? f.name.slice(this.prefix.length + 1) : null;
       if (f.fsPath === null) outside++;
     }
-    if (this.kind === 'zip' && this.files.some((f) => /^metadata[^/]*\/metadata\.msgpack$/.test(f.diskPath)) && /^filesystem[^/]*$/.test(this.prefix)) {
-      (this as { kind: string }).kind = 'clbx';
-    }
     if (outside)
       this.problems.push({
         file: path.basename(this.root),
         message: `${outside} member(s) lie outside the file-system tree (${this.prefix || 'top'}/${FS_MARKER}): hashed and recorded, not mapped to any domain`,
       });
+  }
+
+  /**
+   * A CLBX zip: `filesystem{suffix}/` trees, each mounted where its `metadata{suffix}/filesystem.msgpack` says
+   * (`/` when absent: the system partition; `/private/var` for the data partition), and `metadata.msgpack`, the
+   * authoritative per-file metadata, whose modification times replace the zip's.
+   */
+  private placeClbx(): void {
+    (this as { kind: string }).kind = 'clbx';
+    const byName = new Map((this.files as Member[]).map((f) => [f.diskPath, f]));
+    const suffixes = new Set<string>();
+    for (const f of this.files) {
+      const m = /^filesystem([^/]*)\//.exec(f.diskPath);
+      if (m) suffixes.add(m[1]);
+    }
+    let mapped = 0;
+    for (const suffix of suffixes) {
+      const fsMeta = this.msgpackOf(byName.get(`metadata${suffix}/filesystem.msgpack`));
+      const mount = typeof fsMeta?.mount_point === 'string' ? fsMeta.mount_point.replace(/^\/+|\/+$/g, '') : '';
+      const top = `filesystem${suffix}/`;
+      const perFile = this.msgpackOf(byName.get(`metadata${suffix}/metadata.msgpack`));
+      for (const f of this.files as Member[]) {
+        if (f.refused || f.superseded || !f.name.startsWith(top)) continue;
+        const rel = f.name.slice(top.length);
+        f.fsPath = mount ? `${mount}/${rel}` : rel;
+        mapped++;
+        const meta = perFile?.[rel] ?? perFile?.[`/${rel}`];
+        const ns = meta && typeof meta === 'object' ? (meta as Record<string, unknown>).mtime : undefined;
+        if (typeof ns === 'bigint' || typeof ns === 'number') {
+          f.mtime = Math.floor(Number(ns) / 1e9);
+          f.note = [f.note, 'modification time from metadata.msgpack'].filter(Boolean).join('; ');
+        }
+      }
+    }
+    if (!(this.files as Member[]).some((f) => f.fsPath?.startsWith(`${FS_MARKER}/`)))
+      throw new SourceError(`${path.basename(this.root)} is a CLBX archive without ${FS_MARKER}/ in any of its ${suffixes.size} file system(s)`);
+    this.prefix = [...suffixes].map((s) => `filesystem${s}`).join(', ');
+    const outside = this.files.length - mapped;
+    if (outside)
+      this.problems.push({
+        file: path.basename(this.root),
+        message: `${outside} member(s) lie outside the filesystem*/ folders (CLBX metadata, version…): hashed and recorded, not mapped to any domain`,
+      });
+  }
+
+  /** A MessagePack dictionary copied out while indexing (CLBX metadata), or null with a named problem. */
+  private msgpackOf(f: Member | undefined): Record<string, unknown> | null {
+    if (!f?.extracted) return null;
+    if (f.size > MAX_MSGPACK) {
+      this.problems.push({ file: f.diskPath, message: `${f.size} bytes, over the ${MAX_MSGPACK}-byte budget for CLBX metadata; not decoded (the zip's own times are used)` });
+      return null;
+    }
+    try {
+      const v = msgpackDecode(fs.readFileSync(f.extracted), { useBigInt64: true });
+      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+    } catch (e) {
+      this.problems.push({ file: f.diskPath, message: `not readable MessagePack (${(e as Error).message}); the zip's own times are used` });
+      return null;
+    }
+  }
+
+  /** Small files the index needs (container metadata, device plists) that were not copied out in the first pass. */
+  private async fetchSmall(): Promise<void> {
+    const need = wantedMatcher([]);
+    for (const m of this.files as Member[]) {
+      if (m.extracted || m.refused || m.kind !== 'file' || !m.zipEntry || !this.zip || m.fsPath === null || !need(m.fsPath)) continue;
+      const out = path.join(this.memberDir(), `m${++this.copies}`);
+      await writeStream(await openStream(this.zip, m.zipEntry), out, () => undefined);
+      m.extracted = out;
+    }
   }
 
   protected readSmall(f: TreeFile): Buffer | null {
