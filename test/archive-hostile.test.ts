@@ -1,12 +1,14 @@
 // Hostile archives: `..` and absolute member names, links pointing outside, duplicate names, a zip bomb, a gzip
 // bomb, truncated archives. Each gets a named warning or a one-line error; nothing is written outside the work
 // folder; the archive is byte-identical afterwards; nothing hangs.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import Database from 'better-sqlite3';
 import { ArchiveSource } from '../src/sources/archive.js';
+import { listingHash } from '../src/custody/listing.js';
 import { writeTar, writeZip, type TarMember } from '../fixtures/fileSystemWriter.js';
 import { cli, tmpDir, treeHash } from './helpers.js';
 
@@ -197,4 +199,43 @@ describe('truncated and non-archives', () => {
     fs.writeFileSync(plain, 'not an archive');
     expect((await cli(['info', plain])).stderr).toMatch(/notes\.txt is not a folder \(a backup or a file-system extraction\) nor a tar, tar\.gz or zip archive/);
   });
+});
+
+describe('a hostile file-system folder', () => {
+  it('a link out of the folder and a FIFO are refused and named; a link to a folder inside is noted; the ingest finishes', async () => {
+    const dir = tmpDir();
+    const ev = path.join(dir, 'dump');
+    const lib = path.join(ev, 'private/var/mobile/Library');
+    fs.mkdirSync(path.join(lib, 'SMS'), { recursive: true });
+    fs.writeFileSync(path.join(lib, 'SMS/sms.db'), smallDb('x'));
+    fs.symlinkSync('/etc/passwd', path.join(lib, 'passwd'));
+    fs.symlinkSync('SMS', path.join(lib, 'Messages'));
+    execFileSync('mkfifo', [path.join(lib, 'pipe')]);
+    // lstat only (treeHash would follow the links and block on the FIFO): names, sizes, mtimes and ctimes.
+    const before = (await listingHash(ev)).sha256;
+    const c = path.join(dir, 'case.db');
+    const r = await cli(['ingest', ev, '--case', c, '--tz', 'UTC']);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const db = new Database(c, { readonly: true });
+    const errors = db.prepare("SELECT message FROM warnings WHERE severity = 'error'").pluck().all() as string[];
+    const rows = db.prepare("SELECT relative_path, status, note FROM files WHERE domain = 'HomeDomain' ORDER BY relative_path").all();
+    db.close();
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^private\/var\/mobile\/Library\/passwd: .*leads out of the backup folder \(to \/etc\/passwd\)/),
+        expect.stringMatching(/^private\/var\/mobile\/Library\/pipe: .*not a regular file \(fifo\)/),
+      ]),
+    );
+    expect(rows).toEqual([
+      {
+        relative_path: 'Library/Messages',
+        status: 'listed-only',
+        note: expect.stringMatching(/symbolic link to a folder inside the evidence \(private\/var\/mobile\/Library\/SMS\); not followed/),
+      },
+      { relative_path: 'Library/SMS/sms.db', status: 'ok', note: null },
+      { relative_path: 'Library/passwd', status: 'unreadable', note: expect.stringMatching(/leads out of the backup folder/) },
+      { relative_path: 'Library/pipe', status: 'unreadable', note: expect.stringMatching(/fifo/) },
+    ]);
+    expect((await listingHash(ev)).sha256).toBe(before);
+  }, 60_000);
 });

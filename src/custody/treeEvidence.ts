@@ -88,7 +88,7 @@ export async function hashTreeEvidence(src: TreeSource, cf: CaseFile, opts: Evid
       const d = src.domainOf(f);
       const h = hashOf.get(f);
       const sha256 = archive ? (f.sha256 ?? null) : (h?.sha256 ?? null);
-      const failed = f.kind === 'file' && (!!f.refused || (!archive && (!h || !!h.error)));
+      const failed = !!f.refused || (f.kind === 'file' && !archive && (!h || !!h.error));
       if (failed) errors++;
       else if (sha256) bytes += h?.size ?? f.size;
       if (!d) unlisted++;
