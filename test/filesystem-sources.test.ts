@@ -137,6 +137,19 @@ describe('file-system extractions give the events of the backup', () => {
     expect(row).toEqual({ mtime_utc_us: 1_700_000_000_000_000, disk_path: 'filesystem2/mobile/Library/SMS/sms.db' });
   }, 120_000);
 
+  it('the report names the evidence kind and where the tree was found', async () => {
+    const out = path.join(tmpDir(), 'report');
+    const r = await cli(['report', '--case', path.join(dir, 'tgz.db'), '--out', out, '--format', 'html']);
+    expect(r.code, r.stderr).toBe(0);
+    const html = fs
+      .readdirSync(out)
+      .filter((f) => f.endsWith('.html'))
+      .map((f) => fs.readFileSync(path.join(out, f), 'utf8'))
+      .join('\n');
+    expect(html).toContain(`file-system tar.gz archive: ${inputs.tgz}`);
+    expect(html).toMatch(/filesystem1\/private\/var \(\d+ files\)/);
+  }, 120_000);
+
   it('info says what each input is and finds the artifacts in it', async () => {
     for (const [kind, input] of Object.entries(inputs)) {
       const r = await cli(['info', input, '--json']);

@@ -439,7 +439,7 @@ export const photos: Extractor = {
   sources: [{ domain: PHOTOS_DOMAIN, path: PHOTOS_DB }],
   reads: [
     { domain: PHOTOS_DOMAIN, path: 'Media/DCIM/**' },
-    { domain: PHOTOS_DOMAIN, path: 'Media/PhotoData/**' },
+    { domain: PHOTOS_DOMAIN, path: 'Media/PhotoData/CPLAssets/**' },
   ],
   kinds: [
     {
