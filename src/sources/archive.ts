@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import yauzl from 'yauzl';
@@ -81,6 +82,7 @@ interface Member extends TreeFile {
 
 export class ArchiveSource extends TreeSource {
   private zip: yauzl.ZipFile | null = null;
+  private worker: Worker | null = null;
   private copies = 0;
   private readonly seen = new Map<string, Member>();
   private named = 0;
@@ -207,13 +209,11 @@ export class ArchiveSource extends TreeSource {
   private async streamTar(
     gz: boolean,
     onMember: (h: tarStream.Header, stream: Readable, ordinal: number, archiveRead: () => number) => Promise<boolean | undefined>,
-  ): Promise<string> {
+  ): Promise<void> {
     const fd = openRegular(this.root);
     const input = fs.createReadStream('', { fd, highWaterMark: 1 << 20 });
-    const archiveHash = createHash('sha256');
     let read = 0;
     input.on('data', (c) => {
-      archiveHash.update(c as Buffer);
       read += (c as Buffer).length;
     });
     const extract = tarStream.extract();
@@ -242,15 +242,16 @@ export class ArchiveSource extends TreeSource {
       await done;
       throw e instanceof SourceError ? e : (failed ?? e);
     }
-    if (stopped) return '';
+    if (stopped) return;
     await done;
     if (failed) throw failed;
-    return archiveHash.digest('hex');
   }
 
   private async indexTar(gz: boolean): Promise<void> {
     try {
-      const sha = await this.streamTar(gz, async (h, stream, ordinal, archiveRead) => {
+      // The archive's own hash on a second core while this thread parses and hashes the members.
+      const hashing = this.hashArchive();
+      await this.streamTar(gz, async (h, stream, ordinal, archiveRead) => {
         const type = h.type === 'file' || h.type === 'contiguous-file' ? 'file' : h.type === 'symlink' ? 'symlink' : h.type === 'directory' ? 'directory' : 'other';
         const mtime = h.mtime ? Math.floor(h.mtime.getTime() / 1000) : null;
         const m = this.addMember(h.name, ordinal, type, h.size ?? 0, mtime, h.mode ?? null, h.linkname ?? undefined);
@@ -263,7 +264,8 @@ export class ArchiveSource extends TreeSource {
         }
         if (m.kind === 'file' && !m.refused) await this.consume(m, stream, this.wants(m), archiveRead);
       });
-      this.topLevelHashes[path.basename(this.root)] = sha;
+      const sha = await hashing;
+      if (sha) this.topLevelHashes[path.basename(this.root)] = sha;
     } catch (e) {
       if (e instanceof SourceError) throw e;
       throw new SourceError(`${path.basename(this.root)} cannot be read to the end (${describeTarError(e as Error)}); nothing was ingested from it`);
@@ -279,7 +281,7 @@ export class ArchiveSource extends TreeSource {
     }
     this.zip = zip;
     // The archive's own hash: one sequential read beside the member reads (the zip is read by its central directory).
-    const hashing = hashFile(this.root);
+    const hashing = this.hashArchive();
     let ordinal = 0;
     for (;;) {
       let entry: yauzl.Entry | null;
@@ -322,7 +324,17 @@ export class ArchiveSource extends TreeSource {
         this.problem(m.diskPath, m.refused, true);
       }
     }
-    this.topLevelHashes[path.basename(this.root)] = await hashing;
+    const sha = await hashing;
+    if (sha) this.topLevelHashes[path.basename(this.root)] = sha;
+  }
+
+  /** The archive's SHA-256, on a worker thread (null for `info`, which only indexes). */
+  private hashArchive(): Promise<string | null> {
+    if (this.opts.indexOnly) return Promise.resolve(null);
+    const { promise, worker } = hashFileInWorker(this.root);
+    this.worker = worker;
+    promise.catch(() => undefined); // awaited after the member pass; a failure before then must not go unhandled
+    return promise;
   }
 
   /** Find the tree inside the archive: the prefix before the first `private/var/mobile`. */
@@ -470,6 +482,8 @@ export class ArchiveSource extends TreeSource {
   }
 
   close(): void {
+    void this.worker?.terminate();
+    this.worker = null;
     this.zip?.close();
     this.zip = null;
     super.close();
@@ -539,9 +553,35 @@ async function writeStream(s: Readable, out: string, onChunk: (c: Buffer) => voi
   }
 }
 
-async function hashFile(p: string): Promise<string> {
-  const h = createHash('sha256');
-  const fd = openRegular(p);
-  for await (const c of fs.createReadStream('', { fd, highWaterMark: 1 << 20 })) h.update(c as Buffer);
-  return h.digest('hex');
+/** SHA-256 of a regular file, read and hashed on a worker thread (a second core beside the member pass). */
+function hashFileInWorker(p: string): { promise: Promise<string>; worker: Worker } {
+  const worker = new Worker(HASH_WORKER, { eval: true, workerData: p });
+  const promise = new Promise<string>((resolve, reject) => {
+    worker.once('message', (m: { sha256?: string; error?: string }) => (m.sha256 ? resolve(m.sha256) : reject(new SourceError(m.error ?? 'hash failed'))));
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new SourceError(`archive hash worker exited ${code}`)));
+  });
+  return { promise, worker };
 }
+
+// Opened O_NONBLOCK and checked with fstat, as openRegular does: never blocks on a FIFO swapped in.
+const HASH_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { createHash } = require('node:crypto');
+try {
+  const fd = fs.openSync(workerData, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  if (!fs.fstatSync(fd).isFile()) throw new Error(workerData + ' is not a regular file');
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+  }
+  fs.closeSync(fd);
+  parentPort.postMessage({ sha256: h.digest('hex') });
+} catch (e) {
+  parentPort.postMessage({ error: e.message });
+}
+`;
