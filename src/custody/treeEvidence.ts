@@ -115,11 +115,12 @@ export async function hashTreeEvidence(src: TreeSource, cf: CaseFile, opts: Evid
     }
   })();
   // WAL frames SQLite would drop, checked on the evidence (a folder) or the copy made while indexing (an archive).
+  const byDisk = new Map(src.files.map((f) => [f.diskPath, f]));
   for (const f of readable) {
     if (!f.diskPath.endsWith('-wal')) continue;
     const wal = archive ? (f as TreeFile & { extracted?: string }).extracted : readPath.get(f);
     if (!wal) continue;
-    const mainFile = src.files.find((m) => m.diskPath === f.diskPath.slice(0, -4));
+    const mainFile = byDisk.get(f.diskPath.slice(0, -4));
     const main = mainFile ? (archive ? (mainFile as TreeFile & { extracted?: string }).extracted : readPath.get(mainFile)) : undefined;
     try {
       let pageSize: number | null = null;
@@ -131,6 +132,12 @@ export async function hashTreeEvidence(src: TreeSource, cf: CaseFile, opts: Evid
     }
   }
   for (const w of warnings) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(w.diskPath) ?? null, severity: w.severity, message: w.message });
+  if (archive && (opts.algorithms ?? []).some((a) => a !== 'sha256'))
+    cf.addWarning({
+      extractor: 'custody',
+      severity: 'info',
+      message: `archive members are hashed with SHA-256 only (in the one pass that indexes them); ${(opts.algorithms ?? []).filter((a) => a !== 'sha256').join(', ')} not computed`,
+    });
   if (unlisted)
     cf.addWarning({
       extractor: 'custody',

@@ -92,7 +92,7 @@ export function registerInfo(program: Command): void {
         const d = backup.info;
         const lines = [
           `${backup.kind === 'backup' ? 'Backup:    ' : 'Evidence:  '} ${backup.root}`,
-          `Input:      ${input.label}${tree ? ` — tree at ${tree.prefix ? `${tree.prefix}/` : ''}private/var; ${tree.files.length} files, ${backup.allEntries().length} under backup domains${input.refused ? `, ${input.refused} refused` : ''}` : ''}`,
+          `Input:      ${input.label}${tree ? ` — ${backup.kind === 'clbx' ? `file systems ${tree.prefix}` : `tree at ${tree.prefix ? `${tree.prefix}/` : ''}private/var`}; ${tree.files.length} files, ${backup.allEntries().length} under backup domains${input.refused ? `, ${input.refused} refused` : ''}` : ''}`,
           `Device:     ${d?.deviceName ?? '?'} (${d?.productType ?? '?'}), iOS ${d?.productVersion ?? '?'} (${d?.buildVersion ?? '?'})`,
           `Serial:     ${d?.serialNumber ?? '?'}   UDID: ${d?.udid ?? '?'}   IMEI: ${d?.imei ?? '?'}`,
           `Backed up:  ${d?.lastBackupDate?.toISOString() ?? backup.status?.date?.toISOString() ?? '?'} (UTC)`,
