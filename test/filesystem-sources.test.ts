@@ -1,5 +1,6 @@
 // A file-system extraction (a folder, a tar, a tar.gz, a zip, with a prefix folder) of the same phone data as a
 // backup gives the same events: the fixture backup is laid out as a tree with the very databases it holds.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, expect, beforeAll } from 'vitest';
@@ -149,6 +150,24 @@ describe('file-system extractions give the events of the backup', () => {
     expect(html).toContain(`file-system tar.gz archive: ${inputs.tgz}`);
     expect(html).toMatch(/filesystem1\/private\/var \(\d+ files\)/);
   }, 120_000);
+
+  it('a member not copied out in the index pass is read again (tar: streamed up to it; zip: by its entry), bytes and hash unchanged', async () => {
+    const original = fs.readFileSync(path.join(tree, 'filesystem1/private/var/mobile/Library/SMS/sms.db'));
+    for (const kind of ['tar', 'tgz', 'zip']) {
+      const src = await openEvidence(inputs[kind], { want: [] });
+      try {
+        const e = src.get('HomeDomain', 'Library/SMS/sms.db')!;
+        expect(src.locate(e).path, kind).toBe(src.root); // not copied out: it lives in the archive
+        const r = await src.read(e);
+        expect(r.status, kind).toBe('ok');
+        expect(fs.readFileSync(r.path!).equals(original), kind).toBe(true);
+        expect(r.sha256).toBe(createHash('sha256').update(original).digest('hex'));
+        expect(r.note, kind).toBeNull(); // the index pass hashed the same bytes
+      } finally {
+        src.close();
+      }
+    }
+  });
 
   it('info says what each input is and finds the artifacts in it', async () => {
     for (const [kind, input] of Object.entries(inputs)) {
