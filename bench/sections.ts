@@ -10,5 +10,18 @@ import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
 import { archivesBench } from './archives.js';
+import { mediaBench } from './media.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, archivesBench];
+export const SECTIONS: BenchSection[] = [
+  foundation,
+  decrypt,
+  hashing,
+  photosBench,
+  messagesBench,
+  report,
+  artifactsBench,
+  artifactsBBench,
+  recoveryBench,
+  mediaBench,
+  archivesBench,
+];

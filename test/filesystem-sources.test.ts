@@ -169,6 +169,26 @@ describe('file-system extractions give the events of the backup', () => {
     }
   });
 
+  /** The camera-roll files the fixture placed in the tree, as CameraRollDomain paths. */
+  const truthDcim = () =>
+    fs
+      .readdirSync(path.join(tree, 'filesystem1/private/var/mobile/Media/DCIM/100APPLE'))
+      .map((n) => `CameraRollDomain/Media/DCIM/100APPLE/${n}`)
+      .sort();
+
+  it('extract writes the camera-roll files out of a tar.gz and a zip, each checked against its ingest hash', async () => {
+    for (const kind of ['tgz', 'zip']) {
+      const out = path.join(tmpDir(), 'media');
+      const r = await cli(['extract', '--case', path.join(dir, `${kind}.db`), '--out', out, '--kinds', 'photos', '--tz', 'UTC', '--json']);
+      expect(r.code, `${kind}: ${r.stderr}`).toBe(0);
+      const j = JSON.parse(r.stdout) as { written: number; hash_mismatches: number; items: { status: string; source: string; sha256: string; evidence_sha256_ingest: string }[] };
+      expect(j.hash_mismatches, kind).toBe(0);
+      const written = j.items.filter((e) => e.status === 'written');
+      expect(written.map((e) => e.source).sort(), kind).toEqual(truthDcim()); // every DCIM file of the tree
+      for (const e of written) expect(e.sha256).toBe(e.evidence_sha256_ingest);
+    }
+  }, 120_000);
+
   it('info says what each input is and finds the artifacts in it', async () => {
     for (const [kind, input] of Object.entries(inputs)) {
       const r = await cli(['info', input, '--json']);

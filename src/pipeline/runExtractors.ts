@@ -148,6 +148,9 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
           sourceRowid: o.rowid ?? null,
         });
       },
+      examined(n: number) {
+        opened += n;
+      },
       progress(done, total) {
         opts.onProgress?.(ex, done, total);
       },
