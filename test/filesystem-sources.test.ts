@@ -236,7 +236,7 @@ describe.skipIf(!HAVE_REALDATA)('real device databases through the file-system l
   if (!HAVE_REALDATA) it.skip(REALDATA_SKIP_REASON, () => {});
 
   /** Ingest a backup, its tree and a tar.gz of the tree; every export must equal the backup's. */
-  async function sameAsBackup(backup: string, label: string): Promise<{ lines: string[]; count: (kind: string) => number }> {
+  async function sameAsBackup(backup: string, label: string, skip: string[] = ['apps']): Promise<{ lines: string[]; count: (kind: string) => number }> {
     const dir = tmpDir();
     const tree = path.join(dir, 'tree');
     backupToTree(backup, tree, { prefix: 'dump' });
@@ -245,7 +245,7 @@ describe.skipIf(!HAVE_REALDATA)('real device databases through the file-system l
     await tarFolder(tree, tgz, true);
     const ref = path.join(dir, 'backup.db');
     await ingest({ backupDir: backup, casePath: ref, tz: 'UTC', region: 'US' });
-    const want = await exportLines(ref, path.join(dir, 'backup.jsonl'), ['apps']);
+    const want = await exportLines(ref, path.join(dir, 'backup.jsonl'), skip);
     const before = treeHash(tree);
     for (const [kind, input] of [
       ['folder', tree],
@@ -253,7 +253,7 @@ describe.skipIf(!HAVE_REALDATA)('real device databases through the file-system l
     ]) {
       const c = path.join(dir, `${kind}.db`);
       await ingest({ backupDir: input, casePath: c, tz: 'UTC', region: 'US' });
-      const got = await exportLines(c, path.join(dir, `${kind}.jsonl`), ['apps']);
+      const got = await exportLines(c, path.join(dir, `${kind}.jsonl`), skip);
       expect(difference(got, want), `${label} ${kind}`).toEqual([]);
       expect(got.length).toBe(want.length);
     }
@@ -279,7 +279,9 @@ describe.skipIf(!HAVE_REALDATA)('real device databases through the file-system l
   }, 300_000);
 
   it('the MVT test backup (sms.db, TCC, Safari, calendar, data usage, WhatsApp): the same events from its tree', async () => {
-    const r = await sameAsBackup(path.join(REALDATA, 'mvt-backup'), 'mvt');
+    // Its Manifest.db lists camera-roll files whose payloads MVT did not ship: orphan-media reports them from
+    // the manifest alone, and a tree cannot hold files the backup lacks, so that extractor is left out here.
+    const r = await sameAsBackup(path.join(REALDATA, 'mvt-backup'), 'mvt', ['apps', 'orphan-media']);
     expect(r.lines.length).toBeGreaterThan(10);
   }, 300_000);
 });
