@@ -69,6 +69,10 @@ export class FileSystemSource extends TreeSource {
           continue;
         }
         const st = fs.lstatSync(full);
+        if (st.isDirectory()) {
+          walk(full); // a file system that reports no entry types (d_type unknown)
+          continue;
+        }
         const diskPath = path.relative(this.root, full).split(path.sep).join('/');
         const f: TreeFile = {
           diskPath,
