@@ -7,8 +7,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import Database from 'better-sqlite3';
 import { ingest } from '../src/pipeline/ingest.js';
 import { openEvidence } from '../src/sources/open.js';
+import { CONTAINER_DOMAINS, domainOf, fsPathFor } from '../src/sources/domains.js';
+import { EXTRACTORS } from '../src/extractors/registry.js';
 import { encode as msgpackEncode } from '@msgpack/msgpack';
-import { backupToTree, tarFolder, writeZip, zipFolder, type ZipMember } from '../fixtures/fileSystemWriter.js';
+import { backupToTree, containerUuid, tarFolder, writeZip, zipFolder, type ZipMember } from '../fixtures/fileSystemWriter.js';
 import { withSiblings } from '../fixtures/wrapReal.js';
 import { HAVE_REALDATA, REALDATA, REALDATA_SKIP_REASON, cli, fixture, tmpDir, treeHash, wrapRealFiles, type FixtureTruth } from './helpers.js';
 
@@ -46,6 +48,31 @@ function exportLines(casePath: string, out: string, skip: string[] = []): Promis
       .sort();
   });
 }
+
+describe('the domain table', () => {
+  it('places every file an extractor asks for, and maps it back to the domain the extractor asks with', () => {
+    const containers = new Map<string, string>();
+    const containerDomains = new Map<string, string>();
+    const specs = EXTRACTORS.flatMap((x) => [...x.sources, ...(x.reads ?? [])]);
+    const checked: string[] = [];
+    for (const s of specs) {
+      const c = CONTAINER_DOMAINS.find((k) => s.domain.startsWith(k.prefix));
+      if (c && !containers.has(s.domain)) {
+        const dir = `${c.folder}/${containerUuid(s.domain)}`;
+        containers.set(s.domain, dir);
+        containerDomains.set(dir, s.domain);
+      }
+      const rel = s.path.replace(/\*\*/g, 'x/y').replace(/\*/g, 'z');
+      const p = fsPathFor(s.domain, rel, containers);
+      expect(p, `${s.domain}/${s.path}`).not.toBeNull();
+      expect(domainOf(p!, containerDomains), `${s.domain}/${s.path} → ${p}`).toEqual({ domain: s.domain, relativePath: rel });
+      checked.push(s.domain);
+    }
+    // Every kind of domain the extractors use was checked (HomeDomain, MediaDomain, app groups, Health…).
+    expect(new Set(checked)).toEqual(new Set(specs.map((s) => s.domain)));
+    expect(checked.length).toBeGreaterThan(20);
+  });
+});
 
 describe('file-system extractions give the events of the backup', () => {
   let truth: FixtureTruth;
