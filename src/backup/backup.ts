@@ -10,6 +10,7 @@ import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFi
 import { resolveInside, linkNote, readRegular, readHead, type FileKind } from './safePath.js';
 import { inspectWal, walWarning, sqlitePageSize, type WalCheck } from './wal.js';
 import { parseMbdb, mbdbEntries, MbdbError } from './mbdb.js';
+import type { EvidenceSource } from './source.js';
 
 export class BackupError extends Error {}
 
@@ -120,7 +121,8 @@ function str(v: PlistValue | undefined): string | null {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : null;
 }
 
-export class Backup {
+export class Backup implements EvidenceSource {
+  readonly kind = 'backup' as const;
   readonly problems: OpenProblem[] = [];
   info: DeviceInfo | null = null;
   status: StatusInfo | null = null;
@@ -532,7 +534,7 @@ function shownPath(e: ManifestEntry): string {
   return `${e.domain}/${JSON.stringify(e.relativePath).slice(1, -1)}`;
 }
 
-async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
+export async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
   // openRegular: never blocks on a FIFO swapped in after locate() looked, and refuses anything not a regular file.
   const inFd = await fsp.open(src, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const st = await inFd.stat();

@@ -190,6 +190,7 @@ export const messages: Extractor = {
   id: ID,
   title: 'Messages (SMS, iMessage, RCS)',
   sources: [{ domain: 'HomeDomain', path: SMS_DB }],
+  reads: [{ domain: 'MediaDomain', path: 'Library/SMS/Attachments/**' }],
   after: ['contacts'],
   kinds: [
     {
