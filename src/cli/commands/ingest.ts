@@ -21,6 +21,7 @@ export interface CaseOptions {
   quiet?: boolean;
   hash?: string;
   recover?: boolean;
+  add?: boolean;
 }
 
 export function checkRegion(region: string): string {
@@ -59,6 +60,7 @@ export async function runIngest(backupDir: string, o: CaseOptions): Promise<Inge
       region: checkRegion(o.region),
       only,
       recover: o.recover !== false,
+      addToCase: !!o.add,
       open: openOptionsFrom(o, { interactive: true }),
       hashAlgorithms: algorithms,
       onHashProgress: (done, total) => hashBar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)),
@@ -97,14 +99,19 @@ export function registerIngest(program: Command): void {
   addCaseOptions(
     program
       .command('ingest')
-      .description('Read a backup into a new case file (the evidence folder is never written).')
+      .description('Read a backup into a new case file, or with --add into an existing case as another device (the evidence folder is never written).')
       .argument('<backup>', 'backup folder')
-      .requiredOption('--case <file>', 'case file to create (SQLite)')
+      .requiredOption('--case <file>', 'case file to create (SQLite), or to add to with --add')
+      .option('--add', "add this backup to an existing case as another device (the case's zone and region are kept)")
       .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256')
       .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)'),
   ).action(async (dir: string, o: CaseOptions) => {
     const r = await runIngest(dir, o);
     process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
+    if (r.devices > 1)
+      process.stdout.write(
+        `  device ${r.deviceId} of ${r.devices} in this case${r.linkedDuplicates ? `; ${r.linkedDuplicates} messages also read from another device, linked (duplicate_of)` : ''}\n`,
+      );
     if (r.recovered.databases)
       process.stdout.write(
         `  recovered  ${String(r.recovered.events).padStart(8)} events from deleted or superseded data in ${r.recovered.databases} database(s), each flagged with its source and confidence\n`,
