@@ -151,7 +151,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       caseFile = CaseFile.open(partial);
       cf = caseFile;
       refuseSameEvidence(cf, backup);
-      cf.db.exec('DROP TABLE IF EXISTS events_fts; DROP INDEX IF EXISTS events_ts; DROP INDEX IF EXISTS events_kind; DROP INDEX IF EXISTS events_thread; DROP INDEX IF EXISTS events_device');
+      cf.db.exec(
+        'DROP TABLE IF EXISTS events_fts; DROP INDEX IF EXISTS events_ts; DROP INDEX IF EXISTS events_kind; DROP INDEX IF EXISTS events_thread; DROP INDEX IF EXISTS events_device; DROP INDEX IF EXISTS events_duplicate',
+      );
       cf.db.pragma('journal_mode = WAL');
       cf.db.pragma('synchronous = OFF');
       cf.db.pragma('foreign_keys = OFF');

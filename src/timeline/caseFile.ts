@@ -576,9 +576,10 @@ export class CaseFile {
   }
 
   findFile(domain: string | null, relativePath: string): { id: number; status: string } | undefined {
-    return this.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?').safeIntegers(false).get(domain, relativePath, this.deviceId) as
-      | { id: number; status: string }
-      | undefined;
+    return this.db
+      .prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?')
+      .safeIntegers(false)
+      .get(domain, relativePath, this.deviceId) as { id: number; status: string } | undefined;
   }
 
   /** Give another attachment the thumbnail already stored (the same file sent twice). */

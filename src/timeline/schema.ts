@@ -178,6 +178,7 @@ export const POST_INGEST_SQL = `
   CREATE INDEX IF NOT EXISTS events_thread ON events(thread_id, ts_utc_us);
   CREATE INDEX IF NOT EXISTS attachments_event ON attachments(event_id);
   CREATE INDEX IF NOT EXISTS events_device ON events(device_id, ts_utc_us);
+  CREATE INDEX IF NOT EXISTS events_duplicate ON events(duplicate_of) WHERE duplicate_of IS NOT NULL;
   CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(body, content='events', content_rowid='id');
   INSERT INTO events_fts(rowid, body) SELECT id, body FROM events WHERE body IS NOT NULL;
 `;
