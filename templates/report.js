@@ -469,9 +469,13 @@
   var convHost = doc.getElementById('conversations-list');
   if (convHost) {
     var byThread = {};
+    var shown = {};
     events.forEach(function (r) {
-      // A message read from two devices is shown once: its first copy, whose source names the other.
-      if (r[C.THREAD] && !r[C.DUP]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
+      shown[r[C.ID]] = 1;
+    });
+    events.forEach(function (r) {
+      // A message read from two devices is shown once: its first copy (when here), whose source names the other.
+      if (r[C.THREAD] && !(r[C.DUP] && shown[r[C.DUP]])) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
     });
     if (PRINT) {
       // Rows arrive ordered by thread: one heading per thread, then its bubbles.

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
-import { iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, type EventFilter, type EventRow } from '../timeline/query.js';
+import { iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, onceClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
 import { messageFacts, type MessageFacts } from './facts.js';
@@ -237,7 +237,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   let firstUs: number | null = null,
     lastUs: number | null = null;
   // A message read from two devices is counted once (its second copy has duplicate_of, schema v5).
-  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} e.duplicate_of IS NULL`;
+  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${onceClause(o.filter)}`;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
     FROM events e ${once}`);
   stmt.safeIntegers(false);
@@ -373,7 +373,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   }
   const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${once} AND e.thread_id IS NOT NULL`, ...w.params);
   const devices = devicesOf(db).length;
-  const linkedDuplicates = devices > 1 ? scalar(db, `SELECT count(*) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.duplicate_of IS NOT NULL`, ...w.params) : 0;
+  const linkedDuplicates = devices > 1 ? scalar(db, `SELECT count(*) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} NOT ${onceClause(o.filter)}`, ...w.params) : 0;
   const fl = filterLines(o.filterArgs);
 
   return {
@@ -553,7 +553,7 @@ export function* eventRows(
     w.sql.replace(/^WHERE /, ''),
     opts.threadOrder ? 'e.thread_id IS NOT NULL' : '',
     // The printed conversation view shows a message read from two devices once (the first copy names the other).
-    opts.threadOrder && devices.size ? 'e.duplicate_of IS NULL' : '',
+    opts.threadOrder && devices.size ? onceClause(filter) : '',
     opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '',
     opts.recoveredOnly ? 'e.recovered = 1' : '',
   ].filter(Boolean);

@@ -146,6 +146,16 @@ export function buildFilter(
   return f;
 }
 
+/**
+ * A message read from several devices, once: its later copies (duplicate_of set) are left out, unless --device
+ * leaves out the device of the first copy (then the copy is the one this selection holds).
+ */
+export function onceClause(f: EventFilter, alias = 'e'): string {
+  const devices = (f.devices ?? []).map((d) => Math.trunc(Number(d))).filter(Number.isFinite);
+  if (!devices.length) return `${alias}.duplicate_of IS NULL`;
+  return `(${alias}.duplicate_of IS NULL OR (SELECT o.device_id FROM events o WHERE o.id = ${alias}.duplicate_of) NOT IN (${devices.join(',')}))`;
+}
+
 export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
@@ -175,7 +185,7 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
     parts.push(`${alias}.device_id IN (${f.devices.map(() => '?').join(',')})`);
     params.push(...f.devices);
   }
-  if (f.duplicates === false) parts.push(`${alias}.duplicate_of IS NULL`);
+  if (f.duplicates === false) parts.push(onceClause(f, alias));
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.
     parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);

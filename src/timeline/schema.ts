@@ -195,8 +195,16 @@ export function migrate(db: Database.Database): void {
   if (version > SCHEMA_VERSION) {
     throw new Error(`case file schema version ${version} is newer than this tool understands (${SCHEMA_VERSION})`);
   }
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    db.exec(MIGRATIONS[v]);
-    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(v + 1));
+  if (version >= SCHEMA_VERSION) return;
+  // v5 rebuilds `files`, which other tables reference: checked references would refuse the DROP (ids are kept).
+  const fk = db.pragma('foreign_keys', { simple: true });
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]);
+      db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(v + 1));
+    }
+  } finally {
+    if (fk) db.pragma('foreign_keys = ON');
   }
 }
