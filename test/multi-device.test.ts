@@ -197,6 +197,32 @@ describe('several devices in one case', () => {
     expect(plain.stderr).toMatch(/already exists.*--add/);
   });
 
+  it('info CASE lists the devices; the HTML report names them and filters by --device', async () => {
+    const info = await cli(['info', casePath, '--json']);
+    expect(info.code, info.stderr).toBe(0);
+    const j = JSON.parse(info.stdout);
+    const db = open();
+    const perDevice = db.prepare('SELECT count(*) FROM events WHERE device_id = ?').pluck();
+    expect(j.devices.map((d: { id: number; device_name: string; events: number }) => [d.id, d.device_name, d.events])).toEqual([
+      [1, a.device.deviceName, perDevice.get(1)],
+      [2, ALEX.deviceName, perDevice.get(2)],
+    ]);
+    db.close();
+    const text = await cli(['info', casePath]);
+    expect(text.stdout).toMatch(/Devices: {4}2\n {2}1 \(Sam’s iPhone\): iPhone15,2/);
+    const out = path.join(tmpDir(), 'r');
+    const r = await cli(['report', '--case', casePath, '--out', out, '--format', 'html', '--device', 'Alex']);
+    expect(r.code, r.stderr).toBe(0);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('Device 2 (Alex’s iPhone)');
+    expect(html).toContain('Device 1 (Sam’s iPhone)'); // the evidence section lists every source, filtered or not
+    expect(html).toMatch(/Filter[^<]*<\/th><td>[^<]*device/i);
+    // The events carry their device (the page shows it before each source line); only device 2's are here.
+    const events = JSON.parse(html.match(/<script type="application\/json" id="d-events">(.*?)<\/script>/s)![1]) as unknown[][];
+    expect(events.length).toBeGreaterThan(0);
+    expect(new Set(events.map((e) => e[20]))).toEqual(new Set(['2 (Alex’s iPhone)']));
+  });
+
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
     const db = new Database(':memory:');
     for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
