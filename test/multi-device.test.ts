@@ -14,6 +14,8 @@ import { buildReportModel, eventRows } from '../src/report/viewModel.js';
 import { countEvents } from '../src/timeline/query.js';
 import { exportTimesketch } from '../src/report/timesketch.js';
 import { readAndValidateJsonl } from './timesketchValidate.js';
+import { addSafari } from '../fixtures/artifacts/safari.js';
+import { addWhatsApp } from '../fixtures/artifacts/whatsapp.js';
 
 const sha256 = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 const ALEX = { deviceName: 'Alex’s iPhone', udid: 'b'.repeat(40), serialNumber: 'G6TZ0ALEX001', phoneNumber: '+1 (919) 555-0199' };
@@ -27,7 +29,16 @@ let beforeB: Record<string, string>;
 
 beforeAll(async () => {
   a = fixture({ seed: 7, messages: 30 });
-  b = fixture({ seed: 7, messages: 30, calls: 40, device: ALEX });
+  // Alex's phone also has Safari and WhatsApp (added after the messages, so the message guids stay the same).
+  b = fixture({
+    seed: 7,
+    messages: 30,
+    device: ALEX,
+    extend: (w, truth, rng, tmp) => {
+      addSafari(w, tmp, { schema: 'ios17' });
+      addWhatsApp(w, rng, tmp, { generation: 'current', end: truth.device.backupDate, nameByNumber: truth.nameByNumber, strangers: ['+14155550123'] });
+    },
+  });
   beforeA = treeHash(a.root);
   beforeB = treeHash(b.root);
   dir = tmpDir();
@@ -59,7 +70,7 @@ describe('several devices in one case', () => {
         [1, a],
         [2, b],
       ] as const) {
-        expect(db.prepare("SELECT count(*) FROM events WHERE kind = 'call' AND device_id = ?").pluck().get(id)).toBe(truth.calls.length);
+        expect(db.prepare("SELECT count(*) FROM events WHERE kind = 'call' AND extractor = 'calls' AND device_id = ?").pluck().get(id)).toBe(truth.calls.length);
         expect(db.prepare('SELECT count(*) FROM contacts WHERE device_id = ?').pluck().get(id)).toBe(truth.contacts.length);
       }
       // files is per device: each backup's Manifest.db has its own row with its own hash.
@@ -74,6 +85,15 @@ describe('several devices in one case', () => {
       // The case's zone and number stay those of the first ingest.
       expect(db.prepare("SELECT value FROM meta WHERE key = 'time_zone'").pluck().get()).toBe('America/New_York');
       expect(db.prepare("SELECT count(*) FROM custody WHERE action = 'ingest'").pluck().get()).toBe(2);
+      // Every writer (row by row, and the bulk INSERT … SELECT of messages, Safari, WhatsApp) set the device itself.
+      const details = (db.prepare("SELECT detail_json FROM custody WHERE action = 'ingest' ORDER BY seq").pluck().all() as string[]).map((d) => JSON.parse(d));
+      expect(details.map((d) => [d.device_id, d.rows_written_without_device])).toEqual([
+        [1, 0],
+        [2, 0],
+      ]);
+      for (const ex of ['safari', 'whatsapp', 'messages']) {
+        expect(Number(db.prepare('SELECT count(*) FROM events WHERE extractor = ? AND device_id = 2').pluck().get(ex)), ex).toBeGreaterThan(0);
+      }
     } finally {
       db.close();
     }

@@ -294,6 +294,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
         added_to_case: adding,
         devices,
         linked_duplicate_messages: linkedDuplicates,
+        rows_written_without_device: stamped,
         backup_path: backup.root,
         encrypted: backup.encrypted,
         manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
