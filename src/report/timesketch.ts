@@ -60,6 +60,8 @@ export const TIMESKETCH_FIELDS: Record<string, FieldType> = {
   reaction_to: 'number',
 };
 
+const FIELD_LIST = Object.entries(TIMESKETCH_FIELDS);
+
 /** The importer's limit: the web upload and timesketch_importer both take files far below this comfortably. */
 export const DEFAULT_SPLIT_MB = 100;
 
@@ -160,22 +162,19 @@ export function exportTimesketch(db: Database.Database, out: string, filter: Eve
           undated++;
           continue;
         }
-        const full: Record<string, unknown> = {
-          ...r,
-          datetime: isoWithOffset(r.datetime),
-          data_type: dataType(e.kind),
-          device: e.device_id != null ? (devices.get(e.device_id) ?? String(e.device_id)) : undefined,
-          device_id: e.device_id,
-          duplicate_of: e.duplicate_of,
-          case_number: caseNumber,
-          tag: tags(e.id),
-        };
-        const line0: Record<string, unknown> = {};
-        for (const [field, type] of Object.entries(TIMESKETCH_FIELDS)) {
-          const v = typed(type, full[field]);
-          if (v !== undefined) line0[field] = v;
+        r.datetime = isoWithOffset(r.datetime);
+        r.data_type = dataType(e.kind);
+        r.device = e.device_id != null ? (devices.get(e.device_id) ?? String(e.device_id)) : undefined;
+        r.device_id = e.device_id;
+        r.duplicate_of = e.duplicate_of;
+        r.case_number = caseNumber;
+        r.tag = tags(e.id);
+        const out: Record<string, unknown> = {};
+        for (const [field, type] of FIELD_LIST) {
+          const v = typed(type, r[field]);
+          if (v !== undefined) out[field] = v;
         }
-        line = `${JSON.stringify(line0)}\n`;
+        line = `${JSON.stringify(out)}\n`;
       } catch (err) {
         throw new Error(`timesketch export stopped at ${eventLabel(e)}: ${(err as Error).message}`);
       }
