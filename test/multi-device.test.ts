@@ -9,6 +9,7 @@ import { cli, fixture, tmpDir, treeHash } from './helpers.js';
 import type { FixtureTruth } from '../fixtures/build.js';
 import type { FixtureMessage } from '../fixtures/artifacts/messages.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
+import { fileIdFor } from '../src/backup/backup.js';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/timeline/schema.js';
 import { buildReportModel, eventRows } from '../src/report/viewModel.js';
 import { countEvents } from '../src/timeline/query.js';
@@ -241,6 +242,39 @@ describe('several devices in one case', () => {
     const events = JSON.parse(html.match(/<script type="application\/json" id="d-events">(.*?)<\/script>/s)![1]) as unknown[][];
     expect(events.length).toBeGreaterThan(0);
     expect(new Set(events.map((e) => e[20]))).toEqual(new Set(['2 (Alex’s iPhone)']));
+  });
+
+  it('names a number from another device’s address book (contacts unified by E.164 number)', async () => {
+    // A third phone whose own address book is empty (its rows deleted and the file vacuumed before ingest).
+    const c = fixture({ seed: 7, calls: 40, device: { deviceName: 'Kim’s iPhone', udid: 'd'.repeat(40), serialNumber: 'KIM0001' } });
+    const ab = path.join(c.root, ...((id) => [id.slice(0, 2), id])(fileIdFor('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb')));
+    const adb = new Database(ab);
+    adb.exec('DELETE FROM ABMultiValue; DELETE FROM ABPerson; VACUUM;');
+    adb.close();
+    const alone = path.join(tmpDir(), 'alone.db');
+    expect((await cli(['ingest', c.root, '--case', alone, '-q'])).code).toBe(0);
+    const named = (p: string, device: number) => {
+      const db = new Database(p, { readonly: true });
+      try {
+        return db.prepare("SELECT counterpart, counterpart_name FROM events WHERE extractor = 'calls' AND device_id = ?").all(device) as {
+          counterpart: string;
+          counterpart_name: string | null;
+        }[];
+      } finally {
+        db.close();
+      }
+    };
+    expect(named(alone, 1).filter((r) => r.counterpart_name).length).toBe(0);
+    const both = path.join(tmpDir(), 'both.db');
+    fs.copyFileSync(casePath, both);
+    fs.copyFileSync(`${casePath}.custody-heads`, `${both}.custody-heads`);
+    const r = await cli(['ingest', c.root, '--case', both, '--add', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const calls = named(both, 3);
+    const known = calls.filter((x) => a.nameByNumber.has(`+1${x.counterpart.replace(/\D/g, '').slice(-10)}`));
+    expect(known.length).toBeGreaterThan(10);
+    for (const x of known) expect(x.counterpart_name, x.counterpart).toBe(a.nameByNumber.get(`+1${x.counterpart.replace(/\D/g, '').slice(-10)}`));
+    expect(calls.filter((x) => !known.includes(x) && x.counterpart_name)).toEqual([]);
   });
 
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
