@@ -175,6 +175,7 @@ describe('several devices in one case', () => {
   it('verify checks the case and each backup against its own device; the evidence is unchanged', async () => {
     const v = await cli(['verify', casePath, '--no-record']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/2 devices in the case, each with its ingest custody row/);
     for (const truth of [a, b]) {
       const r = await cli(['verify', truth.root, '--case', casePath, '--no-record']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
