@@ -278,6 +278,27 @@ describe('several devices in one case', () => {
     expect(calls.filter((x) => !known.includes(x) && x.counterpart_name)).toEqual([]);
   });
 
+  it('reads an older case opened read-only (no device columns): report model, rows and Timesketch export', () => {
+    const p = path.join(tmpDir(), 'v4.db');
+    const db = new Database(p);
+    for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
+    db.exec(`INSERT INTO meta VALUES ('schema_version', '4');
+      INSERT INTO evidence (id, backup_path, device_name) VALUES (1, '/old', 'Old phone');
+      INSERT INTO events (id, ts_utc_us, kind, action, extractor, title) VALUES (1, 1700000000000000, 'call', 'placed', 'calls', 'Call'), (2, NULL, 'contact', 'created', 'contacts', 'C');`);
+    db.close();
+    const cf = CaseFile.open(p, { readonly: true });
+    try {
+      expect(buildReportModel(cf, { tz: 'UTC', filter: {} }).counts.events).toBe(2);
+      expect([...eventRows(cf.db, {}, 'UTC', { threadOrder: true })]).toEqual([]);
+      const out = path.join(tmpDir(), 'old.jsonl');
+      expect(exportTimesketch(cf.db, out).undated).toBe(1);
+      const v = readAndValidateJsonl(fs.readFileSync(out, 'utf8'));
+      expect(v.lines.map((l) => [l.event_id, l.datetime, 'device' in l])).toEqual([[1, '2023-11-14T22:13:20.000+00:00', false]]);
+    } finally {
+      cf.close();
+    }
+  });
+
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
     const db = new Database(':memory:');
     for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);

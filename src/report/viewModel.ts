@@ -11,7 +11,7 @@ import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './de
 import { formatDuration } from '../formats/duration.js';
 import { messageFacts, type MessageFacts } from './facts.js';
 import { validCoordinate } from '../formats/coordinates.js';
-import { hasTable } from '../sqlite.js';
+import { columnsOf, hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, fmtInt, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
@@ -283,7 +283,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   let firstUs: number | null = null,
     lastUs: number | null = null;
   // A message read from two devices is counted once (its second copy has duplicate_of, schema v5).
-  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${onceClause(o.filter)}`;
+  // (A case read without migrating, older than schema v5, has no duplicate_of: every row counts.)
+  const v5 = columnsOf(db, 'events').has('duplicate_of');
+  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${v5 ? onceClause(o.filter) : '1'}`;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
     FROM events e ${once}`);
   stmt.safeIntegers(false);
@@ -349,7 +351,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const detailEvents = dense ? dense.points.reduce((a, p) => a + p.count, 0) : 0;
 
   const eventsByDevice = new Map(
-    (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]),
+    v5 ? (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]) : [],
   );
   const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, _i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -442,7 +444,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     filter: { active: fl.length > 0, lines: fl },
     counts: {
       events: total,
-      allEvents: fl.length ? countEvents(db, { duplicates: false }) : total,
+      allEvents: fl.length ? countEvents(db, v5 ? { duplicates: false } : {}) : total,
       devices,
       linkedDuplicates,
       byKind: kinds,

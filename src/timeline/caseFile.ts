@@ -216,7 +216,7 @@ export class CaseFile {
   readonly db: Database.Database;
   private pending = 0;
   private inTx = false;
-  private readonly insertEventStmt: Database.Statement;
+  private insertEventStmt: Database.Statement | null = null;
   /** The evidence row (device) that rows written now belong to; set by ingest once its evidence row exists. */
   deviceId: number | null = null;
 
@@ -225,7 +225,6 @@ export class CaseFile {
     db: Database.Database,
   ) {
     this.db = db;
-    this.insertEventStmt = db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}, device_id) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')}, ?)`);
   }
 
   /** Create a new case file. Refuses to overwrite an existing one. */
@@ -310,6 +309,8 @@ export class CaseFile {
   }
 
   addEvent(e: EventInput, extractor: string): number {
+    // Prepared on first use: a case opened read-only may predate the columns it names.
+    this.insertEventStmt ??= this.db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}, device_id) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')}, ?)`);
     const r = this.insertEventStmt.run(
       e.ts?.utcUs ?? null,
       e.ts?.raw ?? null,
