@@ -15,8 +15,12 @@ import { buildReportModel, eventRows } from '../src/report/viewModel.js';
 import { countEvents } from '../src/timeline/query.js';
 import { exportTimesketch } from '../src/report/timesketch.js';
 import { readAndValidateJsonl } from './timesketchValidate.js';
+import puppeteer from 'puppeteer';
+import { resolveChromium } from '../src/report/pdf.js';
 import { addSafari } from '../fixtures/artifacts/safari.js';
 import { addWhatsApp } from '../fixtures/artifacts/whatsapp.js';
+
+const HAVE_BROWSER = (await resolveChromium()) !== null;
 
 const sha256 = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 const ALEX = { deviceName: 'Alex’s iPhone', udid: 'b'.repeat(40), serialNumber: 'G6TZ0ALEX001', phoneNumber: '+1 (919) 555-0199' };
@@ -298,6 +302,37 @@ describe('several devices in one case', () => {
       cf.close();
     }
   });
+
+  it.skipIf(!HAVE_BROWSER)(
+    'the HTML page shows each shared message once in conversations, every row with its device in the timeline',
+    async () => {
+      const out = path.join(tmpDir(), 'r');
+      expect((await cli(['report', '--case', casePath, '--out', out, '--format', 'html'])).code).toBe(0);
+      const db = open();
+      // Conversations listed: threads holding at least one row that is not another device's copy.
+      const expected = Number(db.prepare('SELECT count(DISTINCT e.thread_id) FROM events e JOIN threads t ON t.id = e.thread_id WHERE e.duplicate_of IS NULL').pluck().get());
+      const withCopies = Number(db.prepare('SELECT count(DISTINCT e.thread_id) FROM events e JOIN threads t ON t.id = e.thread_id').pluck().get());
+      db.close();
+      expect(expected).toBeLessThan(withCopies);
+      const browser = await puppeteer.launch({ executablePath: (await resolveChromium())!, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(`file://${path.join(out, 'report.html')}`, { waitUntil: 'load' });
+        await page.waitForSelector('html[data-ready]');
+        expect(errors).toEqual([]);
+        const info = await page.$eval('#conversations-list .conv-list .info', (e) => e.textContent ?? '');
+        expect(info).toMatch(new RegExp(`of ${expected}$`));
+        const sources = await page.$$eval('#timeline-list td.src', (t) => t.map((x) => x.textContent ?? ''));
+        expect(sources.length).toBeGreaterThan(0);
+        for (const s of sources) expect(s).toMatch(/^\[[12] \((Sam|Alex)’s iPhone\)\] /);
+      } finally {
+        await browser.close();
+      }
+    },
+    120_000,
+  );
 
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
     const db = new Database(':memory:');
