@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { cli, fixture, tmpDir, treeHash } from './helpers.js';
+import { cli, fixture, HAVE_REALDATA, REALDATA, REPO, tmpDir, treeHash } from './helpers.js';
 import type { FixtureTruth } from '../fixtures/build.js';
 import type { FixtureMessage } from '../fixtures/artifacts/messages.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
@@ -430,6 +430,26 @@ describe('Timesketch export', () => {
     expect(v.lines.filter((l) => (l.tag as string[]).length).length).toBe(1);
     expect(res.files).toEqual([out]);
   });
+
+  it.skipIf(!HAVE_REALDATA)('a real backup (mvt, iOS 14.3) and the sample backup in one case pass the validation too', async () => {
+    const mvt = path.join(REALDATA, 'mvt-backup');
+    const before = treeHash(mvt);
+    const c = path.join(tmpDir(), 'real.db');
+    expect((await cli(['ingest', mvt, '--case', c, '-q'])).code).toBeLessThan(2);
+    const add = await cli(['ingest', path.join(REPO, 'fixtures/sample-backup'), '--case', c, '--add', '-q']);
+    expect(add.code, add.stderr).toBeLessThan(2);
+    const out = path.join(tmpDir(), 'real.jsonl');
+    expect((await cli(['export', '--case', c, '--format', 'timesketch', '--out', out])).code).toBe(0);
+    const v = readAndValidateJsonl(fs.readFileSync(out, 'utf8'));
+    expect(v.skipped).toEqual([]);
+    expect(v.mixedTypes).toEqual({});
+    // The one sms.db message of the mvt backup (README: ROWID 3, 2019-08-29T23:13:30Z), on device 1.
+    const sms = v.lines.find((l) => l.data_type === 'ios:messages:message' && l.source_rowid === 3 && l.device_id === 1)!;
+    expect(sms.text).toBe('Please click here https://badbadbad.example.org/');
+    expect(sms.datetime).toMatch(/^2019-08-29T23:13:30\.\d+\+00:00$/);
+    expect(new Set(v.lines.map((l) => l.device_id))).toEqual(new Set([1, 2]));
+    expect(treeHash(mvt)).toEqual(before);
+  }, 120_000);
 
   it('the validation port rejects what Timesketch rejects', () => {
     expect(() => readAndValidateJsonl('{"message":"m","datetime":"2024-01-01T00:00:00+00:00"}\n')).toThrow(/Missing field\(s\) at line 1: timestamp_desc/);

@@ -79,7 +79,7 @@ function refuseSameEvidence(cf: CaseFile, backup: Backup): void {
     backup_path: string;
   }[];
   for (const r of rows) {
-    const sameUdid = udid !== null && r.udid === udid;
+    const sameUdid = udid !== null && r.udid?.toLowerCase() === udid.toLowerCase();
     if (sameUdid || path.resolve(r.backup_path) === backup.root) {
       throw new AlreadyInCaseError(
         `${backup.root} is already in this case as device ${r.id} (${r.device_name ?? 'unnamed'}${sameUdid ? `, UDID ${udid}` : `, same backup folder`}); a source is ingested into a case once`,
@@ -90,8 +90,9 @@ function refuseSameEvidence(cf: CaseFile, backup: Backup): void {
 
 /**
  * Link the same iMessage read from two devices (same message guid and action, e.g. sender and recipient, or two
- * phones of one Apple ID; a read receipt pairs with the read receipt): the later copy gets duplicate_of = the earliest copy's id. Both rows stay, each with its provenance;
- * conversation views show it once with both sources, and statistics count it once.
+ * phones of one Apple ID; a read receipt pairs with the read receipt): the later copy gets duplicate_of = the
+ * earliest copy's id. Both rows stay, each with its provenance; conversation views show it once with both
+ * sources, and statistics count it once.
  */
 export function linkDuplicateMessages(cf: CaseFile, deviceId: number): number {
   // One pass over the message events into an indexed temp table: a correlated json_extract per row would be quadratic.
