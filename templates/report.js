@@ -729,7 +729,7 @@
     empty: 'No photos or videos.',
     text: function (r) {
       var p = photos[r[C.ID]];
-      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)]
+      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r), p?.[4] ? 'orphan ' + p[4] : '']
         .concat(
           p
             ? p[1].concat(p[3] || []).map(function (kv) {
@@ -748,6 +748,9 @@
         if (img) card.appendChild(img);
         else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
+        // A file no database row points to: badged on screen and in print, with the reason.
+        if (p?.[4]) add(add(info, 'div', 'badges'), 'span', 'badge orphan', 'orphan · ' + p[4]);
+        if (r[C.REC]) add(add(info, 'div', 'badges'), 'span', 'badge recovered', recoveredLabel(r));
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);
         if (coords(r)) add(info, 'div', 'sub', 'GPS ' + coords(r));

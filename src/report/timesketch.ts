@@ -100,7 +100,7 @@ function typed(type: FieldType, v: unknown): unknown {
   }
 }
 
-/** The examiner's tags of an event, when the case has the tags table (branch `tags`: event_tags); else none. */
+/** The examiner's tags of an event (event_tags, src/timeline/tags.ts); none in a case read without migrating that predates them. */
 function tagReader(db: Database.Database): (eventId: number) => string[] {
   const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_tags'").get();
   if (!has) return () => [];

@@ -95,6 +95,7 @@ export interface ReportModel {
   };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
+  missingFiles: MissingFilesView;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
   charts: {
@@ -201,7 +202,16 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains', device: 'Device' };
+  const names: Record<string, string> = {
+    from: 'From',
+    to: 'To',
+    kinds: 'Kinds',
+    contact: 'Counterpart contains',
+    keyword: 'Text contains',
+    tag: 'Tag',
+    tagged: 'Tagged',
+    device: 'Device',
+  };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);
@@ -477,6 +487,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     },
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
+    missingFiles: missingFilesView(db),
     custody,
     recovery: recoveryView(db),
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
@@ -669,6 +680,23 @@ const PHOTO_KEYS: Record<string, string> = {
   'asset.kind': 'Asset kind',
   'asset.kind_subtype': 'Kind subtype (raw)',
   'file.file_row_id': 'Hash appendix row',
+  'orphan.reason': 'Orphan: why',
+  'orphan.domain': 'Orphan file domain',
+  'orphan.path': 'Orphan file path',
+  time_source: 'Time from',
+  'video.format': 'Container',
+  'video.created_raw': 'QuickTime creation time (as stored)',
+  'video.created_utc_us': 'QuickTime creation time (µs)',
+  'video.recorded_date': 'QuickTime local creation date',
+  'video.duration_s': 'Duration (s)',
+  'video.location.lat': 'QuickTime latitude',
+  'video.location.lon': 'QuickTime longitude',
+  'video.location.alt_m': 'QuickTime altitude (m)',
+  'video.location.raw': 'QuickTime location (as stored)',
+  'video.width': 'Width (px)',
+  'video.height': 'Height (px)',
+  'video.problems': 'Video metadata problems',
+  video_error: 'Video metadata error',
   'exif.format': 'File format',
   'exif.capture_utc_us': 'EXIF capture time (µs)',
   'asset.subtype_label': 'Subtype',
@@ -740,6 +768,7 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
  * card's details table. Flags (favourite, hidden, trashed) join the key fields only when set.
  */
 const PHOTO_KEY_FIELDS = [
+  'orphan.reason',
   'asset.filename',
   'asset.original_filename',
   'exif.capture_local',
@@ -748,6 +777,8 @@ const PHOTO_KEY_FIELDS = [
   'asset.width',
   'asset.height',
   'asset.duration_s',
+  'video.duration_s',
+  'time_source',
   'location_source',
   'asset.gps_accuracy_m',
   'asset.added_utc',
@@ -767,12 +798,14 @@ export function splitPhotoFields(flat: [string, string][]): { key: [string, stri
   return { key, details: flat.filter((kv) => !isKey(kv)) };
 }
 
-/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...]]. */
+/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...],
+ *  orphan reason or ""]. The fifth cell badges a file no database row points to (extra_json.orphan,
+ *  src/extractors/artifacts/orphanMedia.ts). */
 export function* photoRows(
   db: Database.Database,
   sel: { filter?: EventFilter; eventIds?: number[] },
   tz = 'UTC',
-): Generator<[number, [string, string][], string, [string, string][]]> {
+): Generator<[number, [string, string][], string, [string, string][], string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs
@@ -802,8 +835,30 @@ export function* photoRows(
     const { key, details } = splitPhotoFields(flattenDetails(extra));
     const label = (kv: [string, string][]) => kv.map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
-    yield [Number(r.id), label(key), thumb ?? '', label(details)];
+    const orphan = (extra.orphan as { reason?: unknown } | undefined)?.reason;
+    yield [Number(r.id), label(key), thumb ?? '', label(details), typeof orphan === 'string' ? orphan : ''];
   }
+}
+
+/** Beyond this many listed-but-absent payloads the PDF counts them by domain and missing-files.csv lists them. */
+export const PDF_MISSING_LISTED_MAX = 200;
+export const MISSING_FILES_CSV = 'missing-files.csv';
+
+export interface MissingFilesView {
+  total: number;
+  byDomain: { domain: string; count: number }[];
+  /** The PDF's hash appendix leaves them out and shows the counts; the CSV beside the report has every one. */
+  abridged: boolean;
+  csv: string;
+}
+
+function missingFilesView(db: Database.Database): MissingFilesView {
+  const byDomain = db.prepare("SELECT coalesce(domain, '') AS domain, count(*) AS count FROM files WHERE status = 'missing' GROUP BY domain ORDER BY count DESC, domain").all() as {
+    domain: string;
+    count: number;
+  }[];
+  const total = byDomain.reduce((a, d) => a + d.count, 0);
+  return { total, byDomain, abridged: total > PDF_MISSING_LISTED_MAX, csv: MISSING_FILES_CSV };
 }
 
 /** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
@@ -815,7 +870,7 @@ export const PDF_FULL_HASH_LIST_MAX = 5000;
  *  can re-check each by hand (`shasum -a 256 3d/3d0d7e…`), with every hash the case recorded. */
 export function* fileRows(
   db: Database.Database,
-  opts: { readOrProblemsOnly?: boolean } = {},
+  opts: { readOrProblemsOnly?: boolean; exceptMissing?: boolean } = {},
 ): Generator<[string, string, string, string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
     yield [

@@ -126,7 +126,20 @@ export const MIGRATIONS: string[] = [
     records INTEGER NOT NULL, events INTEGER NOT NULL, warnings INTEGER NOT NULL, seconds REAL, stats_json TEXT
   );
   `,
-  // v5 (several devices in one case, docs/design.md "Devices"): every source ingested into a case is one
+  // v5 (review, docs/custody.md "Tags and notes"): an examiner's tags and notes on events. Their own tables, so
+  // events are never changed and the ingest content digest still verifies; they have their own digest, recorded
+  // in the custody row of every change (src/timeline/tags.ts) and checked by verify.
+  `
+  CREATE TABLE event_tags (
+    event_id INTEGER NOT NULL REFERENCES events(id), tag TEXT NOT NULL, note TEXT, examiner TEXT, at TEXT NOT NULL,
+    PRIMARY KEY (event_id, tag)
+  );
+  CREATE INDEX event_tags_tag ON event_tags(tag, event_id);
+  CREATE TABLE event_notes (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id), note TEXT NOT NULL, examiner TEXT, at TEXT NOT NULL
+  );
+  `,
+  // v6 (several devices in one case, docs/design.md "Devices"): every source ingested into a case is one
   // `evidence` row, and its id is the device id every row read from it carries. Old cases are backfilled to
   // their single evidence row. `files` is unique per device (rebuilt: SQLite cannot drop a UNIQUE constraint;
   // ids are kept, so the content digest of an older case still verifies). events.duplicate_of: the same
@@ -140,7 +153,7 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE warnings ADD COLUMN device_id INTEGER REFERENCES evidence(id);
   ALTER TABLE extractor_runs ADD COLUMN device_id INTEGER REFERENCES evidence(id);
   ALTER TABLE recovery_runs ADD COLUMN device_id INTEGER REFERENCES evidence(id);
-  CREATE TABLE files_v5 (
+  CREATE TABLE files_v6 (
     id INTEGER PRIMARY KEY,
     domain TEXT, relative_path TEXT, file_id TEXT,
     flags INTEGER, size INTEGER, manifest_size INTEGER, mtime_utc_us INTEGER,
@@ -150,10 +163,10 @@ export const MIGRATIONS: string[] = [
     device_id INTEGER REFERENCES evidence(id),
     UNIQUE (device_id, domain, relative_path)
   );
-  INSERT INTO files_v5 (id, domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, origin, disk_path, block_prefixes, device_id)
+  INSERT INTO files_v6 (id, domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, origin, disk_path, block_prefixes, device_id)
     SELECT id, domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, origin, disk_path, block_prefixes, (SELECT min(id) FROM evidence) FROM files;
   DROP TABLE files;
-  ALTER TABLE files_v5 RENAME TO files;
+  ALTER TABLE files_v6 RENAME TO files;
   UPDATE events SET device_id = (SELECT min(id) FROM evidence);
   UPDATE threads SET device_id = (SELECT min(id) FROM evidence);
   UPDATE attachments SET device_id = (SELECT min(id) FROM evidence);

@@ -2,6 +2,7 @@ import { knownKinds } from '../../report/describe.js';
 import type { Command } from 'commander';
 import type { CaseFile } from '../../timeline/caseFile.js';
 import { buildFilter, validateZone, FilterError, resolveDevices } from '../../timeline/query.js';
+import { listTags } from '../../timeline/tags.js';
 import { exportEvents, type ExportFormat } from '../../report/exports.js';
 import { DEFAULT_SPLIT_MB, exportTimesketch, partName } from '../../report/timesketch.js';
 import { UsageError } from '../errors.js';
@@ -18,6 +19,8 @@ export interface FilterOptions {
   contact?: string;
   keyword?: string;
   device?: string;
+  tag?: string;
+  tagged?: boolean;
   tz?: string;
 }
 
@@ -29,6 +32,8 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--contact <text>', 'only events whose counterpart number, address or name contains this')
     .option('--keyword <words>', 'only events whose text contains these words (full-text search)')
     .option('--device <id|name>', 'only events of this device of the case: its id, name, UDID or serial (comma-separated for several)')
+    .option('--tag <name>', 'only events with this tag (ios-timeline tag)')
+    .option('--tagged', 'only events with any tag')
     .option('--tz <zone>', 'time zone for --from/--to and for display (default: the case zone)');
 }
 
@@ -37,7 +42,8 @@ export function filterFrom(cf: CaseFile, o: FilterOptions) {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
     // --kinds accepts every kind an artifact declares, and any kind this case holds (an older case may have others).
     const inCase = cf.db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
-    const filter = buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort(), cf.getMeta('region') ?? 'US');
+    const tags = listTags(cf.db).map((t) => t.tag);
+    const filter = buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort(), cf.getMeta('region') ?? 'US', tags);
     if (o.device) filter.devices = resolveDevices(cf.db, o.device);
     return { tz, filter };
   } catch (e) {
@@ -72,9 +78,22 @@ export function registerExport(program: Command): void {
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
       .option('--allow-incomplete', 'accept a case whose ingest did not finish (the file name and manifest.json say INCOMPLETE)')
       .option('--split-mb <n>', `timesketch: start a new file (name.001.jsonl, name.002.jsonl…) before one would exceed this many MB`, String(DEFAULT_SPLIT_MB))
-      .option('--force', 'replace an existing output file'),
+      .option('--force', 'replace an existing output file')
+      .option('--json', 'print the result as JSON on stdout'),
   ).action(
-    async (o: FilterOptions & { case: string; format: string; out: string; examiner?: string; signKey?: string; allowIncomplete?: boolean; force?: boolean; splitMb?: string }) => {
+    async (
+      o: FilterOptions & {
+        case: string;
+        format: string;
+        out: string;
+        examiner?: string;
+        signKey?: string;
+        allowIncomplete?: boolean;
+        force?: boolean;
+        json?: boolean;
+        splitMb?: string;
+      },
+    ) => {
       if (!(EXPORT_FORMATS as readonly string[]).includes(o.format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}`);
       const splitMb = Number(o.splitMb ?? DEFAULT_SPLIT_MB);
       if (!Number.isFinite(splitMb) || splitMb <= 0) throw new UsageError(`--split-mb must be a positive number of MB (not "${o.splitMb}")`);
@@ -116,6 +135,20 @@ export function registerExport(program: Command): void {
         const sha256 = (JSON.parse(m.custody.detail_json) as { outputs: { sha256: string }[] }).outputs[0].sha256;
         const shown =
           files.length > 1 ? `${files.length} files (${files.map((f) => path.basename(f)).join(', ')})` : opened.complete ? o.out : path.relative(process.cwd(), out) || out;
+        if (o.json) {
+          const result = {
+            format: o.format,
+            events: n,
+            out,
+            sha256,
+            manifest: m.manifestPath,
+            custody_row: m.custody.seq,
+            complete: opened.complete,
+            ...(o.format === 'timesketch' ? { files, ...extra } : {}),
+          };
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          return;
+        }
         process.stdout.write(
           `${n} events written to ${shown} (sha256 ${sha256}); manifest ${m.manifestPath}, custody row ${m.custody.seq}${opened.complete ? '' : " — INCOMPLETE: the case's ingest did not finish"}\n`,
         );
