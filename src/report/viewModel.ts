@@ -292,10 +292,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     photos = 0;
   let firstUs: number | null = null,
     lastUs: number | null = null;
-  // A message read from two devices is counted once (its second copy has duplicate_of, schema v5).
-  // (A case read without migrating, older than schema v5, has no duplicate_of: every row counts.)
-  const v5 = columnsOf(db, 'events').has('duplicate_of');
-  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${v5 ? onceClause(o.filter) : '1'}`;
+  // A message read from two devices is counted once (its second copy has duplicate_of, schema v6).
+  // (A case read without migrating, older than schema v6, has no duplicate_of: every row counts.)
+  const v6 = columnsOf(db, 'events').has('duplicate_of');
+  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${v6 ? onceClause(o.filter) : '1'}`;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
     FROM events e ${once}`);
   stmt.safeIntegers(false);
@@ -361,7 +361,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const detailEvents = dense ? dense.points.reduce((a, p) => a + p.count, 0) : 0;
 
   const eventsByDevice = new Map(
-    v5 ? (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]) : [],
+    v6 ? (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]) : [],
   );
   const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, _i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -454,7 +454,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     filter: { active: fl.length > 0, lines: fl },
     counts: {
       events: total,
-      allEvents: fl.length ? countEvents(db, v5 ? { duplicates: false } : {}) : total,
+      allEvents: fl.length ? countEvents(db, v6 ? { duplicates: false } : {}) : total,
       devices,
       linkedDuplicates,
       byKind: kinds,
@@ -537,7 +537,7 @@ export function deviceLabels(db: Database.Database): Map<number, string> {
   return all.length > 1 ? new Map(all.map((d) => [d.id, deviceLabel(d)])) : new Map();
 }
 
-/** With several devices, each event row also names the other devices' copies of the same message (schema v5). */
+/** With several devices, each event row also names the other devices' copies of the same message (schema v6). */
 export function alsoOnColumn(devices: Map<number, string>): string {
   return devices.size ? ", (SELECT group_concat(d.device_id || ':' || d.id) FROM events d WHERE d.duplicate_of = e.id) AS also_on" : '';
 }

@@ -11,7 +11,7 @@ export interface EventFilter {
   /** --contact as an E.164 number, when it reads as one in the case's region: matches however the number was stored. */
   contactE164?: string;
   keyword?: string;
-  /** --device: only events read from these devices (evidence row ids, schema v5). */
+  /** --device: only events read from these devices (evidence row ids, schema v6). */
   devices?: number[];
   /** false: leave out the second copies of messages read from several devices (statistics count a message once). */
   duplicates?: boolean;
@@ -96,7 +96,7 @@ export interface EventRow {
   recovered?: number;
   recovered_from?: string | null;
   confidence?: string | null;
-  /** The evidence row (device) the event was read from, and the first copy of the same message on another device (schema v5). */
+  /** The evidence row (device) the event was read from, and the first copy of the same message on another device (schema v6). */
   device_id?: number | null;
   duplicate_of?: number | null;
   source_domain: string | null;

@@ -177,7 +177,7 @@ export const MIGRATIONS: string[] = [
   `,
 ];
 
-/** Tables whose rows each belong to one device (schema v5): ingest stamps any row written without one. */
+/** Tables whose rows each belong to one device (schema v6): ingest stamps any row written without one. */
 export const DEVICE_TABLES = ['events', 'files', 'threads', 'attachments', 'contacts', 'warnings', 'extractor_runs', 'recovery_runs'] as const;
 
 /**
@@ -209,7 +209,7 @@ export function migrate(db: Database.Database): void {
     throw new Error(`case file schema version ${version} is newer than this tool understands (${SCHEMA_VERSION})`);
   }
   if (version >= SCHEMA_VERSION) return;
-  // v5 rebuilds `files`, which other tables reference: checked references would refuse the DROP (ids are kept).
+  // v6 rebuilds `files`, which other tables reference: checked references would refuse the DROP (ids are kept).
   const fk = db.pragma('foreign_keys', { simple: true });
   db.pragma('foreign_keys = OFF');
   try {

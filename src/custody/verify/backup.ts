@@ -84,7 +84,7 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
     checkCaseDb(db, r);
     const cols = columnsOf(db, 'files');
     const opt = (c: string) => colOrNull(cols, c);
-    // A case may hold several devices (schema v5): this backup is checked against its own evidence row's files.
+    // A case may hold several devices (schema v6): this backup is checked against its own evidence row's files.
     const ev = evidenceRowOf(db, root);
     if (ev.problem) r.problems.push({ area: 'case', item: 'evidence', message: ev.problem });
     const byDevice = cols.has('device_id') && ev.devices > 1 ? 'WHERE device_id IS ?' : '';
