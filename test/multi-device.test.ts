@@ -334,6 +334,19 @@ describe('several devices in one case', () => {
     120_000,
   );
 
+  it('extract writes one device at a time: several devices need --device, which opens that device’s backup', async () => {
+    const none = await cli(['extract', '--case', casePath, '--out', path.join(tmpDir(), 'x')]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/this case holds 2 devices \(ids 1, 2\); extract one device at a time with --device/);
+    const out = path.join(tmpDir(), 'x');
+    const r = await cli(['extract', '--case', casePath, '--out', out, '--device', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const db = open();
+    const custody = JSON.parse(db.prepare("SELECT detail_json FROM custody WHERE action = 'extract' ORDER BY seq DESC LIMIT 1").pluck().get() as string);
+    db.close();
+    expect(JSON.stringify(custody)).toContain(b.root);
+  });
+
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
     const db = new Database(':memory:');
     for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
