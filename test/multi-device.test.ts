@@ -50,9 +50,11 @@ beforeAll(async () => {
   casePath = path.join(dir, 'case.db');
   const r1 = await cli(['ingest', a.root, '--case', casePath, '--case-number', 'CN-2024-17', '--tz', 'America/New_York', '-q']);
   expect(r1.code, r1.stderr).toBe(0);
-  const r2 = await cli(['ingest', b.root, '--case', casePath, '--add', '-q']);
+  const r2 = await cli(['ingest', b.root, '--case', casePath, '--add', '-q', '--json']);
   expect(r2.code, r2.stderr).toBe(0);
-  expect(r2.stdout).toMatch(/device 2 of 2 in this case/);
+  const j = JSON.parse(r2.stdout);
+  expect([j.device_id, j.devices]).toEqual([2, 2]);
+  expect(j.linked_duplicate_messages).toBeGreaterThan(20);
 }, 120_000);
 
 const open = () => new Database(casePath, { readonly: true });
@@ -275,6 +277,7 @@ describe('several devices in one case', () => {
     fs.copyFileSync(`${casePath}.custody-heads`, `${both}.custody-heads`);
     const r = await cli(['ingest', c.root, '--case', both, '--add', '-q']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}device 3 of 3 in this case\n/m);
     const calls = named(both, 3);
     const known = calls.filter((x) => a.nameByNumber.has(`+1${x.counterpart.replace(/\D/g, '').slice(-10)}`));
     expect(known.length).toBeGreaterThan(10);

@@ -120,6 +120,9 @@ export function registerIngest(program: Command): void {
         warnings: r.warnings,
         recovered: r.recovered,
         also_ran: r.addedDependencies,
+        device_id: r.deviceId,
+        devices: r.devices,
+        linked_duplicate_messages: r.linkedDuplicates,
         extractors: r.summaries.map((x) => ({ id: x.extractor, status: x.status, events: x.events, warnings: x.warnings, message: x.message ?? null })),
       };
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
