@@ -9,7 +9,9 @@ import { cli, fixture, HAVE_REALDATA, REALDATA, REPO, tmpDir, treeHash } from '.
 import type { FixtureTruth } from '../fixtures/build.js';
 import type { FixtureMessage } from '../fixtures/artifacts/messages.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
-import { fileIdFor } from '../src/backup/backup.js';
+import { Backup, fileIdFor } from '../src/backup/backup.js';
+import { runExtractors } from '../src/pipeline/runExtractors.js';
+import { messageLocations } from '../src/extractors/artifacts/messageLocations.js';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from '../src/timeline/schema.js';
 import { buildReportModel, eventRows } from '../src/report/viewModel.js';
 import { countEvents } from '../src/timeline/query.js';
@@ -348,6 +350,45 @@ describe('several devices in one case', () => {
     const custody = JSON.parse(db.prepare("SELECT detail_json FROM custody WHERE action = 'extract' ORDER BY seq DESC LIMIT 1").pluck().get() as string);
     db.close();
     expect(JSON.stringify(custody)).toContain(b.root);
+  });
+
+  it('message locations look only at the attachments of the device being ingested', async () => {
+    const rel = 'Library/SMS/Attachments/4b/11/AB12CD34/Shared Location.loc.vcf';
+    const vcard = 'BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Home\r\nitem1.URL;type=pref:http://maps.apple.com/?ll=50.894967\\,4.341626\r\nEND:VCARD\r\n';
+    const t = fixture({ contacts: 0, calls: 0, extend: (w) => w.addFile('MediaDomain', rel, Buffer.from(vcard)) });
+    const cf = CaseFile.create(path.join(tmpDir(), 'c.db'));
+    const backup = await Backup.open(t.root);
+    try {
+      // Both devices hold the same shared location; only the second one is being ingested now.
+      for (const device of [1, 2]) {
+        cf.db.prepare('INSERT INTO evidence (id, backup_path) VALUES (?, ?)').run(device, `/phone${device}`);
+        cf.deviceId = device;
+        const fileId = cf.recordFile({ domain: 'MediaDomain', relativePath: rel, fileId: null, status: 'ok', readBy: 'messages' });
+        const ts = { utcUs: 1_613_764_174_008_000 + device, raw: '635456974007999872', epoch: 'mac-ns' as const };
+        const ev = cf.addEvent({ ts, kind: 'message', action: 'received', sourceFileId: null, sourceTable: 'message', sourceRowid: device }, 'messages');
+        cf.addAttachment({
+          eventId: ev,
+          extractor: 'messages',
+          sourceFileId: null,
+          sourceTable: 'attachment',
+          sourceRowid: device,
+          fileId,
+          path: `~/${rel}`,
+          transferName: 'Shared Location.loc.vcf',
+          mimeType: 'text/x-vlocation',
+          uti: 'public.vlocation',
+          totalBytes: vcard.length,
+          status: 'ok',
+          sha256: null,
+        });
+      }
+      const s = await runExtractors(backup, cf, [messageLocations], { tz: 'UTC', region: 'US' });
+      expect(s[0].events).toBe(1);
+      expect(cf.db.prepare("SELECT device_id, ts_utc_us FROM events WHERE extractor = 'message-locations'").all()).toEqual([{ device_id: 2, ts_utc_us: 1_613_764_174_008_002 }]);
+    } finally {
+      backup.close();
+      cf.close();
+    }
   });
 
   it('backfills an older one-device case to its single evidence row, files unique per device', () => {
