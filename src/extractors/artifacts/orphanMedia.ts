@@ -65,7 +65,9 @@ function linkedFiles(ctx: ExtractorContext): Set<string> {
 
 /** What the reason adds when the database that would point to a file was absent or unreadable in this run. */
 function databaseNote(ctx: ExtractorContext, id: string, db: string): string {
-  const r = ctx.caseFile.db.prepare('SELECT status FROM extractor_runs WHERE extractor = ? ORDER BY id DESC LIMIT 1').get(id) as { status: string } | undefined;
+  const r = ctx.caseFile.db.prepare('SELECT status FROM extractor_runs WHERE extractor = ? AND device_id IS ? ORDER BY id DESC LIMIT 1').get(id, ctx.caseFile.deviceId) as
+    | { status: string }
+    | undefined;
   if (!r || r.status === 'not-present') return ` (${db} not in this backup)`;
   if (r.status === 'failed') return ` (${db} could not be read)`;
   return '';
