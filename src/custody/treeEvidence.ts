@@ -37,12 +37,12 @@ export async function hashTreeEvidence(src: TreeSource, cf: CaseFile, opts: Evid
   const hashOf = new Map<TreeFile, FileHashes>(toHash.map((f, i) => [f, results[i]]));
 
   const upsert =
-    cf.db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes)
-    VALUES (@domain, @relativePath, @fileId, @flags, @size, @size, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes)
-    ON CONFLICT (domain, relative_path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, md5 = excluded.md5, sha1 = excluded.sha1,
+    cf.db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes, device_id)
+    VALUES (@domain, @relativePath, @fileId, @flags, @size, @size, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes, ${cf.deviceId === null ? 'NULL' : Math.trunc(cf.deviceId)})
+    ON CONFLICT (device_id, domain, relative_path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, md5 = excluded.md5, sha1 = excluded.sha1,
       status = excluded.status, note = COALESCE(excluded.note, note), origin = excluded.origin, disk_path = excluded.disk_path, block_prefixes = excluded.block_prefixes
     RETURNING id`);
-  const findNullDomain = cf.db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ?');
+  const findNullDomain = cf.db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ? AND device_id IS ?');
   const updateById = cf.db.prepare(`UPDATE files SET size = @size, sha256 = @sha256, md5 = @md5, sha1 = @sha1, status = @status,
     note = COALESCE(@note, note), origin = @origin, disk_path = @diskPath, block_prefixes = @prefixes WHERE id = @id`);
   const byRowId = new Map<number, string>();
@@ -53,7 +53,7 @@ export async function hashTreeEvidence(src: TreeSource, cf: CaseFile, opts: Evid
   let unlisted = 0;
   const record = (row: Record<string, unknown> & { domain: string | null; relativePath: string; diskPath: string; sha256: string | null }) => {
     let id: number;
-    const existing = row.domain === null ? (findNullDomain.get(row.relativePath) as { id: number } | undefined) : undefined;
+    const existing = row.domain === null ? (findNullDomain.get(row.relativePath, cf.deviceId) as { id: number } | undefined) : undefined;
     if (existing) {
       updateById.run({ ...row, id: existing.id });
       id = Number(existing.id);

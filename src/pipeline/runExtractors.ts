@@ -34,6 +34,13 @@ const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
 
 export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
   const contacts = new ContactResolver(opts.region);
+  // Several devices in one case: the address books of the devices already ingested name this one's numbers too
+  // (matched by E.164 number and lower-cased e-mail, like its own contacts).
+  const others = caseFile.db
+    .prepare(`SELECT h.value, c.display_name FROM contact_handles h JOIN contacts c ON c.id = h.contact_id
+      WHERE c.device_id IS NOT ? AND c.display_name IS NOT NULL`)
+    .all(caseFile.deviceId) as { value: string; display_name: string }[];
+  for (const o of others) contacts.add(o.value, o.display_name);
   const summaries: RunSummary[] = [];
   // Each evidence database is recovered once, by the first extractor that opens it (another may read it again).
   const recoveredFiles = new Set<number>();

@@ -263,7 +263,11 @@ export function checkOutDir(outDir: string, force: boolean): void {
 }
 
 export async function extractMedia(cf: CaseFile, o: ExtractOptions): Promise<ExtractResult> {
-  const recorded = (cf.db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined)?.backup_path;
+  // One backup is opened: with several devices in the case (ingest --add), the one --device names.
+  const devices = cf.db.prepare('SELECT id, backup_path FROM evidence ORDER BY id').all() as { id: number; backup_path: string }[];
+  if (devices.length > 1 && o.filter.devices?.length !== 1)
+    throw new Error(`this case holds ${devices.length} devices (ids ${devices.map((d) => d.id).join(', ')}); extract one device at a time with --device`);
+  const recorded = (devices.length > 1 ? devices.find((d) => d.id === o.filter.devices![0]) : devices[0])?.backup_path;
   const evidence = o.evidenceDir ?? recorded;
   if (!evidence) throw new Error('the case file records no evidence folder; give it with --evidence');
   if (!fs.existsSync(evidence)) throw new Error(`the evidence folder ${evidence} recorded in the case is not there; give its new place with --evidence`);

@@ -7,6 +7,11 @@ import { EXTRACTORS } from '../../extractors/registry.js';
 import { openOptionsFrom } from '../password.js';
 import { describeKeybag } from '../../backup/decrypt.js';
 import { EXIT_EVIDENCE } from '../errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CaseFile } from '../../timeline/caseFile.js';
+import { deviceLabel, devicesOf } from '../../timeline/query.js';
+import { columnsOf, isSqliteFile } from '../../sqlite.js';
 
 /** Why an artifact's payload cannot be read (absent, or refused: a link out of the backup, a FIFO…), else null. */
 function payloadProblem(backup: EvidenceSource, e: ManifestEntry): { name: string; refused: boolean; note: string } | null {
@@ -15,17 +20,62 @@ function payloadProblem(backup: EvidenceSource, e: ManifestEntry): { name: strin
   return { name: `${e.domain}/${e.relativePath}`, refused: loc.status === 'unreadable', note: loc.note ?? loc.status };
 }
 
+/** info CASE.db: the devices (evidence sources) the case holds, with what was read from each. */
+function caseInfo(file: string, json: boolean): void {
+  const cf = CaseFile.open(file, { readonly: true });
+  try {
+    const count = (sql: string, id: number) => Number(cf.db.prepare(sql).pluck().get(id));
+    const hasDevice = columnsOf(cf.db, 'events').has('device_id');
+    const devices = devicesOf(cf.db).map((d) => ({
+      ...d,
+      events: hasDevice ? count('SELECT count(*) FROM events WHERE device_id = ?', d.id) : Number(cf.db.prepare('SELECT count(*) FROM events').pluck().get()),
+      linked_duplicates: hasDevice ? count('SELECT count(*) FROM events WHERE device_id = ? AND duplicate_of IS NOT NULL', d.id) : 0,
+    }));
+    const result = {
+      case: path.resolve(file),
+      case_number: cf.getMeta('case_number') ?? '',
+      time_zone: cf.getMeta('time_zone') ?? '',
+      schema_version: cf.getMeta('schema_version') ?? '',
+      devices,
+    };
+    if (json) {
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+      return;
+    }
+    const lines = [
+      `Case:       ${result.case}${result.case_number ? ` (case number ${result.case_number})` : ''}`,
+      `Time zone:  ${result.time_zone}`,
+      `Devices:    ${devices.length}`,
+      ...devices.flatMap((d) => [
+        `  ${deviceLabel(d)}: ${d.product_type ?? '?'}, iOS ${d.ios_version ?? '?'}, UDID ${d.udid ?? '?'}, serial ${d.serial ?? '?'}`,
+        `     backup ${d.backup_path}${d.backup_date ? ` (${d.backup_date} UTC)` : ''}; ${d.events} events${d.linked_duplicates ? `, ${d.linked_duplicates} of them messages also read from another device (duplicate_of)` : ''}`,
+      ]),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    cf.close();
+  }
+}
+
 export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe the evidence (a backup, a file-system folder, or a tar/tar.gz/zip of one): what it is, device, iOS version, encryption, what it contains, problems found. Reads nothing but the manifest (or the archive index) and plists.',
+      'Describe the evidence (a backup, a file-system folder, or a tar/tar.gz/zip of one): what it is, device, iOS version, encryption, what it contains, problems found (reads nothing but the manifest or the archive index, and plists); or a case file: the devices it holds.',
     )
-    .argument('<evidence>', 'backup folder (holding Manifest.db, or Manifest.mbdb for iOS 5–9), file-system folder (holding private/var/mobile), or .tar/.tar.gz/.tgz/.zip of one')
+    .argument(
+      '<evidence>',
+      'backup folder (holding Manifest.db, or Manifest.mbdb for iOS 5–9), file-system folder (holding private/var/mobile), .tar/.tar.gz/.tgz/.zip of one, or a case file',
+    )
     .option('--json', 'print JSON instead of text')
     .option('--password <pw>', 'backup password for an encrypted backup (or IOS_TIMELINE_PASSWORD)')
     .option('--key-file <file>', 'derived key file saved earlier with save-key (skips the slow key derivation)')
     .action(async (dir: string, o: { json?: boolean; password?: string; keyFile?: string }) => {
+      // A case file (SQLite with an evidence table) lists its devices; any other file is evidence (an archive).
+      if (fs.existsSync(dir) && fs.statSync(dir).isFile() && isSqliteFile(dir) && !/(^|[\\/])Manifest\.(db|plist)$/.test(dir)) {
+        caseInfo(dir, !!o.json);
+        return;
+      }
       const backup = await openEvidence(dir, { backup: openOptionsFrom(o, { interactive: false, forInfo: true }), indexOnly: true });
       const tree = backup instanceof TreeSource ? backup : null;
       try {

@@ -77,7 +77,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
       throw new UsageError((e as Error).message);
     }
     fs.mkdirSync(o.out, { recursive: true });
-    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword, tag: o.tag, tagged: o.tagged ? 'any tag' : undefined };
+    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword, tag: o.tag, tagged: o.tagged ? 'any tag' : undefined, device: o.device };
     const model = buildReportModel(cf, { tz, filter, title, filterArgs });
     const say = (s: string) => {
       if (!o.quiet) process.stderr.write(`${s}\n`);

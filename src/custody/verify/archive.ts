@@ -20,8 +20,10 @@ export async function verifyArchive(file: string, casePath: string): Promise<Ver
   let rows: Row[];
   try {
     checkCaseDb(db, r);
-    rows = db.prepare('SELECT domain, relative_path, sha256, origin, disk_path FROM files WHERE disk_path IS NOT NULL').all() as Row[];
-    const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
+    // A case may hold several devices: the archive is checked against the evidence row made from it (else the first).
+    const evs = db.prepare('SELECT id, backup_path FROM evidence ORDER BY id').all() as { id: number; backup_path: string }[];
+    const ev = evs.find((e) => path.resolve(e.backup_path) === file) ?? evs[0];
+    rows = db.prepare('SELECT domain, relative_path, sha256, origin, disk_path FROM files WHERE disk_path IS NOT NULL AND device_id IS ?').all(ev?.id ?? null) as Row[];
     if (ev && path.resolve(ev.backup_path) !== file) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${file}`);
   } finally {
     db.close();
