@@ -73,7 +73,8 @@ export async function runIngest(backupDir: string, o: CaseOptions): Promise<Inge
       onProgress: (ex, done, total) => progress.update(ex.title, done, total),
       onExtractorDone: (ex, status, events) => {
         progress.stop();
-        say(`  ${ex.title}: ${status}, ${events} events`);
+        // Absent artifacts are summed up in one line at the end, not one line each.
+        if (status !== 'not-present') say(`  ${ex.title}: ${status}, ${events} events`);
       },
     });
   } finally {
