@@ -72,8 +72,8 @@ export class ReviewApi {
     readonly db: Database.Database,
     readonly tz: string,
     readonly region: string,
-    /** Names the tag tables (from the tags module) when the case has them; null: no tag filter possible. */
-    readonly tagSql: ((tag: string | undefined) => { sql: string; params: unknown[] }) | null,
+    /** A subquery of the event ids with a tag (any tag when undefined); null while the case has no tag tables. */
+    readonly tagSql: (tag: string | undefined) => { sql: string; params: unknown[] } | null,
   ) {
     this.fmt = zoneFormatter(tz);
     this.kindsInCase = db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
@@ -89,7 +89,6 @@ export class ReviewApi {
       this.region,
     );
     const tagged = q.tagged === '1' || q.tagged === 'true';
-    if ((q.tag || tagged) && !this.tagSql) throw new FilterError('this case holds no tags yet');
     return { filter, tag: q.tag || undefined, tagged };
   }
 
@@ -97,10 +96,10 @@ export class ReviewApi {
     const w = whereClause(f.filter, 'e');
     const parts = w.sql ? [w.sql.replace(/^WHERE /, '')] : [];
     const params = [...w.params];
-    if ((f.tag || f.tagged) && this.tagSql) {
+    if (f.tag || f.tagged) {
       const t = this.tagSql(f.tag);
-      parts.push(`e.id IN (${t.sql})`);
-      params.push(...t.params);
+      parts.push(t ? `e.id IN (${t.sql})` : '0'); // no tag tables yet: nothing is tagged
+      if (t) params.push(...t.params);
     }
     parts.push(...extra);
     params.push(...extraParams);
@@ -138,7 +137,6 @@ export class ReviewApi {
     return { events, next: events.length === limit && last ? `${last.ts}.${last.id}` : null };
   }
 
-
   private item(r: RawRow): EventItem {
     const t = this.fmt(r.ts_utc_us);
     return {
@@ -175,7 +173,9 @@ export class ReviewApi {
     const hit = this.histCache.get(key);
     if (hit) return hit as ReturnType<ReviewApi['histogram']>;
     const w = this.where(f, ['e.ts_utc_us IS NOT NULL']);
-    const buckets = this.db.prepare(`SELECT CASE WHEN e.ts_utc_us >= 0 THEN e.ts_utc_us / 900000000 ELSE (e.ts_utc_us + 1) / 900000000 - 1 END AS b, count(*) AS n FROM events e ${w.sql} GROUP BY b`).all(...w.params) as { b: number; n: number }[];
+    const buckets = this.db
+      .prepare(`SELECT CASE WHEN e.ts_utc_us >= 0 THEN e.ts_utc_us / 900000000 ELSE (e.ts_utc_us + 1) / 900000000 - 1 END AS b, count(*) AS n FROM events e ${w.sql} GROUP BY b`)
+      .all(...w.params) as { b: number; n: number }[];
     const wu = this.where(f, ['e.ts_utc_us IS NULL']);
     const undated = (this.db.prepare(`SELECT count(*) AS n FROM events e ${wu.sql}`).get(...wu.params) as { n: number }).n;
     const byDay = new Map<string, number>();
@@ -228,7 +228,9 @@ export class ReviewApi {
       e.duration_s, e.latitude, e.longitude, e.source_table, e.source_rowid, e.extractor, e.recovered,
       f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256, NULL AS thumb
       FROM events e LEFT JOIN files f ON f.id = e.source_file_id`;
-    const pivot = around ? (this.db.prepare('SELECT ts_utc_us AS ts, id FROM events WHERE id = ? AND thread_id = ?').get(around, threadId) as { ts: number | null; id: number } | undefined) : undefined;
+    const pivot = around
+      ? (this.db.prepare('SELECT ts_utc_us AS ts, id FROM events WHERE id = ? AND thread_id = ?').get(around, threadId) as { ts: number | null; id: number } | undefined)
+      : undefined;
     let rows: RawRow[];
     if (pivot && pivot.ts !== null) {
       const before = this.db
@@ -250,7 +252,9 @@ export class ReviewApi {
     const total = (this.db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n;
     const step = Math.max(1, Math.ceil(total / GEO_MAX));
     const rows = this.db
-      .prepare(`SELECT id, ts_utc_us, latitude, longitude, kind FROM (SELECT e.id, e.ts_utc_us, e.latitude, e.longitude, e.kind, row_number() OVER (ORDER BY e.ts_utc_us, e.id) AS rn FROM events e ${w.sql}) WHERE (rn - 1) % ? = 0 LIMIT ?`)
+      .prepare(
+        `SELECT id, ts_utc_us, latitude, longitude, kind FROM (SELECT e.id, e.ts_utc_us, e.latitude, e.longitude, e.kind, row_number() OVER (ORDER BY e.ts_utc_us, e.id) AS rn FROM events e ${w.sql}) WHERE (rn - 1) % ? = 0 LIMIT ?`,
+      )
       .all(...w.params, step, GEO_MAX) as { id: number; ts_utc_us: number; latitude: number; longitude: number; kind: string }[];
     return {
       total,

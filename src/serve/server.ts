@@ -12,7 +12,7 @@ import { CaseFile } from '../timeline/caseFile.js';
 import { FilterError, validateZone } from '../timeline/query.js';
 import { packagePath } from '../paths.js';
 import { ReviewApi, parseCursor, type ApiFilter } from './api.js';
-import { type TagBackend, noTags } from './tagBackend.js';
+import { caseTags } from './tagBackend.js';
 
 export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const MAX_BODY = 64 * 1024;
@@ -28,8 +28,8 @@ export interface ServeOptions {
   casePath: string;
   port?: number;
   tz?: string;
-  /** Tag storage (the tags module); defaults to none (read-only review). */
-  tags?: (casePath: string, db: CaseFile['db']) => TagBackend;
+  /** Examiner recorded in the custody rows of tag and note changes (default: the case's examiner). */
+  examiner?: string;
   /** Make an exhibit report for a tag; null when this build cannot. */
   exhibits?: ((tag: string) => Promise<{ out: string; message: string }>) | null;
 }
@@ -41,6 +41,13 @@ export interface ReviewServer {
   close(): Promise<void>;
   /** Synchronous part of close (for signal handlers): stop listening and close the case. */
   closeNow(): void;
+}
+
+class FileReply {
+  constructor(
+    readonly type: string,
+    readonly data: Buffer,
+  ) {}
 }
 
 class HttpError extends Error {
@@ -60,7 +67,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
   let closed = false;
   try {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
-    const tags = o.tags ? o.tags(o.casePath, cf.db) : noTags;
+    const tags = caseTags(o.casePath, cf.db, o.examiner);
     const api = new ReviewApi(cf.db, tz, cf.getMeta('region') ?? 'US', (tag) => tags.filterSql(tag));
     const token = crypto.randomBytes(24).toString('base64url');
     const tokenBuf = Buffer.from(token);
@@ -84,38 +91,46 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
         if (!okToken(req.headers['x-review-token'] as string | undefined)) throw new HttpError(403, 'a write needs the token header');
         if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'a write is JSON');
         const body = await readJson(req);
-        return sendJson(res, 200, await post(route, body));
+        sendJson(res, 200, await post(route, body));
+        return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'GET or POST only');
-      if (Object.hasOwn(ASSETS, route)) return send(res, 200, ASSETS[route]!, files.get(route)!);
-      const q = Object.fromEntries(url.searchParams) as Record<string, string>;
-      return get(route, q, res);
+      if (Object.hasOwn(ASSETS, route)) {
+        send(res, 200, ASSETS[route]!, files.get(route)!);
+        return;
+      }
+      const reply = get(route, Object.fromEntries(url.searchParams) as Record<string, string>);
+      if (reply instanceof FileReply) send(res, 200, reply.type, reply.data);
+      else sendJson(res, 200, reply);
     };
 
-    const get = (route: string, q: Record<string, string>, res: http.ServerResponse): void => {
+    /** A JSON value, or a file (thumbnails). */
+    const get = (route: string, q: Record<string, string>): unknown => {
       let m: RegExpExecArray | null;
-      if (route === 'api/meta') return sendJson(res, 200, { ...(api.meta() as object), tags: tags.list() });
+      if (route === 'api/meta') return { ...(api.meta() as object), tags: tags.list() };
       if (route === 'api/events') {
         const page = api.events(api.parseFilter(q as ApiFilter), { order: q.order === 'asc' ? 'asc' : 'desc', cursor: parseCursor(q.cursor), limit: Number(q.limit ?? 100) });
-        const byEvent = tags.tagsOf(page.events.map((e) => e.id));
-        return sendJson(res, 200, { ...page, events: page.events.map((e) => ({ ...e, tags: byEvent.get(e.id) ?? [] })) });
+        const ids = page.events.map((e) => e.id);
+        const byEvent = tags.tagsOf(ids);
+        const notes = tags.notesOf(ids);
+        return { ...page, events: page.events.map((e) => ({ ...e, tags: byEvent.get(e.id) ?? [], note: notes.get(e.id)?.note ?? null })) };
       }
-      if (route === 'api/histogram') return sendJson(res, 200, api.histogram(api.parseFilter(q as ApiFilter)));
-      if (route === 'api/geo') return sendJson(res, 200, api.geo(api.parseFilter(q as ApiFilter)));
+      if (route === 'api/histogram') return api.histogram(api.parseFilter(q as ApiFilter));
+      if (route === 'api/geo') return api.geo(api.parseFilter(q as ApiFilter));
       if ((m = /^api\/thread\/(\d{1,15})$/.exec(route))) {
         const t = api.thread(Number(m[1]), q.around ? Number(q.around) : null);
         if (!t) throw new HttpError(404, 'no such conversation');
-        return sendJson(res, 200, t);
+        return t;
       }
       if ((m = /^api\/event\/(\d{1,15})$/.exec(route))) {
         const e = api.event(Number(m[1]));
         if (!e) throw new HttpError(404, 'no such event');
-        return sendJson(res, 200, { ...e, tags: tags.tagsOf([e.id]).get(e.id) ?? [] });
+        return { ...e, tags: tags.tagsOf([e.id]).get(e.id) ?? [], note: tags.notesOf([e.id]).get(e.id)?.note ?? null };
       }
       if ((m = /^api\/thumb\/(\d{1,15})$/.exec(route))) {
         const t = api.thumbnail(Number(m[1]));
         if (!t) throw new HttpError(404, 'no such thumbnail');
-        return send(res, 200, t.mime, t.data);
+        return new FileReply(t.mime, t.data);
       }
       throw new HttpError(404, 'not found');
     };
@@ -144,7 +159,8 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
 
     server.on('request', (req, res) => {
       handle(req, res).catch((e: unknown) => {
-        const status = e instanceof HttpError ? e.status : e instanceof FilterError ? 400 : typeof (e as { status?: unknown }).status === "number" ? (e as { status: number }).status : 500;
+        const status =
+          e instanceof HttpError ? e.status : e instanceof FilterError ? 400 : typeof (e as { status?: unknown }).status === 'number' ? (e as { status: number }).status : 500;
         if (!res.headersSent) sendJson(res, status, { error: status === 500 ? `internal error: ${(e as Error).message}` : (e as Error).message });
         else res.destroy();
       });
