@@ -340,6 +340,7 @@ async function loadHistogram(gen) {
 function drawHistogram(days) {
   const svg = $('hist');
   svg.replaceChildren();
+  delete svg.dataset.start;
   if (!days.length) return;
   // Every day from the first to the last, empty days included, so the axis is time.
   const start = Date.parse(`${days[0].day}T00:00:00Z`);
@@ -350,6 +351,9 @@ function drawHistogram(days) {
   const max = Math.max(...days.map((d) => d.n));
   const bw = w / span;
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.dataset.start = String(start);
+  svg.dataset.span = String(span);
   const selFrom = $('f-from').value;
   const selTo = $('f-to').value;
   for (const d of days) {
@@ -453,9 +457,14 @@ async function start() {
       status(`No exhibit report: ${err.message}`);
     }
   });
+  // A click anywhere in a day's column picks that day (bars of a long case are a pixel wide); again clears it.
   $('hist').addEventListener('click', (ev) => {
-    const day = ev.target?.dataset?.day;
-    if (!day) return;
+    const svg = $('hist');
+    if (!svg.dataset.start) return;
+    const box = svg.getBoundingClientRect();
+    const span = Number(svg.dataset.span);
+    const i = Math.min(span - 1, Math.max(0, Math.floor(((ev.clientX - box.left) / box.width) * span)));
+    const day = new Date(Number(svg.dataset.start) + i * 86_400_000).toISOString().slice(0, 10);
     const same = $('f-from').value === day && $('f-to').value === day;
     $('f-from').value = same ? '' : day;
     $('f-to').value = same ? '' : day;
