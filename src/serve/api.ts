@@ -9,6 +9,7 @@ import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
 
 export const PAGE_MAX = 500;
 export const GEO_MAX = 5_000;
+const DAY_US = 86_400_000_000;
 
 /** Filters as the page sends them (query-string values). */
 export interface ApiFilter {
@@ -165,32 +166,73 @@ export class ReviewApi {
   }
 
   /**
-   * Events per day in the case zone. SQL counts 15-minute UTC buckets (every zone offset in use is a multiple of
-   * 15 minutes), and each bucket is put on its local day here, so days follow DST exactly. Cached per filter.
+   * Events per day in the case zone. The case's time span is cut where the zone's offset changes (DST: about two
+   * cuts a year), and SQL counts each piece by local day with that piece's fixed offset, so at most one row per
+   * day comes back (counting 15-minute buckets and placing them here returned 70,000 rows for a million events).
+   * Cached per filter.
    */
   histogram(f: ReviewFilter): { days: { day: string; n: number }[]; total: number; undated: number } {
     const key = JSON.stringify(f);
     const hit = this.histCache.get(key);
     if (hit) return hit as ReturnType<ReviewApi['histogram']>;
-    const w = this.where(f, ['e.ts_utc_us IS NOT NULL']);
-    const buckets = this.db
-      .prepare(`SELECT CASE WHEN e.ts_utc_us >= 0 THEN e.ts_utc_us / 900000000 ELSE (e.ts_utc_us + 1) / 900000000 - 1 END AS b, count(*) AS n FROM events e ${w.sql} GROUP BY b`)
-      .all(...w.params) as { b: number; n: number }[];
+    const byDay = new Map<number, number>();
+    let total = 0;
+    const K = 200_000; // days added so that integer division floors for times before 1970 too
+    for (const piece of this.offsetPieces()) {
+      const w = this.where(f, ['e.ts_utc_us >= ?', 'e.ts_utc_us < ?'], [piece.fromUs, piece.toUs]);
+      const off = Math.trunc(piece.offsetMin) * 60_000_000; // an integer literal: a bound number would be REAL and not divide to days
+      const rows = this.db.prepare(`SELECT (e.ts_utc_us + ${off} + ${K} * ${DAY_US}) / ${DAY_US} - ${K} AS d, count(*) AS n FROM events e ${w.sql} GROUP BY d`).all(...w.params) as {
+        d: number;
+        n: number;
+      }[];
+      for (const { d, n } of rows) {
+        byDay.set(d, (byDay.get(d) ?? 0) + n);
+        total += n;
+      }
+    }
     const wu = this.where(f, ['e.ts_utc_us IS NULL']);
     const undated = (this.db.prepare(`SELECT count(*) AS n FROM events e ${wu.sql}`).get(...wu.params) as { n: number }).n;
-    const byDay = new Map<string, number>();
-    let total = 0;
-    for (const { b, n } of buckets) {
-      const day = this.fmt(b * 900_000_000)?.day;
-      if (!day) continue;
-      byDay.set(day, (byDay.get(day) ?? 0) + n);
-      total += n;
-    }
-    const days = [...byDay.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([day, n]) => ({ day, n }));
+    const days = [...byDay.entries()].sort((a, b) => a[0] - b[0]).map(([d, n]) => ({ day: new Date(d * 86_400_000).toISOString().slice(0, 10), n }));
     const r = { days, total, undated };
     if (this.histCache.size > 200) this.histCache.clear();
     this.histCache.set(key, r);
     return r;
+  }
+
+  private pieces: { fromUs: number; toUs: number; offsetMin: number }[] | null = null;
+
+  /** The case's time span in pieces of constant zone offset (found day by day, then to the millisecond). */
+  private offsetPieces(): { fromUs: number; toUs: number; offsetMin: number }[] {
+    if (this.pieces) return this.pieces;
+    const r = this.db.prepare('SELECT min(ts_utc_us) AS lo, max(ts_utc_us) AS hi FROM events').get() as { lo: number | null; hi: number | null };
+    if (r.lo === null || r.hi === null) return (this.pieces = []);
+    const zone = zoneOf(this.tz);
+    const DAY = 86_400_000;
+    const loMs = Math.floor(r.lo / 1000);
+    const hiMs = Math.floor(r.hi / 1000) + 1;
+    const pieces: { fromUs: number; toUs: number; offsetMin: number }[] = [];
+    let start = loMs;
+    let off = zone.offset(loMs);
+    for (let t = loMs; t < hiMs; ) {
+      const next = Math.min(t + DAY, hiMs);
+      const o = zone.offset(next);
+      if (o !== off) {
+        let a = t; // offset(a) === off, offset(b) !== off: narrow to the change
+        let b = next;
+        while (b - a > 1) {
+          const m = Math.floor((a + b) / 2);
+          if (zone.offset(m) === off) a = m;
+          else b = m;
+        }
+        pieces.push({ fromUs: start * 1000, toUs: b * 1000, offsetMin: off });
+        start = b;
+        off = zone.offset(b);
+      }
+      t = next;
+    }
+    pieces.push({ fromUs: start * 1000, toUs: (hiMs + 1) * 1000, offsetMin: off });
+    this.pieces = pieces;
+    return pieces;
   }
 
   /** Forget cached answers that depend on tags (after a tag change). */

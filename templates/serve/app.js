@@ -123,22 +123,23 @@ async function reload() {
 async function loadMore(gen) {
   if (state.loading || state.done || gen !== state.gen) return;
   state.loading = true;
+  let page = null;
   try {
     const p = { ...filterParams(), order: $('f-order').value, limit: String(PAGE) };
     if (state.next) p.cursor = state.next;
-    const page = await getJson('events', p);
-    if (gen !== state.gen) return;
-    state.rows.push(...page.events);
-    state.next = page.next;
-    state.done = !page.next;
-    document.documentElement.dataset.rows = String(state.rows.length);
-    renderRows();
-    updateStatus();
+    page = await getJson('events', p);
   } catch (e) {
     if (gen === state.gen) status(`Error: ${e.message}`);
   } finally {
     if (gen === state.gen) state.loading = false;
   }
+  if (!page || gen !== state.gen) return;
+  state.rows.push(...page.events);
+  state.next = page.next;
+  state.done = !page.next;
+  document.documentElement.dataset.rows = String(state.rows.length);
+  renderRows(); // loads the next page at once if the view is still near the end
+  updateStatus();
 }
 
 let histTotal = null;
