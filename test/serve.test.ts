@@ -225,6 +225,39 @@ describe.skipIf(!HAVE_BROWSER)('the review page in Chromium', () => {
   });
 });
 
+describe('the read API', () => {
+  const api = (route: string) => fetch(`${server.url}api/${route}`).then((r) => r.json());
+
+  it('pages by keyset: every dated event exactly once, in (time, id) order, both ways', async () => {
+    const all = q<{ id: number }>('SELECT id FROM events WHERE ts_utc_us IS NOT NULL ORDER BY ts_utc_us, id').map((r) => r.id);
+    for (const order of ['asc', 'desc'] as const) {
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = (await api(`events?order=${order}&limit=37${cursor ? `&cursor=${cursor}` : ''}`)) as { events: { id: number }[]; next: string | null };
+        seen.push(...page.events.map((e) => e.id));
+        cursor = page.next;
+      } while (cursor);
+      expect(seen).toEqual(order === 'asc' ? all : [...all].reverse());
+    }
+  });
+
+  it('counts events per day in the case zone, across DST changes (checked against Intl)', async () => {
+    const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const want = new Map<string, number>();
+    for (const { ts } of q<{ ts: number }>('SELECT ts_utc_us AS ts FROM events WHERE ts_utc_us IS NOT NULL')) {
+      const d = fmt.format(new Date(Math.floor(ts / 1000)));
+      want.set(d, (want.get(d) ?? 0) + 1);
+    }
+    // The fixture must span a DST change for this to mean something.
+    const offsets = new Set(q<{ ts: number }>('SELECT ts_utc_us AS ts FROM events WHERE ts_utc_us IS NOT NULL').map((r) => new Intl.DateTimeFormat('en-US', { timeZone: TZ, timeZoneName: 'shortOffset' }).format(new Date(r.ts / 1000)).split(' ').pop()));
+    expect(offsets.size).toBeGreaterThan(1);
+    const h = (await api('histogram')) as { days: { day: string; n: number }[]; total: number; undated: number };
+    expect(new Map(h.days.map((d) => [d.day, d.n]))).toEqual(want);
+    expect(h.undated).toBe(q<{ n: number }>('SELECT count(*) AS n FROM events WHERE ts_utc_us IS NULL')[0]!.n);
+  });
+});
+
 describe('the server refuses what is not its own page', () => {
   const base = () => `/${server.token}/api`;
   it('answers 403 without the token or with a wrong one', async () => {
