@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it, expect, beforeAll } from 'vitest';
 import Database from 'better-sqlite3';
-import { fixture, tmpDir } from './helpers.js';
+import { cli, fixture, tmpDir } from './helpers.js';
 import { ingestUnchanged } from './artifactKit.js';
 import { addTag, removeTag, listTags, tagsOf, notesOf, setNote, tagsDigest, TagError } from '../src/timeline/tags.js';
 import { verifyCase } from '../src/custody/verify/case.js';
@@ -170,5 +170,110 @@ describe('tags core', () => {
     ]);
     // Untouched, the case reports no tags.
     expect((await verifyCase(copyCase())).checks).toContain('tags: none');
+  });
+});
+
+describe('tag, untag, note and tags commands', () => {
+  it('tags and untags from the command line, lists with counts (text and --json), one custody row each', async () => {
+    const p = copyCase();
+    const db = new Database(p, { readonly: true });
+    const [a, b, c] = eventIds(db, 3);
+    const n0 = custodyRows(db).length;
+    db.close();
+
+    let r = await cli(['tag', '--case', p, String(a), `${b},${c}`, '--tag', 'claim', '--note', 'why it matters', '--examiner', 'J. Doe']);
+    expect(r.stderr).toMatch(/custody head of .*case\.db: row \d+, [0-9a-f]{64}/);
+    expect(r.stdout).toBe(`tag "claim": 3 event(s) tagged, 0 note(s) updated; custody row ${n0 + 1}\n`);
+    expect(r.code).toBe(0);
+    r = await cli(['tag', '--case', p, String(a), '--tag', 'claim']);
+    expect(r.stdout).toBe('tag "claim": nothing changed (already tagged)\n');
+    r = await cli(['tag', '--case', p, String(c), '--tag', 'alibi']);
+    expect(r.code).toBe(0);
+
+    r = await cli(['tags', '--case', p]);
+    expect(r.stdout).toBe('3  claim\n1  alibi\n');
+    r = await cli(['tags', '--case', p, '--json']);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { tag: 'claim', count: 3 },
+      { tag: 'alibi', count: 1 },
+    ]);
+    r = await cli(['tags', '--case', p, '--tag', 'claim', '--json']);
+    const listed = JSON.parse(r.stdout) as { tag: string; events: { event_id: number; note: string; examiner: string; time_zone: string }[] };
+    expect(listed.events.map((e) => e.event_id).sort((x, y) => x - y)).toEqual([a, b, c]);
+    expect(listed.events.every((e) => e.note === 'why it matters' && e.examiner === 'J. Doe' && e.time_zone === 'UTC')).toBe(true);
+
+    r = await cli(['untag', '--case', p, String(b), '--tag', 'claim', '--examiner', 'J. Doe']);
+    expect(r.stdout).toBe(`tag "claim" removed from 1 event(s); custody row ${n0 + 3}\n`);
+    r = await cli(['note', '--case', p, String(b), '--text', 'untagged but noted']);
+    expect(r.stdout).toBe(`note on event ${b} written; custody row ${n0 + 4}\n`);
+
+    const after = new Database(p, { readonly: true });
+    const rows = custodyRows(after).slice(n0);
+    expect(rows.map((x) => x.action)).toEqual(['tag', 'tag', 'untag', 'note']);
+    expect(rows[0].actor).toBe('J. Doe');
+    expect(JSON.parse(rows[0].detail_json).command_line).toEqual([
+      'tag',
+      '--case',
+      p,
+      String(a),
+      `${b},${c}`,
+      '--tag',
+      'claim',
+      '--note',
+      'why it matters',
+      '--examiner',
+      'J. Doe',
+    ]);
+    after.close();
+    // The lock is released, and verify (CLI) passes with the tags reported on their own line.
+    expect(fs.existsSync(`${p}.lock`)).toBe(false);
+    r = await cli(['verify', p]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tags: 3 tag\(s\) and 1 note\(s\) as recorded by the last tag change/);
+  });
+
+  it('refuses unknown events, bad ids and bad names with one line and exit 2, changing nothing', async () => {
+    const p = copyCase();
+    const before = fs.readFileSync(p);
+    for (const [args, msg] of [
+      [['tag', '--case', p, '99999999', '--tag', 'x'], /^ios-timeline: no event with id 99999999 in this case\n$/],
+      [['tag', '--case', p, '1', 'abc', '--tag', 'x'], /^ios-timeline: not an event id: abc/],
+      [['tag', '--case', p, '1', '--tag', ''], /^ios-timeline: a tag name must not be empty\n$/],
+      [['untag', '--case', p, '0', '--tag', 'x'], /^ios-timeline: not an event id: 0/],
+      [['note', '--case', p, '1'], /^ios-timeline: give either --text or --clear\n$/],
+      [['tags', '--case', p, '--tag', 'nope'], /^ios-timeline: no event is tagged "nope" in this case\n$/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(msg);
+    }
+    expect(fs.readFileSync(p).equals(before)).toBe(true);
+    expect(fs.existsSync(`${p}.lock`)).toBe(false);
+  });
+
+  it('export --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
+    const p = copyCase();
+    const db = new Database(p, { readonly: true });
+    const ids = eventIds(db, 5);
+    db.close();
+    await cli(['tag', '--case', p, String(ids[0]), String(ids[2]), '--tag', 'claim']);
+    await cli(['tag', '--case', p, String(ids[4]), '--tag', 'other']);
+    const out = tmpDir();
+    const exported = async (name: string, ...filter: string[]) => {
+      const r = await cli(['export', '--case', p, '--format', 'jsonl', '--out', path.join(out, name), ...filter]);
+      expect(r.code, r.stderr).toBe(0);
+      return fs
+        .readFileSync(path.join(out, name), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event_id: number }).event_id)
+        .sort((x, y) => x - y);
+    };
+    expect(await exported('claim.jsonl', '--tag', 'claim')).toEqual([ids[0], ids[2]]);
+    expect(await exported('any.jsonl', '--tagged')).toEqual([ids[0], ids[2], ids[4]]);
+    expect(await exported('both.jsonl', '--tagged', '--tag', 'other')).toEqual([ids[4]]);
+    const r = await cli(['export', '--case', p, '--format', 'jsonl', '--out', path.join(out, 'x.jsonl'), '--tag', 'clam']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ios-timeline: no event is tagged "clam" in this case (tags: claim, other)\n');
   });
 });

@@ -12,6 +12,7 @@ import { registerSaveKey } from './commands/savekey.js';
 import { registerReport } from './commands/report.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerTags } from './commands/tags.js';
 import { registerServe } from './commands/serve.js';
 import { RefusedError } from '../workdir.js';
 import { onCustodyAppended } from '../timeline/caseFile.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerVerify(program);
   registerKeygen(program);
+  registerTags(program);
   registerServe(program);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -50,6 +50,19 @@ export interface ManifestAction {
   outputs: string[];
   /** Present (true) when the case's ingest never finished (--allow-incomplete): these outputs hold a fraction. */
   incomplete?: boolean;
+  /** An exhibit report's exhibits, so a reviewer can cite "Exhibit 4, page 2". */
+  exhibits?: ManifestExhibit[];
+}
+
+export interface ManifestExhibit {
+  number: number;
+  event_id: number;
+  tags: string[];
+  /** Where the exhibit is in the HTML (exhibits.html#exhibit-4). */
+  html_anchor: string;
+  /** 1-based page of the PDF it starts on, and its length in pages (absent without a PDF). */
+  pdf_first_page?: number;
+  pdf_pages?: number;
 }
 
 export interface OutputManifest {
@@ -71,6 +84,8 @@ export interface WriteManifestOptions {
   detail?: Record<string, unknown>;
   /** Examiner for the custody row (default: IOS_TIMELINE_EXAMINER, the case's examiner, the OS user). */
   examiner?: string;
+  /** An exhibit report's exhibits (recorded in this action of manifest.json). */
+  exhibits?: ManifestExhibit[];
 }
 
 /** The content digest recorded by the ingest custody row (null for case files ingested before it existed). */
@@ -235,6 +250,7 @@ export async function writeOutputManifest(
       },
       outputs: names,
       ...(state.complete ? {} : { incomplete: true }),
+      ...(opts.exhibits ? { exhibits: opts.exhibits } : {}),
     },
   ];
   const manifest: OutputManifest = {

@@ -148,7 +148,7 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
+  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains', tag: 'Tag', tagged: 'Tagged' };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);

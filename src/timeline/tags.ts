@@ -138,7 +138,7 @@ export function addTag(
   o: { eventIds: number[]; tag: string; note?: string | null } & WriteOptions,
 ): { added: number; updated: number; custody: CustodyRow | null } {
   const tag = checkTagName(o.tag);
-  const note = checkNote(o.note);
+  const note = checkNote(o.note === '' ? null : o.note);
   const ids = checkEvents(db, o.eventIds);
   let added = 0;
   let updated = 0;

@@ -2,6 +2,7 @@ import { knownKinds } from '../../report/describe.js';
 import type { Command } from 'commander';
 import type { CaseFile } from '../../timeline/caseFile.js';
 import { buildFilter, validateZone, FilterError } from '../../timeline/query.js';
+import { listTags } from '../../timeline/tags.js';
 import { exportEvents, type ExportFormat } from '../../report/exports.js';
 import { UsageError } from '../errors.js';
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ export interface FilterOptions {
   kinds?: string;
   contact?: string;
   keyword?: string;
+  tag?: string;
+  tagged?: boolean;
   tz?: string;
 }
 
@@ -26,6 +29,8 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--kinds <list>', 'only these kinds, comma-separated (message, call, photo, video, location, contact)')
     .option('--contact <text>', 'only events whose counterpart number, address or name contains this')
     .option('--keyword <words>', 'only events whose text contains these words (full-text search)')
+    .option('--tag <name>', 'only events with this tag (ios-timeline tag)')
+    .option('--tagged', 'only events with any tag')
     .option('--tz <zone>', 'time zone for --from/--to and for display (default: the case zone)');
 }
 
@@ -34,7 +39,8 @@ export function filterFrom(cf: CaseFile, o: FilterOptions) {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
     // --kinds accepts every kind an artifact declares, and any kind this case holds (an older case may have others).
     const inCase = cf.db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
-    return { tz, filter: buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort(), cf.getMeta('region') ?? 'US') };
+    const tags = listTags(cf.db).map((t) => t.tag);
+    return { tz, filter: buildFilter(o, tz, [...new Set([...knownKinds(), ...inCase])].sort(), cf.getMeta('region') ?? 'US', tags) };
   } catch (e) {
     if (e instanceof FilterError) throw new UsageError(e.message);
     throw e;
