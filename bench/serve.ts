@@ -9,19 +9,57 @@ import { startReviewServer } from '../src/serve/server.js';
 import { launchBrowser, resolveChromium } from '../src/report/pdf.js';
 import type { BenchRow, BenchSection } from './types.js';
 
-const WORDS = ['on', 'my', 'way', 'see', 'you', 'at', 'six', 'call', 'me', 'later', 'thanks', 'where', 'are', 'running', 'late', 'documents', 'dinner', 'tomorrow', 'meeting', 'ok'];
+const WORDS = [
+  'on',
+  'my',
+  'way',
+  'see',
+  'you',
+  'at',
+  'six',
+  'call',
+  'me',
+  'later',
+  'thanks',
+  'where',
+  'are',
+  'running',
+  'late',
+  'documents',
+  'dinner',
+  'tomorrow',
+  'meeting',
+  'ok',
+];
 const THREADS = 500;
 const DAY_US = 86_400_000_000;
 
 /** Build the case: ~55 % messages, 20 % calls, 15 % locations, 10 % photos over two years; 120 tagged events. */
 export function buildMillionCase(casePath: string, events: number): void {
   const cf = CaseFile.create(casePath);
-  for (const [k, v] of Object.entries({ case_number: 'BENCH-1M', examiner: 'Bench', time_zone: 'Europe/Berlin', region: 'DE', created_at: new Date().toISOString(), ingest_state: 'complete' })) cf.setMeta(k, v);
+  for (const [k, v] of Object.entries({
+    case_number: 'BENCH-1M',
+    examiner: 'Bench',
+    time_zone: 'Europe/Berlin',
+    region: 'DE',
+    created_at: new Date().toISOString(),
+    ingest_state: 'complete',
+  }))
+    cf.setMeta(k, v);
   cf.db.prepare("INSERT INTO evidence (backup_path, device_name, product_type, ios_version) VALUES ('/bench/backup', 'Bench iPhone', 'iPhone15,2', '17.4.1')").run();
   const sms = cf.recordFile({ domain: 'HomeDomain', relativePath: 'Library/SMS/sms.db', fileId: 'a'.repeat(40), sha256: 'c'.repeat(64), status: 'ok', readBy: 'messages' });
   cf.begin();
   for (let t = 1; t <= THREADS; t++) {
-    const id = cf.addThread({ extractor: 'messages', sourceFileId: sms, sourceTable: 'chat', sourceRowid: t, identifier: `+4915155${String(t).padStart(5, '0')}`, displayName: `Person ${t}`, service: 'iMessage', isGroup: false });
+    const id = cf.addThread({
+      extractor: 'messages',
+      sourceFileId: sms,
+      sourceTable: 'chat',
+      sourceRowid: t,
+      identifier: `+4915155${String(t).padStart(5, '0')}`,
+      displayName: `Person ${t}`,
+      service: 'iMessage',
+      isGroup: false,
+    });
     cf.addParticipant(id, `+4915155${String(t).padStart(5, '0')}`, `Person ${t}`);
   }
   cf.commit();
@@ -78,14 +116,26 @@ export const serveBench: BenchSection = {
     const rows: BenchRow[] = [];
     let t = performance.now();
     buildMillionCase(casePath, n);
-    rows.push({ area: 'serve', metric: 'build the case (INSERT … SELECT, indexes, FTS)', value: (performance.now() - t) / 1000, unit: 's', note: `${n.toLocaleString('en-US')} events` });
+    rows.push({
+      area: 'serve',
+      metric: 'build the case (INSERT … SELECT, indexes, FTS)',
+      value: (performance.now() - t) / 1000,
+      unit: 's',
+      note: `${n.toLocaleString('en-US')} events`,
+    });
 
     t = performance.now();
     const server = await startReviewServer({ casePath });
     const api = `${server.url}api/`;
     await timed(`${api}meta`);
     const first = await timed(`${api}events?order=desc&limit=200`);
-    rows.push({ area: 'serve', metric: 'first rows: server start + meta + first page', value: performance.now() - t, unit: 'ms', note: `first page alone ${first.ms.toFixed(0)} ms` });
+    rows.push({
+      area: 'serve',
+      metric: 'first rows: server start + meta + first page',
+      value: performance.now() - t,
+      unit: 'ms',
+      note: `first page alone ${first.ms.toFixed(0)} ms`,
+    });
 
     // Filters and searches, each with a different value so no answer is a repeat; then deep pages.
     const filters: string[] = [];
@@ -104,7 +154,13 @@ export const serveBench: BenchSection = {
       if (e.ms > worst.ms) worst = { ms: e.ms, f };
       histMs.push((await timed(`${api}histogram?${f}`)).ms);
     }
-    rows.push({ area: 'serve', metric: 'filter/search first page p95', value: p95(eventsMs), unit: 'ms', note: `${eventsMs.length} requests; slowest ${worst.ms.toFixed(0)} ms (${decodeURIComponent(worst.f)})` });
+    rows.push({
+      area: 'serve',
+      metric: 'filter/search first page p95',
+      value: p95(eventsMs),
+      unit: 'ms',
+      note: `${eventsMs.length} requests; slowest ${worst.ms.toFixed(0)} ms (${decodeURIComponent(worst.f)})`,
+    });
     rows.push({ area: 'serve', metric: 'day histogram p95 (same filters, uncached)', value: p95(histMs), unit: 'ms', note: `max ${Math.max(...histMs).toFixed(0)} ms` });
 
     const deep: number[] = [];
@@ -139,9 +195,21 @@ export const serveBench: BenchSection = {
             last = now;
           }
           frames.sort((a, b) => a - b);
-          return { ms: performance.now() - t0, frames: frames.length, p95: frames[Math.ceil(frames.length * 0.95) - 1], inDom: document.querySelectorAll('#rows .row').length, rows: Number(document.documentElement.dataset.rows) };
+          return {
+            ms: performance.now() - t0,
+            frames: frames.length,
+            p95: frames[Math.ceil(frames.length * 0.95) - 1],
+            inDom: document.querySelectorAll('#rows .row').length,
+            rows: Number(document.documentElement.dataset.rows),
+          };
         });
-        rows.push({ area: 'serve', metric: 'Chromium: scroll to 3,000 rows, 50 rows a frame', value: scroll.ms, unit: 'ms', note: `${scroll.rows} rows loaded, ${scroll.frames} frames, p95 frame ${scroll.p95.toFixed(1)} ms, ${scroll.inDom} rows in the DOM` });
+        rows.push({
+          area: 'serve',
+          metric: 'Chromium: scroll to 3,000 rows, 50 rows a frame',
+          value: scroll.ms,
+          unit: 'ms',
+          note: `${scroll.rows} rows loaded, ${scroll.frames} frames, p95 frame ${scroll.p95.toFixed(1)} ms, ${scroll.inDom} rows in the DOM`,
+        });
       } finally {
         await browser.close();
       }

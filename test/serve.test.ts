@@ -250,7 +250,14 @@ describe('the read API', () => {
       want.set(d, (want.get(d) ?? 0) + 1);
     }
     // The fixture must span a DST change for this to mean something.
-    const offsets = new Set(q<{ ts: number }>('SELECT ts_utc_us AS ts FROM events WHERE ts_utc_us IS NOT NULL').map((r) => new Intl.DateTimeFormat('en-US', { timeZone: TZ, timeZoneName: 'shortOffset' }).format(new Date(r.ts / 1000)).split(' ').pop()));
+    const offsets = new Set(
+      q<{ ts: number }>('SELECT ts_utc_us AS ts FROM events WHERE ts_utc_us IS NOT NULL').map((r) =>
+        new Intl.DateTimeFormat('en-US', { timeZone: TZ, timeZoneName: 'shortOffset' })
+          .format(new Date(r.ts / 1000))
+          .split(' ')
+          .pop(),
+      ),
+    );
     expect(offsets.size).toBeGreaterThan(1);
     const h = (await api('histogram')) as { days: { day: string; n: number }[]; total: number; undated: number };
     expect(new Map(h.days.map((d) => [d.day, d.n]))).toEqual(want);
@@ -303,7 +310,7 @@ describe('the server refuses what is not its own page', () => {
 
 describe('ios-timeline serve as a process', () => {
   const run = path.join(REPO, 'dist/src/cli/run.js');
-  it.skipIf(!fs.existsSync(run))('prints the tokened URL once and stops cleanly on SIGINT, closing the case', async () => {
+  it.skipIf(!fs.existsSync(run))('prints the tokened URL once, makes an exhibit report from a tag, and stops cleanly on SIGINT, closing the case', async () => {
     const child = spawn(process.execPath, [run, 'serve', '--case', casePath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -319,6 +326,23 @@ describe('ios-timeline serve as a process', () => {
     expect(out.match(/http:\/\//g)).toHaveLength(1);
     const meta = await fetch(`${url}api/meta`);
     expect(meta.status).toBe(200);
+    // "Make exhibit report" from a tag: the report command runs as its own process and writes beside the case.
+    const token = new URL(url).pathname.split('/')[1]!;
+    const post = (route: string, body: unknown) =>
+      fetch(`${url}api/${route}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Origin: new URL(url).origin, 'X-Review-Token': token },
+        body: JSON.stringify(body),
+      });
+    const id = q<{ id: number }>("SELECT id FROM events WHERE kind = 'message' AND body IS NOT NULL ORDER BY id LIMIT 1")[0]!.id;
+    expect((await post('tag', { eventIds: [id], tag: 'for court' })).status).toBe(200);
+    const ex = await post('exhibits', { tag: 'for court' });
+    const exBody = (await ex.json()) as { out: string; message: string; error?: string };
+    expect(ex.status, exBody.error).toBe(200);
+    expect(path.dirname(exBody.out)).toBe(dir);
+    expect(fs.existsSync(path.join(exBody.out, 'exhibits.html'))).toBe(true);
+    const manifest = JSON.parse(fs.readFileSync(path.join(exBody.out, 'manifest.json'), 'utf8')) as { actions: { exhibits?: { number: number; event_id: number }[] }[] };
+    expect(manifest.actions.at(-1)!.exhibits!.map((e) => [e.number, e.event_id])).toEqual([[1, id]]);
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exit).toBe(130);

@@ -2,7 +2,7 @@
 // the case zone, the case's meta, a conversation, map points and thumbnails. Pure functions over a read-only
 // connection; the HTTP layer (server.ts) only parses parameters and writes JSON.
 import type Database from 'better-sqlite3';
-import { buildFilter, FilterError, whereClause, type EventFilter } from '../timeline/query.js';
+import { buildFilter, FilterError, ftsQuery, whereClause, type EventFilter } from '../timeline/query.js';
 import { sniffImage } from '../timeline/thumbnails.js';
 import { kindColor, kindLabel, knownKinds, timestampDesc } from '../report/describe.js';
 import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
@@ -10,6 +10,8 @@ import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
 export const PAGE_MAX = 500;
 export const GEO_MAX = 5_000;
 const DAY_US = 86_400_000_000;
+/** Above this many matches, a page of a word search scans in time order instead of sorting every match. */
+const COMMON_WORD = 5_000;
 
 /** Filters as the page sends them (query-string values). */
 export interface ApiFilter {
@@ -24,8 +26,6 @@ export interface ApiFilter {
 
 export interface ReviewFilter {
   filter: EventFilter;
-  tag?: string;
-  tagged: boolean;
 }
 
 export interface Cursor {
@@ -73,8 +73,8 @@ export class ReviewApi {
     readonly db: Database.Database,
     readonly tz: string,
     readonly region: string,
-    /** A subquery of the event ids with a tag (any tag when undefined); null while the case has no tag tables. */
-    readonly tagSql: (tag: string | undefined) => { sql: string; params: unknown[] } | null,
+    /** The tags in the case (what the tag filter accepts); null while the case has no tag tables. */
+    readonly knownTags: () => string[] | null,
   ) {
     this.fmt = zoneFormatter(tz);
     this.kindsInCase = db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
@@ -83,25 +83,47 @@ export class ReviewApi {
 
   /** Parse the page's filter; a bad value is a FilterError (400), never an empty page. */
   parseFilter(q: ApiFilter): ReviewFilter {
+    const tagged = q.tagged === '1' || q.tagged === 'true';
+    const tags = this.knownTags();
+    if ((q.tag || tagged) && !tags) throw new FilterError('no event is tagged in this case yet');
     const filter = buildFilter(
-      { from: q.from || undefined, to: q.to || undefined, kinds: q.kinds || undefined, contact: q.contact || undefined, keyword: q.q || undefined },
+      {
+        from: q.from || undefined,
+        to: q.to || undefined,
+        kinds: q.kinds || undefined,
+        contact: q.contact || undefined,
+        keyword: q.q || undefined,
+        tag: q.tag || undefined,
+        tagged,
+      },
       this.tz,
       [...new Set([...knownKinds(), ...this.kindsInCase])],
       this.region,
+      tags ?? [],
     );
-    const tagged = q.tagged === '1' || q.tagged === 'true';
-    return { filter, tag: q.tag || undefined, tagged };
+    return { filter };
   }
 
-  private where(f: ReviewFilter, extra: string[] = [], extraParams: unknown[] = []): { sql: string; params: unknown[] } {
-    const w = whereClause(f.filter, 'e');
+  private readonly wordCounts = new Map<string, number>();
+
+  /** How many events hold these words (FTS counts its own index; cached). */
+  private wordMatches(keyword: string): number {
+    const q = ftsQuery(keyword);
+    let n = this.wordCounts.get(q);
+    if (n === undefined) {
+      n = (this.db.prepare('SELECT count(*) AS n FROM events_fts WHERE events_fts MATCH ?').get(q) as { n: number }).n;
+      if (this.wordCounts.size > 1000) this.wordCounts.clear();
+      this.wordCounts.set(q, n);
+    }
+    return n;
+  }
+
+  /** `pageOrder`: a page in time order is wanted, so common words are tested while scanning in that order. */
+  private where(f: ReviewFilter, extra: string[] = [], extraParams: unknown[] = [], pageOrder = false): { sql: string; params: unknown[] } {
+    const common = pageOrder && !!f.filter.keyword && this.wordMatches(f.filter.keyword) > COMMON_WORD;
+    const w = whereClause(f.filter, 'e', { wordsInTimeOrder: common });
     const parts = w.sql ? [w.sql.replace(/^WHERE /, '')] : [];
     const params = [...w.params];
-    if (f.tag || f.tagged) {
-      const t = this.tagSql(f.tag);
-      parts.push(t ? `e.id IN (${t.sql})` : '0'); // no tag tables yet: nothing is tagged
-      if (t) params.push(...t.params);
-    }
     parts.push(...extra);
     params.push(...extraParams);
     return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
@@ -121,7 +143,7 @@ export class ReviewApi {
       extra.push(asc ? 'e.ts_utc_us >= ? AND (e.ts_utc_us > ? OR e.id > ?)' : 'e.ts_utc_us <= ? AND (e.ts_utc_us < ? OR e.id < ?)');
       extraParams.push(o.cursor.ts, o.cursor.ts, o.cursor.id);
     }
-    const w = this.where(f, extra, extraParams);
+    const w = this.where(f, extra, extraParams, true);
     const dir = asc ? 'ASC' : 'DESC';
     const rows = this.db
       .prepare(
@@ -181,7 +203,9 @@ export class ReviewApi {
     for (const piece of this.offsetPieces()) {
       const w = this.where(f, ['e.ts_utc_us >= ?', 'e.ts_utc_us < ?'], [piece.fromUs, piece.toUs]);
       const off = Math.trunc(piece.offsetMin) * 60_000_000; // an integer literal: a bound number would be REAL and not divide to days
-      const rows = this.db.prepare(`SELECT (e.ts_utc_us + ${off} + ${K} * ${DAY_US}) / ${DAY_US} - ${K} AS d, count(*) AS n FROM events e ${w.sql} GROUP BY d`).all(...w.params) as {
+      const rows = this.db
+        .prepare(`SELECT (e.ts_utc_us + ${off} + ${K} * ${DAY_US}) / ${DAY_US} - ${K} AS d, count(*) AS n FROM events e ${w.sql} GROUP BY d`)
+        .all(...w.params) as {
         d: number;
         n: number;
       }[];
@@ -237,7 +261,7 @@ export class ReviewApi {
 
   /** Forget cached answers that depend on tags (after a tag change). */
   tagsChanged(): void {
-    for (const k of [...this.histCache.keys()]) if (k.includes('"tag"') || k.includes('"tagged":true')) this.histCache.delete(k);
+    for (const k of [...this.histCache.keys()]) if (k.includes('"tag"') || k.includes('"tagged"')) this.histCache.delete(k);
   }
 
   meta(): unknown {

@@ -68,7 +68,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
   try {
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
     const tags = caseTags(o.casePath, cf.db, o.examiner);
-    const api = new ReviewApi(cf.db, tz, cf.getMeta('region') ?? 'US', (tag) => tags.filterSql(tag));
+    const api = new ReviewApi(cf.db, tz, cf.getMeta('region') ?? 'US', () => tags.names());
     const token = crypto.randomBytes(24).toString('base64url');
     const tokenBuf = Buffer.from(token);
     const server = http.createServer();

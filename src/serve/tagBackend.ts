@@ -12,8 +12,8 @@ export interface TagInfo {
 }
 
 export interface TagBackend {
-  /** A subquery of event ids with this tag (any tag when undefined); null when the case holds no tags. */
-  filterSql(tag: string | undefined): { sql: string; params: unknown[] } | null;
+  /** The tag names in the case; null while it has no tag tables. */
+  names(): string[] | null;
   tagsOf(eventIds: number[]): Map<number, TagInfo[]>;
   notesOf(eventIds: number[]): Map<number, NoteRow>;
   list(): { tag: string; n: number }[];
@@ -53,7 +53,7 @@ export function caseTags(casePath: string, ro: Database.Database, examiner?: str
     }
   };
   return {
-    filterSql: (tag) => (!ready() ? null : tag ? { sql: 'SELECT event_id FROM event_tags WHERE tag = ?', params: [tag] } : { sql: 'SELECT event_id FROM event_tags', params: [] }),
+    names: () => (ready() ? listTags(ro).map((t) => t.tag) : null),
     tagsOf: (ids) => (ready() ? tagsOf(ro, ids) : new Map()),
     notesOf: (ids) => (ready() ? notesOf(ro, ids) : new Map()),
     list: () => (ready() ? listTags(ro).map((t) => ({ tag: t.tag, n: t.count })) : []),

@@ -107,7 +107,22 @@ export function buildFilter(
   return f;
 }
 
-export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
+/** --keyword as an FTS5 query: each word quoted, so user input is never FTS syntax. */
+export function ftsQuery(keyword: string): string {
+  return keyword
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => `"${w.replace(/"/g, '""')}"`)
+    .join(' ');
+}
+
+/**
+ * The WHERE clause of a filter. Tag and full-text tests are `id IN (list)`, so SQLite may start from the list (a rare
+ * tag or word: a few rowid lookups) or scan in time order and test membership. `wordsInTimeOrder` forces the
+ * second for the words (`+id` cannot drive the query): the review page asks for it when a word matches thousands of
+ * events and only the first page of them in time order is wanted (1M events, a word in 80,000: 1.3 s → tens of ms).
+ */
+export function whereClause(f: EventFilter, alias = 'e', o: { wordsInTimeOrder?: boolean } = {}): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.fromUs !== undefined) {
@@ -134,20 +149,15 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
   }
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.
-    parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
-    params.push(
-      f.keyword
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((w) => `"${w.replace(/"/g, '""')}"`)
-        .join(' '),
-    );
+    parts.push(`${o.wordsInTimeOrder ? '+' : ''}${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
+    params.push(ftsQuery(f.keyword));
   }
+  // IN, not a correlated EXISTS: EXISTS tested every event of a 1M-event case for 120 tagged ones (2.4 s).
   if (f.tag !== undefined) {
-    parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id AND t.tag = ?)`);
+    parts.push(`${alias}.id IN (SELECT t.event_id FROM event_tags t WHERE t.tag = ?)`);
     params.push(f.tag);
   }
-  if (f.tagged) parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id)`);
+  if (f.tagged) parts.push(`${alias}.id IN (SELECT t.event_id FROM event_tags t)`);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
