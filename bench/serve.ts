@@ -107,6 +107,107 @@ async function timed(url: string): Promise<{ ms: number; body: { events?: { id: 
   return { ms: performance.now() - t, body };
 }
 
+/** Time to first rows and filter latencies of a review server on this case (also run on its own on a kept case). */
+export async function measureReviewServer(casePath: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  let t = performance.now();
+  const server = await startReviewServer({ casePath });
+  const api = `${server.url}api/`;
+  await timed(`${api}meta`);
+  const first = await timed(`${api}events?order=desc&limit=200`);
+  rows.push({
+    area: 'serve',
+    metric: 'first rows: server start + meta + first page',
+    value: performance.now() - t,
+    unit: 'ms',
+    note: `first page alone ${first.ms.toFixed(0)} ms`,
+  });
+
+  // Filters and searches, each with a different value so no answer is a repeat; then deep pages.
+  const filters: string[] = [];
+  for (let k = 0; k < 4; k++) {
+    filters.push(`kinds=${['call', 'photo', 'location', 'message'][k]}`, `kinds=message,call&order=asc`);
+    filters.push(`contact=%2B4915155${String(37 + k * 101).padStart(5, '0')}`, `contact=Person%20${400 + k}`);
+    filters.push(`q=${WORDS[k + 10]}`, `q=collision`, `q=${WORDS[k]}%20${WORDS[k + 5]}&kinds=message`);
+    filters.push(`from=2022-0${k + 3}-01&to=2022-0${k + 3}-07`, `from=2023-0${k + 5}-1${k}&to=2023-0${k + 5}-1${k}`, `tag=exhibit`, `tagged=1&order=asc`);
+  }
+  const eventsMs: number[] = [];
+  const histMs: number[] = [];
+  const timings: { ms: number; f: string }[] = [];
+  for (const f of filters) {
+    const e = await timed(`${api}events?${f}&limit=200`);
+    eventsMs.push(e.ms);
+    timings.push({ ms: e.ms, f: decodeURIComponent(f) });
+    histMs.push((await timed(`${api}histogram?${f}`)).ms);
+  }
+  rows.push({
+    area: 'serve',
+    metric: 'filter/search first page p95',
+    value: p95(eventsMs),
+    unit: 'ms',
+    note: `${eventsMs.length} requests; slowest: ${timings
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 3)
+      .map((x) => `${x.f} ${x.ms.toFixed(0)} ms`)
+      .join(', ')}`,
+  });
+  rows.push({ area: 'serve', metric: 'day histogram p95 (same filters, uncached)', value: p95(histMs), unit: 'ms', note: `max ${Math.max(...histMs).toFixed(0)} ms` });
+
+  const deep: number[] = [];
+  let cursor: string | null | undefined = null;
+  for (let p = 0; p < 50; p++) {
+    const r = await timed(`${api}events?order=desc&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+    deep.push(r.ms);
+    cursor = r.body.next;
+  }
+  rows.push({ area: 'serve', metric: 'scrolling: next page p95 (50 pages of 200, keyset)', value: p95(deep), unit: 'ms' });
+
+  if (await resolveChromium()) {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.setViewport({ width: 1400, height: 900 });
+      t = performance.now();
+      await page.goto(server.url);
+      await page.waitForSelector('#rows .row');
+      rows.push({ area: 'serve', metric: 'first rows in Chromium (navigation to rows on screen)', value: performance.now() - t, unit: 'ms' });
+      // Scroll down 50 rows a frame until 3,000 rows are loaded: page fetches on the way, and the frame times.
+      const scroll = await page.evaluate(async () => {
+        const list = document.getElementById('list')!;
+        const frames: number[] = [];
+        const t0 = performance.now();
+        let last = t0;
+        while (Number(document.documentElement.dataset.rows) < 3000 && performance.now() - t0 < 60_000) {
+          list.scrollTop += 50 * 26;
+          await new Promise((r) => requestAnimationFrame(r));
+          const now = performance.now();
+          frames.push(now - last);
+          last = now;
+        }
+        frames.sort((a, b) => a - b);
+        return {
+          ms: performance.now() - t0,
+          frames: frames.length,
+          p95: frames[Math.ceil(frames.length * 0.95) - 1],
+          inDom: document.querySelectorAll('#rows .row').length,
+          rows: Number(document.documentElement.dataset.rows),
+        };
+      });
+      rows.push({
+        area: 'serve',
+        metric: 'Chromium: scroll to 3,000 rows, 50 rows a frame',
+        value: scroll.ms,
+        unit: 'ms',
+        note: `${scroll.rows} rows loaded, ${scroll.frames} frames, p95 frame ${scroll.p95.toFixed(1)} ms, ${scroll.inDom} rows in the DOM`,
+      });
+    } finally {
+      await browser.close();
+    }
+  }
+  await server.close();
+  return rows;
+}
+
 export const serveBench: BenchSection = {
   id: 'serve',
   title: 'Review page: 1,000,000-event case over HTTP',
@@ -114,7 +215,7 @@ export const serveBench: BenchSection = {
     const n = Math.max(10_000, Math.round(1_000_000 * scale));
     const casePath = path.join(tmp, 'million.db');
     const rows: BenchRow[] = [];
-    let t = performance.now();
+    const t = performance.now();
     buildMillionCase(casePath, n);
     rows.push({
       area: 'serve',
@@ -124,97 +225,7 @@ export const serveBench: BenchSection = {
       note: `${n.toLocaleString('en-US')} events`,
     });
 
-    t = performance.now();
-    const server = await startReviewServer({ casePath });
-    const api = `${server.url}api/`;
-    await timed(`${api}meta`);
-    const first = await timed(`${api}events?order=desc&limit=200`);
-    rows.push({
-      area: 'serve',
-      metric: 'first rows: server start + meta + first page',
-      value: performance.now() - t,
-      unit: 'ms',
-      note: `first page alone ${first.ms.toFixed(0)} ms`,
-    });
-
-    // Filters and searches, each with a different value so no answer is a repeat; then deep pages.
-    const filters: string[] = [];
-    for (let k = 0; k < 4; k++) {
-      filters.push(`kinds=${['call', 'photo', 'location', 'message'][k]}`, `kinds=message,call&order=asc`);
-      filters.push(`contact=%2B4915155${String(37 + k * 101).padStart(5, '0')}`, `contact=Person%20${400 + k}`);
-      filters.push(`q=${WORDS[k + 10]}`, `q=collision`, `q=${WORDS[k]}%20${WORDS[k + 5]}&kinds=message`);
-      filters.push(`from=2022-0${k + 3}-01&to=2022-0${k + 3}-07`, `from=2023-0${k + 5}-1${k}&to=2023-0${k + 5}-1${k}`, `tag=exhibit`, `tagged=1&order=asc`);
-    }
-    const eventsMs: number[] = [];
-    const histMs: number[] = [];
-    let worst = { ms: 0, f: '' };
-    for (const f of filters) {
-      const e = await timed(`${api}events?${f}&limit=200`);
-      eventsMs.push(e.ms);
-      if (e.ms > worst.ms) worst = { ms: e.ms, f };
-      histMs.push((await timed(`${api}histogram?${f}`)).ms);
-    }
-    rows.push({
-      area: 'serve',
-      metric: 'filter/search first page p95',
-      value: p95(eventsMs),
-      unit: 'ms',
-      note: `${eventsMs.length} requests; slowest ${worst.ms.toFixed(0)} ms (${decodeURIComponent(worst.f)})`,
-    });
-    rows.push({ area: 'serve', metric: 'day histogram p95 (same filters, uncached)', value: p95(histMs), unit: 'ms', note: `max ${Math.max(...histMs).toFixed(0)} ms` });
-
-    const deep: number[] = [];
-    let cursor: string | null | undefined = null;
-    for (let p = 0; p < 50; p++) {
-      const r = await timed(`${api}events?order=desc&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
-      deep.push(r.ms);
-      cursor = r.body.next;
-    }
-    rows.push({ area: 'serve', metric: 'scrolling: next page p95 (50 pages of 200, keyset)', value: p95(deep), unit: 'ms' });
-
-    if (await resolveChromium()) {
-      const browser = await launchBrowser();
-      try {
-        const page = await browser.newPage();
-        await page.setViewport({ width: 1400, height: 900 });
-        t = performance.now();
-        await page.goto(server.url);
-        await page.waitForSelector('#rows .row');
-        rows.push({ area: 'serve', metric: 'first rows in Chromium (navigation to rows on screen)', value: performance.now() - t, unit: 'ms' });
-        // Scroll down 50 rows a frame until 3,000 rows are loaded: page fetches on the way, and the frame times.
-        const scroll = await page.evaluate(async () => {
-          const list = document.getElementById('list')!;
-          const frames: number[] = [];
-          const t0 = performance.now();
-          let last = t0;
-          while (Number(document.documentElement.dataset.rows) < 3000 && performance.now() - t0 < 60_000) {
-            list.scrollTop += 50 * 26;
-            await new Promise((r) => requestAnimationFrame(r));
-            const now = performance.now();
-            frames.push(now - last);
-            last = now;
-          }
-          frames.sort((a, b) => a - b);
-          return {
-            ms: performance.now() - t0,
-            frames: frames.length,
-            p95: frames[Math.ceil(frames.length * 0.95) - 1],
-            inDom: document.querySelectorAll('#rows .row').length,
-            rows: Number(document.documentElement.dataset.rows),
-          };
-        });
-        rows.push({
-          area: 'serve',
-          metric: 'Chromium: scroll to 3,000 rows, 50 rows a frame',
-          value: scroll.ms,
-          unit: 'ms',
-          note: `${scroll.rows} rows loaded, ${scroll.frames} frames, p95 frame ${scroll.p95.toFixed(1)} ms, ${scroll.inDom} rows in the DOM`,
-        });
-      } finally {
-        await browser.close();
-      }
-    }
-    await server.close();
+    rows.push(...(await measureReviewServer(casePath)));
     return rows;
   },
 };

@@ -242,6 +242,22 @@ describe('the read API', () => {
     }
   });
 
+  it('filters by contact, however the number is written, and answers at once for a contact that names nothing', async () => {
+    const [who] = q<{ counterpart: string; n: number }>(
+      "SELECT counterpart, count(*) AS n FROM events WHERE counterpart LIKE '+1%' AND ts_utc_us IS NOT NULL GROUP BY counterpart ORDER BY n DESC LIMIT 1",
+    );
+    expect(who!.n).toBeGreaterThan(3);
+    // The national form of a +1 number (the fixture's region is US) finds the same events as the E.164 form.
+    const national = `(${who!.counterpart.slice(2, 5)}) ${who!.counterpart.slice(5, 8)}-${who!.counterpart.slice(8)}`;
+    for (const c of [who!.counterpart, national]) {
+      const page = (await api(`events?limit=500&contact=${encodeURIComponent(c)}`)) as { events: { counterpart: string | null; kind: string }[] };
+      expect(page.events.filter((e) => e.counterpart === who!.counterpart).length, c).toBe(who!.n);
+    }
+    const none = (await api('events?contact=%2B19999999999')) as { events: unknown[]; next: string | null };
+    expect(none).toEqual({ events: [], next: null });
+    expect(((await api('histogram?contact=%2B19999999999')) as { total: number }).total).toBe(0);
+  });
+
   it('counts events per day in the case zone, across DST changes (checked against Intl)', async () => {
     const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' });
     const want = new Map<string, number>();

@@ -118,6 +118,26 @@ export class ReviewApi {
     return n;
   }
 
+  private whoBuilt = false;
+
+  /**
+   * True when no event can match the contact filter. Checked with the same clause on the case's distinct
+   * (counterpart, name) pairs plus the contact cards, gathered once into a TEMP table (a read-only connection may
+   * write its own temp schema): a contact that names nothing would otherwise scan every event (1M: seconds).
+   */
+  private contactMatchesNothing(f: ReviewFilter): boolean {
+    if (!f.filter.contact) return false;
+    if (!this.whoBuilt) {
+      this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS review_who AS
+        SELECT DISTINCT counterpart, counterpart_name, CASE WHEN extractor = 'contacts' THEN extractor END AS extractor,
+          CASE WHEN extractor = 'contacts' THEN source_rowid END AS source_rowid
+        FROM events WHERE counterpart IS NOT NULL OR counterpart_name IS NOT NULL OR extractor = 'contacts'`);
+      this.whoBuilt = true;
+    }
+    const w = whereClause({ contact: f.filter.contact, contactE164: f.filter.contactE164 }, 'e');
+    return !this.db.prepare(`SELECT 1 FROM temp.review_who e ${w.sql} LIMIT 1`).get(...w.params);
+  }
+
   /** `pageOrder`: a page in time order is wanted, so common words are tested while scanning in that order. */
   private where(f: ReviewFilter, extra: string[] = [], extraParams: unknown[] = [], pageOrder = false): { sql: string; params: unknown[] } {
     const common = pageOrder && !!f.filter.keyword && this.wordMatches(f.filter.keyword) > COMMON_WORD;
@@ -136,6 +156,7 @@ export class ReviewApi {
    */
   events(f: ReviewFilter, o: { order: 'asc' | 'desc'; cursor: Cursor | null; limit: number }): { events: EventItem[]; next: string | null } {
     const limit = Math.max(1, Math.min(PAGE_MAX, Math.trunc(o.limit) || 100));
+    if (this.contactMatchesNothing(f)) return { events: [], next: null };
     const asc = o.order === 'asc';
     const extra = ['e.ts_utc_us IS NOT NULL'];
     const extraParams: unknown[] = [];
@@ -199,8 +220,9 @@ export class ReviewApi {
     if (hit) return hit as ReturnType<ReviewApi['histogram']>;
     const byDay = new Map<number, number>();
     let total = 0;
+    const none = this.contactMatchesNothing(f);
     const K = 200_000; // days added so that integer division floors for times before 1970 too
-    for (const piece of this.offsetPieces()) {
+    for (const piece of none ? [] : this.offsetPieces()) {
       const w = this.where(f, ['e.ts_utc_us >= ?', 'e.ts_utc_us < ?'], [piece.fromUs, piece.toUs]);
       const off = Math.trunc(piece.offsetMin) * 60_000_000; // an integer literal: a bound number would be REAL and not divide to days
       const rows = this.db
@@ -215,7 +237,7 @@ export class ReviewApi {
       }
     }
     const wu = this.where(f, ['e.ts_utc_us IS NULL']);
-    const undated = (this.db.prepare(`SELECT count(*) AS n FROM events e ${wu.sql}`).get(...wu.params) as { n: number }).n;
+    const undated = none ? 0 : (this.db.prepare(`SELECT count(*) AS n FROM events e ${wu.sql}`).get(...wu.params) as { n: number }).n;
     const days = [...byDay.entries()].sort((a, b) => a[0] - b[0]).map(([d, n]) => ({ day: new Date(d * 86_400_000).toISOString().slice(0, 10), n }));
     const r = { days, total, undated };
     if (this.histCache.size > 200) this.histCache.clear();
@@ -314,6 +336,7 @@ export class ReviewApi {
 
   /** Located events for the map, evenly thinned to at most GEO_MAX points (the count says how many match). */
   geo(f: ReviewFilter): { points: { id: number; lat: number; lon: number; kind: string; day: string; time: string }[]; total: number } {
+    if (this.contactMatchesNothing(f)) return { points: [], total: 0 };
     const w = this.where(f, ['e.latitude BETWEEN -90 AND 90', 'e.longitude BETWEEN -180 AND 180', 'e.ts_utc_us IS NOT NULL']);
     const total = (this.db.prepare(`SELECT count(*) AS n FROM events e ${w.sql}`).get(...w.params) as { n: number }).n;
     const step = Math.max(1, Math.ceil(total / GEO_MAX));
