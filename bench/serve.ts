@@ -127,7 +127,8 @@ export async function measureReviewServer(casePath: string): Promise<BenchRow[]>
   const filters: string[] = [];
   for (let k = 0; k < 4; k++) {
     filters.push(`kinds=${['call', 'photo', 'location', 'message'][k]}`, `kinds=message,call&order=asc`);
-    filters.push(`contact=%2B4915155${String(37 + k * 101).padStart(5, '0')}`, `contact=Person%20${400 + k}`);
+    // Persons whose (n - 1) % 20 < 15 have messages and calls; the others none (a contact that names nothing).
+    filters.push(`contact=%2B4915155${String(21 + k * 100).padStart(5, '0')}`, `contact=Person%20${401 + k}`, `contact=%2B4915155${String(37 + k * 101).padStart(5, '0')}`);
     filters.push(`q=${WORDS[k + 10]}`, `q=collision`, `q=${WORDS[k]}%20${WORDS[k + 5]}&kinds=message`);
     filters.push(`from=2022-0${k + 3}-01&to=2022-0${k + 3}-07`, `from=2023-0${k + 5}-1${k}&to=2023-0${k + 5}-1${k}`, `tag=exhibit`, `tagged=1&order=asc`);
   }

@@ -10,8 +10,8 @@ import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
 export const PAGE_MAX = 500;
 export const GEO_MAX = 5_000;
 const DAY_US = 86_400_000_000;
-/** Above this many matches, a page of a word search scans in time order instead of sorting every match. */
-const COMMON_WORD = 5_000;
+/** Above this many matches, a page of a word or kinds search scans in time order instead of sorting every match. */
+const COMMON = 5_000;
 
 /** Filters as the page sends them (query-string values). */
 export interface ApiFilter {
@@ -118,6 +118,13 @@ export class ReviewApi {
     return n;
   }
 
+  private counts: Map<string, number> | null = null;
+
+  private kindCounts(): Map<string, number> {
+    this.counts ??= new Map((this.db.prepare('SELECT kind, count(*) AS n FROM events GROUP BY kind').all() as { kind: string; n: number }[]).map((k) => [k.kind, k.n]));
+    return this.counts;
+  }
+
   private whoBuilt = false;
 
   /**
@@ -140,8 +147,9 @@ export class ReviewApi {
 
   /** `pageOrder`: a page in time order is wanted, so common words are tested while scanning in that order. */
   private where(f: ReviewFilter, extra: string[] = [], extraParams: unknown[] = [], pageOrder = false): { sql: string; params: unknown[] } {
-    const common = pageOrder && !!f.filter.keyword && this.wordMatches(f.filter.keyword) > COMMON_WORD;
-    const w = whereClause(f.filter, 'e', { wordsInTimeOrder: common });
+    const common = pageOrder && !!f.filter.keyword && this.wordMatches(f.filter.keyword) > COMMON;
+    const kinds = pageOrder && (f.filter.kinds?.length ?? 0) > 1 && f.filter.kinds!.reduce((n, k) => n + (this.kindCounts().get(k) ?? 0), 0) > COMMON;
+    const w = whereClause(f.filter, 'e', { wordsInTimeOrder: common, kindsInTimeOrder: kinds });
     const parts = w.sql ? [w.sql.replace(/^WHERE /, '')] : [];
     const params = [...w.params];
     parts.push(...extra);
@@ -289,12 +297,14 @@ export class ReviewApi {
   meta(): unknown {
     if (this.metaCache) return this.metaCache;
     const m = (k: string) => (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(k) as { value: string | null } | undefined)?.value ?? null;
-    const kinds = (this.db.prepare('SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC').all() as { kind: string; n: number }[]).map((k, i) => ({
-      kind: k.kind,
-      n: k.n,
-      label: kindLabel(k.kind),
-      color: kindColor(k.kind, i),
-    }));
+    const kinds = [...this.kindCounts().entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, n], i) => ({
+        kind,
+        n,
+        label: kindLabel(kind),
+        color: kindColor(kind, i),
+      }));
     const devices = this.db.prepare('SELECT id, device_name AS name, product_type AS product, ios_version AS ios, serial, udid FROM evidence ORDER BY id').all();
     this.metaCache = {
       caseNumber: m('case_number'),
