@@ -66,7 +66,6 @@ export class ReviewApi {
   private readonly fmt: ReturnType<typeof zoneFormatter>;
   private metaCache: unknown = null;
   private readonly histCache = new Map<string, unknown>();
-  private readonly kindsInCase: string[];
   private readonly hasThumbs: boolean;
 
   constructor(
@@ -77,7 +76,6 @@ export class ReviewApi {
     readonly knownTags: () => string[] | null,
   ) {
     this.fmt = zoneFormatter(tz);
-    this.kindsInCase = db.prepare('SELECT DISTINCT kind FROM events').pluck().all() as string[];
     this.hasThumbs = hasTable(db, 'thumbnails');
   }
 
@@ -97,7 +95,7 @@ export class ReviewApi {
         tagged,
       },
       this.tz,
-      [...new Set([...knownKinds(), ...this.kindsInCase])],
+      [...new Set([...knownKinds(), ...this.kindCounts().keys()])],
       this.region,
       tags ?? [],
     );

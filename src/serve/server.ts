@@ -13,6 +13,10 @@ import { FilterError, validateZone } from '../timeline/query.js';
 import { packagePath } from '../paths.js';
 import { ReviewApi, parseCursor, type ApiFilter } from './api.js';
 import { caseTags } from './tagBackend.js';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { EventFilter } from '../timeline/query.js';
+import type { HistogramReply, HistogramRequest } from './histogramWorker.js';
 
 export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const MAX_BODY = 64 * 1024;
@@ -69,6 +73,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
     const tz = validateZone(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
     const tags = caseTags(o.casePath, cf.db, o.examiner);
     const api = new ReviewApi(cf.db, tz, cf.getMeta('region') ?? 'US', () => tags.names());
+    const histogram = histogramRunner(o.casePath, tz, cf.getMeta('region') ?? 'US', api);
     const token = crypto.randomBytes(24).toString('base64url');
     const tokenBuf = Buffer.from(token);
     const server = http.createServer();
@@ -99,13 +104,13 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
         send(res, 200, ASSETS[route]!, files.get(route)!);
         return;
       }
-      const reply = get(route, Object.fromEntries(url.searchParams) as Record<string, string>);
+      const reply = await get(route, Object.fromEntries(url.searchParams) as Record<string, string>);
       if (reply instanceof FileReply) send(res, 200, reply.type, reply.data);
       else sendJson(res, 200, reply);
     };
 
     /** A JSON value, or a file (thumbnails). */
-    const get = (route: string, q: Record<string, string>): unknown => {
+    const get = async (route: string, q: Record<string, string>): Promise<unknown> => {
       let m: RegExpExecArray | null;
       if (route === 'api/meta') return { ...(api.meta() as object), tags: tags.list() };
       if (route === 'api/events') {
@@ -115,7 +120,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
         const notes = tags.notesOf(ids);
         return { ...page, events: page.events.map((e) => ({ ...e, tags: byEvent.get(e.id) ?? [], note: notes.get(e.id)?.note ?? null })) };
       }
-      if (route === 'api/histogram') return api.histogram(api.parseFilter(q as ApiFilter));
+      if (route === 'api/histogram') return histogram.run(api.parseFilter(q as ApiFilter).filter);
       if (route === 'api/geo') return api.geo(api.parseFilter(q as ApiFilter));
       if ((m = /^api\/thread\/(\d{1,15})$/.exec(route))) {
         const t = api.thread(Number(m[1]), q.around ? Number(q.around) : null);
@@ -154,6 +159,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
         return o.exhibits(str(body.tag, 'tag', 100));
       } else throw new HttpError(404, 'not found');
       api.tagsChanged();
+      histogram.tagsChanged();
       return { ok: true, result: r ?? null, tags: tags.list() };
     };
 
@@ -175,6 +181,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
       closed = true;
       server.close();
       server.closeAllConnections();
+      histogram.close();
       tags.close();
       cf.db.close();
     };
@@ -189,6 +196,7 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
           server.close(() => resolve());
           server.closeAllConnections();
           closed = true;
+          histogram.close();
           tags.close();
           cf.db.close();
         }),
@@ -197,6 +205,45 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
     if (!closed) cf.db.close();
     throw e;
   }
+}
+
+/** The compiled worker: beside this module, or under dist/ when running from the TypeScript sources (tests). */
+function histogramScript(): string | null {
+  const here = fileURLToPath(new URL('./histogramWorker.js', import.meta.url));
+  if (fs.existsSync(here)) return here;
+  const built = here.replace(/([\\/])src([\\/])serve([\\/])histogramWorker\.js$/, '$1dist$1src$2serve$3histogramWorker.js');
+  return built !== here && fs.existsSync(built) ? built : null;
+}
+
+/** Histograms on a worker thread when the compiled worker is there, else on this thread. */
+function histogramRunner(casePath: string, tz: string, region: string, api: ReviewApi) {
+  const script = histogramScript();
+  if (!script) return { run: async (filter: EventFilter) => api.histogram({ filter }), tagsChanged: () => {}, close: () => {} };
+  const worker = new Worker(script, { workerData: { role: 'ios-timeline-histogram', path: casePath, tz, region } });
+  worker.unref();
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  worker.on('message', (m: HistogramReply) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (!w) return;
+    if ('error' in m) w.reject(new Error(m.error));
+    else w.resolve(m.result);
+  });
+  worker.on('error', (e) => {
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  });
+  return {
+    run: (filter: EventFilter) =>
+      new Promise((resolve, reject) => {
+        const id = ++next;
+        waiting.set(id, { resolve, reject });
+        worker.postMessage({ id, filter } satisfies HistogramRequest);
+      }),
+    tagsChanged: () => worker.postMessage({ id: 0, tagsChanged: true } satisfies HistogramRequest),
+    close: () => void worker.terminate(),
+  };
 }
 
 function headers(type: string): Record<string, string> {

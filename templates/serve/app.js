@@ -110,9 +110,9 @@ async function reload() {
   renderRows();
   document.documentElement.dataset.busy = '1';
   status('Loading…');
-  const hist = loadHistogram(gen);
+  // Rows first: the server answers one request at a time, and a histogram of a large case takes longer.
   await loadMore(gen);
-  await hist;
+  await loadHistogram(gen);
   if (gen !== state.gen) return;
   if (state.rows.length) select(0, false);
   if ($('tab-map').classList.contains('on')) loadMap();
