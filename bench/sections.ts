@@ -9,6 +9,7 @@ import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
+import { mediaBench } from './media.js';
 import { serveBench } from './serve.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, serveBench];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, mediaBench, serveBench];

@@ -168,6 +168,30 @@ describe('report --exhibits', () => {
     }
   });
 
+  it.skipIf(!HAVE_BROWSER)(
+    'finds the same pages printed whole (from the index links) and exhibit by exhibit (a template without them)',
+    async () => {
+      const labDir = tmpDir();
+      const own = fs.readFileSync(path.join(process.cwd(), 'templates', 'exhibits.hbs'), 'utf8');
+      const noLinks = own.replace(/<a href="#\{\{anchor\}\}">\{\{number\}\}<\/a>/, '{{number}}');
+      expect(noLinks).not.toBe(own);
+      fs.writeFileSync(path.join(labDir, 'exhibits.hbs'), noLinks);
+      const cf = CaseFile.open(p, { readonly: true });
+      try {
+        const model = buildExhibitsModel(cf, { tz: 'UTC', filter: {}, tag: 'claim', context: 2 });
+        const whole = await writeExhibitsPdf(model, path.join(tmpDir(), 'a.pdf'), { templates: loadTemplates(undefined, 'exhibits') });
+        const each = await writeExhibitsPdf(model, path.join(tmpDir(), 'b.pdf'), { templates: loadTemplates(labDir, 'exhibits') });
+        expect([whole.whole, each.whole]).toEqual([true, false]);
+        expect(whole.exhibits.map((e) => e.number)).toEqual([1, 2, 3, 4]);
+        expect(each.exhibits).toEqual(whole.exhibits);
+        expect(each.pages).toBe(whole.pages);
+      } finally {
+        cf.db.close();
+      }
+    },
+    180_000,
+  );
+
   it('gives the same numbers when rendered again, and the case still verifies', async () => {
     const again = path.join(tmpDir(), 'again');
     const r = await cli(['report', '--case', p, '--exhibits', '--tag', 'claim', '--context', '2', '--out', again, '--format', 'html']);

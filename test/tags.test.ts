@@ -10,6 +10,7 @@ import { addTag, removeTag, listTags, tagsOf, notesOf, setNote, tagsDigest, TagE
 import { verifyCase } from '../src/custody/verify/case.js';
 import { latestIngestDigest } from '../src/custody/verify/case.js';
 import { checkCaseDigest } from '../src/custody/caseDigest.js';
+import { lockCase } from '../src/timeline/caseFile.js';
 import { readCustodyHeads, verifyCustodyChain, type CustodyRow } from '../src/timeline/custodyLog.js';
 
 let base: string;
@@ -44,6 +45,10 @@ describe('tags core', () => {
     // A new note updates a; c is added.
     expect(addTag(db, { eventIds: [a, c], tag: 'claim', note: 'revised', examiner: 'J. Doe' })).toMatchObject({ added: 1, updated: 1 });
     addTag(db, { eventIds: [c], tag: '  alibi  ', examiner: 'K. Roe' });
+    // The same name typed decomposed (e + combining accent) is the same tag.
+    addTag(db, { eventIds: [c], tag: 'caf\u00e9', examiner: 'K. Roe' });
+    expect(addTag(db, { eventIds: [c], tag: 'cafe\u0301' })).toMatchObject({ added: 0, updated: 0 });
+    removeTag(db, { eventIds: [c], tag: 'cafe\u0301', examiner: 'K. Roe' });
 
     expect(listTags(db)).toEqual([
       { tag: 'claim', count: 3 },
@@ -72,6 +77,8 @@ describe('tags core', () => {
       ['tag', 'J. Doe'],
       ['tag', 'J. Doe'],
       ['tag', 'K. Roe'],
+      ['tag', 'K. Roe'],
+      ['untag', 'K. Roe'],
       ['untag', 'J. Doe'],
       ['note', 'K. Roe'],
       ['note', 'K. Roe'],
@@ -80,17 +87,17 @@ describe('tags core', () => {
     expect(d1).toMatchObject({ tag: 'claim', note: 'first contact', added: [a, b], updated: [] });
     expect(d1.tags_digest).toMatchObject({ tags: 2, notes: 0, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // The removed tags' notes are kept in the record.
-    expect(JSON.parse(rows[3].detail_json).removed).toEqual([
+    expect(JSON.parse(rows[5].detail_json).removed).toEqual([
       { event_id: a, note: 'revised' },
       { event_id: b, note: 'first contact' },
     ]);
-    expect(JSON.parse(rows[5].detail_json)).toMatchObject({ event_id: b, note: null, previous_note: 'called twice that night' });
+    expect(JSON.parse(rows[7].detail_json)).toMatchObject({ event_id: b, note: null, previous_note: 'called twice that night' });
     // The last row's digest is the digest of the tables now.
-    expect(JSON.parse(rows[5].detail_json).tags_digest).toEqual(tagsDigest(db));
+    expect(JSON.parse(rows[7].detail_json).tags_digest).toEqual(tagsDigest(db));
     expect(verifyCustodyChain(db).problems).toEqual([]);
     // Each new head is anchored in the sidecar beside the case.
     const heads = readCustodyHeads(p)?.heads ?? [];
-    expect(heads.slice(-6).map((h) => h.hash)).toEqual(rows.map((r) => r.hash));
+    expect(heads.slice(-8).map((h) => h.hash)).toEqual(rows.map((r) => r.hash));
     db.close();
   });
 
@@ -251,7 +258,22 @@ describe('tag, untag, note and tags commands', () => {
     expect(fs.existsSync(`${p}.lock`)).toBe(false);
   });
 
-  it('export --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
+  it('refuses a case another command holds, leaving it untouched', async () => {
+    const p = copyCase();
+    const before = fs.readFileSync(p);
+    const lock = lockCase(p, 'report --out elsewhere');
+    try {
+      const r = await cli(['tag', '--case', p, '1', '--tag', 'x']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is in use: report --out elsewhere \(pid \d+/);
+    } finally {
+      lock.release();
+    }
+    expect(fs.readFileSync(p).equals(before)).toBe(true);
+    expect((await cli(['tag', '--case', p, '1', '--tag', 'x'])).code).toBe(0);
+  });
+
+  it('export and report --tag and --tagged keep exactly the tagged events; an unknown tag is an error', async () => {
     const p = copyCase();
     const db = new Database(p, { readonly: true });
     const ids = eventIds(db, 5);
@@ -272,6 +294,12 @@ describe('tag, untag, note and tags commands', () => {
     expect(await exported('claim.jsonl', '--tag', 'claim')).toEqual([ids[0], ids[2]]);
     expect(await exported('any.jsonl', '--tagged')).toEqual([ids[0], ids[2], ids[4]]);
     expect(await exported('both.jsonl', '--tagged', '--tag', 'other')).toEqual([ids[4]]);
+    // The full report takes the same filters, and says so on its cover.
+    const rep = await cli(['report', '--case', p, '--out', path.join(out, 'report'), '--format', 'html', '--tag', 'claim']);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(rep.stdout).toMatch(/^2 events$/m);
+    expect(fs.readFileSync(path.join(out, 'report', 'report.html'), 'utf8')).toContain('Tag: claim');
+    expect((await cli(['report', '--case', p, '--out', path.join(out, 'report2'), '--format', 'html', '--tagged'])).stdout).toMatch(/^3 events$/m);
     const r = await cli(['export', '--case', p, '--format', 'jsonl', '--out', path.join(out, 'x.jsonl'), '--tag', 'clam']);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('ios-timeline: no event is tagged "clam" in this case (tags: claim, other)\n');

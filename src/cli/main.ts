@@ -7,6 +7,7 @@ import { UsageError, EXIT_EVIDENCE, EXIT_USAGE } from './errors.js';
 import { registerInfo } from './commands/info.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerExport } from './commands/export.js';
+import { registerExtract } from './commands/extract.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSaveKey } from './commands/savekey.js';
 import { registerReport } from './commands/report.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerIngest(program);
   registerExport(program);
+  registerExtract(program);
   registerDemo(program);
   registerSaveKey(program);
   registerReport(program);

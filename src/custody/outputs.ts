@@ -75,11 +75,22 @@ export interface OutputManifest {
   files: ManifestFile[];
   actions: ManifestAction[];
   signer?: { algorithm: 'ed25519'; public_key_sha256: string };
+  /** extract: items selected but not written (payload missing, hash mismatch…), each with its reason. */
+  not_written?: NotWritten[];
+}
+
+export interface NotWritten {
+  source: string | null;
+  reason: string;
+  event_id: number | null;
+  attachment_id: number | null;
 }
 
 export interface WriteManifestOptions {
-  action: 'report' | 'export';
+  action: 'report' | 'export' | 'extract';
   signKeyPath?: string;
+  /** Items the action selected but did not write, listed in manifest.json with their reasons (extract). */
+  notWritten?: NotWritten[];
   /** Extra facts for the custody row (format, filter, template…). */
   detail?: Record<string, unknown>;
   /** Examiner for the custody row (default: IOS_TIMELINE_EXAMINER, the case's examiner, the OS user). */
@@ -261,6 +272,7 @@ export async function writeOutputManifest(
     ...(actions.some((a) => a.incomplete) ? { status: 'INCOMPLETE' as const } : {}),
     files: [...files.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     actions,
+    ...(existing?.not_written?.length || opts.notWritten?.length ? { not_written: [...(existing?.not_written ?? []), ...(opts.notWritten ?? [])] } : {}),
     ...(key ? { signer: { algorithm: 'ed25519' as const, public_key_sha256: keyFingerprint(key) } } : {}),
   };
   const manifestPath = path.join(dir, MANIFEST_NAME);

@@ -109,6 +109,9 @@ function around(cf: CaseFile, e: EventRow, n: number): { before: EventRow[]; aft
   return { before: before.reverse(), after };
 }
 
+/** U+FFFC marks where an attachment sits in a message's text: shown as a marker, as the full report does. */
+const shown = (s: string | null | undefined): string => reportText(s).replace(/\uFFFC/g, '[attachment]');
+
 const kv = (rows: [string, string | number | null | undefined][]): KeyValue[] =>
   rows.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([key, v]) => ({ key, value: String(v) }));
 
@@ -123,7 +126,7 @@ function eventFields(e: EventRow, stamp: (us: number | null) => string, conversa
     ['Conversation', conversation],
     ['Service', e.service],
     ['Title', reportText(e.title)],
-    ['Text', reportText(e.body)],
+    ['Text', shown(e.body)],
     ['Duration', e.duration_s != null ? formatDuration(e.duration_s) : null],
     ['Location', pos ? `${pos.lat.toFixed(6)}, ${pos.lon.toFixed(6)}${e.accuracy_m != null ? ` (± ${Math.round(e.accuracy_m)} m)` : ''}` : null],
     ['Recovered', e.recovered === 1 ? `yes: from ${e.recovered_from ?? 'unknown'}, confidence ${e.confidence ?? 'unknown'}` : null],
@@ -157,7 +160,7 @@ function contextRow(e: EventRow, stamp: (us: number | null) => string, role: Con
     time: stamp(e.ts_utc_us),
     who: e.direction === 'outgoing' ? 'device owner' : who(e.counterpart_name, e.counterpart),
     direction: e.direction === 'incoming' ? 'in' : e.direction === 'outgoing' ? 'out' : '',
-    text: reportText(text, 1000),
+    text: reportText(text, 1000).replace(/\uFFFC/g, '[attachment]'),
     role,
     alsoExhibit: role === 'context' ? (numberOf.get(e.id) ?? null) : null,
   };

@@ -102,6 +102,8 @@ export function loadTemplates(userDir?: string, page: 'report' | 'exhibits' = 'r
   const scriptSrc = page === 'exhibits' ? "'none'" : `'sha256-${scriptHash}'`;
   const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src ${scriptSrc}; base-uri 'none'; form-action 'none'`;
   hb.registerHelper('num', (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v ?? '')));
+  // {{plural n "event" "events"}}: "1 event", "2 events".
+  hb.registerHelper('plural', (n: unknown, one: string, many: string) => `${typeof n === 'number' ? n.toLocaleString('en-US') : String(n ?? '')} ${n === 1 ? one : many}`);
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   // Only SVG built by charts.ts is inlined; anything else handed to {{svg}} is escaped like all other text.
   hb.registerHelper('svg', (v: unknown) => (v instanceof TrustedSvg ? new hb.SafeString(v.markup) : String(v ?? '')));

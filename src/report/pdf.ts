@@ -127,7 +127,7 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
         case 'log':
           return warningRows(db, o.tz);
         case 'hashes':
-          return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
+          return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged, exceptMissing: model.missingFiles.abridged });
         default:
           return null;
       }

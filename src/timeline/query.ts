@@ -95,7 +95,7 @@ export function buildFilter(
   }
   if (o.keyword) f.keyword = o.keyword;
   if (o.tag !== undefined) {
-    const tag = o.tag.trim();
+    const tag = o.tag.trim().normalize('NFC');
     if (!tag) throw new FilterError('--tag needs a tag name');
     if (knownTags && !knownTags.includes(tag))
       throw new FilterError(

@@ -33,9 +33,9 @@ export const TAG_ACTIONS = ['tag', 'untag', 'note'] as const;
 /** A tag change that was refused (unknown event, bad name…): the CLI prints it as a one-line error. */
 export class TagError extends Error {}
 
-/** A tag name: trimmed, 1–64 characters, no control characters. Returns the trimmed name. */
+/** A tag name: trimmed, in Unicode NFC (so "é" typed two ways is one tag), 1–64 characters, no control characters. */
 export function checkTagName(tag: string): string {
-  const t = typeof tag === 'string' ? tag.trim() : '';
+  const t = typeof tag === 'string' ? tag.trim().normalize('NFC') : '';
   if (!t) throw new TagError('a tag name must not be empty');
   if ([...t].length > TAG_MAX_LENGTH) throw new TagError(`tag name is longer than ${TAG_MAX_LENGTH} characters`);
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(t)) throw new TagError('a tag name must not contain control characters');

@@ -8,6 +8,7 @@ import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
 import { writeOutputManifest, type ManifestExhibit } from '../../custody/outputs.js';
+import { exportMissingFiles } from '../../report/exports.js';
 import { buildExhibitsModel, CONTEXT_DEFAULT, CONTEXT_MAX, writeExhibitsHtml } from '../../report/exhibits.js';
 import { listTags } from '../../timeline/tags.js';
 import { loadPrivateKey } from '../../custody/sign.js';
@@ -99,6 +100,12 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
           fs.rmSync(file, { force: true });
         }
       }
+    }
+    // Payloads the manifest lists but the evidence lacks: all of them in a CSV beside the report (the PDF counts them by domain).
+    if (written.length && model.missingFiles.total) {
+      const file = path.join(o.out, model.missingFiles.csv);
+      exportMissingFiles(cf.db, file);
+      written.push(file);
     }
     // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
     let outputs: ReportRunResult['outputs'] = [];
@@ -268,7 +275,8 @@ export function registerReport(program: Command): void {
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
       .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)')
       .option('--exhibits', 'only the tagged events (with --tag, those of that tag), each a numbered exhibit with context and provenance (exhibits.html, exhibits.pdf)')
-      .option('--context <n>', `with --exhibits: messages of context before and after each exhibit in its conversation (0–${CONTEXT_MAX}; default ${CONTEXT_DEFAULT})`),
+      .option('--context <n>', `with --exhibits: messages of context before and after each exhibit in its conversation (0–${CONTEXT_MAX}; default ${CONTEXT_DEFAULT})`)
+      .option('--json', 'print the result as JSON on stdout'),
   ).action(
     async (
       o: FilterOptions & {
@@ -282,6 +290,7 @@ export function registerReport(program: Command): void {
         allowIncomplete?: boolean;
         exhibits?: boolean;
         context?: string;
+        json?: boolean;
       },
     ) => {
       const formats = parseFormats(o.format);
@@ -296,12 +305,24 @@ export function registerReport(program: Command): void {
         }
       } // before rendering anything
       const r = await runReport({ ...o, formats, context });
+      // Asked for a PDF only and could not make one: that is a failure, not a partial success.
+      if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
+      if (o.json) {
+        const result = {
+          outputs: r.outputs,
+          manifest: r.manifestPath ?? null,
+          [r.exhibits ? 'exhibits' : 'events']: r.events,
+          pdf_pages: r.pages ?? null,
+          pdf_skipped: r.pdfSkipped,
+          complete: !r.incomplete,
+        };
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
       const what = r.exhibits ? `${r.events} exhibit${r.events === 1 ? '' : 's'}` : `${r.events} events`;
       process.stdout.write(`${what}${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
-      // Asked for a PDF only and could not make one: that is a failure, not a partial success.
-      if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
     },
   );
 }

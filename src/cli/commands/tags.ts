@@ -61,7 +61,7 @@ export function registerTags(program: Command): void {
       caseExists(o.case);
       const eventIds = parseEventIds(ids);
       const r = withCase(o.case, `tag ${o.tag}`, o.allowIncomplete, (cf, casePath) => addTag(cf.db, { eventIds, tag: o.tag, note: o.note, examiner: o.examiner, casePath }));
-      const tag = o.tag.trim();
+      const tag = o.tag.trim().normalize('NFC');
       process.stdout.write(
         r.custody
           ? `tag "${tag}": ${r.added} event(s) tagged, ${r.updated} note(s) updated; custody row ${r.custody.seq}\n`
@@ -81,7 +81,7 @@ export function registerTags(program: Command): void {
       caseExists(o.case);
       const eventIds = parseEventIds(ids);
       const r = withCase(o.case, `untag ${o.tag}`, o.allowIncomplete, (cf, casePath) => removeTag(cf.db, { eventIds, tag: o.tag, examiner: o.examiner, casePath }));
-      const tag = o.tag.trim();
+      const tag = o.tag.trim().normalize('NFC');
       process.stdout.write(r.custody ? `tag "${tag}" removed from ${r.removed} event(s); custody row ${r.custody.seq}\n` : `tag "${tag}": nothing changed (not on those events)\n`);
     });
 
@@ -130,7 +130,7 @@ export function registerTags(program: Command): void {
           }
           return;
         }
-        const tag = o.tag.trim();
+        const tag = o.tag.trim().normalize('NFC');
         if (!tags.some((t) => t.tag === tag)) throw new UsageError(`no event is tagged "${tag}" in this case${tags.length ? ` (tags: ${tags.map((t) => t.tag).join(', ')})` : ''}`);
         const tz = validateZoneOrUsage(o.tz ?? cf.getMeta('time_zone') ?? 'UTC');
         const rows = cf.db

@@ -79,6 +79,7 @@ function checkTags(db: Database.Database, rows: CustodyRow[], r: VerifyReport): 
   if (!present) {
     // A case from before tags existed, opened read-only (never migrated): there is nothing to check.
     if (recorded) r.problems.push({ area: 'case', item: 'tags', message: `the tag tables were removed (custody row ${recorded.seq} records ${recorded.digest.tags} tag(s))` });
+    else r.checks.push('tags: none (the case file predates tags)');
     return;
   }
   const now = tagsDigest(db);
