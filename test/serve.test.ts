@@ -258,6 +258,17 @@ describe('the read API', () => {
     expect(((await api('histogram?contact=%2B19999999999')) as { total: number }).total).toBe(0);
   });
 
+  it('serves a stored thumbnail as the image it is, and nothing for an unknown one', async () => {
+    const [t] = q<{ id: number; mime: string; data: Buffer }>('SELECT id, mime, data FROM thumbnails LIMIT 1');
+    expect(t, 'the fixture stores thumbnails').toBeDefined();
+    const r = await fetch(`${server.url}api/thumb/${t!.id}`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe(t!.mime);
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(Buffer.from(await r.arrayBuffer()).equals(t!.data)).toBe(true);
+    expect((await fetch(`${server.url}api/thumb/999999999`)).status).toBe(404);
+  });
+
   it('counts events per day in the case zone, across DST changes (checked against Intl)', async () => {
     const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit' });
     const want = new Map<string, number>();
