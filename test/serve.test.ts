@@ -217,6 +217,52 @@ describe.skipIf(!HAVE_BROWSER)('the review page in Chromium', () => {
     expect(await page.$$eval('#map circle', (c) => c.length)).toBe(Math.min(located, 5000));
   });
 
+  it('a page of another origin cannot write: its fetch and its form POST are refused', async () => {
+    // Another local site (another port is another origin), as a malicious page open in the same browser would be.
+    const evil = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<!doctype html><title>other site</title>');
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
+    const evilPort = (evil.address() as { port: number }).port;
+    const other = await browser!.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${evilPort}/`);
+      const id = q<{ id: number }>('SELECT id FROM events ORDER BY id LIMIT 1')[0]!.id;
+      const statuses = await other.evaluate(
+        async (api: string, token: string, eventId: number) => {
+          const body = JSON.stringify({ eventIds: [eventId], tag: 'csrf' });
+          const out: string[] = [];
+          // With the token (as if it leaked) and JSON: the browser sends the page's own Origin, which is refused.
+          try {
+            const r = await fetch(`${api}tag`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Review-Token': token }, body });
+            out.push(String(r.status));
+          } catch (e) {
+            out.push(`blocked: ${(e as Error).name}`);
+          }
+          // A "simple" request needs no preflight: it reaches the server, which refuses it.
+          await fetch(`${api}tag`, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body }).catch(() => {});
+          const form = document.createElement('form');
+          form.method = 'POST';
+          form.action = `${api}tag`;
+          form.enctype = 'text/plain';
+          document.body.append(form);
+          form.submit();
+          return out;
+        },
+        `${server.url}api/`,
+        server.token,
+        id,
+      );
+      await other.waitForNetworkIdle({ idleTime: 300 }).catch(() => {});
+      expect(statuses[0]).not.toBe('200');
+      expect(q("SELECT * FROM event_tags WHERE tag = 'csrf'")).toEqual([]);
+    } finally {
+      await other.close();
+      evil.close();
+    }
+  });
+
   it('sent no request anywhere but this server, and left the evidence untouched', () => {
     expect(requests.length).toBeGreaterThan(5);
     // data: URLs are the browser's own (the date picker's icon); nothing else may leave the page's own URLs.
