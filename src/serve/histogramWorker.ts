@@ -1,5 +1,6 @@
-// The day histogram on its own thread and read-only connection: counting a large case takes longer than a page of
-// rows, and better-sqlite3 blocks its thread, so on the server's thread it would hold up the pages behind it.
+// The day histogram and the map points on their own thread and read-only connection: each reads every matching
+// event of a large case (seconds on 1M events), and better-sqlite3 blocks its thread, so on the server's thread
+// they would hold up the pages of rows behind them.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { EventFilter } from '../timeline/query.js';
@@ -7,12 +8,13 @@ import { ReviewApi } from './api.js';
 
 export interface HistogramRequest {
   id: number;
+  op?: 'histogram' | 'geo';
   filter?: EventFilter;
   /** Forget cached answers that depend on tags. */
   tagsChanged?: boolean;
 }
 
-export type HistogramReply = { id: number; result: ReturnType<ReviewApi['histogram']> } | { id: number; error: string };
+export type HistogramReply = { id: number; result: unknown } | { id: number; error: string };
 
 if (parentPort && workerData?.role === 'ios-timeline-histogram') {
   const port = parentPort;
@@ -22,7 +24,8 @@ if (parentPort && workerData?.role === 'ios-timeline-histogram') {
   port.on('message', (m: HistogramRequest) => {
     if (m.tagsChanged) return api.tagsChanged();
     try {
-      port.postMessage({ id: m.id, result: api.histogram({ filter: m.filter ?? {} }) } satisfies HistogramReply);
+      const f = { filter: m.filter ?? {} };
+      port.postMessage({ id: m.id, result: m.op === 'geo' ? api.geo(f) : api.histogram(f) } satisfies HistogramReply);
     } catch (e) {
       port.postMessage({ id: m.id, error: (e as Error).message } satisfies HistogramReply);
     }

@@ -120,10 +120,10 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
         const notes = tags.notesOf(ids);
         return { ...page, events: page.events.map((e) => ({ ...e, tags: byEvent.get(e.id) ?? [], note: notes.get(e.id)?.note ?? null })) };
       }
-      if (route === 'api/histogram') return histogram.run(api.parseFilter(q as ApiFilter).filter);
-      if (route === 'api/geo') return api.geo(api.parseFilter(q as ApiFilter));
+      if (route === 'api/histogram') return histogram.run('histogram', api.parseFilter(q as ApiFilter).filter);
+      if (route === 'api/geo') return histogram.run('geo', api.parseFilter(q as ApiFilter).filter);
       if ((m = /^api\/thread\/(\d{1,15})$/.exec(route))) {
-        const t = api.thread(Number(m[1]), q.around ? Number(q.around) : null);
+        const t = api.thread(Number(m[1]), /^\d{1,15}$/.test(q.around ?? '') ? Number(q.around) : null);
         if (!t) throw new HttpError(404, 'no such conversation');
         return t;
       }
@@ -215,10 +215,15 @@ function histogramScript(): string | null {
   return built !== here && fs.existsSync(built) ? built : null;
 }
 
-/** Histograms on a worker thread when the compiled worker is there, else on this thread. */
+/** Histograms and map points on a worker thread when the compiled worker is there, else on this thread. */
 function histogramRunner(casePath: string, tz: string, region: string, api: ReviewApi) {
   const script = histogramScript();
-  if (!script) return { run: async (filter: EventFilter) => api.histogram({ filter }), tagsChanged: () => {}, close: () => {} };
+  if (!script)
+    return {
+      run: async (op: 'histogram' | 'geo', filter: EventFilter) => (op === 'geo' ? api.geo({ filter }) : api.histogram({ filter })),
+      tagsChanged: () => {},
+      close: () => {},
+    };
   const worker = new Worker(script, { workerData: { role: 'ios-timeline-histogram', path: casePath, tz, region } });
   worker.unref();
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -235,11 +240,11 @@ function histogramRunner(casePath: string, tz: string, region: string, api: Revi
     waiting.clear();
   });
   return {
-    run: (filter: EventFilter) =>
+    run: (op: 'histogram' | 'geo', filter: EventFilter) =>
       new Promise((resolve, reject) => {
         const id = ++next;
         waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, filter } satisfies HistogramRequest);
+        worker.postMessage({ id, op, filter } satisfies HistogramRequest);
       }),
     tagsChanged: () => worker.postMessage({ id: 0, tagsChanged: true } satisfies HistogramRequest),
     close: () => void worker.terminate(),
