@@ -150,12 +150,28 @@ function updateStatus() {
   status(`${shown}${total} events loaded${state.done ? '' : ' (more as you scroll)'}${undated}`);
 }
 
-function renderRows() {
+let rendered = '';
+let frameAsked = false;
+// Scroll events come several times a frame: draw at most once per frame.
+function onScroll() {
+  if (frameAsked) return;
+  frameAsked = true;
+  requestAnimationFrame(() => {
+    frameAsked = false;
+    renderRows(true);
+  });
+}
+
+/** Only the rows in view (and 10 either side) are in the DOM; `scrolled`: redraw only if that window moved. */
+function renderRows(scrolled) {
   const list = $('list');
   const n = state.rows.length;
   $('spacer').style.height = `${(n + (state.done ? 0 : 1)) * ROW_H}px`;
   const first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - 10);
   const last = Math.min(n, Math.ceil((list.scrollTop + list.clientHeight) / ROW_H) + 10);
+  const key = `${first}:${last}:${n}:${state.sel}:${state.gen}`;
+  if (scrolled === true && key === rendered) return;
+  rendered = key;
   const box = $('rows');
   box.style.top = `${first * ROW_H}px`;
   const out = [];
@@ -479,8 +495,8 @@ async function start() {
     showEvent(e);
     showTab('event');
   });
-  $('list').addEventListener('scroll', renderRows, { passive: true });
-  window.addEventListener('resize', renderRows);
+  $('list').addEventListener('scroll', onScroll, { passive: true });
+  window.addEventListener('resize', () => renderRows());
   $('rows').addEventListener('click', (ev) => {
     const r = ev.target.closest('.row');
     if (r) select(Number(r.dataset.i), false);
