@@ -57,7 +57,7 @@ export interface EventItem {
   source: { domain: string | null; path: string | null; sha256: string | null; table: string | null; rowid: number | null; extractor: string };
 }
 
-/** The tag tables exist only in cases opened by a version that knows tags. */
+/** Whether the case has this table (older case files lack the newer ones; a read-only open never migrates). */
 export function hasTable(db: Database.Database, name: string): boolean {
   return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?").get(name);
 }
@@ -308,7 +308,6 @@ export class ReviewApi {
       caseNumber: m('case_number'),
       examiner: m('examiner'),
       zone: this.tz,
-      zoneOffsetNow: zoneOf(this.tz).formatOffset(Date.now(), 'short'),
       kinds,
       devices,
     };
