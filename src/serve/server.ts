@@ -43,8 +43,8 @@ export interface ReviewServer {
   port: number;
   token: string;
   close(): Promise<void>;
-  /** Synchronous part of close (for signal handlers): stop listening and close the case. */
-  closeNow(): void;
+  /** Synchronous part of close (for signal handlers): stop listening and close the case; false if already closed. */
+  closeNow(): boolean;
 }
 
 class FileReply {
@@ -176,14 +176,15 @@ export async function startReviewServer(o: ServeOptions): Promise<ReviewServer> 
       server.listen({ host: '127.0.0.1', port: o.port ?? 0 }, () => resolve());
     });
     port = (server.address() as AddressInfo).port;
-    const closeNow = () => {
-      if (closed) return;
+    const closeNow = (): boolean => {
+      if (closed) return false;
       closed = true;
       server.close();
       server.closeAllConnections();
       histogram.close();
       tags.close();
       cf.db.close();
+      return true;
     };
     return {
       url: `http://127.0.0.1:${port}/${token}/`,

@@ -46,8 +46,7 @@ export function registerServe(program: Command): void {
       // Ctrl-C and SIGTERM run the interrupt cleanups: stop listening and close the case.
       // The open server keeps the process alive after this action returns.
       onAbort(() => {
-        server.closeNow();
-        process.stderr.write('review page stopped; case closed\n');
+        if (server.closeNow()) process.stderr.write('review page stopped; case closed\n');
       });
       process.stdout.write(`Review page for ${o.case} (only this machine can open it; the link is the key, keep it private):\n${server.url}\nPress Ctrl-C to stop.\n`);
     });
