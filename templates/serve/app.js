@@ -354,11 +354,32 @@ async function loadHistogram(gen) {
   }
 }
 
-function drawHistogram(days) {
+function drawHistogram(all) {
   const svg = $('hist');
   svg.replaceChildren();
   delete svg.dataset.start;
-  if (!days.length) return;
+  $('hist-note').textContent = '';
+  if (!all.length) return;
+  // A few stray dates years away would squeeze the chart to a line (a clock reset, a photo from an old phone): when
+  // the shortest stretch holding 90 % of the events is under half the whole span, chart that stretch and say so.
+  const dayNo = all.map((d) => Math.round(Date.parse(`${d.day}T00:00:00Z`) / 86_400_000));
+  const total = all.reduce((n, d) => n + d.n, 0);
+  let a = 0;
+  let b = all.length - 1;
+  let inWin = 0;
+  for (let i = 0, j = 0; j < all.length; j++) {
+    inWin += all[j].n;
+    while (inWin - all[i].n >= total * 0.9) inWin -= all[i++].n;
+    if (inWin >= total * 0.9 && dayNo[j] - dayNo[i] < dayNo[b] - dayNo[a]) [a, b] = [i, j];
+  }
+  if (dayNo[b] - dayNo[a] >= (dayNo[all.length - 1] - dayNo[0]) / 2) [a, b] = [0, all.length - 1];
+  const before = all.slice(0, a).reduce((n, d) => n + d.n, 0);
+  const after = all.slice(b + 1).reduce((n, d) => n + d.n, 0);
+  const days = all.slice(a, b + 1);
+  const left = [before && `${before.toLocaleString('en-US')} before ${days[0].day}`, after && `${after.toLocaleString('en-US')} after ${days[days.length - 1].day}`].filter(
+    Boolean,
+  );
+  if (left.length) $('hist-note').textContent = `Not in the chart: ${left.join(' and ')} (use From / To to see them).`;
   // Every day from the first to the last, empty days included, so the axis is time.
   const start = Date.parse(`${days[0].day}T00:00:00Z`);
   const end = Date.parse(`${days[days.length - 1].day}T00:00:00Z`);
