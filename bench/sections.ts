@@ -9,7 +9,21 @@ import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
+import { archivesBench } from './archives.js';
 import { mediaBench } from './media.js';
 import { serveBench } from './serve.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, mediaBench, serveBench];
+export const SECTIONS: BenchSection[] = [
+  foundation,
+  decrypt,
+  hashing,
+  photosBench,
+  messagesBench,
+  report,
+  artifactsBench,
+  artifactsBBench,
+  recoveryBench,
+  mediaBench,
+  archivesBench,
+  serveBench,
+];

@@ -6,6 +6,8 @@ export { iterateEvents, countEvents, buildFilter, type EventFilter, type EventRo
 export { EXTRACTORS, KINDS } from './extractors/registry.js';
 export type { Extractor, ExtractorContext, KindDescriptor } from './extractors/types.js';
 export { Backup, BackupError, findBackupRoot, fileIdFor } from './backup/backup.js';
+export type { EvidenceSource, SourceKind } from './backup/source.js';
+export { openEvidence, evidenceRoot } from './sources/open.js';
 export { exportEvents, type ExportFormat } from './report/exports.js';
 export { buildReportModel } from './report/viewModel.js';
 export { loadTemplates, writeReportHtml } from './report/html.js';

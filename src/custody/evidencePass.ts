@@ -7,6 +7,9 @@
 // two and warns when they differ ("file changed during ingest").
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
+import { TreeSource } from '../sources/tree.js';
+import { hashTreeEvidence } from './treeEvidence.js';
 import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
 import { inspectWal, walWarning, sqlitePageSize } from '../backup/wal.js';
 import type { CaseFile } from '../timeline/caseFile.js';
@@ -152,7 +155,9 @@ export interface EvidencePassOptions {
 }
 
 /** Hash every evidence file and record it in the case file. */
-export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+export async function hashEvidence(source: EvidenceSource, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+  if (source instanceof TreeSource) return hashTreeEvidence(source, cf, opts);
+  const backup = source as Backup;
   const algorithms = opts.algorithms ?? ['sha256'];
   const t0 = performance.now();
   const inv = await inventory(backup);

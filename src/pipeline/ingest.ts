@@ -6,7 +6,10 @@
 // The case is locked (`<case>.lock`) for the whole run, so two ingests cannot write the same case.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
+import type { OpenOptions } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
+import { evidenceRoot, openEvidence } from '../sources/open.js';
+import type { TreeSource } from '../sources/tree.js';
 import { CaseFile, lockCase } from '../timeline/caseFile.js';
 import { custodyHeadsPath } from '../timeline/custodyLog.js';
 import { assertOutsideEvidence } from '../custody/outputs.js';
@@ -21,6 +24,7 @@ import { TOOL_VERSION } from '../version.js';
 import { isoFromUs } from '../formats/appleTime.js';
 
 export interface IngestOptions {
+  /** The evidence: a backup folder, a file-system folder, or a tar/tar.gz/zip of one. */
   backupDir: string;
   casePath: string;
   caseNumber?: string;
@@ -64,12 +68,12 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const casePath = path.resolve(o.casePath);
   if (fs.existsSync(casePath)) throw new Error(`case file ${casePath} already exists; choose another name or delete it`);
   const selection = o.only ? withDependencies(o.only) : { run: EXTRACTORS, added: [] };
-  const root = findBackupRoot(path.resolve(o.backupDir));
+  const root = evidenceRoot(o.backupDir).root;
   // The case, its .partial, -wal, -shm, lock and custody-heads files all sit beside casePath.
   assertOutsideEvidence(casePath, root, 'the case file');
   if (!fs.existsSync(path.dirname(casePath))) throw new RefusedError(`folder ${path.dirname(casePath)} does not exist; create it first`);
   const lock = lockCase(casePath, `ingest ${root}`);
-  let backup: Backup | null = null;
+  let backup: EvidenceSource | null = null;
   let caseFile: CaseFile | null = null;
   let following: FollowingDigest | null = null;
   const partial = `${casePath}.partial`;
@@ -81,7 +85,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     removeCaseFiles(partial);
     fs.rmSync(custodyHeadsPath(casePath), { force: true });
     const before = await listingHash(root);
-    backup = await Backup.open(root, o.open);
+    // An archive copies out, in its one indexing pass, the files these extractors read.
+    const want = selection.run.flatMap((x) => [...x.sources, ...(x.reads ?? [])]);
+    backup = await openEvidence(root, { backup: o.open, want });
     caseFile = CaseFile.create(partial);
     const cf = caseFile;
     cf.setMeta('ingest_state', 'running'); // until the final step: a file left by a killed run says so itself
@@ -118,7 +124,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
         isoFromUs((info?.lastBackupDate ?? backup.status?.date)?.getTime() ? (info?.lastBackupDate ?? backup.status!.date)!.getTime() * 1000 : null),
         backup.status?.snapshotState ?? null,
         backup.status?.isFullBackup == null ? null : backup.status.isFullBackup ? 1 : 0,
-        backup.topLevelHashes['Manifest.db'] ?? null,
+        backup.topLevelHashes[backup.manifestName] ?? null,
         backup.topLevelHashes['Manifest.plist'] ?? null,
         backup.topLevelHashes['Info.plist'] ?? null,
         backup.topLevelHashes['Status.plist'] ?? null,
@@ -126,13 +132,17 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
         JSON.stringify({
           itunes_version: info?.iTunesVersion ?? null,
           installed_applications: info?.installedApplications ?? null,
+          source_kind: backup.kind,
+          ...(backup.kind !== 'backup' ? { tree_prefix: (backup as TreeSource).prefix, tree_files: (backup as TreeSource).files.length } : {}),
           manifest_entries: backup.allEntries().length,
+          // Legacy backups (iOS 5–9): manifest_db_sha256 then holds the hash of Manifest.mbdb.
+          ...(backup.kind === 'backup' && backup.manifestName !== 'Manifest.db' ? { manifest_file: backup.manifestName } : {}),
           listing_files: before.files,
           listing_bytes: before.bytes,
         }),
       );
     for (const [name, sha256] of Object.entries(backup.topLevelHashes)) {
-      const size = fs.statSync(path.join(backup.root, name)).size;
+      const size = fs.statSync(backup.kind === 'backup' ? path.join(backup.root, name) : backup.root).size;
       cf.recordFile({ domain: null, relativePath: name, fileId: null, size, sha256, status: 'ok', readBy: 'backup' });
     }
     for (const p of backup.problems) cf.addWarning({ extractor: 'backup', severity: p.refused ? 'error' : 'warning', message: `${p.file}: ${p.message}` });
@@ -196,8 +206,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       actor: o.examiner || undefined,
       detail: {
         backup_path: backup.root,
+        source_kind: backup.kind,
         encrypted: backup.encrypted,
-        manifest_db_sha256: backup.topLevelHashes['Manifest.db'] ?? null,
+        manifest_db_sha256: backup.topLevelHashes[backup.manifestName] ?? null,
         evidence_listing_sha256_before: before.sha256,
         evidence_listing_sha256_after: after.sha256,
         evidence_unchanged: unchanged,
@@ -214,7 +225,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       },
       inputs: [
         { name: 'evidence folder listing', sha256: before.sha256 },
-        { name: 'Manifest.db', sha256: backup.topLevelHashes['Manifest.db'] ?? null },
+        { name: backup.manifestName, sha256: backup.topLevelHashes[backup.manifestName] ?? null },
       ],
       outputs: [{ name: 'case content digest', sha256: caseDigest.sha256 }],
     });

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Backup, ReadResult } from '../backup/backup.js';
+import type { ReadResult } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
@@ -31,7 +32,7 @@ export interface RunSummary {
 
 const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
 
-export async function runExtractors(backup: Backup, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
+export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
   const contacts = new ContactResolver(opts.region);
   const summaries: RunSummary[] = [];
   // Each evidence database is recovered once, by the first extractor that opens it (another may read it again).

@@ -1,6 +1,7 @@
 // The report's view model: everything a report shows, read from the case file only (never the backup).
 // Small sections become plain objects for the Handlebars templates; long lists (events, files, warnings)
 // are streamed as compact row arrays that the report's inline script renders page by page.
+import { SOURCE_KIND_LABEL, type SourceKind } from '../backup/source.js';
 import { custodySection, evidenceHashRows } from '../custody/records.js';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -360,9 +361,15 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       ['Backup date', e.backup_date ? isoStamp(fmt, String(e.backup_date)) : ''],
       ['Backup type', e.is_full_backup == null ? '' : Number(e.is_full_backup) ? 'full backup' : 'incremental'],
       ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
-      ['Backup folder', s(e.backup_path)],
+      // A file-system folder or archive says what it is (docs/sources.md); a backup keeps the row it always had.
+      ...(extra?.source_kind && extra.source_kind !== 'backup'
+        ? ([
+            ['Evidence', `${SOURCE_KIND_LABEL[extra.source_kind as SourceKind] ?? s(extra.source_kind)}: ${s(e.backup_path)}`],
+            ['File-system tree at', `${s(extra.tree_prefix) ? `${s(extra.tree_prefix)}/` : ''}private/var (${Number(extra.tree_files ?? 0).toLocaleString('en-US')} files)`],
+          ] as [string, string][])
+        : ([['Backup folder', s(e.backup_path)]] as [string, string][])),
       ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
-      ['Manifest.db SHA-256', s(e.manifest_db_sha256)],
+      [`${typeof extra?.manifest_file === 'string' ? extra.manifest_file : 'Manifest.db'} SHA-256`, s(e.manifest_db_sha256)],
       ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
       ['Info.plist SHA-256', s(e.info_plist_sha256)],
       ['Status.plist SHA-256', s(e.status_plist_sha256)],

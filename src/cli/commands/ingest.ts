@@ -97,8 +97,8 @@ export function registerIngest(program: Command): void {
   addCaseOptions(
     program
       .command('ingest')
-      .description('Read a backup into a new case file (the evidence folder is never written).')
-      .argument('<backup>', 'backup folder')
+      .description('Read a backup, a file-system folder, or a tar/tar.gz/zip of one into a new case file (the evidence is never written).')
+      .argument('<evidence>', 'backup folder, file-system folder (holding private/var/mobile under any prefix), or .tar/.tar.gz/.tgz/.zip of one')
       .requiredOption('--case <file>', 'case file to create (SQLite)')
       .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256')
       .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)')

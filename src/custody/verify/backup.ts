@@ -3,7 +3,8 @@
 import { columnsOf, colOrNull } from '../../sqlite.js';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { findBackupRoot } from '../../backup/backup.js';
+import { evidenceRoot } from '../../sources/open.js';
+import { verifyArchive } from './archive.js';
 import { resolveInside, type Resolved } from '../../backup/safePath.js';
 import { hashFiles } from '../evidenceHash.js';
 import { READ_CHUNK, type HashAlgorithm } from '../hashWorker.js';
@@ -37,9 +38,12 @@ function diskPathOf(f: FileRow): string | null {
   return null;
 }
 
+/** verify EVIDENCE --case: a backup folder, a file-system folder (both re-hashed file by file), or an archive. */
 export async function verifyBackup(backupDir: string, casePath: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
-  const root = findBackupRoot(path.resolve(backupDir));
-  const r = newReport(root, 'backup');
+  const ev = evidenceRoot(backupDir);
+  if (ev.kind === 'archive') return verifyArchive(ev.root, casePath);
+  const root = ev.root;
+  const r = newReport(root, ev.kind);
   const db = openReadOnly(casePath);
   let rows: FileRow[];
   try {
@@ -118,7 +122,11 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   });
   for (const [p, f] of expected) {
     if (resolveInside(root, p).kind === 'missing')
-      r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
+      r.problems.push({
+        area: 'evidence',
+        item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p,
+        message: `recorded at ingest but missing from the ${ev.kind === 'backup' ? 'backup' : 'evidence'} folder`,
+      });
   }
   let unrecorded = 0;
   for (const p of onDisk.keys()) {
