@@ -11,6 +11,7 @@ import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
 import { archivesBench } from './archives.js';
 import { mediaBench } from './media.js';
+import { serveBench } from './serve.js';
 
 export const SECTIONS: BenchSection[] = [
   foundation,
@@ -24,4 +25,5 @@ export const SECTIONS: BenchSection[] = [
   recoveryBench,
   mediaBench,
   archivesBench,
+  serveBench,
 ];

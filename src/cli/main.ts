@@ -14,6 +14,7 @@ import { registerReport } from './commands/report.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
 import { registerTags } from './commands/tags.js';
+import { registerServe } from './commands/serve.js';
 import { RefusedError } from '../workdir.js';
 import { onCustodyAppended } from '../timeline/caseFile.js';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerVerify(program);
   registerKeygen(program);
   registerTags(program);
+  registerServe(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

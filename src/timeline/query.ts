@@ -172,7 +172,24 @@ export function onceClause(f: EventFilter, alias = 'e'): string {
   return `(${alias}.duplicate_of IS NULL OR (SELECT o.device_id FROM events o WHERE o.id = ${alias}.duplicate_of) NOT IN (${devices.join(',')}))`;
 }
 
-export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
+/** --keyword as an FTS5 query: each word quoted, so user input is never FTS syntax. */
+export function ftsQuery(keyword: string): string {
+  return keyword
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => `"${w.replace(/"/g, '""')}"`)
+    .join(' ');
+}
+
+/**
+ * The WHERE clause of a filter. Tag and full-text tests are `id IN (list)`, so SQLite may start from the list (a rare
+ * tag or word: a few rowid lookups) or scan in time order and test membership. `wordsInTimeOrder` forces the
+ * second for the words (`+id` cannot drive the query): the review page asks for it when a word matches thousands of
+ * events and only the first page of them in time order is wanted (1M events, a word in 80,000: 1.3 s → tens of ms).
+ * `kindsInTimeOrder` does the same for kinds: two common kinds were read whole from events_kind and sorted
+ * (750,000 rows, 2.5 s) for a page of 200.
+ */
+export function whereClause(f: EventFilter, alias = 'e', o: { wordsInTimeOrder?: boolean; kindsInTimeOrder?: boolean } = {}): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (f.fromUs !== undefined) {
@@ -184,7 +201,7 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
     params.push(f.toUs);
   }
   if (f.kinds?.length) {
-    parts.push(`${alias}.kind IN (${f.kinds.map(() => '?').join(',')})`);
+    parts.push(`${o.kindsInTimeOrder ? '+' : ''}${alias}.kind IN (${f.kinds.map(() => '?').join(',')})`);
     params.push(...f.kinds);
   }
   if (f.contact) {
@@ -204,20 +221,15 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
   if (f.duplicates === false) parts.push(onceClause(f, alias));
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.
-    parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
-    params.push(
-      f.keyword
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((w) => `"${w.replace(/"/g, '""')}"`)
-        .join(' '),
-    );
+    parts.push(`${o.wordsInTimeOrder ? '+' : ''}${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
+    params.push(ftsQuery(f.keyword));
   }
+  // IN, not a correlated EXISTS: EXISTS tested every event of a 1M-event case for 120 tagged ones (2.4 s).
   if (f.tag !== undefined) {
-    parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id AND t.tag = ?)`);
+    parts.push(`${alias}.id IN (SELECT t.event_id FROM event_tags t WHERE t.tag = ?)`);
     params.push(f.tag);
   }
-  if (f.tagged) parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id)`);
+  if (f.tagged) parts.push(`${alias}.id IN (SELECT t.event_id FROM event_tags t)`);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
