@@ -6,7 +6,6 @@
 // today's extractors, so only a change in the export code can make the test fail.
 //
 // Regenerate (only for a deliberate, documented format change): WRITE_GOLDEN=1 npx vitest run test/export-golden.test.ts
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
