@@ -6,7 +6,7 @@ import { openCaseForWriting } from '../caseAccess.js';
 import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel } from '../../report/viewModel.js';
-import { loadTemplates, writeReportHtml } from '../../report/html.js';
+import { loadTemplates, writeReportHtml, SPLIT_EVENTS } from '../../report/html.js';
 import { writeOutputManifest } from '../../custody/outputs.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
@@ -24,6 +24,8 @@ export interface ReportRunOptions extends FilterOptions {
   signKey?: string;
   /** Accept a case whose ingest did not finish; the report title then starts with "INCOMPLETE". */
   allowIncomplete?: boolean;
+  /** HTML: above this many events, an index page plus pages of at most this many events (default SPLIT_EVENTS). */
+  pageEvents?: number;
 }
 
 export const INCOMPLETE_MARK = 'INCOMPLETE';
@@ -64,8 +66,9 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let pages: number | undefined;
     if (o.formats.includes('html')) {
       const file = path.join(o.out, 'report.html');
-      writeReportHtml(cf, model, file, { tz, filter, templates });
-      written.push(file);
+      // A large case is split into report.html (the index) and one page per period: every page is an output.
+      const split = { splitAbove: o.pageEvents, pageMax: o.pageEvents };
+      written.push(...(writeReportHtml(cf, model, file, { tz, filter, templates, ...split }).files ?? [file]));
     }
     if (o.formats.includes('pdf')) {
       const missing = missingReportFonts();
@@ -151,10 +154,25 @@ export function registerReport(program: Command): void {
       .option('--title <text>', 'report title', 'Forensic timeline report')
       .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'),
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)')
+      .option('--page-events <n>', `HTML: above this many events, write report.html as an index plus one page per month (months above it cut by day)`, String(SPLIT_EVENTS)),
   ).action(
-    async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+    async (
+      o: FilterOptions & {
+        case: string;
+        out: string;
+        format: string;
+        templates?: string;
+        title: string;
+        examiner?: string;
+        signKey?: string;
+        allowIncomplete?: boolean;
+        pageEvents: string;
+      },
+    ) => {
       const formats = parseFormats(o.format);
+      const pageEvents = Number(o.pageEvents);
+      if (!Number.isSafeInteger(pageEvents) || pageEvents < 1) throw new UsageError(`--page-events must be a whole number of at least 1 (not ${o.pageEvents})`);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
       if (o.signKey) {
         try {
@@ -163,7 +181,7 @@ export function registerReport(program: Command): void {
           throw new UsageError((e as Error).message);
         }
       } // before rendering anything
-      const r = await runReport({ ...o, formats });
+      const r = await runReport({ ...o, formats, pageEvents });
       for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
       if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
       process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
