@@ -71,14 +71,15 @@ function csvNumber(x: string): string {
   return `CASE WHEN ${x} IS NULL THEN '' ELSE ${jsonNumber(x)} END`;
 }
 
-/** Exact ISO 8601 UTC with microseconds as isoFromUs writes it, for years 1–9999 (floor division by hand: SQLite truncates). */
+/** ISO 8601 UTC with microseconds as isoFromUs writes it, for times JS reads exactly (|µs| ≤ 2^53: years 1685–2255);
+ *  floor division by hand, since SQLite's truncates. */
 function isoSql(ts: string): string {
   const us = `((${ts} % 1000 + 1000) % 1000)`;
   const ms = `((${ts} - ${us}) / 1000)`;
   const msRest = `((${ms} % 1000 + 1000) % 1000)`;
   const s = `((${ms} - ${msRest}) / 1000)`;
   const text = `strftime('%Y-%m-%dT%H:%M:%S', ${s}, 'unixepoch') || '.' || printf('%03d', ${msRest}) || CASE ${us} WHEN 0 THEN '' ELSE printf('%03d', ${us}) END || 'Z'`;
-  return `CASE WHEN ${ts} IS NULL THEN NULL WHEN typeof(${ts}) = 'integer' AND ${ts} BETWEEN -62135596800000000 AND 253402300799999999 THEN ${text} ELSE iot_iso(${ts}) END`;
+  return `CASE WHEN ${ts} IS NULL THEN NULL WHEN ${isSafeInt(ts)} THEN ${text} ELSE iot_iso(${ts}) END`;
 }
 
 /** timestamp_desc: the declared wording of every known (kind, action), as a CASE on kind then action; anything else asks describe.ts. */
