@@ -146,7 +146,7 @@ export function registerReport(program: Command): void {
   addFilterOptions(
     program
       .command('report')
-      .description('Write the case report: one offline HTML file and a paginated PDF with bookmarks.')
+      .description('Write the case report: offline HTML (one file, or an index plus monthly pages above --page-events) and a paginated PDF with bookmarks.')
       .requiredOption('--case <file>', 'case file')
       .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
       .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
