@@ -4,6 +4,8 @@
 (function () {
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
+  // Lists longer than this print from the browser as the page on screen plus a pointer to the PDF.
+  var PRINT_MAX_ROWS = 20000;
   var C = {
     ID: 0,
     DAY: 1,
@@ -248,6 +250,40 @@
     }
     draw();
     cfg.onReady?.(apply, state);
+
+    // Printing from the browser: print every row the list holds (with the search and filters applied), not the
+    // page on screen, and say so on paper. A list too long for a browser to lay out says the PDF is the record.
+    var printed = null;
+    window.addEventListener('beforeprint', function () {
+      var n = shown.length;
+      printed = add(host, 'div', 'print-only');
+      var filtered = n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ' by the search or filters set on screen)' : '';
+      if (n <= PRINT_MAX_ROWS) {
+        add(printed, 'p', 'print-note', 'Printed: all ' + fmt(n) + ' ' + (cfg.noun || 'rows') + filtered + '.');
+        if (n) cfg.render(printed, shown, 0);
+      } else {
+        add(
+          printed,
+          'p',
+          'print-note',
+          'Printed: only the ' +
+            fmt(body.childElementCount ? Math.min(state.size, n - state.page * state.size) : 0) +
+            ' ' +
+            (cfg.noun || 'rows') +
+            ' on screen of ' +
+            fmt(n) +
+            filtered +
+            '. A browser cannot lay out that many; the PDF report (report.pdf) is the complete printable record.',
+        );
+        printed.appendChild(body.cloneNode(true));
+      }
+      host.classList.add('printing');
+    });
+    window.addEventListener('afterprint', function () {
+      if (printed) printed.remove();
+      printed = null;
+      host.classList.remove('printing');
+    });
   }
 
   // heads: [label, class, width]; widths let print use a fixed table layout (far faster for thousands of rows).
@@ -682,10 +718,10 @@
     empty: 'No photos or videos.',
     text: function (r) {
       var p = photos[r[C.ID]];
-      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)]
+      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r), p?.[4] ? 'orphan ' + p[4] : '']
         .concat(
           p
-            ? p[1].map(function (kv) {
+            ? p[1].concat(p[3] || []).map(function (kv) {
                 return kv.join(' ');
               })
             : [],
@@ -701,17 +737,32 @@
         if (img) card.appendChild(img);
         else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
+        // A file no database row points to: badged on screen and in print, with the reason.
+        if (p?.[4]) add(add(info, 'div', 'badges'), 'span', 'badge orphan', 'orphan · ' + p[4]);
+        if (r[C.REC]) add(add(info, 'div', 'badges'), 'span', 'badge recovered', recoveredLabel(r));
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);
         if (coords(r)) add(info, 'div', 'sub', 'GPS ' + coords(r));
         if (p?.[1].length) {
           var dl = add(info, 'dl', 'kvl');
           p[1].forEach(function (kv) {
-            add(dl, 'dt', null, kv[0]);
-            add(dl, 'dd', null, kv[1]);
+            // Long values (hash, path, time-zone note) take a whole row; the rest sit two pairs to a row.
+            var wide = kv[1].length > 32;
+            add(dl, 'dt', wide ? 'wide' : null, kv[0]);
+            add(dl, 'dd', (wide ? 'wide' : '') + (kv[0].indexOf('SHA-256') >= 0 ? ' hash' : ''), kv[1]);
           });
         }
         add(info, 'div', 'src', r[C.SRC]);
+        // Everything else recorded for the file, full width under the card, so long values do not wrap per letter.
+        if (p?.[3]?.length) {
+          var more = add(card, 'div', 'pmore');
+          add(more, 'div', 'pmore-h', 'All recorded details (' + p[3].length + ')');
+          var dd = add(more, 'dl', 'kvd');
+          p[3].forEach(function (kv) {
+            add(dd, 'dt', null, kv[0]);
+            add(dd, 'dd', null, kv[1]);
+          });
+        }
       });
     },
   });

@@ -57,6 +57,9 @@ function mainPageSize(backup: Backup, domain: string, relativePath: string): num
 }
 
 /** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
+/** Up to this many listed-but-absent payloads get a warning each; beyond it, one warning counts them by domain. */
+export const MAX_NAMED_MISSING = 50;
+
 function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 'readPath' | 'note' | 'size' | 'warn'> {
   const r = resolveInside(root, rel);
   // A link out of the backup (or nowhere): the files row keeps the plain fact, the warning says where it leads.
@@ -268,7 +271,23 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       cf.addWarning({ extractor: 'custody', severity: 'error', message: `${f.diskPath} changed during ingest: sha256 ${opened} when opened, ${now} in the full hash pass` });
     }
   }
-  for (const m of inv.missing) cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
+  // A listed-but-absent payload is named one by one while there are few; a backup missing thousands (a partial
+  // or filtered copy) gets one warning counting them by domain: each is still a files row with status 'missing',
+  // and the report lists them all in missing-files.csv.
+  const absent = inv.missing.filter((m) => m.status === 'missing');
+  for (const m of inv.missing)
+    if (m.status !== 'missing' || absent.length <= MAX_NAMED_MISSING)
+      cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
+  if (absent.length > MAX_NAMED_MISSING) {
+    const byDomain = new Map<string, number>();
+    for (const m of absent) byDomain.set(m.domain, (byDomain.get(m.domain) ?? 0) + 1);
+    const counts = [...byDomain.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([d, n]) => `${d} ${n}`);
+    cf.addWarning({
+      extractor: 'custody',
+      severity: 'warning',
+      message: `${absent.length} files listed in the manifest are not present in the backup folder (by domain: ${counts.join(', ')}); each is recorded in the files table with status 'missing'`,
+    });
+  }
   // Files on disk that were refused (links out of the backup, FIFOs, devices): an evidence problem, named.
   for (const f of inv.files)
     if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });

@@ -49,6 +49,9 @@ export interface ExtractorContext {
   /** Count events an extractor wrote itself with one INSERT … SELECT (bulk paths), so the run's totals stay right. */
   countEvents(n: number): void;
   warn(message: string, opts?: WarnOptions): void;
+  /** Count evidence files an extractor examined without opening them (orphan media: every file was linked), so
+   *  its run reads "ok, 0 events" instead of "not present". */
+  examined(n: number): void;
   /** Report progress on long loops (rows done). */
   progress(done: number, total?: number): void;
 }

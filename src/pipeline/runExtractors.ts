@@ -147,6 +147,9 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           sourceRowid: o.rowid ?? null,
         });
       },
+      examined(n: number) {
+        opened += n;
+      },
       progress(done, total) {
         opts.onProgress?.(ex, done, total);
       },

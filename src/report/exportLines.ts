@@ -9,7 +9,7 @@ import { isoFromUs } from '../formats/appleTime.js';
 import { KINDS } from '../extractors/registry.js';
 import { messageLine, timestampDesc } from './describe.js';
 import { messageFacts } from './facts.js';
-import { csvCell, EXPORT_FIELDS, threadNames } from './exports.js';
+import { csvCell, EXPORT_FIELDS, orphanReason, threadNames } from './exports.js';
 import { whereClause, type EventFilter } from '../timeline/query.js';
 
 type Fmt = 'jsonl' | 'csv';
@@ -27,6 +27,7 @@ export function registerExportFunctions(db: Database.Database): void {
   const o = { deterministic: true, safeIntegers: false };
   db.function('iot_json', o, (v: unknown) => JSON.stringify(v ?? null));
   db.function('iot_thread', o, (id: number) => names.get(id) ?? String(id));
+  db.function('iot_orphan', o, (extra: string | null) => orphanReason(extra));
   db.function('iot_csv', o, (v: unknown) => csvCell(v));
   db.function('iot_iso', o, (us: number | null) => isoFromUs(us));
   db.function('iot_desc', o, (k: string, a: string) => timestampDesc(String(k), String(a)));
@@ -103,6 +104,9 @@ function messageSql(desc: string): string {
     ELSE iot_message(e.title, e.kind, e.action, e.body) END`;
 }
 
+/** No extra_json.orphan (orphanReason() reads it only then). */
+const NO_ORPHAN = `(e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND instr(e.extra_json, '"orphan"') = 0))`;
+
 /** The thread's name as threadNames() gives it: display name, else identifier, else the id. */
 const THREAD_SQL = `CASE WHEN e.thread_id IS NULL THEN NULL WHEN t.id IS NULL THEN CAST(e.thread_id AS TEXT)
   ELSE COALESCE(NULLIF(t.display_name, ''), NULLIF(t.identifier, ''), CAST(t.id AS TEXT)) END`;
@@ -141,6 +145,7 @@ function fieldValues(hasRecovery: boolean): Record<string, { sql: string; type: 
     recovered: { sql: hasRecovery ? `typeof(e.recovered) IN ('integer','real') AND e.recovered = 1` : '0', type: 'bool' },
     recovered_from: t(hasRecovery ? 'e.recovered_from' : 'NULL'),
     confidence: t(hasRecovery ? 'e.confidence' : 'NULL'),
+    orphan: t(`CASE WHEN ${NO_ORPHAN} THEN NULL ELSE iot_orphan(e.extra_json) END`),
   };
 }
 
@@ -159,9 +164,10 @@ export function exportLinesSql(db: Database.Database, fmt: Fmt, filter: EventFil
   return fmt === 'jsonl' ? jsonlSql(values, filter, keyTest, threadOdd) : csvSql(values, filter, keyTest, threadOdd);
 }
 
+/** The six facts fields are one block, in this order (they come from one JS call when an event has facts). */
 function factsInOrder(): boolean {
   const at = EXPORT_FIELDS.indexOf(FACT_FIELDS[0]);
-  return at === EXPORT_FIELDS.length - FACT_FIELDS.length && FACT_FIELDS.every((f, i) => EXPORT_FIELDS[at + i] === f);
+  return at > 0 && FACT_FIELDS.every((f, i) => EXPORT_FIELDS[at + i] === f);
 }
 
 function selectLines(line: string, filter: EventFilter): { sql: string; params: unknown[] } {
@@ -176,6 +182,8 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
   if (!factsInOrder()) return null;
   const cells: string[] = [];
   for (const name of EXPORT_FIELDS) {
+    if (name === FACT_FIELDS[0])
+      cells.push(`CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS.csv)} ELSE iot_facts_csv(e.extra_json) END`);
     if ((FACT_FIELDS as readonly string[]).includes(name)) continue;
     const v = values[name];
     if (!v) return null;
@@ -183,13 +191,13 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
     if (name === 'datetime') expr = `COALESCE(${v.sql.replace('ELSE iot_iso(e.ts_utc_us)', 'ELSE iot_csv(iot_iso(e.ts_utc_us))')}, '')`;
     else if (name === 'timestamp_desc') expr = descSql(csvCell);
     else if (name === 'message') expr = `iot_csv(${v.sql})`;
+    else if (name === 'orphan') expr = `CASE WHEN ${NO_ORPHAN} THEN '' ELSE iot_csv(iot_orphan(e.extra_json)) END`;
     else if (name === 'thread') expr = `CASE WHEN ${threadOdd} THEN iot_csv(iot_thread(e.thread_id)) ELSE iot_csv(${v.sql}) END`;
     else if (v.type === 'bool') expr = `CASE WHEN ${v.sql} THEN 'true' ELSE 'false' END`;
     else if (v.type === 'number') expr = csvNumber(v.sql);
     else expr = csvText(v.sql);
     cells.push(expr);
   }
-  cells.push(`CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS.csv)} ELSE iot_facts_csv(e.extra_json) END`);
   // One concat_ws() per line: chained || would copy the growing line once per field.
   return selectLines(`concat_ws(',', ${cells.join(', ')})`, filter);
 }
@@ -200,9 +208,12 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
  * their text.
  */
 function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] } | null {
-  const args: string[] = [];
+  if (!factsInOrder()) return null;
+  const before: string[] = [];
+  const after: string[] = [];
   for (const name of EXPORT_FIELDS) {
     if ((FACT_FIELDS as readonly string[]).includes(name)) continue;
+    const args = EXPORT_FIELDS.indexOf(name) < EXPORT_FIELDS.indexOf(FACT_FIELDS[0]) ? before : after;
     const v = values[name];
     if (!v) return null;
     let expr: string;
@@ -215,8 +226,9 @@ function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, k
     if (name === 'thread') expr = `CASE WHEN ${threadOdd} THEN iot_thread(e.thread_id) ELSE ${expr} END`;
     args.push(sqlString(name), expr);
   }
-  if (!factsInOrder()) return null;
   const facts = `CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS.jsonl)} ELSE iot_facts_jsonl(e.extra_json) END`;
-  // The last value before the facts is text or null, so rtrim takes off only the object's closing brace.
-  return selectLines(`concat(rtrim(json_object(${args.join(', ')}), '}'), ',', ${facts}, '}')`, filter);
+  // Every JSON value ends in '"', a digit, a letter or ']', so rtrim takes off only the object's closing brace;
+  // the fields after the facts are a second object without its opening brace.
+  const rest = after.length ? `',', substr(json_object(${after.join(', ')}), 2)` : "'}'";
+  return selectLines(`concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`, filter);
 }

@@ -88,11 +88,21 @@ export interface ReportModel {
   };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
+  missingFiles: MissingFilesView;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
-  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
+  charts: {
+    days: TrustedSvg | null;
+    dayUnit: string;
+    dayNote: string;
+    counterparts: TrustedSvg | null;
+    map: TrustedSvg | null;
+    mapNote: string;
+    detailMap: TrustedSvg | null;
+    detailNote: string;
+  };
   topCounterparts: { name: string; count: number }[];
-  custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
+  custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: { key: string; lines: string[] }[] }[];
   custodyChain: { intact: boolean; head: string; problems: string[] };
   /** What recovery examined per database and found (empty when it did not run). */
   recovery: RecoveryView;
@@ -134,6 +144,43 @@ export function detailText(v: unknown, max = 400): string {
   return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
 }
 
+/**
+ * A custody detail as lines a reader can follow on paper, not raw JSON: a list of records one per line
+ * ("messages: ok, 126 events, 0 warnings"), an object as "key: value" lines, long lists of simple values joined.
+ */
+export function readableLines(v: unknown, max = 2000): string[] {
+  const flat = (x: unknown): string => {
+    if (x === null || x === undefined) return '';
+    if (typeof x !== 'object') return String(x);
+    if (Array.isArray(x)) return x.map(flat).join('; ');
+    return Object.entries(x as Record<string, unknown>)
+      .filter(([, y]) => y !== null && y !== undefined && y !== '' && !(Array.isArray(y) && !y.length))
+      .map(([k, y]) => `${k.replace(/_/g, ' ')} ${typeof y === 'object' ? `(${flat(y)})` : String(y)}`)
+      .join(', ');
+  };
+  const record = (o: Record<string, unknown>): string => {
+    const label = ['id', 'name', 'path', 'table', 'algorithm'].find((k) => typeof o[k] === 'string');
+    if (!label) return flat(o);
+    const { [label]: head, ...rest } = o;
+    const tail = flat(rest);
+    return tail ? `${String(head)}: ${tail}` : String(head);
+  };
+  let lines: string[];
+  if (v === null || v === undefined) lines = [];
+  else if (Array.isArray(v))
+    lines = v.every((x) => x === null || typeof x !== 'object')
+      ? v.length
+        ? [v.join('; ')]
+        : []
+      : v.map((x) => (x && typeof x === 'object' && !Array.isArray(x) ? record(x as Record<string, unknown>) : flat(x)));
+  else if (typeof v === 'object')
+    lines = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => flat(x) !== '')
+      .map(([k, x]) => `${k.replace(/_/g, ' ')}: ${flat(x)}`);
+  else lines = [String(v)];
+  return lines.map((l) => (l.length > max ? `${l.slice(0, max)}… (${l.length} characters)` : l));
+}
+
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** A detail value that is a UTC instant (ISO "…Z" text, or a *_utc_us number) is shown in the report zone too. */
@@ -148,7 +195,7 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
+  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains', tag: 'Tag', tagged: 'Tagged' };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);
@@ -345,9 +392,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     const fields: Record<string, unknown> = { host: r.host, tool_version: r.tool_version, command_line: r.command_line.join(' '), ...r.detail };
     if (r.inputs.length) fields.inputs = r.inputs;
     if (r.outputs.length) fields.outputs = r.outputs;
-    const detail: KeyValue[] = Object.entries(fields)
+    const detail = Object.entries(fields)
       .filter(([, v]) => v !== null && v !== undefined && v !== '')
-      .map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
+      .map(([key, v]) => ({ key: key.replace(/_/g, ' '), lines: readableLines(v).map((line) => zoneDetail(key, line, fmt)) }))
+      .filter((d) => d.lines.some((l) => l !== ''));
     return { seq: r.seq, at: isoStamp(fmt, r.at), actor: r.examiner, action: r.action, hash: r.hash, prevHash: r.prev_hash, detail };
   });
 
@@ -397,6 +445,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     charts: {
       days: trusted(dayChart.svg),
       dayUnit: dayChart.unit,
+      dayNote: dayChart.note,
       counterparts: trusted(counterpartChartSvg(top)),
       map: trusted(map.svg),
       detailMap: detail ? trusted(detail.svg) : null,
@@ -409,6 +458,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     },
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
+    missingFiles: missingFilesView(db),
     custody,
     recovery: recoveryView(db),
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
@@ -578,6 +628,23 @@ const PHOTO_KEYS: Record<string, string> = {
   'asset.kind': 'Asset kind',
   'asset.kind_subtype': 'Kind subtype (raw)',
   'file.file_row_id': 'Hash appendix row',
+  'orphan.reason': 'Orphan: why',
+  'orphan.domain': 'Orphan file domain',
+  'orphan.path': 'Orphan file path',
+  time_source: 'Time from',
+  'video.format': 'Container',
+  'video.created_raw': 'QuickTime creation time (as stored)',
+  'video.created_utc_us': 'QuickTime creation time (µs)',
+  'video.recorded_date': 'QuickTime local creation date',
+  'video.duration_s': 'Duration (s)',
+  'video.location.lat': 'QuickTime latitude',
+  'video.location.lon': 'QuickTime longitude',
+  'video.location.alt_m': 'QuickTime altitude (m)',
+  'video.location.raw': 'QuickTime location (as stored)',
+  'video.width': 'Width (px)',
+  'video.height': 'Height (px)',
+  'video.problems': 'Video metadata problems',
+  video_error: 'Video metadata error',
   'exif.format': 'File format',
   'exif.capture_utc_us': 'EXIF capture time (µs)',
   'asset.subtype_label': 'Subtype',
@@ -644,8 +711,49 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
   return out;
 }
 
-/** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or ""]. */
-export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string]> {
+/**
+ * The few fields a reader of a photo card needs first (in this order); every other recorded field goes to the
+ * card's details table. Flags (favourite, hidden, trashed) join the key fields only when set.
+ */
+const PHOTO_KEY_FIELDS = [
+  'orphan.reason',
+  'asset.filename',
+  'asset.original_filename',
+  'exif.capture_local',
+  'asset.camera_model',
+  'exif.lens',
+  'asset.width',
+  'asset.height',
+  'asset.duration_s',
+  'video.duration_s',
+  'time_source',
+  'location_source',
+  'asset.gps_accuracy_m',
+  'asset.added_utc',
+  'asset.modified_utc',
+  'file.size',
+  'time_zone.note',
+  'file.path',
+  'file.sha256',
+];
+const PHOTO_FLAG_FIELDS = new Set(['asset.favorite', 'asset.hidden', 'asset.trashed', 'asset.trashed_utc', 'orphan', 'orphan_reason']);
+
+/** Split a photo's flattened fields into the card's key fields (in PHOTO_KEY_FIELDS order) and the rest. */
+export function splitPhotoFields(flat: [string, string][]): { key: [string, string][]; details: [string, string][] } {
+  const rank = (k: string) => PHOTO_KEY_FIELDS.indexOf(k);
+  const isKey = ([k, v]: [string, string]) => rank(k) >= 0 || (PHOTO_FLAG_FIELDS.has(k) && v !== '' && v !== 'false' && v !== '0');
+  const key = flat.filter(isKey).sort((a, b) => (rank(a[0]) < 0 ? 99 : rank(a[0])) - (rank(b[0]) < 0 ? 99 : rank(b[0])));
+  return { key, details: flat.filter((kv) => !isKey(kv)) };
+}
+
+/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...],
+ *  orphan reason or ""]. The fifth cell badges a file no database row points to (extra_json.orphan,
+ *  src/extractors/artifacts/orphanMedia.ts). */
+export function* photoRows(
+  db: Database.Database,
+  sel: { filter?: EventFilter; eventIds?: number[] },
+  tz = 'UTC',
+): Generator<[number, [string, string][], string, [string, string][], string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs
@@ -672,10 +780,33 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
       extra = { extra_json: r.extra_json };
     }
     if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
-    const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
+    const { key, details } = splitPhotoFields(flattenDetails(extra));
+    const label = (kv: [string, string][]) => kv.map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
-    yield [Number(r.id), kv, thumb ?? ''];
+    const orphan = (extra.orphan as { reason?: unknown } | undefined)?.reason;
+    yield [Number(r.id), label(key), thumb ?? '', label(details), typeof orphan === 'string' ? orphan : ''];
   }
+}
+
+/** Beyond this many listed-but-absent payloads the PDF counts them by domain and missing-files.csv lists them. */
+export const PDF_MISSING_LISTED_MAX = 200;
+export const MISSING_FILES_CSV = 'missing-files.csv';
+
+export interface MissingFilesView {
+  total: number;
+  byDomain: { domain: string; count: number }[];
+  /** The PDF's hash appendix leaves them out and shows the counts; the CSV beside the report has every one. */
+  abridged: boolean;
+  csv: string;
+}
+
+function missingFilesView(db: Database.Database): MissingFilesView {
+  const byDomain = db.prepare("SELECT coalesce(domain, '') AS domain, count(*) AS count FROM files WHERE status = 'missing' GROUP BY domain ORDER BY count DESC, domain").all() as {
+    domain: string;
+    count: number;
+  }[];
+  const total = byDomain.reduce((a, d) => a + d.count, 0);
+  return { total, byDomain, abridged: total > PDF_MISSING_LISTED_MAX, csv: MISSING_FILES_CSV };
 }
 
 /** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
@@ -687,7 +818,7 @@ export const PDF_FULL_HASH_LIST_MAX = 5000;
  *  can re-check each by hand (`shasum -a 256 3d/3d0d7e…`), with every hash the case recorded. */
 export function* fileRows(
   db: Database.Database,
-  opts: { readOrProblemsOnly?: boolean } = {},
+  opts: { readOrProblemsOnly?: boolean; exceptMissing?: boolean } = {},
 ): Generator<[string, string, string, string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
     yield [

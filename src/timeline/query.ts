@@ -11,6 +11,10 @@ export interface EventFilter {
   /** --contact as an E.164 number, when it reads as one in the case's region: matches however the number was stored. */
   contactE164?: string;
   keyword?: string;
+  /** Only events carrying this tag (src/timeline/tags.ts). */
+  tag?: string;
+  /** Only events carrying any tag. */
+  tagged?: boolean;
 }
 
 export interface EventRow {
@@ -61,13 +65,15 @@ export function parseTimeBound(value: string, tz: string, endOfDay: boolean): nu
   return bound.toMillis() * 1000 + (dateOnly && endOfDay ? 999 : 0);
 }
 
-/** The filter of --from/--to/--kinds/--contact/--keyword. A misspelt kind or a range that ends before it
- *  starts is an error, never an empty result; `knownKinds` lists what --kinds accepts. */
+/** The filter of --from/--to/--kinds/--contact/--keyword/--tag/--tagged. A misspelt kind or tag or a range that
+ *  ends before it starts is an error, never an empty result; `knownKinds` lists what --kinds accepts and
+ *  `knownTags` the tags in the case (--tag accepts only those). */
 export function buildFilter(
-  o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string },
+  o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tag?: string; tagged?: boolean },
   tz: string,
   knownKinds?: readonly string[],
   region = 'US',
+  knownTags?: readonly string[],
 ): EventFilter {
   const f: EventFilter = {};
   if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
@@ -88,6 +94,16 @@ export function buildFilter(
     }
   }
   if (o.keyword) f.keyword = o.keyword;
+  if (o.tag !== undefined) {
+    const tag = o.tag.trim().normalize('NFC');
+    if (!tag) throw new FilterError('--tag needs a tag name');
+    if (knownTags && !knownTags.includes(tag))
+      throw new FilterError(
+        `no event is tagged "${tag}" in this case (${knownTags.length ? `tags: ${knownTags.join(', ')}` : 'the case has no tags; add some with ios-timeline tag'})`,
+      );
+    f.tag = tag;
+  }
+  if (o.tagged) f.tagged = true;
   return f;
 }
 
@@ -127,6 +143,11 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
         .join(' '),
     );
   }
+  if (f.tag !== undefined) {
+    parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id AND t.tag = ?)`);
+    params.push(f.tag);
+  }
+  if (f.tagged) parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id)`);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 

@@ -126,6 +126,19 @@ export const MIGRATIONS: string[] = [
     records INTEGER NOT NULL, events INTEGER NOT NULL, warnings INTEGER NOT NULL, seconds REAL, stats_json TEXT
   );
   `,
+  // v5 (review, docs/custody.md "Tags and notes"): an examiner's tags and notes on events. Their own tables, so
+  // events are never changed and the ingest content digest still verifies; they have their own digest, recorded
+  // in the custody row of every change (src/timeline/tags.ts) and checked by verify.
+  `
+  CREATE TABLE event_tags (
+    event_id INTEGER NOT NULL REFERENCES events(id), tag TEXT NOT NULL, note TEXT, examiner TEXT, at TEXT NOT NULL,
+    PRIMARY KEY (event_id, tag)
+  );
+  CREATE INDEX event_tags_tag ON event_tags(tag, event_id);
+  CREATE TABLE event_notes (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id), note TEXT NOT NULL, examiner TEXT, at TEXT NOT NULL
+  );
+  `,
 ];
 
 /**

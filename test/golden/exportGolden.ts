@@ -5,7 +5,10 @@
 // The test rebuilds the case from the frozen rows and requires byte-identical exports: the rows never depend on
 // today's extractors, so only a change in the export code can make the test fail.
 //
-// Regenerate (only for a deliberate, documented format change): WRITE_GOLDEN=1 npx vitest run test/export-golden.test.ts
+// The golden outputs are written by the object-based writer (toExportRecord), never by the SQL lines they check.
+// They were rewritten once when main added the `orphan` field (every line gained `"orphan":null` / one empty
+// cell, nothing else changed). Regenerate only for a deliberate, documented format change:
+// WRITE_GOLDEN=1 npx vitest run test/export-golden.test.ts
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';

@@ -101,9 +101,27 @@ export function registerIngest(program: Command): void {
       .argument('<backup>', 'backup folder')
       .requiredOption('--case <file>', 'case file to create (SQLite)')
       .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256')
-      .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)'),
-  ).action(async (dir: string, o: CaseOptions) => {
+      .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)')
+      .option('--json', 'print the summary as JSON on stdout'),
+  ).action(async (dir: string, o: CaseOptions & { json?: boolean }) => {
     const r = await runIngest(dir, o);
+    const failed = r.summaries.filter((s) => s.status === 'failed');
+    // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
+    // outright: that artifact is absent from the case, and a script must not take the case as whole.
+    if (failed.length) process.exitCode = EXIT_EVIDENCE;
+    if (o.json) {
+      const summary = {
+        case: r.casePath,
+        status: failed.length ? 'partial' : 'complete',
+        events: r.events,
+        warnings: r.warnings,
+        recovered: r.recovered,
+        also_ran: r.addedDependencies,
+        extractors: r.summaries.map((x) => ({ id: x.extractor, status: x.status, events: x.events, warnings: x.warnings, message: x.message ?? null })),
+      };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
     process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
     if (r.recovered.databases)
       process.stdout.write(
@@ -120,14 +138,9 @@ export function registerIngest(program: Command): void {
     }
     if (absent.length)
       process.stdout.write(`  not in this backup: ${absent.map((x) => x.extractor).join(', ')} (the files each looked for are in the case file's extractor_runs)\n`);
-    // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
-    // outright: that artifact is absent from the case, and a script must not take the case as whole.
-    const failed = r.summaries.filter((s) => s.status === 'failed');
-    if (failed.length) {
+    if (failed.length)
       process.stderr.write(
         `PARTIAL INGEST: ${failed.length} extractor${failed.length > 1 ? 's' : ''} failed completely (${failed.map((s) => s.extractor).join(', ')}): the case file lacks ${failed.length > 1 ? 'those artifacts' : 'that artifact'}; see its warnings\n`,
       );
-      process.exitCode = EXIT_EVIDENCE;
-    }
   });
 }
