@@ -243,17 +243,24 @@ export function reportPages(db: Database.Database, filter: EventFilter, tz: stri
   }
   const pages: HtmlPage[] = [];
   for (const [month, list] of months) {
-    // Consecutive days into parts of at most maxEvents (a single busier day stays one part).
+    // Consecutive days into parts of about equal size, at most maxEvents each (a single busier day stays one
+    // part): a month of 51,000 events becomes two of ~25,500, not 50,000 and 1,000.
+    const total = list.reduce((x, d) => x + d[1], 0);
+    const target = Math.ceil(total / Math.ceil(total / maxEvents));
     const parts: [string, number][][] = [[]];
     let size = 0;
-    for (const d of list) {
+    list.forEach((d, i) => {
       if (size + d[1] > maxEvents && parts[parts.length - 1].length) {
         parts.push([]);
         size = 0;
       }
       parts[parts.length - 1].push(d);
       size += d[1];
-    }
+      if (size >= target && i < list.length - 1) {
+        parts.push([]);
+        size = 0;
+      }
+    });
     const label = DateTime.fromISO(`${month}-01`, { zone: tz }).toFormat('LLLL yyyy');
     parts.forEach((p, i) => {
       const first = p[0][0];
