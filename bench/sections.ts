@@ -9,7 +9,21 @@ import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
-import { exportBench } from './exportSection.js';
+import { archivesBench } from './archives.js';
 import { mediaBench } from './media.js';
+import { exportBench } from './exportSection.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, mediaBench, exportBench];
+export const SECTIONS: BenchSection[] = [
+  foundation,
+  decrypt,
+  hashing,
+  photosBench,
+  messagesBench,
+  report,
+  artifactsBench,
+  artifactsBBench,
+  recoveryBench,
+  mediaBench,
+  archivesBench,
+  exportBench,
+];

@@ -27,7 +27,13 @@
     SRC: 17,
     FACTS: 18,
     REC: 19,
+    DEV: 20,
+    DUP: 21,
   };
+  // The source line; with several devices in the case it starts with the device the row was read from.
+  function src(r) {
+    return r[C.DEV] ? '[' + r[C.DEV] + '] ' + r[C.SRC] : r[C.SRC];
+  }
   var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -348,7 +354,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], src(r)].join(' ');
     },
     filters: [
       {
@@ -391,7 +397,7 @@
         eventCell(tr, r);
         cell(tr, text(r[C.BODY]), 'body');
         cell(tr, r[C.WHO], 'who');
-        cell(tr, r[C.SRC], 'src');
+        cell(tr, src(r), 'src');
       });
     },
   });
@@ -487,7 +493,7 @@
           (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x),
         );
       });
-      add(b, 'div', 'src', r[C.SRC]);
+      add(b, 'div', 'src', src(r));
     });
   }
   function threadHead(parent, t, count) {
@@ -499,8 +505,13 @@
   var convHost = doc.getElementById('conversations-list');
   if (convHost) {
     var byThread = {};
+    var shown = {};
     events.forEach(function (r) {
-      if (r[C.THREAD]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
+      shown[r[C.ID]] = 1;
+    });
+    events.forEach(function (r) {
+      // A message read from two devices is shown once: its first copy (when here), whose source names the other.
+      if (r[C.THREAD] && !(r[C.DUP] && shown[r[C.DUP]])) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
     });
     if (PRINT) {
       // Rows arrive ordered by thread: one heading per thread, then its bubbles.
@@ -615,7 +626,7 @@
         cell(tr, r[C.WHO], 'who');
         cell(tr, r[C.SERVICE]);
         cell(tr, r[C.DUR], 'n');
-        cell(tr, r[C.SRC], 'src');
+        cell(tr, src(r), 'src');
       });
     },
   });
@@ -637,7 +648,7 @@
       eventCell(tr, r);
       cell(tr, text(r[C.BODY]), 'body');
       cell(tr, r[C.WHO], 'who');
-      cell(tr, r[C.SRC], 'src');
+      cell(tr, src(r), 'src');
     });
   }
 
@@ -652,7 +663,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], src(r)].join(' ');
     },
     filters: [
       {
@@ -680,7 +691,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], src(r)].join(' ');
     },
     filters: [
       {
@@ -752,7 +763,7 @@
             add(dl, 'dd', (wide ? 'wide' : '') + (kv[0].indexOf('SHA-256') >= 0 ? ' hash' : ''), kv[1]);
           });
         }
-        add(info, 'div', 'src', r[C.SRC]);
+        add(info, 'div', 'src', src(r));
         // Everything else recorded for the file, full width under the card, so long values do not wrap per letter.
         if (p?.[3]?.length) {
           var more = add(card, 'div', 'pmore');

@@ -192,7 +192,8 @@ describe('HTML report', () => {
     const rows = cf.db.prepare("SELECT detail_json FROM custody WHERE action = 'report' ORDER BY seq").all() as { detail_json: string }[];
     cf.close();
     const first = JSON.parse(rows[0].detail_json) as { outputs: { path: string; sha256: string }[]; time_zone: string };
-    expect(first.outputs.map((o) => o.path).sort()).toEqual(HAVE_BROWSER ? ['report.html', 'report.pdf'] : ['report.html']);
+    // The synthetic case lists payloads that are not present: the report names each one in missing-files.csv.
+    expect(first.outputs.map((o) => o.path).sort()).toEqual(HAVE_BROWSER ? ['missing-files.csv', 'report.html', 'report.pdf'] : ['missing-files.csv', 'report.html']);
     expect(first.outputs.every((o) => /^[0-9a-f]{64}$/.test(o.sha256))).toBe(true);
     expect(first.time_zone).toBe(TZ);
     expect(fs.existsSync(path.join(outDir, 'manifest.json'))).toBe(true);

@@ -7,6 +7,9 @@
 // two and warns when they differ ("file changed during ingest").
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
+import { TreeSource } from '../sources/tree.js';
+import { hashTreeEvidence } from './treeEvidence.js';
 import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
 import { inspectWal, walWarning, sqlitePageSize } from '../backup/wal.js';
 import type { CaseFile } from '../timeline/caseFile.js';
@@ -152,7 +155,9 @@ export interface EvidencePassOptions {
 }
 
 /** Hash every evidence file and record it in the case file. */
-export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+export async function hashEvidence(source: EvidenceSource, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+  if (source instanceof TreeSource) return hashTreeEvidence(source, cf, opts);
+  const backup = source as Backup;
   const algorithms = opts.algorithms ?? ['sha256'];
   const t0 = performance.now();
   const inv = await inventory(backup);
@@ -192,15 +197,15 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
 
   const db = cf.db;
   const upsert =
-    db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes)
-    VALUES (@domain, @relativePath, @fileId, @flags, @size, @manifestSize, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes)
-    ON CONFLICT (domain, relative_path) DO UPDATE SET file_id = excluded.file_id, flags = excluded.flags, size = excluded.size,
+    db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes, device_id)
+    VALUES (@domain, @relativePath, @fileId, @flags, @size, @manifestSize, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes, ${cf.deviceId === null ? 'NULL' : Math.trunc(cf.deviceId)})
+    ON CONFLICT (device_id, domain, relative_path) DO UPDATE SET file_id = excluded.file_id, flags = excluded.flags, size = excluded.size,
       manifest_size = COALESCE(excluded.manifest_size, manifest_size), mtime_utc_us = COALESCE(excluded.mtime_utc_us, mtime_utc_us),
       sha256 = excluded.sha256, md5 = excluded.md5, sha1 = excluded.sha1, status = excluded.status, note = COALESCE(excluded.note, note),
       origin = excluded.origin, disk_path = excluded.disk_path, block_prefixes = excluded.block_prefixes
     RETURNING id`);
   // Rows with a NULL domain never conflict under UNIQUE (SQLite treats NULLs as distinct): find them by path.
-  const findNullDomain = db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ?');
+  const findNullDomain = db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ? AND device_id IS ?');
   const updateById = db.prepare(`UPDATE files SET size = @size, sha256 = @sha256, md5 = @md5, sha1 = @sha1, status = @status,
     note = COALESCE(@note, note), origin = @origin, disk_path = @diskPath, block_prefixes = @prefixes WHERE id = @id`);
 
@@ -229,7 +234,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       };
       let id: number;
       if (f.domain === null) {
-        const existing = findNullDomain.get(f.relativePath) as { id: number } | undefined;
+        const existing = findNullDomain.get(f.relativePath, cf.deviceId) as { id: number } | undefined;
         if (existing) {
           updateById.run({ ...row, id: existing.id });
           id = existing.id;
@@ -304,7 +309,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
 
 /** After extraction: every file an extractor read must hash as it did in the full pass. */
 export function checkReads(cf: CaseFile, pass: EvidencePassResult): { compared: number; changed: string[] } {
-  const rows = cf.db.prepare('SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL').all() as {
+  const rows = cf.db.prepare('SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL AND device_id IS ?').all(cf.deviceId) as {
     id: number;
     domain: string | null;
     relative_path: string;

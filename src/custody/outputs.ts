@@ -97,6 +97,27 @@ export interface WriteManifestOptions {
   examiner?: string;
   /** An exhibit report's exhibits (recorded in this action of manifest.json). */
   exhibits?: ManifestExhibit[];
+  /** Outputs of an earlier run the caller removed as stale (an old report.pdf beside a new HTML-only run). */
+  removed?: string[];
+}
+
+/**
+ * The files an earlier run of this kind wrote into `outDir` that this run will not rewrite (stale outputs), taken
+ * from manifest.json and still byte-identical to what it recorded: safe to remove, since they are ours and
+ * unchanged. A listed file that was modified is left alone (verify reports it).
+ */
+export async function staleOutputs(outDir: string, owned: string[], writing: string[]): Promise<string[]> {
+  const existing = readManifest(path.resolve(outDir));
+  if (!existing) return [];
+  const stale: string[] = [];
+  for (const f of existing.files) {
+    if (!owned.includes(f.name) || writing.includes(f.name)) continue;
+    const p = path.join(path.resolve(outDir), f.name);
+    if (!fs.existsSync(p)) continue;
+    const [h] = await hashFiles([{ path: p, size: fs.statSync(p).size }]);
+    if (h.sha256 === f.sha256) stale.push(f.name);
+  }
+  return stale;
 }
 
 /** The content digest recorded by the ingest custody row (null for case files ingested before it existed). */
@@ -221,6 +242,7 @@ export async function writeOutputManifest(
     detail: {
       ...opts.detail,
       out_dir: dir,
+      ...(opts.removed?.length ? { removed_stale_outputs: opts.removed } : {}),
       case_file_sha256_before: caseSha,
       case_content_digest: digest?.sha256 ?? null,
       signed: !!key,
@@ -234,6 +256,7 @@ export async function writeOutputManifest(
   });
 
   const files = new Map((existing?.files ?? []).map((f) => [f.name, f]));
+  for (const gone of opts.removed ?? []) files.delete(gone);
   names.forEach((n, i) =>
     files.set(n, {
       name: n,

@@ -19,7 +19,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { DateTime } from 'luxon';
-import { Backup, findBackupRoot, type OpenOptions } from '../backup/backup.js';
+import type { OpenOptions } from '../backup/backup.js';
+import { openEvidence } from '../sources/open.js';
 import { assertOutsideEvidence, writeOutputManifest, type NotWritten } from '../custody/outputs.js';
 import { sha256File } from '../custody/hash.js';
 import type { CaseFile } from '../timeline/caseFile.js';
@@ -249,6 +250,11 @@ function selectItems(db: Database.Database, kinds: readonly ExtractKind[], filte
 // ---- writing --------------------------------------------------------------------------------------------
 
 /** Refuse an output folder inside the evidence, or one that holds anything unless `force`. */
+/** A path as a find() glob that matches only itself (`*` and `?` in a file name are literal here). */
+function globLiteral(p: string): string {
+  return p.replace(/[*?]/g, '?');
+}
+
 export function checkOutDir(outDir: string, force: boolean): void {
   if (fs.existsSync(outDir)) {
     if (!fs.statSync(outDir).isDirectory()) throw new Error(`--out ${outDir} is not a folder`);
@@ -257,15 +263,21 @@ export function checkOutDir(outDir: string, force: boolean): void {
 }
 
 export async function extractMedia(cf: CaseFile, o: ExtractOptions): Promise<ExtractResult> {
-  const recorded = (cf.db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined)?.backup_path;
+  // One backup is opened: with several devices in the case (ingest --add), the one --device names.
+  const devices = cf.db.prepare('SELECT id, backup_path FROM evidence ORDER BY id').all() as { id: number; backup_path: string }[];
+  if (devices.length > 1 && o.filter.devices?.length !== 1)
+    throw new Error(`this case holds ${devices.length} devices (ids ${devices.map((d) => d.id).join(', ')}); extract one device at a time with --device`);
+  const recorded = (devices.length > 1 ? devices.find((d) => d.id === o.filter.devices![0]) : devices[0])?.backup_path;
   const evidence = o.evidenceDir ?? recorded;
   if (!evidence) throw new Error('the case file records no evidence folder; give it with --evidence');
   if (!fs.existsSync(evidence)) throw new Error(`the evidence folder ${evidence} recorded in the case is not there; give its new place with --evidence`);
   const outDir = path.resolve(o.outDir);
-  const backup = await Backup.open(findBackupRoot(path.resolve(evidence)), o.open);
+  const items = selectItems(cf.db, o.kinds, o.filter, o.tz);
+  // A backup, a file-system folder or an archive (docs/sources.md); an archive copies out just these files in its one pass.
+  const want = items.filter((it) => it.domain && it.relativePath).map((it) => ({ domain: it.domain!, path: globLiteral(it.relativePath!) }));
+  const backup = await openEvidence(evidence, { backup: o.open, want });
   try {
     assertOutsideEvidence(outDir, backup.root, 'the extract folder');
-    const items = selectItems(cf.db, o.kinds, o.filter, o.tz);
     fs.mkdirSync(outDir, { recursive: true });
     const names = new Names();
     const entries: ExtractEntry[] = [];

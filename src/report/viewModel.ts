@@ -1,17 +1,18 @@
 // The report's view model: everything a report shows, read from the case file only (never the backup).
 // Small sections become plain objects for the Handlebars templates; long lists (events, files, warnings)
 // are streamed as compact row arrays that the report's inline script renders page by page.
+import { SOURCE_KIND_LABEL, type SourceKind } from '../backup/source.js';
 import { custodySection, evidenceHashRows } from '../custody/records.js';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
-import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
+import { iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, onceClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
 import { messageFacts, type MessageFacts } from './facts.js';
 import { validCoordinate } from '../formats/coordinates.js';
-import { hasTable } from '../sqlite.js';
+import { columnsOf, hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, fmtInt, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
@@ -53,6 +54,10 @@ export type EventCells = [
   string,
   MessageFacts | null,
   [string, string] | null,
+  /** The device the event was read from ('' when the case holds one device). */
+  string,
+  /** The first copy's event id when the same message was read from another device too (shown once), else 0. */
+  number,
 ];
 
 export interface KeyValue {
@@ -85,6 +90,9 @@ export interface ReportModel {
     warnings: number;
     custody: number;
     undated: number;
+    /** Devices in the case, and the events left out of the counts as another device's copy of the same message. */
+    devices: number;
+    linkedDuplicates: number;
   };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
@@ -195,7 +203,16 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains', tag: 'Tag', tagged: 'Tagged' };
+  const names: Record<string, string> = {
+    from: 'From',
+    to: 'To',
+    kinds: 'Kinds',
+    contact: 'Counterpart contains',
+    keyword: 'Text contains',
+    tag: 'Tag',
+    tagged: 'Tagged',
+    device: 'Device',
+  };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);
@@ -276,8 +293,12 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     photos = 0;
   let firstUs: number | null = null,
     lastUs: number | null = null;
+  // A message read from two devices is counted once (its second copy has duplicate_of, schema v6).
+  // (A case read without migrating, older than schema v6, has no duplicate_of: every row counts.)
+  const v6 = columnsOf(db, 'events').has('duplicate_of');
+  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${v6 ? onceClause(o.filter) : '1'}`;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
-    FROM events e ${w.sql}`);
+    FROM events e ${once}`);
   stmt.safeIntegers(false);
   for (const r of stmt.iterate(...w.params) as Iterable<{
     ts: number | null;
@@ -340,7 +361,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const detail = dense ? mapSvg(dense.points) : null;
   const detailEvents = dense ? dense.points.reduce((a, p) => a + p.count, 0) : 0;
 
-  const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, i, all) => {
+  const eventsByDevice = new Map(
+    v6 ? (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]) : [],
+  );
+  const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, _i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
     const extra = (() => {
       try {
@@ -350,6 +374,8 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       }
     })();
     const rows: KeyValue[] = [
+      ['Device id (the case’s device filter, --device)', all.length > 1 ? s(e.id) : ''],
+      ['Events read from this device', all.length > 1 ? (eventsByDevice.get(Number(e.id)) ?? 0).toLocaleString('en-US') : ''],
       ['Device name', s(e.device_name)],
       ['Model (product type)', s(e.product_type)],
       ['iOS version', [s(e.ios_version), e.build_version ? `(build ${s(e.build_version)})` : ''].join(' ').trim()],
@@ -360,9 +386,15 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       ['Backup date', e.backup_date ? isoStamp(fmt, String(e.backup_date)) : ''],
       ['Backup type', e.is_full_backup == null ? '' : Number(e.is_full_backup) ? 'full backup' : 'incremental'],
       ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
-      ['Backup folder', s(e.backup_path)],
+      // A file-system folder or archive says what it is (docs/sources.md); a backup keeps the row it always had.
+      ...(extra?.source_kind && extra.source_kind !== 'backup'
+        ? ([
+            ['Evidence', `${SOURCE_KIND_LABEL[extra.source_kind as SourceKind] ?? s(extra.source_kind)}: ${s(e.backup_path)}`],
+            ['File-system tree at', `${s(extra.tree_prefix) ? `${s(extra.tree_prefix)}/` : ''}private/var (${Number(extra.tree_files ?? 0).toLocaleString('en-US')} files)`],
+          ] as [string, string][])
+        : ([['Backup folder', s(e.backup_path)]] as [string, string][])),
       ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
-      ['Manifest.db SHA-256', s(e.manifest_db_sha256)],
+      [`${typeof extra?.manifest_file === 'string' ? extra.manifest_file : 'Manifest.db'} SHA-256`, s(e.manifest_db_sha256)],
       ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
       ['Info.plist SHA-256', s(e.info_plist_sha256)],
       ['Status.plist SHA-256', s(e.status_plist_sha256)],
@@ -372,7 +404,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     ]
       .filter(([, v]) => v !== '')
       .map(([key, value]) => ({ key, value }));
-    return { title: all.length > 1 ? `Evidence item ${i + 1}` : 'Evidence item', rows };
+    return { title: all.length > 1 ? `Device ${deviceLabel({ id: Number(e.id), device_name: (e.device_name as string | null) ?? null })}` : 'Evidence item', rows };
   });
 
   const runs = (db.prepare('SELECT * FROM extractor_runs ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
@@ -405,7 +437,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   } catch {
     /* in-memory or unreadable: shown as unknown */
   }
-  const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL`, ...w.params);
+  const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${once} AND e.thread_id IS NOT NULL`, ...w.params);
+  const devices = devicesOf(db).length;
+  const linkedDuplicates = devices > 1 ? scalar(db, `SELECT count(*) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} NOT ${onceClause(o.filter)}`, ...w.params) : 0;
   const fl = filterLines(o.filterArgs);
 
   return {
@@ -427,7 +461,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     filter: { active: fl.length > 0, lines: fl },
     counts: {
       events: total,
-      allEvents: fl.length ? countEvents(db) : total,
+      allEvents: fl.length ? countEvents(db, v6 ? { duplicates: false } : {}) : total,
+      devices,
+      linkedDuplicates,
       byKind: kinds,
       threads,
       messages,
@@ -486,10 +522,31 @@ function fileSha256Sync(p: string): string {
 
 // ---- streamed rows ----
 
-/** Source of an event as one line: "sms.db · message #1234". */
-function sourceText(e: EventRow): string {
+/** Source of an event as one line: "sms.db · message #1234"; with several devices, which device, and the other
+ *  devices the same message was read from ("also on 2 (Alex’s iPhone): event 812"). */
+function sourceText(e: EventRow & { also_on?: string | null }, devices: Map<number, string>): string {
   const file = e.source_path ? e.source_path.split('/').pop() : null;
-  return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+  const line = [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+  if (!devices.size) return line;
+  const also = (e.also_on ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((x) => {
+      const [dev, id] = x.split(':');
+      return `also on ${devices.get(Number(dev)) ?? dev}: event ${id}`;
+    });
+  return [line, ...also].join(' · ');
+}
+
+/** Device labels by id when the case holds several devices; empty (no device shown) for a one-device case. */
+export function deviceLabels(db: Database.Database): Map<number, string> {
+  const all = devicesOf(db);
+  return all.length > 1 ? new Map(all.map((d) => [d.id, deviceLabel(d)])) : new Map();
+}
+
+/** With several devices, each event row also names the other devices' copies of the same message (schema v6). */
+export function alsoOnColumn(devices: Map<number, string>): string {
+  return devices.size ? ", (SELECT group_concat(d.device_id || ':' || d.id) FROM events d WHERE d.duplicate_of = e.id) AS also_on" : '';
 }
 
 /** Edit times shown like every other time: in the report zone, with its offset. */
@@ -514,7 +571,7 @@ export function reportText(s: string | null | undefined, max = REPORT_TEXT_MAX):
   return `${s.slice(0, cut)}… (${(s.length - cut).toLocaleString('en-US')} more characters; full text in the case file and exports)`;
 }
 
-export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
+export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null, devices: Map<number, string> = new Map()): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
     e.id,
@@ -534,9 +591,11 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
     e.latitude,
     e.longitude,
     e.accuracy_m,
-    sourceText(e),
+    sourceText(e, devices),
     factsInZone(messageFacts(e.extra_json), fmt),
     e.recovered === 1 ? [e.recovered_from ?? 'unknown', e.confidence ?? 'unknown'] : null,
+    devices.size && e.device_id != null ? (devices.get(e.device_id) ?? String(e.device_id)) : '',
+    e.duplicate_of ?? 0,
   ];
 }
 
@@ -548,7 +607,8 @@ export function* eventRows(
   opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean; ids?: number[] } = {},
 ): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
-  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly && !opts.ids) {
+  const devices = deviceLabels(db);
+  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly && !opts.ids && !devices.size) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
     return;
   }
@@ -560,16 +620,18 @@ export function* eventRows(
   const conds = [
     w.sql.replace(/^WHERE /, ''),
     opts.threadOrder ? 'e.thread_id IS NOT NULL' : '',
+    // The printed conversation view shows a message read from two devices once (the first copy names the other).
+    opts.threadOrder && devices.size ? onceClause(filter) : '',
     opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '',
     opts.recoveredOnly ? 'e.recovered = 1' : '',
     opts.ids ? 'e.id IN (SELECT value FROM json_each(?))' : '',
   ].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const params = [...w.params, ...(opts.actions ?? []), ...(opts.ids ? [JSON.stringify(opts.ids)] : [])];
-  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
+  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256${alsoOnColumn(devices)}
     FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
   stmt.safeIntegers(false);
-  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt);
+  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt, devices);
 }
 
 /** Threads: [id, name, service, isGroup, participants, messages]. */

@@ -7,7 +7,8 @@
 //
 // The golden outputs are written by the object-based writer (toExportRecord), never by the SQL lines they check.
 // They were rewritten once when main added the `orphan` field (every line gained `"orphan":null` / one empty
-// cell, nothing else changed). Regenerate only for a deliberate, documented format change:
+// cell, nothing else changed), and report-rows.jsonl when main added the device and duplicate-of cells (two
+// cells at the end of each event row). Regenerate only for a deliberate, documented format change:
 // WRITE_GOLDEN=1 npx vitest run test/export-golden.test.ts
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -17,6 +17,7 @@ interface ExtractCliOptions {
   to?: string;
   contact?: string;
   keyword?: string;
+  device?: string;
   tz?: string;
   password?: string;
   keyFile?: string;
@@ -52,6 +53,7 @@ export function registerExtract(program: Command): void {
     .option('--to <time>', 'only files whose event is at or before this time (a date means the whole day)')
     .option('--contact <text>', 'only files whose counterpart number, address or name contains this')
     .option('--keyword <words>', 'only files of messages whose text contains these words')
+    .option('--device <id|name>', 'the device of the case whose files to write (needed when the case holds several): its id, name, UDID or serial')
     .option('--tz <zone>', 'time zone for --from/--to and for the dates in file names (default: the case zone)')
     .option('--password <pw>', 'backup password for an encrypted backup (or IOS_TIMELINE_PASSWORD, or a prompt)')
     .option('--key-file <file>', 'derived key file saved earlier with save-key')
@@ -81,7 +83,7 @@ export function registerExtract(program: Command): void {
       }
       const opened = openCaseForWriting(o.case, `extract --out ${out}`, { outputs: [{ path: out, what: 'the extract folder' }], allowIncomplete: o.allowIncomplete });
       try {
-        const { tz, filter } = filterFrom(opened.cf, { from: o.from, to: o.to, contact: o.contact, keyword: o.keyword, tz: o.tz });
+        const { tz, filter } = filterFrom(opened.cf, { from: o.from, to: o.to, contact: o.contact, keyword: o.keyword, device: o.device, tz: o.tz });
         let last = 0;
         const r = await extractMedia(opened.cf, {
           outDir: out,

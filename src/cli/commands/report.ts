@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import { openCaseForWriting } from '../caseAccess.js';
 import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
-import { buildReportModel } from '../../report/viewModel.js';
+import { buildReportModel, MISSING_FILES_CSV } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml, SPLIT_EVENTS } from '../../report/html.js';
-import { writeOutputManifest, type ManifestExhibit } from '../../custody/outputs.js';
+import { staleOutputs, writeOutputManifest, type ManifestExhibit } from '../../custody/outputs.js';
 import { exportMissingFiles } from '../../report/exports.js';
 import { buildExhibitsModel, CONTEXT_DEFAULT, CONTEXT_MAX, writeExhibitsHtml } from '../../report/exhibits.js';
 import { listTags } from '../../timeline/tags.js';
@@ -48,6 +48,20 @@ export interface ReportRunResult {
   exhibits?: ManifestExhibit[];
 }
 
+/**
+ * A re-render into the same folder removes what an earlier run of this report wrote and this one did not (an old
+ * report.pdf beside a new HTML-only run), so the folder never holds a report that disagrees with the case.
+ */
+async function removeStaleOutputs(out: string, owned: string[], written: string[]): Promise<string[]> {
+  const stale = await staleOutputs(
+    out,
+    owned,
+    written.map((p) => path.basename(p)),
+  );
+  for (const name of stale) fs.rmSync(path.join(out, name), { force: true });
+  return stale;
+}
+
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
   if (o.exhibits) return runExhibits(o);
@@ -65,7 +79,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
       throw new UsageError((e as Error).message);
     }
     fs.mkdirSync(o.out, { recursive: true });
-    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword, tag: o.tag, tagged: o.tagged ? 'any tag' : undefined };
+    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword, tag: o.tag, tagged: o.tagged ? 'any tag' : undefined, device: o.device };
     const model = buildReportModel(cf, { tz, filter, title, filterArgs });
     const say = (s: string) => {
       if (!o.quiet) process.stderr.write(`${s}\n`);
@@ -114,6 +128,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
+      const removed = await removeStaleOutputs(o.out, ['report.html', 'report.pdf', MISSING_FILES_CSV], written);
       const m = await writeOutputManifest(
         o.out,
         written.map((p) => path.resolve(p)),
@@ -122,6 +137,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
           action: 'report',
           signKeyPath: o.signKey,
           examiner: o.examiner,
+          removed,
           detail: {
             formats: o.formats,
             time_zone: tz,
@@ -212,6 +228,7 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
+      const removed = await removeStaleOutputs(o.out, ['exhibits.html', 'exhibits.pdf'], written);
       const m = await writeOutputManifest(
         o.out,
         written.map((p) => path.resolve(p)),
@@ -220,6 +237,7 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
           action: 'report',
           signKeyPath: o.signKey,
           examiner: o.examiner,
+          removed,
           exhibits,
           detail: {
             report: 'exhibits',

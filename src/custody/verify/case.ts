@@ -38,6 +38,13 @@ export function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: Cus
   if (!state.complete)
     r.problems.push({ area: 'case', item: 'ingest', message: `the case is incomplete: its ingest did not finish (${state.state}); it holds only part of the evidence` });
 
+  let devices = 0;
+  try {
+    devices = Number(db.prepare('SELECT count(*) FROM evidence').pluck().get());
+  } catch {
+    /* no evidence table: the digest check names it */
+  }
+  if (devices > 1) r.checks.push(`${devices} devices in the case, each with its ingest custody row; the content digest covers them all`);
   checkTags(db, rows, r);
 
   const recorded = latestIngestDigest(rows);

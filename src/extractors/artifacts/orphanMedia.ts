@@ -43,25 +43,31 @@ const ext = (p: string) => path.posix.extname(p).slice(1).toLowerCase();
 const key = (domain: string, p: string) => `${domain}\u0000${p}`;
 const stem = (p: string) => p.slice(0, p.length - path.posix.extname(p).length);
 
-/** Every (domain, path) a photos asset or a message attachment row points to. */
+/** Every (domain, path) a photos asset or a message attachment row of this device points to (a case may hold several). */
 function linkedFiles(ctx: ExtractorContext): Set<string> {
   const db = ctx.caseFile.db;
+  const device = ctx.caseFile.deviceId;
   const out = new Set<string>();
   const photos = db
     .prepare(
       `SELECT json_extract(extra_json, '$.file.domain') AS d, json_extract(extra_json, '$.file.path') AS p FROM events
-       WHERE extractor = 'photos' AND action = 'taken' AND json_valid(extra_json)`,
+       WHERE extractor = 'photos' AND action = 'taken' AND device_id IS ? AND json_valid(extra_json)`,
     )
-    .all() as { d: string | null; p: string | null }[];
+    .all(device) as { d: string | null; p: string | null }[];
   for (const r of photos) if (r.d && r.p) out.add(key(r.d, r.p));
-  const atts = db.prepare('SELECT f.domain AS d, f.relative_path AS p FROM attachments a JOIN files f ON f.id = a.file_id').all() as { d: string | null; p: string | null }[];
+  const atts = db.prepare('SELECT f.domain AS d, f.relative_path AS p FROM attachments a JOIN files f ON f.id = a.file_id WHERE a.device_id IS ?').all(device) as {
+    d: string | null;
+    p: string | null;
+  }[];
   for (const r of atts) if (r.d && r.p) out.add(key(r.d, r.p));
   return out;
 }
 
 /** What the reason adds when the database that would point to a file was absent or unreadable in this run. */
 function databaseNote(ctx: ExtractorContext, id: string, db: string): string {
-  const r = ctx.caseFile.db.prepare('SELECT status FROM extractor_runs WHERE extractor = ? ORDER BY id DESC LIMIT 1').get(id) as { status: string } | undefined;
+  const r = ctx.caseFile.db.prepare('SELECT status FROM extractor_runs WHERE extractor = ? AND device_id IS ? ORDER BY id DESC LIMIT 1').get(id, ctx.caseFile.deviceId) as
+    | { status: string }
+    | undefined;
   if (!r || r.status === 'not-present') return ` (${db} not in this backup)`;
   if (r.status === 'failed') return ` (${db} could not be read)`;
   return '';
