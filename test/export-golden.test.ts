@@ -9,6 +9,7 @@ import { ingest } from '../src/pipeline/ingest.js';
 import { csvCell, EXPORT_FIELDS, exportEvents, threadNames, toExportRecord, type ExportFormat } from '../src/report/exports.js';
 import { eventRows, threadRows } from '../src/report/viewModel.js';
 import { iterateEvents, type EventFilter } from '../src/timeline/query.js';
+import { exportLinesSql } from '../src/report/exportLines.js';
 import { CASE_JSON, GOLDEN_DIR, edgeEvents, freezeCases, thawCase, type FrozenCase } from './golden/exportGolden.js';
 import { REPO, tmpDir } from './helpers.js';
 
@@ -73,6 +74,11 @@ describe('exports are byte-identical to the golden files', async () => {
     const extras = (frozen.events as unknown[][]).map((e) => String(e[21] ?? ''));
     for (const key of ['edit_history', 'reply_to_event_id', 'reacted_to_event_id', 'recently_deleted', 'unsent']) expect(extras.some((x) => x.includes(`"${key}"`))).toBe(true);
     expect((frozen.events as unknown[][]).filter((e) => e[22] === 1).length).toBeGreaterThan(5);
+  });
+
+  it('writes them with SQL lines, not the object fallback (every export field has its SQL)', () => {
+    expect(exportLinesSql(cf.db, 'jsonl', {})).not.toBeNull();
+    expect(exportLinesSql(cf.db, 'csv', {})).not.toBeNull();
   });
 
   for (const o of OUTPUTS) {
