@@ -19,7 +19,7 @@ interface ChildResult {
 }
 
 /** Memory of this process's descendants (Chromium and its helpers), in MB: the sum of their proportional set sizes. */
-function descendantsRssMb(): number {
+export function descendantsRssMb(): number {
   const parent = new Map<number, number>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;

@@ -12,6 +12,7 @@ import { recoveryBench } from './recoverySection.js';
 import { archivesBench } from './archives.js';
 import { mediaBench } from './media.js';
 import { serveBench } from './serve.js';
+import { exportBench } from './exportSection.js';
 
 export const SECTIONS: BenchSection[] = [
   foundation,
@@ -26,4 +27,5 @@ export const SECTIONS: BenchSection[] = [
   mediaBench,
   archivesBench,
   serveBench,
+  exportBench,
 ];

@@ -7,6 +7,7 @@ import { isoFromUs } from '../formats/appleTime.js';
 import { messageLine, timestampDesc } from './describe.js';
 import { messageFacts } from './facts.js';
 import { exportGeo } from './geo.js';
+import { exportLinesSql, registerExportFunctions } from './exportLines.js';
 
 export const EXPORT_FIELDS = [
   'datetime',
@@ -91,7 +92,7 @@ export function toExportRecord(e: EventRow, threadNames: Map<number, string>): E
 }
 
 /** Why a media file is an orphan (extra_json.orphan.reason, src/extractors/artifacts/orphanMedia.ts), else null. */
-function orphanReason(extraJson: string | null): string | null {
+export function orphanReason(extraJson: string | null): string | null {
   if (!extraJson?.includes('"orphan"')) return null;
   try {
     const r = (JSON.parse(extraJson) as { orphan?: { reason?: unknown } }).orphan?.reason;
@@ -151,6 +152,9 @@ export function writeAtomically(out: string, body: (fd: number) => number): numb
   }
 }
 
+/** A BLOB where text belongs: SQL cannot write it as JSON.stringify does, so the export starts again with objects. */
+class BlobValue extends Error {}
+
 /** Every payload the manifest lists but the evidence lacks, as CSV (written beside the report); returns the count. */
 export function exportMissingFiles(db: Database.Database, out: string): number {
   return writeAtomically(out, (fd) => {
@@ -172,16 +176,45 @@ export function exportMissingFiles(db: Database.Database, out: string): number {
 /** Stream the filtered events to `out`; returns the number written. */
 export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
   if (format === 'geojson' || format === 'kml') return exportGeo(db, format, out, filter); // located events only (geo.ts)
+  const eol = format === 'jsonl' ? '\n' : '\r\n';
+  const header = format === 'csv' ? '\ufeff' + EXPORT_FIELDS.join(',') + '\r\n' : ''; // BOM: Excel reads UTF-8 correctly
+  // SQLite writes the lines (exportLines.ts); objects if a field has no SQL there or a value is a BLOB.
+  const q = exportLinesSql(db, format, filter);
+  if (q) {
+    registerExportFunctions(db);
+    const stmt = db.prepare(q.sql).pluck();
+    stmt.safeIntegers(false);
+    try {
+      return writeAtomically(out, (fd) => {
+        const w = new BufferedWriter(fd);
+        let n = 0;
+        w.write(header);
+        try {
+          for (const line of stmt.iterate(...q.params) as Iterable<string>) {
+            w.write(line + eol);
+            n++;
+          }
+        } catch (err) {
+          if (/\bBLOB\b/.test((err as Error).message)) throw new BlobValue();
+          throw new Error(`${format} export stopped after ${n.toLocaleString('en-US')} events: ${(err as Error).message}`);
+        }
+        w.flush();
+        return n;
+      });
+    } catch (err) {
+      if (!(err instanceof BlobValue)) throw err;
+    }
+  }
   const names = threadNames(db);
   return writeAtomically(out, (fd) => {
     const w = new BufferedWriter(fd);
     let n = 0;
-    if (format === 'csv') w.write('\ufeff' + EXPORT_FIELDS.join(',') + '\r\n'); // BOM: Excel reads UTF-8 correctly
+    w.write(header);
     for (const e of iterateEvents(db, filter)) {
       let line: string;
       try {
         const r = toExportRecord(e, names);
-        line = format === 'jsonl' ? JSON.stringify(r) + '\n' : EXPORT_FIELDS.map((f) => csvCell(r[f])).join(',') + '\r\n';
+        line = format === 'jsonl' ? JSON.stringify(r) + eol : EXPORT_FIELDS.map((f) => csvCell(r[f])).join(',') + eol;
       } catch (err) {
         throw new Error(`${format} export stopped at ${eventLabel(e)}: ${(err as Error).message}`);
       }

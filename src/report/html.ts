@@ -6,9 +6,13 @@ import { BufferedWriter } from './bufferedWriter.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import Handlebars from 'handlebars';
 import type { CaseFile } from '../timeline/caseFile.js';
-import type { EventFilter } from '../timeline/query.js';
+import { whereClause, type EventFilter } from '../timeline/query.js';
+import { DateTime } from 'luxon';
+import { MIN_PLAUSIBLE_US, MAX_PLAUSIBLE_US } from '../formats/appleTime.js';
+import { zoneFormatter } from './zoneTime.js';
 import { TrustedSvg } from './charts.js';
 import { kindTable } from './describe.js';
 import { eventRows, threadRows, attachmentRows, photoRows, fileRows, warningRows, type ReportModel } from './viewModel.js';
@@ -141,6 +145,18 @@ export interface DocumentOptions {
   /** Print chunks after the first of a long section say "(continued)". */
   continued?: boolean;
   data: DataBlocks;
+  /** Links to the other pages of a split report (HTML, already escaped), shown at the top of the page. */
+  nav?: string;
+}
+
+/** The page links go first in <main> (or first in <body> when a lab's template has no <main>). */
+function withNav(head: string, nav: string): string {
+  const at = head.indexOf('<main>');
+  if (at >= 0) return head.slice(0, at + 6) + nav + head.slice(at + 6);
+  const b = head.search(/<body[^>]*>/);
+  if (b < 0) return nav + head;
+  const end = head.indexOf('>', b) + 1;
+  return head.slice(0, end) + nav + head.slice(end);
 }
 
 /** Write one HTML document; returns how many rows each data block held. */
@@ -162,7 +178,7 @@ export function writeHtmlDocument(out: string, t: Templates, model: ReportModel,
   const fd = fs.openSync(out, 'w');
   const w = new BufferedWriter(fd);
   try {
-    w.write(html.slice(0, at));
+    w.write(o.nav ? withNav(html.slice(0, at), o.nav) : html.slice(0, at));
     for (const [name, rows] of Object.entries({ kinds: kindTable(), ...o.data }) as [string, Iterable<unknown> | undefined][]) {
       if (!rows) continue;
       w.write(`<script type="application/json" id="d-${name}">[`);
@@ -185,19 +201,156 @@ export interface HtmlReportOptions {
   templates: Templates;
 }
 
-/** The interactive report: every section in one file; long lists paged by the inline script. */
-export function writeReportHtml(cf: CaseFile, model: ReportModel, out: string, o: HtmlReportOptions): Record<string, number> {
+/** Sections that list events: in a split report they live on the period pages, the rest on the index page. */
+const EVENT_SECTIONS: SectionId[] = ['timeline', 'conversations', 'calls', 'photos', 'records', 'recovered'];
+
+/**
+ * Above this many events the HTML report is split: an index page (report.html) with every section but the event
+ * lists, plus one page per calendar month in the report's zone (months above PAGE_EVENTS_MAX are cut at day
+ * boundaries). One file of 2 million events took Chromium 22 s and 4.1 GB to get ready (issue 19).
+ */
+export const SPLIT_EVENTS = 50_000;
+export const PAGE_EVENTS_MAX = 50_000;
+
+export interface HtmlPage {
+  file: string;
+  label: string;
+  events: number;
+  /** Inclusive UTC µs bounds; null for the page of undated and implausibly dated events. */
+  range: [number, number] | null;
+}
+
+/** Periods of the filtered events: months in the zone, cut into whole days when a month holds too many events. */
+export function reportPages(db: Database.Database, filter: EventFilter, tz: string, maxEvents = PAGE_EVENTS_MAX): HtmlPage[] {
+  const fmt = zoneFormatter(tz);
+  const w = whereClause(filter);
+  const stmt = db.prepare(`SELECT e.ts_utc_us FROM events e ${w.sql}`).pluck();
+  stmt.safeIntegers(false);
+  const days = new Map<string, number>();
+  let other = 0;
+  for (const ts of stmt.iterate(...w.params) as Iterable<number | null>) {
+    const t = ts !== null && ts >= MIN_PLAUSIBLE_US && ts < MAX_PLAUSIBLE_US ? fmt(ts) : null;
+    if (!t) other++;
+    else days.set(t.day, (days.get(t.day) ?? 0) + 1);
+  }
+  const startUs = (day: string) => DateTime.fromISO(day, { zone: tz }).toMillis() * 1000;
+  const nextDay = (day: string) => DateTime.fromISO(day, { zone: tz }).plus({ days: 1 }).toISODate()!;
+  const months = new Map<string, [string, number][]>();
+  for (const [day, n] of [...days.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const m = day.slice(0, 7);
+    if (!months.has(m)) months.set(m, []);
+    months.get(m)!.push([day, n]);
+  }
+  const pages: HtmlPage[] = [];
+  for (const [month, list] of months) {
+    // Consecutive days into parts of about equal size, at most maxEvents each (a single busier day stays one
+    // part): a month of 51,000 events becomes two of ~25,500, not 50,000 and 1,000.
+    const total = list.reduce((x, d) => x + d[1], 0);
+    const target = Math.ceil(total / Math.ceil(total / maxEvents));
+    const parts: [string, number][][] = [[]];
+    let size = 0;
+    list.forEach((d, i) => {
+      if (size + d[1] > maxEvents && parts[parts.length - 1].length) {
+        parts.push([]);
+        size = 0;
+      }
+      parts[parts.length - 1].push(d);
+      size += d[1];
+      if (size >= target && i < list.length - 1) {
+        parts.push([]);
+        size = 0;
+      }
+    });
+    const label = DateTime.fromISO(`${month}-01`, { zone: tz }).toFormat('LLLL yyyy');
+    parts.forEach((p, i) => {
+      const first = p[0][0];
+      const last = p[p.length - 1][0];
+      pages.push({
+        file: `report-${month}${parts.length > 1 ? `-part${i + 1}` : ''}.html`,
+        label: parts.length > 1 ? `${label} (${first.slice(8)}–${last.slice(8)})` : label,
+        events: p.reduce((a, d) => a + d[1], 0),
+        range: [startUs(first), startUs(nextDay(last)) - 1],
+      });
+    });
+  }
+  if (other) pages.push({ file: 'report-undated.html', label: 'Undated or implausibly dated', events: other, range: null });
+  return pages;
+}
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page list of a split report, the current page marked. */
+function pageNav(pages: HtmlPage[], current: string | null): string {
+  const items = pages.map((p) =>
+    p.file === current
+      ? `<li><strong>${esc(p.label)}</strong> (${p.events.toLocaleString('en-US')})</li>`
+      : `<li><a href="${esc(p.file)}">${esc(p.label)}</a> (${p.events.toLocaleString('en-US')})</li>`,
+  );
+  const index = current ? '<p><a href="report.html">← Report index</a> (cover, evidence, method, overview, logs, hashes, custody)</p>' : '';
+  return `<nav class="report-pages section" aria-label="Report pages"><h2>Report pages</h2>${index}<p class="intro">This case is split into one page per period (in the report zone), so that each opens quickly. Events, conversations, calls, photos and records are on the period pages; counts in brackets.</p><ul>${items.join('')}</ul></nav>`;
+}
+
+/** The interactive report: every section in one file, or for a large case an index page plus one page per period.
+ *  Returns the files written (report.html first) and the rows each data block held, summed. */
+export function writeReportHtml(
+  cf: CaseFile,
+  model: ReportModel,
+  out: string,
+  o: HtmlReportOptions & { splitAbove?: number; pageMax?: number },
+): Record<string, number> & { files?: string[] } {
   const db = cf.db;
-  return writeHtmlDocument(out, o.templates, model, {
+  if (model.counts.events <= (o.splitAbove ?? SPLIT_EVENTS)) {
+    const counts = writeHtmlDocument(out, o.templates, model, {
+      mode: 'interactive',
+      sections: SECTIONS.map((s) => s.id),
+      data: {
+        events: eventRows(db, o.filter, o.tz),
+        threads: threadRows(db, o.filter),
+        attachments: attachmentRows(db, { filter: o.filter }),
+        photos: photoRows(db, { filter: o.filter }, o.tz),
+        files: fileRows(db),
+        warnings: warningRows(db, o.tz),
+      },
+    });
+    return Object.assign(counts, { files: [out] });
+  }
+  const pages = reportPages(db, o.filter, o.tz, o.pageMax);
+  const dir = path.dirname(out);
+  const counts = writeHtmlDocument(out, o.templates, model, {
     mode: 'interactive',
-    sections: SECTIONS.map((s) => s.id),
-    data: {
-      events: eventRows(db, o.filter, o.tz),
-      threads: threadRows(db, o.filter),
-      attachments: attachmentRows(db, { filter: o.filter }),
-      photos: photoRows(db, { filter: o.filter }, o.tz),
-      files: fileRows(db),
-      warnings: warningRows(db, o.tz),
-    },
+    sections: SECTIONS.map((s) => s.id).filter((id) => !EVENT_SECTIONS.includes(id)),
+    nav: pageNav(pages, null),
+    data: { files: fileRows(db), warnings: warningRows(db, o.tz) },
   });
+  const files = [out];
+  for (const p of pages) {
+    const f: EventFilter = { ...o.filter };
+    let ids: number[] | undefined;
+    if (p.range) {
+      f.fromUs = Math.max(p.range[0], o.filter.fromUs ?? -Infinity);
+      f.toUs = Math.min(p.range[1], o.filter.toUs ?? Infinity);
+    } else {
+      const w = whereClause(o.filter);
+      const cond = `(e.ts_utc_us IS NULL OR e.ts_utc_us < ${MIN_PLAUSIBLE_US} OR e.ts_utc_us >= ${MAX_PLAUSIBLE_US})`;
+      ids = db
+        .prepare(`SELECT e.id FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} ${cond}`)
+        .pluck()
+        .all(...w.params) as number[];
+    }
+    const file = path.join(dir, p.file);
+    const c = writeHtmlDocument(file, o.templates, model, {
+      mode: 'interactive',
+      sections: EVENT_SECTIONS,
+      nav: pageNav(pages, p.file),
+      data: {
+        events: ids ? eventRows(db, o.filter, o.tz, { ids }) : eventRows(db, f, o.tz),
+        threads: threadRows(db, ids ? o.filter : f, ids),
+        attachments: attachmentRows(db, ids ? { eventIds: ids } : { filter: f }),
+        photos: photoRows(db, ids ? { eventIds: ids } : { filter: f }, o.tz),
+      },
+    });
+    for (const [k, v] of Object.entries(c)) if (k !== 'kinds' && k !== 'threads') counts[k] = (counts[k] ?? 0) + v;
+    files.push(file);
+  }
+  return Object.assign(counts, { files });
 }

@@ -604,11 +604,11 @@ export function* eventRows(
   db: Database.Database,
   filter: EventFilter,
   tz: string,
-  opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean } = {},
+  opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean; ids?: number[] } = {},
 ): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
   const devices = deviceLabels(db);
-  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly && !devices.size) {
+  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly && !opts.ids && !devices.size) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
     return;
   }
@@ -624,9 +624,10 @@ export function* eventRows(
     opts.threadOrder && devices.size ? onceClause(filter) : '',
     opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '',
     opts.recoveredOnly ? 'e.recovered = 1' : '',
+    opts.ids ? 'e.id IN (SELECT value FROM json_each(?))' : '',
   ].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-  const params = [...w.params, ...(opts.actions ?? [])];
+  const params = [...w.params, ...(opts.actions ?? []), ...(opts.ids ? [JSON.stringify(opts.ids)] : [])];
   const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256${alsoOnColumn(devices)}
     FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
   stmt.safeIntegers(false);
@@ -634,8 +635,10 @@ export function* eventRows(
 }
 
 /** Threads: [id, name, service, isGroup, participants, messages]. */
-export function threadRows(db: Database.Database, filter: EventFilter): [number, string, string, number, string, number][] {
-  const w = whereClause(filter);
+export function threadRows(db: Database.Database, filter: EventFilter, eventIds?: number[]): [number, string, string, number, string, number][] {
+  const f = whereClause(filter);
+  // Only the given events (a split report's page of undated events), when given.
+  const w = eventIds ? { sql: `${f.sql ? `${f.sql} AND` : 'WHERE'} e.id IN (SELECT value FROM json_each(?))`, params: [...f.params, JSON.stringify(eventIds)] } : f;
   const rows = db
     .prepare(`SELECT t.id, t.display_name, t.identifier, t.service, t.is_group,
       (SELECT group_concat(CASE WHEN p.name IS NOT NULL AND p.name <> p.handle THEN p.name || ' (' || p.handle || ')' ELSE p.handle END, ', ') FROM participants p WHERE p.thread_id = t.id) AS people,

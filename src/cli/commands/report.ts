@@ -6,7 +6,7 @@ import { openCaseForWriting } from '../caseAccess.js';
 import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
 import { buildReportModel, MISSING_FILES_CSV } from '../../report/viewModel.js';
-import { loadTemplates, writeReportHtml } from '../../report/html.js';
+import { loadTemplates, writeReportHtml, SPLIT_EVENTS } from '../../report/html.js';
 import { staleOutputs, writeOutputManifest, type ManifestExhibit } from '../../custody/outputs.js';
 import { exportMissingFiles } from '../../report/exports.js';
 import { buildExhibitsModel, CONTEXT_DEFAULT, CONTEXT_MAX, writeExhibitsHtml } from '../../report/exhibits.js';
@@ -27,6 +27,8 @@ export interface ReportRunOptions extends FilterOptions {
   signKey?: string;
   /** Accept a case whose ingest did not finish; the report title then starts with "INCOMPLETE". */
   allowIncomplete?: boolean;
+  /** HTML: above this many events, an index page plus pages of at most this many events (default SPLIT_EVENTS). */
+  pageEvents?: number;
   /** Only the tagged events (or those of --tag), as numbered exhibits (exhibits.html, exhibits.pdf). */
   exhibits?: boolean;
   /** Messages of context before and after each exhibit in its conversation. */
@@ -88,8 +90,9 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let pages: number | undefined;
     if (o.formats.includes('html')) {
       const file = path.join(o.out, 'report.html');
-      writeReportHtml(cf, model, file, { tz, filter, templates });
-      written.push(file);
+      // A large case is split into report.html (the index) and one page per period: every page is an output.
+      const split = { splitAbove: o.pageEvents, pageMax: o.pageEvents };
+      written.push(...(writeReportHtml(cf, model, file, { tz, filter, templates, ...split }).files ?? [file]));
     }
     if (o.formats.includes('pdf')) {
       const missing = missingReportFonts();
@@ -283,7 +286,7 @@ export function registerReport(program: Command): void {
   addFilterOptions(
     program
       .command('report')
-      .description('Write the case report: one offline HTML file and a paginated PDF with bookmarks.')
+      .description('Write the case report: offline HTML (one file, or an index plus monthly pages above --page-events) and a paginated PDF with bookmarks.')
       .requiredOption('--case <file>', 'case file')
       .requiredOption('--out <dir>', 'output folder (report.html, report.pdf)')
       .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, 'html,pdf')
@@ -294,6 +297,7 @@ export function registerReport(program: Command): void {
       .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)')
       .option('--exhibits', 'only the tagged events (with --tag, those of that tag), each a numbered exhibit with context and provenance (exhibits.html, exhibits.pdf)')
       .option('--context <n>', `with --exhibits: messages of context before and after each exhibit in its conversation (0–${CONTEXT_MAX}; default ${CONTEXT_DEFAULT})`)
+      .option('--page-events <n>', 'HTML: above this many events, write report.html as an index plus one page per month (months above it cut by day)', String(SPLIT_EVENTS))
       .option('--json', 'print the result as JSON on stdout'),
   ).action(
     async (
@@ -306,12 +310,15 @@ export function registerReport(program: Command): void {
         examiner?: string;
         signKey?: string;
         allowIncomplete?: boolean;
+        pageEvents: string;
         exhibits?: boolean;
         context?: string;
         json?: boolean;
       },
     ) => {
       const formats = parseFormats(o.format);
+      const pageEvents = Number(o.pageEvents);
+      if (!Number.isSafeInteger(pageEvents) || pageEvents < 1) throw new UsageError(`--page-events must be a whole number of at least 1 (not ${o.pageEvents})`);
       if (o.context !== undefined && !o.exhibits) throw new UsageError('--context goes with --exhibits');
       const context = o.context === undefined ? CONTEXT_DEFAULT : parseContext(o.context);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
@@ -322,7 +329,7 @@ export function registerReport(program: Command): void {
           throw new UsageError((e as Error).message);
         }
       } // before rendering anything
-      const r = await runReport({ ...o, formats, context });
+      const r = await runReport({ ...o, formats, context, pageEvents });
       // Asked for a PDF only and could not make one: that is a failure, not a partial success.
       if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
       if (o.json) {
