@@ -1,0 +1,150 @@
+// Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (issue #16). The log holds archived
+// calls (src/formats/callTransactions.ts, docs/recovery.md "CallHistoryTransactions"); a call whose uniqueId the
+// case's live calls (ZCALLRECORD.ZUNIQUE_ID, stored by the calls module as extra_json.unique_id) do not hold was
+// deleted from the call history, and becomes one recovered call event. Calls that match a live one are counted,
+// not emitted again. Runs after `calls`, so the live calls of this device are in the case file.
+import fs from 'node:fs';
+import { formatDuration } from '../../formats/duration.js';
+import { checkedTime } from '../common/time.js';
+import { parseTransactionsLog, type TransactionCall, type TransactionRecord } from '../../formats/callTransactions.js';
+import { ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
+import { calls } from './calls.js';
+
+const DOMAIN = 'HomeDomain';
+const FILE = 'Library/CallHistoryTransactions/transactions.log';
+const WHERE = `${DOMAIN}/${FILE}`;
+/** A real log is a few hundred KB; this much is damage or a decoy, and is not read into memory. */
+const MAX_FILE_BYTES = 256 * 1024 * 1024;
+const BUDGET = { maxRecords: 200_000, maxMs: 60_000 };
+/** Where the live calls come from: without one of them read, absence proves nothing. */
+const CALL_DATABASES = ['Library/CallHistoryDB/CallHistory.storedata', 'Library/CallHistoryDB/CallHistoryTemp.storedata'];
+
+/**
+ * CHRecentCall.callStatus. 1, 2, 4 and 16 from public sources (docs/recovery.md); 8 (missed) [derived]: the one
+ * bit left between them, and the names Apple's code pairs with duration and origin (CHManager CHCallStatusForCall…).
+ */
+const STATUS: Record<number, { label: string; direction: 'incoming' | 'outgoing' }> = {
+  1: { label: 'incoming, answered', direction: 'incoming' },
+  2: { label: 'outgoing, connected', direction: 'outgoing' },
+  4: { label: 'incoming, answered on another device', direction: 'incoming' },
+  8: { label: 'missed', direction: 'incoming' },
+  16: { label: 'outgoing, cancelled', direction: 'outgoing' },
+};
+
+const PROVIDERS: Record<string, string> = { 'com.apple.Telephony': 'Phone', 'com.apple.FaceTime': 'FaceTime' };
+
+function liveUniqueIds(ctx: ExtractorContext): Set<string> {
+  const ids = ctx.caseFile.db
+    .prepare(`SELECT json_extract(extra_json, '$.unique_id') FROM events
+      WHERE kind = 'call' AND recovered = 0 AND device_id IS ? AND json_extract(extra_json, '$.unique_id') IS NOT NULL`)
+    .pluck()
+    .all(ctx.caseFile.deviceId) as unknown[];
+  return new Set(ids.map(String));
+}
+
+function callDatabaseRead(ctx: ExtractorContext): boolean {
+  return !!ctx.caseFile.db
+    .prepare(`SELECT 1 FROM files WHERE domain = ? AND relative_path IN (${CALL_DATABASES.map(() => '?').join(', ')}) AND status = 'ok' AND device_id IS ?`)
+    .get(DOMAIN, ...CALL_DATABASES, ctx.caseFile.deviceId);
+}
+
+function titleOf(c: TransactionCall, who: string, deleted: boolean): string {
+  const s = c.callStatus !== null ? STATUS[c.callStatus] : undefined;
+  const what = s ? (s.label === 'missed' ? 'missed call from' : s.direction === 'outgoing' ? 'outgoing call to' : 'incoming call from') : 'call with';
+  const head = deleted ? `Deleted ${what}` : `Call in transactions.log, ${what}`;
+  return `${head} ${who}${c.duration ? `, ${formatDuration(c.duration)}` : ''} (recovered from CallHistoryTransactions/transactions.log)`;
+}
+
+export const callTransactions: Extractor = {
+  id: 'call-transactions',
+  title: 'Deleted calls (CallHistoryTransactions/transactions.log)',
+  sources: [{ domain: DOMAIN, path: FILE }],
+  after: ['contacts', 'calls'],
+  encryptedOnly: true, // call history, like CallHistory.storedata (docs/artifacts.md)
+  kinds: calls.kinds,
+  async run(ctx) {
+    const src = await ctx.openFile(DOMAIN, FILE);
+    if (!src) return;
+    const at = { fileRowId: src.fileRowId };
+    if (src.size > MAX_FILE_BYTES) throw new ArtifactError(`${WHERE} is ${src.size} bytes (more than ${MAX_FILE_BYTES}): not read`);
+    const log = parseTransactionsLog(fs.readFileSync(src.path), BUDGET);
+    for (const w of log.warnings) ctx.warn(`${WHERE}: ${w.replace(/^transactions\.log: /, '')}`, at);
+
+    const live = liveUniqueIds(ctx);
+    const compared = callDatabaseRead(ctx);
+    if (!compared)
+      ctx.warn(`${WHERE}: no CallHistory.storedata was read, so its calls cannot be told deleted or live; they are listed as "logged", low confidence`, {
+        ...at,
+        severity: 'info',
+      });
+
+    // One call can be logged more than once (a later record updates it): the last record speaks for it.
+    const byId = new Map<string, TransactionRecord[]>();
+    let noId = 0;
+    for (const r of log.records) {
+      if (!r.call.uniqueId) {
+        noId++;
+        ctx.warn(`${WHERE}: record ${r.index} (offset ${r.offset}) has no uniqueId; it cannot be compared with the call history and is skipped`, at);
+        continue;
+      }
+      const list = byId.get(r.call.uniqueId) ?? [];
+      list.push(r);
+      byId.set(r.call.uniqueId, list);
+    }
+    let matched = 0;
+    for (const [uniqueId, records] of byId) {
+      if (live.has(uniqueId)) {
+        matched++;
+        continue;
+      }
+      const r = records[records.length - 1];
+      const c = r.call;
+      const { ts, ok } = checkedTime(c.dateMacS, 'mac-s');
+      if (!ok)
+        ctx.warn(`${WHERE}: record ${r.index} (call ${uniqueId}): date holds an impossible time (${ts?.invalid ?? String(c.dateMacS)}); the raw value is kept, no UTC time`, {
+          ...at,
+          table: 'transactions.log',
+          rowid: r.index,
+        });
+      const status = c.callStatus !== null ? STATUS[c.callStatus] : undefined;
+      const name = ctx.contacts.nameFor(c.address);
+      const who = name ? `${name} (${c.address ?? 'unknown number'})` : (c.address ?? 'unknown number');
+      ctx.emit({
+        ts,
+        kind: 'call',
+        action: compared ? 'deleted' : 'logged',
+        title: titleOf(c, who, compared),
+        direction: status?.direction ?? null,
+        counterpart: c.address,
+        counterpartName: name,
+        service: c.serviceProvider ? (PROVIDERS[c.serviceProvider] ?? c.serviceProvider) : null,
+        durationS: c.duration,
+        sourceFileId: src.fileRowId,
+        sourceTable: 'transactions.log',
+        sourceRowid: r.index,
+        recovered: { from: 'transactions-log', confidence: compared ? 'medium' : 'low' },
+        extra: {
+          unique_id: uniqueId,
+          call_status: c.callStatus,
+          call_status_label: status?.label ?? null,
+          remote_participants: c.addresses,
+          caller_id: c.callerId,
+          handle_type: c.handleType,
+          disconnected_cause: c.disconnectedCause,
+          time_to_establish_s: c.timeToEstablish,
+          service_provider: c.serviceProvider,
+          date_mac_s: c.dateMacS,
+          ended_utc_us: ts?.utcUs != null && c.duration ? ts.utcUs + Math.round(c.duration * 1e6) : null,
+          recovered_from_file: WHERE,
+          record: { offset: r.offset, length: r.length, also_at_offsets: records.slice(0, -1).map((x) => x.offset) },
+          outer: r.outer,
+          other: c.other,
+        },
+      });
+    }
+    ctx.warn(
+      `${WHERE}: ${log.records.length + log.undecodable} record(s): ${byId.size - matched} call(s) not in the call history${compared ? ' (deleted)' : ''}, ${matched} matching a live call (not repeated), ${noId} without a uniqueId, ${log.undecodable} undecodable`,
+      { ...at, severity: 'info' },
+    );
+  },
+};
