@@ -31,6 +31,23 @@ describe('transactions.log parser', () => {
     expect(log.records[0].call.serviceProvider).toBe('com.apple.Telephony');
     expect(log.records[0].call.other).toEqual({ read: true });
     expect(log.records[1].offset).toBe(transactionRecord(calls[0]).length);
+    expect(log.records.map((r) => r.type)).toEqual([0, 0, 0]);
+  });
+
+  it('the CHTransaction type: Delete keeps its call, BatchDeleteAll has none', () => {
+    const log = parseTransactionsLog(
+      transactionsLog([
+        { call: call(1), type: 2 },
+        { call: null, type: 3 },
+        { call: call(2), type: 1 },
+      ]),
+    );
+    expect(log.warnings).toEqual([]);
+    expect(log.records.map((r) => [r.type, r.call?.uniqueId ?? null])).toEqual([
+      [2, 'ID-1'],
+      [3, null],
+      [1, 'ID-2'],
+    ]);
   });
 
   it('a truncated last record is a named warning; the records before it are kept', () => {
@@ -113,9 +130,11 @@ describe('call-transactions artifact', () => {
       direction: d.callStatus === 2 ? 'outgoing' : 'incoming',
       duration: d.duration,
       table: 'transactions.log',
-      rowid: tx.records.indexOf(d),
+      rowid: tx.records.findIndex((r) => r.call === d && r.type === 0),
       unique_id: d.uniqueId,
       status: d.callStatus,
+      evidence: d === tx.deleted[0] ? 'delete-transaction' : 'not-in-call-history',
+      transactions: tx.records.filter((r) => r.call === d).length,
     }));
     expect(
       ev.map((e) => ({
@@ -131,23 +150,28 @@ describe('call-transactions artifact', () => {
         rowid: e.source_rowid,
         unique_id: extra(e).unique_id,
         status: extra(e).call_status,
+        evidence: extra(e).evidence,
+        transactions: (extra(e).transactions as unknown[]).length,
       })),
     ).toEqual(want);
     expect(ev.find((e) => extra(e).call_status === 8)!.title).toMatch(/^Deleted missed call from \+1\d{10} \(recovered from CallHistoryTransactions\/transactions\.log\)$/);
-    const flags = query<{ recovered: number; recovered_from: string; confidence: string }>(
+    const flags = query<{ u: string; recovered: number; recovered_from: string; confidence: string }>(
       casePath,
-      "SELECT recovered, recovered_from, confidence FROM events WHERE extractor = 'call-transactions'",
+      "SELECT json_extract(extra_json, '$.unique_id') AS u, recovered, recovered_from, confidence FROM events WHERE extractor = 'call-transactions' ORDER BY u",
     );
-    expect(flags).toEqual([
-      { recovered: 1, recovered_from: 'transactions-log', confidence: 'medium' },
-      { recovered: 1, recovered_from: 'transactions-log', confidence: 'medium' },
-    ]);
+    // A Delete transaction in the log: high; only absent from ZCALLRECORD: medium.
+    expect(flags).toEqual(
+      [
+        { u: tx.deleted[0].uniqueId, recovered: 1, recovered_from: 'transactions-log', confidence: 'high' },
+        { u: tx.deleted[1].uniqueId, recovered: 1, recovered_from: 'transactions-log', confidence: 'medium' },
+      ].sort((a, b) => (a.u < b.u ? -1 : 1)),
+    );
     // Every call (live from ZCALLRECORD, deleted from the log) is in the case exactly once.
     const ids = query<{ u: string }>(casePath, "SELECT json_extract(extra_json, '$.unique_id') AS u FROM events WHERE kind = 'call' AND action != 'records-missing'");
     expect(ids.map((r) => r.u).sort()).toEqual([...tx.live, ...tx.deleted].map((c) => c.uniqueId).sort());
     const info = warnings(casePath, 'call-transactions').map((w) => w.message);
     expect(info).toContain(
-      'HomeDomain/Library/CallHistoryTransactions/transactions.log: 4 record(s): 2 call(s) not in the call history (deleted), 2 matching a live call (not repeated), 0 without a uniqueId, 0 undecodable',
+      'HomeDomain/Library/CallHistoryTransactions/transactions.log: 5 record(s): 2 call(s) not in the call history (2 deleted), 2 matching a live call (not repeated), 0 without a uniqueId, 0 undecodable',
     );
   }, 60_000);
 
@@ -174,8 +198,9 @@ describe('call-transactions artifact', () => {
     const { casePath, result, unchanged } = await ingestUnchanged(t.root);
     expect(unchanged).toBe(true);
     const ev = events(casePath, 'call-transactions');
-    expect(ev.map((e) => extra(e).unique_id)).toEqual([tx.records[1].uniqueId]);
-    expect(tx.deleted[0]).toBe(tx.records[1]);
+    expect(ev.map((e) => extra(e).unique_id)).toEqual([tx.deleted[0].uniqueId]);
+    expect(tx.records[1].call).toBe(tx.deleted[0]);
+    expect(ev[0].action).toBe('deleted');
     const w = warnings(casePath, 'call-transactions');
     expect(w.some((x) => /transactions\.log: absurd record length 3000000000 at offset \d+ \(record 2;/.test(x.message))).toBe(true);
     expect(result.summaries.find((s) => s.extractor === 'calls')!.events).toBe(2);
@@ -200,17 +225,24 @@ describe('call-transactions artifact', () => {
     );
   }, 60_000);
 
-  it('without CallHistory.storedata nothing is called deleted: the calls are listed as logged, low confidence', async () => {
+  it('without CallHistory.storedata only a Delete transaction proves a deletion; the other calls are "logged", low confidence', async () => {
+    let tx!: CallTransactionsTruth;
     const t = fixture({
       contacts: 1,
       calls: 0,
       extend: (w, truth, rng) => {
-        addCallTransactions(w, rng, { live: [], end: truth.device.backupDate, deleted: 1 });
+        tx = addCallTransactions(w, rng, { live: [], end: truth.device.backupDate, deleted: 2 });
       },
     });
     const { casePath } = await ingestUnchanged(t.root, ['call-transactions']);
-    const ev = query<{ action: string; confidence: string }>(casePath, "SELECT action, confidence FROM events WHERE extractor = 'call-transactions'");
-    expect(ev).toEqual([{ action: 'logged', confidence: 'low' }]);
+    const ev = query<{ u: string; action: string; confidence: string }>(
+      casePath,
+      "SELECT json_extract(extra_json, '$.unique_id') AS u, action, confidence FROM events WHERE extractor = 'call-transactions' ORDER BY source_rowid",
+    );
+    expect(ev).toEqual([
+      { u: tx.deleted[0].uniqueId, action: 'deleted', confidence: 'high' },
+      { u: tx.deleted[1].uniqueId, action: 'logged', confidence: 'low' },
+    ]);
     expect(warnings(casePath, 'call-transactions').some((w) => /no CallHistory\.storedata was read/.test(w.message))).toBe(true);
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 // CallHistoryTransactions/transactions.log: a run of length-prefixed records, each a 4-byte little-endian length
-// and that many bytes of an NSKeyedArchiver binary plist whose root holds `record`, itself the bytes of a second
-// NSKeyedArchiver plist: the archived call (CHRecentCall: uniqueId, date, duration, callStatus,
-// remoteParticipantHandles, …). Sources and what is [derived]: docs/recovery.md "CallHistoryTransactions".
+// and that many bytes of an NSKeyedArchiver binary plist: a CHTransaction, `type` (0 Insert, 1 Update, 2 Delete,
+// 3 BatchDeleteAll) and `record`, the bytes of a second NSKeyedArchiver plist: the archived call (CHRecentCall:
+// uniqueId, date, duration, callStatus, remoteParticipantHandles, …). Sources and what is [derived]: docs/recovery.md "CallHistoryTransactions".
 // Every length is checked against what is left of the file and a cap; a bad record is a named warning and the
 // framing goes on; a bad length stops the walk (nothing after it can be framed) with a warning.
 import { MAC_EPOCH_OFFSET_S } from './appleTime.js';
@@ -43,10 +43,15 @@ export interface TransactionRecord {
   offset: number;
   /** Bytes of the record after the prefix. */
   length: number;
-  /** Scalar keys of the outer archive besides `record` (kept raw: their meaning is not documented). */
+  /** CHTransaction `type`: 0 Insert, 1 Update, 2 Delete, 3 BatchDeleteAll (null when absent). */
+  type: number | null;
+  /** Other scalar keys of the outer archive (kept raw). */
   outer: Record<string, string | number | boolean | null>;
-  call: TransactionCall;
+  /** The archived call; null for a transaction without one (BatchDeleteAll). */
+  call: TransactionCall | null;
 }
+
+export const TRANSACTION_TYPES: Record<number, string> = { 0: 'Insert', 1: 'Update', 2: 'Delete', 3: 'BatchDeleteAll' };
 
 export interface TransactionsLog {
   records: TransactionRecord[];
@@ -107,10 +112,13 @@ const CALL_KEYS = new Set([
 ]);
 
 /** One record's bytes → the archived call. Throws (PlistError or Error) with the reason. */
-export function decodeTransaction(bytes: Buffer, name: string): { outer: TransactionRecord['outer']; call: TransactionCall } {
+export function decodeTransaction(bytes: Buffer, name: string): Pick<TransactionRecord, 'type' | 'outer' | 'call'> {
   const outer = unarchive(parsePlist(bytes, name), name);
   if (!isDict(outer)) throw new Error(`${name}: the archive's root is not a dictionary`);
+  const type = num(outer.type);
+  const rest = scalars(outer, new Set(['record', 'type']));
   const inner = outer.record;
+  if ((inner === null || inner === undefined) && type === 3) return { type, outer: rest, call: null };
   let call: PlistValue;
   let archive: PlistValue = null;
   if (Buffer.isBuffer(inner)) {
@@ -122,7 +130,8 @@ export function decodeTransaction(bytes: Buffer, name: string): { outer: Transac
     .map((h) => (isDict(h) ? (text(h.value) ?? text(h.normalizedValue)) : text(h)))
     .filter((h): h is string => !!h);
   return {
-    outer: scalars(outer, new Set(['record'])),
+    type,
+    outer: rest,
     call: {
       uniqueId: text(call.uniqueId),
       dateMacS: rawDate(archive, call),
@@ -178,8 +187,7 @@ export function parseTransactionsLog(buf: Buffer, budget: TransactionsBudget = {
     }
     const name = `transactions.log record ${index} (offset ${off})`;
     try {
-      const { outer, call } = decodeTransaction(buf.subarray(off + 4, off + 4 + length), name);
-      out.records.push({ index, offset: off, length, outer, call });
+      out.records.push({ index, offset: off, length, ...decodeTransaction(buf.subarray(off + 4, off + 4 + length), name) });
     } catch (e) {
       out.undecodable++;
       out.warnings.push(`${(e as Error).message.startsWith(name) ? '' : `${name}: `}${(e as Error).message}`);

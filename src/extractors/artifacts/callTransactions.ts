@@ -1,12 +1,14 @@
-// Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (issue #16). The log holds archived
-// calls (src/formats/callTransactions.ts, docs/recovery.md "CallHistoryTransactions"); a call whose uniqueId the
-// case's live calls (ZCALLRECORD.ZUNIQUE_ID, stored by the calls module as extra_json.unique_id) do not hold was
-// deleted from the call history, and becomes one recovered call event. Calls that match a live one are counted,
-// not emitted again. Runs after `calls`, so the live calls of this device are in the case file.
+// Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (issue #16). The log holds
+// CHTransactions (Insert, Update, Delete, BatchDeleteAll) of archived calls (src/formats/callTransactions.ts,
+// docs/recovery.md "CallHistoryTransactions"). A call whose uniqueId the case's live calls (ZCALLRECORD.ZUNIQUE_ID,
+// stored by the calls module as extra_json.unique_id) do not hold becomes one recovered call event: high confidence
+// when the log has its Delete transaction, medium when only its absence from ZCALLRECORD says so (low, action
+// 'logged', when no CallHistory.storedata was read to compare with). Calls that match a live one are counted, not
+// emitted again. Runs after `calls`, so this device's live calls are in the case file.
 import fs from 'node:fs';
 import { formatDuration } from '../../formats/duration.js';
 import { checkedTime } from '../common/time.js';
-import { parseTransactionsLog, type TransactionCall, type TransactionRecord } from '../../formats/callTransactions.js';
+import { parseTransactionsLog, TRANSACTION_TYPES, type TransactionCall, type TransactionRecord } from '../../formats/callTransactions.js';
 import { ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 import { calls } from './calls.js';
 
@@ -78,10 +80,13 @@ export const callTransactions: Extractor = {
         severity: 'info',
       });
 
-    // One call can be logged more than once (a later record updates it): the last record speaks for it.
+    // One call can be logged more than once (Insert, Update, Delete): its records are grouped by uniqueId.
     const byId = new Map<string, TransactionRecord[]>();
     let noId = 0;
+    let batchDeletes = 0;
     for (const r of log.records) {
+      if (r.type === 3) batchDeletes++;
+      if (!r.call) continue;
       if (!r.call.uniqueId) {
         noId++;
         ctx.warn(`${WHERE}: record ${r.index} (offset ${r.offset}) has no uniqueId; it cannot be compared with the call history and is skipped`, at);
@@ -91,14 +96,24 @@ export const callTransactions: Extractor = {
       list.push(r);
       byId.set(r.call.uniqueId, list);
     }
+    if (batchDeletes)
+      ctx.warn(`${WHERE}: ${batchDeletes} BatchDeleteAll transaction(s): the call history was cleared at least once (the transaction holds no call or time)`, {
+        ...at,
+        severity: 'info',
+      });
     let matched = 0;
+    let logged = 0;
     for (const [uniqueId, records] of byId) {
       if (live.has(uniqueId)) {
         matched++;
         continue;
       }
-      const r = records[records.length - 1];
-      const c = r.call;
+      // A Delete transaction says so itself (high); otherwise absence from ZCALLRECORD is the evidence (medium).
+      const deleteRecord = records.find((x) => x.type === 2);
+      const r = records.filter((x) => x.type !== 2).at(-1) ?? records[records.length - 1];
+      const c = r.call!;
+      const deleted = !!deleteRecord || compared;
+      if (!deleted) logged++;
       const { ts, ok } = checkedTime(c.dateMacS, 'mac-s');
       if (!ok)
         ctx.warn(`${WHERE}: record ${r.index} (call ${uniqueId}): date holds an impossible time (${ts?.invalid ?? String(c.dateMacS)}); the raw value is kept, no UTC time`, {
@@ -112,8 +127,8 @@ export const callTransactions: Extractor = {
       ctx.emit({
         ts,
         kind: 'call',
-        action: compared ? 'deleted' : 'logged',
-        title: titleOf(c, who, compared),
+        action: deleted ? 'deleted' : 'logged',
+        title: titleOf(c, who, deleted),
         direction: status?.direction ?? null,
         counterpart: c.address,
         counterpartName: name,
@@ -122,9 +137,17 @@ export const callTransactions: Extractor = {
         sourceFileId: src.fileRowId,
         sourceTable: 'transactions.log',
         sourceRowid: r.index,
-        recovered: { from: 'transactions-log', confidence: compared ? 'medium' : 'low' },
+        recovered: { from: 'transactions-log', confidence: deleteRecord ? 'high' : compared ? 'medium' : 'low' },
         extra: {
           unique_id: uniqueId,
+          evidence: deleteRecord ? 'delete-transaction' : compared ? 'not-in-call-history' : 'not-compared',
+          transactions: records.map((x) => ({
+            index: x.index,
+            offset: x.offset,
+            length: x.length,
+            type: x.type,
+            type_name: x.type !== null ? (TRANSACTION_TYPES[x.type] ?? null) : null,
+          })),
           call_status: c.callStatus,
           call_status_label: status?.label ?? null,
           remote_participants: c.addresses,
@@ -136,14 +159,14 @@ export const callTransactions: Extractor = {
           date_mac_s: c.dateMacS,
           ended_utc_us: ts?.utcUs != null && c.duration ? ts.utcUs + Math.round(c.duration * 1e6) : null,
           recovered_from_file: WHERE,
-          record: { offset: r.offset, length: r.length, also_at_offsets: records.slice(0, -1).map((x) => x.offset) },
           outer: r.outer,
           other: c.other,
         },
       });
     }
+    const notLive = byId.size - matched;
     ctx.warn(
-      `${WHERE}: ${log.records.length + log.undecodable} record(s): ${byId.size - matched} call(s) not in the call history${compared ? ' (deleted)' : ''}, ${matched} matching a live call (not repeated), ${noId} without a uniqueId, ${log.undecodable} undecodable`,
+      `${WHERE}: ${log.records.length + log.undecodable} record(s): ${notLive} call(s) not in the call history (${notLive - logged} deleted${logged ? `, ${logged} not compared` : ''}), ${matched} matching a live call (not repeated), ${noId} without a uniqueId, ${log.undecodable} undecodable`,
       { ...at, severity: 'info' },
     );
   },
