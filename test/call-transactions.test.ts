@@ -91,6 +91,7 @@ describe('transactions.log parser', () => {
 
   it('trailing bytes too short for a prefix, zero padding and the record budget are each named', () => {
     const one = transactionRecord(call(1));
+    expect(parseTransactionsLog(Buffer.alloc(0))).toEqual({ records: [], undecodable: 0, bytesFramed: 0, warnings: [], budgetExceeded: false });
     expect(parseTransactionsLog(Buffer.concat([one, Buffer.from([1, 2])])).warnings[0]).toMatch(/2 trailing byte\(s\) at offset \d+, too short/);
     expect(parseTransactionsLog(Buffer.concat([one, Buffer.alloc(64)])).warnings[0]).toMatch(/64 zero byte\(s\) of padding/);
     const capped = parseTransactionsLog(transactionsLog([call(1), call(2), call(3)]), { maxRecords: 2 });
@@ -171,7 +172,7 @@ describe('call-transactions artifact', () => {
     expect(ids.map((r) => r.u).sort()).toEqual([...tx.live, ...tx.deleted].map((c) => c.uniqueId).sort());
     const info = warnings(casePath, 'call-transactions').map((w) => w.message);
     expect(info).toContain(
-      'HomeDomain/Library/CallHistoryTransactions/transactions.log: 5 record(s): 2 call(s) not in the call history (2 deleted), 2 matching a live call (not repeated), 0 without a uniqueId, 0 undecodable',
+      'CallHistoryTransactions: 5 record(s): 2 call(s) not in the call history (2 deleted), 2 matching a live call (not repeated), 0 without a uniqueId, 0 undecodable',
     );
   }, 60_000);
 
@@ -222,6 +223,31 @@ describe('call-transactions artifact', () => {
     expect(events(casePath, 'call-transactions')).toEqual([]);
     expect(warnings(casePath, 'call-transactions').map((w) => w.message)).toContainEqual(
       expect.stringMatching(/^HomeDomain\/Library\/CallHistoryTransactions\/transactions\.log: truncated: record 0 at offset 0 claims \d+ bytes, only 6 remain$/),
+    );
+  }, 60_000);
+
+  it('transaction.log is read too; a call logged in both files is one event', async () => {
+    let tx!: CallTransactionsTruth;
+    const t = fixture({
+      contacts: 1,
+      calls: 2,
+      callsInWal: 0,
+      extend: (w, truth, rng) => {
+        tx = addCallTransactions(w, rng, {
+          live: truth.calls,
+          end: truth.device.backupDate,
+          files: ['Library/CallHistoryTransactions/transactions.log', 'Library/CallHistoryTransactions/transaction.log'],
+        });
+      },
+    });
+    const { casePath, unchanged } = await ingestUnchanged(t.root, ['call-transactions']);
+    expect(unchanged).toBe(true);
+    const ev = events(casePath, 'call-transactions');
+    expect(ev.map((e) => extra(e).unique_id).sort()).toEqual(tx.deleted.map((d) => d.uniqueId).sort());
+    const files = (e: (typeof ev)[number]) => (extra(e).transactions as { file: string }[]).map((x) => x.file).sort();
+    expect(files(ev.find((e) => extra(e).unique_id === tx.deleted[1].uniqueId)!)).toEqual(['transaction.log', 'transactions.log']);
+    expect(warnings(casePath, 'call-transactions').map((w) => w.message)).toContain(
+      'CallHistoryTransactions: 10 record(s): 2 call(s) not in the call history (2 deleted), 2 matching a live call (not repeated), 0 without a uniqueId, 0 undecodable',
     );
   }, 60_000);
 

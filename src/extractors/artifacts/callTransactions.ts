@@ -1,4 +1,5 @@
-// Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (issue #16). The log holds
+// Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (and transaction.log, the other
+// name seen; issue #16). The log holds
 // CHTransactions (Insert, Update, Delete, BatchDeleteAll) of archived calls (src/formats/callTransactions.ts,
 // docs/recovery.md "CallHistoryTransactions"). A call whose uniqueId the case's live calls (ZCALLRECORD.ZUNIQUE_ID,
 // stored by the calls module as extra_json.unique_id) do not hold becomes one recovered call event: high confidence
@@ -6,15 +7,16 @@
 // 'logged', when no CallHistory.storedata was read to compare with). Calls that match a live one are counted, not
 // emitted again. Runs after `calls`, so this device's live calls are in the case file.
 import fs from 'node:fs';
+import path from 'node:path';
 import { formatDuration } from '../../formats/duration.js';
 import { checkedTime } from '../common/time.js';
 import { parseTransactionsLog, TRANSACTION_TYPES, type TransactionCall, type TransactionRecord } from '../../formats/callTransactions.js';
-import { ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
+import type { Extractor, ExtractorContext } from '../types.js';
 import { calls } from './calls.js';
 
 const DOMAIN = 'HomeDomain';
-const FILE = 'Library/CallHistoryTransactions/transactions.log';
-const WHERE = `${DOMAIN}/${FILE}`;
+/** transactions.log is the name iLEAPP reads; transaction.log is listed too in a real iOS 14.3 backup (mvt's). */
+const FILES = ['Library/CallHistoryTransactions/transactions.log', 'Library/CallHistoryTransactions/transaction.log'];
 /** A real log is a few hundred KB; this much is damage or a decoy, and is not read into memory. */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 const BUDGET = { maxRecords: 200_000, maxMs: 60_000 };
@@ -50,46 +52,69 @@ function callDatabaseRead(ctx: ExtractorContext): boolean {
     .get(DOMAIN, ...CALL_DATABASES, ctx.caseFile.deviceId);
 }
 
-function titleOf(c: TransactionCall, who: string, deleted: boolean): string {
+function titleOf(c: TransactionCall, who: string, deleted: boolean, file: string): string {
   const s = c.callStatus !== null ? STATUS[c.callStatus] : undefined;
   const what = s ? (s.label === 'missed' ? 'missed call from' : s.direction === 'outgoing' ? 'outgoing call to' : 'incoming call from') : 'call with';
-  const head = deleted ? `Deleted ${what}` : `Call in transactions.log, ${what}`;
-  return `${head} ${who}${c.duration ? `, ${formatDuration(c.duration)}` : ''} (recovered from CallHistoryTransactions/transactions.log)`;
+  const name = path.posix.basename(file);
+  const head = deleted ? `Deleted ${what}` : `Call in ${name}, ${what}`;
+  return `${head} ${who}${c.duration ? `, ${formatDuration(c.duration)}` : ''} (recovered from CallHistoryTransactions/${name})`;
 }
+
+/** A record with the file it came from. */
+type Logged = TransactionRecord & { file: string; fileRowId: number };
 
 export const callTransactions: Extractor = {
   id: 'call-transactions',
   title: 'Deleted calls (CallHistoryTransactions/transactions.log)',
-  sources: [{ domain: DOMAIN, path: FILE }],
+  sources: FILES.map((p) => ({ domain: DOMAIN, path: p })),
   after: ['contacts', 'calls'],
-  encryptedOnly: true, // call history, like CallHistory.storedata (docs/artifacts.md)
+  // Listed (0 bytes) in an unencrypted iOS 14.3 backup (docs/recovery.md): not kept out of unencrypted backups.
+  encryptedOnly: false,
   kinds: calls.kinds,
   async run(ctx) {
-    const src = await ctx.openFile(DOMAIN, FILE);
-    if (!src) return;
-    const at = { fileRowId: src.fileRowId };
-    if (src.size > MAX_FILE_BYTES) throw new ArtifactError(`${WHERE} is ${src.size} bytes (more than ${MAX_FILE_BYTES}): not read`);
-    const log = parseTransactionsLog(fs.readFileSync(src.path), BUDGET);
-    for (const w of log.warnings) ctx.warn(`${WHERE}: ${w.replace(/^transactions\.log: /, '')}`, at);
+    const all: Logged[] = [];
+    let undecodable = 0;
+    let read = 0;
+    for (const file of FILES) {
+      const where = `${DOMAIN}/${file}`;
+      const src = await ctx.openFile(DOMAIN, file);
+      if (!src) continue;
+      const at = { fileRowId: src.fileRowId };
+      if (src.size > MAX_FILE_BYTES) {
+        ctx.warn(`${where} is ${src.size} bytes (more than ${MAX_FILE_BYTES}): not read`, { ...at, severity: 'error' });
+        continue;
+      }
+      read++;
+      const log = parseTransactionsLog(fs.readFileSync(src.path), BUDGET);
+      for (const w of log.warnings) ctx.warn(`${where}: ${w.replace(/^transactions\.log: /, '')}`, at);
+      undecodable += log.undecodable;
+      for (const r of log.records) all.push({ ...r, file, fileRowId: src.fileRowId });
+      if (src.size === 0) ctx.warn(`${where}: 0 bytes, no transactions`, { ...at, severity: 'info' });
+    }
+    if (!read) return;
 
     const live = liveUniqueIds(ctx);
     const compared = callDatabaseRead(ctx);
-    if (!compared)
-      ctx.warn(`${WHERE}: no CallHistory.storedata was read, so its calls cannot be told deleted or live; they are listed as "logged", low confidence`, {
-        ...at,
-        severity: 'info',
-      });
+    if (!compared && all.length)
+      ctx.warn(
+        'CallHistoryTransactions: no CallHistory.storedata was read, so logged calls cannot be told deleted or live; without a Delete transaction they are listed as "logged", low confidence',
+        {
+          severity: 'info',
+        },
+      );
 
-    // One call can be logged more than once (Insert, Update, Delete): its records are grouped by uniqueId.
-    const byId = new Map<string, TransactionRecord[]>();
+    // One call can be logged more than once (Insert, Update, Delete; in either file): grouped by uniqueId.
+    const byId = new Map<string, Logged[]>();
     let noId = 0;
     let batchDeletes = 0;
-    for (const r of log.records) {
+    for (const r of all) {
       if (r.type === 3) batchDeletes++;
       if (!r.call) continue;
       if (!r.call.uniqueId) {
         noId++;
-        ctx.warn(`${WHERE}: record ${r.index} (offset ${r.offset}) has no uniqueId; it cannot be compared with the call history and is skipped`, at);
+        ctx.warn(`${DOMAIN}/${r.file}: record ${r.index} (offset ${r.offset}) has no uniqueId; it cannot be compared with the call history and is skipped`, {
+          fileRowId: r.fileRowId,
+        });
         continue;
       }
       const list = byId.get(r.call.uniqueId) ?? [];
@@ -97,8 +122,7 @@ export const callTransactions: Extractor = {
       byId.set(r.call.uniqueId, list);
     }
     if (batchDeletes)
-      ctx.warn(`${WHERE}: ${batchDeletes} BatchDeleteAll transaction(s): the call history was cleared at least once (the transaction holds no call or time)`, {
-        ...at,
+      ctx.warn(`CallHistoryTransactions: ${batchDeletes} BatchDeleteAll transaction(s): the call history was cleared at least once (the transaction holds no call or time)`, {
         severity: 'info',
       });
     let matched = 0;
@@ -112,13 +136,14 @@ export const callTransactions: Extractor = {
       const deleteRecord = records.find((x) => x.type === 2);
       const r = records.filter((x) => x.type !== 2).at(-1) ?? records[records.length - 1];
       const c = r.call!;
+      const where = `${DOMAIN}/${r.file}`;
       const deleted = !!deleteRecord || compared;
       if (!deleted) logged++;
       const { ts, ok } = checkedTime(c.dateMacS, 'mac-s');
       if (!ok)
-        ctx.warn(`${WHERE}: record ${r.index} (call ${uniqueId}): date holds an impossible time (${ts?.invalid ?? String(c.dateMacS)}); the raw value is kept, no UTC time`, {
-          ...at,
-          table: 'transactions.log',
+        ctx.warn(`${where}: record ${r.index} (call ${uniqueId}): date holds an impossible time (${ts?.invalid ?? String(c.dateMacS)}); the raw value is kept, no UTC time`, {
+          fileRowId: r.fileRowId,
+          table: path.posix.basename(r.file),
           rowid: r.index,
         });
       const status = c.callStatus !== null ? STATUS[c.callStatus] : undefined;
@@ -128,20 +153,21 @@ export const callTransactions: Extractor = {
         ts,
         kind: 'call',
         action: deleted ? 'deleted' : 'logged',
-        title: titleOf(c, who, deleted),
+        title: titleOf(c, who, deleted, r.file),
         direction: status?.direction ?? null,
         counterpart: c.address,
         counterpartName: name,
         service: c.serviceProvider ? (PROVIDERS[c.serviceProvider] ?? c.serviceProvider) : null,
         durationS: c.duration,
-        sourceFileId: src.fileRowId,
-        sourceTable: 'transactions.log',
+        sourceFileId: r.fileRowId,
+        sourceTable: path.posix.basename(r.file),
         sourceRowid: r.index,
         recovered: { from: 'transactions-log', confidence: deleteRecord ? 'high' : compared ? 'medium' : 'low' },
         extra: {
           unique_id: uniqueId,
           evidence: deleteRecord ? 'delete-transaction' : compared ? 'not-in-call-history' : 'not-compared',
           transactions: records.map((x) => ({
+            file: path.posix.basename(x.file),
             index: x.index,
             offset: x.offset,
             length: x.length,
@@ -158,7 +184,7 @@ export const callTransactions: Extractor = {
           service_provider: c.serviceProvider,
           date_mac_s: c.dateMacS,
           ended_utc_us: ts?.utcUs != null && c.duration ? ts.utcUs + Math.round(c.duration * 1e6) : null,
-          recovered_from_file: WHERE,
+          recovered_from_file: where,
           outer: r.outer,
           other: c.other,
         },
@@ -166,8 +192,8 @@ export const callTransactions: Extractor = {
     }
     const notLive = byId.size - matched;
     ctx.warn(
-      `${WHERE}: ${log.records.length + log.undecodable} record(s): ${notLive} call(s) not in the call history (${notLive - logged} deleted${logged ? `, ${logged} not compared` : ''}), ${matched} matching a live call (not repeated), ${noId} without a uniqueId, ${log.undecodable} undecodable`,
-      { ...at, severity: 'info' },
+      `CallHistoryTransactions: ${all.length + undecodable} record(s): ${notLive} call(s) not in the call history (${notLive - logged} deleted${logged ? `, ${logged} not compared` : ''}), ${matched} matching a live call (not repeated), ${noId} without a uniqueId, ${undecodable} undecodable`,
+      { severity: 'info' },
     );
   },
 };
