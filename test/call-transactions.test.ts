@@ -2,8 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { fixture } from './helpers.js';
 import { events, extra, ingestUnchanged, query, warnings } from './artifactKit.js';
-import { addCallTransactions, transactionRecord, transactionsLog, type CallTransactionsTruth, type TxCall } from '../fixtures/artifacts/callTransactions.js';
+import { addCallTransactions, liveUniqueId, transactionRecord, transactionsLog, type CallTransactionsTruth, type TxCall } from '../fixtures/artifacts/callTransactions.js';
 import { Rng } from '../fixtures/random.js';
+import { makeSqlite } from '../fixtures/backupWriter.js';
+import { fillCallHistory, makeCalls, type FixtureCall } from '../fixtures/artifacts/calls.js';
 import { MAX_RECORD_BYTES, parseTransactionsLog } from '../src/formats/callTransactions.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
@@ -224,6 +226,49 @@ describe('call-transactions artifact', () => {
     expect(warnings(casePath, 'call-transactions').map((w) => w.message)).toContainEqual(
       expect.stringMatching(/^HomeDomain\/Library\/CallHistoryTransactions\/transactions\.log: truncated: record 0 at offset 0 claims \d+ bytes, only 6 remain$/),
     );
+  }, 60_000);
+
+  it('a deleted call also carved from CallHistory.storedata free space: both events stay, the log names the carved one', async () => {
+    let calls!: FixtureCall[];
+    const t = fixture({
+      contacts: 1,
+      calls: 0,
+      extend: (w, truth, rng, tmp) => {
+        calls = makeCalls(rng, 4, [...truth.nameByNumber.keys()], truth.device.backupDate, 0);
+        const files = makeSqlite(tmp, 'CallHistory.storedata', (db) => {
+          db.pragma('secure_delete = OFF');
+          fillCallHistory(db, calls);
+          db.prepare('DELETE FROM ZCALLRECORD WHERE Z_PK = 3').run();
+        });
+        w.addDatabase('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', files);
+        // The log holds all four calls as inserted; the third was deleted from the database afterwards.
+        w.addFile(
+          'HomeDomain',
+          'Library/CallHistoryTransactions/transactions.log',
+          transactionsLog(
+            calls.map((c) => ({
+              uniqueId: liveUniqueId(c.pk),
+              address: c.address,
+              macDate: c.macDate,
+              duration: c.duration,
+              callStatus: c.originated ? 2 : 1,
+              serviceProvider: 'com.apple.Telephony',
+            })),
+          ),
+        );
+      },
+    });
+    const { casePath } = await ingestUnchanged(t.root, ['call-transactions']);
+    const carved = query<{ id: number }>(
+      casePath,
+      "SELECT id FROM events WHERE extractor = 'recovery' AND kind = 'call' AND action = 'deleted' AND json_extract(extra_json, '$.guid') = ?",
+      liveUniqueId(3),
+    );
+    expect(carved).toHaveLength(1);
+    const ev = events(casePath, 'call-transactions');
+    expect(ev.map((e) => [extra(e).unique_id, e.ts_utc_us, extra(e).also_carved_from_call_history_event_ids])).toEqual([
+      [liveUniqueId(3), Math.round(calls[2].macDate * 1e6) + MAC_EPOCH_US, [carved[0].id]],
+    ]);
   }, 60_000);
 
   it('transaction.log is read too; a call logged in both files is one event', async () => {

@@ -46,6 +46,17 @@ function liveUniqueIds(ctx: ExtractorContext): Set<string> {
   return new Set(ids.map(String));
 }
 
+/** uniqueId → ids of call events the recovery stage carved out of CallHistory.storedata (extra_json.guid). */
+function carvedCalls(ctx: ExtractorContext): Map<string, number[]> {
+  const rows = ctx.caseFile.db
+    .prepare(`SELECT id, json_extract(extra_json, '$.guid') AS u FROM events
+      WHERE kind = 'call' AND recovered = 1 AND extractor = 'recovery' AND device_id IS ? AND json_extract(extra_json, '$.guid') IS NOT NULL ORDER BY id`)
+    .all(ctx.caseFile.deviceId) as { id: number | bigint; u: unknown }[];
+  const out = new Map<string, number[]>();
+  for (const r of rows) out.set(String(r.u), [...(out.get(String(r.u)) ?? []), Number(r.id)]);
+  return out;
+}
+
 function callDatabaseRead(ctx: ExtractorContext): boolean {
   return !!ctx.caseFile.db
     .prepare(`SELECT 1 FROM files WHERE domain = ? AND relative_path IN (${CALL_DATABASES.map(() => '?').join(', ')}) AND status = 'ok' AND device_id IS ?`)
@@ -94,6 +105,8 @@ export const callTransactions: Extractor = {
     if (!read) return;
 
     const live = liveUniqueIds(ctx);
+    // A deleted call can also have been carved from the database's free space: both stay, each naming the other.
+    const carved = carvedCalls(ctx);
     const compared = callDatabaseRead(ctx);
     if (!compared && all.length)
       ctx.warn(
@@ -185,6 +198,7 @@ export const callTransactions: Extractor = {
           date_mac_s: c.dateMacS,
           ended_utc_us: ts?.utcUs != null && c.duration ? ts.utcUs + Math.round(c.duration * 1e6) : null,
           recovered_from_file: where,
+          also_carved_from_call_history_event_ids: carved.get(uniqueId) ?? [],
           outer: r.outer,
           other: c.other,
         },
