@@ -316,6 +316,28 @@ describe('call-transactions artifact', () => {
     ]);
     expect(warnings(casePath, 'call-transactions').some((w) => /no CallHistory\.storedata was read/.test(w.message))).toBe(true);
   }, 60_000);
+
+  it('a CallHistory.storedata the calls module cannot read (no ZCALLRECORD) proves no deletion either', async () => {
+    const t = fixture({
+      contacts: 1,
+      calls: 0,
+      extend: (w, truth, rng, tmp) => {
+        w.addDatabase(
+          'HomeDomain',
+          'Library/CallHistoryDB/CallHistory.storedata',
+          makeSqlite(tmp, 'CallHistory.storedata', (db) => db.exec('CREATE TABLE other (a)')),
+        );
+        addCallTransactions(w, rng, { live: [], end: truth.device.backupDate, deleted: 2 });
+      },
+    });
+    const { casePath, result } = await ingestUnchanged(t.root, ['call-transactions']);
+    expect(result.summaries.find((s) => s.extractor === 'calls')!.status).toBe('failed');
+    const ev = query<{ action: string; confidence: string }>(casePath, "SELECT action, confidence FROM events WHERE extractor = 'call-transactions' ORDER BY source_rowid");
+    expect(ev).toEqual([
+      { action: 'deleted', confidence: 'high' },
+      { action: 'logged', confidence: 'low' },
+    ]);
+  }, 60_000);
 });
 
 /** Byte length of the first `n` framed records of a log. */

@@ -1,10 +1,9 @@
 // Deleted calls from HomeDomain Library/CallHistoryTransactions/transactions.log (and transaction.log, the other
-// name seen; issue #16). The log holds
-// CHTransactions (Insert, Update, Delete, BatchDeleteAll) of archived calls (src/formats/callTransactions.ts,
-// docs/recovery.md "CallHistoryTransactions"). A call whose uniqueId the case's live calls (ZCALLRECORD.ZUNIQUE_ID,
-// stored by the calls module as extra_json.unique_id) do not hold becomes one recovered call event: high confidence
-// when the log has its Delete transaction, medium when only its absence from ZCALLRECORD says so (low, action
-// 'logged', when no CallHistory.storedata was read to compare with). Calls that match a live one are counted, not
+// name seen; issue #16). The log holds CHTransactions (Insert, Update, Delete, BatchDeleteAll) of archived calls
+// (src/formats/callTransactions.ts, docs/recovery.md "CallHistoryTransactions"). A call whose uniqueId the case's
+// live calls (ZCALLRECORD.ZUNIQUE_ID, stored by the calls module as extra_json.unique_id) do not hold becomes one
+// recovered call event: high confidence when the log has its Delete transaction, medium when only its absence from
+// ZCALLRECORD says so (low, action 'logged', when no CallHistory.storedata was read to compare with). Calls that match a live one are counted, not
 // emitted again. Runs after `calls`, so this device's live calls are in the case file.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,10 +56,14 @@ function carvedCalls(ctx: ExtractorContext): Map<string, number[]> {
   return out;
 }
 
+/** A call database was read and the calls module did not fail on it (an unknown schema gives no live calls). */
 function callDatabaseRead(ctx: ExtractorContext): boolean {
-  return !!ctx.caseFile.db
+  const db = ctx.caseFile.db;
+  const read = db
     .prepare(`SELECT 1 FROM files WHERE domain = ? AND relative_path IN (${CALL_DATABASES.map(() => '?').join(', ')}) AND status = 'ok' AND device_id IS ?`)
     .get(DOMAIN, ...CALL_DATABASES, ctx.caseFile.deviceId);
+  const failed = db.prepare("SELECT 1 FROM extractor_runs WHERE extractor = 'calls' AND status = 'failed' AND device_id IS ?").get(ctx.caseFile.deviceId);
+  return !!read && !failed;
 }
 
 function titleOf(c: TransactionCall, who: string, deleted: boolean, file: string): string {
