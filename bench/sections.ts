@@ -9,5 +9,6 @@ import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
+import { realShapedBench } from './realShaped.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench];
+export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, realShapedBench];

@@ -136,6 +136,8 @@ export class Backup {
   private decryptor: Decryptor | null = null;
   readonly workDir: string;
   private copyCounter = 0;
+  /** Time spent in read() (copies and decryption) and bytes copied: the ingest reports it as a phase. */
+  readonly readStats = { seconds: 0, bytes: 0 };
 
   private constructor(readonly root: string) {
     this.workDir = makeWorkDir(); // mode 0700, owner file: removed on exit, interruption, or by the next run
@@ -420,6 +422,14 @@ export class Backup {
    * `dest` names the copy inside a fresh private folder, so siblings (-wal, -shm) can sit beside it.
    */
   async read(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
+    const t0 = performance.now();
+    const r = await this.readTimed(entry, dest);
+    this.readStats.seconds += (performance.now() - t0) / 1000;
+    this.readStats.bytes += r.size ?? 0;
+    return r;
+  }
+
+  private async readTimed(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
     const mbfile = this.decode(entry);
     const base: ReadResult = { entry, mbfile, path: null, status: 'missing', size: null, sha256: null, note: null };
     const loc = this.locate(entry);

@@ -165,6 +165,8 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       recover: o.recover ?? true,
     });
     lap('extraction');
+    // Of which: copying (or decrypting) the files extractors read into the work folder.
+    timings.working_copies = Math.round(backup.readStats.seconds * 1000) / 1000;
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
 
@@ -189,8 +191,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     following = null;
     const digesting = recordCaseDigestParallel(cf.db, partial, known);
     cf.finalizeIngest();
+    lap('indexes_and_full_text');
     const caseDigest = await digesting;
-    lap('indexes_full_text_and_case_digest');
+    lap('case_digest_wait');
     cf.custody({
       action: 'ingest',
       actor: o.examiner || undefined,

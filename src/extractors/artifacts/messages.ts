@@ -92,8 +92,9 @@ function loadJoin(db: Database.Database, table: string, other: string): SortedPa
   return pairs;
 }
 
-/** Switches for tests: the row-by-row paths are the fallback when the working copy cannot be attached. */
-export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000 };
+/** Switches for tests and the bench: the row-by-row paths are the fallback when the working copy cannot be attached;
+ *  classifyInSql false sends every rare row (summary info, item types, balloons) row by row, as before. */
+export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000, classifyInSql: true };
 /** How the last run's message rows were written (for tests and the bench). */
 export const messagesStats = { bulkRows: 0, rowByRowRows: 0 };
 
@@ -383,7 +384,7 @@ class MessageReader {
       if (bigRowids) this.warn(`${SMS_DB}: message ROWIDs reach ${hi} — beyond exact JavaScript numbers; ROWIDs in event links may be rounded`, null, 'warning');
       // Ordinary rows are written by SQLite (messages/bulk.ts) when the copy is attached; the row-by-row path
       // then reads only the rows the bulk statement left.
-      this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, hardSql) : null;
+      this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, messagesTuning.classifyInSql ? hardSql : rareSql) : null;
       const bulkQuery = !!this.bulk;
       const hot = bulkQuery
         ? cf.db
