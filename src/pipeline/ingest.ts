@@ -147,7 +147,10 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     };
     // Chain of custody: every file of the backup is hashed on all cores before extraction, and compared with
     // what the extractors read afterwards.
-    const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress });
+    // The databases the selected extractors read (and their WAL/SHM/journal) are copied by the pass's own read,
+    // so each is read and hashed once (Backup.read hands the copy over; docs/custody.md).
+    const copies = new Set(selection.run.flatMap((x) => x.sources.flatMap((s) => ['', '-wal', '-shm', '-journal'].map((side) => `${s.domain}/${s.path}${side}`))));
+    const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress, copies });
     o.onHashDone?.(pass);
     lap('evidence_hashing');
     if (selection.added.length) {
@@ -167,6 +170,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     lap('extraction');
     // Of which: copying (or decrypting) the files extractors read into the work folder.
     timings.working_copies = Math.round(backup.readStats.seconds * 1000) / 1000;
+    timings.working_copies_made_by_hash_pass = backup.readStats.reused;
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
 
