@@ -143,6 +143,30 @@ function insertFloors(casePath: string, tmp: string, extractors: string[]): { pe
   return { perExtractor, indexes, fts: ftsS };
 }
 
+/**
+ * What delivered/read receipts as events of their own cost (docs/performance.md, "event model"): `sqlite3`
+ * writing all events, then the same without the receipt events, each with the post-ingest indexes; file sizes.
+ */
+function receiptCost(casePath: string, tmp: string): { receipts: number; all: number; rows: { events: number; insert: number; indexes: number; mb: number }[] } {
+  const cf = new Database(casePath, { readonly: true });
+  const eventsSql = (cf.prepare("SELECT sql FROM sqlite_master WHERE name = 'events'").pluck().get() as string) + ';';
+  const receipts = Number(cf.prepare("SELECT count(*) FROM events WHERE extractor = 'messages' AND action IN ('delivered', 'read')").pluck().get());
+  const all = Number(cf.prepare('SELECT count(*) FROM events').pluck().get());
+  cf.close();
+  const [idx] = POST_INGEST_SQL.split(/(?=\s*CREATE VIRTUAL TABLE)/);
+  const rows = [];
+  for (const where of ['1', "NOT (extractor = 'messages' AND action IN ('delivered', 'read'))"]) {
+    const db = path.join(tmp, 'receipts-floor.db');
+    fs.rmSync(db, { force: true });
+    sqlite3(db, eventsSql);
+    const insert = sqlite3(db, `PRAGMA synchronous = OFF; ATTACH '${casePath.replace(/'/g, "''")}' AS c; INSERT INTO main.events SELECT * FROM c.events WHERE ${where};`);
+    const indexes = sqlite3(db, `PRAGMA threads = 2; ${idx.replace(/CREATE INDEX IF NOT EXISTS attachments_event ON attachments\(event_id\);/, '')}`);
+    rows.push({ events: where === '1' ? all : all - receipts, insert, indexes, mb: fs.statSync(db).size / 1e6 });
+    fs.rmSync(db, { force: true });
+  }
+  return { receipts, all, rows };
+}
+
 function syntheticBackup(root: string, tmp: string, count: number): void {
   const dbPath = path.join(tmp, 'sms-synthetic.db');
   const db = new Database(dbPath);
@@ -260,6 +284,10 @@ export const realShapedBench: BenchSection = {
       },
       { phase: 'whole ingest', seconds: r.seconds, synthetic: syn.seconds },
     ];
+    const rc = receiptCost(casePath, tmp);
+    const [withR, withoutR] = rc.rows;
+    const receiptNote = `${rc.receipts.toLocaleString('en-US')} of ${rc.all.toLocaleString('en-US')} events are delivered/read receipts; sqlite3 insert + indexes ${fmt(withR.insert + withR.indexes)} s and ${withR.mb.toFixed(0)} MB with them, ${fmt(withoutR.insert + withoutR.indexes)} s and ${withoutR.mb.toFixed(0)} MB without`;
+    process.stderr.write(`\nevent model: ${receiptNote}\n`);
     for (const extra of EXTRA_PHASES) phases.push(...(await extra({ casePath, tmp, events: r.events })));
     const table = phaseTable(phases);
     process.stderr.write(
@@ -292,6 +320,7 @@ export const realShapedBench: BenchSection = {
       { area: 'realshaped', metric: 'peak RSS', value: r.rssMb, unit: 'MB', note: `synthetic ${syn.rssMb.toFixed(0)} MB; target < 500 MB` },
       { area: 'realshaped', metric: 'CPU seconds / wall seconds', value: r.cpuS / r.seconds, unit: 'cores', note: `load ${load}` },
       { area: 'realshaped', metric: 'events', value: r.events, unit: 'events', note: `synthetic ${syn.events.toLocaleString('en-US')}` },
+      { area: 'realshaped', metric: 'receipt events share', value: (100 * rc.receipts) / rc.all, unit: '%', note: receiptNote },
     );
     return rows;
   },
