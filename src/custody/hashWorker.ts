@@ -43,10 +43,10 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
   } catch (e) {
     return { size: 0, error: (e as Error).message };
   }
+  let out: number | null = null;
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) return { size: 0, error: `not a regular file (${kindName(st)}); not read` };
-    let out: number | null = null;
     if (copyTo) {
       try {
         out = fs.openSync(copyTo, 'wx', 0o600);
@@ -89,11 +89,17 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
     if (prefixes) res.prefixes = prefixes;
     if (out !== null) {
       fs.closeSync(out);
+      out = null;
       // Size and mtime as opened: a later reader uses the copy only if the evidence still matches them.
       res.copied = { mtimeMs: st.mtimeMs };
     }
     return res;
   } catch (e) {
+    // A read that failed half-way leaves no half copy behind.
+    if (out !== null) {
+      fs.closeSync(out);
+      fs.rmSync(copyTo!, { force: true });
+    }
     return { size: 0, error: (e as Error).message };
   } finally {
     fs.closeSync(fd);
