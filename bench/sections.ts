@@ -9,6 +9,21 @@ import { report } from './report.js';
 import { artifactsBench } from './artifacts.js';
 import { artifactsBBench } from './artifactsB.js';
 import { recoveryBench } from './recoverySection.js';
+import { archivesBench } from './archives.js';
+import { mediaBench } from './media.js';
 import { realShapedBench } from './realShaped.js';
 
-export const SECTIONS: BenchSection[] = [foundation, decrypt, hashing, photosBench, messagesBench, report, artifactsBench, artifactsBBench, recoveryBench, realShapedBench];
+export const SECTIONS: BenchSection[] = [
+  foundation,
+  decrypt,
+  hashing,
+  photosBench,
+  messagesBench,
+  report,
+  artifactsBench,
+  artifactsBBench,
+  recoveryBench,
+  mediaBench,
+  archivesBench,
+  realShapedBench,
+];

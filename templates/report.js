@@ -4,6 +4,8 @@
 (function () {
   var doc = document;
   var PRINT = doc.documentElement.getAttribute('data-mode') === 'print';
+  // Lists longer than this print from the browser as the page on screen plus a pointer to the PDF.
+  var PRINT_MAX_ROWS = 20000;
   var C = {
     ID: 0,
     DAY: 1,
@@ -25,7 +27,13 @@
     SRC: 17,
     FACTS: 18,
     REC: 19,
+    DEV: 20,
+    DUP: 21,
   };
+  // The source line; with several devices in the case it starts with the device the row was read from.
+  function src(r) {
+    return r[C.DEV] ? '[' + r[C.DEV] + '] ' + r[C.SRC] : r[C.SRC];
+  }
   var IMG = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
   var WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
   var MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -248,6 +256,40 @@
     }
     draw();
     cfg.onReady?.(apply, state);
+
+    // Printing from the browser: print every row the list holds (with the search and filters applied), not the
+    // page on screen, and say so on paper. A list too long for a browser to lay out says the PDF is the record.
+    var printed = null;
+    window.addEventListener('beforeprint', function () {
+      var n = shown.length;
+      printed = add(host, 'div', 'print-only');
+      var filtered = n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ' by the search or filters set on screen)' : '';
+      if (n <= PRINT_MAX_ROWS) {
+        add(printed, 'p', 'print-note', 'Printed: all ' + fmt(n) + ' ' + (cfg.noun || 'rows') + filtered + '.');
+        if (n) cfg.render(printed, shown, 0);
+      } else {
+        add(
+          printed,
+          'p',
+          'print-note',
+          'Printed: only the ' +
+            fmt(body.childElementCount ? Math.min(state.size, n - state.page * state.size) : 0) +
+            ' ' +
+            (cfg.noun || 'rows') +
+            ' on screen of ' +
+            fmt(n) +
+            filtered +
+            '. A browser cannot lay out that many; the PDF report (report.pdf) is the complete printable record.',
+        );
+        printed.appendChild(body.cloneNode(true));
+      }
+      host.classList.add('printing');
+    });
+    window.addEventListener('afterprint', function () {
+      if (printed) printed.remove();
+      printed = null;
+      host.classList.remove('printing');
+    });
   }
 
   // heads: [label, class, width]; widths let print use a fixed table layout (far faster for thousands of rows).
@@ -312,7 +354,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], r[C.KIND], r[C.ACTION], r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SERVICE], src(r)].join(' ');
     },
     filters: [
       {
@@ -355,7 +397,7 @@
         eventCell(tr, r);
         cell(tr, text(r[C.BODY]), 'body');
         cell(tr, r[C.WHO], 'who');
-        cell(tr, r[C.SRC], 'src');
+        cell(tr, src(r), 'src');
       });
     },
   });
@@ -451,7 +493,7 @@
           (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x),
         );
       });
-      add(b, 'div', 'src', r[C.SRC]);
+      add(b, 'div', 'src', src(r));
     });
   }
   function threadHead(parent, t, count) {
@@ -463,8 +505,13 @@
   var convHost = doc.getElementById('conversations-list');
   if (convHost) {
     var byThread = {};
+    var shown = {};
     events.forEach(function (r) {
-      if (r[C.THREAD]) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
+      shown[r[C.ID]] = 1;
+    });
+    events.forEach(function (r) {
+      // A message read from two devices is shown once: its first copy (when here), whose source names the other.
+      if (r[C.THREAD] && !(r[C.DUP] && shown[r[C.DUP]])) (byThread[r[C.THREAD]] = byThread[r[C.THREAD]] || []).push(r);
     });
     if (PRINT) {
       // Rows arrive ordered by thread: one heading per thread, then its bubbles.
@@ -579,7 +626,7 @@
         cell(tr, r[C.WHO], 'who');
         cell(tr, r[C.SERVICE]);
         cell(tr, r[C.DUR], 'n');
-        cell(tr, r[C.SRC], 'src');
+        cell(tr, src(r), 'src');
       });
     },
   });
@@ -601,7 +648,7 @@
       eventCell(tr, r);
       cell(tr, text(r[C.BODY]), 'body');
       cell(tr, r[C.WHO], 'who');
-      cell(tr, r[C.SRC], 'src');
+      cell(tr, src(r), 'src');
     });
   }
 
@@ -616,7 +663,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], labelOf(r[C.KIND]), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], src(r)].join(' ');
     },
     filters: [
       {
@@ -644,7 +691,7 @@
       return r[C.DAY];
     },
     text: function (r) {
-      return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], r[C.SRC]].join(' ');
+      return [r[C.DAY], r[C.TIME], recoveredLabel(r), r[C.DESC], r[C.TITLE], r[C.BODY], r[C.WHO], src(r)].join(' ');
     },
     filters: [
       {
@@ -682,10 +729,10 @@
     empty: 'No photos or videos.',
     text: function (r) {
       var p = photos[r[C.ID]];
-      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r)]
+      return [r[C.DAY], r[C.DESC], r[C.TITLE], coords(r), p?.[4] ? 'orphan ' + p[4] : '']
         .concat(
           p
-            ? p[1].map(function (kv) {
+            ? p[1].concat(p[3] || []).map(function (kv) {
                 return kv.join(' ');
               })
             : [],
@@ -701,17 +748,32 @@
         if (img) card.appendChild(img);
         else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
+        // A file no database row points to: badged on screen and in print, with the reason.
+        if (p?.[4]) add(add(info, 'div', 'badges'), 'span', 'badge orphan', 'orphan · ' + p[4]);
+        if (r[C.REC]) add(add(info, 'div', 'badges'), 'span', 'badge recovered', recoveredLabel(r));
         add(info, 'div', 'desc', r[C.DESC] + ' · ' + stamp(r));
         if (r[C.TITLE]) add(info, 'div', 'title', r[C.TITLE]);
         if (coords(r)) add(info, 'div', 'sub', 'GPS ' + coords(r));
         if (p?.[1].length) {
           var dl = add(info, 'dl', 'kvl');
           p[1].forEach(function (kv) {
-            add(dl, 'dt', null, kv[0]);
-            add(dl, 'dd', null, kv[1]);
+            // Long values (hash, path, time-zone note) take a whole row; the rest sit two pairs to a row.
+            var wide = kv[1].length > 32;
+            add(dl, 'dt', wide ? 'wide' : null, kv[0]);
+            add(dl, 'dd', (wide ? 'wide' : '') + (kv[0].indexOf('SHA-256') >= 0 ? ' hash' : ''), kv[1]);
           });
         }
-        add(info, 'div', 'src', r[C.SRC]);
+        add(info, 'div', 'src', src(r));
+        // Everything else recorded for the file, full width under the card, so long values do not wrap per letter.
+        if (p?.[3]?.length) {
+          var more = add(card, 'div', 'pmore');
+          add(more, 'div', 'pmore-h', 'All recorded details (' + p[3].length + ')');
+          var dd = add(more, 'dl', 'kvd');
+          p[3].forEach(function (kv) {
+            add(dd, 'dt', null, kv[0]);
+            add(dd, 'dd', null, kv[1]);
+          });
+        }
       });
     },
   });

@@ -143,7 +143,7 @@ describe('folders import only downward', () => {
     formats: 0,
     '.': 0,
     backup: 1,
-    sources: 1,
+    sources: 1.5, // file-system folders and archives: built on backup/ (safePath, the entry shape, the source interface)
     timeline: 2,
     custody: 3,
     recovery: 3,

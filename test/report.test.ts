@@ -139,6 +139,31 @@ describe('HTML report', () => {
     await page.close();
   });
 
+  it.skipIf(!HAVE_BROWSER)('printing report.html from the browser prints every row, says so, and restores the screen view', async () => {
+    const page = await browser!.newPage();
+    await page.goto(`file://${path.join(outDir, 'report.html')}`, { waitUntil: 'load' });
+    await page.waitForSelector('html[data-ready]');
+    await page.select('#timeline-list select', 'call');
+    await page.waitForFunction(() => document.querySelector('#timeline-list .info')!.textContent!.includes('filtered'));
+    await page.emulateMediaType('print');
+    await page.evaluate(() => window.dispatchEvent(new Event('beforeprint')));
+    const printed = await page.$eval('#timeline-list', (host) => ({
+      note: host.querySelector('.print-only .print-note')!.textContent,
+      rows: host.querySelectorAll('.print-only tbody tr:not(.day)').length,
+      screenHidden: getComputedStyle(host.querySelector('.page-body')!).display,
+    }));
+    expect(printed.rows).toBe(truth.byKind.call);
+    expect(printed.note).toBe(`Printed: all ${truth.byKind.call} events (filtered from ${truth.events} by the search or filters set on screen).`);
+    expect(printed.screenHidden).toBe('none');
+    // Unfiltered lists print everything: every conversation, not the first page.
+    expect(await page.$$eval('#conversations-list .print-only .conv-item', (b) => b.length)).toBe(truth.threads);
+    await page.evaluate(() => window.dispatchEvent(new Event('afterprint')));
+    await page.emulateMediaType('screen');
+    expect(await page.$$eval('.print-only', (x) => x.length)).toBe(0);
+    expect(await page.$eval('#timeline-list .page-body', (e) => getComputedStyle(e).display)).not.toBe('none');
+    await page.close();
+  });
+
   it('applies --tz and --kinds, and replaces partials from --templates', async () => {
     const tpl = path.join(dir, 'lab');
     fs.mkdirSync(path.join(tpl, 'partials'), { recursive: true });
@@ -167,7 +192,8 @@ describe('HTML report', () => {
     const rows = cf.db.prepare("SELECT detail_json FROM custody WHERE action = 'report' ORDER BY seq").all() as { detail_json: string }[];
     cf.close();
     const first = JSON.parse(rows[0].detail_json) as { outputs: { path: string; sha256: string }[]; time_zone: string };
-    expect(first.outputs.map((o) => o.path).sort()).toEqual(HAVE_BROWSER ? ['report.html', 'report.pdf'] : ['report.html']);
+    // The synthetic case lists payloads that are not present: the report names each one in missing-files.csv.
+    expect(first.outputs.map((o) => o.path).sort()).toEqual(HAVE_BROWSER ? ['missing-files.csv', 'report.html', 'report.pdf'] : ['missing-files.csv', 'report.html']);
     expect(first.outputs.every((o) => /^[0-9a-f]{64}$/.test(o.sha256))).toBe(true);
     expect(first.time_zone).toBe(TZ);
     expect(fs.existsSync(path.join(outDir, 'manifest.json'))).toBe(true);

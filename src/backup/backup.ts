@@ -9,6 +9,8 @@ import { parsePlist, isDict, PlistError, type PlistValue } from '../formats/plis
 import { readManifestDb, decodeMBFile, FILE_ID_RE, type ManifestEntry, type MBFile } from './manifest.js';
 import { resolveInside, linkNote, readRegular, readHead, type FileKind } from './safePath.js';
 import { inspectWal, walWarning, sqlitePageSize, type WalCheck } from './wal.js';
+import { parseMbdb, mbdbEntries, MbdbError } from './mbdb.js';
+import type { EvidenceSource } from './source.js';
 
 export class BackupError extends Error {}
 
@@ -119,7 +121,8 @@ function str(v: PlistValue | undefined): string | null {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : null;
 }
 
-export class Backup {
+export class Backup implements EvidenceSource {
+  readonly kind = 'backup' as const;
   readonly problems: OpenProblem[] = [];
   info: DeviceInfo | null = null;
   status: StatusInfo | null = null;
@@ -127,6 +130,8 @@ export class Backup {
   encrypted = false;
   /** Encrypted and opened without a key: only the plists were read. */
   locked = false;
+  /** The file that lists the payloads: Manifest.db (iOS 10+) or Manifest.mbdb (iOS 5–9). */
+  manifestName: 'Manifest.db' | 'Manifest.mbdb' = 'Manifest.db';
   /** SHA-256 of the top-level files as they are on disk (evidence, not the decrypted copies). */
   readonly topLevelHashes: Record<string, string> = {};
   private entries: ManifestEntry[] = [];
@@ -231,12 +236,13 @@ export class Backup {
     const manifest = resolveInside(this.root, 'Manifest.db');
     if (manifest.refused) throw new BackupError(`Manifest.db: ${manifest.refused}`);
     if (!manifest.path) {
-      if (resolveInside(this.root, 'Manifest.mbdb').kind !== 'missing') {
-        throw new BackupError('this is a pre-iOS 10 backup (Manifest.mbdb); only Manifest.db backups are supported so far');
-      }
+      if (resolveInside(this.root, 'Manifest.mbdb').kind !== 'missing') return this.loadMbdb(opts);
       throw new BackupError(`Manifest.db is missing from ${this.root}`);
     }
     if (manifest.linkedTo) this.problems.push({ file: 'Manifest.db', message: linkNote(manifest)! });
+    if (resolveInside(this.root, 'Manifest.mbdb').kind !== 'missing') {
+      this.problems.push({ file: 'Manifest.mbdb', message: 'also present (left from a pre-iOS 10 backup?): not read, Manifest.db lists the files' });
+    }
     const raw = readRegular(manifest.path);
     this.topLevelHashes['Manifest.db'] = createHash('sha256').update(raw).digest('hex');
     const flagged = this.manifestPlist?.['IsEncrypted'] === true;
@@ -284,6 +290,39 @@ export class Backup {
     this.indexEntries();
   }
 
+  /**
+   * iOS 5–9: Manifest.mbdb lists the files; it is never encrypted, even in an encrypted backup, whose per-file keys
+   * sit in the records and whose class keys come from Manifest.plist's BackupKeyBag (no ManifestKey).
+   */
+  private async loadMbdb(opts: OpenOptions): Promise<void> {
+    const r = resolveInside(this.root, 'Manifest.mbdb');
+    if (r.refused) throw new BackupError(`Manifest.mbdb: ${r.refused}`);
+    if (!r.path) throw new BackupError(`Manifest.mbdb is missing from ${this.root}`);
+    if (r.linkedTo) this.problems.push({ file: 'Manifest.mbdb', message: linkNote(r)! });
+    this.manifestName = 'Manifest.mbdb';
+    const raw = readRegular(r.path);
+    this.topLevelHashes['Manifest.mbdb'] = createHash('sha256').update(raw).digest('hex');
+    let parsed: ReturnType<typeof parseMbdb>;
+    try {
+      parsed = parseMbdb(raw);
+    } catch (e) {
+      if (e instanceof MbdbError) throw new BackupError(e.message);
+      throw e;
+    }
+    if (parsed.problem) this.problems.push({ file: 'Manifest.mbdb', message: parsed.problem });
+    if (this.manifestPlist?.['IsEncrypted'] === true) {
+      this.encrypted = true;
+      // Locked (no key, for `info`): the file list is still read, since Manifest.mbdb is plain; payloads are not.
+      if (opts.unlock) this.decryptor = await opts.unlock(this.manifestPlist);
+      else if (opts.allowLocked) this.locked = true;
+      else throw new BackupError('this backup is encrypted: give the backup password (--password, IOS_TIMELINE_PASSWORD or the prompt)');
+    } else if (opts.keyGiven) {
+      this.problems.push({ file: 'Manifest.plist', message: 'a password or key file was given, but this backup is not encrypted: it was not used' });
+    }
+    this.entries = mbdbEntries(parsed.records);
+    this.indexEntries();
+  }
+
   /** Build the (domain, relativePath) index; flag duplicate rows and paths that try to climb out. */
   private indexEntries(): void {
     let badPaths = 0;
@@ -298,7 +337,7 @@ export class Backup {
       if (bad && ++badPaths <= MAX_NAMED) {
         this.problems.push({
           file: shownPath(e),
-          message: `Manifest.db row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file`,
+          message: `${this.manifestName} row ${e.fileID} has ${bad} in its relativePath; the payload is found by fileID only, the path is never used to place a file`,
         });
       }
       const key = `${e.domain}\u0000${e.relativePath}`;
@@ -313,15 +352,18 @@ export class Backup {
       if (this.duplicates.length <= MAX_NAMED) {
         this.problems.push({
           file: shownPath(e),
-          message: `listed twice in Manifest.db, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read`,
+          message: `listed twice in ${this.manifestName}, with fileIDs ${prev.fileID} and ${e.fileID}: using ${dup.kept.fileID} (${dup.reason}); ${dup.dropped.fileID} is recorded but not read`,
         });
       }
     }
     if (badPaths > MAX_NAMED)
-      this.problems.push({ file: 'Manifest.db', message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)` });
+      this.problems.push({
+        file: this.manifestName,
+        message: `${badPaths - MAX_NAMED} more rows have "../", NUL or absolute relativePaths (only the first ${MAX_NAMED} are named)`,
+      });
     if (this.duplicates.length > MAX_NAMED)
       this.problems.push({
-        file: 'Manifest.db',
+        file: this.manifestName,
         message: `${this.duplicates.length - MAX_NAMED} more duplicate (domain, relativePath) rows (only the first ${MAX_NAMED} are named)`,
       });
   }
@@ -370,6 +412,7 @@ export class Backup {
   }
 
   decode(entry: ManifestEntry): MBFile | null {
+    if (entry.mbfile) return entry.mbfile;
     if (!entry.blob) return null;
     try {
       return decodeMBFile(entry.blob);
@@ -409,7 +452,7 @@ export class Backup {
       if (r.refused) return { path: null, rel, status: 'unreadable', kind: r.kind, size: 0, note: r.refused };
       if (r.path) return { path: r.path, rel, status: 'ok', kind: r.kind, size: r.size, note: linkNote(r) };
     }
-    return { path: null, rel: null, status: 'missing', kind: 'missing', size: 0, note: 'listed in Manifest.db but not present in the backup folder' };
+    return { path: null, rel: null, status: 'missing', kind: 'missing', size: 0, note: `listed in ${this.manifestName} but not present in the backup folder` };
   }
 
   /** Where a payload lives (null when absent); throws BackupError when it is refused (see locate). */
@@ -541,7 +584,7 @@ function shownPath(e: ManifestEntry): string {
   return `${e.domain}/${JSON.stringify(e.relativePath).slice(1, -1)}`;
 }
 
-async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
+export async function copyHashing(src: string, dst: string, onChunk: (c: Buffer) => void): Promise<void> {
   // openRegular: never blocks on a FIFO swapped in after locate() looked, and refuses anything not a regular file.
   const inFd = await fsp.open(src, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   const st = await inFd.stat();

@@ -25,6 +25,8 @@ export interface ManifestEntry {
   flags: number;
   /** Raw MBFile blob; decode with decodeMBFile. */
   blob: Buffer | null;
+  /** Already decoded (Manifest.mbdb records carry their fields, not a blob); Backup.decode returns it. */
+  mbfile?: MBFile;
 }
 
 export class ManifestError extends Error {}

@@ -7,11 +7,13 @@ import { UsageError, EXIT_EVIDENCE, EXIT_USAGE } from './errors.js';
 import { registerInfo } from './commands/info.js';
 import { registerIngest } from './commands/ingest.js';
 import { registerExport } from './commands/export.js';
+import { registerExtract } from './commands/extract.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSaveKey } from './commands/savekey.js';
 import { registerReport } from './commands/report.js';
 import { registerVerify } from './commands/verify.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerTags } from './commands/tags.js';
 import { RefusedError } from '../workdir.js';
 import { onCustodyAppended } from '../timeline/caseFile.js';
 
@@ -29,11 +31,13 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerIngest(program);
   registerExport(program);
+  registerExtract(program);
   registerDemo(program);
   registerSaveKey(program);
   registerReport(program);
   registerVerify(program);
   registerKeygen(program);
+  registerTags(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

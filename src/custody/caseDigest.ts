@@ -18,9 +18,11 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { TAG_TABLES } from '../timeline/tags.js';
 
-/** Tables that may legitimately change after ingest (add yours here if a later command writes a table). */
-export const DIGEST_EXCLUDED_TABLES = new Set(['custody', 'row_digests']);
+/** Tables that may legitimately change after ingest (add yours here if a later command writes a table).
+ *  Tags and notes have their own digest, recorded by every tag change (src/timeline/tags.ts). */
+export const DIGEST_EXCLUDED_TABLES = new Set<string>(['custody', 'row_digests', ...TAG_TABLES]);
 /** meta rows that migrations or later commands rewrite. */
 const META_MUTABLE_KEYS = ['schema_version'];
 

@@ -7,6 +7,9 @@
 // two and warns when they differ ("file changed during ingest").
 import path from 'node:path';
 import type { Backup } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
+import { TreeSource } from '../sources/tree.js';
+import { hashTreeEvidence } from './treeEvidence.js';
 import { resolveInside, linkNote, readHead } from '../backup/safePath.js';
 import { inspectWal, walWarning, sqlitePageSize } from '../backup/wal.js';
 import type { CaseFile } from '../timeline/caseFile.js';
@@ -57,6 +60,9 @@ function mainPageSize(backup: Backup, domain: string, relativePath: string): num
 }
 
 /** How a file on disk is read: through resolveInside, so a link is followed only inside the backup folder. */
+/** Up to this many listed-but-absent payloads get a warning each; beyond it, one warning counts them by domain. */
+export const MAX_NAMED_MISSING = 50;
+
 function diskFile(root: string, rel: string): Pick<EvidenceFile, 'refused' | 'readPath' | 'note' | 'size' | 'warn'> {
   const r = resolveInside(root, rel);
   // A link out of the backup (or nowhere): the files row keeps the plain fact, the warning says where it leads.
@@ -154,7 +160,9 @@ export interface EvidencePassOptions {
 }
 
 /** Hash every evidence file and record it in the case file. */
-export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+export async function hashEvidence(source: EvidenceSource, cf: CaseFile, opts: EvidencePassOptions = {}): Promise<EvidencePassResult> {
+  if (source instanceof TreeSource) return hashTreeEvidence(source, cf, opts);
+  const backup = source as Backup;
   const algorithms = opts.algorithms ?? ['sha256'];
   const t0 = performance.now();
   const inv = await inventory(backup);
@@ -201,15 +209,15 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
 
   const db = cf.db;
   const upsert =
-    db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes)
-    VALUES (@domain, @relativePath, @fileId, @flags, @size, @manifestSize, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes)
-    ON CONFLICT (domain, relative_path) DO UPDATE SET file_id = excluded.file_id, flags = excluded.flags, size = excluded.size,
+    db.prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, note, origin, disk_path, block_prefixes, device_id)
+    VALUES (@domain, @relativePath, @fileId, @flags, @size, @manifestSize, @mtimeUs, @sha256, @md5, @sha1, @status, @note, @origin, @diskPath, @prefixes, ${cf.deviceId === null ? 'NULL' : Math.trunc(cf.deviceId)})
+    ON CONFLICT (device_id, domain, relative_path) DO UPDATE SET file_id = excluded.file_id, flags = excluded.flags, size = excluded.size,
       manifest_size = COALESCE(excluded.manifest_size, manifest_size), mtime_utc_us = COALESCE(excluded.mtime_utc_us, mtime_utc_us),
       sha256 = excluded.sha256, md5 = excluded.md5, sha1 = excluded.sha1, status = excluded.status, note = COALESCE(excluded.note, note),
       origin = excluded.origin, disk_path = excluded.disk_path, block_prefixes = excluded.block_prefixes
     RETURNING id`);
   // Rows with a NULL domain never conflict under UNIQUE (SQLite treats NULLs as distinct): find them by path.
-  const findNullDomain = db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ?');
+  const findNullDomain = db.prepare('SELECT id FROM files WHERE domain IS NULL AND relative_path = ? AND device_id IS ?');
   const updateById = db.prepare(`UPDATE files SET size = @size, sha256 = @sha256, md5 = @md5, sha1 = @sha1, status = @status,
     note = COALESCE(@note, note), origin = @origin, disk_path = @diskPath, block_prefixes = @prefixes WHERE id = @id`);
 
@@ -238,7 +246,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       };
       let id: number;
       if (f.domain === null) {
-        const existing = findNullDomain.get(f.relativePath) as { id: number } | undefined;
+        const existing = findNullDomain.get(f.relativePath, cf.deviceId) as { id: number } | undefined;
         if (existing) {
           updateById.run({ ...row, id: existing.id });
           id = existing.id;
@@ -280,7 +288,23 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
       cf.addWarning({ extractor: 'custody', severity: 'error', message: `${f.diskPath} changed during ingest: sha256 ${opened} when opened, ${now} in the full hash pass` });
     }
   }
-  for (const m of inv.missing) cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
+  // A listed-but-absent payload is named one by one while there are few; a backup missing thousands (a partial
+  // or filtered copy) gets one warning counting them by domain: each is still a files row with status 'missing',
+  // and the report lists them all in missing-files.csv.
+  const absent = inv.missing.filter((m) => m.status === 'missing');
+  for (const m of inv.missing)
+    if (m.status !== 'missing' || absent.length <= MAX_NAMED_MISSING)
+      cf.addWarning({ extractor: 'custody', severity: m.status === 'missing' ? 'warning' : 'error', message: `${m.domain}/${m.relativePath}: ${m.note}` });
+  if (absent.length > MAX_NAMED_MISSING) {
+    const byDomain = new Map<string, number>();
+    for (const m of absent) byDomain.set(m.domain, (byDomain.get(m.domain) ?? 0) + 1);
+    const counts = [...byDomain.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([d, n]) => `${d} ${n}`);
+    cf.addWarning({
+      extractor: 'custody',
+      severity: 'warning',
+      message: `${absent.length} files listed in the manifest are not present in the backup folder (by domain: ${counts.join(', ')}); each is recorded in the files table with status 'missing'`,
+    });
+  }
   // Files on disk that were refused (links out of the backup, FIFOs, devices): an evidence problem, named.
   for (const f of inv.files)
     if (f.refused) cf.addWarning({ extractor: 'custody', fileId: rowIdByDisk.get(f.diskPath) ?? null, severity: 'error', message: `${f.diskPath}: ${f.warn ?? f.refused}` });
@@ -297,7 +321,7 @@ export async function hashEvidence(backup: Backup, cf: CaseFile, opts: EvidenceP
 
 /** After extraction: every file an extractor read must hash as it did in the full pass. */
 export function checkReads(cf: CaseFile, pass: EvidencePassResult): { compared: number; changed: string[] } {
-  const rows = cf.db.prepare('SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL').all() as {
+  const rows = cf.db.prepare('SELECT id, domain, relative_path, sha256 FROM files WHERE read_by IS NOT NULL AND sha256 IS NOT NULL AND device_id IS ?').all(cf.deviceId) as {
     id: number;
     domain: string | null;
     relative_path: string;

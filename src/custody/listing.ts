@@ -26,6 +26,11 @@ export async function listFiles(root: string): Promise<ListingEntry[]> {
   // Synchronous calls on purpose: one awaited lstat per file costs a thread-pool round trip each
   // (about 35 µs; over a second for 30,000 files), the synchronous ones a few µs.
   const out: ListingEntry[] = [];
+  const top = fs.lstatSync(root);
+  if (top.isFile()) {
+    // An archive: the evidence is one file.
+    return [{ path: path.basename(root), size: top.size, mtimeMs: Math.trunc(top.mtimeMs), ctimeMs: Math.trunc(top.ctimeMs) }];
+  }
   const walk = (dir: string): void => {
     for (const it of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, it.name);

@@ -50,6 +50,19 @@ export interface ManifestAction {
   outputs: string[];
   /** Present (true) when the case's ingest never finished (--allow-incomplete): these outputs hold a fraction. */
   incomplete?: boolean;
+  /** An exhibit report's exhibits, so a reviewer can cite "Exhibit 4, page 2". */
+  exhibits?: ManifestExhibit[];
+}
+
+export interface ManifestExhibit {
+  number: number;
+  event_id: number;
+  tags: string[];
+  /** Where the exhibit is in the HTML (exhibits.html#exhibit-4). */
+  html_anchor: string;
+  /** 1-based page of the PDF it starts on, and its length in pages (absent without a PDF). */
+  pdf_first_page?: number;
+  pdf_pages?: number;
 }
 
 export interface OutputManifest {
@@ -62,15 +75,49 @@ export interface OutputManifest {
   files: ManifestFile[];
   actions: ManifestAction[];
   signer?: { algorithm: 'ed25519'; public_key_sha256: string };
+  /** extract: items selected but not written (payload missing, hash mismatch…), each with its reason. */
+  not_written?: NotWritten[];
+}
+
+export interface NotWritten {
+  source: string | null;
+  reason: string;
+  event_id: number | null;
+  attachment_id: number | null;
 }
 
 export interface WriteManifestOptions {
-  action: 'report' | 'export';
+  action: 'report' | 'export' | 'extract';
   signKeyPath?: string;
+  /** Items the action selected but did not write, listed in manifest.json with their reasons (extract). */
+  notWritten?: NotWritten[];
   /** Extra facts for the custody row (format, filter, template…). */
   detail?: Record<string, unknown>;
   /** Examiner for the custody row (default: IOS_TIMELINE_EXAMINER, the case's examiner, the OS user). */
   examiner?: string;
+  /** An exhibit report's exhibits (recorded in this action of manifest.json). */
+  exhibits?: ManifestExhibit[];
+  /** Outputs of an earlier run the caller removed as stale (an old report.pdf beside a new HTML-only run). */
+  removed?: string[];
+}
+
+/**
+ * The files an earlier run of this kind wrote into `outDir` that this run will not rewrite (stale outputs), taken
+ * from manifest.json and still byte-identical to what it recorded: safe to remove, since they are ours and
+ * unchanged. A listed file that was modified is left alone (verify reports it).
+ */
+export async function staleOutputs(outDir: string, owned: string[], writing: string[]): Promise<string[]> {
+  const existing = readManifest(path.resolve(outDir));
+  if (!existing) return [];
+  const stale: string[] = [];
+  for (const f of existing.files) {
+    if (!owned.includes(f.name) || writing.includes(f.name)) continue;
+    const p = path.join(path.resolve(outDir), f.name);
+    if (!fs.existsSync(p)) continue;
+    const [h] = await hashFiles([{ path: p, size: fs.statSync(p).size }]);
+    if (h.sha256 === f.sha256) stale.push(f.name);
+  }
+  return stale;
 }
 
 /** The content digest recorded by the ingest custody row (null for case files ingested before it existed). */
@@ -195,6 +242,7 @@ export async function writeOutputManifest(
     detail: {
       ...opts.detail,
       out_dir: dir,
+      ...(opts.removed?.length ? { removed_stale_outputs: opts.removed } : {}),
       case_file_sha256_before: caseSha,
       case_content_digest: digest?.sha256 ?? null,
       signed: !!key,
@@ -208,6 +256,7 @@ export async function writeOutputManifest(
   });
 
   const files = new Map((existing?.files ?? []).map((f) => [f.name, f]));
+  for (const gone of opts.removed ?? []) files.delete(gone);
   names.forEach((n, i) =>
     files.set(n, {
       name: n,
@@ -235,6 +284,7 @@ export async function writeOutputManifest(
       },
       outputs: names,
       ...(state.complete ? {} : { incomplete: true }),
+      ...(opts.exhibits ? { exhibits: opts.exhibits } : {}),
     },
   ];
   const manifest: OutputManifest = {
@@ -245,6 +295,7 @@ export async function writeOutputManifest(
     ...(actions.some((a) => a.incomplete) ? { status: 'INCOMPLETE' as const } : {}),
     files: [...files.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     actions,
+    ...(existing?.not_written?.length || opts.notWritten?.length ? { not_written: [...(existing?.not_written ?? []), ...(opts.notWritten ?? [])] } : {}),
     ...(key ? { signer: { algorithm: 'ed25519' as const, public_key_sha256: keyFingerprint(key) } } : {}),
   };
   const manifestPath = path.join(dir, MANIFEST_NAME);

@@ -23,10 +23,11 @@ export interface EvidenceHashRow {
 }
 
 /** Every evidence file, backup's own files first, then by domain and path. Iterate: large backups hold 300k+ files. */
-export function* evidenceHashRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean } = {}): Generator<EvidenceHashRow> {
+export function* evidenceHashRows(db: Database.Database, opts: { readOrProblemsOnly?: boolean; exceptMissing?: boolean } = {}): Generator<EvidenceHashRow> {
   const cols = columnsOf(db, 'files');
   const opt = (c: string) => colOrNull(cols, c);
-  const where = opts.readOrProblemsOnly ? "WHERE read_by IS NOT NULL OR status <> 'ok'" : '';
+  const conds = [opts.readOrProblemsOnly ? "(read_by IS NOT NULL OR status <> 'ok')" : '', opts.exceptMissing ? "status <> 'missing'" : ''].filter(Boolean);
+  const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const stmt = db.prepare(`SELECT id, ${opt('disk_path')}, domain, relative_path, ${opt('origin')}, size, sha256, md5, sha1, status, read_by, note FROM files ${where}
     ORDER BY CASE origin WHEN 'backup' THEN 0 WHEN 'manifest' THEN 1 WHEN 'unlisted' THEN 2 ELSE 1 END, domain, relative_path`);
   yield* stmt.iterate() as Iterable<EvidenceHashRow>;

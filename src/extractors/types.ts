@@ -1,6 +1,6 @@
 // The one small interface every artifact extractor implements.
 import type Database from 'better-sqlite3';
-import type { Backup } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput, Severity } from '../timeline/caseFile.js';
 import type { ContactResolver } from './contactResolver.js';
@@ -34,7 +34,8 @@ export interface WarnOptions {
 }
 
 export interface ExtractorContext {
-  readonly backup: Backup;
+  /** The evidence (a backup, a file-system folder or archive): asked by (domain, relativePath), never by place. */
+  readonly backup: EvidenceSource;
   readonly caseFile: CaseFile;
   readonly tz: string;
   readonly region: string;
@@ -49,6 +50,9 @@ export interface ExtractorContext {
   /** Count events an extractor wrote itself with one INSERT … SELECT (bulk paths), so the run's totals stay right. */
   countEvents(n: number): void;
   warn(message: string, opts?: WarnOptions): void;
+  /** Count evidence files an extractor examined without opening them (orphan media: every file was linked), so
+   *  its run reads "ok, 0 events" instead of "not present". */
+  examined(n: number): void;
   /** Report progress on long loops (rows done). */
   progress(done: number, total?: number): void;
 }
@@ -75,6 +79,8 @@ export interface Extractor {
   title: string;
   /** The logical files it reads (info and the coverage table list them). */
   sources: SourceSpec[];
+  /** Files it reads where its rows point (media, attachments): an archive copies these out in its one pass too. */
+  reads?: SourceSpec[];
   /** Extractors whose results this one uses (contact names, attachments): run first, also under --only. */
   after?: string[];
   /** Apple puts these files only in encrypted backups (health, Wi-Fi, call history, website history): the coverage

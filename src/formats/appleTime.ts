@@ -5,7 +5,7 @@
 /** Seconds from 1970-01-01T00:00:00Z to 2001-01-01T00:00:00Z. */
 export const MAC_EPOCH_OFFSET_S = 978_307_200;
 
-export type Epoch = 'mac-s' | 'mac-ns' | 'unix-s' | 'unix-ms' | 'exif-local' | 'plist-date';
+export type Epoch = 'mac-s' | 'mac-ns' | 'unix-s' | 'unix-ms' | 'exif-local' | 'plist-date' | 'quicktime-utc';
 
 export interface Timestamp {
   /** Microseconds since 1970-01-01T00:00:00Z, or null when the raw value means "no time" or is not plausible. */
@@ -31,6 +31,7 @@ const EPOCH_NAME: Record<Epoch, string> = {
   'unix-ms': 'Unix milliseconds',
   'exif-local': 'EXIF time',
   'plist-date': 'plist date',
+  'quicktime-utc': 'QuickTime movie header time (UTC)',
 };
 
 /** The stored value as text for ts_raw: blobs as hex (bounded), everything else as String(). */

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { Backup, ReadResult } from '../backup/backup.js';
+import type { ReadResult } from '../backup/backup.js';
+import type { EvidenceSource } from '../backup/source.js';
 import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
@@ -31,8 +32,15 @@ export interface RunSummary {
 
 const SQLITE_SIDECARS = ['-wal', '-shm', '-journal'];
 
-export async function runExtractors(backup: Backup, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
+export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, extractors: Extractor[], opts: RunOptions): Promise<RunSummary[]> {
   const contacts = new ContactResolver(opts.region);
+  // Several devices in one case: the address books of the devices already ingested name this one's numbers too
+  // (matched by E.164 number and lower-cased e-mail, like its own contacts).
+  const others = caseFile.db
+    .prepare(`SELECT h.value, c.display_name FROM contact_handles h JOIN contacts c ON c.id = h.contact_id
+      WHERE c.device_id IS NOT ? AND c.display_name IS NOT NULL`)
+    .all(caseFile.deviceId) as { value: string; display_name: string }[];
+  for (const o of others) contacts.add(o.value, o.display_name);
   const summaries: RunSummary[] = [];
   // Each evidence database is recovered once, by the first extractor that opens it (another may read it again).
   const recoveredFiles = new Set<number>();
@@ -146,6 +154,9 @@ export async function runExtractors(backup: Backup, caseFile: CaseFile, extracto
           sourceTable: o.table ?? null,
           sourceRowid: o.rowid ?? null,
         });
+      },
+      examined(n: number) {
+        opened += n;
       },
       progress(done, total) {
         opts.onProgress?.(ex, done, total);

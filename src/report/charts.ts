@@ -1,6 +1,7 @@
 // Pictures for the overview, drawn in code as plain SVG (no scripts, no external references).
 // Every piece of text that can come from evidence goes through esc().
 import { kindColor } from './describe.js';
+import { landPath, BASEMAP_CREDIT } from './basemap.js';
 
 /** SVG markup built here (never evidence-supplied markup); the report template only inlines these. */
 export class TrustedSvg {
@@ -41,8 +42,55 @@ function dayFromNumber(n: number): string {
 }
 
 /** Events per day (per week or month for long spans), stacked by kind. Days are calendar days in the report zone. */
-export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: string; unit: string } {
-  if (!buckets.length) return { svg: '', unit: 'day' };
+export function dayChartSvg(buckets: DayBucket[], kinds: string[]): { svg: string; unit: string; note: string } {
+  if (!buckets.length) return { svg: '', unit: 'day', note: '' };
+  const range = chartRange(buckets);
+  const inRange = buckets.filter((b) => b.day >= range.from && b.day <= range.to);
+  const chart = drawDayChart(inRange, kinds);
+  return { ...chart, note: range.note };
+}
+
+/**
+ * The days the chart covers. A few stray events years away from the rest (a contact card from 2011, a photo
+ * with a wrong clock) would squeeze everything else into the last bars: when 90 % of the dated events fall in
+ * less than a quarter of the span, the chart covers the shortest stretch of days holding them, and the caption
+ * counts the events left out on each side.
+ */
+export function chartRange(buckets: DayBucket[]): { from: string; to: string; note: string } {
+  const days = buckets.map((b) => ({ day: dayNumber(b.day), n: [...b.kinds.values()].reduce((a, c) => a + c, 0) })).sort((a, b) => a.day - b.day);
+  const total = days.reduce((a, d) => a + d.n, 0);
+  const first = days[0].day,
+    last = days[days.length - 1].day;
+  const whole = { from: dayFromNumber(first), to: dayFromNumber(last), note: '' };
+  const span = last - first + 1;
+  if (span <= 60 || total < 20) return whole;
+  // Shortest window [i, j] of days holding at least 90 % of the events (two pointers over the sorted days).
+  let best: [number, number] = [0, days.length - 1];
+  let inWindow = 0;
+  for (let i = 0, j = 0; j < days.length; j++) {
+    inWindow += days[j].n;
+    while (inWindow - days[i].n >= 0.9 * total) inWindow -= days[i++].n;
+    if (inWindow >= 0.9 * total && days[j].day - days[i].day < days[best[1]].day - days[best[0]].day) best = [i, j];
+  }
+  const from = days[best[0]].day,
+    to = days[best[1]].day;
+  if (to - from + 1 >= span / 4) return whole;
+  const count = (pred: (day: number) => boolean) => days.filter((d) => pred(d.day)).reduce((a, d) => a + d.n, 0);
+  const before = count((d) => d < from),
+    after = count((d) => d > to);
+  const parts = [
+    before ? `${fmtInt(before)} earlier event${before === 1 ? '' : 's'} (from ${whole.from})` : '',
+    after ? `${fmtInt(after)} later event${after === 1 ? '' : 's'} (to ${whole.to})` : '',
+  ].filter(Boolean);
+  const share = Math.floor((100 * (total - before - after)) / total);
+  return {
+    from: dayFromNumber(from),
+    to: dayFromNumber(to),
+    note: `The chart covers ${dayFromNumber(from)} to ${dayFromNumber(to)}, which hold ${share}% of the dated events; ${parts.join(' and ')} lie outside it and are listed in the timeline.`,
+  };
+}
+
+function drawDayChart(buckets: DayBucket[], kinds: string[]): { svg: string; unit: string } {
   const nums = buckets.map((b) => dayNumber(b.day));
   const first = Math.min(...nums),
     last = Math.max(...nums);
@@ -234,6 +282,9 @@ export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; draw
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" class="chart map" role="img" aria-label="Map of located events">`,
     `<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="sea"/>`,
   ];
+  // The land outline, clipped to the plot by a nested viewport.
+  const land = landPath({ lon0, lon1, lat0, lat1, x, y });
+  if (land) parts.push(`<svg x="${M}" y="${M}" width="${pw}" height="${ph}" viewBox="${M} ${M} ${pw} ${ph}"><path d="${land}" class="land"/></svg>`);
   const lonStep = niceDegreeStep(lon1 - lon0),
     latStep = niceDegreeStep(lat1 - lat0);
   for (let v = Math.ceil(lon0 / lonStep) * lonStep; v <= lon1; v += lonStep) {
@@ -261,7 +312,7 @@ export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; draw
   });
   // Scale bar (1° latitude ≈ 111.32 km); only where the area is small enough for one scale to hold.
   if (lat1 - lat0 > 20) {
-    parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; no map tiles (offline)</text>`);
+    parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; ${BASEMAP_CREDIT}; offline</text>`);
     parts.push(`<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="frame"/>`, '</svg>');
     return { svg: parts.join(''), drawn: pts.length };
   }
@@ -278,7 +329,7 @@ export function mapSvg(all: MapPoint[], maxPoints = 20_000): { svg: string; draw
   parts.push(
     `<rect x="${M + 10}" y="${H - M - 26}" width="${num(px + 16)}" height="22" class="scalebg"/><line x1="${M + 18}" x2="${num(M + 18 + px)}" y1="${H - M - 10}" y2="${H - M - 10}" class="scale"/><text x="${num(M + 18 + px / 2)}" y="${H - M - 14}" text-anchor="middle" class="tick">${kmLabel}</text>`,
   );
-  parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; no map tiles (offline)</text>`);
+  parts.push(`<text x="${W - M}" y="${M - 8}" text-anchor="end" class="tick">Equirectangular plot, WGS 84; ${BASEMAP_CREDIT}; offline</text>`);
   parts.push(`<rect x="${M}" y="${M}" width="${pw}" height="${ph}" class="frame"/>`);
   parts.push('</svg>');
   return { svg: parts.join(''), drawn: pts.length };

@@ -43,6 +43,7 @@ export const EXPORT_FIELDS = [
   'deleted',
   'reply_to',
   'reaction_to',
+  'orphan',
 ] as const;
 
 export type ExportRecord = Record<(typeof EXPORT_FIELDS)[number], string | number | boolean | null | { text: string | null; datetime: string | null }[]>;
@@ -85,7 +86,19 @@ export function toExportRecord(e: EventRow, threadNames: Map<number, string>): E
     deleted: !!f?.deleted,
     reply_to: f?.reply_to ?? null,
     reaction_to: f?.reaction_to ?? null,
+    orphan: orphanReason(e.extra_json),
   };
+}
+
+/** Why a media file is an orphan (extra_json.orphan.reason, src/extractors/artifacts/orphanMedia.ts), else null. */
+function orphanReason(extraJson: string | null): string | null {
+  if (!extraJson?.includes('"orphan"')) return null;
+  try {
+    const r = (JSON.parse(extraJson) as { orphan?: { reason?: unknown } }).orphan?.reason;
+    return typeof r === 'string' ? r : null;
+  } catch {
+    return null;
+  }
 }
 
 export function threadNames(db: Database.Database): Map<number, string> {
@@ -136,6 +149,24 @@ export function writeAtomically(out: string, body: (fd: number) => number): numb
     fs.rmSync(partial, { force: true });
     throw e;
   }
+}
+
+/** Every payload the manifest lists but the evidence lacks, as CSV (written beside the report); returns the count. */
+export function exportMissingFiles(db: Database.Database, out: string): number {
+  return writeAtomically(out, (fd) => {
+    const w = new BufferedWriter(fd);
+    w.write('domain,relative_path,file_id,status,note\r\n');
+    let n = 0;
+    for (const r of db
+      .prepare("SELECT domain, relative_path, file_id, status, note FROM files WHERE status = 'missing' ORDER BY domain, relative_path")
+      .raw()
+      .iterate() as Iterable<unknown[]>) {
+      w.write(`${r.map(csvCell).join(',')}\r\n`);
+      n++;
+    }
+    w.flush();
+    return n;
+  });
 }
 
 /** Stream the filtered events to `out`; returns the number written. */

@@ -47,6 +47,7 @@ export const PARTIALS = [
   'hashes',
   'custody',
   'footer',
+  'exhibit',
 ];
 
 export function defaultTemplatesDir(): string {
@@ -66,9 +67,10 @@ export interface Templates {
 
 /**
  * Load the templates; files in `userDir` (report.hbs, report.css, partials/NAME.hbs) replace the defaults.
- * The script is never replaced: the CSP allows exactly the tool's own script, by hash.
+ * The script is never replaced: the CSP allows exactly the tool's own script, by hash. `page` 'exhibits'
+ * renders exhibits.hbs instead, a page without any script (its CSP allows none).
  */
-export function loadTemplates(userDir?: string): Templates {
+export function loadTemplates(userDir?: string, page: 'report' | 'exhibits' = 'report'): Templates {
   const base = defaultTemplatesDir();
   if (userDir && !fs.existsSync(userDir)) throw new Error(`templates folder ${userDir} does not exist`);
   const overridden: string[] = [];
@@ -97,14 +99,17 @@ export function loadTemplates(userDir?: string): Templates {
   const css = pick('report.css').replace(/<\/style/gi, '<\\/style');
   const script = fs.readFileSync(path.join(base, 'report.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
   const scriptHash = createHash('sha256').update(script, 'utf8').digest('base64');
-  const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-${scriptHash}'; base-uri 'none'; form-action 'none'`;
+  const scriptSrc = page === 'exhibits' ? "'none'" : `'sha256-${scriptHash}'`;
+  const csp = `default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src ${scriptSrc}; base-uri 'none'; form-action 'none'`;
   hb.registerHelper('num', (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v ?? '')));
+  // {{plural n "event" "events"}}: "1 event", "2 events".
+  hb.registerHelper('plural', (n: unknown, one: string, many: string) => `${typeof n === 'number' ? n.toLocaleString('en-US') : String(n ?? '')} ${n === 1 ? one : many}`);
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   // Only SVG built by charts.ts is inlined; anything else handed to {{svg}} is escaped like all other text.
   hb.registerHelper('svg', (v: unknown) => (v instanceof TrustedSvg ? new hb.SafeString(v.markup) : String(v ?? '')));
   hb.registerHelper('inlineCss', () => new hb.SafeString(css));
   hb.registerHelper('inlineScript', () => new hb.SafeString(script));
-  const tpl = hb.compile(pick('report.hbs'), { strict: false });
+  const tpl = hb.compile(pick(`${page}.hbs`), { strict: false });
   return {
     render: (ctx) => tpl(ctx, { allowProtoPropertiesByDefault: false }),
     css,

@@ -127,7 +127,7 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
         case 'log':
           return warningRows(db, o.tz);
         case 'hashes':
-          return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged });
+          return fileRows(db, { readOrProblemsOnly: model.pdfHashListAbridged, exceptMissing: model.missingFiles.abridged });
         default:
           return null;
       }
@@ -163,7 +163,7 @@ function* plan(cf: CaseFile, model: ReportModel, o: PdfOptions, size: number): G
   }
 }
 
-function headerTemplate(model: ReportModel): string {
+export function headerTemplate(model: ReportModel): string {
   // Chromium renders this on every page; all text escaped. The footer (Page N of M) is drawn after merging.
   const caseNo = model.meta.caseNumber ? `Case ${model.meta.caseNumber}` : 'No case number';
   return (
@@ -173,7 +173,7 @@ function headerTemplate(model: ReportModel): string {
 }
 
 /** Print one chunk file to PDF bytes (and delete the file). */
-async function printChunk(browser: Browser, file: string, model: ReportModel, blockedRequests: string[]): Promise<Uint8Array> {
+export async function printChunk(browser: Browser, file: string, model: ReportModel, blockedRequests: string[]): Promise<Uint8Array> {
   const url = pathToFileURL(file).href;
   const page = await browser.newPage();
   try {
@@ -200,7 +200,7 @@ async function printChunk(browser: Browser, file: string, model: ReportModel, bl
 
 /** Render the PDF report to `out`. */
 /** Noto Sans (the report's own font), embedded as a subset; Helvetica when fontconfig cannot find it. */
-async function footerFont(doc: PDFDocument): Promise<PDFFont> {
+export async function footerFont(doc: PDFDocument): Promise<PDFFont> {
   const r = spawnSync('fc-match', ['-f', '%{file}', 'Noto Sans:style=Regular'], { encoding: 'utf8', timeout: 10_000 });
   const file = r.status === 0 ? r.stdout.trim() : '';
   if (file && /\.(ttf|otf)$/i.test(file) && fs.existsSync(file)) {
@@ -275,7 +275,7 @@ export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: stri
 }
 
 /** pdf-lib has no outline API: build /Outlines by hand, one bookmark per section pointing at its first page. */
-function addOutline(doc: PDFDocument, entries: { title: string; page: number }[]): void {
+export function addOutline(doc: PDFDocument, entries: { title: string; page: number }[]): void {
   if (!entries.length) return;
   const ctx = doc.context;
   const pages = doc.getPages();

@@ -1,17 +1,18 @@
 // The report's view model: everything a report shows, read from the case file only (never the backup).
 // Small sections become plain objects for the Handlebars templates; long lists (events, files, warnings)
 // are streamed as compact row arrays that the report's inline script renders page by page.
+import { SOURCE_KIND_LABEL, type SourceKind } from '../backup/source.js';
 import { custodySection, evidenceHashRows } from '../custody/records.js';
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
-import { iterateEvents, whereClause, countEvents, type EventFilter, type EventRow } from '../timeline/query.js';
+import { iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, onceClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
 import { messageFacts, type MessageFacts } from './facts.js';
 import { validCoordinate } from '../formats/coordinates.js';
-import { hasTable } from '../sqlite.js';
+import { columnsOf, hasTable } from '../sqlite.js';
 import { thumbnailDataUri } from '../timeline/thumbnails.js';
 import { zoneFormatter, zoneStamp, type ZoneTime } from './zoneTime.js';
 import { dayChartSvg, counterpartChartSvg, mapSvg, densestArea, fmtInt, TrustedSvg, type DayBucket, type MapPoint } from './charts.js';
@@ -53,6 +54,10 @@ export type EventCells = [
   string,
   MessageFacts | null,
   [string, string] | null,
+  /** The device the event was read from ('' when the case holds one device). */
+  string,
+  /** The first copy's event id when the same message was read from another device too (shown once), else 0. */
+  number,
 ];
 
 export interface KeyValue {
@@ -85,14 +90,27 @@ export interface ReportModel {
     warnings: number;
     custody: number;
     undated: number;
+    /** Devices in the case, and the events left out of the counts as another device's copy of the same message. */
+    devices: number;
+    linkedDuplicates: number;
   };
   /** The PDF lists only the files extractors read (or that had problems) when the backup holds more than this. */
   pdfHashListAbridged: boolean;
+  missingFiles: MissingFilesView;
   range: { first: string; last: string } | null;
   runs: { extractor: string; title: string; status: string; events: number; warnings: number; started: string; finished: string; message: string }[];
-  charts: { days: TrustedSvg | null; dayUnit: string; counterparts: TrustedSvg | null; map: TrustedSvg | null; mapNote: string; detailMap: TrustedSvg | null; detailNote: string };
+  charts: {
+    days: TrustedSvg | null;
+    dayUnit: string;
+    dayNote: string;
+    counterparts: TrustedSvg | null;
+    map: TrustedSvg | null;
+    mapNote: string;
+    detailMap: TrustedSvg | null;
+    detailNote: string;
+  };
   topCounterparts: { name: string; count: number }[];
-  custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: KeyValue[] }[];
+  custody: { seq: number; at: string; actor: string; action: string; hash: string; prevHash: string; detail: { key: string; lines: string[] }[] }[];
   custodyChain: { intact: boolean; head: string; problems: string[] };
   /** What recovery examined per database and found (empty when it did not run). */
   recovery: RecoveryView;
@@ -134,6 +152,43 @@ export function detailText(v: unknown, max = 400): string {
   return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
 }
 
+/**
+ * A custody detail as lines a reader can follow on paper, not raw JSON: a list of records one per line
+ * ("messages: ok, 126 events, 0 warnings"), an object as "key: value" lines, long lists of simple values joined.
+ */
+export function readableLines(v: unknown, max = 2000): string[] {
+  const flat = (x: unknown): string => {
+    if (x === null || x === undefined) return '';
+    if (typeof x !== 'object') return String(x);
+    if (Array.isArray(x)) return x.map(flat).join('; ');
+    return Object.entries(x as Record<string, unknown>)
+      .filter(([, y]) => y !== null && y !== undefined && y !== '' && !(Array.isArray(y) && !y.length))
+      .map(([k, y]) => `${k.replace(/_/g, ' ')} ${typeof y === 'object' ? `(${flat(y)})` : String(y)}`)
+      .join(', ');
+  };
+  const record = (o: Record<string, unknown>): string => {
+    const label = ['id', 'name', 'path', 'table', 'algorithm'].find((k) => typeof o[k] === 'string');
+    if (!label) return flat(o);
+    const { [label]: head, ...rest } = o;
+    const tail = flat(rest);
+    return tail ? `${String(head)}: ${tail}` : String(head);
+  };
+  let lines: string[];
+  if (v === null || v === undefined) lines = [];
+  else if (Array.isArray(v))
+    lines = v.every((x) => x === null || typeof x !== 'object')
+      ? v.length
+        ? [v.join('; ')]
+        : []
+      : v.map((x) => (x && typeof x === 'object' && !Array.isArray(x) ? record(x as Record<string, unknown>) : flat(x)));
+  else if (typeof v === 'object')
+    lines = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => flat(x) !== '')
+      .map(([k, x]) => `${k.replace(/_/g, ' ')}: ${flat(x)}`);
+  else lines = [String(v)];
+  return lines.map((l) => (l.length > max ? `${l.slice(0, max)}… (${l.length} characters)` : l));
+}
+
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** A detail value that is a UTC instant (ISO "…Z" text, or a *_utc_us number) is shown in the report zone too. */
@@ -148,7 +203,16 @@ export function zoneDetail(key: string, value: string, fmt: ReturnType<typeof zo
 
 export function filterLines(args: Record<string, string | undefined> | undefined): string[] {
   if (!args) return [];
-  const names: Record<string, string> = { from: 'From', to: 'To', kinds: 'Kinds', contact: 'Counterpart contains', keyword: 'Text contains' };
+  const names: Record<string, string> = {
+    from: 'From',
+    to: 'To',
+    kinds: 'Kinds',
+    contact: 'Counterpart contains',
+    keyword: 'Text contains',
+    tag: 'Tag',
+    tagged: 'Tagged',
+    device: 'Device',
+  };
   return Object.entries(names)
     .filter(([k]) => args[k])
     .map(([k, label]) => `${label}: ${args[k]}`);
@@ -229,8 +293,12 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     photos = 0;
   let firstUs: number | null = null,
     lastUs: number | null = null;
+  // A message read from two devices is counted once (its second copy has duplicate_of, schema v6).
+  // (A case read without migrating, older than schema v6, has no duplicate_of: every row counts.)
+  const v6 = columnsOf(db, 'events').has('duplicate_of');
+  const once = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${v6 ? onceClause(o.filter) : '1'}`;
   const stmt = db.prepare(`SELECT e.ts_utc_us AS ts, e.kind, e.counterpart, e.counterpart_name AS cname, e.latitude AS lat, e.longitude AS lon
-    FROM events e ${w.sql}`);
+    FROM events e ${once}`);
   stmt.safeIntegers(false);
   for (const r of stmt.iterate(...w.params) as Iterable<{
     ts: number | null;
@@ -293,7 +361,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   const detail = dense ? mapSvg(dense.points) : null;
   const detailEvents = dense ? dense.points.reduce((a, p) => a + p.count, 0) : 0;
 
-  const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, i, all) => {
+  const eventsByDevice = new Map(
+    v6 ? (db.prepare('SELECT device_id AS id, count(*) AS n FROM events GROUP BY device_id').all() as { id: number | null; n: number }[]).map((r) => [r.id, Number(r.n)]) : [],
+  );
+  const evidence = (db.prepare('SELECT * FROM evidence ORDER BY id').all() as Record<string, unknown>[]).map((e, _i, all) => {
     const s = (v: unknown) => (v === null || v === undefined ? '' : String(v));
     const extra = (() => {
       try {
@@ -303,6 +374,8 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       }
     })();
     const rows: KeyValue[] = [
+      ['Device id (the case’s device filter, --device)', all.length > 1 ? s(e.id) : ''],
+      ['Events read from this device', all.length > 1 ? (eventsByDevice.get(Number(e.id)) ?? 0).toLocaleString('en-US') : ''],
       ['Device name', s(e.device_name)],
       ['Model (product type)', s(e.product_type)],
       ['iOS version', [s(e.ios_version), e.build_version ? `(build ${s(e.build_version)})` : ''].join(' ').trim()],
@@ -313,9 +386,15 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
       ['Backup date', e.backup_date ? isoStamp(fmt, String(e.backup_date)) : ''],
       ['Backup type', e.is_full_backup == null ? '' : Number(e.is_full_backup) ? 'full backup' : 'incremental'],
       ['Encrypted', Number(e.encrypted) ? 'yes (decrypted with the examiner’s password into temporary working copies)' : 'no'],
-      ['Backup folder', s(e.backup_path)],
+      // A file-system folder or archive says what it is (docs/sources.md); a backup keeps the row it always had.
+      ...(extra?.source_kind && extra.source_kind !== 'backup'
+        ? ([
+            ['Evidence', `${SOURCE_KIND_LABEL[extra.source_kind as SourceKind] ?? s(extra.source_kind)}: ${s(e.backup_path)}`],
+            ['File-system tree at', `${s(extra.tree_prefix) ? `${s(extra.tree_prefix)}/` : ''}private/var (${Number(extra.tree_files ?? 0).toLocaleString('en-US')} files)`],
+          ] as [string, string][])
+        : ([['Backup folder', s(e.backup_path)]] as [string, string][])),
       ['Manifest entries', extra?.manifest_entries != null ? Number(extra.manifest_entries).toLocaleString('en-US') : ''],
-      ['Manifest.db SHA-256', s(e.manifest_db_sha256)],
+      [`${typeof extra?.manifest_file === 'string' ? extra.manifest_file : 'Manifest.db'} SHA-256`, s(e.manifest_db_sha256)],
       ['Manifest.plist SHA-256', s(e.manifest_plist_sha256)],
       ['Info.plist SHA-256', s(e.info_plist_sha256)],
       ['Status.plist SHA-256', s(e.status_plist_sha256)],
@@ -325,7 +404,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     ]
       .filter(([, v]) => v !== '')
       .map(([key, value]) => ({ key, value }));
-    return { title: all.length > 1 ? `Evidence item ${i + 1}` : 'Evidence item', rows };
+    return { title: all.length > 1 ? `Device ${deviceLabel({ id: Number(e.id), device_name: (e.device_name as string | null) ?? null })}` : 'Evidence item', rows };
   });
 
   const runs = (db.prepare('SELECT * FROM extractor_runs ORDER BY id').all() as Record<string, unknown>[]).map((r) => ({
@@ -345,9 +424,10 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     const fields: Record<string, unknown> = { host: r.host, tool_version: r.tool_version, command_line: r.command_line.join(' '), ...r.detail };
     if (r.inputs.length) fields.inputs = r.inputs;
     if (r.outputs.length) fields.outputs = r.outputs;
-    const detail: KeyValue[] = Object.entries(fields)
+    const detail = Object.entries(fields)
       .filter(([, v]) => v !== null && v !== undefined && v !== '')
-      .map(([key, v]) => ({ key, value: zoneDetail(key, detailText(v, 20_000), fmt) }));
+      .map(([key, v]) => ({ key: key.replace(/_/g, ' '), lines: readableLines(v).map((line) => zoneDetail(key, line, fmt)) }))
+      .filter((d) => d.lines.some((l) => l !== ''));
     return { seq: r.seq, at: isoStamp(fmt, r.at), actor: r.examiner, action: r.action, hash: r.hash, prevHash: r.prev_hash, detail };
   });
 
@@ -357,7 +437,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
   } catch {
     /* in-memory or unreadable: shown as unknown */
   }
-  const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} e.thread_id IS NOT NULL`, ...w.params);
+  const threads = scalar(db, `SELECT count(DISTINCT e.thread_id) FROM events e ${once} AND e.thread_id IS NOT NULL`, ...w.params);
+  const devices = devicesOf(db).length;
+  const linkedDuplicates = devices > 1 ? scalar(db, `SELECT count(*) FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} NOT ${onceClause(o.filter)}`, ...w.params) : 0;
   const fl = filterLines(o.filterArgs);
 
   return {
@@ -379,7 +461,9 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     filter: { active: fl.length > 0, lines: fl },
     counts: {
       events: total,
-      allEvents: fl.length ? countEvents(db) : total,
+      allEvents: fl.length ? countEvents(db, v6 ? { duplicates: false } : {}) : total,
+      devices,
+      linkedDuplicates,
       byKind: kinds,
       threads,
       messages,
@@ -397,6 +481,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     charts: {
       days: trusted(dayChart.svg),
       dayUnit: dayChart.unit,
+      dayNote: dayChart.note,
       counterparts: trusted(counterpartChartSvg(top)),
       map: trusted(map.svg),
       detailMap: detail ? trusted(detail.svg) : null,
@@ -409,6 +494,7 @@ export function buildReportModel(cf: CaseFile, o: ReportOptions): ReportModel {
     },
     topCounterparts: top,
     pdfHashListAbridged: scalar(db, 'SELECT count(*) FROM files') > PDF_FULL_HASH_LIST_MAX,
+    missingFiles: missingFilesView(db),
     custody,
     recovery: recoveryView(db),
     custodyChain: { intact: custodyView.chain.intact, head: custodyView.chain.head, problems: custodyView.chain.problems.map((p) => `row ${p.seq}: ${p.problem}`) },
@@ -436,10 +522,31 @@ function fileSha256Sync(p: string): string {
 
 // ---- streamed rows ----
 
-/** Source of an event as one line: "sms.db · message #1234". */
-function sourceText(e: EventRow): string {
+/** Source of an event as one line: "sms.db · message #1234"; with several devices, which device, and the other
+ *  devices the same message was read from ("also on 2 (Alex’s iPhone): event 812"). */
+function sourceText(e: EventRow & { also_on?: string | null }, devices: Map<number, string>): string {
   const file = e.source_path ? e.source_path.split('/').pop() : null;
-  return [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+  const line = [file, e.source_table ? `${e.source_table}${e.source_rowid != null ? ` #${e.source_rowid}` : ''}` : null].filter(Boolean).join(' · ');
+  if (!devices.size) return line;
+  const also = (e.also_on ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((x) => {
+      const [dev, id] = x.split(':');
+      return `also on ${devices.get(Number(dev)) ?? dev}: event ${id}`;
+    });
+  return [line, ...also].join(' · ');
+}
+
+/** Device labels by id when the case holds several devices; empty (no device shown) for a one-device case. */
+export function deviceLabels(db: Database.Database): Map<number, string> {
+  const all = devicesOf(db);
+  return all.length > 1 ? new Map(all.map((d) => [d.id, deviceLabel(d)])) : new Map();
+}
+
+/** With several devices, each event row also names the other devices' copies of the same message (schema v6). */
+export function alsoOnColumn(devices: Map<number, string>): string {
+  return devices.size ? ", (SELECT group_concat(d.device_id || ':' || d.id) FROM events d WHERE d.duplicate_of = e.id) AS also_on" : '';
 }
 
 /** Edit times shown like every other time: in the report zone, with its offset. */
@@ -464,7 +571,7 @@ export function reportText(s: string | null | undefined, max = REPORT_TEXT_MAX):
   return `${s.slice(0, cut)}… (${(s.length - cut).toLocaleString('en-US')} more characters; full text in the case file and exports)`;
 }
 
-export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null): EventCells {
+export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | null, devices: Map<number, string> = new Map()): EventCells {
   const t = fmt(e.ts_utc_us);
   return [
     e.id,
@@ -484,9 +591,11 @@ export function eventCells(e: EventRow, fmt: (us: number | null) => ZoneTime | n
     e.latitude,
     e.longitude,
     e.accuracy_m,
-    sourceText(e),
+    sourceText(e, devices),
     factsInZone(messageFacts(e.extra_json), fmt),
     e.recovered === 1 ? [e.recovered_from ?? 'unknown', e.confidence ?? 'unknown'] : null,
+    devices.size && e.device_id != null ? (devices.get(e.device_id) ?? String(e.device_id)) : '',
+    e.duplicate_of ?? 0,
   ];
 }
 
@@ -498,7 +607,8 @@ export function* eventRows(
   opts: { kinds?: string[]; actions?: string[]; threadOrder?: boolean; recoveredOnly?: boolean } = {},
 ): Generator<EventCells> {
   const fmt = zoneFormatter(tz);
-  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly) {
+  const devices = deviceLabels(db);
+  if (!opts.kinds && !opts.actions && !opts.threadOrder && !opts.recoveredOnly && !devices.size) {
     for (const e of iterateEvents(db, filter)) yield eventCells(e, fmt);
     return;
   }
@@ -510,15 +620,17 @@ export function* eventRows(
   const conds = [
     w.sql.replace(/^WHERE /, ''),
     opts.threadOrder ? 'e.thread_id IS NOT NULL' : '',
+    // The printed conversation view shows a message read from two devices once (the first copy names the other).
+    opts.threadOrder && devices.size ? onceClause(filter) : '',
     opts.actions ? `e.action IN (${opts.actions.map(() => '?').join(',')})` : '',
     opts.recoveredOnly ? 'e.recovered = 1' : '',
   ].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const params = [...w.params, ...(opts.actions ?? [])];
-  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
+  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256${alsoOnColumn(devices)}
     FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
   stmt.safeIntegers(false);
-  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt);
+  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt, devices);
 }
 
 /** Threads: [id, name, service, isGroup, participants, messages]. */
@@ -575,6 +687,23 @@ const PHOTO_KEYS: Record<string, string> = {
   'asset.kind': 'Asset kind',
   'asset.kind_subtype': 'Kind subtype (raw)',
   'file.file_row_id': 'Hash appendix row',
+  'orphan.reason': 'Orphan: why',
+  'orphan.domain': 'Orphan file domain',
+  'orphan.path': 'Orphan file path',
+  time_source: 'Time from',
+  'video.format': 'Container',
+  'video.created_raw': 'QuickTime creation time (as stored)',
+  'video.created_utc_us': 'QuickTime creation time (µs)',
+  'video.recorded_date': 'QuickTime local creation date',
+  'video.duration_s': 'Duration (s)',
+  'video.location.lat': 'QuickTime latitude',
+  'video.location.lon': 'QuickTime longitude',
+  'video.location.alt_m': 'QuickTime altitude (m)',
+  'video.location.raw': 'QuickTime location (as stored)',
+  'video.width': 'Width (px)',
+  'video.height': 'Height (px)',
+  'video.problems': 'Video metadata problems',
+  video_error: 'Video metadata error',
   'exif.format': 'File format',
   'exif.capture_utc_us': 'EXIF capture time (µs)',
   'asset.subtype_label': 'Subtype',
@@ -641,8 +770,49 @@ export function flattenDetails(v: unknown, prefix = '', out: [string, string][] 
   return out;
 }
 
-/** Photo/video details: [eventId, [[label, value]...], thumbnail data: URI or ""]. */
-export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; eventIds?: number[] }, tz = 'UTC'): Generator<[number, [string, string][], string]> {
+/**
+ * The few fields a reader of a photo card needs first (in this order); every other recorded field goes to the
+ * card's details table. Flags (favourite, hidden, trashed) join the key fields only when set.
+ */
+const PHOTO_KEY_FIELDS = [
+  'orphan.reason',
+  'asset.filename',
+  'asset.original_filename',
+  'exif.capture_local',
+  'asset.camera_model',
+  'exif.lens',
+  'asset.width',
+  'asset.height',
+  'asset.duration_s',
+  'video.duration_s',
+  'time_source',
+  'location_source',
+  'asset.gps_accuracy_m',
+  'asset.added_utc',
+  'asset.modified_utc',
+  'file.size',
+  'time_zone.note',
+  'file.path',
+  'file.sha256',
+];
+const PHOTO_FLAG_FIELDS = new Set(['asset.favorite', 'asset.hidden', 'asset.trashed', 'asset.trashed_utc', 'orphan', 'orphan_reason']);
+
+/** Split a photo's flattened fields into the card's key fields (in PHOTO_KEY_FIELDS order) and the rest. */
+export function splitPhotoFields(flat: [string, string][]): { key: [string, string][]; details: [string, string][] } {
+  const rank = (k: string) => PHOTO_KEY_FIELDS.indexOf(k);
+  const isKey = ([k, v]: [string, string]) => rank(k) >= 0 || (PHOTO_FLAG_FIELDS.has(k) && v !== '' && v !== 'false' && v !== '0');
+  const key = flat.filter(isKey).sort((a, b) => (rank(a[0]) < 0 ? 99 : rank(a[0])) - (rank(b[0]) < 0 ? 99 : rank(b[0])));
+  return { key, details: flat.filter((kv) => !isKey(kv)) };
+}
+
+/** Photo/video details: [eventId, key [[label, value]...], thumbnail data: URI or "", details [[label, value]...],
+ *  orphan reason or ""]. The fifth cell badges a file no database row points to (extra_json.orphan,
+ *  src/extractors/artifacts/orphanMedia.ts). */
+export function* photoRows(
+  db: Database.Database,
+  sel: { filter?: EventFilter; eventIds?: number[] },
+  tz = 'UTC',
+): Generator<[number, [string, string][], string, [string, string][], string]> {
   const fmt = zoneFormatter(tz);
   const thumbs = hasTable(db, 'thumbnails');
   const thumbSql = thumbs
@@ -669,10 +839,33 @@ export function* photoRows(db: Database.Database, sel: { filter?: EventFilter; e
       extra = { extra_json: r.extra_json };
     }
     if (!extra || typeof extra !== 'object' || Array.isArray(extra)) extra = { value: extra };
-    const kv = flattenDetails(extra).map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
+    const { key, details } = splitPhotoFields(flattenDetails(extra));
+    const label = (kv: [string, string][]) => kv.map(([k, v]): [string, string] => [PHOTO_KEYS[k] ?? k, zoneDetail(k, v, fmt)]);
     const thumb = r.tdata ? thumbnailDataUri(String(r.tmime), r.tdata) : null;
-    yield [Number(r.id), kv, thumb ?? ''];
+    const orphan = (extra.orphan as { reason?: unknown } | undefined)?.reason;
+    yield [Number(r.id), label(key), thumb ?? '', label(details), typeof orphan === 'string' ? orphan : ''];
   }
+}
+
+/** Beyond this many listed-but-absent payloads the PDF counts them by domain and missing-files.csv lists them. */
+export const PDF_MISSING_LISTED_MAX = 200;
+export const MISSING_FILES_CSV = 'missing-files.csv';
+
+export interface MissingFilesView {
+  total: number;
+  byDomain: { domain: string; count: number }[];
+  /** The PDF's hash appendix leaves them out and shows the counts; the CSV beside the report has every one. */
+  abridged: boolean;
+  csv: string;
+}
+
+function missingFilesView(db: Database.Database): MissingFilesView {
+  const byDomain = db.prepare("SELECT coalesce(domain, '') AS domain, count(*) AS count FROM files WHERE status = 'missing' GROUP BY domain ORDER BY count DESC, domain").all() as {
+    domain: string;
+    count: number;
+  }[];
+  const total = byDomain.reduce((a, d) => a + d.count, 0);
+  return { total, byDomain, abridged: total > PDF_MISSING_LISTED_MAX, csv: MISSING_FILES_CSV };
 }
 
 /** Hash appendix: [domain, path, size, sha256, status, readBy, note], from the records verify re-checks. */
@@ -684,7 +877,7 @@ export const PDF_FULL_HASH_LIST_MAX = 5000;
  *  can re-check each by hand (`shasum -a 256 3d/3d0d7e…`), with every hash the case recorded. */
 export function* fileRows(
   db: Database.Database,
-  opts: { readOrProblemsOnly?: boolean } = {},
+  opts: { readOrProblemsOnly?: boolean; exceptMissing?: boolean } = {},
 ): Generator<[string, string, string, string, string, string, string, string, string, string]> {
   for (const f of evidenceHashRows(db, opts)) {
     yield [

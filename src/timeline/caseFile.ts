@@ -216,14 +216,15 @@ export class CaseFile {
   readonly db: Database.Database;
   private pending = 0;
   private inTx = false;
-  private readonly insertEventStmt: Database.Statement;
+  private insertEventStmt: Database.Statement | null = null;
+  /** The evidence row (device) that rows written now belong to; set by ingest once its evidence row exists. */
+  deviceId: number | null = null;
 
   private constructor(
     readonly path: string,
     db: Database.Database,
   ) {
     this.db = db;
-    this.insertEventStmt = db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')})`);
   }
 
   /** Statements of the per-row writers, prepared once: preparing one per call cost 2.4 of 17 CPU-s on 100k real messages. */
@@ -319,6 +320,8 @@ export class CaseFile {
   }
 
   addEvent(e: EventInput, extractor: string): number {
+    // Prepared on first use: a case opened read-only may predate the columns it names.
+    this.insertEventStmt ??= this.db.prepare(`INSERT INTO events (${EVENT_COLUMNS.join(', ')}, device_id) VALUES (${EVENT_COLUMNS.map(() => '?').join(',')}, ?)`);
     const r = this.insertEventStmt.run(
       e.ts?.utcUs ?? null,
       e.ts?.raw ?? null,
@@ -344,6 +347,7 @@ export class CaseFile {
       e.recovered ? 1 : 0,
       e.recovered?.from ?? null,
       e.recovered?.confidence ?? null,
+      this.deviceId,
     );
     this.written();
     return Number(r.lastInsertRowid);
@@ -351,7 +355,9 @@ export class CaseFile {
 
   /** Record (or update) an evidence file that was read or looked for. Returns its id in `files`. */
   recordFile(f: FileRecord): number {
-    const existing = this.stmt('SELECT id FROM files WHERE domain IS ? AND relative_path IS ?').get(f.domain, f.relativePath) as { id: number } | undefined;
+    const existing = this.stmt('SELECT id FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?').get(f.domain, f.relativePath, this.deviceId) as
+      | { id: number }
+      | undefined;
     const values = [
       f.fileId,
       f.flags ?? null,
@@ -387,13 +393,13 @@ export class CaseFile {
       );
       return existing.id;
     }
-    const r = this.stmt(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(f.domain, f.relativePath, ...values);
+    const r = this.stmt(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, device_id)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(f.domain, f.relativePath, ...values, this.deviceId);
     return Number(r.lastInsertRowid);
   }
 
   addWarning(w: WarningInput): void {
-    this.stmt('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid) VALUES (?,?,?,?,?,?,?)').run(
+    this.stmt('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid, device_id) VALUES (?,?,?,?,?,?,?,?)').run(
       new Date().toISOString(),
       w.extractor ?? null,
       w.fileId ?? null,
@@ -401,6 +407,7 @@ export class CaseFile {
       w.message,
       w.sourceTable ?? null,
       w.sourceRowid ?? null,
+      this.deviceId,
     );
   }
 
@@ -416,7 +423,9 @@ export class CaseFile {
     extra?: Record<string, unknown>;
   }): number {
     const r = this.db
-      .prepare('INSERT INTO threads (extractor, source_file_id, source_table, source_rowid, identifier, display_name, service, is_group, extra_json) VALUES (?,?,?,?,?,?,?,?,?)')
+      .prepare(
+        'INSERT INTO threads (extractor, source_file_id, source_table, source_rowid, identifier, display_name, service, is_group, extra_json, device_id) VALUES (?,?,?,?,?,?,?,?,?,?)',
+      )
       .run(
         t.extractor,
         t.sourceFileId,
@@ -427,6 +436,7 @@ export class CaseFile {
         t.service,
         t.isGroup ? 1 : 0,
         t.extra ? JSON.stringify(t.extra, bigintReplacer) : null,
+        this.deviceId,
       );
     return Number(r.lastInsertRowid);
   }
@@ -452,8 +462,8 @@ export class CaseFile {
     extra?: Record<string, unknown>;
   }): number {
     const r =
-      this.stmt(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      this.stmt(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json, device_id)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         a.eventId,
         a.extractor,
         a.sourceFileId,
@@ -468,6 +478,7 @@ export class CaseFile {
         a.status,
         a.sha256,
         a.extra ? JSON.stringify(a.extra, bigintReplacer) : null,
+        this.deviceId,
       );
     return Number(r.lastInsertRowid);
   }
@@ -484,8 +495,20 @@ export class CaseFile {
     handles: { kind: string; label: string | null; value: string; normalized: string | null }[];
   }): number {
     const r = this.db
-      .prepare('INSERT INTO contacts (source_file_id, source_table, source_rowid, display_name, first_name, last_name, organization, extra_json) VALUES (?,?,?,?,?,?,?,?)')
-      .run(c.sourceFileId, c.sourceTable, c.sourceRowid, c.displayName, c.firstName, c.lastName, c.organization, c.extra ? JSON.stringify(c.extra, bigintReplacer) : null);
+      .prepare(
+        'INSERT INTO contacts (source_file_id, source_table, source_rowid, display_name, first_name, last_name, organization, extra_json, device_id) VALUES (?,?,?,?,?,?,?,?,?)',
+      )
+      .run(
+        c.sourceFileId,
+        c.sourceTable,
+        c.sourceRowid,
+        c.displayName,
+        c.firstName,
+        c.lastName,
+        c.organization,
+        c.extra ? JSON.stringify(c.extra, bigintReplacer) : null,
+        this.deviceId,
+      );
     const id = Number(r.lastInsertRowid);
     const ins = this.db.prepare('INSERT INTO contact_handles (contact_id, kind, label, value, normalized) VALUES (?,?,?,?,?)');
     for (const h of c.handles) ins.run(id, h.kind, h.label, h.value, h.normalized);
@@ -494,8 +517,8 @@ export class CaseFile {
 
   recordRecoveryRun(r: { fileId: number | null; database: string; records: number; events: number; warnings: number; seconds: number; stats: unknown }): void {
     this.db
-      .prepare('INSERT INTO recovery_runs (file_id, database, records, events, warnings, seconds, stats_json) VALUES (?,?,?,?,?,?,?)')
-      .run(r.fileId, r.database, r.records, r.events, r.warnings, r.seconds, JSON.stringify(r.stats, bigintReplacer));
+      .prepare('INSERT INTO recovery_runs (file_id, database, records, events, warnings, seconds, stats_json, device_id) VALUES (?,?,?,?,?,?,?,?)')
+      .run(r.fileId, r.database, r.records, r.events, r.warnings, r.seconds, JSON.stringify(r.stats, bigintReplacer), this.deviceId);
   }
 
   recordExtractorRun(r: {
@@ -509,8 +532,8 @@ export class CaseFile {
     message: string | null;
   }): void {
     this.db
-      .prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message) VALUES (?,?,?,?,?,?,?,?)')
-      .run(r.extractor, r.title, r.status, r.events, r.warnings, r.startedAt, r.finishedAt, r.message);
+      .prepare('INSERT INTO extractor_runs (extractor, title, status, events, warnings, started_at, finished_at, message, device_id) VALUES (?,?,?,?,?,?,?,?,?)')
+      .run(r.extractor, r.title, r.status, r.events, r.warnings, r.startedAt, r.finishedAt, r.message, this.deviceId);
   }
 
   // ---- bulk writes an extractor describes (SQL instead of one JS insert per row) ------------------------
@@ -543,7 +566,9 @@ export class CaseFile {
    *  counts what it wrote with written(). */
   prepareEventsFrom(columns: readonly EventColumn[], select: string): Database.Statement {
     for (const c of columns) if (!(EVENT_COLUMNS as readonly string[]).includes(c)) throw new Error(`not an events column: ${c}`);
-    return this.db.prepare(`INSERT INTO main.events (${columns.join(', ')}) ${select}`);
+    // The device id is added around the extractor's SELECT, so no extractor needs to know about devices.
+    const device = this.deviceId === null ? 'NULL' : String(Math.trunc(this.deviceId));
+    return this.db.prepare(`INSERT INTO main.events (${columns.join(', ')}, device_id) SELECT *, ${device} FROM (${select})`);
   }
 
   /** Id the next event will get (events are only ever appended during an ingest). */
@@ -565,9 +590,10 @@ export class CaseFile {
   }
 
   findFile(domain: string | null, relativePath: string): { id: number; status: string } | undefined {
-    return this.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').safeIntegers(false).get(domain, relativePath) as
-      | { id: number; status: string }
-      | undefined;
+    return this.db
+      .prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?')
+      .safeIntegers(false)
+      .get(domain, relativePath, this.deviceId) as { id: number; status: string } | undefined;
   }
 
   /** Give another attachment the thumbnail already stored (the same file sent twice). */

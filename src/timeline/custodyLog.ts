@@ -64,7 +64,7 @@ export function appendCustody(db: Database.Database, entry: CustodyEntry, now = 
   const row: Omit<CustodyRow, 'hash'> = {
     seq: (last?.seq ?? 0) + 1,
     at: now.toISOString(),
-    actor: entry.actor || process.env.IOS_TIMELINE_EXAMINER || caseExaminer(db) || os.userInfo().username,
+    actor: resolveActor(db, entry.actor),
     action: entry.action,
     detail_json: JSON.stringify(detail),
     prev_hash: last?.hash ?? GENESIS_HASH,
@@ -94,6 +94,11 @@ export function verifyCustodyChain(db: Database.Database): { rows: number; head:
     expectedSeq = r.seq + 1;
   }
   return { rows: rows.length, head: prev, problems };
+}
+
+/** Who a row is recorded for: the given examiner, else IOS_TIMELINE_EXAMINER, the case's examiner, the OS user. */
+export function resolveActor(db: Database.Database, given?: string | null): string {
+  return given || process.env.IOS_TIMELINE_EXAMINER || caseExaminer(db) || os.userInfo().username;
 }
 
 function caseExaminer(db: Database.Database): string | null {

@@ -11,6 +11,62 @@ export interface EventFilter {
   /** --contact as an E.164 number, when it reads as one in the case's region: matches however the number was stored. */
   contactE164?: string;
   keyword?: string;
+  /** --device: only events read from these devices (evidence row ids, schema v6). */
+  devices?: number[];
+  /** false: leave out the second copies of messages read from several devices (statistics count a message once). */
+  duplicates?: boolean;
+  /** Only events carrying this tag (src/timeline/tags.ts). */
+  tag?: string;
+  /** Only events carrying any tag. */
+  tagged?: boolean;
+}
+
+export interface DeviceRow {
+  id: number;
+  device_name: string | null;
+  product_type: string | null;
+  ios_version: string | null;
+  udid: string | null;
+  serial: string | null;
+  phone_number: string | null;
+  backup_path: string;
+  backup_date: string | null;
+}
+
+/** The devices (evidence sources) of a case, in ingest order. */
+export function devicesOf(db: Database.Database): DeviceRow[] {
+  return db
+    .prepare('SELECT id, device_name, product_type, ios_version, udid, serial, phone_number, backup_path, backup_date FROM evidence ORDER BY id')
+    .safeIntegers(false)
+    .all() as DeviceRow[];
+}
+
+/** "2 (Alex’s iPhone)": how a device is named in reports and messages. */
+export function deviceLabel(d: Pick<DeviceRow, 'id' | 'device_name'>): string {
+  return `${d.id}${d.device_name ? ` (${d.device_name})` : ''}`;
+}
+
+/**
+ * --device ID|name: an evidence id, or a device name, UDID or serial number (case-insensitive; a name may be a
+ * unique part of one). Several values are separated by commas. An unknown or ambiguous one is an error that
+ * lists the case's devices, never an empty result.
+ */
+export function resolveDevices(db: Database.Database, spec: string): number[] {
+  const devices = devicesOf(db);
+  const list = devices.map(deviceLabel).join(', ') || 'none';
+  const ids = new Set<number>();
+  for (const raw of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const v = raw.toLowerCase();
+    const exact = devices.filter((d) => String(d.id) === raw || [d.device_name, d.udid, d.serial].some((x) => x != null && x.toLowerCase() === v));
+    const found = exact.length ? exact : devices.filter((d) => d.device_name?.toLowerCase().includes(v));
+    if (!found.length) throw new FilterError(`no device "${raw}" in this case (devices: ${list})`);
+    if (found.length > 1) throw new FilterError(`--device "${raw}" matches several devices (${found.map(deviceLabel).join(', ')}); give the id`);
+    ids.add(found[0].id);
+  }
+  return [...ids];
 }
 
 export interface EventRow {
@@ -40,6 +96,9 @@ export interface EventRow {
   recovered?: number;
   recovered_from?: string | null;
   confidence?: string | null;
+  /** The evidence row (device) the event was read from, and the first copy of the same message on another device (schema v6). */
+  device_id?: number | null;
+  duplicate_of?: number | null;
   source_domain: string | null;
   source_path: string | null;
   source_sha256: string | null;
@@ -61,13 +120,15 @@ export function parseTimeBound(value: string, tz: string, endOfDay: boolean): nu
   return bound.toMillis() * 1000 + (dateOnly && endOfDay ? 999 : 0);
 }
 
-/** The filter of --from/--to/--kinds/--contact/--keyword. A misspelt kind or a range that ends before it
- *  starts is an error, never an empty result; `knownKinds` lists what --kinds accepts. */
+/** The filter of --from/--to/--kinds/--contact/--keyword/--tag/--tagged. A misspelt kind or tag or a range that
+ *  ends before it starts is an error, never an empty result; `knownKinds` lists what --kinds accepts and
+ *  `knownTags` the tags in the case (--tag accepts only those). */
 export function buildFilter(
-  o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string },
+  o: { from?: string; to?: string; kinds?: string; contact?: string; keyword?: string; tag?: string; tagged?: boolean },
   tz: string,
   knownKinds?: readonly string[],
   region = 'US',
+  knownTags?: readonly string[],
 ): EventFilter {
   const f: EventFilter = {};
   if (o.from) f.fromUs = parseTimeBound(o.from, tz, false);
@@ -88,7 +149,27 @@ export function buildFilter(
     }
   }
   if (o.keyword) f.keyword = o.keyword;
+  if (o.tag !== undefined) {
+    const tag = o.tag.trim().normalize('NFC');
+    if (!tag) throw new FilterError('--tag needs a tag name');
+    if (knownTags && !knownTags.includes(tag))
+      throw new FilterError(
+        `no event is tagged "${tag}" in this case (${knownTags.length ? `tags: ${knownTags.join(', ')}` : 'the case has no tags; add some with ios-timeline tag'})`,
+      );
+    f.tag = tag;
+  }
+  if (o.tagged) f.tagged = true;
   return f;
+}
+
+/**
+ * A message read from several devices, once: its later copies (duplicate_of set) are left out, unless --device
+ * leaves out the device of the first copy (then the copy is the one this selection holds).
+ */
+export function onceClause(f: EventFilter, alias = 'e'): string {
+  const devices = (f.devices ?? []).map((d) => Math.trunc(Number(d))).filter(Number.isFinite);
+  if (!devices.length) return `${alias}.duplicate_of IS NULL`;
+  return `(${alias}.duplicate_of IS NULL OR (SELECT o.device_id FROM events o WHERE o.id = ${alias}.duplicate_of) NOT IN (${devices.join(',')}))`;
 }
 
 export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params: unknown[] } {
@@ -116,6 +197,11 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
         WHERE h.normalized = ? OR h.value LIKE ? ESCAPE '\\')))`);
     params.push(like, like, e164, e164, e164, like);
   }
+  if (f.devices?.length) {
+    parts.push(`${alias}.device_id IN (${f.devices.map(() => '?').join(',')})`);
+    params.push(...f.devices);
+  }
+  if (f.duplicates === false) parts.push(onceClause(f, alias));
   if (f.keyword) {
     // FTS5 phrase query: quote the words so user input is never FTS syntax.
     parts.push(`${alias}.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`);
@@ -127,6 +213,11 @@ export function whereClause(f: EventFilter, alias = 'e'): { sql: string; params:
         .join(' '),
     );
   }
+  if (f.tag !== undefined) {
+    parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id AND t.tag = ?)`);
+    params.push(f.tag);
+  }
+  if (f.tagged) parts.push(`EXISTS (SELECT 1 FROM event_tags t WHERE t.event_id = ${alias}.id)`);
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 

@@ -126,7 +126,59 @@ export const MIGRATIONS: string[] = [
     records INTEGER NOT NULL, events INTEGER NOT NULL, warnings INTEGER NOT NULL, seconds REAL, stats_json TEXT
   );
   `,
+  // v5 (review, docs/custody.md "Tags and notes"): an examiner's tags and notes on events. Their own tables, so
+  // events are never changed and the ingest content digest still verifies; they have their own digest, recorded
+  // in the custody row of every change (src/timeline/tags.ts) and checked by verify.
+  `
+  CREATE TABLE event_tags (
+    event_id INTEGER NOT NULL REFERENCES events(id), tag TEXT NOT NULL, note TEXT, examiner TEXT, at TEXT NOT NULL,
+    PRIMARY KEY (event_id, tag)
+  );
+  CREATE INDEX event_tags_tag ON event_tags(tag, event_id);
+  CREATE TABLE event_notes (
+    event_id INTEGER PRIMARY KEY REFERENCES events(id), note TEXT NOT NULL, examiner TEXT, at TEXT NOT NULL
+  );
+  `,
+  // v6 (several devices in one case, docs/design.md "Devices"): every source ingested into a case is one
+  // `evidence` row, and its id is the device id every row read from it carries. Old cases are backfilled to
+  // their single evidence row. `files` is unique per device (rebuilt: SQLite cannot drop a UNIQUE constraint;
+  // ids are kept, so the content digest of an older case still verifies). events.duplicate_of: the same
+  // iMessage (same guid) read from another device's backup points to the first copy; both rows stay.
+  `
+  ALTER TABLE events ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE events ADD COLUMN duplicate_of INTEGER REFERENCES events(id);
+  ALTER TABLE threads ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE attachments ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE contacts ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE warnings ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE extractor_runs ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  ALTER TABLE recovery_runs ADD COLUMN device_id INTEGER REFERENCES evidence(id);
+  CREATE TABLE files_v6 (
+    id INTEGER PRIMARY KEY,
+    domain TEXT, relative_path TEXT, file_id TEXT,
+    flags INTEGER, size INTEGER, manifest_size INTEGER, mtime_utc_us INTEGER,
+    sha256 TEXT, md5 TEXT, sha1 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok','missing','unreadable','decrypt-failed','not-sqlite','listed-only')),
+    read_by TEXT, note TEXT, origin TEXT, disk_path TEXT, block_prefixes TEXT,
+    device_id INTEGER REFERENCES evidence(id),
+    UNIQUE (device_id, domain, relative_path)
+  );
+  INSERT INTO files_v6 (id, domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, origin, disk_path, block_prefixes, device_id)
+    SELECT id, domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, origin, disk_path, block_prefixes, (SELECT min(id) FROM evidence) FROM files;
+  DROP TABLE files;
+  ALTER TABLE files_v6 RENAME TO files;
+  UPDATE events SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE threads SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE attachments SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE contacts SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE warnings SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE extractor_runs SET device_id = (SELECT min(id) FROM evidence);
+  UPDATE recovery_runs SET device_id = (SELECT min(id) FROM evidence);
+  `,
 ];
+
+/** Tables whose rows each belong to one device (schema v6): ingest stamps any row written without one. */
+export const DEVICE_TABLES = ['events', 'files', 'threads', 'attachments', 'contacts', 'warnings', 'extractor_runs', 'recovery_runs'] as const;
 
 /**
  * Indexes and full-text search are built once after bulk loading: far faster than maintaining them per row.
@@ -138,6 +190,8 @@ export const POST_INGEST_SQL = `
   CREATE INDEX IF NOT EXISTS events_kind ON events(kind, ts_utc_us);
   CREATE INDEX IF NOT EXISTS events_thread ON events(thread_id, ts_utc_us);
   CREATE INDEX IF NOT EXISTS attachments_event ON attachments(event_id);
+  CREATE INDEX IF NOT EXISTS events_device ON events(device_id, ts_utc_us);
+  CREATE INDEX IF NOT EXISTS events_duplicate ON events(duplicate_of) WHERE duplicate_of IS NOT NULL;
   CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(body, content='events', content_rowid='id');
   INSERT INTO events_fts(rowid, body) SELECT id, body FROM events WHERE body IS NOT NULL;
 `;
@@ -154,8 +208,16 @@ export function migrate(db: Database.Database): void {
   if (version > SCHEMA_VERSION) {
     throw new Error(`case file schema version ${version} is newer than this tool understands (${SCHEMA_VERSION})`);
   }
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    db.exec(MIGRATIONS[v]);
-    db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(v + 1));
+  if (version >= SCHEMA_VERSION) return;
+  // v6 rebuilds `files`, which other tables reference: checked references would refuse the DROP (ids are kept).
+  const fk = db.pragma('foreign_keys', { simple: true });
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]);
+      db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run('schema_version', String(v + 1));
+    }
+  } finally {
+    if (fk) db.pragma('foreign_keys = ON');
   }
 }

@@ -21,6 +21,7 @@ export interface CaseOptions {
   quiet?: boolean;
   hash?: string;
   recover?: boolean;
+  add?: boolean;
 }
 
 export function checkRegion(region: string): string {
@@ -59,6 +60,7 @@ export async function runIngest(backupDir: string, o: CaseOptions): Promise<Inge
       region: checkRegion(o.region),
       only,
       recover: o.recover !== false,
+      addToCase: !!o.add,
       open: openOptionsFrom(o, { interactive: true }),
       hashAlgorithms: algorithms,
       onHashProgress: (done, total) => hashBar.update(`Hashing evidence (${algorithms.join(', ')}), MB`, Math.round(done / 1e6), Math.round(total / 1e6)),
@@ -97,14 +99,42 @@ export function registerIngest(program: Command): void {
   addCaseOptions(
     program
       .command('ingest')
-      .description('Read a backup into a new case file (the evidence folder is never written).')
-      .argument('<backup>', 'backup folder')
-      .requiredOption('--case <file>', 'case file to create (SQLite)')
+      .description(
+        'Read a backup, a file-system folder, or a tar/tar.gz/zip of one into a new case file, or with --add into an existing case as another device (the evidence is never written).',
+      )
+      .argument('<evidence>', 'backup folder, file-system folder (holding private/var/mobile under any prefix), or .tar/.tar.gz/.tgz/.zip of one')
+      .requiredOption('--case <file>', 'case file to create (SQLite), or to add to with --add')
+      .option('--add', "add this evidence to an existing case as another device (the case's zone and region are kept)")
       .option('--hash <algorithms>', 'hash every evidence file with these, comma-separated: sha256 (always), md5, sha1', 'sha256')
-      .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)'),
-  ).action(async (dir: string, o: CaseOptions) => {
+      .option('--no-recover', 'skip deleted-record recovery (on by default: every recovered event is flagged with its source and confidence)')
+      .option('--json', 'print the summary as JSON on stdout'),
+  ).action(async (dir: string, o: CaseOptions & { json?: boolean }) => {
     const r = await runIngest(dir, o);
+    const failed = r.summaries.filter((s) => s.status === 'failed');
+    // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
+    // outright: that artifact is absent from the case, and a script must not take the case as whole.
+    if (failed.length) process.exitCode = EXIT_EVIDENCE;
+    if (o.json) {
+      const summary = {
+        case: r.casePath,
+        status: failed.length ? 'partial' : 'complete',
+        events: r.events,
+        warnings: r.warnings,
+        recovered: r.recovered,
+        also_ran: r.addedDependencies,
+        device_id: r.deviceId,
+        devices: r.devices,
+        linked_duplicate_messages: r.linkedDuplicates,
+        extractors: r.summaries.map((x) => ({ id: x.extractor, status: x.status, events: x.events, warnings: x.warnings, message: x.message ?? null })),
+      };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
     process.stdout.write(`Case file ${path.relative(process.cwd(), r.casePath) || r.casePath}: ${r.events} events, ${r.warnings} warnings\n`);
+    if (r.devices > 1)
+      process.stdout.write(
+        `  device ${r.deviceId} of ${r.devices} in this case${r.linkedDuplicates ? `; ${r.linkedDuplicates} messages also read from another device, linked (duplicate_of)` : ''}\n`,
+      );
     if (r.recovered.databases)
       process.stdout.write(
         `  recovered  ${String(r.recovered.events).padStart(8)} events from deleted or superseded data in ${r.recovered.databases} database(s), each flagged with its source and confidence\n`,
@@ -120,14 +150,9 @@ export function registerIngest(program: Command): void {
     }
     if (absent.length)
       process.stdout.write(`  not in this backup: ${absent.map((x) => x.extractor).join(', ')} (the files each looked for are in the case file's extractor_runs)\n`);
-    // Exit 0 when every extractor is ok, not-present or partial (rows read, with warnings); 1 when any failed
-    // outright: that artifact is absent from the case, and a script must not take the case as whole.
-    const failed = r.summaries.filter((s) => s.status === 'failed');
-    if (failed.length) {
+    if (failed.length)
       process.stderr.write(
         `PARTIAL INGEST: ${failed.length} extractor${failed.length > 1 ? 's' : ''} failed completely (${failed.map((s) => s.extractor).join(', ')}): the case file lacks ${failed.length > 1 ? 'those artifacts' : 'that artifact'}; see its warnings\n`,
       );
-      process.exitCode = EXIT_EVIDENCE;
-    }
   });
 }

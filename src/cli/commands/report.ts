@@ -5,9 +5,12 @@ import type { Command } from 'commander';
 import { openCaseForWriting } from '../caseAccess.js';
 import { UsageError } from '../errors.js';
 import { addFilterOptions, filterFrom, type FilterOptions } from './export.js';
-import { buildReportModel } from '../../report/viewModel.js';
+import { buildReportModel, MISSING_FILES_CSV } from '../../report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../../report/html.js';
-import { writeOutputManifest } from '../../custody/outputs.js';
+import { staleOutputs, writeOutputManifest, type ManifestExhibit } from '../../custody/outputs.js';
+import { exportMissingFiles } from '../../report/exports.js';
+import { buildExhibitsModel, CONTEXT_DEFAULT, CONTEXT_MAX, writeExhibitsHtml } from '../../report/exhibits.js';
+import { listTags } from '../../timeline/tags.js';
 import { loadPrivateKey } from '../../custody/sign.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
@@ -24,6 +27,10 @@ export interface ReportRunOptions extends FilterOptions {
   signKey?: string;
   /** Accept a case whose ingest did not finish; the report title then starts with "INCOMPLETE". */
   allowIncomplete?: boolean;
+  /** Only the tagged events (or those of --tag), as numbered exhibits (exhibits.html, exhibits.pdf). */
+  exhibits?: boolean;
+  /** Messages of context before and after each exhibit in its conversation. */
+  context?: number;
 }
 
 export const INCOMPLETE_MARK = 'INCOMPLETE';
@@ -35,10 +42,27 @@ export interface ReportRunResult {
   pages?: number;
   manifestPath?: string;
   incomplete: boolean;
+  /** Exhibit reports: each exhibit's number, event and PDF pages. */
+  exhibits?: ManifestExhibit[];
+}
+
+/**
+ * A re-render into the same folder removes what an earlier run of this report wrote and this one did not (an old
+ * report.pdf beside a new HTML-only run), so the folder never holds a report that disagrees with the case.
+ */
+async function removeStaleOutputs(out: string, owned: string[], written: string[]): Promise<string[]> {
+  const stale = await staleOutputs(
+    out,
+    owned,
+    written.map((p) => path.basename(p)),
+  );
+  for (const name of stale) fs.rmSync(path.join(out, name), { force: true });
+  return stale;
 }
 
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
+  if (o.exhibits) return runExhibits(o);
   // Locked: the report appends a custody row.
   const opened = openCaseForWriting(o.case, `report --out ${path.resolve(o.out)}`, { outputs: [{ path: o.out, what: 'the report folder' }], allowIncomplete: o.allowIncomplete });
   const { cf } = opened;
@@ -53,7 +77,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
       throw new UsageError((e as Error).message);
     }
     fs.mkdirSync(o.out, { recursive: true });
-    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword };
+    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword, tag: o.tag, tagged: o.tagged ? 'any tag' : undefined, device: o.device };
     const model = buildReportModel(cf, { tz, filter, title, filterArgs });
     const say = (s: string) => {
       if (!o.quiet) process.stderr.write(`${s}\n`);
@@ -91,10 +115,17 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
         }
       }
     }
+    // Payloads the manifest lists but the evidence lacks: all of them in a CSV beside the report (the PDF counts them by domain).
+    if (written.length && model.missingFiles.total) {
+      const file = path.join(o.out, model.missingFiles.csv);
+      exportMissingFiles(cf.db, file);
+      written.push(file);
+    }
     // Hash the outputs, write manifest.json + SHA256SUMS beside them and append the custody row.
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
+      const removed = await removeStaleOutputs(o.out, ['report.html', 'report.pdf', MISSING_FILES_CSV], written);
       const m = await writeOutputManifest(
         o.out,
         written.map((p) => path.resolve(p)),
@@ -103,6 +134,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
           action: 'report',
           signKeyPath: o.signKey,
           examiner: o.examiner,
+          removed,
           detail: {
             formats: o.formats,
             time_zone: tz,
@@ -129,6 +161,114 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
   }
 }
 
+/** The exhibit report: exhibits.html and exhibits.pdf, their numbers and pages in manifest.json and the custody row. */
+async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
+  const opened = openCaseForWriting(o.case, `report --exhibits --out ${path.resolve(o.out)}`, {
+    outputs: [{ path: o.out, what: 'the report folder' }],
+    allowIncomplete: o.allowIncomplete,
+  });
+  const { cf } = opened;
+  try {
+    const title = `${opened.complete ? '' : `${INCOMPLETE_MARK} (ingest did not finish) — `}${o.title && o.title !== DEFAULT_TITLE ? o.title : 'Exhibits'}`;
+    const { tz, filter } = filterFrom(cf, o);
+    // The tag selects the exhibits; with none, every tagged event is one.
+    if (!filter.tag && !listTags(cf.db).length)
+      throw new UsageError('no event in this case is tagged: tag the events to show first (ios-timeline tag --case … EVENT_ID --tag NAME)');
+    let templates: ReturnType<typeof loadTemplates>;
+    try {
+      templates = loadTemplates(o.templates, 'exhibits');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    fs.mkdirSync(o.out, { recursive: true });
+    const filterArgs = { from: o.from, to: o.to, kinds: o.kinds, contact: o.contact, keyword: o.keyword };
+    const model = buildExhibitsModel(cf, { tz, filter, tag: filter.tag ?? null, context: o.context, title, filterArgs });
+    const written: string[] = [];
+    let pdfSkipped = false;
+    let pdfError: Error | null = null;
+    let pages: number | undefined;
+    let pdfPages: Map<number, { firstPage: number; pages: number }> | null = null;
+    if (o.formats.includes('html')) {
+      const file = path.join(o.out, 'exhibits.html');
+      writeExhibitsHtml(model, file, templates);
+      written.push(file);
+    }
+    if (o.formats.includes('pdf')) {
+      const file = path.join(o.out, 'exhibits.pdf');
+      const { NoBrowserError } = await import('../../report/pdf.js');
+      const { writeExhibitsPdf } = await import('../../report/exhibitsPdf.js');
+      try {
+        const r = await writeExhibitsPdf(model, file, { templates });
+        pages = r.pages;
+        pdfPages = new Map(r.exhibits.map((x) => [x.number, x]));
+        written.push(file);
+      } catch (e) {
+        if (e instanceof NoBrowserError) {
+          process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
+          pdfSkipped = true;
+        } else {
+          pdfError = e as Error;
+          fs.rmSync(file, { force: true });
+        }
+      }
+    }
+    const exhibits: ManifestExhibit[] = model.exhibits.map((e) => {
+      const p = pdfPages?.get(e.number);
+      return {
+        number: e.number,
+        event_id: e.eventId,
+        tags: e.tags.map((t) => t.tag),
+        html_anchor: `exhibits.html#${e.anchor}`,
+        ...(p ? { pdf_first_page: p.firstPage, pdf_pages: p.pages } : {}),
+      };
+    });
+    let outputs: ReportRunResult['outputs'] = [];
+    let manifestPath: string | undefined;
+    if (written.length) {
+      const removed = await removeStaleOutputs(o.out, ['exhibits.html', 'exhibits.pdf'], written);
+      const m = await writeOutputManifest(
+        o.out,
+        written.map((p) => path.resolve(p)),
+        cf,
+        {
+          action: 'report',
+          signKeyPath: o.signKey,
+          examiner: o.examiner,
+          removed,
+          exhibits,
+          detail: {
+            report: 'exhibits',
+            formats: o.formats,
+            time_zone: tz,
+            filter,
+            context: model.selection.context,
+            events: exhibits.length,
+            exhibits: exhibits.map((e) => ({ number: e.number, event_id: e.event_id, pdf_first_page: e.pdf_first_page ?? null })),
+            pdf_pages: pages ?? null,
+            title: model.title,
+            templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
+          },
+        },
+      );
+      manifestPath = m.manifestPath;
+      const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? [];
+      outputs = written.map((p) => ({ path: p, sha256: refs.find((r) => r.path === path.basename(p))?.sha256 ?? '', bytes: fs.statSync(p).size }));
+    }
+    if (pdfError) throw new Error(`PDF failed: ${pdfError.message}${outputs.length ? ' (the HTML exhibits were written and logged)' : ''}`);
+    return { outputs, pdfSkipped, events: exhibits.length, pages, manifestPath, incomplete: !opened.complete, exhibits };
+  } finally {
+    opened.close();
+  }
+}
+
+/** --context N: a whole number from 0 to CONTEXT_MAX. */
+export function parseContext(v: string): number {
+  if (!/^\d+$/.test(v.trim()) || Number(v) > CONTEXT_MAX) throw new UsageError(`--context must be a whole number from 0 to ${CONTEXT_MAX}`);
+  return Number(v);
+}
+
+const DEFAULT_TITLE = 'Forensic timeline report';
+
 export function parseFormats(v: string): ReportFormat[] {
   const list = v
     .split(',')
@@ -151,10 +291,29 @@ export function registerReport(program: Command): void {
       .option('--title <text>', 'report title', 'Forensic timeline report')
       .option('--examiner <name>', "examiner recorded in the custody log (default: the case's examiner)")
       .option('--sign-key <file>', 'Ed25519 private key (ios-timeline keygen) to sign manifest.json')
-      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)'),
+      .option('--allow-incomplete', 'accept a case whose ingest did not finish (the report title and manifest.json say INCOMPLETE)')
+      .option('--exhibits', 'only the tagged events (with --tag, those of that tag), each a numbered exhibit with context and provenance (exhibits.html, exhibits.pdf)')
+      .option('--context <n>', `with --exhibits: messages of context before and after each exhibit in its conversation (0–${CONTEXT_MAX}; default ${CONTEXT_DEFAULT})`)
+      .option('--json', 'print the result as JSON on stdout'),
   ).action(
-    async (o: FilterOptions & { case: string; out: string; format: string; templates?: string; title: string; examiner?: string; signKey?: string; allowIncomplete?: boolean }) => {
+    async (
+      o: FilterOptions & {
+        case: string;
+        out: string;
+        format: string;
+        templates?: string;
+        title: string;
+        examiner?: string;
+        signKey?: string;
+        allowIncomplete?: boolean;
+        exhibits?: boolean;
+        context?: string;
+        json?: boolean;
+      },
+    ) => {
       const formats = parseFormats(o.format);
+      if (o.context !== undefined && !o.exhibits) throw new UsageError('--context goes with --exhibits');
+      const context = o.context === undefined ? CONTEXT_DEFAULT : parseContext(o.context);
       if (!fs.existsSync(o.case)) throw new UsageError(`case file ${o.case} does not exist`);
       if (o.signKey) {
         try {
@@ -163,12 +322,25 @@ export function registerReport(program: Command): void {
           throw new UsageError((e as Error).message);
         }
       } // before rendering anything
-      const r = await runReport({ ...o, formats });
-      for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
-      if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
-      process.stdout.write(`${r.events} events${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
+      const r = await runReport({ ...o, formats, context });
       // Asked for a PDF only and could not make one: that is a failure, not a partial success.
       if (r.pdfSkipped && !formats.includes('html')) process.exitCode = 1;
+      if (o.json) {
+        const result = {
+          outputs: r.outputs,
+          manifest: r.manifestPath ?? null,
+          [r.exhibits ? 'exhibits' : 'events']: r.events,
+          pdf_pages: r.pages ?? null,
+          pdf_skipped: r.pdfSkipped,
+          complete: !r.incomplete,
+        };
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return;
+      }
+      for (const x of r.outputs) process.stdout.write(`${x.path} (sha256 ${x.sha256})\n`);
+      if (r.manifestPath) process.stdout.write(`manifest ${r.manifestPath}\n`);
+      const what = r.exhibits ? `${r.events} exhibit${r.events === 1 ? '' : 's'}` : `${r.events} events`;
+      process.stdout.write(`${what}${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
     },
   );
 }

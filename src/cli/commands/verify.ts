@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { findBackupRoot } from '../../backup/backup.js';
+import { evidenceRoot } from '../../sources/open.js';
+import { sniffArchive } from '../../sources/archive.js';
 import { CaseFile, CaseInUseError, lockCase, type CaseLock } from '../../timeline/caseFile.js';
 import { verifyBackup, verifyCase, verifyOutputs, type VerifyKind, type VerifyReport } from '../../custody/verify.js';
 import { isSqliteFile } from '../../sqlite.js';
@@ -29,17 +30,18 @@ function kindOf(target: string): VerifyKind {
     throw new UsageError(`${target} does not exist`);
   }
   if (st.isFile()) {
-    if (!isSqliteFile(target)) throw new UsageError(`${target} is neither a case file, an output folder nor a backup folder`);
-    return 'case';
+    if (isSqliteFile(target)) return 'case';
+    if (sniffArchive(target)) return 'backup'; // an archive of a file system: evidence, checked against --case
+    throw new UsageError(`${target} is neither a case file, an archive, an output folder nor an evidence folder`);
   }
   if (fs.existsSync(path.join(target, MANIFEST_NAME))) return 'outputs';
   try {
-    findBackupRoot(target);
+    evidenceRoot(target);
     return 'backup';
   } catch {
     /* fall through */
   }
-  throw new UsageError(`${target} has no ${MANIFEST_NAME} and is not a backup folder`);
+  throw new UsageError(`${target} has no ${MANIFEST_NAME} and is neither a backup folder nor a file-system extraction`);
 }
 
 /** Append the verification to the case's custody log; verify itself never fails because the case is read-only. */
@@ -81,7 +83,7 @@ export function registerVerify(program: Command): void {
     .option('-q, --quiet', 'no progress output')
     .action(async (target: string, o: VerifyOptions) => {
       const kind = kindOf(target);
-      if (kind === 'backup' && !o.case) throw new UsageError('verifying a backup folder needs the case file made from it: --case <file>');
+      if (kind === 'backup' && !o.case) throw new UsageError('verifying evidence (a backup, a file-system folder or archive) needs the case file made from it: --case <file>');
       if (o.pubKey) {
         try {
           loadPublicKey(o.pubKey);

@@ -1,9 +1,13 @@
 // verify BACKUP --case: every evidence file against the case's `files` rows (names the file and the first changed
 // MiB), plus the case itself. The evidence is only read.
 import { columnsOf, colOrNull } from '../../sqlite.js';
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+import { isDict, parsePlist } from '../../formats/plist.js';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { findBackupRoot } from '../../backup/backup.js';
+import { evidenceRoot } from '../../sources/open.js';
+import { verifyArchive } from './archive.js';
 import { resolveInside, type Resolved } from '../../backup/safePath.js';
 import { hashFiles } from '../evidenceHash.js';
 import { READ_CHUNK, type HashAlgorithm } from '../hashWorker.js';
@@ -28,6 +32,41 @@ interface FileRow {
   note: string | null;
 }
 
+interface EvidenceRow {
+  id: number;
+  backup_path: string;
+  udid: string | null;
+  device_name: string | null;
+}
+
+/** The backup's UDID as its Info.plist records it (null when it cannot be read). */
+function udidOf(root: string): string | null {
+  try {
+    const info = parsePlist(fs.readFileSync(path.join(root, 'Info.plist')), 'Info.plist');
+    if (!isDict(info)) return null;
+    const v = info['Unique Identifier'] ?? info['Target Identifier'];
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Which evidence row (device) of the case this backup folder is: the same folder, else the same UDID (a copy). */
+function evidenceRowOf(db: Database.Database, root: string): { row: EvidenceRow | null; devices: number; problem?: string } {
+  const rows = db.prepare('SELECT id, backup_path, udid, device_name FROM evidence ORDER BY id').all() as EvidenceRow[];
+  if (rows.length <= 1) return { row: rows[0] ?? null, devices: rows.length };
+  const byPath = rows.find((e) => path.resolve(e.backup_path) === root);
+  if (byPath) return { row: byPath, devices: rows.length };
+  const udid = udidOf(root);
+  const byUdid = udid ? rows.find((e) => e.udid?.toLowerCase() === udid.toLowerCase()) : undefined;
+  if (byUdid) return { row: byUdid, devices: rows.length };
+  return {
+    row: null,
+    devices: rows.length,
+    problem: `${root} is none of the ${rows.length} devices in the case (no evidence row has its folder${udid ? ` or its UDID ${udid}` : ''})`,
+  };
+}
+
 /** Where a recorded file sits under the backup root. */
 
 function diskPathOf(f: FileRow): string | null {
@@ -37,22 +76,29 @@ function diskPathOf(f: FileRow): string | null {
   return null;
 }
 
+/** verify EVIDENCE --case: a backup folder, a file-system folder (both re-hashed file by file), or an archive. */
 export async function verifyBackup(backupDir: string, casePath: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
-  const root = findBackupRoot(path.resolve(backupDir));
-  const r = newReport(root, 'backup');
+  const ev = evidenceRoot(backupDir);
+  if (ev.kind === 'archive') return verifyArchive(ev.root, casePath);
+  const root = ev.root;
+  const r = newReport(root, ev.kind);
   const db = openReadOnly(casePath);
   let rows: FileRow[];
   try {
     checkCaseDb(db, r);
     const cols = columnsOf(db, 'files');
     const opt = (c: string) => colOrNull(cols, c);
+    // A case may hold several devices (schema v6): this backup is checked against its own evidence row's files.
+    const ev = evidenceRowOf(db, root);
+    if (ev.problem) r.problems.push({ area: 'case', item: 'evidence', message: ev.problem });
+    const byDevice = cols.has('device_id') && ev.devices > 1 ? 'WHERE device_id IS ?' : '';
     rows = db
       .prepare(
-        `SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')}, note FROM files ORDER BY id`,
+        `SELECT id, domain, relative_path, file_id, size, sha256, md5, sha1, status, ${opt('origin')}, ${opt('disk_path')}, ${opt('block_prefixes')}, note FROM files ${byDevice} ORDER BY id`,
       )
-      .all() as FileRow[];
-    const ev = db.prepare('SELECT backup_path FROM evidence ORDER BY id LIMIT 1').get() as { backup_path: string } | undefined;
-    if (ev && path.resolve(ev.backup_path) !== root) r.notes.push(`the case was made from ${ev.backup_path}; checking the copy at ${root}`);
+      .all(...(byDevice ? [ev.row?.id ?? null] : [])) as FileRow[];
+    if (ev.row && ev.devices > 1) r.checks.push(`device ${ev.row.id}${ev.row.device_name ? ` (${ev.row.device_name})` : ''} of the ${ev.devices} in the case`);
+    if (ev.row && path.resolve(ev.row.backup_path) !== root) r.notes.push(`the case was made from ${ev.row.backup_path}; checking the copy at ${root}`);
   } finally {
     db.close();
   }
@@ -118,7 +164,11 @@ export async function verifyBackup(backupDir: string, casePath: string, opts: { 
   });
   for (const [p, f] of expected) {
     if (resolveInside(root, p).kind === 'missing')
-      r.problems.push({ area: 'evidence', item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p, message: 'recorded at ingest but missing from the backup folder' });
+      r.problems.push({
+        area: 'evidence',
+        item: f.domain ? `${p} (${f.domain}/${f.relative_path})` : p,
+        message: `recorded at ingest but missing from the ${ev.kind === 'backup' ? 'backup' : 'evidence'} folder`,
+      });
   }
   let unrecorded = 0;
   for (const p of onDisk.keys()) {

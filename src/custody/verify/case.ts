@@ -4,6 +4,8 @@ import { verifyCustodyChain, type CustodyRow } from '../../timeline/custodyLog.j
 import { checkCaseDigest, type CaseDigest } from '../caseDigest.js';
 import { checkCustodyHeads, custodyHeadsPath, readCustodyHeads } from '../../timeline/custodyLog.js';
 import { finalCasePath, ingestStateOf } from '../../timeline/caseFile.js';
+import { recordedTagsDigest, TAG_TABLES, tagsDigest } from '../../timeline/tags.js';
+import { hasTable } from '../../sqlite.js';
 
 import { newReport, finish, openReadOnly, type VerifyReport } from './common.js';
 
@@ -36,6 +38,15 @@ export function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: Cus
   if (!state.complete)
     r.problems.push({ area: 'case', item: 'ingest', message: `the case is incomplete: its ingest did not finish (${state.state}); it holds only part of the evidence` });
 
+  let devices = 0;
+  try {
+    devices = Number(db.prepare('SELECT count(*) FROM evidence').pluck().get());
+  } catch {
+    /* no evidence table: the digest check names it */
+  }
+  if (devices > 1) r.checks.push(`${devices} devices in the case, each with its ingest custody row; the content digest covers them all`);
+  checkTags(db, rows, r);
+
   const recorded = latestIngestDigest(rows);
   if (!recorded) {
     r.notes.push('no content digest in the custody log (case ingested by an older version): rows cannot be checked');
@@ -62,6 +73,43 @@ export function checkCaseDb(db: Database.Database, r: VerifyReport): { rows: Cus
     r.checks.push(`case content: ${Object.keys(recorded.digest.tables).length} tables, ${nRows} rows as recorded at ingest (custody row ${recorded.seq})`);
   }
   return { rows, digest: recorded.digest };
+}
+
+/**
+ * Tags and notes against the digest recorded by the last tag change: they may change after ingest, but only
+ * through the tool, which records the new digest in the same transaction. Checked and reported on their own,
+ * so a tag never makes the evidence-derived content look tampered with.
+ */
+function checkTags(db: Database.Database, rows: CustodyRow[], r: VerifyReport): void {
+  const recorded = recordedTagsDigest(rows);
+  const present = TAG_TABLES.every((t) => hasTable(db, t));
+  if (!present) {
+    // A case from before tags existed, opened read-only (never migrated): there is nothing to check.
+    if (recorded) r.problems.push({ area: 'case', item: 'tags', message: `the tag tables were removed (custody row ${recorded.seq} records ${recorded.digest.tags} tag(s))` });
+    else r.checks.push('tags: none (the case file predates tags)');
+    return;
+  }
+  const now = tagsDigest(db);
+  if (!recorded) {
+    if (now.tags || now.notes)
+      r.problems.push({
+        area: 'case',
+        item: 'tags',
+        message: `${now.tags} tag(s) and ${now.notes} note(s) are in the case but no tag change is in the custody log: they were written outside the tool`,
+      });
+    else r.checks.push('tags: none');
+    return;
+  }
+  r.inputs.push({ name: 'tags digest', sha256: now.sha256 });
+  if (now.sha256 === recorded.digest.sha256) {
+    r.checks.push(`tags: ${now.tags} tag(s) and ${now.notes} note(s) as recorded by the last tag change (custody row ${recorded.seq})`);
+    return;
+  }
+  r.problems.push({
+    area: 'case',
+    item: 'tags',
+    message: `tags and notes differ from the last tag change (custody row ${recorded.seq}: ${recorded.digest.tags} tag(s), ${recorded.digest.notes} note(s); now ${now.tags}, ${now.notes}): edited outside the tool`,
+  });
 }
 
 /** The custody table against `<case>.custody-heads`, the heads recorded outside it (catches a truncated log). */

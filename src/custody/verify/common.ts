@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { isSqliteFile } from '../../sqlite.js';
 import { firstDifferingBlock } from '../hashWorker.js';
 
-export type VerifyKind = 'case' | 'backup' | 'outputs';
+export type VerifyKind = 'case' | 'backup' | 'outputs' | 'folder' | 'archive';
 
 export interface Problem {
   area: 'custody' | 'case' | 'evidence' | 'output' | 'manifest' | 'signature';

@@ -8,6 +8,9 @@ import { sha256File } from '../hash.js';
 import { HEADS_SUFFIX } from '../../timeline/custodyLog.js';
 
 import { newReport, finish, openReadOnly, rangeText, changedRange, type VerifyReport } from './common.js';
+
+/** Names only ios-timeline writes into an output folder (reports, exhibit reports, missing-file lists, extract indexes). */
+const OWN_OUTPUT_NAME = /^(report|exhibits)\.(html|pdf)$|^missing-files\.csv$|^extract( \(\d+\))?\.json$/;
 import { isSqliteFile } from '../../sqlite.js';
 import { checkCaseDb } from './case.js';
 
@@ -82,7 +85,11 @@ export async function verifyOutputs(dir: string, opts: { pubKeyPath?: string; ca
       r.notes.push(`${name} holds the case file's custody heads (checked with --case)`);
       continue;
     }
-    r.problems.push({ area: 'output', item: name, message: 'not listed in manifest.json (added after the manifest was written?)' });
+    // A file with the name of one of our outputs that the manifest does not list is a problem; anything else in the
+    // folder (the examiner's notes, another tool's files) is not ours: named, not checked, not a mismatch.
+    if (OWN_OUTPUT_NAME.test(name))
+      r.problems.push({ area: 'output', item: name, message: 'has the name of an ios-timeline output but is not listed in manifest.json (added after the manifest was written?)' });
+    else r.notes.push(`${name}: not ours (not written by ios-timeline, not listed in manifest.json; not checked)`);
   }
   // A mismatch never gets a tick: the count is a check only when every file matches.
   if (matched === m.files.length) r.checks.push(`outputs: ${matched} of ${m.files.length} files match manifest.json`);

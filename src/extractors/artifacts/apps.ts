@@ -14,7 +14,6 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { unixSeconds, plistDate, type Timestamp } from '../../formats/appleTime.js';
 import { parsePlist, unarchive, isDict, type PlistValue } from '../../formats/plist.js';
-import { decodeMBFile } from '../../backup/manifest.js';
 import { hasTable, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 import { fileProblem, plausible, text } from '../common/values.js';
 
@@ -26,9 +25,10 @@ const str = (v: PlistValue | undefined): string | null => (typeof v === 'string'
 function containerBirths(ctx: ExtractorContext): Map<string, number> {
   const out = new Map<string, number>();
   for (const e of ctx.backup.allEntries()) {
-    if (!e.domain.startsWith('AppDomain-') || !e.blob || !['', 'Library', 'Documents'].includes(e.relativePath)) continue;
+    if (!e.domain.startsWith('AppDomain-') || !['', 'Library', 'Documents'].includes(e.relativePath)) continue;
     try {
-      const b = decodeMBFile(e.blob).birth;
+      // decode() also serves Manifest.mbdb records, which carry no blob
+      const b = ctx.backup.decode(e)?.birth ?? null;
       if (b === null || b <= 0) continue;
       const id = e.domain.slice('AppDomain-'.length);
       const prev = out.get(id);

@@ -27,9 +27,10 @@ function describe(action: string, typeLabel: string, who: string, duration: numb
   return `${verb} ${who}${duration ? `, ${formatDuration(duration)}` : ''}`;
 }
 
-async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promise<void> {
+/** Returns whether the store was there. */
+async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promise<boolean> {
   const src = await ctx.openDatabase('HomeDomain', relativePath);
-  if (!src) return;
+  if (!src) return false;
   const { db } = src;
   if (!hasTable(db, 'ZCALLRECORD')) throw new ArtifactError(`${relativePath} has no ZCALLRECORD table (unknown schema)`);
   const c = columnsOf(db, 'ZCALLRECORD');
@@ -103,16 +104,33 @@ async function coreDataCalls(ctx: ExtractorContext, relativePath: string): Promi
     if (++done % 5000 === 0) ctx.progress(done, total);
   }
   ctx.progress(done, total);
+  return true;
 }
 
-/** iOS ≤ 7: `call` table, Unix seconds, flags bit 1 = outgoing, 4 = phone, 16 = FaceTime. */
-async function legacyCalls(ctx: ExtractorContext): Promise<void> {
-  for (const p of ['Library/CallHistory/call_history.db', 'Library/CallHistoryDB/call_history.db']) {
-    const src = await ctx.openDatabase('HomeDomain', p);
+/** Where iOS ≤ 7 kept call_history.db: WirelessDomain in backups (fileID 2b2b0084…); the others are seen in extractions. */
+const LEGACY_PATHS: [string, string][] = [
+  ['WirelessDomain', 'Library/CallHistory/call_history.db'],
+  ['HomeDomain', 'Library/CallHistory/call_history.db'],
+  ['HomeDomain', 'Library/CallHistoryDB/call_history.db'],
+];
+
+/**
+ * iOS ≤ 7: `call` table, Unix seconds, flags bit 1 = outgoing, 4 = phone, 16 = FaceTime. The `answered` column
+ * (iOS 7 on) says whether an incoming call was taken; without it, missed = incoming with zero duration.
+ */
+async function legacyCalls(ctx: ExtractorContext, alsoCoreData: boolean): Promise<void> {
+  for (const [domain, p] of LEGACY_PATHS) {
+    const src = await ctx.openDatabase(domain, p);
     if (!src) continue;
     if (!hasTable(src.db, 'call')) throw new ArtifactError(`${p} has no call table`);
     const c = columnsOf(src.db, 'call');
-    const q = `SELECT ROWID AS rowid, ${['address', 'date', 'duration', 'flags', 'read', 'country_code', 'face_time_data'].map((x) => colOrNull(c, x)).join(', ')} FROM call`;
+    const hasAnswered = c.has('answered');
+    const q = `SELECT ROWID AS rowid, ${['address', 'date', 'duration', 'flags', 'read', 'country_code', 'face_time_data', 'answered'].map((x) => colOrNull(c, x)).join(', ')} FROM call`;
+    const notes = [
+      hasAnswered ? null : 'legacy call_history.db: missed = incoming with zero duration (no answered flag in this schema)',
+      // After the iOS 8 update the old database can stay behind beside CallHistory.storedata, which took its calls over.
+      alsoCoreData ? 'CallHistory.storedata is also present: this legacy database may repeat calls it holds' : null,
+    ].filter(Boolean);
     for (const r of src.db.prepare(q).iterate() as Iterable<Record<string, unknown>>) {
       const flags = Number(r.flags ?? 0);
       const outgoing = (flags & 1) === 1;
@@ -120,7 +138,8 @@ async function legacyCalls(ctx: ExtractorContext): Promise<void> {
       const address = addressText(r.address);
       const name = ctx.contacts.nameFor(address);
       const duration = r.duration == null ? null : Number(r.duration);
-      const action = outgoing ? 'placed' : duration === 0 ? 'missed' : 'received';
+      const answered = hasAnswered && r.answered != null ? Number(r.answered) === 1 : null;
+      const action = outgoing ? 'placed' : (answered ?? duration !== 0) ? 'received' : 'missed';
       const ts = unixSeconds(r.date);
       if (ts?.invalid)
         ctx.warn(`call ROWID ${r.rowid}: date ${ts.invalid}; the call is kept without a time (raw value in ts_raw)`, {
@@ -141,7 +160,7 @@ async function legacyCalls(ctx: ExtractorContext): Promise<void> {
         sourceFileId: src.fileRowId,
         sourceTable: 'call',
         sourceRowid: r.rowid as bigint,
-        extra: { flags, country_code: r.country_code ?? null, note: 'legacy call_history.db: missed = incoming with zero duration (no answered flag in this schema)' },
+        extra: { flags, answered, country_code: r.country_code ?? null, ...(notes.length ? { note: notes.join('; ') } : {}) },
       });
     }
   }
@@ -172,11 +191,11 @@ export const calls: Extractor = {
   sources: [
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistory.storedata' },
     { domain: 'HomeDomain', path: 'Library/CallHistoryDB/CallHistoryTemp.storedata' },
-    { domain: 'HomeDomain', path: 'Library/CallHistory/call_history.db' },
+    ...LEGACY_PATHS.map(([domain, path]) => ({ domain, path })),
   ],
   async run(ctx) {
-    await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistory.storedata');
-    await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistoryTemp.storedata');
-    await legacyCalls(ctx);
+    const a = await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistory.storedata');
+    const b = await coreDataCalls(ctx, 'Library/CallHistoryDB/CallHistoryTemp.storedata');
+    await legacyCalls(ctx, a || b);
   },
 };

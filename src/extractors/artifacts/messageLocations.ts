@@ -77,10 +77,10 @@ async function run(ctx: ExtractorContext): Promise<void> {
     .prepare(`SELECT a.id, a.event_id, a.source_file_id, a.source_rowid, a.transfer_name, a.path, f.domain, f.relative_path,
       e.ts_utc_us, e.ts_raw, e.ts_epoch, e.direction, e.counterpart, e.counterpart_name, e.thread_id, e.service
     FROM attachments a LEFT JOIN files f ON f.id = a.file_id LEFT JOIN events e ON e.id = a.event_id
-    WHERE a.mime_type = 'text/x-vlocation' OR lower(a.transfer_name) LIKE '%.loc.vcf' OR lower(a.path) LIKE '%.loc.vcf'
+    WHERE a.device_id IS ? AND (a.mime_type = 'text/x-vlocation' OR lower(a.transfer_name) LIKE '%.loc.vcf' OR lower(a.path) LIKE '%.loc.vcf')
     ORDER BY a.id`)
     .safeIntegers(false)
-    .all() as AttRow[];
+    .all(ctx.caseFile.deviceId) as AttRow[];
   for (const r of rows) {
     const label = r.transfer_name ?? r.path ?? `attachment ${r.id}`;
     if (!r.domain || !r.relative_path) {

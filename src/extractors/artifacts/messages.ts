@@ -18,6 +18,7 @@ import { readBody } from '../messages/body.js';
 import { BulkMainEvents, sqlMacUs, sqlPlausibleMac, NS_THRESHOLD, SRC_SCHEMA, CLASSIFIED_INT, CLASSIFIED_TEXT, CLASSIFIED_BLOB } from '../messages/bulk.js';
 import type { Direction } from '../../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
+import { isIos5Sms, readIos5Messages } from '../messages/ios5.js';
 import { Conversations, messageTitle } from '../messages/conversations.js';
 import { classifyMessage, type MessageDetail } from '../messages/classify.js';
 import { AttachmentRecorder } from '../messages/attachments.js';
@@ -190,6 +191,7 @@ export const messages: Extractor = {
   id: ID,
   title: 'Messages (SMS, iMessage, RCS)',
   sources: [{ domain: 'HomeDomain', path: SMS_DB }],
+  reads: [{ domain: 'MediaDomain', path: 'Library/SMS/Attachments/**' }],
   after: ['contacts'],
   kinds: [
     {
@@ -217,6 +219,11 @@ export const messages: Extractor = {
   async run(ctx) {
     const src = await ctx.openDatabase('HomeDomain', SMS_DB);
     if (!src) return;
+    // iOS 5: SMS and iMessage rows in one table, two clocks; read on their own (messages/ios5.ts).
+    if (hasTable(src.db, 'message') && isIos5Sms(columnsOf(src.db, 'message'))) {
+      readIos5Messages(ctx, src);
+      return;
+    }
     await new MessageReader(ctx, src).run();
   },
 };

@@ -437,6 +437,10 @@ export const photos: Extractor = {
   id: 'photos',
   title: 'Photos and videos (Photos.sqlite, EXIF)',
   sources: [{ domain: PHOTOS_DOMAIN, path: PHOTOS_DB }],
+  reads: [
+    { domain: PHOTOS_DOMAIN, path: 'Media/DCIM/**' },
+    { domain: PHOTOS_DOMAIN, path: 'Media/PhotoData/CPLAssets/**' },
+  ],
   kinds: [
     {
       kind: 'photo',

@@ -132,6 +132,7 @@ export const voiceMemos: Extractor = {
   id: ID,
   title: 'Voice Memos (recordings and their audio)',
   sources: LOCATIONS.map((l) => ({ domain: l.domain, path: l.db })),
+  reads: LOCATIONS.map((l) => ({ domain: l.domain, path: `${l.db.split('/').slice(0, -1).join('/')}/**` })),
   kinds: [
     {
       kind: 'voice-memo',

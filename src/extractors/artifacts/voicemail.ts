@@ -19,6 +19,7 @@ export const voicemail: Extractor = {
   id: ID,
   title: 'Voicemail (visual voicemail messages and audio)',
   sources: [{ domain: DOMAIN, path: DB }],
+  reads: [{ domain: DOMAIN, path: 'Library/Voicemail/**' }],
   after: ['contacts'],
   kinds: [
     {

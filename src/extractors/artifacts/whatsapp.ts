@@ -127,6 +127,7 @@ export const whatsapp: Extractor = {
   id: ID,
   title: 'WhatsApp (messages, chats, media, shared locations, missed calls)',
   sources: [{ domain: WHATSAPP_DOMAIN, path: CHAT_DB }],
+  reads: [{ domain: WHATSAPP_DOMAIN, path: 'Message/**' }],
   after: ['contacts'],
   // The same descriptor objects as Messages and Calls: WhatsApp rows appear in the conversation and call views.
   kinds: [...messages.kinds, ...calls.kinds],

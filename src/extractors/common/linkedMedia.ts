@@ -62,9 +62,7 @@ export async function linkMedia(
   }
   const opened = await ctx.openEntry(entry);
   if (!opened) {
-    const row = ctx.caseFile.db.prepare('SELECT id, status FROM files WHERE domain IS ? AND relative_path IS ?').get(domain, relativePath) as
-      | { id: number; status: string }
-      | undefined;
+    const row = ctx.caseFile.findFile(domain, relativePath);
     return { ...base, status: row?.status ?? 'unreadable', fileRowId: row ? Number(row.id) : null };
   }
   let thumbnail: Thumbnail | null = null;
