@@ -6,7 +6,7 @@
 // The case is locked (`<case>.lock`) for the whole run, so two ingests cannot write the same case.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { OpenOptions } from '../backup/backup.js';
+import { Backup, type OpenOptions } from '../backup/backup.js';
 import type { EvidenceSource } from '../backup/source.js';
 import { evidenceRoot, openEvidence } from '../sources/open.js';
 import type { TreeSource } from '../sources/tree.js';
@@ -262,8 +262,12 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     });
     lap('extraction');
     // Of which: copying (or decrypting) the files extractors read into the work folder.
-    timings.working_copies = Math.round(backup.readStats.seconds * 1000) / 1000;
-    timings.working_copies_made_by_hash_pass = backup.readStats.reused;
+    // (Backups count it; the file-system sources copy inside their own readers.)
+    const readStats = backup instanceof Backup ? backup.readStats : null;
+    if (readStats) {
+      timings.working_copies = Math.round(readStats.seconds * 1000) / 1000;
+      timings.working_copies_made_by_hash_pass = readStats.reused;
+    }
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
     // Any row written without the device (a path that bypassed the CaseFile writers) is this source's.
