@@ -2,6 +2,10 @@
 // measures the ingest's own peak memory, not what building the fixture left behind in the parent.
 import { ingest } from '../src/pipeline/ingest.js';
 import { peakRssMb } from './types.js';
+import { messagesTuning } from '../src/extractors/artifacts/messages.js';
+
+// BENCH_TUNING='{"classifyInSql":false}': measure a switch of the messages extractor (e.g. the old rare-row path).
+if (process.env.BENCH_TUNING) Object.assign(messagesTuning, JSON.parse(process.env.BENCH_TUNING));
 
 const [backupDir, casePath, only, recover] = process.argv.slice(2);
 const t = performance.now();

@@ -13,6 +13,7 @@ import { archivesBench } from './archives.js';
 import { mediaBench } from './media.js';
 import { serveBench } from './serve.js';
 import { exportBench } from './exportSection.js';
+import { realShapedBench } from './realShaped.js';
 
 export const SECTIONS: BenchSection[] = [
   foundation,
@@ -28,4 +29,5 @@ export const SECTIONS: BenchSection[] = [
   archivesBench,
   serveBench,
   exportBench,
+  realShapedBench,
 ];

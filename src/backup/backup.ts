@@ -141,6 +141,10 @@ export class Backup implements EvidenceSource {
   private decryptor: Decryptor | null = null;
   readonly workDir: string;
   private copyCounter = 0;
+  /** Time spent in read() (copies and decryption) and bytes copied: the ingest reports it as a phase. */
+  readonly readStats = { seconds: 0, bytes: 0, reused: 0 };
+  /** Copies the evidence pass made while hashing (plain backups): domain/path → copy, its hash, and the source as hashed. */
+  private readonly precopies = new Map<string, { path: string; source: string; sha256: string; size: number; mtimeMs: number }>();
 
   private constructor(readonly root: string) {
     this.workDir = makeWorkDir(); // mode 0700, owner file: removed on exit, interruption, or by the next run
@@ -463,6 +467,44 @@ export class Backup implements EvidenceSource {
    * `dest` names the copy inside a fresh private folder, so siblings (-wal, -shm) can sit beside it.
    */
   async read(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
+    const t0 = performance.now();
+    const r = await this.readTimed(entry, dest);
+    this.readStats.seconds += (performance.now() - t0) / 1000;
+    this.readStats.bytes += r.size ?? 0;
+    return r;
+  }
+
+  /** A fresh path in the work folder where the evidence pass may copy a payload while hashing it. */
+  precopyPath(): string {
+    return path.join(fs.mkdtempSync(path.join(this.workDir, 'pass-')), 'payload');
+  }
+
+  /**
+   * The evidence pass copied `source` (the payload of domain/relativePath) to `copy` while hashing it: read()
+   * hands that copy and hash to the extractor instead of reading and hashing the evidence a second time.
+   */
+  adoptPrecopy(domain: string, relativePath: string, p: { path: string; source: string; sha256: string; size: number; mtimeMs: number }): void {
+    if (this.encrypted) return;
+    this.precopies.set(`${domain}\u0000${relativePath}`, p);
+  }
+
+  /** The pass's copy of this payload, if the evidence still has the size and mtime it had when hashed. */
+  private takePrecopy(entry: ManifestEntry, src: string): { path: string; sha256: string; size: number } | null {
+    const key = `${entry.domain}\u0000${entry.relativePath}`;
+    const pre = this.precopies.get(key);
+    if (!pre) return null;
+    this.precopies.delete(key);
+    try {
+      const st = fs.statSync(src);
+      if (pre.source === src && st.isFile() && st.size === pre.size && st.mtimeMs === pre.mtimeMs && fs.existsSync(pre.path)) return pre;
+    } catch {
+      /* gone: read it the ordinary way, which reports it */
+    }
+    fs.rmSync(pre.path, { force: true });
+    return null;
+  }
+
+  private async readTimed(entry: ManifestEntry, dest?: { dir: string; name: string }): Promise<ReadResult> {
     const mbfile = this.decode(entry);
     const base: ReadResult = { entry, mbfile, path: null, status: 'missing', size: null, sha256: null, note: null };
     const loc = this.locate(entry);
@@ -489,6 +531,14 @@ export class Backup implements EvidenceSource {
           const whole = size > 0 && size === fs.statSync(src).size;
           return { ...base, status: 'decrypt-failed', size: whole ? size : null, sha256: whole ? hash.digest('hex') : null, note: withNotes((e as Error).message) };
         }
+      }
+      // The evidence pass already copied these bytes while hashing them: move the copy in, keep its hash.
+      const pre = this.takePrecopy(entry, src);
+      if (pre) {
+        fs.renameSync(pre.path, out);
+        this.readStats.reused++;
+        const note = mbfile?.size != null && mbfile.size !== pre.size ? `size on disk ${pre.size} differs from the manifest's ${mbfile.size}` : null;
+        return this.checkWal({ ...base, path: out, status: 'ok', size: pre.size, sha256: pre.sha256, note: withNotes(note) });
       }
       await copyHashing(src, out, (c) => {
         hash.update(c);

@@ -10,6 +10,8 @@ import { hashFileSync, READ_CHUNK, type BatchReply, type BatchRequest, type File
 export interface HashJob {
   path: string;
   size: number;
+  /** Also copy the file here while hashing it (the copy holds exactly the bytes hashed). */
+  copyTo?: string;
 }
 export interface HashOptions {
   algorithms?: HashAlgorithm[];
@@ -54,9 +56,16 @@ export async function hashFiles(jobs: HashJob[], opts: HashOptions = {}): Promis
   if (!script || nWorkers === 0 || jobs.length === 0) {
     const buf = Buffer.allocUnsafe(READ_CHUNK);
     jobs.forEach((j, i) => {
-      results[i] = hashFileSync(j.path, algorithms, blockSize, buf, (n) => {
-        done += n;
-      });
+      results[i] = hashFileSync(
+        j.path,
+        algorithms,
+        blockSize,
+        buf,
+        (n) => {
+          done += n;
+        },
+        j.copyTo,
+      );
       opts.onProgress?.(done, total);
     });
     return results;
@@ -90,7 +99,7 @@ export async function hashFiles(jobs: HashJob[], opts: HashOptions = {}): Promis
         }
         const id = next++;
         outstanding++;
-        w.postMessage({ id, files: batches[id].map((i) => jobs[i].path), algorithms, blockSize } satisfies BatchRequest);
+        w.postMessage({ id, files: batches[id].map((i) => jobs[i].path), copies: batches[id].map((i) => jobs[i].copyTo ?? null), algorithms, blockSize } satisfies BatchRequest);
       };
       for (const w of workers) {
         w.on('message', (m: BatchReply | ProgressReply) => {

@@ -150,6 +150,11 @@ export interface EvidencePassResult {
 
 export interface EvidencePassOptions {
   algorithms?: HashAlgorithm[];
+  /**
+   * Payloads the extractors will read ("domain/relativePath"): in a plain backup each is copied into the work
+   * folder by the same read that hashes it, and Backup.read hands that copy over (one read, one hash per file).
+   */
+  copies?: Set<string>;
   onProgress?: (doneBytes: number, totalBytes: number) => void;
   workers?: number;
 }
@@ -162,7 +167,8 @@ export async function hashEvidence(source: EvidenceSource, cf: CaseFile, opts: E
   const t0 = performance.now();
   const inv = await inventory(backup);
   const toHash = inv.files.filter((f) => !f.refused);
-  const jobs: HashJob[] = toHash.map((f) => ({ path: f.readPath ?? path.join(backup.root, f.diskPath), size: f.size }));
+  const copyOf = (f: EvidenceFile) => !backup.encrypted && f.origin === 'manifest' && f.domain !== null && !!opts.copies?.has(`${f.domain}/${f.relativePath}`);
+  const jobs: HashJob[] = toHash.map((f) => ({ path: f.readPath ?? path.join(backup.root, f.diskPath), size: f.size, copyTo: copyOf(f) ? backup.precopyPath() : undefined }));
   const hashing = hashFiles(jobs, { algorithms, onProgress: opts.onProgress, workers: opts.workers });
   // Meanwhile, read each payload's size and mtime from its Manifest.db record (the main thread is idle
   // while the workers hash; yield often so their replies are not held up).
@@ -191,6 +197,12 @@ export async function hashEvidence(source: EvidenceSource, cf: CaseFile, opts: E
   if (badBlobs > MAX_NAMED)
     later.push({ diskPath: '', message: `${badBlobs - MAX_NAMED} more MBFile records in Manifest.db cannot be decoded (only the first ${MAX_NAMED} are named)` });
   const results = await hashing;
+  results.forEach((r, i) => {
+    const f = toHash[i];
+    const j = jobs[i];
+    if (j.copyTo && r?.copied && r.sha256 && !r.error && f.domain !== null)
+      backup.adoptPrecopy(f.domain, f.relativePath, { path: j.copyTo, source: j.path, sha256: r.sha256, size: r.size, mtimeMs: r.copied.mtimeMs });
+  });
   const byRowId = new Map<number, string>();
   let errors = 0;
   let bytes = 0;

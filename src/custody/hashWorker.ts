@@ -24,12 +24,18 @@ export interface FileHashes {
    */
   prefixes?: string;
   error?: string;
+  /** The bytes hashed were also written to the job's copyTo; the file's mtime when it was opened. */
+  copied?: { mtimeMs: number };
 }
 
 export const PREFIX_HEX = 16;
 
-/** Hash one file with the given algorithms (sha256 always first). `blockSize` must be a multiple of READ_CHUNK or a divisor of it. */
-export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[], blockSize: number, buf: Buffer, onBytes?: (n: number) => void): FileHashes {
+/**
+ * Hash one file with the given algorithms (sha256 always first). `blockSize` must be a multiple of READ_CHUNK or a divisor of it.
+ * With `copyTo`, every chunk is also written there right after it is hashed, from the same buffer: the copy holds
+ * exactly the bytes hashed (one read of the evidence serves both). A failed copy is removed and named in `copyError`.
+ */
+export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[], blockSize: number, buf: Buffer, onBytes?: (n: number) => void, copyTo?: string): FileHashes {
   let fd: number;
   // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; then only a regular file is read.
   try {
@@ -37,9 +43,17 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
   } catch (e) {
     return { size: 0, error: (e as Error).message };
   }
+  let out: number | null = null;
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) return { size: 0, error: `not a regular file (${kindName(st)}); not read` };
+    if (copyTo) {
+      try {
+        out = fs.openSync(copyTo, 'wx', 0o600);
+      } catch {
+        out = null;
+      }
+    }
     const hashes: Hash[] = algorithms.map((a) => createHash(a));
     const sha = hashes[algorithms.indexOf('sha256')];
     let size = 0;
@@ -51,21 +65,41 @@ export function hashFileSync(file: string, algorithms: readonly HashAlgorithm[],
       if (n === 0) break;
       const chunk = n === buf.length ? buf : buf.subarray(0, n);
       for (const h of hashes) h.update(chunk);
+      if (out !== null) {
+        try {
+          fs.writeSync(out, chunk);
+        } catch {
+          fs.closeSync(out);
+          fs.rmSync(copyTo!, { force: true });
+          out = null;
+        }
+      }
       size += n;
       if (size % blockSize === 0 && sha) prefixes += sha.copy().digest('hex').slice(0, PREFIX_HEX);
       onBytes?.(n);
       // A short read of a regular file means end of file: saves one system call per small file.
       if (n < want) break;
     }
-    const out: FileHashes = { size };
+    const res: FileHashes = { size };
     algorithms.forEach((a, i) => {
-      out[a] = hashes[i].digest('hex');
+      res[a] = hashes[i].digest('hex');
     });
     // A prefix at the very end equals the full hash: drop it, and keep none for one-block files.
     if (size % blockSize === 0 && prefixes) prefixes = prefixes.slice(0, -PREFIX_HEX);
-    if (prefixes) out.prefixes = prefixes;
-    return out;
+    if (prefixes) res.prefixes = prefixes;
+    if (out !== null) {
+      fs.closeSync(out);
+      out = null;
+      // Size and mtime as opened: a later reader uses the copy only if the evidence still matches them.
+      res.copied = { mtimeMs: st.mtimeMs };
+    }
+    return res;
   } catch (e) {
+    // A read that failed half-way leaves no half copy behind.
+    if (out !== null) {
+      fs.closeSync(out);
+      fs.rmSync(copyTo!, { force: true });
+    }
     return { size: 0, error: (e as Error).message };
   } finally {
     fs.closeSync(fd);
@@ -101,6 +135,8 @@ export function firstDifferingBlock(stored: string | null | undefined, fresh: st
 export interface BatchRequest {
   id: number;
   files: string[];
+  /** Where to copy each file while hashing it (null: hash only). */
+  copies?: (string | null)[];
   algorithms: HashAlgorithm[];
   blockSize: number;
 }
@@ -118,14 +154,21 @@ if (!isMainThread && parentPort && (workerData as { role?: string } | null)?.rol
   const buf = Buffer.allocUnsafe(READ_CHUNK);
   let unreported = 0;
   port.on('message', (req: BatchRequest) => {
-    const results = req.files.map((f) =>
-      hashFileSync(f, req.algorithms, req.blockSize, buf, (n) => {
-        unreported += n;
-        if (unreported >= 64 << 20) {
-          port.postMessage({ progress: unreported } satisfies ProgressReply);
-          unreported = 0;
-        }
-      }),
+    const results = req.files.map((f, i) =>
+      hashFileSync(
+        f,
+        req.algorithms,
+        req.blockSize,
+        buf,
+        (n) => {
+          unreported += n;
+          if (unreported >= 64 << 20) {
+            port.postMessage({ progress: unreported } satisfies ProgressReply);
+            unreported = 0;
+          }
+        },
+        req.copies?.[i] ?? undefined,
+      ),
     );
     if (unreported) {
       port.postMessage({ progress: unreported } satisfies ProgressReply);

@@ -6,7 +6,7 @@
 // The case is locked (`<case>.lock`) for the whole run, so two ingests cannot write the same case.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { OpenOptions } from '../backup/backup.js';
+import { Backup, type OpenOptions } from '../backup/backup.js';
 import type { EvidenceSource } from '../backup/source.js';
 import { evidenceRoot, openEvidence } from '../sources/open.js';
 import type { TreeSource } from '../sources/tree.js';
@@ -240,7 +240,10 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     };
     // Chain of custody: every file of the backup is hashed on all cores before extraction, and compared with
     // what the extractors read afterwards.
-    const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress });
+    // The databases the selected extractors read (and their WAL/SHM/journal) are copied by the pass's own read,
+    // so each is read and hashed once (Backup.read hands the copy over; docs/custody.md).
+    const copies = new Set(selection.run.flatMap((x) => x.sources.flatMap((s) => ['', '-wal', '-shm', '-journal'].map((side) => `${s.domain}/${s.path}${side}`))));
+    const pass = await hashEvidence(backup, cf, { algorithms: o.hashAlgorithms, onProgress: o.onHashProgress, copies });
     o.onHashDone?.(pass);
     lap('evidence_hashing');
     if (selection.added.length) {
@@ -258,6 +261,13 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       recover: o.recover ?? true,
     });
     lap('extraction');
+    // Of which: copying (or decrypting) the files extractors read into the work folder.
+    // (Backups count it; the file-system sources copy inside their own readers.)
+    const readStats = backup instanceof Backup ? backup.readStats : null;
+    if (readStats) {
+      timings.working_copies = Math.round(readStats.seconds * 1000) / 1000;
+      timings.working_copies_made_by_hash_pass = readStats.reused;
+    }
     const afterDetail = passDetail(pass, checkReads(cf, pass));
     cf.commit();
     // Any row written without the device (a path that bypassed the CaseFile writers) is this source's.
@@ -293,8 +303,9 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     following = null;
     const digesting = recordCaseDigestParallel(cf.db, partial, known);
     cf.finalizeIngest();
+    lap('indexes_and_full_text');
     const caseDigest = await digesting;
-    lap('indexes_full_text_and_case_digest');
+    lap('case_digest_wait');
     cf.custody({
       action: 'ingest',
       actor: o.examiner || undefined,

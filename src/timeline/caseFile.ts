@@ -227,6 +227,17 @@ export class CaseFile {
     this.db = db;
   }
 
+  /** Statements of the per-row writers, prepared once: preparing one per call cost 2.4 of 17 CPU-s on 100k real messages. */
+  private readonly stmts = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
   /** Create a new case file. Refuses to overwrite an existing one. */
   static create(path: string): CaseFile {
     if (fs.existsSync(path)) throw new Error(`case file ${path} already exists; choose another name or delete it`);
@@ -344,7 +355,7 @@ export class CaseFile {
 
   /** Record (or update) an evidence file that was read or looked for. Returns its id in `files`. */
   recordFile(f: FileRecord): number {
-    const existing = this.db.prepare('SELECT id FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?').get(f.domain, f.relativePath, this.deviceId) as
+    const existing = this.stmt('SELECT id FROM files WHERE domain IS ? AND relative_path IS ? AND device_id IS ?').get(f.domain, f.relativePath, this.deviceId) as
       | { id: number }
       | undefined;
     const values = [
@@ -361,40 +372,43 @@ export class CaseFile {
       f.note ?? null,
     ];
     if (existing) {
-      this.db
-        .prepare(`UPDATE files SET file_id=?, flags=?, size=?, manifest_size=?, mtime_utc_us=?, sha256=COALESCE(?, sha256),
+      this.stmt(`UPDATE files SET file_id=?, flags=?, size=?, manifest_size=?, mtime_utc_us=?, sha256=COALESCE(?, sha256),
         md5=COALESCE(?, md5), sha1=COALESCE(?, sha1), status=?, read_by=CASE WHEN read_by IS NULL THEN ? WHEN ? IS NULL OR instr(read_by, ?) THEN read_by ELSE read_by || ',' || ? END,
-        note=COALESCE(?, note) WHERE id=?`)
-        .run(
-          values[0],
-          values[1],
-          values[2],
-          values[3],
-          values[4],
-          values[5],
-          values[6],
-          values[7],
-          values[8],
-          f.readBy ?? null,
-          f.readBy ?? null,
-          f.readBy ?? '',
-          f.readBy ?? null,
-          values[10],
-          existing.id,
-        );
+        note=COALESCE(?, note) WHERE id=?`).run(
+        values[0],
+        values[1],
+        values[2],
+        values[3],
+        values[4],
+        values[5],
+        values[6],
+        values[7],
+        values[8],
+        f.readBy ?? null,
+        f.readBy ?? null,
+        f.readBy ?? '',
+        f.readBy ?? null,
+        values[10],
+        existing.id,
+      );
       return existing.id;
     }
-    const r = this.db
-      .prepare(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, device_id)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-      .run(f.domain, f.relativePath, ...values, this.deviceId);
+    const r = this.stmt(`INSERT INTO files (domain, relative_path, file_id, flags, size, manifest_size, mtime_utc_us, sha256, md5, sha1, status, read_by, note, device_id)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(f.domain, f.relativePath, ...values, this.deviceId);
     return Number(r.lastInsertRowid);
   }
 
   addWarning(w: WarningInput): void {
-    this.db
-      .prepare('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid, device_id) VALUES (?,?,?,?,?,?,?,?)')
-      .run(new Date().toISOString(), w.extractor ?? null, w.fileId ?? null, w.severity ?? 'warning', w.message, w.sourceTable ?? null, w.sourceRowid ?? null, this.deviceId);
+    this.stmt('INSERT INTO warnings (at, extractor, file_id, severity, message, source_table, source_rowid, device_id) VALUES (?,?,?,?,?,?,?,?)').run(
+      new Date().toISOString(),
+      w.extractor ?? null,
+      w.fileId ?? null,
+      w.severity ?? 'warning',
+      w.message,
+      w.sourceTable ?? null,
+      w.sourceRowid ?? null,
+      this.deviceId,
+    );
   }
 
   addThread(t: {
@@ -428,7 +442,7 @@ export class CaseFile {
   }
 
   addParticipant(threadId: number, handle: string, name: string | null): void {
-    this.db.prepare('INSERT OR IGNORE INTO participants (thread_id, handle, name) VALUES (?,?,?)').run(threadId, handle, name);
+    this.stmt('INSERT OR IGNORE INTO participants (thread_id, handle, name) VALUES (?,?,?)').run(threadId, handle, name);
   }
 
   addAttachment(a: {
@@ -447,10 +461,9 @@ export class CaseFile {
     sha256: string | null;
     extra?: Record<string, unknown>;
   }): number {
-    const r = this.db
-      .prepare(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json, device_id)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-      .run(
+    const r =
+      this.stmt(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json, device_id)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         a.eventId,
         a.extractor,
         a.sourceFileId,
@@ -566,7 +579,7 @@ export class CaseFile {
   /** Link one event to another (a reaction to its message, a reply to its original) in extra_json. */
   linkEvent(eventId: number, key: string, targetEventId: number): void {
     if (!/^[a-z_]+$/.test(key)) throw new Error(`bad link key ${key}`);
-    this.db.prepare(`UPDATE events SET extra_json = json_set(ifnull(extra_json, '{}'), '$.${key}', ?) WHERE id = ?`).run(targetEventId, eventId);
+    this.stmt(`UPDATE events SET extra_json = json_set(ifnull(extra_json, '{}'), '$.${key}', ?) WHERE id = ?`).run(targetEventId, eventId);
   }
 
   /** A files row as recorded (status, hash, size). */

@@ -15,7 +15,7 @@ import { MESSAGE_EVENT_COLUMNS } from '../../timeline/caseFile.js';
 import type Database from 'better-sqlite3';
 import { macAbsoluteAuto, type Timestamp } from '../../formats/appleTime.js';
 import { readBody } from '../messages/body.js';
-import { BulkMainEvents, sqlMacUs, sqlPlausibleMac, NS_THRESHOLD, SRC_SCHEMA } from '../messages/bulk.js';
+import { BulkMainEvents, sqlMacUs, sqlPlausibleMac, NS_THRESHOLD, SRC_SCHEMA, CLASSIFIED_INT, CLASSIFIED_TEXT, CLASSIFIED_BLOB } from '../messages/bulk.js';
 import type { Direction } from '../../timeline/caseFile.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { isIos5Sms, readIos5Messages } from '../messages/ios5.js';
@@ -93,8 +93,9 @@ function loadJoin(db: Database.Database, table: string, other: string): SortedPa
   return pairs;
 }
 
-/** Switches for tests: the row-by-row paths are the fallback when the working copy cannot be attached. */
-export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000 };
+/** Switches for tests and the bench: the row-by-row paths are the fallback when the working copy cannot be attached;
+ *  classifyInSql false sends every rare row (summary info, item types, balloons) row by row, as before. */
+export const messagesTuning = { sqlMinorEvents: true, sqlBulk: true, pageRows: 4000, classifyInSql: true };
 /** How the last run's message rows were written (for tests and the bench). */
 export const messagesStats = { bulkRows: 0, rowByRowRows: 0 };
 
@@ -291,12 +292,20 @@ class MessageReader {
     const chatIndexed = indexedJoin('chat_message_join', 'chat_id');
     const attIndexed = indexedJoin('message_attachment_join', 'attachment_id');
     // Rows that need more than the hot columns: anything unusual is flagged here and fetched in full.
+    // `hard`: the part of that flag the bulk path cannot take (links, edits, unsends, plays, odd times); the
+    // rest (item types, summary info, balloons… messages/bulk.ts CLASSIFIED_*) it classifies through SQL functions.
     const rare: string[] = [];
+    const hard: string[] = [];
+    const classified = new Set<string>([...CLASSIFIED_INT, ...CLASSIFIED_TEXT, CLASSIFIED_BLOB]);
+    const flag = (c: string, sql: string) => {
+      rare.push(sql);
+      if (!classified.has(c)) hard.push(sql);
+    };
     const nz = (c: string) => {
-      if (mc.has(c)) rare.push(`COALESCE(${c}, 0) != 0`);
+      if (mc.has(c)) flag(c, `COALESCE(${c}, 0) != 0`);
     };
     const nn = (c: string) => {
-      if (mc.has(c)) rare.push(`${c} IS NOT NULL`);
+      if (mc.has(c)) flag(c, `${c} IS NOT NULL`);
     };
     [
       'item_type',
@@ -314,9 +323,9 @@ class MessageReader {
     ['associated_message_guid', 'message_summary_info', 'balloon_bundle_id', 'subject', 'group_title', 'expressive_send_style_id', 'thread_originator_guid'].forEach(nn);
     // Times that are not a non-negative integer (a REAL, text, a negative value) take the careful path too.
     // So do integer times past 2100 (a doctored or corrupt value): the careful path warns and keeps the row without a time.
-    for (const c of ['date', 'date_read', 'date_delivered'])
-      if (mc.has(c)) rare.push(`(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0 OR NOT ${sqlPlausibleMac(c)}))`);
+    for (const c of ['date', 'date_read', 'date_delivered']) if (mc.has(c)) flag(c, `(${c} IS NOT NULL AND (typeof(${c}) != 'integer' OR ${c} < 0 OR NOT ${sqlPlausibleMac(c)}))`);
     const rareSql = rare.length ? rare.join(' OR ') : '0';
+    const hardSql = hard.length ? hard.join(' OR ') : '0';
     // Integer times are converted by SQLite exactly as macAbsoluteAuto does (per value: >= 1e11 is ns), so the
     // hot rows need no BigInt: µs since 1970 fit a double, and the raw value comes as text.
     const hotSql = (schema: string, rest: string) => `SELECT ROWID, ${col('guid')}, ${col('text')}, ${col('attributedBody')}, ${col('handle_id')}, ${col('service')},
@@ -382,7 +391,7 @@ class MessageReader {
       if (bigRowids) this.warn(`${SMS_DB}: message ROWIDs reach ${hi} — beyond exact JavaScript numbers; ROWIDs in event links may be rounded`, null, 'warning');
       // Ordinary rows are written by SQLite (messages/bulk.ts) when the copy is attached; the row-by-row path
       // then reads only the rows the bulk statement left.
-      this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, rareSql) : null;
+      this.bulk = minors && chatIndexed && !bigRowids && mc.has('date') && messagesTuning.sqlBulk ? this.bulkPath(mc, messagesTuning.classifyInSql ? hardSql : rareSql) : null;
       const bulkQuery = !!this.bulk;
       const hot = bulkQuery
         ? cf.db
@@ -446,10 +455,10 @@ class MessageReader {
   }
 
   /** The bulk statement, or null (and the row-by-row path for every row) when SQLite refuses it. */
-  private bulkPath(mc: Set<string>, rare: string): BulkMainEvents | null {
+  private bulkPath(mc: Set<string>, hard: string): BulkMainEvents | null {
     const recoverable = hasTable(this.db, 'chat_recoverable_message_join') && columnsOf(this.db, 'chat_recoverable_message_join').has('message_id');
     try {
-      return new BulkMainEvents(this.ctx.caseFile, mc, rare, recoverable, this.fileRowId);
+      return new BulkMainEvents(this.ctx.caseFile, mc, hard, recoverable, this.fileRowId, this.conversations.handles);
     } catch (e) {
       this.warn(`message rows are read one by one (the bulk statement was refused: ${(e as Error).message})`, null, 'info', null);
       return null;
@@ -531,7 +540,16 @@ class MessageReader {
     const conv = this.conversations.resolve(rowid, chatIds, handleId, direction, row.service, extra);
     const { chat, handle, threadId, service, counterpart, counterpartName, who } = conv;
     if (this.bulk && conv.clean) {
-      this.bulk.learn(chatIds![0]!, handleId, fromMe, row.service, { threadId, title: messageTitle(service, fromMe, who), counterpart, counterpartName, service });
+      this.bulk.learn(chatIds![0]!, handleId, fromMe, row.service, {
+        threadId,
+        title: messageTitle(service, fromMe, who),
+        counterpart,
+        counterpartName,
+        service,
+        who,
+        chat,
+        handle,
+      });
     }
     if (row.account) extra.account = row.account;
     if (row.callerId) extra.destination_caller_id = row.callerId;
