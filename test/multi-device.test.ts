@@ -526,3 +526,37 @@ describe('Timesketch export', () => {
     expect(readAndValidateJsonl('{"message":"a","datetime":"nonsense","timestamp_desc":"x"}\n').skipped).toEqual([1]);
   });
 });
+
+describe('the review page with two devices', () => {
+  it('offers the devices and filters the timeline by one of them', async () => {
+    const { ReviewApi } = await import('../src/serve/api.js');
+    const db = new Database(casePath, { readonly: true });
+    try {
+      const api = new ReviewApi(db, 'America/New_York', 'US', () => null);
+      const meta = api.meta() as { devices: { id: number; name: string }[] };
+      expect(meta.devices.map((d) => [d.id, d.name])).toEqual([
+        [1, a.device.deviceName],
+        [2, ALEX.deviceName],
+      ]);
+      const perDevice = db.prepare('SELECT device_id, count(*) AS n FROM events WHERE ts_utc_us IS NOT NULL GROUP BY device_id ORDER BY device_id').all() as {
+        device_id: number;
+        n: number;
+      }[];
+      for (const { device_id, n } of perDevice) {
+        let seen = 0;
+        let cursor: { ts: number; id: number } | null = null;
+        for (;;) {
+          const page = api.events(api.parseFilter({ device: String(device_id) }), { order: 'asc', cursor, limit: 500 });
+          seen += page.events.length;
+          if (!page.next) break;
+          const [ts, id] = page.next.split('.').map(Number);
+          cursor = { ts, id };
+        }
+        expect(seen).toBe(n);
+      }
+      expect(() => api.parseFilter({ device: '9' })).toThrow(/no device "9" in this case/);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // the case zone, the case's meta, a conversation, map points and thumbnails. Pure functions over a read-only
 // connection; the HTTP layer (server.ts) only parses parameters and writes JSON.
 import type Database from 'better-sqlite3';
-import { buildFilter, FilterError, ftsQuery, whereClause, type EventFilter } from '../timeline/query.js';
+import { buildFilter, FilterError, ftsQuery, resolveDevices, whereClause, type EventFilter } from '../timeline/query.js';
 import { sniffImage } from '../timeline/thumbnails.js';
 import { kindColor, kindLabel, knownKinds, timestampDesc } from '../report/describe.js';
 import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
@@ -22,6 +22,8 @@ export interface ApiFilter {
   q?: string;
   tag?: string;
   tagged?: string;
+  /** A device of the case: its evidence row id (or name, UDID, serial, as --device takes). */
+  device?: string;
 }
 
 export interface ReviewFilter {
@@ -99,6 +101,7 @@ export class ReviewApi {
       this.region,
       tags ?? [],
     );
+    if (q.device) filter.devices = resolveDevices(this.db, q.device);
     return { filter };
   }
 

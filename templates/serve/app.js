@@ -68,6 +68,7 @@ function filterParams() {
   if (v('f-q')) p.q = v('f-q');
   if (v('f-tag')) p.tag = v('f-tag');
   if ($('f-tagged').checked) p.tagged = '1';
+  if (v('f-device')) p.device = v('f-device');
   return p;
 }
 
@@ -475,8 +476,18 @@ async function start() {
     kl.append(lab);
   }
   renderTagOptions(meta.tags);
+  // A case with several phones can be narrowed to one (by evidence row id; names are text from the evidence).
+  if (meta.devices.length > 1) {
+    for (const d of meta.devices) {
+      const o = el('option');
+      o.value = String(d.id);
+      o.textContent = `${d.id}: ${[d.name, d.product].filter(Boolean).join(' · ') || 'unnamed device'}`;
+      $('f-device').append(o);
+    }
+    $('f-device-label').hidden = false;
+  }
 
-  for (const id of ['f-from', 'f-to', 'f-tag', 'f-tagged', 'f-order']) $(id).addEventListener('change', () => filtersChanged());
+  for (const id of ['f-from', 'f-to', 'f-tag', 'f-tagged', 'f-order', 'f-device']) $(id).addEventListener('change', () => filtersChanged());
   for (const id of ['f-contact', 'f-q']) $(id).addEventListener('input', () => filtersChanged(300));
   $('filters').addEventListener('submit', (ev) => ev.preventDefault());
   $('f-clear').addEventListener('click', () => {
