@@ -1,0 +1,94 @@
+// WhatsApp call log: CallHistory.sqlite (+ ContactsV2.sqlite) in the WhatsApp app group, through ingest(): every call
+// with its direction, outcome, other side (JID → number, @lid → number through ContactsV2), duration and group
+// participants; odd rows kept with warnings; a reduced schema (no aggregate table, no ContactsV2); a truncated file.
+import { describe, expect, it } from 'vitest';
+import { fixture } from './helpers.js';
+import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
+import { addWhatsAppCalls, WA_GROUP_DOMAIN, type WaCallsTruth } from '../fixtures/artifacts/whatsappCalls.js';
+import { usNumber } from '../fixtures/artifacts/contacts.js';
+
+process.env.TZ = 'Pacific/Kiritimati';
+
+describe.each([false, true])('WhatsApp CallHistory.sqlite (reduced schema: %s)', (reduced) => {
+  it('one call event per call row, exact direction, outcome, other side, duration and participants; odd rows warned', async () => {
+    let truth!: WaCallsTruth;
+    const t = fixture({
+      contacts: 4,
+      calls: 0,
+      extend: (w, tr, rng, tmp) => {
+        const known = [...tr.nameByNumber.entries()].slice(0, 2).map(([e164, name]) => ({ e164, name }));
+        const unknown = [usNumber(rng), usNumber(rng)].map((n) => ({ e164: n.e164, name: null }));
+        truth = addWhatsAppCalls(w, rng, tmp, { end: tr.device.backupDate, people: [...known, ...unknown], reduced });
+      },
+    });
+    const { casePath, result, unchanged } = await ingestUnchanged(t.root, ['whatsapp-calls']);
+    expect(unchanged).toBe(true);
+    expect(result.summaries.find((s) => s.extractor === 'whatsapp-calls')!.events).toBe(truth.calls.length);
+    const ev = events(casePath, 'whatsapp-calls');
+    const w = warnings(casePath, 'whatsapp-calls');
+    expect(ev.length).toBe(truth.calls.length);
+    for (const c of truth.calls) {
+      const e = ev.find((x) => x.source_table === c.table && x.source_rowid === c.pk);
+      expect(e, `${c.table} ${c.pk}`).toBeTruthy();
+      const x = extra(e!);
+      expect({
+        pk: c.pk,
+        kind: e!.kind,
+        service: e!.service,
+        ts: e!.ts_utc_us,
+        action: e!.action,
+        direction: e!.direction,
+        counterpart: e!.counterpart,
+        counterpartName: e!.counterpart_name,
+        duration: e!.duration_s,
+        title: e!.title,
+        outcome: x.outcome ?? null,
+        video: x.video,
+        participants: (x.participants as { handle: string }[]).map((p) => p.handle),
+      }).toEqual({
+        pk: c.pk,
+        kind: 'call',
+        service: 'WhatsApp',
+        ts: c.tsUs,
+        action: c.action,
+        direction: c.direction,
+        counterpart: c.counterpart,
+        counterpartName: c.counterpartName,
+        duration: c.duration,
+        title: c.title,
+        outcome: c.outcome,
+        video: c.video,
+        participants: c.participants,
+      });
+      if (c.table === 'ZWACDCALLEVENT') expect(x.group).toBe(c.group);
+      const mine = w.filter((y) => y.source_table === c.table && y.source_rowid === c.pk).map((y) => y.message);
+      if (c.warning) expect(mine.join('\n'), `${c.table} ${c.pk}`).toMatch(new RegExp(c.warning));
+      else expect(mine, `${c.table} ${c.pk}`).toEqual([]);
+    }
+    expect(w.some((y) => y.source_table === 'ZWACDCALLEVENTPARTICIPANT' && y.source_rowid === truth.strayParticipantPk)).toBe(true);
+    if (reduced) expect(w.map((y) => y.message).join('\n')).toMatch(/has no ZWAAGGREGATECALLEVENT table/);
+  }, 60_000);
+});
+
+describe('WhatsApp CallHistory.sqlite: broken', () => {
+  it('a truncated CallHistory.sqlite is a recorded failure; contacts still extracted', async () => {
+    const t = fixture({
+      contacts: 3,
+      calls: 0,
+      extend: (w) => {
+        const head = Buffer.alloc(4096 * 3);
+        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
+        head.writeUInt16BE(4096, 16);
+        head[18] = 1;
+        head[19] = 1;
+        head.writeUInt32BE(40, 28);
+        w.addFile(WA_GROUP_DOMAIN, 'CallHistory.sqlite', head);
+      },
+    });
+    const { casePath, result, unchanged } = await ingestUnchanged(t.root);
+    expect(unchanged).toBe(true);
+    expect(result.summaries.find((s) => s.extractor === 'whatsapp-calls')!.status).toBe('failed');
+    expect(warnings(casePath, 'whatsapp-calls').some((x) => x.severity === 'error')).toBe(true);
+    expect(result.summaries.find((s) => s.extractor === 'contacts')!.events).toBeGreaterThan(0);
+  }, 60_000);
+});
