@@ -1,10 +1,13 @@
 // WhatsApp call log: CallHistory.sqlite (+ ContactsV2.sqlite) in the WhatsApp app group, through ingest(): every call
 // with its direction, outcome, other side (JID → number, @lid → number through ContactsV2), duration and group
 // participants; odd rows kept with warnings; a reduced schema (no aggregate table, no ContactsV2); a truncated file.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture } from './helpers.js';
+import { HAVE_REALDATA, REALDATA, fixture, tmpDir, wrapRealFiles } from './helpers.js';
+import { makeSqlite } from '../fixtures/backupWriter.js';
 import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
-import { addWhatsAppCalls, WA_GROUP_DOMAIN, type WaCallsTruth } from '../fixtures/artifacts/whatsappCalls.js';
+import { addWhatsAppCalls, WA_CALLS_SCHEMA, WA_GROUP_DOMAIN, type WaCallsTruth } from '../fixtures/artifacts/whatsappCalls.js';
 import { usNumber } from '../fixtures/artifacts/contacts.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
@@ -90,5 +93,37 @@ describe('WhatsApp CallHistory.sqlite: broken', () => {
     expect(result.summaries.find((s) => s.extractor === 'whatsapp-calls')!.status).toBe('failed');
     expect(warnings(casePath, 'whatsapp-calls').some((x) => x.severity === 'error')).toBe(true);
     expect(result.summaries.find((s) => s.extractor === 'contacts')!.events).toBeGreaterThan(0);
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE_REALDATA)('real data: mvt test ContactsV2.sqlite (BLOB-typed columns) beside a CallHistory.sqlite', () => {
+  it('an @lid participant is put to its number and name through the real ContactsV2 rows', async () => {
+    const dir = tmpDir();
+    const made = makeSqlite(dir, 'CallHistory.sqlite', (db) => {
+      db.exec(WA_CALLS_SCHEMA);
+      db.prepare('INSERT INTO ZWAAGGREGATECALLEVENT (Z_PK, Z_ENT, Z_OPT, ZINCOMING, ZMISSED, ZVIDEO, ZFIRSTDATE) VALUES (1,1,1,1,0,0,777000000), (2,1,1,0,0,1,777100000)').run();
+      db.prepare(
+        "INSERT INTO ZWACDCALLEVENT (Z_PK, Z_ENT, Z_OPT, ZOUTCOME, Z1CALLEVENTS, ZDATE, ZDURATION, ZCALLIDSTRING) VALUES (1,2,1,0,1,777000000,61,'A'), (2,2,1,1,2,777100000,0,'B')",
+      ).run();
+      db.prepare(
+        "INSERT INTO ZWACDCALLEVENTPARTICIPANT (Z_PK, Z_ENT, Z_OPT, ZOUTCOME, Z1PARTICIPANTS, ZJIDSTRING) VALUES (1,3,1,0,1,'100000000000001@lid'), (2,3,1,1,2,'14155550101@s.whatsapp.net')",
+      ).run();
+    });
+    const callPath = path.join(dir, 'CallHistory.sqlite.bin');
+    fs.writeFileSync(callPath, made.db);
+    const root = path.join(dir, 'backup');
+    wrapRealFiles(root, [
+      { domain: WA_GROUP_DOMAIN, relativePath: 'CallHistory.sqlite', source: callPath },
+      { domain: WA_GROUP_DOMAIN, relativePath: 'ContactsV2.sqlite', source: path.join(REALDATA, 'mvt-backup/b8/b8548dc30aa1030df0ce18ef08b882cf7ab5212f') },
+    ]);
+    const { casePath } = await ingestUnchanged(root, ['whatsapp-calls']);
+    const ev = events(casePath, 'whatsapp-calls');
+    // 777000000 s since 2001 = 2025-08-16T01:20:00Z; the names and numbers are the mvt file's (realdata README: Alice/Bob Example).
+    expect(ev.map((e) => [e.source_rowid, e.ts_utc_us, e.action, e.counterpart, e.counterpart_name, extra(e).video])).toEqual([
+      [1, Date.parse('2025-08-16T01:20:00Z') * 1000, 'received', '+14155550100', 'Alice Example', false],
+      [2, (777_100_000 + 978_307_200) * 1e6, 'placed', '+14155550101', 'Bob Example', true],
+    ]);
+    expect((extra(ev[0]).participants as { name_source: string }[])[0].name_source).toBe('ContactsV2.ZFULLNAME');
+    expect(warnings(casePath, 'whatsapp-calls')).toEqual([]);
   }, 60_000);
 });
