@@ -9,8 +9,28 @@ import { makeSqlite } from '../fixtures/backupWriter.js';
 import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
 import { addWhatsAppCalls, WA_CALLS_SCHEMA, WA_GROUP_DOMAIN, type WaCallsTruth } from '../fixtures/artifacts/whatsappCalls.js';
 import { usNumber } from '../fixtures/artifacts/contacts.js';
+import { waCallMetadata, waMetadata } from '../fixtures/artifacts/whatsapp.js';
+import { readWaCallInfo } from '../src/extractors/artifacts/whatsapp.js';
+import { mutate } from '../fixtures/fuzz.js';
+import { Rng } from '../fixtures/random.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
+
+describe('readWaCallInfo (ChatStorage call records, ZMETADATA 87 → 1)', () => {
+  it('reads video, outcome and duration; no field 87 is null; mutated inputs return or throw an Error', () => {
+    expect(readWaCallInfo(waCallMetadata(true, 4, 61))).toEqual({ video: true, outcome: 4, duration: 61, participants: [] });
+    expect(readWaCallInfo(waMetadata(3, '14155550100@s.whatsapp.net'))).toBeNull();
+    const rng = new Rng(59);
+    const seeds = [waCallMetadata(false, 0, 95), waCallMetadata(true, 1, 0)];
+    for (let i = 0; i < 2000; i++) {
+      try {
+        readWaCallInfo(mutate(rng.pick(seeds), rng));
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+      }
+    }
+  });
+});
 
 describe.each([false, true])('WhatsApp CallHistory.sqlite (reduced schema: %s)', (reduced) => {
   it('one call event per call row, exact direction, outcome, other side, duration and participants; odd rows warned', async () => {
