@@ -13,7 +13,7 @@
 // service 'WhatsApp'; a call with a group JID or more than one participant names every participant. ChatStorage's
 // missed-call notices (whatsapp.ts) may describe the same call: both are kept, each with its own source.
 import { formatDuration } from '../../formats/duration.js';
-import { MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
+import { macSeconds, MAX_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { quoteIdent } from '../../sqlite.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext } from '../types.js';
 import type { Direction } from '../../timeline/caseFile.js';
@@ -90,7 +90,15 @@ async function run(ctx: ExtractorContext): Promise<void> {
   const warnRow = (message: string, table: string, rowid: number, severity: 'info' | 'warning' = 'warning') =>
     ctx.warn(message, { fileRowId: src.fileRowId, table, rowid, severity });
 
+  // One lookup per JID: a call log names the same few people thousands of times.
+  const people = new Map<string, WaPerson>();
   const person = (jid: string | null): WaPerson => {
+    const key = jid ?? '';
+    let p = people.get(key);
+    if (!p) people.set(key, (p = lookup(jid)));
+    return p;
+  };
+  const lookup = (jid: string | null): WaPerson => {
     const viaLid = jid ? book.lidToJid.get(jid) : undefined;
     const real = viaLid ?? jid;
     const handle = jidToHandle(real);
@@ -152,13 +160,15 @@ async function run(ctx: ExtractorContext): Promise<void> {
   for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
     const pk = Number(r.pk);
     const where = { fileRowId: src.fileRowId, table: 'ZWACDCALLEVENT', rowid: pk };
-    const ts = timeOf(ctx, r.ZDATE, 'mac-s', { ...where, column: 'ZDATE' });
+    // A plausible REAL date needs no warning; anything else goes through the checked converter, which warns.
+    const fast = typeof r.ZDATE === 'number' ? macSeconds(r.ZDATE) : null;
+    const ts = fast && !fast.invalid ? fast : timeOf(ctx, r.ZDATE, 'mac-s', { ...where, column: 'ZDATE' });
     if (r.ZDATE == null) warnRow(`call Z_PK ${pk} has no ZDATE; kept without a time`, 'ZWACDCALLEVENT', pk);
     const aggPk = int(r.agg);
     const agg = aggPk === null ? undefined : aggregates.get(aggPk);
     if (aggPk !== null) usedAggregates.add(aggPk);
     if (aggPk !== null) usedParticipants.add(aggPk);
-    const people = aggPk === null ? [] : (participants.get(aggPk) ?? []);
+    const onCall = aggPk === null ? [] : (participants.get(aggPk) ?? []);
     const creator = sqlText(r.ZGROUPCALLCREATORUSERJIDSTRING);
     const groupJid = sqlText(r.ZGROUPJIDSTRING);
 
@@ -168,8 +178,8 @@ async function run(ctx: ExtractorContext): Promise<void> {
     if (agg && agg.ZINCOMING != null) {
       direction = Number(agg.ZINCOMING) === 1 ? 'incoming' : 'outgoing';
       directionSource = 'ZWAAGGREGATECALLEVENT.ZINCOMING';
-    } else if (creator && people.length) {
-      direction = people.some((p) => p.jid === creator) ? 'incoming' : 'outgoing';
+    } else if (creator && onCall.length) {
+      direction = onCall.some((p) => p.jid === creator) ? 'incoming' : 'outgoing';
       directionSource = 'creator among participants (iLEAPP rule)';
     }
     const unknown = direction ? '' : '; its direction is unknown';
@@ -191,8 +201,8 @@ async function run(ctx: ExtractorContext): Promise<void> {
     const video = videoRaw == null ? null : Number(videoRaw) === 1;
     const duration = r.ZDURATION == null ? null : Number(r.ZDURATION);
 
-    const isGroup = groupJid !== null || people.length > 1;
-    const others = people.length ? people : creator ? [person(creator)] : [];
+    const isGroup = groupJid !== null || onCall.length > 1;
+    const others = onCall.length ? onCall : creator ? [person(creator)] : [];
     if (!others.length) warnRow(`call Z_PK ${pk} names no participant and no creator: the other side is unknown`, 'ZWACDCALLEVENT', pk);
     const who = others.length ? others.map(label).join(', ') : 'unknown';
 
@@ -224,7 +234,8 @@ async function run(ctx: ExtractorContext): Promise<void> {
       sourceFileId: src.fileRowId,
       sourceTable: 'ZWACDCALLEVENT',
       sourceRowid: pk,
-      extra: {
+      // Plain JSON values only: serialised here without the case file's bigint replacer (hot path).
+      extraJson: JSON.stringify({
         call_id: sqlText(r.ZCALLIDSTRING),
         outcome,
         outcome_label: outcomeLabel,
@@ -233,14 +244,14 @@ async function run(ctx: ExtractorContext): Promise<void> {
         group: isGroup,
         group_jid: groupJid,
         creator_jid: creator,
-        participants: people,
-        participant_count: people.length,
+        participants: onCall,
+        participant_count: onCall.length,
         direction_source: directionSource,
         aggregate_pk: aggPk,
         bytes_sent: int(r.ZBYTESSENT),
         bytes_received: int(r.ZBYTESRECEIVED),
         ended_utc_us: endUs !== null && endUs < MAX_PLAUSIBLE_US ? endUs : null,
-      },
+      }),
     });
     if (++done % 5000 === 0) ctx.progress(done, total);
   }
@@ -250,27 +261,27 @@ async function run(ctx: ExtractorContext): Promise<void> {
     if (usedAggregates.has(aggPk)) continue;
     usedParticipants.add(aggPk);
     const ts = timeOf(ctx, a.ZFIRSTDATE, 'mac-s', { fileRowId: src.fileRowId, table: 'ZWAAGGREGATECALLEVENT', rowid: aggPk, column: 'ZFIRSTDATE' });
-    const people = participants.get(aggPk) ?? [];
+    const onAgg = participants.get(aggPk) ?? [];
     const incoming = a.ZINCOMING == null ? null : Number(a.ZINCOMING) === 1;
     ctx.emit({
       ts,
       kind: 'call',
       action: incoming === false ? 'placed' : Number(a.ZMISSED ?? 0) === 1 ? 'missed' : incoming ? 'received' : 'logged',
-      title: `WhatsApp call without a call row (aggregate Z_PK ${aggPk})${people.length ? ` with ${people.map(label).join(', ')}` : ''}`,
+      title: `WhatsApp call without a call row (aggregate Z_PK ${aggPk})${onAgg.length ? ` with ${onAgg.map(label).join(', ')}` : ''}`,
       direction: incoming === null ? null : incoming ? 'incoming' : 'outgoing',
-      counterpart: people.map((p) => p.handle ?? '').join(', ') || null,
-      counterpartName: people.some((p) => p.name) ? people.map((p) => p.name ?? p.handle ?? 'unknown').join(', ') : null,
+      counterpart: onAgg.map((p) => p.handle ?? '').join(', ') || null,
+      counterpartName: onAgg.some((p) => p.name) ? onAgg.map((p) => p.name ?? p.handle ?? 'unknown').join(', ') : null,
       service: SERVICE,
       sourceFileId: src.fileRowId,
       sourceTable: 'ZWAAGGREGATECALLEVENT',
       sourceRowid: aggPk,
-      extra: { aggregate_only: true, missed: Number(a.ZMISSED ?? 0) === 1, video: a.ZVIDEO == null ? null : Number(a.ZVIDEO) === 1, participants: people },
+      extra: { aggregate_only: true, missed: Number(a.ZMISSED ?? 0) === 1, video: a.ZVIDEO == null ? null : Number(a.ZVIDEO) === 1, participants: onAgg },
     });
     warnRow(`aggregate call Z_PK ${aggPk} has no ZWACDCALLEVENT row: kept as a call from ZFIRSTDATE without duration or outcome`, 'ZWAAGGREGATECALLEVENT', aggPk, 'info');
   }
-  for (const [link, people] of participants)
+  for (const [link, list] of participants)
     if (!usedParticipants.has(link))
-      ctx.warn(`${people.length} participant row(s) (${people.map((p) => p.handle ?? 'no JID').join(', ')}) point to call ${link}, which no call row names`, {
+      ctx.warn(`${list.length} participant row(s) (${list.map((p) => p.handle ?? 'no JID').join(', ')}) point to call ${link}, which no call row names`, {
         fileRowId: src.fileRowId,
         table: 'ZWACDCALLEVENTPARTICIPANT',
       });
