@@ -123,8 +123,10 @@ async function run(ctx: ExtractorContext): Promise<void> {
     });
   else {
     const ac = columnsOf(db, 'ZWAAGGREGATECALLEVENT');
-    const q = `SELECT Z_PK AS pk, ${['ZINCOMING', 'ZMISSED', 'ZVIDEO', 'ZFIRSTDATE'].map((x) => colOrNull(ac, x)).join(', ')} FROM ZWAAGGREGATECALLEVENT`;
-    for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) aggregates.set(Number(r.pk), r);
+    // Raw rows (arrays): a call log can hold 100k rows, and an object per row costs more than the row.
+    const q = `SELECT Z_PK, ${['ZINCOMING', 'ZMISSED', 'ZVIDEO', 'ZFIRSTDATE'].map((x) => colOrNull(ac, x)).join(', ')} FROM ZWAAGGREGATECALLEVENT`;
+    for (const [pk, ZINCOMING, ZMISSED, ZVIDEO, ZFIRSTDATE] of db.prepare(q).raw(true).safeIntegers(false).all() as unknown[][])
+      aggregates.set(Number(pk), { ZINCOMING, ZMISSED, ZVIDEO, ZFIRSTDATE });
   }
   // Participants by aggregate Z_PK.
   const participants = new Map<number, WaPerson[]>();
@@ -134,15 +136,17 @@ async function run(ctx: ExtractorContext): Promise<void> {
     if (!link || !pc.has('ZJIDSTRING')) {
       ctx.warn(`${CALL_DB}: ZWACDCALLEVENTPARTICIPANT has no Z<n>PARTICIPANTS/ZJIDSTRING column; calls are listed without participants`, { fileRowId: src.fileRowId });
     } else {
-      const q = `SELECT Z_PK AS pk, ${quoteIdent(link)} AS link, ZJIDSTRING, ${colOrNull(pc, 'ZOUTCOME')} FROM ZWACDCALLEVENTPARTICIPANT ORDER BY Z_PK`;
-      for (const r of db.prepare(q).safeIntegers(false).iterate() as Iterable<Record<string, unknown>>) {
-        if (r.link == null) {
-          warnRow(`participant Z_PK ${r.pk} (${sqlText(r.ZJIDSTRING) ?? 'no JID'}) belongs to no call`, 'ZWACDCALLEVENTPARTICIPANT', Number(r.pk));
+      const q = `SELECT Z_PK, ${quoteIdent(link)}, ZJIDSTRING, ${colOrNull(pc, 'ZOUTCOME')} FROM ZWACDCALLEVENTPARTICIPANT ORDER BY Z_PK`;
+      for (const [pk, linkValue, jidValue, outcome] of db.prepare(q).raw(true).safeIntegers(false).all() as unknown[][]) {
+        if (linkValue == null) {
+          warnRow(`participant Z_PK ${String(pk)} (${sqlText(jidValue) ?? 'no JID'}) belongs to no call`, 'ZWACDCALLEVENTPARTICIPANT', Number(pk));
           continue;
         }
-        const list = participants.get(Number(r.link)) ?? [];
-        list.push({ ...person(sqlText(r.ZJIDSTRING)), outcome: int(r.ZOUTCOME) });
-        participants.set(Number(r.link), list);
+        const key = Number(linkValue);
+        let list = participants.get(key);
+        if (!list) participants.set(key, (list = []));
+        const who = person(sqlText(jidValue));
+        list.push({ jid: who.jid, handle: who.handle, name: who.name, name_source: who.name_source, outcome: int(outcome) });
       }
     }
   }
