@@ -128,6 +128,7 @@ describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlit
           password_hint: n.crypto!.hint,
         });
         expect(x.encryption.encrypted_bytes).toBeGreaterThan(0);
+        expect(x.encryption.encrypted_values_bytes).toBe(generation === 'ios16' && n.title === null ? 40 : null);
       }
       if (n.expect === 'locked-incomplete') expect(mine.map((w) => w.message)).toEqual([expect.stringMatching(/locked note Z_PK \d+: no wrapped key/)]);
       const atts = query(casePath, 'SELECT source_rowid, transfer_name, uti, status FROM attachments WHERE event_id = ? ORDER BY source_rowid', e.id);

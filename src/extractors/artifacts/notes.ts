@@ -152,6 +152,7 @@ export const notes: Extractor = {
       col('ZPASSWORDHINT', 'c_hint'),
       col('ZCRYPTOINITIALIZATIONVECTOR', 'c_iv_obj'),
       col('ZCRYPTOTAG', 'c_tag_obj'),
+      col('ZENCRYPTEDVALUESJSON', 'c_values'),
       nd.has('ZCRYPTOINITIALIZATIONVECTOR') ? 'd.ZCRYPTOINITIALIZATIONVECTOR AS c_iv' : 'NULL AS c_iv',
       nd.has('ZCRYPTOTAG') ? 'd.ZCRYPTOTAG AS c_tag' : 'NULL AS c_tag',
       'd.Z_PK AS data_pk',
@@ -295,6 +296,8 @@ function lockedNoteCrypto(r: Record<string, unknown>) {
     iv_bytes: blobBytes(iv),
     tag_bytes: blobBytes(tag),
     encrypted_bytes: blobBytes(r.zdata),
+    // Newer stores keep a locked note's title and snippet encrypted here too (apple_cloud_notes_parser reads it).
+    encrypted_values_bytes: blobBytes(r.c_values),
     password_hint: sqlText(r.c_hint),
     missing: [] as string[],
   };
