@@ -117,9 +117,20 @@ describe.each(['ios11', 'ios14', 'ios16'] as NotesGeneration[])('NoteStore.sqlit
         expect(mine.map((w) => w.message).join('\n')).toMatch(new RegExp(`ZICCLOUDSYNCINGOBJECT row ${n.pk}: ZCREATIONDATE[13] holds an impossible time`));
       if (n.expect === 'ok' || n.expect === 'locked') expect(mine).toEqual([]);
       if (n.locked) {
-        expect(e.title).toMatch(/^Locked note created: Bank PINs/);
-        expect(x.snippet).toBeNull();
+        expect(e.title).toMatch(n.title ? new RegExp(`^Locked note created: ${n.title}`) : /^Locked note created: \(title not stored in plaintext\)/);
+        expect([x.snippet, x.body_state, e.body]).toEqual([null, 'encrypted', null]);
+        expect(x.encryption).toMatchObject({
+          iterations: n.crypto!.iterations,
+          salt_bytes: 16,
+          wrapped_key_bytes: n.crypto!.wrappedKeyBytes,
+          iv_bytes: 16,
+          tag_bytes: 16,
+          password_hint: n.crypto!.hint,
+        });
+        expect(x.encryption.encrypted_bytes).toBeGreaterThan(0);
+        expect(x.encryption.encrypted_values_bytes).toBe(generation === 'ios16' && n.title === null ? 40 : null);
       }
+      if (n.expect === 'locked-incomplete') expect(mine.map((w) => w.message)).toEqual([expect.stringMatching(/locked note Z_PK \d+: no wrapped key/)]);
       const atts = query(casePath, 'SELECT source_rowid, transfer_name, uti, status FROM attachments WHERE event_id = ? ORDER BY source_rowid', e.id);
       expect(atts).toEqual(n.attachments.map((a) => ({ source_rowid: a.pk, transfer_name: a.filename, uti: a.uti, status: 'listed' })));
     }

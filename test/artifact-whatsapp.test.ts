@@ -116,6 +116,14 @@ describe.each(['legacy', 'current'] as WaGeneration[])('WhatsApp ChatStorage.sql
         expect([x.forward_count, x.forwarded_from, x.forwarded_from_handle]).toEqual([m.forwarded!.count, m.forwarded!.from, `+${m.forwarded!.from.split('@')[0]}`]);
       }
     }
+    // Call records in chats (type 59): ZMETADATA 87 → 1 decoded into duration, video and outcome.
+    const callRows = wa.messages.filter((m) => m.call);
+    expect(callRows.length).toBe(2);
+    for (const m of callRows) {
+      const [e] = query(casePath, "SELECT title, duration_s, extra_json FROM events WHERE source_table = 'ZWAMESSAGE' AND source_rowid = ?", m.pk);
+      const x = JSON.parse(e.extra_json as string);
+      expect([e.title, e.duration_s, x.call_video, x.call_outcome, x.type_name]).toEqual([m.call!.title, m.call!.duration, m.call!.video, m.call!.outcome, 'call']);
+    }
     // Exact time to the microsecond, spelled out once.
     const first = wa.messages[0];
     const [e1] = query(casePath, "SELECT ts_utc_us FROM events WHERE source_table = 'ZWAMESSAGE' AND source_rowid = ?", first.pk);

@@ -182,6 +182,8 @@ export const calls: Extractor = {
         placed: 'Call Started',
         received: 'Call Started',
         missed: 'Call Missed',
+        rejected: 'Call Rejected', // WhatsApp ZOUTCOME 4 (whatsappCalls.ts)
+        logged: 'Call Logged', // a WhatsApp call whose direction is not stored
         deleted: 'Call Deleted',
         'earlier-version': 'Earlier Call Version Recovered',
         'records-missing': 'Calls Missing',

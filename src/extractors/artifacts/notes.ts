@@ -6,8 +6,11 @@
 // ZCREATIONDATE3; ZACCOUNT4 → ZACCOUNT3; else ZACCOUNT2; ZCREATIONDATE1 before iOS 15).
 //
 // Every note row is a 'created' event (body = the note's text) and, when it differs, a 'modified' event.
-// Password-protected notes (ZISPASSWORDPROTECTED = 1) are flagged and carry no text (their ZDATA is encrypted and
-// is not touched). A body that cannot be decompressed or decoded keeps the event, with a warning. Attachments
+// Password-protected notes (ZISPASSWORDPROTECTED = 1) are flagged `locked` and carry no text: their ZDATA is
+// AES-GCM ciphertext (PBKDF2-SHA256 → AES key wrap → AES-GCM; apple_cloud_notes_parser AppleNote.rb/AppleDecrypter.rb)
+// and is not decrypted. The title (ZTITLE1) is kept in plaintext by Notes and shown; the event says the body is
+// encrypted (extra.body_state) and lists the crypto material present (salt, iterations, wrapped key, IV, tag, hint:
+// what an examiner needs to try a known password elsewhere), never an empty body passed off as the text. A body that cannot be decompressed or decoded keeps the event, with a warning. Attachments
 // (rows whose ZNOTE names the note, their media row's file name) are listed.
 import zlib from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -142,6 +145,16 @@ export const notes: Extractor = {
       col('ZMARKEDFORDELETION', 'deleted'),
       col('ZISPINNED', 'pinned'),
       col('ZIDENTIFIER', 'identifier'),
+      col('ZCRYPTOITERATIONCOUNT', 'c_iter'),
+      col('ZCRYPTOSALT', 'c_salt'),
+      col('ZCRYPTOWRAPPEDKEY', 'c_wrapped'),
+      col('ZCRYPTOVERIFIER', 'c_verifier'),
+      col('ZPASSWORDHINT', 'c_hint'),
+      col('ZCRYPTOINITIALIZATIONVECTOR', 'c_iv_obj'),
+      col('ZCRYPTOTAG', 'c_tag_obj'),
+      col('ZENCRYPTEDVALUESJSON', 'c_values'),
+      nd.has('ZCRYPTOINITIALIZATIONVECTOR') ? 'd.ZCRYPTOINITIALIZATIONVECTOR AS c_iv' : 'NULL AS c_iv',
+      nd.has('ZCRYPTOTAG') ? 'd.ZCRYPTOTAG AS c_tag' : 'NULL AS c_tag',
       'd.Z_PK AS data_pk',
       nd.has('ZDATA') ? 'd.ZDATA AS zdata' : 'NULL AS zdata',
     ].join(', ');
@@ -179,7 +192,14 @@ export const notes: Extractor = {
       if (folderPk !== null && !folder) extra.folder_pk = folderPk;
       let body: string | null = null;
       if (locked) {
-        extra.note = 'password-protected: the body is encrypted and was not read';
+        const enc = lockedNoteCrypto(r);
+        extra.body_state = 'encrypted';
+        extra.encryption = enc;
+        extra.note = 'password-protected: the body is encrypted and was not decrypted';
+        if (title === null) extra.title_state = 'no plaintext title (ZTITLE1 is empty)';
+        if (enc.missing.length) ctx.warn(`locked note Z_PK ${pk}: no ${enc.missing.join(', ')}; the body could not be decrypted even with the password`, where);
+        if (Buffer.isBuffer(r.zdata) && r.zdata.length >= 2 && r.zdata[0] === 0x1f && r.zdata[1] === 0x8b)
+          ctx.warn(`locked note Z_PK ${pk}: ZISPASSWORDPROTECTED = 1 but ZDATA starts like plain gzip; it was not read (flag and body disagree)`, where);
       } else if (Buffer.isBuffer(r.zdata) && r.zdata.length) {
         try {
           const decoded = decodeNoteBody(r.zdata);
@@ -198,7 +218,7 @@ export const notes: Extractor = {
       const attachments = attachmentsByNote.get(pk) ?? [];
       if (attachments.length)
         extra.attachments = attachments.map((a) => ({ uti: sqlText(a.uti), identifier: sqlText(a.identifier), filename: sqlText(a.filename), title: sqlText(a.title) }));
-      const label = oneLine(title ?? (body ? body.split('\n')[0].slice(0, 80) : '(untitled)'));
+      const label = oneLine(title ?? (body ? body.split('\n')[0].slice(0, 80) : locked ? '(title not stored in plaintext)' : '(untitled)'));
       const where2 = folder?.title ? ` in “${oneLine(folder.title)}”` : '';
       const eventId = ctx.emit({
         ts: created,
@@ -261,6 +281,33 @@ export const notes: Extractor = {
     });
   },
 };
+
+const blobBytes = (v: unknown): number | null => (Buffer.isBuffer(v) ? v.length : null);
+
+/** What a locked note row holds of its encryption (sizes, not the bytes), and which parts are missing. */
+function lockedNoteCrypto(r: Record<string, unknown>) {
+  const iv = r.c_iv ?? r.c_iv_obj; // ZICNOTEDATA's, else the object row's (both tables carry the columns)
+  const tag = r.c_tag ?? r.c_tag_obj;
+  const e = {
+    iterations: r.c_iter == null ? null : Number(r.c_iter),
+    salt_bytes: blobBytes(r.c_salt),
+    wrapped_key_bytes: blobBytes(r.c_wrapped),
+    verifier_bytes: blobBytes(r.c_verifier),
+    iv_bytes: blobBytes(iv),
+    tag_bytes: blobBytes(tag),
+    encrypted_bytes: blobBytes(r.zdata),
+    // Newer stores keep a locked note's title and snippet encrypted here too (apple_cloud_notes_parser reads it).
+    encrypted_values_bytes: blobBytes(r.c_values),
+    password_hint: sqlText(r.c_hint),
+    missing: [] as string[],
+  };
+  if (!e.salt_bytes) e.missing.push('salt (ZCRYPTOSALT)');
+  if (!e.wrapped_key_bytes && !e.verifier_bytes) e.missing.push('wrapped key (ZCRYPTOWRAPPEDKEY/ZCRYPTOVERIFIER)');
+  if (!e.iv_bytes) e.missing.push('IV (ZCRYPTOINITIALIZATIONVECTOR)');
+  if (!e.tag_bytes) e.missing.push('GCM tag (ZCRYPTOTAG)');
+  if (!e.encrypted_bytes) e.missing.push('ciphertext (ZDATA)');
+  return e;
+}
 
 function tryText(b: Buffer): string | null {
   try {

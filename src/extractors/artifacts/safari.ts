@@ -8,6 +8,7 @@
 // history_tombstones (history the user cleared: a URL or all URLs between start_time and end_time) one event at
 // end_time; history_events (deletions waiting to sync) one event at event_time. metadata, history_client_versions,
 // history_event_listeners, history_tags and history_items_to_tags are bookkeeping (no events).
+// SafariTabs.db (iOS 15+): tabs with their tab group, and the groups themselves (../safari/tabGroups.ts).
 // BrowserState.db: one event per `tabs` row at last_viewed_time; tab_sessions (the tab's back/forward list blob) and
 // browser_windows are described on the tab event.
 // Bookmarks.db: one event per `bookmarks` row (folders included), at last_modified when present; Reading List items
@@ -20,6 +21,7 @@ import { parsePlist, isDict, type PlistValue } from '../../formats/plist.js';
 import { columnsOf, colOrNull, hasTable, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { fileProblem, num, plausible, text } from '../common/values.js';
 import { bulkVisits, ordinaryVisit } from '../safari/bulk.js';
+import { SAFARI_TABS, tabGroups } from '../safari/tabGroups.js';
 
 /** Switches for tests and the bench: the SQL bulk path for ordinary visits (on by default). */
 export const safariTuning = { sqlBulk: true };
@@ -441,12 +443,13 @@ function cloudTabs(ctx: ExtractorContext, src: OpenedDatabase): void {
 
 export const safari: Extractor = {
   id: 'safari',
-  title: 'Safari history, open tabs and iCloud Tabs',
+  title: 'Safari history, open tabs, tab groups and iCloud Tabs',
   encryptedOnly: true,
   sources: [
     { domain: 'HomeDomain', path: HISTORY },
     { domain: 'HomeDomain', path: BROWSER_STATE },
     { domain: 'HomeDomain', path: CLOUD_TABS },
+    { domain: 'HomeDomain', path: SAFARI_TABS },
   ],
   kinds: [
     {
@@ -463,7 +466,15 @@ export const safari: Extractor = {
       color: '#4fa3d9',
       view: 'table',
       dataType: 'ios:safari:tab',
-      actions: { open: 'Tab Last Viewed', 'cloud-tab': 'iCloud Tab Last Viewed', 'cloud-device': 'iCloud Tabs Device Updated', 'close-requested': 'iCloud Tab Close Requested' },
+      actions: {
+        open: 'Tab Last Viewed',
+        closed: 'Closed Tab Last Viewed',
+        deleted: 'Deleted Tab Last Viewed',
+        'tab-group': 'Tab Group Created',
+        'cloud-tab': 'iCloud Tab Last Viewed',
+        'cloud-device': 'iCloud Tabs Device Updated',
+        'close-requested': 'iCloud Tab Close Requested',
+      },
     },
   ],
   async run(ctx) {
@@ -472,6 +483,7 @@ export const safari: Extractor = {
       [HISTORY, history],
       [BROWSER_STATE, tabs],
       [CLOUD_TABS, cloudTabs],
+      [SAFARI_TABS, tabGroups],
     ] as const) {
       try {
         const src = await ctx.openDatabase('HomeDomain', p);

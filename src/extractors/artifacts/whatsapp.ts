@@ -3,7 +3,8 @@
 //
 // Every ZWAMESSAGE row is one event: kind 'message' (service 'WhatsApp', in its chat's thread, so the
 // conversation view shows it like Messages) or, for the missed-call notices WhatsApp stores as system
-// messages (type 10, group event 1/4/22), kind 'call'. Chats become threads, group members participants,
+// messages (type 10, group event 1/4/22) and the call records of newer versions (type 59: direction, and from
+// ZMETADATA 87 → 1 video, outcome and duration; ZSTANZAID is the call id of CallHistory.sqlite), kind 'call'. Chats become threads, group members participants,
 // media items attachments (the file under Message/<ZMEDIALOCALPATH> hashed; status 'missing' when the backup
 // lacks it), shared locations (type 5) carry ZLATITUDE/ZLONGITUDE. JIDs `<number>@s.whatsapp.net` are put to
 // names through the address book (E.164); WhatsApp's own names (ZPARTNERNAME, ZCONTACTNAME, push names) are
@@ -16,6 +17,7 @@
 import { MESSAGE_EVENT_COLUMNS } from '../../timeline/caseFile.js';
 import type Database from 'better-sqlite3';
 import protobuf from 'protobufjs';
+import { formatDuration } from '../../formats/duration.js';
 import { isoFromUs, macSeconds, MAC_EPOCH_OFFSET_S, MAX_PLAUSIBLE_US, MIN_PLAUSIBLE_US } from '../../formats/appleTime.js';
 import { columnsOf, colOrNull, hasTable, sqlText, ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase } from '../types.js';
 import { messages } from './messages.js';
@@ -55,6 +57,7 @@ export const WA_MESSAGE_TYPES: Record<number, string> = {
   12: 'system',
   14: 'deleted',
   15: 'sticker',
+  59: 'call',
 };
 /** ZGROUPEVENTTYPE of a type-10 row that is a missed call (IPED: 1 voice, 4 video, 22 group video). */
 const MISSED_CALL_EVENTS: Record<number, string> = { 1: 'WhatsApp voice call', 4: 'WhatsApp video call', 22: 'WhatsApp group video call' };
@@ -95,6 +98,49 @@ export function readWaMetadata(buf: Buffer): { forwardCount: number | null; forw
     else r.skipType(wire);
   }
   return { forwardCount, forwardedFrom };
+}
+
+/** A call record in a chat (ZMESSAGETYPE 59): ZWAMEDIAITEM.ZMETADATA field 87 → 1 → {1 video, 2 outcome, 3 duration s,
+ *  5 participants → 1 JID} (public WhatsApp call readers; outcome coded as CallHistory.sqlite ZOUTCOME). */
+export interface WaCallInfo {
+  video: boolean | null;
+  outcome: number | null;
+  duration: number | null;
+  participants: string[];
+}
+
+/** Field 87 → 1 of a ZMETADATA protobuf, or null when the blob has none; a malformed blob throws. */
+export function readWaCallInfo(buf: Buffer): WaCallInfo | null {
+  const nested = (b: Uint8Array, want: number): Uint8Array | null => {
+    const r = protobuf.Reader.create(b);
+    let found: Uint8Array | null = null;
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag >>> 3 === 0) throw new Error(`invalid field number 0 at byte ${r.pos}`);
+      if (tag >>> 3 === want && (tag & 7) === 2) found = r.bytes();
+      else r.skipType(tag & 7);
+    }
+    return found;
+  };
+  const outer = nested(buf, 87);
+  const body = outer ? nested(outer, 1) : null;
+  if (!body) return null;
+  const info: WaCallInfo = { video: null, outcome: null, duration: null, participants: [] };
+  const r = protobuf.Reader.create(body);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3,
+      wire = tag & 7;
+    if (field === 0) throw new Error(`invalid field number 0 at byte ${r.pos}`);
+    if (field === 1 && wire === 0) info.video = r.uint32() === 1;
+    else if (field === 2 && wire === 0) info.outcome = r.uint32();
+    else if (field === 3 && wire === 0) info.duration = r.uint32();
+    else if (field === 5 && wire === 2) {
+      const jid = nested(r.bytes(), 1);
+      if (jid) info.participants.push(Buffer.from(jid).toString('utf8'));
+    } else r.skipType(wire);
+  }
+  return info;
 }
 
 const oneLine = (s: string): string => s.replace(/[\r\n\t\u0085\u2028\u2029]+/g, ' ');
@@ -439,6 +485,14 @@ class WhatsAppReader {
           );
         }
       }
+      let call: WaCallInfo | null = null;
+      if (type === 59 && metaItem) {
+        try {
+          call = readWaCallInfo(metaItem.row.ZMETADATA as Buffer);
+        } catch (e) {
+          this.warn(`ZWAMESSAGE Z_PK ${pk}: the call record in ZMETADATA could not be decoded (${(e as Error).message}); kept as a call without details`, 'ZWAMESSAGE', pk);
+        }
+      }
       // extra_json written directly: every value is a string, a number or null.
       let extraJson = `{"message_type":${type},"type_name":${JSON.stringify(typeName)},"from_jid":${JSON.stringify(fromJid)},"to_jid":${JSON.stringify(toJid)},"chat_session":${JSON.stringify(int(chatRaw))}`;
       if (s.nameSource) extraJson += `,"name_source":${JSON.stringify(s.nameSource)}`;
@@ -453,6 +507,8 @@ class WhatsAppReader {
       if (forward?.forwardCount != null) extraJson += `,"forward_count":${forward.forwardCount}`;
       if (forward?.forwardedFrom)
         extraJson += `,"forwarded_from":${JSON.stringify(forward.forwardedFrom)},"forwarded_from_handle":${JSON.stringify(jidToHandle(forward.forwardedFrom))}`;
+      if (call)
+        extraJson += `,"call_video":${JSON.stringify(call.video)},"call_outcome":${JSON.stringify(call.outcome)},"call_duration":${JSON.stringify(call.duration)},"call_participants":${JSON.stringify(call.participants.map((j) => jidToHandle(j)))}`;
       if (latitude !== null) extraJson += `,"location_title":${JSON.stringify(items?.map((m) => sqlText(m.row.ZTITLE)).find(Boolean) ?? null)}`;
       extraJson += '}';
 
@@ -464,6 +520,14 @@ class WhatsAppReader {
         kind = 'call';
         action = 'missed';
         title = `Missed ${missedCall} from ${who}${where}`;
+      } else if (type === 59) {
+        // A call record in the chat; ZSTANZAID is the call's id (CallHistory.sqlite ZCALLIDSTRING, whatsappCalls.ts).
+        kind = 'call';
+        const unanswered = call?.outcome === 1 || call?.outcome === 4;
+        action = fromMe ? 'placed' : call?.outcome === 4 ? 'rejected' : unanswered ? 'missed' : 'received';
+        const what = `WhatsApp ${call?.video == null ? '' : call.video ? 'video ' : 'voice '}call`;
+        const verb = fromMe ? `Outgoing ${what} to` : action === 'rejected' ? `Rejected ${what} from` : action === 'missed' ? `Missed ${what} from` : `Incoming ${what} from`;
+        title = `${verb} ${session?.isGroup && fromMe ? session.label : who}${where}${fromMe && unanswered ? ' (not answered)' : call?.duration ? `, ${formatDuration(call.duration)}` : ''} (chat record)`;
       } else if (type === 6) {
         action = 'group-event';
         title = `WhatsApp ${session?.label ?? 'group'}: ${fromMe ? 'you' : who} ${gEvent !== null ? (GROUP_EVENTS[gEvent] ?? `group event ${gEvent}`) : 'group event'}`;
@@ -486,6 +550,7 @@ class WhatsAppReader {
         counterpartName: other.name,
         threadId,
         service: SERVICE,
+        durationS: call?.duration ?? null,
         latitude,
         longitude,
         accuracyM: accuracy,
