@@ -583,7 +583,7 @@
   }
 
   // ---- Calls ----
-  var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed' };
+  var CALL_LABEL = { placed: 'Outgoing', received: 'Incoming', missed: 'Missed', rejected: 'Rejected', logged: 'Logged (direction not stored)' };
   listView(doc.getElementById('calls-list'), {
     rows: events.filter(inView('calls')),
     noun: 'calls',
@@ -602,6 +602,8 @@
           ['placed', 'Outgoing'],
           ['received', 'Incoming'],
           ['missed', 'Missed'],
+          ['rejected', 'Rejected'],
+          ['logged', 'Logged'],
         ],
         test: function (r, v) {
           return r[C.ACTION] === v;
