@@ -106,12 +106,12 @@ export interface WriteManifestOptions {
  * from manifest.json and still byte-identical to what it recorded: safe to remove, since they are ours and
  * unchanged. A listed file that was modified is left alone (verify reports it).
  */
-export async function staleOutputs(outDir: string, owned: string[], writing: string[]): Promise<string[]> {
+export async function staleOutputs(outDir: string, owned: RegExp, writing: string[]): Promise<string[]> {
   const existing = readManifest(path.resolve(outDir));
   if (!existing) return [];
   const stale: string[] = [];
   for (const f of existing.files) {
-    if (!owned.includes(f.name) || writing.includes(f.name)) continue;
+    if (!owned.test(f.name) || writing.includes(f.name)) continue;
     const p = path.join(path.resolve(outDir), f.name);
     if (!fs.existsSync(p)) continue;
     const [h] = await hashFiles([{ path: p, size: fs.statSync(p).size }]);

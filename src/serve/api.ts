@@ -2,7 +2,7 @@
 // the case zone, the case's meta, a conversation, map points and thumbnails. Pure functions over a read-only
 // connection; the HTTP layer (server.ts) only parses parameters and writes JSON.
 import type Database from 'better-sqlite3';
-import { buildFilter, FilterError, ftsQuery, resolveDevices, whereClause, type EventFilter } from '../timeline/query.js';
+import { buildFilter, FilterError, ftsQuery, resolveDevices, whereClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { sniffImage } from '../timeline/thumbnails.js';
 import { kindColor, kindLabel, knownKinds, timestampDesc } from '../report/describe.js';
 import { zoneFormatter, zoneOf } from '../report/zoneTime.js';
@@ -391,27 +391,27 @@ export function parseCursor(s: string | undefined): Cursor | null {
   return { ts: Number(m[1]), id: Number(m[2]) };
 }
 
-interface RawRow {
-  id: number;
-  ts_utc_us: number | null;
-  kind: string;
-  action: string;
-  title: string | null;
-  body: string | null;
-  direction: string | null;
-  counterpart: string | null;
-  counterpart_name: string | null;
-  thread_id: number | null;
-  service: string | null;
-  duration_s: number | null;
-  latitude: number | null;
-  longitude: number | null;
-  source_table: string | null;
-  source_rowid: number | null;
-  extractor: string;
-  recovered: number | null;
-  source_domain: string | null;
-  source_path: string | null;
-  source_sha256: string | null;
-  thumb: number | null;
-}
+/** A row of the review page's queries: the event columns it selects, plus its thumbnail's id. */
+type RawRow = Pick<
+  EventRow,
+  | 'id'
+  | 'ts_utc_us'
+  | 'kind'
+  | 'action'
+  | 'title'
+  | 'body'
+  | 'direction'
+  | 'counterpart'
+  | 'counterpart_name'
+  | 'thread_id'
+  | 'service'
+  | 'duration_s'
+  | 'latitude'
+  | 'longitude'
+  | 'source_table'
+  | 'source_rowid'
+  | 'extractor'
+  | 'source_domain'
+  | 'source_path'
+  | 'source_sha256'
+> & { recovered: number | null; thumb: number | null };

@@ -52,7 +52,7 @@ export interface ReportRunResult {
  * A re-render into the same folder removes what an earlier run of this report wrote and this one did not (an old
  * report.pdf beside a new HTML-only run), so the folder never holds a report that disagrees with the case.
  */
-async function removeStaleOutputs(out: string, owned: string[], written: string[]): Promise<string[]> {
+async function removeStaleOutputs(out: string, owned: RegExp, written: string[]): Promise<string[]> {
   const stale = await staleOutputs(
     out,
     owned,
@@ -61,6 +61,10 @@ async function removeStaleOutputs(out: string, owned: string[], written: string[
   for (const name of stale) fs.rmSync(path.join(out, name), { force: true });
   return stale;
 }
+
+/** What a report run writes (report.html, its month pages, report.pdf, missing-files.csv), and an exhibit run. */
+const REPORT_OUTPUT = new RegExp(`^report(-[\\w-]+)?\\.(html|pdf)$|^${MISSING_FILES_CSV.replace('.', '\\.')}$`);
+const EXHIBITS_OUTPUT = /^exhibits\.(html|pdf)$/;
 
 /** Write the requested reports for a case file; shared by `report` and `demo`. */
 export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
@@ -128,7 +132,7 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
-      const removed = await removeStaleOutputs(o.out, ['report.html', 'report.pdf', MISSING_FILES_CSV], written);
+      const removed = await removeStaleOutputs(o.out, REPORT_OUTPUT, written);
       const m = await writeOutputManifest(
         o.out,
         written.map((p) => path.resolve(p)),
@@ -228,7 +232,7 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
-      const removed = await removeStaleOutputs(o.out, ['exhibits.html', 'exhibits.pdf'], written);
+      const removed = await removeStaleOutputs(o.out, EXHIBITS_OUTPUT, written);
       const m = await writeOutputManifest(
         o.out,
         written.map((p) => path.resolve(p)),

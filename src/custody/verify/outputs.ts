@@ -10,7 +10,7 @@ import { HEADS_SUFFIX } from '../../timeline/custodyLog.js';
 import { newReport, finish, openReadOnly, rangeText, changedRange, type VerifyReport } from './common.js';
 
 /** Names only ios-timeline writes into an output folder (reports, exhibit reports, missing-file lists, extract indexes). */
-const OWN_OUTPUT_NAME = /^(report|exhibits)\.(html|pdf)$|^missing-files\.csv$|^extract( \(\d+\))?\.json$/;
+const OWN_OUTPUT_NAME = /^(report|exhibits)\.(html|pdf)$|^report-[\w-]+\.html$|^missing-files\.csv$|^extract( \(\d+\))?\.json$/;
 import { isSqliteFile } from '../../sqlite.js';
 import { checkCaseDb } from './case.js';
 
