@@ -72,6 +72,15 @@ describe('split HTML report', async () => {
       expect(l.sort()).toEqual(['report.html', ...pages.filter((p) => p !== f)].sort());
       for (const h of l) expect(fs.existsSync(path.join(out, h))).toBe(true);
     }
+    // The contents bar of each page links only sections that page holds.
+    for (const f of ['report.html', ...pages]) {
+      const html = fs.readFileSync(path.join(out, f), 'utf8');
+      const toc = html.match(/<nav class="toc"[\s\S]*?<\/nav>/)![0];
+      const anchors = [...toc.matchAll(/href="#([a-z]+)"/g)].map((m) => m[1]);
+      expect(anchors.length).toBeGreaterThan(0);
+      for (const a of anchors) expect(html).toContain(`id="${a}"`);
+    }
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8').match(/<nav class="toc"[\s\S]*?<\/nav>/)![0]).not.toContain('#timeline');
   });
 
   it('lists every page in the manifest, and the folder verifies', async () => {
