@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import Database from 'better-sqlite3';
 import { ArchiveSource } from '../src/sources/archive.js';
@@ -141,6 +142,29 @@ describe('compression bombs', () => {
     try {
       const f = src.files.find((x) => x.diskPath.endsWith('short.bin'))!;
       expect(f.refused).toMatch(/cannot be inflated .*too many bytes|cannot be inflated/);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('a large member (read by our own inflater) whose header lies about its size is caught too, either way', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'lie-big.zip');
+    const data = Buffer.alloc(3 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    writeZip(file, [
+      { name: SMS, data: smallDb('ok') },
+      { name: 'fs/private/var/mobile/Library/long.bin', data, declaredSize: 2 << 20 },
+      { name: 'fs/private/var/mobile/Library/short.bin', data, declaredSize: 4 << 20 },
+      { name: 'fs/private/var/mobile/Library/honest.bin', data },
+    ]);
+    const src = await ArchiveSource.open(file);
+    try {
+      const byName = (n: string) => src.files.find((x) => x.diskPath.endsWith(n))!;
+      expect(byName('long.bin').refused).toMatch(/cannot be inflated \(too many bytes/);
+      expect(byName('short.bin').refused).toMatch(/cannot be inflated \(too few bytes/);
+      expect(byName('honest.bin').refused).toBeUndefined();
+      expect(byName('honest.bin').sha256).toBe(createHash('sha256').update(data).digest('hex'));
     } finally {
       src.close();
     }
