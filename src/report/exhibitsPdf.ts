@@ -5,11 +5,10 @@
 // the same pages. A lab template without the index links is printed exhibit by exhibit instead.
 import fs from 'node:fs';
 import path from 'node:path';
-import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRef, rgb } from 'pdf-lib';
+import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRef } from 'pdf-lib';
 import type { Browser } from 'puppeteer';
 import { makeWorkDir } from '../workdir.js';
-import { TOOL_NAME, TOOL_VERSION } from '../version.js';
-import { addOutline, footerFont, launchBrowser, printChunk } from './pdf.js';
+import { addOutline, footerFont, launchBrowser, printChunk, setDocumentInfo, stampFooters } from './pdf.js';
 import { renderExhibitsHtml, type Exhibit, type ExhibitsModel } from './exhibits.js';
 import type { Templates } from './html.js';
 
@@ -68,31 +67,15 @@ export async function writeExhibitsPdf(
     const printed = (await printWhole(model, print, placeholder)) ?? (await printEach(model, print, placeholder, o.onProgress));
     const { doc: merged, pages } = printed;
     const font = await footerFont(merged);
-    const all = merged.getPages();
-    const total = all.length;
+    const total = merged.getPageCount();
     const exhibitOfPage = new Map<number, ExhibitPages>();
     for (const p of pages) for (let k = 0; k < p.pages; k++) exhibitOfPage.set(p.firstPage + k, p);
-    all.forEach((page, i) => {
-      const { width: w } = page.getSize();
-      const size = 8;
-      const label = `Page ${i + 1} of ${total}`;
-      page.drawText(label, { x: w - 34 - font.widthOfTextAtSize(label, size), y: 22, size, font, color: rgb(0.25, 0.25, 0.25) });
-      page.drawText(`${TOOL_NAME} ${TOOL_VERSION}`, { x: 34, y: 22, size, font, color: rgb(0.45, 0.45, 0.45) });
+    stampFooters(merged, font, (i) => {
       const ex = exhibitOfPage.get(i + 1);
-      const mid = ex ? `Exhibit ${ex.number}, page ${i + 2 - ex.firstPage} of ${ex.pages}` : 'Index and hash summary';
-      page.drawText(mid, { x: (w - font.widthOfTextAtSize(mid, size + 1)) / 2, y: 22, size: size + 1, font, color: rgb(0.12, 0.3, 0.47) });
+      return ex ? `Exhibit ${ex.number}, page ${i + 2 - ex.firstPage} of ${ex.pages}` : 'Index and hash summary';
     });
     addOutline(merged, [{ title: 'Cover, index and hash summary', page: 0 }, ...pages.map((p) => ({ title: `Exhibit ${p.number}`, page: p.firstPage - 1 }))]);
-    const caseNo = model.meta.caseNumber;
-    merged.setTitle(`${model.title}${caseNo ? ` — Case ${caseNo}` : ''}`, { showInWindowTitleBar: true });
-    merged.setSubject(caseNo || 'no case number');
-    merged.setCreator(`${TOOL_NAME} ${TOOL_VERSION}`);
-    merged.setProducer(`${TOOL_NAME} ${TOOL_VERSION} (Chromium, pdf-lib)`);
-    if (model.meta.examiner) merged.setAuthor(model.meta.examiner);
-    merged.setKeywords(['exhibits', 'forensic timeline', 'iOS backup', ...(caseNo ? [caseNo] : [])]);
-    const now = new Date();
-    merged.setCreationDate(now);
-    merged.setModificationDate(now);
+    setDocumentInfo(merged, model, ['exhibits', 'forensic timeline', 'iOS backup']);
     fs.writeFileSync(out, await merged.save());
     return { pages: total, coverPages: printed.coverPages, exhibits: pages, blockedRequests, whole: printed.whole };
   } finally {

@@ -200,6 +200,34 @@ export async function printChunk(browser: Browser, file: string, model: ReportMo
 
 /** Render the PDF report to `out`. */
 /** Noto Sans (the report's own font), embedded as a subset; Helvetica when fontconfig cannot find it. */
+/** Every page's footer: "Page N of M" on the right, the tool on the left, and an optional middle line per page. */
+export function stampFooters(doc: PDFDocument, font: PDFFont, middle?: (pageIndex: number) => string): void {
+  const pages = doc.getPages();
+  const size = 8;
+  pages.forEach((page, i) => {
+    const { width } = page.getSize();
+    const label = `Page ${i + 1} of ${pages.length}`;
+    page.drawText(label, { x: width - 34 - font.widthOfTextAtSize(label, size), y: 22, size, font, color: rgb(0.25, 0.25, 0.25) });
+    page.drawText(`${TOOL_NAME} ${TOOL_VERSION}`, { x: 34, y: 22, size, font, color: rgb(0.45, 0.45, 0.45) });
+    const mid = middle?.(i);
+    if (mid) page.drawText(mid, { x: (width - font.widthOfTextAtSize(mid, size + 1)) / 2, y: 22, size: size + 1, font, color: rgb(0.12, 0.3, 0.47) });
+  });
+}
+
+/** The PDF's document information (title with the case number, subject, tool, examiner, keywords, dates). */
+export function setDocumentInfo(doc: PDFDocument, model: Pick<ReportModel, 'title' | 'meta'>, keywords: string[]): void {
+  const caseNo = model.meta.caseNumber;
+  doc.setTitle(`${model.title}${caseNo ? ` — Case ${caseNo}` : ''}`, { showInWindowTitleBar: true });
+  doc.setSubject(caseNo || 'no case number');
+  doc.setCreator(`${TOOL_NAME} ${TOOL_VERSION}`);
+  doc.setProducer(`${TOOL_NAME} ${TOOL_VERSION} (Chromium, pdf-lib)`);
+  if (model.meta.examiner) doc.setAuthor(model.meta.examiner);
+  doc.setKeywords([...keywords, ...(caseNo ? [caseNo] : [])]);
+  const now = new Date();
+  doc.setCreationDate(now);
+  doc.setModificationDate(now);
+}
+
 export async function footerFont(doc: PDFDocument): Promise<PDFFont> {
   const r = spawnSync('fc-match', ['-f', '%{file}', 'Noto Sans:style=Regular'], { encoding: 'utf8', timeout: 10_000 });
   const file = r.status === 0 ? r.stdout.trim() : '';
@@ -249,27 +277,10 @@ export async function writeReportPdf(cf: CaseFile, model: ReportModel, out: stri
   // Footer with the page number of the whole document, in an embedded font like every other text (a PDF/A-minded
   // reader flags a non-embedded Helvetica); the standard font only where no Noto Sans can be found.
   const font = await footerFont(merged);
-  const pages = merged.getPages();
-  const total = pages.length;
-  const toolLine = `${TOOL_NAME} ${TOOL_VERSION}`;
-  pages.forEach((p, i) => {
-    const { width } = p.getSize();
-    const label = `Page ${i + 1} of ${total}`;
-    const fs8 = 8;
-    p.drawText(label, { x: width - 34 - font.widthOfTextAtSize(label, fs8), y: 22, size: fs8, font, color: rgb(0.25, 0.25, 0.25) });
-    p.drawText(toolLine, { x: 34, y: 22, size: fs8, font, color: rgb(0.45, 0.45, 0.45) });
-  });
+  const total = merged.getPageCount();
+  stampFooters(merged, font);
   addOutline(merged, outline);
-  const caseNo = model.meta.caseNumber;
-  merged.setTitle(`${model.title}${caseNo ? ` — Case ${caseNo}` : ''}`, { showInWindowTitleBar: true });
-  merged.setSubject(caseNo || 'no case number');
-  merged.setCreator(`${TOOL_NAME} ${TOOL_VERSION}`);
-  merged.setProducer(`${TOOL_NAME} ${TOOL_VERSION} (Chromium, pdf-lib)`);
-  if (model.meta.examiner) merged.setAuthor(model.meta.examiner);
-  merged.setKeywords(['forensic timeline', 'iOS backup', ...(caseNo ? [caseNo] : [])]);
-  const now = new Date();
-  merged.setCreationDate(now);
-  merged.setModificationDate(now);
+  setDocumentInfo(merged, model, ['forensic timeline', 'iOS backup']);
   fs.writeFileSync(out, await merged.save());
   return { pages: total, chunks, outline, blockedRequests };
 }

@@ -12,6 +12,7 @@ import { exportMissingFiles } from '../../report/exports.js';
 import { buildExhibitsModel, CONTEXT_DEFAULT, CONTEXT_MAX, writeExhibitsHtml } from '../../report/exhibits.js';
 import { listTags } from '../../timeline/tags.js';
 import { loadPrivateKey } from '../../custody/sign.js';
+import type { CaseFile } from '../../timeline/caseFile.js';
 
 export const REPORT_FORMATS = ['html', 'pdf'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -49,17 +50,32 @@ export interface ReportRunResult {
 }
 
 /**
- * A re-render into the same folder removes what an earlier run of this report wrote and this one did not (an old
- * report.pdf beside a new HTML-only run), so the folder never holds a report that disagrees with the case.
+ * Log what a run wrote: first remove what an earlier run of the same kind wrote and this one did not (an old
+ * report.pdf beside a new HTML-only run), so the folder never holds a report that disagrees with the case; then
+ * hash the outputs into manifest.json + SHA256SUMS with the custody row, and return each with its hash.
  */
-async function removeStaleOutputs(out: string, owned: RegExp, written: string[]): Promise<string[]> {
+async function logOutputs(
+  o: ReportRunOptions,
+  cf: CaseFile,
+  written: string[],
+  owned: RegExp,
+  manifest: { detail: Record<string, unknown>; exhibits?: ManifestExhibit[] },
+): Promise<{ outputs: ReportRunResult['outputs']; manifestPath: string }> {
   const stale = await staleOutputs(
-    out,
+    o.out,
     owned,
     written.map((p) => path.basename(p)),
   );
-  for (const name of stale) fs.rmSync(path.join(out, name), { force: true });
-  return stale;
+  for (const name of stale) fs.rmSync(path.join(o.out, name), { force: true });
+  const m = await writeOutputManifest(
+    o.out,
+    written.map((p) => path.resolve(p)),
+    cf,
+    { action: 'report', signKeyPath: o.signKey, examiner: o.examiner, removed: stale, ...manifest },
+  );
+  const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? [];
+  const outputs = written.map((p) => ({ path: p, sha256: refs.find((r) => r.path === path.basename(p))?.sha256 ?? '', bytes: fs.statSync(p).size }));
+  return { outputs, manifestPath: m.manifestPath };
 }
 
 /** What a report run writes (report.html, its month pages, report.pdf, missing-files.csv), and an exhibit run. */
@@ -132,33 +148,17 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
-      const removed = await removeStaleOutputs(o.out, REPORT_OUTPUT, written);
-      const m = await writeOutputManifest(
-        o.out,
-        written.map((p) => path.resolve(p)),
-        cf,
-        {
-          action: 'report',
-          signKeyPath: o.signKey,
-          examiner: o.examiner,
-          removed,
-          detail: {
-            formats: o.formats,
-            time_zone: tz,
-            filter,
-            events: model.counts.events,
-            pdf_pages: pages ?? null,
-            title: model.title,
-            templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
-          },
+      ({ outputs, manifestPath } = await logOutputs(o, cf, written, REPORT_OUTPUT, {
+        detail: {
+          formats: o.formats,
+          time_zone: tz,
+          filter,
+          events: model.counts.events,
+          pdf_pages: pages ?? null,
+          title: model.title,
+          templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
         },
-      );
-      manifestPath = m.manifestPath;
-      const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string; size: number }[] }).outputs ?? [];
-      outputs = written.map((p) => {
-        const ref = refs.find((r) => r.path === path.basename(p));
-        return { path: p, sha256: ref?.sha256 ?? '', bytes: fs.statSync(p).size };
-      });
+      }));
     }
     // A failed PDF still leaves the HTML hashed and logged; then the command fails.
     if (pdfError) throw new Error(`PDF failed: ${pdfError.message}${outputs.length ? ' (the HTML report was written and logged)' : ''}`);
@@ -232,34 +232,21 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
     let outputs: ReportRunResult['outputs'] = [];
     let manifestPath: string | undefined;
     if (written.length) {
-      const removed = await removeStaleOutputs(o.out, EXHIBITS_OUTPUT, written);
-      const m = await writeOutputManifest(
-        o.out,
-        written.map((p) => path.resolve(p)),
-        cf,
-        {
-          action: 'report',
-          signKeyPath: o.signKey,
-          examiner: o.examiner,
-          removed,
-          exhibits,
-          detail: {
-            report: 'exhibits',
-            formats: o.formats,
-            time_zone: tz,
-            filter,
-            context: model.selection.context,
-            events: exhibits.length,
-            exhibits: exhibits.map((e) => ({ number: e.number, event_id: e.event_id, pdf_first_page: e.pdf_first_page ?? null })),
-            pdf_pages: pages ?? null,
-            title: model.title,
-            templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
-          },
+      ({ outputs, manifestPath } = await logOutputs(o, cf, written, EXHIBITS_OUTPUT, {
+        exhibits,
+        detail: {
+          report: 'exhibits',
+          formats: o.formats,
+          time_zone: tz,
+          filter,
+          context: model.selection.context,
+          events: exhibits.length,
+          exhibits: exhibits.map((e) => ({ number: e.number, event_id: e.event_id, pdf_first_page: e.pdf_first_page ?? null })),
+          pdf_pages: pages ?? null,
+          title: model.title,
+          templates: o.templates ? { dir: path.resolve(o.templates), overridden: templates.overridden } : null,
         },
-      );
-      manifestPath = m.manifestPath;
-      const refs = (JSON.parse(m.custody.detail_json) as { outputs?: { path: string; sha256: string }[] }).outputs ?? [];
-      outputs = written.map((p) => ({ path: p, sha256: refs.find((r) => r.path === path.basename(p))?.sha256 ?? '', bytes: fs.statSync(p).size }));
+      }));
     }
     if (pdfError) throw new Error(`PDF failed: ${pdfError.message}${outputs.length ? ' (the HTML exhibits were written and logged)' : ''}`);
     return { outputs, pdfSkipped, events: exhibits.length, pages, manifestPath, incomplete: !opened.complete, exhibits };
