@@ -3,8 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BackupWriter } from '../fixtures/backupWriter.js';
-import { buildSmsRecovery, buildCallsRecovery } from '../fixtures/recovery/build.js';
+import { buildDeletionsBackup } from '../fixtures/recovery/build.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { csvCell, EXPORT_FIELDS, exportEvents, threadNames, toExportRecord, type ExportFormat } from '../src/report/exports.js';
 import { eventRows, threadRows } from '../src/report/viewModel.js';
@@ -17,27 +16,7 @@ const WRITE = process.env.WRITE_GOLDEN === '1';
 
 /** A WAL-mode sms.db with deletions still in the WAL and a CallHistory with freed cells: recovered events. */
 function deletionsBackup(): string {
-  const work = tmpDir('iot-golden-');
-  const sms = buildSmsRecovery({ dir: work, rows: 60, journal: 'wal', deleteEvery: 7, edit: [10, 20], walInsertDelete: 3, seed: 5 });
-  const callsDir = path.join(work, 'calls');
-  fs.mkdirSync(callsDir);
-  const calls = buildCallsRecovery({ dir: callsDir, count: 20, deletePks: [4, 9, 17], journal: 'delete', secureDelete: false, seed: 6 });
-  const root = path.join(tmpDir(), 'backup');
-  const w = new BackupWriter(root, {
-    deviceName: 'Test',
-    productType: 'iPhone12,1',
-    productVersion: '14.8',
-    buildVersion: '18H17',
-    serialNumber: 'X',
-    udid: 'a'.repeat(40),
-    imei: '1',
-    phoneNumber: '+1 555 0100',
-    backupDate: new Date(Date.UTC(2024, 0, 1)),
-  });
-  w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(sms.dbPath), wal: sms.walPath ? fs.readFileSync(sms.walPath) : undefined });
-  w.addDatabase('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', { db: fs.readFileSync(calls.dbPath) });
-  w.finish();
-  return root;
+  return buildDeletionsBackup({ work: tmpDir('iot-golden-'), root: path.join(tmpDir(), 'backup'), smsRows: 60, calls: 20 }).root;
 }
 
 async function freezeSources(): Promise<FrozenCase> {

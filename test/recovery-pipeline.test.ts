@@ -5,8 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { BackupWriter } from '../fixtures/backupWriter.js';
-import { buildSmsRecovery, buildCallsRecovery } from '../fixtures/recovery/build.js';
+import { buildDeletionsBackup } from '../fixtures/recovery/build.js';
 import { ingest } from '../src/pipeline/ingest.js';
 import { exportEvents } from '../src/report/exports.js';
 import { cli, tmpDir, treeHash, REALDATA, HAVE_REALDATA, REALDATA_SKIP_REASON, wrapRealFiles } from './helpers.js';
@@ -38,27 +37,7 @@ function events(casePath: string, where = '1'): Ev[] {
 
 /** A backup holding a WAL-mode sms.db with deletions still in the WAL, and a rollback CallHistory with freed cells. */
 function deletionsBackup() {
-  const work = tmpDir('iot-recov-');
-  const sms = buildSmsRecovery({ dir: work, rows: 120, journal: 'wal', deleteEvery: 7, edit: [10, 20], walInsertDelete: 3, seed: 5 });
-  const callsDir = path.join(work, 'calls');
-  fs.mkdirSync(callsDir);
-  const calls = buildCallsRecovery({ dir: callsDir, count: 30, deletePks: [4, 9, 17], journal: 'delete', secureDelete: false, seed: 6 });
-  const root = path.join(tmpDir(), 'backup');
-  const w = new BackupWriter(root, {
-    deviceName: 'Test',
-    productType: 'iPhone12,1',
-    productVersion: '14.8',
-    buildVersion: '18H17',
-    serialNumber: 'X',
-    udid: 'a'.repeat(40),
-    imei: '1',
-    phoneNumber: '+1 555 0100',
-    backupDate: new Date(Date.UTC(2024, 0, 1)),
-  });
-  w.addDatabase('HomeDomain', 'Library/SMS/sms.db', { db: fs.readFileSync(sms.dbPath), wal: sms.walPath ? fs.readFileSync(sms.walPath) : undefined });
-  w.addDatabase('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', { db: fs.readFileSync(calls.dbPath) });
-  w.finish();
-  return { root, sms, calls };
+  return buildDeletionsBackup({ work: tmpDir('iot-recov-'), root: path.join(tmpDir(), 'backup'), smsRows: 120, calls: 30 });
 }
 
 describe('recovery through the pipeline', () => {
