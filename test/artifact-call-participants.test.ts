@@ -1,7 +1,7 @@
 // Group-call participants: CallHistory.storedata Z_2REMOTEPARTICIPANTHANDLES ↔ ZHANDLE through ingest().
 import { describe, expect, it } from 'vitest';
 import { fixture } from './helpers.js';
-import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
+import { events, extra, ingestUnchanged, warnings, truncatedSqlite } from './artifactKit.js';
 import { addGroupCalls, type GroupCallTruth } from '../fixtures/artifacts/callParticipants.js';
 import { usNumber } from '../fixtures/artifacts/contacts.js';
 
@@ -62,13 +62,7 @@ describe('call participants', () => {
       contacts: 3,
       calls: 0,
       extend: (w) => {
-        const head = Buffer.alloc(4096 * 3);
-        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
-        head.writeUInt16BE(4096, 16);
-        head[18] = 1;
-        head[19] = 1;
-        head.writeUInt32BE(40, 28);
-        w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', head);
+        w.addFile('HomeDomain', 'Library/CallHistoryDB/CallHistory.storedata', truncatedSqlite());
       },
     });
     const { casePath, result, unchanged } = await ingestUnchanged(t.root);

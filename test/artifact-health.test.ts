@@ -1,7 +1,7 @@
 // Health: healthdb_secure.sqlite + healthdb.sqlite (two schema generations) through ingest().
 import { describe, expect, it } from 'vitest';
 import { fixture } from './helpers.js';
-import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
+import { events, extra, ingestUnchanged, warnings, truncatedSqlite } from './artifactKit.js';
 import { addHealth, type HealthGeneration, type HealthTruth } from '../fixtures/artifacts/health.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
@@ -107,13 +107,7 @@ describe('health: broken database', () => {
       calls: 3,
       callsInWal: 0,
       extend: (w) => {
-        const head = Buffer.alloc(4096 * 3);
-        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
-        head.writeUInt16BE(4096, 16);
-        head[18] = 1;
-        head[19] = 1;
-        head.writeUInt32BE(40, 28);
-        w.addFile('HealthDomain', 'Health/healthdb_secure.sqlite', head);
+        w.addFile('HealthDomain', 'Health/healthdb_secure.sqlite', truncatedSqlite());
       },
     });
     const { casePath, result, unchanged } = await ingestUnchanged(t.root);

@@ -2,7 +2,7 @@
 // time from the plists (or last_modified), every group row as an event; odd rows warned; a truncated file.
 import { describe, expect, it } from 'vitest';
 import { fixture } from './helpers.js';
-import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
+import { events, extra, ingestUnchanged, warnings, truncatedSqlite } from './artifactKit.js';
 import { addSafariTabs, type TabExpected } from '../fixtures/artifacts/safariTabs.js';
 
 process.env.TZ = 'Pacific/Kiritimati';
@@ -61,13 +61,7 @@ describe('SafariTabs.db: broken', () => {
       contacts: 1,
       calls: 0,
       extend: (w) => {
-        const head = Buffer.alloc(4096 * 3);
-        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
-        head.writeUInt16BE(4096, 16);
-        head[18] = 1;
-        head[19] = 1;
-        head.writeUInt32BE(40, 28);
-        w.addFile('HomeDomain', 'Library/Safari/SafariTabs.db', head);
+        w.addFile('HomeDomain', 'Library/Safari/SafariTabs.db', truncatedSqlite());
       },
     });
     const { casePath, result, unchanged } = await ingestUnchanged(t.root);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { fixture, tmpDir, treeHash } from './helpers.js';
+import { truncatedSqlite } from './artifactKit.js';
 import { addVoicemail, type VmGeneration, type VoicemailTruth } from '../fixtures/artifacts/voicemail.js';
 import { usNumber } from '../fixtures/artifacts/contacts.js';
 import { ingest } from '../src/pipeline/ingest.js';
@@ -81,13 +82,7 @@ describe('voicemail: broken database', () => {
       calls: 3,
       callsInWal: 0,
       extend: (w) => {
-        const head = Buffer.alloc(4096 * 3);
-        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
-        head.writeUInt16BE(4096, 16);
-        head[18] = 1;
-        head[19] = 1;
-        head.writeUInt32BE(40, 28);
-        w.addFile('HomeDomain', 'Library/Voicemail/voicemail.db', head);
+        w.addFile('HomeDomain', 'Library/Voicemail/voicemail.db', truncatedSqlite());
       },
     });
     const casePath = path.join(tmpDir(), 'case.db');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HAVE_REALDATA, REALDATA, fixture, tmpDir, wrapRealFiles } from './helpers.js';
 import { makeSqlite } from '../fixtures/backupWriter.js';
-import { events, extra, ingestUnchanged, warnings } from './artifactKit.js';
+import { events, extra, ingestUnchanged, warnings, truncatedSqlite } from './artifactKit.js';
 import { addWhatsAppCalls, WA_CALLS_SCHEMA, WA_GROUP_DOMAIN, type WaCallsTruth } from '../fixtures/artifacts/whatsappCalls.js';
 import { usNumber } from '../fixtures/artifacts/contacts.js';
 import { waCallMetadata, waMetadata } from '../fixtures/artifacts/whatsapp.js';
@@ -99,13 +99,7 @@ describe('WhatsApp CallHistory.sqlite: broken', () => {
       contacts: 3,
       calls: 0,
       extend: (w) => {
-        const head = Buffer.alloc(4096 * 3);
-        Buffer.from('SQLite format 3\0', 'latin1').copy(head);
-        head.writeUInt16BE(4096, 16);
-        head[18] = 1;
-        head[19] = 1;
-        head.writeUInt32BE(40, 28);
-        w.addFile(WA_GROUP_DOMAIN, 'CallHistory.sqlite', head);
+        w.addFile(WA_GROUP_DOMAIN, 'CallHistory.sqlite', truncatedSqlite());
       },
     });
     const { casePath, result, unchanged } = await ingestUnchanged(t.root);

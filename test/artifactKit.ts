@@ -54,6 +54,17 @@ export const extra = (e: Ev): Record<string, unknown> => (e.extra_json ? JSON.pa
 export const sourcePath = (casePath: string, e: Ev): string =>
   query<{ p: string }>(casePath, "SELECT domain || '/' || relative_path AS p FROM files WHERE id = ?", e.source_file_id)[0].p;
 
+/** A database cut short: a valid SQLite header that promises 40 pages of 4 KiB, and only 3 pages of zeros. */
+export function truncatedSqlite(): Buffer {
+  const head = Buffer.alloc(4096 * 3);
+  Buffer.from('SQLite format 3\0', 'latin1').copy(head);
+  head.writeUInt16BE(4096, 16);
+  head[18] = 1;
+  head[19] = 1;
+  head.writeUInt32BE(40, 28);
+  return head;
+}
+
 /** What a fixture builder writes into a backup: the capture below stands in for a BackupWriter. */
 type Capture = { addDatabase: (domain: string, relativePath: string, files: { db: Buffer }) => void; addFile: () => string };
 
