@@ -5,25 +5,43 @@ import { feature } from 'topojson-client';
 import type { Topology, GeometryCollection } from 'topojson-specification';
 
 type Ring = [number, number][];
+/** A ring with its bounding box, computed once when the outline is loaded (maps test every ring against the view). */
+interface BoxedRing {
+  points: Ring;
+  minLon: number;
+  maxLon: number;
+  minLat: number;
+  maxLat: number;
+}
 type Resolution = '110m' | '50m' | '10m';
 
 const require = createRequire(import.meta.url);
-const cache = new Map<Resolution, Ring[]>();
+const cache = new Map<Resolution, BoxedRing[]>();
 
 /** Every land ring (outer and holes) at one Natural Earth resolution, read once per process. */
-function landRings(res: Resolution): Ring[] {
-  let rings = cache.get(res);
-  if (rings) return rings;
+function landRings(res: Resolution): BoxedRing[] {
+  const cached = cache.get(res);
+  if (cached) return cached;
   const topo = require(`world-atlas/land-${res}.json`) as Topology<{ land: GeometryCollection }>;
   const land = feature(topo, topo.objects.land);
-  rings = [];
+  const rings: Ring[] = [];
   for (const f of land.features) {
     const g = f.geometry;
     if (g.type === 'Polygon') rings.push(...(g.coordinates as Ring[]));
     else if (g.type === 'MultiPolygon') for (const p of g.coordinates as Ring[][]) rings.push(...p);
   }
-  cache.set(res, rings);
-  return rings;
+  const boxed = rings.map((points) => {
+    const b: BoxedRing = { points, minLon: Infinity, maxLon: -Infinity, minLat: Infinity, maxLat: -Infinity };
+    for (const [lon, lat] of points) {
+      if (lon < b.minLon) b.minLon = lon;
+      if (lon > b.maxLon) b.maxLon = lon;
+      if (lat < b.minLat) b.minLat = lat;
+      if (lat > b.maxLat) b.maxLat = lat;
+    }
+    return b;
+  });
+  cache.set(res, boxed);
+  return boxed;
 }
 
 /** The coarsest outline that still looks right at this span: 110m for the world, 10m for a city. */
@@ -54,19 +72,9 @@ export function landPath(view: View): string {
   const box = { x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
   const out: string[] = [];
   for (const ring of landRings(res)) {
-    let minLon = Infinity,
-      maxLon = -Infinity,
-      minLat = Infinity,
-      maxLat = -Infinity;
-    for (const [lon, lat] of ring) {
-      if (lon < minLon) minLon = lon;
-      if (lon > maxLon) maxLon = lon;
-      if (lat < minLat) minLat = lat;
-      if (lat > maxLat) maxLat = lat;
-    }
-    if (maxLon < view.lon0 - padLon || minLon > view.lon1 + padLon || maxLat < view.lat0 - padLat || minLat > view.lat1 + padLat) continue;
+    if (ring.maxLon < view.lon0 - padLon || ring.minLon > view.lon1 + padLon || ring.maxLat < view.lat0 - padLat || ring.minLat > view.lat1 + padLat) continue;
     const clipped = clipToBox(
-      ring.map(([lon, lat]) => [view.x(lon), view.y(lat)] as [number, number]),
+      ring.points.map(([lon, lat]) => [view.x(lon), view.y(lat)] as [number, number]),
       box,
     );
     let d = '';
