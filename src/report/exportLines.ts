@@ -10,7 +10,7 @@ import { KINDS } from '../extractors/registry.js';
 import { messageLine, timestampDesc } from './describe.js';
 import { messageFacts } from './facts.js';
 import { csvCell, EXPORT_FIELDS, orphanReason, threadNames } from './exports.js';
-import { whereClause, type EventFilter } from '../timeline/query.js';
+import { inTimeOrder, whereClause, type EventFilter } from '../timeline/query.js';
 
 type Fmt = 'jsonl' | 'csv';
 
@@ -153,7 +153,7 @@ function fieldValues(hasRecovery: boolean): Record<string, { sql: string; type: 
  * The SELECT that yields one finished line per filtered event, in export order; null when EXPORT_FIELDS holds a
  * field this module cannot write (one added without SQL here): the caller then writes objects as before.
  */
-export function exportLinesSql(db: Database.Database, fmt: Fmt, filter: EventFilter): { sql: string; params: unknown[] } | null {
+export function exportLinesSql(db: Database.Database, fmt: Fmt, filter: EventFilter): { sql: string; params: unknown[] }[] | null {
   const cols = new Set((db.prepare('PRAGMA table_info(events)').all() as { name: string }[]).map((c) => c.name));
   const values = fieldValues(cols.has('recovered') && cols.has('recovered_from') && cols.has('confidence'));
   const keyTest = ['edited', 'edit_history', 'unsent', 'recently_deleted', 'reply_to_event_id', 'reacted_to_event_id']
@@ -170,15 +170,16 @@ function factsInOrder(): boolean {
   return at > 0 && FACT_FIELDS.every((f, i) => EXPORT_FIELDS[at + i] === f);
 }
 
-function selectLines(line: string, filter: EventFilter): { sql: string; params: unknown[] } {
-  const w = whereClause(filter);
-  const sql = `SELECT ${line} AS line FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id
-    ${w.sql} ORDER BY e.ts_utc_us IS NULL, e.ts_utc_us, e.id`;
-  return { sql, params: w.params };
+/** The finished line comes as UTF-8 bytes with its end of line: no round trip through a JS string. */
+function selectLines(line: string, filter: EventFilter, eol: string): { sql: string; params: unknown[] }[] {
+  return inTimeOrder(
+    `SELECT CAST(${line} || ${sqlString(eol)} AS BLOB) AS line FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id`,
+    whereClause(filter),
+  );
 }
 
 /** CSV: one concat() of csvCell-equal cells. Computed text (message, thread) is escaped by csvCell itself, once. */
-function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] } | null {
+function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] }[] | null {
   if (!factsInOrder()) return null;
   const cells: string[] = [];
   for (const name of EXPORT_FIELDS) {
@@ -199,7 +200,7 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
     cells.push(expr);
   }
   // One concat_ws() per line: chained || would copy the growing line once per field.
-  return selectLines(`concat_ws(',', ${cells.join(', ')})`, filter);
+  return selectLines(`concat_ws(',', ${cells.join(', ')})`, filter, '\r\n');
 }
 
 /**
@@ -207,7 +208,7 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
  * SQLite would write differently (non-integral REALs, integers beyond 2^53) come from JS through json(), which keeps
  * their text.
  */
-function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] } | null {
+function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] }[] | null {
   if (!factsInOrder()) return null;
   const before: string[] = [];
   const after: string[] = [];
@@ -230,5 +231,5 @@ function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, k
   // Every JSON value ends in '"', a digit, a letter or ']', so rtrim takes off only the object's closing brace;
   // the fields after the facts are a second object without its opening brace.
   const rest = after.length ? `',', substr(json_object(${after.join(', ')}), 2)` : "'}'";
-  return selectLines(`concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`, filter);
+  return selectLines(`concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`, filter, '\n');
 }

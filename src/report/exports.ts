@@ -179,20 +179,22 @@ export function exportEvents(db: Database.Database, format: ExportFormat, out: s
   const eol = format === 'jsonl' ? '\n' : '\r\n';
   const header = format === 'csv' ? '\ufeff' + EXPORT_FIELDS.join(',') + '\r\n' : ''; // BOM: Excel reads UTF-8 correctly
   // SQLite writes the lines (exportLines.ts); objects if a field has no SQL there or a value is a BLOB.
-  const q = exportLinesSql(db, format, filter);
-  if (q) {
+  const queries = exportLinesSql(db, format, filter);
+  if (queries) {
     registerExportFunctions(db);
-    const stmt = db.prepare(q.sql).pluck();
-    stmt.safeIntegers(false);
     try {
       return writeAtomically(out, (fd) => {
         const w = new BufferedWriter(fd);
         let n = 0;
         w.write(header);
         try {
-          for (const line of stmt.iterate(...q.params) as Iterable<string>) {
-            w.write(line + eol);
-            n++;
+          for (const q of queries) {
+            const stmt = db.prepare(q.sql).pluck();
+            stmt.safeIntegers(false);
+            for (const line of stmt.iterate(...q.params) as Iterable<Buffer>) {
+              w.writeBytes(line);
+              n++;
+            }
           }
         } catch (err) {
           if (/\bBLOB\b/.test((err as Error).message)) throw new BlobValue();

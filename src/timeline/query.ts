@@ -236,12 +236,26 @@ export function whereClause(f: EventFilter, alias = 'e', o: { wordsInTimeOrder?:
 const SELECT_EVENTS = `SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256
   FROM events e LEFT JOIN files f ON f.id = e.source_file_id`;
 
+/**
+ * Time order (dated events by time then id, undated ones last by id) as two statements that each walk an index:
+ * one `ORDER BY ts IS NULL, ts, id` sorts every selected row in a temporary B-tree first (on a 2.1M-event case,
+ * 1.9 GB of finished export lines, before the first one is written).
+ */
+export function inTimeOrder(head: string, w: { sql: string; params: unknown[] }, alias = 'e'): { sql: string; params: unknown[] }[] {
+  const and = w.sql ? `${w.sql} AND` : 'WHERE';
+  return [
+    { sql: `${head} ${and} ${alias}.ts_utc_us IS NOT NULL ORDER BY ${alias}.ts_utc_us, ${alias}.id`, params: w.params },
+    { sql: `${head} ${and} ${alias}.ts_utc_us IS NULL ORDER BY ${alias}.id`, params: w.params },
+  ];
+}
+
 /** Events in time order (undated events last), streamed: never the whole table in memory. */
-export function iterateEvents(db: Database.Database, f: EventFilter = {}): IterableIterator<EventRow> {
-  const w = whereClause(f);
-  const stmt = db.prepare(`${SELECT_EVENTS} ${w.sql} ORDER BY e.ts_utc_us IS NULL, e.ts_utc_us, e.id`);
-  stmt.safeIntegers(false);
-  return stmt.iterate(...w.params) as IterableIterator<EventRow>;
+export function* iterateEvents(db: Database.Database, f: EventFilter = {}): IterableIterator<EventRow> {
+  for (const q of inTimeOrder(SELECT_EVENTS, whereClause(f))) {
+    const stmt = db.prepare(q.sql);
+    stmt.safeIntegers(false);
+    yield* stmt.iterate(...q.params) as IterableIterator<EventRow>;
+  }
 }
 
 export function countEvents(db: Database.Database, f: EventFilter = {}): number {
