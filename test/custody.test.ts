@@ -180,62 +180,6 @@ describe('custody chain and case digests', () => {
   });
 });
 
-describe('digest of the events while they are written', () => {
-  // Workers need the compiled modules (npm test builds first); the TypeScript sources have no worker script.
-  const dist = path.resolve('dist/src');
-
-  it('gives the digest of a single pass, with rows updated or deleted after their block was digested', async () => {
-    const { CaseFile: DistCaseFile } = (await import(path.join(dist, 'timeline/caseFile.js'))) as typeof import('../src/timeline/caseFile.js');
-    const cd = (await import(path.join(dist, 'custody/caseDigest.js'))) as typeof import('../src/custody/caseDigest.js');
-    const file = path.join(tmpDir(), 'case.db');
-    const cf = DistCaseFile.create(file);
-    const following = cd.FollowingDigest.start(cf.db, file);
-    expect(following).not.toBeNull();
-    const add = (n: number) => {
-      cf.begin();
-      for (let i = 0; i < n; i++)
-        cf.addEvent(
-          { ts: null, kind: 'message', action: 'sent', body: `m${i} ✓\n“quoted”`, latitude: i / 7, sourceFileId: null, sourceTable: 'message', sourceRowid: i },
-          'messages',
-        );
-      cf.commit();
-    };
-    add(140_000); // blocks 0 and 1 are complete, block 2 is not
-    for (let i = 0; i < 400 && following!.blocksDone < 2; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(following!.blocksDone).toBe(2);
-    cf.db.prepare("UPDATE events SET body = 'changed later' WHERE id = 10").run();
-    cf.db.prepare('DELETE FROM events WHERE id = 70000').run();
-    add(10);
-    const known = await following!.finish();
-    expect(known.map((b) => b.block)).toEqual([]); // both digested blocks were touched afterwards
-    const parallel = await cd.recordCaseDigestParallel(cf.db, file, { table: 'events', blocks: known });
-    const single = cd.recordCaseDigest(cf.db);
-    expect(parallel.sha256).toBe(single.sha256);
-    expect(parallel.tables.events.rows).toBe(140_009);
-    // No trigger is left behind on the connection, and none was ever written into the case file.
-    expect(cf.db.prepare("SELECT count(*) FROM sqlite_temp_master WHERE type = 'trigger'").pluck().get()).toBe(0);
-    expect(cf.db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").pluck().get()).toBe(0);
-    cf.close();
-  }, 60_000);
-
-  it('keeps the blocks nothing touched', async () => {
-    const { CaseFile: DistCaseFile } = (await import(path.join(dist, 'timeline/caseFile.js'))) as typeof import('../src/timeline/caseFile.js');
-    const cd = (await import(path.join(dist, 'custody/caseDigest.js'))) as typeof import('../src/custody/caseDigest.js');
-    const file = path.join(tmpDir(), 'case.db');
-    const cf = DistCaseFile.create(file);
-    const following = cd.FollowingDigest.start(cf.db, file)!;
-    cf.begin();
-    for (let i = 0; i < 70_000; i++) cf.addEvent({ ts: null, kind: 'call', action: 'incoming', sourceFileId: null, sourceTable: 'ZCALLRECORD', sourceRowid: i }, 'calls');
-    cf.commit();
-    for (let i = 0; i < 400 && following.blocksDone < 1; i++) await new Promise((r) => setTimeout(r, 25));
-    const known = await following.finish();
-    expect(known.map((b) => b.block)).toEqual([0n]);
-    expect(known[0].rows).toBe(65_535); // ids 1…65535
-    expect((await cd.recordCaseDigestParallel(cf.db, file, { table: 'events', blocks: known })).sha256).toBe(cd.recordCaseDigest(cf.db).sha256);
-    cf.close();
-  }, 60_000);
-});
-
 describe('signatures and output manifests', () => {
   it('creates a key pair (private key 0600), signs and detects any change; never overwrites keys', () => {
     const dir = tmpDir();

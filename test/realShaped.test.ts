@@ -52,7 +52,8 @@ describe.skipIf(!HAVE_REALDATA)('real-shaped fixture (hickman rows replicated)',
       ...withSiblings('CameraRollDomain', 'Media/PhotoData/Photos.sqlite', f.photos),
       ...withSiblings('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', f.contacts),
     ]);
-    const one = counts(await ingestCase(real));
+    const oneDb = await ingestCase(real);
+    const one = counts(oneDb);
     const grown = await ingestCase(root);
     expect(messagesStats.bulkRows + messagesStats.rowByRowRows).toBe(530);
     const many = counts(grown);
@@ -74,6 +75,16 @@ describe.skipIf(!HAVE_REALDATA)('real-shaped fixture (hickman rows replicated)',
       .pluck()
       .all() as number[];
     expect(r77).toEqual([1584839459367563, 1584839459367563 - 3_600_000_000]);
+    // Attachment files the backup lacks: the real files name each one; five replicas name the first 50 and one
+    // more warning counts all of them.
+    const named = (db: Database.Database) =>
+      db.prepare("SELECT count(*) FROM warnings WHERE extractor = 'messages' AND message LIKE '%is not in this backup (recorded as missing)'").pluck().get() as number;
+    const perReplica = named(oneDb);
+    expect(perReplica).toBeGreaterThan(10);
+    expect(named(grown)).toBe(50);
+    expect(grown.prepare("SELECT message FROM warnings WHERE extractor = 'messages' AND message LIKE '% attachment files are not in this backup%'").pluck().all()).toEqual([
+      `${perReplica * 5} attachment files are not in this backup; the first 50 are named in their own warnings, and every one is a files row with status 'missing'`,
+    ]);
     // The real files were only read.
     expect(treeHash(path.join(REALDATA, 'hickman-ios14'))).toEqual(realBefore);
   });

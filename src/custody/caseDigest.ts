@@ -244,92 +244,14 @@ function digestOnWorker(script: string, path: string, table: string, columns: st
 }
 
 /**
- * Digests the blocks of a table (the events) that ingest has finished writing, on a worker thread, while
- * extraction goes on: the digest then costs the ingest almost no time of its own. A block is finished once
- * a committed row lies beyond it (rowids only grow). Rows updated or deleted afterwards (a tapback linked to
- * a later message…) are caught by TEMP triggers, which live on this connection only and never reach the case
- * file; their blocks are digested again at the end. Needs WAL, so the worker reads while this thread writes.
- */
-export class FollowingDigest {
-  private readonly done = new Map<bigint, BlockDigest>();
-  private readonly finished: Promise<void>;
-  private constructor(
-    private readonly db: Database.Database,
-    private readonly worker: Worker,
-    readonly table: string,
-  ) {
-    this.finished = new Promise((resolve, reject) => {
-      worker.on('message', (m: WireBlock | 'done') => {
-        if (m === 'done') resolve();
-        else {
-          const d = fromWire(m);
-          this.done.set(d.block, d);
-        }
-      });
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`digest worker exited early with code ${code}`)));
-    });
-    this.finished.catch(() => {
-      /* reported by finish() */
-    });
-  }
-
-  /** How many blocks the worker has digested so far. */
-  get blocksDone(): number {
-    return this.done.size;
-  }
-
-  /** Null when workers cannot run here (TypeScript sources): the digest is then computed at the end. */
-  static start(db: Database.Database, path: string, table = 'events'): FollowingDigest | null {
-    const script = digestWorkerScript();
-    if (!script || os.cpus().length < 2) return null;
-    db.exec(`CREATE TEMP TABLE IF NOT EXISTS digest_touched (tbl TEXT NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (tbl, block));
-      CREATE TEMP TRIGGER IF NOT EXISTS digest_touched_update AFTER UPDATE ON main.${q(table)} BEGIN
-        INSERT OR IGNORE INTO digest_touched VALUES ('${table}', OLD.rowid >> 16), ('${table}', NEW.rowid >> 16); END;
-      CREATE TEMP TRIGGER IF NOT EXISTS digest_touched_delete AFTER DELETE ON main.${q(table)} BEGIN
-        INSERT OR IGNORE INTO digest_touched VALUES ('${table}', OLD.rowid >> 16); END;`);
-    const worker = new Worker(script, { workerData: { mode: 'follow', path, table, columns: columnList(db, table) } });
-    return new FollowingDigest(db, worker, table);
-  }
-
-  /** Stop following; the blocks digested so far that are still valid. Everything must be committed. */
-  async finish(): Promise<BlockDigest[]> {
-    this.worker.postMessage('stop');
-    await this.finished;
-    await this.worker.terminate();
-    const touched = this.db.prepare('SELECT block FROM temp.digest_touched WHERE tbl = ?').pluck().safeIntegers(true).all(this.table) as bigint[];
-    this.dropTriggers();
-    for (const b of touched) this.done.delete(b);
-    return [...this.done.values()];
-  }
-
-  /** Give up (a failed ingest). */
-  async cancel(): Promise<void> {
-    this.dropTriggers();
-    await this.worker.terminate();
-  }
-
-  private dropTriggers(): void {
-    this.db.exec('DROP TRIGGER IF EXISTS temp.digest_touched_update; DROP TRIGGER IF EXISTS temp.digest_touched_delete; DROP TABLE IF EXISTS temp.digest_touched;');
-  }
-}
-
-/**
  * The same digest, with large tables split across one worker per core (each reads its own rowid blocks from
  * the case file through its own read-only connection). `path` is the case file, with everything committed.
- * `known`: blocks of one table already digested (FollowingDigest); only the others are read.
  */
-export async function recordCaseDigestParallel(
-  db: Database.Database,
-  path: string,
-  known?: { table: string; blocks: BlockDigest[] },
-  workers = os.cpus().length,
-): Promise<CaseDigest> {
+export async function recordCaseDigestParallel(db: Database.Database, path: string, workers = os.cpus().length): Promise<CaseDigest> {
   const script = digestWorkerScript();
   const perTable = new Map<string, { columns: string[]; blocks: BlockDigest[] }>();
   for (const table of contentTables(db)) {
     const columns = columnList(db, table);
-    const have = table === known?.table ? known.blocks : [];
     const { lo, hi } = db
       .prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${q(table)}`)
       .safeIntegers(true)
@@ -338,9 +260,8 @@ export async function recordCaseDigestParallel(
       perTable.set(table, { columns, blocks: [] });
       continue;
     }
-    const haveSet = new Set(have.map((b) => b.block));
     const todo: bigint[] = [];
-    for (let b = blockOf(lo); b <= blockOf(hi); b++) if (!haveSet.has(b)) todo.push(b);
+    for (let b = blockOf(lo); b <= blockOf(hi); b++) todo.push(b);
     // Only blocks that hold rows: a doctored rowid far away would otherwise mean billions of empty blocks.
     const wanted =
       todo.length > 4096
@@ -362,7 +283,7 @@ export async function recordCaseDigestParallel(
       const shares = Array.from({ length: parts }, (_, i) => blocks.slice(Math.floor((blocks.length * i) / parts), Math.floor((blocks.length * (i + 1)) / parts)));
       fresh = (await Promise.all(shares.map((share) => digestOnWorker(script, path, table, columns, share)))).flat();
     }
-    perTable.set(table, { columns, blocks: [...have, ...fresh].sort((a, b) => (a.block < b.block ? -1 : a.block > b.block ? 1 : 0)) });
+    perTable.set(table, { columns, blocks: fresh.sort((a, b) => (a.block < b.block ? -1 : a.block > b.block ? 1 : 0)) });
   }
   return storeDigest(db, perTable);
 }

@@ -18,7 +18,7 @@ import { onAbort, RefusedError, sweepStaleWorkDirsOnce } from '../workdir.js';
 import { runExtractors, type RunOptions, type RunSummary } from './runExtractors.js';
 import { EXTRACTORS, withDependencies } from '../extractors/registry.js';
 import { listingHash } from '../custody/listing.js';
-import { recordCaseDigestParallel, FollowingDigest } from '../custody/caseDigest.js';
+import { recordCaseDigestParallel } from '../custody/caseDigest.js';
 import { hashEvidence, checkReads, passDetail, type EvidencePassResult } from '../custody/evidencePass.js';
 import type { HashAlgorithm } from '../custody/hashWorker.js';
 import { TOOL_VERSION } from '../version.js';
@@ -131,7 +131,6 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
   const lock = lockCase(casePath, `ingest ${root}`);
   let backup: EvidenceSource | null = null;
   let caseFile: CaseFile | null = null;
-  let following: FollowingDigest | null = null;
   const partial = `${casePath}.partial`;
   const stopRemovingPartial = onAbort(() => removeCaseFiles(partial));
   try {
@@ -161,7 +160,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       cf.db.exec(
         'DROP TABLE IF EXISTS events_fts; DROP INDEX IF EXISTS events_ts; DROP INDEX IF EXISTS events_kind; DROP INDEX IF EXISTS events_thread; DROP INDEX IF EXISTS events_device; DROP INDEX IF EXISTS events_duplicate',
       );
-      cf.db.pragma('journal_mode = WAL');
+      cf.db.pragma('journal_mode = MEMORY'); // as CaseFile.create: WAL only from finalizeIngest on
       cf.db.pragma('synchronous = OFF');
       cf.db.pragma('foreign_keys = OFF');
       cf.setMeta('ingest_state', 'running');
@@ -171,8 +170,6 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       caseFile = CaseFile.create(partial);
       cf = caseFile;
       cf.setMeta('ingest_state', 'running'); // until the final step: a file left by a killed run says so itself
-      // The events are digested on a worker while they are written (see FollowingDigest).
-      following = FollowingDigest.start(cf.db, partial);
       const now = new Date().toISOString();
       for (const [k, v] of Object.entries({
         tool_version: TOOL_VERSION,
@@ -273,10 +270,6 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     // Any row written without the device (a path that bypassed the CaseFile writers) is this source's.
     let stamped = 0;
     for (const t of DEVICE_TABLES) stamped += cf.db.prepare(`UPDATE ${t} SET device_id = ? WHERE device_id IS NULL`).run(deviceId).changes;
-    if (stamped && following) {
-      await following.cancel(); // the events it digested changed: the final digest reads them all again
-      following = null;
-    }
     const linkedDuplicates = adding ? linkDuplicateMessages(cf, deviceId) : 0;
     const devices = Number(cf.db.prepare('SELECT count(*) FROM evidence').pluck().get());
 
@@ -299,9 +292,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.setMeta('ingest_state', 'complete');
     // Digests of every content table, kept in the custody row: verify names any row edited later. The workers
     // read the committed content while this thread builds the indexes and the full-text index (no content change).
-    const known = following ? { table: following.table, blocks: await following.finish() } : undefined;
-    following = null;
-    const digesting = recordCaseDigestParallel(cf.db, partial, known);
+    const digesting = recordCaseDigestParallel(cf.db, partial);
     cf.finalizeIngest();
     lap('indexes_and_full_text');
     const caseDigest = await digesting;
@@ -358,7 +349,6 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       linkedDuplicates,
     };
   } finally {
-    if (following) await following.cancel();
     if (caseFile) {
       try {
         caseFile.close();

@@ -279,6 +279,7 @@ class MessageReader {
     await this.readMessages(mc);
     this.resolveDeferred();
     await this.attachments.orphans();
+    this.attachments.summarizeMissing();
   }
 
   // ---- the message table -------------------------------------------------------------------------------
