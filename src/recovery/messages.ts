@@ -46,7 +46,9 @@ export interface RecentlyDeletedMessage {
  */
 export function recentlyDeleted(db: Database.Database): RecentlyDeletedMessage[] {
   const out = new Map<string, RecentlyDeletedMessage>();
-  const present = hasTable(db, 'message') ? new Set((db.prepare('SELECT ROWID AS id FROM message').raw().all() as unknown[][]).map((r) => num(r[0]))) : new Set<number | null>();
+  // One lookup per listed message, not a set of every ROWID (a million of them on a grown phone).
+  const lookup = hasTable(db, 'message') ? db.prepare('SELECT 1 FROM message WHERE ROWID = ?').pluck() : null;
+  const present = { has: (id: number) => !!lookup?.get(id) };
   if (hasTable(db, 'chat_recoverable_message_join')) {
     const cols = columnsOf(db, 'chat_recoverable_message_join');
     const sel = ['chat_id', 'message_id', 'delete_date'].map((c) => (cols.has(c) ? quoteIdent(c) : `NULL AS ${c}`)).join(', ');
@@ -130,7 +132,7 @@ export interface RowidGap {
  * Gaps in a sequence of live ids (sorted ascending) up to `max` (sqlite_sequence / Z_MAX; null = the highest live id).
  * Ids start at 1. One gap record per run of missing ids.
  */
-export function findRowidGaps(table: string, live: { rowid: number; time: Raw }[], max: number | null, recovered: (number | bigint | null)[] = []): RowidGap[] {
+export function findRowidGaps(table: string, live: Iterable<{ rowid: number; time: Raw }>, max: number | null, recovered: (number | bigint | null)[] = []): RowidGap[] {
   const rec = recovered
     .filter((x): x is number | bigint => x !== null)
     .map(Number)
@@ -162,10 +164,30 @@ export interface GapReport {
   gaps: RowidGap[];
 }
 
+/**
+ * The live ids and times of a table, streamed (a million rows held as objects took 500 MB), with how many there
+ * were and the last one once walked.
+ */
+function liveIds(db: Database.Database, sql: string): Iterable<{ rowid: number; time: Raw }> & { count: number; last: { rowid: number; time: Raw } | null } {
+  const out = {
+    count: 0,
+    last: null as { rowid: number; time: Raw } | null,
+    *[Symbol.iterator]() {
+      for (const x of db.prepare(sql).raw().iterate() as Iterable<unknown[]>) {
+        const row = { rowid: num(x[0])!, time: raw(x[1]) };
+        out.count++;
+        out.last = row;
+        yield row;
+      }
+    },
+  };
+  return out;
+}
+
 /** message ROWIDs against sqlite_sequence. `recovered` marks how many missing ids came back from recovery. */
 export function messageRowidGaps(db: Database.Database, recovered: RecoveredRecord[] = []): GapReport | null {
   if (!hasTable(db, 'message')) return null;
-  const live = (db.prepare('SELECT ROWID AS r, date AS t FROM message ORDER BY ROWID').raw().all() as unknown[][]).map((x) => ({ rowid: num(x[0])!, time: raw(x[1]) }));
+  const live = liveIds(db, 'SELECT ROWID AS r, date AS t FROM message ORDER BY ROWID');
   let max: number | null = null;
   if (hasTable(db, 'sqlite_sequence')) max = num((db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'message'").raw().get() as unknown[] | undefined)?.[0]);
   const gaps = findRowidGaps(
@@ -176,9 +198,9 @@ export function messageRowidGaps(db: Database.Database, recovered: RecoveredReco
   );
   return {
     table: 'message',
-    maxId: max ?? live.at(-1)?.rowid ?? null,
+    maxId: max ?? live.last?.rowid ?? null,
     maxFrom: max !== null ? 'sqlite_sequence' : 'live',
-    liveCount: live.length,
+    liveCount: live.count,
     missing: gaps.reduce((a, g) => a + g.count, 0),
     gaps,
   };
@@ -187,7 +209,7 @@ export function messageRowidGaps(db: Database.Database, recovered: RecoveredReco
 /** CallHistory ZCALLRECORD Z_PKs against Z_PRIMARYKEY.Z_MAX (entity 'CallRecord'). */
 export function callRowidGaps(db: Database.Database, recovered: RecoveredRecord[] = []): GapReport | null {
   if (!hasTable(db, 'ZCALLRECORD')) return null;
-  const live = (db.prepare('SELECT Z_PK AS r, ZDATE AS t FROM ZCALLRECORD ORDER BY Z_PK').raw().all() as unknown[][]).map((x) => ({ rowid: num(x[0])!, time: raw(x[1]) }));
+  const live = liveIds(db, 'SELECT Z_PK AS r, ZDATE AS t FROM ZCALLRECORD ORDER BY Z_PK');
   let max: number | null = null;
   if (hasTable(db, 'Z_PRIMARYKEY')) max = num((db.prepare("SELECT Z_MAX FROM Z_PRIMARYKEY WHERE Z_NAME = 'CallRecord'").raw().get() as unknown[] | undefined)?.[0]);
   const gaps = findRowidGaps(
@@ -198,9 +220,9 @@ export function callRowidGaps(db: Database.Database, recovered: RecoveredRecord[
   );
   return {
     table: 'ZCALLRECORD',
-    maxId: max ?? live.at(-1)?.rowid ?? null,
+    maxId: max ?? live.last?.rowid ?? null,
     maxFrom: max !== null ? 'Z_PRIMARYKEY' : 'live',
-    liveCount: live.length,
+    liveCount: live.count,
     missing: gaps.reduce((a, g) => a + g.count, 0),
     gaps,
   };
