@@ -8,7 +8,8 @@
 //   - indexes and full-text ↔ `sqlite3` running the same CREATE INDEX / FTS statements;
 //   - digest      ↔ `openssl dgst -sha256` over the case file.
 // The synthetic messages fixture (fillBulkSmsDb, the same message count) is the second column.
-// Export, HTML and PDF phases are added by EXTRA_PHASES (filled by the export bench).
+//   - export      ↔ the sqlite3 CLI writing every event with json_object, in the same time order (index walks).
+// HTML and PDF of large cases are measured by the exports section (bench/exportSection.ts).
 // Skipped, with a note, when ../shared/realdata is absent.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,9 +31,6 @@ export interface PhaseRow {
   floor?: { seconds: number; what: string };
   synthetic?: number;
 }
-
-/** Later phases (export, HTML, PDF) on the finished case: the export bench pushes its measurement here. */
-export const EXTRA_PHASES: ((o: { casePath: string; tmp: string; events: number }) => Promise<PhaseRow[]>)[] = [];
 
 const secs = (t0: number) => (performance.now() - t0) / 1000;
 
@@ -167,6 +165,43 @@ function receiptCost(casePath: string, tmp: string): { receipts: number; all: nu
   return { receipts, all, rows };
 }
 
+/** `export --format jsonl` of the finished case in a child process: wall and CPU seconds, peak RSS, bytes. */
+function exportChild(casePath: string, out: string): { seconds: number; cpuS: number; rssMb: number; bytes: number } {
+  spawnSync('sync');
+  const cli = new URL('../src/cli/run.js', import.meta.url).pathname;
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', process.execPath, cli, 'export', '--case', casePath, '--format', 'jsonl', '--out', out], { encoding: 'utf8' });
+  const seconds = secs(t0);
+  if (r.status !== 0) throw new Error(`export failed: ${r.stderr.slice(-500)}`);
+  const [u, sys, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  const bytes = fs.statSync(out).size;
+  fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  return { seconds, cpuS: u + sys, rssMb: kb / 1024, bytes };
+}
+
+/** The export floor: sqlite3 writing the export's fields with json_object, dated events by the time index, then the undated. */
+function exportFloor(casePath: string, out: string): number {
+  const line = `json_object('datetime', strftime('%Y-%m-%dT%H:%M:%fZ', e.ts_utc_us / 1e6, 'unixepoch'), 'timestamp', e.ts_utc_us,
+    'kind', e.kind, 'action', e.action, 'title', e.title, 'text', e.body, 'direction', e.direction, 'counterpart', e.counterpart,
+    'counterpart_name', e.counterpart_name, 'service', e.service, 'thread', t.display_name, 'duration_s', e.duration_s,
+    'latitude', e.latitude, 'longitude', e.longitude, 'accuracy_m', e.accuracy_m, 'ts_raw', e.ts_raw, 'ts_epoch', e.ts_epoch,
+    'extractor', e.extractor, 'source_domain', f.domain, 'source_path', f.relative_path, 'source_table', e.source_table,
+    'source_rowid', e.source_rowid, 'source_sha256', f.sha256, 'event_id', e.id, 'recovered', e.recovered,
+    'recovered_from', e.recovered_from, 'confidence', e.confidence)`;
+  const from = 'FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id';
+  const fd = fs.openSync(out, 'w');
+  const t0 = performance.now();
+  const r = spawnSync('sqlite3', ['-readonly', casePath], {
+    input: `SELECT ${line} ${from} WHERE e.ts_utc_us IS NOT NULL ORDER BY e.ts_utc_us, e.id;\nSELECT ${line} ${from} WHERE e.ts_utc_us IS NULL ORDER BY e.id;\n`,
+    stdio: ['pipe', fd, 'pipe'],
+  });
+  const seconds = secs(t0);
+  fs.closeSync(fd);
+  fs.rmSync(out, { force: true });
+  if (r.status !== 0) throw new Error(`sqlite3 failed: ${String(r.stderr).slice(0, 300)}`);
+  return seconds;
+}
+
 function syntheticBackup(root: string, tmp: string, count: number): void {
   const dbPath = path.join(tmp, 'sms-synthetic.db');
   const db = new Database(dbPath);
@@ -288,7 +323,17 @@ export const realShapedBench: BenchSection = {
     const [withR, withoutR] = rc.rows;
     const receiptNote = `${rc.receipts.toLocaleString('en-US')} of ${rc.all.toLocaleString('en-US')} events are delivered/read receipts; sqlite3 insert + indexes ${fmt(withR.insert + withR.indexes)} s and ${withR.mb.toFixed(0)} MB with them, ${fmt(withoutR.insert + withoutR.indexes)} s and ${withoutR.mb.toFixed(0)} MB without`;
     process.stderr.write(`\nevent model: ${receiptNote}\n`);
-    for (const extra of EXTRA_PHASES) phases.push(...(await extra({ casePath, tmp, events: r.events })));
+    // Export of the real-shaped case, beside its floor; then ingest + export, the figure the issue's targets name.
+    const exp = exportChild(casePath, path.join(tmp, 'export', 'events.jsonl'));
+    const expFloor = exportFloor(casePath, path.join(tmp, 'floor.jsonl'));
+    phases.push(
+      {
+        phase: `export jsonl (${(exp.bytes / 1e6).toFixed(0)} MB, peak RSS ${exp.rssMb.toFixed(0)} MB, ${exp.cpuS.toFixed(1)} CPU-s)`,
+        seconds: exp.seconds,
+        floor: { seconds: expFloor, what: 'sqlite3 json_object in time order' },
+      },
+      { phase: 'ingest + export (target ≤ 30 s at scale 1)', seconds: r.seconds + exp.seconds },
+    );
     const table = phaseTable(phases);
     process.stderr.write(
       `\nreal-shaped: ${Object.entries(truth.rows)

@@ -16,9 +16,9 @@ afterAll(() => {
   for (const db of opened) db.close();
 });
 
-async function ingestCase(root: string): Promise<Database.Database> {
+async function ingestCase(root: string, only = ONLY): Promise<Database.Database> {
   const casePath = path.join(tmpDir(), 'case.db');
-  await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only: ONLY });
+  await ingest({ backupDir: root, casePath, tz: 'UTC', region: 'US', only });
   const db = new Database(casePath, { readonly: true });
   opened.push(db);
   return db;
@@ -87,5 +87,30 @@ describe.skipIf(!HAVE_REALDATA)('real-shaped fixture (hickman rows replicated)',
     ]);
     // The real files were only read.
     expect(treeHash(path.join(REALDATA, 'hickman-ios14'))).toEqual(realBefore);
+  });
+
+  it('names the first 50 attachment rows of each problem and counts the rest in one warning', async () => {
+    // 18 replicas: 3 attachment rows per replica name a path outside the attachment folders, 12 a file the
+    // backup lacks (the real files give 3 and 12: checked here, not assumed).
+    const real = path.join(tmpDir(), 'real');
+    const f = hickmanFiles(REALDATA);
+    wrapRealFiles(real, [...withSiblings('HomeDomain', 'Library/SMS/sms.db', f.sms), ...withSiblings('HomeDomain', 'Library/AddressBook/AddressBook.sqlitedb', f.contacts)]);
+    const one = await ingestCase(real, ['contacts', 'messages']);
+    const unlocated = (db: Database.Database) =>
+      db.prepare("SELECT count(*) FROM warnings WHERE extractor = 'messages' AND message LIKE 'attachment ROWID %; not looked up in the backup'").pluck().get() as number;
+    const absent = (db: Database.Database) =>
+      db.prepare("SELECT count(*) FROM warnings WHERE extractor = 'messages' AND message LIKE '%is not in this backup (recorded as missing)'").pluck().get() as number;
+    expect([unlocated(one), absent(one)]).toEqual([3, 12]);
+    const root = path.join(tmpDir(), 'grown');
+    buildRealShapedBackup(REALDATA, root, tmpDir(), { messages: 106 * 18, calls: 25, photos: 131 });
+    const grown = await ingestCase(root, ['contacts', 'messages']);
+    expect([unlocated(grown), absent(grown)]).toEqual([50, 50]);
+    const summaries = grown.prepare("SELECT message FROM warnings WHERE extractor = 'messages' AND message LIKE '% attachment %the first 50 are named%'").pluck().all();
+    expect(summaries).toEqual([
+      '54 attachment rows name no file this backup can hold (no path, or a path outside the attachment folders); the first 50 are named in their own warnings, and every one is recorded with its reason',
+      "216 attachment files are not in this backup; the first 50 are named in their own warnings, and every one is a files row with status 'missing'",
+    ]);
+    // Every attachment row is still recorded.
+    expect(grown.prepare('SELECT count(*) FROM attachments').pluck().get()).toBe((one.prepare('SELECT count(*) FROM attachments').pluck().get() as number) * 18);
   });
 });

@@ -27,6 +27,8 @@ export class AttachmentRecorder {
   private readonly thumbnails = new Map<number, number>();
   /** Attachment files the backup does not hold (each is a files row with status 'missing'). */
   private missing = 0;
+  /** Attachment rows whose path names no file in the backup's attachment domains (not hostile). */
+  private unlocated = 0;
 
   constructor(
     private readonly ctx: ExtractorContext,
@@ -86,12 +88,14 @@ export class AttachmentRecorder {
     if (!loc.ok) {
       status = filename ? 'outside-attachments' : 'no-path';
       extra.reason = loc.reason;
-      this.warn(
-        `attachment ROWID ${attRowid}${messageRowid !== null ? ` (message ROWID ${messageRowid})` : ''}: ${loc.reason}${filename ? ` — ${JSON.stringify(filename.slice(0, 300))}` : ''}; not looked up in the backup`,
-        attRowid,
-        loc.hostile ? 'warning' : 'info',
-        'attachment',
-      );
+      // A hostile path is always named; ordinary unreadable paths past the first NAMED_MISSING are counted.
+      if (loc.hostile || ++this.unlocated <= NAMED_MISSING)
+        this.warn(
+          `attachment ROWID ${attRowid}${messageRowid !== null ? ` (message ROWID ${messageRowid})` : ''}: ${loc.reason}${filename ? ` — ${JSON.stringify(filename.slice(0, 300))}` : ''}; not looked up in the backup`,
+          attRowid,
+          loc.hostile ? 'warning' : 'info',
+          'attachment',
+        );
     } else {
       extra.domain = loc.domain;
       extra.relative_path = loc.relativePath;
@@ -196,6 +200,13 @@ export class AttachmentRecorder {
 
   /** One warning for the missing files past the first NAMED_MISSING (on a backup without attachments, 141,510 rows of the same words). */
   summarizeMissing(): void {
+    if (this.unlocated > NAMED_MISSING)
+      this.warn(
+        `${this.unlocated.toLocaleString('en-US')} attachment rows name no file this backup can hold (no path, or a path outside the attachment folders); the first ${NAMED_MISSING} are named in their own warnings, and every one is recorded with its reason`,
+        null,
+        'info',
+        'attachment',
+      );
     if (this.missing > NAMED_MISSING)
       this.warn(
         `${this.missing.toLocaleString('en-US')} attachment files are not in this backup; the first ${NAMED_MISSING} are named in their own warnings, and every one is a files row with status 'missing'`,
