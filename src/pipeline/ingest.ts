@@ -280,9 +280,12 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       cf.addWarning({ extractor: 'custody', severity: 'error', message: `the evidence folder listing changed during ingest: ${after.differences(before).join('; ')}` });
     // Counts of this source (the case may hold other devices).
     const count = (sql: string) => Number(cf.db.prepare(sql).pluck().get(deviceId));
-    const events = count('SELECT count(*) FROM events WHERE device_id = ?');
+    // One pass over the events (no index on device_id yet): all of this source's, and the recovered ones.
+    const [events, recoveredEvents] = (cf.db.prepare('SELECT count(*), ifnull(sum(recovered = 1), 0) FROM events WHERE device_id = ?').raw().get(deviceId) as unknown[]).map(
+      Number,
+    );
     const recovered = {
-      events: count('SELECT count(*) FROM events WHERE recovered = 1 AND device_id = ?'),
+      events: recoveredEvents,
       databases: count('SELECT count(*) FROM recovery_runs WHERE device_id = ?'),
     };
     const warnings = count('SELECT count(*) FROM warnings WHERE device_id = ?');
