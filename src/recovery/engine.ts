@@ -7,6 +7,7 @@
 // 4. Free space of every version (freeblocks, unallocated gap, freelist pages) is carved in three modes.
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
+import { FileSource, memorySource, cacheShape, DEFAULT_CACHE_PAGES, type ByteSource } from './pageSource.js';
 import {
   parseDbHeader,
   parseWal,
@@ -44,10 +45,10 @@ const OWNER_NONE = -1,
 const MAX_PAYLOAD = 1 << 30;
 const MAX_DEPTH = 40;
 
-/** One version of a page: the main file's (commit 0) or a WAL frame's. */
+/** One version of a page: the main file's (commit 0) or a WAL frame's. `data` reads the page (through the cache). */
 interface Version {
   pgno: number;
-  data: Uint8Array;
+  readonly data: Uint8Array;
   frame: WalFrame | null;
   /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
   commit: number;
@@ -75,23 +76,27 @@ interface LiveRef {
 }
 
 /**
- * A table's live rows: rowid → one packed number (version index × 65536 + cell offset), not an object per row, so a
- * large table costs the garbage collector nothing. LiveRef objects are made on access.
+ * A table's live rows: rowid → one packed number (version id × 65536 + cell offset), not an object per row, so a
+ * large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the page read) are made
+ * on access. A version id is the page number for the main file, else past the main file's pages by WAL frame number.
  */
 class LiveTable {
   private rows = new Map<number | string, number>();
   constructor(
-    private versions: Version[],
+    private version: (vid: number) => Version,
     private usable: number,
   ) {}
-  set(key: number | string, vIdx: number, off: number): void {
-    this.rows.set(key, vIdx * 65536 + off);
+  set(key: number | string, vid: number, off: number): void {
+    this.rows.set(key, vid * 65536 + off);
   }
-  private ref(packed: number): LiveRef {
-    const v = this.versions[Math.floor(packed / 65536)];
+  ref(packed: number): LiveRef {
+    const v = this.version(Math.floor(packed / 65536));
     const off = packed % 65536;
     const p = readVarint(v.data, off, this.usable);
     return { v, off, payloadLen: p };
+  }
+  packed(): IterableIterator<number> {
+    return this.rows.values();
   }
   get(key: number | string): LiveRef | undefined {
     const x = this.rows.get(key);
@@ -126,8 +131,8 @@ export class Recovery {
   private warnings: string[] = [];
   private warned = new Map<string, number>();
   private stats: RecoveryStats;
-  private db!: Uint8Array;
-  private wal: Uint8Array | null = null;
+  private db!: ByteSource;
+  private wal: ByteSource | null = null;
   private h!: DbHeader;
   private walInfo: WalInfo | null = null;
   private usable = 0;
@@ -140,8 +145,6 @@ export class Recovery {
   private ownerNew!: Int32Array;
   private ownerMain: Int32Array | null = null;
   private live = new Map<TableSchema, LiveTable>();
-  private liveVersions: Version[] = [];
-  private liveVersionIdx = new Map<Version, number>();
   private wanted: Set<string> | null;
   private candidates: Candidate[] = [];
   private started = Date.now();
@@ -202,22 +205,36 @@ export class Recovery {
       this.stats.ms = Date.now() - this.started;
       return { records: [], stats: this.stats, warnings: this.warnings, tables: {} };
     };
+    // Files are read through descriptors in cached blocks, never whole (see pageSource.ts).
     try {
-      this.db = this.opts.db ?? (this.opts.dbPath ? fs.readFileSync(this.opts.dbPath) : new Uint8Array(0));
-      if (this.opts.wal !== undefined) this.wal = this.opts.wal;
-      else if (this.opts.walPath) this.wal = fs.existsSync(this.opts.walPath) ? fs.readFileSync(this.opts.walPath) : null;
-      else if (this.opts.walPath === undefined && this.opts.dbPath && fs.existsSync(this.opts.dbPath + '-wal')) this.wal = fs.readFileSync(this.opts.dbPath + '-wal');
+      const o = this.opts;
+      this.db = o.db ? memorySource(o.db) : o.dbPath ? FileSource.open(o.dbPath) : memorySource(new Uint8Array(0));
+      if (o.wal !== undefined) this.wal = o.wal ? memorySource(o.wal) : null;
+      else if (o.walPath) this.wal = fs.existsSync(o.walPath) ? FileSource.open(o.walPath) : null;
+      else if (o.walPath === undefined && o.dbPath && fs.existsSync(o.dbPath + '-wal')) this.wal = FileSource.open(o.dbPath + '-wal');
     } catch (e) {
+      this.db?.close();
       this.warn(`cannot read the evidence file: ${(e as Error).message}`);
       return empty();
     }
+    try {
+      return this.runOn(empty);
+    } finally {
+      this.db.close();
+      this.wal?.close();
+    }
+  }
+
+  private runOn(empty: () => RecoveryResult): RecoveryResult {
     this.stats.fileBytes = this.db.length;
     this.stats.walBytes = this.wal?.length ?? 0;
-    const h = parseDbHeader(this.db);
+    const h = parseDbHeader(this.db.read(0, 100), this.db.length);
     if (typeof h === 'string') {
       this.warn(h);
       return empty();
     }
+    const shape = cacheShape(h.pageSize, this.opts.cachePages ?? DEFAULT_CACHE_PAGES);
+    for (const src of [this.db, this.wal]) if (src instanceof FileSource) src.shape(shape.blockBytes, shape.maxBlocks);
     this.h = h;
     this.usable = h.usable;
     this.stats.pageSize = h.pageSize;
@@ -291,23 +308,49 @@ export class Recovery {
       );
   }
 
-  private mainCache: (Version | undefined)[] = [];
-  private frameCache = new Map<WalFrame, Version>();
+  /** A main-file page version (made on each call: nothing per page is kept). */
   private mainVersion(pgno: number): Version | null {
     if (pgno < 1 || pgno > this.mainPages) return null;
-    let v = this.mainCache[pgno];
+    const src = this.db,
+      ps = this.h.pageSize,
+      off = (pgno - 1) * ps;
+    return {
+      pgno,
+      get data() {
+        return src.read(off, ps);
+      },
+      frame: null,
+      commit: 0,
+      committed: true,
+    };
+  }
+
+  private frameCache = new Map<WalFrame, Version>();
+  private frameVersion(f: WalFrame): Version {
+    let v = this.frameCache.get(f);
     if (!v) {
-      const ps = this.h.pageSize;
-      v = this.mainCache[pgno] = { pgno, data: this.db.subarray((pgno - 1) * ps, pgno * ps), frame: null, commit: 0, committed: true };
+      const src = this.wal!,
+        ps = this.h.pageSize,
+        off = f.offset + 24;
+      v = {
+        pgno: f.pgno,
+        get data() {
+          return src.read(off, ps);
+        },
+        frame: f,
+        commit: f.committed ? f.commit : Infinity,
+        committed: f.committed,
+      };
+      this.frameCache.set(f, v);
     }
     return v;
   }
 
-  private frameVersion(f: WalFrame): Version {
-    let v = this.frameCache.get(f);
-    if (!v) this.frameCache.set(f, (v = { pgno: f.pgno, data: f.data, frame: f, commit: f.committed ? f.commit : Infinity, committed: f.committed }));
-    return v;
+  /** The id a live row stores for its page version (see LiveTable). */
+  private vid(v: Version): number {
+    return v.frame ? this.mainPages + v.frame.index : v.pgno;
   }
+  private byVid = (vid: number): Version => (vid > this.mainPages ? this.frameVersion(this.walInfo!.frames[vid - this.mainPages - 1]) : this.mainVersion(vid)!);
 
   /** The newest committed version of a page (the live database). */
   private newest(pgno: number): Version | null {
@@ -386,8 +429,9 @@ export class Recovery {
     if (this.h.autoVacuumRoot > 0) for (let p = 2; p < owner.length; p++) if (isPtrmapPage(p, this.usable)) owner[p] = OWNER_PTRMAP;
     const p1 = get(1);
     if (!p1) return;
-    let trunk = u32(p1.data, 32);
-    const total = u32(p1.data, 36);
+    const d1 = p1.data;
+    let trunk = u32(d1, 32);
+    const total = u32(d1, 36);
     let seen = 0,
       guard = 0;
     while (trunk > 0 && trunk < owner.length && guard++ < owner.length) {
@@ -399,20 +443,21 @@ export class Recovery {
       this.freelistPages.add(trunk);
       const v = get(trunk);
       if (!v) break;
-      const n = u32(v.data, 4);
+      const d = v.data;
+      const n = u32(d, 4);
       if (n > (this.usable - 8) / 4) {
         this.warn(`freelist trunk ${trunk} claims ${n} leaves: cut`);
         break;
       }
       for (let i = 0; i < n; i++) {
-        const leaf = u32(v.data, 8 + 4 * i);
+        const leaf = u32(d, 8 + 4 * i);
         if (leaf > 0 && leaf < owner.length) {
           owner[leaf] = OWNER_FREELIST;
           this.freelistPages.add(leaf);
         }
       }
       seen += n + 1;
-      trunk = u32(v.data, 0);
+      trunk = u32(d, 0);
     }
     if (seen !== total && total < owner.length) this.warn(`freelist holds ${seen} pages, header says ${total}`);
   }
@@ -422,17 +467,9 @@ export class Recovery {
     this.walkTree(1, get, owner, OWNER_INDEX, null);
     this.tables.forEach((t, ti) => {
       let live: LiveTable | null = null;
-      if (collectLive) this.live.set(t, (live = new LiveTable(this.liveVersions, this.usable)));
+      if (collectLive) this.live.set(t, (live = new LiveTable(this.byVid, this.usable)));
       this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
-        if (live) {
-          let vi = this.liveVersionIdx.get(v);
-          if (vi === undefined) {
-            vi = this.liveVersions.length;
-            this.liveVersions.push(v);
-            this.liveVersionIdx.set(v, vi);
-          }
-          live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, vi, cell.off);
-        }
+        if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, this.vid(v), cell.off);
         if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
       });
     });
@@ -482,7 +519,8 @@ export class Recovery {
         this.warn(`b-tree from root ${root} points to missing page ${pg}`);
         continue;
       }
-      const h = parsePageHeader(v.data, pg);
+      const d = v.data;
+      const h = parsePageHeader(d, pg);
       if (!h) {
         this.warn(`page ${pg} (b-tree root ${root}) is not a b-tree page`);
         continue;
@@ -491,16 +529,16 @@ export class Recovery {
       const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
       if (h.type === PAGE_TABLE_INTERIOR || h.type === PAGE_INDEX_INTERIOR) {
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          if (off + 4 <= this.usable) stack.push([u32(v.data, off), depth + 1]);
+          const off = u16(d, h.ptrStart + 2 * i);
+          if (off + 4 <= this.usable) stack.push([u32(d, off), depth + 1]);
         }
         stack.push([h.rightChild, depth + 1]);
       } else if (h.type === PAGE_INDEX_LEAF) {
         // Overflow pages of index entries: mark them so they are not carved as table data.
         if (owner)
           for (let i = 0; i < nCells; i++) {
-            const off = u16(v.data, h.ptrStart + 2 * i);
-            const p = readVarint(v.data, off, this.usable);
+            const off = u16(d, h.ptrStart + 2 * i);
+            const p = readVarint(d, off, this.usable);
             if (vlen === 0) continue;
             const x = Math.floor(((this.usable - 12) * 64) / 255) - 23;
             if (p > x) {
@@ -508,13 +546,13 @@ export class Recovery {
               const k = m + ((p - m) % (this.usable - 4));
               const local = k <= x ? k : m;
               const o = off + vlen + local;
-              if (o + 4 <= this.usable) this.markOverflow(u32(v.data, o), p - local, owner);
+              if (o + 4 <= this.usable) this.markOverflow(u32(d, o), p - local, owner);
             }
           }
       } else if (h.type === PAGE_TABLE_LEAF && leaf) {
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          const off = u16(d, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(d, off, this.usable, this.usable);
           if (!c) {
             this.warn(`page ${pg}: cell ${i} runs off the page`);
             continue;
@@ -538,14 +576,15 @@ export class Recovery {
   ): { values: SqlValue[]; types: number[]; truncated: boolean } | null {
     let buf: Uint8Array;
     let truncated = false;
-    if (payloadLen <= localLen) buf = v.data.subarray(payloadOff, payloadOff + payloadLen);
+    const d = v.data;
+    if (payloadLen <= localLen) buf = d.subarray(payloadOff, payloadOff + payloadLen);
     else {
       if (payloadLen > this.maxPayload) {
         this.warn(`payload of ${payloadLen} bytes is longer than the evidence: skipped`);
         return null;
       }
       const out = Buffer.allocUnsafe(payloadLen);
-      out.set(v.data.subarray(payloadOff, payloadOff + localLen), 0);
+      out.set(d.subarray(payloadOff, payloadOff + localLen), 0);
       let have = localLen,
         p = overflow,
         n = 0;
@@ -563,9 +602,10 @@ export class Recovery {
           break;
         }
         const take = Math.min(this.usable - 4, payloadLen - have);
-        out.set(ov.data.subarray(4, 4 + take), have);
+        const od = ov.data;
+        out.set(od.subarray(4, 4 + take), have);
         have += take;
-        p = u32(ov.data, 0);
+        p = u32(od, 0);
       }
       buf = truncated ? out.subarray(0, have) : out;
       if (truncated) this.warn(`overflow chain from page ${overflow} broken after ${have} of ${payloadLen} bytes`);
@@ -666,7 +706,8 @@ export class Recovery {
       for (let vi = 0; vi < versions.length; vi++) {
         const v = versions[vi];
         if (newest && v.frame === newest.frame && v.commit === newest.commit) continue;
-        const h = parsePageHeader(v.data, pgno);
+        const d = v.data;
+        const h = parsePageHeader(d, pgno);
         if (!h || h.type !== PAGE_TABLE_LEAF) continue;
         this.stats.tableLeafVersions++;
         const next = v.committed ? committedOrder[committedOrder.indexOf(v) + 1] : undefined;
@@ -676,12 +717,12 @@ export class Recovery {
         const owners = cl.owners;
         const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          const off = u16(d, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(d, off, this.usable, this.usable);
           if (!c) continue;
           const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
           const o0 = owners[0];
-          if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) {
+          if (o0 && this.sameAsLive(o0, c.rowid, d, c.payloadOff, c.payloadLen, c.localLen)) {
             this.stats.droppedIdenticalToLive++;
             continue;
           }
@@ -724,6 +765,11 @@ export class Recovery {
 
   private push(c: Candidate): void {
     if (this.wanted && !this.wanted.has(c.table.name)) return;
+    // A blob is a view into a cached file block: copy it, so a candidate never pins a block.
+    for (let i = 0; i < c.values.length; i++) {
+      const x = c.values[i];
+      if (Buffer.isBuffer(x)) c.values[i] = Buffer.from(x);
+    }
     this.stats.candidates++;
     this.candidates.push(c);
   }
@@ -731,18 +777,15 @@ export class Recovery {
   // ------------------------------------------------------------------------------------------------ free space
 
   private carveAll(): void {
-    const all: Version[] = [];
-    for (let p = 1; p <= this.mainPages; p++) {
-      const v = this.mainVersion(p);
-      if (v) all.push(v);
-    }
-    for (const frames of this.walByPage.values()) for (const f of frames) all.push(this.frameVersion(f));
-    for (const v of all) {
-      if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return;
+    const one = (v: Version): boolean => {
+      if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return false;
       this.stats.pagesExamined++;
-      this.stats.bytesExamined += v.data.length;
+      this.stats.bytesExamined += this.h.pageSize;
       this.carvePage(v);
-    }
+      return true;
+    };
+    for (let p = 1; p <= this.mainPages; p++) if (!one(this.mainVersion(p)!)) return;
+    for (const frames of this.walByPage.values()) for (const f of frames) if (!one(this.frameVersion(f))) return;
   }
 
   /**
@@ -771,19 +814,20 @@ export class Recovery {
     const isFree = cl.isFree;
     if (isFree) this.stats.freelistPages++;
     if (cl.skip && !isFree) return;
-    const h = parsePageHeader(v.data, pg);
+    const d = v.data;
+    const h = parsePageHeader(d, pg);
     if (h && (h.type === PAGE_INDEX_LEAF || h.type === PAGE_INDEX_INTERIOR)) return;
     if (!h) {
       if (!isFree && !cl.unowned) return;
       // A free (or unclaimed) page without a b-tree header: trunk pages keep old bytes after their leaf list.
       let start = 0;
-      if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(v.data, 4), (this.usable - 8) >> 2));
-      if (this.allZero(v.data, start, this.usable)) {
+      if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(d, 4), (this.usable - 8) >> 2));
+      if (this.allZero(d, start, this.usable)) {
         if (isFree) this.stats.freelistZeroFilled++;
         return;
       }
       const tables = cl.owners.length ? cl.owners : this.byShape();
-      this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
+      this.carveRegion(v, d, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
       return;
     }
     if (cl.skip) return;
@@ -795,8 +839,8 @@ export class Recovery {
       // Every cell of a free / unclaimed table leaf is a candidate, read through the cell pointers.
       const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
       for (let i = 0; i < nCells; i++) {
-        const off = u16(v.data, h.ptrStart + 2 * i);
-        const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+        const off = u16(d, h.ptrStart + 2 * i);
+        const c = parseTableLeafCell(d, off, this.usable, this.usable);
         if (!c || c.payloadLen > this.maxPayload) continue;
         const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p)));
         if (!r) continue;
@@ -818,22 +862,22 @@ export class Recovery {
         });
       }
     }
-    for (const reg of freeRegions(v.data, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
+    for (const reg of freeRegions(d, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
       if (reg.kind === 'freeblock') {
         this.stats.freeblocks++;
         this.stats.freeblockBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start + 4, reg.end)) {
+        if (this.allZero(d, reg.start + 4, reg.end)) {
           this.stats.freeblocksZeroFilled++;
           continue;
         }
-        this.carveRegion(v, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
+        this.carveRegion(v, d, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
       } else {
         this.stats.unallocatedBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start, reg.end)) {
+        if (this.allZero(d, reg.start, reg.end)) {
           this.stats.unallocatedZero += reg.end - reg.start;
           continue;
         }
-        this.carveRegion(v, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
+        this.carveRegion(v, d, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
       }
     }
   }
@@ -868,8 +912,16 @@ export class Recovery {
    * Carve one free region. A freeblock's first 4 bytes are its header (they overwrote the start of the deleted cell):
    * the record there is rebuilt from the schema; every later offset is tried as an intact cell.
    */
-  private carveRegion(v: Version, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
-    const b = v.data;
+  private carveRegion(
+    v: Version,
+    b: Uint8Array,
+    start: number,
+    end: number,
+    kind: 'freeblock' | 'raw',
+    source: RecoverySource,
+    tables: TableSchema[],
+    shapeOnly: boolean,
+  ): void {
     let p = start;
     // At a freeblock's start, and wherever a record just ended inside a merged freeblock, there may be a 4-byte
     // freeblock header (next, size) over the first bytes of a deleted cell: rebuild that cell from the schema.
@@ -881,7 +933,7 @@ export class Recovery {
           size = u16(b, p + 2);
         const plausible = first || ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end);
         if (plausible) {
-          const q = this.tryRebuild(v, p + 4, first ? end : Math.min(end, p + size), tables, source);
+          const q = this.tryRebuild(v, b, p + 4, first ? end : Math.min(end, p + size), tables, source);
           if (q > 0) {
             p = q;
             first = false;
@@ -896,8 +948,8 @@ export class Recovery {
         p++;
         continue;
       }
-      let r = this.tryIntact(v, p, end, tables, source, shapeOnly);
-      if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, p, end, tables, source);
+      let r = this.tryIntact(v, b, p, end, tables, source, shapeOnly);
+      if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, b, p, end, tables, source);
       if (r > 0) {
         p = r;
         header = true;
@@ -911,8 +963,7 @@ export class Recovery {
    * A record header at p whose cell prefix (payload length, rowid) was overwritten, e.g. by the tail of a record
    * written over it: only for the page's own tables, with at least the fewest columns a live row has.
    */
-  private tryHeaderAt(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
-    const b = v.data;
+  private tryHeaderAt(v: Version, b: Uint8Array, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
     const hl = b[p];
     if (hl < 2 || (hl >= 0x80 && (p + 1 >= end || b[p + 1] >= 0x80))) return 0;
     const hlen = readVarint(b, p, end);
@@ -953,8 +1004,7 @@ export class Recovery {
   }
 
   /** An intact cell at p: payload length, rowid, record header; the sizes must add up exactly. Returns the end or 0. */
-  private tryIntact(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
-    const b = v.data;
+  private tryIntact(v: Version, b: Uint8Array, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
     const P = readVarint(b, p, end);
     if (vlen === 0 || P < 2 || P > this.maxPayload) return 0;
     let q = p + vlen;
@@ -1047,8 +1097,7 @@ export class Recovery {
    * serial types start at s+o; (rebuilt) neither it nor the first serial type survived (a rowid-alias first column is
    * always serial type 0). The record must end inside the region; an exact end wins. Returns the end or 0.
    */
-  private tryRebuild(v: Version, s: number, end: number, tables: TableSchema[], source: RecoverySource): number {
-    const b = v.data;
+  private tryRebuild(v: Version, b: Uint8Array, s: number, end: number, tables: TableSchema[], source: RecoverySource): number {
     type Try = { t: TableSchema; types: number[]; payloadStart: number; hdrLen: number; mode: CarveMode; recEnd: number; P: number };
     let best: Try | null = null;
     const consider = (x: Try) => {
@@ -1147,9 +1196,10 @@ export class Recovery {
           break;
         }
         const take = Math.min(this.usable - 4, x.P - have);
-        tmp.set(ov.data.subarray(4, 4 + take), have);
+        const od = ov.data;
+        tmp.set(od.subarray(4, 4 + take), have);
         have += take;
-        p = u32(ov.data, 0);
+        p = u32(od, 0);
       }
       buf = tmp.subarray(x.hdrLen, truncated ? have : x.P);
     } else buf = b.subarray(bodyStart, x.payloadStart + x.P);
@@ -1194,12 +1244,13 @@ export class Recovery {
     let i = 0;
     for (const ref of this.live.get(t)?.values() ?? []) {
       if (i++ > 4096 && (i & 15) !== 0) continue;
-      const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+      const d = ref.v.data;
+      const c = parseTableLeafCell(d, ref.off, this.usable, this.usable);
       if (!c) continue;
       const e = c.payloadOff + c.localLen;
-      const hl = readVarint(ref.v.data, c.payloadOff, e);
+      const hl = readVarint(d, c.payloadOff, e);
       if (vlen === 0) continue;
-      const n = scanTypes(ref.v.data, c.payloadOff + vlen, Math.min(e, c.payloadOff + hl), 65535);
+      const n = scanTypes(d, c.payloadOff + vlen, Math.min(e, c.payloadOff + hl), 65535);
       if (n > 0 && n < m) m = n;
       if (m <= 1) break;
     }
@@ -1297,8 +1348,9 @@ export class Recovery {
   }
 
   private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
-  private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
-  private bucketKeys = new Map<string, Map<string, LiveRef>>();
+  /** Live rows by payload length, and by value key within one length: packed refs (see LiveTable), not pages. */
+  private lenBuckets = new Map<TableSchema, Map<number, number[]>>();
+  private bucketKeys = new Map<string, Map<string, number>>();
 
   /** Live rows of a table keyed by each unique column's value. */
   private uniqueMap(t: TableSchema): Map<number, Map<string, number | bigint>> {
@@ -1323,13 +1375,16 @@ export class Recovery {
 
   /** A live row with exactly these values (rowid alias ignored), looked up among live rows of the same payload length. */
   private liveIdentical(t: TableSchema, c: Candidate): number | bigint | null {
+    const lt = this.live.get(t);
+    if (!lt) return null;
     let buckets = this.lenBuckets.get(t);
     if (!buckets) {
       buckets = new Map();
-      for (const ref of this.live.get(t)?.values() ?? []) {
-        let l = buckets.get(ref.payloadLen);
-        if (!l) buckets.set(ref.payloadLen, (l = []));
-        l.push(ref);
+      for (const x of lt.packed()) {
+        const len = lt.ref(x).payloadLen;
+        let l = buckets.get(len);
+        if (!l) buckets.set(len, (l = []));
+        l.push(x);
       }
       this.lenBuckets.set(t, buckets);
     }
@@ -1337,15 +1392,17 @@ export class Recovery {
     let keys = this.bucketKeys.get(key);
     if (!keys) {
       keys = new Map();
-      for (const ref of buckets.get(c.payloadLen) ?? []) {
+      for (const x of buckets.get(c.payloadLen) ?? []) {
+        const ref = lt.ref(x);
         const vals = this.liveValues(t, ref);
         const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
-        if (vals && cell) keys.set(rowKey(t, vals), ref);
+        if (vals && cell) keys.set(rowKey(t, vals), x);
       }
       this.bucketKeys.set(key, keys);
     }
-    const ref = keys.get(rowKey(t, c.values));
-    if (!ref) return null;
+    const x = keys.get(rowKey(t, c.values));
+    if (x === undefined) return null;
+    const ref = lt.ref(x);
     const lv = this.liveValues(t, ref);
     const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
     return lv && cell && sameValues(t, lv, c.values) ? cell.rowid : null;
@@ -1574,10 +1631,10 @@ export class Recovery {
       bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1;
     }
     const visit = (v: Version) => {
-      const h = parsePageHeader(v.data, v.pgno);
+      const b = v.data;
+      const h = parsePageHeader(b, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
-      for (const reg of freeRegions(v.data, h, this.usable)) {
-        const b = v.data;
+      for (const reg of freeRegions(b, h, this.usable)) {
         const tryAt = (pos: number, rowidLen: number | null, regEnd: number) => {
           if (pos + 4 > regEnd || !prefixes.has(u32(b, pos))) return;
           for (const L of lens) {
