@@ -912,16 +912,7 @@ export class Recovery {
    * Carve one free region. A freeblock's first 4 bytes are its header (they overwrote the start of the deleted cell):
    * the record there is rebuilt from the schema; every later offset is tried as an intact cell.
    */
-  private carveRegion(
-    v: Version,
-    b: Uint8Array,
-    start: number,
-    end: number,
-    kind: 'freeblock' | 'raw',
-    source: RecoverySource,
-    tables: TableSchema[],
-    shapeOnly: boolean,
-  ): void {
+  private carveRegion(v: Version, b: Uint8Array, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
     let p = start;
     // At a freeblock's start, and wherever a record just ended inside a merged freeblock, there may be a 4-byte
     // freeblock header (next, size) over the first bytes of a deleted cell: rebuild that cell from the schema.
