@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { tmpDir } from './helpers.js';
 import { buildSmsRecovery, buildCallsRecovery } from '../fixtures/recovery/build.js';
 import { recoverDatabase, type RecoveryResult } from '../src/recovery/index.js';
-import { FileSource, cacheShape } from '../src/recovery/pageSource.js';
+import { FileSource } from '../src/recovery/pageSource.js';
 
 /** A result as plain JSON (blobs as hex, bigints as strings), without the run time. */
 function plain(r: RecoveryResult): unknown {
@@ -46,29 +46,41 @@ describe('recovery through a bounded page cache', () => {
       expect(big.records.length).toBeGreaterThan(0);
       expect(plain(tiny)).toEqual(plain(big));
       expect(plain(tiny)).toEqual(plain(inMemory));
-      // Never the whole file: no readFileSync, and no read longer than one page (a 4-page cache has 1-page blocks).
+      // Never the whole file: no readFileSync, and no read longer than the 4-page cache (a WAL frame is 24 bytes more).
       expect(readFileSync).not.toHaveBeenCalled();
-      expect(readSync.mock.calls.length).toBeGreaterThan(size / 4096);
-      for (const call of readSync.mock.calls) expect(call[3]).toBeLessThanOrEqual(4096);
+      expect(readSync.mock.calls.length).toBeGreaterThan(size / (4 * 4096));
+      for (const call of readSync.mock.calls) expect(call[3]).toBeLessThanOrEqual(4 * (4096 + 24));
     });
 
-  it('keeps at most the configured number of blocks, re-reading a dropped one', () => {
+  it('keeps at most the configured number of pages, reads ahead only along a run, and re-reads a dropped page', () => {
     const dir = tmpDir('rfd-src-');
     const f = path.join(dir, 'bytes');
-    const bytes = Buffer.alloc(10 * 4096);
+    const bytes = Buffer.alloc(40 * 4096);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
     fs.writeFileSync(f, bytes);
-    const { blockBytes, maxBlocks } = cacheShape(4096, 4);
-    expect([blockBytes, maxBlocks]).toEqual([4096, 4]);
-    const src = FileSource.open(f, blockBytes, maxBlocks);
+    const page = (p: number) => bytes.subarray(p * 4096, (p + 1) * 4096);
+    const src = FileSource.open(f);
+    src.shape(4096, 8);
+    const readSync = vi.spyOn(fs, 'readSync');
     try {
-      for (let p = 0; p < 10; p++) expect(Buffer.from(src.read(p * 4096, 4096)).equals(bytes.subarray(p * 4096, (p + 1) * 4096))).toBe(true);
-      expect(src.reads).toBe(10);
-      src.read(9 * 4096, 10); // still cached
-      expect(src.reads).toBe(10);
-      src.read(0, 10); // dropped long ago: read again
-      expect(src.reads).toBe(11);
-      // A read across a block boundary, and one past the end.
+      // Pages in order: 1, 2, 4, 8 pages per read (capped by the 8-page cache).
+      for (let p = 0; p < 23; p++) expect(Buffer.from(src.read(p * 4096, 4096)).equals(page(p))).toBe(true);
+      expect(readSync.mock.calls.map((c) => c[3])).toEqual([1, 2, 4, 8, 8].map((n) => n * 4096));
+      src.read(20 * 4096, 10); // still cached
+      expect(src.reads).toBe(5);
+      src.read(0, 10); // dropped long ago: read again, one page (no neighbour cached)
+      expect(src.reads).toBe(6);
+      expect(readSync.mock.calls.at(-1)![3]).toBe(4096);
+      // Pages backwards read ahead backwards.
+      readSync.mockClear();
+      for (let p = 39; p >= 30; p--) expect(Buffer.from(src.read(p * 4096 + 5, 100)).equals(page(p).subarray(5, 105))).toBe(true);
+      expect(readSync.mock.calls.map((c) => [c[4], c[3]])).toEqual([
+        [39 * 4096, 4096],
+        [37 * 4096, 2 * 4096],
+        [33 * 4096, 4 * 4096],
+        [25 * 4096, 8 * 4096],
+      ]);
+      // A read across two pages, and reads at and past the end.
       expect(Buffer.from(src.read(4096 - 3, 8)).equals(bytes.subarray(4093, 4101))).toBe(true);
       expect(src.read(bytes.length - 2, 10).length).toBe(2);
       expect(src.read(bytes.length, 10).length).toBe(0);

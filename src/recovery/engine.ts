@@ -7,7 +7,7 @@
 // 4. Free space of every version (freeblocks, unallocated gap, freelist pages) is carved in three modes.
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
-import { FileSource, memorySource, cacheShape, DEFAULT_CACHE_PAGES, type ByteSource } from './pageSource.js';
+import { FileSource, memorySource, DEFAULT_CACHE_PAGES, type ByteSource } from './pageSource.js';
 import {
   parseDbHeader,
   parseWal,
@@ -46,13 +46,20 @@ const MAX_PAYLOAD = 1 << 30;
 const MAX_DEPTH = 40;
 
 /** One version of a page: the main file's (commit 0) or a WAL frame's. `data` reads the page (through the cache). */
-interface Version {
-  pgno: number;
-  readonly data: Uint8Array;
-  frame: WalFrame | null;
-  /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
-  commit: number;
-  committed: boolean;
+class Version {
+  constructor(
+    readonly pgno: number,
+    private src: ByteSource,
+    private off: number,
+    private size: number,
+    readonly frame: WalFrame | null,
+    /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
+    readonly commit: number,
+    readonly committed: boolean,
+  ) {}
+  get data(): Uint8Array {
+    return this.src.read(this.off, this.size);
+  }
 }
 
 interface Candidate {
@@ -233,8 +240,9 @@ export class Recovery {
       this.warn(h);
       return empty();
     }
-    const shape = cacheShape(h.pageSize, this.opts.cachePages ?? DEFAULT_CACHE_PAGES);
-    for (const src of [this.db, this.wal]) if (src instanceof FileSource) src.shape(shape.blockBytes, shape.maxBlocks);
+    const cachePages = this.opts.cachePages ?? DEFAULT_CACHE_PAGES;
+    if (this.db instanceof FileSource) this.db.shape(h.pageSize, cachePages);
+    if (this.wal instanceof FileSource) this.wal.shape(h.pageSize + 24, cachePages, 32); // WAL frames after the 32-byte header
     this.h = h;
     this.usable = h.usable;
     this.stats.pageSize = h.pageSize;
@@ -311,36 +319,15 @@ export class Recovery {
   /** A main-file page version (made on each call: nothing per page is kept). */
   private mainVersion(pgno: number): Version | null {
     if (pgno < 1 || pgno > this.mainPages) return null;
-    const src = this.db,
-      ps = this.h.pageSize,
-      off = (pgno - 1) * ps;
-    return {
-      pgno,
-      get data() {
-        return src.read(off, ps);
-      },
-      frame: null,
-      commit: 0,
-      committed: true,
-    };
+    const ps = this.h.pageSize;
+    return new Version(pgno, this.db, (pgno - 1) * ps, ps, null, 0, true);
   }
 
   private frameCache = new Map<WalFrame, Version>();
   private frameVersion(f: WalFrame): Version {
     let v = this.frameCache.get(f);
     if (!v) {
-      const src = this.wal!,
-        ps = this.h.pageSize,
-        off = f.offset + 24;
-      v = {
-        pgno: f.pgno,
-        get data() {
-          return src.read(off, ps);
-        },
-        frame: f,
-        commit: f.committed ? f.commit : Infinity,
-        committed: f.committed,
-      };
+      v = new Version(f.pgno, this.wal!, f.offset + 24, this.h.pageSize, f, f.committed ? f.commit : Infinity, f.committed);
       this.frameCache.set(f, v);
     }
     return v;
@@ -1233,8 +1220,10 @@ export class Recovery {
     // The oldest rows (b-tree order = rowid order) are the ones written before an ALTER TABLE ADD COLUMN: read the
     // first 4096 rows, then every 16th (a sampled lower bound keeps this cheap on large tables).
     let i = 0;
-    for (const ref of this.live.get(t)?.values() ?? []) {
+    const lt = this.live.get(t);
+    for (const x of lt?.packed() ?? []) {
       if (i++ > 4096 && (i & 15) !== 0) continue;
+      const ref = lt!.ref(x);
       const d = ref.v.data;
       const c = parseTableLeafCell(d, ref.off, this.usable, this.usable);
       if (!c) continue;

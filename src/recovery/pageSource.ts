@@ -12,78 +12,112 @@ export function memorySource(b: Uint8Array): ByteSource {
   return { length: b.length, read: (off, len) => b.subarray(off, off + len), close() {} };
 }
 
+interface Chunk {
+  /** First unit held, and how many. */
+  start: number;
+  n: number;
+  buf: Buffer;
+}
+
 /**
- * A file read in blocks of `blockBytes`, at most `maxBlocks` of them cached (least recently used dropped first). A
- * returned view stays valid after its block leaves the cache (blocks are never reused), so a caller may hold it while
- * reading other pages; holding it pins one block.
+ * A file read in units (a page, or a WAL frame from `base` on), at most `maxUnits` of them cached, least recently used
+ * dropped first. A miss reads one unit; a miss next to a cached unit (a run in file order, forward or backward) reads
+ * ahead, doubling up to 64 units per read, so carving every page reads the file in large sequential reads while a b-tree walk reads only the
+ * pages it visits. A returned view stays valid after its unit leaves the cache (buffers are never reused): a caller may
+ * hold it while reading other pages.
  */
 export class FileSource implements ByteSource {
   readonly length: number;
-  private blocks = new Map<number, Buffer>();
-  private lastIdx = -1;
-  private lastBlock: Buffer | null = null;
-  /** Blocks read from the file (for tests and the bench: re-reads show the cache is bounded). */
+  private base = 0;
+  private unit = 4096;
+  private maxUnits = 8;
+  private cached = 0;
+  /** Unit → the chunk holding it; chunks in least-recently-used order (Map order). */
+  private units = new Map<number, Chunk>();
+  private chunks = new Map<Chunk, true>();
+  private last: Chunk | null = null;
+  /** Reads from the file (for tests and the bench: re-reads show the cache is bounded). */
   reads = 0;
 
-  private constructor(
-    private fd: number,
-    private blockBytes: number,
-    private maxBlocks: number,
-  ) {
+  private constructor(private fd: number) {
     this.length = fs.fstatSync(fd).size;
   }
 
   /** Open a regular file for reading (a FIFO or a device would block or never end). */
-  static open(file: string, blockBytes = 4096, maxBlocks = 8): FileSource {
+  static open(file: string): FileSource {
     const fd = fs.openSync(file, 'r');
     try {
       if (!fs.fstatSync(fd).isFile()) throw new Error(`${file} is not a regular file`);
-      return new FileSource(fd, blockBytes, maxBlocks);
+      return new FileSource(fd);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
     }
   }
 
-  /** Set the block size and count (once the page size is known); drops what is cached. */
-  shape(blockBytes: number, maxBlocks: number): void {
-    this.blockBytes = blockBytes;
-    this.maxBlocks = Math.max(1, maxBlocks);
-    this.blocks.clear();
-    this.lastIdx = -1;
-    this.lastBlock = null;
+  /** Units of `unit` bytes from offset `base` (the page size; or frame size and 32 for a WAL), at most `maxUnits` cached. */
+  shape(unit: number, maxUnits: number, base = 0): void {
+    this.unit = unit;
+    this.base = base;
+    this.maxUnits = Math.max(1, Math.floor(maxUnits));
+    this.units.clear();
+    this.chunks.clear();
+    this.cached = 0;
+    this.last = null;
   }
 
   read(off: number, len: number): Uint8Array {
     if (off < 0 || len <= 0 || off >= this.length) return new Uint8Array(0);
     len = Math.min(len, this.length - off);
-    const bi = Math.floor(off / this.blockBytes);
-    const inBlock = off - bi * this.blockBytes;
-    // A read across a block boundary (WAL frames are not block-aligned) is read on its own, not cached.
-    if (inBlock + len > this.blockBytes) return this.readAt(off, len);
-    return this.block(bi).subarray(inBlock, inBlock + len);
+    const u = Math.floor((off - this.base) / this.unit);
+    const at = off - this.base - u * this.unit;
+    // Before the first unit (a WAL header) or across two units: read on its own, not cached.
+    if (off < this.base || at + len > this.unit) return this.readAt(off, len);
+    const c = this.chunk(u);
+    const o = (u - c.start) * this.unit + at;
+    return c.buf.subarray(o, Math.min(o + len, c.buf.length));
   }
 
-  private block(bi: number): Buffer {
-    if (bi === this.lastIdx && this.lastBlock) return this.lastBlock;
-    let b = this.blocks.get(bi);
-    if (b) {
-      this.blocks.delete(bi); // re-insert: Map order is the LRU order
-      this.blocks.set(bi, b);
+  private chunk(u: number): Chunk {
+    const last = this.last;
+    if (last && u >= last.start && u < last.start + last.n) return last;
+    let c = this.units.get(u);
+    if (c) {
+      this.chunks.delete(c);
+      this.chunks.set(c, true);
     } else {
-      const start = bi * this.blockBytes;
-      b = this.readAt(start, Math.min(this.blockBytes, this.length - start));
+      // The unit before (or after) is cached: a run in file order; read ahead twice as far as that read did.
+      const total = Math.ceil((this.length - this.base) / this.unit);
+      const cap = Math.min(64, this.maxUnits);
+      const before = this.units.get(u - 1),
+        after = before ? undefined : this.units.get(u + 1);
+      let start = u,
+        n = 1;
+      if (before) n = Math.min(before.n * 2, cap, total - u);
+      else if (after) {
+        n = Math.min(after.n * 2, cap, u + 1);
+        start = u - n + 1;
+      }
+      const off = this.base + start * this.unit;
+      c = { start, n, buf: this.readAt(off, Math.min(n * this.unit, this.length - off)) };
       this.reads++;
-      if (this.blocks.size >= this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value as number);
-      this.blocks.set(bi, b);
+      this.cached += n;
+      while (this.cached > this.maxUnits && this.chunks.size > 0) this.drop(this.chunks.keys().next().value as Chunk);
+      for (let k = start; k < start + n; k++) this.units.set(k, c);
+      this.chunks.set(c, true);
     }
-    this.lastIdx = bi;
-    this.lastBlock = b;
-    return b;
+    this.last = c;
+    return c;
+  }
+
+  private drop(c: Chunk): void {
+    this.chunks.delete(c);
+    this.cached -= c.n;
+    for (let k = c.start; k < c.start + c.n; k++) if (this.units.get(k) === c) this.units.delete(k);
   }
 
   private readAt(off: number, len: number): Buffer {
-    const b = Buffer.allocUnsafeSlow(len);
+    const b = Buffer.allocUnsafe(len);
     let got = 0;
     while (got < len) {
       const n = fs.readSync(this.fd, b, got, len - got, off + got);
@@ -97,17 +131,11 @@ export class FileSource implements ByteSource {
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
-    this.blocks.clear();
-    this.lastBlock = null;
+    this.units.clear();
+    this.chunks.clear();
+    this.last = null;
   }
 }
 
 /** Default cache: 4096 pages (16 MiB of 4 KiB pages) per file. */
 export const DEFAULT_CACHE_PAGES = 4096;
-
-/** Block size and block count for a cache of `cachePages` pages: up to 64 pages a block, at least 8 blocks when possible. */
-export function cacheShape(pageSize: number, cachePages: number): { blockBytes: number; maxBlocks: number } {
-  const pages = Math.max(1, Math.floor(cachePages));
-  const perBlock = Math.max(1, Math.min(64, Math.floor(pages / 8)));
-  return { blockBytes: perBlock * pageSize, maxBlocks: Math.max(1, Math.floor(pages / perBlock)) };
-}
