@@ -9,7 +9,7 @@ import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
 import { walWarning } from '../backup/wal.js';
-import { recoverWorkingCopy, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
+import { recoverWorkingCopy, recoverInThread, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -51,7 +51,7 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
     let opened = 0;
     const startedAt = new Date().toISOString();
     const databases: Database.Database[] = [];
-    const recoveries: { job: RecoveryJob; db: Database.Database }[] = [];
+    const recoveries: { job: RecoveryJob | Promise<RecoveryJob>; db: Database.Database }[] = [];
 
     const record = (r: ReadResult): number =>
       caseFile.recordFile({
@@ -117,9 +117,16 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
           caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, status: 'not-sqlite', note: 'not an SQLite database' });
           throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
         }
-        // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL.
+        // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL
+        // (or rolls back a journal). A copy with neither is only read by SQLite: recover it on a second thread meanwhile.
         const wal = `${main.path}-wal`;
-        const job = opts.recover && !recoveredFiles.has(fileRowId) ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, fs.existsSync(wal) ? wal : null) : null;
+        const hasWal = fs.existsSync(wal);
+        const job =
+          !opts.recover || recoveredFiles.has(fileRowId)
+            ? null
+            : hasWal || fs.existsSync(`${main.path}-journal`)
+              ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, hasWal ? wal : null)
+              : recoverInThread(`${domain}/${relativePath}`, fileRowId, main.path);
         let db: Database.Database;
         try {
           db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
@@ -177,9 +184,10 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
       if (!(e instanceof ArtifactError) && process.env.IOS_TIMELINE_DEBUG) console.error(e);
     } finally {
       // Recovered records after the live ones, so an earlier version can join its live row's conversation.
-      for (const { job, db } of recoveries) {
+      for (const r of recoveries) {
+        const job = await r.job; // a thread's job never rejects: a failure is a job with an error
         try {
-          emitRecovered(caseFile, job, db, contacts);
+          emitRecovered(caseFile, job, r.db, contacts);
         } catch (e) {
           caseFile.addWarning({
             extractor: RECOVERY_EXTRACTOR,
