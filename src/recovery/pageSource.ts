@@ -17,14 +17,19 @@ interface Chunk {
   start: number;
   n: number;
   buf: Buffer;
+  /** Read again since it was loaded or last spared (the clock's second chance). */
+  hot: boolean;
+  /** One view per unit, made on first use (the common read: a whole page, or a WAL frame's page). */
+  views: (Buffer | undefined)[];
 }
 
 /**
- * A file read in units (a page, or a WAL frame from `base` on), at most `maxUnits` of them cached, least recently used
- * dropped first. A miss reads one unit; a miss next to a cached unit (a run in file order, forward or backward) reads
- * ahead, doubling up to 64 units per read, so carving every page reads the file in large sequential reads while a b-tree walk reads only the
- * pages it visits. A returned view stays valid after its unit leaves the cache (buffers are never reused): a caller may
- * hold it while reading other pages.
+ * A file read in units (a page, or a WAL frame from `base` on), at most `maxUnits` of them cached; a full cache drops
+ * the oldest chunk not read again since it was loaded (a clock, close to least-recently-used at a fraction of the
+ * cost). A miss reads one unit; a miss next to a cached unit (a run in file order, forward or backward) reads ahead,
+ * doubling up to 64 units per read, so carving every page reads the file in large sequential reads while a b-tree
+ * walk reads only the pages it visits. A returned view stays valid after its unit leaves the cache (buffers are never
+ * reused): a caller may hold it while reading other pages. Bookkeeping: one slot (8 bytes) per unit of the file.
  */
 export class FileSource implements ByteSource {
   readonly length: number;
@@ -32,9 +37,11 @@ export class FileSource implements ByteSource {
   private unit = 4096;
   private maxUnits = 8;
   private cached = 0;
-  /** Unit → the chunk holding it; chunks in least-recently-used order (Map order). */
-  private units = new Map<number, Chunk>();
-  private chunks = new Map<Chunk, true>();
+  /** Unit → the chunk holding it. */
+  private units: (Chunk | undefined)[] = [];
+  /** Chunks in load order; `head` is the clock hand. */
+  private queue: Chunk[] = [];
+  private head = 0;
   private last: Chunk | null = null;
   /** Reads from the file (for tests and the bench: re-reads show the cache is bounded). */
   reads = 0;
@@ -60,8 +67,9 @@ export class FileSource implements ByteSource {
     this.unit = unit;
     this.base = base;
     this.maxUnits = Math.max(1, Math.floor(maxUnits));
-    this.units.clear();
-    this.chunks.clear();
+    this.units = new Array(Math.max(0, Math.ceil((this.length - base) / unit)));
+    this.queue = [];
+    this.head = 0;
     this.cached = 0;
     this.last = null;
   }
@@ -75,22 +83,25 @@ export class FileSource implements ByteSource {
     if (off < this.base || at + len > this.unit) return this.readAt(off, len);
     const c = this.chunk(u);
     const o = (u - c.start) * this.unit + at;
-    return c.buf.subarray(o, Math.min(o + len, c.buf.length));
+    const end = Math.min(o + len, c.buf.length);
+    if (at + len !== this.unit) return c.buf.subarray(o, end);
+    // To the end of its unit: the same view every time (no new Buffer object per page access).
+    let v = c.views[u - c.start];
+    if (v === undefined || v.length !== end - o) v = c.views[u - c.start] = c.buf.subarray(o, end);
+    return v;
   }
 
   private chunk(u: number): Chunk {
     const last = this.last;
     if (last && u >= last.start && u < last.start + last.n) return last;
-    let c = this.units.get(u);
-    if (c) {
-      this.chunks.delete(c);
-      this.chunks.set(c, true);
-    } else {
+    let c = this.units[u];
+    if (c) c.hot = true;
+    else {
       // The unit before (or after) is cached: a run in file order; read ahead twice as far as that read did.
-      const total = Math.ceil((this.length - this.base) / this.unit);
+      const total = this.units.length;
       const cap = Math.min(64, this.maxUnits);
-      const before = this.units.get(u - 1),
-        after = before ? undefined : this.units.get(u + 1);
+      const before = u > 0 ? this.units[u - 1] : undefined,
+        after = before ? undefined : this.units[u + 1];
       let start = u,
         n = 1;
       if (before) n = Math.min(before.n * 2, cap, total - u);
@@ -99,21 +110,34 @@ export class FileSource implements ByteSource {
         start = u - n + 1;
       }
       const off = this.base + start * this.unit;
-      c = { start, n, buf: this.readAt(off, Math.min(n * this.unit, this.length - off)) };
+      c = { start, n, buf: this.readAt(off, Math.min(n * this.unit, this.length - off)), hot: false, views: [] };
       this.reads++;
       this.cached += n;
-      while (this.cached > this.maxUnits && this.chunks.size > 0) this.drop(this.chunks.keys().next().value as Chunk);
-      for (let k = start; k < start + n; k++) this.units.set(k, c);
-      this.chunks.set(c, true);
+      this.evict();
+      for (let k = start; k < start + n; k++) this.units[k] = c;
+      this.queue.push(c);
     }
     this.last = c;
     return c;
   }
 
-  private drop(c: Chunk): void {
-    this.chunks.delete(c);
-    this.cached -= c.n;
-    for (let k = c.start; k < c.start + c.n; k++) if (this.units.get(k) === c) this.units.delete(k);
+  /** Drop chunks until the new one fits: the oldest first, sparing (once) one read again since. */
+  private evict(): void {
+    while (this.cached > this.maxUnits && this.head < this.queue.length) {
+      const c = this.queue[this.head++];
+      if (c.hot) {
+        c.hot = false;
+        this.queue.push(c);
+        continue;
+      }
+      this.cached -= c.n;
+      for (let k = c.start; k < c.start + c.n; k++) if (this.units[k] === c) this.units[k] = undefined;
+      if (c === this.last) this.last = null;
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private readAt(off: number, len: number): Buffer {
@@ -131,8 +155,8 @@ export class FileSource implements ByteSource {
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
-    this.units.clear();
-    this.chunks.clear();
+    this.units = [];
+    this.queue = [];
     this.last = null;
   }
 }
