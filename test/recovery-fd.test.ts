@@ -89,6 +89,30 @@ describe('recovery through a bounded page cache', () => {
     }
   });
 
+  it('reuses the buffer of a dropped page only after a safe point', () => {
+    const dir = tmpDir('rfd-safe-');
+    const f = path.join(dir, 'bytes');
+    const bytes = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13 + (i >> 10)) & 0xff;
+    fs.writeFileSync(f, bytes);
+    const src = FileSource.open(f);
+    src.shape(1024, 4);
+    try {
+      const held: Uint8Array[] = [];
+      for (let p = 0; p < 64; p++) held.push(src.read(p * 1024, 1024));
+      expect(src.reused).toBe(0); // no safe point: every view read so far is intact
+      held.forEach((v, p) => expect(Buffer.from(v).equals(bytes.subarray(p * 1024, (p + 1) * 1024))).toBe(true));
+      src.shape(1024, 4);
+      for (let p = 0; p < 64; p++) {
+        src.safePoint();
+        expect(Buffer.from(src.read(p * 1024, 1024)).equals(bytes.subarray(p * 1024, (p + 1) * 1024))).toBe(true);
+      }
+      expect(src.reused).toBeGreaterThan(5);
+    } finally {
+      src.close();
+    }
+  });
+
   it('refuses a path that is not a regular file with a named warning', () => {
     const r = recoverDatabase({ dbPath: tmpDir('rfd-dir-'), walPath: null });
     expect(r.records).toEqual([]);

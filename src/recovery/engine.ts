@@ -354,6 +354,12 @@ export class Recovery {
     return this.mainVersion(pgno);
   }
 
+  /** No page view read before is held any longer: the cache may reuse dropped buffers (see ByteSource.safePoint). */
+  private safePoint(): void {
+    this.db.safePoint();
+    this.wal?.safePoint();
+  }
+
   private overBudget(): boolean {
     if (this.stopped) return true;
     if (Date.now() - this.started > this.maxMs || this.stats.bytesExamined > this.maxBytes) {
@@ -451,16 +457,23 @@ export class Recovery {
 
   private walkAll(owner: Int32Array, get: (p: number) => Version | null, collectLive: boolean): void {
     owner[1] = owner[1] === OWNER_NONE ? OWNER_INDEX : owner[1]; // sqlite_master is not a user table
-    this.walkTree(1, get, owner, OWNER_INDEX, null);
+    this.walkTree(1, get, owner, OWNER_INDEX, null, true);
     this.tables.forEach((t, ti) => {
       let live: LiveTable | null = null;
       if (collectLive) this.live.set(t, (live = new LiveTable(this.byVid, this.usable)));
-      this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
-        if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, this.vid(v), cell.off);
-        if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
-      });
+      this.walkTree(
+        t.rootPage,
+        get,
+        owner,
+        ti,
+        (v, cell) => {
+          if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, this.vid(v), cell.off);
+          if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
+        },
+        true,
+      );
     });
-    for (const ix of this.indexes) this.walkTree(ix.rootPage, get, owner, OWNER_INDEX, null);
+    for (const ix of this.indexes) this.walkTree(ix.rootPage, get, owner, OWNER_INDEX, null, true);
   }
 
   private markOverflow(first: number, remaining: number, owner: Int32Array): void {
@@ -487,10 +500,13 @@ export class Recovery {
     owner: Int32Array | null,
     mark: number,
     leaf: ((v: Version, cell: NonNullable<ReturnType<typeof parseTableLeafCell>>) => void) | null,
+    /** `leaf` keeps nothing read from a page (numbers only): each page starts at a safe point. */
+    safe = false,
   ): void {
     const seen = new Set<number>();
     const stack: [number, number][] = [[root, 0]];
     while (stack.length) {
+      if (safe) this.safePoint();
       const [pg, depth] = stack.pop()!;
       if (pg < 1 || seen.has(pg)) {
         if (seen.has(pg)) this.warn(`b-tree from root ${root} reaches page ${pg} twice: cycle cut`);
@@ -765,6 +781,7 @@ export class Recovery {
 
   private carveAll(): void {
     const one = (v: Version): boolean => {
+      this.safePoint(); // nothing read for the page before is held (candidates copy their blobs)
       if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return false;
       this.stats.pagesExamined++;
       this.stats.bytesExamined += this.h.pageSize;
@@ -1611,6 +1628,7 @@ export class Recovery {
       bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1;
     }
     const visit = (v: Version) => {
+      this.safePoint(); // records get numbers; nothing read from a page is kept
       const b = v.data;
       const h = parsePageHeader(b, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;

@@ -4,12 +4,17 @@ import fs from 'node:fs';
 import type { ByteReader } from '../formats/sqliteFile.js';
 
 export interface ByteSource extends ByteReader {
+  /**
+   * The caller holds no view returned before this call: buffers of pages dropped from the cache since the last
+   * safe point may be reused for later reads (fewer allocations, less garbage).
+   */
+  safePoint(): void;
   close(): void;
 }
 
 /** Bytes already in memory (tests, callers that hold the file). */
 export function memorySource(b: Uint8Array): ByteSource {
-  return { length: b.length, read: (off, len) => b.subarray(off, off + len), close() {} };
+  return { length: b.length, read: (off, len) => b.subarray(off, off + len), safePoint() {}, close() {} };
 }
 
 interface Chunk {
@@ -43,8 +48,12 @@ export class FileSource implements ByteSource {
   private queue: Chunk[] = [];
   private head = 0;
   private last: Chunk | null = null;
-  /** Reads from the file (for tests and the bench: re-reads show the cache is bounded). */
+  /** Full-size read buffers of dropped chunks: `dropped` until the next safe point, then `spare` (reused). */
+  private dropped: Buffer[] = [];
+  private spare: Buffer[] = [];
+  /** Reads from the file (for tests and the bench: re-reads show the cache is bounded), and reads into a reused buffer. */
   reads = 0;
+  reused = 0;
 
   private constructor(private fd: number) {
     this.length = fs.fstatSync(fd).size;
@@ -72,6 +81,13 @@ export class FileSource implements ByteSource {
     this.head = 0;
     this.cached = 0;
     this.last = null;
+    this.dropped = [];
+    this.spare = [];
+  }
+
+  safePoint(): void {
+    while (this.dropped.length && this.spare.length < 4) this.spare.push(this.dropped.pop()!);
+    this.dropped.length = 0;
   }
 
   read(off: number, len: number): Uint8Array {
@@ -110,7 +126,10 @@ export class FileSource implements ByteSource {
         start = u - n + 1;
       }
       const off = this.base + start * this.unit;
-      c = { start, n, buf: this.readAt(off, Math.min(n * this.unit, this.length - off)), hot: false, views: [] };
+      const len = Math.min(n * this.unit, this.length - off);
+      const reuse = len === cap * this.unit ? this.spare.pop() : undefined;
+      if (reuse) this.reused++;
+      c = { start, n, buf: this.readAt(off, len, reuse), hot: false, views: [] };
       this.reads++;
       this.cached += n;
       this.evict();
@@ -133,6 +152,8 @@ export class FileSource implements ByteSource {
       this.cached -= c.n;
       for (let k = c.start; k < c.start + c.n; k++) if (this.units[k] === c) this.units[k] = undefined;
       if (c === this.last) this.last = null;
+      // A few are kept for reuse (more would only hold memory between safe points).
+      if (c.buf.length === Math.min(64, this.maxUnits) * this.unit && this.dropped.length < 4) this.dropped.push(c.buf);
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
@@ -140,8 +161,8 @@ export class FileSource implements ByteSource {
     }
   }
 
-  private readAt(off: number, len: number): Buffer {
-    const b = Buffer.allocUnsafe(len);
+  private readAt(off: number, len: number, reuse?: Buffer): Buffer {
+    const b = reuse ?? Buffer.allocUnsafe(len);
     let got = 0;
     while (got < len) {
       const n = fs.readSync(this.fd, b, got, len - got, off + got);
@@ -158,6 +179,8 @@ export class FileSource implements ByteSource {
     this.units = [];
     this.queue = [];
     this.last = null;
+    this.dropped = [];
+    this.spare = [];
   }
 }
 
