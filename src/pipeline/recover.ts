@@ -74,7 +74,8 @@ export function recoverInThread(name: string, fileRowId: number, dbPath: string,
     let settled = false;
     const w = new Worker(script, {
       workerData: { role: 'ios-timeline-recovery', name, fileRowId, dbPath },
-      resourceLimits: { maxOldGenerationSizeMb: 2048 },
+      // A small young generation: the thread's live data is small, its garbage is short-lived (less memory beside the extractor).
+      resourceLimits: { maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 8 },
     });
     const finish = (job: RecoveryJob) => {
       if (settled) return;
