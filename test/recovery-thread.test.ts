@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { tmpDir } from './helpers.js';
 import { buildCallsRecovery } from '../fixtures/recovery/build.js';
-import { recoverInThread, recoverWorkingCopy, recoveryWorkerScript } from '../src/pipeline/recover.js';
+import { recoverInThread, recoverWorkingCopy, recoveryWorkerScript, startRecovery } from '../src/pipeline/recover.js';
 
 const sha = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
@@ -45,6 +45,19 @@ describe('recovery on a second thread', () => {
     expect(there.result!.records).toEqual(here.result!.records);
     expect({ ...there.result!.stats, ms: 0 }).toEqual({ ...here.result!.stats, ms: 0 });
     expect(there.result!.warnings).toEqual(here.result!.warnings);
+  });
+
+  it('recovers a copy with a -wal at once (before SQLite opens it), a large WAL-less copy on the thread', async () => {
+    const fx = buildCallsRecovery({ dir: tmpDir('rth-start-'), journal: 'wal', count: 60 });
+    const withWal = startRecovery('c', 1, fx.dbPath, 0);
+    expect(withWal).not.toBeInstanceOf(Promise);
+    expect((withWal as Awaited<typeof withWal>).result!.stats.walFrames).toBeGreaterThan(0);
+    const p = blobDb(tmpDir('rth-start2-'));
+    const small = startRecovery('b', 2, p); // under the thread threshold: here
+    expect(small).not.toBeInstanceOf(Promise);
+    const threaded = startRecovery('b', 2, p, 0);
+    expect(threaded).toBeInstanceOf(Promise);
+    expect((await threaded).result!.records).toEqual((small as Awaited<typeof small>).result!.records);
   });
 
   it('turns a crashed thread into a job with a named error, never a throw', async () => {

@@ -50,6 +50,26 @@ export function recoverWorkingCopy(name: string, fileRowId: number, dbPath: stri
   }
 }
 
+/** Smaller databases are recovered on the calling thread: starting a thread costs more than reading them. */
+const THREAD_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Recover a working copy before SQLite opens it. With a -wal or -journal beside it, now (an open would checkpoint the
+ * WAL or roll the journal back into the file); without either, SQLite only reads it, so a large one is recovered on a
+ * second thread while the extractor reads it (await the job after the extractor). Never throws.
+ */
+export function startRecovery(name: string, fileRowId: number, dbPath: string, threadMinBytes = THREAD_MIN_BYTES): RecoveryJob | Promise<RecoveryJob> {
+  const wal = `${dbPath}-wal`;
+  if (fs.existsSync(wal) || fs.existsSync(`${dbPath}-journal`)) return recoverWorkingCopy(name, fileRowId, dbPath, fs.existsSync(wal) ? wal : null);
+  let size = 0;
+  try {
+    size = fs.statSync(dbPath).size;
+  } catch {
+    /* recoverWorkingCopy names the problem */
+  }
+  return size >= threadMinBytes ? recoverInThread(name, fileRowId, dbPath) : recoverWorkingCopy(name, fileRowId, dbPath, null);
+}
+
 /** A recovery thread that has not answered this long after its own budget is stopped (a hang, not slow work). */
 const THREAD_GRACE_MS = 60_000;
 

@@ -9,7 +9,7 @@ import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
 import { walWarning } from '../backup/wal.js';
-import { recoverWorkingCopy, recoverInThread, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
+import { startRecovery, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -117,16 +117,9 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
           caseFile.recordFile({ domain, relativePath, fileId: entry.fileID, status: 'not-sqlite', note: 'not an SQLite database' });
           throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
         }
-        // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL
-        // (or rolls back a journal). A copy with neither is only read by SQLite: recover it on a second thread meanwhile.
-        const wal = `${main.path}-wal`;
-        const hasWal = fs.existsSync(wal);
-        const job =
-          !opts.recover || recoveredFiles.has(fileRowId)
-            ? null
-            : hasWal || fs.existsSync(`${main.path}-journal`)
-              ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, hasWal ? wal : null)
-              : recoverInThread(`${domain}/${relativePath}`, fileRowId, main.path);
+        // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL.
+        // (A large copy without -wal or -journal, which SQLite only reads, is recovered on a second thread meanwhile.)
+        const job = opts.recover && !recoveredFiles.has(fileRowId) ? startRecovery(`${domain}/${relativePath}`, fileRowId, main.path) : null;
         let db: Database.Database;
         try {
           db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
