@@ -8,6 +8,7 @@ import { tmpDir } from './helpers.js';
 import { buildSmsRecovery, buildCallsRecovery } from '../fixtures/recovery/build.js';
 import { recoverDatabase, type RecoveryResult } from '../src/recovery/index.js';
 import { FileSource } from '../src/recovery/pageSource.js';
+import { RowIndex } from '../src/recovery/rowIndex.js';
 
 /** A result as plain JSON (blobs as hex, bigints as strings), without the run time. */
 function plain(r: RecoveryResult): unknown {
@@ -117,6 +118,35 @@ describe('recovery through a bounded page cache', () => {
     const r = recoverDatabase({ dbPath: tmpDir('rfd-dir-'), walPath: null });
     expect(r.records).toEqual([]);
     expect(r.warnings.join('\n')).toMatch(/cannot read the evidence file: .* is not a regular file/);
+  });
+});
+
+describe('the live-row index', () => {
+  it('behaves as a Map: values, overwrites keep their place, insertion order, string (bigint) keys', () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const map = new Map<number | string, number>();
+    const idx = new RowIndex();
+    for (let i = 0; i < 20_000; i++) {
+      const r = rnd(10);
+      // Dense, sparse, negative, beyond 2^32, and decimal strings for rowids past 2^53.
+      const key = r < 5 ? rnd(20_000) : r < 7 ? rnd(1 << 30) * 4096 : r < 8 ? -rnd(5000) : r < 9 ? 2 ** 40 + rnd(1000) : `${2n ** 60n + BigInt(rnd(300))}`;
+      const value = rnd(1 << 30) * 65536 + rnd(65536);
+      map.set(key, value);
+      idx.set(key, value);
+      const probe = rnd(2) ? key : rnd(40_000);
+      expect(idx.get(probe)).toBe(map.get(probe));
+      expect(idx.has(probe)).toBe(map.has(probe));
+    }
+    expect(idx.size).toBe(map.size);
+    expect([...idx.keys()]).toEqual([...map.keys()]);
+    expect([...idx.values()]).toEqual([...map.values()]);
+    expect([...idx.entries()]).toEqual([...map.entries()]);
+    expect(idx.get('1')).toBeUndefined();
+    expect(idx.get(0.5)).toBeUndefined();
   });
 });
 

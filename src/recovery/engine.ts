@@ -8,6 +8,7 @@
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
 import { FileSource, memorySource, DEFAULT_CACHE_PAGES, type ByteSource } from './pageSource.js';
+import { RowIndex } from './rowIndex.js';
 import {
   parseDbHeader,
   parseWal,
@@ -83,12 +84,12 @@ interface LiveRef {
 }
 
 /**
- * A table's live rows: rowid → one packed number (version id × 65536 + cell offset), not an object per row, so a
- * large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the page read) are made
+ * A table's live rows: rowid → one packed number (version id × 65536 + cell offset) in a typed-array index, not an
+ * object per row, so a large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the page read) are made
  * on access. A version id is the page number for the main file, else past the main file's pages by WAL frame number.
  */
 class LiveTable {
-  private rows = new Map<number | string, number>();
+  private rows = new RowIndex();
   constructor(
     private version: (vid: number) => Version,
     private usable: number,
@@ -122,7 +123,7 @@ class LiveTable {
     for (const x of this.rows.values()) yield this.ref(x);
   }
   *[Symbol.iterator](): IterableIterator<[number | string, LiveRef]> {
-    for (const [k, x] of this.rows) yield [k, this.ref(x)];
+    for (const [k, x] of this.rows.entries()) yield [k, this.ref(x)];
   }
 }
 
