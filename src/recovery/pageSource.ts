@@ -48,9 +48,9 @@ export class FileSource implements ByteSource {
   private queue: Chunk[] = [];
   private head = 0;
   private last: Chunk | null = null;
-  /** Full-size read buffers of dropped chunks: `dropped` until the next safe point, then `spare` (reused). */
+  /** Read buffers of dropped chunks, by length: `dropped` until the next safe point, then `spare` (reused). */
   private dropped: Buffer[] = [];
-  private spare: Buffer[] = [];
+  private spare = new Map<number, Buffer[]>();
   /** Reads from the file (for tests and the bench: re-reads show the cache is bounded), and reads into a reused buffer. */
   reads = 0;
   reused = 0;
@@ -82,11 +82,15 @@ export class FileSource implements ByteSource {
     this.cached = 0;
     this.last = null;
     this.dropped = [];
-    this.spare = [];
+    this.spare = new Map();
   }
 
   safePoint(): void {
-    while (this.dropped.length && this.spare.length < 4) this.spare.push(this.dropped.pop()!);
+    for (const b of this.dropped) {
+      let l = this.spare.get(b.length);
+      if (!l) this.spare.set(b.length, (l = []));
+      if (l.length < 4) l.push(b);
+    }
     this.dropped.length = 0;
   }
 
@@ -127,7 +131,7 @@ export class FileSource implements ByteSource {
       }
       const off = this.base + start * this.unit;
       const len = Math.min(n * this.unit, this.length - off);
-      const reuse = len === cap * this.unit ? this.spare.pop() : undefined;
+      const reuse = this.spare.get(len)?.pop();
       if (reuse) this.reused++;
       c = { start, n, buf: this.readAt(off, len, reuse), hot: false, views: [] };
       this.reads++;
@@ -153,7 +157,7 @@ export class FileSource implements ByteSource {
       for (let k = c.start; k < c.start + c.n; k++) if (this.units[k] === c) this.units[k] = undefined;
       if (c === this.last) this.last = null;
       // A few are kept for reuse (more would only hold memory between safe points).
-      if (c.buf.length === Math.min(64, this.maxUnits) * this.unit && this.dropped.length < 4) this.dropped.push(c.buf);
+      if (this.dropped.length < 8) this.dropped.push(c.buf);
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
@@ -180,7 +184,7 @@ export class FileSource implements ByteSource {
     this.queue = [];
     this.last = null;
     this.dropped = [];
-    this.spare = [];
+    this.spare = new Map();
   }
 }
 
