@@ -85,8 +85,9 @@ interface LiveRef {
 
 /**
  * A table's live rows: rowid → one packed number (version id × 65536 + cell offset) in a typed-array index, not an
- * object per row, so a large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the page read) are made
- * on access. A version id is the page number for the main file, else past the main file's pages by WAL frame number.
+ * object per row, so a large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the
+ * page read) are made on access. A version id is the page number for the main file, else past the main file's pages
+ * by WAL frame number.
  */
 class LiveTable {
   private rows = new RowIndex();
@@ -213,7 +214,7 @@ export class Recovery {
       this.stats.ms = Date.now() - this.started;
       return { records: [], stats: this.stats, warnings: this.warnings, tables: {} };
     };
-    // Files are read through descriptors in cached blocks, never whole (see pageSource.ts).
+    // Files are read through descriptors and a page cache, never whole (see pageSource.ts).
     try {
       const o = this.opts;
       this.db = o.db ? memorySource(o.db) : o.dbPath ? FileSource.open(o.dbPath) : memorySource(new Uint8Array(0));

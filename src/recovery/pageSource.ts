@@ -1,5 +1,6 @@
-// Bounded reads of an evidence file for recovery: the file is read through a descriptor in fixed blocks kept in a
-// small LRU cache, never loaded whole (sms.db of a large backup is over 2 GiB, more than one Buffer can hold).
+// Bounded reads of an evidence file for recovery: the file is read through a descriptor, page by page (or a run of
+// pages at a time), into a small cache; never loaded whole (sms.db of a large backup is over 2 GiB, more than one
+// Buffer can hold).
 import fs from 'node:fs';
 import type { ByteReader } from '../formats/sqliteFile.js';
 
@@ -33,8 +34,8 @@ interface Chunk {
  * the oldest chunk not read again since it was loaded (a clock, close to least-recently-used at a fraction of the
  * cost). A miss reads one unit; a miss next to a cached unit (a run in file order, forward or backward) reads ahead,
  * doubling up to 64 units per read, so carving every page reads the file in large sequential reads while a b-tree
- * walk reads only the pages it visits. A returned view stays valid after its unit leaves the cache (buffers are never
- * reused): a caller may hold it while reading other pages. Bookkeeping: one slot (8 bytes) per unit of the file.
+ * walk reads only the pages it visits. A returned view stays valid after its unit leaves the cache, until the caller's
+ * next safePoint(): only then may a dropped buffer be read into again. Bookkeeping: one slot (8 bytes) per unit.
  */
 export class FileSource implements ByteSource {
   readonly length: number;
