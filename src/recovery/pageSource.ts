@@ -76,7 +76,7 @@ export class FileSource implements ByteSource {
   shape(unit: number, maxUnits: number, base = 0): void {
     this.unit = unit;
     this.base = base;
-    this.maxUnits = Math.max(1, Math.floor(maxUnits));
+    this.maxUnits = Math.max(1, Math.floor(maxUnits) || 1); // NaN: 1 page
     this.units = new Array(Math.max(0, Math.ceil((this.length - base) / unit)));
     this.queue = [];
     this.head = 0;
