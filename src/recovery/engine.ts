@@ -7,7 +7,7 @@
 // 4. Free space of every version (freeblocks, unallocated gap, freelist pages) is carved in three modes.
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
-import { FileSource, memorySource, DEFAULT_CACHE_PAGES, type ByteSource } from './pageSource.js';
+import { FileSource, memorySource, defaultCachePages, type ByteSource } from './pageSource.js';
 import { RowIndex } from './rowIndex.js';
 import {
   parseDbHeader,
@@ -242,7 +242,7 @@ export class Recovery {
       this.warn(h);
       return empty();
     }
-    const cachePages = this.opts.cachePages ?? DEFAULT_CACHE_PAGES;
+    const cachePages = this.opts.cachePages ?? defaultCachePages(h.pageSize);
     if (this.db instanceof FileSource) this.db.shape(h.pageSize, cachePages);
     if (this.wal instanceof FileSource) this.wal.shape(h.pageSize + 24, cachePages, 32); // WAL frames after the 32-byte header
     this.h = h;

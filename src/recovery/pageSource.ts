@@ -189,5 +189,10 @@ export class FileSource implements ByteSource {
   }
 }
 
-/** Default cache: 4096 pages (16 MiB of 4 KiB pages) per file. */
-export const DEFAULT_CACHE_PAGES = 4096;
+/**
+ * Default cache per file: 4 MiB (1024 pages of 4 KiB), at least 64 pages. Measured on a 480 MB sms.db: 256, 1024 and
+ * 4096 pages read the same ~1.07 GB in the same time; 1024 instead of 4096 took ~30 MB off the peak RSS.
+ */
+export function defaultCachePages(pageSize: number): number {
+  return Math.max(64, Math.floor((4 * 1024 * 1024) / pageSize));
+}
