@@ -95,7 +95,7 @@ export function recoverInThread(name: string, fileRowId: number, dbPath: string,
     const w = new Worker(script, {
       workerData: { role: 'ios-timeline-recovery', name, fileRowId, dbPath },
       // A small young generation: the thread's live data is small, its garbage is short-lived (less memory beside the extractor).
-      resourceLimits: { maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 8 },
+      resourceLimits: { maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 3 },
     });
     const finish = (job: RecoveryJob) => {
       if (settled) return;
