@@ -336,7 +336,6 @@ export interface WalFrame {
   commit: number;
   /** Frame of an earlier WAL generation (other salts) whose checksum chains to the frame before it. */
   oldGeneration: boolean;
-  data: Uint8Array;
 }
 
 export interface WalInfo {
@@ -361,14 +360,27 @@ function walChecksum(b: Uint8Array, off: number, len: number, be: boolean, s0: n
   return [s0, s1];
 }
 
-/** Parse a WAL file. Never throws: a bad header yields no frames and a warning. */
-export function parseWal(w: Uint8Array, dbPageSize?: number): WalInfo {
+/** Random access to a file's bytes (a Uint8Array, or a file read through a descriptor: see src/recovery/pageSource.ts). */
+export interface ByteReader {
+  readonly length: number;
+  /** `len` bytes from `off` (fewer at the end of the file). */
+  read(off: number, len: number): Uint8Array;
+}
+
+/**
+ * Parse a WAL file, given whole or as a reader (frames are read one at a time: a large WAL is never held in memory).
+ * A frame's page is the `pageSize` bytes at `offset + 24`. Never throws: a bad header yields no frames and a warning.
+ */
+export function parseWal(wal: Uint8Array | ByteReader, dbPageSize?: number): WalInfo {
+  const src: ByteReader = wal instanceof Uint8Array ? { length: wal.length, read: (o, l) => wal.subarray(o, o + l) } : wal;
   const info: WalInfo = { pageSize: 0, bigEndianChecksum: false, salt1: 0, salt2: 0, checkpointSeq: 0, frames: [], commits: 0, dbSize: 0, warnings: [] };
-  if (w.length === 0) return info;
-  if (w.length < 32) {
-    info.warnings.push(`WAL shorter than its 32-byte header (${w.length} bytes): ignored`);
+  const size = src.length;
+  if (size === 0) return info;
+  if (size < 32) {
+    info.warnings.push(`WAL shorter than its 32-byte header (${size} bytes): ignored`);
     return info;
   }
+  const w = src.read(0, 32);
   const magic = u32(w, 0);
   if (magic !== WAL_MAGIC_LE && magic !== WAL_MAGIC_BE) {
     info.warnings.push(`WAL magic 0x${magic.toString(16)} is neither 0x377f0682 nor 0x377f0683: WAL ignored`);
@@ -396,37 +408,37 @@ export function parseWal(w: Uint8Array, dbPageSize?: number): WalInfo {
   const headerOk = s0 === u32(w, 24) && s1 === u32(w, 28);
   if (!headerOk) info.warnings.push('WAL header checksum is wrong: no frame is treated as committed (frames are still examined)');
   const frameSize = 24 + pageSize;
-  const n = Math.floor((w.length - 32) / frameSize);
-  if ((w.length - 32) % frameSize !== 0) info.warnings.push(`WAL has ${(w.length - 32) % frameSize} trailing bytes after ${n} whole frames`);
+  const n = Math.floor((size - 32) / frameSize);
+  if ((size - 32) % frameSize !== 0) info.warnings.push(`WAL has ${(size - 32) % frameSize} trailing bytes after ${n} whole frames`);
   let chainOk = headerOk;
   let lastCommitIdx = -1;
   let prevStored: [number, number] | null = null;
   for (let i = 0; i < n; i++) {
     const off = 32 + i * frameSize;
+    const fh = src.read(off, 24);
     const f: WalFrame = {
       index: i + 1,
       offset: off,
-      pgno: u32(w, off),
-      commitSize: u32(w, off + 4),
-      salt1: u32(w, off + 8),
-      salt2: u32(w, off + 12),
+      pgno: u32(fh, 0),
+      commitSize: u32(fh, 4),
+      salt1: u32(fh, 8),
+      salt2: u32(fh, 12),
       valid: false,
       committed: false,
       commit: 0,
       oldGeneration: false,
-      data: w.subarray(off + 24, off + 24 + pageSize),
     };
-    const stored: [number, number] = [u32(w, off + 16), u32(w, off + 20)];
+    const stored: [number, number] = [u32(fh, 16), u32(fh, 20)];
     if (chainOk && f.salt1 === info.salt1 && f.salt2 === info.salt2 && f.pgno > 0) {
-      [s0, s1] = walChecksum(w, off, 8, be, s0, s1);
-      [s0, s1] = walChecksum(w, off + 24, pageSize, be, s0, s1);
+      [s0, s1] = walChecksum(fh, 0, 8, be, s0, s1);
+      [s0, s1] = walChecksum(src.read(off + 24, pageSize), 0, pageSize, be, s0, s1);
       if (s0 === stored[0] && s1 === stored[1]) f.valid = true;
       else chainOk = false;
     } else chainOk = false;
     if (!f.valid && prevStored && f.pgno > 0 && (f.salt1 !== info.salt1 || f.salt2 !== info.salt2)) {
       // An earlier generation: its checksums chain from the previous frame's stored checksum.
-      let [a, b] = walChecksum(w, off, 8, be, prevStored[0], prevStored[1]);
-      [a, b] = walChecksum(w, off + 24, pageSize, be, a, b);
+      let [a, b] = walChecksum(fh, 0, 8, be, prevStored[0], prevStored[1]);
+      [a, b] = walChecksum(src.read(off + 24, pageSize), 0, pageSize, be, a, b);
       f.oldGeneration = a === stored[0] && b === stored[1];
     }
     prevStored = stored;

@@ -2,7 +2,10 @@
 // SQLite opens the working copy (an open would checkpoint the WAL away), and what it finds becomes events that
 // are flagged recovered, with their source and confidence, after the extractor has written the live rows.
 // Recovered events carry extractor 'recovery': they never change an artifact's own counts.
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import {
   recoverDatabase,
@@ -45,6 +48,78 @@ export function recoverWorkingCopy(name: string, fileRowId: number, dbPath: stri
   } catch (e) {
     return { name, fileRowId, result: null, error: (e as Error).message, seconds: (performance.now() - t0) / 1000 };
   }
+}
+
+/** Smaller databases are recovered on the calling thread: starting a thread costs more than reading them. */
+const THREAD_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Recover a working copy before SQLite opens it. With a -wal or -journal beside it, now (an open would checkpoint the
+ * WAL or roll the journal back into the file); without either, SQLite only reads it, so a large one is recovered on a
+ * second thread while the extractor reads it (await the job after the extractor). Never throws.
+ */
+export function startRecovery(name: string, fileRowId: number, dbPath: string, threadMinBytes = THREAD_MIN_BYTES): RecoveryJob | Promise<RecoveryJob> {
+  const wal = `${dbPath}-wal`;
+  if (fs.existsSync(wal) || fs.existsSync(`${dbPath}-journal`)) return recoverWorkingCopy(name, fileRowId, dbPath, fs.existsSync(wal) ? wal : null);
+  let size = 0;
+  try {
+    size = fs.statSync(dbPath).size;
+  } catch {
+    /* recoverWorkingCopy names the problem */
+  }
+  return size >= threadMinBytes ? recoverInThread(name, fileRowId, dbPath) : recoverWorkingCopy(name, fileRowId, dbPath, null);
+}
+
+/** A recovery thread that has not answered this long after its own budget is stopped (a hang, not slow work). */
+const THREAD_GRACE_MS = 60_000;
+
+/** The built recovery thread script, or null (then recovery runs on the calling thread). */
+export function recoveryWorkerScript(): string | null {
+  const here = fileURLToPath(new URL('./recoverWorker.js', import.meta.url));
+  if (fs.existsSync(here)) return here;
+  // Tests run the TypeScript sources: use the built worker when there is one.
+  const built = here.replace(/([\\/])src([\\/])pipeline([\\/])recoverWorker\.js$/, '$1dist$1src$2pipeline$3recoverWorker.js');
+  return built !== here && fs.existsSync(built) ? built : null;
+}
+
+/**
+ * Recover a working copy that has no -wal and no -journal on a second thread, so the extractor can open it with SQLite
+ * meanwhile (SQLite only reads such a file). The job comes back when awaited; a crashed, stopped or out-of-memory
+ * thread is a job with an error, like a failed recovery. Without a built worker script it runs here, synchronously.
+ */
+export function recoverInThread(name: string, fileRowId: number, dbPath: string, script = recoveryWorkerScript()): Promise<RecoveryJob> {
+  if (!script) return Promise.resolve(recoverWorkingCopy(name, fileRowId, dbPath, null));
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const w = new Worker(script, {
+      workerData: { role: 'ios-timeline-recovery', name, fileRowId, dbPath },
+      // A small young generation: the thread's live data is small, its garbage is short-lived (less memory beside the extractor).
+      resourceLimits: { maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 3 },
+    });
+    const finish = (job: RecoveryJob) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void w.terminate();
+      resolve(job);
+    };
+    const fail = (why: string) => finish({ name, fileRowId, result: null, error: why, seconds: (performance.now() - t0) / 1000 });
+    const timer = setTimeout(() => fail(`the recovery thread did not finish within ${(BUDGET.maxMs + THREAD_GRACE_MS) / 1000} s and was stopped`), BUDGET.maxMs + THREAD_GRACE_MS);
+    w.on('message', (job: RecoveryJob) => finish(revive(job)));
+    w.on('error', (e) => fail(`the recovery thread failed (${e.message})`));
+    w.on('exit', (code) => fail(`the recovery thread exited (code ${code}) without a result`));
+  });
+}
+
+/** A job posted from the thread: blobs arrive as Uint8Array (structured clone); make them Buffers again. */
+function revive(job: RecoveryJob): RecoveryJob {
+  for (const r of job.result?.records ?? [])
+    for (let i = 0; i < r.values.length; i++) {
+      const v = r.values[i] as unknown;
+      if (v instanceof Uint8Array && !Buffer.isBuffer(v)) r.values[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    }
+  return job;
 }
 
 type Recovered = NonNullable<EventInput['recovered']>;

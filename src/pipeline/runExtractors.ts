@@ -9,7 +9,7 @@ import type { ManifestEntry } from '../backup/manifest.js';
 import type { CaseFile, EventInput } from '../timeline/caseFile.js';
 import { isSqliteFile } from '../sqlite.js';
 import { walWarning } from '../backup/wal.js';
-import { recoverWorkingCopy, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
+import { startRecovery, emitRecovered, RECOVERY_EXTRACTOR, type RecoveryJob } from './recover.js';
 import { ContactResolver } from '../extractors/contactResolver.js';
 import { ArtifactError, type Extractor, type ExtractorContext, type OpenedDatabase, type OpenedFile, type WarnOptions } from '../extractors/types.js';
 
@@ -51,7 +51,7 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
     let opened = 0;
     const startedAt = new Date().toISOString();
     const databases: Database.Database[] = [];
-    const recoveries: { job: RecoveryJob; db: Database.Database }[] = [];
+    const recoveries: { job: RecoveryJob | Promise<RecoveryJob>; db: Database.Database }[] = [];
 
     const record = (r: ReadResult): number =>
       caseFile.recordFile({
@@ -118,8 +118,8 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
           throw new ArtifactError(`${domain}/${relativePath} is not an SQLite database`);
         }
         // Deleted and superseded records are read from the bytes now: opening the copy with SQLite checkpoints its WAL.
-        const wal = `${main.path}-wal`;
-        const job = opts.recover && !recoveredFiles.has(fileRowId) ? recoverWorkingCopy(`${domain}/${relativePath}`, fileRowId, main.path, fs.existsSync(wal) ? wal : null) : null;
+        // (A large copy without -wal or -journal, which SQLite only reads, is recovered on a second thread meanwhile.)
+        const job = opts.recover && !recoveredFiles.has(fileRowId) ? startRecovery(`${domain}/${relativePath}`, fileRowId, main.path) : null;
         let db: Database.Database;
         try {
           db = new Database(main.path); // the copy: WAL replay and -shm writes stay in the temp folder
@@ -177,9 +177,10 @@ export async function runExtractors(backup: EvidenceSource, caseFile: CaseFile, 
       if (!(e instanceof ArtifactError) && process.env.IOS_TIMELINE_DEBUG) console.error(e);
     } finally {
       // Recovered records after the live ones, so an earlier version can join its live row's conversation.
-      for (const { job, db } of recoveries) {
+      for (const r of recoveries) {
+        const job = await r.job; // a thread's job never rejects: a failure is a job with an error
         try {
-          emitRecovered(caseFile, job, db, contacts);
+          emitRecovered(caseFile, job, r.db, contacts);
         } catch (e) {
           caseFile.addWarning({
             extractor: RECOVERY_EXTRACTOR,

@@ -7,6 +7,8 @@
 // 4. Free space of every version (freeblocks, unallocated gap, freelist pages) is carved in three modes.
 // 5. Candidates identical to a live row are dropped; one record found in several places is one record.
 import fs from 'node:fs';
+import { FileSource, memorySource, defaultCachePages, type ByteSource } from './pageSource.js';
+import { RowIndex } from './rowIndex.js';
 import {
   parseDbHeader,
   parseWal,
@@ -44,14 +46,21 @@ const OWNER_NONE = -1,
 const MAX_PAYLOAD = 1 << 30;
 const MAX_DEPTH = 40;
 
-/** One version of a page: the main file's (commit 0) or a WAL frame's. */
-interface Version {
-  pgno: number;
-  data: Uint8Array;
-  frame: WalFrame | null;
-  /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
-  commit: number;
-  committed: boolean;
+/** One version of a page: the main file's (commit 0) or a WAL frame's. `data` reads the page (through the cache). */
+class Version {
+  constructor(
+    readonly pgno: number,
+    private src: ByteSource,
+    private off: number,
+    private size: number,
+    readonly frame: WalFrame | null,
+    /** 0 = main file, k = k-th committed transaction, Infinity = never committed. */
+    readonly commit: number,
+    readonly committed: boolean,
+  ) {}
+  get data(): Uint8Array {
+    return this.src.read(this.off, this.size);
+  }
 }
 
 interface Candidate {
@@ -75,23 +84,28 @@ interface LiveRef {
 }
 
 /**
- * A table's live rows: rowid → one packed number (version index × 65536 + cell offset), not an object per row, so a
- * large table costs the garbage collector nothing. LiveRef objects are made on access.
+ * A table's live rows: rowid → one packed number (version id × 65536 + cell offset) in a typed-array index, not an
+ * object per row, so a large table costs the garbage collector nothing, and no page is held: LiveRef objects (and the
+ * page read) are made on access. A version id is the page number for the main file, else past the main file's pages
+ * by WAL frame number.
  */
 class LiveTable {
-  private rows = new Map<number | string, number>();
+  private rows = new RowIndex();
   constructor(
-    private versions: Version[],
+    private version: (vid: number) => Version,
     private usable: number,
   ) {}
-  set(key: number | string, vIdx: number, off: number): void {
-    this.rows.set(key, vIdx * 65536 + off);
+  set(key: number | string, vid: number, off: number): void {
+    this.rows.set(key, vid * 65536 + off);
   }
-  private ref(packed: number): LiveRef {
-    const v = this.versions[Math.floor(packed / 65536)];
+  ref(packed: number): LiveRef {
+    const v = this.version(Math.floor(packed / 65536));
     const off = packed % 65536;
     const p = readVarint(v.data, off, this.usable);
     return { v, off, payloadLen: p };
+  }
+  packed(): IterableIterator<number> {
+    return this.rows.values();
   }
   get(key: number | string): LiveRef | undefined {
     const x = this.rows.get(key);
@@ -110,7 +124,7 @@ class LiveTable {
     for (const x of this.rows.values()) yield this.ref(x);
   }
   *[Symbol.iterator](): IterableIterator<[number | string, LiveRef]> {
-    for (const [k, x] of this.rows) yield [k, this.ref(x)];
+    for (const [k, x] of this.rows.entries()) yield [k, this.ref(x)];
   }
 }
 
@@ -126,8 +140,8 @@ export class Recovery {
   private warnings: string[] = [];
   private warned = new Map<string, number>();
   private stats: RecoveryStats;
-  private db!: Uint8Array;
-  private wal: Uint8Array | null = null;
+  private db!: ByteSource;
+  private wal: ByteSource | null = null;
   private h!: DbHeader;
   private walInfo: WalInfo | null = null;
   private usable = 0;
@@ -140,8 +154,6 @@ export class Recovery {
   private ownerNew!: Int32Array;
   private ownerMain: Int32Array | null = null;
   private live = new Map<TableSchema, LiveTable>();
-  private liveVersions: Version[] = [];
-  private liveVersionIdx = new Map<Version, number>();
   private wanted: Set<string> | null;
   private candidates: Candidate[] = [];
   private started = Date.now();
@@ -202,22 +214,37 @@ export class Recovery {
       this.stats.ms = Date.now() - this.started;
       return { records: [], stats: this.stats, warnings: this.warnings, tables: {} };
     };
+    // Files are read through descriptors and a page cache, never whole (see pageSource.ts).
     try {
-      this.db = this.opts.db ?? (this.opts.dbPath ? fs.readFileSync(this.opts.dbPath) : new Uint8Array(0));
-      if (this.opts.wal !== undefined) this.wal = this.opts.wal;
-      else if (this.opts.walPath) this.wal = fs.existsSync(this.opts.walPath) ? fs.readFileSync(this.opts.walPath) : null;
-      else if (this.opts.walPath === undefined && this.opts.dbPath && fs.existsSync(this.opts.dbPath + '-wal')) this.wal = fs.readFileSync(this.opts.dbPath + '-wal');
+      const o = this.opts;
+      this.db = o.db ? memorySource(o.db) : o.dbPath ? FileSource.open(o.dbPath) : memorySource(new Uint8Array(0));
+      if (o.wal !== undefined) this.wal = o.wal ? memorySource(o.wal) : null;
+      else if (o.walPath) this.wal = fs.existsSync(o.walPath) ? FileSource.open(o.walPath) : null;
+      else if (o.walPath === undefined && o.dbPath && fs.existsSync(o.dbPath + '-wal')) this.wal = FileSource.open(o.dbPath + '-wal');
     } catch (e) {
+      this.db?.close();
       this.warn(`cannot read the evidence file: ${(e as Error).message}`);
       return empty();
     }
+    try {
+      return this.runOn(empty);
+    } finally {
+      this.db.close();
+      this.wal?.close();
+    }
+  }
+
+  private runOn(empty: () => RecoveryResult): RecoveryResult {
     this.stats.fileBytes = this.db.length;
     this.stats.walBytes = this.wal?.length ?? 0;
-    const h = parseDbHeader(this.db);
+    const h = parseDbHeader(this.db.read(0, 100), this.db.length);
     if (typeof h === 'string') {
       this.warn(h);
       return empty();
     }
+    const cachePages = this.opts.cachePages ?? defaultCachePages(h.pageSize);
+    if (this.db instanceof FileSource) this.db.shape(h.pageSize, cachePages);
+    if (this.wal instanceof FileSource) this.wal.shape(h.pageSize + 24, cachePages, 32); // WAL frames after the 32-byte header
     this.h = h;
     this.usable = h.usable;
     this.stats.pageSize = h.pageSize;
@@ -291,23 +318,28 @@ export class Recovery {
       );
   }
 
-  private mainCache: (Version | undefined)[] = [];
-  private frameCache = new Map<WalFrame, Version>();
+  /** A main-file page version (made on each call: nothing per page is kept). */
   private mainVersion(pgno: number): Version | null {
     if (pgno < 1 || pgno > this.mainPages) return null;
-    let v = this.mainCache[pgno];
+    const ps = this.h.pageSize;
+    return new Version(pgno, this.db, (pgno - 1) * ps, ps, null, 0, true);
+  }
+
+  private frameCache = new Map<WalFrame, Version>();
+  private frameVersion(f: WalFrame): Version {
+    let v = this.frameCache.get(f);
     if (!v) {
-      const ps = this.h.pageSize;
-      v = this.mainCache[pgno] = { pgno, data: this.db.subarray((pgno - 1) * ps, pgno * ps), frame: null, commit: 0, committed: true };
+      v = new Version(f.pgno, this.wal!, f.offset + 24, this.h.pageSize, f, f.committed ? f.commit : Infinity, f.committed);
+      this.frameCache.set(f, v);
     }
     return v;
   }
 
-  private frameVersion(f: WalFrame): Version {
-    let v = this.frameCache.get(f);
-    if (!v) this.frameCache.set(f, (v = { pgno: f.pgno, data: f.data, frame: f, commit: f.committed ? f.commit : Infinity, committed: f.committed }));
-    return v;
+  /** The id a live row stores for its page version (see LiveTable). */
+  private vid(v: Version): number {
+    return v.frame ? this.mainPages + v.frame.index : v.pgno;
   }
+  private byVid = (vid: number): Version => (vid > this.mainPages ? this.frameVersion(this.walInfo!.frames[vid - this.mainPages - 1]) : this.mainVersion(vid)!);
 
   /** The newest committed version of a page (the live database). */
   private newest(pgno: number): Version | null {
@@ -322,6 +354,12 @@ export class Recovery {
     const frames = this.walByPage.get(pgno);
     if (frames) for (let i = frames.length - 1; i >= 0; i--) if (frames[i].committed && frames[i].commit <= c) return this.frameVersion(frames[i]);
     return this.mainVersion(pgno);
+  }
+
+  /** No page view read before is held any longer: the cache may reuse dropped buffers (see ByteSource.safePoint). */
+  private safePoint(): void {
+    this.db.safePoint();
+    this.wal?.safePoint();
   }
 
   private overBudget(): boolean {
@@ -386,8 +424,9 @@ export class Recovery {
     if (this.h.autoVacuumRoot > 0) for (let p = 2; p < owner.length; p++) if (isPtrmapPage(p, this.usable)) owner[p] = OWNER_PTRMAP;
     const p1 = get(1);
     if (!p1) return;
-    let trunk = u32(p1.data, 32);
-    const total = u32(p1.data, 36);
+    const d1 = p1.data;
+    let trunk = u32(d1, 32);
+    const total = u32(d1, 36);
     let seen = 0,
       guard = 0;
     while (trunk > 0 && trunk < owner.length && guard++ < owner.length) {
@@ -399,44 +438,44 @@ export class Recovery {
       this.freelistPages.add(trunk);
       const v = get(trunk);
       if (!v) break;
-      const n = u32(v.data, 4);
+      const d = v.data;
+      const n = u32(d, 4);
       if (n > (this.usable - 8) / 4) {
         this.warn(`freelist trunk ${trunk} claims ${n} leaves: cut`);
         break;
       }
       for (let i = 0; i < n; i++) {
-        const leaf = u32(v.data, 8 + 4 * i);
+        const leaf = u32(d, 8 + 4 * i);
         if (leaf > 0 && leaf < owner.length) {
           owner[leaf] = OWNER_FREELIST;
           this.freelistPages.add(leaf);
         }
       }
       seen += n + 1;
-      trunk = u32(v.data, 0);
+      trunk = u32(d, 0);
     }
     if (seen !== total && total < owner.length) this.warn(`freelist holds ${seen} pages, header says ${total}`);
   }
 
   private walkAll(owner: Int32Array, get: (p: number) => Version | null, collectLive: boolean): void {
     owner[1] = owner[1] === OWNER_NONE ? OWNER_INDEX : owner[1]; // sqlite_master is not a user table
-    this.walkTree(1, get, owner, OWNER_INDEX, null);
+    this.walkTree(1, get, owner, OWNER_INDEX, null, true);
     this.tables.forEach((t, ti) => {
       let live: LiveTable | null = null;
-      if (collectLive) this.live.set(t, (live = new LiveTable(this.liveVersions, this.usable)));
-      this.walkTree(t.rootPage, get, owner, ti, (v, cell) => {
-        if (live) {
-          let vi = this.liveVersionIdx.get(v);
-          if (vi === undefined) {
-            vi = this.liveVersions.length;
-            this.liveVersions.push(v);
-            this.liveVersionIdx.set(v, vi);
-          }
-          live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, vi, cell.off);
-        }
-        if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
-      });
+      if (collectLive) this.live.set(t, (live = new LiveTable(this.byVid, this.usable)));
+      this.walkTree(
+        t.rootPage,
+        get,
+        owner,
+        ti,
+        (v, cell) => {
+          if (live) live.set(typeof cell.rowid === 'bigint' ? cell.rowid.toString() : cell.rowid, this.vid(v), cell.off);
+          if (cell.overflow) this.markOverflow(cell.overflow, cell.payloadLen - cell.localLen, owner);
+        },
+        true,
+      );
     });
-    for (const ix of this.indexes) this.walkTree(ix.rootPage, get, owner, OWNER_INDEX, null);
+    for (const ix of this.indexes) this.walkTree(ix.rootPage, get, owner, OWNER_INDEX, null, true);
   }
 
   private markOverflow(first: number, remaining: number, owner: Int32Array): void {
@@ -463,10 +502,13 @@ export class Recovery {
     owner: Int32Array | null,
     mark: number,
     leaf: ((v: Version, cell: NonNullable<ReturnType<typeof parseTableLeafCell>>) => void) | null,
+    /** `leaf` keeps nothing read from a page (numbers only): each page starts at a safe point. */
+    safe = false,
   ): void {
     const seen = new Set<number>();
     const stack: [number, number][] = [[root, 0]];
     while (stack.length) {
+      if (safe) this.safePoint();
       const [pg, depth] = stack.pop()!;
       if (pg < 1 || seen.has(pg)) {
         if (seen.has(pg)) this.warn(`b-tree from root ${root} reaches page ${pg} twice: cycle cut`);
@@ -482,7 +524,8 @@ export class Recovery {
         this.warn(`b-tree from root ${root} points to missing page ${pg}`);
         continue;
       }
-      const h = parsePageHeader(v.data, pg);
+      const d = v.data;
+      const h = parsePageHeader(d, pg);
       if (!h) {
         this.warn(`page ${pg} (b-tree root ${root}) is not a b-tree page`);
         continue;
@@ -491,16 +534,16 @@ export class Recovery {
       const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
       if (h.type === PAGE_TABLE_INTERIOR || h.type === PAGE_INDEX_INTERIOR) {
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          if (off + 4 <= this.usable) stack.push([u32(v.data, off), depth + 1]);
+          const off = u16(d, h.ptrStart + 2 * i);
+          if (off + 4 <= this.usable) stack.push([u32(d, off), depth + 1]);
         }
         stack.push([h.rightChild, depth + 1]);
       } else if (h.type === PAGE_INDEX_LEAF) {
         // Overflow pages of index entries: mark them so they are not carved as table data.
         if (owner)
           for (let i = 0; i < nCells; i++) {
-            const off = u16(v.data, h.ptrStart + 2 * i);
-            const p = readVarint(v.data, off, this.usable);
+            const off = u16(d, h.ptrStart + 2 * i);
+            const p = readVarint(d, off, this.usable);
             if (vlen === 0) continue;
             const x = Math.floor(((this.usable - 12) * 64) / 255) - 23;
             if (p > x) {
@@ -508,13 +551,13 @@ export class Recovery {
               const k = m + ((p - m) % (this.usable - 4));
               const local = k <= x ? k : m;
               const o = off + vlen + local;
-              if (o + 4 <= this.usable) this.markOverflow(u32(v.data, o), p - local, owner);
+              if (o + 4 <= this.usable) this.markOverflow(u32(d, o), p - local, owner);
             }
           }
       } else if (h.type === PAGE_TABLE_LEAF && leaf) {
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          const off = u16(d, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(d, off, this.usable, this.usable);
           if (!c) {
             this.warn(`page ${pg}: cell ${i} runs off the page`);
             continue;
@@ -538,14 +581,15 @@ export class Recovery {
   ): { values: SqlValue[]; types: number[]; truncated: boolean } | null {
     let buf: Uint8Array;
     let truncated = false;
-    if (payloadLen <= localLen) buf = v.data.subarray(payloadOff, payloadOff + payloadLen);
+    const d = v.data;
+    if (payloadLen <= localLen) buf = d.subarray(payloadOff, payloadOff + payloadLen);
     else {
       if (payloadLen > this.maxPayload) {
         this.warn(`payload of ${payloadLen} bytes is longer than the evidence: skipped`);
         return null;
       }
       const out = Buffer.allocUnsafe(payloadLen);
-      out.set(v.data.subarray(payloadOff, payloadOff + localLen), 0);
+      out.set(d.subarray(payloadOff, payloadOff + localLen), 0);
       let have = localLen,
         p = overflow,
         n = 0;
@@ -563,9 +607,10 @@ export class Recovery {
           break;
         }
         const take = Math.min(this.usable - 4, payloadLen - have);
-        out.set(ov.data.subarray(4, 4 + take), have);
+        const od = ov.data;
+        out.set(od.subarray(4, 4 + take), have);
         have += take;
-        p = u32(ov.data, 0);
+        p = u32(od, 0);
       }
       buf = truncated ? out.subarray(0, have) : out;
       if (truncated) this.warn(`overflow chain from page ${overflow} broken after ${have} of ${payloadLen} bytes`);
@@ -666,7 +711,8 @@ export class Recovery {
       for (let vi = 0; vi < versions.length; vi++) {
         const v = versions[vi];
         if (newest && v.frame === newest.frame && v.commit === newest.commit) continue;
-        const h = parsePageHeader(v.data, pgno);
+        const d = v.data;
+        const h = parsePageHeader(d, pgno);
         if (!h || h.type !== PAGE_TABLE_LEAF) continue;
         this.stats.tableLeafVersions++;
         const next = v.committed ? committedOrder[committedOrder.indexOf(v) + 1] : undefined;
@@ -676,12 +722,12 @@ export class Recovery {
         const owners = cl.owners;
         const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
         for (let i = 0; i < nCells; i++) {
-          const off = u16(v.data, h.ptrStart + 2 * i);
-          const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+          const off = u16(d, h.ptrStart + 2 * i);
+          const c = parseTableLeafCell(d, off, this.usable, this.usable);
           if (!c) continue;
           const getter = (p: number) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p));
           const o0 = owners[0];
-          if (o0 && this.sameAsLive(o0, c.rowid, v.data, c.payloadOff, c.payloadLen, c.localLen)) {
+          if (o0 && this.sameAsLive(o0, c.rowid, d, c.payloadOff, c.payloadLen, c.localLen)) {
             this.stats.droppedIdenticalToLive++;
             continue;
           }
@@ -724,6 +770,11 @@ export class Recovery {
 
   private push(c: Candidate): void {
     if (this.wanted && !this.wanted.has(c.table.name)) return;
+    // A blob is a view into a cached file block: copy it, so a candidate never pins a block.
+    for (let i = 0; i < c.values.length; i++) {
+      const x = c.values[i];
+      if (Buffer.isBuffer(x)) c.values[i] = Buffer.from(x);
+    }
     this.stats.candidates++;
     this.candidates.push(c);
   }
@@ -731,18 +782,16 @@ export class Recovery {
   // ------------------------------------------------------------------------------------------------ free space
 
   private carveAll(): void {
-    const all: Version[] = [];
-    for (let p = 1; p <= this.mainPages; p++) {
-      const v = this.mainVersion(p);
-      if (v) all.push(v);
-    }
-    for (const frames of this.walByPage.values()) for (const f of frames) all.push(this.frameVersion(f));
-    for (const v of all) {
-      if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return;
+    const one = (v: Version): boolean => {
+      this.safePoint(); // nothing read for the page before is held (candidates copy their blobs)
+      if (this.stats.pagesExamined % 64 === 0 && this.overBudget()) return false;
       this.stats.pagesExamined++;
-      this.stats.bytesExamined += v.data.length;
+      this.stats.bytesExamined += this.h.pageSize;
       this.carvePage(v);
-    }
+      return true;
+    };
+    for (let p = 1; p <= this.mainPages; p++) if (!one(this.mainVersion(p)!)) return;
+    for (const frames of this.walByPage.values()) for (const f of frames) if (!one(this.frameVersion(f))) return;
   }
 
   /**
@@ -771,19 +820,20 @@ export class Recovery {
     const isFree = cl.isFree;
     if (isFree) this.stats.freelistPages++;
     if (cl.skip && !isFree) return;
-    const h = parsePageHeader(v.data, pg);
+    const d = v.data;
+    const h = parsePageHeader(d, pg);
     if (h && (h.type === PAGE_INDEX_LEAF || h.type === PAGE_INDEX_INTERIOR)) return;
     if (!h) {
       if (!isFree && !cl.unowned) return;
       // A free (or unclaimed) page without a b-tree header: trunk pages keep old bytes after their leaf list.
       let start = 0;
-      if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(v.data, 4), (this.usable - 8) >> 2));
-      if (this.allZero(v.data, start, this.usable)) {
+      if (isFree && this.isTrunk(pg)) start = Math.min(this.usable, 8 + 4 * Math.min(u32(d, 4), (this.usable - 8) >> 2));
+      if (this.allZero(d, start, this.usable)) {
         if (isFree) this.stats.freelistZeroFilled++;
         return;
       }
       const tables = cl.owners.length ? cl.owners : this.byShape();
-      this.carveRegion(v, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
+      this.carveRegion(v, d, start, this.usable, 'raw', isFree ? 'freelist' : 'unallocated', tables, cl.owners.length === 0);
       return;
     }
     if (cl.skip) return;
@@ -795,8 +845,8 @@ export class Recovery {
       // Every cell of a free / unclaimed table leaf is a candidate, read through the cell pointers.
       const nCells = Math.min(h.cellCount, (this.usable - h.ptrStart) >> 1);
       for (let i = 0; i < nCells; i++) {
-        const off = u16(v.data, h.ptrStart + 2 * i);
-        const c = parseTableLeafCell(v.data, off, this.usable, this.usable);
+        const off = u16(d, h.ptrStart + 2 * i);
+        const c = parseTableLeafCell(d, off, this.usable, this.usable);
         if (!c || c.payloadLen > this.maxPayload) continue;
         const r = this.readRecord(v, c.payloadOff, c.localLen, c.payloadLen, c.overflow, (p) => (v.committed ? this.versionAt(p, v.commit) : this.newest(p)));
         if (!r) continue;
@@ -818,22 +868,22 @@ export class Recovery {
         });
       }
     }
-    for (const reg of freeRegions(v.data, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
+    for (const reg of freeRegions(d, h, this.usable, (m) => this.warn(`page ${pg}: ${m}`))) {
       if (reg.kind === 'freeblock') {
         this.stats.freeblocks++;
         this.stats.freeblockBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start + 4, reg.end)) {
+        if (this.allZero(d, reg.start + 4, reg.end)) {
           this.stats.freeblocksZeroFilled++;
           continue;
         }
-        this.carveRegion(v, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
+        this.carveRegion(v, d, reg.start, reg.end, 'freeblock', isFree ? 'freelist' : 'freeblock', shape, unowned);
       } else {
         this.stats.unallocatedBytes += reg.end - reg.start;
-        if (this.allZero(v.data, reg.start, reg.end)) {
+        if (this.allZero(d, reg.start, reg.end)) {
           this.stats.unallocatedZero += reg.end - reg.start;
           continue;
         }
-        this.carveRegion(v, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
+        this.carveRegion(v, d, reg.start, reg.end, 'raw', isFree ? 'freelist' : 'unallocated', shape, unowned);
       }
     }
   }
@@ -868,8 +918,7 @@ export class Recovery {
    * Carve one free region. A freeblock's first 4 bytes are its header (they overwrote the start of the deleted cell):
    * the record there is rebuilt from the schema; every later offset is tried as an intact cell.
    */
-  private carveRegion(v: Version, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
-    const b = v.data;
+  private carveRegion(v: Version, b: Uint8Array, start: number, end: number, kind: 'freeblock' | 'raw', source: RecoverySource, tables: TableSchema[], shapeOnly: boolean): void {
     let p = start;
     // At a freeblock's start, and wherever a record just ended inside a merged freeblock, there may be a 4-byte
     // freeblock header (next, size) over the first bytes of a deleted cell: rebuild that cell from the schema.
@@ -881,7 +930,7 @@ export class Recovery {
           size = u16(b, p + 2);
         const plausible = first || ((next === 0 || (next > p && next < this.usable)) && size >= 4 && p + size <= end);
         if (plausible) {
-          const q = this.tryRebuild(v, p + 4, first ? end : Math.min(end, p + size), tables, source);
+          const q = this.tryRebuild(v, b, p + 4, first ? end : Math.min(end, p + size), tables, source);
           if (q > 0) {
             p = q;
             first = false;
@@ -896,8 +945,8 @@ export class Recovery {
         p++;
         continue;
       }
-      let r = this.tryIntact(v, p, end, tables, source, shapeOnly);
-      if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, p, end, tables, source);
+      let r = this.tryIntact(v, b, p, end, tables, source, shapeOnly);
+      if (r === 0 && !shapeOnly) r = this.tryHeaderAt(v, b, p, end, tables, source);
       if (r > 0) {
         p = r;
         header = true;
@@ -911,8 +960,7 @@ export class Recovery {
    * A record header at p whose cell prefix (payload length, rowid) was overwritten, e.g. by the tail of a record
    * written over it: only for the page's own tables, with at least the fewest columns a live row has.
    */
-  private tryHeaderAt(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
-    const b = v.data;
+  private tryHeaderAt(v: Version, b: Uint8Array, p: number, end: number, tables: TableSchema[], source: RecoverySource): number {
     const hl = b[p];
     if (hl < 2 || (hl >= 0x80 && (p + 1 >= end || b[p + 1] >= 0x80))) return 0;
     const hlen = readVarint(b, p, end);
@@ -953,8 +1001,7 @@ export class Recovery {
   }
 
   /** An intact cell at p: payload length, rowid, record header; the sizes must add up exactly. Returns the end or 0. */
-  private tryIntact(v: Version, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
-    const b = v.data;
+  private tryIntact(v: Version, b: Uint8Array, p: number, end: number, tables: TableSchema[], source: RecoverySource, shapeOnly: boolean): number {
     const P = readVarint(b, p, end);
     if (vlen === 0 || P < 2 || P > this.maxPayload) return 0;
     let q = p + vlen;
@@ -1047,8 +1094,7 @@ export class Recovery {
    * serial types start at s+o; (rebuilt) neither it nor the first serial type survived (a rowid-alias first column is
    * always serial type 0). The record must end inside the region; an exact end wins. Returns the end or 0.
    */
-  private tryRebuild(v: Version, s: number, end: number, tables: TableSchema[], source: RecoverySource): number {
-    const b = v.data;
+  private tryRebuild(v: Version, b: Uint8Array, s: number, end: number, tables: TableSchema[], source: RecoverySource): number {
     type Try = { t: TableSchema; types: number[]; payloadStart: number; hdrLen: number; mode: CarveMode; recEnd: number; P: number };
     let best: Try | null = null;
     const consider = (x: Try) => {
@@ -1147,9 +1193,10 @@ export class Recovery {
           break;
         }
         const take = Math.min(this.usable - 4, x.P - have);
-        tmp.set(ov.data.subarray(4, 4 + take), have);
+        const od = ov.data;
+        tmp.set(od.subarray(4, 4 + take), have);
         have += take;
-        p = u32(ov.data, 0);
+        p = u32(od, 0);
       }
       buf = tmp.subarray(x.hdrLen, truncated ? have : x.P);
     } else buf = b.subarray(bodyStart, x.payloadStart + x.P);
@@ -1192,14 +1239,17 @@ export class Recovery {
     // The oldest rows (b-tree order = rowid order) are the ones written before an ALTER TABLE ADD COLUMN: read the
     // first 4096 rows, then every 16th (a sampled lower bound keeps this cheap on large tables).
     let i = 0;
-    for (const ref of this.live.get(t)?.values() ?? []) {
+    const lt = this.live.get(t);
+    for (const x of lt?.packed() ?? []) {
       if (i++ > 4096 && (i & 15) !== 0) continue;
-      const c = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
+      const ref = lt!.ref(x);
+      const d = ref.v.data;
+      const c = parseTableLeafCell(d, ref.off, this.usable, this.usable);
       if (!c) continue;
       const e = c.payloadOff + c.localLen;
-      const hl = readVarint(ref.v.data, c.payloadOff, e);
+      const hl = readVarint(d, c.payloadOff, e);
       if (vlen === 0) continue;
-      const n = scanTypes(ref.v.data, c.payloadOff + vlen, Math.min(e, c.payloadOff + hl), 65535);
+      const n = scanTypes(d, c.payloadOff + vlen, Math.min(e, c.payloadOff + hl), 65535);
       if (n > 0 && n < m) m = n;
       if (m <= 1) break;
     }
@@ -1297,8 +1347,9 @@ export class Recovery {
   }
 
   private uniqueMaps = new Map<TableSchema, Map<number, Map<string, number | bigint>>>();
-  private lenBuckets = new Map<TableSchema, Map<number, LiveRef[]>>();
-  private bucketKeys = new Map<string, Map<string, LiveRef>>();
+  /** Live rows by payload length, and by value key within one length: packed refs (see LiveTable), not pages. */
+  private lenBuckets = new Map<TableSchema, Map<number, number[]>>();
+  private bucketKeys = new Map<string, Map<string, number>>();
 
   /** Live rows of a table keyed by each unique column's value. */
   private uniqueMap(t: TableSchema): Map<number, Map<string, number | bigint>> {
@@ -1323,13 +1374,16 @@ export class Recovery {
 
   /** A live row with exactly these values (rowid alias ignored), looked up among live rows of the same payload length. */
   private liveIdentical(t: TableSchema, c: Candidate): number | bigint | null {
+    const lt = this.live.get(t);
+    if (!lt) return null;
     let buckets = this.lenBuckets.get(t);
     if (!buckets) {
       buckets = new Map();
-      for (const ref of this.live.get(t)?.values() ?? []) {
-        let l = buckets.get(ref.payloadLen);
-        if (!l) buckets.set(ref.payloadLen, (l = []));
-        l.push(ref);
+      for (const x of lt.packed()) {
+        const len = lt.ref(x).payloadLen;
+        let l = buckets.get(len);
+        if (!l) buckets.set(len, (l = []));
+        l.push(x);
       }
       this.lenBuckets.set(t, buckets);
     }
@@ -1337,15 +1391,17 @@ export class Recovery {
     let keys = this.bucketKeys.get(key);
     if (!keys) {
       keys = new Map();
-      for (const ref of buckets.get(c.payloadLen) ?? []) {
+      for (const x of buckets.get(c.payloadLen) ?? []) {
+        const ref = lt.ref(x);
         const vals = this.liveValues(t, ref);
         const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
-        if (vals && cell) keys.set(rowKey(t, vals), ref);
+        if (vals && cell) keys.set(rowKey(t, vals), x);
       }
       this.bucketKeys.set(key, keys);
     }
-    const ref = keys.get(rowKey(t, c.values));
-    if (!ref) return null;
+    const x = keys.get(rowKey(t, c.values));
+    if (x === undefined) return null;
+    const ref = lt.ref(x);
     const lv = this.liveValues(t, ref);
     const cell = parseTableLeafCell(ref.v.data, ref.off, this.usable, this.usable);
     return lv && cell && sameValues(t, lv, c.values) ? cell.rowid : null;
@@ -1574,10 +1630,11 @@ export class Recovery {
       bloom[Math.imul(w, 0x9e3779b1) >>> 12] = 1;
     }
     const visit = (v: Version) => {
-      const h = parsePageHeader(v.data, v.pgno);
+      this.safePoint(); // records get numbers; nothing read from a page is kept
+      const b = v.data;
+      const h = parsePageHeader(b, v.pgno);
       if (!h || h.type !== PAGE_INDEX_LEAF) return;
-      for (const reg of freeRegions(v.data, h, this.usable)) {
-        const b = v.data;
+      for (const reg of freeRegions(b, h, this.usable)) {
         const tryAt = (pos: number, rowidLen: number | null, regEnd: number) => {
           if (pos + 4 > regEnd || !prefixes.has(u32(b, pos))) return;
           for (const L of lens) {

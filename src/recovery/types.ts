@@ -98,4 +98,6 @@ export interface RecoveryOptions {
   /** Only report records of these tables (all tables are still read to attribute pages). */
   tables?: string[];
   budget?: { maxMs?: number; maxBytes?: number };
+  /** Pages of each file (database, -wal) kept in the read cache (default 4 MiB worth, at least 64); files are never read whole. */
+  cachePages?: number;
 }
