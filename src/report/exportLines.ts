@@ -90,8 +90,15 @@ function isoSql(ts: string, other = `iot_iso(${ts})`): string {
 /** timestamp_desc: the declared wording of every known (kind, action), as a CASE on kind then action; anything else asks describe.ts. */
 function descSql(cell: (s: string) => string = (s) => s): string {
   const other = cell === csvCell ? 'iot_csv(iot_desc(e.kind, e.action))' : 'iot_desc(e.kind, e.action)';
-  const byKind = [...KINDS.values()].map((k) => {
-    const actions = Object.keys(k.actions).map((a) => `WHEN ${sqlString(a)} THEN ${sqlString(cell(timestampDesc(k.kind, a)))}`);
+  return descCase((w) => sqlString(cell(w)), other);
+}
+
+/** The CASE on kind then action, each known wording written by `word` (SQL); `other` for the rest. Messages are
+ *  tested first: most of a phone's events. */
+function descCase(word: (w: string) => string, other: string): string {
+  const kinds = [...KINDS.values()].sort((a, b) => Number(b.kind === 'message') - Number(a.kind === 'message'));
+  const byKind = kinds.map((k) => {
+    const actions = Object.keys(k.actions).map((a) => `WHEN ${sqlString(a)} THEN ${word(timestampDesc(k.kind, a))}`);
     return `WHEN ${sqlString(k.kind)} THEN CASE e.action ${actions.join(' ')} ELSE ${other} END`;
   });
   return `CASE WHEN typeof(e.kind) <> 'text' OR typeof(e.action) <> 'text' THEN ${other} ELSE CASE e.kind ${byKind.join(' ')} ELSE ${other} END END`;
@@ -99,13 +106,18 @@ function descSql(cell: (s: string) => string = (s) => s): string {
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** messageLine folds newlines with a Unicode-aware regex: lines holding CR or LF are written by it. */
-function messageSql(desc: string): string {
+/**
+ * messageLine folds newlines with a Unicode-aware regex: lines holding CR or LF are written by it, and so are those
+ * of an untitled event whose wording is not declared (describe.ts makes it). The wording is looked up once.
+ */
+function messageSql(): string {
   const nl = (x: string) => `(instr(${x}, char(10)) > 0 OR instr(${x}, char(13)) > 0)`;
-  const base = `COALESCE(e.title, ${desc})`;
-  return `CASE WHEN ${isText('e.title')} AND ${isText('e.body')} AND NOT ${nl(base)} AND NOT ${nl("COALESCE(e.body, '')")}
-    THEN ${base} || CASE WHEN e.body IS NOT NULL AND e.body <> '' THEN ': ' || e.body ELSE '' END
-    ELSE iot_message(e.title, e.kind, e.action, e.body) END`;
+  const js = 'iot_message(e.title, e.kind, e.action, e.body)';
+  const known = descCase((w) => (/[\r\n]/.test(w) ? 'NULL' : sqlString(w)), 'NULL');
+  const text = `CASE WHEN e.body IS NOT NULL AND e.body <> '' THEN ': ' || e.body ELSE '' END`;
+  return `CASE WHEN NOT (${isText('e.title')} AND ${isText('e.body')}) OR ${nl("COALESCE(e.body, '')")} THEN ${js}
+    WHEN e.title IS NOT NULL THEN CASE WHEN ${nl('e.title')} THEN ${js} ELSE e.title || ${text} END
+    ELSE COALESCE((${known}) || ${text}, ${js}) END`;
 }
 
 /** No extra_json.orphan (orphanReason() reads it only then). */
@@ -124,7 +136,7 @@ function fieldValues(hasRecovery: boolean): Record<string, { sql: string; type: 
     datetime: t(isoSql('e.ts_utc_us')),
     timestamp: n('e.ts_utc_us'),
     timestamp_desc: t(desc),
-    message: t(messageSql(desc)),
+    message: t(messageSql()),
     kind: t('e.kind'),
     action: t('e.action'),
     text: t('e.body'),
