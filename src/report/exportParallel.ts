@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import type { EventFilter } from '../timeline/query.js';
 import { whereClause } from '../timeline/query.js';
 import { writeAll } from './bufferedWriter.js';
-import type { ExportReply, ExportTask, ExportWorkerData } from './exportWorker.js';
+import { CLOSED, type ExportReply, type ExportTask, type ExportWorkerData } from './exportWorker.js';
 
 /** Events per range: ~30 MB of JSONL, about a second of one core. */
 export const CHUNK_EVENTS = 32_768;
@@ -21,6 +21,8 @@ const MIN_CHUNKS = 4;
 const AHEAD = 2;
 /** No reply for this long: a worker died unseen (out of memory); the export runs again on the calling thread. */
 const STALL_MS = 120_000;
+/** How long the workers get to close their connections at the end. */
+const CLOSE_MS = 10_000;
 
 export interface ParallelOptions {
   /** Worker threads (default: the cores, at most 4); below 2 the export runs on the calling thread. */
@@ -112,7 +114,7 @@ function splitPoints(db: Database.Database, col: string, base: string, size: num
  * Throws WorkersUnavailable (run it on this thread), BlobInLine, or the SQL error with the lines written before it.
  */
 export function writeInParallel(db: Database.Database, fd: number, plan: NonNullable<ReturnType<typeof parallelPlan>>): number {
-  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const signal = new Int32Array(new SharedArrayBuffer(8));
   const workers: { worker: Worker; port: MessagePort; returns: MessagePort }[] = [];
   const count = Math.min(plan.threads, plan.tasks.length);
   try {
@@ -149,21 +151,40 @@ export function writeInParallel(db: Database.Database, fd: number, plan: NonNull
       send(chunk + count * AHEAD);
     }
     return n;
+  } catch (e) {
+    Atomics.store(signal, 1, 1); // queued ranges are skipped, running ones stop
+    throw e;
   } finally {
-    for (const { worker, port, returns } of workers) {
-      port.close();
-      returns.close();
-      void worker.terminate();
+    closeWorkers(workers, signal);
+  }
+}
+
+/** Every worker closes its connection before the export returns (the caller may switch the case file's journal
+ *  mode next, which needs it alone); a worker that does not answer within CLOSE_MS is left to terminate(). */
+function closeWorkers(workers: { worker: Worker; port: MessagePort; returns: MessagePort }[], signal: Int32Array): void {
+  const until = Date.now() + CLOSE_MS;
+  for (const { port } of workers) port.postMessage({ close: true });
+  for (const { worker, port, returns } of workers) {
+    try {
+      for (;;) {
+        const m = receive(port, signal, Math.max(1, until - Date.now()));
+        if (m.chunk === CLOSED) break;
+      }
+    } catch {
+      /* no answer: terminate() below */
     }
+    port.close();
+    returns.close();
+    void worker.terminate();
   }
 }
 
 /** The next reply on `port`, sleeping until a worker signals one. */
-function receive(port: MessagePort, signal: Int32Array): ExportReply {
+function receive(port: MessagePort, signal: Int32Array, timeoutMs = STALL_MS): ExportReply {
   for (;;) {
     const seen = Atomics.load(signal, 0);
     const got = receiveMessageOnPort(port);
     if (got) return got.message as ExportReply;
-    if (Atomics.wait(signal, 0, seen, STALL_MS) === 'timed-out') throw new WorkersUnavailable(`no reply from an export thread for ${STALL_MS / 1000} s`);
+    if (Atomics.wait(signal, 0, seen, timeoutMs) === 'timed-out') throw new WorkersUnavailable(`no reply from an export thread for ${timeoutMs / 1000} s`);
   }
 }

@@ -10,6 +10,9 @@ export interface ExportTask {
   params: unknown[];
 }
 
+/** Close the connection and say so (chunk CLOSED): the caller may need the case file to itself right after. */
+export const CLOSED = -2;
+
 export type ExportReply =
   | { chunk: number; bytes: ArrayBuffer; length: number }
   | { chunk: number; done: true; n: number }
@@ -22,7 +25,8 @@ export interface ExportWorkerData {
   port: MessagePort;
   /** Pieces the main thread has written come back here to be filled again (fresh memory costs page faults). */
   returns: MessagePort;
-  /** Bumped after every reply, so the main thread can sleep in Atomics.wait until there is one. */
+  /** [0] is bumped after every reply, so the main thread can sleep in Atomics.wait until there is one; [1] set
+   *  means the export failed: queued ranges are skipped and a running one stops. */
   signal: Int32Array;
 }
 
@@ -35,11 +39,25 @@ async function serve({ path, port, returns, signal }: ExportWorkerData): Promise
     Atomics.add(signal, 0, 1);
     Atomics.notify(signal, 0);
   };
-  let run: (t: ExportTask) => void;
+  // Ranges that arrive while the connection opens wait in `early`.
+  let run: ((t: ExportTask) => void) | null = null;
+  const early: ExportTask[] = [];
+  let closed = false;
+  let close = () => {};
+  port.on('message', (t: ExportTask | { close: true }) => {
+    if ('close' in t) {
+      closed = true;
+      close();
+      reply({ chunk: CLOSED, done: true, n: 0 });
+    } else if (!run) early.push(t);
+    else if (!Atomics.load(signal, 1)) run(t);
+  });
   try {
     const { default: Database } = await import('better-sqlite3');
     const { registerExportFunctions } = await import('./exportLines.js');
+    if (closed) return;
     const db = new Database(path, { readonly: true, fileMustExist: true });
+    close = () => db.close();
     registerExportFunctions(db);
     const statements = new Map<string, ReturnType<typeof db.prepare<unknown[]>>>();
     const fresh = () => {
@@ -72,6 +90,7 @@ async function serve({ path, port, returns, signal }: ExportWorkerData): Promise
               continue;
             }
           }
+          if ((n & 4095) === 0 && Atomics.load(signal, 1)) break; // the export failed elsewhere
           piece.set(line, pos);
           pos += line.length;
           n++;
@@ -83,11 +102,10 @@ async function serve({ path, port, returns, signal }: ExportWorkerData): Promise
         reply({ chunk, error: message, blob: /\bBLOB\b/.test(message), n });
       }
     };
+    for (const t of early.splice(0)) if (!Atomics.load(signal, 1)) run(t);
   } catch (e) {
     reply({ chunk: -1, error: `the export thread could not start: ${(e as Error).message}`, blob: false, n: 0 });
-    return;
   }
-  port.on('message', (t: ExportTask) => run(t));
 }
 
 if ((workerData as ExportWorkerData | undefined)?.role === 'ios-timeline-export') void serve(workerData as ExportWorkerData);
