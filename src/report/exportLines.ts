@@ -15,8 +15,10 @@ import { inTimeOrder, whereClause, type EventFilter } from '../timeline/query.js
 type Fmt = 'jsonl' | 'csv';
 
 /** The facts fields of an event without message facts, as toExportRecord writes them. */
-const NO_FACTS_VALUES = { edited: false, edit_history: [], unsent: false, deleted: false, reply_to: null, reaction_to: null };
-const NO_FACTS_CSV = 'false,[],false,false,,';
+const NO_FACTS: Record<Fmt, string> = {
+  jsonl: '"edited":false,"edit_history":[],"unsent":false,"deleted":false,"reply_to":null,"reaction_to":null',
+  csv: 'false,[],false,false,,',
+};
 const FACT_FIELDS = ['edited', 'edit_history', 'unsent', 'deleted', 'reply_to', 'reaction_to'] as const;
 
 /** JS side of the SQL: each returns the finished JSON text or CSV cell of one value. */
@@ -203,7 +205,7 @@ function csvLine(values: ReturnType<typeof fieldValues>, keyTest: string, thread
   const cells: string[] = [];
   for (const name of EXPORT_FIELDS) {
     if (name === FACT_FIELDS[0])
-      cells.push(`CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS_CSV)} ELSE iot_facts_csv(e.extra_json) END`);
+      cells.push(`CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS.csv)} ELSE iot_facts_csv(e.extra_json) END`);
     if ((FACT_FIELDS as readonly string[]).includes(name)) continue;
     const v = values[name];
     if (!v) return null;
@@ -247,12 +249,9 @@ function jsonlLine(values: ReturnType<typeof fieldValues>, keyTest: string, thre
     if (name === 'thread') expr = `CASE WHEN ${threadOdd} THEN iot_thread(e.thread_id) ELSE ${expr} END`;
     args.push(sqlString(name), expr);
   }
-  // Without message facts (most events), one json_object() with the facts as constants (json('[]') is computed
-  // once); with them, the JS facts text between two objects. Every JSON value ends in '"', a digit, a letter or ']',
-  // so rtrim takes off only the first object's closing brace; the second has its opening brace cut.
-  const constFacts = Object.entries(NO_FACTS_VALUES).map(([k, v]) => `${sqlString(k)}, ${v === null ? 'NULL' : `json(${sqlString(JSON.stringify(v))})`}`);
-  const whole = `json_object(${[...before, ...constFacts, ...after].join(', ')})`;
+  const facts = `CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${sqlString(NO_FACTS.jsonl)} ELSE iot_facts_jsonl(e.extra_json) END`;
+  // Every JSON value ends in '"', a digit, a letter or ']', so rtrim takes off only the object's closing brace;
+  // the fields after the facts are a second object without its opening brace.
   const rest = after.length ? `',', substr(json_object(${after.join(', ')}), 2)` : "'}'";
-  const split = `concat(rtrim(json_object(${before.join(', ')}), '}'), ',', iot_facts_jsonl(e.extra_json), ${rest})`;
-  return `CASE WHEN e.extra_json IS NULL OR (typeof(e.extra_json) = 'text' AND ${keyTest}) THEN ${whole} ELSE ${split} END`;
+  return `concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`;
 }
