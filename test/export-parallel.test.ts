@@ -12,7 +12,7 @@ import type { EventFilter } from '../src/timeline/query.js';
 import { CASE_JSON, GOLDEN_DIR, thawCase, type FrozenCase } from './golden/exportGolden.js';
 import { tmpDir } from './helpers.js';
 
-const SMALL = { threads: 2, chunkEvents: 7 };
+const SMALL = { threads: 2, chunkEvents: 7, minEvents: 0 };
 
 const OUTPUTS: { name: string; format: ExportFormat; filter: EventFilter }[] = [
   { name: 'all.jsonl', format: 'jsonl', filter: {} },
@@ -67,9 +67,11 @@ describe('the parallel export', () => {
     });
   }
 
-  it('a filter with a subquery (contact, keyword, tag) stays on one thread', () => {
+  it('a filter with a subquery (contact, keyword, tag), one core or a small case stay on one thread', () => {
     expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, { contact: '555' }, SMALL)).toBeNull();
     expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { ...SMALL, threads: 1 })).toBeNull();
+    // A case this small is not worth a worker's start.
+    expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { threads: 2 })).toBeNull();
   });
 });
 
@@ -105,8 +107,8 @@ describe('the parallel export at the edges', () => {
       const par = path.join(dir, `par.${format}`);
       expect(exportEvents(cf.db, format, one, {}, { threads: 1 })).toBe(108);
       for (const chunkEvents of [1, 5, 39, 41]) {
-        expect(parallelPlan(cf.db, exportLinesHead(cf.db, format)!, {}, { threads: 2, chunkEvents })).not.toBeNull();
-        expect(exportEvents(cf.db, format, par, {}, { threads: 2, chunkEvents })).toBe(108);
+        expect(parallelPlan(cf.db, exportLinesHead(cf.db, format)!, {}, { threads: 2, chunkEvents, minEvents: 0 })).not.toBeNull();
+        expect(exportEvents(cf.db, format, par, {}, { threads: 2, chunkEvents, minEvents: 0 })).toBe(108);
         expect(sha(par)).toBe(sha(one));
       }
     }
@@ -122,7 +124,7 @@ describe('the parallel export at the edges', () => {
     const cf = edgeCase();
     cf.db.prepare('UPDATE events SET body = ? WHERE id = 2').run(Buffer.from([1, 2, 3]));
     const out = path.join(tmpDir('iot-par-blob-'), 'x.jsonl');
-    expect(exportEvents(cf.db, 'jsonl', out, {}, { threads: 2, chunkEvents: 5 })).toBe(108);
+    expect(exportEvents(cf.db, 'jsonl', out, {}, { threads: 2, chunkEvents: 5, minEvents: 0 })).toBe(108);
     expect(fs.readFileSync(out, 'utf8')).toContain('"text":{"type":"Buffer","data":[1,2,3]}');
     expect(fs.existsSync(`${out}.partial`)).toBe(false);
     cf.close();
@@ -135,9 +137,9 @@ describe('the parallel export at the edges', () => {
     exportEvents(cf.db, 'csv', one, {}, { threads: 1 });
     // The case file's name is gone (this connection keeps it open): a worker's read-only open fails.
     for (const f of fs.readdirSync(path.dirname(cf.db.name))) fs.rmSync(path.join(path.dirname(cf.db.name), f));
-    expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { threads: 2, chunkEvents: 5 })).not.toBeNull();
+    expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { threads: 2, chunkEvents: 5, minEvents: 0 })).not.toBeNull();
     const par = path.join(dir, 'par.csv');
-    expect(exportEvents(cf.db, 'csv', par, {}, { threads: 2, chunkEvents: 5 })).toBe(108);
+    expect(exportEvents(cf.db, 'csv', par, {}, { threads: 2, chunkEvents: 5, minEvents: 0 })).toBe(108);
     expect(sha(par)).toBe(sha(one));
     cf.db.close();
   });

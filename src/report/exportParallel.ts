@@ -15,8 +15,10 @@ import { CLOSED, type ExportReply, type ExportTask, type ExportWorkerData } from
 
 /** Events per range: ~30 MB of JSONL, about a second of one core. */
 export const CHUNK_EVENTS = 32_768;
-/** Below this many ranges a worker's start (~0.1 s) is not worth it: the export runs on the calling thread. */
-const MIN_CHUNKS = 4;
+/** Below about this many events the export runs on the calling thread: a worker's start costs 0.1–1 s of CPU
+ *  (it imports the kind registry), and on a busy machine two workers on 323k events took 7.5 s of CPU where
+ *  one thread took 4.7 s, for no gain in wall time. */
+export const MIN_PARALLEL_EVENTS = 500_000;
 /** Ranges queued per worker: one being written, one computed meanwhile. */
 const AHEAD = 2;
 /** No reply for this long: a worker died unseen (out of memory); the export runs again on the calling thread. */
@@ -29,6 +31,8 @@ export interface ParallelOptions {
   threads?: number;
   /** Events per range (default CHUNK_EVENTS); tests use small ones. */
   chunkEvents?: number;
+  /** Fewer events (by the ranges' count) stay on the calling thread (default MIN_PARALLEL_EVENTS). */
+  minEvents?: number;
 }
 
 /** The workers could not do the export (no start, a stall): the caller runs it on its own thread instead. */
@@ -82,7 +86,9 @@ export function parallelPlan(
       else add('e.ts_utc_us IS NULL AND e.id >= ?', [b], 'e.id');
     });
   }
-  return tasks.length >= MIN_CHUNKS ? { script, threads, tasks } : null;
+  // Every range but the last of each kind is full: an estimate good enough to choose.
+  const enough = tasks.length >= 2 && tasks.length * size >= (opts.minEvents ?? MIN_PARALLEL_EVENTS);
+  return enough ? { script, threads, tasks } : null;
 }
 
 /**
