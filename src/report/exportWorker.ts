@@ -60,16 +60,19 @@ async function serve({ path, port, returns, signal }: ExportWorkerData): Promise
     close = () => db.close();
     registerExportFunctions(db);
     const statements = new Map<string, ReturnType<typeof db.prepare<unknown[]>>>();
+    // The piece being filled lives across ranges; a written one comes back through `returns` to be filled again.
     const fresh = () => {
       const back = receiveMessageOnPort(returns)?.message as ArrayBuffer | undefined;
-      return back ? new Uint8Array(back) : new Uint8Array(PIECE);
+      return back?.byteLength === PIECE ? new Uint8Array(back) : new Uint8Array(PIECE);
     };
+    let piece = fresh();
+    let pos = 0;
     run = ({ chunk, sql, params }) => {
-      let piece = fresh();
-      let pos = 0;
       let n = 0;
+      pos = 0; // bytes of a range that failed are never sent
       const send = () => {
-        if (pos) reply({ chunk, bytes: piece.buffer as ArrayBuffer, length: pos }, [piece.buffer as ArrayBuffer]);
+        if (!pos) return;
+        reply({ chunk, bytes: piece.buffer as ArrayBuffer, length: pos }, [piece.buffer as ArrayBuffer]);
         piece = fresh();
         pos = 0;
       };
