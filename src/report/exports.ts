@@ -1,5 +1,5 @@
 // Exports other tools read: Timesketch JSONL and Excel-safe CSV (docs/design.md "Exports").
-import { BufferedWriter } from './bufferedWriter.js';
+import { BufferedWriter, writeAll } from './bufferedWriter.js';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { inTimeOrder, iterateEvents, whereClause, type EventFilter, type EventRow } from '../timeline/query.js';
@@ -215,7 +215,7 @@ export function exportEvents(db: Database.Database, format: ExportFormat, out: s
       if (plan) {
         try {
           return writeAtomically(out, (fd) => {
-            fs.writeSync(fd, header);
+            writeAll(fd, Buffer.from(header));
             try {
               return writeInParallel(db, fd, plan);
             } catch (err) {
