@@ -70,6 +70,17 @@ describe('the parallel export', () => {
   it('a filter with a subquery (contact, keyword, tag), one core or a small case stay on one thread', () => {
     expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, { contact: '555' }, SMALL)).toBeNull();
     expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { ...SMALL, threads: 1 })).toBeNull();
+    // IOS_TIMELINE_EXPORT_THREADS=1 (a busy machine) keeps it on one thread.
+    const saved = process.env.IOS_TIMELINE_EXPORT_THREADS;
+    process.env.IOS_TIMELINE_EXPORT_THREADS = '1';
+    try {
+      expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { chunkEvents: 7, minEvents: 0 })).toBeNull();
+      process.env.IOS_TIMELINE_EXPORT_THREADS = '2';
+      expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { chunkEvents: 7, minEvents: 0 })?.threads).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.IOS_TIMELINE_EXPORT_THREADS;
+      else process.env.IOS_TIMELINE_EXPORT_THREADS = saved;
+    }
     // A case this small is not worth a worker's start.
     expect(parallelPlan(cf.db, exportLinesHead(cf.db, 'csv')!, {}, { threads: 2 })).toBeNull();
   });

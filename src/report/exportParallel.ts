@@ -27,7 +27,8 @@ const STALL_MS = 120_000;
 const CLOSE_MS = 10_000;
 
 export interface ParallelOptions {
-  /** Worker threads (default: the cores, at most 4); below 2 the export runs on the calling thread. */
+  /** Worker threads (default: IOS_TIMELINE_EXPORT_THREADS, else the cores, at most 4); below 2 the export runs
+   *  on the calling thread. */
   threads?: number;
   /** Events per range (default CHUNK_EVENTS); tests use small ones. */
   chunkEvents?: number;
@@ -39,6 +40,12 @@ export interface ParallelOptions {
 export class WorkersUnavailable extends Error {}
 /** A BLOB where text belongs (the same test as the single-thread path). */
 export class BlobInLine extends Error {}
+
+/** IOS_TIMELINE_EXPORT_THREADS=1 keeps exports on the calling thread (a machine whose cores are busy anyway). */
+function envThreads(): number | undefined {
+  const v = Number(process.env.IOS_TIMELINE_EXPORT_THREADS);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
 
 /** The compiled worker: beside this module, or under dist/ when running from the TypeScript sources (tests). */
 function workerScript(): string | null {
@@ -62,7 +69,7 @@ export function parallelPlan(
   filter: EventFilter,
   opts: ParallelOptions = {},
 ): { script: string; threads: number; tasks: ExportTask[] } | null {
-  const threads = opts.threads ?? Math.min(4, os.availableParallelism());
+  const threads = opts.threads ?? envThreads() ?? Math.min(4, os.availableParallelism());
   if (threads < 2 || db.memory || !db.name || db.inTransaction) return null;
   if (Object.entries(filter).some(([k, v]) => v !== undefined && !RANGE_FRIENDLY.has(k))) return null;
   const script = workerScript();
