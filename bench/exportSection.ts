@@ -17,7 +17,8 @@ import { buildReportModel } from '../src/report/viewModel.js';
 import { loadTemplates, writeReportHtml } from '../src/report/html.js';
 import { launchBrowser, guardPage, resolveChromium, writeReportPdf } from '../src/report/pdf.js';
 
-type Phase = 'jsonl' | 'csv' | 'jsonl-objects' | 'html' | 'pdf';
+/** jsonl-one: the SQL lines on the calling thread only (the export of a small case); jsonl, csv: on worker threads. */
+type Phase = 'jsonl' | 'jsonl-one' | 'csv' | 'jsonl-objects' | 'html' | 'pdf';
 interface PhaseResult {
   seconds: number;
   cpuS: number;
@@ -54,6 +55,7 @@ async function runPhase(phase: Phase, casePath: string, out: string): Promise<Ph
   else {
     const cf = CaseFile.open(casePath, { readonly: true });
     if (phase === 'jsonl' || phase === 'csv') n = exportEvents(cf.db, phase, out);
+    else if (phase === 'jsonl-one') n = exportEvents(cf.db, 'jsonl', out, {}, { threads: 1 });
     else {
       const tz = 'America/New_York';
       const model = buildReportModel(cf, { tz, filter: {} });
@@ -131,13 +133,19 @@ export const exportBench: BenchSection = {
     const events = truth.events.toLocaleString('en-US');
     const floor = sqliteFloor(big, path.join(tmp, 'floor.jsonl'));
     rows.push({ area: 'exports', metric: `floor: sqlite3 json_object, ${events} events`, value: floor.seconds, unit: 's', note: `${floor.cpuS.toFixed(1)} s CPU; load ${load()}` });
-    for (const phase of ['jsonl-objects', 'jsonl', 'csv'] as const) {
+    const threads = Math.min(4, os.availableParallelism());
+    for (const phase of ['jsonl-objects', 'jsonl-one', 'jsonl', 'csv'] as const) {
       const out = path.join(tmp, `export.${phase}`);
       const r = child(phase, big, out);
       const mb = fs.statSync(out).size / 1e6;
       rows.push({
         area: 'exports',
-        metric: phase === 'jsonl-objects' ? 'JSONL export, objects (before)' : `${phase.toUpperCase()} export`,
+        metric:
+          phase === 'jsonl-objects'
+            ? 'JSONL export, objects (before)'
+            : phase === 'jsonl-one'
+              ? 'JSONL export, SQL lines on one thread'
+              : `${phase.toUpperCase()} export, ${threads} worker threads`,
         value: r.seconds,
         unit: 's',
         note: `${r.cpuS.toFixed(1)} s CPU (${(r.cpuS / floor.cpuS).toFixed(1)}× floor CPU), ${mb.toFixed(0)} MB, peak RSS ${r.rssMb.toFixed(0)} MB; load ${load()}`,

@@ -36,7 +36,7 @@ export class BufferedWriter {
 }
 
 /** fs.writeSync may write less than asked (a full disk, a pipe): loop until every byte is out. */
-function writeAll(fd: number, b: Uint8Array): void {
+export function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
   while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
 }

@@ -73,21 +73,32 @@ function csvNumber(x: string): string {
 }
 
 /** ISO 8601 UTC with microseconds as isoFromUs writes it, for times JS reads exactly (|µs| ≤ 2^53: years 1685–2255);
- *  floor division by hand, since SQLite's truncates. */
-function isoSql(ts: string): string {
+ *  anything else is `other` (JS). From 1970 on, one integer division gives the seconds and substr the fraction (no
+ *  printf: about a third of the cost); before it, floor division by hand, since SQLite's truncates. */
+function isoSql(ts: string, other = `iot_iso(${ts})`): string {
+  const fraction = `CASE WHEN ${ts} % 1000 = 0 THEN substr(1000 + ${ts} / 1000 % 1000, 2) ELSE substr(1000000 + ${ts} % 1000000, 2) END`;
+  const fromEpoch = `strftime('%Y-%m-%dT%H:%M:%S', ${ts} / 1000000, 'unixepoch') || '.' || ${fraction} || 'Z'`;
   const us = `((${ts} % 1000 + 1000) % 1000)`;
   const ms = `((${ts} - ${us}) / 1000)`;
   const msRest = `((${ms} % 1000 + 1000) % 1000)`;
   const s = `((${ms} - ${msRest}) / 1000)`;
   const text = `strftime('%Y-%m-%dT%H:%M:%S', ${s}, 'unixepoch') || '.' || printf('%03d', ${msRest}) || CASE ${us} WHEN 0 THEN '' ELSE printf('%03d', ${us}) END || 'Z'`;
-  return `CASE WHEN ${ts} IS NULL THEN NULL WHEN ${isSafeInt(ts)} THEN ${text} ELSE iot_iso(${ts}) END`;
+  return `CASE WHEN ${ts} IS NULL THEN NULL WHEN typeof(${ts}) = 'integer' AND ${ts} BETWEEN 0 AND 9007199254740991 THEN ${fromEpoch}
+    WHEN ${isSafeInt(ts)} THEN ${text} ELSE ${other} END`;
 }
 
 /** timestamp_desc: the declared wording of every known (kind, action), as a CASE on kind then action; anything else asks describe.ts. */
 function descSql(cell: (s: string) => string = (s) => s): string {
   const other = cell === csvCell ? 'iot_csv(iot_desc(e.kind, e.action))' : 'iot_desc(e.kind, e.action)';
-  const byKind = [...KINDS.values()].map((k) => {
-    const actions = Object.keys(k.actions).map((a) => `WHEN ${sqlString(a)} THEN ${sqlString(cell(timestampDesc(k.kind, a)))}`);
+  return descCase((w) => sqlString(cell(w)), other);
+}
+
+/** The CASE on kind then action, each known wording written by `word` (SQL); `other` for the rest. Messages are
+ *  tested first: most of a phone's events. */
+function descCase(word: (w: string) => string, other: string): string {
+  const kinds = [...KINDS.values()].sort((a, b) => Number(b.kind === 'message') - Number(a.kind === 'message'));
+  const byKind = kinds.map((k) => {
+    const actions = Object.keys(k.actions).map((a) => `WHEN ${sqlString(a)} THEN ${word(timestampDesc(k.kind, a))}`);
     return `WHEN ${sqlString(k.kind)} THEN CASE e.action ${actions.join(' ')} ELSE ${other} END`;
   });
   return `CASE WHEN typeof(e.kind) <> 'text' OR typeof(e.action) <> 'text' THEN ${other} ELSE CASE e.kind ${byKind.join(' ')} ELSE ${other} END END`;
@@ -95,13 +106,18 @@ function descSql(cell: (s: string) => string = (s) => s): string {
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** messageLine folds newlines with a Unicode-aware regex: lines holding CR or LF are written by it. */
-function messageSql(desc: string): string {
+/**
+ * messageLine folds newlines with a Unicode-aware regex: lines holding CR or LF are written by it, and so are those
+ * of an untitled event whose wording is not declared (describe.ts makes it). The wording is looked up once.
+ */
+function messageSql(): string {
   const nl = (x: string) => `(instr(${x}, char(10)) > 0 OR instr(${x}, char(13)) > 0)`;
-  const base = `COALESCE(e.title, ${desc})`;
-  return `CASE WHEN ${isText('e.title')} AND ${isText('e.body')} AND NOT ${nl(base)} AND NOT ${nl("COALESCE(e.body, '')")}
-    THEN ${base} || CASE WHEN e.body IS NOT NULL AND e.body <> '' THEN ': ' || e.body ELSE '' END
-    ELSE iot_message(e.title, e.kind, e.action, e.body) END`;
+  const js = 'iot_message(e.title, e.kind, e.action, e.body)';
+  const known = descCase((w) => (/[\r\n]/.test(w) ? 'NULL' : sqlString(w)), 'NULL');
+  const text = `CASE WHEN e.body IS NOT NULL AND e.body <> '' THEN ': ' || e.body ELSE '' END`;
+  return `CASE WHEN NOT (${isText('e.title')} AND ${isText('e.body')}) OR ${nl("COALESCE(e.body, '')")} THEN ${js}
+    WHEN e.title IS NOT NULL THEN CASE WHEN ${nl('e.title')} THEN ${js} ELSE e.title || ${text} END
+    ELSE COALESCE((${known}) || ${text}, ${js}) END`;
 }
 
 /** No extra_json.orphan (orphanReason() reads it only then). */
@@ -120,7 +136,7 @@ function fieldValues(hasRecovery: boolean): Record<string, { sql: string; type: 
     datetime: t(isoSql('e.ts_utc_us')),
     timestamp: n('e.ts_utc_us'),
     timestamp_desc: t(desc),
-    message: t(messageSql(desc)),
+    message: t(messageSql()),
     kind: t('e.kind'),
     action: t('e.action'),
     text: t('e.body'),
@@ -154,6 +170,16 @@ function fieldValues(hasRecovery: boolean): Record<string, { sql: string; type: 
  * field this module cannot write (one added without SQL here): the caller then writes objects as before.
  */
 export function exportLinesSql(db: Database.Database, fmt: Fmt, filter: EventFilter): { sql: string; params: unknown[] }[] | null {
+  const head = exportLinesHead(db, fmt);
+  return head === null ? null : inTimeOrder(head, whereClause(filter));
+}
+
+/**
+ * `SELECT <line> AS line FROM events e …` without WHERE or ORDER BY (the export adds them: whole, or a time range per
+ * worker in exportParallel.ts). The finished line comes as UTF-8 bytes with its end of line: no round trip through a
+ * JS string.
+ */
+export function exportLinesHead(db: Database.Database, fmt: Fmt): string | null {
   const cols = new Set((db.prepare('PRAGMA table_info(events)').all() as { name: string }[]).map((c) => c.name));
   const values = fieldValues(cols.has('recovered') && cols.has('recovered_from') && cols.has('confidence'));
   const keyTest = ['edited', 'edit_history', 'unsent', 'recently_deleted', 'reply_to_event_id', 'reacted_to_event_id']
@@ -161,7 +187,10 @@ export function exportLinesSql(db: Database.Database, fmt: Fmt, filter: EventFil
     .join(' AND ');
   // A thread id JS would read differently (not a safe integer) or a thread name that is not text: the JS way.
   const threadOdd = `(e.thread_id IS NOT NULL AND NOT (${isSafeInt('e.thread_id')} AND ${isText('t.display_name')} AND ${isText('t.identifier')}))`;
-  return fmt === 'jsonl' ? jsonlSql(values, filter, keyTest, threadOdd) : csvSql(values, filter, keyTest, threadOdd);
+  const line = fmt === 'jsonl' ? jsonlLine(values, keyTest, threadOdd) : csvLine(values, keyTest, threadOdd);
+  if (line === null) return null;
+  const eol = fmt === 'jsonl' ? '\n' : '\r\n';
+  return `SELECT CAST(${line} || ${sqlString(eol)} AS BLOB) AS line FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id`;
 }
 
 /** The six facts fields are one block, in this order (they come from one JS call when an event has facts). */
@@ -170,16 +199,8 @@ function factsInOrder(): boolean {
   return at > 0 && FACT_FIELDS.every((f, i) => EXPORT_FIELDS[at + i] === f);
 }
 
-/** The finished line comes as UTF-8 bytes with its end of line: no round trip through a JS string. */
-function selectLines(line: string, filter: EventFilter, eol: string): { sql: string; params: unknown[] }[] {
-  return inTimeOrder(
-    `SELECT CAST(${line} || ${sqlString(eol)} AS BLOB) AS line FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id`,
-    whereClause(filter),
-  );
-}
-
 /** CSV: one concat() of csvCell-equal cells. Computed text (message, thread) is escaped by csvCell itself, once. */
-function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] }[] | null {
+function csvLine(values: ReturnType<typeof fieldValues>, keyTest: string, threadOdd: string): string | null {
   if (!factsInOrder()) return null;
   const cells: string[] = [];
   for (const name of EXPORT_FIELDS) {
@@ -189,7 +210,7 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
     const v = values[name];
     if (!v) return null;
     let expr: string;
-    if (name === 'datetime') expr = `COALESCE(${v.sql.replace('ELSE iot_iso(e.ts_utc_us)', 'ELSE iot_csv(iot_iso(e.ts_utc_us))')}, '')`;
+    if (name === 'datetime') expr = `COALESCE(${isoSql('e.ts_utc_us', 'iot_csv(iot_iso(e.ts_utc_us))')}, '')`;
     else if (name === 'timestamp_desc') expr = descSql(csvCell);
     else if (name === 'message') expr = `iot_csv(${v.sql})`;
     else if (name === 'orphan') expr = `CASE WHEN ${NO_ORPHAN} THEN '' ELSE iot_csv(iot_orphan(e.extra_json)) END`;
@@ -200,7 +221,7 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
     cells.push(expr);
   }
   // One concat_ws() per line: chained || would copy the growing line once per field.
-  return selectLines(`concat_ws(',', ${cells.join(', ')})`, filter, '\r\n');
+  return `concat_ws(',', ${cells.join(', ')})`;
 }
 
 /**
@@ -208,7 +229,7 @@ function csvSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, key
  * SQLite would write differently (non-integral REALs, integers beyond 2^53) come from JS through json(), which keeps
  * their text.
  */
-function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, keyTest: string, threadOdd: string): { sql: string; params: unknown[] }[] | null {
+function jsonlLine(values: ReturnType<typeof fieldValues>, keyTest: string, threadOdd: string): string | null {
   if (!factsInOrder()) return null;
   const before: string[] = [];
   const after: string[] = [];
@@ -218,7 +239,8 @@ function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, k
     const v = values[name];
     if (!v) return null;
     let expr: string;
-    if (v.type === 'bool') expr = `json(CASE WHEN ${v.sql} THEN 'true' ELSE 'false' END)`;
+    // json('true') is a constant SQLite computes once; json(CASE …) parsed a text on every line.
+    if (v.type === 'bool') expr = `CASE WHEN ${v.sql} THEN json('true') ELSE json('false') END`;
     else if (v.type === 'number')
       expr = `CASE WHEN ${v.sql} IS NULL THEN NULL WHEN ${isSafeInt(v.sql)} THEN ${v.sql}
         WHEN typeof(${v.sql}) = 'real' AND abs(${v.sql}) < 1e15 AND ${v.sql} = CAST(${v.sql} AS INTEGER) THEN CAST(${v.sql} AS INTEGER) ELSE json(iot_json(${v.sql})) END`;
@@ -231,5 +253,5 @@ function jsonlSql(values: ReturnType<typeof fieldValues>, filter: EventFilter, k
   // Every JSON value ends in '"', a digit, a letter or ']', so rtrim takes off only the object's closing brace;
   // the fields after the facts are a second object without its opening brace.
   const rest = after.length ? `',', substr(json_object(${after.join(', ')}), 2)` : "'}'";
-  return selectLines(`concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`, filter, '\n');
+  return `concat(rtrim(json_object(${before.join(', ')}), '}'), ',', ${facts}, ${rest})`;
 }

@@ -1,13 +1,14 @@
 // Exports other tools read: Timesketch JSONL and Excel-safe CSV (docs/design.md "Exports").
-import { BufferedWriter } from './bufferedWriter.js';
+import { BufferedWriter, writeAll } from './bufferedWriter.js';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { iterateEvents, type EventFilter, type EventRow } from '../timeline/query.js';
+import { inTimeOrder, iterateEvents, whereClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { isoFromUs } from '../formats/appleTime.js';
 import { messageLine, timestampDesc } from './describe.js';
 import { messageFacts } from './facts.js';
 import { exportGeo } from './geo.js';
-import { exportLinesSql, registerExportFunctions } from './exportLines.js';
+import { exportLinesHead, registerExportFunctions } from './exportLines.js';
+import { BlobInLine, type ParallelOptions, parallelPlan, WorkersUnavailable, writeInParallel } from './exportParallel.js';
 
 export const EXPORT_FIELDS = [
   'datetime',
@@ -173,36 +174,61 @@ export function exportMissingFiles(db: Database.Database, out: string): number {
   });
 }
 
-/** Stream the filtered events to `out`; returns the number written. */
-export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}): number {
+/** The SQL lines on this thread, in order. */
+function writeLinesHere(db: Database.Database, format: ExportFormat, out: string, header: string, queries: { sql: string; params: unknown[] }[]): number {
+  registerExportFunctions(db);
+  return writeAtomically(out, (fd) => {
+    const w = new BufferedWriter(fd);
+    let n = 0;
+    w.write(header);
+    try {
+      for (const q of queries) {
+        const stmt = db.prepare(q.sql).pluck();
+        stmt.safeIntegers(false);
+        for (const line of stmt.iterate(...q.params) as Iterable<Buffer>) {
+          w.writeBytes(line);
+          n++;
+        }
+      }
+    } catch (err) {
+      if (/\bBLOB\b/.test((err as Error).message)) throw new BlobValue();
+      throw new Error(`${format} export stopped after ${n.toLocaleString('en-US')} events: ${(err as Error).message}`);
+    }
+    w.flush();
+    return n;
+  });
+}
+
+/**
+ * Stream the filtered events to `out`; returns the number written. A large JSONL or CSV export runs on worker
+ * threads, a range of time each (exportParallel.ts); `parallel` sets their number and range size (tests, bench).
+ */
+export function exportEvents(db: Database.Database, format: ExportFormat, out: string, filter: EventFilter = {}, parallel: ParallelOptions = {}): number {
   if (format === 'geojson' || format === 'kml') return exportGeo(db, format, out, filter); // located events only (geo.ts)
   const eol = format === 'jsonl' ? '\n' : '\r\n';
   const header = format === 'csv' ? '\ufeff' + EXPORT_FIELDS.join(',') + '\r\n' : ''; // BOM: Excel reads UTF-8 correctly
   // SQLite writes the lines (exportLines.ts); objects if a field has no SQL there or a value is a BLOB.
-  const queries = exportLinesSql(db, format, filter);
-  if (queries) {
-    registerExportFunctions(db);
+  const head = exportLinesHead(db, format);
+  if (head !== null) {
     try {
-      return writeAtomically(out, (fd) => {
-        const w = new BufferedWriter(fd);
-        let n = 0;
-        w.write(header);
+      const plan = parallelPlan(db, head, filter, parallel);
+      if (plan) {
         try {
-          for (const q of queries) {
-            const stmt = db.prepare(q.sql).pluck();
-            stmt.safeIntegers(false);
-            for (const line of stmt.iterate(...q.params) as Iterable<Buffer>) {
-              w.writeBytes(line);
-              n++;
+          return writeAtomically(out, (fd) => {
+            writeAll(fd, Buffer.from(header));
+            try {
+              return writeInParallel(db, fd, plan);
+            } catch (err) {
+              if (err instanceof BlobInLine) throw new BlobValue();
+              if (err instanceof WorkersUnavailable) throw err;
+              throw new Error(`${format} export ${(err as Error).message}`);
             }
-          }
+          });
         } catch (err) {
-          if (/\bBLOB\b/.test((err as Error).message)) throw new BlobValue();
-          throw new Error(`${format} export stopped after ${n.toLocaleString('en-US')} events: ${(err as Error).message}`);
+          if (!(err instanceof WorkersUnavailable)) throw err;
         }
-        w.flush();
-        return n;
-      });
+      }
+      return writeLinesHere(db, format, out, header, inTimeOrder(head, whereClause(filter)));
     } catch (err) {
       if (!(err instanceof BlobValue)) throw err;
     }
