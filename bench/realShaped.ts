@@ -167,6 +167,7 @@ function receiptCost(casePath: string, tmp: string): { receipts: number; all: nu
 
 /** `export --format jsonl` of the finished case in a child process: wall and CPU seconds, peak RSS, bytes. */
 function exportChild(casePath: string, out: string): { seconds: number; cpuS: number; rssMb: number; bytes: number } {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   spawnSync('sync');
   const cli = new URL('../src/cli/run.js', import.meta.url).pathname;
   const t0 = performance.now();

@@ -234,7 +234,11 @@ const fromWire = (b: WireBlock): BlockDigest => ({ ...b, block: BigInt(b.block),
 /** Digest the given blocks of one table on a worker thread (its own read-only connection). */
 function digestOnWorker(script: string, path: string, table: string, columns: string[], blocks: bigint[]): Promise<BlockDigest[]> {
   return new Promise<BlockDigest[]>((resolve, reject) => {
-    const w = new Worker(script, { workerData: { mode: 'blocks', path, table, columns, blocks: blocks.map(String) } });
+    const w = new Worker(script, {
+      workerData: { path, table, columns, blocks: blocks.map(String) },
+      // A small young generation: the rows it reads are garbage at once (less memory beside the index build).
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
     w.once('message', (m: WireBlock[]) => resolve(m.map(fromWire)));
     w.once('error', reject);
     w.once('exit', (code) => {

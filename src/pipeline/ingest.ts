@@ -160,7 +160,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
       cf.db.exec(
         'DROP TABLE IF EXISTS events_fts; DROP INDEX IF EXISTS events_ts; DROP INDEX IF EXISTS events_kind; DROP INDEX IF EXISTS events_thread; DROP INDEX IF EXISTS events_device; DROP INDEX IF EXISTS events_duplicate',
       );
-      cf.db.pragma('journal_mode = MEMORY'); // as CaseFile.create: WAL only from finalizeIngest on
+      cf.db.pragma('journal_mode = MEMORY'); // as CaseFile.create: WAL only from shareForReading on
       cf.db.pragma('synchronous = OFF');
       cf.db.pragma('foreign_keys = OFF');
       cf.setMeta('ingest_state', 'running');
@@ -295,6 +295,7 @@ export async function ingest(o: IngestOptions): Promise<IngestResult> {
     cf.setMeta('ingest_state', 'complete');
     // Digests of every content table, kept in the custody row: verify names any row edited later. The workers
     // read the committed content while this thread builds the indexes and the full-text index (no content change).
+    cf.shareForReading();
     const digesting = recordCaseDigestParallel(cf.db, partial);
     cf.finalizeIngest();
     lap('indexes_and_full_text');
