@@ -134,7 +134,7 @@ function insertFloors(casePath: string, tmp: string, extractors: string[]): { pe
       ),
     );
   }
-  const [idx, fts] = POST_INGEST_SQL.split(/(?=\s*CREATE VIRTUAL TABLE)/);
+  const [idx, fts] = POST_INGEST_SQL.split(/(?=CREATE VIRTUAL TABLE)/);
   const indexes = sqlite3(floorDb, `PRAGMA threads = 2; ${idx}`);
   const ftsS = sqlite3(floorDb, fts);
   fs.rmSync(floorDb, { force: true });
@@ -151,7 +151,7 @@ function receiptCost(casePath: string, tmp: string): { receipts: number; all: nu
   const receipts = Number(cf.prepare("SELECT count(*) FROM events WHERE extractor = 'messages' AND action IN ('delivered', 'read')").pluck().get());
   const all = Number(cf.prepare('SELECT count(*) FROM events').pluck().get());
   cf.close();
-  const [idx] = POST_INGEST_SQL.split(/(?=\s*CREATE VIRTUAL TABLE)/);
+  const [idx] = POST_INGEST_SQL.split(/(?=CREATE VIRTUAL TABLE)/);
   const rows = [];
   for (const where of ['1', "NOT (extractor = 'messages' AND action IN ('delivered', 'read'))"]) {
     const db = path.join(tmp, 'receipts-floor.db');
