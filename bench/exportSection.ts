@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildSyntheticCase } from './reportCase.js';
-import { peakRssMb, type BenchRow, type BenchSection } from './types.js';
+import { jsonObjectExportFloor, peakRssMb, type BenchRow, type BenchSection } from './types.js';
 import { descendantsRssMb } from './report.js';
 import { CaseFile } from '../src/timeline/caseFile.js';
 import { exportEvents, toExportRecord, threadNames } from '../src/report/exports.js';
@@ -78,27 +78,6 @@ function child(phase: Phase, casePath: string, out: string): PhaseResult {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as PhaseResult;
 }
 
-/** The floor: the sqlite3 CLI writing every event with json_object, in export order, with the same joins. */
-function sqliteFloor(casePath: string, out: string): { seconds: number; cpuS: number } {
-  const sql = `SELECT json_object('datetime', strftime('%Y-%m-%dT%H:%M:%fZ', e.ts_utc_us / 1e6, 'unixepoch'), 'timestamp', e.ts_utc_us,
-    'kind', e.kind, 'action', e.action, 'title', e.title, 'text', e.body, 'direction', e.direction, 'counterpart', e.counterpart,
-    'counterpart_name', e.counterpart_name, 'service', e.service, 'thread', t.display_name, 'duration_s', e.duration_s,
-    'latitude', e.latitude, 'longitude', e.longitude, 'accuracy_m', e.accuracy_m, 'ts_raw', e.ts_raw, 'ts_epoch', e.ts_epoch,
-    'extractor', e.extractor, 'source_domain', f.domain, 'source_path', f.relative_path, 'source_table', e.source_table,
-    'source_rowid', e.source_rowid, 'source_sha256', f.sha256, 'event_id', e.id, 'recovered', e.recovered,
-    'recovered_from', e.recovered_from, 'confidence', e.confidence)
-    FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id
-    ORDER BY e.ts_utc_us IS NULL, e.ts_utc_us, e.id`;
-  const fd = fs.openSync(out, 'w');
-  const t = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', 'sqlite3', '-readonly', casePath, sql], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
-  const seconds = (performance.now() - t) / 1000;
-  fs.closeSync(fd);
-  if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
-  const [u, s] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { seconds, cpuS: u + s };
-}
-
 /** Chromium opening one page: time to load and to data-ready, JS heap, and the memory of all its processes. */
 async function openInChromium(file: string): Promise<{ loadS: number; readyS: number; heapMb: number; chromiumMb: number }> {
   const browser = await launchBrowser();
@@ -131,7 +110,7 @@ export const exportBench: BenchSection = {
     const truth = buildSyntheticCase(big, { events: n, days: Math.max(30, Math.round(n / 1500)) });
     process.stderr.write(`   built synthetic case: ${truth.events} events in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
     const events = truth.events.toLocaleString('en-US');
-    const floor = sqliteFloor(big, path.join(tmp, 'floor.jsonl'));
+    const floor = jsonObjectExportFloor(big, path.join(tmp, 'floor.jsonl'));
     rows.push({ area: 'exports', metric: `floor: sqlite3 json_object, ${events} events`, value: floor.seconds, unit: 's', note: `${floor.cpuS.toFixed(1)} s CPU; load ${load()}` });
     const threads = Math.min(4, os.availableParallelism());
     for (const phase of ['jsonl-objects', 'jsonl-one', 'jsonl', 'csv'] as const) {

@@ -19,7 +19,7 @@ import { BackupWriter } from '../fixtures/backupWriter.js';
 import { fillBulkSmsDb } from '../fixtures/artifacts/messages.js';
 import { buildRealShapedBackup, type RealShapedTruth } from '../fixtures/realShaped.js';
 import { POST_INGEST_SQL } from '../src/timeline/schema.js';
-import { runIngestChild, type BenchRow, type BenchSection, type ChildIngest } from './types.js';
+import { jsonObjectExportFloor, runIngestChild, type BenchRow, type BenchSection, type ChildIngest } from './types.js';
 
 const REALDATA = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/realdata');
 const REALDATA_ALT = path.resolve(process.cwd(), '../shared/realdata');
@@ -180,29 +180,6 @@ function exportChild(casePath: string, out: string): { seconds: number; cpuS: nu
   return { seconds, cpuS: u + sys, rssMb: kb / 1024, bytes };
 }
 
-/** The export floor: sqlite3 writing the export's fields with json_object, dated events by the time index, then the undated. */
-function exportFloor(casePath: string, out: string): number {
-  const line = `json_object('datetime', strftime('%Y-%m-%dT%H:%M:%fZ', e.ts_utc_us / 1e6, 'unixepoch'), 'timestamp', e.ts_utc_us,
-    'kind', e.kind, 'action', e.action, 'title', e.title, 'text', e.body, 'direction', e.direction, 'counterpart', e.counterpart,
-    'counterpart_name', e.counterpart_name, 'service', e.service, 'thread', t.display_name, 'duration_s', e.duration_s,
-    'latitude', e.latitude, 'longitude', e.longitude, 'accuracy_m', e.accuracy_m, 'ts_raw', e.ts_raw, 'ts_epoch', e.ts_epoch,
-    'extractor', e.extractor, 'source_domain', f.domain, 'source_path', f.relative_path, 'source_table', e.source_table,
-    'source_rowid', e.source_rowid, 'source_sha256', f.sha256, 'event_id', e.id, 'recovered', e.recovered,
-    'recovered_from', e.recovered_from, 'confidence', e.confidence)`;
-  const from = 'FROM events e LEFT JOIN files f ON f.id = e.source_file_id LEFT JOIN threads t ON t.id = e.thread_id';
-  const fd = fs.openSync(out, 'w');
-  const t0 = performance.now();
-  const r = spawnSync('sqlite3', ['-readonly', casePath], {
-    input: `SELECT ${line} ${from} WHERE e.ts_utc_us IS NOT NULL ORDER BY e.ts_utc_us, e.id;\nSELECT ${line} ${from} WHERE e.ts_utc_us IS NULL ORDER BY e.id;\n`,
-    stdio: ['pipe', fd, 'pipe'],
-  });
-  const seconds = secs(t0);
-  fs.closeSync(fd);
-  fs.rmSync(out, { force: true });
-  if (r.status !== 0) throw new Error(`sqlite3 failed: ${String(r.stderr).slice(0, 300)}`);
-  return seconds;
-}
-
 function syntheticBackup(root: string, tmp: string, count: number): void {
   const dbPath = path.join(tmp, 'sms-synthetic.db');
   const db = new Database(dbPath);
@@ -326,7 +303,7 @@ export const realShapedBench: BenchSection = {
     process.stderr.write(`\nevent model: ${receiptNote}\n`);
     // Export of the real-shaped case, beside its floor; then ingest + export, the figure the issue's targets name.
     const exp = exportChild(casePath, path.join(tmp, 'export', 'events.jsonl'));
-    const expFloor = exportFloor(casePath, path.join(tmp, 'floor.jsonl'));
+    const expFloor = jsonObjectExportFloor(casePath, path.join(tmp, 'floor.jsonl')).seconds;
     phases.push(
       {
         phase: `export jsonl (${(exp.bytes / 1e6).toFixed(0)} MB, peak RSS ${exp.rssMb.toFixed(0)} MB, ${exp.cpuS.toFixed(1)} CPU-s)`,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CaseFile } from '../timeline/caseFile.js';
-import { iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, onceClause, type EventFilter, type EventRow } from '../timeline/query.js';
+import { inTimeOrder, iterateEvents, whereClause, countEvents, devicesOf, deviceLabel, onceClause, type EventFilter, type EventRow } from '../timeline/query.js';
 import { timestampDesc, kindLabel, kindColor, kindView, kindsInView } from './describe.js';
 import { formatDuration } from '../formats/duration.js';
 import { messageFacts, type MessageFacts } from './facts.js';
@@ -616,7 +616,6 @@ export function* eventRows(
   if (opts.kinds) f.kinds = filter.kinds?.length ? filter.kinds.filter((k) => opts.kinds!.includes(k)) : opts.kinds;
   if (f.kinds && f.kinds.length === 0) return;
   const w = whereClause(f);
-  const order = opts.threadOrder ? 'e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id' : 'e.ts_utc_us IS NULL, e.ts_utc_us, e.id';
   const conds = [
     w.sql.replace(/^WHERE /, ''),
     opts.threadOrder ? 'e.thread_id IS NOT NULL' : '',
@@ -628,10 +627,14 @@ export function* eventRows(
   ].filter(Boolean);
   const extra = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
   const params = [...w.params, ...(opts.actions ?? []), ...(opts.ids ? [JSON.stringify(opts.ids)] : [])];
-  const stmt = db.prepare(`SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256${alsoOnColumn(devices)}
-    FROM events e LEFT JOIN files f ON f.id = e.source_file_id ${extra} ORDER BY ${order}`);
-  stmt.safeIntegers(false);
-  for (const e of stmt.iterate(...params) as Iterable<EventRow>) yield eventCells(e, fmt, devices);
+  const head = `SELECT e.*, f.domain AS source_domain, f.relative_path AS source_path, f.sha256 AS source_sha256${alsoOnColumn(devices)}
+    FROM events e LEFT JOIN files f ON f.id = e.source_file_id`;
+  const queries = opts.threadOrder ? [{ sql: `${head} ${extra} ORDER BY e.thread_id, e.ts_utc_us IS NULL, e.ts_utc_us, e.id`, params }] : inTimeOrder(head, { sql: extra, params });
+  for (const q of queries) {
+    const stmt = db.prepare(q.sql);
+    stmt.safeIntegers(false);
+    for (const e of stmt.iterate(...q.params) as Iterable<EventRow>) yield eventCells(e, fmt, devices);
+  }
 }
 
 /** Threads: [id, name, service, isGroup, participants, messages]. */
