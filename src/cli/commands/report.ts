@@ -123,20 +123,11 @@ export async function runReport(o: ReportRunOptions): Promise<ReportRunResult> {
       }
       const file = path.join(o.out, 'report.pdf');
       // The PDF writer (pdf-lib, fontkit, puppeteer) loads only when a PDF is asked for: every other command starts faster.
-      const { writeReportPdf, NoBrowserError } = await import('../../report/pdf.js');
-      try {
-        const r = await writeReportPdf(cf, model, file, { tz, filter, templates, onProgress: model.counts.events > 20_000 ? say : undefined });
-        pages = r.pages;
+      const { writeReportPdf } = await import('../../report/pdf.js');
+      ({ skipped: pdfSkipped, error: pdfError } = await tryPdf(file, async () => {
+        pages = (await writeReportPdf(cf, model, file, { tz, filter, templates, onProgress: model.counts.events > 20_000 ? say : undefined })).pages;
         written.push(file);
-      } catch (e) {
-        if (e instanceof NoBrowserError) {
-          process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
-          pdfSkipped = true;
-        } else {
-          pdfError = e as Error;
-          fs.rmSync(file, { force: true });
-        }
-      }
+      }));
     }
     // Payloads the manifest lists but the evidence lacks: all of them in a CSV beside the report (the PDF counts them by domain).
     if (written.length && model.missingFiles.total) {
@@ -202,22 +193,13 @@ async function runExhibits(o: ReportRunOptions): Promise<ReportRunResult> {
     }
     if (o.formats.includes('pdf')) {
       const file = path.join(o.out, 'exhibits.pdf');
-      const { NoBrowserError } = await import('../../report/pdf.js');
       const { writeExhibitsPdf } = await import('../../report/exhibitsPdf.js');
-      try {
+      ({ skipped: pdfSkipped, error: pdfError } = await tryPdf(file, async () => {
         const r = await writeExhibitsPdf(model, file, { templates });
         pages = r.pages;
         pdfPages = new Map(r.exhibits.map((x) => [x.number, x]));
         written.push(file);
-      } catch (e) {
-        if (e instanceof NoBrowserError) {
-          process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
-          pdfSkipped = true;
-        } else {
-          pdfError = e as Error;
-          fs.rmSync(file, { force: true });
-        }
-      }
+      }));
     }
     const exhibits: ManifestExhibit[] = model.exhibits.map((e) => {
       const p = pdfPages?.get(e.number);
@@ -341,4 +323,20 @@ export function registerReport(program: Command): void {
       process.stdout.write(`${what}${r.pages ? `, PDF ${r.pages} pages` : ''}${r.incomplete ? ` (${INCOMPLETE_MARK}: the case's ingest did not finish)` : ''}\n`);
     },
   );
+}
+
+/** Run a PDF writer: no Chromium is a skip, said once on stderr; any other failure removes the half-written file and is returned. */
+async function tryPdf(file: string, write: () => Promise<void>): Promise<{ skipped: boolean; error: Error | null }> {
+  const { NoBrowserError } = await import('../../report/pdf.js');
+  try {
+    await write();
+    return { skipped: false, error: null };
+  } catch (e) {
+    if (e instanceof NoBrowserError) {
+      process.stderr.write('PDF skipped: no Chromium found; run npm run setup\n');
+      return { skipped: true, error: null };
+    }
+    fs.rmSync(file, { force: true });
+    return { skipped: false, error: e as Error };
+  }
 }
