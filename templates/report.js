@@ -132,8 +132,9 @@
   function listView(host, cfg) {
     if (!host) return;
     var rows = cfg.rows;
+    var printRender = cfg.print || cfg.render;
     if (PRINT) {
-      cfg.render(host, rows, 0);
+      printRender(host, rows, 0);
       return;
     }
     if (!rows.length) {
@@ -266,7 +267,7 @@
       var filtered = n !== rows.length ? ' (filtered from ' + fmt(rows.length) + ' by the search or filters set on screen)' : '';
       if (n <= PRINT_MAX_ROWS) {
         add(printed, 'p', 'print-note', 'Printed: all ' + fmt(n) + ' ' + (cfg.noun || 'rows') + filtered + '.');
-        if (n) cfg.render(printed, shown, 0);
+        if (n) printRender(printed, shown, 0);
       } else {
         add(
           printed,
@@ -335,6 +336,32 @@
     return td;
   }
 
+  // Print: one flowing line per event under its day's heading (a table row of five wrapped cells took about
+  // three times the paper and Chromium time; docs/performance.md "PDF"). `head` replaces the event's wording.
+  function printLines(parent, rows, head) {
+    var box = add(parent, 'div', 'lines');
+    var day;
+    rows.forEach(function (r) {
+      if (r[C.DAY] !== day) {
+        day = r[C.DAY];
+        add(box, 'div', 'dayh', dayLabel(day));
+      }
+      var ln = add(box, 'div', 'ln' + (r[C.DIR] ? ' d-' + r[C.DIR] : ''));
+      add(ln, 'span', 'tm', r[C.DAY] ? r[C.TIME] : '—');
+      if (r[C.DAY]) add(ln, 'span', 'off', ' ' + r[C.OFF] + ' ');
+      var badge = add(ln, 'span', 'kind', labelOf(r[C.KIND]));
+      if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style.color = KINDS[r[C.KIND]].color;
+      if (r[C.DIR]) add(ln, 'span', 'dir', r[C.DIR] === 'in' ? ' ← in' : ' → out');
+      if (r[C.REC]) add(ln, 'span', 'badge recovered', recoveredLabel(r));
+      add(ln, 'b', null, ' ' + ((head && head(r)) || r[C.DESC]));
+      var rest = [r[C.TITLE] && r[C.TITLE] !== r[C.DESC] ? r[C.TITLE] : '', r[C.SERVICE], r[C.DUR], coords(r) ? 'GPS ' + coords(r) : ''].filter(Boolean).join(' · ');
+      if (rest) ln.appendChild(doc.createTextNode(' · ' + rest));
+      if (r[C.BODY]) add(ln, 'q', 'body', text(r[C.BODY]));
+      if (r[C.WHO]) add(ln, 'span', 'who', ' · ' + r[C.WHO]);
+      add(ln, 'span', 'src', ' ' + src(r));
+    });
+  }
+
   var KIND_OPTIONS = [];
   var seenKinds = {};
   events.forEach(function (r) {
@@ -376,6 +403,7 @@
         },
       },
     ],
+    print: printLines,
     render: function (parent, rows) {
       var tb = table(parent, [
         ['Time', 't', '11%'],
@@ -442,7 +470,9 @@
       var out = r[C.DIR] === 'out';
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
-      add(b, 'div', 'meta', (out ? 'Sent' : r[C.WHO] || 'Received') + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      // On paper the source shares the meta line: a bubble of two lines instead of three.
+      var meta = add(b, 'div', 'meta', (out ? 'Sent' : r[C.WHO] || 'Received') + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
+      if (PRINT) add(meta, 'span', 'src', ' · ' + src(r));
       if (f.deleted || f.unsent || f.edited || r[C.REC]) {
         var badges = add(b, 'div', 'badges');
         if (r[C.REC]) add(badges, 'span', 'badge recovered', recoveredLabel(r));
@@ -493,7 +523,7 @@
           (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x),
         );
       });
-      add(b, 'div', 'src', src(r));
+      if (!PRINT) add(b, 'div', 'src', src(r));
     });
   }
   function threadHead(parent, t, count) {
@@ -610,6 +640,11 @@
         },
       },
     ],
+    print: function (parent, rows) {
+      printLines(parent, rows, function (r) {
+        return CALL_LABEL[r[C.ACTION]];
+      });
+    },
     render: function (parent, rows) {
       var tb = table(parent, [
         ['Date', null, '10%'],
@@ -678,6 +713,7 @@
         },
       },
     ],
+    print: printLines,
     render: recordTable,
   });
 
@@ -714,6 +750,7 @@
         },
       },
     ],
+    print: printLines,
     render: recordTable,
   });
 
@@ -728,6 +765,47 @@
     })(),
     noun: 'photos and videos',
     pageSize: 60,
+    // Paper: a small thumbnail beside the file's key fields, then every other recorded detail as one paragraph.
+    print: function (parent, rows) {
+      var box = add(parent, 'div', 'pcards');
+      rows.forEach(function (r) {
+        var p = photos[r[C.ID]];
+        var card = add(box, 'div', 'pcard');
+        var img = p && image(p[2], r[C.TITLE]);
+        if (img) card.appendChild(img);
+        else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail');
+        var info = add(card, 'div', 'pinfo');
+        if (p?.[4]) add(info, 'span', 'badge orphan', 'orphan · ' + p[4]);
+        if (r[C.REC]) add(info, 'span', 'badge recovered', recoveredLabel(r));
+        add(info, 'b', null, r[C.DESC] + ' · ' + stamp(r));
+        info.appendChild(
+          doc.createTextNode(
+            [r[C.TITLE], coords(r) ? 'GPS ' + coords(r) : '']
+              .filter(Boolean)
+              .map(function (x) {
+                return ' · ' + x;
+              })
+              .join(''),
+          ),
+        );
+        // One text node per list: a span per key cost about half the section's print time.
+        var pairs = function (cls, list) {
+          add(
+            info,
+            'div',
+            cls,
+            list
+              .map(function (kv) {
+                return kv[0] + ': ' + kv[1];
+              })
+              .join(' · '),
+          );
+        };
+        if (p?.[1].length) pairs('pkey', p[1]);
+        if (p?.[3]?.length) pairs('pmore', p[3]);
+        add(info, 'div', 'src', src(r));
+      });
+    },
     empty: 'No photos or videos.',
     text: function (r) {
       var p = photos[r[C.ID]];

@@ -149,10 +149,13 @@ describe('HTML report', () => {
     await page.evaluate(() => window.dispatchEvent(new Event('beforeprint')));
     const printed = await page.$eval('#timeline-list', (host) => ({
       note: host.querySelector('.print-only .print-note')!.textContent,
-      rows: host.querySelectorAll('.print-only tbody tr:not(.day)').length,
+      rows: host.querySelectorAll('.print-only .lines .ln').length,
+      lines: [...host.querySelectorAll('.print-only .lines .ln')].map((l) => l.textContent!),
       screenHidden: getComputedStyle(host.querySelector('.page-body')!).display,
     }));
     expect(printed.rows).toBe(truth.byKind.call);
+    // Each printed line: the time with its offset, the call's wording, and the table and row it was read from.
+    expect(printed.lines.every((l) => /^\d\d:\d\d:\d\d [+-]\d\d:\d\d Calls /.test(l) && /CallHistory\.storedata · ZCALLRECORD #\d+$/.test(l))).toBe(true);
     expect(printed.note).toBe(`Printed: all ${truth.byKind.call} events (filtered from ${truth.events} by the search or filters set on screen).`);
     expect(printed.screenHidden).toBe('none');
     // Unfiltered lists print everything: every conversation, not the first page.
