@@ -338,7 +338,12 @@
 
   // Print: one flowing line per event under its day's heading (a table row of five wrapped cells took about
   // three times the paper and Chromium time; docs/performance.md "PDF"). `head` replaces the event's wording.
-  function printLines(parent, rows, head) {
+  function printLines(head) {
+    return function (parent, rows) {
+      lines(parent, rows, head);
+    };
+  }
+  function lines(parent, rows, head) {
     var box = add(parent, 'div', 'lines');
     var day;
     rows.forEach(function (r) {
@@ -353,7 +358,8 @@
       if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style.color = KINDS[r[C.KIND]].color;
       if (r[C.DIR]) add(ln, 'span', 'dir', r[C.DIR] === 'in' ? ' ← in' : ' → out');
       if (r[C.REC]) add(ln, 'span', 'badge recovered', recoveredLabel(r));
-      add(ln, 'b', null, ' ' + ((head && head(r)) || r[C.DESC]));
+      var wording = head ? head(r) : '';
+      add(ln, 'b', null, ' ' + (wording || r[C.DESC]));
       var rest = [r[C.TITLE] && r[C.TITLE] !== r[C.DESC] ? r[C.TITLE] : '', r[C.SERVICE], r[C.DUR], coords(r) ? 'GPS ' + coords(r) : ''].filter(Boolean).join(' · ');
       if (rest) ln.appendChild(doc.createTextNode(' · ' + rest));
       if (r[C.BODY]) add(ln, 'q', 'body', text(r[C.BODY]));
@@ -403,7 +409,7 @@
         },
       },
     ],
-    print: printLines,
+    print: printLines(),
     render: function (parent, rows) {
       var tb = table(parent, [
         ['Time', 't', '11%'],
@@ -640,11 +646,9 @@
         },
       },
     ],
-    print: function (parent, rows) {
-      printLines(parent, rows, function (r) {
-        return CALL_LABEL[r[C.ACTION]];
-      });
-    },
+    print: printLines(function (r) {
+      return CALL_LABEL[r[C.ACTION]];
+    }),
     render: function (parent, rows) {
       var tb = table(parent, [
         ['Date', null, '10%'],
@@ -713,7 +717,7 @@
         },
       },
     ],
-    print: printLines,
+    print: printLines(),
     render: recordTable,
   });
 
@@ -750,7 +754,7 @@
         },
       },
     ],
-    print: printLines,
+    print: printLines(),
     render: recordTable,
   });
 
