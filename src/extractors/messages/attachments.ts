@@ -20,7 +20,19 @@ const NAMED_MISSING = 50;
 const int = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
 /** The attachment columns read, in this order after ROWID (absent ones read as NULL). */
-const ATTACHMENT_COLUMNS = ['guid', 'created_date', 'filename', 'uti', 'mime_type', 'transfer_name', 'total_bytes', 'is_outgoing', 'transfer_state', 'is_sticker', 'hide_attachment'] as const;
+const ATTACHMENT_COLUMNS = [
+  'guid',
+  'created_date',
+  'filename',
+  'uti',
+  'mime_type',
+  'transfer_name',
+  'total_bytes',
+  'is_outgoing',
+  'transfer_state',
+  'is_sticker',
+  'hide_attachment',
+] as const;
 /** One attachment row as read: ROWID, then ATTACHMENT_COLUMNS (integers as BigInt: created_date may be nanoseconds). */
 type AttachmentRow = unknown[];
 const A = Object.fromEntries(ATTACHMENT_COLUMNS.map((c, i) => [c, i + 1])) as Record<(typeof ATTACHMENT_COLUMNS)[number], number>;
@@ -54,7 +66,11 @@ export class AttachmentRecorder {
     const cols = (prefix: string) => ATTACHMENT_COLUMNS.map((c) => (ac.has(c) ? `${prefix}${c}` : 'NULL')).join(', ');
     this.selectList = present ? `a.ROWID, ${cols('a.')}` : `NULL, ${cols('')}`;
     // Integers stay BigInt (the working copy's default): created_date in nanoseconds exceeds 2^53.
-    if (present) this.stmt = db.prepare(`SELECT ROWID, ${cols('')} FROM attachment WHERE ROWID = ?`).raw(true).safeIntegers(true);
+    if (present)
+      this.stmt = db
+        .prepare(`SELECT ROWID, ${cols('')} FROM attachment WHERE ROWID = ?`)
+        .raw(true)
+        .safeIntegers(true);
   }
 
   /** Record attachment `attRowid` of message `messageRowid` (event `eventId`; null for an orphan). */
