@@ -461,6 +461,8 @@ export class CaseFile {
     status: string;
     sha256: string | null;
     extra?: Record<string, unknown>;
+    /** `extra` already serialized (no BigInt or Buffer in it): skips the replacer, as addEvent's extraJson. */
+    extraJson?: string;
   }): number {
     const r =
       this.stmt(`INSERT INTO attachments (event_id, extractor, source_file_id, source_table, source_rowid, file_id, path, transfer_name, mime_type, uti, total_bytes, status, sha256, extra_json, device_id)
@@ -478,7 +480,7 @@ export class CaseFile {
         a.totalBytes,
         a.status,
         a.sha256,
-        a.extra ? JSON.stringify(a.extra, bigintReplacer) : null,
+        a.extraJson ?? (a.extra ? JSON.stringify(a.extra, bigintReplacer) : null),
         this.deviceId,
       );
     return Number(r.lastInsertRowid);

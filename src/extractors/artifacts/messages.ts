@@ -370,14 +370,6 @@ class MessageReader {
 
     const chatJoin = chatIndexed ? null : new JoinCursor(loadJoin(db, 'chat_message_join', 'chat_id'));
     const attJoin = attIndexed ? null : new JoinCursor(loadJoin(db, 'message_attachment_join', 'attachment_id'));
-    const attRange = attIndexed
-      ? db
-          .prepare(
-            'SELECT message_id, attachment_id FROM message_attachment_join WHERE message_id > ? AND message_id <= ? AND attachment_id IS NOT NULL ORDER BY message_id, attachment_id',
-          )
-          .raw(true)
-          .safeIntegers(false)
-      : null;
     const total = Number(db.prepare('SELECT count(*) FROM message').pluck().safeIntegers(false).get());
     const pageEnd = db.prepare(`SELECT max(ROWID) FROM (SELECT ROWID FROM message WHERE ROWID > ? ORDER BY ROWID LIMIT ${messagesTuning.pageRows})`).pluck();
     const cf = ctx.caseFile;
@@ -427,10 +419,8 @@ class MessageReader {
         // This page's main events, in ROWID order: the only events written since firstId.
         const page = mainEventsSince.all(firstId) as [number, number][];
         for (const [rowid, id] of page) this.firstEvent.push(rowid, id);
-        if (attRange) {
-          const eventOf = new Map(page);
-          for (const [rowid, att] of attRange.all(last, end) as [number, number][]) await this.attachments.record(att, eventOf.get(rowid) ?? null, rowid);
-        } else if (attJoin) {
+        if (attIndexed) await this.attachments.recordMessages(last, end, new Map(page));
+        else if (attJoin) {
           for (const [rowid, id] of page) for (const att of attJoin.take(rowid) ?? []) await this.attachments.record(att, id, rowid);
         }
         // Delivered / read events of this page, written by SQLite from the main events just inserted (they are
