@@ -11,7 +11,8 @@
 //   m62…m121   → 60 distinct paths not in the backup
 //   m122       → a folder the backup lists (a bundle attachment)
 //   m123       → an attachment row without a file name
-//   orphans    → one with a relative climbing path (hostile), one linked only to message 9999, which does not exist
+//   orphans    → one with a relative climbing path (hostile), one linked only to messages 124 and 9999, which do not
+//                exist (124 lies inside the last page, between m123 and m125: still one orphan row, not two)
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -80,7 +81,9 @@ function backup(indexed: boolean): string {
         add(`~/${BUNDLE}`, null, 122);
         add(null, null, 123);
         add('Attachments/../../etc/passwd', null);
-        add('~/Library/SMS/Attachments/e5/05/G-ORPHAN/gone.mov', 'video/quicktime', 9999);
+        add('~/Library/SMS/Attachments/e5/05/G-ORPHAN/gone.mov', 'video/quicktime', 124, 9999);
+        msg.run(125, 'M-125', 'message 125', 'iMessage', 700000000000000000n + 125n * 1000000000n, 1);
+        inChat.run(125, 700000000000000000n + 125n * 1000000000n);
       });
       w.addDatabase('HomeDomain', 'Library/SMS/sms.db', sms);
     },

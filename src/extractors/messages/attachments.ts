@@ -94,7 +94,11 @@ export class AttachmentRecorder {
       .safeIntegers(true);
     for (const r of this.pageStmt.all(lo, hi) as unknown[][]) {
       const rowid = Number(r[0]);
-      await this.recordRow(Number(r[1]), r[2] === null ? undefined : r.slice(2), eventOf.get(rowid) ?? null, rowid);
+      // Every message row of the page has its event; a join row naming a ROWID without one names a message the
+      // table no longer holds, and its attachment is recorded once, by orphans(), as the by-ROWID path does.
+      const eventId = eventOf.get(rowid);
+      if (eventId === undefined) continue;
+      await this.recordRow(Number(r[1]), r[2] === null ? undefined : r.slice(2), eventId, rowid);
     }
   }
 
