@@ -476,9 +476,7 @@
       var out = r[C.DIR] === 'out';
       var row = add(parent, 'div', 'msgrow ' + (out ? 'out' : 'in'));
       var b = add(row, 'div', 'bubble');
-      // On paper the source shares the meta line: a bubble of two lines instead of three.
-      var meta = add(b, 'div', 'meta', (out ? 'Sent' : r[C.WHO] || 'Received') + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
-      if (PRINT) add(meta, 'span', 'src', ' · ' + src(r));
+      add(b, 'div', 'meta', (out ? 'Sent' : r[C.WHO] || 'Received') + ' · ' + stamp(r) + (r[C.SERVICE] ? ' · ' + r[C.SERVICE] : ''));
       if (f.deleted || f.unsent || f.edited || r[C.REC]) {
         var badges = add(b, 'div', 'badges');
         if (r[C.REC]) add(badges, 'span', 'badge recovered', recoveredLabel(r));
@@ -529,7 +527,7 @@
           (x[C.ACTION] === 'reaction-removed' ? 'removed ' : '') + (xf.reaction || 'reaction') + ' · ' + (x[C.DIR] === 'out' ? 'you' : x[C.WHO] || 'someone') + ' · ' + stamp(x),
         );
       });
-      if (!PRINT) add(b, 'div', 'src', src(r));
+      add(b, 'div', 'src', src(r));
     });
   }
   function threadHead(parent, t, count) {
