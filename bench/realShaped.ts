@@ -1,8 +1,8 @@
 // Real-shaped ingest: a grown phone cloned from real rows (fixtures/realShaped.ts: hickman's sms.db,
 // CallHistory, Photos.sqlite; 1M messages / 100k calls / 50k photos at scale 1), ingested whole, with a
 // per-phase table and, measured in the same run on the same files, the floors of each phase:
-//   - hash pass   ↔ `openssl dgst -sha256` over every evidence file (two processes, as we use two cores);
-//   - copies      ↔ `cp` of the same databases;
+//   - hash pass   ↔ `openssl dgst -sha256` over every evidence file (two processes, as we use two cores) + `cp` of
+//                   the databases the pass copies for the extractors (the pass writes them from the bytes it hashes);
 //   - extractors  ↔ a `sqlite3` scan of every source table they read + `sqlite3` inserting their events
 //                   (the same rows, into the same case schema, from the finished case);
 //   - indexes and full-text ↔ `sqlite3` running the same CREATE INDEX / FTS statements;
@@ -222,6 +222,9 @@ export const realShapedBench: BenchSection = {
     let t0 = performance.now();
     const truth: RealShapedTruth = buildRealShapedBackup(realdata, root, tmp, sizes);
     const buildS = secs(t0);
+    // The fixture's gigabytes are still being written back: flush them, or the hash pass (which writes the working
+    // copies) pays for the build's writeback.
+    spawnSync('sync');
     const casePath = path.join(tmp, 'case.db');
     const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     const tuning = process.env.BENCH_TUNING ?? '';
@@ -258,15 +261,15 @@ export const realShapedBench: BenchSection = {
 
     const phases: PhaseRow[] = [
       {
-        phase: 'evidence hash pass',
+        // The pass also writes the working copies of the databases the extractors read (one read of the evidence).
+        phase: 'evidence hash pass (+ working copies)',
         seconds: r.timings.evidence_hashing,
-        floor: { seconds: hashFloor, what: 'openssl dgst -sha256 ×2 over the evidence' },
+        floor: { seconds: hashFloor + cpFloor, what: `openssl dgst -sha256 ×2 over the evidence ${fmt(hashFloor)} s + cp of the 4 databases ${fmt(cpFloor)} s` },
         synthetic: syn.timings.evidence_hashing,
       },
       {
-        phase: 'working copies (in extraction)',
+        phase: 'working copies left for extraction',
         seconds: r.timings.working_copies ?? 0,
-        floor: { seconds: cpFloor, what: 'cp of the 4 databases' },
         synthetic: syn.timings.working_copies,
       },
       ...(['messages', 'calls', 'photos'] as const).map((id) => {
