@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { REPO, tmpDir } from './helpers.js';
 import { FUZZ_TARGETS, bplistExpandedSize, bplistFanoutBomb, corpus, fuzzInput, type FuzzReport, type FuzzTarget } from '../fixtures/fuzz.js';
-import { parsePlist, unarchive, type PlistValue } from '../src/formats/plist.js';
+import { bplistTrailerProblem, parsePlist, unarchive, type PlistValue } from '../src/formats/plist.js';
 import { UID } from 'bplist-parser';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -82,6 +82,25 @@ describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
     expect(bplistExpandedSize(bplistFanoutBomb(40))).toBeGreaterThan(1_000_000); // 114 bytes
     expect(() => parsePlist(bplistFanoutBomb(40), 'bomb.plist')).toThrow(/bomb\.plist is a hostile binary plist: its shared references expand to more than 500,000 objects/);
     expect(parsePlist(bplistFanoutBomb(10))).toBeInstanceOf(Array); // 1,023 objects: an ordinary size
+  });
+
+  it('refuses a trailer whose offset table cannot fit in the file before bplist-parser reads it', () => {
+    // The shape the fuzz test found (seed 1560081835, keyed-archive, iteration 3822): offsets of 0 bytes and
+    // 1,908,255 objects in 353 bytes, which bplist-parser turned into an offset table before failing (340 ms).
+    const ok = bplistFanoutBomb(10); // a well-formed binary plist of 10 objects
+    expect(bplistTrailerProblem(ok)).toBeNull();
+    expect(parsePlist(ok)).toBeInstanceOf(Array);
+    const t = ok.length - 32;
+    const zeroOffsets = Buffer.from(ok);
+    zeroOffsets[t + 6] = 0;
+    zeroOffsets.writeBigUInt64BE(0x1d1e1fn, t + 8);
+    expect(() => parsePlist(zeroOffsets, 'MBFile')).toThrow('MBFile is a damaged binary plist (trailer declares offsets of 0 and references of');
+    const tooMany = Buffer.from(ok);
+    tooMany.writeBigUInt64BE(1_900_000n, t + 8); // the object count the parser would accept (up to 2 million)
+    expect(() => parsePlist(tooMany, 'MBFile')).toThrow('MBFile is a damaged binary plist (trailer declares 1900000 objects whose offset table does not fit in the file)');
+    const topOutside = Buffer.from(ok);
+    topOutside.writeBigUInt64BE(topOutside.readBigUInt64BE(t + 8), t + 16);
+    expect(() => parsePlist(topOutside, 'MBFile')).toThrow(/top object \d+ is not among its \d+ objects/);
   });
 
   it('resolves each keyed-archive object once: 30 keys × 5 levels all naming the next object', () => {
