@@ -15,7 +15,7 @@ export const MAX_EXPANDED_OBJECTS = 500_000;
 /**
  * How many objects a binary plist becomes once every reference is expanded (bplist-parser expands shared
  * references again each time, without memo or cycle check): Infinity for a cycle, capped at `cap`.
- * 0 when the trailer or offset table is unusable (the parser refuses such a file at once). parsePlist runs it
+ * 0 when the trailer or offset table is unusable (parsePlist refuses such a file first: bplistTrailerProblem). parsePlist runs it
  * before bplist-parser: a 114-byte file of 40 arrays each pointing twice at the next would expand to 2^40 objects.
  */
 export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
