@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { REPO, tmpDir } from './helpers.js';
 import { FUZZ_TARGETS, bplistExpandedSize, bplistFanoutBomb, corpus, fuzzInput, type FuzzReport, type FuzzTarget } from '../fixtures/fuzz.js';
-import { bplistTrailerProblem, parsePlist, unarchive, type PlistValue } from '../src/formats/plist.js';
+import { bplistStructureProblem, parsePlist, unarchive, type PlistValue } from '../src/formats/plist.js';
 import { UID } from 'bplist-parser';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -88,7 +88,7 @@ describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
     // The shape the fuzz test found (seed 1560081835, keyed-archive, iteration 3822): offsets of 0 bytes and
     // 1,908,255 objects in 353 bytes, which bplist-parser turned into an offset table before failing (340 ms).
     const ok = bplistFanoutBomb(10); // a well-formed binary plist of 10 objects
-    expect(bplistTrailerProblem(ok)).toBeNull();
+    expect(bplistStructureProblem(ok)).toBeNull();
     expect(parsePlist(ok)).toBeInstanceOf(Array);
     const t = ok.length - 32;
     const zeroOffsets = Buffer.from(ok);
@@ -101,6 +101,25 @@ describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
     const topOutside = Buffer.from(ok);
     topOutside.writeBigUInt64BE(topOutside.readBigUInt64BE(t + 8), t + 16);
     expect(() => parsePlist(topOutside, 'MBFile')).toThrow(/top object \d+ is not among its \d+ objects/);
+  });
+
+  it('refuses an array whose declared length runs past the end of the file before bplist-parser loops over it', () => {
+    // 50 bytes: object 0 an integer, object 1 (the top) an array declaring `len` entries of 8-byte references
+    // with none in the file; bplist-parser read them past the end as object 0: 30 million entries, 12 s, 356 MB.
+    const bomb = (len: number) => {
+      const array = Buffer.from([0xaf, 0x12, 0, 0, 0, 0]);
+      array.writeUInt32BE(len, 2);
+      const trailer = Buffer.alloc(32);
+      trailer[6] = 1;
+      trailer[7] = 8;
+      trailer.writeBigUInt64BE(2n, 8);
+      trailer.writeBigUInt64BE(1n, 16);
+      trailer.writeBigUInt64BE(16n, 24);
+      return Buffer.concat([Buffer.from('bplist00', 'latin1'), Buffer.from([0x10, 0x01]), array, Buffer.from([8, 10]), trailer]);
+    };
+    expect(() => parsePlist(bomb(30_000_000), 'MBFile')).toThrow('MBFile is a damaged binary plist (object 1 declares 30000000 entries whose references run past the end of the file)');
+    expect(() => parsePlist(bomb(1), 'MBFile')).toThrow(/object 1 declares 1 entries/);
+    expect(parsePlist(bomb(0), 'MBFile')).toEqual([]); // the same file with an empty array is a plist
   });
 
   it('resolves each keyed-archive object once: 30 keys × 5 levels all naming the next object', () => {

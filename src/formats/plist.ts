@@ -15,7 +15,7 @@ export const MAX_EXPANDED_OBJECTS = 500_000;
 /**
  * How many objects a binary plist becomes once every reference is expanded (bplist-parser expands shared
  * references again each time, without memo or cycle check): Infinity for a cycle, capped at `cap`.
- * 0 when the trailer or offset table is unusable (parsePlist refuses such a file first: bplistTrailerProblem). parsePlist runs it
+ * 0 when the trailer or offset table is unusable (parsePlist refuses such a file first: bplistStructureProblem). parsePlist runs it
  * before bplist-parser: a 114-byte file of 40 arrays each pointing twice at the next would expand to 2^40 objects.
  */
 export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
@@ -58,12 +58,15 @@ export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
 }
 
 /**
- * Why a binary plist's trailer cannot be right, or null. bplist-parser reads the declared object count and builds
- * its offset table before it looks at anything else: a 353-byte file whose trailer declared 1.9 million objects
- * of offset size 0 took 340 ms (found by the fuzz test), and a larger one would take longer. A real trailer
- * has offset and reference sizes of 1–8 bytes, an offset table inside the file and a top object in it.
+ * Why bplist-parser must not be handed this binary plist, or null. It trusts every count it reads:
+ * - the trailer's object count, for which it builds an offset table first: a 353-byte file declaring 1.9 million
+ *   objects of offset size 0 took 340 ms (found by the fuzz test);
+ * - an array's or dictionary's length, which it loops over even past the end of the file: a 50-byte file whose
+ *   array declared 30 million entries took 12 s and 356 MB.
+ * A real plist has offset and reference sizes of 1–8 bytes, its offset table and top object inside the file,
+ * and every container's references inside the file.
  */
-export function bplistTrailerProblem(b: Buffer): string | null {
+export function bplistStructureProblem(b: Buffer): string | null {
   if (b.length < 40) return 'too short for a trailer';
   const t = b.length - 32;
   const offSize = b[t + 6],
@@ -74,6 +77,25 @@ export function bplistTrailerProblem(b: Buffer): string | null {
     table = b.readBigUInt64BE(t + 24);
   if (count === 0n || table < 8n || table + count * BigInt(offSize) > BigInt(t)) return `trailer declares ${count} objects whose offset table does not fit in the file`;
   if (top >= count) return `trailer's top object ${top} is not among its ${count} objects`;
+  const uint = (at: number, size: number) => {
+    let v = 0;
+    for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0);
+    return v;
+  };
+  for (let o = 0; o < Number(count); o++) {
+    const at = uint(Number(table) + o * offSize, offSize);
+    if (at >= t) continue; // bplist-parser fails on it at once
+    const type = b[at] >> 4;
+    if (type !== 0xa && type !== 0xc && type !== 0xd) continue;
+    let n = b[at] & 0xf,
+      refs = at + 1;
+    if (n === 0xf) {
+      const w = 1 << (b[at + 1] & 0xf);
+      n = uint(at + 2, w);
+      refs = at + 2 + w;
+    }
+    if (refs + (type === 0xd ? 2 : 1) * n * refSize > t) return `object ${o} declares ${n} entries whose references run past the end of the file`;
+  }
   return null;
 }
 
@@ -83,7 +105,7 @@ export type PlistValue = string | number | bigint | boolean | Date | Buffer | Pl
 export function parsePlist(data: Buffer, name = 'plist'): PlistValue {
   if (data.length === 0) throw new PlistError(`${name} is empty`);
   if (data.subarray(0, 8).toString('latin1') === 'bplist00') {
-    const problem = bplistTrailerProblem(data);
+    const problem = bplistStructureProblem(data);
     if (problem) throw new PlistError(`${name} is a damaged binary plist (${problem})`);
     const expanded = bplistExpandedSize(data, MAX_EXPANDED_OBJECTS);
     if (expanded > MAX_EXPANDED_OBJECTS) {
