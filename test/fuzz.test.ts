@@ -117,7 +117,9 @@ describe(`fuzzing the evidence parsers (seed ${SEED})`, () => {
       trailer.writeBigUInt64BE(16n, 24);
       return Buffer.concat([Buffer.from('bplist00', 'latin1'), Buffer.from([0x10, 0x01]), array, Buffer.from([8, 10]), trailer]);
     };
-    expect(() => parsePlist(bomb(30_000_000), 'MBFile')).toThrow('MBFile is a damaged binary plist (object 1 declares 30000000 entries whose references run past the end of the file)');
+    expect(() => parsePlist(bomb(30_000_000), 'MBFile')).toThrow(
+      'MBFile is a damaged binary plist (object 1 declares 30000000 entries whose references run past the end of the file)',
+    );
     expect(() => parsePlist(bomb(1), 'MBFile')).toThrow(/object 1 declares 1 entries/);
     expect(parsePlist(bomb(0), 'MBFile')).toEqual([]); // the same file with an empty array is a plist
   });
