@@ -12,6 +12,36 @@ export class PlistError extends Error {}
  *  (it re-expands every shared reference, so a tiny file can take minutes). Real backup plists stay far below. */
 export const MAX_EXPANDED_OBJECTS = 500_000;
 
+/** A big-endian unsigned integer of `size` bytes at `at` (bytes past the end read as 0). */
+function readUint(b: Buffer, at: number, size: number): number {
+  let v = 0;
+  for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0);
+  return v;
+}
+
+/** The last 32 bytes of a binary plist, as declared (nothing checked yet). */
+function bplistTrailer(b: Buffer) {
+  const t = b.length - 32;
+  return {
+    t,
+    offSize: b[t + 6],
+    refSize: b[t + 7],
+    count: b.readBigUInt64BE(t + 8),
+    top: b.readBigUInt64BE(t + 16),
+    table: b.readBigUInt64BE(t + 24),
+  };
+}
+
+/** The array, set or dictionary at `at`: its type, declared entries and where its references start; null for any other object. */
+function bplistContainer(b: Buffer, at: number): { type: number; n: number; refs: number } | null {
+  const type = b[at] >> 4;
+  if (type !== 0xa && type !== 0xc && type !== 0xd) return null;
+  const n = b[at] & 0xf;
+  if (n !== 0xf) return { type, n, refs: at + 1 };
+  const w = 1 << (b[at + 1] & 0xf);
+  return { type, n: readUint(b, at + 2, w), refs: at + 2 + w };
+}
+
 /**
  * How many objects a binary plist becomes once every reference is expanded (bplist-parser expands shared
  * references again each time, without memo or cycle check): Infinity for a cycle, capped at `cap`.
@@ -20,38 +50,25 @@ export const MAX_EXPANDED_OBJECTS = 500_000;
  */
 export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
   if (b.length < 40 || b.toString('latin1', 0, 8) !== 'bplist00') return 0;
-  const t = b.length - 32;
-  const offSize = b[t + 6],
-    refSize = b[t + 7];
-  const count = Number(b.readBigUInt64BE(t + 8)),
-    top = Number(b.readBigUInt64BE(t + 16)),
-    table = Number(b.readBigUInt64BE(t + 24));
+  const tr = bplistTrailer(b);
+  const { t, offSize, refSize } = tr;
+  const count = Number(tr.count),
+    top = Number(tr.top),
+    table = Number(tr.table);
   if (!offSize || !refSize || offSize > 8 || refSize > 8 || count > 10_000_000 || top >= count || table + count * offSize > t) return 0;
-  const uint = (at: number, size: number) => {
-    let v = 0;
-    for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0);
-    return v;
-  };
   const memo = new Float64Array(count).fill(-1); // -1 not seen, -2 on the current path
   const size = (o: number, depth: number): number => {
     if (o >= count) return 1;
     if (memo[o] === -2 || depth > 5000) return Infinity;
     if (memo[o] >= 0) return memo[o];
-    const at = uint(table + o * offSize, offSize);
+    const at = readUint(b, table + o * offSize, offSize);
     if (at >= t) return 1;
-    const type = b[at] >> 4;
-    if (type !== 0xa && type !== 0xc && type !== 0xd) return (memo[o] = 1);
-    let n = b[at] & 0xf,
-      refs = at + 1;
-    if (n === 0xf) {
-      const w = 1 << (b[at + 1] & 0xf);
-      n = uint(at + 2, w);
-      refs = at + 2 + w;
-    }
-    if (type === 0xd) n *= 2;
+    const c = bplistContainer(b, at);
+    if (!c) return (memo[o] = 1);
+    const n = c.type === 0xd ? c.n * 2 : c.n;
     memo[o] = -2;
     let total = 1;
-    for (let k = 0; k < n && total <= cap && refs + (k + 1) * refSize <= t; k++) total += size(uint(refs + k * refSize, refSize), depth + 1);
+    for (let k = 0; k < n && total <= cap && c.refs + (k + 1) * refSize <= t; k++) total += size(readUint(b, c.refs + k * refSize, refSize), depth + 1);
     return (memo[o] = Math.min(total, cap + 1));
   };
   return size(top, 0);
@@ -68,33 +85,15 @@ export function bplistExpandedSize(b: Buffer, cap = 1_000_000): number {
  */
 export function bplistStructureProblem(b: Buffer): string | null {
   if (b.length < 40) return 'too short for a trailer';
-  const t = b.length - 32;
-  const offSize = b[t + 6],
-    refSize = b[t + 7];
+  const { t, offSize, refSize, count, top, table } = bplistTrailer(b);
   if (offSize < 1 || offSize > 8 || refSize < 1 || refSize > 8) return `trailer declares offsets of ${offSize} and references of ${refSize} bytes`;
-  const count = b.readBigUInt64BE(t + 8),
-    top = b.readBigUInt64BE(t + 16),
-    table = b.readBigUInt64BE(t + 24);
   if (count === 0n || table < 8n || table + count * BigInt(offSize) > BigInt(t)) return `trailer declares ${count} objects whose offset table does not fit in the file`;
   if (top >= count) return `trailer's top object ${top} is not among its ${count} objects`;
-  const uint = (at: number, size: number) => {
-    let v = 0;
-    for (let i = 0; i < size; i++) v = v * 256 + (b[at + i] ?? 0);
-    return v;
-  };
   for (let o = 0; o < Number(count); o++) {
-    const at = uint(Number(table) + o * offSize, offSize);
+    const at = readUint(b, Number(table) + o * offSize, offSize);
     if (at >= t) continue; // bplist-parser fails on it at once
-    const type = b[at] >> 4;
-    if (type !== 0xa && type !== 0xc && type !== 0xd) continue;
-    let n = b[at] & 0xf,
-      refs = at + 1;
-    if (n === 0xf) {
-      const w = 1 << (b[at + 1] & 0xf);
-      n = uint(at + 2, w);
-      refs = at + 2 + w;
-    }
-    if (refs + (type === 0xd ? 2 : 1) * n * refSize > t) return `object ${o} declares ${n} entries whose references run past the end of the file`;
+    const c = bplistContainer(b, at);
+    if (c && c.refs + (c.type === 0xd ? 2 : 1) * c.n * refSize > t) return `object ${o} declares ${c.n} entries whose references run past the end of the file`;
   }
   return null;
 }
