@@ -103,6 +103,11 @@
   function viewOf(kind) {
     return KINDS[kind] ? KINDS[kind].view : 'table';
   }
+  // The colour comes from the artifact's descriptor; it is used only when it is a plain hex colour.
+  function kindColor(kind) {
+    var c = KINDS[kind]?.color;
+    return typeof c === 'string' && /^#[0-9a-f]{6}$/i.test(c) ? c : null;
+  }
   function labelOf(kind) {
     return KINDS[kind] ? KINDS[kind].label : kind;
   }
@@ -324,8 +329,8 @@
     var td = add(tr, 'td', 'ev');
     var head = add(td, 'div', 'desc');
     var badge = add(head, 'span', 'kind', r[C.KIND]);
-    // The colour comes from the artifact's descriptor; it is checked to be a plain hex colour first.
-    if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style[PRINT ? 'color' : 'background'] = KINDS[r[C.KIND]].color;
+    var color = kindColor(r[C.KIND]);
+    if (color) badge.style[PRINT ? 'color' : 'background'] = color;
     if (r[C.DIR]) add(head, 'span', 'dir', r[C.DIR] === 'in' ? '← in' : '→ out');
     if (r[C.REC]) add(head, 'span', 'badge recovered', recoveredLabel(r));
     add(head, 'span', null, ' ' + r[C.DESC]);
@@ -355,7 +360,8 @@
       add(ln, 'span', 'tm', r[C.DAY] ? r[C.TIME] : '—');
       if (r[C.DAY]) add(ln, 'span', 'off', ' ' + r[C.OFF] + ' ');
       var badge = add(ln, 'span', 'kind', labelOf(r[C.KIND]));
-      if (KINDS[r[C.KIND]] && /^#[0-9a-f]{6}$/i.test(KINDS[r[C.KIND]].color)) badge.style.color = KINDS[r[C.KIND]].color;
+      var color = kindColor(r[C.KIND]);
+      if (color) badge.style.color = color;
       if (r[C.DIR]) add(ln, 'span', 'dir', r[C.DIR] === 'in' ? ' ← in' : ' → out');
       if (r[C.REC]) add(ln, 'span', 'badge recovered', recoveredLabel(r));
       var wording = head ? head(r) : '';
@@ -757,6 +763,24 @@
   });
 
   // ---- Photos ----
+  function photoThumb(card, r, p, missing) {
+    var img = p && image(p[2], r[C.TITLE]);
+    if (img) card.appendChild(img);
+    else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — ' + missing);
+  }
+  // One text node per list of fields on paper: a span per key cost about half the section's print time.
+  function pairs(parent, cls, list) {
+    add(
+      parent,
+      'div',
+      cls,
+      list
+        .map(function (kv) {
+          return kv[0] + ': ' + kv[1];
+        })
+        .join(' · '),
+    );
+  }
   listView(doc.getElementById('photos-list'), {
     rows: (function () {
       var media = events.filter(inView('gallery'));
@@ -773,9 +797,7 @@
       rows.forEach(function (r) {
         var p = photos[r[C.ID]];
         var card = add(box, 'div', 'pcard');
-        var img = p && image(p[2], r[C.TITLE]);
-        if (img) card.appendChild(img);
-        else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail');
+        photoThumb(card, r, p, 'no thumbnail');
         var info = add(card, 'div', 'pinfo');
         if (p?.[4]) add(info, 'span', 'badge orphan', 'orphan · ' + p[4]);
         if (r[C.REC]) add(info, 'span', 'badge recovered', recoveredLabel(r));
@@ -790,21 +812,8 @@
               .join(''),
           ),
         );
-        // One text node per list: a span per key cost about half the section's print time.
-        var pairs = function (cls, list) {
-          add(
-            info,
-            'div',
-            cls,
-            list
-              .map(function (kv) {
-                return kv[0] + ': ' + kv[1];
-              })
-              .join(' · '),
-          );
-        };
-        if (p?.[1].length) pairs('pkey', p[1]);
-        if (p?.[3]?.length) pairs('pmore', p[3]);
+        if (p?.[1].length) pairs(info, 'pkey', p[1]);
+        if (p?.[3]?.length) pairs(info, 'pmore', p[3]);
         add(info, 'div', 'src', src(r));
       });
     },
@@ -826,9 +835,7 @@
       rows.forEach(function (r) {
         var p = photos[r[C.ID]];
         var card = add(grid, 'div', 'photo');
-        var img = p && image(p[2], r[C.TITLE]);
-        if (img) card.appendChild(img);
-        else add(card, 'div', 'ph', labelOf(r[C.KIND]) + ' — no thumbnail in case file');
+        photoThumb(card, r, p, 'no thumbnail in case file');
         var info = add(card, 'div', 'pinfo');
         // A file no database row points to: badged on screen and in print, with the reason.
         if (p?.[4]) add(add(info, 'div', 'badges'), 'span', 'badge orphan', 'orphan · ' + p[4]);
